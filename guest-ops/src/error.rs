@@ -1,0 +1,75 @@
+//! The guest's error type and its conversion into the WIT `op-error`.
+
+use crate::types::{Arg, ErrorKind, OpError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl Error {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::InvalidArgument,
+            message: message.into(),
+        }
+    }
+
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::NotImplemented,
+            message: message.into(),
+        }
+    }
+
+    pub fn kernel(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::KernelFailed,
+            message: message.into(),
+        }
+    }
+
+    /// The WIT error for op `op`. The message starts with the op and ends with the tensor
+    /// arguments, so that every error names the op, the shapes, the dtypes and the device.
+    pub fn into_op_error(self, op: &str, args: &[Arg]) -> OpError {
+        let tensors = describe_tensors(args);
+        let context = if tensors.is_empty() {
+            " (on device remote)".to_string()
+        } else {
+            format!(" (tensors {tensors} on device remote)")
+        };
+        OpError {
+            kind: self.kind,
+            op: op.to_string(),
+            message: format!("{op}: {}{context}", self.message),
+        }
+    }
+}
+
+fn describe_tensors(args: &[Arg]) -> String {
+    let mut parts = Vec::new();
+    for arg in args {
+        match arg {
+            Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) => parts.push(t.describe()),
+            Arg::TensorList(list) => {
+                let inner: Vec<String> = list.iter().map(|t| t.describe()).collect();
+                parts.push(format!("[{}]", inner.join(", ")));
+            }
+            _ => {}
+        }
+    }
+    parts.join(", ")
+}
+
+/// Returns an invalid-argument error unless `cond` holds.
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::error::Error::invalid(format!($($fmt)+)));
+        }
+    };
+}
+pub(crate) use ensure;

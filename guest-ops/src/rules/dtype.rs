@@ -1,0 +1,222 @@
+//! Dtype rules: item sizes, categories, `promote_types`, `result_type` and `can_cast`.
+
+use crate::types::{Scalar, ScalarType};
+
+/// `torch.get_default_dtype()`: what Python floats become when they meet integer tensors.
+pub const DEFAULT_FLOAT: ScalarType = ScalarType::Float32;
+
+impl ScalarType {
+    pub fn itemsize(self) -> i64 {
+        match self {
+            ScalarType::Uint8 | ScalarType::Int8 | ScalarType::Bool => 1,
+            ScalarType::Int16 | ScalarType::Float16 | ScalarType::Bfloat16 => 2,
+            ScalarType::Int32 | ScalarType::Float32 => 4,
+            ScalarType::Int64 | ScalarType::Float64 => 8,
+        }
+    }
+
+    pub fn is_floating(self) -> bool {
+        matches!(
+            self,
+            ScalarType::Float16 | ScalarType::Float32 | ScalarType::Float64 | ScalarType::Bfloat16
+        )
+    }
+
+    /// Integral types, optionally counting `bool` as one (c10's `isIntegralType`).
+    pub fn is_integral(self, include_bool: bool) -> bool {
+        match self {
+            ScalarType::Bool => include_bool,
+            t => !t.is_floating(),
+        }
+    }
+
+    /// The c10 name, as PyTorch's messages print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarType::Uint8 => "Byte",
+            ScalarType::Int8 => "Char",
+            ScalarType::Int16 => "Short",
+            ScalarType::Int32 => "Int",
+            ScalarType::Int64 => "Long",
+            ScalarType::Float16 => "Half",
+            ScalarType::Float32 => "Float",
+            ScalarType::Float64 => "Double",
+            ScalarType::Bool => "Bool",
+            ScalarType::Bfloat16 => "BFloat16",
+        }
+    }
+}
+
+/// The dtype of a Python number before wrapping (`int` -> Long, `float` -> Double).
+pub fn scalar_dtype(s: Scalar) -> ScalarType {
+    match s {
+        Scalar::Integer(_) => ScalarType::Int64,
+        Scalar::Float(_) => ScalarType::Float64,
+        Scalar::Boolean(_) => ScalarType::Bool,
+    }
+}
+
+/// `torch.promote_types`.
+pub fn promote(a: ScalarType, b: ScalarType) -> ScalarType {
+    use ScalarType::*;
+    if a == b {
+        return a;
+    }
+    match (a, b) {
+        (Bool, x) | (x, Bool) => x,
+        (Float16, Bfloat16) | (Bfloat16, Float16) => Float32,
+        _ if a.is_floating() != b.is_floating() => {
+            if a.is_floating() {
+                a
+            } else {
+                b
+            }
+        }
+        // Uint8 and a signed type need a signed type wide enough for both.
+        (Uint8, Int8) | (Int8, Uint8) => Int16,
+        (Uint8, x) | (x, Uint8) => x,
+        _ if a.itemsize() >= b.itemsize() => a,
+        _ => b,
+    }
+}
+
+/// `c10::canCast`: whether a result of dtype `from` may be written to an output of `to`.
+pub fn can_cast(from: ScalarType, to: ScalarType) -> bool {
+    if from.is_floating() && to.is_integral(false) {
+        return false;
+    }
+    !(from != ScalarType::Bool && to == ScalarType::Bool)
+}
+
+/// `at::native::ResultTypeState`: dimensioned tensors, 0-dim tensors and wrapped numbers
+/// are promoted separately, and a lower group only matters when it is of a higher category.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ResultType {
+    dim: Option<ScalarType>,
+    zero_dim: Option<ScalarType>,
+    wrapped: Option<ScalarType>,
+}
+
+impl ResultType {
+    pub fn tensor(&mut self, dtype: ScalarType, ndim: usize) {
+        let slot = if ndim > 0 {
+            &mut self.dim
+        } else {
+            &mut self.zero_dim
+        };
+        *slot = Some(promote_skip_none(*slot, dtype));
+    }
+
+    pub fn number(&mut self, s: Scalar) {
+        let dtype = match scalar_dtype(s) {
+            t if t.is_floating() => DEFAULT_FLOAT,
+            t => t,
+        };
+        self.wrapped = Some(promote_skip_none(self.wrapped, dtype));
+    }
+
+    /// The result; `None` only when nothing was added.
+    pub fn result(&self) -> Option<ScalarType> {
+        combine(self.dim, combine(self.zero_dim, self.wrapped))
+    }
+}
+
+fn promote_skip_none(a: Option<ScalarType>, b: ScalarType) -> ScalarType {
+    a.map_or(b, |a| promote(a, b))
+}
+
+fn combine(higher: Option<ScalarType>, lower: Option<ScalarType>) -> Option<ScalarType> {
+    let (Some(h), Some(l)) = (higher, lower) else {
+        return higher.or(lower);
+    };
+    if h.is_floating() {
+        return Some(h);
+    }
+    if h == ScalarType::Bool || l.is_floating() {
+        return Some(promote(h, l));
+    }
+    Some(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ScalarType::*;
+
+    const ALL: [ScalarType; 10] = [
+        Uint8, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Bool, Bfloat16,
+    ];
+
+    /// `torch.promote_types` over the table above, printed by torch 2.13.
+    const TABLE: [[ScalarType; 10]; 10] = [
+        [Uint8, Int16, Int16, Int32, Int64, Float16, Float32, Float64, Uint8, Bfloat16],
+        [Int16, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Int8, Bfloat16],
+        [Int16, Int16, Int16, Int32, Int64, Float16, Float32, Float64, Int16, Bfloat16],
+        [Int32, Int32, Int32, Int32, Int64, Float16, Float32, Float64, Int32, Bfloat16],
+        [Int64, Int64, Int64, Int64, Int64, Float16, Float32, Float64, Int64, Bfloat16],
+        [Float16, Float16, Float16, Float16, Float16, Float16, Float32, Float64, Float16, Float32],
+        [Float32, Float32, Float32, Float32, Float32, Float32, Float32, Float64, Float32, Float32],
+        [Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64],
+        [Uint8, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Bool, Bfloat16],
+        [Bfloat16, Bfloat16, Bfloat16, Bfloat16, Bfloat16, Float32, Float32, Float64, Bfloat16, Bfloat16],
+    ];
+
+    #[test]
+    fn promote_matches_torch_table() {
+        for (i, a) in ALL.iter().enumerate() {
+            for (j, b) in ALL.iter().enumerate() {
+                assert_eq!(promote(*a, *b), TABLE[i][j], "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn can_cast_samples() {
+        assert!(!can_cast(Float32, Int64));
+        assert!(can_cast(Int64, Float16));
+        assert!(!can_cast(Int32, Bool));
+        assert!(can_cast(Bool, Uint8));
+        assert!(can_cast(Float64, Float16));
+        assert!(can_cast(Float64, Bfloat16));
+    }
+
+    fn rt(tensors: &[(ScalarType, usize)], numbers: &[Scalar]) -> ScalarType {
+        let mut state = ResultType::default();
+        for (dtype, ndim) in tensors {
+            state.tensor(*dtype, *ndim);
+        }
+        for n in numbers {
+            state.number(*n);
+        }
+        state.result().unwrap()
+    }
+
+    /// Samples of `torch.result_type` checked with torch 2.13.
+    #[test]
+    fn result_type_categories() {
+        // int tensor + python float -> default dtype
+        assert_eq!(rt(&[(Int64, 1)], &[Scalar::Float(1.5)]), Float32);
+        // half tensor + python float stays half
+        assert_eq!(rt(&[(Float16, 1)], &[Scalar::Float(1.5)]), Float16);
+        // uint8 tensor + python int stays uint8
+        assert_eq!(rt(&[(Uint8, 2)], &[Scalar::Integer(1000)]), Uint8);
+        // bool tensor + python int -> Long
+        assert_eq!(rt(&[(Bool, 1)], &[Scalar::Integer(1)]), Int64);
+        // 0-dim double with dimensioned float: same category, dimensioned wins
+        assert_eq!(rt(&[(Float32, 1), (Float64, 0)], &[]), Float32);
+        // 0-dim float with dimensioned int: higher category wins
+        assert_eq!(rt(&[(Int32, 1), (Float64, 0)], &[]), Float64);
+        // 0-dim int64 with dimensioned int8 stays int8
+        assert_eq!(rt(&[(Int8, 1), (Int64, 0)], &[]), Int8);
+        // two 0-dim tensors promote normally
+        assert_eq!(rt(&[(Int8, 0), (Int64, 0)], &[]), Int64);
+        // 0-dim int with python float -> default dtype
+        assert_eq!(rt(&[(Int32, 0)], &[Scalar::Float(2.0)]), Float32);
+        // python int and python float alone
+        assert_eq!(rt(&[], &[Scalar::Integer(1), Scalar::Float(2.0)]), Float32);
+        // bool 0-dim with dimensioned bool and python int -> Long
+        assert_eq!(rt(&[(Bool, 1), (Bool, 0)], &[Scalar::Integer(2)]), Int64);
+        // 0-dim bfloat16 with dimensioned half: same category, half wins
+        assert_eq!(rt(&[(Float16, 3), (Bfloat16, 0)], &[]), Float16);
+    }
+}

@@ -1,0 +1,165 @@
+//! Memory formats: contiguous and channels-last strides, and the contiguity tests of `TensorImpl`.
+
+use crate::error::{ensure, Error, Result};
+use crate::rules::shape::fmt_shape;
+
+/// `c10::MemoryFormat`, as the client numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryFormat {
+    Contiguous,
+    Preserve,
+    ChannelsLast,
+    ChannelsLast3d,
+}
+
+impl MemoryFormat {
+    pub fn from_code(code: i64) -> Result<Self> {
+        match code {
+            0 => Ok(MemoryFormat::Contiguous),
+            1 => Ok(MemoryFormat::Preserve),
+            2 => Ok(MemoryFormat::ChannelsLast),
+            3 => Ok(MemoryFormat::ChannelsLast3d),
+            _ => Err(Error::invalid(format!("unknown memory format {code}"))),
+        }
+    }
+}
+
+/// Strides of a fresh tensor in `format` (`empty_tensor_restride`); `Preserve` is an error.
+pub fn strides_for(sizes: &[i64], format: MemoryFormat) -> Result<Vec<i64>> {
+    match format {
+        MemoryFormat::Contiguous => contiguous_strides(sizes),
+        MemoryFormat::Preserve => Err(Error::invalid("unsupported memory format Preserve")),
+        MemoryFormat::ChannelsLast => {
+            ensure!(
+                sizes.len() == 4,
+                "required rank 4 tensor to use channels_last format, got sizes {}",
+                fmt_shape(sizes)
+            );
+            channels_last_strides(sizes, &[1, 3, 2, 0])
+        }
+        MemoryFormat::ChannelsLast3d => {
+            ensure!(
+                sizes.len() == 5,
+                "required rank 5 tensor to use channels_last_3d format, got sizes {}",
+                fmt_shape(sizes)
+            );
+            channels_last_strides(sizes, &[1, 4, 3, 2, 0])
+        }
+    }
+}
+
+fn overflow(sizes: &[i64]) -> Error {
+    Error::invalid(format!("strides of sizes {} overflow int64", fmt_shape(sizes)))
+}
+
+/// Row-major strides; a size-0 dim counts as 1 so that strides stay distinct, like `empty`.
+pub fn contiguous_strides(sizes: &[i64]) -> Result<Vec<i64>> {
+    let mut strides = vec![1i64; sizes.len()];
+    let mut next = 1i64;
+    for i in (0..sizes.len()).rev() {
+        strides[i] = next;
+        next = next
+            .checked_mul(sizes[i].max(1))
+            .ok_or_else(|| overflow(sizes))?;
+    }
+    Ok(strides)
+}
+
+/// Channels-last strides, innermost dim first in `order`. Unlike contiguous strides these
+/// multiply by raw sizes (c10's `get_channels_last_strides_2d`).
+fn channels_last_strides(sizes: &[i64], order: &[usize]) -> Result<Vec<i64>> {
+    let mut strides = vec![0i64; sizes.len()];
+    let mut next = 1i64;
+    for &d in order {
+        strides[d] = next;
+        next = next.checked_mul(sizes[d]).ok_or_else(|| overflow(sizes))?;
+    }
+    Ok(strides)
+}
+
+/// `is_contiguous()`: size-1 dims and empty tensors never break contiguity.
+pub fn is_contiguous(sizes: &[i64], strides: &[i64]) -> bool {
+    if sizes.contains(&0) {
+        return true;
+    }
+    dense_in_order(sizes, strides, (0..sizes.len()).rev())
+}
+
+/// `is_contiguous(ChannelsLast)`, defined for 4-d tensors only.
+pub fn is_channels_last(sizes: &[i64], strides: &[i64]) -> bool {
+    sizes.len() == 4 && dense_in_order(sizes, strides, [1, 3, 2, 0])
+}
+
+fn dense_in_order(sizes: &[i64], strides: &[i64], order: impl IntoIterator<Item = usize>) -> bool {
+    let mut expected = 1i64;
+    for d in order {
+        if sizes[d] == 1 {
+            continue;
+        }
+        if strides[d] != expected {
+            return false;
+        }
+        expected = expected.saturating_mul(sizes[d]);
+    }
+    true
+}
+
+/// `is_non_overlapping_and_dense()`: some permutation of the dims is contiguous.
+pub fn is_non_overlapping_and_dense(sizes: &[i64], strides: &[i64]) -> bool {
+    if is_contiguous(sizes, strides) {
+        return true;
+    }
+    if sizes.len() == 1 {
+        return sizes[0] < 2 || strides[0] == 1;
+    }
+    let mut perm: Vec<usize> = (0..sizes.len()).collect();
+    // Dims of size 0 or 1 go last; they never break density.
+    perm.sort_by_key(|&d| (sizes[d] < 2, strides[d]));
+    let mut required = 1i64;
+    for d in perm {
+        if sizes[d] < 2 {
+            return true;
+        }
+        if strides[d] != required {
+            return false;
+        }
+        required = required.saturating_mul(sizes[d]);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Strides printed by torch 2.13 for `torch.empty(..., device="meta")`.
+    #[test]
+    fn fresh_strides() {
+        assert_eq!(contiguous_strides(&[2, 3, 4]).unwrap(), vec![12, 4, 1]);
+        assert_eq!(contiguous_strides(&[2, 0, 3]).unwrap(), vec![3, 3, 1]);
+        assert_eq!(contiguous_strides(&[3, 0]).unwrap(), vec![1, 1]);
+        assert_eq!(contiguous_strides(&[]).unwrap(), Vec::<i64>::new());
+        let cl = MemoryFormat::ChannelsLast;
+        assert_eq!(strides_for(&[2, 3, 1, 4], cl).unwrap(), vec![12, 1, 12, 3]);
+        assert_eq!(strides_for(&[2, 0, 3, 4], cl).unwrap(), vec![0, 1, 0, 0]);
+        assert_eq!(strides_for(&[2, 3, 4, 5], cl).unwrap(), vec![60, 1, 15, 3]);
+        assert_eq!(
+            strides_for(&[2, 3, 4], cl).unwrap_err().message,
+            "required rank 4 tensor to use channels_last format, got sizes [2, 3, 4]"
+        );
+        assert!(contiguous_strides(&[i64::MAX, 0, 4, 4]).is_err());
+    }
+
+    #[test]
+    fn contiguity() {
+        assert!(is_contiguous(&[2, 3], &[3, 1]));
+        assert!(!is_contiguous(&[2, 3], &[1, 2]));
+        assert!(is_contiguous(&[2, 1, 3], &[3, 99, 1]));
+        assert!(is_contiguous(&[2, 0], &[7, 7]));
+        assert!(is_channels_last(&[2, 3, 4, 5], &[60, 1, 15, 3]));
+        assert!(is_non_overlapping_and_dense(&[3, 4], &[1, 3]));
+        assert!(!is_non_overlapping_and_dense(&[4, 3], &[6, 2]));
+        assert!(!is_non_overlapping_and_dense(&[2, 3], &[0, 1]));
+        assert!(is_non_overlapping_and_dense(&[4, 2, 3], &[1, 12, 4]));
+    }
+}

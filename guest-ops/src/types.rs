@@ -1,0 +1,32 @@
+//! Short paths to the generated WIT types, and the small helpers every module uses on them.
+
+pub use crate::bindings::torch_remote::ops::kernels::{
+    BinaryOp, IndexReduceOp, Operand, RandomOp, ReduceOp, TernaryOp, UnaryOp,
+};
+pub use crate::bindings::torch_remote::ops::types::{
+    Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,
+};
+
+use crate::rules::shape::fmt_shape;
+
+impl TensorMeta {
+    pub fn dim(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// `[2, 3] Float`: how messages name a tensor.
+    pub fn describe(&self) -> String {
+        format!("{} {}", fmt_shape(&self.sizes), self.dtype.name())
+    }
+
+    /// Another view of the same storage.
+    pub fn view(&self, sizes: Vec<i64>, strides: Vec<i64>, storage_offset: i64) -> TensorMeta {
+        TensorMeta {
+            sizes,
+            strides,
+            storage_offset,
+            dtype: self.dtype,
+            storage: self.storage,
+        }
+    }
+}

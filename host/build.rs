@@ -1,0 +1,41 @@
+//! Builds the `guest-ops` component for `wasm32-wasip2` so the host and the client embed
+//! the very same op semantics.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap();
+    let target_dir = root.join("target").join("guest");
+    for watched in ["guest-ops/src", "guest-ops/Cargo.toml", "wit"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(root)
+        .args(["build", "--release", "-p", "guest-ops", "--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // The outer build's flags are for the host target; the guest must not inherit them.
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR"] {
+        build.env_remove(var);
+    }
+    let status = build.status().expect("running cargo to build guest-ops");
+    assert!(
+        status.success(),
+        "building guest-ops for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+    );
+
+    let wasm = target_dir.join("wasm32-wasip2/release/guest_ops.wasm");
+    println!("cargo:rustc-env=TORCH_REMOTE_GUEST_WASM={}", wasm.display());
+
+    if std::env::var_os("CARGO_FEATURE_SERVER").is_some() {
+        // The host binary loads libtorch from the Python wheel that torch-sys built against.
+        if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Runs the `guest-ops` component in wasmtime; the embedder supplies the kernel imports.
+//!
+//! The client embeds it with kernels that only hand out storage ids (shapes without a
+//! round trip, and the dry run); the server embeds it with libtorch kernels.
+
+use std::sync::OnceLock;
+
+use wasmtime::component::{Component, HasData, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Bindings generated from `wit/` (do not edit: `wasmtime::component::bindgen!` output).
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "guest",
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+    });
+}
+
+pub use bindings::torch_remote::ops::kernels::{
+    BinaryOp, Host as KernelsHost, IndexReduceOp, Operand, RandomOp, ReduceOp, TernaryOp, UnaryOp,
+};
+pub use bindings::torch_remote::ops::types::{
+    Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,
+};
+
+/// The component, compiled once per process.
+const GUEST_WASM: &[u8] = include_bytes!(env!("TORCH_REMOTE_GUEST_WASM"));
+
+/// Failures of the wasm machinery itself (never an op's own error, which is an [`OpError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    /// The engine could not compile or instantiate the component.
+    #[error("cannot load the guest-ops component: {0}")]
+    Load(String),
+    /// The guest trapped while running an op (a bug in guest-ops).
+    #[error("guest-ops trapped while running {op}: {message}")]
+    Trap {
+        /// The op, `name.overload`.
+        op: String,
+        /// What wasmtime reported.
+        message: String,
+    },
+}
+
+/// What a kernel backend must provide: the WIT `kernels` imports (and the empty `types` ones).
+pub trait Kernels: KernelsHost + TypesHost + Send + 'static {}
+impl<T: KernelsHost + TypesHost + Send + 'static> Kernels for T {}
+
+struct State<K> {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    kernels: K,
+}
+
+impl<K: Send> WasiView for State<K> {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+struct KernelsOf<K>(std::marker::PhantomData<K>);
+
+impl<K: 'static> HasData for KernelsOf<K> {
+    type Data<'a> = &'a mut K;
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new(&Config::new()).expect("default wasmtime config is valid"))
+}
+
+fn component() -> Result<&'static Component, GuestError> {
+    static COMPONENT: OnceLock<Result<Component, String>> = OnceLock::new();
+    COMPONENT
+        .get_or_init(|| Component::new(engine(), GUEST_WASM).map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| GuestError::Load(e.clone()))
+}
+
+/// One instance of the guest with its kernels: runs ops one after another.
+pub struct GuestRuntime<K: Kernels> {
+    store: Store<State<K>>,
+    guest: bindings::Guest,
+}
+
+impl<K: Kernels> GuestRuntime<K> {
+    /// Instantiates the guest over `kernels`.
+    pub fn new(kernels: K) -> Result<Self, GuestError> {
+        let load = |e: wasmtime::Error| GuestError::Load(format!("{e:#}"));
+        let mut linker = Linker::<State<K>>::new(engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
+        bindings::Guest::add_to_linker::<State<K>, KernelsOf<K>>(&mut linker, |s| &mut s.kernels)
+            .map_err(load)?;
+        let state = State {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            kernels,
+        };
+        let mut store = Store::new(engine(), state);
+        let guest = bindings::Guest::instantiate(&mut store, component()?, &linker).map_err(load)?;
+        Ok(Self { store, guest })
+    }
+
+    /// Validates and lowers one op; kernel calls go to this runtime's kernels.
+    pub fn run(
+        &mut self,
+        name: &str,
+        overload: &str,
+        args: &[Arg],
+    ) -> Result<Result<Vec<Output>, OpError>, GuestError> {
+        self.guest
+            .torch_remote_ops_dispatch()
+            .call_run(&mut self.store, name, overload, args)
+            .map_err(|e| GuestError::Trap {
+                op: format!("{name}.{overload}"),
+                message: format!("{e:#}"),
+            })
+    }
+
+    /// The kernels, for the embedder to prepare or inspect around a run.
+    pub fn kernels(&mut self) -> &mut K {
+        &mut self.store.data_mut().kernels
+    }
+}

@@ -1,0 +1,16 @@
+//! The torch-remote host: runs the `guest-ops` component and executes its kernel imports.
+//!
+//! Without the `server` feature this crate is only the guest runtime and the wire protocol,
+//! which the Python client embeds.
+
+pub mod guest;
+pub mod protocol;
+
+#[cfg(feature = "server")]
+pub mod kernels;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod session;
+#[cfg(feature = "server")]
+pub mod storage;

@@ -1,0 +1,194 @@
+//! One client's session: its storages and guest instance, and the handling of its messages.
+//!
+//! Every failure here is recorded and reported at the client's next wait; none ends the
+//! session or touches another one.
+
+use std::collections::HashMap;
+
+use tch::{Device, Kind};
+
+use crate::guest::{GuestError, GuestRuntime, OpError, TensorMeta};
+use crate::kernels::TchKernels;
+use crate::protocol::{ClientMessage, HostMessage, HostStats, Op};
+use crate::storage::{kind_of, Storages};
+
+/// Failures recorded beyond this many are counted, not kept.
+const MAX_KEPT_ERRORS: usize = 16;
+
+pub struct Session {
+    runtime: GuestRuntime<TchKernels>,
+    device: Device,
+    errors: Vec<String>,
+    dropped_errors: u64,
+    /// Storages written by a failed op, with that op's failure.
+    failed: HashMap<u64, String>,
+    last_seq: u64,
+    ops: u64,
+}
+
+/// A reply to the client: a message and its payload.
+pub type Reply = (HostMessage, Vec<u8>);
+
+impl Session {
+    pub fn new(device: Device) -> Result<Self, GuestError> {
+        let runtime = GuestRuntime::new(TchKernels::new(Storages::new(device)))?;
+        Ok(Self {
+            runtime,
+            device,
+            errors: Vec::new(),
+            dropped_errors: 0,
+            failed: HashMap::new(),
+            last_seq: 0,
+            ops: 0,
+        })
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Handles one message; requests that wait get a reply.
+    pub fn handle(&mut self, message: ClientMessage, payload: Vec<u8>) -> Option<Reply> {
+        match message {
+            ClientMessage::Batch { seq, ops } => {
+                // A batch at or below `last_seq` was already run before a reconnect.
+                if seq > self.last_seq {
+                    self.last_seq = seq;
+                    ops.into_iter().for_each(|op| self.run(op));
+                }
+                None
+            }
+            ClientMessage::Upload { storage } => {
+                let result = self.storages().upload(storage, &payload);
+                self.record(result.map_err(|e| format!("upload of storage {storage}: {e}")));
+                None
+            }
+            ClientMessage::Alloc { storage, nbytes } => {
+                let result = self.storages().alloc(storage, nbytes);
+                self.record(result.map_err(|e| format!("allocation of storage {storage}: {e}")));
+                None
+            }
+            ClientMessage::Free { storages } => {
+                for id in storages {
+                    self.failed.remove(&id);
+                    self.storages().free(id);
+                }
+                None
+            }
+            ClientMessage::Seed { seed } => {
+                self.runtime.kernels().seed(seed);
+                None
+            }
+            ClientMessage::Download { tensor } => Some(self.download(&tensor)),
+            ClientMessage::Sync => Some((HostMessage::Synced { errors: self.take_errors() }, Vec::new())),
+            ClientMessage::Stats => Some((HostMessage::Stats(self.stats()), Vec::new())),
+        }
+    }
+
+    fn storages(&mut self) -> &mut Storages {
+        &mut self.runtime.kernels().storages
+    }
+
+    fn run(&mut self, op: Op) {
+        self.ops += 1;
+        let label = format!("{}.{}", op.name, op.overload);
+        self.runtime.kernels().begin_op(&op.storages);
+        let outcome = match self.runtime.run(&op.name, &op.overload, &op.args) {
+            Ok(Ok(_)) => self.runtime.kernels().end_op().map_err(|e| format!("{label}: {e}")),
+            Ok(Err(OpError { op, message, .. })) => Err(format!("{op}: {message}")),
+            Err(trap) => {
+                let message = trap.to_string();
+                self.reinstantiate();
+                Err(message)
+            }
+        };
+        if let Err(error) = outcome {
+            for &id in &op.storages {
+                self.failed.insert(id, error.clone());
+            }
+            self.record(Err(error));
+        }
+    }
+
+    /// A trapped instance cannot be entered again; a fresh one takes over the storages.
+    fn reinstantiate(&mut self) {
+        let kernels = std::mem::replace(self.runtime.kernels(), TchKernels::new(Storages::new(self.device)));
+        match GuestRuntime::new(kernels) {
+            Ok(runtime) => self.runtime = runtime,
+            Err(e) => self.record(Err(format!("cannot restart the guest: {e}"))),
+        }
+    }
+
+    fn record(&mut self, result: Result<(), String>) {
+        if let Err(error) = result {
+            tracing::warn!("{error}");
+            if self.errors.len() < MAX_KEPT_ERRORS {
+                self.errors.push(error);
+            } else {
+                self.dropped_errors += 1;
+            }
+        }
+    }
+
+    fn take_errors(&mut self) -> Vec<String> {
+        let mut errors = std::mem::take(&mut self.errors);
+        if self.dropped_errors > 0 {
+            errors.push(format!("... and {} more failures", self.dropped_errors));
+            self.dropped_errors = 0;
+        }
+        errors
+    }
+
+    fn download(&mut self, meta: &TensorMeta) -> Reply {
+        let mut errors = self.take_errors();
+        if let Some(failure) = self.failed.get(&meta.storage) {
+            errors.push(format!("this tensor was to be written by an op that failed: {failure}"));
+        }
+        if !errors.is_empty() {
+            return (HostMessage::Failed { errors }, Vec::new());
+        }
+        match self.read(meta) {
+            Ok(bytes) => (HostMessage::Data, bytes),
+            Err(e) => (HostMessage::Failed { errors: vec![format!("download: {e}")] }, Vec::new()),
+        }
+    }
+
+    fn read(&mut self, meta: &TensorMeta) -> Result<Vec<u8>, String> {
+        let view = self.storages().view(meta)?;
+        let dense = view
+            .f_contiguous()
+            .and_then(|t| t.f_to_device(Device::Cpu))
+            .map_err(|e| e.to_string())?;
+        let numel = dense.numel();
+        let mut bytes = vec![0u8; numel * kind_of(meta.dtype).elt_size_in_bytes()];
+        let flat = dense.f_view_dtype(Kind::Uint8).map_err(|e| e.to_string())?;
+        let len = bytes.len();
+        flat.f_copy_data_u8(&mut bytes, len).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+
+    pub fn stats(&mut self) -> HostStats {
+        let (storages, bytes) = self.storages().usage();
+        HostStats {
+            storages,
+            bytes,
+            ops: self.ops,
+            device: device_label(self.device),
+            device_name: device_name(self.device),
+        }
+    }
+}
+
+pub fn device_label(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        _ => "cpu".into(),
+    }
+}
+
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("CUDA device {i}"),
+        _ => "CPU (libtorch)".into(),
+    }
+}

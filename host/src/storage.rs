@@ -1,0 +1,180 @@
+//! The storages of one session: flat byte tensors on the compute device, keyed by the
+//! client's ids, and the bounds-checked strided views that kernels read and write.
+
+use std::collections::HashMap;
+
+use tch::{Device, Kind, Tensor};
+
+use crate::guest::{ScalarType, TensorMeta};
+
+/// The libtorch element type of a WIT dtype.
+pub fn kind_of(dtype: ScalarType) -> Kind {
+    match dtype {
+        ScalarType::Uint8 => Kind::Uint8,
+        ScalarType::Int8 => Kind::Int8,
+        ScalarType::Int16 => Kind::Int16,
+        ScalarType::Int32 => Kind::Int,
+        ScalarType::Int64 => Kind::Int64,
+        ScalarType::Float16 => Kind::Half,
+        ScalarType::Float32 => Kind::Float,
+        ScalarType::Float64 => Kind::Double,
+        ScalarType::Bool => Kind::Bool,
+        ScalarType::Bfloat16 => Kind::BFloat16,
+    }
+}
+
+/// Bytes per element of a WIT dtype.
+pub fn itemsize(dtype: ScalarType) -> u64 {
+    kind_of(dtype).elt_size_in_bytes() as u64
+}
+
+/// Bytes a view reaches into its storage: offset plus its furthest element, or 0 when empty.
+pub fn extent_bytes(meta: &TensorMeta) -> Result<u64, String> {
+    let bad = || format!("invalid tensor metadata {meta:?}");
+    if meta.sizes.len() != meta.strides.len() || meta.storage_offset < 0 {
+        return Err(bad());
+    }
+    let mut last: u64 = 0;
+    for (&size, &stride) in meta.sizes.iter().zip(&meta.strides) {
+        if size < 0 || stride < 0 {
+            return Err(bad());
+        }
+        if size == 0 {
+            return Ok(0);
+        }
+        let reach = (size as u64 - 1).checked_mul(stride as u64).ok_or_else(bad)?;
+        last = last.checked_add(reach).ok_or_else(bad)?;
+    }
+    last.checked_add(meta.storage_offset as u64)
+        .and_then(|l| l.checked_add(1))
+        .and_then(|n| n.checked_mul(itemsize(meta.dtype)))
+        .ok_or_else(bad)
+}
+
+/// Live storages of a session.
+pub struct Storages {
+    device: Device,
+    map: HashMap<u64, Tensor>,
+    bytes: u64,
+}
+
+impl Storages {
+    pub fn new(device: Device) -> Self {
+        Self {
+            device,
+            map: HashMap::new(),
+            bytes: 0,
+        }
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Live storage count and bytes.
+    pub fn usage(&self) -> (u64, u64) {
+        (self.map.len() as u64, self.bytes)
+    }
+
+    /// A new uninitialised storage.
+    pub fn alloc(&mut self, id: u64, nbytes: u64) -> Result<(), String> {
+        let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, self.device))
+            .map_err(|e| format!("cannot allocate {nbytes} bytes on {:?}: {e}", self.device))?;
+        self.insert(id, bytes)
+    }
+
+    /// A new storage holding `data`.
+    pub fn upload(&mut self, id: u64, data: &[u8]) -> Result<(), String> {
+        let host = Tensor::f_from_data_size(data, &[data.len() as i64], Kind::Uint8)
+            .map_err(|e| e.to_string())?;
+        let bytes = host.f_to_device(self.device).map_err(|e| e.to_string())?;
+        self.insert(id, bytes)
+    }
+
+    fn insert(&mut self, id: u64, bytes: Tensor) -> Result<(), String> {
+        if self.map.contains_key(&id) {
+            return Err(format!("storage {id} already exists"));
+        }
+        self.bytes += bytes.numel() as u64;
+        self.map.insert(id, bytes);
+        Ok(())
+    }
+
+    pub fn free(&mut self, id: u64) {
+        if let Some(bytes) = self.map.remove(&id) {
+            self.bytes -= bytes.numel() as u64;
+        }
+    }
+
+    /// The strided tensor `meta` describes, aliasing its storage. Fails unless the view
+    /// lies wholly inside the storage, so no metadata can reach foreign memory.
+    pub fn view(&self, meta: &TensorMeta) -> Result<Tensor, String> {
+        let storage = self
+            .map
+            .get(&meta.storage)
+            .ok_or_else(|| format!("storage {} does not exist", meta.storage))?;
+        let extent = extent_bytes(meta)?;
+        let have = storage.numel() as u64;
+        if extent > have {
+            return Err(format!(
+                "view {meta:?} needs {extent} bytes but its storage has {have}"
+            ));
+        }
+        let offset = meta.storage_offset as u64 * itemsize(meta.dtype);
+        let base = storage.data_ptr() as *const u8;
+        // SAFETY: the view lies inside the storage (checked above), and the storage outlives
+        // every kernel call because the session owns it until a later `Free`.
+        let data = if extent == 0 { base } else { unsafe { base.add(offset as usize) } };
+        unsafe {
+            Tensor::f_from_blob(data, &meta.sizes, &meta.strides, kind_of(meta.dtype), self.device)
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(sizes: &[i64], strides: &[i64], offset: i64, storage: u64) -> TensorMeta {
+        TensorMeta {
+            sizes: sizes.to_vec(),
+            strides: strides.to_vec(),
+            storage_offset: offset,
+            dtype: ScalarType::Float32,
+            storage,
+        }
+    }
+
+    #[test]
+    fn views_alias_their_storage() {
+        let mut storages = Storages::new(Device::Cpu);
+        let values: Vec<u8> = [1f32, 2., 3., 4., 5., 6.]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        storages.upload(1, &values).unwrap();
+        let column = storages.view(&meta(&[2], &[3], 1, 1)).unwrap();
+        assert_eq!(Vec::<f32>::try_from(&column).unwrap(), vec![2., 5.]);
+        let mut first = storages.view(&meta(&[1], &[1], 0, 1)).unwrap();
+        first.fill_(9.0);
+        let all = storages.view(&meta(&[6], &[1], 0, 1)).unwrap();
+        assert_eq!(Vec::<f32>::try_from(&all).unwrap()[0], 9.0);
+        assert_eq!(storages.usage(), (1, 24));
+    }
+
+    #[test]
+    fn views_outside_their_storage_are_refused() {
+        let mut storages = Storages::new(Device::Cpu);
+        storages.alloc(1, 16).unwrap();
+        assert!(storages.view(&meta(&[5], &[1], 0, 1)).is_err());
+        assert!(storages.view(&meta(&[2], &[1], 3, 1)).is_err());
+        assert!(storages.view(&meta(&[2], &[-1], 1, 1)).is_err());
+        assert!(storages.view(&meta(&[2], &[i64::MAX], 0, 1)).is_err());
+        assert!(storages.view(&meta(&[4], &[1], 0, 2)).is_err());
+        assert!(storages.view(&meta(&[0], &[1], 100, 1)).is_ok());
+        assert!(storages.alloc(1, 4).is_err());
+        storages.free(1);
+        assert_eq!(storages.usage(), (0, 0));
+    }
+}

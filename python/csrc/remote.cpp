@@ -1,0 +1,368 @@
+// The PrivateUse1 integration of torch-remote: allocator, device guard, hooks and the boxed
+// fallback that hands every aten op on `remote` to the Rust core (src/ffi.rs). No op
+// semantics live here: the guest decides every output's metadata; this file only turns
+// PyTorch values into the core's arguments and the core's answers into tensors.
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/detail/PrivateUse1HooksInterface.h>
+#include <c10/core/Allocator.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <torch/library.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+// A tensor as the core sees it; `sizes` and `strides` hold `ndim` entries.
+struct TrMeta {
+  const int64_t* sizes;
+  const int64_t* strides;
+  uint64_t ndim;
+  int64_t offset;
+  int32_t dtype;
+  uint64_t storage;
+};
+
+uint64_t tr_storage_alloc(uint64_t nbytes);
+const char* tr_last_error();
+void tr_storage_release(uint64_t id);
+int32_t tr_device_count();
+void* tr_args_new();
+void tr_args_tensor(void* args, const TrMeta* meta, int32_t optional);
+void tr_args_list_begin(void* args);
+void tr_args_list_end(void* args);
+void tr_args_int(void* args, int64_t value);
+void tr_args_float(void* args, double value);
+void tr_args_bool(void* args, int32_t value);
+void tr_args_int_list(void* args, const int64_t* values, uint64_t len);
+void tr_args_scalar_int(void* args, int64_t value);
+void tr_args_scalar_float(void* args, double value);
+void tr_args_scalar_bool(void* args, int32_t value);
+void tr_args_dtype(void* args, int32_t dtype);
+void tr_args_none(void* args);
+void tr_args_str(void* args, const char* value, uint64_t len);
+void* tr_dispatch(void* args, const char* name, const char* overload);
+const char* tr_result_error(const void* result, int32_t* kind);
+uint64_t tr_result_len(const void* result);
+int32_t tr_result_kind(const void* result, uint64_t i);
+uint32_t tr_result_arg(const void* result, uint64_t i);
+uint64_t tr_result_list_len(const void* result, uint64_t i);
+int32_t tr_result_meta(const void* result, uint64_t i, uint64_t j, TrMeta* meta, uint64_t* nbytes);
+void tr_result_free(void* result);
+const char* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_sizes, uint64_t ndim,
+                      const void* data, uint64_t nbytes);
+const char* tr_download(const TrMeta* src, void* out, uint64_t nbytes);
+}
+
+namespace torch_remote {
+namespace {
+
+constexpr auto kRemote = c10::DeviceType::PrivateUse1;
+std::atomic<c10::DeviceIndex> g_current_device{0};
+
+// The result kinds of tr_result_kind, in the order of the WIT `output` variant.
+enum OutputKind : int32_t { kArgument = 0, kUpdated = 1, kTensor = 2, kTensorList = 3, kNone = 4 };
+// The error kinds of tr_result_error, in the order of the WIT `error-kind` enum.
+enum ErrorKind : int32_t { kInvalidArgument = 0, kNotImplemented = 1, kKernelFailed = 2 };
+
+void release(void* ctx) { tr_storage_release(reinterpret_cast<uint64_t>(ctx)); }
+
+// The data pointer names the storage; it is never dereferenced. Storages sit 4 GiB apart so
+// PyTorch's overlap checks on pointers see distinct storages as disjoint.
+c10::DataPtr data_ptr_for(uint64_t id, c10::DeviceIndex device) {
+  return c10::DataPtr(reinterpret_cast<void*>(id << 32), reinterpret_cast<void*>(id), &release,
+                      c10::Device(kRemote, device));
+}
+
+struct RemoteAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t nbytes) override {
+    const uint64_t id = tr_storage_alloc(nbytes);
+    TORCH_CHECK(id != 0, "remote: cannot allocate ", nbytes, " bytes: ", tr_last_error());
+    return data_ptr_for(id, g_current_device.load());
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  void copy_data(void*, const void*, std::size_t) const override {
+    TORCH_CHECK(false, "remote storages cannot be copied through raw pointers; use Tensor.copy_");
+  }
+};
+
+RemoteAllocator g_allocator;
+
+c10::Storage make_storage(uint64_t id, uint64_t nbytes, c10::DeviceIndex device) {
+  return c10::Storage(c10::Storage::use_byte_size_t(), nbytes, data_ptr_for(id, device), &g_allocator,
+                      /*resizable=*/true);
+}
+
+uint64_t storage_id(const at::Tensor& t) {
+  return reinterpret_cast<uint64_t>(t.storage().data_ptr().get_context());
+}
+
+TrMeta meta_of(const at::Tensor& t) {
+  return TrMeta{t.sizes().data(), t.strides().data(), static_cast<uint64_t>(t.dim()), t.storage_offset(),
+                static_cast<int32_t>(t.scalar_type()), storage_id(t)};
+}
+
+std::string describe(const at::Tensor& t) {
+  std::string shape = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) shape += (i ? ", " : "") + std::to_string(t.size(i));
+  return c10::toString(t.scalar_type()) + std::string(shape) + "] on " + t.device().str();
+}
+
+[[noreturn]] void raise(const std::string& message, int32_t kind) {
+  if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
+  TORCH_CHECK(false, message);
+}
+
+void check(const char* error) {
+  if (error != nullptr) raise(error, kInvalidArgument);
+}
+
+c10::TypeKind element_kind(const c10::Argument& arg) {
+  auto type = arg.real_type();
+  if (auto optional = type->cast<c10::OptionalType>()) type = optional->getElementType();
+  return type->kind();
+}
+
+// Turns a CPU tensor met among remote ones into an argument: Python numbers and 0-dim
+// tensors are accepted as scalars (as CUDA does); anything else is a device mix-up.
+at::Tensor on_remote(const at::Tensor& t, const std::string& op) {
+  if (t.dim() == 0 && t.device().is_cpu()) {
+    return t.to(c10::Device(kRemote, g_current_device.load()));
+  }
+  TORCH_CHECK(false, op, ": expected all tensors on the remote device, but found a tensor ", describe(t),
+              "; move it with .to(\"remote\") first");
+}
+
+struct ArgBuilder {
+  void* handle = tr_args_new();
+  std::string op;
+  std::vector<at::Tensor> keep;  // uploads made for 0-dim CPU tensors
+
+  void tensor(const at::Tensor& t, int32_t optional) {
+    if (!t.defined()) return tr_args_tensor(handle, nullptr, optional);
+    if (t.device().type() == kRemote) {
+      auto meta = meta_of(t);
+      return tr_args_tensor(handle, &meta, optional);
+    }
+    if (t.unsafeGetTensorImpl()->is_wrapped_number() && optional == 0) return scalar(t.item());
+    keep.push_back(on_remote(t, op));
+    auto meta = meta_of(keep.back());
+    tr_args_tensor(handle, &meta, optional);
+  }
+
+  void scalar(const c10::Scalar& s) {
+    if (s.isBoolean()) return tr_args_scalar_bool(handle, s.toBool());
+    if (s.isIntegral(false)) return tr_args_scalar_int(handle, s.toLong());
+    TORCH_CHECK(!s.isComplex(), op, ": complex numbers are not supported on remote");
+    tr_args_scalar_float(handle, s.toDouble());
+  }
+
+  void int_list(const c10::IValue& v) {
+    std::vector<int64_t> values;
+    for (const auto& e : v.toListRef()) values.push_back(e.isSymInt() ? e.toSymInt().expect_int() : e.toInt());
+    tr_args_int_list(handle, values.data(), values.size());
+  }
+
+  void add(const c10::IValue& v, const c10::Argument& arg) {
+    const auto kind = element_kind(arg);
+    const bool optional = arg.real_type()->kind() == c10::TypeKind::OptionalType;
+    if (v.isNone()) return kind == c10::TypeKind::TensorType ? tensor(at::Tensor(), 1) : tr_args_none(handle);
+    if (v.isTensor()) return tensor(v.toTensor(), optional ? 1 : 0);
+    if (v.isTensorList() || (v.isList() && kind == c10::TypeKind::ListType &&
+                             v.toListRef().size() > 0 && v.toListRef()[0].isTensor())) {
+      tr_args_list_begin(handle);
+      for (const auto& e : v.toListRef()) tensor(e.isNone() ? at::Tensor() : e.toTensor(), 0);
+      return tr_args_list_end(handle);
+    }
+    if (kind == c10::TypeKind::NumberType) return scalar(v.toScalar());
+    if (kind == c10::TypeKind::ScalarTypeType) return tr_args_dtype(handle, static_cast<int32_t>(v.toScalarType()));
+    if (kind == c10::TypeKind::MemoryFormatType) return tr_args_int(handle, static_cast<int64_t>(v.toMemoryFormat()));
+    if (v.isBool()) return tr_args_bool(handle, v.toBool());
+    if (v.isInt()) return tr_args_int(handle, v.toInt());
+    if (v.isSymInt()) return tr_args_int(handle, v.toSymInt().expect_int());
+    if (v.isDouble()) return tr_args_float(handle, v.toDouble());
+    if (v.isIntList() || v.isList()) return int_list(v);
+    if (v.isDevice()) {
+      auto s = v.toDevice().str();
+      return tr_args_str(handle, s.data(), s.size());
+    }
+    if (v.isString()) {
+      auto s = v.toStringRef();
+      return tr_args_str(handle, s.data(), s.size());
+    }
+    if (v.isGenerator()) return tr_args_none(handle);
+    TORCH_CHECK_NOT_IMPLEMENTED(false, op, ": argument '", arg.name(), "' of type ", arg.type()->str(),
+                                " is not supported on remote");
+  }
+};
+
+// Owns a result of tr_dispatch.
+struct DispatchResult {
+  void* handle;
+  ~DispatchResult() { tr_result_free(handle); }
+};
+
+at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const std::vector<c10::IValue>& inputs,
+                       c10::DeviceIndex device) {
+  TrMeta meta{};
+  uint64_t nbytes = 0;
+  const bool fresh = tr_result_meta(r.handle, i, j, &meta, &nbytes) != 0;
+  c10::Storage storage;
+  if (fresh) {
+    storage = make_storage(meta.storage, nbytes, device);
+  } else {
+    for (const auto& v : inputs) {
+      if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote &&
+          storage_id(v.toTensor()) == meta.storage) {
+        storage = v.toTensor().storage();
+        break;
+      }
+    }
+    TORCH_CHECK(storage, "remote: the guest returned a view of storage ", meta.storage, " which no argument holds");
+  }
+  auto out = at::detail::make_tensor<c10::TensorImpl>(std::move(storage), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1),
+                                                      c10::scalarTypeToTypeMeta(static_cast<c10::ScalarType>(meta.dtype)));
+  out.unsafeGetTensorImpl()->set_sizes_and_strides(c10::IntArrayRef(meta.sizes, meta.ndim),
+                                                   c10::IntArrayRef(meta.strides, meta.ndim), meta.offset);
+  return out;
+}
+
+// Applies `updated` outputs: the argument keeps its identity, takes the new metadata.
+at::Tensor update(const DispatchResult& r, uint64_t i, const std::vector<c10::IValue>& inputs, c10::DeviceIndex device) {
+  auto target = inputs.at(tr_result_arg(r.handle, i)).toTensor();
+  auto fresh = tensor_from(r, i, 0, inputs, device);
+  auto* impl = target.unsafeGetTensorImpl();
+  if (!fresh.storage().is_alias_of(target.storage())) impl->set_storage_keep_dtype(fresh.storage());
+  impl->set_sizes_and_strides(fresh.sizes(), fresh.strides(), fresh.storage_offset());
+  return target;
+}
+
+c10::DeviceIndex device_of(const std::vector<c10::IValue>& inputs) {
+  for (const auto& v : inputs) {
+    if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote) return v.toTensor().device().index();
+  }
+  return g_current_device.load();
+}
+
+void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& inputs, torch::jit::Stack* stack) {
+  const auto device = device_of(inputs);
+  for (uint64_t i = 0; i < tr_result_len(r.handle); ++i) {
+    switch (tr_result_kind(r.handle, i)) {
+      case kArgument: stack->push_back(inputs.at(tr_result_arg(r.handle, i))); break;
+      case kUpdated: stack->push_back(update(r, i, inputs, device)); break;
+      case kTensor: stack->push_back(tensor_from(r, i, 0, inputs, device)); break;
+      case kTensorList: {
+        c10::List<at::Tensor> list;
+        for (uint64_t j = 0; j < tr_result_list_len(r.handle, i); ++j) list.push_back(tensor_from(r, i, j, inputs, device));
+        stack->push_back(std::move(list));
+        break;
+      }
+      default: stack->push_back(c10::IValue()); break;
+    }
+  }
+}
+
+void upload(const at::Tensor& src, const at::Tensor& dst) {
+  auto dense = src.contiguous();
+  auto meta = meta_of(dst);
+  check(tr_upload(&meta, static_cast<int32_t>(dense.scalar_type()), dense.sizes().data(), dense.dim(),
+                  dense.data_ptr(), dense.nbytes()));
+}
+
+at::Tensor download(const at::Tensor& src) {
+  auto host = at::empty(src.sizes(), src.options().device(c10::kCPU));
+  auto meta = meta_of(src);
+  check(tr_download(&meta, host.data_ptr(), host.nbytes()));
+  return host;
+}
+
+// Copies between the CPU and remote: the bytes travel, the guest does the conversion.
+bool transfer(const std::string& name, std::vector<c10::IValue>& inputs, torch::jit::Stack* stack) {
+  if (name != "aten::_copy_from" && name != "aten::_copy_from_and_resize") return false;
+  const auto src = inputs[0].toTensor();
+  auto dst = inputs[1].toTensor();
+  const bool src_remote = src.device().type() == kRemote;
+  const bool dst_remote = dst.device().type() == kRemote;
+  if (src_remote == dst_remote) return false;
+  if (name == "aten::_copy_from_and_resize" && !dst.sizes().equals(src.sizes())) dst.resize_(src.sizes());
+  if (dst_remote) {
+    upload(src, dst);
+  } else {
+    dst.copy_(download(src));
+  }
+  stack->push_back(dst);
+  return true;
+}
+
+void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
+  const auto& schema = op.schema();
+  const auto& arguments = schema.arguments();
+  const std::string& name = schema.name();
+  std::vector<c10::IValue> inputs(stack->end() - arguments.size(), stack->end());
+  torch::jit::drop(*stack, arguments.size());
+  if (transfer(name, inputs, stack)) return;
+  if (name == "aten::_local_scalar_dense") {
+    stack->push_back(download(inputs[0].toTensor()).item());
+    return;
+  }
+  ArgBuilder builder;
+  builder.op = name.substr(name.find("::") + 2);
+  if (!schema.overload_name().empty()) builder.op += "." + schema.overload_name();
+  for (size_t i = 0; i < arguments.size(); ++i) builder.add(inputs[i], arguments[i]);
+  const auto base = name.substr(name.find("::") + 2);
+  DispatchResult result{tr_dispatch(builder.handle, base.c_str(), schema.overload_name().c_str())};
+  int32_t kind = 0;
+  if (const char* error = tr_result_error(result.handle, &kind)) raise(error, kind);
+  push_outputs(result, inputs, stack);
+}
+
+struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
+  c10::DeviceType type() const override { return kRemote; }
+  c10::Device exchangeDevice(c10::Device d) const override {
+    auto old = getDevice();
+    setDevice(d);
+    return old;
+  }
+  c10::Device getDevice() const override { return c10::Device(kRemote, g_current_device.load()); }
+  void setDevice(c10::Device d) const override {
+    TORCH_CHECK(d.type() == kRemote, "remote: cannot make ", d, " the current remote device");
+    TORCH_CHECK(d.index() < tr_device_count(), "remote: device ", d, " does not exist (", tr_device_count(),
+                " remote devices)");
+    if (d.index() >= 0) g_current_device.store(d.index());
+  }
+  void uncheckedSetDevice(c10::Device d) const noexcept override {
+    if (d.index() >= 0) g_current_device.store(d.index());
+  }
+  c10::Stream getStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, d); }
+  c10::Stream exchangeStream(c10::Stream s) const override { return c10::Stream(c10::Stream::DEFAULT, s.device()); }
+  c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(tr_device_count()); }
+};
+
+struct RemoteHooks final : at::PrivateUse1HooksInterface {
+  bool isBuilt() const override { return true; }
+  bool isAvailable() const override { return true; }
+  bool hasPrimaryContext(c10::DeviceIndex) const override { return true; }
+  c10::DeviceIndex deviceCount() const override { return static_cast<c10::DeviceIndex>(tr_device_count()); }
+  c10::DeviceIndex getCurrentDevice() const override { return g_current_device.load(); }
+  void setCurrentDevice(c10::DeviceIndex d) const override { g_current_device.store(d); }
+  at::Device getDeviceFromPtr(void*) const override { return c10::Device(kRemote, g_current_device.load()); }
+  bool isPinnedPtr(const void*) const override { return false; }
+};
+
+C10_REGISTER_GUARD_IMPL(PrivateUse1, RemoteGuardImpl);
+
+TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromBoxedFunction<&fallback>()); }
+
+}  // namespace
+}  // namespace torch_remote
+
+// Called once from Rust at import: the static registrations above live in this translation
+// unit, and referencing it keeps the linker from dropping them.
+extern "C" void tr_register() {
+  static torch_remote::RemoteHooks hooks;
+  at::RegisterPrivateUse1HooksInterface(&hooks);
+  c10::SetAllocator(c10::DeviceType::PrivateUse1, &torch_remote::g_allocator);
+}

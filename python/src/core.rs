@@ -1,0 +1,262 @@
+//! The client core: runs each op through the local guest for its outputs' metadata and
+//! streams it to the host in batches; only reads wait for the host.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use torch_remote_host::guest::{Arg, GuestRuntime, OpError, Output, ScalarType, TensorMeta};
+use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
+
+use crate::kernels::{new_storage_id, Recorder};
+use crate::link::{Link, LinkError};
+
+/// Ops held back before a batch goes out even if nobody waits.
+const BATCH_OPS: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Op(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("the remote host reported: {}", .0.join("; "))]
+    Host(Vec<String>),
+    #[error("dry run: {0} needs the values of remote tensors, which a dry run does not have")]
+    DryRun(String),
+    #[error("no remote host is configured; call torch_remote.connect() or unset TORCH_REMOTE_DRY_RUN")]
+    NotConnected,
+    #[error("the guest failed: {0}")]
+    Guest(String),
+}
+
+pub type Result<T> = std::result::Result<T, CoreError>;
+
+/// Client-side counters, as `torch.remote.stats()` shows them.
+#[derive(Debug, Default, Clone)]
+pub struct ClientStats {
+    pub ops: u64,
+    pub batches: u64,
+    pub round_trips: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+/// An op's outputs and the storages it created that outlive it.
+pub struct Dispatched {
+    pub outputs: Vec<Output>,
+    pub storages: HashMap<u64, u64>,
+}
+
+pub struct Core {
+    guest: GuestRuntime<Recorder>,
+    link: Option<Link>,
+    dry_run: bool,
+    batch: Vec<Op>,
+    seq: u64,
+    /// Bytes of live storages, for the dry run's memory figures.
+    live: HashMap<u64, u64>,
+    pub stats: ClientStats,
+}
+
+static CORE: Mutex<Option<Core>> = Mutex::new(None);
+/// Storages PyTorch released; kept apart from the core so a deleter never waits on it.
+static RELEASED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// The core, created on first use.
+pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
+    let mut guard = CORE.lock().unwrap_or_else(|p| p.into_inner());
+    if guard.is_none() {
+        let guest = GuestRuntime::new(Recorder::default()).map_err(|e| CoreError::Guest(e.to_string()))?;
+        *guard = Some(Core {
+            guest,
+            link: None,
+            dry_run: false,
+            batch: Vec::new(),
+            seq: 0,
+            live: HashMap::new(),
+            stats: ClientStats::default(),
+        });
+    }
+    Ok(guard)
+}
+
+/// Notes a storage PyTorch no longer references.
+pub fn release(id: u64) {
+    RELEASED.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+}
+
+fn op_error(e: OpError) -> CoreError {
+    use torch_remote_host::guest::ErrorKind;
+    let text = format!("{}: {}", e.op, e.message);
+    match e.kind {
+        ErrorKind::NotImplemented => CoreError::NotImplemented(text),
+        _ => CoreError::Op(text),
+    }
+}
+
+/// Contiguous strides of `sizes`.
+pub fn contiguous_strides(sizes: &[i64]) -> Vec<i64> {
+    let mut strides = vec![1; sizes.len()];
+    for i in (0..sizes.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * sizes[i + 1].max(1);
+    }
+    strides
+}
+
+impl Core {
+    pub fn set_link(&mut self, link: Option<Link>) {
+        self.link = link;
+    }
+
+    pub fn has_link(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// In a dry run nothing goes to the host; the link, if any, stays for afterwards.
+    pub fn set_dry_run(&mut self, on: bool) {
+        self.dry_run = on;
+    }
+
+    /// Runs one op through the local guest and queues it for the host.
+    pub fn dispatch(&mut self, name: &str, overload: &str, args: Vec<Arg>) -> Result<Dispatched> {
+        let outputs = self
+            .guest
+            .run(name, overload, &args)
+            .map_err(|e| CoreError::Guest(e.to_string()))?
+            .map_err(op_error);
+        let recorder = std::mem::take(self.guest.kernels());
+        let outputs = outputs?;
+        let mut storages: HashMap<u64, u64> = recorder.created.iter().copied().collect();
+        for id in &recorder.freed {
+            storages.remove(id);
+        }
+        self.live.extend(storages.iter().map(|(&id, &n)| (id, n)));
+        if recorder.needs_host() {
+            self.stats.ops += 1;
+            let ids = recorder.created.iter().map(|&(id, _)| id).collect();
+            self.queue(Op { name: name.into(), overload: overload.into(), args, storages: ids })?;
+        }
+        Ok(Dispatched { outputs, storages })
+    }
+
+    fn queue(&mut self, op: Op) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        self.batch.push(op);
+        if self.batch.len() >= BATCH_OPS {
+            self.send_batch()?;
+        }
+        Ok(())
+    }
+
+    fn link(&mut self) -> Result<&mut Link> {
+        self.link.as_mut().ok_or(CoreError::NotConnected)
+    }
+
+    /// Sends the batch and the storages PyTorch released since the last one.
+    fn send_batch(&mut self) -> Result<()> {
+        let released = std::mem::take(&mut *RELEASED.lock().unwrap_or_else(|p| p.into_inner()));
+        for id in &released {
+            self.live.remove(id);
+        }
+        if self.dry_run {
+            return Ok(());
+        }
+        if !self.batch.is_empty() {
+            self.seq += 1;
+            self.stats.batches += 1;
+            let message = ClientMessage::Batch { seq: self.seq, ops: std::mem::take(&mut self.batch) };
+            self.link()?.send(&message, &[])?;
+        }
+        if !released.is_empty() {
+            self.link()?.send(&ClientMessage::Free { storages: released }, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Sends a message that must keep its place after the ops queued so far.
+    fn send_in_order(&mut self, message: ClientMessage, payload: &[u8]) -> Result<()> {
+        self.send_batch()?;
+        if !self.dry_run {
+            self.stats.bytes_up += payload.len() as u64;
+            self.link()?.send(&message, payload)?;
+        }
+        Ok(())
+    }
+
+    /// A storage PyTorch's allocator asked for.
+    pub fn alloc(&mut self, nbytes: u64) -> Result<u64> {
+        let id = new_storage_id();
+        self.live.insert(id, nbytes);
+        self.send_in_order(ClientMessage::Alloc { storage: id, nbytes }, &[])?;
+        Ok(id)
+    }
+
+    fn request(&mut self, message: &ClientMessage) -> Result<(HostMessage, Vec<u8>)> {
+        self.send_batch()?;
+        self.stats.round_trips += 1;
+        let reply = self.link()?.request(message)?;
+        self.stats.bytes_down += reply.1.len() as u64;
+        Ok(reply)
+    }
+
+    /// Copies dense CPU bytes of `dtype` and `sizes` into the remote tensor `dst`.
+    pub fn upload(&mut self, dst: TensorMeta, dtype: ScalarType, sizes: Vec<i64>, bytes: &[u8]) -> Result<()> {
+        let tmp = new_storage_id();
+        self.send_in_order(ClientMessage::Upload { storage: tmp }, bytes)?;
+        let strides = contiguous_strides(&sizes);
+        let src = TensorMeta { sizes, strides, storage_offset: 0, dtype, storage: tmp };
+        self.dispatch("copy_", "", vec![Arg::Tensor(dst), Arg::Tensor(src), Arg::Boolean(false)])?;
+        RELEASED.lock().unwrap_or_else(|p| p.into_inner()).push(tmp);
+        Ok(())
+    }
+
+    /// The bytes of `src`, densely packed.
+    pub fn download(&mut self, src: TensorMeta, what: &str) -> Result<Vec<u8>> {
+        if self.dry_run {
+            return Err(CoreError::DryRun(what.to_string()));
+        }
+        match self.request(&ClientMessage::Download { tensor: src })? {
+            (HostMessage::Data, bytes) => Ok(bytes),
+            (HostMessage::Failed { errors }, _) => Err(CoreError::Host(errors)),
+            (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
+        }
+    }
+
+    /// Waits for every op sent so far; raises what failed on the host since the last wait.
+    pub fn synchronize(&mut self) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        match self.request(&ClientMessage::Sync)? {
+            (HostMessage::Synced { errors }, _) if errors.is_empty() => Ok(()),
+            (HostMessage::Synced { errors }, _) => Err(CoreError::Host(errors)),
+            (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
+        }
+    }
+
+    pub fn seed(&mut self, seed: u64) -> Result<()> {
+        self.send_in_order(ClientMessage::Seed { seed }, &[])
+    }
+
+    /// The host's figures for this session; in a dry run, the client's own count.
+    pub fn host_stats(&mut self) -> Result<HostStats> {
+        if self.dry_run {
+            self.send_batch()?;
+            return Ok(HostStats {
+                storages: self.live.len() as u64,
+                bytes: self.live.values().sum(),
+                device: "dry-run".into(),
+                device_name: "dry run (no host)".into(),
+                ..HostStats::default()
+            });
+        }
+        match self.request(&ClientMessage::Stats)? {
+            (HostMessage::Stats(stats), _) => Ok(stats),
+            (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! The C ABI that the C++ PrivateUse1 shim (`csrc/remote.cpp`) calls: argument building,
+//! dispatch through the core, and transfers. Every entry point catches panics, since none
+//! may unwind into C++.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use torch_remote_host::guest::{Arg, Output, Scalar, ScalarType, TensorMeta};
+
+use crate::core::{self, CoreError, Dispatched};
+use crate::session;
+
+/// A tensor as the shim passes it; `sizes` and `strides` point at `ndim` entries.
+#[repr(C)]
+pub struct TrMeta {
+    sizes: *const i64,
+    strides: *const i64,
+    ndim: u64,
+    offset: i64,
+    dtype: i32,
+    storage: u64,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Keeps `message` for the shim to read until this thread's next failing call.
+fn error_ptr(message: &str) -> *const c_char {
+    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|slot| {
+        *slot.borrow_mut() = text;
+        slot.borrow().as_ptr()
+    })
+}
+
+fn guarded<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// c10::ScalarType codes to WIT dtypes.
+pub fn dtype_of(code: i32) -> Option<ScalarType> {
+    Some(match code {
+        0 => ScalarType::Uint8,
+        1 => ScalarType::Int8,
+        2 => ScalarType::Int16,
+        3 => ScalarType::Int32,
+        4 => ScalarType::Int64,
+        5 => ScalarType::Float16,
+        6 => ScalarType::Float32,
+        7 => ScalarType::Float64,
+        11 => ScalarType::Bool,
+        15 => ScalarType::Bfloat16,
+        _ => return None,
+    })
+}
+
+fn dtype_code(dtype: ScalarType) -> i32 {
+    match dtype {
+        ScalarType::Uint8 => 0,
+        ScalarType::Int8 => 1,
+        ScalarType::Int16 => 2,
+        ScalarType::Int32 => 3,
+        ScalarType::Int64 => 4,
+        ScalarType::Float16 => 5,
+        ScalarType::Float32 => 6,
+        ScalarType::Float64 => 7,
+        ScalarType::Bool => 11,
+        ScalarType::Bfloat16 => 15,
+    }
+}
+
+/// # Safety
+/// `meta` points at a valid `TrMeta` whose arrays hold `ndim` entries.
+unsafe fn read_meta(meta: &TrMeta) -> Result<TensorMeta, String> {
+    let dtype = dtype_of(meta.dtype).ok_or_else(|| format!("dtype code {} is not supported on remote", meta.dtype))?;
+    let n = meta.ndim as usize;
+    // SAFETY: the shim passes the tensor's own size and stride arrays of `ndim` entries.
+    let (sizes, strides) = unsafe {
+        (
+            std::slice::from_raw_parts(meta.sizes, n).to_vec(),
+            std::slice::from_raw_parts(meta.strides, n).to_vec(),
+        )
+    };
+    Ok(TensorMeta { sizes, strides, storage_offset: meta.offset, dtype, storage: meta.storage })
+}
+
+/// Arguments being built by the shim.
+#[derive(Default)]
+pub struct ArgList {
+    args: Vec<Arg>,
+    list: Option<Vec<TensorMeta>>,
+    error: Option<String>,
+}
+
+impl ArgList {
+    fn push(&mut self, arg: Arg) {
+        self.args.push(arg);
+    }
+}
+
+/// # Safety
+/// `args` comes from `tr_args_new` and is not yet consumed by `tr_dispatch`.
+unsafe fn args<'a>(args: *mut c_void) -> &'a mut ArgList {
+    // SAFETY: guaranteed by the caller.
+    unsafe { &mut *(args as *mut ArgList) }
+}
+
+#[no_mangle]
+pub extern "C" fn tr_args_new() -> *mut c_void {
+    Box::into_raw(Box::<ArgList>::default()) as *mut c_void
+}
+
+/// # Safety
+/// `a` is a live argument list; `meta` is null or a valid `TrMeta`.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_tensor(a: *mut c_void, meta: *const TrMeta, optional: i32) {
+    // SAFETY: guaranteed by the caller.
+    let (list, meta) = unsafe { (args(a), meta.as_ref().map(|m| read_meta(m))) };
+    let meta = match meta.transpose() {
+        Ok(meta) => meta,
+        Err(e) => return list.error = Some(e),
+    };
+    match (&mut list.list, meta) {
+        (Some(items), Some(meta)) => items.push(meta),
+        (Some(_), None) => list.error = Some("lists with missing tensors are not supported on remote".into()),
+        (None, meta) if optional != 0 => list.push(Arg::OptionalTensor(meta)),
+        (None, Some(meta)) => list.push(Arg::Tensor(meta)),
+        (None, None) => list.push(Arg::OptionalTensor(None)),
+    }
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_list_begin(a: *mut c_void) {
+    unsafe { args(a) }.list = Some(Vec::new());
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_list_end(a: *mut c_void) {
+    let list = unsafe { args(a) };
+    let items = list.list.take().unwrap_or_default();
+    list.push(Arg::TensorList(items));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_int(a: *mut c_void, value: i64) {
+    unsafe { args(a) }.push(Arg::Integer(value));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_float(a: *mut c_void, value: f64) {
+    unsafe { args(a) }.push(Arg::Float(value));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_bool(a: *mut c_void, value: i32) {
+    unsafe { args(a) }.push(Arg::Boolean(value != 0));
+}
+
+/// # Safety
+/// `a` is a live argument list; `values` holds `len` entries.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_int_list(a: *mut c_void, values: *const i64, len: u64) {
+    let values = if len == 0 { Vec::new() } else { unsafe { std::slice::from_raw_parts(values, len as usize) }.to_vec() };
+    unsafe { args(a) }.push(Arg::IntList(values));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_scalar_int(a: *mut c_void, value: i64) {
+    unsafe { args(a) }.push(Arg::Scalar(Scalar::Integer(value)));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_scalar_float(a: *mut c_void, value: f64) {
+    unsafe { args(a) }.push(Arg::Scalar(Scalar::Float(value)));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_scalar_bool(a: *mut c_void, value: i32) {
+    unsafe { args(a) }.push(Arg::Scalar(Scalar::Boolean(value != 0)));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_dtype(a: *mut c_void, code: i32) {
+    let list = unsafe { args(a) };
+    match dtype_of(code) {
+        Some(dtype) => list.push(Arg::Dtype(dtype)),
+        None => list.error = Some(format!("dtype code {code} is not supported on remote")),
+    }
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_none(a: *mut c_void) {
+    unsafe { args(a) }.push(Arg::None);
+}
+
+/// # Safety
+/// `a` is a live argument list; `value` holds `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_str(a: *mut c_void, value: *const c_char, len: u64) {
+    let bytes = unsafe { std::slice::from_raw_parts(value as *const u8, len as usize) };
+    unsafe { args(a) }.push(Arg::Str(String::from_utf8_lossy(bytes).into_owned()));
+}
+
+/// An op's answer, owned until `tr_result_free`.
+pub struct DispatchResult {
+    outcome: Result<Dispatched, (i32, CString)>,
+}
+
+fn error_kind(e: &CoreError) -> i32 {
+    match e {
+        CoreError::NotImplemented(_) => 1,
+        _ => 0,
+    }
+}
+
+fn run_dispatch(list: ArgList, name: &str, overload: &str) -> Result<Dispatched, CoreError> {
+    if let Some(error) = list.error {
+        return Err(CoreError::Op(format!("{name}.{overload}: {error}")));
+    }
+    let mut guard = session::attached_core()?;
+    let core = guard.as_mut().expect("attached_core initialises the core");
+    core.dispatch(name, overload, list.args)
+}
+
+/// # Safety
+/// `a` comes from `tr_args_new` (consumed here); `name` and `overload` are C strings.
+#[no_mangle]
+pub unsafe extern "C" fn tr_dispatch(a: *mut c_void, name: *const c_char, overload: *const c_char) -> *mut c_void {
+    // SAFETY: guaranteed by the caller.
+    let (list, name, overload) = unsafe {
+        (
+            *Box::from_raw(a as *mut ArgList),
+            CStr::from_ptr(name).to_string_lossy().into_owned(),
+            CStr::from_ptr(overload).to_string_lossy().into_owned(),
+        )
+    };
+    let outcome = guarded(Err(CoreError::Guest(format!("{name}.{overload}: the client core panicked"))), || {
+        run_dispatch(list, &name, &overload)
+    })
+    .map_err(|e| (error_kind(&e), CString::new(e.to_string().replace('\0', " ")).unwrap_or_default()));
+    Box::into_raw(Box::new(DispatchResult { outcome })) as *mut c_void
+}
+
+/// # Safety
+/// `r` comes from `tr_dispatch` and is not freed.
+unsafe fn result<'a>(r: *const c_void) -> &'a DispatchResult {
+    unsafe { &*(r as *const DispatchResult) }
+}
+
+fn outputs(r: &DispatchResult) -> &[Output] {
+    r.outcome.as_ref().map(|d| d.outputs.as_slice()).unwrap_or(&[])
+}
+
+/// # Safety
+/// `r` is a live result; `kind` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_error(r: *const c_void, kind: *mut i32) -> *const c_char {
+    match &unsafe { result(r) }.outcome {
+        Ok(_) => std::ptr::null(),
+        Err((k, message)) => {
+            unsafe { *kind = *k };
+            message.as_ptr()
+        }
+    }
+}
+
+/// # Safety
+/// `r` is a live result.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_len(r: *const c_void) -> u64 {
+    outputs(unsafe { result(r) }).len() as u64
+}
+
+/// # Safety
+/// `r` is a live result and `i` is below its length.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_kind(r: *const c_void, i: u64) -> i32 {
+    match &outputs(unsafe { result(r) })[i as usize] {
+        Output::Argument(_) => 0,
+        Output::Updated(_) => 1,
+        Output::Tensor(_) => 2,
+        Output::TensorList(_) => 3,
+        Output::None => 4,
+    }
+}
+
+/// # Safety
+/// `r` is a live result and output `i` is an argument or an update.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_arg(r: *const c_void, i: u64) -> u32 {
+    match &outputs(unsafe { result(r) })[i as usize] {
+        Output::Argument(n) | Output::Updated((n, _)) => *n,
+        _ => u32::MAX,
+    }
+}
+
+/// # Safety
+/// `r` is a live result and `i` is below its length.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_list_len(r: *const c_void, i: u64) -> u64 {
+    match &outputs(unsafe { result(r) })[i as usize] {
+        Output::TensorList(items) => items.len() as u64,
+        _ => 0,
+    }
+}
+
+/// Fills `meta` for output `i` (element `j` of a list). Returns 1 when the storage is new,
+/// with its size in `nbytes`. The arrays stay valid until the result is freed.
+///
+/// # Safety
+/// `r` is a live result, `i`/`j` are in range, `meta` and `nbytes` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_meta(r: *const c_void, i: u64, j: u64, meta: *mut TrMeta, nbytes: *mut u64) -> i32 {
+    let r = unsafe { result(r) };
+    let tensor = match &outputs(r)[i as usize] {
+        Output::Updated((_, m)) | Output::Tensor(m) => m,
+        Output::TensorList(items) => &items[j as usize],
+        _ => return -1,
+    };
+    unsafe {
+        *meta = TrMeta {
+            sizes: tensor.sizes.as_ptr(),
+            strides: tensor.strides.as_ptr(),
+            ndim: tensor.sizes.len() as u64,
+            offset: tensor.storage_offset,
+            dtype: dtype_code(tensor.dtype),
+            storage: tensor.storage,
+        };
+    }
+    let fresh = r.outcome.as_ref().ok().and_then(|d| d.storages.get(&tensor.storage));
+    match fresh {
+        Some(&n) => {
+            unsafe { *nbytes = n };
+            1
+        }
+        None => 0,
+    }
+}
+
+/// # Safety
+/// `r` comes from `tr_dispatch` and is freed once.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_free(r: *mut c_void) {
+    drop(unsafe { Box::from_raw(r as *mut DispatchResult) });
+}
+
+#[no_mangle]
+pub extern "C" fn tr_storage_alloc(nbytes: u64) -> u64 {
+    guarded(0, || {
+        session::attached_core()
+            .and_then(|mut guard| guard.as_mut().expect("attached").alloc(nbytes))
+            .unwrap_or_else(|e| {
+                error_ptr(&e.to_string());
+                0
+            })
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tr_storage_release(id: u64) {
+    core::release(id);
+}
+
+#[no_mangle]
+pub extern "C" fn tr_last_error() -> *const c_char {
+    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+#[no_mangle]
+pub extern "C" fn tr_device_count() -> i32 {
+    session::device_count()
+}
+
+/// Copies dense CPU data into the remote tensor `dst`. Returns null or an error message.
+///
+/// # Safety
+/// `dst` is valid, `src_sizes` holds `ndim` entries, `data` holds `nbytes` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tr_upload(
+    dst: *const TrMeta,
+    src_dtype: i32,
+    src_sizes: *const i64,
+    ndim: u64,
+    data: *const c_void,
+    nbytes: u64,
+) -> *const c_char {
+    let body = || -> Result<(), String> {
+        let dst = unsafe { read_meta(&*dst) }?;
+        let dtype = dtype_of(src_dtype).ok_or_else(|| format!("dtype code {src_dtype} is not supported on remote"))?;
+        let sizes = unsafe { std::slice::from_raw_parts(src_sizes, ndim as usize) }.to_vec();
+        let bytes: &[u8] =
+            if nbytes == 0 { &[] } else { unsafe { std::slice::from_raw_parts(data as *const u8, nbytes as usize) } };
+        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
+        guard.as_mut().expect("attached").upload(dst, dtype, sizes, bytes).map_err(|e| e.to_string())
+    };
+    match guarded(Err("the client core panicked during an upload".into()), body) {
+        Ok(()) => std::ptr::null(),
+        Err(e) => error_ptr(&e),
+    }
+}
+
+/// Copies the remote tensor `src`, densely packed, into `out`. Returns null or an error.
+///
+/// # Safety
+/// `src` is valid and `out` holds `nbytes` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tr_download(src: *const TrMeta, out: *mut c_void, nbytes: u64) -> *const c_char {
+    let body = || -> Result<(), String> {
+        let src = unsafe { read_meta(&*src) }?;
+        let what = format!("reading a tensor of shape {:?} and dtype {:?}", src.sizes, src.dtype);
+        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
+        let bytes = guard.as_mut().expect("attached").download(src, &what).map_err(|e| e.to_string())?;
+        if bytes.len() as u64 != nbytes {
+            return Err(format!("the host sent {} bytes where {nbytes} were expected", bytes.len()));
+        }
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out as *mut u8, bytes.len()) };
+        Ok(())
+    };
+    match guarded(Err("the client core panicked during a download".into()), body) {
+        Ok(()) => std::ptr::null(),
+        Err(e) => error_ptr(&e),
+    }
+}

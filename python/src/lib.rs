@@ -1,0 +1,124 @@
+//! `torch_remote._native`: the Rust core of the `remote` device, and the C ABI its C++
+//! PrivateUse1 shim calls.
+
+mod core;
+mod ffi;
+mod kernels;
+mod link;
+mod session;
+
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::core::CoreError;
+
+extern "C" {
+    /// Registers the allocator, hooks, device guard and fallback (csrc/remote.cpp).
+    fn tr_register();
+}
+
+fn to_py(e: CoreError) -> PyErr {
+    match e {
+        CoreError::NotImplemented(m) => PyNotImplementedError::new_err(m),
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+/// Runs `body` on the attached core without holding the GIL.
+fn with_core<T: Send>(py: Python<'_>, body: impl FnOnce(&mut core::Core) -> core::Result<T> + Send) -> PyResult<T> {
+    py.detach(|| {
+        let mut guard = session::attached_core()?;
+        body(guard.as_mut().expect("attached_core initialises the core"))
+    })
+    .map_err(to_py)
+}
+
+/// Registers the `remote` device with PyTorch's dispatcher; call once after renaming
+/// PrivateUse1.
+#[pyfunction]
+fn register() {
+    // SAFETY: registration only touches PyTorch's registries, once per process.
+    unsafe { tr_register() }
+}
+
+/// Sets where ops go: a host `url` and `token`, or (without a url) an embedded local host
+/// started from `host_program`, or nowhere in a dry run.
+#[pyfunction]
+#[pyo3(signature = (url=None, token=None, dry_run=false, host_program=None))]
+fn configure(url: Option<String>, token: Option<String>, dry_run: bool, host_program: Option<String>) -> PyResult<()> {
+    session::configure(session::Config { url, token, dry_run, host_program }).map_err(to_py)
+}
+
+#[pyfunction]
+fn set_dry_run(on: bool) {
+    session::set_dry_run(on);
+}
+
+#[pyfunction]
+fn is_dry_run() -> bool {
+    session::is_dry_run()
+}
+
+#[pyfunction]
+fn device_count() -> i32 {
+    session::device_count()
+}
+
+/// Waits for every op sent so far and raises what failed on the host.
+#[pyfunction]
+fn synchronize(py: Python<'_>) -> PyResult<()> {
+    with_core(py, |core| core.synchronize())
+}
+
+#[pyfunction]
+fn manual_seed(py: Python<'_>, seed: u64) -> PyResult<()> {
+    with_core(py, |core| core.seed(seed))
+}
+
+/// The host's figures for this session (one round trip).
+#[pyfunction]
+fn host_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    let stats = with_core(py, |core| core.host_stats())?;
+    let dict = PyDict::new(py);
+    dict.set_item("storages", stats.storages)?;
+    dict.set_item("bytes", stats.bytes)?;
+    dict.set_item("ops", stats.ops)?;
+    dict.set_item("device", stats.device)?;
+    dict.set_item("device_name", stats.device_name)?;
+    Ok(dict)
+}
+
+/// The client's counters: ops, batches, round trips and bytes each way.
+#[pyfunction]
+fn client_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    let stats = py.detach(|| core::core().map(|g| g.as_ref().expect("initialised").stats.clone())).map_err(to_py)?;
+    let dict = PyDict::new(py);
+    dict.set_item("ops", stats.ops)?;
+    dict.set_item("batches", stats.batches)?;
+    dict.set_item("round_trips", stats.round_trips)?;
+    dict.set_item("bytes_up", stats.bytes_up)?;
+    dict.set_item("bytes_down", stats.bytes_down)?;
+    Ok(dict)
+}
+
+/// Stops the embedded host, if one was started.
+#[pyfunction]
+fn shutdown() {
+    session::shutdown();
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(register, m)?)?;
+    m.add_function(wrap_pyfunction!(configure, m)?)?;
+    m.add_function(wrap_pyfunction!(set_dry_run, m)?)?;
+    m.add_function(wrap_pyfunction!(is_dry_run, m)?)?;
+    m.add_function(wrap_pyfunction!(device_count, m)?)?;
+    m.add_function(wrap_pyfunction!(synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(host_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(client_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(shutdown, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every check and test: builds what changed, lints (cargo fmt/clippy, ruff), the Rust
+# tests (guest rules, protocol, host kernels) and pytest, whose summary line ends the output.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+bash scripts/setup.sh --no-demo
+cargo fmt --all --check
+cargo clippy --release -p guest-ops -p torch-remote-host -p torch-remote-python --all-targets -- -D warnings
+ruff check python tests examples
+ruff format --check python tests examples
+cargo test --release -p guest-ops -p torch-remote-host
+.venv/bin/python -m pytest tests "$@"

@@ -1,0 +1,64 @@
+"""Shared helpers: the three ways an op runs (CPU reference, remote host, dry run) and the
+comparison of their metadata and values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import torch_remote
+
+REMOTE = torch.device("remote")
+
+
+def meta(t: torch.Tensor) -> tuple:
+    """What must agree across the three runs: sizes, strides, storage offset, dtype."""
+    return (tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
+
+
+def to_remote(value):
+    if isinstance(value, torch.Tensor):
+        return value.to(REMOTE)
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_remote(v) for v in value)
+    return value
+
+
+def outputs(result) -> list[torch.Tensor]:
+    if isinstance(result, torch.Tensor):
+        return [result]
+    return [t for t in result if isinstance(t, torch.Tensor)]
+
+
+def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh interpreter (for settings read at import)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def host_process():
+    """A separate `torch-remote-host` on a free port with a known token."""
+    token = "test-token-0123456789"
+    proc = subprocess.Popen(
+        [torch_remote.host_program(), "--listen", "127.0.0.1:0", "--exit-on-stdin-close"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "TORCH_REMOTE_TOKEN": token},
+        text=True,
+    )
+    address = proc.stdout.readline().split()[3]
+    yield address, token, proc
+    proc.kill()
+    proc.wait()

@@ -1,0 +1,37 @@
+"""`torch.remote`: the device module, in the manner of `torch.cuda`."""
+
+import pytest
+import torch
+
+import torch_remote  # noqa: F401
+
+
+def test_device_module_answers():
+    assert torch.remote.is_available()
+    assert torch.remote.device_count() == 1
+    assert torch.remote.current_device() == 0
+    torch.remote.set_device(0)
+    torch.remote.synchronize()
+    assert "CPU" in torch.remote.get_device_name(0) or "CUDA" in torch.remote.get_device_name(0)
+
+
+def test_missing_device_is_an_error():
+    with pytest.raises(RuntimeError, match="remote:3 does not exist"):
+        torch.remote.set_device(3)
+
+
+def test_tensor_methods_name_the_device():
+    t = torch.ones(2).remote()
+    assert t.is_remote and t.device == torch.device("remote", 0)
+
+
+def test_stats_count_round_trips():
+    before = torch.remote.stats()
+    x = torch.ones(64, device="remote")
+    for _ in range(20):
+        x = x * 1.5 + 1
+    x.cpu()
+    after = torch.remote.stats()
+    assert after["round_trips"] - before["round_trips"] == 1
+    assert after["ops"] - before["ops"] >= 40
+    assert after["bytes_down"] - before["bytes_down"] == 64 * 4

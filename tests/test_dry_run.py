@@ -1,0 +1,38 @@
+"""The dry run needs no host: shapes are exact and values cannot be read."""
+
+from conftest import run_python
+
+
+def test_dry_run_from_environment_needs_no_host():
+    done = run_python(
+        """
+        import torch, torch_remote
+        a = torch.randn(8, 16, device="remote")
+        b = torch.randn(16, 4, device="remote")
+        out = (a @ b).relu().sum(0)
+        assert out.shape == (4,), out.shape
+        assert out.stride() == (1,) and out.dtype == torch.float32
+        try:
+            out.cpu()
+        except RuntimeError as e:
+            assert "dry run" in str(e), e
+            print("dry-run-error-raised")
+        """,
+        env={"TORCH_REMOTE_DRY_RUN": "1", "TORCH_REMOTE_HOST_PROGRAM": "/nonexistent/host"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "dry-run-error-raised" in done.stdout
+
+
+def test_dry_run_context_keeps_the_host_tensors():
+    import torch
+
+    import torch_remote
+
+    kept = torch.arange(6.0).to("remote")
+    with torch_remote.dry_run():
+        x = torch.ones(2, 3, device="remote").t()
+        assert x.shape == (3, 2) and x.stride() == (1, 3)
+        y = x.sum(1, keepdim=True)
+        assert y.shape == (3, 1)
+    torch.testing.assert_close(kept.cpu(), torch.arange(6.0))

@@ -1,0 +1,41 @@
+"""Bad input gets a clear error naming the op, the shapes and the device, and loses nothing."""
+
+import pytest
+import torch
+
+import torch_remote  # noqa: F401
+
+
+def test_shape_mismatch_names_op_shapes_and_device():
+    a = torch.ones(2, 3, device="remote")
+    b = torch.ones(4, device="remote")
+    with pytest.raises(RuntimeError) as info:
+        a + b
+    message = str(info.value)
+    assert "add" in message and "[2, 3]" in message and "[4]" in message and "remote" in message
+    # The failed op lost no data.
+    torch.testing.assert_close(a.cpu(), torch.ones(2, 3))
+
+
+def test_matmul_shape_error():
+    with pytest.raises(RuntimeError, match=r"mm.*\[2, 3\].*\[4, 5\]"):
+        torch.ones(2, 3, device="remote") @ torch.ones(4, 5, device="remote")
+
+
+def test_mixing_cpu_and_remote_names_both_devices():
+    with pytest.raises(RuntimeError) as info:
+        torch.ones(3, device="remote") + torch.ones(3)
+    message = str(info.value)
+    assert "remote" in message and "cpu" in message
+
+
+def test_zero_dim_cpu_tensor_is_a_scalar():
+    x = torch.arange(4.0).to("remote")
+    got = x * torch.tensor(2.5)
+    torch.testing.assert_close(got.cpu(), torch.arange(4.0) * 2.5)
+
+
+def test_unknown_op_is_not_implemented():
+    x = torch.ones(3, device="remote")
+    with pytest.raises(NotImplementedError, match="TORCH_REMOTE_CPU_FALLBACK"):
+        torch.special.zeta(x, x)

@@ -1,0 +1,54 @@
+"""A small MLP trains on `remote` exactly as on the CPU."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import torch_remote  # noqa: F401
+
+
+def make_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 5)
+    )
+
+
+def train(model, data, target, optimizer_factory, steps=10):
+    optimizer = optimizer_factory(model.parameters())
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(data), target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize(
+    "optimizer_factory",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        lambda p: torch.optim.Adam(p, lr=0.01),
+    ],
+    ids=["sgd-momentum", "adam"],
+)
+def test_mlp_losses_equal_cpu(optimizer_factory):
+    generator = torch.Generator().manual_seed(1)
+    data = torch.randn(64, 20, generator=generator)
+    target = torch.randint(0, 5, (64,), generator=generator)
+    cpu_model = make_model()
+    remote_model = copy.deepcopy(cpu_model).to("remote")
+
+    cpu_losses = train(cpu_model, data, target, optimizer_factory)
+    remote_losses = train(
+        remote_model, data.to("remote"), target.to("remote"), optimizer_factory
+    )
+
+    torch.testing.assert_close(remote_losses, cpu_losses, rtol=1e-5, atol=0)
+    assert cpu_losses[-1] < cpu_losses[0]
+    for cpu_p, remote_p in zip(cpu_model.parameters(), remote_model.parameters()):
+        torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-5, atol=1e-6)
