@@ -62,3 +62,5 @@ def host_process():
     yield address, token, proc
     proc.kill()
     proc.wait()
+    proc.stdin.close()
+    proc.stdout.close()

@@ -8,6 +8,7 @@ import torch_remote  # noqa: F401
 
 
 def test_deleting_tensors_frees_host_memory():
+    gc.collect()
     torch.remote.synchronize()
     before = torch.remote.memory_allocated()
     tensors = [torch.empty(1 << 20, device="remote") for _ in range(100)]

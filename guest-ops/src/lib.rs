@@ -1,9 +1,34 @@
-#[allow(warnings)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../wit", world: "guest", debug: true });
+//! `guest-ops`: the single source of PyTorch op semantics for the `remote` device.
+//!
+//! Built as a `wasm32-wasip2` component, it exports `dispatch.run`: for one aten op it checks
+//! the arguments like PyTorch 2.13 on CPU, computes every output's metadata (sizes, strides,
+//! storage offset, dtype), allocates storages and lowers the op to the host's `kernels`
+//! imports. `dispatch.supported` lists every op `run` serves. `rules` holds the pure metadata rules, `ops` the handlers and their registry.
+
+mod bindings;
+mod error;
+mod kernels;
+mod ops;
+mod rules;
+mod types;
+
+use bindings::exports::torch_remote::ops::dispatch::Guest;
+use types::{Arg, OpError, Output};
+
+// Only the component exports it; native builds exist for the tests.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+struct Component;
+
+impl Guest for Component {
+    fn run(name: String, overload: String, args: Vec<Arg>) -> Result<Vec<Output>, OpError> {
+        ops::run(&name, &overload, &args, &mut kernels::Host)
+    }
+
+    fn supported() -> Vec<String> {
+        ops::registry::supported()
+    }
 }
-struct C;
-impl bindings::exports::torch_remote::ops::dispatch::Guest for C {
-    fn run(_name: String, _overload: String, _args: Vec<bindings::torch_remote::ops::types::Arg>) -> Result<Vec<bindings::torch_remote::ops::types::Output>, bindings::torch_remote::ops::types::OpError> { Ok(vec![]) }
-}
-bindings::export!(C with_types_in bindings);
+
+// The export's symbol names (`ns:pkg/iface#run`) only link as a wasm component.
+#[cfg(target_arch = "wasm32")]
+bindings::export!(Component with_types_in bindings);

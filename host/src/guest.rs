@@ -123,6 +123,17 @@ impl<K: Kernels> GuestRuntime<K> {
             })
     }
 
+    /// Every `name.overload` the guest runs.
+    pub fn supported(&mut self) -> Result<Vec<String>, GuestError> {
+        self.guest
+            .torch_remote_ops_dispatch()
+            .call_supported(&mut self.store)
+            .map_err(|e| GuestError::Trap {
+                op: "supported".into(),
+                message: format!("{e:#}"),
+            })
+    }
+
     /// The kernels, for the embedder to prepare or inspect around a run.
     pub fn kernels(&mut self) -> &mut K {
         &mut self.store.data_mut().kernels

@@ -95,8 +95,11 @@ impl TchKernels {
     }
 }
 
-fn err(e: tch::TchError) -> String {
-    e.to_string()
+/// libtorch's message without the C++ backtrace it appends.
+pub fn err(e: tch::TchError) -> String {
+    let text = e.to_string();
+    let message = text.split("\nException raised from").next().unwrap_or(&text);
+    message.lines().take_while(|l| !l.starts_with("frame #")).collect::<Vec<_>>().join("\n")
 }
 
 fn cast(t: Tensor, kind: Kind) -> Result<Tensor, String> {

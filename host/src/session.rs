@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tch::{Device, Kind};
 
 use crate::guest::{GuestError, GuestRuntime, OpError, TensorMeta};
-use crate::kernels::TchKernels;
+use crate::kernels::{err, TchKernels};
 use crate::protocol::{ClientMessage, HostMessage, HostStats, Op};
 use crate::storage::{kind_of, Storages};
 
@@ -156,14 +156,15 @@ impl Session {
     fn read(&mut self, meta: &TensorMeta) -> Result<Vec<u8>, String> {
         let view = self.storages().view(meta)?;
         let dense = view
-            .f_contiguous()
+            .f_reshape([-1])
+            .and_then(|t| t.f_contiguous())
             .and_then(|t| t.f_to_device(Device::Cpu))
-            .map_err(|e| e.to_string())?;
+                        .map_err(err)?;
         let numel = dense.numel();
         let mut bytes = vec![0u8; numel * kind_of(meta.dtype).elt_size_in_bytes()];
-        let flat = dense.f_view_dtype(Kind::Uint8).map_err(|e| e.to_string())?;
+        let flat = dense.f_view_dtype(Kind::Uint8).map_err(err)?;
         let len = bytes.len();
-        flat.f_copy_data_u8(&mut bytes, len).map_err(|e| e.to_string())?;
+        flat.f_copy_data_u8(&mut bytes, len).map_err(err)?;
         Ok(bytes)
     }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
 
 use crate::guest::{ScalarType, TensorMeta};
+use crate::kernels::err;
 
 /// The libtorch element type of a WIT dtype.
 pub fn kind_of(dtype: ScalarType) -> Kind {
@@ -86,8 +87,8 @@ impl Storages {
     /// A new storage holding `data`.
     pub fn upload(&mut self, id: u64, data: &[u8]) -> Result<(), String> {
         let host = Tensor::f_from_data_size(data, &[data.len() as i64], Kind::Uint8)
-            .map_err(|e| e.to_string())?;
-        let bytes = host.f_to_device(self.device).map_err(|e| e.to_string())?;
+            .map_err(err)?;
+        let bytes = host.f_to_device(self.device).map_err(err)?;
         self.insert(id, bytes)
     }
 
@@ -128,7 +129,7 @@ impl Storages {
         unsafe {
             Tensor::f_from_blob(data, &meta.sizes, &meta.strides, kind_of(meta.dtype), self.device)
         }
-        .map_err(|e| e.to_string())
+        .map_err(err)
     }
 }
 

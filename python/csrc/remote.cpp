@@ -247,7 +247,10 @@ c10::DeviceIndex device_of(const std::vector<c10::IValue>& inputs) {
   return g_current_device.load();
 }
 
-void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& inputs, torch::jit::Stack* stack) {
+void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& inputs, size_t returns,
+                  const std::string& op, torch::jit::Stack* stack) {
+  TORCH_CHECK(tr_result_len(r.handle) == returns, op, ": the guest returned ", tr_result_len(r.handle),
+              " outputs where the schema has ", returns);
   const auto device = device_of(inputs);
   for (uint64_t i = 0; i < tr_result_len(r.handle); ++i) {
     switch (tr_result_kind(r.handle, i)) {
@@ -316,7 +319,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   DispatchResult result{tr_dispatch(builder.handle, base.c_str(), schema.overload_name().c_str())};
   int32_t kind = 0;
   if (const char* error = tr_result_error(result.handle, &kind)) raise(error, kind);
-  push_outputs(result, inputs, stack);
+  push_outputs(result, inputs, schema.returns().size(), builder.op, stack);
 }
 
 struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
@@ -359,10 +362,42 @@ TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromB
 }  // namespace
 }  // namespace torch_remote
 
-// Called once from Rust at import: the static registrations above live in this translation
-// unit, and referencing it keeps the linker from dropping them.
-extern "C" void tr_register() {
+namespace torch_remote {
+namespace {
+
+// Copies between devices must keep PyTorch's composite path, which sorts out who is who.
+bool keeps_composite(const std::string& name) {
+  return name == "copy_" || name == "_to_copy" || name == "_copy_from" || name == "_copy_from_and_resize";
+}
+
+// Registers the fallback as the PrivateUse1 kernel of each op the guest runs, so that
+// composite kernels (a structured op's meta function, then its `.out`) do not run first:
+// one guest call per op, and the guest's own argument checks and messages.
+void register_direct_kernels(const char* const* names, uint64_t count) {
+  static torch::Library library(torch::Library::IMPL, "aten", c10::DispatchKey::PrivateUse1, __FILE__, __LINE__);
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::string entry = names[i];
+    const auto dot = entry.find('.');
+    const std::string name = entry.substr(0, dot);
+    const std::string overload = dot == std::string::npos ? "" : entry.substr(dot + 1);
+    if (keeps_composite(name)) continue;
+    auto op = c10::Dispatcher::singleton().findOp({"aten::" + name, overload});
+    // Composite-implicit ops must stay decomposed: autograd relies on it.
+    if (!op || op->hasKernelForDispatchKey(c10::DispatchKey::CompositeImplicitAutograd)) continue;
+    library.impl(overload.empty() ? name.c_str() : entry.c_str(),
+                 torch::CppFunction::makeFromBoxedFunction<&fallback>());
+  }
+}
+
+}  // namespace
+}  // namespace torch_remote
+
+// Called once from Rust at import with every `name.overload` the guest runs. The static
+// registrations above live in this translation unit, and referencing it keeps the linker
+// from dropping them.
+extern "C" void tr_register(const char* const* names, uint64_t count) {
   static torch_remote::RemoteHooks hooks;
   at::RegisterPrivateUse1HooksInterface(&hooks);
   c10::SetAllocator(c10::DeviceType::PrivateUse1, &torch_remote::g_allocator);
+  torch_remote::register_direct_kernels(names, count);
 }

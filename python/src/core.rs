@@ -82,6 +82,13 @@ pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
     Ok(guard)
 }
 
+/// Every `name.overload` the guest runs.
+pub fn supported_ops() -> Result<Vec<String>> {
+    let mut guard = core()?;
+    let core = guard.as_mut().expect("core() initialises the core");
+    core.guest.supported().map_err(|e| CoreError::Guest(e.to_string()))
+}
+
 /// Notes a storage PyTorch no longer references.
 pub fn release(id: u64) {
     RELEASED.lock().unwrap_or_else(|p| p.into_inner()).push(id);

@@ -14,8 +14,9 @@ use pyo3::types::PyDict;
 use crate::core::CoreError;
 
 extern "C" {
-    /// Registers the allocator, hooks, device guard and fallback (csrc/remote.cpp).
-    fn tr_register();
+    /// Registers the allocator, hooks, device guard, fallback and a direct kernel for each
+    /// `name.overload` in `names` (csrc/remote.cpp).
+    fn tr_register(names: *const *const std::ffi::c_char, count: u64);
 }
 
 fn to_py(e: CoreError) -> PyErr {
@@ -37,9 +38,17 @@ fn with_core<T: Send>(py: Python<'_>, body: impl FnOnce(&mut core::Core) -> core
 /// Registers the `remote` device with PyTorch's dispatcher; call once after renaming
 /// PrivateUse1.
 #[pyfunction]
-fn register() {
-    // SAFETY: registration only touches PyTorch's registries, once per process.
-    unsafe { tr_register() }
+fn register() -> PyResult<()> {
+    let supported = core::supported_ops().map_err(to_py)?;
+    let names: Vec<std::ffi::CString> = supported
+        .into_iter()
+        .filter_map(|name| std::ffi::CString::new(name).ok())
+        .collect();
+    let pointers: Vec<*const std::ffi::c_char> = names.iter().map(|n| n.as_ptr()).collect();
+    // SAFETY: the pointers outlive the call; registration only touches PyTorch's
+    // registries, once per process.
+    unsafe { tr_register(pointers.as_ptr(), pointers.len() as u64) };
+    Ok(())
 }
 
 /// Sets where ops go: a host `url` and `token`, or (without a url) an embedded local host

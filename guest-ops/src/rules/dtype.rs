@@ -149,16 +149,40 @@ mod tests {
 
     /// `torch.promote_types` over the table above, printed by torch 2.13.
     const TABLE: [[ScalarType; 10]; 10] = [
-        [Uint8, Int16, Int16, Int32, Int64, Float16, Float32, Float64, Uint8, Bfloat16],
-        [Int16, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Int8, Bfloat16],
-        [Int16, Int16, Int16, Int32, Int64, Float16, Float32, Float64, Int16, Bfloat16],
-        [Int32, Int32, Int32, Int32, Int64, Float16, Float32, Float64, Int32, Bfloat16],
-        [Int64, Int64, Int64, Int64, Int64, Float16, Float32, Float64, Int64, Bfloat16],
-        [Float16, Float16, Float16, Float16, Float16, Float16, Float32, Float64, Float16, Float32],
-        [Float32, Float32, Float32, Float32, Float32, Float32, Float32, Float64, Float32, Float32],
-        [Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64],
-        [Uint8, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Bool, Bfloat16],
-        [Bfloat16, Bfloat16, Bfloat16, Bfloat16, Bfloat16, Float32, Float32, Float64, Bfloat16, Bfloat16],
+        [
+            Uint8, Int16, Int16, Int32, Int64, Float16, Float32, Float64, Uint8, Bfloat16,
+        ],
+        [
+            Int16, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Int8, Bfloat16,
+        ],
+        [
+            Int16, Int16, Int16, Int32, Int64, Float16, Float32, Float64, Int16, Bfloat16,
+        ],
+        [
+            Int32, Int32, Int32, Int32, Int64, Float16, Float32, Float64, Int32, Bfloat16,
+        ],
+        [
+            Int64, Int64, Int64, Int64, Int64, Float16, Float32, Float64, Int64, Bfloat16,
+        ],
+        [
+            Float16, Float16, Float16, Float16, Float16, Float16, Float32, Float64, Float16,
+            Float32,
+        ],
+        [
+            Float32, Float32, Float32, Float32, Float32, Float32, Float32, Float64, Float32,
+            Float32,
+        ],
+        [
+            Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64, Float64,
+            Float64,
+        ],
+        [
+            Uint8, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Bool, Bfloat16,
+        ],
+        [
+            Bfloat16, Bfloat16, Bfloat16, Bfloat16, Bfloat16, Float32, Float32, Float64, Bfloat16,
+            Bfloat16,
+        ],
     ];
 
     #[test]

@@ -49,7 +49,10 @@ pub fn strides_for(sizes: &[i64], format: MemoryFormat) -> Result<Vec<i64>> {
 }
 
 fn overflow(sizes: &[i64]) -> Error {
-    Error::invalid(format!("strides of sizes {} overflow int64", fmt_shape(sizes)))
+    Error::invalid(format!(
+        "strides of sizes {} overflow int64",
+        fmt_shape(sizes)
+    ))
 }
 
 /// Row-major strides; a size-0 dim counts as 1 so that strides stay distinct, like `empty`.

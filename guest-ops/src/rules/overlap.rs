@@ -11,7 +11,11 @@ pub fn check_internal(out: &TensorMeta) -> Result<()> {
     if is_non_overlapping_and_dense(&out.sizes, &out.strides) {
         return Ok(());
     }
-    let expanded = out.sizes.iter().zip(&out.strides).any(|(size, stride)| *size > 1 && *stride == 0);
+    let expanded = out
+        .sizes
+        .iter()
+        .zip(&out.strides)
+        .any(|(size, stride)| *size > 1 && *stride == 0);
     if expanded {
         return Err(Error::invalid(
             "unsupported operation: more than one element of the written-to tensor refers to a \

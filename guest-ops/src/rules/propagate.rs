@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::rules::layout::{
-    contiguous_strides, is_channels_last, is_contiguous, is_non_overlapping_and_dense,
-    strides_for, MemoryFormat,
+    contiguous_strides, is_channels_last, is_contiguous, is_non_overlapping_and_dense, strides_for,
+    MemoryFormat,
 };
 use crate::rules::shape::fmt_shape;
 use crate::types::TensorMeta;
@@ -128,7 +128,10 @@ fn sort_dims(shape: &[i64], operands: &[Vec<i64>]) -> Vec<usize> {
 }
 
 fn overflow(sizes: &[i64]) -> Error {
-    Error::invalid(format!("strides of sizes {} overflow int64", fmt_shape(sizes)))
+    Error::invalid(format!(
+        "strides of sizes {} overflow int64",
+        fmt_shape(sizes)
+    ))
 }
 
 #[cfg(test)]
@@ -150,44 +153,80 @@ mod tests {
     #[test]
     fn iterator_follows_inputs() {
         let at = t(&[4, 3], &[1, 4]); // empty(3, 4).t()
-        // a.t() + a.t(); a.t() + 1; a.t() + empty(4, 1); a.t() + empty(3)
-        assert_eq!(iterator_strides(&[4, 3], &[&at, &at], false).unwrap(), vec![1, 4]);
+                                      // a.t() + a.t(); a.t() + 1; a.t() + empty(4, 1); a.t() + empty(3)
+        assert_eq!(
+            iterator_strides(&[4, 3], &[&at, &at], false).unwrap(),
+            vec![1, 4]
+        );
         assert_eq!(iterator_strides(&[4, 3], &[&at], true).unwrap(), vec![1, 4]);
         let col = t(&[4, 1], &[1, 1]);
-        assert_eq!(iterator_strides(&[4, 3], &[&at, &col], false).unwrap(), vec![1, 4]);
+        assert_eq!(
+            iterator_strides(&[4, 3], &[&at, &col], false).unwrap(),
+            vec![1, 4]
+        );
         let row = t(&[3], &[1]);
-        assert_eq!(iterator_strides(&[4, 3], &[&at, &row], false).unwrap(), vec![1, 4]);
+        assert_eq!(
+            iterator_strides(&[4, 3], &[&at, &row], false).unwrap(),
+            vec![1, 4]
+        );
         // empty(4, 6)[:, ::2] + 1 -> contiguous
         let sliced = t(&[4, 3], &[6, 2]);
-        assert_eq!(iterator_strides(&[4, 3], &[&sliced], true).unwrap(), vec![3, 1]);
+        assert_eq!(
+            iterator_strides(&[4, 3], &[&sliced], true).unwrap(),
+            vec![3, 1]
+        );
         // empty(2, 3, 4).permute(2, 0, 1)[:, :, ::2].exp()
         let p = t(&[4, 2, 2], &[1, 12, 8]);
-        assert_eq!(iterator_strides(&[4, 2, 2], &[&p], false).unwrap(), vec![1, 8, 4]);
+        assert_eq!(
+            iterator_strides(&[4, 2, 2], &[&p], false).unwrap(),
+            vec![1, 8, 4]
+        );
         // channels-last + contiguous: first operand decides; cl + 1-d bias stays cl
         let cl = t(&[2, 3, 4, 5], &[60, 1, 15, 3]);
         let c = t(&[2, 3, 4, 5], &[60, 20, 5, 1]);
-        assert_eq!(iterator_strides(&[2, 3, 4, 5], &[&cl, &c], false).unwrap(), vec![60, 1, 15, 3]);
-        assert_eq!(iterator_strides(&[2, 3, 4, 5], &[&c, &cl], false).unwrap(), vec![60, 20, 5, 1]);
+        assert_eq!(
+            iterator_strides(&[2, 3, 4, 5], &[&cl, &c], false).unwrap(),
+            vec![60, 1, 15, 3]
+        );
+        assert_eq!(
+            iterator_strides(&[2, 3, 4, 5], &[&c, &cl], false).unwrap(),
+            vec![60, 20, 5, 1]
+        );
         let bias = t(&[5], &[1]);
-        assert_eq!(iterator_strides(&[2, 3, 4, 5], &[&cl, &bias], false).unwrap(), vec![60, 1, 15, 3]);
+        assert_eq!(
+            iterator_strides(&[2, 3, 4, 5], &[&cl, &bias], false).unwrap(),
+            vec![60, 1, 15, 3]
+        );
         // empty(3, 1) + empty(1, 4)
         let (a, b) = (t(&[3, 1], &[1, 1]), t(&[1, 4], &[4, 1]));
-        assert_eq!(iterator_strides(&[3, 4], &[&a, &b], false).unwrap(), vec![4, 1]);
+        assert_eq!(
+            iterator_strides(&[3, 4], &[&a, &b], false).unwrap(),
+            vec![4, 1]
+        );
         // empty sizes multiply as they are: empty(3, 0).t() + empty(1) and
         // empty(2, 3, 4).permute(2, 0, 1)[:0] + empty(1)
         let e = t(&[0, 3], &[1, 1]);
         assert_eq!(iterator_strides(&[0, 3], &[&e], true).unwrap(), vec![1, 0]);
         let e = t(&[0, 2, 3], &[1, 12, 4]);
         let one = t(&[1], &[1]);
-        assert_eq!(iterator_strides(&[0, 2, 3], &[&e, &one], false).unwrap(), vec![1, 0, 0]);
+        assert_eq!(
+            iterator_strides(&[0, 2, 3], &[&e, &one], false).unwrap(),
+            vec![1, 0, 0]
+        );
     }
 
     #[test]
     fn preserve_layouts() {
         // empty(4, 6)[:, ::2].clone() and empty(2, 3, 4).permute(2, 0, 1)[:, :, ::2].clone()
         assert_eq!(preserve_strides(&t(&[4, 3], &[6, 2])).unwrap(), vec![3, 1]);
-        assert_eq!(preserve_strides(&t(&[4, 2, 2], &[1, 12, 8])).unwrap(), vec![1, 8, 4]);
-        assert_eq!(preserve_strides(&t(&[4, 2, 3], &[1, 12, 4])).unwrap(), vec![1, 12, 4]);
+        assert_eq!(
+            preserve_strides(&t(&[4, 2, 2], &[1, 12, 8])).unwrap(),
+            vec![1, 8, 4]
+        );
+        assert_eq!(
+            preserve_strides(&t(&[4, 2, 3], &[1, 12, 4])).unwrap(),
+            vec![1, 12, 4]
+        );
         // expanded tensors: stride-0 dims stay where they are
         assert_eq!(
             infer_dense_strides(&[6, 5, 4, 3, 2], &[6, 0, 120, 0, 1]).unwrap(),

@@ -1,6 +1,7 @@
 //! Shape rules: checked sizes, dim wrapping, broadcasting and reduction shapes.
 
 use crate::error::{ensure, Error, Result};
+use crate::types::TensorMeta;
 
 /// `[2, 3]`, as PyTorch prints sizes.
 pub fn fmt_shape(sizes: &[i64]) -> String {
@@ -53,7 +54,9 @@ pub fn extent(sizes: &[i64], strides: &[i64]) -> Result<i64> {
         .iter()
         .zip(strides)
         .try_fold(1i64, |acc, (size, stride)| {
-            (size - 1).checked_mul(*stride).and_then(|o| acc.checked_add(o))
+            (size - 1)
+                .checked_mul(*stride)
+                .and_then(|o| acc.checked_add(o))
         })
         .ok_or_else(overflow)
 }
@@ -64,6 +67,29 @@ pub fn nbytes(elements: i64, itemsize: i64) -> Result<u64> {
         .checked_mul(itemsize)
         .and_then(|n| u64::try_from(n).ok())
         .ok_or_else(|| Error::invalid(format!("storage of {elements} elements overflows")))
+}
+
+/// Rejects metadata no PyTorch tensor can have: ranks that differ between sizes and strides,
+/// negative sizes, strides or offset, and extents that overflow.
+pub fn check_meta(t: &TensorMeta) -> Result<()> {
+    ensure!(
+        t.sizes.len() == t.strides.len(),
+        "tensor metadata has sizes {} but strides {}",
+        fmt_shape(&t.sizes),
+        fmt_shape(&t.strides)
+    );
+    numel(&t.sizes)?;
+    ensure!(
+        t.strides.iter().all(|s| *s >= 0) && t.storage_offset >= 0,
+        "tensor metadata has negative strides {} or offset {}",
+        fmt_shape(&t.strides),
+        t.storage_offset
+    );
+    let end = extent(&t.sizes, &t.strides)?
+        .checked_add(t.storage_offset)
+        .ok_or_else(|| Error::invalid(format!("tensor {} overflows its storage", t.describe())))?;
+    nbytes(end, t.dtype.itemsize())?;
+    Ok(())
 }
 
 /// `maybe_wrap_dim`: a 0-dim tensor accepts dims -1 and 0.
@@ -117,10 +143,18 @@ pub fn reduction_mask(dims: &[i64], ndim: usize) -> Result<Vec<bool>> {
     if dims.is_empty() {
         return Ok(vec![true; ndim]);
     }
+    dim_mask(dims, ndim)
+}
+
+/// `dim_list_to_bitset`: the dims named in `dims`, each at most once.
+pub fn dim_mask(dims: &[i64], ndim: usize) -> Result<Vec<bool>> {
     let mut mask = vec![false; ndim.max(1)];
     for d in dims {
         let w = wrap_dim(*d, ndim)?;
-        ensure!(!mask[w], "dim {w} appears multiple times in the list of dims");
+        ensure!(
+            !mask[w],
+            "dim {w} appears multiple times in the list of dims"
+        );
         mask[w] = true;
     }
     mask.truncate(ndim);

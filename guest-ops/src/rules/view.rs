@@ -1,7 +1,8 @@
-//! View geometry: the sizes, strides and offset of views, which share their input's storage.
+//! Views that reshape or reinterpret their input's storage: `view`, `as_strided`,
+//! `view(dtype)`.
 
 use crate::error::{ensure, Error, Result};
-use crate::rules::shape::{check_nonnegative, extent, fmt_shape, numel, wrap_dim};
+use crate::rules::shape::{check_nonnegative, extent, fmt_shape, numel};
 use crate::types::{ScalarType, TensorMeta};
 
 fn overflow(t: &TensorMeta) -> Error {
@@ -19,9 +20,9 @@ pub fn infer_size(shape: &[i64], numel: i64) -> Result<Vec<i64>> {
                 infer = Some(i);
             }
             s if s >= 0 => {
-                known = known
-                    .checked_mul(s)
-                    .ok_or_else(|| Error::invalid(format!("shape '{}' overflows", fmt_shape(shape))))?;
+                known = known.checked_mul(s).ok_or_else(|| {
+                    Error::invalid(format!("shape '{}' overflows", fmt_shape(shape)))
+                })?;
             }
             s => return Err(Error::invalid(format!("invalid shape dimension {s}"))),
         }
@@ -106,7 +107,12 @@ pub fn view(t: &TensorMeta, shape: &[i64]) -> Result<TensorMeta> {
 }
 
 /// `as_strided`. The storage's size is the client's to know, so it is not bounds-checked.
-pub fn as_strided(t: &TensorMeta, sizes: &[i64], strides: &[i64], offset: i64) -> Result<TensorMeta> {
+pub fn as_strided(
+    t: &TensorMeta,
+    sizes: &[i64],
+    strides: &[i64],
+    offset: i64,
+) -> Result<TensorMeta> {
     ensure!(
         sizes.len() == strides.len(),
         "mismatch in length of strides and shape ({} and {})",
@@ -126,151 +132,6 @@ pub fn as_strided(t: &TensorMeta, sizes: &[i64], strides: &[i64], offset: i64) -
     Ok(t.view(sizes.to_vec(), strides.to_vec(), offset))
 }
 
-/// `expand(size)` (`inferExpandGeometry`); also how operands are broadcast for kernels.
-pub fn expand(t: &TensorMeta, target: &[i64]) -> Result<TensorMeta> {
-    let ndim = target.len();
-    ensure!(
-        ndim >= t.dim(),
-        "expand({}, size={}): the number of sizes provided ({ndim}) must be greater or equal to \
-         the number of dimensions in the tensor ({})",
-        t.describe(),
-        fmt_shape(target),
-        t.dim()
-    );
-    let mut sizes = vec![0i64; ndim];
-    let mut strides = vec![0i64; ndim];
-    for i in (0..ndim).rev() {
-        let existing = (i + t.dim()).checked_sub(ndim);
-        let (mut size, mut stride) = match existing {
-            Some(d) => (t.sizes[d], t.strides[d]),
-            // A new leading dim is laid out around the dims after it, or 0 at the end.
-            None if i + 1 < ndim => (1, sizes[i + 1].checked_mul(strides[i + 1]).ok_or_else(|| overflow(t))?),
-            None => (1, 0),
-        };
-        let mut wanted = target[i];
-        if wanted == -1 {
-            ensure!(
-                existing.is_some(),
-                "The expanded size of the tensor (-1) isn't allowed in a leading, non-existing \
-                 dimension {i}"
-            );
-            wanted = size;
-        }
-        ensure!(wanted >= 0, "Trying to create tensor with negative dimension {wanted}: {}", fmt_shape(target));
-        if size != wanted {
-            ensure!(
-                size == 1,
-                "The expanded size of the tensor ({wanted}) must match the existing size ({size}) \
-                 at non-singleton dimension {i}.  Target sizes: {}.  Tensor sizes: {}",
-                fmt_shape(target),
-                fmt_shape(&t.sizes)
-            );
-            size = wanted;
-            stride = 0;
-        }
-        sizes[i] = size;
-        strides[i] = stride;
-    }
-    Ok(t.view(sizes, strides, t.storage_offset))
-}
-
-pub fn transpose(t: &TensorMeta, dim0: i64, dim1: i64) -> Result<TensorMeta> {
-    let (a, b) = (wrap_dim(dim0, t.dim())?, wrap_dim(dim1, t.dim())?);
-    let mut out = t.clone();
-    if t.dim() > 0 {
-        out.sizes.swap(a, b);
-        out.strides.swap(a, b);
-    }
-    Ok(out)
-}
-
-pub fn permute(t: &TensorMeta, dims: &[i64]) -> Result<TensorMeta> {
-    ensure!(
-        dims.len() == t.dim(),
-        "permute(sparse_coo): number of dimensions in the tensor input does not match the length \
-         of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}",
-        t.dim(),
-        dims.len()
-    );
-    let mut seen = vec![false; t.dim()];
-    let mut out = t.view(Vec::new(), Vec::new(), t.storage_offset);
-    for d in dims {
-        let w = wrap_dim(*d, t.dim())?;
-        ensure!(!seen[w], "permute(): duplicate dims are not allowed.");
-        seen[w] = true;
-        out.sizes.push(t.sizes[w]);
-        out.strides.push(t.strides[w]);
-    }
-    Ok(out)
-}
-
-pub fn select(t: &TensorMeta, dim: i64, index: i64) -> Result<TensorMeta> {
-    ensure!(t.dim() > 0, "select() cannot be applied to a 0-dim tensor.");
-    let d = wrap_dim(dim, t.dim())?;
-    let size = t.sizes[d];
-    ensure!(
-        index >= -size && index < size,
-        "select(): index {index} out of range for tensor of size {} at dimension {d}",
-        fmt_shape(&t.sizes)
-    );
-    let index = if index < 0 { index + size } else { index };
-    let offset = index
-        .checked_mul(t.strides[d])
-        .and_then(|o| o.checked_add(t.storage_offset))
-        .ok_or_else(|| overflow(t))?;
-    let mut out = t.view(t.sizes.clone(), t.strides.clone(), offset);
-    out.sizes.remove(d);
-    out.strides.remove(d);
-    Ok(out)
-}
-
-pub fn slice(t: &TensorMeta, dim: i64, start: Option<i64>, end: Option<i64>, step: i64) -> Result<TensorMeta> {
-    ensure!(t.dim() > 0, "slice() cannot be applied to a 0-dim tensor.");
-    let d = wrap_dim(dim, t.dim())?;
-    ensure!(step > 0, "slice step must be positive");
-    let size = t.sizes[d];
-    let clamp = |v: i64| {
-        let v = if v < 0 { v.saturating_add(size) } else { v };
-        v.clamp(0, size)
-    };
-    let start = clamp(start.unwrap_or(0));
-    let end = clamp(end.unwrap_or(i64::MAX)).max(start);
-    let len = end - start;
-    let offset = start
-        .checked_mul(t.strides[d])
-        .and_then(|o| o.checked_add(t.storage_offset))
-        .ok_or_else(|| overflow(t))?;
-    let mut out = t.view(t.sizes.clone(), t.strides.clone(), offset);
-    out.sizes[d] = if len == 0 { 0 } else { (len - 1) / step + 1 };
-    out.strides[d] = t.strides[d].checked_mul(step).ok_or_else(|| overflow(t))?;
-    Ok(out)
-}
-
-/// Drops the dims in `mask` that have size 1.
-pub fn squeeze(t: &TensorMeta, mask: &[bool]) -> TensorMeta {
-    let mut out = t.view(Vec::new(), Vec::new(), t.storage_offset);
-    for (d, (size, stride)) in t.sizes.iter().zip(&t.strides).enumerate() {
-        if !(mask[d] && *size == 1) {
-            out.sizes.push(*size);
-            out.strides.push(*stride);
-        }
-    }
-    out
-}
-
-pub fn unsqueeze(t: &TensorMeta, dim: i64) -> Result<TensorMeta> {
-    let d = wrap_dim(dim, t.dim() + 1)?;
-    let stride = if d >= t.dim() {
-        1
-    } else {
-        t.sizes[d].checked_mul(t.strides[d]).ok_or_else(|| overflow(t))?
-    };
-    let mut out = t.clone();
-    out.sizes.insert(d, 1);
-    out.strides.insert(d, stride);
-    Ok(out)
-}
-
 /// `view(dtype)`: reinterprets the elements, scaling the last dim when item sizes differ.
 pub fn view_dtype(t: &TensorMeta, dtype: ScalarType) -> Result<TensorMeta> {
     let (old, new) = (t.dtype.itemsize(), dtype.itemsize());
@@ -279,18 +140,31 @@ pub fn view_dtype(t: &TensorMeta, dtype: ScalarType) -> Result<TensorMeta> {
     if old == new {
         return Ok(out);
     }
-    let what = format!("to view {} as {} (different element sizes)", t.dtype.name(), dtype.name());
+    let what = format!(
+        "to view {} as {} (different element sizes)",
+        t.dtype.name(),
+        dtype.name()
+    );
     ensure!(t.dim() > 0, "self.dim() cannot be 0 {what}");
     let last = t.dim() - 1;
-    ensure!(t.strides[last] == 1, "self.stride(-1) must be 1 {what}, but got {}", t.strides[last]);
+    ensure!(
+        t.strides[last] == 1,
+        "self.stride(-1) must be 1 {what}, but got {}",
+        t.strides[last]
+    );
     if old > new {
         let ratio = old / new;
         for s in out.strides.iter_mut() {
             *s = s.checked_mul(ratio).ok_or_else(|| overflow(t))?;
         }
         out.strides[last] = 1;
-        out.sizes[last] = t.sizes[last].checked_mul(ratio).ok_or_else(|| overflow(t))?;
-        out.storage_offset = t.storage_offset.checked_mul(ratio).ok_or_else(|| overflow(t))?;
+        out.sizes[last] = t.sizes[last]
+            .checked_mul(ratio)
+            .ok_or_else(|| overflow(t))?;
+        out.storage_offset = t
+            .storage_offset
+            .checked_mul(ratio)
+            .ok_or_else(|| overflow(t))?;
         return Ok(out);
     }
     let ratio = new / old;
@@ -315,4 +189,110 @@ pub fn view_dtype(t: &TensorMeta, dtype: ScalarType) -> Result<TensorMeta> {
     out.sizes[last] = t.sizes[last] / ratio;
     out.storage_offset = t.storage_offset / ratio;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::dims::permute;
+
+    fn t(sizes: &[i64], strides: &[i64], offset: i64) -> TensorMeta {
+        TensorMeta {
+            sizes: sizes.to_vec(),
+            strides: strides.to_vec(),
+            storage_offset: offset,
+            dtype: ScalarType::Float32,
+            storage: 3,
+        }
+    }
+
+    fn geometry(m: &TensorMeta) -> (Vec<i64>, Vec<i64>, i64) {
+        (m.sizes.clone(), m.strides.clone(), m.storage_offset)
+    }
+
+    /// Expected values below were printed by torch 2.13 for the expression in each comment.
+    #[test]
+    fn views_like_torch() {
+        let x = t(&[2, 3, 4], &[12, 4, 1], 0);
+        assert_eq!(view(&x, &[6, 4]).unwrap().strides, vec![4, 1]);
+        assert_eq!(view(&x, &[-1]).unwrap().sizes, vec![24]);
+        // x.permute(1, 0, 2).view(3, 2, 2, 2)
+        let p = permute(&x, &[1, 0, 2]).unwrap();
+        assert_eq!(view(&p, &[3, 2, 2, 2]).unwrap().strides, vec![4, 12, 2, 1]);
+        assert!(view(&p, &[6, 4])
+            .unwrap_err()
+            .message
+            .starts_with("view size is not compatible"));
+        // empty(4, 6)[:, :3].view(...)
+        let y = t(&[4, 3], &[6, 1], 0);
+        assert_eq!(view(&y, &[2, 2, 3]).unwrap().strides, vec![12, 6, 1]);
+        assert_eq!(view(&y, &[4, 3, 1]).unwrap().strides, vec![6, 1, 1]);
+        assert_eq!(view(&y, &[4, 1, 3]).unwrap().strides, vec![6, 3, 1]);
+        assert!(view(&y, &[12]).is_err());
+        // empty(0, 3).view(3, 0), .view(-1, 0)
+        let z = t(&[0, 3], &[3, 1], 0);
+        assert_eq!(view(&z, &[3, 0]).unwrap().strides, vec![1, 1]);
+        assert!(view(&z, &[-1, 0])
+            .unwrap_err()
+            .message
+            .starts_with("cannot reshape tensor of 0"));
+        assert_eq!(view(&t(&[], &[], 0), &[1, 1]).unwrap().strides, vec![1, 1]);
+        assert_eq!(
+            view(&x, &[5, 5]).unwrap_err().message,
+            "shape '[5, 5]' is invalid for input of size 24"
+        );
+        assert_eq!(
+            view(&x, &[-1, -1]).unwrap_err().message,
+            "only one dimension can be inferred"
+        );
+    }
+
+    #[test]
+    fn dtype_views_like_torch() {
+        let x = t(&[2, 4], &[4, 1], 0);
+        assert_eq!(
+            geometry(&view_dtype(&x, ScalarType::Int16).unwrap()),
+            (vec![2, 8], vec![8, 1], 0)
+        );
+        assert_eq!(
+            geometry(&view_dtype(&x, ScalarType::Float64).unwrap()),
+            (vec![2, 2], vec![2, 1], 0)
+        );
+        // empty(8)[2:].view(float64) and empty(8)[1:].view(float64)
+        assert_eq!(
+            view_dtype(&t(&[6], &[1], 2), ScalarType::Float64)
+                .unwrap()
+                .storage_offset,
+            1
+        );
+        assert_eq!(
+            view_dtype(&t(&[7], &[1], 1), ScalarType::Float64)
+                .unwrap_err()
+                .message,
+            "self.size(-1) must be divisible by 2 to view Float as Double (different element \
+             sizes), but got 7"
+        );
+        assert_eq!(
+            view_dtype(&t(&[2, 4], &[1, 2], 0), ScalarType::Int16)
+                .unwrap_err()
+                .message,
+            "self.stride(-1) must be 1 to view Float as Short (different element sizes), but got 2"
+        );
+    }
+
+    #[test]
+    fn as_strided_checks() {
+        let x = t(&[12], &[1], 0);
+        assert_eq!(
+            geometry(&as_strided(&x, &[2, 2], &[1, 2], 3).unwrap()),
+            (vec![2, 2], vec![1, 2], 3)
+        );
+        assert!(as_strided(&x, &[2], &[-1], 0)
+            .unwrap_err()
+            .message
+            .contains("Negative strides"));
+        assert!(as_strided(&x, &[2], &[1, 2], 0).is_err());
+        assert!(as_strided(&x, &[i64::MAX, 2], &[2, 1], 0).is_err());
+        assert!(as_strided(&x, &[2], &[1], i64::MAX).is_err());
+    }
 }

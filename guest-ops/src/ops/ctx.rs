@@ -1,0 +1,108 @@
+//! `Ctx`: what a handler works with. It holds the kernels and remembers the storages the op
+//! allocated, so that an op that fails gives all of them back.
+
+use crate::error::Result;
+use crate::kernels::{failed, Kernels};
+use crate::rules::layout::contiguous_strides;
+use crate::rules::shape::{extent, nbytes, numel};
+use crate::types::{ScalarType, StorageId, TensorMeta};
+
+pub struct Ctx<'k> {
+    pub k: &'k mut dyn Kernels,
+    fresh: Vec<StorageId>,
+}
+
+impl<'k> Ctx<'k> {
+    pub fn new(k: &'k mut dyn Kernels) -> Self {
+        Ctx {
+            k,
+            fresh: Vec::new(),
+        }
+    }
+
+    fn storage(&mut self, elements: i64, dtype: ScalarType) -> Result<StorageId> {
+        let id = self.k.new_storage(nbytes(elements, dtype.itemsize())?);
+        self.fresh.push(id);
+        Ok(id)
+    }
+
+    /// A tensor with `strides` on a new storage just big enough for it.
+    pub fn empty(
+        &mut self,
+        sizes: &[i64],
+        strides: Vec<i64>,
+        dtype: ScalarType,
+    ) -> Result<TensorMeta> {
+        numel(sizes)?;
+        let storage = self.storage(extent(sizes, &strides)?, dtype)?;
+        Ok(TensorMeta {
+            sizes: sizes.to_vec(),
+            strides,
+            storage_offset: 0,
+            dtype,
+            storage,
+        })
+    }
+
+    pub fn empty_contiguous(&mut self, sizes: &[i64], dtype: ScalarType) -> Result<TensorMeta> {
+        let strides = contiguous_strides(sizes)?;
+        self.empty(sizes, strides, dtype)
+    }
+
+    /// Gives back a temporary from `empty`.
+    pub fn free(&mut self, t: &TensorMeta) {
+        self.fresh.retain(|id| *id != t.storage);
+        self.k.free_storage(t.storage);
+    }
+
+    /// Gives back every storage this op allocated; for ops that failed.
+    pub fn abandon(self) {
+        for id in self.fresh {
+            self.k.free_storage(id);
+        }
+    }
+
+    /// `t` with new sizes and strides at the same offset (`resize_`). The storage is kept when
+    /// the elements `t` spans hold the new tensor; the storage's real size is the client's to
+    /// know, so otherwise the tensor moves to a new storage, with the old elements copied
+    /// over when `keep_data` (PyTorch grows the storage in place instead).
+    pub fn resize(
+        &mut self,
+        t: &TensorMeta,
+        sizes: &[i64],
+        strides: Vec<i64>,
+        keep_data: bool,
+    ) -> Result<TensorMeta> {
+        numel(sizes)?;
+        let needed = extent_from_start(t.storage_offset, sizes, &strides)?;
+        let held = extent_from_start(t.storage_offset, &t.sizes, &t.strides)?;
+        let mut out = t.view(sizes.to_vec(), strides, t.storage_offset);
+        if needed <= held {
+            return Ok(out);
+        }
+        out.storage = self.storage(needed, t.dtype)?;
+        if keep_data && held > 0 {
+            let flat = |storage| TensorMeta {
+                sizes: vec![held],
+                strides: vec![1],
+                storage_offset: 0,
+                dtype: t.dtype,
+                storage,
+            };
+            self.k
+                .copy(&flat(t.storage), &flat(out.storage))
+                .map_err(failed("copy"))?;
+        }
+        Ok(out)
+    }
+}
+
+/// Elements from the storage's start to the end of a tensor; 0 for an empty tensor, whose
+/// storage may hold nothing.
+fn extent_from_start(offset: i64, sizes: &[i64], strides: &[i64]) -> Result<i64> {
+    let span = extent(sizes, strides)?;
+    if span == 0 {
+        return Ok(0);
+    }
+    Ok(offset.saturating_add(span))
+}

@@ -1,0 +1,241 @@
+//! Factories and in-place fills: `empty`, `empty_strided`, `fill_`, `zero_`, `normal_`,
+//! `uniform_`.
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::{Args, Value};
+use crate::ops::ctx::Ctx;
+use crate::ops::Outputs;
+use crate::rules::dims::expand;
+use crate::rules::dtype::DEFAULT_FLOAT;
+use crate::rules::layout::{strides_for, MemoryFormat};
+use crate::rules::overlap::check_internal;
+use crate::types::{Output, RandomOp, Scalar, TensorMeta};
+
+/// Checks the `layout` and `device` arguments of a factory: strided tensors on remote only.
+pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> {
+    let strided = args.opt_int(layout)?.is_none_or(|l| l == 0);
+    ensure!(strided, "only the strided layout is supported on remote");
+    if let Some(dev) = args.opt_str(device)? {
+        if !dev.starts_with("remote") {
+            return Err(Error::unsupported(format!(
+                "device {dev} is not remote; copies across devices are the client's to do"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `empty.memory_format(size, *, dtype, layout, device, pin_memory, memory_format)`
+pub fn empty(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(6)?;
+    let sizes = args.int_list(0)?;
+    let dtype = args.opt_dtype(1)?.unwrap_or(DEFAULT_FLOAT);
+    check_placement(args, 2, 3)?;
+    let format = args.memory_format(5)?.unwrap_or(MemoryFormat::Contiguous);
+    let t = cx.empty(sizes, strides_for(sizes, format)?, dtype)?;
+    Ok(vec![Output::Tensor(t)])
+}
+
+/// `empty_strided(size, stride, *, dtype, layout, device, pin_memory)`
+pub fn empty_strided(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(6)?;
+    let sizes = args.int_list(0)?;
+    let strides = args.int_list(1)?;
+    let dtype = args.opt_dtype(2)?.unwrap_or(DEFAULT_FLOAT);
+    check_placement(args, 3, 4)?;
+    let t = cx.empty(sizes, strides.to_vec(), dtype)?;
+    Ok(vec![Output::Tensor(t)])
+}
+
+/// `fill_.Scalar(self, value)` and `fill_.Tensor(self, value)`.
+pub fn fill(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let this = args.tensor(0)?;
+    match args.value(1)? {
+        Value::Number(value) => fill_with(cx, this, value)?,
+        Value::Tensor(value) => {
+            ensure!(
+                value.dim() == 0,
+                "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions.",
+                value.dim()
+            );
+            check_internal(this)?;
+            let src = expand(value, &this.sizes)?;
+            cx.k.copy(&src, this).map_err(failed("copy"))?;
+        }
+    }
+    Ok(vec![Output::Argument(0)])
+}
+
+fn fill_with(cx: &mut Ctx, this: &TensorMeta, value: Scalar) -> Result<()> {
+    cx.k.fill(this, value).map_err(failed("fill"))
+}
+
+/// `zero_(self)`
+pub fn zero(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    fill_with(cx, args.tensor(0)?, Scalar::Integer(0))?;
+    Ok(vec![Output::Argument(0)])
+}
+
+/// `normal_(self, mean=0, std=1, *, generator)` and `uniform_(self, from=0, to=1, *, generator)`.
+pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
+    args.at_most(4)?;
+    let this = args.tensor(0)?;
+    let (a, b) = (args.float_or(1, 0.0)?, args.float_or(2, 1.0)?);
+    let name = match op {
+        RandomOp::Normal => "normal_",
+        RandomOp::Uniform => "uniform_",
+    };
+    ensure!(
+        this.dtype.is_floating(),
+        "{name} expects a floating point tensor, but got {}",
+        this.dtype.name()
+    );
+    // NaN bounds fail these checks, as PyTorch's `>=`/`<=` comparisons do.
+    let ordered = |lo: f64, hi: f64| lo.partial_cmp(&hi).is_some_and(|o| o.is_le());
+    match op {
+        RandomOp::Normal => ensure!(
+            ordered(0.0, b),
+            "normal expects std >= 0.0, but found std {b}"
+        ),
+        RandomOp::Uniform => ensure!(
+            ordered(a, b),
+            "uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
+        ),
+    }
+    check_internal(this)?;
+    cx.k.random(op, a, b, this).map_err(failed("random"))?;
+    Ok(vec![Output::Argument(0)])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, Scalar, ScalarType};
+
+    fn none() -> Arg {
+        Arg::None
+    }
+
+    #[test]
+    fn empty_allocates_contiguous_or_channels_last() {
+        let (res, fake) = run(
+            "empty",
+            "memory_format",
+            vec![Arg::IntList(vec![2, 3]), Arg::Dtype(ScalarType::Int64)],
+        );
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2, 3], vec![3, 1], 0, ScalarType::Int64)
+        );
+        assert_eq!(fake.allocated, vec![(100, 48)]);
+        let args = vec![
+            Arg::IntList(vec![2, 3, 4, 5]),
+            none(),
+            none(),
+            Arg::Str("remote:0".into()),
+            none(),
+            Arg::Integer(2),
+        ];
+        let (res, _) = run("empty", "memory_format", args);
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![60, 1, 15, 3]);
+        let (res, fake) = run("empty", "memory_format", vec![Arg::IntList(vec![-1, 2])]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Trying to create tensor with negative dimension -1: [-1, 2]"));
+        assert!(fake.allocated.is_empty());
+    }
+
+    #[test]
+    fn empty_strided_sizes_its_storage_by_extent() {
+        let args = vec![
+            Arg::IntList(vec![2, 3]),
+            Arg::IntList(vec![1, 4]),
+            Arg::Dtype(ScalarType::Float64),
+        ];
+        let (res, fake) = run("empty_strided", "", args);
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![1, 4]);
+        // offsets up to 1 + 2 * 4 = 9 -> 10 doubles
+        assert_eq!(fake.allocated, vec![(100, 80)]);
+        let (res, _) = run(
+            "empty_strided",
+            "",
+            vec![Arg::IntList(vec![2]), Arg::IntList(vec![-1])],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Storage size calculation overflowed"));
+        let (res, _) = run(
+            "empty_strided",
+            "",
+            vec![Arg::IntList(vec![i64::MAX, 2]), Arg::IntList(vec![2, 1])],
+        );
+        assert!(res.is_err());
+    }
+
+    #[test]
+    fn fills() {
+        let x = f32s(&[2, 3], 1);
+        let (res, fake) = run(
+            "fill_",
+            "Scalar",
+            vec![arg(&x), Arg::Scalar(Scalar::Float(2.5))],
+        );
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        assert_eq!(fake.calls[0].detail, "Scalar::Float(2.5)");
+        let v = tensor(&[], ScalarType::Float64, 2);
+        let (_, fake) = run("fill_", "Tensor", vec![arg(&x), arg(&v)]);
+        assert_eq!(fake.kernels(), vec!["copy"]);
+        assert_eq!(fake.calls[0].tensors[0].strides, vec![0, 0]);
+        let (res, _) = run("fill_", "Tensor", vec![arg(&x), arg(&f32s(&[2], 3))]);
+        assert!(res.unwrap_err().message.contains(
+            "fill_ only supports 0-dimension value tensor but got tensor with 1 dimensions."
+        ));
+        let (_, fake) = run("zero_", "", vec![arg(&x)]);
+        assert_eq!(fake.calls[0].detail, "Scalar::Integer(0)");
+    }
+
+    #[test]
+    fn random_fills_check_their_bounds() {
+        let x = f32s(&[3], 1);
+        let (res, fake) = run(
+            "normal_",
+            "",
+            vec![arg(&x), Arg::Float(1.0), Arg::Float(2.0), none()],
+        );
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        assert_eq!(fake.calls[0].detail, "RandomOp::Normal 1 2");
+        let (res, _) = run(
+            "normal_",
+            "",
+            vec![arg(&x), Arg::Float(0.0), Arg::Float(-1.0)],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("normal expects std >= 0.0, but found std -1"));
+        let (res, _) = run(
+            "uniform_",
+            "",
+            vec![arg(&x), Arg::Float(2.0), Arg::Float(1.0)],
+        );
+        assert!(res.unwrap_err().message.contains("found from=2 > to=1"));
+        let (res, _) = run(
+            "uniform_",
+            "",
+            vec![arg(&tensor(&[3], ScalarType::Int64, 2))],
+        );
+        assert!(res.is_err());
+        let mut expanded = f32s(&[3], 3);
+        expanded.strides = vec![0];
+        let (res, _) = run("normal_", "", vec![arg(&expanded)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("more than one element of the written-to tensor"));
+    }
+}

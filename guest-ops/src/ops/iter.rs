@@ -1,0 +1,155 @@
+//! TensorIterator emulation for elementwise ops: broadcasting, the result dtype, the output's
+//! layout, `out=` checks and resizing, and a temporary when the output's dtype differs.
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::{failed, KernelResult, Kernels};
+use crate::ops::args::Value;
+use crate::ops::ctx::Ctx;
+use crate::ops::Dest;
+use crate::rules::dims::expand;
+use crate::rules::dtype::{can_cast, ResultType};
+use crate::rules::overlap::{check_internal, check_partial};
+use crate::rules::propagate::iterator_strides;
+use crate::rules::shape::{broadcast_all, fmt_shape};
+use crate::types::{Operand, Output, ScalarType, TensorMeta};
+
+/// The inputs of one elementwise op and their broadcast shape.
+pub struct Pointwise<'a> {
+    pub shape: Vec<i64>,
+    inputs: Vec<Value<'a>>,
+}
+
+/// Where the kernel writes (`out`, in the result dtype) and what the op returns.
+pub struct Target {
+    pub out: TensorMeta,
+    cast_to: Option<TensorMeta>,
+    output: Output,
+}
+
+impl<'a> Pointwise<'a> {
+    pub fn new(inputs: Vec<Value<'a>>) -> Result<Self> {
+        let shape = broadcast_all(inputs.iter().filter_map(|v| match v {
+            Value::Tensor(t) => Some(t.sizes.as_slice()),
+            Value::Number(_) => None,
+        }))?;
+        Ok(Pointwise { shape, inputs })
+    }
+
+    fn tensors(&self) -> impl Iterator<Item = &'a TensorMeta> + '_ {
+        self.inputs.iter().filter_map(|v| match v {
+            Value::Tensor(t) => Some(*t),
+            Value::Number(_) => None,
+        })
+    }
+
+    /// `result_type` of all inputs: PyTorch's common dtype.
+    pub fn common_dtype(&self) -> ScalarType {
+        let mut state = ResultType::default();
+        for v in &self.inputs {
+            match v {
+                Value::Tensor(t) => state.tensor(t.dtype, t.dim()),
+                Value::Number(s) => state.number(*s),
+            }
+        }
+        state.result().unwrap_or(ScalarType::Float32)
+    }
+
+    /// Input `i` for a kernel: a tensor broadcast to the op's shape, or a number.
+    pub fn operand(&self, i: usize) -> Result<Operand> {
+        match self.inputs.get(i) {
+            Some(Value::Tensor(t)) => Ok(Operand::Tensor(expand(t, &self.shape)?)),
+            Some(Value::Number(s)) => Ok(Operand::Number(*s)),
+            None => Err(Error::invalid(format!("missing input {i}"))),
+        }
+    }
+
+    /// Input `i`, which must be a tensor, broadcast to the op's shape.
+    pub fn expanded(&self, i: usize) -> Result<TensorMeta> {
+        match self.inputs.get(i) {
+            Some(Value::Tensor(t)) => expand(t, &self.shape),
+            _ => Err(Error::invalid(format!("input {i} must be a tensor"))),
+        }
+    }
+
+    /// The output in `dest` for a result of `dtype`. With `safe_cast`, results that cannot be
+    /// cast to an `out=`/in-place dtype are errors (`enforce_safe_casting_to_output`).
+    pub fn target(
+        &self,
+        cx: &mut Ctx,
+        dest: Dest,
+        dtype: ScalarType,
+        safe_cast: bool,
+    ) -> Result<Target> {
+        let (index, given, in_place) = match dest {
+            Dest::New => {
+                let out = cx.empty(&self.shape, self.strides()?, dtype)?;
+                let output = Output::Tensor(out.clone());
+                return Ok(Target {
+                    out,
+                    cast_to: None,
+                    output,
+                });
+            }
+            Dest::InPlace(i, t) => (i, t, true),
+            Dest::Out(i, t) => (i, t, false),
+        };
+        check_internal(given)?;
+        for input in self.tensors() {
+            check_partial(given, input)?;
+        }
+        ensure!(
+            !safe_cast || can_cast(dtype, given.dtype),
+            "result type {} can't be cast to the desired output type {}",
+            dtype.name(),
+            given.dtype.name()
+        );
+        let (dst, output) = if given.sizes == self.shape {
+            (given.clone(), Output::Argument(index))
+        } else {
+            ensure!(
+                !in_place,
+                "output with shape {} doesn't match the broadcast shape {}",
+                fmt_shape(&given.sizes),
+                fmt_shape(&self.shape)
+            );
+            let resized = cx.resize(given, &self.shape, self.strides()?, false)?;
+            (resized.clone(), Output::Updated((index, resized)))
+        };
+        if dst.dtype == dtype {
+            return Ok(Target {
+                out: dst,
+                cast_to: None,
+                output,
+            });
+        }
+        let temp = cx.empty_contiguous(&self.shape, dtype)?;
+        Ok(Target {
+            out: temp,
+            cast_to: Some(dst),
+            output,
+        })
+    }
+
+    fn strides(&self) -> Result<Vec<i64>> {
+        let tensors: Vec<&TensorMeta> = self.tensors().collect();
+        let numbers = tensors.len() < self.inputs.len();
+        iterator_strides(&self.shape, &tensors, numbers)
+    }
+}
+
+impl Target {
+    /// Runs `kernel` into the target, then casts a temporary into the real output.
+    pub fn run(
+        self,
+        cx: &mut Ctx,
+        name: &'static str,
+        kernel: impl FnOnce(&mut dyn Kernels, &TensorMeta) -> KernelResult,
+    ) -> Result<Vec<Output>> {
+        kernel(&mut *cx.k, &self.out).map_err(failed(name))?;
+        if let Some(dst) = &self.cast_to {
+            cx.k.copy(&self.out, dst).map_err(failed("copy"))?;
+            cx.free(&self.out);
+        }
+        Ok(vec![self.output])
+    }
+}

@@ -1,0 +1,213 @@
+//! Matrix products: `mm`, `addmm`, `bmm`, lowered to the `matmul` kernel.
+
+use crate::error::{ensure, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::out::output;
+use crate::ops::{Form, Outputs};
+use crate::rules::dims::expand;
+use crate::types::{Scalar, TensorMeta};
+
+fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
+    ensure!(
+        a.sizes[1] == b.sizes[0],
+        "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+        a.sizes[0],
+        a.sizes[1],
+        b.sizes[0],
+        b.sizes[1]
+    );
+    Ok(())
+}
+
+/// `mm(self, mat2)` and `mm.out`.
+pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(a.dim() == 2, "self must be a matrix");
+    ensure!(b.dim() == 2, "mat2 must be a matrix");
+    check_multipliable(a, b)?;
+    ensure!(
+        a.dtype == b.dtype,
+        "expected m1 and m2 to have the same dtype, but got: {} != {}",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    let (out, outputs) = output(cx, form.dest(args)?, &[a.sizes[0], b.sizes[1]], a.dtype)?;
+    cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), &out)
+        .map_err(failed("matmul"))?;
+    Ok(vec![outputs])
+}
+
+/// `addmm(self, mat1, mat2, *, beta=1, alpha=1)`, `addmm.out` and `addmm_`.
+pub fn addmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(5 + form.out_len())?;
+    let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let beta = args.scalar_or(3, Scalar::Integer(1))?;
+    let alpha = args.scalar_or(4, Scalar::Integer(1))?;
+    ensure!(
+        a.dim() == 2,
+        "mat1 must be a matrix, got {}-D tensor",
+        a.dim()
+    );
+    ensure!(
+        b.dim() == 2,
+        "mat2 must be a matrix, got {}-D tensor",
+        b.dim()
+    );
+    check_multipliable(a, b)?;
+    for (what, t) in [("self", bias), ("mat1", a)] {
+        ensure!(
+            t.dtype == b.dtype,
+            "{what} and mat2 must have the same dtype, but got {} and {}",
+            t.dtype.name(),
+            b.dtype.name()
+        );
+    }
+    let shape = [a.sizes[0], b.sizes[1]];
+    let bias = expand(bias, &shape)?;
+    let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
+    cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
+        .map_err(failed("matmul"))?;
+    Ok(vec![outputs])
+}
+
+/// `bmm(self, mat2)` and `bmm.out`.
+pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(a.dim() == 3, "batch1 must be a 3D tensor");
+    ensure!(b.dim() == 3, "batch2 must be a 3D tensor");
+    ensure!(
+        b.sizes[0] == a.sizes[0] && b.sizes[1] == a.sizes[2],
+        "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
+        a.sizes[0],
+        a.sizes[2],
+        b.sizes[0],
+        b.sizes[1]
+    );
+    ensure!(
+        a.dtype == b.dtype,
+        "expected scalar type {} but found {}",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    let (out, outputs) = output(
+        cx,
+        form.dest(args)?,
+        &[a.sizes[0], a.sizes[1], b.sizes[2]],
+        a.dtype,
+    )?;
+    cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), &out)
+        .map_err(failed("matmul"))?;
+    Ok(vec![outputs])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, Scalar, ScalarType};
+
+    #[test]
+    fn mm_shapes_and_errors() {
+        let (a, b) = (f32s(&[2, 3], 1), f32s(&[3, 5], 2));
+        let (res, fake) = run("mm", "", vec![arg(&a), arg(&b)]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2, 5], vec![5, 1], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.kernels(), vec!["matmul"]);
+        let (res, _) = run("mm", "", vec![arg(&a), arg(&f32s(&[4, 5], 3))]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"));
+        let (res, _) = run("mm", "", vec![arg(&f32s(&[2], 3)), arg(&b)]);
+        assert!(res.unwrap_err().message.contains("self must be a matrix"));
+        let (res, _) = run(
+            "mm",
+            "",
+            vec![arg(&a), arg(&tensor(&[3, 5], ScalarType::Float64, 3))],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("expected m1 and m2 to have the same dtype, but got: Float != Double"));
+        let (res, _) = run(
+            "mm",
+            "out",
+            vec![
+                arg(&a),
+                arg(&b),
+                arg(&tensor(&[2, 5], ScalarType::Float64, 4)),
+            ],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Expected out tensor to have dtype Float, but got Double instead"));
+        let (res, fake) = run("mm", "out", vec![arg(&a), arg(&b), arg(&f32s(&[5], 4))]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2, 5], vec![5, 1], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.allocated, vec![(100, 40)]);
+    }
+
+    #[test]
+    fn addmm_expands_its_bias() {
+        let (bias, a, b) = (f32s(&[3], 1), f32s(&[2, 4], 2), f32s(&[4, 3], 3));
+        let args = vec![
+            arg(&bias),
+            arg(&a),
+            arg(&b),
+            Arg::Scalar(Scalar::Float(0.5)),
+            Arg::Scalar(Scalar::Integer(2)),
+        ];
+        let (res, fake) = run("addmm", "", args);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 3]);
+        assert_eq!(fake.calls[0].tensors[2].strides, vec![0, 1]);
+        assert_eq!(
+            fake.calls[0].detail,
+            "Scalar::Float(0.5) Scalar::Integer(2)"
+        );
+        let (res, _) = run("addmm", "", vec![arg(&f32s(&[5], 1)), arg(&a), arg(&b)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("The expanded size of the tensor (3) must match the existing size (5)"));
+        let (res, _) = run("addmm_", "", vec![arg(&bias), arg(&a), arg(&b)]);
+        assert!(res.unwrap_err().message.contains(
+            "Bad in-place call: input tensor size [3] and output tensor size [2, 3] should match"
+        ));
+        let (res, _) = run(
+            "addmm",
+            "",
+            vec![arg(&tensor(&[3], ScalarType::Float64, 1)), arg(&a), arg(&b)],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("self and mat2 must have the same dtype, but got Double and Float"));
+        let own = f32s(&[2, 3], 4);
+        let (res, _) = run("addmm_", "", vec![arg(&own), arg(&a), arg(&b)]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+    }
+
+    #[test]
+    fn bmm_checks_batches() {
+        let a = f32s(&[2, 2, 3], 1);
+        let (res, _) = run("bmm", "", vec![arg(&a), arg(&f32s(&[2, 3, 4], 2))]);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 2, 4]);
+        let (res, _) = run("bmm", "", vec![arg(&a), arg(&f32s(&[3, 3, 5], 2))]);
+        assert!(res.unwrap_err().message.contains(
+            "Expected size for first two dimensions of batch2 tensor to be: [2, 3] but got: [3, 3]."
+        ));
+        let (res, _) = run("bmm", "", vec![arg(&f32s(&[2, 3], 1)), arg(&a)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("batch1 must be a 3D tensor"));
+    }
+}

@@ -1,0 +1,272 @@
+//! `nll_loss_forward` and `nll_loss_backward`.
+
+use crate::error::{ensure, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::out::output;
+use crate::ops::{Dest, Form, Outputs};
+use crate::rules::shape::{fmt_shape, numel};
+use crate::types::{ScalarType, TensorMeta};
+
+/// The arguments both directions share: `self, target, weight, reduction, ignore_index`.
+struct Nll<'a> {
+    x: &'a TensorMeta,
+    target: &'a TensorMeta,
+    weight: Option<&'a TensorMeta>,
+    reduction: i64,
+    ignore_index: i64,
+}
+
+impl<'a> Nll<'a> {
+    /// Reads the shared arguments starting at position `at`, with `nll_loss`'s checks.
+    fn parse(args: &Args<'a>, at: usize) -> Result<Self> {
+        let nll = Nll {
+            x: args.tensor(at)?,
+            target: args.tensor(at + 1)?,
+            weight: args.opt_tensor(at + 2)?,
+            reduction: args.int(at + 3)?,
+            ignore_index: args.int(at + 4)?,
+        };
+        nll.check()?;
+        Ok(nll)
+    }
+
+    fn check(&self) -> Result<()> {
+        let (x, target) = (self.x, self.target);
+        ensure!(
+            x.dim() == 1 || x.dim() == 2,
+            "input tensor should be 1D or 2D"
+        );
+        ensure!(
+            target.dim() <= 1,
+            "0D or 1D target tensor expected, multi-target not supported"
+        );
+        let no_batch_dim = x.dim() == 1 && target.dim() == 0;
+        ensure!(
+            no_batch_dim || (target.dim() == 1 && x.sizes[0] == target.sizes[0]),
+            "size mismatch (got input: {}, target: {})",
+            fmt_shape(&x.sizes),
+            fmt_shape(&target.sizes)
+        );
+        let classes = x.sizes[x.dim() - 1];
+        if let Some(w) = self.weight {
+            ensure!(
+                w.dim() == 1 && w.sizes[0] == classes,
+                "weight tensor should be defined either for all {classes} classes or no classes \
+                 but got weight tensor of shape: {}",
+                fmt_shape(&w.sizes)
+            );
+            ensure!(
+                w.dtype == x.dtype,
+                "expected scalar type {} but found {}",
+                x.dtype.name(),
+                w.dtype.name()
+            );
+        }
+        ensure!(
+            matches!(target.dtype, ScalarType::Int64 | ScalarType::Uint8),
+            "expected target dtype to be Long or Byte, but got {}",
+            target.dtype.name()
+        );
+        ensure!(
+            x.dtype.is_floating(),
+            "\"nll_loss_out_frame\" not implemented for '{}'",
+            x.dtype.name()
+        );
+        ensure!(
+            (0..=2).contains(&self.reduction),
+            "reduction must be 0 (none), 1 (mean) or 2 (sum), but got {}",
+            self.reduction
+        );
+        Ok(())
+    }
+
+    /// Unreduced 2-d inputs give one loss per row.
+    fn per_row(&self) -> bool {
+        self.reduction == 0 && self.x.dim() == 2
+    }
+}
+
+/// `nll_loss_forward(self, target, weight, reduction, ignore_index)` and its `.output` form:
+/// the loss and the 0-dim total weight.
+pub fn forward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    let outs = matches!(form, Form::Out(_));
+    args.at_most(if outs { 7 } else { 5 })?;
+    let nll = Nll::parse(args, 0)?;
+    let shape = if nll.per_row() {
+        vec![nll.x.sizes[0]]
+    } else {
+        Vec::new()
+    };
+    let (loss_dest, weight_dest) = if outs {
+        (Dest::Out(5, args.tensor(5)?), Dest::Out(6, args.tensor(6)?))
+    } else {
+        (Dest::New, Dest::New)
+    };
+    let (loss, loss_out) = output(cx, loss_dest, &shape, nll.x.dtype)?;
+    let (total, total_out) = output(cx, weight_dest, &[], nll.x.dtype)?;
+    cx.k.nll_loss(
+        nll.x,
+        nll.target,
+        nll.weight,
+        nll.reduction,
+        nll.ignore_index,
+        &loss,
+        &total,
+    )
+    .map_err(failed("nll_loss"))?;
+    Ok(vec![loss_out, total_out])
+}
+
+/// `nll_loss_backward(grad_output, self, target, weight, reduction, ignore_index,
+/// total_weight)` and its `.grad_input` form.
+pub fn backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(7 + form.out_len())?;
+    let grad = args.tensor(0)?;
+    let nll = Nll::parse(args, 1)?;
+    let total = args.tensor(6)?;
+    let total_numel = numel(&total.sizes)?;
+    ensure!(
+        total_numel == 1,
+        "expected total_weight to be a single element tensor, got: {} ({total_numel} elements)",
+        fmt_shape(&total.sizes)
+    );
+    if nll.per_row() {
+        let rows = nll.x.sizes[0];
+        ensure!(
+            grad.dim() == 1 && grad.sizes[0] == rows,
+            "Expected a tensor of dimension 1 and tensor.size[0] == {rows} but got: dimension {} \
+             and tensor.size[0] = {}",
+            grad.dim(),
+            grad.sizes
+                .first()
+                .map_or("none".to_string(), i64::to_string)
+        );
+    } else {
+        ensure!(
+            grad.dim() <= 1 && numel(&grad.sizes)? == 1,
+            "Expected a single element grad_output tensor, but got: {}",
+            fmt_shape(&grad.sizes)
+        );
+    }
+    let (out, outputs) = output(cx, form.dest(args)?, &nll.x.sizes, nll.x.dtype)?;
+    cx.k.nll_loss_backward(
+        grad,
+        nll.x,
+        nll.target,
+        nll.weight,
+        nll.reduction,
+        nll.ignore_index,
+        total,
+        &out,
+    )
+    .map_err(failed("nll_loss_backward"))?;
+    Ok(vec![outputs])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, ScalarType};
+
+    fn forward_args(x: &crate::types::TensorMeta, target: &[i64], reduction: i64) -> Vec<Arg> {
+        let t = tensor(target, ScalarType::Int64, 9);
+        vec![
+            arg(x),
+            arg(&t),
+            Arg::OptionalTensor(None),
+            Arg::Integer(reduction),
+            Arg::Integer(-100),
+        ]
+    }
+
+    #[test]
+    fn forward_shapes() {
+        let x = f32s(&[3, 4], 1);
+        let (res, fake) = run("nll_loss_forward", "", forward_args(&x, &[3], 0));
+        let outputs = res.unwrap();
+        assert_eq!(meta(&outputs, 0).sizes, vec![3]);
+        assert_eq!(
+            geometry(&meta(&outputs, 1)),
+            (vec![], vec![], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.calls[0].detail, "0 -100");
+        let (res, _) = run("nll_loss_forward", "", forward_args(&x, &[3], 1));
+        assert!(meta(&res.unwrap(), 0).sizes.is_empty());
+        let (res, _) = run("nll_loss_forward", "", forward_args(&f32s(&[4], 2), &[], 0));
+        assert!(meta(&res.unwrap(), 0).sizes.is_empty());
+        let mut args = forward_args(&x, &[3], 1);
+        args.extend([arg(&f32s(&[5], 3)), arg(&f32s(&[], 4))]);
+        let (res, _) = run("nll_loss_forward", "output", args);
+        let outputs = res.unwrap();
+        assert!(matches!(&outputs[0], Output::Updated((5, t)) if t.sizes.is_empty()));
+        assert_eq!(outputs[1], Output::Argument(6));
+    }
+
+    #[test]
+    fn forward_checks() {
+        let x = f32s(&[3, 4], 1);
+        let (res, _) = run("nll_loss_forward", "", forward_args(&x, &[2], 1));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("size mismatch (got input: [3, 4], target: [2])"));
+        let (res, _) = run(
+            "nll_loss_forward",
+            "",
+            forward_args(&f32s(&[2, 3, 4], 1), &[2], 1),
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("input tensor should be 1D or 2D"));
+        let (res, _) = run("nll_loss_forward", "", forward_args(&x, &[3, 3], 1));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("0D or 1D target tensor expected"));
+        let mut args = forward_args(&x, &[3], 1);
+        args[2] = Arg::OptionalTensor(Some(f32s(&[3], 5)));
+        let (res, _) = run("nll_loss_forward", "", args);
+        assert!(res.unwrap_err().message.contains(
+            "weight tensor should be defined either for all 4 classes or no classes but got weight tensor of shape: [3]"
+        ));
+        let mut args = forward_args(&x, &[3], 1);
+        args[1] = arg(&tensor(&[3], ScalarType::Int32, 6));
+        let (res, _) = run("nll_loss_forward", "", args);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("expected target dtype to be Long or Byte, but got Int"));
+        let (res, _) = run("nll_loss_forward", "", forward_args(&x, &[3], 3));
+        assert!(res.is_err());
+    }
+
+    #[test]
+    fn backward_checks_grad_and_total_weight() {
+        let x = f32s(&[3, 4], 1);
+        let with = |grad: &[i64], total: &[i64], reduction: i64| {
+            let mut args = vec![arg(&f32s(grad, 2))];
+            args.extend(forward_args(&x, &[3], reduction));
+            args.push(arg(&f32s(total, 3)));
+            run("nll_loss_backward", "", args).0
+        };
+        let out = meta(&with(&[], &[], 1).unwrap(), 0);
+        assert_eq!(
+            geometry(&out),
+            (vec![3, 4], vec![4, 1], 0, ScalarType::Float32)
+        );
+        assert!(with(&[3], &[], 0).is_ok());
+        assert!(with(&[2], &[], 0).unwrap_err().message.contains(
+            "Expected a tensor of dimension 1 and tensor.size[0] == 3 but got: dimension 1 and tensor.size[0] = 2"
+        ));
+        assert!(with(&[2], &[], 1)
+            .unwrap_err()
+            .message
+            .contains("Expected a single element grad_output tensor, but got: [2]"));
+        assert!(with(&[], &[2], 1).unwrap_err().message.contains(
+            "expected total_weight to be a single element tensor, got: [2] (2 elements)"
+        ));
+    }
+}

@@ -1,0 +1,86 @@
+//! The aten ops: argument parsing, PyTorch's checks and the lowering to kernels, one module
+//! per family, found by `(name, overload)` in `registry`.
+
+pub mod args;
+pub mod ctx;
+pub mod iter;
+pub mod registry;
+
+mod binary;
+mod copy;
+mod factory;
+mod linalg;
+mod loss;
+mod minmax;
+mod out;
+mod reduce;
+mod softmax;
+mod ternary;
+mod unary;
+mod view;
+
+#[cfg(test)]
+mod testing;
+
+use crate::error::Result;
+use crate::kernels::Kernels;
+use crate::types::{Arg, OpError, Output, TensorMeta};
+use args::Args;
+use ctx::Ctx;
+
+/// How an op returns its result: a new tensor, in `self` (argument 0), or in an `out=`
+/// argument at the given position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Functional,
+    InPlace,
+    Out(u32),
+}
+
+/// `Form` resolved against the arguments.
+#[derive(Debug, Clone, Copy)]
+pub enum Dest<'a> {
+    New,
+    InPlace(u32, &'a TensorMeta),
+    Out(u32, &'a TensorMeta),
+}
+
+impl Form {
+    /// How many `out=` arguments the schema of this form adds.
+    pub fn out_len(self) -> usize {
+        usize::from(matches!(self, Form::Out(_)))
+    }
+
+    pub fn dest<'a>(self, args: &Args<'a>) -> Result<Dest<'a>> {
+        match self {
+            Form::Functional => Ok(Dest::New),
+            Form::InPlace => Ok(Dest::InPlace(0, args.tensor(0)?)),
+            Form::Out(i) => Ok(Dest::Out(i, args.tensor(i as usize)?)),
+        }
+    }
+}
+
+pub type Outputs = Result<Vec<Output>>;
+
+/// Runs aten op `name.overload`; on failure every storage it allocated is given back.
+pub fn run(
+    name: &str,
+    overload: &str,
+    list: &[Arg],
+    k: &mut dyn Kernels,
+) -> core::result::Result<Vec<Output>, OpError> {
+    let op = if overload.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}.{overload}")
+    };
+    let args = Args::new(list);
+    let mut cx = Ctx::new(k);
+    match registry::dispatch(name, overload, &args, &mut cx) {
+        Ok(outputs) => Ok(outputs),
+        Err(e) => {
+            cx.abandon();
+            Err(e.into_op_error(&op, list))
+        }
+    }
+}

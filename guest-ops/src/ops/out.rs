@@ -1,0 +1,65 @@
+//! Outputs of ops that are not elementwise (reductions, products, softmax, losses): fresh
+//! contiguous tensors, or `out=`/in-place tensors checked and resized like structured kernels.
+
+use crate::error::{ensure, Result};
+use crate::ops::ctx::Ctx;
+use crate::ops::Dest;
+use crate::rules::layout::contiguous_strides;
+use crate::rules::overlap::check_internal;
+use crate::rules::shape::fmt_shape;
+use crate::types::{Output, ScalarType, TensorMeta};
+
+/// The output of `sizes` and `dtype` in `dest`, and what the op returns for it.
+pub fn output(
+    cx: &mut Ctx,
+    dest: Dest,
+    sizes: &[i64],
+    dtype: ScalarType,
+) -> Result<(TensorMeta, Output)> {
+    match dest {
+        Dest::New => {
+            let t = cx.empty_contiguous(sizes, dtype)?;
+            Ok((t.clone(), Output::Tensor(t)))
+        }
+        Dest::InPlace(i, t) => {
+            ensure!(
+                t.sizes == sizes,
+                "Bad in-place call: input tensor size {} and output tensor size {} should match",
+                fmt_shape(&t.sizes),
+                fmt_shape(sizes)
+            );
+            ensure!(
+                t.dtype == dtype,
+                "Bad in-place call: input tensor dtype {} and output tensor dtype {} should match",
+                t.dtype.name(),
+                dtype.name()
+            );
+            check_internal(t)?;
+            Ok((t.clone(), Output::Argument(i)))
+        }
+        Dest::Out(i, t) => {
+            ensure!(
+                t.dtype == dtype,
+                "Expected out tensor to have dtype {}, but got {} instead",
+                dtype.name(),
+                t.dtype.name()
+            );
+            resize_output(cx, i, t, sizes)
+        }
+    }
+}
+
+/// `resize_output`: an `out=` tensor of other sizes becomes contiguous with `sizes`.
+pub fn resize_output(
+    cx: &mut Ctx,
+    index: u32,
+    t: &TensorMeta,
+    sizes: &[i64],
+) -> Result<(TensorMeta, Output)> {
+    if t.sizes == sizes {
+        check_internal(t)?;
+        return Ok((t.clone(), Output::Argument(index)));
+    }
+    let resized = cx.resize(t, sizes, contiguous_strides(sizes)?, false)?;
+    Ok((resized.clone(), Output::Updated((index, resized))))
+}

@@ -1,0 +1,628 @@
+//! The op table: which handler serves each aten `(name, overload)`, and in which form.
+//!
+//! The table is data: one `Entry` per handler, grouped by family. `dispatch` looks ops up in it
+//! and `supported` lists it, so the two never disagree. Every `(name, overload)` in it is an
+//! aten schema of PyTorch 2.13.
+
+use crate::error::Error;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::Form::{Functional as F, InPlace as I, Out};
+use crate::ops::Outputs;
+use crate::ops::{
+    binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
+};
+use crate::types::{BinaryOp, IndexReduceOp, RandomOp, ReduceOp, TernaryOp, UnaryOp};
+
+/// A handler: runs one op on its arguments.
+type Handler = fn(&Args, &mut Ctx) -> Outputs;
+
+/// The handler of aten op `name` for each of `overloads` (`""` is the default overload).
+pub struct Entry {
+    pub name: &'static str,
+    pub overloads: &'static [&'static str],
+    pub run: Handler,
+}
+
+const fn e(name: &'static str, overloads: &'static [&'static str], run: Handler) -> Entry {
+    Entry {
+        name,
+        overloads,
+        run,
+    }
+}
+
+const FACTORY: &[Entry] = &[
+    e("empty", &["memory_format"], factory::empty),
+    e("empty_strided", &[""], factory::empty_strided),
+    e("fill_", &["Scalar", "Tensor"], factory::fill),
+    e("zero_", &[""], factory::zero),
+    e("normal_", &[""], |a, c| {
+        factory::random(a, c, RandomOp::Normal)
+    }),
+    e("uniform_", &[""], |a, c| {
+        factory::random(a, c, RandomOp::Uniform)
+    }),
+];
+
+const COPY: &[Entry] = &[
+    e("copy_", &[""], copy::copy_),
+    e("_copy_from", &[""], copy::copy_from),
+    e("_copy_from_and_resize", &[""], copy::copy_from_and_resize),
+    e("_to_copy", &[""], copy::to_copy),
+    e("clone", &[""], copy::clone),
+    e("resize_", &[""], copy::resize_),
+];
+
+const VIEW: &[Entry] = &[
+    e("view", &[""], |a, _| view::view(a)),
+    e("_unsafe_view", &[""], |a, _| view::view(a)),
+    e("view", &["dtype"], |a, _| view::view_dtype(a)),
+    e("as_strided", &[""], |a, _| view::as_strided(a)),
+    e("_reshape_alias", &[""], |a, _| view::reshape_alias(a)),
+    e("alias", &[""], |a, _| view::alias(a)),
+    e("detach", &[""], |a, _| view::alias(a)),
+    e("t", &[""], |a, _| view::t(a)),
+    e("transpose", &["int"], |a, _| view::transpose(a)),
+    e("select", &["int"], |a, _| view::select(a)),
+    e("slice", &["Tensor"], |a, _| view::slice(a)),
+    e("expand", &[""], |a, _| view::expand(a)),
+    e("squeeze", &["", "dim", "dims"], |a, _| view::squeeze(a)),
+    e("unsqueeze", &[""], |a, _| view::unsqueeze(a)),
+    e("permute", &[""], |a, _| view::permute(a)),
+];
+
+/// `op(self)`, `op_(self)` and `op.out(self, *, out)`; `in_place: false` for ops without `op_`.
+macro_rules! unary {
+    ($name:literal, $op:ident) => {
+        unary!($name, $op, in_place: true)
+    };
+    ($name:literal, $op:ident, in_place: true) => {
+        [
+            e($name, &[""], |a, c| unary::unary(a, c, F, UnaryOp::$op)),
+            e(concat!($name, "_"), &[""], |a, c| unary::unary(a, c, I, UnaryOp::$op)),
+            e($name, &["out"], |a, c| unary::unary(a, c, Out(1), UnaryOp::$op)),
+        ]
+    };
+    ($name:literal, $op:ident, in_place: false) => {
+        [
+            e($name, &[""], |a, c| unary::unary(a, c, F, UnaryOp::$op)),
+            e($name, &["out"], |a, c| unary::unary(a, c, Out(1), UnaryOp::$op)),
+        ]
+    };
+}
+
+const UNARY: &[[Entry; 3]] = &[
+    unary!("neg", Neg),
+    unary!("exp", Exp),
+    unary!("log", Log),
+    unary!("sqrt", Sqrt),
+    unary!("rsqrt", Rsqrt),
+    unary!("abs", Abs),
+    unary!("relu", Relu),
+    unary!("sigmoid", Sigmoid),
+    unary!("tanh", Tanh),
+    unary!("sin", Sin),
+    unary!("cos", Cos),
+    unary!("ceil", Ceil),
+    unary!("floor", Floor),
+    unary!("round", Round),
+    unary!("trunc", Trunc),
+    unary!("sign", Sign),
+    unary!("reciprocal", Reciprocal),
+    unary!("logical_not", LogicalNot),
+    unary!("bitwise_not", BitwiseNot),
+    unary!("erf", Erf),
+    unary!("log1p", Log1p),
+    unary!("expm1", Expm1),
+];
+
+/// aten has no `isnan_`.
+const UNARY_FUNCTIONAL: &[[Entry; 2]] = &[unary!("isnan", Isnan, in_place: false)];
+
+/// `op` (functional overloads `fun`), `op_` (the same overloads) and `out=` overloads of a
+/// binary op, whose `out` argument is at `out_at` (after `alpha` for add and sub).
+macro_rules! binary {
+    ($name:literal, $op:ident, [$($fun:literal),*], [$($out:literal),*], $out_at:literal) => {
+        [
+            e($name, &[$($fun),*], |a, c| binary::binary(a, c, F, BinaryOp::$op)),
+            e(concat!($name, "_"), &[$($fun),*], |a, c| binary::binary(a, c, I, BinaryOp::$op)),
+            e($name, &[$($out),*], |a, c| binary::binary(a, c, Out($out_at), BinaryOp::$op)),
+        ]
+    };
+    ($name:literal, $op:ident, alpha) => {
+        binary!($name, $op, ["Tensor", "Scalar"], ["out", "Scalar_out"], 3)
+    };
+    ($name:literal, $op:ident) => {
+        binary!($name, $op, ["Tensor", "Scalar"], ["out", "Scalar_out"], 2)
+    };
+    ($name:literal, $op:ident, compare) => {
+        binary!($name, $op, ["Tensor", "Scalar"], ["Tensor_out", "Scalar_out"], 2)
+    };
+    ($name:literal, $op:ident, plain) => {
+        binary!($name, $op, [""], ["out"], 2)
+    };
+}
+
+const BINARY_ELEMENTWISE: &[[Entry; 3]] = &[
+    binary!("add", Add, alpha),
+    binary!("sub", Sub, alpha),
+    binary!("mul", Mul),
+    binary!("remainder", Remainder, compare),
+    binary!("eq", Eq, compare),
+    binary!("ne", Ne, compare),
+    binary!("lt", Lt, compare),
+    binary!("le", Le, compare),
+    binary!("gt", Gt, compare),
+    binary!("ge", Ge, compare),
+    binary!("bitwise_and", BitwiseAnd, compare),
+    binary!("bitwise_or", BitwiseOr, compare),
+    binary!("bitwise_xor", BitwiseXor, compare),
+    binary!("logical_and", LogicalAnd, plain),
+    binary!("logical_or", LogicalOr, plain),
+    binary!("logical_xor", LogicalXor, plain),
+    binary!("atan2", Atan2, plain),
+];
+
+const BINARY: &[Entry] = &[
+    // aten has no `maximum_` or `minimum_`.
+    e("maximum", &[""], |a, c| {
+        binary::binary(a, c, F, BinaryOp::Maximum)
+    }),
+    e("maximum", &["out"], |a, c| {
+        binary::binary(a, c, Out(2), BinaryOp::Maximum)
+    }),
+    e("minimum", &[""], |a, c| {
+        binary::binary(a, c, F, BinaryOp::Minimum)
+    }),
+    e("minimum", &["out"], |a, c| {
+        binary::binary(a, c, Out(2), BinaryOp::Minimum)
+    }),
+    e("div", &["Tensor", "Scalar"], |a, c| {
+        binary::binary(a, c, F, BinaryOp::Div)
+    }),
+    e("div_", &["Tensor", "Scalar"], |a, c| {
+        binary::binary(a, c, I, BinaryOp::Div)
+    }),
+    e("div", &["out", "Scalar_out"], |a, c| {
+        binary::binary(a, c, Out(2), BinaryOp::Div)
+    }),
+    e("div", &["Tensor_mode", "Scalar_mode"], |a, c| {
+        binary::div_mode(a, c, F)
+    }),
+    e("div_", &["Tensor_mode", "Scalar_mode"], |a, c| {
+        binary::div_mode(a, c, I)
+    }),
+    e("div", &["out_mode", "Scalar_mode_out"], |a, c| {
+        binary::div_mode(a, c, Out(3))
+    }),
+    e(
+        "pow",
+        &["Tensor_Tensor", "Tensor_Scalar", "Scalar"],
+        |a, c| binary::pow(a, c, F),
+    ),
+    e("pow_", &["Tensor", "Scalar"], |a, c| binary::pow(a, c, I)),
+    e(
+        "pow",
+        &["Tensor_Tensor_out", "Tensor_Scalar_out", "Scalar_out"],
+        |a, c| binary::pow(a, c, Out(2)),
+    ),
+    e("max", &["other"], |a, c| {
+        binary::binary(a, c, F, BinaryOp::Maximum)
+    }),
+    e("max", &["out"], |a, c| {
+        binary::binary(a, c, Out(2), BinaryOp::Maximum)
+    }),
+    e("min", &["other"], |a, c| {
+        binary::binary(a, c, F, BinaryOp::Minimum)
+    }),
+    e("min", &["out"], |a, c| {
+        binary::binary(a, c, Out(2), BinaryOp::Minimum)
+    }),
+    e("threshold_backward", &[""], |a, c| {
+        binary::threshold_backward(a, c, F)
+    }),
+    e("threshold_backward", &["grad_input"], |a, c| {
+        binary::threshold_backward(a, c, Out(3))
+    }),
+];
+
+const TERNARY: &[Entry] = &[
+    e("addcmul", &[""], |a, c| {
+        ternary::addc(a, c, F, TernaryOp::Addcmul)
+    }),
+    e("addcmul_", &[""], |a, c| {
+        ternary::addc(a, c, I, TernaryOp::Addcmul)
+    }),
+    e("addcmul", &["out"], |a, c| {
+        ternary::addc(a, c, Out(4), TernaryOp::Addcmul)
+    }),
+    e("addcdiv", &[""], |a, c| {
+        ternary::addc(a, c, F, TernaryOp::Addcdiv)
+    }),
+    e("addcdiv_", &[""], |a, c| {
+        ternary::addc(a, c, I, TernaryOp::Addcdiv)
+    }),
+    e("addcdiv", &["out"], |a, c| {
+        ternary::addc(a, c, Out(4), TernaryOp::Addcdiv)
+    }),
+    e("lerp", &["Scalar", "Tensor"], |a, c| ternary::lerp(a, c, F)),
+    e("lerp_", &["Scalar", "Tensor"], |a, c| {
+        ternary::lerp(a, c, I)
+    }),
+    e("lerp", &["Scalar_out", "Tensor_out"], |a, c| {
+        ternary::lerp(a, c, Out(3))
+    }),
+    e("where", &["self"], |a, c| ternary::where_(a, c, F)),
+    e("where", &["self_out"], |a, c| ternary::where_(a, c, Out(3))),
+];
+
+const REDUCE: &[Entry] = &[
+    e("prod", &[""], |a, c| {
+        reduce::sum_like(a, c, F, ReduceOp::Prod, true)
+    }),
+    e("prod", &["dim_int"], |a, c| {
+        reduce::sum_like(a, c, F, ReduceOp::Prod, false)
+    }),
+    e("prod", &["int_out"], |a, c| {
+        reduce::sum_like(a, c, Out(4), ReduceOp::Prod, false)
+    }),
+    e("all", &[""], |a, c| {
+        reduce::all_any(a, c, F, ReduceOp::All, true)
+    }),
+    e("all", &["all_out"], |a, c| {
+        reduce::all_any(a, c, Out(1), ReduceOp::All, true)
+    }),
+    e("all", &["dim", "dims"], |a, c| {
+        reduce::all_any(a, c, F, ReduceOp::All, false)
+    }),
+    e("all", &["out", "dims_out"], |a, c| {
+        reduce::all_any(a, c, Out(3), ReduceOp::All, false)
+    }),
+    e("any", &[""], |a, c| {
+        reduce::all_any(a, c, F, ReduceOp::Any, true)
+    }),
+    e("any", &["all_out"], |a, c| {
+        reduce::all_any(a, c, Out(1), ReduceOp::Any, true)
+    }),
+    e("any", &["dim", "dims"], |a, c| {
+        reduce::all_any(a, c, F, ReduceOp::Any, false)
+    }),
+    e("any", &["out", "dims_out"], |a, c| {
+        reduce::all_any(a, c, Out(3), ReduceOp::Any, false)
+    }),
+    e("sum", &[""], |a, c| {
+        reduce::sum_like(a, c, F, ReduceOp::Sum, true)
+    }),
+    e("sum", &["dim_IntList"], |a, c| {
+        reduce::sum_like(a, c, F, ReduceOp::Sum, false)
+    }),
+    e("sum", &["IntList_out"], |a, c| {
+        reduce::sum_like(a, c, Out(4), ReduceOp::Sum, false)
+    }),
+    e("mean", &[""], |a, c| {
+        reduce::sum_like(a, c, F, ReduceOp::Mean, true)
+    }),
+    e("mean", &["dim"], |a, c| {
+        reduce::sum_like(a, c, F, ReduceOp::Mean, false)
+    }),
+    e("mean", &["out"], |a, c| {
+        reduce::sum_like(a, c, Out(4), ReduceOp::Mean, false)
+    }),
+    e("mean", &["dtype_out"], |a, c| {
+        reduce::sum_like(a, c, Out(2), ReduceOp::Mean, true)
+    }),
+];
+
+const MINMAX: &[Entry] = &[
+    e("amax", &[""], |a, c| {
+        minmax::amax_amin(a, c, F, ReduceOp::Amax)
+    }),
+    e("amax", &["out"], |a, c| {
+        minmax::amax_amin(a, c, Out(3), ReduceOp::Amax)
+    }),
+    e("amin", &[""], |a, c| {
+        minmax::amax_amin(a, c, F, ReduceOp::Amin)
+    }),
+    e("amin", &["out"], |a, c| {
+        minmax::amax_amin(a, c, Out(3), ReduceOp::Amin)
+    }),
+    e("max", &[""], |a, c| {
+        minmax::max_min_all(a, c, F, ReduceOp::Amax)
+    }),
+    e("max", &["unary_out"], |a, c| {
+        minmax::max_min_all(a, c, Out(1), ReduceOp::Amax)
+    }),
+    e("min", &[""], |a, c| {
+        minmax::max_min_all(a, c, F, ReduceOp::Amin)
+    }),
+    e("min", &["unary_out"], |a, c| {
+        minmax::max_min_all(a, c, Out(1), ReduceOp::Amin)
+    }),
+    e("max", &["dim"], |a, c| {
+        minmax::max_min_dim(a, c, false, IndexReduceOp::Max)
+    }),
+    e("max", &["dim_max"], |a, c| {
+        minmax::max_min_dim(a, c, true, IndexReduceOp::Max)
+    }),
+    e("min", &["dim"], |a, c| {
+        minmax::max_min_dim(a, c, false, IndexReduceOp::Min)
+    }),
+    e("min", &["dim_min"], |a, c| {
+        minmax::max_min_dim(a, c, true, IndexReduceOp::Min)
+    }),
+    e("argmax", &[""], |a, c| {
+        minmax::argmax_argmin(a, c, F, IndexReduceOp::Argmax)
+    }),
+    e("argmax", &["out"], |a, c| {
+        minmax::argmax_argmin(a, c, Out(3), IndexReduceOp::Argmax)
+    }),
+    e("argmin", &[""], |a, c| {
+        minmax::argmax_argmin(a, c, F, IndexReduceOp::Argmin)
+    }),
+    e("argmin", &["out"], |a, c| {
+        minmax::argmax_argmin(a, c, Out(3), IndexReduceOp::Argmin)
+    }),
+];
+
+const LINALG: &[Entry] = &[
+    e("mm", &[""], |a, c| linalg::mm(a, c, F)),
+    e("mm", &["out"], |a, c| linalg::mm(a, c, Out(2))),
+    e("addmm", &[""], |a, c| linalg::addmm(a, c, F)),
+    e("addmm", &["out"], |a, c| linalg::addmm(a, c, Out(5))),
+    e("addmm_", &[""], |a, c| linalg::addmm(a, c, I)),
+    e("bmm", &[""], |a, c| linalg::bmm(a, c, F)),
+    e("bmm", &["out"], |a, c| linalg::bmm(a, c, Out(2))),
+];
+
+const SOFTMAX: &[Entry] = &[
+    e("_softmax", &[""], |a, c| softmax::softmax(a, c, F, false)),
+    e("_softmax", &["out"], |a, c| {
+        softmax::softmax(a, c, Out(3), false)
+    }),
+    e("_log_softmax", &[""], |a, c| {
+        softmax::softmax(a, c, F, true)
+    }),
+    e("_log_softmax", &["out"], |a, c| {
+        softmax::softmax(a, c, Out(3), true)
+    }),
+    e("_softmax_backward_data", &[""], |a, c| {
+        softmax::softmax_backward(a, c, F, false)
+    }),
+    e("_softmax_backward_data", &["out"], |a, c| {
+        softmax::softmax_backward(a, c, Out(4), false)
+    }),
+    e("_log_softmax_backward_data", &[""], |a, c| {
+        softmax::softmax_backward(a, c, F, true)
+    }),
+    e("_log_softmax_backward_data", &["out"], |a, c| {
+        softmax::softmax_backward(a, c, Out(4), true)
+    }),
+];
+
+const LOSS: &[Entry] = &[
+    e("nll_loss_forward", &[""], |a, c| loss::forward(a, c, F)),
+    e("nll_loss_forward", &["output"], |a, c| {
+        loss::forward(a, c, Out(5))
+    }),
+    e("nll_loss_backward", &[""], |a, c| loss::backward(a, c, F)),
+    e("nll_loss_backward", &["grad_input"], |a, c| {
+        loss::backward(a, c, Out(7))
+    }),
+];
+
+/// Every entry of the table, family by family.
+fn entries() -> impl Iterator<Item = &'static Entry> {
+    let families: [&'static [Entry]; 10] = [
+        FACTORY, COPY, VIEW, BINARY, TERNARY, REDUCE, MINMAX, LINALG, SOFTMAX, LOSS,
+    ];
+    families
+        .into_iter()
+        .flatten()
+        .chain(UNARY.iter().flatten())
+        .chain(UNARY_FUNCTIONAL.iter().flatten())
+        .chain(BINARY_ELEMENTWISE.iter().flatten())
+}
+
+/// The handler of `name.overload`, if the table has one.
+fn find(name: &str, overload: &str) -> Option<Handler> {
+    entries()
+        .find(|entry| entry.name == name && entry.overloads.contains(&overload))
+        .map(|entry| entry.run)
+}
+
+/// Runs the handler of `name.overload`, or fails with `not-implemented`.
+pub fn dispatch(name: &str, overload: &str, args: &Args, cx: &mut Ctx) -> Outputs {
+    match find(name, overload) {
+        Some(run) => run(args, cx),
+        None => {
+            let op = if overload.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name}.{overload}")
+            };
+            Err(Error::unsupported(format!(
+                "aten::{op} is not supported on device remote; set TORCH_REMOTE_CPU_FALLBACK=1 \
+                 to run it on the CPU instead"
+            )))
+        }
+    }
+}
+
+/// Every `name.overload` the table serves (`name.` for the default overload), table order.
+pub fn supported() -> Vec<String> {
+    entries()
+        .flat_map(|entry| {
+            entry
+                .overloads
+                .iter()
+                .map(move |overload| format!("{}.{overload}", entry.name))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, run, tensor};
+    use crate::types::{Arg, ErrorKind, Scalar, ScalarType, TensorMeta};
+
+    /// Every `(name, overload)` the registry serves.
+    fn supported() -> Vec<(String, String)> {
+        super::supported()
+            .into_iter()
+            .map(|op| {
+                let (name, overload) = op.split_once('.').expect("name.overload");
+                (name.to_string(), overload.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn supported_lists_each_op_once() {
+        let all = super::supported();
+        assert!(!all.is_empty());
+        let unique: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "duplicates in {all:?}");
+        for op in [
+            "add.Tensor",
+            "add.out",
+            "add_.Scalar",
+            "empty.memory_format",
+            "view.",
+            "view.dtype",
+            "_log_softmax.out",
+            "neg.",
+            "neg_.",
+            "neg.out",
+            "isnan.",
+            "eq.Tensor_out",
+            "logical_and.",
+            "maximum.out",
+            "div.Scalar_mode_out",
+            "nll_loss_backward.grad_input",
+        ] {
+            assert!(all.iter().any(|s| s == op), "{op} missing");
+        }
+        for op in [
+            "isnan_.",
+            "maximum_.",
+            "add.",
+            "add.Tensor_out",
+            "eq.out",
+            "square.",
+        ] {
+            assert!(
+                !all.iter().any(|s| s == op),
+                "{op} is not an aten op this guest runs"
+            );
+        }
+        for op in &all {
+            assert_eq!(op.matches('.').count(), 1, "{op}");
+            assert!(!op.starts_with('.'), "{op}");
+        }
+    }
+
+    /// Every listed op reaches its handler, which refuses an empty argument list.
+    #[test]
+    fn every_listed_op_is_dispatched() {
+        for (name, overload) in supported() {
+            let (res, fake) = run(&name, &overload, vec![]);
+            let e = res.expect_err(&format!("{name}.{overload} ran without arguments"));
+            assert_eq!(
+                e.kind,
+                ErrorKind::InvalidArgument,
+                "{name}.{overload}: {e:?}"
+            );
+            assert!(fake.calls.is_empty(), "{name}.{overload}");
+        }
+    }
+
+    #[test]
+    fn unknown_ops_are_not_implemented() {
+        for (name, overload) in [
+            ("cumsum", ""),
+            ("add", "Tensor_out"),
+            ("square", ""),
+            ("", ""),
+        ] {
+            let (res, _) = run(name, overload, vec![]);
+            let e = res.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::NotImplemented, "{name}.{overload}");
+            assert!(
+                e.message.contains("TORCH_REMOTE_CPU_FALLBACK=1"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    fn odd_tensors() -> Vec<TensorMeta> {
+        let mut ragged = f32s(&[2, 3], 1);
+        ragged.strides = vec![1];
+        let mut negative = f32s(&[3], 2);
+        negative.strides = vec![-1];
+        let mut huge = f32s(&[1, 4], 3);
+        huge.sizes[0] = i64::MAX / 2;
+        let mut far = f32s(&[3], 4);
+        far.storage_offset = i64::MAX - 1;
+        let mut expanded = f32s(&[3, 4], 5);
+        expanded.strides = vec![0, 1];
+        vec![
+            f32s(&[2, 3], 6),
+            f32s(&[], 7),
+            f32s(&[0, 3], 8),
+            tensor(&[3], ScalarType::Int64, 9),
+            tensor(&[2, 3], ScalarType::Bool, 10),
+            tensor(&[3, 2, 1, 2], ScalarType::Float16, 11),
+            ragged,
+            negative,
+            huge,
+            far,
+            expanded,
+            TensorMeta {
+                sizes: vec![-1, 3],
+                ..f32s(&[1, 3], 12)
+            },
+        ]
+    }
+
+    fn odd_args(t: &TensorMeta) -> Vec<Arg> {
+        vec![
+            arg(t),
+            Arg::None,
+            Arg::Integer(-1),
+            Arg::Integer(i64::MAX),
+            Arg::Integer(i64::MIN),
+            Arg::Float(f64::NAN),
+            Arg::Boolean(true),
+            Arg::IntList(vec![-1, i64::MAX]),
+            Arg::IntList(vec![]),
+            Arg::Scalar(Scalar::Float(1.5)),
+            Arg::Dtype(ScalarType::Float16),
+            Arg::Str("remote:0".into()),
+            Arg::OptionalTensor(None),
+            Arg::TensorList(vec![t.clone()]),
+        ]
+    }
+
+    /// No argument list, however wrong, may panic the guest.
+    #[test]
+    fn odd_arguments_never_panic() {
+        let tensors = odd_tensors();
+        for (name, overload) in supported() {
+            for t in &tensors {
+                let pool = odd_args(t);
+                for len in 0..9 {
+                    for shift in 0..pool.len() {
+                        let args: Vec<Arg> = (0..len)
+                            .map(|i| pool[(i * 7 + shift) % pool.len()].clone())
+                            .collect();
+                        let _ = run(&name, &overload, args);
+                    }
+                    let same: Vec<Arg> = (0..len).map(|_| arg(t)).collect();
+                    let _ = run(&name, &overload, same);
+                }
+            }
+        }
+    }
+}

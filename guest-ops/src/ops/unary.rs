@@ -1,0 +1,167 @@
+//! Elementwise ops of one tensor (`exp`, `neg`, `relu`, ...), with PyTorch's dtype rules.
+
+use crate::error::{ensure, Result};
+use crate::ops::args::{Args, Value};
+use crate::ops::ctx::Ctx;
+use crate::ops::iter::Pointwise;
+use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::DEFAULT_FLOAT;
+use crate::types::{ScalarType, UnaryOp};
+
+/// How an op's result dtype follows its input's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Integer inputs give the default float dtype; outputs may take any safe cast.
+    Float,
+    /// The input's dtype, which an `out=` tensor must have too.
+    Same,
+    /// Bool, castable to any output.
+    Bool,
+}
+
+fn rule(op: UnaryOp) -> Rule {
+    use UnaryOp::*;
+    match op {
+        Exp | Log | Sqrt | Rsqrt | Sigmoid | Tanh | Sin | Cos | Erf | Log1p | Expm1
+        | Reciprocal => Rule::Float,
+        LogicalNot | Isnan => Rule::Bool,
+        Neg | Abs | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square => Rule::Same,
+    }
+}
+
+/// PyTorch's refusals of input dtypes, with its messages.
+fn check_input(op: UnaryOp, dtype: ScalarType) -> Result<()> {
+    use UnaryOp::*;
+    let bool_in = dtype == ScalarType::Bool;
+    match op {
+        Neg => ensure!(
+            !bool_in,
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to \
+             invert a mask, use the `~` or `logical_not()` operator instead."
+        ),
+        Relu => ensure!(!bool_in, "Boolean inputs not supported for relu"),
+        Abs | Ceil | Floor | Round | Trunc => {
+            ensure!(!bool_in, "\"{}_cpu\" not implemented for 'Bool'", name(op))
+        }
+        BitwiseNot => ensure!(
+            dtype.is_integral(true),
+            "\"bitwise_not_cpu\" not implemented for '{}'",
+            dtype.name()
+        ),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn name(op: UnaryOp) -> &'static str {
+    match op {
+        UnaryOp::Abs => "abs",
+        UnaryOp::Ceil => "ceil",
+        UnaryOp::Floor => "floor",
+        UnaryOp::Round => "round",
+        _ => "trunc",
+    }
+}
+
+/// `op(self)`, `op_(self)` and `op.out(self, *, out)`.
+pub fn unary(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp) -> Outputs {
+    args.at_most(1 + form.out_len())?;
+    let x = args.tensor(0)?;
+    check_input(op, x.dtype)?;
+    let rule = rule(op);
+    let result = match rule {
+        Rule::Float if x.dtype.is_integral(true) => DEFAULT_FLOAT,
+        Rule::Float | Rule::Same => x.dtype,
+        Rule::Bool => ScalarType::Bool,
+    };
+    let dest = form.dest(args)?;
+    if let (Rule::Same, Dest::Out(_, out) | Dest::InPlace(_, out)) = (rule, dest) {
+        ensure!(
+            out.dtype == x.dtype,
+            "Found dtype {} but expected {}",
+            out.dtype.name(),
+            x.dtype.name()
+        );
+    }
+    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+    let target = pw.target(cx, dest, result, rule == Rule::Float)?;
+    let input = pw.expanded(0)?;
+    let compute = if rule == Rule::Bool { x.dtype } else { result };
+    target.run(cx, "unary", |k, out| k.unary(op, &input, compute, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Output, ScalarType};
+
+    #[test]
+    fn float_ops_promote_integers() {
+        let x = tensor(&[3], ScalarType::Int64, 1);
+        let (res, fake) = run("exp", "", vec![arg(&x)]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Float32);
+        assert_eq!(fake.calls[0].detail, "UnaryOp::Exp ScalarType::Float32");
+        let (res, _) = run("exp_", "", vec![arg(&x)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("result type Float can't be cast to the desired output type Long"));
+        let out = tensor(&[3], ScalarType::Float64, 2);
+        let (res, fake) = run("sqrt", "out", vec![arg(&x), arg(&out)]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(1)]);
+        assert_eq!(fake.kernels(), vec!["unary", "copy"]);
+    }
+
+    #[test]
+    fn same_dtype_ops_check_their_output() {
+        let x = f32s(&[3], 1);
+        let out = tensor(&[3], ScalarType::Float64, 2);
+        let (res, _) = run("neg", "out", vec![arg(&x), arg(&out)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Found dtype Double but expected Float"));
+        let b = tensor(&[3], ScalarType::Bool, 3);
+        let (res, _) = run("neg", "", vec![arg(&b)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Negation, the `-` operator, on a bool tensor"));
+        let (res, _) = run("relu", "", vec![arg(&b)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Boolean inputs not supported for relu"));
+        let (res, _) = run("abs", "", vec![arg(&b)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("\"abs_cpu\" not implemented for 'Bool'"));
+    }
+
+    #[test]
+    fn outputs_keep_the_input_layout() {
+        // torch.relu(empty(3, 4).t()).stride() == (1, 4)
+        let mut xt = f32s(&[4, 3], 1);
+        xt.strides = vec![1, 4];
+        let (res, fake) = run("relu", "", vec![arg(&xt)]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![4, 3], vec![1, 4], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.calls[0].detail, "UnaryOp::Relu ScalarType::Float32");
+        let (res, _) = run("relu_", "", vec![arg(&xt)]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+    }
+
+    #[test]
+    fn logical_not_is_bool_into_any_output() {
+        let x = f32s(&[2], 1);
+        let (res, _) = run("logical_not", "", vec![arg(&x)]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Bool);
+        let out = tensor(&[2], ScalarType::Int64, 2);
+        let (res, fake) = run("logical_not", "out", vec![arg(&x), arg(&out)]);
+        assert!(res.is_ok());
+        assert_eq!(fake.kernels(), vec!["unary", "copy"]);
+    }
+}
