@@ -1,7 +1,6 @@
 """The seed snippets: random tensors on `remote`, arithmetic there, values read back."""
 
 import torch
-
 import torch_remote  # noqa: F401  (registers the "remote" device)
 
 torch.manual_seed(0)

@@ -16,11 +16,23 @@ fn main() {
     let mut build = Command::new(cargo);
     build
         .current_dir(root)
-        .args(["build", "--release", "-p", "guest-ops", "--target", "wasm32-wasip2"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "guest-ops",
+            "--target",
+            "wasm32-wasip2",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // The outer build's flags are for the host target; the guest must not inherit them.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+    ] {
         build.env_remove(var);
     }
     let status = build.status().expect("running cargo to build guest-ops");

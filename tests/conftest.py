@@ -10,7 +10,6 @@ import textwrap
 
 import pytest
 import torch
-
 import torch_remote
 
 REMOTE = torch.device("remote")

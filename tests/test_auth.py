@@ -28,7 +28,12 @@ def test_wrong_or_missing_token_is_refused(host_process):
 def test_garbage_does_not_crash_the_host(host_process):
     address, token, proc = host_process
     host, port = address.rsplit(":", 1)
-    for junk in [b"", b"\xff" * 12, struct.pack("<IQ", 5, 0) + b"\x01\x02\x03\x04\x05", b"GET / HTTP/1.1\r\n\r\n"]:
+    for junk in [
+        b"",
+        b"\xff" * 12,
+        struct.pack("<IQ", 5, 0) + b"\x01\x02\x03\x04\x05",
+        b"GET / HTTP/1.1\r\n\r\n",
+    ]:
         with socket.create_connection((host, int(port)), timeout=5) as s:
             s.sendall(junk)
             s.shutdown(socket.SHUT_WR)

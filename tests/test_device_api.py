@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 import torch_remote  # noqa: F401
 
 

@@ -26,7 +26,6 @@ def test_dry_run_from_environment_needs_no_host():
 
 def test_dry_run_context_keeps_the_host_tensors():
     import torch
-
     import torch_remote
 
     kept = torch.arange(6.0).to("remote")

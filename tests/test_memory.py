@@ -3,7 +3,6 @@
 import gc
 
 import torch
-
 import torch_remote  # noqa: F401
 
 

@@ -1,7 +1,6 @@
 """The seed snippets run unchanged and give CPU's values."""
 
 import torch
-
 import torch_remote  # noqa: F401
 
 

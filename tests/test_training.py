@@ -5,15 +5,12 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-
 import torch_remote  # noqa: F401
 
 
 def make_model() -> torch.nn.Module:
     torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 5)
-    )
+    return torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 5))
 
 
 def train(model, data, target, optimizer_factory, steps=10):
@@ -44,11 +41,9 @@ def test_mlp_losses_equal_cpu(optimizer_factory):
     remote_model = copy.deepcopy(cpu_model).to("remote")
 
     cpu_losses = train(cpu_model, data, target, optimizer_factory)
-    remote_losses = train(
-        remote_model, data.to("remote"), target.to("remote"), optimizer_factory
-    )
+    remote_losses = train(remote_model, data.to("remote"), target.to("remote"), optimizer_factory)
 
     torch.testing.assert_close(remote_losses, cpu_losses, rtol=1e-5, atol=0)
     assert cpu_losses[-1] < cpu_losses[0]
-    for cpu_p, remote_p in zip(cpu_model.parameters(), remote_model.parameters()):
+    for cpu_p, remote_p in zip(cpu_model.parameters(), remote_model.parameters(), strict=True):
         torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-5, atol=1e-6)

@@ -103,7 +103,8 @@ impl<K: Kernels> GuestRuntime<K> {
             kernels,
         };
         let mut store = Store::new(engine(), state);
-        let guest = bindings::Guest::instantiate(&mut store, component()?, &linker).map_err(load)?;
+        let guest =
+            bindings::Guest::instantiate(&mut store, component()?, &linker).map_err(load)?;
         Ok(Self { store, guest })
     }
 

@@ -76,7 +76,8 @@ impl TchKernels {
         match operand {
             Operand::Tensor(meta) => cast(self.view(meta)?, compute),
             Operand::Number(value) => {
-                Tensor::f_scalar_tensor(scalar(value), (compute, self.storages.device())).map_err(err)
+                Tensor::f_scalar_tensor(scalar(value), (compute, self.storages.device()))
+                    .map_err(err)
             }
         }
     }
@@ -98,8 +99,15 @@ impl TchKernels {
 /// libtorch's message without the C++ backtrace it appends.
 pub fn err(e: tch::TchError) -> String {
     let text = e.to_string();
-    let message = text.split("\nException raised from").next().unwrap_or(&text);
-    message.lines().take_while(|l| !l.starts_with("frame #")).collect::<Vec<_>>().join("\n")
+    let message = text
+        .split("\nException raised from")
+        .next()
+        .unwrap_or(&text);
+    message
+        .lines()
+        .take_while(|l| !l.starts_with("frame #"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn cast(t: Tensor, kind: Kind) -> Result<Tensor, String> {
@@ -201,7 +209,12 @@ fn binary_result(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor, tch::Tc
     }
 }
 
-fn reduce_result(op: ReduceOp, x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor, tch::TchError> {
+fn reduce_result(
+    op: ReduceOp,
+    x: &Tensor,
+    dims: &[i64],
+    keepdim: bool,
+) -> Result<Tensor, tch::TchError> {
     match op {
         ReduceOp::Sum => x.f_sum_dim_intlist(dims, keepdim, None),
         ReduceOp::Mean => x.f_mean_dim(dims, keepdim, None),
@@ -214,7 +227,9 @@ fn reduce_result(op: ReduceOp, x: &Tensor, dims: &[i64], keepdim: bool) -> Resul
             let dims = if dims.is_empty() { &all } else { dims };
             let mut sorted = dims.to_vec();
             sorted.sort_unstable_by(|a, b| b.cmp(a));
-            sorted.iter().try_fold(x.shallow_clone(), |acc, &d| acc.f_prod_dim_int(d, keepdim, None))
+            sorted.iter().try_fold(x.shallow_clone(), |acc, &d| {
+                acc.f_prod_dim_int(d, keepdim, None)
+            })
         }
     }
 }
@@ -238,7 +253,12 @@ impl KernelsHost for TchKernels {
     }
 
     fn fill(&mut self, out: TensorMeta, value: Scalar) -> KernelResult {
-        guarded(|| self.view(&out)?.f_fill_(scalar(&value)).map(drop).map_err(err))
+        guarded(|| {
+            self.view(&out)?
+                .f_fill_(scalar(&value))
+                .map(drop)
+                .map_err(err)
+        })
     }
 
     fn copy(&mut self, src: TensorMeta, out: TensorMeta) -> KernelResult {
@@ -253,7 +273,11 @@ impl KernelsHost for TchKernels {
             let mut target = self.view(&out)?;
             self.random_ops += 1;
             let _turn = RNG.lock().unwrap_or_else(|p| p.into_inner());
-            tch::manual_seed(self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(self.random_ops) as i64);
+            tch::manual_seed(
+                self.seed
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .wrapping_add(self.random_ops) as i64,
+            );
             match op {
                 RandomOp::Normal => target.f_normal_(a, b),
                 RandomOp::Uniform => target.f_uniform_(a, b),
@@ -263,7 +287,13 @@ impl KernelsHost for TchKernels {
         })
     }
 
-    fn unary(&mut self, op: UnaryOp, x: TensorMeta, compute: ScalarType, out: TensorMeta) -> KernelResult {
+    fn unary(
+        &mut self,
+        op: UnaryOp,
+        x: TensorMeta,
+        compute: ScalarType,
+        out: TensorMeta,
+    ) -> KernelResult {
         guarded(|| {
             let x = cast(self.view(&x)?, kind_of(compute))?;
             self.write(&out, unary_result(op, &x).map_err(err)?)
@@ -302,7 +332,11 @@ impl KernelsHost for TchKernels {
     ) -> KernelResult {
         guarded(|| {
             let kind = kind_of(compute);
-            let first = if op == TernaryOp::Where { Kind::Bool } else { kind };
+            let first = if op == TernaryOp::Where {
+                Kind::Bool
+            } else {
+                kind
+            };
             let a = self.operand(&a, first)?;
             let (b, c) = (self.operand(&b, kind)?, self.operand(&c, kind)?);
             let scaled = |t: Tensor| match &value {
@@ -310,8 +344,12 @@ impl KernelsHost for TchKernels {
                 _ => Ok(t),
             };
             let result = match op {
-                TernaryOp::Addcmul => scaled(b).and_then(|b| b.f_mul(&c)).and_then(|p| a.f_add(&p)),
-                TernaryOp::Addcdiv => scaled(b).and_then(|b| b.f_div(&c)).and_then(|q| a.f_add(&q)),
+                TernaryOp::Addcmul => scaled(b)
+                    .and_then(|b| b.f_mul(&c))
+                    .and_then(|p| a.f_add(&p)),
+                TernaryOp::Addcdiv => scaled(b)
+                    .and_then(|b| b.f_div(&c))
+                    .and_then(|q| a.f_add(&q)),
                 TernaryOp::Lerp => a.f_lerp_tensor(&b, &c),
                 TernaryOp::Where => b.f_where_self(&a, &c),
             };
@@ -373,14 +411,27 @@ impl KernelsHost for TchKernels {
             let (a, b) = (self.view(&a)?, self.view(&b)?);
             let batched = a.dim() == 3;
             let result = match bias {
-                Some(bias) if batched => self.view(&bias)?.f_baddbmm(&a, &b, scalar(&beta), scalar(&alpha)),
+                Some(bias) if batched => {
+                    self.view(&bias)?
+                        .f_baddbmm(&a, &b, scalar(&beta), scalar(&alpha))
+                }
                 Some(bias) if is_one(&beta) && is_one(&alpha) => self.view(&bias)?.f_addmm(&a, &b),
                 _ => {
                     let product = if batched { a.f_bmm(&b) } else { a.f_mm(&b) };
-                    let product = product.and_then(|p| if is_one(&alpha) { Ok(p) } else { p.f_mul_scalar(scalar(&alpha)) });
+                    let product = product.and_then(|p| {
+                        if is_one(&alpha) {
+                            Ok(p)
+                        } else {
+                            p.f_mul_scalar(scalar(&alpha))
+                        }
+                    });
                     match (bias, product) {
-                        (Some(bias), Ok(p)) if beta != Scalar::Float(0.0) && beta != Scalar::Integer(0) => {
-                            self.view(&bias)?.f_mul_scalar(scalar(&beta)).and_then(|s| p.f_add(&s))
+                        (Some(bias), Ok(p))
+                            if beta != Scalar::Float(0.0) && beta != Scalar::Integer(0) =>
+                        {
+                            self.view(&bias)?
+                                .f_mul_scalar(scalar(&beta))
+                                .and_then(|s| p.f_add(&s))
                         }
                         (_, product) => product,
                     }
@@ -393,7 +444,11 @@ impl KernelsHost for TchKernels {
     fn softmax(&mut self, x: TensorMeta, dim: i64, log: bool, out: TensorMeta) -> KernelResult {
         guarded(|| {
             let x = cast(self.view(&x)?, kind_of(out.dtype))?;
-            let result = if log { x.f_internal_log_softmax(dim, false) } else { x.f_internal_softmax(dim, false) };
+            let result = if log {
+                x.f_internal_log_softmax(dim, false)
+            } else {
+                x.f_internal_softmax(dim, false)
+            };
             self.write(&out, result.map_err(err)?)
         })
     }
@@ -432,18 +487,26 @@ impl KernelsHost for TchKernels {
             let (x, target) = (self.view(&x)?, self.view(&target)?);
             let weight = weight.map(|w| self.view(&w)).transpose()?;
             let red = reduction(reduction_code)?;
-            let loss = x.f_nll_loss(&target, weight.as_ref(), red, ignore_index).map_err(err)?;
+            let loss = x
+                .f_nll_loss(&target, weight.as_ref(), red, ignore_index)
+                .map_err(err)?;
             self.write(&out, loss)?;
             let kept = target.f_ne(ignore_index).map_err(err)?;
             let per_target = match &weight {
-                Some(w) => w.f_index_select(0, &target.f_clamp_min(0).map_err(err)?).map_err(err)?,
+                Some(w) => w
+                    .f_index_select(0, &target.f_clamp_min(0).map_err(err)?)
+                    .map_err(err)?,
                 None => kept.f_to_kind(x.kind()).map_err(err)?,
             };
             let mut total = per_target
                 .f_mul(&kept)
                 .and_then(|t| t.f_sum(x.kind()))
                 .map_err(err)?;
-            let total = if reduction_code == 0 { total.f_zero_().map_err(err)? } else { total };
+            let total = if reduction_code == 0 {
+                total.f_zero_().map_err(err)?
+            } else {
+                total
+            };
             self.write(&total_weight, total)
         })
     }
@@ -480,7 +543,11 @@ impl KernelsHost for TchKernels {
     ) -> KernelResult {
         guarded(|| {
             let (grad, x) = (self.view(&grad)?, self.view(&x)?);
-            self.write(&out, x.f_threshold_backward(&grad, scalar(&threshold)).map_err(err)?)
+            self.write(
+                &out,
+                x.f_threshold_backward(&grad, scalar(&threshold))
+                    .map_err(err)?,
+            )
         })
     }
 }

@@ -9,7 +9,10 @@ use tch::Device;
 use torch_remote_host::server::{serve, ServerConfig};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Runs aten ops for torch-remote clients on this machine's GPU or CPU")]
+#[command(
+    version,
+    about = "Runs aten ops for torch-remote clients on this machine's GPU or CPU"
+)]
 struct Cli {
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:7077")]
@@ -43,7 +46,9 @@ fn parse_device(spec: &str) -> anyhow::Result<Device> {
             let index = other
                 .strip_prefix("cuda:")
                 .and_then(|i| i.parse().ok())
-                .with_context(|| format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N"))?;
+                .with_context(|| {
+                    format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N")
+                })?;
             anyhow::ensure!(
                 index < tch::Cuda::device_count() as usize,
                 "device cuda:{index} does not exist ({} CUDA devices)",
@@ -72,7 +77,10 @@ fn token(cli: &Cli) -> anyhow::Result<String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TORCH_REMOTE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TORCH_REMOTE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -92,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", cli.listen))?;
     // The embedding client reads this line to learn the port.
-    println!("torch-remote-host listening on {} device {:?}", listener.local_addr()?, config.device);
+    println!(
+        "torch-remote-host listening on {} device {:?}",
+        listener.local_addr()?,
+        config.device
+    );
     serve(listener, config).await
 }

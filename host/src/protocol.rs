@@ -85,14 +85,21 @@ pub struct HostStats {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum HostMessage {
     /// Answer to `Hello`: the last batch the session has run (0 for a new session).
-    Welcome { session: u64, last_seq: u64 },
+    Welcome {
+        session: u64,
+        last_seq: u64,
+    },
     /// The requested bytes are the frame's payload.
     Data,
     /// Everything before the `Sync` ran; `errors` lists failures since the last wait.
-    Synced { errors: Vec<String> },
+    Synced {
+        errors: Vec<String>,
+    },
     Stats(HostStats),
     /// A request could not be answered (a failed download, a bad message); the link stays.
-    Failed { errors: Vec<String> },
+    Failed {
+        errors: Vec<String>,
+    },
 }
 
 /// Errors of reading or writing frames.

@@ -11,7 +11,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, B
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::protocol::{self, ClientMessage, FrameError, FrameHead, Hello, HostMessage, PROTOCOL_VERSION};
+use crate::protocol::{
+    self, ClientMessage, FrameError, FrameHead, Hello, HostMessage, PROTOCOL_VERSION,
+};
 use crate::session::{Reply, Session};
 
 /// How long a new connection may take to present its token.
@@ -88,7 +90,9 @@ pub async fn serve(listener: TcpListener, config: ServerConfig) -> anyhow::Resul
     }
 }
 
-async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<(ClientMessage, Vec<u8>), FrameError> {
+async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> Result<(ClientMessage, Vec<u8>), FrameError> {
     let mut raw = [0; FrameHead::BYTES];
     r.read_exact(&mut raw).await?;
     let head = FrameHead::parse(raw)?;
@@ -100,7 +104,10 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<(ClientMessage, V
     Ok((message, payload))
 }
 
-async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, (message, payload): &Reply) -> std::io::Result<()> {
+async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    (message, payload): &Reply,
+) -> std::io::Result<()> {
     let header = protocol::encode(message);
     let head = FrameHead {
         header_len: header.len() as u32,
@@ -117,7 +124,10 @@ async fn authenticate<R: AsyncRead + Unpin>(r: &mut R, token: &str) -> anyhow::R
     let mut raw = [0; FrameHead::BYTES];
     r.read_exact(&mut raw).await?;
     let head = FrameHead::parse(raw)?;
-    anyhow::ensure!(head.header_len <= 4096 && head.payload_len == 0, "first frame is not a hello");
+    anyhow::ensure!(
+        head.header_len <= 4096 && head.payload_len == 0,
+        "first frame is not a hello"
+    );
     let mut header = vec![0; head.header_len as usize];
     r.read_exact(&mut header).await?;
     let hello: Hello = protocol::decode(&header)?;
@@ -135,9 +145,19 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) -> anyhow::Result<()
     let (read, write) = stream.into_split();
     let mut reader = BufReader::with_capacity(1 << 20, read);
     let mut writer = BufWriter::with_capacity(1 << 20, write);
-    let hello = tokio::time::timeout(HELLO_TIMEOUT, authenticate(&mut reader, &shared.config.token)).await??;
+    let hello = tokio::time::timeout(
+        HELLO_TIMEOUT,
+        authenticate(&mut reader, &shared.config.token),
+    )
+    .await??;
     let (jobs, last_seq, generation) = attach(&shared, hello.session)?;
-    let welcome = (HostMessage::Welcome { session: hello.session, last_seq }, Vec::new());
+    let welcome = (
+        HostMessage::Welcome {
+            session: hello.session,
+            last_seq,
+        },
+        Vec::new(),
+    );
     write_frame(&mut writer, &welcome).await?;
 
     let (pending_tx, mut pending_rx) = mpsc::unbounded_channel::<oneshot::Receiver<Reply>>();
@@ -166,19 +186,28 @@ async fn pump<R: AsyncRead + Unpin>(
     loop {
         let (message, payload) = match read_frame(reader).await {
             Ok(frame) => frame,
-            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Ok(())
+            }
             Err(e) => return Err(e.into()),
         };
         shared.activity.send_replace(());
-        let waits = matches!(message, ClientMessage::Download { .. } | ClientMessage::Sync | ClientMessage::Stats);
+        let waits = matches!(
+            message,
+            ClientMessage::Download { .. } | ClientMessage::Sync | ClientMessage::Stats
+        );
         let reply = waits.then(|| {
             let (tx, rx) = oneshot::channel();
             let _ = pending.send(rx);
             tx
         });
-        jobs.send(Job { message, payload, reply })
-            .await
-            .map_err(|_| anyhow::anyhow!("session executor stopped"))?;
+        jobs.send(Job {
+            message,
+            payload,
+            reply,
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("session executor stopped"))?;
     }
 }
 
@@ -197,7 +226,15 @@ fn attach(shared: &Arc<Shared>, id: u64) -> anyhow::Result<(mpsc::Sender<Job>, u
     let (jobs, receiver) = mpsc::channel(256);
     let last_seq = Arc::new(Mutex::new(0));
     spawn_executor(shared.config.device, receiver, last_seq.clone())?;
-    registry.sessions.insert(id, SessionHandle { jobs: jobs.clone(), last_seq, connections: 1, generation });
+    registry.sessions.insert(
+        id,
+        SessionHandle {
+            jobs: jobs.clone(),
+            last_seq,
+            connections: 1,
+            generation,
+        },
+    );
     Ok((jobs, 0, generation))
 }
 
@@ -221,16 +258,22 @@ fn detach(shared: &Arc<Shared>, id: u64, generation: u64) {
     });
 }
 
-fn spawn_executor(device: Device, mut jobs: mpsc::Receiver<Job>, last_seq: Arc<Mutex<u64>>) -> anyhow::Result<()> {
+fn spawn_executor(
+    device: Device,
+    mut jobs: mpsc::Receiver<Job>,
+    last_seq: Arc<Mutex<u64>>,
+) -> anyhow::Result<()> {
     let mut session = Session::new(device)?;
-    std::thread::Builder::new().name("session".into()).spawn(move || {
-        while let Some(job) = jobs.blocking_recv() {
-            let reply = session.handle(job.message, job.payload);
-            *last_seq.lock().unwrap() = session.last_seq();
-            if let (Some(tx), Some(reply)) = (job.reply, reply) {
-                let _ = tx.send(reply);
+    std::thread::Builder::new()
+        .name("session".into())
+        .spawn(move || {
+            while let Some(job) = jobs.blocking_recv() {
+                let reply = session.handle(job.message, job.payload);
+                *last_seq.lock().unwrap() = session.last_seq();
+                if let (Some(tx), Some(reply)) = (job.reply, reply) {
+                    let _ = tx.send(reply);
+                }
             }
-        }
-    })?;
+        })?;
     Ok(())
 }

@@ -80,7 +80,12 @@ impl Session {
                 None
             }
             ClientMessage::Download { tensor } => Some(self.download(&tensor)),
-            ClientMessage::Sync => Some((HostMessage::Synced { errors: self.take_errors() }, Vec::new())),
+            ClientMessage::Sync => Some((
+                HostMessage::Synced {
+                    errors: self.take_errors(),
+                },
+                Vec::new(),
+            )),
             ClientMessage::Stats => Some((HostMessage::Stats(self.stats()), Vec::new())),
         }
     }
@@ -94,7 +99,11 @@ impl Session {
         let label = format!("{}.{}", op.name, op.overload);
         self.runtime.kernels().begin_op(&op.storages);
         let outcome = match self.runtime.run(&op.name, &op.overload, &op.args) {
-            Ok(Ok(_)) => self.runtime.kernels().end_op().map_err(|e| format!("{label}: {e}")),
+            Ok(Ok(_)) => self
+                .runtime
+                .kernels()
+                .end_op()
+                .map_err(|e| format!("{label}: {e}")),
             Ok(Err(OpError { op, message, .. })) => Err(format!("{op}: {message}")),
             Err(trap) => {
                 let message = trap.to_string();
@@ -112,7 +121,10 @@ impl Session {
 
     /// A trapped instance cannot be entered again; a fresh one takes over the storages.
     fn reinstantiate(&mut self) {
-        let kernels = std::mem::replace(self.runtime.kernels(), TchKernels::new(Storages::new(self.device)));
+        let kernels = std::mem::replace(
+            self.runtime.kernels(),
+            TchKernels::new(Storages::new(self.device)),
+        );
         match GuestRuntime::new(kernels) {
             Ok(runtime) => self.runtime = runtime,
             Err(e) => self.record(Err(format!("cannot restart the guest: {e}"))),
@@ -142,14 +154,21 @@ impl Session {
     fn download(&mut self, meta: &TensorMeta) -> Reply {
         let mut errors = self.take_errors();
         if let Some(failure) = self.failed.get(&meta.storage) {
-            errors.push(format!("this tensor was to be written by an op that failed: {failure}"));
+            errors.push(format!(
+                "this tensor was to be written by an op that failed: {failure}"
+            ));
         }
         if !errors.is_empty() {
             return (HostMessage::Failed { errors }, Vec::new());
         }
         match self.read(meta) {
             Ok(bytes) => (HostMessage::Data, bytes),
-            Err(e) => (HostMessage::Failed { errors: vec![format!("download: {e}")] }, Vec::new()),
+            Err(e) => (
+                HostMessage::Failed {
+                    errors: vec![format!("download: {e}")],
+                },
+                Vec::new(),
+            ),
         }
     }
 
@@ -159,7 +178,7 @@ impl Session {
             .f_reshape([-1])
             .and_then(|t| t.f_contiguous())
             .and_then(|t| t.f_to_device(Device::Cpu))
-                        .map_err(err)?;
+            .map_err(err)?;
         let numel = dense.numel();
         let mut bytes = vec![0u8; numel * kind_of(meta.dtype).elt_size_in_bytes()];
         let flat = dense.f_view_dtype(Kind::Uint8).map_err(err)?;

@@ -43,7 +43,9 @@ pub fn extent_bytes(meta: &TensorMeta) -> Result<u64, String> {
         if size == 0 {
             return Ok(0);
         }
-        let reach = (size as u64 - 1).checked_mul(stride as u64).ok_or_else(bad)?;
+        let reach = (size as u64 - 1)
+            .checked_mul(stride as u64)
+            .ok_or_else(bad)?;
         last = last.checked_add(reach).ok_or_else(bad)?;
     }
     last.checked_add(meta.storage_offset as u64)
@@ -86,8 +88,8 @@ impl Storages {
 
     /// A new storage holding `data`.
     pub fn upload(&mut self, id: u64, data: &[u8]) -> Result<(), String> {
-        let host = Tensor::f_from_data_size(data, &[data.len() as i64], Kind::Uint8)
-            .map_err(err)?;
+        let host =
+            Tensor::f_from_data_size(data, &[data.len() as i64], Kind::Uint8).map_err(err)?;
         let bytes = host.f_to_device(self.device).map_err(err)?;
         self.insert(id, bytes)
     }
@@ -125,9 +127,19 @@ impl Storages {
         let base = storage.data_ptr() as *const u8;
         // SAFETY: the view lies inside the storage (checked above), and the storage outlives
         // every kernel call because the session owns it until a later `Free`.
-        let data = if extent == 0 { base } else { unsafe { base.add(offset as usize) } };
+        let data = if extent == 0 {
+            base
+        } else {
+            unsafe { base.add(offset as usize) }
+        };
         unsafe {
-            Tensor::f_from_blob(data, &meta.sizes, &meta.strides, kind_of(meta.dtype), self.device)
+            Tensor::f_from_blob(
+                data,
+                &meta.sizes,
+                &meta.strides,
+                kind_of(meta.dtype),
+                self.device,
+            )
         }
         .map_err(err)
     }
@@ -158,7 +170,7 @@ mod tests {
         let column = storages.view(&meta(&[2], &[3], 1, 1)).unwrap();
         assert_eq!(Vec::<f32>::try_from(&column).unwrap(), vec![2., 5.]);
         let mut first = storages.view(&meta(&[1], &[1], 0, 1)).unwrap();
-        first.fill_(9.0);
+        let _ = first.fill_(9.0);
         let all = storages.view(&meta(&[6], &[1], 0, 1)).unwrap();
         assert_eq!(Vec::<f32>::try_from(&all).unwrap()[0], 9.0);
         assert_eq!(storages.usage(), (1, 24));

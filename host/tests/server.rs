@@ -14,7 +14,9 @@ const TOKEN: &str = "integration-token";
 
 fn start_host() -> String {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let config = ServerConfig {
         token: TOKEN.into(),
@@ -31,7 +33,11 @@ struct Client(TcpStream);
 impl Client {
     fn connect(address: &str, token: &str) -> std::io::Result<(Self, HostMessage)> {
         let mut stream = TcpStream::connect(address)?;
-        let hello = Hello { version: PROTOCOL_VERSION, token: token.into(), session: 42 };
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            token: token.into(),
+            session: 42,
+        };
         protocol::write_frame(&mut stream, &hello, &[]).unwrap();
         let mut client = Self(stream);
         let (reply, _) = client.receive()?;
@@ -58,11 +64,20 @@ impl Client {
 }
 
 fn vector(storage: u64, len: i64) -> TensorMeta {
-    TensorMeta { sizes: vec![len], strides: vec![1], storage_offset: 0, dtype: ScalarType::Float32, storage }
+    TensorMeta {
+        sizes: vec![len],
+        strides: vec![1],
+        storage_offset: 0,
+        dtype: ScalarType::Float32,
+        storage,
+    }
 }
 
 fn floats(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    bytes
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
 }
 
 fn upload(client: &mut Client, storage: u64, values: &[f32]) {
@@ -81,10 +96,22 @@ fn wrong_token_gets_nothing() {
 fn ops_run_and_failures_wait_for_the_next_read() {
     let address = start_host();
     let (mut client, welcome) = Client::connect(&address, TOKEN).unwrap();
-    assert_eq!(welcome, HostMessage::Welcome { session: 42, last_seq: 0 });
+    assert_eq!(
+        welcome,
+        HostMessage::Welcome {
+            session: 42,
+            last_seq: 0
+        }
+    );
     upload(&mut client, 1, &[1.0, 2.0, 3.0]);
     upload(&mut client, 2, &[10.0, 20.0, 30.0]);
-    client.send(&ClientMessage::Alloc { storage: 3, nbytes: 12 }, &[]);
+    client.send(
+        &ClientMessage::Alloc {
+            storage: 3,
+            nbytes: 12,
+        },
+        &[],
+    );
     let add = Op {
         name: "add".into(),
         overload: "out".into(),
@@ -96,8 +123,16 @@ fn ops_run_and_failures_wait_for_the_next_read() {
         ],
         storages: vec![],
     };
-    client.send(&ClientMessage::Batch { seq: 1, ops: vec![add.clone()] }, &[]);
-    let (reply, bytes) = client.request(&ClientMessage::Download { tensor: vector(3, 3) });
+    client.send(
+        &ClientMessage::Batch {
+            seq: 1,
+            ops: vec![add.clone()],
+        },
+        &[],
+    );
+    let (reply, bytes) = client.request(&ClientMessage::Download {
+        tensor: vector(3, 3),
+    });
     assert_eq!(reply, HostMessage::Data);
     assert_eq!(floats(&bytes), vec![21.0, 42.0, 63.0]);
 
@@ -108,7 +143,13 @@ fn ops_run_and_failures_wait_for_the_next_read() {
         args: vec![Arg::Tensor(vector(99, 3)), Arg::Tensor(vector(3, 3))],
         storages: vec![],
     };
-    client.send(&ClientMessage::Batch { seq: 2, ops: vec![bad] }, &[]);
+    client.send(
+        &ClientMessage::Batch {
+            seq: 2,
+            ops: vec![bad],
+        },
+        &[],
+    );
     match client.request(&ClientMessage::Sync).0 {
         HostMessage::Synced { errors } => {
             assert_eq!(errors.len(), 1);
@@ -117,12 +158,25 @@ fn ops_run_and_failures_wait_for_the_next_read() {
         other => panic!("unexpected {other:?}"),
     }
     // A replayed batch (seq already run) is skipped, and the session still answers.
-    client.send(&ClientMessage::Batch { seq: 1, ops: vec![add] }, &[]);
+    client.send(
+        &ClientMessage::Batch {
+            seq: 1,
+            ops: vec![add],
+        },
+        &[],
+    );
     match client.request(&ClientMessage::Stats).0 {
-        HostMessage::Stats(stats) => assert_eq!((stats.storages, stats.bytes, stats.ops), (3, 36, 2)),
+        HostMessage::Stats(stats) => {
+            assert_eq!((stats.storages, stats.bytes, stats.ops), (3, 36, 2))
+        }
         other => panic!("unexpected {other:?}"),
     }
-    client.send(&ClientMessage::Free { storages: vec![1, 2, 3] }, &[]);
+    client.send(
+        &ClientMessage::Free {
+            storages: vec![1, 2, 3],
+        },
+        &[],
+    );
     match client.request(&ClientMessage::Stats).0 {
         HostMessage::Stats(stats) => assert_eq!((stats.storages, stats.bytes), (0, 0)),
         other => panic!("unexpected {other:?}"),
@@ -134,8 +188,12 @@ fn views_outside_a_storage_are_refused_on_download() {
     let address = start_host();
     let (mut client, _) = Client::connect(&address, TOKEN).unwrap();
     upload(&mut client, 1, &[1.0, 2.0]);
-    let (reply, _) = client.request(&ClientMessage::Download { tensor: vector(1, 1000) });
+    let (reply, _) = client.request(&ClientMessage::Download {
+        tensor: vector(1, 1000),
+    });
     assert!(matches!(reply, HostMessage::Failed { .. }), "{reply:?}");
-    let (reply, bytes) = client.request(&ClientMessage::Download { tensor: vector(1, 2) });
+    let (reply, bytes) = client.request(&ClientMessage::Download {
+        tensor: vector(1, 2),
+    });
     assert_eq!((reply, floats(&bytes)), (HostMessage::Data, vec![1.0, 2.0]));
 }

@@ -25,7 +25,9 @@ pub enum CoreError {
     Host(Vec<String>),
     #[error("dry run: {0} needs the values of remote tensors, which a dry run does not have")]
     DryRun(String),
-    #[error("no remote host is configured; call torch_remote.connect() or unset TORCH_REMOTE_DRY_RUN")]
+    #[error(
+        "no remote host is configured; call torch_remote.connect() or unset TORCH_REMOTE_DRY_RUN"
+    )]
     NotConnected,
     #[error("the guest failed: {0}")]
     Guest(String),
@@ -68,7 +70,8 @@ static RELEASED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
     let mut guard = CORE.lock().unwrap_or_else(|p| p.into_inner());
     if guard.is_none() {
-        let guest = GuestRuntime::new(Recorder::default()).map_err(|e| CoreError::Guest(e.to_string()))?;
+        let guest =
+            GuestRuntime::new(Recorder::default()).map_err(|e| CoreError::Guest(e.to_string()))?;
         *guard = Some(Core {
             guest,
             link: None,
@@ -86,7 +89,9 @@ pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
 pub fn supported_ops() -> Result<Vec<String>> {
     let mut guard = core()?;
     let core = guard.as_mut().expect("core() initialises the core");
-    core.guest.supported().map_err(|e| CoreError::Guest(e.to_string()))
+    core.guest
+        .supported()
+        .map_err(|e| CoreError::Guest(e.to_string()))
 }
 
 /// Notes a storage PyTorch no longer references.
@@ -143,7 +148,12 @@ impl Core {
         if recorder.needs_host() {
             self.stats.ops += 1;
             let ids = recorder.created.iter().map(|&(id, _)| id).collect();
-            self.queue(Op { name: name.into(), overload: overload.into(), args, storages: ids })?;
+            self.queue(Op {
+                name: name.into(),
+                overload: overload.into(),
+                args,
+                storages: ids,
+            })?;
         }
         Ok(Dispatched { outputs, storages })
     }
@@ -175,11 +185,15 @@ impl Core {
         if !self.batch.is_empty() {
             self.seq += 1;
             self.stats.batches += 1;
-            let message = ClientMessage::Batch { seq: self.seq, ops: std::mem::take(&mut self.batch) };
+            let message = ClientMessage::Batch {
+                seq: self.seq,
+                ops: std::mem::take(&mut self.batch),
+            };
             self.link()?.send(&message, &[])?;
         }
         if !released.is_empty() {
-            self.link()?.send(&ClientMessage::Free { storages: released }, &[])?;
+            self.link()?
+                .send(&ClientMessage::Free { storages: released }, &[])?;
         }
         Ok(())
     }
@@ -198,7 +212,13 @@ impl Core {
     pub fn alloc(&mut self, nbytes: u64) -> Result<u64> {
         let id = new_storage_id();
         self.live.insert(id, nbytes);
-        self.send_in_order(ClientMessage::Alloc { storage: id, nbytes }, &[])?;
+        self.send_in_order(
+            ClientMessage::Alloc {
+                storage: id,
+                nbytes,
+            },
+            &[],
+        )?;
         Ok(id)
     }
 
@@ -211,12 +231,28 @@ impl Core {
     }
 
     /// Copies dense CPU bytes of `dtype` and `sizes` into the remote tensor `dst`.
-    pub fn upload(&mut self, dst: TensorMeta, dtype: ScalarType, sizes: Vec<i64>, bytes: &[u8]) -> Result<()> {
+    pub fn upload(
+        &mut self,
+        dst: TensorMeta,
+        dtype: ScalarType,
+        sizes: Vec<i64>,
+        bytes: &[u8],
+    ) -> Result<()> {
         let tmp = new_storage_id();
         self.send_in_order(ClientMessage::Upload { storage: tmp }, bytes)?;
         let strides = contiguous_strides(&sizes);
-        let src = TensorMeta { sizes, strides, storage_offset: 0, dtype, storage: tmp };
-        self.dispatch("copy_", "", vec![Arg::Tensor(dst), Arg::Tensor(src), Arg::Boolean(false)])?;
+        let src = TensorMeta {
+            sizes,
+            strides,
+            storage_offset: 0,
+            dtype,
+            storage: tmp,
+        };
+        self.dispatch(
+            "copy_",
+            "",
+            vec![Arg::Tensor(dst), Arg::Tensor(src), Arg::Boolean(false)],
+        )?;
         RELEASED.lock().unwrap_or_else(|p| p.into_inner()).push(tmp);
         Ok(())
     }

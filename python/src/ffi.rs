@@ -74,7 +74,8 @@ fn dtype_code(dtype: ScalarType) -> i32 {
 /// # Safety
 /// `meta` points at a valid `TrMeta` whose arrays hold `ndim` entries.
 unsafe fn read_meta(meta: &TrMeta) -> Result<TensorMeta, String> {
-    let dtype = dtype_of(meta.dtype).ok_or_else(|| format!("dtype code {} is not supported on remote", meta.dtype))?;
+    let dtype = dtype_of(meta.dtype)
+        .ok_or_else(|| format!("dtype code {} is not supported on remote", meta.dtype))?;
     let n = meta.ndim as usize;
     // SAFETY: the shim passes the tensor's own size and stride arrays of `ndim` entries.
     let (sizes, strides) = unsafe {
@@ -83,7 +84,13 @@ unsafe fn read_meta(meta: &TrMeta) -> Result<TensorMeta, String> {
             std::slice::from_raw_parts(meta.strides, n).to_vec(),
         )
     };
-    Ok(TensorMeta { sizes, strides, storage_offset: meta.offset, dtype, storage: meta.storage })
+    Ok(TensorMeta {
+        sizes,
+        strides,
+        storage_offset: meta.offset,
+        dtype,
+        storage: meta.storage,
+    })
 }
 
 /// Arguments being built by the shim.
@@ -124,7 +131,9 @@ pub unsafe extern "C" fn tr_args_tensor(a: *mut c_void, meta: *const TrMeta, opt
     };
     match (&mut list.list, meta) {
         (Some(items), Some(meta)) => items.push(meta),
-        (Some(_), None) => list.error = Some("lists with missing tensors are not supported on remote".into()),
+        (Some(_), None) => {
+            list.error = Some("lists with missing tensors are not supported on remote".into())
+        }
         (None, meta) if optional != 0 => list.push(Arg::OptionalTensor(meta)),
         (None, Some(meta)) => list.push(Arg::Tensor(meta)),
         (None, None) => list.push(Arg::OptionalTensor(None)),
@@ -172,7 +181,11 @@ pub unsafe extern "C" fn tr_args_bool(a: *mut c_void, value: i32) {
 /// `a` is a live argument list; `values` holds `len` entries.
 #[no_mangle]
 pub unsafe extern "C" fn tr_args_int_list(a: *mut c_void, values: *const i64, len: u64) {
-    let values = if len == 0 { Vec::new() } else { unsafe { std::slice::from_raw_parts(values, len as usize) }.to_vec() };
+    let values = if len == 0 {
+        Vec::new()
+    } else {
+        unsafe { std::slice::from_raw_parts(values, len as usize) }.to_vec()
+    };
     unsafe { args(a) }.push(Arg::IntList(values));
 }
 
@@ -247,7 +260,11 @@ fn run_dispatch(list: ArgList, name: &str, overload: &str) -> Result<Dispatched,
 /// # Safety
 /// `a` comes from `tr_args_new` (consumed here); `name` and `overload` are C strings.
 #[no_mangle]
-pub unsafe extern "C" fn tr_dispatch(a: *mut c_void, name: *const c_char, overload: *const c_char) -> *mut c_void {
+pub unsafe extern "C" fn tr_dispatch(
+    a: *mut c_void,
+    name: *const c_char,
+    overload: *const c_char,
+) -> *mut c_void {
     // SAFETY: guaranteed by the caller.
     let (list, name, overload) = unsafe {
         (
@@ -256,10 +273,18 @@ pub unsafe extern "C" fn tr_dispatch(a: *mut c_void, name: *const c_char, overlo
             CStr::from_ptr(overload).to_string_lossy().into_owned(),
         )
     };
-    let outcome = guarded(Err(CoreError::Guest(format!("{name}.{overload}: the client core panicked"))), || {
-        run_dispatch(list, &name, &overload)
-    })
-    .map_err(|e| (error_kind(&e), CString::new(e.to_string().replace('\0', " ")).unwrap_or_default()));
+    let outcome = guarded(
+        Err(CoreError::Guest(format!(
+            "{name}.{overload}: the client core panicked"
+        ))),
+        || run_dispatch(list, &name, &overload),
+    )
+    .map_err(|e| {
+        (
+            error_kind(&e),
+            CString::new(e.to_string().replace('\0', " ")).unwrap_or_default(),
+        )
+    });
     Box::into_raw(Box::new(DispatchResult { outcome })) as *mut c_void
 }
 
@@ -270,7 +295,10 @@ unsafe fn result<'a>(r: *const c_void) -> &'a DispatchResult {
 }
 
 fn outputs(r: &DispatchResult) -> &[Output] {
-    r.outcome.as_ref().map(|d| d.outputs.as_slice()).unwrap_or(&[])
+    r.outcome
+        .as_ref()
+        .map(|d| d.outputs.as_slice())
+        .unwrap_or(&[])
 }
 
 /// # Safety
@@ -332,7 +360,13 @@ pub unsafe extern "C" fn tr_result_list_len(r: *const c_void, i: u64) -> u64 {
 /// # Safety
 /// `r` is a live result, `i`/`j` are in range, `meta` and `nbytes` are writable.
 #[no_mangle]
-pub unsafe extern "C" fn tr_result_meta(r: *const c_void, i: u64, j: u64, meta: *mut TrMeta, nbytes: *mut u64) -> i32 {
+pub unsafe extern "C" fn tr_result_meta(
+    r: *const c_void,
+    i: u64,
+    j: u64,
+    meta: *mut TrMeta,
+    nbytes: *mut u64,
+) -> i32 {
     let r = unsafe { result(r) };
     let tensor = match &outputs(r)[i as usize] {
         Output::Updated((_, m)) | Output::Tensor(m) => m,
@@ -349,7 +383,11 @@ pub unsafe extern "C" fn tr_result_meta(r: *const c_void, i: u64, j: u64, meta: 
             storage: tensor.storage,
         };
     }
-    let fresh = r.outcome.as_ref().ok().and_then(|d| d.storages.get(&tensor.storage));
+    let fresh = r
+        .outcome
+        .as_ref()
+        .ok()
+        .and_then(|d| d.storages.get(&tensor.storage));
     match fresh {
         Some(&n) => {
             unsafe { *nbytes = n };
@@ -408,14 +446,25 @@ pub unsafe extern "C" fn tr_upload(
 ) -> *const c_char {
     let body = || -> Result<(), String> {
         let dst = unsafe { read_meta(&*dst) }?;
-        let dtype = dtype_of(src_dtype).ok_or_else(|| format!("dtype code {src_dtype} is not supported on remote"))?;
+        let dtype = dtype_of(src_dtype)
+            .ok_or_else(|| format!("dtype code {src_dtype} is not supported on remote"))?;
         let sizes = unsafe { std::slice::from_raw_parts(src_sizes, ndim as usize) }.to_vec();
-        let bytes: &[u8] =
-            if nbytes == 0 { &[] } else { unsafe { std::slice::from_raw_parts(data as *const u8, nbytes as usize) } };
+        let bytes: &[u8] = if nbytes == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(data as *const u8, nbytes as usize) }
+        };
         let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        guard.as_mut().expect("attached").upload(dst, dtype, sizes, bytes).map_err(|e| e.to_string())
+        guard
+            .as_mut()
+            .expect("attached")
+            .upload(dst, dtype, sizes, bytes)
+            .map_err(|e| e.to_string())
     };
-    match guarded(Err("the client core panicked during an upload".into()), body) {
+    match guarded(
+        Err("the client core panicked during an upload".into()),
+        body,
+    ) {
         Ok(()) => std::ptr::null(),
         Err(e) => error_ptr(&e),
     }
@@ -426,19 +475,36 @@ pub unsafe extern "C" fn tr_upload(
 /// # Safety
 /// `src` is valid and `out` holds `nbytes` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn tr_download(src: *const TrMeta, out: *mut c_void, nbytes: u64) -> *const c_char {
+pub unsafe extern "C" fn tr_download(
+    src: *const TrMeta,
+    out: *mut c_void,
+    nbytes: u64,
+) -> *const c_char {
     let body = || -> Result<(), String> {
         let src = unsafe { read_meta(&*src) }?;
-        let what = format!("reading a tensor of shape {:?} and dtype {:?}", src.sizes, src.dtype);
+        let what = format!(
+            "reading a tensor of shape {:?} and dtype {:?}",
+            src.sizes, src.dtype
+        );
         let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        let bytes = guard.as_mut().expect("attached").download(src, &what).map_err(|e| e.to_string())?;
+        let bytes = guard
+            .as_mut()
+            .expect("attached")
+            .download(src, &what)
+            .map_err(|e| e.to_string())?;
         if bytes.len() as u64 != nbytes {
-            return Err(format!("the host sent {} bytes where {nbytes} were expected", bytes.len()));
+            return Err(format!(
+                "the host sent {} bytes where {nbytes} were expected",
+                bytes.len()
+            ));
         }
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out as *mut u8, bytes.len()) };
         Ok(())
     };
-    match guarded(Err("the client core panicked during a download".into()), body) {
+    match guarded(
+        Err("the client core panicked during a download".into()),
+        body,
+    ) {
         Ok(()) => std::ptr::null(),
         Err(e) => error_ptr(&e),
     }

@@ -27,7 +27,10 @@ fn to_py(e: CoreError) -> PyErr {
 }
 
 /// Runs `body` on the attached core without holding the GIL.
-fn with_core<T: Send>(py: Python<'_>, body: impl FnOnce(&mut core::Core) -> core::Result<T> + Send) -> PyResult<T> {
+fn with_core<T: Send>(
+    py: Python<'_>,
+    body: impl FnOnce(&mut core::Core) -> core::Result<T> + Send,
+) -> PyResult<T> {
     py.detach(|| {
         let mut guard = session::attached_core()?;
         body(guard.as_mut().expect("attached_core initialises the core"))
@@ -55,8 +58,19 @@ fn register() -> PyResult<()> {
 /// started from `host_program`, or nowhere in a dry run.
 #[pyfunction]
 #[pyo3(signature = (url=None, token=None, dry_run=false, host_program=None))]
-fn configure(url: Option<String>, token: Option<String>, dry_run: bool, host_program: Option<String>) -> PyResult<()> {
-    session::configure(session::Config { url, token, dry_run, host_program }).map_err(to_py)
+fn configure(
+    url: Option<String>,
+    token: Option<String>,
+    dry_run: bool,
+    host_program: Option<String>,
+) -> PyResult<()> {
+    session::configure(session::Config {
+        url,
+        token,
+        dry_run,
+        host_program,
+    })
+    .map_err(to_py)
 }
 
 #[pyfunction]
@@ -101,7 +115,9 @@ fn host_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
 /// The client's counters: ops, batches, round trips and bytes each way.
 #[pyfunction]
 fn client_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-    let stats = py.detach(|| core::core().map(|g| g.as_ref().expect("initialised").stats.clone())).map_err(to_py)?;
+    let stats = py
+        .detach(|| core::core().map(|g| g.as_ref().expect("initialised").stats.clone()))
+        .map_err(to_py)?;
     let dict = PyDict::new(py);
     dict.set_item("ops", stats.ops)?;
     dict.set_item("batches", stats.batches)?;

@@ -30,20 +30,32 @@ pub struct Link {
 
 /// `tcp://host:port` or `host:port` to `host:port`.
 fn address(url: &str) -> &str {
-    url.strip_prefix("tcp://").unwrap_or(url).trim_end_matches('/')
+    url.strip_prefix("tcp://")
+        .unwrap_or(url)
+        .trim_end_matches('/')
 }
 
 impl Link {
     /// Connects and presents the token; the host answers only if it is right.
     pub fn connect(url: &str, token: &str, session: u64) -> Result<Self, LinkError> {
-        let connect_error = |source| LinkError::Connect { url: url.to_string(), source };
+        let connect_error = |source| LinkError::Connect {
+            url: url.to_string(),
+            source,
+        };
         let stream = TcpStream::connect(address(url)).map_err(connect_error)?;
         stream.set_nodelay(true).map_err(connect_error)?;
         let mut link = Self {
-            writer: BufWriter::with_capacity(SEND_BUFFER, stream.try_clone().map_err(connect_error)?),
+            writer: BufWriter::with_capacity(
+                SEND_BUFFER,
+                stream.try_clone().map_err(connect_error)?,
+            ),
             reader: BufReader::with_capacity(1 << 20, stream),
         };
-        let hello = Hello { version: PROTOCOL_VERSION, token: token.to_string(), session };
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            token: token.to_string(),
+            session,
+        };
         protocol::write_frame(&mut link.writer, &hello, &[])?;
         link.writer.flush().map_err(FrameError::from)?;
         match link.receive() {
@@ -59,7 +71,10 @@ impl Link {
     }
 
     /// Sends everything queued and waits for the answer to the last request.
-    pub fn request(&mut self, message: &ClientMessage) -> Result<(HostMessage, Vec<u8>), LinkError> {
+    pub fn request(
+        &mut self,
+        message: &ClientMessage,
+    ) -> Result<(HostMessage, Vec<u8>), LinkError> {
         self.send(message, &[])?;
         self.writer.flush().map_err(FrameError::from)?;
         self.receive()
@@ -68,7 +83,9 @@ impl Link {
     fn receive(&mut self) -> Result<(HostMessage, Vec<u8>), LinkError> {
         let (message, payload_len) = protocol::read_header::<_, HostMessage>(&mut self.reader)?;
         let mut payload = vec![0; payload_len as usize];
-        self.reader.read_exact(&mut payload).map_err(FrameError::from)?;
+        self.reader
+            .read_exact(&mut payload)
+            .map_err(FrameError::from)?;
         Ok((message, payload))
     }
 }

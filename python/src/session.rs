@@ -18,7 +18,12 @@ pub struct Config {
     pub host_program: Option<String>,
 }
 
-static CONFIG: Mutex<Config> = Mutex::new(Config { url: None, token: None, dry_run: false, host_program: None });
+static CONFIG: Mutex<Config> = Mutex::new(Config {
+    url: None,
+    token: None,
+    dry_run: false,
+    host_program: None,
+});
 static EMBEDDED: Mutex<Option<Child>> = Mutex::new(None);
 
 fn config() -> MutexGuard<'static, Config> {
@@ -28,7 +33,10 @@ fn config() -> MutexGuard<'static, Config> {
 /// Replaces the configuration; the next op attaches accordingly.
 pub fn configure(new: Config) -> Result<()> {
     *config() = new;
-    core()?.as_mut().expect("core() initialises the core").set_link(None);
+    core()?
+        .as_mut()
+        .expect("core() initialises the core")
+        .set_link(None);
     Ok(())
 }
 
@@ -73,7 +81,9 @@ fn connect(config: &Config) -> Result<Link> {
     let (url, token) = match (&config.url, &config.token) {
         (Some(url), Some(token)) => (url.clone(), token.clone()),
         (Some(url), None) => {
-            return Err(CoreError::Op(format!("TORCH_REMOTE_URL is {url} but TORCH_REMOTE_TOKEN is not set")))
+            return Err(CoreError::Op(format!(
+                "TORCH_REMOTE_URL is {url} but TORCH_REMOTE_TOKEN is not set"
+            )))
         }
         (None, _) => start_embedded(config)?,
     };
@@ -83,9 +93,13 @@ fn connect(config: &Config) -> Result<Link> {
 /// Starts a local `torch-remote-host` on a free port with a fresh token. It exits when this
 /// process closes its stdin, at exit or on a crash.
 fn start_embedded(config: &Config) -> Result<(String, String)> {
-    let program = config.host_program.clone().unwrap_or_else(|| "torch-remote-host".into());
+    let program = config
+        .host_program
+        .clone()
+        .unwrap_or_else(|| "torch-remote-host".into());
     let token = random_token();
-    let fail = |what: String| CoreError::Op(format!("cannot start the local host {program}: {what}"));
+    let fail =
+        |what: String| CoreError::Op(format!("cannot start the local host {program}: {what}"));
     let mut child = Command::new(&program)
         .args(["--listen", "127.0.0.1:0", "--exit-on-stdin-close"])
         .env("TORCH_REMOTE_TOKEN", &token)
@@ -95,7 +109,9 @@ fn start_embedded(config: &Config) -> Result<(String, String)> {
         .map_err(|e| fail(e.to_string()))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).map_err(|e| fail(e.to_string()))?;
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| fail(e.to_string()))?;
     let address = line
         .split_whitespace()
         .nth(3)

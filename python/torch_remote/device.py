@@ -1,4 +1,4 @@
-"""The ``torch.remote`` module: device management for ``remote``, in the manner of ``torch.cuda``."""
+"""The ``torch.remote`` module: device management for ``remote``, like ``torch.cuda``."""
 
 from __future__ import annotations
 
