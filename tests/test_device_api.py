@@ -34,3 +34,15 @@ def test_stats_count_round_trips():
     assert after["round_trips"] - before["round_trips"] == 1
     assert after["ops"] - before["ops"] >= 40
     assert after["bytes_down"] - before["bytes_down"] == 64 * 4
+
+
+def test_generators_and_storage_resize():
+    generator = torch.Generator(device="remote")
+    generator.manual_seed(5)
+    assert generator.initial_seed() == 5
+    assert torch.remote.current_device() == 0
+    t = torch.arange(4.0).to("remote")
+    storage = t.untyped_storage()
+    storage.resize_(32)
+    assert storage.nbytes() == 32
+    torch.testing.assert_close(t.cpu(), torch.arange(4.0))

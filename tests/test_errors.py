@@ -38,3 +38,22 @@ def test_unknown_op_is_not_implemented():
     x = torch.ones(3, device="remote")
     with pytest.raises(NotImplementedError, match="TORCH_REMOTE_CPU_FALLBACK"):
         torch.special.zeta(x, x)
+
+
+def test_host_failure_is_raised_at_the_next_wait_and_the_host_survives():
+    kept = torch.arange(3.0).to("remote")
+    huge = torch.empty(1 << 46, device="remote")  # 256 TiB: no host can hold it
+    assert huge.shape == (1 << 46,)
+    with pytest.raises(RuntimeError, match="empty"):
+        torch.remote.synchronize()
+    with pytest.raises(RuntimeError, match="failed"):
+        huge[:2].cpu()
+    torch.testing.assert_close(kept.cpu(), torch.arange(3.0))
+
+
+def test_reads_wait_for_values():
+    x = torch.tensor([[1.5, -2.0], [0.0, 3.0]]).to("remote")
+    assert x.tolist() == [[1.5, -2.0], [0.0, 3.0]]
+    assert x[0, 0].item() == 1.5
+    assert bool(x[1, 1] > 0) is True
+    assert float(x.sum()) == 2.5

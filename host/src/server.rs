@@ -99,8 +99,12 @@ async fn read_frame<R: AsyncRead + Unpin>(
     let mut header = vec![0; head.header_len as usize];
     r.read_exact(&mut header).await?;
     let message = protocol::decode(&header)?;
-    let mut payload = vec![0; head.payload_len as usize];
-    r.read_exact(&mut payload).await?;
+    // The buffer grows as bytes arrive, so a length that lies costs nothing up front.
+    let mut payload = Vec::new();
+    let read = r.take(head.payload_len).read_to_end(&mut payload).await?;
+    if read as u64 != head.payload_len {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok((message, payload))
 }
 

@@ -28,6 +28,8 @@ struct TrMeta {
 
 uint64_t tr_storage_alloc(uint64_t nbytes);
 const char* tr_last_error();
+uint64_t tr_storage_resize(uint64_t id, uint64_t old_nbytes, uint64_t new_nbytes);
+void tr_manual_seed(uint64_t seed);
 void tr_storage_release(uint64_t id);
 int32_t tr_device_count();
 void* tr_args_new();
@@ -344,7 +346,65 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
   c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(tr_device_count()); }
 };
 
+// Seeds live on the host; this generator only remembers the seed it passed on.
+struct RemoteGenerator final : c10::GeneratorImpl {
+  explicit RemoteGenerator(c10::DeviceIndex device)
+      : c10::GeneratorImpl(c10::Device(kRemote, device), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)) {}
+
+  void set_current_seed(uint64_t seed) override {
+    seed_ = seed;
+    offset_ = 0;
+    tr_manual_seed(seed);
+  }
+  uint64_t current_seed() const override { return seed_; }
+  uint64_t seed() override {
+    set_current_seed(c10::detail::getNonDeterministicRandom());
+    return seed_;
+  }
+  void set_offset(uint64_t offset) override { offset_ = offset; }
+  uint64_t get_offset() const override { return offset_; }
+  void set_state(const c10::TensorImpl& state) override {
+    TORCH_CHECK(state.numel() == 2 && state.dtype() == caffe2::TypeMeta::Make<int64_t>(),
+                "remote: a generator state is 2 int64 values (seed, offset)");
+    const auto* values = static_cast<const int64_t*>(state.data());
+    set_current_seed(static_cast<uint64_t>(values[0]));
+    offset_ = static_cast<uint64_t>(values[1]);
+  }
+  c10::intrusive_ptr<c10::TensorImpl> get_state() const override {
+    auto state = at::empty({2}, at::kLong);
+    state.data_ptr<int64_t>()[0] = static_cast<int64_t>(seed_);
+    state.data_ptr<int64_t>()[1] = static_cast<int64_t>(offset_);
+    return state.getIntrusivePtr();
+  }
+  RemoteGenerator* clone_impl() const override {
+    auto* copy = new RemoteGenerator(device().index());
+    copy->seed_ = seed_;
+    copy->offset_ = offset_;
+    return copy;
+  }
+
+ private:
+  uint64_t seed_ = 0;
+  uint64_t offset_ = 0;
+};
+
 struct RemoteHooks final : at::PrivateUse1HooksInterface {
+  const at::Generator& getDefaultGenerator(c10::DeviceIndex) const override {
+    static at::Generator generator = at::make_generator<RemoteGenerator>(0);
+    return generator;
+  }
+  at::Generator getNewGenerator(c10::DeviceIndex device) const override {
+    return at::make_generator<RemoteGenerator>(device < 0 ? 0 : device);
+  }
+  // Storages do not grow in place: the bytes move to a new storage on the host.
+  void resizePrivateUse1Bytes(const c10::Storage& storage, size_t nbytes) const override {
+    auto* impl = storage.unsafeGetStorageImpl();
+    const auto old_id = reinterpret_cast<uint64_t>(impl->data_ptr().get_context());
+    const uint64_t id = tr_storage_resize(old_id, impl->nbytes(), nbytes);
+    TORCH_CHECK(id != 0, "remote: cannot resize a storage to ", nbytes, " bytes: ", tr_last_error());
+    impl->set_data_ptr_noswap(data_ptr_for(id, impl->device().index()));
+    impl->set_nbytes(nbytes);
+  }
   bool isBuilt() const override { return true; }
   bool isAvailable() const override { return true; }
   bool hasPrimaryContext(c10::DeviceIndex) const override { return true; }

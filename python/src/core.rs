@@ -222,6 +222,24 @@ impl Core {
         Ok(id)
     }
 
+    /// A new storage of `new_nbytes` holding the first bytes of storage `id`.
+    pub fn resize_storage(&mut self, id: u64, old_nbytes: u64, new_nbytes: u64) -> Result<u64> {
+        let new = self.alloc(new_nbytes)?;
+        let kept = old_nbytes.min(new_nbytes) as i64;
+        let bytes = |storage| TensorMeta {
+            sizes: vec![kept],
+            strides: vec![1],
+            storage_offset: 0,
+            dtype: ScalarType::Uint8,
+            storage,
+        };
+        if kept > 0 {
+            let args = vec![Arg::Tensor(bytes(new)), Arg::Tensor(bytes(id)), Arg::Boolean(false)];
+            self.dispatch("copy_", "", args)?;
+        }
+        Ok(new)
+    }
+
     fn request(&mut self, message: &ClientMessage) -> Result<(HostMessage, Vec<u8>)> {
         self.send_batch()?;
         self.stats.round_trips += 1;

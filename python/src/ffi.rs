@@ -416,6 +416,28 @@ pub extern "C" fn tr_storage_alloc(nbytes: u64) -> u64 {
     })
 }
 
+/// A storage of `new_nbytes` holding the first bytes of storage `id`; 0 on failure.
+#[no_mangle]
+pub extern "C" fn tr_storage_resize(id: u64, old_nbytes: u64, new_nbytes: u64) -> u64 {
+    guarded(0, || {
+        session::attached_core()
+            .and_then(|mut guard| guard.as_mut().expect("attached").resize_storage(id, old_nbytes, new_nbytes))
+            .unwrap_or_else(|e| {
+                error_ptr(&e.to_string());
+                0
+            })
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tr_manual_seed(seed: u64) {
+    guarded((), || {
+        if let Ok(mut guard) = session::attached_core() {
+            let _ = guard.as_mut().expect("attached").seed(seed);
+        }
+    })
+}
+
 #[no_mangle]
 pub extern "C" fn tr_storage_release(id: u64) {
     core::release(id);
