@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch_remote  # noqa: F401
+from conftest import run_python
 
 
 def test_shape_mismatch_names_op_shapes_and_device():
@@ -57,3 +58,27 @@ def test_reads_wait_for_values():
     assert x[0, 0].item() == 1.5
     assert bool(x[1, 1] > 0) is True
     assert float(x.sum()) == 2.5
+
+
+def test_cpu_fallback_runs_unknown_ops_with_one_warning():
+    done = run_python(
+        """
+        import warnings, torch, torch_remote
+        x = torch.tensor([[0.5, 0.0, 2.0], [0.0, 1.5, 0.0]])
+        r = x.to("remote")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = torch.special.zeta(r, r + 1)
+            second = torch.special.zeta(r, r + 1)
+        assert first.device.type == "remote"
+        torch.testing.assert_close(first.cpu(), torch.special.zeta(x, x + 1), equal_nan=True)
+        torch.testing.assert_close(second.cpu(), first.cpu(), equal_nan=True)
+        assert sum("zeta" in str(w.message) for w in caught) == 1, caught
+        y = torch.tensor([float("nan"), 1.0]).to("remote")
+        y.nan_to_num_(nan=7.0)
+        assert y.cpu().tolist() == [7.0, 1.0]
+        print("fallback-ok")
+        """,
+        env={"TORCH_REMOTE_CPU_FALLBACK": "1"},
+    )
+    assert "fallback-ok" in done.stdout, done.stderr

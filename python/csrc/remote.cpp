@@ -11,6 +11,9 @@
 #include <torch/library.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <set>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -302,6 +305,81 @@ bool transfer(const std::string& name, std::vector<c10::IValue>& inputs, torch::
   return true;
 }
 
+bool cpu_fallback_enabled() {
+  static const bool enabled = [] {
+    const char* value = std::getenv("TORCH_REMOTE_CPU_FALLBACK");
+    return value != nullptr && std::string(value) != "" && std::string(value) != "0";
+  }();
+  return enabled;
+}
+
+c10::IValue on_device(const c10::IValue& v, c10::Device device) {
+  auto move = [&](const at::Tensor& t) { return t.defined() && t.device() != device ? t.to(device) : t; };
+  if (v.isTensor()) return move(v.toTensor());
+  if (v.isTensorList()) {
+    c10::List<at::Tensor> list;
+    for (const at::Tensor& t : v.toTensorList()) list.push_back(move(t));
+    return list;
+  }
+  if (v.isOptionalTensorList()) {
+    c10::List<std::optional<at::Tensor>> list;
+    for (const std::optional<at::Tensor>& t : v.toOptionalTensorList()) {
+      list.push_back(t.has_value() ? std::optional<at::Tensor>(move(*t)) : std::nullopt);
+    }
+    return list;
+  }
+  if (v.isDevice() && v.toDevice().type() != device.type()) return device;
+  return v;
+}
+
+// Writes a CPU result into the remote tensor the op was to mutate.
+void write_back(const c10::IValue& remote, const c10::IValue& cpu) {
+  if (!remote.isTensor() || !cpu.isTensor()) return;
+  auto target = remote.toTensor();
+  const auto& result = cpu.toTensor();
+  if (!target.sizes().equals(result.sizes())) target.resize_(result.sizes());
+  target.copy_(result);
+}
+
+bool same_alias(const c10::Argument& a, const c10::Argument& b) {
+  return a.alias_info() && b.alias_info() && a.alias_info()->isWrite() &&
+         a.alias_info()->beforeSets() == b.alias_info()->beforeSets();
+}
+
+// TORCH_REMOTE_CPU_FALLBACK=1: an op the guest does not know runs on the CPU (values go
+// down, the op runs, results go up), with one warning per op.
+void run_on_cpu(const c10::OperatorHandle& op, const std::string& label, const std::vector<c10::IValue>& inputs,
+                torch::jit::Stack* stack) {
+  static std::mutex warned_lock;
+  static std::set<std::string> warned;
+  {
+    std::lock_guard<std::mutex> guard(warned_lock);
+    if (warned.insert(label).second) {
+      TORCH_WARN("torch_remote: ", label, " is not supported on remote; running it on the CPU ",
+                 "(TORCH_REMOTE_CPU_FALLBACK=1), which copies its tensors both ways");
+    }
+  }
+  const auto& schema = op.schema();
+  const c10::Device cpu(c10::kCPU);
+  const c10::Device remote(kRemote, device_of(inputs));
+  std::vector<c10::IValue> cpu_inputs;
+  for (const auto& v : inputs) cpu_inputs.push_back(on_device(v, cpu));
+  torch::jit::Stack cpu_stack(cpu_inputs.begin(), cpu_inputs.end());
+  op.callBoxed(&cpu_stack);
+  const auto& arguments = schema.arguments();
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    if (arguments[i].alias_info() && arguments[i].alias_info()->isWrite()) write_back(inputs[i], cpu_inputs[i]);
+  }
+  const auto& returns = schema.returns();
+  for (size_t j = 0; j < returns.size(); ++j) {
+    size_t aliased = arguments.size();
+    for (size_t i = 0; i < arguments.size(); ++i) {
+      if (same_alias(returns[j], arguments[i])) aliased = i;
+    }
+    stack->push_back(aliased < arguments.size() ? inputs[aliased] : on_device(cpu_stack[j], remote));
+  }
+}
+
 void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& schema = op.schema();
   const auto& arguments = schema.arguments();
@@ -316,11 +394,19 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   ArgBuilder builder;
   builder.op = name.substr(name.find("::") + 2);
   if (!schema.overload_name().empty()) builder.op += "." + schema.overload_name();
-  for (size_t i = 0; i < arguments.size(); ++i) builder.add(inputs[i], arguments[i]);
+  try {
+    for (size_t i = 0; i < arguments.size(); ++i) builder.add(inputs[i], arguments[i]);
+  } catch (const c10::NotImplementedError&) {
+    if (cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);
+    throw;
+  }
   const auto base = name.substr(name.find("::") + 2);
   DispatchResult result{tr_dispatch(builder.handle, base.c_str(), schema.overload_name().c_str())};
   int32_t kind = 0;
-  if (const char* error = tr_result_error(result.handle, &kind)) raise(error, kind);
+  if (const char* error = tr_result_error(result.handle, &kind)) {
+    if (kind == kNotImplemented && cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);
+    raise(error, kind);
+  }
   push_outputs(result, inputs, schema.returns().size(), builder.op, stack);
 }
 
