@@ -48,6 +48,11 @@ fn main() {
         // The host binary loads libtorch from the Python wheel that torch-sys built against.
         if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
             println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+            // Nothing references libtorch_cuda directly, so `--as-needed` would drop it and
+            // the host would silently compute on the CPU of a GPU machine.
+            if std::path::Path::new(&lib).join("libtorch_cuda.so").exists() {
+                println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ source "$(dirname "$0")/env.sh"
 bash scripts/setup.sh --no-demo
 cargo fmt --all --check
 cargo clippy --release -p guest-ops -p torch-remote-host -p torch-remote-python --all-targets -- -D warnings
-ruff check python tests examples
-ruff format --check python tests examples
-cargo test --release -p guest-ops -p torch-remote-host
+ruff check python tests examples modal-image
+ruff format --check python tests examples modal-image
+cargo test --release -p guest-ops -p torch-remote-host -p torch-remote-python
 .venv/bin/python -m pytest tests "$@"

@@ -63,3 +63,13 @@ def host_process():
     proc.wait()
     proc.stdin.close()
     proc.stdout.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Shows the OpInfo line of tests/test_opinfo.py in the summary."""
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get(
+        "failed", []
+    ):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "opinfo":
+                terminalreporter.write_line(value)

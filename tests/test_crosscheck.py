@@ -114,6 +114,432 @@ SAMPLES = [
     ),
     Sample("lerp", lambda a, b: torch.lerp(a, b, 0.3), inputs(randn(4), randn(4))),
     Sample("write_through_view", lambda a: (a[:, 0].mul_(2), a)[1], inputs(randn(3, 3))),
+    # activations
+    Sample("gelu", F.gelu, inputs(randn(3, 4))),
+    Sample("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), inputs(randn(3, 4))),
+    Sample("gelu_", lambda a: torch.ops.aten.gelu_(a.t()), inputs(randn(3, 4))),
+    Sample(
+        "gelu_out_resized",
+        lambda a: torch._C._nn.gelu(a.t(), out=a.new_empty(0)),
+        inputs(randn(3, 4)),
+    ),
+    Sample("silu", F.silu, inputs(randn(5))),
+    Sample("silu_", lambda a: F.silu(a, inplace=True), inputs(randn(2, 3))),
+    Sample(
+        "silu_out", lambda a: torch.ops.aten.silu.out(a, out=a.new_empty(2, 3)), inputs(randn(2, 3))
+    ),
+    Sample("leaky_relu", lambda a: F.leaky_relu(a, 0.2), inputs(randn(4, 3))),
+    Sample("leaky_relu_", lambda a: F.leaky_relu(a, 0.2, inplace=True), inputs(randn(4, 3))),
+    Sample(
+        "leaky_relu_out",
+        lambda a: torch._C._nn.leaky_relu(a, 0.1, out=a.new_empty(0)),
+        inputs(randn(4)),
+    ),
+    Sample("hardtanh", lambda a: F.hardtanh(a, -0.5, 0.5), inputs(randn(4, 3))),
+    Sample("hardtanh_int", lambda a: F.hardtanh(a, -2, 3), inputs(lambda: torch.arange(-4, 5))),
+    Sample("hardtanh_", lambda a: F.hardtanh(a, inplace=True), inputs(randn(4, 3))),
+    Sample("relu6", F.relu6, inputs(lambda: torch.randn(8, generator=GEN) * 5)),
+    Sample(
+        "hardtanh_out", lambda a: torch._C._nn.hardtanh(a, out=a.new_empty(0)), inputs(randn(6))
+    ),
+    Sample("softplus", lambda a: F.softplus(a, beta=2, threshold=1), inputs(randn(4, 3))),
+    Sample(
+        "softplus_out", lambda a: torch._C._nn.softplus(a, out=a.new_empty(0)), inputs(randn(4, 3))
+    ),
+    Sample("elu", lambda a: F.elu(a, alpha=0.5), inputs(randn(4, 3))),
+    Sample("elu_", lambda a: F.elu(a, inplace=True), inputs(randn(4, 3))),
+    Sample("selu", F.selu, inputs(randn(4, 3))),
+    Sample("celu", lambda a: F.celu(a, alpha=2.0), inputs(randn(4, 3))),
+    Sample("elu_out", lambda a: torch._C._nn.elu(a, out=a.new_empty(0)), inputs(randn(4, 3))),
+    Sample("clamp", lambda a: a.clamp(-0.5, 0.5), inputs(randn(4, 3))),
+    Sample("clamp_min_only", lambda a: torch.clamp(a, min=0.1), inputs(randn(4, 3))),
+    Sample("clamp_int_float", lambda a: torch.clamp(a, max=2.5), inputs(lambda: torch.arange(6))),
+    Sample(
+        "clamp_tensor",
+        lambda a, lo, hi: torch.clamp(a, lo, hi),
+        inputs(
+            randn(4, 3),
+            lambda: -torch.rand(3, generator=GEN),
+            lambda: torch.rand(4, 1, generator=GEN),
+        ),
+    ),
+    Sample("clamp_", lambda a: a.clamp_(min=-0.2, max=0.3), inputs(randn(4, 3))),
+    Sample(
+        "clamp_out", lambda a: torch.clamp(a.t(), -1, 1, out=a.new_empty(0)), inputs(randn(4, 3))
+    ),
+    Sample("clamp_min_", lambda a: a.clamp_min_(0), inputs(randn(5))),
+    Sample("clamp_max_tensor", lambda a, b: torch.clamp_max(a, b), inputs(randn(3, 4), randn(4))),
+    Sample(
+        "clamp_max_out",
+        lambda a, b: torch.clamp_max(a, b, out=a.new_empty(0)),
+        inputs(randn(3, 4), randn(4)),
+    ),
+    # indexing and rearranging
+    Sample("cat", lambda a, b: torch.cat([a, b]), inputs(randn(2, 3), randn(4, 3))),
+    Sample("cat_dim1_t", lambda a, b: torch.cat([a.t(), b], 1), inputs(randn(3, 2), randn(2, 5))),
+    Sample(
+        "cat_promotes",
+        lambda a, b: torch.cat([a, b, a.new_empty(0)]),
+        inputs(randn(2, 3), lambda: torch.arange(3.0, dtype=torch.float64).view(1, 3)),
+    ),
+    Sample(
+        "cat_channels_last",
+        lambda a, b: torch.cat([a, b], 1),
+        inputs(
+            lambda: torch.randn(2, 3, 4, 5, generator=GEN).to(memory_format=torch.channels_last),
+            lambda: torch.randn(2, 2, 4, 5, generator=GEN).to(memory_format=torch.channels_last),
+        ),
+    ),
+    Sample(
+        "cat_out",
+        lambda a, b: torch.cat([a, b], out=a.new_empty(0)),
+        inputs(randn(2, 3), randn(1, 3)),
+    ),
+    Sample("stack", lambda a, b: torch.stack([a, b], 1), inputs(randn(2, 3), randn(2, 3))),
+    Sample(
+        "index_select",
+        lambda a, i: torch.index_select(a.t(), 0, i),
+        inputs(randn(3, 4), lambda: torch.tensor([0, 2, 2])),
+    ),
+    Sample(
+        "index_select_out",
+        lambda a, i: torch.index_select(a, 1, i, out=a.new_empty(0)),
+        inputs(randn(3, 4), lambda: torch.tensor([3, 0], dtype=torch.int32)),
+    ),
+    Sample(
+        "gather",
+        lambda a, i: torch.gather(a, 1, i),
+        inputs(randn(3, 4), lambda: torch.tensor([[0, 1], [2, 0], [3, 3]])),
+    ),
+    Sample(
+        "gather_out",
+        lambda a, i: torch.gather(a.t(), 0, i, out=a.new_empty(0)),
+        inputs(randn(3, 4), lambda: torch.tensor([[0, 1, 2], [2, 0, 1]])),
+    ),
+    Sample(
+        "scatter_src",
+        lambda a, i, s: torch.scatter(a, 1, i, s),
+        inputs(randn(3, 4), lambda: torch.tensor([[0, 1], [2, 0], [3, 3]]), randn(3, 2)),
+    ),
+    Sample(
+        "scatter_value_",
+        lambda a, i: a.scatter_(0, i, 7.5),
+        inputs(randn(3, 4), lambda: torch.tensor([[0, 1, 2, 0]])),
+    ),
+    Sample(
+        "scatter_out",
+        lambda a, i: torch.scatter(a, 1, i, -1.0, out=a.new_empty(0)),
+        inputs(randn(3, 4), lambda: torch.tensor([[0], [2], [3]])),
+    ),
+    Sample(
+        "scatter_add",
+        lambda a, i, s: torch.scatter_add(a, 0, i, s),
+        inputs(randn(3, 4), lambda: torch.tensor([[0, 1, 2, 0], [0, 0, 0, 0]]), randn(2, 4)),
+    ),
+    Sample(
+        "scatter_add_",
+        lambda a, i, s: a.scatter_add_(1, i, s),
+        inputs(randn(2, 4), lambda: torch.tensor([[0, 0, 3], [1, 1, 1]]), randn(2, 3)),
+    ),
+    Sample(
+        "index_add",
+        lambda a, i, s: torch.index_add(a, 0, i, s, alpha=2),
+        inputs(randn(3, 4), lambda: torch.tensor([0, 2, 0]), randn(3, 4)),
+    ),
+    Sample(
+        "index_add_",
+        lambda a, i, s: a.index_add_(1, i, s),
+        inputs(randn(3, 4), lambda: torch.tensor([1, 1]), randn(3, 2)),
+    ),
+    Sample("masked_fill", lambda a: a.masked_fill(a > 0, 1.5), inputs(randn(3, 4))),
+    Sample(
+        "masked_fill_bcast", lambda a, m: a.masked_fill(m > 0, -2.0), inputs(randn(4), randn(3, 4))
+    ),
+    Sample("masked_fill_", lambda a: a.masked_fill_(a < 0, 0.0), inputs(randn(3, 4))),
+    Sample(
+        "masked_fill_tensor", lambda a, v: a.masked_fill_(a < 0, v), inputs(randn(3, 4), randn(()))
+    ),
+    Sample("masked_fill_int", lambda a: a.masked_fill(a > 2, 9), inputs(lambda: torch.arange(6))),
+    Sample("flip", lambda a: torch.flip(a.t(), [0]), inputs(randn(3, 4))),
+    Sample("flip_all", lambda a: torch.flip(a, [0, 1, 2]), inputs(randn(2, 3, 4))),
+    Sample("roll", lambda a: torch.roll(a.t(), 1, 0), inputs(randn(3, 4))),
+    Sample("roll_flat", lambda a: torch.roll(a, 5), inputs(randn(3, 4))),
+    Sample("roll_dims", lambda a: torch.roll(a, (1, -2), (0, 1)), inputs(randn(3, 4))),
+    Sample("cumsum", lambda a: torch.cumsum(a.t(), 0), inputs(randn(3, 4))),
+    Sample(
+        "cumsum_int",
+        lambda a: torch.cumsum(a, 0),
+        inputs(lambda: torch.arange(6, dtype=torch.int32)),
+    ),
+    Sample("cumsum_dtype", lambda a: torch.cumsum(a, 1, dtype=torch.float64), inputs(randn(3, 4))),
+    Sample("cumsum_", lambda a: a.cumsum_(1), inputs(randn(3, 4))),
+    Sample(
+        "cumsum_out",
+        lambda a: torch.cumsum(a, 0, out=a.new_empty(0, dtype=torch.float64)),
+        inputs(randn(3, 4)),
+    ),
+    Sample("cumprod", lambda a: torch.cumprod(a, 1), inputs(randn(3, 4))),
+    Sample("cumprod_out", lambda a: torch.cumprod(a, 0, out=a.new_empty(0)), inputs(randn(3, 4))),
+    Sample("sort", lambda a: torch.sort(a), inputs(randn(3, 4))),
+    Sample("sort_t_desc", lambda a: torch.sort(a.t(), 0, descending=True), inputs(randn(3, 4))),
+    Sample(
+        "sort_stable",
+        lambda a: torch.sort(a, stable=True, dim=0),
+        inputs(lambda: torch.randint(0, 3, (5, 3), generator=GEN)),
+    ),
+    Sample(
+        "sort_out",
+        lambda a: torch.sort(a, 1, out=(a.new_empty(0), a.new_empty(0, dtype=torch.long))),
+        inputs(randn(3, 4)),
+    ),
+    Sample("topk", lambda a: torch.topk(a, 2), inputs(randn(3, 4))),
+    Sample(
+        "topk_dim0_smallest", lambda a: torch.topk(a.t(), 2, 0, largest=False), inputs(randn(3, 4))
+    ),
+    Sample(
+        "topk_out",
+        lambda a: torch.topk(a, 3, out=(a.new_empty(0), a.new_empty(0, dtype=torch.long))),
+        inputs(randn(3, 4)),
+    ),
+    Sample("max_k", lambda a: a.sort(descending=True).values[:, :2], inputs(randn(3, 5))),
+    # advanced indexing
+    Sample("index", lambda a, i: a[i], inputs(randn(3, 4, 5), lambda: torch.tensor([0, 2]))),
+    Sample(
+        "index_t",
+        lambda a, i: a.permute(2, 1, 0)[:, i],
+        inputs(randn(5, 4, 3), lambda: torch.tensor([3, 0, 1])),
+    ),
+    Sample(
+        "index_broadcast",
+        lambda a, i, j: a[j, i],
+        inputs(randn(3, 4, 5), lambda: torch.tensor([0, 3]), lambda: torch.tensor([[1], [0]])),
+    ),
+    Sample(
+        "index_separated",
+        lambda a, i: a[i, :, i],
+        inputs(randn(3, 4, 3), lambda: torch.tensor([[0, 2], [1, 1]])),
+    ),
+    Sample(
+        "index_int32",
+        lambda a, i: a[:, i],
+        inputs(randn(3, 4), lambda: torch.tensor([1, 1], dtype=torch.int32)),
+    ),
+    Sample(
+        "index_put_",
+        lambda a, i, v: a.index_put_((i,), v),
+        inputs(randn(4, 3), lambda: torch.tensor([0, 2]), randn(3)),
+    ),
+    Sample(
+        "index_put_accumulate",
+        lambda a, i, j, v: a.index_put_((i, j), v, accumulate=True),
+        inputs(
+            randn(4, 3), lambda: torch.tensor([0, 2, 0]), lambda: torch.tensor([1, 1, 1]), randn(3)
+        ),
+    ),
+    Sample(
+        "index_put",
+        lambda a, i: torch.index_put(a, (i,), a.new_ones(())),
+        inputs(randn(4, 3), lambda: torch.tensor([2])),
+    ),
+    Sample(
+        "setitem",
+        lambda a, i: (a.__setitem__(i, 0.5), a)[1],
+        inputs(randn(4, 3), lambda: torch.tensor([1, 3])),
+    ),
+    Sample(
+        "setitem_columns",
+        lambda a, i, v: (a.__setitem__((slice(None), i), v), a)[1],
+        inputs(randn(4, 3), lambda: torch.tensor([2, 0]), randn(4, 1)),
+    ),
+    # normalization
+    Sample(
+        "layer_norm",
+        lambda a, w, b: F.layer_norm(a, (5,), w, b),
+        inputs(randn(4, 3, 5), randn(5), randn(5)),
+    ),
+    Sample(
+        "layer_norm_t", lambda a: F.layer_norm(a.transpose(0, 2), (3, 4)), inputs(randn(4, 3, 5))
+    ),
+    Sample(
+        "native_layer_norm",
+        lambda a, w: torch.ops.aten.native_layer_norm(a, [4], w, None, 1e-3),
+        inputs(randn(2, 3, 4), randn(4)),
+    ),
+    Sample(
+        "batch_norm_train",
+        lambda a, w, b, rm, rv: (
+            F.batch_norm(a, rm, rv, w, b, training=True, momentum=0.2),
+            rm,
+            rv,
+        ),
+        inputs(
+            randn(4, 3, 5), randn(3), randn(3), randn(3), lambda: torch.rand(3, generator=GEN) + 0.5
+        ),
+    ),
+    Sample(
+        "batch_norm_eval",
+        lambda a, w, b, rm, rv: F.batch_norm(a, rm, rv, w, b, training=False),
+        inputs(
+            randn(4, 3), randn(3), randn(3), randn(3), lambda: torch.rand(3, generator=GEN) + 0.5
+        ),
+    ),
+    Sample(
+        "batch_norm_channels_last",
+        lambda a: torch.ops.aten.native_batch_norm(a, None, None, None, None, True, 0.1, 1e-5),
+        inputs(
+            lambda: torch.randn(2, 3, 4, 5, generator=GEN).to(memory_format=torch.channels_last)
+        ),
+    ),
+    Sample(
+        "group_norm",
+        lambda a, w, b: F.group_norm(a, 2, w, b),
+        inputs(randn(3, 4, 5), randn(4), randn(4)),
+    ),
+    Sample(
+        "native_group_norm",
+        lambda a: torch.ops.aten.native_group_norm(a, None, None, 2, 6, 4, 3, 1e-5),
+        inputs(randn(2, 6, 2, 2)),
+    ),
+    Sample(
+        "layer_norm_backward_mask",
+        lambda g, a, w: torch.ops.aten.native_layer_norm_backward(
+            g,
+            a,
+            [4],
+            *torch.ops.aten.native_layer_norm(a, [4], w, w, 1e-5)[1:],
+            w,
+            w,
+            [True, False, True],
+        ),
+        inputs(randn(3, 4), randn(3, 4), randn(4)),
+    ),
+    # statistical reductions
+    Sample("var", lambda a: a.t().var(1), inputs(randn(4, 3))),
+    Sample("var_all", torch.var, inputs(randn(4, 3))),
+    Sample(
+        "std_unbiased_false", lambda a: a.std(0, unbiased=False, keepdim=True), inputs(randn(4, 3))
+    ),
+    Sample("std_correction", lambda a: torch.std(a, (0, 2), correction=2), inputs(randn(3, 4, 5))),
+    Sample(
+        "var_out",
+        lambda a: torch.var(a, 1, out=a.new_empty(0, dtype=torch.float64)),
+        inputs(randn(4, 3)),
+    ),
+    Sample("var_mean", lambda a: torch.var_mean(a, 0), inputs(randn(4, 3))),
+    Sample("std_mean", lambda a: torch.std_mean(a, correction=0), inputs(randn(4, 3))),
+    Sample("vector_norm", lambda a: torch.linalg.vector_norm(a.t(), 3, 1), inputs(randn(4, 3))),
+    Sample("vector_norm_all", lambda a: torch.linalg.vector_norm(a), inputs(randn(4, 3))),
+    Sample(
+        "vector_norm_inf",
+        lambda a: torch.linalg.vector_norm(a, float("inf"), 0, keepdim=True),
+        inputs(randn(4, 3)),
+    ),
+    Sample(
+        "vector_norm_dtype",
+        lambda a: torch.linalg.vector_norm(a, 1, dtype=torch.float64),
+        inputs(randn(4, 3)),
+    ),
+    Sample(
+        "vector_norm_out",
+        lambda a: torch.linalg.vector_norm(a, 2, 1, out=a.new_empty(0)),
+        inputs(randn(4, 3)),
+    ),
+    Sample("norm", lambda a: a.norm(dim=1), inputs(randn(4, 3))),
+    Sample("logsumexp", lambda a: torch.logsumexp(a.t(), 0), inputs(randn(4, 3))),
+    Sample(
+        "logsumexp_int",
+        lambda a: torch.logsumexp(a, 1, keepdim=True),
+        inputs(lambda: torch.arange(6).view(2, 3)),
+    ),
+    Sample(
+        "logsumexp_out",
+        lambda a: torch.logsumexp(a, 1, out=a.new_empty(0, dtype=torch.float64)),
+        inputs(randn(4, 3)),
+    ),
+    # pooling
+    Sample("max_pool2d", lambda a: F.max_pool2d(a, 2), inputs(randn(2, 3, 7, 8))),
+    Sample(
+        "max_pool2d_indices",
+        lambda a: F.max_pool2d(a, 3, 2, 1, dilation=1, ceil_mode=True, return_indices=True),
+        inputs(randn(2, 3, 7, 8)),
+    ),
+    Sample(
+        "max_pool2d_channels_last",
+        lambda a: F.max_pool2d(a, (2, 3), (1, 2), return_indices=True),
+        inputs(
+            lambda: torch.randn(2, 3, 7, 8, generator=GEN).to(memory_format=torch.channels_last)
+        ),
+    ),
+    Sample(
+        "max_pool2d_unbatched", lambda a: F.max_pool2d(a, 2, dilation=2), inputs(randn(3, 7, 8))
+    ),
+    Sample("avg_pool2d", lambda a: F.avg_pool2d(a, 2), inputs(randn(2, 3, 7, 8))),
+    Sample(
+        "avg_pool2d_options",
+        lambda a: F.avg_pool2d(
+            a, 3, 2, 1, ceil_mode=True, count_include_pad=False, divisor_override=4
+        ),
+        inputs(randn(2, 3, 7, 8)),
+    ),
+    Sample("avg_pool2d_t", lambda a: F.avg_pool2d(a.transpose(2, 3), 2), inputs(randn(2, 3, 8, 7))),
+    Sample(
+        "adaptive_avg_pool2d", lambda a: F.adaptive_avg_pool2d(a, (3, 4)), inputs(randn(2, 3, 7, 8))
+    ),
+    Sample(
+        "adaptive_avg_pool2d_channels_last",
+        lambda a: F.adaptive_avg_pool2d(a, 3),
+        inputs(
+            lambda: torch.randn(2, 3, 7, 8, generator=GEN).to(memory_format=torch.channels_last)
+        ),
+    ),
+    # convolution
+    Sample(
+        "conv2d",
+        lambda a, w, b: F.conv2d(a, w, b, stride=2, padding=1),
+        inputs(randn(2, 3, 8, 8), randn(4, 3, 3, 3), randn(4)),
+    ),
+    Sample(
+        "conv2d_channels_last",
+        lambda a, w: F.conv2d(a, w),
+        inputs(
+            lambda: torch.randn(2, 3, 6, 6, generator=GEN).to(memory_format=torch.channels_last),
+            randn(4, 3, 3, 3),
+        ),
+    ),
+    Sample(
+        "conv2d_groups_dilation",
+        lambda a, w: F.conv2d(a, w, groups=2, dilation=2, padding=(2, 1)),
+        inputs(randn(2, 4, 8, 8), randn(6, 2, 3, 3)),
+    ),
+    Sample(
+        "conv1d",
+        lambda a, w: F.conv1d(a, w, stride=2, padding=1),
+        inputs(randn(2, 3, 10), randn(4, 3, 3)),
+    ),
+    Sample(
+        "conv3d", lambda a, w: F.conv3d(a, w), inputs(randn(1, 2, 4, 4, 4), randn(3, 2, 3, 3, 3))
+    ),
+    Sample(
+        "conv_transpose2d",
+        lambda a, w, b: F.conv_transpose2d(a, w, b, stride=2, padding=1, output_padding=1),
+        inputs(randn(2, 3, 5, 5), randn(3, 5, 3, 3), randn(5)),
+    ),
+    Sample(
+        "conv2d_unbatched",
+        lambda a, w: F.conv2d(a, w, padding="same"),
+        inputs(randn(3, 6, 6), randn(4, 3, 3, 3)),
+    ),
+    Sample("log_sigmoid", F.logsigmoid, inputs(randn(3, 4))),
+    Sample("log_sigmoid_t", lambda a: F.logsigmoid(a.t()), inputs(randn(3, 4))),
+    Sample(
+        "log_sigmoid_forward", lambda a: torch.ops.aten.log_sigmoid_forward(a), inputs(randn(3, 4))
+    ),
+    Sample("index_cpu_indices", lambda a: a[torch.tensor([2, 0])], inputs(randn(3, 4))),
+    Sample(
+        "index_put_cpu_indices",
+        lambda a: a.index_put_((torch.tensor([1, 1]),), a.new_ones(4), accumulate=True),
+        inputs(randn(3, 4)),
+    ),
 ]
 
 
@@ -134,3 +560,247 @@ def test_op_agrees_three_ways(sample):
         assert meta(dry_t) == meta(remote_t), "dry run and host metadata differ"
         assert meta(remote_t) == meta(cpu_t), "remote metadata differs from CPU"
         torch.testing.assert_close(remote_t.cpu(), cpu_t)
+
+
+@dataclass
+class GradSample:
+    """`fn(*inputs)` is backpropagated with a fixed gradient; the inputs' `.grad` must agree."""
+
+    name: str
+    fn: Callable
+    inputs: Callable[[], list]
+
+
+def leaves(args, device=None):
+    out = []
+    for a in args:
+        if isinstance(a, torch.Tensor) and a.is_floating_point():
+            a = (a.to(device) if device else a.clone()).detach().requires_grad_(True)
+        elif isinstance(a, torch.Tensor) and device:
+            a = a.to(device)
+        out.append(a)
+    return out
+
+
+def grads_of(sample: GradSample, args, device=None):
+    xs = leaves(args, device)
+    y = sample.fn(*xs)
+    seed = torch.Generator().manual_seed(1)
+    g = torch.randn(y.shape, generator=seed, dtype=y.dtype)
+    y.backward(g.to(device) if device else g)
+    return [x.grad for x in xs if isinstance(x, torch.Tensor) and x.requires_grad]
+
+
+GRAD_SAMPLES = [
+    GradSample("gelu", F.gelu, inputs(randn(3, 4))),
+    GradSample("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), inputs(randn(3, 4))),
+    GradSample("silu", F.silu, inputs(randn(3, 4))),
+    GradSample("sigmoid", torch.sigmoid, inputs(randn(3, 4))),
+    GradSample("tanh", torch.tanh, inputs(randn(3, 4))),
+    GradSample("leaky_relu", lambda a: F.leaky_relu(a, 0.2), inputs(randn(3, 4))),
+    GradSample(
+        "leaky_relu_", lambda a: F.leaky_relu(a * 1, 0.2, inplace=True), inputs(randn(3, 4))
+    ),
+    GradSample("hardtanh", lambda a: F.hardtanh(a, -0.5, 0.5), inputs(randn(3, 4))),
+    GradSample("softplus", lambda a: F.softplus(a, beta=2, threshold=1), inputs(randn(3, 4))),
+    GradSample("elu", lambda a: F.elu(a, alpha=0.5), inputs(randn(3, 4))),
+    GradSample("elu_", lambda a: F.elu(a * 1, inplace=True), inputs(randn(3, 4))),
+    GradSample("selu", F.selu, inputs(randn(3, 4))),
+    GradSample("clamp", lambda a: a.clamp(-0.5, 0.5), inputs(randn(3, 4))),
+    GradSample("clamp_tensor", lambda a, b: torch.clamp(a, min=b), inputs(randn(3, 4), randn(4))),
+    GradSample("clamp_min", lambda a: a.clamp_min(0.1), inputs(randn(3, 4))),
+    GradSample("cat", lambda a, b: torch.cat([a, b], 1), inputs(randn(3, 2), randn(3, 4))),
+    GradSample(
+        "index_select",
+        lambda a: torch.index_select(a, 0, torch.tensor([0, 2, 2], device=a.device)),
+        inputs(randn(3, 4)),
+    ),
+    GradSample(
+        "gather",
+        lambda a: torch.gather(a, 1, torch.tensor([[0, 1], [2, 2], [3, 0]], device=a.device)),
+        inputs(randn(3, 4)),
+    ),
+    GradSample(
+        "scatter_add",
+        lambda a, s: torch.scatter_add(
+            a, 1, torch.tensor([[0, 1], [2, 2], [3, 0]], device=a.device), s
+        ),
+        inputs(randn(3, 4), randn(3, 2)),
+    ),
+    GradSample("masked_fill", lambda a: a.masked_fill(a > 0, 0.0), inputs(randn(3, 4))),
+    GradSample("flip", lambda a: torch.flip(a, [1]), inputs(randn(3, 4))),
+    GradSample("roll", lambda a: torch.roll(a, 1, 1), inputs(randn(3, 4))),
+    GradSample("cumsum", lambda a: torch.cumsum(a, 1), inputs(randn(3, 4))),
+    GradSample("sort", lambda a: torch.sort(a, 1).values, inputs(randn(3, 4))),
+    GradSample("topk", lambda a: torch.topk(a, 2).values, inputs(randn(3, 4))),
+    GradSample(
+        "embedding",
+        lambda w: F.embedding(torch.tensor([[0, 2], [2, 1]], device=w.device), w),
+        inputs(randn(4, 3)),
+    ),
+    GradSample("index", lambda a: a[torch.tensor([0, 2, 0], device=a.device)], inputs(randn(3, 4))),
+    GradSample(
+        "index_put",
+        lambda a, v: torch.index_put(a, (torch.tensor([1, 0], device=a.device),), v),
+        inputs(randn(3, 4), randn(4)),
+    ),
+    GradSample(
+        "layer_norm",
+        lambda a, w, b: F.layer_norm(a, (5,), w, b),
+        inputs(randn(4, 3, 5), randn(5), randn(5)),
+    ),
+    GradSample(
+        "layer_norm_no_affine", lambda a: F.layer_norm(a, (3, 5), eps=1e-2), inputs(randn(4, 3, 5))
+    ),
+    GradSample(
+        "batch_norm_train",
+        lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+        inputs(randn(4, 3, 5), randn(3), randn(3)),
+    ),
+    GradSample(
+        "batch_norm_eval",
+        lambda a, w, b: F.batch_norm(
+            a,
+            torch.zeros(3, device=a.device),
+            torch.ones(3, device=a.device) * 2,
+            w,
+            b,
+            training=False,
+        ),
+        inputs(randn(4, 3), randn(3), randn(3)),
+    ),
+    GradSample(
+        "group_norm",
+        lambda a, w, b: F.group_norm(a, 2, w, b),
+        inputs(randn(3, 4, 5), randn(4), randn(4)),
+    ),
+    GradSample(
+        "group_norm_no_affine", lambda a: F.group_norm(a, 3, eps=1e-3), inputs(randn(2, 6, 2, 2))
+    ),
+    GradSample("var", lambda a: a.var(1), inputs(randn(4, 3))),
+    GradSample("std", lambda a: a.std(0), inputs(randn(4, 3))),
+    GradSample("vector_norm", lambda a: torch.linalg.vector_norm(a, 2, 1), inputs(randn(4, 3))),
+    GradSample("logsumexp", lambda a: torch.logsumexp(a, 1), inputs(randn(4, 3))),
+    GradSample("max_pool2d", lambda a: F.max_pool2d(a, 3, 2, 1), inputs(randn(2, 3, 7, 8))),
+    GradSample(
+        "avg_pool2d",
+        lambda a: F.avg_pool2d(a, 3, 2, 1, count_include_pad=False),
+        inputs(randn(2, 3, 7, 8)),
+    ),
+    GradSample(
+        "adaptive_avg_pool2d", lambda a: F.adaptive_avg_pool2d(a, (3, 4)), inputs(randn(2, 3, 7, 8))
+    ),
+    GradSample(
+        "conv2d",
+        lambda a, w, b: F.conv2d(a, w, b, stride=2, padding=1),
+        inputs(randn(2, 3, 8, 8), randn(4, 3, 3, 3), randn(4)),
+    ),
+    GradSample(
+        "conv1d_groups",
+        lambda a, w: F.conv1d(a, w, groups=2),
+        inputs(randn(2, 4, 9), randn(6, 2, 3)),
+    ),
+    GradSample(
+        "conv_transpose2d",
+        lambda a, w: F.conv_transpose2d(a, w, stride=2, padding=1),
+        inputs(randn(2, 3, 5, 5), randn(3, 5, 3, 3)),
+    ),
+    GradSample(
+        "lenet_block",
+        lambda a, w: F.max_pool2d(
+            F.relu(F.batch_norm(F.conv2d(a, w), None, None, training=True)), 2
+        ),
+        inputs(randn(2, 3, 10, 10), randn(4, 3, 3, 3)),
+    ),
+    GradSample("log_sigmoid", F.logsigmoid, inputs(randn(3, 4))),
+    GradSample("log_sigmoid_t", lambda a: F.logsigmoid(a.t()), inputs(randn(3, 4))),
+]
+
+
+@pytest.mark.parametrize("sample", GRAD_SAMPLES, ids=[s.name for s in GRAD_SAMPLES])
+def test_grad_agrees_three_ways(sample):
+    args = sample.inputs()
+    expected = grads_of(sample, args)
+    remote = grads_of(sample, args, "remote")
+    with torch_remote.dry_run():
+        dry = grads_of(sample, args, "remote")
+    assert len(expected) == len(remote) == len(dry)
+    for cpu_g, remote_g, dry_g in zip(expected, remote, dry, strict=True):
+        assert meta(dry_g) == meta(remote_g), "dry run and host gradient metadata differ"
+        assert meta(remote_g) == meta(cpu_g), "remote gradient metadata differs from CPU"
+        torch.testing.assert_close(remote_g.cpu(), cpu_g)
+
+
+@dataclass
+class RandomSample:
+    """A random op: metadata must agree three ways; `check` holds on the remote values."""
+
+    name: str
+    fn: Callable
+    inputs: Callable[[], list]
+    check: Callable
+
+
+def _dropout_check(x, out, mask):
+    kept = mask.to(torch.float32)
+    torch.testing.assert_close(out, x * kept / 0.7)
+
+
+RANDOM_SAMPLES = [
+    RandomSample(
+        "bernoulli_",
+        lambda a: a.bernoulli_(0.3),
+        inputs(randn(64)),
+        lambda x, y: set(y.tolist()) <= {0.0, 1.0},
+    ),
+    RandomSample(
+        "random_from_to",
+        lambda a: a.random_(2, 5),
+        inputs(lambda: torch.zeros(64, dtype=torch.int64)),
+        lambda x, y: 2 <= y.min().item() and y.max().item() < 5,
+    ),
+    RandomSample(
+        "random_to",
+        lambda a: a.random_(3),
+        inputs(lambda: torch.zeros(64)),
+        lambda x, y: 0 <= y.min().item() and y.max().item() < 3,
+    ),
+    RandomSample(
+        "random_",
+        lambda a: a.random_(),
+        inputs(lambda: torch.zeros(64, dtype=torch.uint8)),
+        lambda x, y: True,
+    ),
+    RandomSample(
+        "native_dropout",
+        lambda a: torch.ops.aten.native_dropout(a.t(), 0.3, True),
+        inputs(randn(8, 6)),
+        lambda x, out, mask: _dropout_check(x.t(), out, mask),
+    ),
+    RandomSample(
+        "native_dropout_eval",
+        lambda a: torch.ops.aten.native_dropout(a, 0.3, False),
+        inputs(randn(8, 6)),
+        lambda x, out, mask: (torch.testing.assert_close(out, x), bool(mask.all())),
+    ),
+    RandomSample(
+        "dropout_grad",
+        lambda a: (lambda x: (torch.autograd.grad(F.dropout(x, 0.5).sum(), x)[0],))(
+            a.requires_grad_()
+        ),
+        inputs(randn(8, 6)),
+        lambda x, g: set(g.unique().tolist()) <= {0.0, 2.0},
+    ),
+]
+
+
+@pytest.mark.parametrize("sample", RANDOM_SAMPLES, ids=[s.name for s in RANDOM_SAMPLES])
+def test_random_op_metadata_and_values(sample):
+    args = sample.inputs()
+    expected = outputs(sample.fn(*[a.clone() for a in args]))
+    remote = outputs(sample.fn(*to_remote(args)))
+    with torch_remote.dry_run():
+        dry = outputs(sample.fn(*to_remote(args)))
+    assert [meta(t) for t in dry] == [meta(t) for t in remote] == [meta(t) for t in expected]
+    result = sample.check(*args, *[t.detach().cpu() for t in remote])
+    assert result is None or result is True or (isinstance(result, tuple) and result[-1])

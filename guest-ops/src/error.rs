@@ -58,6 +58,13 @@ fn describe_tensors(args: &[Arg]) -> String {
                 let inner: Vec<String> = list.iter().map(|t| t.describe()).collect();
                 parts.push(format!("[{}]", inner.join(", ")));
             }
+            Arg::OptionalTensorList(list) => {
+                let inner: Vec<String> = list
+                    .iter()
+                    .map(|t| t.as_ref().map_or("None".into(), |t| t.describe()))
+                    .collect();
+                parts.push(format!("[{}]", inner.join(", ")));
+            }
             _ => {}
         }
     }

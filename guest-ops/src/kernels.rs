@@ -4,8 +4,9 @@
 use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
-    BinaryOp, IndexReduceOp, Operand, RandomOp, ReduceOp, Scalar, ScalarType, StorageId,
-    TensorMeta, TernaryOp, UnaryOp,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, Pool2dParams,
+    PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, StorageId, TensorMeta,
+    TernaryOp, UnaryOp,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -110,6 +111,266 @@ pub trait Kernels {
         grad: &TensorMeta,
         x: &TensorMeta,
         threshold: Scalar,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn activation(&mut self, op: ActivationOp, x: &TensorMeta, out: &TensorMeta) -> KernelResult;
+    fn cat(&mut self, xs: &[TensorMeta], dim: i64, out: &TensorMeta) -> KernelResult;
+    fn gather(
+        &mut self,
+        op: GatherOp,
+        x: &TensorMeta,
+        dim: i64,
+        index: &TensorMeta,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(
+        &mut self,
+        op: ScatterOp,
+        x: &TensorMeta,
+        dim: i64,
+        index: &TensorMeta,
+        src: &Operand,
+        alpha: Scalar,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn masked_fill(
+        &mut self,
+        x: &TensorMeta,
+        mask: &TensorMeta,
+        value: &Operand,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn flip(&mut self, x: &TensorMeta, dims: &[i64], out: &TensorMeta) -> KernelResult;
+    fn roll(
+        &mut self,
+        x: &TensorMeta,
+        shifts: &[i64],
+        dims: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn scan(
+        &mut self,
+        op: ScanOp,
+        x: &TensorMeta,
+        dim: i64,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn sort(
+        &mut self,
+        x: &TensorMeta,
+        dim: i64,
+        descending: bool,
+        stable: bool,
+        values: &TensorMeta,
+        indices: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn topk(
+        &mut self,
+        x: &TensorMeta,
+        k: i64,
+        dim: i64,
+        largest: bool,
+        sorted: bool,
+        values: &TensorMeta,
+        indices: &TensorMeta,
+    ) -> KernelResult;
+    fn embedding_backward(
+        &mut self,
+        grad: &TensorMeta,
+        indices: &TensorMeta,
+        num_weights: i64,
+        padding_idx: i64,
+        scale_grad_by_freq: bool,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn layer_norm(
+        &mut self,
+        x: &TensorMeta,
+        normalized_shape: &[i64],
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        eps: f64,
+        out: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn layer_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        normalized_shape: &[i64],
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm(
+        &mut self,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        running_mean: Option<&TensorMeta>,
+        running_var: Option<&TensorMeta>,
+        training: bool,
+        momentum: f64,
+        eps: f64,
+        out: &TensorMeta,
+        save_mean: &TensorMeta,
+        save_invstd: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        running_mean: Option<&TensorMeta>,
+        running_var: Option<&TensorMeta>,
+        save_mean: Option<&TensorMeta>,
+        save_invstd: Option<&TensorMeta>,
+        training: bool,
+        eps: f64,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn group_norm(
+        &mut self,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        eps: f64,
+        out: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn group_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn moments(
+        &mut self,
+        op: MomentOp,
+        x: &TensorMeta,
+        dims: &[i64],
+        correction: Scalar,
+        keepdim: bool,
+        out: &TensorMeta,
+        mean: Option<&TensorMeta>,
+    ) -> KernelResult;
+    fn vector_norm(
+        &mut self,
+        x: &TensorMeta,
+        ord: Scalar,
+        dims: &[i64],
+        keepdim: bool,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn pool2d(
+        &mut self,
+        op: PoolOp,
+        x: &TensorMeta,
+        params: &Pool2dParams,
+        out: &TensorMeta,
+        indices: Option<&TensorMeta>,
+    ) -> KernelResult;
+    fn pool2d_backward(
+        &mut self,
+        op: PoolOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        params: &Pool2dParams,
+        indices: Option<&TensorMeta>,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn random_integers(
+        &mut self,
+        range: Option<(i64, Option<i64>)>,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn dropout(
+        &mut self,
+        x: &TensorMeta,
+        p: f64,
+        train: bool,
+        out: &TensorMeta,
+        mask: &TensorMeta,
+    ) -> KernelResult;
+    fn dropout_backward(
+        &mut self,
+        grad: &TensorMeta,
+        mask: &TensorMeta,
+        scale: f64,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn conv(
+        &mut self,
+        x: &TensorMeta,
+        weight: &TensorMeta,
+        bias: Option<&TensorMeta>,
+        params: &ConvParams,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn conv_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        weight: &TensorMeta,
+        params: &ConvParams,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult;
+    fn index(
+        &mut self,
+        x: &TensorMeta,
+        indices: &[Option<TensorMeta>],
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn index_put(
+        &mut self,
+        x: &TensorMeta,
+        indices: &[Option<TensorMeta>],
+        values: &TensorMeta,
+        accumulate: bool,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn activation_backward(
+        &mut self,
+        op: ActivationOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        x_is_result: bool,
+        compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult;
 }
@@ -281,5 +542,398 @@ impl Kernels for Host {
         out: &TensorMeta,
     ) -> KernelResult {
         imports::threshold_backward(grad, x, threshold, out)
+    }
+
+    fn activation(&mut self, op: ActivationOp, x: &TensorMeta, out: &TensorMeta) -> KernelResult {
+        imports::activation(op, x, out)
+    }
+
+    fn activation_backward(
+        &mut self,
+        op: ActivationOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        x_is_result: bool,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::activation_backward(op, grad, x, x_is_result, compute, out)
+    }
+
+    fn cat(&mut self, xs: &[TensorMeta], dim: i64, out: &TensorMeta) -> KernelResult {
+        imports::cat(xs, dim, out)
+    }
+
+    fn gather(
+        &mut self,
+        op: GatherOp,
+        x: &TensorMeta,
+        dim: i64,
+        index: &TensorMeta,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::gather(op, x, dim, index, out)
+    }
+
+    fn scatter(
+        &mut self,
+        op: ScatterOp,
+        x: &TensorMeta,
+        dim: i64,
+        index: &TensorMeta,
+        src: &Operand,
+        alpha: Scalar,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::scatter(op, x, dim, index, src, alpha, out)
+    }
+
+    fn masked_fill(
+        &mut self,
+        x: &TensorMeta,
+        mask: &TensorMeta,
+        value: &Operand,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::masked_fill(x, mask, value, out)
+    }
+
+    fn flip(&mut self, x: &TensorMeta, dims: &[i64], out: &TensorMeta) -> KernelResult {
+        imports::flip(x, dims, out)
+    }
+
+    fn roll(
+        &mut self,
+        x: &TensorMeta,
+        shifts: &[i64],
+        dims: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::roll(x, shifts, dims, out)
+    }
+
+    fn scan(
+        &mut self,
+        op: ScanOp,
+        x: &TensorMeta,
+        dim: i64,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::scan(op, x, dim, compute, out)
+    }
+
+    fn sort(
+        &mut self,
+        x: &TensorMeta,
+        dim: i64,
+        descending: bool,
+        stable: bool,
+        values: &TensorMeta,
+        indices: &TensorMeta,
+    ) -> KernelResult {
+        imports::sort(x, dim, descending, stable, values, indices)
+    }
+
+    fn topk(
+        &mut self,
+        x: &TensorMeta,
+        k: i64,
+        dim: i64,
+        largest: bool,
+        sorted: bool,
+        values: &TensorMeta,
+        indices: &TensorMeta,
+    ) -> KernelResult {
+        imports::topk(x, k, dim, largest, sorted, values, indices)
+    }
+
+    fn embedding_backward(
+        &mut self,
+        grad: &TensorMeta,
+        indices: &TensorMeta,
+        num_weights: i64,
+        padding_idx: i64,
+        scale_grad_by_freq: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::embedding_backward(
+            grad,
+            indices,
+            num_weights,
+            padding_idx,
+            scale_grad_by_freq,
+            out,
+        )
+    }
+
+    fn index(
+        &mut self,
+        x: &TensorMeta,
+        indices: &[Option<TensorMeta>],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::index(x, indices, out)
+    }
+
+    fn index_put(
+        &mut self,
+        x: &TensorMeta,
+        indices: &[Option<TensorMeta>],
+        values: &TensorMeta,
+        accumulate: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::index_put(x, indices, values, accumulate, out)
+    }
+
+    fn layer_norm(
+        &mut self,
+        x: &TensorMeta,
+        normalized_shape: &[i64],
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        eps: f64,
+        out: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+    ) -> KernelResult {
+        imports::layer_norm(x, normalized_shape, weight, bias, eps, out, mean, rstd)
+    }
+
+    fn layer_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        normalized_shape: &[i64],
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::layer_norm_backward(
+            grad,
+            x,
+            normalized_shape,
+            mean,
+            rstd,
+            weight,
+            bias,
+            grad_input,
+            grad_weight,
+            grad_bias,
+        )
+    }
+
+    fn batch_norm(
+        &mut self,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        running_mean: Option<&TensorMeta>,
+        running_var: Option<&TensorMeta>,
+        training: bool,
+        momentum: f64,
+        eps: f64,
+        out: &TensorMeta,
+        save_mean: &TensorMeta,
+        save_invstd: &TensorMeta,
+    ) -> KernelResult {
+        imports::batch_norm(
+            x,
+            weight,
+            bias,
+            running_mean,
+            running_var,
+            training,
+            momentum,
+            eps,
+            out,
+            save_mean,
+            save_invstd,
+        )
+    }
+
+    fn batch_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        running_mean: Option<&TensorMeta>,
+        running_var: Option<&TensorMeta>,
+        save_mean: Option<&TensorMeta>,
+        save_invstd: Option<&TensorMeta>,
+        training: bool,
+        eps: f64,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::batch_norm_backward(
+            grad,
+            x,
+            weight,
+            running_mean,
+            running_var,
+            save_mean,
+            save_invstd,
+            training,
+            eps,
+            grad_input,
+            grad_weight,
+            grad_bias,
+        )
+    }
+
+    fn group_norm(
+        &mut self,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        eps: f64,
+        out: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+    ) -> KernelResult {
+        imports::group_norm(x, weight, bias, n, c, hxw, groups, eps, out, mean, rstd)
+    }
+
+    fn group_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::group_norm_backward(
+            grad,
+            x,
+            mean,
+            rstd,
+            weight,
+            n,
+            c,
+            hxw,
+            groups,
+            grad_input,
+            grad_weight,
+            grad_bias,
+        )
+    }
+
+    fn moments(
+        &mut self,
+        op: MomentOp,
+        x: &TensorMeta,
+        dims: &[i64],
+        correction: Scalar,
+        keepdim: bool,
+        out: &TensorMeta,
+        mean: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::moments(op, x, dims, correction, keepdim, out, mean)
+    }
+
+    fn vector_norm(
+        &mut self,
+        x: &TensorMeta,
+        ord: Scalar,
+        dims: &[i64],
+        keepdim: bool,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::vector_norm(x, ord, dims, keepdim, compute, out)
+    }
+
+    fn pool2d(
+        &mut self,
+        op: PoolOp,
+        x: &TensorMeta,
+        params: &Pool2dParams,
+        out: &TensorMeta,
+        indices: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::pool2d(op, x, params, out, indices)
+    }
+
+    fn pool2d_backward(
+        &mut self,
+        op: PoolOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        params: &Pool2dParams,
+        indices: Option<&TensorMeta>,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::pool2d_backward(op, grad, x, params, indices, out)
+    }
+
+    fn random_integers(
+        &mut self,
+        range: Option<(i64, Option<i64>)>,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::random_integers(range, out)
+    }
+
+    fn dropout(
+        &mut self,
+        x: &TensorMeta,
+        p: f64,
+        train: bool,
+        out: &TensorMeta,
+        mask: &TensorMeta,
+    ) -> KernelResult {
+        imports::dropout(x, p, train, out, mask)
+    }
+
+    fn dropout_backward(
+        &mut self,
+        grad: &TensorMeta,
+        mask: &TensorMeta,
+        scale: f64,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::dropout_backward(grad, mask, scale, out)
+    }
+
+    fn conv(
+        &mut self,
+        x: &TensorMeta,
+        weight: &TensorMeta,
+        bias: Option<&TensorMeta>,
+        params: &ConvParams,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::conv(x, weight, bias, params, out)
+    }
+
+    fn conv_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        weight: &TensorMeta,
+        params: &ConvParams,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::conv_backward(grad, x, weight, params, grad_input, grad_weight, grad_bias)
     }
 }

@@ -1,7 +1,8 @@
 //! Short paths to the generated WIT types, and the small helpers every module uses on them.
 
 pub use crate::bindings::torch_remote::ops::kernels::{
-    BinaryOp, IndexReduceOp, Operand, RandomOp, ReduceOp, TernaryOp, UnaryOp,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, Pool2dParams,
+    PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, TernaryOp, UnaryOp,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

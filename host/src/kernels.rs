@@ -4,6 +4,11 @@
 //! dtype against the output metadata the guest computed, and copies it into the output
 //! view. It never decides a shape; a disagreement is an error, not a guess.
 
+mod activation;
+mod conv;
+mod index;
+mod norm;
+
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
@@ -11,8 +16,9 @@ use std::sync::Mutex;
 use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
-    BinaryOp, IndexReduceOp, KernelsHost, Operand, RandomOp, ReduceOp, Scalar, ScalarType,
-    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
+    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, StorageId,
+    TensorMeta, TernaryOp, TypesHost, UnaryOp,
 };
 use crate::storage::{kind_of, Storages};
 
@@ -80,6 +86,52 @@ impl TchKernels {
                     .map_err(err)
             }
         }
+    }
+
+    /// A tensor operand, or the number itself (for kernels that take a Scalar).
+    fn tensor_or_number(&self, operand: &Operand) -> Result<Result<Tensor, Scalar>, String> {
+        match operand {
+            Operand::Tensor(meta) => Ok(Ok(self.view(meta)?)),
+            Operand::Number(value) => Ok(Err(*value)),
+        }
+    }
+
+    fn optional_views(&self, metas: &[Option<TensorMeta>]) -> Result<Vec<Option<Tensor>>, String> {
+        metas
+            .iter()
+            .map(|m| m.as_ref().map(|m| self.view(m)).transpose())
+            .collect()
+    }
+
+    fn optional_view(&self, meta: &Option<TensorMeta>) -> Result<Option<Tensor>, String> {
+        meta.as_ref().map(|m| self.view(m)).transpose()
+    }
+
+    /// Writes each requested gradient.
+    fn write_grads(
+        &self,
+        outs: [Option<TensorMeta>; 3],
+        grads: Vec<Option<Tensor>>,
+    ) -> KernelResult {
+        for (out, grad) in outs.iter().zip(grads) {
+            if let Some(out) = out {
+                let grad = grad.ok_or("the recomputed forward gave no such gradient")?;
+                self.write(out, grad)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the process-wide generator and seeds it for this session's next random op.
+    fn reseed(&mut self) -> std::sync::MutexGuard<'static, ()> {
+        self.random_ops += 1;
+        let turn = RNG.lock().unwrap_or_else(|p| p.into_inner());
+        tch::manual_seed(
+            self.seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(self.random_ops) as i64,
+        );
+        turn
     }
 
     /// Copies `result` into `out` once its shape and dtype match the guest's metadata.
@@ -206,6 +258,8 @@ fn binary_result(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor, tch::Tc
         BinaryOp::BitwiseOr => a.f_bitwise_or_tensor(b),
         BinaryOp::BitwiseXor => a.f_bitwise_xor_tensor(b),
         BinaryOp::Atan2 => a.f_atan2(b),
+        BinaryOp::ClampMin => a.f_clamp_min_tensor(b),
+        BinaryOp::ClampMax => a.f_clamp_max_tensor(b),
     }
 }
 
@@ -222,6 +276,7 @@ fn reduce_result(
         ReduceOp::Amin => x.f_amin(dims, keepdim),
         ReduceOp::All => x.f_all_dims(dims, keepdim),
         ReduceOp::Any => x.f_any_dims(dims, keepdim),
+        ReduceOp::Logsumexp => x.f_logsumexp(dims, keepdim),
         ReduceOp::Prod => {
             let all: Vec<i64> = (0..x.dim() as i64).collect();
             let dims = if dims.is_empty() { &all } else { dims };
@@ -271,19 +326,66 @@ impl KernelsHost for TchKernels {
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: TensorMeta) -> KernelResult {
         guarded(|| {
             let mut target = self.view(&out)?;
-            self.random_ops += 1;
-            let _turn = RNG.lock().unwrap_or_else(|p| p.into_inner());
-            tch::manual_seed(
-                self.seed
-                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                    .wrapping_add(self.random_ops) as i64,
-            );
+            let _turn = self.reseed();
             match op {
                 RandomOp::Normal => target.f_normal_(a, b),
                 RandomOp::Uniform => target.f_uniform_(a, b),
+                RandomOp::Bernoulli => target.f_bernoulli_float_(a),
             }
             .map(drop)
             .map_err(err)
+        })
+    }
+
+    fn random_integers(
+        &mut self,
+        range: Option<(i64, Option<i64>)>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let mut target = self.view(&out)?;
+            let _turn = self.reseed();
+            match range {
+                None => target.f_random_(),
+                Some((from, to)) => target.f_random_from_(from, to),
+            }
+            .map(drop)
+            .map_err(err)
+        })
+    }
+
+    fn dropout(
+        &mut self,
+        x: TensorMeta,
+        p: f64,
+        train: bool,
+        out: TensorMeta,
+        mask: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let (y, m) = {
+                let _turn = self.reseed();
+                x.f_native_dropout(p, train).map_err(err)?
+            };
+            self.write(&out, y)?;
+            self.write(&mask, m)
+        })
+    }
+
+    fn dropout_backward(
+        &mut self,
+        grad: TensorMeta,
+        mask: TensorMeta,
+        scale: f64,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, mask) = (self.view(&grad)?, self.view(&mask)?);
+            let kind = kind_of(out.dtype);
+            let result =
+                Tensor::f_native_dropout_backward(&cast(grad, kind)?, &mask, scale).map_err(err)?;
+            self.write(&out, cast(result, kind)?)
         })
     }
 
@@ -352,6 +454,7 @@ impl KernelsHost for TchKernels {
                     .and_then(|q| a.f_add(&q)),
                 TernaryOp::Lerp => a.f_lerp_tensor(&b, &c),
                 TernaryOp::Where => b.f_where_self(&a, &c),
+                TernaryOp::Clamp => a.f_clamp_tensor(Some(&b), Some(&c)),
             };
             self.write(&out, result.map_err(err)?)
         })
@@ -548,6 +651,571 @@ impl KernelsHost for TchKernels {
                 x.f_threshold_backward(&grad, scalar(&threshold))
                     .map_err(err)?,
             )
+        })
+    }
+
+    fn activation(&mut self, op: ActivationOp, x: TensorMeta, out: TensorMeta) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            self.write(&out, activation::forward(&op, &x).map_err(err)?)
+        })
+    }
+
+    fn activation_backward(
+        &mut self,
+        op: ActivationOp,
+        grad: TensorMeta,
+        x: TensorMeta,
+        x_is_result: bool,
+        compute: ScalarType,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+            let result = activation::backward(&op, &grad, &x, x_is_result, kind_of(compute));
+            self.write(&out, result.map_err(err)?)
+        })
+    }
+
+    fn cat(&mut self, xs: Vec<TensorMeta>, dim: i64, out: TensorMeta) -> KernelResult {
+        guarded(|| {
+            let xs = xs
+                .iter()
+                .map(|x| self.view(x))
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = Tensor::f_cat(&xs, dim).map_err(err)?;
+            self.write(&out, cast(result, kind_of(out.dtype))?)
+        })
+    }
+
+    fn gather(
+        &mut self,
+        op: GatherOp,
+        x: TensorMeta,
+        dim: i64,
+        index: TensorMeta,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (x, index) = (self.view(&x)?, self.view(&index)?);
+            self.write(&out, index::gather(op, &x, dim, &index).map_err(err)?)
+        })
+    }
+
+    fn scatter(
+        &mut self,
+        op: ScatterOp,
+        x: TensorMeta,
+        dim: i64,
+        index: TensorMeta,
+        src: Operand,
+        alpha: Scalar,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (x, index) = (self.view(&x)?, self.view(&index)?);
+            let src = self.tensor_or_number(&src)?;
+            let result = index::scatter(op, &x, dim, &index, src, &alpha).map_err(err)?;
+            self.write(&out, result)
+        })
+    }
+
+    fn masked_fill(
+        &mut self,
+        x: TensorMeta,
+        mask: TensorMeta,
+        value: Operand,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (x, mask) = (self.view(&x)?, self.view(&mask)?);
+            let value = self.tensor_or_number(&value)?;
+            self.write(&out, index::masked_fill(&x, &mask, value).map_err(err)?)
+        })
+    }
+
+    fn flip(&mut self, x: TensorMeta, dims: Vec<i64>, out: TensorMeta) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            self.write(&out, x.f_flip(dims.as_slice()).map_err(err)?)
+        })
+    }
+
+    fn roll(
+        &mut self,
+        x: TensorMeta,
+        shifts: Vec<i64>,
+        dims: Vec<i64>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let result = x.f_roll(shifts.as_slice(), dims.as_slice()).map_err(err)?;
+            self.write(&out, result)
+        })
+    }
+
+    fn scan(
+        &mut self,
+        op: ScanOp,
+        x: TensorMeta,
+        dim: i64,
+        compute: ScalarType,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let result = index::scan(op, &x, dim, kind_of(compute)).map_err(err)?;
+            self.write(&out, result)
+        })
+    }
+
+    fn sort(
+        &mut self,
+        x: TensorMeta,
+        dim: i64,
+        descending: bool,
+        stable: bool,
+        values: TensorMeta,
+        indices: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let (v, i) = x.f_sort_stable(stable, dim, descending).map_err(err)?;
+            self.write(&values, v)?;
+            self.write(&indices, i)
+        })
+    }
+
+    fn topk(
+        &mut self,
+        x: TensorMeta,
+        k: i64,
+        dim: i64,
+        largest: bool,
+        sorted: bool,
+        values: TensorMeta,
+        indices: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let (v, i) = x.f_topk(k, dim, largest, sorted).map_err(err)?;
+            self.write(&values, v)?;
+            self.write(&indices, i)
+        })
+    }
+
+    fn embedding_backward(
+        &mut self,
+        grad: TensorMeta,
+        indices: TensorMeta,
+        num_weights: i64,
+        padding_idx: i64,
+        scale_grad_by_freq: bool,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, indices) = (self.view(&grad)?, self.view(&indices)?);
+            let result = Tensor::f_embedding_dense_backward(
+                &grad,
+                &indices,
+                num_weights,
+                padding_idx,
+                scale_grad_by_freq,
+            )
+            .map_err(err)?;
+            self.write(&out, result)
+        })
+    }
+
+    fn index(
+        &mut self,
+        x: TensorMeta,
+        indices: Vec<Option<TensorMeta>>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let indices = self.optional_views(&indices)?;
+            self.write(&out, x.f_index(&indices).map_err(err)?)
+        })
+    }
+
+    fn index_put(
+        &mut self,
+        x: TensorMeta,
+        indices: Vec<Option<TensorMeta>>,
+        values: TensorMeta,
+        accumulate: bool,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (x, values) = (self.view(&x)?, self.view(&values)?);
+            let indices = self.optional_views(&indices)?;
+            let result = x.f_index_put(&indices, &values, accumulate).map_err(err)?;
+            self.write(&out, result)
+        })
+    }
+
+    fn layer_norm(
+        &mut self,
+        x: TensorMeta,
+        normalized_shape: Vec<i64>,
+        weight: Option<TensorMeta>,
+        bias: Option<TensorMeta>,
+        eps: f64,
+        out: TensorMeta,
+        mean: TensorMeta,
+        rstd: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let (w, b) = (self.optional_view(&weight)?, self.optional_view(&bias)?);
+            let (y, m, r) = x
+                .f_native_layer_norm(normalized_shape.as_slice(), w.as_ref(), b.as_ref(), eps)
+                .map_err(err)?;
+            self.write(&out, y)?;
+            self.write(&mean, m)?;
+            self.write(&rstd, r)
+        })
+    }
+
+    fn layer_norm_backward(
+        &mut self,
+        grad: TensorMeta,
+        x: TensorMeta,
+        normalized_shape: Vec<i64>,
+        mean: TensorMeta,
+        rstd: TensorMeta,
+        weight: Option<TensorMeta>,
+        _bias: Option<TensorMeta>,
+        grad_input: Option<TensorMeta>,
+        grad_weight: Option<TensorMeta>,
+        grad_bias: Option<TensorMeta>,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+            let (mean, rstd) = (self.view(&mean)?, self.view(&rstd)?);
+            let w = self.optional_view(&weight)?;
+            let grads =
+                norm::layer_norm_backward(&grad, &x, &normalized_shape, &mean, &rstd, w.as_ref())
+                    .map_err(err)?;
+            self.write_grads([grad_input, grad_weight, grad_bias], grads.map(Some).into())
+        })
+    }
+
+    fn batch_norm(
+        &mut self,
+        x: TensorMeta,
+        weight: Option<TensorMeta>,
+        bias: Option<TensorMeta>,
+        running_mean: Option<TensorMeta>,
+        running_var: Option<TensorMeta>,
+        training: bool,
+        momentum: f64,
+        eps: f64,
+        out: TensorMeta,
+        save_mean: TensorMeta,
+        save_invstd: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let (w, b) = (self.optional_view(&weight)?, self.optional_view(&bias)?);
+            let rm = self.optional_view(&running_mean)?;
+            let rv = self.optional_view(&running_var)?;
+            let (y, m, v) = x
+                .f_native_batch_norm(
+                    w.as_ref(),
+                    b.as_ref(),
+                    rm.as_ref(),
+                    rv.as_ref(),
+                    training,
+                    momentum,
+                    eps,
+                )
+                .map_err(err)?;
+            self.write(&out, y)?;
+            self.write(&save_mean, m)?;
+            self.write(&save_invstd, v)
+        })
+    }
+
+    fn batch_norm_backward(
+        &mut self,
+        grad: TensorMeta,
+        x: TensorMeta,
+        weight: Option<TensorMeta>,
+        running_mean: Option<TensorMeta>,
+        running_var: Option<TensorMeta>,
+        _save_mean: Option<TensorMeta>,
+        _save_invstd: Option<TensorMeta>,
+        training: bool,
+        eps: f64,
+        grad_input: Option<TensorMeta>,
+        grad_weight: Option<TensorMeta>,
+        grad_bias: Option<TensorMeta>,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+            let w = self.optional_view(&weight)?;
+            // In training the batch's own statistics are used and the running ones must not
+            // move again; in eval the running ones are the statistics.
+            let (rm, rv) = if training {
+                (None, None)
+            } else {
+                (
+                    self.optional_view(&running_mean)?,
+                    self.optional_view(&running_var)?,
+                )
+            };
+            // A zero bias stands in for a missing one: it does not change the gradients.
+            let b = w
+                .as_ref()
+                .map(|w| w.f_zeros_like())
+                .transpose()
+                .map_err(err)?;
+            let grads = norm::gradients(&grad, &[Some(&x), w.as_ref(), b.as_ref()], |l| {
+                let x = l[0].as_ref().expect("input");
+                x.f_native_batch_norm(
+                    l[1].as_ref(),
+                    l[2].as_ref(),
+                    rm.as_ref(),
+                    rv.as_ref(),
+                    training,
+                    0.0,
+                    eps,
+                )
+                .map(|(y, _, _)| y)
+            })
+            .map_err(err)?;
+            self.write_grads([grad_input, grad_weight, grad_bias], grads)
+        })
+    }
+
+    fn group_norm(
+        &mut self,
+        x: TensorMeta,
+        weight: Option<TensorMeta>,
+        bias: Option<TensorMeta>,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        eps: f64,
+        out: TensorMeta,
+        mean: TensorMeta,
+        rstd: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let (w, b) = (self.optional_view(&weight)?, self.optional_view(&bias)?);
+            let (y, m, r) = x
+                .f_native_group_norm(w.as_ref(), b.as_ref(), n, c, hxw, groups, eps)
+                .map_err(err)?;
+            self.write(&out, y)?;
+            self.write(&mean, m)?;
+            self.write(&rstd, r)
+        })
+    }
+
+    fn group_norm_backward(
+        &mut self,
+        grad: TensorMeta,
+        x: TensorMeta,
+        mean: TensorMeta,
+        rstd: TensorMeta,
+        weight: Option<TensorMeta>,
+        n: i64,
+        c: i64,
+        _hxw: i64,
+        groups: i64,
+        grad_input: Option<TensorMeta>,
+        grad_weight: Option<TensorMeta>,
+        grad_bias: Option<TensorMeta>,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+            let (mean, rstd) = (self.view(&mean)?, self.view(&rstd)?);
+            let w = self.optional_view(&weight)?;
+            let grads =
+                norm::group_norm_backward(&grad, &x, &mean, &rstd, w.as_ref(), n, c, groups)
+                    .map_err(err)?;
+            self.write_grads([grad_input, grad_weight, grad_bias], grads.map(Some).into())
+        })
+    }
+
+    fn moments(
+        &mut self,
+        op: MomentOp,
+        x: TensorMeta,
+        dims: Vec<i64>,
+        correction: Scalar,
+        keepdim: bool,
+        out: TensorMeta,
+        mean: Option<TensorMeta>,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let c = scalar(&correction);
+            let dims = dims.as_slice();
+            let (result, m) = match (op, &mean) {
+                (MomentOp::Var, None) => (x.f_var_correction(dims, c, keepdim), None),
+                (MomentOp::Std, None) => (x.f_std_correction(dims, c, keepdim), None),
+                (MomentOp::Var, Some(_)) => match x.f_var_mean_correction(dims, c, keepdim) {
+                    Ok((v, m)) => (Ok(v), Some(m)),
+                    Err(e) => (Err(e), None),
+                },
+                (MomentOp::Std, Some(_)) => match x.f_std_mean_correction(dims, c, keepdim) {
+                    Ok((v, m)) => (Ok(v), Some(m)),
+                    Err(e) => (Err(e), None),
+                },
+            };
+            let result = result.map_err(err)?;
+            self.write(&out, cast(result, kind_of(out.dtype))?)?;
+            if let (Some(meta), Some(m)) = (&mean, m) {
+                self.write(meta, m)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn vector_norm(
+        &mut self,
+        x: TensorMeta,
+        ord: Scalar,
+        dims: Vec<i64>,
+        keepdim: bool,
+        compute: ScalarType,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = cast(self.view(&x)?, kind_of(compute))?;
+            let result = x
+                .f_norm_scalaropt_dim(scalar(&ord), dims.as_slice(), keepdim)
+                .map_err(err)?;
+            self.write(&out, result)
+        })
+    }
+
+    fn pool2d(
+        &mut self,
+        op: PoolOp,
+        x: TensorMeta,
+        params: Pool2dParams,
+        out: TensorMeta,
+        indices: Option<TensorMeta>,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let p = &params;
+            let result = match op {
+                PoolOp::Max => {
+                    let (v, i) = x
+                        .f_max_pool2d_with_indices(
+                            p.kernel.as_slice(),
+                            p.stride.as_slice(),
+                            p.padding.as_slice(),
+                            p.dilation.as_slice(),
+                            p.ceil_mode,
+                        )
+                        .map_err(err)?;
+                    let meta = indices
+                        .as_ref()
+                        .ok_or("max pooling needs an indices output")?;
+                    self.write(meta, i)?;
+                    v
+                }
+                PoolOp::Avg => x
+                    .f_avg_pool2d(
+                        p.kernel.as_slice(),
+                        p.stride.as_slice(),
+                        p.padding.as_slice(),
+                        p.ceil_mode,
+                        p.count_include_pad,
+                        p.divisor_override,
+                    )
+                    .map_err(err)?,
+                PoolOp::AdaptiveAvg => x
+                    .f_internal_adaptive_avg_pool2d(p.kernel.as_slice())
+                    .map_err(err)?,
+            };
+            self.write(&out, result)
+        })
+    }
+
+    fn pool2d_backward(
+        &mut self,
+        op: PoolOp,
+        grad: TensorMeta,
+        x: TensorMeta,
+        params: Pool2dParams,
+        indices: Option<TensorMeta>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+            let p = &params;
+            let result = match op {
+                PoolOp::Max => {
+                    let meta = indices.as_ref().ok_or("max pooling needs its indices")?;
+                    let indices = self.view(meta)?;
+                    x.f_max_pool2d_with_indices_backward(
+                        &grad,
+                        p.kernel.as_slice(),
+                        p.stride.as_slice(),
+                        p.padding.as_slice(),
+                        p.dilation.as_slice(),
+                        p.ceil_mode,
+                        &indices,
+                    )
+                }
+                PoolOp::Avg => x.f_avg_pool2d_backward(
+                    &grad,
+                    p.kernel.as_slice(),
+                    p.stride.as_slice(),
+                    p.padding.as_slice(),
+                    p.ceil_mode,
+                    p.count_include_pad,
+                    p.divisor_override,
+                ),
+                PoolOp::AdaptiveAvg => x.f_internal_adaptive_avg_pool2d_backward(&grad),
+            };
+            self.write(&out, result.map_err(err)?)
+        })
+    }
+
+    fn conv(
+        &mut self,
+        x: TensorMeta,
+        weight: TensorMeta,
+        bias: Option<TensorMeta>,
+        params: ConvParams,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let (x, weight) = (self.view(&x)?, self.view(&weight)?);
+            let bias = self.optional_view(&bias)?;
+            let result = conv::forward(&x, &weight, bias.as_ref(), &params).map_err(err)?;
+            self.write(&out, result)
+        })
+    }
+
+    fn conv_backward(
+        &mut self,
+        grad: TensorMeta,
+        x: TensorMeta,
+        weight: TensorMeta,
+        params: ConvParams,
+        grad_input: Option<TensorMeta>,
+        grad_weight: Option<TensorMeta>,
+        grad_bias: Option<TensorMeta>,
+    ) -> KernelResult {
+        guarded(|| {
+            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+            let weight = self.view(&weight)?;
+            let bias_len = grad_bias.as_ref().map(|b| b.sizes[0]);
+            let grads = conv::backward(&grad, &x, &weight, bias_len, &params).map_err(err)?;
+            self.write_grads([grad_input, grad_weight, grad_bias], grads)
         })
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use tch::{Device, Kind};
+use tch::Device;
 
 use crate::guest::{GuestError, GuestRuntime, OpError, TensorMeta};
 use crate::kernels::{err, TchKernels};
@@ -174,16 +174,14 @@ impl Session {
 
     fn read(&mut self, meta: &TensorMeta) -> Result<Vec<u8>, String> {
         let view = self.storages().view(meta)?;
+        // A dense copy in element order; its bytes are the tensor's values.
         let dense = view
-            .f_reshape([-1])
-            .and_then(|t| t.f_contiguous())
+            .f_contiguous()
             .and_then(|t| t.f_to_device(Device::Cpu))
             .map_err(err)?;
         let numel = dense.numel();
         let mut bytes = vec![0u8; numel * kind_of(meta.dtype).elt_size_in_bytes()];
-        let flat = dense.f_view_dtype(Kind::Uint8).map_err(err)?;
-        let len = bytes.len();
-        flat.f_copy_data_u8(&mut bytes, len).map_err(err)?;
+        dense.f_copy_data_u8(&mut bytes, numel).map_err(err)?;
         Ok(bytes)
     }
 

@@ -39,6 +39,7 @@ void* tr_args_new();
 void tr_args_tensor(void* args, const TrMeta* meta, int32_t optional);
 void tr_args_list_begin(void* args);
 void tr_args_list_end(void* args);
+void tr_args_optional_list_begin(void* args);
 void tr_args_int(void* args, int64_t value);
 void tr_args_float(void* args, double value);
 void tr_args_bool(void* args, int32_t value);
@@ -167,7 +168,9 @@ struct ArgBuilder {
 
   void int_list(const c10::IValue& v) {
     std::vector<int64_t> values;
-    for (const auto& e : v.toListRef()) values.push_back(e.isSymInt() ? e.toSymInt().expect_int() : e.toInt());
+    // `bool[]` (a backward's output_mask) arrives as 0s and 1s.
+    for (const auto& e : v.toListRef())
+      values.push_back(e.isBool() ? int64_t{e.toBool()} : e.isSymInt() ? e.toSymInt().expect_int() : e.toInt());
     tr_args_int_list(handle, values.data(), values.size());
   }
 
@@ -176,6 +179,23 @@ struct ArgBuilder {
     const bool optional = arg.real_type()->kind() == c10::TypeKind::OptionalType;
     if (v.isNone()) return kind == c10::TypeKind::TensorType ? tensor(at::Tensor(), 1) : tr_args_none(handle);
     if (v.isTensor()) return tensor(v.toTensor(), optional ? 1 : 0);
+    // A `Tensor?[]` (advanced indexing): missing elements stay missing.
+    const auto list_type = arg.real_type()->cast<c10::ListType>();
+    const auto element = list_type ? list_type->getElementType()->cast<c10::OptionalType>() : nullptr;
+    if (element && element->getElementType()->kind() == c10::TypeKind::TensorType) {
+      tr_args_optional_list_begin(handle);
+      for (const auto& e : v.toListRef()) {
+        const auto t = e.isNone() ? at::Tensor() : e.toTensor();
+        // As with CUDA, indices may be on the CPU: they are uploaded first.
+        if (t.defined() && t.device().is_cpu()) {
+          keep.push_back(t.to(c10::Device(kRemote, g_current_device.load())));
+          tensor(keep.back(), 0);
+        } else {
+          tensor(t, 0);
+        }
+      }
+      return tr_args_list_end(handle);
+    }
     if (v.isTensorList() || (v.isList() && kind == c10::TypeKind::ListType &&
                              v.toListRef().size() > 0 && v.toListRef()[0].isTensor())) {
       tr_args_list_begin(handle);
@@ -268,7 +288,8 @@ void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& input
         stack->push_back(std::move(list));
         break;
       }
-      default: stack->push_back(c10::IValue()); break;
+      // `none`: an undefined tensor (a backward's gradient its output_mask did not ask for).
+      default: stack->push_back(at::Tensor()); break;
     }
   }
 }

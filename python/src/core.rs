@@ -234,7 +234,11 @@ impl Core {
             storage,
         };
         if kept > 0 {
-            let args = vec![Arg::Tensor(bytes(new)), Arg::Tensor(bytes(id)), Arg::Boolean(false)];
+            let args = vec![
+                Arg::Tensor(bytes(new)),
+                Arg::Tensor(bytes(id)),
+                Arg::Boolean(false),
+            ];
             self.dispatch("copy_", "", args)?;
         }
         Ok(new)

@@ -97,7 +97,9 @@ unsafe fn read_meta(meta: &TrMeta) -> Result<TensorMeta, String> {
 #[derive(Default)]
 pub struct ArgList {
     args: Vec<Arg>,
-    list: Option<Vec<TensorMeta>>,
+    /// The list being built; its elements may be missing only in a `Tensor?[]`.
+    list: Option<Vec<Option<TensorMeta>>>,
+    optional_list: bool,
     error: Option<String>,
 }
 
@@ -130,7 +132,8 @@ pub unsafe extern "C" fn tr_args_tensor(a: *mut c_void, meta: *const TrMeta, opt
         Err(e) => return list.error = Some(e),
     };
     match (&mut list.list, meta) {
-        (Some(items), Some(meta)) => items.push(meta),
+        (Some(items), Some(meta)) => items.push(Some(meta)),
+        (Some(items), None) if list.optional_list => items.push(None),
         (Some(_), None) => {
             list.error = Some("lists with missing tensors are not supported on remote".into())
         }
@@ -144,7 +147,20 @@ pub unsafe extern "C" fn tr_args_tensor(a: *mut c_void, meta: *const TrMeta, opt
 /// `a` is a live argument list.
 #[no_mangle]
 pub unsafe extern "C" fn tr_args_list_begin(a: *mut c_void) {
-    unsafe { args(a) }.list = Some(Vec::new());
+    let list = unsafe { args(a) };
+    list.list = Some(Vec::new());
+    list.optional_list = false;
+}
+
+/// Starts a `Tensor?[]`, whose elements may be missing.
+///
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_optional_list_begin(a: *mut c_void) {
+    let list = unsafe { args(a) };
+    list.list = Some(Vec::new());
+    list.optional_list = true;
 }
 
 /// # Safety
@@ -153,7 +169,12 @@ pub unsafe extern "C" fn tr_args_list_begin(a: *mut c_void) {
 pub unsafe extern "C" fn tr_args_list_end(a: *mut c_void) {
     let list = unsafe { args(a) };
     let items = list.list.take().unwrap_or_default();
-    list.push(Arg::TensorList(items));
+    if list.optional_list {
+        list.optional_list = false;
+        list.push(Arg::OptionalTensorList(items));
+    } else {
+        list.push(Arg::TensorList(items.into_iter().flatten().collect()));
+    }
 }
 
 /// # Safety
@@ -421,7 +442,12 @@ pub extern "C" fn tr_storage_alloc(nbytes: u64) -> u64 {
 pub extern "C" fn tr_storage_resize(id: u64, old_nbytes: u64, new_nbytes: u64) -> u64 {
     guarded(0, || {
         session::attached_core()
-            .and_then(|mut guard| guard.as_mut().expect("attached").resize_storage(id, old_nbytes, new_nbytes))
+            .and_then(|mut guard| {
+                guard
+                    .as_mut()
+                    .expect("attached")
+                    .resize_storage(id, old_nbytes, new_nbytes)
+            })
             .unwrap_or_else(|e| {
                 error_ptr(&e.to_string());
                 0

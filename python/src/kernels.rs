@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use torch_remote_host::guest::{
-    BinaryOp, IndexReduceOp, KernelsHost, Operand, RandomOp, ReduceOp, Scalar, ScalarType,
-    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
+    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, StorageId,
+    TensorMeta, TernaryOp, TypesHost, UnaryOp,
 };
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
@@ -181,6 +182,328 @@ impl KernelsHost for Recorder {
         _: TensorMeta,
         _: Scalar,
         _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn activation(&mut self, _: ActivationOp, _: TensorMeta, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn activation_backward(
+        &mut self,
+        _: ActivationOp,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: bool,
+        _: ScalarType,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn cat(&mut self, _: Vec<TensorMeta>, _: i64, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn gather(
+        &mut self,
+        _: GatherOp,
+        _: TensorMeta,
+        _: i64,
+        _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn scatter(
+        &mut self,
+        _: ScatterOp,
+        _: TensorMeta,
+        _: i64,
+        _: TensorMeta,
+        _: Operand,
+        _: Scalar,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn masked_fill(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Operand,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn flip(&mut self, _: TensorMeta, _: Vec<i64>, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn roll(&mut self, _: TensorMeta, _: Vec<i64>, _: Vec<i64>, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn scan(
+        &mut self,
+        _: ScanOp,
+        _: TensorMeta,
+        _: i64,
+        _: ScalarType,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn sort(
+        &mut self,
+        _: TensorMeta,
+        _: i64,
+        _: bool,
+        _: bool,
+        _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn topk(
+        &mut self,
+        _: TensorMeta,
+        _: i64,
+        _: i64,
+        _: bool,
+        _: bool,
+        _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn embedding_backward(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: i64,
+        _: i64,
+        _: bool,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn index(&mut self, _: TensorMeta, _: Vec<Option<TensorMeta>>, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn index_put(
+        &mut self,
+        _: TensorMeta,
+        _: Vec<Option<TensorMeta>>,
+        _: TensorMeta,
+        _: bool,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn layer_norm(
+        &mut self,
+        _: TensorMeta,
+        _: Vec<i64>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: f64,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn layer_norm_backward(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Vec<i64>,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn batch_norm(
+        &mut self,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: bool,
+        _: f64,
+        _: f64,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn batch_norm_backward(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: bool,
+        _: f64,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn group_norm(
+        &mut self,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: i64,
+        _: i64,
+        _: i64,
+        _: i64,
+        _: f64,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn group_norm_backward(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+        _: i64,
+        _: i64,
+        _: i64,
+        _: i64,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn moments(
+        &mut self,
+        _: MomentOp,
+        _: TensorMeta,
+        _: Vec<i64>,
+        _: Scalar,
+        _: bool,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn vector_norm(
+        &mut self,
+        _: TensorMeta,
+        _: Scalar,
+        _: Vec<i64>,
+        _: bool,
+        _: ScalarType,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn pool2d(
+        &mut self,
+        _: PoolOp,
+        _: TensorMeta,
+        _: Pool2dParams,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn pool2d_backward(
+        &mut self,
+        _: PoolOp,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Pool2dParams,
+        _: Option<TensorMeta>,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn random_integers(&mut self, _: Option<(i64, Option<i64>)>, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn dropout(
+        &mut self,
+        _: TensorMeta,
+        _: f64,
+        _: bool,
+        _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn dropout_backward(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: f64,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn conv(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+        _: ConvParams,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn conv_backward(
+        &mut self,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: ConvParams,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
     ) -> KernelResult {
         self.launch()
     }

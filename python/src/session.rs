@@ -30,8 +30,12 @@ fn config() -> MutexGuard<'static, Config> {
     CONFIG.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Replaces the configuration; the next op attaches accordingly.
+/// Replaces the configuration; the next op attaches accordingly. A URL whose scheme is
+/// neither `tcp://` nor `tls://` is refused here, before any op.
 pub fn configure(new: Config) -> Result<()> {
+    if let Some(url) = &new.url {
+        crate::link::parse_url(url)?;
+    }
     *config() = new;
     core()?
         .as_mut()

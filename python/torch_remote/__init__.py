@@ -2,8 +2,10 @@
 
 ``import torch_remote`` registers the device. Ops go to the host named by
 ``TORCH_REMOTE_URL``/``TORCH_REMOTE_TOKEN``, or, when those are unset, to a local host process
-started on first use. ``TORCH_REMOTE_DRY_RUN=1`` or ``with torch_remote.dry_run():`` needs no
-host at all: shapes, strides and dtypes are exact, values cannot be read.
+started on first use. ``TORCH_REMOTE_PROVIDER=modal`` (with ``TORCH_REMOTE_GPU=H100``) starts or
+reuses a host on Modal instead, as ``connect(provider="modal", gpu="H100")`` does.
+``TORCH_REMOTE_DRY_RUN=1`` or ``with torch_remote.dry_run():`` needs no host at all: shapes,
+strides and dtypes are exact, values cannot be read.
 """
 
 from __future__ import annotations
@@ -18,9 +20,21 @@ from pathlib import Path
 
 import torch
 
-from . import _native, device
+from . import _native, device, gpus, providers
+from .gpus import device_for
+from .providers import Endpoint, Provider
 
-__all__ = ["connect", "device", "dry_run", "host_program"]
+__all__ = [
+    "Endpoint",
+    "Provider",
+    "connect",
+    "device",
+    "device_for",
+    "dry_run",
+    "gpus",
+    "host_program",
+    "providers",
+]
 
 _BACKEND = "remote"
 
@@ -36,10 +50,85 @@ def host_program() -> str | None:
     return shutil.which("torch-remote-host")
 
 
-def connect(url: str | None = None, token: str | None = None, *, dry_run: bool = False) -> None:
-    """Sends ops to the host at ``url`` (``tcp://host:port``) presenting ``token``; without a
-    url, to a local host started on first use; with ``dry_run``, nowhere."""
-    _native.configure(url=url, token=token, dry_run=dry_run, host_program=host_program())
+_active: Provider | None = None
+
+
+def connect(
+    url: str | None = None,
+    token: str | None = None,
+    *,
+    dry_run: bool = False,
+    provider: str | Provider | None = None,
+    gpu: str | None = None,
+    memory_gb: float | None = None,
+    min_compute: float | None = None,
+    devices: list[str] | None = None,
+    **options,
+) -> Endpoint | None:
+    """Sends ops to the host at ``url`` (``tcp://host:port`` or ``tls://host:port``)
+    presenting ``token``; without a url, to a local host started on first use; with
+    ``dry_run``, nowhere.
+
+    With ``provider`` (``"local"``, ``"host"``, ``"modal"`` or a :class:`Provider`), the
+    provider gives the host: ``connect(provider="modal", gpu="H100")`` starts or reuses one on
+    Modal, ``gpu="auto"`` with ``memory_gb``/``min_compute`` picks the smallest GPU type that
+    fits (:func:`device_for`), and further keywords (``idle_timeout``, ``app_file``, ...) go
+    to the provider. ``remote:0`` is then bound to that host, connected at once; the endpoint
+    is returned. Several devices (``devices=[...]`` with more than one) are not supported."""
+    global _active
+    if provider is None:
+        if gpu is not None or memory_gb is not None or min_compute is not None or devices:
+            provider = os.environ.get("TORCH_REMOTE_PROVIDER") or "modal"
+        else:
+            _release_active()
+            _native.configure(url=url, token=token, dry_run=dry_run, host_program=host_program())
+            return None
+    if dry_run:
+        raise ValueError("dry_run=True needs no provider: call connect(dry_run=True) alone")
+    chosen = providers.make(
+        provider,
+        url=url,
+        token=token,
+        gpu=gpu if gpu is not None else os.environ.get("TORCH_REMOTE_GPU") or None,
+        memory_gb=memory_gb,
+        min_compute=min_compute,
+        devices=devices,
+        **options,
+    )
+    if _active is not None and _active.same_as(chosen):
+        chosen = _active  # the same request: the same host, if it still runs
+    if chosen is not _active:
+        _release_active()
+    endpoint = chosen.start()
+    _active = chosen
+    _native.configure(
+        url=endpoint.url, token=endpoint.token, dry_run=False, host_program=host_program()
+    )
+    if endpoint.url is not None:
+        # Attach now, so a wrong token or a lost tunnel shows here rather than at the first op.
+        try:
+            _native.synchronize()
+        except RuntimeError as e:
+            raise providers.ProviderError(
+                f"cannot attach to the host from {chosen.describe()}: {e}"
+            ) from e
+        providers.say(
+            f"connected: remote:0 is {device.get_device_name()} via {chosen.describe()}",
+            verbose=getattr(chosen, "verbose", False),
+        )
+    return endpoint
+
+
+def _release_active() -> None:
+    global _active
+    previous, _active = _active, None
+    if previous is not None:
+        previous.stop()
+
+
+def _at_exit() -> None:
+    if _active is not None:
+        _active.at_exit()
 
 
 @contextlib.contextmanager
@@ -73,12 +162,18 @@ def _register() -> None:
         for_tensor=True, for_module=True, for_storage=True
     )
     torch._tensor_str._tensor_str = _format_on_cpu(torch._tensor_str._tensor_str)
-    connect(
-        os.environ.get("TORCH_REMOTE_URL") or None,
-        os.environ.get("TORCH_REMOTE_TOKEN") or None,
-        dry_run=os.environ.get("TORCH_REMOTE_DRY_RUN", "") not in ("", "0"),
-    )
     atexit.register(_native.shutdown)
+    atexit.register(_at_exit)
+    url = os.environ.get("TORCH_REMOTE_URL") or None
+    token = os.environ.get("TORCH_REMOTE_TOKEN") or None
+    dry = os.environ.get("TORCH_REMOTE_DRY_RUN", "") not in ("", "0")
+    provider = os.environ.get("TORCH_REMOTE_PROVIDER", "").strip().lower()
+    if provider and provider != "local" and not dry:
+        # TORCH_REMOTE_PROVIDER=modal TORCH_REMOTE_GPU=H100: the host is started (or reused)
+        # now, as connect(provider="modal", gpu="H100") would.
+        connect(url, token, provider=provider)
+    else:
+        connect(url, token, dry_run=dry)
 
 
 _register()

@@ -24,6 +24,11 @@ impl<'a> Args<'a> {
         Args { list }
     }
 
+    /// The arguments as given.
+    pub fn raw(&self) -> &'a [Arg] {
+        self.list
+    }
+
     /// Rejects more arguments than the schema has.
     pub fn at_most(&self, schema_len: usize) -> Result<()> {
         if self.list.len() > schema_len {
@@ -59,6 +64,31 @@ impl<'a> Args<'a> {
             Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) => valid(t).map(Some),
             Arg::OptionalTensor(None) | Arg::None => Ok(None),
             _ => Err(self.wrong(i, "a tensor or none")),
+        }
+    }
+
+    /// A `Tensor[]`, every element checked.
+    pub fn tensor_list(&self, i: usize) -> Result<&'a [TensorMeta]> {
+        match self.get(i) {
+            Arg::TensorList(list) => {
+                for t in list {
+                    valid(t)?;
+                }
+                Ok(list)
+            }
+            _ => Err(self.wrong(i, "a list of tensors")),
+        }
+    }
+
+    /// A `Tensor?[]`; a plain tensor list reads as one without gaps.
+    pub fn opt_tensor_list(&self, i: usize) -> Result<Vec<Option<&'a TensorMeta>>> {
+        match self.get(i) {
+            Arg::OptionalTensorList(list) => list
+                .iter()
+                .map(|t| t.as_ref().map(valid).transpose())
+                .collect(),
+            Arg::TensorList(list) => list.iter().map(|t| valid(t).map(Some)).collect(),
+            _ => Err(self.wrong(i, "a list of optional tensors")),
         }
     }
 
@@ -175,6 +205,7 @@ fn kind(arg: &Arg) -> &'static str {
         Arg::Tensor(_) => "a tensor",
         Arg::OptionalTensor(_) => "an optional tensor",
         Arg::TensorList(_) => "a tensor list",
+        Arg::OptionalTensorList(_) => "a list of optional tensors",
         Arg::Integer(_) => "an int",
         Arg::Float(_) => "a float",
         Arg::Boolean(_) => "a bool",

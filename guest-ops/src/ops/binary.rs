@@ -25,8 +25,8 @@ fn rule(op: BinaryOp) -> Rule {
     match op {
         Div | Atan2 => Rule::Float,
         Eq | Ne | Lt | Le | Gt | Ge | LogicalAnd | LogicalOr | LogicalXor => Rule::Bool,
-        Add | Sub | Mul | DivTrunc | DivFloor | Remainder | Pow | Maximum | Minimum
-        | BitwiseAnd | BitwiseOr | BitwiseXor => Rule::Common,
+        Add | Sub | Mul | DivTrunc | DivFloor | Remainder | Pow | Maximum | Minimum | ClampMin
+        | ClampMax | BitwiseAnd | BitwiseOr | BitwiseXor => Rule::Common,
     }
 }
 
@@ -474,12 +474,12 @@ mod tests {
 
     #[test]
     fn unknown_ops_point_to_the_cpu_fallback() {
-        let (res, _) = run("cumsum", "", vec![arg(&f32s(&[3], 1)), Arg::Integer(0)]);
+        let (res, _) = run("cummax", "", vec![arg(&f32s(&[3], 1)), Arg::Integer(0)]);
         let err = res.unwrap_err();
         assert_eq!(err.kind, ErrorKind::NotImplemented);
         assert!(err
             .message
-            .contains("aten::cumsum is not supported on device remote"));
+            .contains("aten::cummax is not supported on device remote"));
         assert!(err.message.contains("TORCH_REMOTE_CPU_FALLBACK=1"));
     }
 }

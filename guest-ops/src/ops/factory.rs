@@ -87,6 +87,7 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
     let name = match op {
         RandomOp::Normal => "normal_",
         RandomOp::Uniform => "uniform_",
+        RandomOp::Bernoulli => "bernoulli_",
     };
     ensure!(
         this.dtype.is_floating(),
@@ -104,6 +105,7 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
             ordered(a, b),
             "uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
         ),
+        RandomOp::Bernoulli => {}
     }
     check_internal(this)?;
     cx.k.random(op, a, b, this).map_err(failed("random"))?;

@@ -5,14 +5,19 @@
 //! aten schema of PyTorch 2.13.
 
 use crate::error::Error;
+use crate::ops::activation::{self, Bounds, Kind};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::random::{self, Range};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
+use crate::ops::{advanced, arrange, conv, index, norm, pool, stats};
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
 };
-use crate::types::{BinaryOp, IndexReduceOp, RandomOp, ReduceOp, TernaryOp, UnaryOp};
+use crate::types::{
+    BinaryOp, IndexReduceOp, MomentOp, RandomOp, ReduceOp, ScanOp, ScatterOp, TernaryOp, UnaryOp,
+};
 
 /// A handler: runs one op on its arguments.
 type Handler = fn(&Args, &mut Ctx) -> Outputs;
@@ -411,10 +416,292 @@ const LOSS: &[Entry] = &[
     }),
 ];
 
+/// `op`, `op_` and `op.out` (its `out` after `n` parameters) of a forward activation.
+macro_rules! activation {
+    ($name:literal, $kind:ident, $n:literal) => {
+        [
+            e($name, &[""], |a, c| {
+                activation::forward(a, c, F, Kind::$kind)
+            }),
+            e(concat!($name, "_"), &[""], |a, c| {
+                activation::forward(a, c, I, Kind::$kind)
+            }),
+            e($name, &["out"], |a, c| {
+                activation::forward(a, c, Out(1 + $n), Kind::$kind)
+            }),
+        ]
+    };
+}
+
+/// `op_backward` and `op_backward.grad_input` (at `out_at`) of an activation.
+macro_rules! activation_backward {
+    ($name:literal, $kind:ident, $out_at:literal) => {
+        [
+            e($name, &[""], |a, c| {
+                activation::backward(a, c, F, Kind::$kind)
+            }),
+            e($name, &["grad_input"], |a, c| {
+                activation::backward(a, c, Out($out_at), Kind::$kind)
+            }),
+        ]
+    };
+}
+
+const ACTIVATION: &[[Entry; 3]] = &[
+    activation!("gelu", Gelu, 1),
+    activation!("silu", Silu, 0),
+    activation!("leaky_relu", LeakyRelu, 1),
+    activation!("hardtanh", Hardtanh, 2),
+    activation!("elu", Elu, 3),
+];
+
+const ACTIVATION_BACKWARD: &[[Entry; 2]] = &[
+    activation_backward!("gelu_backward", Gelu, 3),
+    activation_backward!("silu_backward", Silu, 2),
+    activation_backward!("sigmoid_backward", Sigmoid, 2),
+    activation_backward!("tanh_backward", Tanh, 2),
+    activation_backward!("leaky_relu_backward", LeakyRelu, 4),
+    activation_backward!("hardtanh_backward", Hardtanh, 4),
+    activation_backward!("softplus_backward", Softplus, 4),
+    activation_backward!("elu_backward", Elu, 6),
+];
+
+const CLAMP: &[Entry] = &[
+    e("log_sigmoid_forward", &[""], |a, c| {
+        activation::log_sigmoid_forward(a, c, false)
+    }),
+    e("log_sigmoid_forward", &["output"], |a, c| {
+        activation::log_sigmoid_forward(a, c, true)
+    }),
+    e("log_sigmoid_backward", &[""], |a, c| {
+        activation::log_sigmoid_backward(a, c, F)
+    }),
+    e("log_sigmoid_backward", &["grad_input"], |a, c| {
+        activation::log_sigmoid_backward(a, c, Out(3))
+    }),
+    // aten has no `softplus_`.
+    e("softplus", &[""], |a, c| {
+        activation::forward(a, c, F, Kind::Softplus)
+    }),
+    e("softplus", &["out"], |a, c| {
+        activation::forward(a, c, Out(3), Kind::Softplus)
+    }),
+    e("clamp", &["", "Tensor"], |a, c| {
+        activation::clamp(a, c, F, Bounds::Both)
+    }),
+    e("clamp_", &["", "Tensor"], |a, c| {
+        activation::clamp(a, c, I, Bounds::Both)
+    }),
+    e("clamp", &["out", "Tensor_out"], |a, c| {
+        activation::clamp(a, c, Out(3), Bounds::Both)
+    }),
+    e("clamp_min", &["", "Tensor"], |a, c| {
+        activation::clamp(a, c, F, Bounds::Min)
+    }),
+    e("clamp_min_", &["", "Tensor"], |a, c| {
+        activation::clamp(a, c, I, Bounds::Min)
+    }),
+    e("clamp_min", &["out", "Tensor_out"], |a, c| {
+        activation::clamp(a, c, Out(2), Bounds::Min)
+    }),
+    e("clamp_max", &["", "Tensor"], |a, c| {
+        activation::clamp(a, c, F, Bounds::Max)
+    }),
+    e("clamp_max_", &["", "Tensor"], |a, c| {
+        activation::clamp(a, c, I, Bounds::Max)
+    }),
+    e("clamp_max", &["out", "Tensor_out"], |a, c| {
+        activation::clamp(a, c, Out(2), Bounds::Max)
+    }),
+];
+
+const INDEX: &[Entry] = &[
+    e("index_select", &[""], |a, c| index::index_select(a, c, F)),
+    e("index_select", &["out"], |a, c| {
+        index::index_select(a, c, Out(3))
+    }),
+    e("gather", &[""], |a, c| index::gather(a, c, F)),
+    e("gather", &["out"], |a, c| index::gather(a, c, Out(4))),
+    e("scatter", &["src", "value"], |a, c| {
+        index::scatter(a, c, F, ScatterOp::Assign)
+    }),
+    e("scatter_", &["src", "value"], |a, c| {
+        index::scatter(a, c, I, ScatterOp::Assign)
+    }),
+    e("scatter", &["src_out", "value_out"], |a, c| {
+        index::scatter(a, c, Out(4), ScatterOp::Assign)
+    }),
+    e("scatter_add", &[""], |a, c| {
+        index::scatter(a, c, F, ScatterOp::Add)
+    }),
+    e("scatter_add_", &[""], |a, c| {
+        index::scatter(a, c, I, ScatterOp::Add)
+    }),
+    e("scatter_add", &["out"], |a, c| {
+        index::scatter(a, c, Out(4), ScatterOp::Add)
+    }),
+    e("index_add", &[""], |a, c| index::index_add(a, c, F)),
+    e("index_add_", &[""], |a, c| index::index_add(a, c, I)),
+    e("index_add", &["out"], |a, c| index::index_add(a, c, Out(5))),
+    e("masked_fill", &["Scalar", "Tensor"], |a, c| {
+        index::masked_fill(a, c, F)
+    }),
+    e("masked_fill_", &["Scalar", "Tensor"], |a, c| {
+        index::masked_fill(a, c, I)
+    }),
+    e(
+        "embedding_dense_backward",
+        &[""],
+        index::embedding_dense_backward,
+    ),
+    e("index", &["Tensor"], advanced::index),
+    e("index_put_", &[""], |a, c| advanced::index_put(a, c, 4)),
+    e("_index_put_impl_", &[""], |a, c| {
+        advanced::index_put(a, c, 5)
+    }),
+];
+
+const ARRANGE: &[Entry] = &[
+    e("cat", &[""], |a, c| arrange::cat(a, c, F)),
+    e("cat", &["out"], |a, c| arrange::cat(a, c, Out(2))),
+    e("flip", &[""], arrange::flip),
+    e("roll", &[""], arrange::roll),
+    e("cumsum", &[""], |a, c| {
+        arrange::scan(a, c, F, ScanOp::Cumsum)
+    }),
+    e("cumsum_", &[""], |a, c| {
+        arrange::scan(a, c, I, ScanOp::Cumsum)
+    }),
+    e("cumsum", &["out"], |a, c| {
+        arrange::scan(a, c, Out(3), ScanOp::Cumsum)
+    }),
+    e("cumprod", &[""], |a, c| {
+        arrange::scan(a, c, F, ScanOp::Cumprod)
+    }),
+    e("cumprod_", &[""], |a, c| {
+        arrange::scan(a, c, I, ScanOp::Cumprod)
+    }),
+    e("cumprod", &["out"], |a, c| {
+        arrange::scan(a, c, Out(3), ScanOp::Cumprod)
+    }),
+    e("sort", &[""], |a, c| arrange::sort(a, c, false, None)),
+    e("sort", &["values"], |a, c| {
+        arrange::sort(a, c, false, Some(3))
+    }),
+    e("sort", &["stable"], |a, c| arrange::sort(a, c, true, None)),
+    e("sort", &["values_stable"], |a, c| {
+        arrange::sort(a, c, true, Some(4))
+    }),
+    e("topk", &[""], |a, c| arrange::topk(a, c, false)),
+    e("topk", &["values"], |a, c| arrange::topk(a, c, true)),
+];
+
+const NORM: &[Entry] = &[
+    e("native_layer_norm", &[""], norm::layer_norm),
+    e(
+        "native_layer_norm_backward",
+        &[""],
+        norm::layer_norm_backward,
+    ),
+    e("native_batch_norm", &[""], norm::batch_norm),
+    e(
+        "native_batch_norm_backward",
+        &[""],
+        norm::batch_norm_backward,
+    ),
+    e("native_group_norm", &[""], norm::group_norm),
+    e(
+        "native_group_norm_backward",
+        &[""],
+        norm::group_norm_backward,
+    ),
+];
+
+const STATS: &[Entry] = &[
+    e("var", &["correction"], |a, c| {
+        stats::moments(a, c, F, MomentOp::Var, false)
+    }),
+    e("var", &["correction_out"], |a, c| {
+        stats::moments(a, c, Out(4), MomentOp::Var, false)
+    }),
+    e("std", &["correction"], |a, c| {
+        stats::moments(a, c, F, MomentOp::Std, false)
+    }),
+    e("std", &["correction_out"], |a, c| {
+        stats::moments(a, c, Out(4), MomentOp::Std, false)
+    }),
+    e("var_mean", &["correction"], |a, c| {
+        stats::moments(a, c, F, MomentOp::Var, true)
+    }),
+    e("std_mean", &["correction"], |a, c| {
+        stats::moments(a, c, F, MomentOp::Std, true)
+    }),
+    e("linalg_vector_norm", &[""], |a, c| {
+        stats::vector_norm(a, c, F)
+    }),
+    e("linalg_vector_norm", &["out"], |a, c| {
+        stats::vector_norm(a, c, Out(5))
+    }),
+    e("logsumexp", &[""], |a, c| stats::logsumexp(a, c, F)),
+    e("logsumexp", &["out"], |a, c| stats::logsumexp(a, c, Out(3))),
+];
+
+const POOL: &[Entry] = &[
+    e("max_pool2d_with_indices", &[""], |a, c| {
+        pool::max_pool(a, c, false)
+    }),
+    e("max_pool2d_with_indices", &["out"], |a, c| {
+        pool::max_pool(a, c, true)
+    }),
+    e("max_pool2d_with_indices_backward", &[""], |a, c| {
+        pool::max_pool_backward(a, c, F)
+    }),
+    e(
+        "max_pool2d_with_indices_backward",
+        &["grad_input"],
+        |a, c| pool::max_pool_backward(a, c, Out(8)),
+    ),
+    e("avg_pool2d", &[""], |a, c| pool::avg_pool(a, c, F)),
+    e("avg_pool2d", &["out"], |a, c| pool::avg_pool(a, c, Out(7))),
+    e("avg_pool2d_backward", &[""], |a, c| {
+        pool::avg_pool_backward(a, c, F)
+    }),
+    e("avg_pool2d_backward", &["grad_input"], |a, c| {
+        pool::avg_pool_backward(a, c, Out(8))
+    }),
+    e("convolution", &[""], conv::convolution),
+    e("convolution_backward", &[""], conv::convolution_backward),
+    e("_adaptive_avg_pool2d", &[""], pool::adaptive_avg_pool),
+    e(
+        "_adaptive_avg_pool2d_backward",
+        &[""],
+        pool::adaptive_avg_pool_backward,
+    ),
+];
+
+const RANDOM: &[Entry] = &[
+    e("bernoulli_", &["float"], random::bernoulli),
+    e("random_", &[""], |a, c| {
+        random::random(a, c, Range::Default)
+    }),
+    e("random_", &["to"], |a, c| random::random(a, c, Range::To)),
+    e("random_", &["from"], |a, c| {
+        random::random(a, c, Range::From)
+    }),
+    e("native_dropout", &[""], random::dropout),
+    e("native_dropout_backward", &[""], |a, c| {
+        random::dropout_backward(a, c, F)
+    }),
+    e("native_dropout_backward", &["out"], |a, c| {
+        random::dropout_backward(a, c, Out(3))
+    }),
+];
+
 /// Every entry of the table, family by family.
 fn entries() -> impl Iterator<Item = &'static Entry> {
-    let families: [&'static [Entry]; 10] = [
-        FACTORY, COPY, VIEW, BINARY, TERNARY, REDUCE, MINMAX, LINALG, SOFTMAX, LOSS,
+    let families: [&'static [Entry]; 17] = [
+        FACTORY, COPY, VIEW, BINARY, TERNARY, REDUCE, MINMAX, LINALG, SOFTMAX, LOSS, CLAMP, INDEX,
+        ARRANGE, NORM, STATS, POOL, RANDOM,
     ];
     families
         .into_iter()
@@ -422,6 +709,8 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(UNARY.iter().flatten())
         .chain(UNARY_FUNCTIONAL.iter().flatten())
         .chain(BINARY_ELEMENTWISE.iter().flatten())
+        .chain(ACTIVATION.iter().flatten())
+        .chain(ACTIVATION_BACKWARD.iter().flatten())
 }
 
 /// The handler of `name.overload`, if the table has one.
@@ -540,7 +829,7 @@ mod tests {
     #[test]
     fn unknown_ops_are_not_implemented() {
         for (name, overload) in [
-            ("cumsum", ""),
+            ("cummax", ""),
             ("add", "Tensor_out"),
             ("square", ""),
             ("", ""),

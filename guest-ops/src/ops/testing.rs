@@ -3,7 +3,8 @@
 use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
-    Arg, BinaryOp, IndexReduceOp, OpError, Operand, Output, RandomOp, ReduceOp, Scalar, ScalarType,
+    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, OpError, Operand,
+    Output, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
     StorageId, TensorMeta, TernaryOp, UnaryOp,
 };
 
@@ -243,6 +244,493 @@ impl Kernels for Fake {
     ) -> KernelResult {
         let tensors = vec![grad.clone(), x.clone(), out.clone()];
         self.record("threshold_backward", tensors, format!("{threshold:?}"))
+    }
+
+    fn activation(&mut self, op: ActivationOp, x: &TensorMeta, out: &TensorMeta) -> KernelResult {
+        self.record(
+            "activation",
+            vec![x.clone(), out.clone()],
+            format!("{op:?}"),
+        )
+    }
+
+    fn activation_backward(
+        &mut self,
+        op: ActivationOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        x_is_result: bool,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![grad.clone(), x.clone(), out.clone()];
+        let detail = format!("{op:?} {x_is_result} {compute:?}");
+        self.record("activation_backward", tensors, detail)
+    }
+
+    fn cat(&mut self, xs: &[TensorMeta], dim: i64, out: &TensorMeta) -> KernelResult {
+        let mut tensors = xs.to_vec();
+        tensors.push(out.clone());
+        self.record("cat", tensors, format!("{dim}"))
+    }
+
+    fn gather(
+        &mut self,
+        op: GatherOp,
+        x: &TensorMeta,
+        dim: i64,
+        index: &TensorMeta,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![x.clone(), index.clone(), out.clone()];
+        self.record("gather", tensors, format!("{op:?} {dim}"))
+    }
+
+    fn scatter(
+        &mut self,
+        op: ScatterOp,
+        x: &TensorMeta,
+        dim: i64,
+        index: &TensorMeta,
+        src: &Operand,
+        alpha: Scalar,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), index.clone()];
+        let detail = format!("{op:?} {dim} {} {alpha:?}", operand(src, &mut tensors));
+        tensors.push(out.clone());
+        self.record("scatter", tensors, detail)
+    }
+
+    fn masked_fill(
+        &mut self,
+        x: &TensorMeta,
+        mask: &TensorMeta,
+        value: &Operand,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), mask.clone()];
+        let detail = operand(value, &mut tensors);
+        tensors.push(out.clone());
+        self.record("masked_fill", tensors, detail)
+    }
+
+    fn flip(&mut self, x: &TensorMeta, dims: &[i64], out: &TensorMeta) -> KernelResult {
+        self.record("flip", vec![x.clone(), out.clone()], format!("{dims:?}"))
+    }
+
+    fn roll(
+        &mut self,
+        x: &TensorMeta,
+        shifts: &[i64],
+        dims: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{shifts:?} {dims:?}");
+        self.record("roll", vec![x.clone(), out.clone()], detail)
+    }
+
+    fn scan(
+        &mut self,
+        op: ScanOp,
+        x: &TensorMeta,
+        dim: i64,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{op:?} {dim} {compute:?}");
+        self.record("scan", vec![x.clone(), out.clone()], detail)
+    }
+
+    fn sort(
+        &mut self,
+        x: &TensorMeta,
+        dim: i64,
+        descending: bool,
+        stable: bool,
+        values: &TensorMeta,
+        indices: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![x.clone(), values.clone(), indices.clone()];
+        self.record("sort", tensors, format!("{dim} {descending} {stable}"))
+    }
+
+    fn topk(
+        &mut self,
+        x: &TensorMeta,
+        k: i64,
+        dim: i64,
+        largest: bool,
+        sorted: bool,
+        values: &TensorMeta,
+        indices: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![x.clone(), values.clone(), indices.clone()];
+        self.record("topk", tensors, format!("{k} {dim} {largest} {sorted}"))
+    }
+
+    fn embedding_backward(
+        &mut self,
+        grad: &TensorMeta,
+        indices: &TensorMeta,
+        num_weights: i64,
+        padding_idx: i64,
+        scale_grad_by_freq: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![grad.clone(), indices.clone(), out.clone()];
+        let detail = format!("{num_weights} {padding_idx} {scale_grad_by_freq}");
+        self.record("embedding_backward", tensors, detail)
+    }
+
+    fn index(
+        &mut self,
+        x: &TensorMeta,
+        indices: &[Option<TensorMeta>],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone()];
+        tensors.extend(indices.iter().flatten().cloned());
+        tensors.push(out.clone());
+        let detail = format!(
+            "{:?}",
+            indices.iter().map(Option::is_some).collect::<Vec<_>>()
+        );
+        self.record("index", tensors, detail)
+    }
+
+    fn index_put(
+        &mut self,
+        x: &TensorMeta,
+        indices: &[Option<TensorMeta>],
+        values: &TensorMeta,
+        accumulate: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone()];
+        tensors.extend(indices.iter().flatten().cloned());
+        tensors.extend([values.clone(), out.clone()]);
+        self.record("index_put", tensors, format!("{accumulate}"))
+    }
+
+    fn layer_norm(
+        &mut self,
+        x: &TensorMeta,
+        normalized_shape: &[i64],
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        eps: f64,
+        out: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), out.clone(), mean.clone(), rstd.clone()];
+        tensors.extend(weight.cloned());
+        tensors.extend(bias.cloned());
+        let detail = format!(
+            "{normalized_shape:?} {eps:?} {:?}",
+            [weight.is_some(), bias.is_some()]
+        );
+        self.record("layer_norm", tensors, detail)
+    }
+
+    fn layer_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        normalized_shape: &[i64],
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![grad.clone(), x.clone(), mean.clone(), rstd.clone()];
+        tensors.extend(weight.cloned());
+        tensors.extend(bias.cloned());
+        tensors.extend(grad_input.cloned());
+        tensors.extend(grad_weight.cloned());
+        tensors.extend(grad_bias.cloned());
+        let detail = format!(
+            "{normalized_shape:?} {:?}",
+            [
+                weight.is_some(),
+                bias.is_some(),
+                grad_input.is_some(),
+                grad_weight.is_some(),
+                grad_bias.is_some()
+            ]
+        );
+        self.record("layer_norm_backward", tensors, detail)
+    }
+
+    fn batch_norm(
+        &mut self,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        running_mean: Option<&TensorMeta>,
+        running_var: Option<&TensorMeta>,
+        training: bool,
+        momentum: f64,
+        eps: f64,
+        out: &TensorMeta,
+        save_mean: &TensorMeta,
+        save_invstd: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![
+            x.clone(),
+            out.clone(),
+            save_mean.clone(),
+            save_invstd.clone(),
+        ];
+        tensors.extend(weight.cloned());
+        tensors.extend(bias.cloned());
+        tensors.extend(running_mean.cloned());
+        tensors.extend(running_var.cloned());
+        let detail = format!(
+            "{training:?} {momentum:?} {eps:?} {:?}",
+            [
+                weight.is_some(),
+                bias.is_some(),
+                running_mean.is_some(),
+                running_var.is_some()
+            ]
+        );
+        self.record("batch_norm", tensors, detail)
+    }
+
+    fn batch_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        running_mean: Option<&TensorMeta>,
+        running_var: Option<&TensorMeta>,
+        save_mean: Option<&TensorMeta>,
+        save_invstd: Option<&TensorMeta>,
+        training: bool,
+        eps: f64,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![grad.clone(), x.clone()];
+        tensors.extend(weight.cloned());
+        tensors.extend(running_mean.cloned());
+        tensors.extend(running_var.cloned());
+        tensors.extend(save_mean.cloned());
+        tensors.extend(save_invstd.cloned());
+        tensors.extend(grad_input.cloned());
+        tensors.extend(grad_weight.cloned());
+        tensors.extend(grad_bias.cloned());
+        let detail = format!(
+            "{training:?} {eps:?} {:?}",
+            [
+                weight.is_some(),
+                running_mean.is_some(),
+                running_var.is_some(),
+                save_mean.is_some(),
+                save_invstd.is_some(),
+                grad_input.is_some(),
+                grad_weight.is_some(),
+                grad_bias.is_some()
+            ]
+        );
+        self.record("batch_norm_backward", tensors, detail)
+    }
+
+    fn group_norm(
+        &mut self,
+        x: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        bias: Option<&TensorMeta>,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        eps: f64,
+        out: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), out.clone(), mean.clone(), rstd.clone()];
+        tensors.extend(weight.cloned());
+        tensors.extend(bias.cloned());
+        let detail = format!(
+            "{n:?} {c:?} {hxw:?} {groups:?} {eps:?} {:?}",
+            [weight.is_some(), bias.is_some()]
+        );
+        self.record("group_norm", tensors, detail)
+    }
+
+    fn group_norm_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+        weight: Option<&TensorMeta>,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![grad.clone(), x.clone(), mean.clone(), rstd.clone()];
+        tensors.extend(weight.cloned());
+        tensors.extend(grad_input.cloned());
+        tensors.extend(grad_weight.cloned());
+        tensors.extend(grad_bias.cloned());
+        let detail = format!(
+            "{n:?} {c:?} {hxw:?} {groups:?} {:?}",
+            [
+                weight.is_some(),
+                grad_input.is_some(),
+                grad_weight.is_some(),
+                grad_bias.is_some()
+            ]
+        );
+        self.record("group_norm_backward", tensors, detail)
+    }
+
+    fn moments(
+        &mut self,
+        op: MomentOp,
+        x: &TensorMeta,
+        dims: &[i64],
+        correction: Scalar,
+        keepdim: bool,
+        out: &TensorMeta,
+        mean: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), out.clone()];
+        tensors.extend(mean.cloned());
+        let detail = format!("{op:?} {dims:?} {correction:?} {keepdim:?}");
+        self.record("moments", tensors, detail)
+    }
+
+    fn vector_norm(
+        &mut self,
+        x: &TensorMeta,
+        ord: Scalar,
+        dims: &[i64],
+        keepdim: bool,
+        compute: ScalarType,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![x.clone(), out.clone()];
+        let detail = format!("{ord:?} {dims:?} {keepdim:?} {compute:?}");
+        self.record("vector_norm", tensors, detail)
+    }
+
+    fn pool2d(
+        &mut self,
+        op: PoolOp,
+        x: &TensorMeta,
+        params: &Pool2dParams,
+        out: &TensorMeta,
+        indices: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), out.clone()];
+        tensors.extend(indices.cloned());
+        let detail = format!(
+            "{op:?} {:?} {:?} {:?}",
+            params.kernel, params.stride, params.padding
+        );
+        self.record("pool2d", tensors, detail)
+    }
+
+    fn pool2d_backward(
+        &mut self,
+        op: PoolOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        params: &Pool2dParams,
+        indices: Option<&TensorMeta>,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![grad.clone(), x.clone(), out.clone()];
+        tensors.extend(indices.cloned());
+        let detail = format!(
+            "{op:?} {:?} {:?} {:?}",
+            params.kernel, params.stride, params.padding
+        );
+        self.record("pool2d_backward", tensors, detail)
+    }
+
+    fn random_integers(
+        &mut self,
+        range: Option<(i64, Option<i64>)>,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![out.clone()];
+        self.record("random_integers", tensors, format!("{range:?}"))
+    }
+
+    fn dropout(
+        &mut self,
+        x: &TensorMeta,
+        p: f64,
+        train: bool,
+        out: &TensorMeta,
+        mask: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![x.clone(), out.clone(), mask.clone()];
+        self.record("dropout", tensors, format!("{p:?} {train:?}"))
+    }
+
+    fn dropout_backward(
+        &mut self,
+        grad: &TensorMeta,
+        mask: &TensorMeta,
+        scale: f64,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![grad.clone(), mask.clone(), out.clone()];
+        self.record("dropout_backward", tensors, format!("{scale:?}"))
+    }
+
+    fn conv(
+        &mut self,
+        x: &TensorMeta,
+        weight: &TensorMeta,
+        bias: Option<&TensorMeta>,
+        params: &ConvParams,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), weight.clone(), out.clone()];
+        tensors.extend(bias.cloned());
+        let detail = format!(
+            "{:?} {:?} {:?} {} {}",
+            params.stride, params.padding, params.dilation, params.transposed, params.groups
+        );
+        self.record("conv", tensors, detail)
+    }
+
+    fn conv_backward(
+        &mut self,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        weight: &TensorMeta,
+        params: &ConvParams,
+        grad_input: Option<&TensorMeta>,
+        grad_weight: Option<&TensorMeta>,
+        grad_bias: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![grad.clone(), x.clone(), weight.clone()];
+        tensors.extend(grad_input.cloned());
+        tensors.extend(grad_weight.cloned());
+        tensors.extend(grad_bias.cloned());
+        let detail = format!(
+            "{:?} {:?} {:?} {} {}",
+            params.stride, params.padding, params.dilation, params.transposed, params.groups
+        );
+        self.record("conv_backward", tensors, detail)
     }
 }
 

@@ -1,0 +1,456 @@
+//! Parameterized activations and their backwards (`gelu`, `silu`, `leaky_relu`, `hardtanh`,
+//! `softplus`, `elu`, `sigmoid_backward`, `tanh_backward`, ...), and `clamp`/`clamp_min`/
+//! `clamp_max`, all elementwise with TensorIterator's layout rules.
+
+use crate::error::{ensure, Error, Result};
+use crate::ops::args::{Args, Value};
+use crate::ops::ctx::Ctx;
+use crate::ops::iter::Pointwise;
+use crate::ops::{Dest, Form, Outputs};
+use crate::types::{ActivationOp, BinaryOp, Scalar, ScalarType, TernaryOp};
+
+/// Which activation an aten op is, before its parameters are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gelu,
+    Silu,
+    Sigmoid,
+    Tanh,
+    LeakyRelu,
+    Hardtanh,
+    Softplus,
+    Elu,
+}
+
+/// The forward kernel's name in PyTorch's "not implemented for" messages.
+fn kernel_name(kind: Kind, backward: bool) -> &'static str {
+    match (kind, backward) {
+        (Kind::Gelu, false) => "GeluKernelImpl",
+        (Kind::Gelu, true) => "GeluBackwardKernelImpl",
+        (Kind::Silu, false) => "silu_cpu",
+        (Kind::Silu, true) => "silu_backward_cpu",
+        (Kind::Sigmoid, _) => "sigmoid_backward_cpu",
+        (Kind::Tanh, _) => "tanh_backward_cpu",
+        (Kind::LeakyRelu, false) => "leaky_relu_cpu",
+        (Kind::LeakyRelu, true) => "leaky_relu_backward_cpu",
+        (Kind::Hardtanh, _) => "hardshrink_backward_cpu",
+        (Kind::Softplus, false) => "softplus_cpu",
+        (Kind::Softplus, true) => "softplus_backward_cpu",
+        (Kind::Elu, false) => "elu_cpu",
+        (Kind::Elu, true) => "elu_backward_cpu",
+    }
+}
+
+fn as_f64(s: Scalar) -> f64 {
+    match s {
+        Scalar::Integer(v) => v as f64,
+        Scalar::Float(v) => v,
+        Scalar::Boolean(v) => f64::from(u8::from(v)),
+    }
+}
+
+fn gelu(args: &Args, at: usize) -> Result<ActivationOp> {
+    match args.opt_str(at)?.unwrap_or("none") {
+        "none" => Ok(ActivationOp::Gelu),
+        "tanh" => Ok(ActivationOp::GeluTanh),
+        _ => Err(Error::invalid(
+            "approximate argument must be either none or tanh.",
+        )),
+    }
+}
+
+/// The parameters of `kind` read from `args` starting at `at`, with the schema's defaults.
+fn params(args: &Args, kind: Kind, at: usize) -> Result<ActivationOp> {
+    Ok(match kind {
+        Kind::Gelu => gelu(args, at)?,
+        Kind::Silu => ActivationOp::Silu,
+        Kind::Sigmoid => ActivationOp::Sigmoid,
+        Kind::Tanh => ActivationOp::Tanh,
+        Kind::LeakyRelu => ActivationOp::LeakyRelu(args.scalar_or(at, Scalar::Float(0.01))?),
+        Kind::Hardtanh => ActivationOp::Hardtanh((
+            args.scalar_or(at, Scalar::Integer(-1))?,
+            args.scalar_or(at + 1, Scalar::Integer(1))?,
+        )),
+        Kind::Softplus => ActivationOp::Softplus((
+            args.scalar_or(at, Scalar::Integer(1))?,
+            args.scalar_or(at + 1, Scalar::Integer(20))?,
+        )),
+        Kind::Elu => ActivationOp::Elu((
+            args.scalar_or(at, Scalar::Integer(1))?,
+            args.scalar_or(at + 1, Scalar::Integer(1))?,
+            args.scalar_or(at + 2, Scalar::Integer(1))?,
+        )),
+    })
+}
+
+/// How many parameters the forward op takes after `self`.
+fn param_count(kind: Kind) -> usize {
+    match kind {
+        Kind::Gelu | Kind::LeakyRelu => 1,
+        Kind::Silu | Kind::Sigmoid | Kind::Tanh => 0,
+        Kind::Hardtanh | Kind::Softplus => 2,
+        Kind::Elu => 3,
+    }
+}
+
+/// `log_sigmoid_forward(self)` and its `.output` form: the result and CPU's buffer, both
+/// contiguous.
+pub fn log_sigmoid_forward(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
+    args.at_most(if outs { 3 } else { 1 })?;
+    let x = args.tensor(0)?;
+    ensure!(
+        x.dtype.is_floating(),
+        "\"log_sigmoid_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let (dests, mut outputs, mut metas) = (
+        if outs {
+            [Dest::Out(1, args.tensor(1)?), Dest::Out(2, args.tensor(2)?)]
+        } else {
+            [Dest::New, Dest::New]
+        },
+        Vec::new(),
+        Vec::new(),
+    );
+    for dest in dests {
+        let (t, o) = crate::ops::out::output(cx, dest, &x.sizes, x.dtype)?;
+        metas.push(t);
+        outputs.push(o);
+    }
+    cx.k.activation(ActivationOp::LogSigmoid, x, &metas[0])
+        .map_err(crate::kernels::failed("activation"))?;
+    cx.k.activation(ActivationOp::LogSigmoidBuffer, x, &metas[1])
+        .map_err(crate::kernels::failed("activation"))?;
+    Ok(outputs)
+}
+
+/// `log_sigmoid_backward(grad_output, self, buffer)` and `.grad_input`: the gradient keeps
+/// `grad_output`'s layout (the host recomputes the buffer from `self`).
+pub fn log_sigmoid_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(3 + form.out_len())?;
+    let (grad, x, buffer) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    ensure!(
+        x.sizes == grad.sizes && buffer.sizes == grad.sizes,
+        "log_sigmoid_backward: grad_output {}, self {} and buffer {} must have the same shape",
+        grad.describe(),
+        x.describe(),
+        buffer.describe()
+    );
+    let dtype = grad.dtype;
+    ensure!(
+        dtype.is_floating() && x.dtype == dtype,
+        "\"log_sigmoid_backward_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let (out, output) = match form.dest(args)? {
+        Dest::New => {
+            let strides = crate::rules::propagate::preserve_strides(grad)?;
+            let t = cx.empty(&grad.sizes, strides, dtype)?;
+            (t.clone(), crate::types::Output::Tensor(t))
+        }
+        dest => crate::ops::out::output(cx, dest, &grad.sizes, dtype)?,
+    };
+    cx.k.activation_backward(ActivationOp::LogSigmoid, grad, x, false, dtype, &out)
+        .map_err(crate::kernels::failed("activation_backward"))?;
+    Ok(vec![output])
+}
+
+/// `gelu`, `silu`, `leaky_relu`, `hardtanh`, `softplus`, `elu`: `op(self, *params)`, `op_` and
+/// `op.out(..., *, out)`. The result has `self`'s dtype, which an `out=` tensor must have.
+pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
+    let n = param_count(kind);
+    args.at_most(1 + n + form.out_len())?;
+    let x = args.tensor(0)?;
+    let op = params(args, kind, 1)?;
+    if let ActivationOp::Hardtanh((min, max)) = op {
+        ensure!(
+            x.dtype != ScalarType::Bool,
+            "Bool inputs not supported for hardtanh"
+        );
+        let inverted = as_f64(min) > as_f64(max);
+        ensure!(!inverted, "min_val cannot be greater than max_val");
+    } else {
+        ensure!(
+            x.dtype.is_floating(),
+            "\"{}\" not implemented for '{}'",
+            kernel_name(kind, false),
+            x.dtype.name()
+        );
+    }
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) | Dest::InPlace(_, out) = dest {
+        ensure!(
+            out.dtype == x.dtype,
+            "Found dtype {} but expected {}",
+            out.dtype.name(),
+            x.dtype.name()
+        );
+    }
+    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+    let target = pw.target(cx, dest, x.dtype, true)?;
+    let input = pw.expanded(0)?;
+    target.run(cx, "activation", |k, out| k.activation(op, &input, out))
+}
+
+/// The backwards: `gelu_backward(grad, self, *, approximate)`, `silu_backward(grad, self)`,
+/// `sigmoid_backward`/`tanh_backward(grad, output)`, `leaky_relu_backward(grad, self, slope,
+/// self_is_result)`, `hardtanh_backward(grad, self, min, max)`, `softplus_backward(grad, self,
+/// beta, threshold)`, `elu_backward(grad, alpha, scale, input_scale, is_result,
+/// self_or_result)`, and their `grad_input=` forms. Grad and input promote like a binary op.
+pub fn backward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
+    let grad = args.tensor(0)?;
+    let (x, op, x_is_result, len) = match kind {
+        Kind::Elu => {
+            let op = params(args, kind, 1)?;
+            let is_result = args.bool_or(4, false)?;
+            (args.tensor(5)?, op, is_result, 6)
+        }
+        Kind::LeakyRelu => {
+            let op = params(args, kind, 2)?;
+            (args.tensor(1)?, op, args.bool_or(3, false)?, 4)
+        }
+        Kind::Sigmoid | Kind::Tanh => (args.tensor(1)?, params(args, kind, 2)?, true, 2),
+        _ => {
+            let n = param_count(kind);
+            (args.tensor(1)?, params(args, kind, 2)?, false, 2 + n)
+        }
+    };
+    args.at_most(len + form.out_len())?;
+    let negative = match op {
+        ActivationOp::LeakyRelu(slope) => as_f64(slope) < 0.0,
+        ActivationOp::Elu((alpha, _, _)) => as_f64(alpha) < 0.0,
+        _ => false,
+    };
+    if x_is_result && negative {
+        let what = if kind == Kind::Elu {
+            "elu"
+        } else {
+            "leakyReLu"
+        };
+        return Err(Error::invalid(format!(
+            "In-place {what} backward calculation is triggered with a negative slope which is \
+             not supported. This is caused by calling in-place forward function with a negative \
+             slope, please call out-of-place version instead."
+        )));
+    }
+    let pw = Pointwise::new(vec![Value::Tensor(grad), Value::Tensor(x)])?;
+    let common = pw.common_dtype();
+    ensure!(
+        common.is_floating(),
+        "\"{}\" not implemented for '{}'",
+        kernel_name(kind, true),
+        common.name()
+    );
+    let target = pw.target(cx, form.dest(args)?, common, true)?;
+    let (grad, x) = (pw.expanded(0)?, pw.expanded(1)?);
+    target.run(cx, "activation_backward", |k, out| {
+        k.activation_backward(op, &grad, &x, x_is_result, common, out)
+    })
+}
+
+/// An optional `Scalar?`/`Tensor?` bound of `clamp`.
+fn bound<'a>(args: &Args<'a>, i: usize) -> Result<Option<Value<'a>>> {
+    match args.opt_tensor(i) {
+        Ok(Some(t)) => Ok(Some(Value::Tensor(t))),
+        Ok(None) => Ok(None),
+        Err(_) => args.value(i).map(Some),
+    }
+}
+
+/// Which bounds a clamp op takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounds {
+    Both,
+    Min,
+    Max,
+}
+
+/// `clamp(self, min=None, max=None)` (Scalar and Tensor forms), `clamp_min(self, min)`,
+/// `clamp_max(self, max)`, their in-place and `out=` forms. The result is the promoted dtype
+/// of self and the bounds, which an `out=` tensor must have exactly.
+pub fn clamp(args: &Args, cx: &mut Ctx, form: Form, bounds: Bounds) -> Outputs {
+    let n = if bounds == Bounds::Both { 2 } else { 1 };
+    args.at_most(1 + n + form.out_len())?;
+    let x = args.tensor(0)?;
+    let (min, max) = match bounds {
+        Bounds::Both => (bound(args, 1)?, bound(args, 2)?),
+        Bounds::Min => (Some(args.value(1)?), None),
+        Bounds::Max => (None, Some(args.value(1)?)),
+    };
+    let mut inputs = vec![Value::Tensor(x)];
+    inputs.extend(min);
+    inputs.extend(max);
+    ensure!(
+        inputs.len() > 1,
+        "torch.clamp: At least one of 'min' or 'max' must not be None"
+    );
+    let pw = Pointwise::new(inputs)?;
+    let common = pw.common_dtype();
+    ensure!(
+        common != ScalarType::Bool,
+        "\"clamp_scalar_cpu\" not implemented for 'Bool'"
+    );
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) = dest {
+        ensure!(
+            out.dtype == common,
+            "Found dtype {} but expected {}",
+            out.dtype.name(),
+            common.name()
+        );
+    }
+    let target = pw.target(cx, dest, common, true)?;
+    let a = pw.operand(0)?;
+    let b = pw.operand(1)?;
+    match (min, max) {
+        (Some(_), Some(_)) => {
+            let c = pw.operand(2)?;
+            target.run(cx, "ternary", |k, out| {
+                k.ternary(TernaryOp::Clamp, &a, &b, &c, None, common, out)
+            })
+        }
+        (Some(_), None) => target.run(cx, "binary", |k, out| {
+            k.binary(BinaryOp::ClampMin, &a, &b, None, common, out)
+        }),
+        _ => target.run(cx, "binary", |k, out| {
+            k.binary(BinaryOp::ClampMax, &a, &b, None, common, out)
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, Scalar, ScalarType};
+
+    #[test]
+    fn forward_shapes_dtypes_and_params() {
+        let mut xt = f32s(&[4, 3], 1);
+        xt.strides = vec![1, 4];
+        let (res, fake) = run("gelu", "", vec![arg(&xt), Arg::Str("tanh".into())]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![4, 3], vec![1, 4], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.calls[0].detail, "ActivationOp::GeluTanh");
+        let (res, _) = run("gelu", "", vec![arg(&xt), Arg::Str("foo".into())]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("approximate argument must be either none or tanh."));
+        let (res, fake) = run("elu_", "", vec![arg(&xt), Arg::Scalar(Scalar::Float(0.5))]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        assert_eq!(
+            fake.calls[0].detail,
+            "ActivationOp::Elu((Scalar::Float(0.5), Scalar::Integer(1), Scalar::Integer(1)))"
+        );
+        let long = tensor(&[3], ScalarType::Int64, 2);
+        let (res, _) = run("silu", "", vec![arg(&long)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("\"silu_cpu\" not implemented for 'Long'"));
+        let (res, _) = run("hardtanh", "", vec![arg(&long)]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Int64);
+        let (res, _) = run(
+            "hardtanh",
+            "",
+            vec![
+                arg(&xt),
+                Arg::Scalar(Scalar::Integer(1)),
+                Arg::Scalar(Scalar::Integer(-1)),
+            ],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("min_val cannot be greater than max_val"));
+        let out = tensor(&[4, 3], ScalarType::Float64, 3);
+        let (res, _) = run(
+            "softplus",
+            "out",
+            vec![arg(&xt), Arg::None, Arg::None, arg(&out)],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Found dtype Double but expected Float"));
+    }
+
+    #[test]
+    fn backward_promotes_and_checks_slopes() {
+        let (g, x) = (f32s(&[2, 3], 1), tensor(&[3], ScalarType::Float64, 2));
+        let (res, fake) = run("sigmoid_backward", "", vec![arg(&g), arg(&x)]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2, 3], vec![3, 1], 0, ScalarType::Float64)
+        );
+        assert_eq!(
+            fake.calls[0].detail,
+            "ActivationOp::Sigmoid true ScalarType::Float64"
+        );
+        assert_eq!(fake.calls[0].tensors[1].strides, vec![0, 1]);
+        let args = vec![
+            arg(&g),
+            arg(&g),
+            Arg::Scalar(Scalar::Float(-0.1)),
+            Arg::Boolean(true),
+        ];
+        let (res, _) = run("leaky_relu_backward", "", args);
+        assert!(res.unwrap_err().message.contains(
+            "In-place leakyReLu backward calculation is triggered with a negative slope"
+        ));
+        let one = Arg::Scalar(Scalar::Integer(1));
+        let args = vec![
+            arg(&g),
+            one.clone(),
+            one.clone(),
+            one,
+            Arg::Boolean(false),
+            arg(&g),
+            arg(&f32s(&[6], 3)),
+        ];
+        let (res, _) = run("elu_backward", "grad_input", args);
+        assert!(matches!(&res.unwrap()[0], Output::Updated((6, t)) if t.sizes == vec![2, 3]));
+        let long = tensor(&[3], ScalarType::Int64, 4);
+        let (res, _) = run("tanh_backward", "", vec![arg(&long), arg(&long)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("\"tanh_backward_cpu\" not implemented for 'Long'"));
+    }
+
+    #[test]
+    fn clamp_forms() {
+        let long = tensor(&[2, 3], ScalarType::Int64, 1);
+        let half = Arg::Scalar(Scalar::Float(0.5));
+        let (res, fake) = run("clamp", "", vec![arg(&long), half.clone(), Arg::None]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Float32);
+        assert_eq!(fake.kernels(), vec!["binary"]);
+        assert!(fake.calls[0].detail.starts_with("BinaryOp::ClampMin "));
+        let (res, fake) = run(
+            "clamp",
+            "Tensor",
+            vec![
+                arg(&f32s(&[3], 2)),
+                Arg::OptionalTensor(Some(f32s(&[2, 1], 3))),
+                Arg::OptionalTensor(Some(f32s(&[], 4))),
+            ],
+        );
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 3]);
+        assert!(fake.calls[0].detail.starts_with("TernaryOp::Clamp "));
+        let (res, _) = run("clamp", "", vec![arg(&long), Arg::None, Arg::None]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("At least one of 'min' or 'max' must not be None"));
+        let (res, _) = run("clamp_max_", "", vec![arg(&long), half.clone()]);
+        assert!(res.unwrap_err().message.contains("can't be cast"));
+        let out = tensor(&[2, 3], ScalarType::Float64, 5);
+        let (res, _) = run("clamp_min", "out", vec![arg(&long), half, arg(&out)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Found dtype Double but expected Float"));
+    }
+}

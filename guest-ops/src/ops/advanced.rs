@@ -1,0 +1,255 @@
+//! Advanced indexing with integer index tensors: `index.Tensor` and `index_put_`. Boolean
+//! masks would need the mask's values for the result's shape, so they are not supported.
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::Outputs;
+use crate::rules::dims::{expand, permute};
+use crate::rules::overlap::check_internal;
+use crate::rules::propagate::iterator_strides;
+use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
+use crate::types::{Output, ScalarType, TensorMeta};
+
+/// The result of `x[indices]`: its sizes and the strides TensorIterator gives it.
+struct Plan {
+    shape: Vec<i64>,
+    strides: Vec<i64>,
+}
+
+fn check_index(t: &TensorMeta) -> Result<()> {
+    match t.dtype {
+        ScalarType::Int64 | ScalarType::Int32 => Ok(()),
+        ScalarType::Bool | ScalarType::Uint8 => Err(Error::unsupported(
+            "indexing with a boolean mask needs the mask's values for the result's shape; \
+             not supported on remote (use torch.where or masked_fill)",
+        )),
+        _ => Err(Error::invalid(
+            "tensors used as indices must be long, int, byte or bool tensors",
+        )),
+    }
+}
+
+/// `AdvancedIndex`: broadcast the indices; indexed dims that are not adjacent move to the
+/// front; the result's layout follows the restrided input and the indices.
+fn plan(x: &TensorMeta, indices: &[Option<&TensorMeta>]) -> Result<Plan> {
+    ensure!(
+        indices.len() <= x.dim(),
+        "too many indices for tensor of dimension {} (got {})",
+        x.dim(),
+        indices.len()
+    );
+    let defined: Vec<(usize, &TensorMeta)> = indices
+        .iter()
+        .enumerate()
+        .filter_map(|(d, t)| t.map(|t| (d, t)))
+        .collect();
+    ensure!(!defined.is_empty(), "at least one index must be provided");
+    for (_, t) in &defined {
+        check_index(t)?;
+    }
+    let index_shape =
+        broadcast_all(defined.iter().map(|(_, t)| t.sizes.as_slice())).map_err(|_| {
+            let shapes: Vec<String> = defined.iter().map(|(_, t)| fmt_shape(&t.sizes)).collect();
+            Error::invalid(format!(
+                "shape mismatch: indexing tensors could not be broadcast together with shapes {}",
+                shapes.join(", ")
+            ))
+        })?;
+    let first = defined[0].0;
+    let adjacent = defined
+        .iter()
+        .enumerate()
+        .all(|(i, (d, _))| *d == first + i);
+    let (src, before) = if adjacent {
+        (x.clone(), first)
+    } else {
+        let mut order: Vec<i64> = defined.iter().map(|(d, _)| *d as i64).collect();
+        let rest: Vec<i64> = (0..x.dim() as i64).filter(|d| !order.contains(d)).collect();
+        order.extend(rest);
+        (permute(x, &order)?, 0)
+    };
+    let k = defined.len();
+    let after = src.dim() - before - k;
+    let mut shape = src.sizes[..before].to_vec();
+    shape.extend(&index_shape);
+    shape.extend(&src.sizes[before + k..]);
+    let mut src_strides = src.strides[..before].to_vec();
+    src_strides.extend(vec![0; index_shape.len()]);
+    src_strides.extend(&src.strides[before + k..]);
+    let restrided = src.view(shape.clone(), src_strides, src.storage_offset);
+    let mut operands = vec![restrided];
+    for (_, t) in &defined {
+        let e = expand(t, &index_shape)?;
+        let mut sizes = vec![1; before];
+        sizes.extend(&e.sizes);
+        sizes.extend(vec![1; after]);
+        let mut strides = vec![0; before];
+        strides.extend(&e.strides);
+        strides.extend(vec![0; after]);
+        operands.push(e.view(sizes, strides, e.storage_offset));
+    }
+    let refs: Vec<&TensorMeta> = operands.iter().collect();
+    let strides = iterator_strides(&shape, &refs, false)?;
+    Ok(Plan { shape, strides })
+}
+
+/// `index.Tensor(self, indices)`.
+pub fn index(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let x = args.tensor(0)?;
+    let indices = args.opt_tensor_list(1)?;
+    let plan = plan(x, &indices)?;
+    let out = cx.empty(&plan.shape, plan.strides, x.dtype)?;
+    let owned: Vec<Option<TensorMeta>> = indices.iter().map(|t| t.cloned()).collect();
+    cx.k.index(x, &owned, &out).map_err(failed("index"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `index_put_(self, indices, values, accumulate=False)` and `_index_put_impl_(..., unsafe)`.
+pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
+    args.at_most(schema_len)?;
+    let (x, values) = (args.tensor(0)?, args.tensor(2)?);
+    let indices = args.opt_tensor_list(1)?;
+    let accumulate = args.bool_or(3, false)?;
+    ensure!(
+        values.dtype == x.dtype,
+        "Index put requires the source and destination dtypes match, got {} for the destination \
+         and {} for the source.",
+        x.dtype.name(),
+        values.dtype.name()
+    );
+    let plan = plan(x, &indices)?;
+    let fits = broadcast(&plan.shape, &values.sizes).is_ok_and(|s| s == plan.shape);
+    ensure!(
+        fits,
+        "shape mismatch: value tensor of shape {} cannot be broadcast to indexing result of \
+         shape {}",
+        fmt_shape(&values.sizes),
+        fmt_shape(&plan.shape)
+    );
+    check_internal(x)?;
+    let owned: Vec<Option<TensorMeta>> = indices.iter().map(|t| t.cloned()).collect();
+    cx.k.index_put(x, &owned, values, accumulate, x)
+        .map_err(failed("index_put"))?;
+    Ok(vec![Output::Argument(0)])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, ErrorKind, Output, ScalarType, TensorMeta};
+
+    fn idx(sizes: &[i64], storage: u64) -> Option<TensorMeta> {
+        Some(tensor(sizes, ScalarType::Int64, storage))
+    }
+
+    fn index(x: &TensorMeta, list: Vec<Option<TensorMeta>>) -> (Vec<i64>, Vec<i64>) {
+        let (res, _) = run(
+            "index",
+            "Tensor",
+            vec![arg(x), Arg::OptionalTensorList(list)],
+        );
+        let t = meta(&res.unwrap(), 0);
+        (t.sizes, t.strides)
+    }
+
+    /// Expected values printed by torch 2.13 (see each comment).
+    #[test]
+    fn index_shapes_like_torch() {
+        let a = f32s(&[3, 4, 5], 1);
+        let mut at = f32s(&[3, 4, 5], 1);
+        at.strides = vec![1, 3, 12];
+        // a[i], at[i], a[:, i], at[:, i] with i of shape [2]
+        assert_eq!(
+            index(&a, vec![idx(&[2], 2)]),
+            (vec![2, 4, 5], vec![20, 5, 1])
+        );
+        assert_eq!(
+            index(&at, vec![idx(&[2], 2)]),
+            (vec![2, 4, 5], vec![20, 1, 4])
+        );
+        assert_eq!(
+            index(&at, vec![None, idx(&[2], 2)]),
+            (vec![3, 2, 5], vec![1, 3, 6])
+        );
+        // a[j, i] (j [2, 1]), a[i, :, i], at[:, j, i]
+        assert_eq!(
+            index(&a, vec![idx(&[2, 1], 3), idx(&[2], 2)]),
+            (vec![2, 2, 5], vec![10, 5, 1])
+        );
+        assert_eq!(
+            index(&at, vec![idx(&[2], 2), None, idx(&[2], 2)]),
+            (vec![2, 4], vec![4, 1])
+        );
+        assert_eq!(
+            index(&at, vec![None, idx(&[2, 1], 3), idx(&[2], 2)]),
+            (vec![3, 2, 2], vec![4, 2, 1])
+        );
+    }
+
+    #[test]
+    fn index_errors() {
+        let a = f32s(&[3, 4], 1);
+        let list = vec![idx(&[2], 2), idx(&[3], 3)];
+        let (res, _) = run(
+            "index",
+            "Tensor",
+            vec![arg(&a), Arg::OptionalTensorList(list)],
+        );
+        assert!(res.unwrap_err().message.contains(
+            "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]"
+        ));
+        let mask = Some(tensor(&[3], ScalarType::Bool, 4));
+        let (res, _) = run(
+            "index",
+            "Tensor",
+            vec![arg(&a), Arg::OptionalTensorList(vec![mask])],
+        );
+        assert_eq!(res.unwrap_err().kind, ErrorKind::NotImplemented);
+        let list = vec![idx(&[1], 2), idx(&[1], 2), idx(&[1], 2)];
+        let (res, _) = run(
+            "index",
+            "Tensor",
+            vec![arg(&a), Arg::OptionalTensorList(list)],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("too many indices for tensor of dimension 2 (got 3)"));
+    }
+
+    #[test]
+    fn index_put_checks_values() {
+        let a = f32s(&[3, 4, 5], 1);
+        let list = Arg::OptionalTensorList(vec![idx(&[2], 2)]);
+        let (res, fake) = run(
+            "index_put_",
+            "",
+            vec![
+                arg(&a),
+                list.clone(),
+                arg(&f32s(&[5], 3)),
+                Arg::Boolean(true),
+            ],
+        );
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        assert_eq!(fake.calls[0].detail, "true");
+        assert_eq!(geometry(&fake.calls[0].tensors[3]), geometry(&a));
+        let (res, _) = run(
+            "index_put_",
+            "",
+            vec![arg(&a), list.clone(), arg(&f32s(&[3, 5], 3))],
+        );
+        assert!(res.unwrap_err().message.contains(
+            "shape mismatch: value tensor of shape [3, 5] cannot be broadcast to indexing result of shape [2, 4, 5]"
+        ));
+        let dbl = tensor(&[], ScalarType::Float64, 4);
+        let (res, _) = run("_index_put_impl_", "", vec![arg(&a), list, arg(&dbl)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Index put requires the source and destination dtypes match"));
+    }
+}

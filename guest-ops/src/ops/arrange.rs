@@ -1,0 +1,335 @@
+//! Ops that rearrange elements: `cat`, `flip`, `roll`, `cumsum`/`cumprod`, `sort`, `topk`.
+
+use crate::error::{ensure, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::out::output;
+use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::{can_cast, ResultType};
+use crate::rules::layout::{is_channels_last, is_contiguous, strides_for, MemoryFormat};
+use crate::rules::overlap::check_internal;
+use crate::rules::propagate::{iterator_strides, preserve_strides};
+use crate::rules::shape::{dim_mask, numel, wrap_dim};
+use crate::types::{Output, ScalarType, ScanOp, TensorMeta};
+
+/// `suggest_memory_format` for the layouts `cat` keeps.
+fn suggested(t: &TensorMeta) -> MemoryFormat {
+    let cl = t.dim() == 4
+        && is_channels_last(&t.sizes, &t.strides)
+        && !is_contiguous(&t.sizes, &t.strides);
+    if cl {
+        MemoryFormat::ChannelsLast
+    } else {
+        MemoryFormat::Contiguous
+    }
+}
+
+/// `cat(tensors, dim=0)` and `cat.out`. 1-d empty tensors are skipped (legacy behavior); the
+/// result is channels-last only when every other input is.
+pub fn cat(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let xs = args.tensor_list(0)?;
+    let dim = args.int_or(1, 0)?;
+    ensure!(
+        !xs.is_empty(),
+        "torch.cat(): expected a non-empty list of Tensors"
+    );
+    for (i, t) in xs.iter().enumerate() {
+        ensure!(
+            t.dim() > 0,
+            "zero-dimensional tensor (at position {i}) cannot be concatenated"
+        );
+    }
+    let skipped = |t: &TensorMeta| t.sizes == [0];
+    let reference = xs.iter().find(|t| !skipped(t)).unwrap_or(&xs[0]);
+    let d = wrap_dim(dim, reference.dim())?;
+    let mut shape = reference.sizes.clone();
+    shape[d] = 0;
+    let mut format = None;
+    for (n, t) in xs.iter().enumerate().filter(|(_, t)| !skipped(t)) {
+        ensure!(
+            t.dim() == reference.dim(),
+            "Tensors must have same number of dimensions: got {} and {}",
+            reference.dim(),
+            t.dim()
+        );
+        for k in (0..t.dim()).filter(|k| *k != d) {
+            ensure!(
+                t.sizes[k] == reference.sizes[k],
+                "Sizes of tensors must match except in dimension {d}. Expected size {} but got \
+                 size {} for tensor number {n} in the list.",
+                reference.sizes[k],
+                t.sizes[k]
+            );
+        }
+        shape[d] = shape[d].saturating_add(t.sizes[d]);
+        let f = suggested(t);
+        format = match format {
+            None => Some(f),
+            Some(prev) if prev == f => Some(f),
+            Some(_) => Some(MemoryFormat::Contiguous),
+        };
+    }
+    if xs.iter().all(skipped) {
+        shape = vec![0];
+    }
+    let format = format.unwrap_or(MemoryFormat::Contiguous);
+    let mut state = ResultType::default();
+    for t in xs {
+        state.tensor(t.dtype, t.dim());
+    }
+    let dtype = state.result().unwrap_or(ScalarType::Float32);
+    let (out, result) = match form.dest(args)? {
+        Dest::Out(i, given) => {
+            ensure!(
+                can_cast(dtype, given.dtype),
+                "torch.cat(): input types can't be cast to the desired output type {}",
+                given.dtype.name()
+            );
+            if given.sizes == shape {
+                check_internal(given)?;
+                (given.clone(), Output::Argument(i))
+            } else {
+                let t = cx.resize(given, &shape, strides_for(&shape, format)?, false)?;
+                (t.clone(), Output::Updated((i, t)))
+            }
+        }
+        _ => {
+            let t = cx.empty(&shape, strides_for(&shape, format)?, dtype)?;
+            (t.clone(), Output::Tensor(t))
+        }
+    };
+    cx.k.cat(xs, d as i64, &out).map_err(failed("cat"))?;
+    Ok(vec![result])
+}
+
+/// `flip(self, dims)`: the input's layout, like any elementwise op.
+pub fn flip(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let x = args.tensor(0)?;
+    let mask = dim_mask(args.int_list(1)?, x.dim())?;
+    let dims: Vec<i64> = (0..x.dim())
+        .filter(|d| mask[*d])
+        .map(|d| d as i64)
+        .collect();
+    let strides = iterator_strides(&x.sizes, &[x], false)?;
+    let out = cx.empty(&x.sizes, strides, x.dtype)?;
+    cx.k.flip(x, &dims, &out).map_err(failed("flip"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `roll(self, shifts, dims=[])`: a contiguous result.
+pub fn roll(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let x = args.tensor(0)?;
+    let shifts = args.int_list(1)?;
+    let dims = args.opt_int_list(2)?.unwrap_or(&[]);
+    ensure!(!shifts.is_empty(), "`shifts` required");
+    ensure!(
+        (dims.is_empty() && shifts.len() == 1) || shifts.len() == dims.len(),
+        "shifts and dimensions must align. shifts: {}, dims:{}",
+        shifts.len(),
+        dims.len()
+    );
+    let dims = dims
+        .iter()
+        .map(|d| wrap_dim(*d, x.dim()).map(|w| w as i64))
+        .collect::<Result<Vec<i64>>>()?;
+    let out = cx.empty_contiguous(&x.sizes, x.dtype)?;
+    cx.k.roll(x, shifts, &dims, &out).map_err(failed("roll"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `cumsum`/`cumprod(self, dim, *, dtype=None)`, their in-place and `out=` forms. Integer
+/// inputs accumulate in int64 unless a dtype (or an `out=` tensor) says otherwise.
+pub fn scan(args: &Args, cx: &mut Ctx, form: Form, op: ScanOp) -> Outputs {
+    args.at_most(3 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    let dest = form.dest(args)?;
+    let dtype = match (args.opt_dtype(2)?, dest) {
+        (Some(dtype), _) => dtype,
+        (None, Dest::Out(_, out) | Dest::InPlace(_, out)) => out.dtype,
+        (None, Dest::New) if x.dtype.is_integral(true) => ScalarType::Int64,
+        (None, Dest::New) => x.dtype,
+    };
+    let (out, outputs) = output(cx, dest, &x.sizes, dtype)?;
+    cx.k.scan(op, x, d as i64, dtype, &out)
+        .map_err(failed("scan"))?;
+    Ok(vec![outputs])
+}
+
+/// The values and indices outputs of `sort`/`topk` of `shape`; fresh ones take `strides`.
+fn value_index_outputs(
+    args: &Args,
+    cx: &mut Ctx,
+    outs: Option<usize>,
+    shape: &[i64],
+    strides: Vec<i64>,
+    dtype: ScalarType,
+) -> Result<(TensorMeta, TensorMeta, Vec<Output>)> {
+    if let Some(at) = outs {
+        let (values, v_out) = output(cx, Dest::Out(at as u32, args.tensor(at)?), shape, dtype)?;
+        let index_dest = Dest::Out(at as u32 + 1, args.tensor(at + 1)?);
+        let (indices, i_out) = output(cx, index_dest, shape, ScalarType::Int64)?;
+        return Ok((values, indices, vec![v_out, i_out]));
+    }
+    let values = cx.empty(shape, strides.clone(), dtype)?;
+    let indices = cx.empty(shape, strides, ScalarType::Int64)?;
+    let outputs = vec![
+        Output::Tensor(values.clone()),
+        Output::Tensor(indices.clone()),
+    ];
+    Ok((values, indices, outputs))
+}
+
+/// `sort(self, dim=-1, descending=False)`, `sort.stable(self, *, stable, dim=-1,
+/// descending=False)` and their `values=`/`indices=` forms (`outs` at that position). Fresh
+/// outputs keep a dense input's strides.
+pub fn sort(args: &Args, cx: &mut Ctx, stable_form: bool, outs: Option<usize>) -> Outputs {
+    let at = usize::from(stable_form);
+    args.at_most(3 + at + 2 * usize::from(outs.is_some()))?;
+    let x = args.tensor(0)?;
+    let stable = if stable_form {
+        args.bool_or(1, false)?
+    } else {
+        false
+    };
+    let d = wrap_dim(args.int_or(1 + at, -1)?, x.dim())?;
+    let descending = args.bool_or(2 + at, false)?;
+    let strides = preserve_strides(x)?;
+    let (values, indices, outputs) =
+        value_index_outputs(args, cx, outs, &x.sizes, strides, x.dtype)?;
+    cx.k.sort(x, d as i64, descending, stable, &values, &indices)
+        .map_err(failed("sort"))?;
+    Ok(outputs)
+}
+
+/// `topk(self, k, dim=-1, largest=True, sorted=True)` and `topk.values`.
+pub fn topk(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
+    args.at_most(if outs { 7 } else { 5 })?;
+    let x = args.tensor(0)?;
+    let k = args.int(1)?;
+    let d = wrap_dim(args.int_or(2, -1)?, x.dim())?;
+    let (largest, sorted) = (args.bool_or(3, true)?, args.bool_or(4, true)?);
+    let size = if x.dim() == 0 { 1 } else { x.sizes[d] };
+    ensure!(k >= 0 && k <= size, "selected index k out of range");
+    let mut shape = x.sizes.clone();
+    if x.dim() > 0 {
+        shape[d] = k;
+    }
+    numel(&shape)?;
+    let strides = strides_for(&shape, MemoryFormat::Contiguous)?;
+    let at = outs.then_some(5);
+    let (values, indices, outputs) = value_index_outputs(args, cx, at, &shape, strides, x.dtype)?;
+    cx.k.topk(x, k, d as i64, largest, sorted, &values, &indices)
+        .map_err(failed("topk"))?;
+    Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, ScalarType};
+
+    #[test]
+    fn cat_shapes_dtypes_and_layouts() {
+        let (a, b) = (f32s(&[3, 4], 1), tensor(&[2, 4], ScalarType::Float64, 2));
+        let list = Arg::TensorList(vec![a.clone(), f32s(&[0], 3), b.clone()]);
+        let (res, fake) = run("cat", "", vec![list, Arg::Integer(0)]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![5, 4], vec![4, 1], 0, ScalarType::Float64)
+        );
+        assert_eq!(fake.calls[0].detail, "0");
+        let mut cl = f32s(&[2, 3, 4, 5], 4);
+        cl.strides = vec![60, 1, 15, 3];
+        let list = Arg::TensorList(vec![cl.clone(), cl]);
+        let (res, _) = run("cat", "", vec![list, Arg::Integer(1)]);
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![120, 1, 30, 6]);
+        let list = Arg::TensorList(vec![a.clone(), f32s(&[3, 5], 5)]);
+        let (res, _) = run("cat", "", vec![list]);
+        assert!(res.unwrap_err().message.contains(
+            "Sizes of tensors must match except in dimension 0. Expected size 4 but got size 5 for tensor number 1 in the list."
+        ));
+        let (res, _) = run("cat", "", vec![Arg::TensorList(vec![])]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("expected a non-empty list of Tensors"));
+        let out = tensor(&[0], ScalarType::Int64, 6);
+        let list = Arg::TensorList(vec![a.clone(), a]);
+        let (res, _) = run("cat", "out", vec![list, Arg::Integer(0), arg(&out)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("input types can't be cast to the desired output type Long"));
+    }
+
+    #[test]
+    fn flip_roll_scan() {
+        let mut xt = f32s(&[3, 4], 1);
+        xt.strides = vec![1, 3];
+        let (res, fake) = run("flip", "", vec![arg(&xt), Arg::IntList(vec![-1])]);
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![1, 3]);
+        assert_eq!(fake.calls[0].detail, "[1]");
+        let (res, _) = run("flip", "", vec![arg(&xt), Arg::IntList(vec![0, -2])]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("dim 0 appears multiple times in the list of dims"));
+        let (res, _) = run("roll", "", vec![arg(&xt), Arg::IntList(vec![1])]);
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![4, 1]);
+        let (res, _) = run(
+            "roll",
+            "",
+            vec![arg(&xt), Arg::IntList(vec![1, 2]), Arg::IntList(vec![0])],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("shifts and dimensions must align. shifts: 2, dims:1"));
+        let b = tensor(&[3], ScalarType::Bool, 2);
+        let (res, fake) = run("cumsum", "", vec![arg(&b), Arg::Integer(0)]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Int64);
+        assert_eq!(fake.calls[0].detail, "ScanOp::Cumsum 0 ScalarType::Int64");
+        let out = tensor(&[3], ScalarType::Float64, 3);
+        let (res, _) = run(
+            "cumprod",
+            "out",
+            vec![arg(&f32s(&[3], 4)), Arg::Integer(0), Arg::None, arg(&out)],
+        );
+        assert_eq!(res.unwrap(), vec![Output::Argument(3)]);
+    }
+
+    #[test]
+    fn sort_and_topk() {
+        let mut xt = f32s(&[3, 4], 1);
+        xt.strides = vec![1, 3];
+        let (res, fake) = run(
+            "sort",
+            "stable",
+            vec![
+                arg(&xt),
+                Arg::Boolean(true),
+                Arg::Integer(0),
+                Arg::Boolean(true),
+            ],
+        );
+        let outputs = res.unwrap();
+        assert_eq!(meta(&outputs, 0).strides, vec![1, 3]);
+        assert_eq!(
+            geometry(&meta(&outputs, 1)),
+            (vec![3, 4], vec![1, 3], 0, ScalarType::Int64)
+        );
+        assert_eq!(fake.calls[0].detail, "0 true true");
+        let (res, _) = run("topk", "", vec![arg(&xt), Arg::Integer(2), Arg::Integer(0)]);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 4]);
+        let (res, _) = run("topk", "", vec![arg(&xt), Arg::Integer(5)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("selected index k out of range"));
+    }
+}

@@ -1,0 +1,314 @@
+//! `convolution` and `convolution_backward` (1-d, 2-d and 3-d, plain and transposed, grouped).
+//! 4-d results are channels-last when the input or the weight is (CPU's mkldnn choice).
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::Outputs;
+use crate::rules::layout::{is_channels_last, is_contiguous, strides_for, MemoryFormat};
+use crate::rules::shape::{fmt_shape, numel};
+use crate::types::{ConvParams, Output, TensorMeta};
+
+fn suggests_channels_last(t: &TensorMeta) -> bool {
+    t.dim() == 4 && is_channels_last(&t.sizes, &t.strides) && !is_contiguous(&t.sizes, &t.strides)
+}
+
+fn format_for(x: &TensorMeta, weight: &TensorMeta) -> MemoryFormat {
+    if suggests_channels_last(x) || suggests_channels_last(weight) {
+        MemoryFormat::ChannelsLast
+    } else {
+        MemoryFormat::Contiguous
+    }
+}
+
+/// A per-spatial-dim list: one value stands for all of them.
+fn expand_list(list: &[i64], n: usize, what: &str) -> Result<Vec<i64>> {
+    match list.len() {
+        1 => Ok(vec![list[0]; n]),
+        len if len == n => Ok(list.to_vec()),
+        len => Err(Error::invalid(format!(
+            "expected {what} to be a single integer value or a list of {n} values to match the \
+             convolution dimensions, but got {what}={} ({len} values)",
+            fmt_shape(list)
+        ))),
+    }
+}
+
+/// Reads `stride, padding, dilation, transposed, output_padding, groups` from `at` and checks
+/// them against `x` and `weight`; returns the parameters and the output's sizes.
+fn params(
+    args: &Args,
+    at: usize,
+    x: &TensorMeta,
+    weight: &TensorMeta,
+) -> Result<(ConvParams, Vec<i64>)> {
+    ensure!(
+        (3..=5).contains(&x.dim()) && weight.dim() == x.dim(),
+        "convolution: expected a 3-d, 4-d or 5-d input and a weight of the same rank, but got \
+         input of size {} and weight of size {}",
+        fmt_shape(&x.sizes),
+        fmt_shape(&weight.sizes)
+    );
+    let n = x.dim() - 2;
+    let stride = expand_list(args.int_list(at)?, n, "stride")?;
+    let padding = expand_list(args.int_list(at + 1)?, n, "padding")?;
+    let dilation = expand_list(args.int_list(at + 2)?, n, "dilation")?;
+    let transposed = args.bool_or(at + 3, false)?;
+    let output_padding = expand_list(args.int_list(at + 4)?, n, "output_padding")?;
+    let groups = args.int(at + 5)?;
+    ensure!(
+        padding.iter().all(|p| *p >= 0),
+        "negative padding is not supported"
+    );
+    ensure!(
+        stride.iter().all(|s| *s > 0),
+        "non-positive stride is not supported"
+    );
+    ensure!(
+        dilation.iter().all(|d| *d > 0),
+        "dilation should be greater than zero"
+    );
+    ensure!(
+        output_padding.iter().all(|p| *p >= 0),
+        "negative output_padding is not supported"
+    );
+    ensure!(groups > 0, "non-positive groups is not supported");
+    ensure!(
+        x.dtype == weight.dtype,
+        "expected scalar type {} but found {}",
+        x.dtype.name(),
+        weight.dtype.name()
+    );
+    ensure!(
+        x.dtype.is_floating(),
+        "\"convolution\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let channels = x.sizes[1];
+    let out_channels = if transposed {
+        ensure!(
+            channels == weight.sizes[0],
+            "Given transposed=1, weight of size {}, expected input{} to have {} channels, but \
+             got {channels} channels instead",
+            fmt_shape(&weight.sizes),
+            fmt_shape(&x.sizes),
+            weight.sizes[0]
+        );
+        weight.sizes[1] * groups
+    } else {
+        ensure!(
+            weight.sizes[0] % groups == 0,
+            "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, \
+             but got weight of size {} instead",
+            fmt_shape(&weight.sizes)
+        );
+        ensure!(
+            channels == weight.sizes[1] * groups,
+            "Given groups={groups}, weight of size {}, expected input{} to have {} channels, but \
+             got {channels} channels instead",
+            fmt_shape(&weight.sizes),
+            fmt_shape(&x.sizes),
+            weight.sizes[1] * groups
+        );
+        weight.sizes[0]
+    };
+    let mut shape = vec![x.sizes[0], out_channels];
+    let mut padded = Vec::new();
+    let mut kernel = Vec::new();
+    for d in 0..n {
+        let (i, k) = (x.sizes[d + 2], weight.sizes[d + 2]);
+        let span = dilation[d] * (k - 1) + 1;
+        let o = if transposed {
+            (i - 1) * stride[d] - 2 * padding[d] + span + output_padding[d]
+        } else {
+            padded.push(i + 2 * padding[d]);
+            kernel.push(span);
+            (i + 2 * padding[d] - span).div_euclid(stride[d]) + 1
+        };
+        shape.push(o);
+    }
+    if !transposed && padded.iter().zip(&kernel).any(|(p, k)| p < k) {
+        let join = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(" x ");
+        return Err(Error::invalid(format!(
+            "Calculated padded input size per channel: ({}). Kernel size: ({}). Kernel size \
+             can't be greater than actual input size",
+            join(&padded),
+            join(&kernel)
+        )));
+    }
+    ensure!(
+        shape[2..].iter().all(|o| *o > 0),
+        "Given input size per channel: {}. Calculated output size per channel: {}. Output size \
+         is too small",
+        fmt_shape(&x.sizes[2..]),
+        fmt_shape(&shape[2..])
+    );
+    let p = ConvParams {
+        stride,
+        padding,
+        dilation,
+        transposed,
+        output_padding,
+        groups,
+    };
+    Ok((p, shape))
+}
+
+/// `convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
+/// groups)`.
+pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(9)?;
+    let (x, weight, bias) = (args.tensor(0)?, args.tensor(1)?, args.opt_tensor(2)?);
+    let (p, shape) = params(args, 3, x, weight)?;
+    if let Some(b) = bias {
+        ensure!(
+            b.dim() == 1 && b.sizes[0] == shape[1],
+            "Given weight of size {}, expected bias to be 1-dimensional with {} elements, but \
+             got bias of size {} instead",
+            fmt_shape(&weight.sizes),
+            shape[1],
+            fmt_shape(&b.sizes)
+        );
+    }
+    let format = if x.dim() == 4 {
+        format_for(x, weight)
+    } else {
+        MemoryFormat::Contiguous
+    };
+    let out = cx.empty(&shape, strides_for(&shape, format)?, x.dtype)?;
+    cx.k.conv(x, weight, bias, &p, &out)
+        .map_err(failed("conv"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `convolution_backward(grad_output, input, weight, bias_sizes, stride, padding, dilation,
+/// transposed, output_padding, groups, output_mask)`.
+pub fn convolution_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(11)?;
+    let (grad, x, weight) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let bias_sizes = args.opt_int_list(3)?;
+    let (p, shape) = params(args, 4, x, weight)?;
+    let mask = args.int_list(10)?;
+    ensure!(mask.len() == 3, "output_mask must have 3 entries");
+    ensure!(
+        grad.sizes == shape,
+        "convolution_backward: expected grad_output of size {}, but got {}",
+        fmt_shape(&shape),
+        fmt_shape(&grad.sizes)
+    );
+    let format = if x.dim() == 4 {
+        format_for(x, weight)
+    } else {
+        MemoryFormat::Contiguous
+    };
+    let mut outputs = Vec::new();
+    let mut metas = Vec::new();
+    let bias_shape = vec![bias_sizes
+        .and_then(|b| b.first().copied())
+        .unwrap_or(shape[1])];
+    for (i, sizes) in [&x.sizes, &weight.sizes, &bias_shape]
+        .into_iter()
+        .enumerate()
+    {
+        if mask[i] == 0 {
+            outputs.push(Output::None);
+            metas.push(None);
+            continue;
+        }
+        numel(sizes)?;
+        let strides = if i == 2 {
+            strides_for(sizes, MemoryFormat::Contiguous)?
+        } else {
+            strides_for(sizes, format)?
+        };
+        let t = cx.empty(sizes, strides, x.dtype)?;
+        outputs.push(Output::Tensor(t.clone()));
+        metas.push(Some(t));
+    }
+    cx.k.conv_backward(
+        grad,
+        x,
+        weight,
+        &p,
+        metas[0].as_ref(),
+        metas[1].as_ref(),
+        metas[2].as_ref(),
+    )
+    .map_err(failed("conv_backward"))?;
+    Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run};
+    use crate::types::{Arg, Output, ScalarType, TensorMeta};
+
+    fn conv_args(
+        x: &TensorMeta,
+        w: &TensorMeta,
+        stride: i64,
+        pad: i64,
+        transposed: bool,
+    ) -> Vec<Arg> {
+        vec![
+            arg(x),
+            arg(w),
+            Arg::OptionalTensor(None),
+            Arg::IntList(vec![stride]),
+            Arg::IntList(vec![pad]),
+            Arg::IntList(vec![1]),
+            Arg::Boolean(transposed),
+            Arg::IntList(vec![i64::from(transposed)]),
+            Arg::Integer(1),
+        ]
+    }
+
+    #[test]
+    fn conv_shapes_and_layouts() {
+        let (x, w) = (f32s(&[2, 3, 8, 8], 1), f32s(&[4, 3, 3, 3], 2));
+        let (res, _) = run("convolution", "", conv_args(&x, &w, 2, 1, false));
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2, 4, 4, 4], vec![64, 16, 4, 1], 0, ScalarType::Float32)
+        );
+        let mut cl = x.clone();
+        cl.strides = vec![192, 1, 24, 3];
+        let (res, _) = run("convolution", "", conv_args(&cl, &w, 1, 0, false));
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![144, 1, 24, 4]);
+        let wt = f32s(&[3, 5, 3, 3], 3);
+        let (res, _) = run("convolution", "", conv_args(&x, &wt, 2, 1, true));
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 5, 16, 16]);
+        let (res, _) = run(
+            "convolution",
+            "",
+            conv_args(&f32s(&[2, 5, 8, 8], 4), &w, 1, 0, false),
+        );
+        assert!(res.unwrap_err().message.contains(
+            "Given groups=1, weight of size [4, 3, 3, 3], expected input[2, 5, 8, 8] to have 3 channels, but got 5 channels instead"
+        ));
+        let (res, _) = run(
+            "convolution",
+            "",
+            conv_args(&f32s(&[2, 3, 2, 2], 4), &w, 1, 0, false),
+        );
+        assert!(res.unwrap_err().message.contains(
+            "Calculated padded input size per channel: (2 x 2). Kernel size: (3 x 3). Kernel size can't be greater than actual input size"
+        ));
+    }
+
+    #[test]
+    fn conv_backward_masks() {
+        let (x, w) = (f32s(&[2, 3, 8, 8], 1), f32s(&[4, 3, 3, 3], 2));
+        let mut args = conv_args(&x, &w, 2, 1, false);
+        args.insert(0, arg(&f32s(&[2, 4, 4, 4], 3)));
+        args[3] = Arg::IntList(vec![4]);
+        args.push(Arg::IntList(vec![0, 1, 1]));
+        let (res, fake) = run("convolution_backward", "", args);
+        let outputs = res.unwrap();
+        assert_eq!(outputs[0], Output::None);
+        assert_eq!(meta(&outputs, 1).sizes, vec![4, 3, 3, 3]);
+        assert_eq!(meta(&outputs, 2).sizes, vec![4]);
+        assert_eq!(fake.kernels(), vec!["conv_backward"]);
+    }
+}

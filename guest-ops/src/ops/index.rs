@@ -1,0 +1,390 @@
+//! Ops that read or write along a dim at given indices: `index_select`, `gather`, `scatter`,
+//! `scatter_add`, `index_add`, `masked_fill` and `embedding_dense_backward`.
+
+use crate::error::{ensure, Error};
+use crate::kernels::failed;
+use crate::ops::args::{Args, Value};
+use crate::ops::ctx::Ctx;
+use crate::ops::out::output;
+use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dims::expand;
+use crate::rules::overlap::check_internal;
+use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
+use crate::types::{GatherOp, Operand, Output, Scalar, ScalarType, ScatterOp};
+
+fn is_index(dtype: ScalarType) -> bool {
+    matches!(dtype, ScalarType::Int64 | ScalarType::Int32)
+}
+
+/// `index_select(self, dim, index)` and `index_select.out`.
+pub fn index_select(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(3 + form.out_len())?;
+    let (x, index) = (args.tensor(0)?, args.tensor(2)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    ensure!(
+        index.dim() <= 1,
+        "index_select(): Index is supposed to be a vector"
+    );
+    ensure!(
+        is_index(index.dtype),
+        "index_select(): Expected dtype int32 or int64 for index"
+    );
+    let n = numel(&index.sizes)?;
+    let mut shape = x.sizes.clone();
+    if x.dim() == 0 {
+        ensure!(
+            n == 1,
+            "index_select(): Index to scalar can have only 1 value, got {n} value(s)"
+        );
+    } else {
+        shape[d] = n;
+    }
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) = dest {
+        ensure!(
+            out.dtype == x.dtype,
+            "index_select(): self and result must have the same scalar type"
+        );
+    }
+    let (out, outputs) = output(cx, dest, &shape, x.dtype)?;
+    cx.k.gather(GatherOp::IndexSelect, x, d as i64, index, &out)
+        .map_err(failed("gather"))?;
+    Ok(vec![outputs])
+}
+
+/// `gather(self, dim, index, *, sparse_grad=False)` and `gather.out`.
+pub fn gather(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(4 + form.out_len())?;
+    let (x, index) = (args.tensor(0)?, args.tensor(2)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    ensure!(
+        is_index(index.dtype),
+        "gather(): Expected dtype int32/int64 for index"
+    );
+    if numel(&index.sizes)? > 0 {
+        ensure!(
+            index.dim().max(1) == x.dim().max(1),
+            "Index tensor must have the same number of dimensions as input tensor"
+        );
+        for k in (0..x.dim()).filter(|k| *k != d) {
+            ensure!(
+                index.sizes[k] <= x.sizes[k],
+                "Size does not match at dimension {k} expected index {} to be no larger than \
+                 self {} apart from dimension {d}",
+                fmt_shape(&index.sizes),
+                fmt_shape(&x.sizes)
+            );
+        }
+    }
+    let (out, outputs) = output(cx, form.dest(args)?, &index.sizes, x.dtype)?;
+    cx.k.gather(GatherOp::Gather, x, d as i64, index, &out)
+        .map_err(failed("gather"))?;
+    Ok(vec![outputs])
+}
+
+/// `scatter.src`/`scatter.value(self, dim, index, src|value)` and `scatter_add(self, dim,
+/// index, src)` in their functional, in-place and `out=` forms.
+pub fn scatter(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs {
+    args.at_most(4 + form.out_len())?;
+    let (x, index) = (args.tensor(0)?, args.tensor(2)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    let src = args.value(3)?;
+    let name = if op == ScatterOp::Add {
+        "scatter_add"
+    } else {
+        "scatter"
+    };
+    ensure!(
+        is_index(index.dtype),
+        "{name}(): Expected dtype int64 for index"
+    );
+    if let Value::Tensor(s) = src {
+        ensure!(
+            s.dtype == x.dtype,
+            "{name}(): Expected self.dtype to be equal to src.dtype"
+        );
+    }
+    if numel(&index.sizes)? > 0 {
+        ensure!(
+            index.dim().max(1) == x.dim().max(1),
+            "Index tensor must have the same number of dimensions as self tensor"
+        );
+        let src_t = match src {
+            Value::Tensor(s) => {
+                ensure!(
+                    index.dim().max(1) == s.dim().max(1),
+                    "Index tensor must have the same number of dimensions as src tensor"
+                );
+                Some(s)
+            }
+            Value::Number(_) => None,
+        };
+        for k in 0..index.dim() {
+            let too_big = (k != d && index.sizes[k] > x.sizes[k])
+                || src_t.is_some_and(|s| index.sizes[k] > s.sizes[k]);
+            if too_big {
+                let tail = src_t.map_or(String::new(), |s| {
+                    format!(" and to be no larger size than src {}", fmt_shape(&s.sizes))
+                });
+                return Err(Error::invalid(format!(
+                    "Expected index {} to be no larger than self {} apart from dimension {d}{tail}",
+                    fmt_shape(&index.sizes),
+                    fmt_shape(&x.sizes)
+                )));
+            }
+        }
+    }
+    let src = operand(src);
+    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    cx.k.scatter(op, x, d as i64, index, &src, Scalar::Integer(1), &out)
+        .map_err(failed("scatter"))?;
+    Ok(vec![outputs])
+}
+
+fn operand(v: Value) -> Operand {
+    match v {
+        Value::Tensor(t) => Operand::Tensor(t.clone()),
+        Value::Number(s) => Operand::Number(s),
+    }
+}
+
+/// `index_add(self, dim, index, source, *, alpha=1)`, `index_add_` and `index_add.out`.
+pub fn index_add(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(5 + form.out_len())?;
+    let (x, index, source) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    let alpha = args.scalar_or(4, Scalar::Integer(1))?;
+    ensure!(
+        index.dim() <= 1,
+        "index_add_(): Index is supposed to be a vector"
+    );
+    ensure!(
+        is_index(index.dtype),
+        "index_add_(): Expected dtype int32/int64 for index"
+    );
+    ensure!(
+        x.dtype == source.dtype,
+        "index_add_(): self ({}) and source ({}) must have the same scalar type",
+        x.dtype.name(),
+        source.dtype.name()
+    );
+    let n = numel(&index.sizes)?;
+    let source_len = if source.dim() == 0 {
+        1
+    } else {
+        wrap_dim(d as i64, source.dim()).map(|sd| source.sizes[sd])?
+    };
+    ensure!(
+        n == source_len,
+        "index_add_(): Number of indices ({n}) should be equal to source.size(dim) ({source_len})"
+    );
+    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    let src = Operand::Tensor(source.clone());
+    cx.k.scatter(ScatterOp::IndexAdd, x, d as i64, index, &src, alpha, &out)
+        .map_err(failed("scatter"))?;
+    Ok(vec![outputs])
+}
+
+/// `masked_fill_.Scalar`/`.Tensor(self, mask, value)` and the functional `masked_fill`, whose
+/// result has the broadcast shape, contiguous.
+pub fn masked_fill(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(3)?;
+    let (x, mask) = (args.tensor(0)?, args.tensor(1)?);
+    let value = args.value(2)?;
+    ensure!(
+        mask.dtype == ScalarType::Bool,
+        "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+        mask.dtype.name()
+    );
+    if let Value::Tensor(v) = value {
+        ensure!(
+            v.dim() == 0,
+            "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} \
+             dimension(s).",
+            v.dim()
+        );
+    }
+    let shape = broadcast(&x.sizes, &mask.sizes)?;
+    let value = operand(value);
+    let (src, out, result) = match form {
+        Form::InPlace => {
+            ensure!(
+                shape == x.sizes,
+                "output with shape {} doesn't match the broadcast shape {}",
+                fmt_shape(&x.sizes),
+                fmt_shape(&shape)
+            );
+            check_internal(x)?;
+            (x.clone(), x.clone(), Output::Argument(0))
+        }
+        _ => {
+            let out = cx.empty_contiguous(&shape, x.dtype)?;
+            (expand(x, &shape)?, out.clone(), Output::Tensor(out))
+        }
+    };
+    let mask = expand(mask, &shape)?;
+    cx.k.masked_fill(&src, &mask, &value, &out)
+        .map_err(failed("masked_fill"))?;
+    Ok(vec![result])
+}
+
+/// `embedding_dense_backward(grad_output, indices, num_weights, padding_idx,
+/// scale_grad_by_freq)`: a `[num_weights, grad.size(-1)]` gradient.
+pub fn embedding_dense_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let (grad, indices) = (args.tensor(0)?, args.tensor(1)?);
+    let (num_weights, padding_idx) = (args.int(2)?, args.int(3)?);
+    let scale = args.bool_or(4, false)?;
+    ensure!(
+        is_index(indices.dtype),
+        "Expected tensor for argument #2 'indices' to have one of the following scalar types: \
+         Long, Int; but got {} instead (while checking arguments for embedding_backward)",
+        indices.dtype.name()
+    );
+    ensure!(grad.dim() > 0, "embedding_backward: grad must have a dim");
+    ensure!(num_weights >= 0, "num_weights must be non-negative");
+    let shape = [num_weights, grad.sizes[grad.dim() - 1]];
+    let out = cx.empty_contiguous(&shape, grad.dtype)?;
+    cx.k.embedding_backward(grad, indices, num_weights, padding_idx, scale, &out)
+        .map_err(failed("embedding_backward"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, Scalar, ScalarType};
+
+    fn longs(sizes: &[i64], storage: u64) -> crate::types::TensorMeta {
+        tensor(sizes, ScalarType::Int64, storage)
+    }
+
+    #[test]
+    fn index_select_and_gather_shapes() {
+        let mut xt = f32s(&[3, 4], 1);
+        xt.strides = vec![1, 3];
+        let (res, fake) = run(
+            "index_select",
+            "",
+            vec![arg(&xt), Arg::Integer(0), arg(&longs(&[2], 2))],
+        );
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2, 4], vec![4, 1], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.calls[0].detail, "GatherOp::IndexSelect 0");
+        let (res, _) = run(
+            "index_select",
+            "",
+            vec![arg(&xt), Arg::Integer(0), arg(&longs(&[2, 1], 2))],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("index_select(): Index is supposed to be a vector"));
+        let (res, _) = run(
+            "gather",
+            "",
+            vec![arg(&xt), Arg::Integer(1), arg(&longs(&[2, 2], 3))],
+        );
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![2, 1]);
+        let (res, _) = run(
+            "gather",
+            "",
+            vec![arg(&xt), Arg::Integer(1), arg(&longs(&[4, 2], 3))],
+        );
+        assert!(res.unwrap_err().message.contains(
+            "Size does not match at dimension 0 expected index [4, 2] to be no larger than self [3, 4] apart from dimension 1"
+        ));
+    }
+
+    #[test]
+    fn scatter_checks_and_forms() {
+        let x = f32s(&[3, 4], 1);
+        let idx = longs(&[2, 2], 2);
+        let (res, fake) = run(
+            "scatter",
+            "value",
+            vec![
+                arg(&x),
+                Arg::Integer(1),
+                arg(&idx),
+                Arg::Scalar(Scalar::Float(1.5)),
+            ],
+        );
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![3, 4]);
+        assert!(fake.calls[0].detail.starts_with("ScatterOp::Assign 1"));
+        let (res, _) = run(
+            "scatter_add_",
+            "",
+            vec![arg(&x), Arg::Integer(1), arg(&idx), arg(&f32s(&[2, 3], 3))],
+        );
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        let (res, _) = run(
+            "scatter",
+            "src",
+            vec![arg(&x), Arg::Integer(1), arg(&idx), arg(&f32s(&[1, 1], 3))],
+        );
+        assert!(res.unwrap_err().message.contains(
+            "Expected index [2, 2] to be no larger than self [3, 4] apart from dimension 1 and to be no larger size than src [1, 1]"
+        ));
+        let dbl = tensor(&[2, 2], ScalarType::Float64, 4);
+        let (res, _) = run(
+            "scatter",
+            "src",
+            vec![arg(&x), Arg::Integer(1), arg(&idx), arg(&dbl)],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("scatter(): Expected self.dtype to be equal to src.dtype"));
+    }
+
+    #[test]
+    fn masked_fill_broadcasts() {
+        let x = f32s(&[4], 1);
+        let mask = tensor(&[3, 4], ScalarType::Bool, 2);
+        let one = Arg::Scalar(Scalar::Float(1.0));
+        let (res, fake) = run(
+            "masked_fill",
+            "Scalar",
+            vec![arg(&x), arg(&mask), one.clone()],
+        );
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![3, 4]);
+        assert_eq!(fake.calls[0].tensors[0].strides, vec![0, 1]);
+        let (res, _) = run("masked_fill_", "Scalar", vec![arg(&x), arg(&mask), one]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("output with shape [4] doesn't match the broadcast shape [3, 4]"));
+        let (res, _) = run(
+            "masked_fill_",
+            "Tensor",
+            vec![
+                arg(&x),
+                arg(&tensor(&[4], ScalarType::Bool, 3)),
+                arg(&f32s(&[1], 4)),
+            ],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("only supports a 0-dimensional value tensor"));
+    }
+
+    #[test]
+    fn embedding_backward_shape() {
+        let args = vec![
+            arg(&f32s(&[2, 3, 5], 1)),
+            arg(&longs(&[2, 3], 2)),
+            Arg::Integer(4),
+            Arg::Integer(-1),
+            Arg::Boolean(false),
+        ];
+        let (res, _) = run("embedding_dense_backward", "", args);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![4, 5], vec![5, 1], 0, ScalarType::Float32)
+        );
+    }
+}

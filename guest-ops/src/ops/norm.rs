@@ -1,0 +1,527 @@
+//! Normalizations and their backwards: `native_layer_norm`, `native_batch_norm`,
+//! `native_group_norm`. Statistics are contiguous; reduced-precision inputs with float
+//! parameters keep float statistics (CPU's mixed-type path).
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::Outputs;
+use crate::rules::layout::{
+    contiguous_strides, is_channels_last, is_contiguous, strides_for, MemoryFormat,
+};
+use crate::rules::shape::{fmt_shape, numel};
+use crate::types::{Output, ScalarType, TensorMeta};
+
+/// `suggest_memory_format`: channels-last for a 4-d tensor laid out so, else contiguous.
+fn suggested(t: &TensorMeta) -> MemoryFormat {
+    let cl = t.dim() == 4
+        && is_channels_last(&t.sizes, &t.strides)
+        && !is_contiguous(&t.sizes, &t.strides);
+    if cl {
+        MemoryFormat::ChannelsLast
+    } else {
+        MemoryFormat::Contiguous
+    }
+}
+
+/// The statistics' dtype: float for a half/bfloat16 input with float parameters.
+fn stats_dtype(name: &str, x: &TensorMeta, params: &[Option<&TensorMeta>]) -> Result<ScalarType> {
+    ensure!(
+        x.dtype.is_floating(),
+        "\"{name}\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let reduced = matches!(x.dtype, ScalarType::Float16 | ScalarType::Bfloat16);
+    let mut mixed = false;
+    for p in params.iter().flatten() {
+        if p.dtype == x.dtype {
+            continue;
+        }
+        ensure!(
+            reduced && p.dtype == ScalarType::Float32,
+            "mixed dtype (CPU): all inputs must share same datatype."
+        );
+        mixed = true;
+    }
+    Ok(if mixed { ScalarType::Float32 } else { x.dtype })
+}
+
+/// A requested gradient (`want`) of `sizes`, or none.
+fn maybe(
+    cx: &mut Ctx,
+    want: bool,
+    sizes: &[i64],
+    strides: Vec<i64>,
+    dtype: ScalarType,
+) -> Result<(Option<TensorMeta>, Output)> {
+    if !want {
+        return Ok((None, Output::None));
+    }
+    let t = cx.empty(sizes, strides, dtype)?;
+    Ok((Some(t.clone()), Output::Tensor(t)))
+}
+
+fn mask(args: &Args, i: usize) -> Result<[bool; 3]> {
+    let m = args.int_list(i)?;
+    ensure!(
+        m.len() == 3,
+        "output_mask must have 3 entries, got {}",
+        m.len()
+    );
+    Ok([m[0] != 0, m[1] != 0, m[2] != 0])
+}
+
+/// `native_layer_norm(input, normalized_shape, weight, bias, eps)`.
+pub fn layer_norm(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let x = args.tensor(0)?;
+    let shape = args.int_list(1)?;
+    let (weight, bias) = (args.opt_tensor(2)?, args.opt_tensor(3)?);
+    let eps = args.float_or(4, 1e-5)?;
+    let axis = check_layer_norm(x, shape, weight, bias)?;
+    let stats = stats_dtype("LayerNormKernelImpl", x, &[weight, bias])?;
+    let out = cx.empty_contiguous(&x.sizes, x.dtype)?;
+    let mut stat_shape = x.sizes[..axis].to_vec();
+    stat_shape.extend(vec![1; shape.len()]);
+    let mean = cx.empty_contiguous(&stat_shape, stats)?;
+    let rstd = cx.empty_contiguous(&stat_shape, stats)?;
+    cx.k.layer_norm(x, shape, weight, bias, eps, &out, &mean, &rstd)
+        .map_err(failed("layer_norm"))?;
+    Ok(vec![
+        Output::Tensor(out),
+        Output::Tensor(mean),
+        Output::Tensor(rstd),
+    ])
+}
+
+/// `_check_layer_norm_inputs`: the first normalized dim.
+fn check_layer_norm(
+    x: &TensorMeta,
+    shape: &[i64],
+    weight: Option<&TensorMeta>,
+    bias: Option<&TensorMeta>,
+) -> Result<usize> {
+    ensure!(
+        !shape.is_empty(),
+        "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one \
+         element, but got normalized_shape = {}",
+        fmt_shape(shape)
+    );
+    for (what, p) in [("weight", weight), ("bias", bias)] {
+        if let Some(p) = p {
+            ensure!(
+                p.sizes == shape,
+                "Expected {what} to be of same shape as normalized_shape, but got {what} of shape \
+                 {} and normalized_shape = {}",
+                fmt_shape(&p.sizes),
+                fmt_shape(shape)
+            );
+        }
+    }
+    let fits = x.dim() >= shape.len() && x.sizes[x.dim() - shape.len()..] == *shape;
+    if !fits {
+        let dims: String = shape.iter().map(|s| format!(", {s}")).collect();
+        return Err(Error::invalid(format!(
+            "Given normalized_shape={}, expected input with shape [*{dims}], but got input of \
+             size{}",
+            fmt_shape(shape),
+            fmt_shape(&x.sizes)
+        )));
+    }
+    Ok(x.dim() - shape.len())
+}
+
+/// `native_layer_norm_backward(grad_out, input, normalized_shape, mean, rstd, weight, bias,
+/// output_mask)`.
+pub fn layer_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(8)?;
+    let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
+    let shape = args.int_list(2)?;
+    let (mean, rstd) = (args.tensor(3)?, args.tensor(4)?);
+    let (weight, bias) = (args.opt_tensor(5)?, args.opt_tensor(6)?);
+    let m = mask(args, 7)?;
+    check_layer_norm(x, shape, weight, bias)?;
+    stats_dtype("LayerNormBackwardKernelImpl", x, &[weight, bias])?;
+    ensure!(
+        grad.sizes == x.sizes,
+        "native_layer_norm_backward: grad_out of shape {} does not match input of shape {}",
+        fmt_shape(&grad.sizes),
+        fmt_shape(&x.sizes)
+    );
+    ensure!(
+        weight.is_some() || !(m[1] || m[2]),
+        "native_layer_norm_backward: weight and bias gradients need a weight"
+    );
+    let param = weight.map_or(x.dtype, |w| w.dtype);
+    let (gi, o0) = maybe(cx, m[0], &x.sizes, contiguous_strides(&x.sizes)?, x.dtype)?;
+    let (gw, o1) = maybe(cx, m[1], shape, contiguous_strides(shape)?, param)?;
+    let (gb, o2) = maybe(cx, m[2], shape, contiguous_strides(shape)?, param)?;
+    cx.k.layer_norm_backward(
+        grad,
+        x,
+        shape,
+        mean,
+        rstd,
+        weight,
+        bias,
+        gi.as_ref(),
+        gw.as_ref(),
+        gb.as_ref(),
+    )
+    .map_err(failed("layer_norm_backward"))?;
+    Ok(vec![o0, o1, o2])
+}
+
+/// The channel count of a batch-norm input, with its parameters' checks.
+fn channels(x: &TensorMeta, params: &[(&str, Option<&TensorMeta>)]) -> Result<i64> {
+    ensure!(
+        x.dim() >= 2,
+        "batch_norm: expected an input with at least 2 dims, got {}",
+        fmt_shape(&x.sizes)
+    );
+    let c = x.sizes[1];
+    for (what, p) in params {
+        if let Some(p) = p {
+            ensure!(
+                numel(&p.sizes)? == c,
+                "{what} should contain {c} elements not {}",
+                numel(&p.sizes)?
+            );
+        }
+    }
+    Ok(c)
+}
+
+/// `native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum,
+/// eps)`: the result in the input's memory format, and the saved statistics (empty in eval).
+pub fn batch_norm(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(8)?;
+    let x = args.tensor(0)?;
+    let (weight, bias) = (args.opt_tensor(1)?, args.opt_tensor(2)?);
+    let (running_mean, running_var) = (args.opt_tensor(3)?, args.opt_tensor(4)?);
+    let training = args.bool_or(5, false)?;
+    let (momentum, eps) = (args.float_or(6, 0.1)?, args.float_or(7, 1e-5)?);
+    let c = channels(
+        x,
+        &[
+            ("weight", weight),
+            ("bias", bias),
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+        ],
+    )?;
+    ensure!(
+        training || (running_mean.is_some() && running_var.is_some()),
+        "running_mean and running_var must be defined in evaluation mode"
+    );
+    let stats = stats_dtype("batch_norm", x, &[weight, bias, running_mean, running_var])?;
+    let out = cx.empty(&x.sizes, strides_for(&x.sizes, suggested(x))?, x.dtype)?;
+    let saved = if training { c } else { 0 };
+    let save_mean = cx.empty_contiguous(&[saved], stats)?;
+    let save_invstd = cx.empty_contiguous(&[saved], stats)?;
+    cx.k.batch_norm(
+        x,
+        weight,
+        bias,
+        running_mean,
+        running_var,
+        training,
+        momentum,
+        eps,
+        &out,
+        &save_mean,
+        &save_invstd,
+    )
+    .map_err(failed("batch_norm"))?;
+    Ok(vec![
+        Output::Tensor(out),
+        Output::Tensor(save_mean),
+        Output::Tensor(save_invstd),
+    ])
+}
+
+/// `native_batch_norm_backward(grad_out, input, weight, running_mean, running_var,
+/// save_mean, save_invstd, train, eps, output_mask)`.
+pub fn batch_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(10)?;
+    let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
+    let weight = args.opt_tensor(2)?;
+    let (running_mean, running_var) = (args.opt_tensor(3)?, args.opt_tensor(4)?);
+    let (save_mean, save_invstd) = (args.opt_tensor(5)?, args.opt_tensor(6)?);
+    let training = args.bool_or(7, false)?;
+    let eps = args.float_or(8, 1e-5)?;
+    let m = mask(args, 9)?;
+    let c = channels(x, &[("weight", weight)])?;
+    stats_dtype("batch_norm_backward", x, &[weight])?;
+    ensure!(
+        grad.sizes == x.sizes,
+        "batch_norm_backward: grad_out of shape {} does not match input of shape {}",
+        fmt_shape(&grad.sizes),
+        fmt_shape(&x.sizes)
+    );
+    let stats_ok = if training {
+        save_mean.is_some() && save_invstd.is_some()
+    } else {
+        running_mean.is_some() && running_var.is_some()
+    };
+    ensure!(
+        stats_ok,
+        "batch_norm_backward: the statistics of the forward pass are missing"
+    );
+    let param = weight.map_or(x.dtype, |w| w.dtype);
+    let strides = strides_for(&x.sizes, suggested(x))?;
+    let (gi, o0) = maybe(cx, m[0], &x.sizes, strides, x.dtype)?;
+    let (gw, o1) = maybe(cx, m[1], &[c], vec![1], param)?;
+    let (gb, o2) = maybe(cx, m[2], &[c], vec![1], param)?;
+    cx.k.batch_norm_backward(
+        grad,
+        x,
+        weight,
+        running_mean,
+        running_var,
+        save_mean,
+        save_invstd,
+        training,
+        eps,
+        gi.as_ref(),
+        gw.as_ref(),
+        gb.as_ref(),
+    )
+    .map_err(failed("batch_norm_backward"))?;
+    Ok(vec![o0, o1, o2])
+}
+
+/// The `N, C, HxW, group` arguments of group norm, checked against `x`.
+fn group_dims(args: &Args, at: usize, x: &TensorMeta) -> Result<[i64; 4]> {
+    let dims = [
+        args.int(at)?,
+        args.int(at + 1)?,
+        args.int(at + 2)?,
+        args.int(at + 3)?,
+    ];
+    let [n, c, hxw, groups] = dims;
+    ensure!(
+        groups > 0,
+        "Expected num_groups to be positive, got {groups}"
+    );
+    ensure!(
+        c % groups == 0,
+        "Expected number of channels in input to be divisible by num_groups, but got input of \
+         shape {} and num_groups={groups}",
+        fmt_shape(&x.sizes)
+    );
+    let fits = x.dim() >= 2
+        && x.sizes[0] == n
+        && x.sizes[1] == c
+        && n.checked_mul(c).and_then(|v| v.checked_mul(hxw)) == Some(numel(&x.sizes)?);
+    ensure!(
+        fits,
+        "Expected input of shape {} to be [N={n}, C={c}, *] with {hxw} elements per channel",
+        fmt_shape(&x.sizes)
+    );
+    Ok(dims)
+}
+
+/// `native_group_norm(input, weight, bias, N, C, HxW, group, eps)`.
+pub fn group_norm(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(8)?;
+    let x = args.tensor(0)?;
+    let (weight, bias) = (args.opt_tensor(1)?, args.opt_tensor(2)?);
+    let [n, c, hxw, groups] = group_dims(args, 3, x)?;
+    let eps = args.float_or(7, 1e-5)?;
+    for (what, p) in [("weight", weight), ("bias", bias)] {
+        if let Some(p) = p {
+            ensure!(
+                p.dim() == 1 && p.sizes[0] == c,
+                "Expected {what} to be a vector of size equal to the number of channels in \
+                 input, but got {what} of shape {} and input of shape {}",
+                fmt_shape(&p.sizes),
+                fmt_shape(&x.sizes)
+            );
+        }
+    }
+    let format = suggested(x);
+    ensure!(
+        x.strides == strides_for(&x.sizes, format)? || numel(&x.sizes)? <= 1,
+        "Expected X.is_contiguous(memory_format) to be true, but got false.  (Could this error \
+         message be improved?  If so, please report an enhancement request to PyTorch.)"
+    );
+    let stats = stats_dtype("GroupNormKernelImpl", x, &[weight, bias])?;
+    let out = cx.empty(&x.sizes, strides_for(&x.sizes, format)?, x.dtype)?;
+    let mean = cx.empty_contiguous(&[n, groups], stats)?;
+    let rstd = cx.empty_contiguous(&[n, groups], stats)?;
+    cx.k.group_norm(x, weight, bias, n, c, hxw, groups, eps, &out, &mean, &rstd)
+        .map_err(failed("group_norm"))?;
+    Ok(vec![
+        Output::Tensor(out),
+        Output::Tensor(mean),
+        Output::Tensor(rstd),
+    ])
+}
+
+/// `native_group_norm_backward(grad_out, input, mean, rstd, weight, N, C, HxW, group,
+/// output_mask)`.
+pub fn group_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(10)?;
+    let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
+    let (mean, rstd) = (args.tensor(2)?, args.tensor(3)?);
+    let weight = args.opt_tensor(4)?;
+    let [n, c, hxw, groups] = group_dims(args, 5, x)?;
+    let m = mask(args, 9)?;
+    stats_dtype("GroupNormBackwardKernelImpl", x, &[weight])?;
+    ensure!(
+        grad.sizes == x.sizes,
+        "native_group_norm_backward: grad_out of shape {} does not match input of shape {}",
+        fmt_shape(&grad.sizes),
+        fmt_shape(&x.sizes)
+    );
+    ensure!(
+        weight.is_some() || !(m[1] || m[2]),
+        "native_group_norm_backward: weight and bias gradients need a weight"
+    );
+    let param = weight.map_or(x.dtype, |w| w.dtype);
+    let strides = strides_for(&x.sizes, suggested(x))?;
+    let (gi, o0) = maybe(cx, m[0], &x.sizes, strides, x.dtype)?;
+    let (gw, o1) = maybe(cx, m[1], &[c], vec![1], param)?;
+    let (gb, o2) = maybe(cx, m[2], &[c], vec![1], param)?;
+    cx.k.group_norm_backward(
+        grad,
+        x,
+        mean,
+        rstd,
+        weight,
+        n,
+        c,
+        hxw,
+        groups,
+        gi.as_ref(),
+        gw.as_ref(),
+        gb.as_ref(),
+    )
+    .map_err(failed("group_norm_backward"))?;
+    Ok(vec![o0, o1, o2])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, ScalarType};
+
+    #[test]
+    fn layer_norm_shapes_and_checks() {
+        let mut xt = f32s(&[4, 3, 5], 1);
+        xt.strides = vec![1, 4, 12];
+        let args = vec![
+            arg(&xt),
+            Arg::IntList(vec![5]),
+            Arg::OptionalTensor(Some(f32s(&[5], 2))),
+            Arg::OptionalTensor(None),
+            Arg::Float(1e-5),
+        ];
+        let (res, _) = run("native_layer_norm", "", args);
+        let outputs = res.unwrap();
+        assert_eq!(meta(&outputs, 0).strides, vec![15, 5, 1]);
+        assert_eq!(
+            geometry(&meta(&outputs, 1)),
+            (vec![4, 3, 1], vec![3, 1, 1], 0, ScalarType::Float32)
+        );
+        let args = vec![arg(&xt), Arg::IntList(vec![4]), Arg::None, Arg::None];
+        let (res, _) = run("native_layer_norm", "", args);
+        assert!(res.unwrap_err().message.contains(
+            "Given normalized_shape=[4], expected input with shape [*, 4], but got input of size[4, 3, 5]"
+        ));
+        let long = tensor(&[2, 5], ScalarType::Int64, 3);
+        let (res, _) = run(
+            "native_layer_norm",
+            "",
+            vec![arg(&long), Arg::IntList(vec![5])],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("\"LayerNormKernelImpl\" not implemented for 'Long'"));
+        let x = f32s(&[4, 5], 4);
+        let stat = f32s(&[4, 1], 5);
+        let args = vec![
+            arg(&x),
+            arg(&x),
+            Arg::IntList(vec![5]),
+            arg(&stat),
+            arg(&stat),
+            Arg::OptionalTensor(Some(f32s(&[5], 6))),
+            Arg::OptionalTensor(Some(f32s(&[5], 7))),
+            Arg::IntList(vec![1, 0, 1]),
+        ];
+        let (res, _) = run("native_layer_norm_backward", "", args);
+        let outputs = res.unwrap();
+        assert_eq!(outputs[1], Output::None);
+        assert_eq!(meta(&outputs, 2).sizes, vec![5]);
+    }
+
+    #[test]
+    fn batch_norm_layouts_and_stats() {
+        let mut cl = f32s(&[2, 3, 4, 5], 1);
+        cl.strides = vec![60, 1, 15, 3];
+        let stat = || Arg::OptionalTensor(Some(f32s(&[3], 2)));
+        let args = vec![
+            arg(&cl),
+            stat(),
+            stat(),
+            stat(),
+            stat(),
+            Arg::Boolean(false),
+            Arg::Float(0.1),
+            Arg::Float(1e-5),
+        ];
+        let (res, fake) = run("native_batch_norm", "", args);
+        let outputs = res.unwrap();
+        assert_eq!(meta(&outputs, 0).strides, vec![60, 1, 15, 3]);
+        assert_eq!(meta(&outputs, 1).sizes, vec![0]);
+        assert_eq!(fake.kernels(), vec!["batch_norm"]);
+        let args = vec![
+            arg(&f32s(&[4, 3], 3)),
+            Arg::OptionalTensor(None),
+            Arg::OptionalTensor(None),
+            Arg::OptionalTensor(None),
+            Arg::OptionalTensor(None),
+            Arg::Boolean(false),
+            Arg::Float(0.1),
+            Arg::Float(1e-5),
+        ];
+        let (res, _) = run("native_batch_norm", "", args);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("must be defined in evaluation mode"));
+    }
+
+    #[test]
+    fn group_norm_checks() {
+        let x = f32s(&[4, 3, 5], 1);
+        let dims = |g: i64| [4, 3, 5, g].map(Arg::Integer);
+        let mut args = vec![
+            arg(&x),
+            Arg::OptionalTensor(None),
+            Arg::OptionalTensor(None),
+        ];
+        args.extend(dims(3));
+        args.push(Arg::Float(1e-5));
+        let (res, _) = run("native_group_norm", "", args.clone());
+        assert_eq!(meta(&res.unwrap(), 1).sizes, vec![4, 3]);
+        args[6] = Arg::Integer(2);
+        let (res, _) = run("native_group_norm", "", args.clone());
+        assert!(res.unwrap_err().message.contains(
+            "divisible by num_groups, but got input of shape [4, 3, 5] and num_groups=2"
+        ));
+        args[6] = Arg::Integer(3);
+        let mut xt = f32s(&[4, 3, 5], 1);
+        xt.strides = vec![1, 4, 12];
+        args[0] = arg(&xt);
+        let (res, _) = run("native_group_norm", "", args);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Expected X.is_contiguous(memory_format) to be true"));
+    }
+}

@@ -1,0 +1,175 @@
+//! Random in-place fills and dropout: `bernoulli_.float`, `random_` (all three forms),
+//! `native_dropout` and `native_dropout_backward`.
+
+use crate::error::{ensure, Error};
+use crate::kernels::failed;
+use crate::ops::args::{Args, Value};
+use crate::ops::ctx::Ctx;
+use crate::ops::iter::Pointwise;
+use crate::ops::{Form, Outputs};
+use crate::rules::dtype::can_cast;
+use crate::rules::overlap::check_internal;
+use crate::rules::propagate::preserve_strides;
+use crate::types::{Output, RandomOp, ScalarType};
+
+/// `bernoulli_.float(self, p=0.5, *, generator=None)`.
+pub fn bernoulli(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let this = args.tensor(0)?;
+    let p = args.float_or(1, 0.5)?;
+    ensure!(
+        (0.0..=1.0).contains(&p),
+        "bernoulli_ expects p to be in [0, 1], but got p={p}"
+    );
+    check_internal(this)?;
+    cx.k.random(RandomOp::Bernoulli, p, 0.0, this)
+        .map_err(failed("random"))?;
+    Ok(vec![Output::Argument(0)])
+}
+
+/// How `random_` was called: `random_(self)`, `random_.to(self, to)`, `random_.from(self,
+/// from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    Default,
+    To,
+    From,
+}
+
+pub fn random(args: &Args, cx: &mut Ctx, range: Range) -> Outputs {
+    let this = args.tensor(0)?;
+    let bounds = match range {
+        Range::Default => {
+            args.at_most(2)?;
+            None
+        }
+        Range::To => {
+            args.at_most(3)?;
+            Some((0, Some(args.int(1)?)))
+        }
+        Range::From => {
+            args.at_most(4)?;
+            Some((args.int(1)?, args.opt_int(2)?))
+        }
+    };
+    if let Some((from, Some(to))) = bounds {
+        ensure!(
+            from < to,
+            "random_ expects 'from' to be less than 'to', but got from={from} >= to={to}"
+        );
+    }
+    check_internal(this)?;
+    cx.k.random_integers(bounds, this)
+        .map_err(failed("random_integers"))?;
+    Ok(vec![Output::Argument(0)])
+}
+
+/// `native_dropout(input, p, train)`: the result and the mask keep the input's layout.
+pub fn dropout(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let x = args.tensor(0)?;
+    let p = args.float_or(1, 0.5)?;
+    let train = args.bool_or(2, true)?;
+    if train {
+        let keep = 1.0 - p;
+        ensure!(
+            (0.0..=1.0).contains(&keep),
+            "bernoulli_ expects p to be in [0, 1], but got p={keep}"
+        );
+        ensure!(
+            can_cast(ScalarType::Float32, x.dtype),
+            "result type Float can't be cast to the desired output type {}",
+            x.dtype.name()
+        );
+    }
+    let strides = preserve_strides(x)?;
+    let out = cx.empty(&x.sizes, strides.clone(), x.dtype)?;
+    let mask = cx.empty(&x.sizes, strides, ScalarType::Bool)?;
+    cx.k.dropout(x, p, train, &out, &mask)
+        .map_err(failed("dropout"))?;
+    Ok(vec![Output::Tensor(out), Output::Tensor(mask)])
+}
+
+/// `native_dropout_backward(grad_output, mask, scale)` and `.out`.
+pub fn dropout_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(3 + form.out_len())?;
+    let (grad, mask) = (args.tensor(0)?, args.tensor(1)?);
+    let scale = args.float_or(2, 1.0)?;
+    let pw = Pointwise::new(vec![Value::Tensor(grad), Value::Tensor(mask)])?;
+    let dtype = pw.common_dtype();
+    if !dtype.is_floating() {
+        return Err(Error::invalid(format!(
+            "native_dropout_backward: expected a floating point gradient, got {}",
+            grad.dtype.name()
+        )));
+    }
+    let target = pw.target(cx, form.dest(args)?, dtype, true)?;
+    let (g, m) = (pw.expanded(0)?, pw.expanded(1)?);
+    target.run(cx, "dropout_backward", |k, out| {
+        k.dropout_backward(&g, &m, scale, out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Output, ScalarType};
+
+    #[test]
+    fn random_fills() {
+        let x = f32s(&[3], 1);
+        let (res, fake) = run("bernoulli_", "float", vec![arg(&x), Arg::Float(0.25)]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        assert_eq!(fake.calls[0].detail, "RandomOp::Bernoulli 0.25 0");
+        let (res, _) = run("bernoulli_", "float", vec![arg(&x), Arg::Float(1.5)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("bernoulli_ expects p to be in [0, 1], but got p=1.5"));
+        let (res, fake) = run("random_", "from", vec![arg(&x), Arg::Integer(2), Arg::None]);
+        assert!(res.is_ok());
+        assert_eq!(fake.calls[0].detail, "Some((2, None))");
+        let (res, _) = run(
+            "random_",
+            "from",
+            vec![arg(&x), Arg::Integer(5), Arg::Integer(2)],
+        );
+        assert!(res.unwrap_err().message.contains("but got from=5 >= to=2"));
+        let (_, fake) = run("random_", "", vec![arg(&x)]);
+        assert_eq!(fake.calls[0].detail, "None");
+    }
+
+    #[test]
+    fn dropout_layouts() {
+        let mut xt = f32s(&[3, 4], 1);
+        xt.strides = vec![1, 3];
+        let (res, _) = run(
+            "native_dropout",
+            "",
+            vec![arg(&xt), Arg::Float(0.3), Arg::Boolean(true)],
+        );
+        let outputs = res.unwrap();
+        assert_eq!(meta(&outputs, 0).strides, vec![1, 3]);
+        assert_eq!(
+            geometry(&meta(&outputs, 1)),
+            (vec![3, 4], vec![1, 3], 0, ScalarType::Bool)
+        );
+        let long = tensor(&[4], ScalarType::Int64, 2);
+        let (res, _) = run(
+            "native_dropout",
+            "",
+            vec![arg(&long), Arg::Float(0.5), Arg::Boolean(true)],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("can't be cast to the desired output type Long"));
+        let mask = tensor(&[3, 4], ScalarType::Bool, 3);
+        let (res, _) = run(
+            "native_dropout_backward",
+            "",
+            vec![arg(&f32s(&[3, 4], 4)), arg(&mask), Arg::Float(2.0)],
+        );
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Float32);
+    }
+}

@@ -1,0 +1,221 @@
+//! Statistical reductions: `var`/`std` (and `var_mean`/`std_mean`) with a correction,
+//! `linalg_vector_norm` and `logsumexp`. Results are contiguous, like every reduction's.
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::out::output;
+use crate::ops::reduce::kernel_dims;
+use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::{promote, DEFAULT_FLOAT};
+use crate::rules::shape::{reduced_shape, reduction_mask};
+use crate::types::{MomentOp, ReduceOp, Scalar, TensorMeta};
+
+fn mask_of(args: &Args, i: usize, x: &TensorMeta) -> Result<Vec<bool>> {
+    reduction_mask(args.opt_int_list(i)?.unwrap_or(&[]), x.dim())
+}
+
+/// `var`/`std.correction(self, dim=None, *, correction=None, keepdim=False)` and their
+/// `correction_out` forms; with `with_mean`, `var_mean`/`std_mean.correction`.
+pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: bool) -> Outputs {
+    args.at_most(4 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let mask = mask_of(args, 1, x)?;
+    let correction = args.scalar_or(2, Scalar::Integer(1))?;
+    let keepdim = args.bool_or(3, false)?;
+    ensure!(
+        x.dtype.is_floating(),
+        "std and var only support floating point and complex dtypes"
+    );
+    let dest = form.dest(args)?;
+    let dtype = match dest {
+        Dest::Out(_, out) => out.dtype,
+        _ => x.dtype,
+    };
+    let shape = reduced_shape(&x.sizes, &mask, keepdim);
+    let (out, result) = output(cx, dest, &shape, dtype)?;
+    let mean = if with_mean {
+        Some(cx.empty_contiguous(&shape, x.dtype)?)
+    } else {
+        None
+    };
+    let dims = kernel_dims(&mask);
+    cx.k.moments(op, x, &dims, correction, keepdim, &out, mean.as_ref())
+        .map_err(failed("moments"))?;
+    let mut outputs = vec![result];
+    outputs.extend(mean.map(crate::types::Output::Tensor));
+    Ok(outputs)
+}
+
+fn ord_value(ord: Scalar) -> f64 {
+    match ord {
+        Scalar::Integer(v) => v as f64,
+        Scalar::Float(v) => v,
+        Scalar::Boolean(v) => f64::from(u8::from(v)),
+    }
+}
+
+/// `linalg_vector_norm(self, ord=2, dim=None, keepdim=False, *, dtype=None)` and `.out`.
+pub fn vector_norm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(5 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let ord = args.scalar_or(1, Scalar::Integer(2))?;
+    let mask = mask_of(args, 2, x)?;
+    let keepdim = args.bool_or(3, false)?;
+    ensure!(
+        x.dtype.is_floating(),
+        "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+        x.dtype.name()
+    );
+    let dtype = match args.opt_dtype(4)? {
+        Some(d) => {
+            ensure!(
+                d.is_floating(),
+                "linalg.vector_norm: dtype should be floating point or complex, but got {}",
+                d.name()
+            );
+            ensure!(
+                promote(x.dtype, d) == d,
+                "linalg.vector_norm: the dtype of the input ({}) should be convertible without \
+                 narrowing to the specified dtype ({})",
+                x.dtype.name(),
+                d.name()
+            );
+            d
+        }
+        None => x.dtype,
+    };
+    let p = ord_value(ord);
+    if p < 0.0 || p.is_infinite() {
+        for (d, reduced) in mask.iter().enumerate() {
+            if *reduced && x.sizes[d] == 0 {
+                let shown = match ord {
+                    Scalar::Integer(v) => v.to_string(),
+                    _ => p.to_string(),
+                };
+                return Err(Error::invalid(format!(
+                    "linalg.vector_norm cannot compute the {shown} norm on the dimension \
+                     {d}because this dimension is empty and the operation does not have an \
+                     identity"
+                )));
+            }
+        }
+    }
+    let shape = reduced_shape(&x.sizes, &mask, keepdim);
+    let (out, result) = output(cx, form.dest(args)?, &shape, dtype)?;
+    cx.k.vector_norm(x, ord, &kernel_dims(&mask), keepdim, dtype, &out)
+        .map_err(failed("vector_norm"))?;
+    Ok(vec![result])
+}
+
+/// `logsumexp(self, dim, keepdim=False)` and `.out`; integers give the default float.
+pub fn logsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(3 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let dims = args.int_list(1)?;
+    ensure!(
+        !dims.is_empty() || x.dim() == 0,
+        "logsumexp: reducing over no dims is not supported on remote"
+    );
+    let mask = reduction_mask(dims, x.dim())?;
+    let keepdim = args.bool_or(2, false)?;
+    let dest = form.dest(args)?;
+    let dtype = match dest {
+        Dest::Out(_, out) => {
+            ensure!(
+                out.dtype.is_floating(),
+                "logsumexp(): Expected floating point type for result tensor, but got: {}",
+                out.dtype.name()
+            );
+            out.dtype
+        }
+        _ if x.dtype.is_integral(true) => DEFAULT_FLOAT,
+        _ => x.dtype,
+    };
+    let shape = reduced_shape(&x.sizes, &mask, keepdim);
+    let (out, result) = output(cx, dest, &shape, dtype)?;
+    cx.k.reduce(
+        ReduceOp::Logsumexp,
+        x,
+        &kernel_dims(&mask),
+        keepdim,
+        dtype,
+        &out,
+    )
+    .map_err(failed("reduce"))?;
+    Ok(vec![result])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, Scalar, ScalarType};
+
+    #[test]
+    fn var_std_shapes() {
+        let mut xt = f32s(&[3, 4], 1);
+        xt.strides = vec![1, 3];
+        let (res, fake) = run("var", "correction", vec![arg(&xt), Arg::IntList(vec![1])]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![3], vec![1], 0, ScalarType::Float32)
+        );
+        assert_eq!(
+            fake.calls[0].detail,
+            "MomentOp::Var [1] Scalar::Integer(1) false"
+        );
+        let args = vec![
+            arg(&xt),
+            Arg::None,
+            Arg::Scalar(Scalar::Integer(0)),
+            Arg::Boolean(true),
+        ];
+        let (res, _) = run("std_mean", "correction", args);
+        let outputs = res.unwrap();
+        assert_eq!(meta(&outputs, 0).sizes, vec![1, 1]);
+        assert_eq!(meta(&outputs, 1).sizes, vec![1, 1]);
+        let long = tensor(&[3], ScalarType::Int64, 2);
+        let (res, _) = run("std", "correction", vec![arg(&long)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("std and var only support floating point and complex dtypes"));
+    }
+
+    #[test]
+    fn vector_norm_and_logsumexp() {
+        let x = f32s(&[0, 3], 1);
+        let inf = Arg::Scalar(Scalar::Float(f64::INFINITY));
+        let (res, _) = run(
+            "linalg_vector_norm",
+            "",
+            vec![arg(&x), inf, Arg::IntList(vec![0])],
+        );
+        assert!(res.unwrap_err().message.contains(
+            "cannot compute the inf norm on the dimension 0because this dimension is empty"
+        ));
+        let args = vec![
+            arg(&f32s(&[3, 4], 2)),
+            Arg::Scalar(Scalar::Integer(2)),
+            Arg::None,
+            Arg::Boolean(false),
+            Arg::Dtype(ScalarType::Float16),
+        ];
+        let (res, _) = run("linalg_vector_norm", "", args);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("should be convertible without narrowing to the specified dtype (Half)"));
+        let long = tensor(&[2, 3], ScalarType::Int64, 3);
+        let (res, fake) = run("logsumexp", "", vec![arg(&long), Arg::IntList(vec![1])]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2], vec![1], 0, ScalarType::Float32)
+        );
+        assert_eq!(
+            fake.calls[0].detail,
+            "ReduceOp::Logsumexp [1] false ScalarType::Float32"
+        );
+    }
+}

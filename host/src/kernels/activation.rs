@@ -1,0 +1,90 @@
+//! The activation kernels: libtorch's own functions where tch exposes them with their
+//! parameters, else the same formula as PyTorch's CPU kernel.
+
+use tch::{Kind, TchError, Tensor};
+
+use super::scalar;
+use crate::guest::{ActivationOp, Scalar};
+
+fn as_f64(value: &Scalar) -> f64 {
+    match *value {
+        Scalar::Integer(v) => v as f64,
+        Scalar::Float(v) => v,
+        Scalar::Boolean(v) => f64::from(u8::from(v)),
+    }
+}
+
+/// `op(x)` in `x`'s dtype.
+pub fn forward(op: &ActivationOp, x: &Tensor) -> Result<Tensor, TchError> {
+    match op {
+        ActivationOp::Gelu => x.f_gelu("none"),
+        ActivationOp::GeluTanh => x.f_gelu("tanh"),
+        ActivationOp::Silu => x.f_silu(),
+        ActivationOp::Sigmoid => x.f_sigmoid(),
+        ActivationOp::Tanh => x.f_tanh(),
+        ActivationOp::LogSigmoid => x.f_log_sigmoid(),
+        ActivationOp::LogSigmoidBuffer => x.f_abs()?.f_neg()?.f_exp(),
+        // `x > 0 ? x : x * slope`
+        ActivationOp::LeakyRelu(slope) => {
+            x.f_where_self(&x.f_gt(0)?, &x.f_mul_scalar(scalar(slope))?)
+        }
+        // hardtanh is a clamp into a tensor of `x`'s dtype.
+        ActivationOp::Hardtanh((min, max)) => {
+            x.f_clamp(scalar(min), scalar(max))?.f_to_kind(x.kind())
+        }
+        // `x * beta > threshold ? x : log1p(exp(x * beta)) / beta`
+        ActivationOp::Softplus((beta, threshold)) => {
+            let scaled = x.f_mul_scalar(scalar(beta))?;
+            let soft = scaled.f_exp()?.f_log1p()?.f_div_scalar(scalar(beta))?;
+            x.f_where_self(&scaled.f_gt(scalar(threshold))?, &soft)
+        }
+        // `x <= 0 ? expm1(x * input_scale) * alpha * scale : x * scale`
+        ActivationOp::Elu((alpha, scale, input_scale)) => {
+            let negcoef = as_f64(alpha) * as_f64(scale);
+            let negative = x
+                .f_mul_scalar(scalar(input_scale))?
+                .f_expm1()?
+                .f_mul_scalar(negcoef)?;
+            let positive = x.f_mul_scalar(scalar(scale))?;
+            negative.f_where_self(&x.f_le(0)?, &positive)
+        }
+    }
+}
+
+/// `grad` times the derivative of `op` at `x` (the result, when `is_result`), both in `kind`.
+pub fn backward(
+    op: &ActivationOp,
+    grad: &Tensor,
+    x: &Tensor,
+    is_result: bool,
+    kind: Kind,
+) -> Result<Tensor, TchError> {
+    let grad = grad.f_to_kind(kind)?;
+    let x = x.f_to_kind(kind)?;
+    match op {
+        ActivationOp::Gelu => x.f_gelu_backward(&grad, "none"),
+        ActivationOp::GeluTanh => x.f_gelu_backward(&grad, "tanh"),
+        ActivationOp::Silu => x.f_silu_backward(&grad),
+        ActivationOp::Sigmoid => Tensor::f_sigmoid_backward(&grad, &x),
+        ActivationOp::Tanh => Tensor::f_tanh_backward(&grad, &x),
+        ActivationOp::LogSigmoid | ActivationOp::LogSigmoidBuffer => {
+            let buffer = x.f_abs()?.f_neg()?.f_exp()?;
+            x.f_log_sigmoid_backward(&grad, &buffer)
+        }
+        ActivationOp::LeakyRelu(slope) => x.f_leaky_relu_backward(&grad, scalar(slope), is_result),
+        ActivationOp::Hardtanh((min, max)) => {
+            x.f_hardtanh_backward(&grad, scalar(min), scalar(max))
+        }
+        ActivationOp::Softplus((beta, threshold)) => {
+            x.f_softplus_backward(&grad, scalar(beta), scalar(threshold))
+        }
+        ActivationOp::Elu((alpha, scale, input_scale)) => Tensor::f_elu_backward(
+            &grad,
+            scalar(alpha),
+            scalar(scale),
+            scalar(input_scale),
+            is_result,
+            &x,
+        ),
+    }
+}

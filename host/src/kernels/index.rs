@@ -1,0 +1,57 @@
+//! Indexing and rearranging kernels: cat, gather/index_select, scatter, masked_fill, flip,
+//! roll, cumulative ops, sort, topk and the embedding backward.
+
+use tch::{TchError, Tensor};
+
+use super::scalar;
+use crate::guest::{GatherOp, Scalar, ScanOp, ScatterOp};
+
+pub fn gather(op: GatherOp, x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor, TchError> {
+    match op {
+        GatherOp::IndexSelect => x.f_index_select(dim, index),
+        GatherOp::Gather => x.f_gather(dim, index, false),
+    }
+}
+
+/// `src` is a tensor, or `None` with `value` for `scatter.value`.
+pub fn scatter(
+    op: ScatterOp,
+    x: &Tensor,
+    dim: i64,
+    index: &Tensor,
+    src: Result<Tensor, Scalar>,
+    alpha: &Scalar,
+) -> Result<Tensor, TchError> {
+    match (op, src) {
+        (ScatterOp::Assign, Ok(src)) => x.f_scatter(dim, index, &src),
+        (ScatterOp::Assign, Err(value)) => x.f_scatter_value(dim, index, scalar(&value)),
+        (ScatterOp::Add, Ok(src)) => x.f_scatter_add(dim, index, &src),
+        (ScatterOp::IndexAdd, Ok(src)) => {
+            let src = if super::is_one(alpha) {
+                src
+            } else {
+                src.f_mul_scalar(scalar(alpha))?.f_to_kind(x.kind())?
+            };
+            x.f_index_add(dim, index, &src)
+        }
+        (_, Err(_)) => Err(TchError::Kind("this scatter needs a source tensor".into())),
+    }
+}
+
+pub fn masked_fill(
+    x: &Tensor,
+    mask: &Tensor,
+    value: Result<Tensor, Scalar>,
+) -> Result<Tensor, TchError> {
+    match value {
+        Ok(v) => x.f_masked_fill_tensor(mask, &v),
+        Err(v) => x.f_masked_fill(mask, scalar(&v)),
+    }
+}
+
+pub fn scan(op: ScanOp, x: &Tensor, dim: i64, kind: tch::Kind) -> Result<Tensor, TchError> {
+    match op {
+        ScanOp::Cumsum => x.f_cumsum(dim, kind),
+        ScanOp::Cumprod => x.f_cumprod(dim, kind),
+    }
+}

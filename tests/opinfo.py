@@ -1,0 +1,236 @@
+"""The OpInfo cross-check: PyTorch's own op database, run three ways.
+
+For every OpInfo entry whose op is in scope, each sample input runs on the CPU (the
+reference), on the remote host and in the dry run. Sizes, strides, storage offset and dtype
+must agree across the three; values (and, for differentiable ops, input gradients) must pass
+`torch.testing.assert_close`. An op the remote device does not support counts as unsupported,
+never as passed.
+
+Full run: `.venv/bin/python tests/opinfo.py` (add `--dtypes float32,float64,...`).
+CI runs a fixed subset through tests/test_opinfo.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import torch
+import torch_remote
+from torch.utils._pytree import tree_flatten, tree_map
+
+FAMILIES: dict[str, list[str]] = {
+    "elementwise": (
+        "abs neg exp log sqrt rsqrt sigmoid tanh sin cos ceil floor round trunc sign reciprocal "
+        "erf log1p expm1 square add sub mul div true_divide remainder pow maximum minimum atan2 "
+        "clamp clamp_min clamp_max lerp where eq ne lt le gt ge logical_and logical_or "
+        "logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not isnan isinf "
+        "isfinite nan_to_num addcmul addcdiv rsub"
+    ).split(),
+    "reduction": (
+        "sum mean prod amax amin max min argmax argmin var std norm linalg.vector_norm "
+        "logsumexp cumsum cumprod all any"
+    ).split(),
+    "linalg": "mm bmm matmul addmm baddbmm nn.functional.linear dot outer einsum".split(),
+    "shape": (
+        "view reshape permute transpose expand squeeze unsqueeze flatten narrow select "
+        "as_strided unfold chunk split cat stack flip roll repeat tile contiguous t view_as "
+        "reshape_as"
+    ).split(),
+    "indexing": (
+        "index_select gather scatter scatter_add masked_fill masked_select take nonzero "
+        "index_put __getitem__"
+    ).split(),
+    "nn": (
+        "nn.functional.relu nn.functional.gelu nn.functional.silu softmax log_softmax "
+        "nn.functional.layer_norm nn.functional.batch_norm nn.functional.group_norm "
+        "nn.functional.embedding nn.functional.conv1d nn.functional.conv2d "
+        "nn.functional.conv_transpose2d nn.functional.max_pool2d nn.functional.avg_pool2d "
+        "nn.functional.adaptive_avg_pool2d nn.functional.interpolate nn.functional.pad "
+        "nn.functional.cross_entropy nn.functional.nll_loss nn.functional.mse_loss "
+        "nn.functional.l1_loss nn.functional.binary_cross_entropy_with_logits "
+        "nn.functional.scaled_dot_product_attention"
+    ).split(),
+    "sorting": "sort argsort topk kthvalue unique".split(),
+}
+
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "bool": torch.bool,
+}
+
+
+@dataclass
+class Tally:
+    passed: int = 0
+    failed: int = 0
+    unsupported: int = 0
+    meta_disagreements: int = 0
+    failures: list[str] = field(default_factory=list)
+    missing: Counter = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.unsupported
+
+
+def family_ops(families: list[str]):
+    from torch.testing._internal.common_methods_invocations import op_db
+
+    wanted = {name: family for family in families for name in FAMILIES[family]}
+    return [(wanted[op.name], op) for op in op_db if op.name in wanted]
+
+
+def meta(t: torch.Tensor) -> tuple:
+    return (tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
+
+
+def same_layout(x: torch.Tensor, device: str) -> torch.Tensor:
+    """`x` on `device` with its whole storage, strides and offset, so views stay views."""
+    x = x.detach()
+    if device == "cpu" or x.numel() == 0:
+        return x.to(device)
+    whole = x.untyped_storage().nbytes() // x.element_size()
+    storage = torch.as_strided(x, (whole,), (1,), 0).to(device)
+    return storage.as_strided(x.size(), x.stride(), x.storage_offset())
+
+
+def moved(value, device: str, grad: bool):
+    def move(x):
+        if not isinstance(x, torch.Tensor):
+            return x
+        return same_layout(x, device).requires_grad_(grad and x.requires_grad)
+
+    return tree_map(move, value)
+
+
+def call(op, sample, device: str, grad: bool):
+    args = moved((sample.input, sample.args, sample.kwargs), device, grad)
+    inputs = [t for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor) and t.requires_grad]
+    result = op(args[0], *args[1], **args[2])
+    outputs = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor)]
+    return inputs, outputs
+
+
+def gradients(inputs, outputs) -> list[torch.Tensor | None]:
+    differentiable = [o for o in outputs if o.requires_grad and o.dtype.is_floating_point]
+    if not inputs or not differentiable:
+        return []
+    total = sum(o.sum() for o in differentiable)
+    return list(torch.autograd.grad(total, inputs, allow_unused=True))
+
+
+def compare(expected, remote, dry, tally: Tally) -> None:
+    assert len(expected) == len(remote) == len(dry), "output counts differ"
+    for cpu_t, remote_t, dry_t in zip(expected, remote, dry, strict=True):
+        if meta(dry_t) != meta(remote_t):
+            tally.meta_disagreements += 1
+            raise AssertionError(f"dry run {meta(dry_t)} != host {meta(remote_t)}")
+        assert meta(remote_t) == meta(cpu_t), f"remote {meta(remote_t)} != cpu {meta(cpu_t)}"
+        torch.testing.assert_close(remote_t.cpu(), cpu_t, equal_nan=True)
+
+
+def check_sample(op, sample, grad: bool, tally: Tally) -> None:
+    cpu_inputs, expected = call(op, sample, "cpu", grad)
+    remote_inputs, remote = call(op, sample, "remote", grad)
+    try:
+        with torch_remote.dry_run():
+            _, dry = call(op, sample, "remote", False)
+    except RuntimeError as e:
+        # An op that reads values (a tensor argument used as a number) has no dry run.
+        if "dry run" not in str(e):
+            raise
+        dry = remote
+    compare(expected, remote, dry, tally)
+    if grad:
+        cpu_grads = gradients(cpu_inputs, expected)
+        remote_grads = gradients(remote_inputs, remote)
+        for g_cpu, g_remote in zip(cpu_grads, remote_grads, strict=True):
+            if g_cpu is not None and g_remote is not None:
+                torch.testing.assert_close(g_remote.cpu(), g_cpu, equal_nan=True)
+
+
+def run_sample(op, sample, grad: bool, tally: Tally) -> None:
+    label = f"{op.name}{'.' + op.variant_test_name if op.variant_test_name else ''}"
+    try:
+        check_sample(op, sample, grad, tally)
+        tally.passed += 1
+    except NotImplementedError as e:
+        tally.unsupported += 1
+        tally.missing[str(e).split(":")[0].strip()] += 1
+    except Exception as e:  # noqa: BLE001  (any other failure is a failed sample)
+        tally.failed += 1
+        tally.failures.append(f"{label}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
+
+
+def run(families, dtypes, max_samples: int | None, grad: bool) -> dict[str, Tally]:
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for family, op in family_ops(families):
+        for dtype in dtypes:
+            if dtype not in op.supported_dtypes("cpu"):
+                continue
+            use_grad = grad and op.supports_autograd and dtype.is_floating_point
+            try:
+                samples = list(op.sample_inputs("cpu", dtype, requires_grad=use_grad))
+            except Exception:  # noqa: BLE001  (OpInfo cannot build samples: not our op)
+                continue
+            for sample in samples[:max_samples]:
+                try:
+                    op(sample.input, *sample.args, **sample.kwargs)
+                except Exception:  # noqa: BLE001  (the CPU rejects this sample too)
+                    continue
+                run_sample(op, sample, use_grad, tallies[family])
+    return tallies
+
+
+def report(tallies: dict[str, Tally], out=sys.stdout) -> Tally:
+    total = Tally()
+    print(f"{'family':<12}{'samples':>9}{'passed':>9}{'failed':>9}{'unsupported':>13}", file=out)
+    for family, t in tallies.items():
+        print(f"{family:<12}{t.total:>9}{t.passed:>9}{t.failed:>9}{t.unsupported:>13}", file=out)
+        total.passed += t.passed
+        total.failed += t.failed
+        total.unsupported += t.unsupported
+        total.meta_disagreements += t.meta_disagreements
+        total.failures += t.failures
+        total.missing += t.missing
+    share = 100.0 * total.passed / max(total.total, 1)
+    print(
+        f"opinfo: {total.passed} passed, {total.failed} failed, {total.unsupported} unsupported "
+        f"of {total.total} samples ({share:.1f}%)",
+        file=out,
+    )
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--dtypes", default="float32")
+    parser.add_argument("--max-samples", type=int, default=None)
+    parser.add_argument("--no-grad", action="store_true")
+    parser.add_argument("--show-failures", action="store_true")
+    args = parser.parse_args()
+    tallies = run(
+        args.families.split(","),
+        [DTYPES[d] for d in args.dtypes.split(",")],
+        args.max_samples,
+        not args.no_grad,
+    )
+    total = report(tallies)
+    if args.show_failures:
+        print("\n".join(total.failures))
+        print("unsupported:", ", ".join(f"{k} ({v})" for k, v in total.missing.most_common()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""The OpInfo cross-check in CI: a fixed subset (float32, the first two samples of each op in
+scope, with gradients). The full run is `.venv/bin/python tests/opinfo.py`."""
+
+import io
+
+import opinfo
+
+FAMILIES = list(opinfo.FAMILIES)
+
+
+def test_opinfo_subset_agrees_with_cpu(record_property):
+    tallies = opinfo.run(FAMILIES, [opinfo.DTYPES["float32"]], max_samples=2, grad=True)
+    table = io.StringIO()
+    total = opinfo.report(tallies, out=table)
+    print(table.getvalue())
+    record_property("opinfo", table.getvalue().splitlines()[-1])
+    assert total.meta_disagreements == 0, "dry-run and host metadata differ"
+    assert total.failed == 0, "\n".join(total.failures)
+    # Unsupported ops raise NotImplementedError (never a wrong answer); coverage must not drop.
+    assert total.passed >= 200, table.getvalue()
