@@ -33,6 +33,14 @@ def inputs(*makers):
 
 
 SAMPLES = [
+    Sample("triu", lambda a: torch.triu(a, 1), inputs(randn(4, 5))),
+    Sample("tril_batched", lambda a: a.tril(-1), inputs(randn(2, 3, 3))),
+    Sample("triu_inplace_t", lambda a: a.t().triu_(), inputs(randn(3, 4))),
+    Sample(
+        "isinf_family",
+        lambda a: (torch.isneginf(a), torch.isposinf(a)),
+        inputs(lambda: torch.tensor([1.0, float("inf"), -float("inf"), float("nan")])),
+    ),
     Sample("add", lambda a, b: a + b, inputs(randn(3, 4), randn(4))),
     Sample("add_alpha", lambda a, b: torch.add(a, b, alpha=2.5), inputs(randn(2, 3), randn(2, 3))),
     Sample("sub_scalar", lambda a: a - 1.5, inputs(randn(5))),

@@ -142,6 +142,13 @@ pub trait Kernels {
         out: &TensorMeta,
     ) -> KernelResult;
     fn flip(&mut self, x: &TensorMeta, dims: &[i64], out: &TensorMeta) -> KernelResult;
+    fn triangle(
+        &mut self,
+        x: &TensorMeta,
+        diagonal: i64,
+        upper: bool,
+        out: &TensorMeta,
+    ) -> KernelResult;
     fn roll(
         &mut self,
         x: &TensorMeta,
@@ -600,6 +607,16 @@ impl Kernels for Host {
 
     fn flip(&mut self, x: &TensorMeta, dims: &[i64], out: &TensorMeta) -> KernelResult {
         imports::flip(x, dims, out)
+    }
+
+    fn triangle(
+        &mut self,
+        x: &TensorMeta,
+        diagonal: i64,
+        upper: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::triangle(x, diagonal, upper, out)
     }
 
     fn roll(

@@ -226,6 +226,8 @@ fn unary_result(op: UnaryOp, x: &Tensor) -> Result<Tensor, tch::TchError> {
         UnaryOp::LogicalNot => x.f_logical_not(),
         UnaryOp::BitwiseNot => x.f_bitwise_not(),
         UnaryOp::Isnan => x.f_isnan(),
+        UnaryOp::Isneginf => x.f_isneginf(),
+        UnaryOp::Isposinf => x.f_isposinf(),
         UnaryOp::Erf => x.f_erf(),
         UnaryOp::Log1p => x.f_log1p(),
         UnaryOp::Expm1 => x.f_expm1(),
@@ -738,6 +740,24 @@ impl KernelsHost for TchKernels {
         guarded(|| {
             let x = self.view(&x)?;
             self.write(&out, x.f_flip(dims.as_slice()).map_err(err)?)
+        })
+    }
+
+    fn triangle(
+        &mut self,
+        x: TensorMeta,
+        diagonal: i64,
+        upper: bool,
+        out: TensorMeta,
+    ) -> KernelResult {
+        guarded(|| {
+            let x = self.view(&x)?;
+            let result = if upper {
+                x.f_triu(diagonal)
+            } else {
+                x.f_tril(diagonal)
+            };
+            self.write(&out, result.map_err(err)?)
         })
     }
 

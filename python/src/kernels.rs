@@ -244,6 +244,10 @@ impl KernelsHost for Recorder {
         self.launch()
     }
 
+    fn triangle(&mut self, _: TensorMeta, _: i64, _: bool, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
     fn roll(&mut self, _: TensorMeta, _: Vec<i64>, _: Vec<i64>, _: TensorMeta) -> KernelResult {
         self.launch()
     }

@@ -119,6 +119,32 @@ pub fn flip(args: &Args, cx: &mut Ctx) -> Outputs {
     Ok(vec![Output::Tensor(out)])
 }
 
+/// `triu`/`tril(self, diagonal=0)`, their in-place and `out=` forms: a contiguous result of
+/// the input's shape and dtype.
+pub fn triangle(args: &Args, cx: &mut Ctx, form: Form, upper: bool) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let diagonal = args.opt_int(1)?.unwrap_or(0);
+    let name = if upper { "triu" } else { "tril" };
+    ensure!(
+        x.dim() >= 2,
+        "{name}: input tensor must have at least 2 dimensions"
+    );
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) | Dest::InPlace(_, out) = dest {
+        ensure!(
+            out.dtype == x.dtype,
+            "{name}: expected out dtype {} but got {}",
+            x.dtype.name(),
+            out.dtype.name()
+        );
+    }
+    let (out, outputs) = output(cx, dest, &x.sizes, x.dtype)?;
+    cx.k.triangle(x, diagonal, upper, &out)
+        .map_err(failed("triangle"))?;
+    Ok(vec![outputs])
+}
+
 /// `roll(self, shifts, dims=[])`: a contiguous result.
 pub fn roll(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;

@@ -123,7 +123,11 @@ const UNARY: &[[Entry; 3]] = &[
 ];
 
 /// aten has no `isnan_`.
-const UNARY_FUNCTIONAL: &[[Entry; 2]] = &[unary!("isnan", Isnan, in_place: false)];
+const UNARY_FUNCTIONAL: &[[Entry; 2]] = &[
+    unary!("isnan", Isnan, in_place: false),
+    unary!("isneginf", Isneginf, in_place: false),
+    unary!("isposinf", Isposinf, in_place: false),
+];
 
 /// `op` (functional overloads `fun`), `op_` (the same overloads) and `out=` overloads of a
 /// binary op, whose `out` argument is at `out_at` (after `alpha` for add and sub).
@@ -565,6 +569,16 @@ const ARRANGE: &[Entry] = &[
     e("cat", &[""], |a, c| arrange::cat(a, c, F)),
     e("cat", &["out"], |a, c| arrange::cat(a, c, Out(2))),
     e("flip", &[""], arrange::flip),
+    e("triu", &[""], |a, c| arrange::triangle(a, c, F, true)),
+    e("triu_", &[""], |a, c| arrange::triangle(a, c, I, true)),
+    e("triu", &["out"], |a, c| {
+        arrange::triangle(a, c, Out(2), true)
+    }),
+    e("tril", &[""], |a, c| arrange::triangle(a, c, F, false)),
+    e("tril_", &[""], |a, c| arrange::triangle(a, c, I, false)),
+    e("tril", &["out"], |a, c| {
+        arrange::triangle(a, c, Out(2), false)
+    }),
     e("roll", &[""], arrange::roll),
     e("cumsum", &[""], |a, c| {
         arrange::scan(a, c, F, ScanOp::Cumsum)

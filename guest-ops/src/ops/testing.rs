@@ -319,6 +319,17 @@ impl Kernels for Fake {
         self.record("flip", vec![x.clone(), out.clone()], format!("{dims:?}"))
     }
 
+    fn triangle(
+        &mut self,
+        x: &TensorMeta,
+        diagonal: i64,
+        upper: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{diagonal} {upper}");
+        self.record("triangle", vec![x.clone(), out.clone()], detail)
+    }
+
     fn roll(
         &mut self,
         x: &TensorMeta,

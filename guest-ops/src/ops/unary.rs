@@ -24,7 +24,7 @@ fn rule(op: UnaryOp) -> Rule {
     match op {
         Exp | Log | Sqrt | Rsqrt | Sigmoid | Tanh | Sin | Cos | Erf | Log1p | Expm1
         | Reciprocal => Rule::Float,
-        LogicalNot | Isnan => Rule::Bool,
+        LogicalNot | Isnan | Isneginf | Isposinf => Rule::Bool,
         Neg | Abs | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square => Rule::Same,
     }
 }

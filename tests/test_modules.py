@@ -1,0 +1,96 @@
+"""Real modules train 20 steps on `remote` with the CPU's losses and final parameters.
+
+No parameter has a gradient that is zero in exact arithmetic (a bias right before batch norm,
+an attention key bias): Adam would scale rounding noise in it up to full steps, on any two
+devices alike."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torch_remote  # noqa: F401
+from torch import nn
+
+OPTIMIZERS = {
+    "sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+    "adam": lambda p: torch.optim.Adam(p, lr=0.01),
+    "adamw": lambda p: torch.optim.AdamW(p, lr=0.01),
+}
+
+
+class CausalEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 16)
+        self.layer = nn.TransformerEncoderLayer(
+            16, 2, 32, dropout=0.0, batch_first=True, bias=False
+        )
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, tokens):
+        mask = nn.Transformer.generate_square_subsequent_mask(tokens.shape[1], device=tokens.device)
+        hidden = self.layer(self.embed(tokens), src_mask=mask, is_causal=True)
+        return self.head(hidden.mean(1))
+
+
+def cnn():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 3),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 4),
+    )
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(12, 32), nn.GELU(), nn.LayerNorm(32), nn.Linear(32, 4))
+
+
+def batch(name, generator):
+    target = torch.randint(0, 4, (6,), generator=generator)
+    if name == "cnn":
+        return torch.randn(6, 3, 8, 8, generator=generator), target
+    if name == "encoder":
+        return torch.randint(0, 20, (6, 5), generator=generator), target
+    return torch.randn(6, 12, generator=generator), target
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "encoder": CausalEncoder}
+
+
+def train(model, data, target, optimizer_factory, steps=20):
+    optimizer = optimizer_factory(model.parameters())
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(data), target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("model_name", list(MODELS))
+def test_module_trains_like_cpu(model_name, optimizer):
+    torch.manual_seed(0)
+    cpu_model = MODELS[model_name]()
+    remote_model = copy.deepcopy(cpu_model).to("remote")
+    data, target = batch(model_name, torch.Generator().manual_seed(1))
+
+    cpu_losses = train(cpu_model, data, target, OPTIMIZERS[optimizer])
+    remote_losses = train(
+        remote_model, data.to("remote"), target.to("remote"), OPTIMIZERS[optimizer]
+    )
+
+    torch.testing.assert_close(remote_losses, cpu_losses, rtol=1e-4, atol=0)
+    assert cpu_losses[-1] < cpu_losses[0]
+    for cpu_p, remote_p in zip(cpu_model.parameters(), remote_model.parameters(), strict=True):
+        torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-4, atol=1e-5)
+    for cpu_b, remote_b in zip(cpu_model.buffers(), remote_model.buffers(), strict=True):
+        torch.testing.assert_close(remote_b.cpu(), cpu_b, rtol=1e-4, atol=1e-5)
