@@ -195,20 +195,7 @@ pub fn view_dtype(t: &TensorMeta, dtype: ScalarType) -> Result<TensorMeta> {
 mod tests {
     use super::*;
     use crate::rules::dims::permute;
-
-    fn t(sizes: &[i64], strides: &[i64], offset: i64) -> TensorMeta {
-        TensorMeta {
-            sizes: sizes.to_vec(),
-            strides: strides.to_vec(),
-            storage_offset: offset,
-            dtype: ScalarType::Float32,
-            storage: 3,
-        }
-    }
-
-    fn geometry(m: &TensorMeta) -> (Vec<i64>, Vec<i64>, i64) {
-        (m.sizes.clone(), m.strides.clone(), m.storage_offset)
-    }
+    use crate::rules::fixtures::{geometry, t};
 
     /// Expected values below were printed by torch 2.13 for the expression in each comment.
     #[test]
