@@ -37,3 +37,17 @@ def test_model_to_remote_and_back():
     assert model.weight.device.type == "remote"
     out = model(torch.ones(3, 4, device="remote"))
     torch.testing.assert_close(out.cpu(), reference)
+
+
+def test_default_dtype_is_followed():
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert torch.randn(3, device="remote").dtype == torch.float64
+        assert torch.empty(2, device="remote").dtype == torch.float64
+        halves = torch.arange(4).to("remote") / 2
+        assert halves.dtype == torch.float64
+        torch.testing.assert_close(halves.cpu(), torch.arange(4) / 2)
+        assert (torch.arange(3).to("remote") * 1.5).dtype == torch.float64
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert torch.randn(3, device="remote").dtype == torch.float32

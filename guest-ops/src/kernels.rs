@@ -16,6 +16,7 @@ pub type KernelResult = Result<(), String>;
 pub trait Kernels {
     fn new_storage(&mut self, nbytes: u64) -> StorageId;
     fn free_storage(&mut self, id: StorageId);
+    fn default_float(&mut self) -> ScalarType;
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult;
     fn copy(&mut self, src: &TensorMeta, out: &TensorMeta) -> KernelResult;
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: &TensorMeta) -> KernelResult;
@@ -393,6 +394,10 @@ pub struct Host;
 impl Kernels for Host {
     fn new_storage(&mut self, nbytes: u64) -> StorageId {
         imports::new_storage(nbytes)
+    }
+
+    fn default_float(&mut self) -> ScalarType {
+        imports::default_float()
     }
 
     fn free_storage(&mut self, id: StorageId) {

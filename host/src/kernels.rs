@@ -36,6 +36,8 @@ pub struct TchKernels {
     fault: Option<String>,
     seed: u64,
     random_ops: u64,
+    /// The client's default float dtype for the op being run.
+    default_float: ScalarType,
 }
 
 impl TchKernels {
@@ -46,12 +48,15 @@ impl TchKernels {
             fault: None,
             seed: 0,
             random_ops: 0,
+            default_float: ScalarType::Float32,
         }
     }
 
-    /// Prepares for one op: the storage ids its `new-storage` calls must return.
-    pub fn begin_op(&mut self, storages: &[u64]) {
+    /// Prepares for one op: the storage ids its `new-storage` calls must return and the
+    /// client's default float dtype.
+    pub fn begin_op(&mut self, storages: &[u64], default_float: ScalarType) {
         self.pending = storages.iter().copied().collect();
+        self.default_float = default_float;
         self.fault = None;
     }
 
@@ -303,6 +308,10 @@ impl KernelsHost for TchKernels {
             self.fault.get_or_insert(e);
         }
         id
+    }
+
+    fn default_float(&mut self) -> ScalarType {
+        self.default_float
     }
 
     fn free_storage(&mut self, id: StorageId) {

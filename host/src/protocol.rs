@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::guest::{Arg, TensorMeta};
+use crate::guest::{Arg, ScalarType, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -42,6 +42,8 @@ pub struct Op {
     pub args: Vec<Arg>,
     /// The storage ids the client's guest received from `new-storage`, in call order.
     pub storages: Vec<u64>,
+    /// The client's `torch.get_default_dtype()` when it ran the op.
+    pub default_float: ScalarType,
 }
 
 /// Messages from the client.
@@ -198,7 +200,6 @@ pub fn read_header<R: Read, M: DeserializeOwned>(r: &mut R) -> Result<(M, u64), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guest::ScalarType;
 
     fn meta() -> TensorMeta {
         TensorMeta {
@@ -219,6 +220,7 @@ mod tests {
                 overload: "out".into(),
                 args: vec![Arg::Tensor(meta()), Arg::Float(2.5), Arg::None],
                 storages: vec![9],
+                default_float: ScalarType::Float64,
             }],
         };
         let mut wire = Vec::new();

@@ -97,7 +97,9 @@ impl Session {
     fn run(&mut self, op: Op) {
         self.ops += 1;
         let label = format!("{}.{}", op.name, op.overload);
-        self.runtime.kernels().begin_op(&op.storages);
+        self.runtime
+            .kernels()
+            .begin_op(&op.storages, op.default_float);
         let outcome = match self.runtime.run(&op.name, &op.overload, &op.args) {
             Ok(Ok(_)) => self
                 .runtime

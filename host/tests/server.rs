@@ -122,6 +122,7 @@ fn ops_run_and_failures_wait_for_the_next_read() {
             Arg::Tensor(vector(3, 3)),
         ],
         storages: vec![],
+        default_float: ScalarType::Float32,
     };
     client.send(
         &ClientMessage::Batch {
@@ -142,6 +143,7 @@ fn ops_run_and_failures_wait_for_the_next_read() {
         overload: "out".into(),
         args: vec![Arg::Tensor(vector(99, 3)), Arg::Tensor(vector(3, 3))],
         storages: vec![],
+        default_float: ScalarType::Float32,
     };
     client.send(
         &ClientMessage::Batch {

@@ -50,7 +50,7 @@ void tr_args_scalar_bool(void* args, int32_t value);
 void tr_args_dtype(void* args, int32_t dtype);
 void tr_args_none(void* args);
 void tr_args_str(void* args, const char* value, uint64_t len);
-void* tr_dispatch(void* args, const char* name, const char* overload);
+void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype);
 const char* tr_result_error(const void* result, int32_t* kind);
 uint64_t tr_result_len(const void* result);
 int32_t tr_result_kind(const void* result, uint64_t i);
@@ -422,7 +422,8 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     throw;
   }
   const auto base = name.substr(name.find("::") + 2);
-  DispatchResult result{tr_dispatch(builder.handle, base.c_str(), schema.overload_name().c_str())};
+  DispatchResult result{tr_dispatch(builder.handle, base.c_str(), schema.overload_name().c_str(),
+                                       static_cast<int32_t>(c10::typeMetaToScalarType(c10::get_default_dtype())))};
   int32_t kind = 0;
   if (const char* error = tr_result_error(result.handle, &kind)) {
     if (kind == kNotImplemented && cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);

@@ -60,6 +60,7 @@ pub struct Core {
     /// Bytes of live storages, for the dry run's memory figures.
     live: HashMap<u64, u64>,
     pub stats: ClientStats,
+    default_float: ScalarType,
 }
 
 static CORE: Mutex<Option<Core>> = Mutex::new(None);
@@ -70,8 +71,8 @@ static RELEASED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
     let mut guard = CORE.lock().unwrap_or_else(|p| p.into_inner());
     if guard.is_none() {
-        let guest =
-            GuestRuntime::new(Recorder::default()).map_err(|e| CoreError::Guest(e.to_string()))?;
+        let guest = GuestRuntime::new(Recorder::new(ScalarType::Float32))
+            .map_err(|e| CoreError::Guest(e.to_string()))?;
         *guard = Some(Core {
             guest,
             link: None,
@@ -80,6 +81,7 @@ pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
             seq: 0,
             live: HashMap::new(),
             stats: ClientStats::default(),
+            default_float: ScalarType::Float32,
         });
     }
     Ok(guard)
@@ -131,14 +133,20 @@ impl Core {
         self.dry_run = on;
     }
 
+    /// Follows `torch.set_default_dtype` (the shim passes it with every op).
+    pub fn set_default_float(&mut self, dtype: ScalarType) {
+        self.default_float = dtype;
+    }
+
     /// Runs one op through the local guest and queues it for the host.
     pub fn dispatch(&mut self, name: &str, overload: &str, args: Vec<Arg>) -> Result<Dispatched> {
+        *self.guest.kernels() = Recorder::new(self.default_float);
         let outputs = self
             .guest
             .run(name, overload, &args)
             .map_err(|e| CoreError::Guest(e.to_string()))?
             .map_err(op_error);
-        let recorder = std::mem::take(self.guest.kernels());
+        let recorder = std::mem::replace(self.guest.kernels(), Recorder::new(self.default_float));
         let outputs = outputs?;
         let mut storages: HashMap<u64, u64> = recorder.created.iter().copied().collect();
         for id in &recorder.freed {
@@ -153,6 +161,7 @@ impl Core {
                 overload: overload.into(),
                 args,
                 storages: ids,
+                default_float: self.default_float,
             })?;
         }
         Ok(Dispatched { outputs, storages })

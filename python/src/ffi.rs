@@ -269,12 +269,20 @@ fn error_kind(e: &CoreError) -> i32 {
     }
 }
 
-fn run_dispatch(list: ArgList, name: &str, overload: &str) -> Result<Dispatched, CoreError> {
+fn run_dispatch(
+    list: ArgList,
+    name: &str,
+    overload: &str,
+    default_float: Option<ScalarType>,
+) -> Result<Dispatched, CoreError> {
     if let Some(error) = list.error {
         return Err(CoreError::Op(format!("{name}.{overload}: {error}")));
     }
     let mut guard = session::attached_core()?;
     let core = guard.as_mut().expect("attached_core initialises the core");
+    if let Some(dtype) = default_float {
+        core.set_default_float(dtype);
+    }
     core.dispatch(name, overload, list.args)
 }
 
@@ -285,6 +293,7 @@ pub unsafe extern "C" fn tr_dispatch(
     a: *mut c_void,
     name: *const c_char,
     overload: *const c_char,
+    default_dtype: i32,
 ) -> *mut c_void {
     // SAFETY: guaranteed by the caller.
     let (list, name, overload) = unsafe {
@@ -298,7 +307,7 @@ pub unsafe extern "C" fn tr_dispatch(
         Err(CoreError::Guest(format!(
             "{name}.{overload}: the client core panicked"
         ))),
-        || run_dispatch(list, &name, &overload),
+        || run_dispatch(list, &name, &overload, dtype_of(default_dtype)),
     )
     .map_err(|e| {
         (

@@ -18,7 +18,6 @@ pub fn new_storage_id() -> u64 {
 }
 
 /// What the guest asked of its kernels while running one op.
-#[derive(Default)]
 pub struct Recorder {
     /// Storages created, in call order, with their sizes.
     pub created: Vec<(u64, u64)>,
@@ -26,9 +25,20 @@ pub struct Recorder {
     pub freed: Vec<u64>,
     /// Whether any kernel ran: an op that only makes a view has nothing for the host.
     pub launched: bool,
+    /// `torch.get_default_dtype()` when the op was dispatched.
+    pub default_float: ScalarType,
 }
 
 impl Recorder {
+    pub fn new(default_float: ScalarType) -> Self {
+        Self {
+            created: Vec::new(),
+            freed: Vec::new(),
+            launched: false,
+            default_float,
+        }
+    }
+
     /// Whether the host must run the op too.
     pub fn needs_host(&self) -> bool {
         self.launched || !self.created.is_empty()
@@ -51,6 +61,10 @@ impl KernelsHost for Recorder {
         let id = new_storage_id();
         self.created.push((id, nbytes));
         id
+    }
+
+    fn default_float(&mut self) -> ScalarType {
+        self.default_float
     }
 
     fn free_storage(&mut self, id: StorageId) {

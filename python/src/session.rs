@@ -107,6 +107,11 @@ fn start_embedded(config: &Config) -> Result<(String, String)> {
     let mut child = Command::new(&program)
         .args(["--listen", "127.0.0.1:0", "--exit-on-stdin-close"])
         .env("TORCH_REMOTE_TOKEN", &token)
+        // Failures reach the user as exceptions at the next wait; the log would repeat them.
+        .env(
+            "TORCH_REMOTE_LOG",
+            std::env::var("TORCH_REMOTE_LOG").unwrap_or_else(|_| "error".into()),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -6,7 +6,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Form, Outputs};
-use crate::rules::dtype::{scalar_dtype, DEFAULT_FLOAT};
+use crate::rules::dtype::{default_float, scalar_dtype};
 use crate::types::{BinaryOp, Scalar, ScalarType};
 
 /// How an op's result dtype follows the operands' common dtype.
@@ -140,7 +140,7 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
     check_dtypes(op, common)?;
     let rule = rule(op);
     let compute = match rule {
-        Rule::Float if common.is_integral(true) => DEFAULT_FLOAT,
+        Rule::Float if common.is_integral(true) => default_float(),
         _ => common,
     };
     let result = if rule == Rule::Bool {

@@ -7,7 +7,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
 use crate::rules::dims::expand;
-use crate::rules::dtype::DEFAULT_FLOAT;
+use crate::rules::dtype::default_float;
 use crate::rules::layout::{strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::types::{Output, RandomOp, Scalar, TensorMeta};
@@ -30,7 +30,7 @@ pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> 
 pub fn empty(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(6)?;
     let sizes = args.int_list(0)?;
-    let dtype = args.opt_dtype(1)?.unwrap_or(DEFAULT_FLOAT);
+    let dtype = args.opt_dtype(1)?.unwrap_or_else(default_float);
     check_placement(args, 2, 3)?;
     let format = args.memory_format(5)?.unwrap_or(MemoryFormat::Contiguous);
     let t = cx.empty(sizes, strides_for(sizes, format)?, dtype)?;
@@ -42,7 +42,7 @@ pub fn empty_strided(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(6)?;
     let sizes = args.int_list(0)?;
     let strides = args.int_list(1)?;
-    let dtype = args.opt_dtype(2)?.unwrap_or(DEFAULT_FLOAT);
+    let dtype = args.opt_dtype(2)?.unwrap_or_else(default_float);
     check_placement(args, 3, 4)?;
     let t = cx.empty(sizes, strides.to_vec(), dtype)?;
     Ok(vec![Output::Tensor(t)])

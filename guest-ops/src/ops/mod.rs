@@ -83,6 +83,7 @@ pub fn run(
     } else {
         format!("{name}.{overload}")
     };
+    crate::rules::dtype::set_default_float(k.default_float());
     let args = Args::new(list);
     let mut cx = Ctx::new(k);
     match registry::dispatch(name, overload, &args, &mut cx) {

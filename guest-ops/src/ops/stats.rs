@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::reduce::kernel_dims;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{promote, DEFAULT_FLOAT};
+use crate::rules::dtype::{default_float, promote};
 use crate::rules::shape::{reduced_shape, reduction_mask};
 use crate::types::{MomentOp, ReduceOp, Scalar, TensorMeta};
 
@@ -130,7 +130,7 @@ pub fn logsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             );
             out.dtype
         }
-        _ if x.dtype.is_integral(true) => DEFAULT_FLOAT,
+        _ if x.dtype.is_integral(true) => default_float(),
         _ => x.dtype,
     };
     let shape = reduced_shape(&x.sizes, &mask, keepdim);

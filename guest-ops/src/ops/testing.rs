@@ -59,6 +59,10 @@ fn operand(o: &Operand, tensors: &mut Vec<TensorMeta>) -> String {
 }
 
 impl Kernels for Fake {
+    fn default_float(&mut self) -> ScalarType {
+        ScalarType::Float32
+    }
+
     fn new_storage(&mut self, nbytes: u64) -> StorageId {
         let id = 100 + self.allocated.len() as u64;
         self.allocated.push((id, nbytes));

@@ -5,7 +5,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::DEFAULT_FLOAT;
+use crate::rules::dtype::default_float;
 use crate::types::{ScalarType, UnaryOp};
 
 /// How an op's result dtype follows its input's.
@@ -70,7 +70,7 @@ pub fn unary(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp) -> Outputs {
     check_input(op, x.dtype)?;
     let rule = rule(op);
     let result = match rule {
-        Rule::Float if x.dtype.is_integral(true) => DEFAULT_FLOAT,
+        Rule::Float if x.dtype.is_integral(true) => default_float(),
         Rule::Float | Rule::Same => x.dtype,
         Rule::Bool => ScalarType::Bool,
     };

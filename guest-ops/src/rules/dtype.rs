@@ -1,9 +1,22 @@
 //! Dtype rules: item sizes, categories, `promote_types`, `result_type` and `can_cast`.
 
+use std::cell::Cell;
+
 use crate::types::{Scalar, ScalarType};
 
-/// `torch.get_default_dtype()`: what Python floats become when they meet integer tensors.
-pub const DEFAULT_FLOAT: ScalarType = ScalarType::Float32;
+thread_local! {
+    static DEFAULT_FLOAT: Cell<ScalarType> = const { Cell::new(ScalarType::Float32) };
+}
+
+/// `torch.get_default_dtype()` for the op being run: what factories make and what Python
+/// floats become when they meet integer tensors. Global in PyTorch too; set per op.
+pub fn default_float() -> ScalarType {
+    DEFAULT_FLOAT.with(Cell::get)
+}
+
+pub fn set_default_float(dtype: ScalarType) {
+    DEFAULT_FLOAT.with(|d| d.set(dtype));
+}
 
 impl ScalarType {
     pub fn itemsize(self) -> i64 {
@@ -109,7 +122,7 @@ impl ResultType {
 
     pub fn number(&mut self, s: Scalar) {
         let dtype = match scalar_dtype(s) {
-            t if t.is_floating() => DEFAULT_FLOAT,
+            t if t.is_floating() => default_float(),
             t => t,
         };
         self.wrapped = Some(promote_skip_none(self.wrapped, dtype));
