@@ -95,8 +95,11 @@ pub fn group_norm_backward(
     groups: i64,
 ) -> Result<[Tensor; 3], TchError> {
     let kind = x.kind();
-    let x3 = x.f_reshape([n, c, -1])?;
-    let grad3 = grad.f_reshape([n, c, -1])?;
+    // Explicit sizes: `-1` is ambiguous for an empty batch.
+    let hw = if n * c == 0 { 0 } else { x.numel() as i64 / (n * c) };
+    let per_group = if groups == 0 { 0 } else { c / groups * hw };
+    let x3 = x.f_reshape([n, c, hw])?;
+    let grad3 = grad.f_reshape([n, c, hw])?;
     let g = match weight {
         Some(w) => grad3.f_mul(&w.f_reshape([1, c, 1])?.f_to_kind(kind)?)?,
         None => grad3.shallow_clone(),
@@ -106,12 +109,12 @@ pub fn group_norm_backward(
         rstd.f_reshape([n * groups, 1])?.f_to_kind(kind)?,
     );
     let (dx, x_hat) = normalized_backward(
-        &x3.f_reshape([n * groups, -1])?,
-        &g.f_reshape([n * groups, -1])?,
+        &x3.f_reshape([n * groups, per_group])?,
+        &g.f_reshape([n * groups, per_group])?,
         &mean2,
         &rstd2,
     )?;
-    let x_hat3 = x_hat.f_reshape([n, c, -1])?;
+    let x_hat3 = x_hat.f_reshape([n, c, hw])?;
     let dw = grad3
         .f_mul(&x_hat3)?
         .f_sum_dim_intlist([0, 2].as_slice(), false, kind)?;
