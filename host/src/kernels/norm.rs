@@ -96,7 +96,11 @@ pub fn group_norm_backward(
 ) -> Result<[Tensor; 3], TchError> {
     let kind = x.kind();
     // Explicit sizes: `-1` is ambiguous for an empty batch.
-    let hw = if n * c == 0 { 0 } else { x.numel() as i64 / (n * c) };
+    let hw = if n * c == 0 {
+        0
+    } else {
+        x.numel() as i64 / (n * c)
+    };
     let per_group = if groups == 0 { 0 } else { c / groups * hw };
     let x3 = x.f_reshape([n, c, hw])?;
     let grad3 = grad.f_reshape([n, c, hw])?;
