@@ -2,7 +2,6 @@
 
 import torch
 import torch.nn.functional as F
-
 import torch_remote  # noqa: F401
 
 
