@@ -8,6 +8,7 @@ mod activation;
 mod conv;
 mod index;
 mod norm;
+pub mod plan;
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,8 +22,9 @@ use crate::guest::{
     TensorMeta, TernaryOp, TypesHost, UnaryOp,
 };
 use crate::storage::{kind_of, Storages};
+use plan::Step;
 
-type KernelResult = Result<(), String>;
+pub type KernelResult = Result<(), String>;
 
 /// libtorch's default generator is process-wide; sessions take turns with it.
 static RNG: Mutex<()> = Mutex::new(());
@@ -38,6 +40,8 @@ pub struct TchKernels {
     random_ops: u64,
     /// The client's default float dtype for the op being run.
     default_float: ScalarType,
+    /// The steps of the op being run, while its lowering is being recorded.
+    recording: Option<Vec<Step>>,
 }
 
 impl TchKernels {
@@ -49,6 +53,7 @@ impl TchKernels {
             seed: 0,
             random_ops: 0,
             default_float: ScalarType::Float32,
+            recording: None,
         }
     }
 
@@ -72,6 +77,32 @@ impl TchKernels {
             ));
         }
         Ok(())
+    }
+
+    /// Starts keeping every import the guest calls, so the op can be replayed without it.
+    pub fn record(&mut self) {
+        self.recording = Some(Vec::new());
+    }
+
+    /// The steps kept since [`record`](Self::record).
+    pub fn take_recording(&mut self) -> Option<Vec<Step>> {
+        self.recording.take()
+    }
+
+    fn note(&mut self, step: Step) {
+        if let Some(steps) = &mut self.recording {
+            steps.push(step);
+        }
+    }
+
+    /// Runs one kernel now and, while recording, keeps it for replays of the same lowering.
+    fn launch(
+        &mut self,
+        kernel: impl Fn(&mut TchKernels) -> KernelResult + Send + 'static,
+    ) -> KernelResult {
+        let result = guarded(|| kernel(self));
+        self.note(Step::Kernel(Box::new(kernel)));
+        result
     }
 
     pub fn seed(&mut self, seed: u64) {
@@ -115,7 +146,7 @@ impl TchKernels {
     /// Writes each requested gradient.
     fn write_grads(
         &self,
-        outs: [Option<TensorMeta>; 3],
+        outs: [&Option<TensorMeta>; 3],
         grads: Vec<Option<Tensor>>,
     ) -> KernelResult {
         for (out, grad) in outs.iter().zip(grads) {
@@ -307,6 +338,7 @@ impl KernelsHost for TchKernels {
         if let Err(e) = self.storages.alloc(id, nbytes) {
             self.fault.get_or_insert(e);
         }
+        self.note(Step::NewStorage { id, nbytes });
         id
     }
 
@@ -316,11 +348,13 @@ impl KernelsHost for TchKernels {
 
     fn free_storage(&mut self, id: StorageId) {
         self.storages.free(id);
+        self.note(Step::FreeStorage(id));
     }
 
     fn fill(&mut self, out: TensorMeta, value: Scalar) -> KernelResult {
-        guarded(|| {
-            self.view(&out)?
+        self.launch(move |kernels| {
+            kernels
+                .view(&out)?
                 .f_fill_(scalar(&value))
                 .map(drop)
                 .map_err(err)
@@ -328,16 +362,16 @@ impl KernelsHost for TchKernels {
     }
 
     fn copy(&mut self, src: TensorMeta, out: TensorMeta) -> KernelResult {
-        guarded(|| {
-            let src = self.view(&src)?;
-            self.view(&out)?.f_copy_(&src).map_err(err)
+        self.launch(move |kernels| {
+            let src = kernels.view(&src)?;
+            kernels.view(&out)?.f_copy_(&src).map_err(err)
         })
     }
 
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: TensorMeta) -> KernelResult {
-        guarded(|| {
-            let mut target = self.view(&out)?;
-            let _turn = self.reseed();
+        self.launch(move |kernels| {
+            let mut target = kernels.view(&out)?;
+            let _turn = kernels.reseed();
             match op {
                 RandomOp::Normal => target.f_normal_(a, b),
                 RandomOp::Uniform => target.f_uniform_(a, b),
@@ -353,9 +387,9 @@ impl KernelsHost for TchKernels {
         range: Option<(i64, Option<i64>)>,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let mut target = self.view(&out)?;
-            let _turn = self.reseed();
+        self.launch(move |kernels| {
+            let mut target = kernels.view(&out)?;
+            let _turn = kernels.reseed();
             match range {
                 None => target.f_random_(),
                 Some((from, to)) => target.f_random_from_(from, to),
@@ -373,14 +407,14 @@ impl KernelsHost for TchKernels {
         out: TensorMeta,
         mask: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let (y, m) = {
-                let _turn = self.reseed();
+                let _turn = kernels.reseed();
                 x.f_native_dropout(p, train).map_err(err)?
             };
-            self.write(&out, y)?;
-            self.write(&mask, m)
+            kernels.write(&out, y)?;
+            kernels.write(&mask, m)
         })
     }
 
@@ -391,12 +425,12 @@ impl KernelsHost for TchKernels {
         scale: f64,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, mask) = (self.view(&grad)?, self.view(&mask)?);
+        self.launch(move |kernels| {
+            let (grad, mask) = (kernels.view(&grad)?, kernels.view(&mask)?);
             let kind = kind_of(out.dtype);
             let result =
                 Tensor::f_native_dropout_backward(&cast(grad, kind)?, &mask, scale).map_err(err)?;
-            self.write(&out, cast(result, kind)?)
+            kernels.write(&out, cast(result, kind)?)
         })
     }
 
@@ -407,9 +441,9 @@ impl KernelsHost for TchKernels {
         compute: ScalarType,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = cast(self.view(&x)?, kind_of(compute))?;
-            self.write(&out, unary_result(op, &x).map_err(err)?)
+        self.launch(move |kernels| {
+            let x = cast(kernels.view(&x)?, kind_of(compute))?;
+            kernels.write(&out, unary_result(op, &x).map_err(err)?)
         })
     }
 
@@ -422,14 +456,14 @@ impl KernelsHost for TchKernels {
         compute: ScalarType,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
+        self.launch(move |kernels| {
             let kind = kind_of(compute);
-            let a = self.operand(&a, kind)?;
-            let mut b = self.operand(&b, kind)?;
+            let a = kernels.operand(&a, kind)?;
+            let mut b = kernels.operand(&b, kind)?;
             if let Some(alpha) = alpha.filter(|alpha| !is_one(alpha)) {
                 b = b.f_mul_scalar(scalar(&alpha)).map_err(err)?;
             }
-            self.write(&out, binary_result(op, &a, &b).map_err(err)?)
+            kernels.write(&out, binary_result(op, &a, &b).map_err(err)?)
         })
     }
 
@@ -443,15 +477,15 @@ impl KernelsHost for TchKernels {
         compute: ScalarType,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
+        self.launch(move |kernels| {
             let kind = kind_of(compute);
             let first = if op == TernaryOp::Where {
                 Kind::Bool
             } else {
                 kind
             };
-            let a = self.operand(&a, first)?;
-            let (b, c) = (self.operand(&b, kind)?, self.operand(&c, kind)?);
+            let a = kernels.operand(&a, first)?;
+            let (b, c) = (kernels.operand(&b, kind)?, kernels.operand(&c, kind)?);
             let scaled = |t: Tensor| match &value {
                 Some(v) if !is_one(v) => t.f_mul_scalar(scalar(v)),
                 _ => Ok(t),
@@ -467,7 +501,7 @@ impl KernelsHost for TchKernels {
                 TernaryOp::Where => b.f_where_self(&a, &c),
                 TernaryOp::Clamp => a.f_clamp_tensor(Some(&b), Some(&c)),
             };
-            self.write(&out, result.map_err(err)?)
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 
@@ -480,9 +514,9 @@ impl KernelsHost for TchKernels {
         compute: ScalarType,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = cast(self.view(&x)?, kind_of(compute))?;
-            self.write(&out, reduce_result(op, &x, &dims, keepdim).map_err(err)?)
+        self.launch(move |kernels| {
+            let x = cast(kernels.view(&x)?, kind_of(compute))?;
+            kernels.write(&out, reduce_result(op, &x, &dims, keepdim).map_err(err)?)
         })
     }
 
@@ -495,8 +529,8 @@ impl KernelsHost for TchKernels {
         values: Option<TensorMeta>,
         indices: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let (vals, idx) = match (op, dim) {
                 (IndexReduceOp::Max, Some(d)) => x.f_max_dim(d, keepdim).map(|(v, i)| (Some(v), i)),
                 (IndexReduceOp::Min, Some(d)) => x.f_min_dim(d, keepdim).map(|(v, i)| (Some(v), i)),
@@ -506,9 +540,9 @@ impl KernelsHost for TchKernels {
             }
             .map_err(err)?;
             if let (Some(meta), Some(v)) = (&values, vals) {
-                self.write(meta, v)?;
+                kernels.write(meta, v)?;
             }
-            self.write(&indices, idx)
+            kernels.write(&indices, idx)
         })
     }
 
@@ -521,15 +555,18 @@ impl KernelsHost for TchKernels {
         alpha: Scalar,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (a, b) = (self.view(&a)?, self.view(&b)?);
+        self.launch(move |kernels| {
+            let (a, b) = (kernels.view(&a)?, kernels.view(&b)?);
             let batched = a.dim() == 3;
-            let result = match bias {
+            let result = match &bias {
                 Some(bias) if batched => {
-                    self.view(&bias)?
+                    kernels
+                        .view(bias)?
                         .f_baddbmm(&a, &b, scalar(&beta), scalar(&alpha))
                 }
-                Some(bias) if is_one(&beta) && is_one(&alpha) => self.view(&bias)?.f_addmm(&a, &b),
+                Some(bias) if is_one(&beta) && is_one(&alpha) => {
+                    kernels.view(bias)?.f_addmm(&a, &b)
+                }
                 _ => {
                     let product = if batched { a.f_bmm(&b) } else { a.f_mm(&b) };
                     let product = product.and_then(|p| {
@@ -539,11 +576,12 @@ impl KernelsHost for TchKernels {
                             p.f_mul_scalar(scalar(&alpha))
                         }
                     });
-                    match (bias, product) {
+                    match (&bias, product) {
                         (Some(bias), Ok(p))
                             if beta != Scalar::Float(0.0) && beta != Scalar::Integer(0) =>
                         {
-                            self.view(&bias)?
+                            kernels
+                                .view(bias)?
                                 .f_mul_scalar(scalar(&beta))
                                 .and_then(|s| p.f_add(&s))
                         }
@@ -551,19 +589,19 @@ impl KernelsHost for TchKernels {
                     }
                 }
             };
-            self.write(&out, result.map_err(err)?)
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 
     fn softmax(&mut self, x: TensorMeta, dim: i64, log: bool, out: TensorMeta) -> KernelResult {
-        guarded(|| {
-            let x = cast(self.view(&x)?, kind_of(out.dtype))?;
+        self.launch(move |kernels| {
+            let x = cast(kernels.view(&x)?, kind_of(out.dtype))?;
             let result = if log {
                 x.f_internal_log_softmax(dim, false)
             } else {
                 x.f_internal_softmax(dim, false)
             };
-            self.write(&out, result.map_err(err)?)
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 
@@ -575,15 +613,15 @@ impl KernelsHost for TchKernels {
         log: bool,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, output) = (self.view(&grad)?, self.view(&output)?);
+        self.launch(move |kernels| {
+            let (grad, output) = (kernels.view(&grad)?, kernels.view(&output)?);
             let kind = kind_of(out.dtype);
             let result = if log {
                 Tensor::f_internal_log_softmax_backward_data(&grad, &output, dim, kind)
             } else {
                 Tensor::f_internal_softmax_backward_data(&grad, &output, dim, kind)
             };
-            self.write(&out, result.map_err(err)?)
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 
@@ -597,14 +635,14 @@ impl KernelsHost for TchKernels {
         out: TensorMeta,
         total_weight: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (x, target) = (self.view(&x)?, self.view(&target)?);
-            let weight = weight.map(|w| self.view(&w)).transpose()?;
+        self.launch(move |kernels| {
+            let (x, target) = (kernels.view(&x)?, kernels.view(&target)?);
+            let weight = weight.as_ref().map(|w| kernels.view(w)).transpose()?;
             let red = reduction(reduction_code)?;
             let loss = x
                 .f_nll_loss(&target, weight.as_ref(), red, ignore_index)
                 .map_err(err)?;
-            self.write(&out, loss)?;
+            kernels.write(&out, loss)?;
             let kept = target.f_ne(ignore_index).map_err(err)?;
             let per_target = match &weight {
                 Some(w) => w
@@ -621,7 +659,7 @@ impl KernelsHost for TchKernels {
             } else {
                 total
             };
-            self.write(&total_weight, total)
+            kernels.write(&total_weight, total)
         })
     }
 
@@ -636,15 +674,19 @@ impl KernelsHost for TchKernels {
         total_weight: TensorMeta,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x, target) = (self.view(&grad)?, self.view(&x)?, self.view(&target)?);
-            let weight = weight.map(|w| self.view(&w)).transpose()?;
-            let total = self.view(&total_weight)?;
+        self.launch(move |kernels| {
+            let (grad, x, target) = (
+                kernels.view(&grad)?,
+                kernels.view(&x)?,
+                kernels.view(&target)?,
+            );
+            let weight = weight.as_ref().map(|w| kernels.view(w)).transpose()?;
+            let total = kernels.view(&total_weight)?;
             let red = reduction(reduction_code)?;
             let result = x
                 .f_nll_loss_backward(&grad, &target, weight.as_ref(), red, ignore_index, &total)
                 .map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -655,9 +697,9 @@ impl KernelsHost for TchKernels {
         threshold: Scalar,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
-            self.write(
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
+            kernels.write(
                 &out,
                 x.f_threshold_backward(&grad, scalar(&threshold))
                     .map_err(err)?,
@@ -666,9 +708,9 @@ impl KernelsHost for TchKernels {
     }
 
     fn activation(&mut self, op: ActivationOp, x: TensorMeta, out: TensorMeta) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
-            self.write(&out, activation::forward(&op, &x).map_err(err)?)
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            kernels.write(&out, activation::forward(&op, &x).map_err(err)?)
         })
     }
 
@@ -681,21 +723,21 @@ impl KernelsHost for TchKernels {
         compute: ScalarType,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
             let result = activation::backward(&op, &grad, &x, x_is_result, kind_of(compute));
-            self.write(&out, result.map_err(err)?)
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 
     fn cat(&mut self, xs: Vec<TensorMeta>, dim: i64, out: TensorMeta) -> KernelResult {
-        guarded(|| {
+        self.launch(move |kernels| {
             let xs = xs
                 .iter()
-                .map(|x| self.view(x))
+                .map(|x| kernels.view(x))
                 .collect::<Result<Vec<_>, _>>()?;
             let result = Tensor::f_cat(&xs, dim).map_err(err)?;
-            self.write(&out, cast(result, kind_of(out.dtype))?)
+            kernels.write(&out, cast(result, kind_of(out.dtype))?)
         })
     }
 
@@ -707,9 +749,9 @@ impl KernelsHost for TchKernels {
         index: TensorMeta,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (x, index) = (self.view(&x)?, self.view(&index)?);
-            self.write(&out, index::gather(op, &x, dim, &index).map_err(err)?)
+        self.launch(move |kernels| {
+            let (x, index) = (kernels.view(&x)?, kernels.view(&index)?);
+            kernels.write(&out, index::gather(op, &x, dim, &index).map_err(err)?)
         })
     }
 
@@ -723,11 +765,11 @@ impl KernelsHost for TchKernels {
         alpha: Scalar,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (x, index) = (self.view(&x)?, self.view(&index)?);
-            let src = self.tensor_or_number(&src)?;
+        self.launch(move |kernels| {
+            let (x, index) = (kernels.view(&x)?, kernels.view(&index)?);
+            let src = kernels.tensor_or_number(&src)?;
             let result = index::scatter(op, &x, dim, &index, src, &alpha).map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -738,17 +780,17 @@ impl KernelsHost for TchKernels {
         value: Operand,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (x, mask) = (self.view(&x)?, self.view(&mask)?);
-            let value = self.tensor_or_number(&value)?;
-            self.write(&out, index::masked_fill(&x, &mask, value).map_err(err)?)
+        self.launch(move |kernels| {
+            let (x, mask) = (kernels.view(&x)?, kernels.view(&mask)?);
+            let value = kernels.tensor_or_number(&value)?;
+            kernels.write(&out, index::masked_fill(&x, &mask, value).map_err(err)?)
         })
     }
 
     fn flip(&mut self, x: TensorMeta, dims: Vec<i64>, out: TensorMeta) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
-            self.write(&out, x.f_flip(dims.as_slice()).map_err(err)?)
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            kernels.write(&out, x.f_flip(dims.as_slice()).map_err(err)?)
         })
     }
 
@@ -759,14 +801,14 @@ impl KernelsHost for TchKernels {
         upper: bool,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let result = if upper {
                 x.f_triu(diagonal)
             } else {
                 x.f_tril(diagonal)
             };
-            self.write(&out, result.map_err(err)?)
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 
@@ -777,10 +819,10 @@ impl KernelsHost for TchKernels {
         dims: Vec<i64>,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let result = x.f_roll(shifts.as_slice(), dims.as_slice()).map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -792,10 +834,10 @@ impl KernelsHost for TchKernels {
         compute: ScalarType,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let result = index::scan(op, &x, dim, kind_of(compute)).map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -808,11 +850,11 @@ impl KernelsHost for TchKernels {
         values: TensorMeta,
         indices: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let (v, i) = x.f_sort_stable(stable, dim, descending).map_err(err)?;
-            self.write(&values, v)?;
-            self.write(&indices, i)
+            kernels.write(&values, v)?;
+            kernels.write(&indices, i)
         })
     }
 
@@ -826,11 +868,11 @@ impl KernelsHost for TchKernels {
         values: TensorMeta,
         indices: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let (v, i) = x.f_topk(k, dim, largest, sorted).map_err(err)?;
-            self.write(&values, v)?;
-            self.write(&indices, i)
+            kernels.write(&values, v)?;
+            kernels.write(&indices, i)
         })
     }
 
@@ -843,8 +885,8 @@ impl KernelsHost for TchKernels {
         scale_grad_by_freq: bool,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, indices) = (self.view(&grad)?, self.view(&indices)?);
+        self.launch(move |kernels| {
+            let (grad, indices) = (kernels.view(&grad)?, kernels.view(&indices)?);
             let result = Tensor::f_embedding_dense_backward(
                 &grad,
                 &indices,
@@ -853,7 +895,7 @@ impl KernelsHost for TchKernels {
                 scale_grad_by_freq,
             )
             .map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -863,10 +905,10 @@ impl KernelsHost for TchKernels {
         indices: Vec<Option<TensorMeta>>,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
-            let indices = self.optional_views(&indices)?;
-            self.write(&out, x.f_index(&indices).map_err(err)?)
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            let indices = kernels.optional_views(&indices)?;
+            kernels.write(&out, x.f_index(&indices).map_err(err)?)
         })
     }
 
@@ -878,11 +920,11 @@ impl KernelsHost for TchKernels {
         accumulate: bool,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (x, values) = (self.view(&x)?, self.view(&values)?);
-            let indices = self.optional_views(&indices)?;
+        self.launch(move |kernels| {
+            let (x, values) = (kernels.view(&x)?, kernels.view(&values)?);
+            let indices = kernels.optional_views(&indices)?;
             let result = x.f_index_put(&indices, &values, accumulate).map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -897,15 +939,18 @@ impl KernelsHost for TchKernels {
         mean: TensorMeta,
         rstd: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
-            let (w, b) = (self.optional_view(&weight)?, self.optional_view(&bias)?);
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            let (w, b) = (
+                kernels.optional_view(&weight)?,
+                kernels.optional_view(&bias)?,
+            );
             let (y, m, r) = x
                 .f_native_layer_norm(normalized_shape.as_slice(), w.as_ref(), b.as_ref(), eps)
                 .map_err(err)?;
-            self.write(&out, y)?;
-            self.write(&mean, m)?;
-            self.write(&rstd, r)
+            kernels.write(&out, y)?;
+            kernels.write(&mean, m)?;
+            kernels.write(&rstd, r)
         })
     }
 
@@ -922,14 +967,17 @@ impl KernelsHost for TchKernels {
         grad_weight: Option<TensorMeta>,
         grad_bias: Option<TensorMeta>,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
-            let (mean, rstd) = (self.view(&mean)?, self.view(&rstd)?);
-            let w = self.optional_view(&weight)?;
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
+            let (mean, rstd) = (kernels.view(&mean)?, kernels.view(&rstd)?);
+            let w = kernels.optional_view(&weight)?;
             let grads =
                 norm::layer_norm_backward(&grad, &x, &normalized_shape, &mean, &rstd, w.as_ref())
                     .map_err(err)?;
-            self.write_grads([grad_input, grad_weight, grad_bias], grads.map(Some).into())
+            kernels.write_grads(
+                [&grad_input, &grad_weight, &grad_bias],
+                grads.map(Some).into(),
+            )
         })
     }
 
@@ -947,11 +995,14 @@ impl KernelsHost for TchKernels {
         save_mean: TensorMeta,
         save_invstd: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
-            let (w, b) = (self.optional_view(&weight)?, self.optional_view(&bias)?);
-            let rm = self.optional_view(&running_mean)?;
-            let rv = self.optional_view(&running_var)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            let (w, b) = (
+                kernels.optional_view(&weight)?,
+                kernels.optional_view(&bias)?,
+            );
+            let rm = kernels.optional_view(&running_mean)?;
+            let rv = kernels.optional_view(&running_var)?;
             let (y, m, v) = x
                 .f_native_batch_norm(
                     w.as_ref(),
@@ -963,9 +1014,9 @@ impl KernelsHost for TchKernels {
                     eps,
                 )
                 .map_err(err)?;
-            self.write(&out, y)?;
-            self.write(&save_mean, m)?;
-            self.write(&save_invstd, v)
+            kernels.write(&out, y)?;
+            kernels.write(&save_mean, m)?;
+            kernels.write(&save_invstd, v)
         })
     }
 
@@ -984,17 +1035,17 @@ impl KernelsHost for TchKernels {
         grad_weight: Option<TensorMeta>,
         grad_bias: Option<TensorMeta>,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
-            let w = self.optional_view(&weight)?;
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
+            let w = kernels.optional_view(&weight)?;
             // In training the batch's own statistics are used and the running ones must not
             // move again; in eval the running ones are the statistics.
             let (rm, rv) = if training {
                 (None, None)
             } else {
                 (
-                    self.optional_view(&running_mean)?,
-                    self.optional_view(&running_var)?,
+                    kernels.optional_view(&running_mean)?,
+                    kernels.optional_view(&running_var)?,
                 )
             };
             // A zero bias stands in for a missing one: it does not change the gradients.
@@ -1017,7 +1068,7 @@ impl KernelsHost for TchKernels {
                 .map(|(y, _, _)| y)
             })
             .map_err(err)?;
-            self.write_grads([grad_input, grad_weight, grad_bias], grads)
+            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
         })
     }
 
@@ -1035,15 +1086,18 @@ impl KernelsHost for TchKernels {
         mean: TensorMeta,
         rstd: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
-            let (w, b) = (self.optional_view(&weight)?, self.optional_view(&bias)?);
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            let (w, b) = (
+                kernels.optional_view(&weight)?,
+                kernels.optional_view(&bias)?,
+            );
             let (y, m, r) = x
                 .f_native_group_norm(w.as_ref(), b.as_ref(), n, c, hxw, groups, eps)
                 .map_err(err)?;
-            self.write(&out, y)?;
-            self.write(&mean, m)?;
-            self.write(&rstd, r)
+            kernels.write(&out, y)?;
+            kernels.write(&mean, m)?;
+            kernels.write(&rstd, r)
         })
     }
 
@@ -1062,14 +1116,17 @@ impl KernelsHost for TchKernels {
         grad_weight: Option<TensorMeta>,
         grad_bias: Option<TensorMeta>,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
-            let (mean, rstd) = (self.view(&mean)?, self.view(&rstd)?);
-            let w = self.optional_view(&weight)?;
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
+            let (mean, rstd) = (kernels.view(&mean)?, kernels.view(&rstd)?);
+            let w = kernels.optional_view(&weight)?;
             let grads =
                 norm::group_norm_backward(&grad, &x, &mean, &rstd, w.as_ref(), n, c, groups)
                     .map_err(err)?;
-            self.write_grads([grad_input, grad_weight, grad_bias], grads.map(Some).into())
+            kernels.write_grads(
+                [&grad_input, &grad_weight, &grad_bias],
+                grads.map(Some).into(),
+            )
         })
     }
 
@@ -1083,8 +1140,8 @@ impl KernelsHost for TchKernels {
         out: TensorMeta,
         mean: Option<TensorMeta>,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let c = scalar(&correction);
             let dims = dims.as_slice();
             let (result, m) = match (op, &mean) {
@@ -1100,9 +1157,9 @@ impl KernelsHost for TchKernels {
                 },
             };
             let result = result.map_err(err)?;
-            self.write(&out, cast(result, kind_of(out.dtype))?)?;
+            kernels.write(&out, cast(result, kind_of(out.dtype))?)?;
             if let (Some(meta), Some(m)) = (&mean, m) {
-                self.write(meta, m)?;
+                kernels.write(meta, m)?;
             }
             Ok(())
         })
@@ -1117,12 +1174,12 @@ impl KernelsHost for TchKernels {
         compute: ScalarType,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let x = cast(self.view(&x)?, kind_of(compute))?;
+        self.launch(move |kernels| {
+            let x = cast(kernels.view(&x)?, kind_of(compute))?;
             let result = x
                 .f_norm_scalaropt_dim(scalar(&ord), dims.as_slice(), keepdim)
                 .map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -1134,8 +1191,8 @@ impl KernelsHost for TchKernels {
         out: TensorMeta,
         indices: Option<TensorMeta>,
     ) -> KernelResult {
-        guarded(|| {
-            let x = self.view(&x)?;
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
             let p = &params;
             let result = match op {
                 PoolOp::Max => {
@@ -1151,7 +1208,7 @@ impl KernelsHost for TchKernels {
                     let meta = indices
                         .as_ref()
                         .ok_or("max pooling needs an indices output")?;
-                    self.write(meta, i)?;
+                    kernels.write(meta, i)?;
                     v
                 }
                 PoolOp::Avg => x
@@ -1168,7 +1225,7 @@ impl KernelsHost for TchKernels {
                     .f_internal_adaptive_avg_pool2d(p.kernel.as_slice())
                     .map_err(err)?,
             };
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -1181,13 +1238,13 @@ impl KernelsHost for TchKernels {
         indices: Option<TensorMeta>,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
             let p = &params;
             let result = match op {
                 PoolOp::Max => {
                     let meta = indices.as_ref().ok_or("max pooling needs its indices")?;
-                    let indices = self.view(meta)?;
+                    let indices = kernels.view(meta)?;
                     x.f_max_pool2d_with_indices_backward(
                         &grad,
                         p.kernel.as_slice(),
@@ -1209,7 +1266,7 @@ impl KernelsHost for TchKernels {
                 ),
                 PoolOp::AdaptiveAvg => x.f_internal_adaptive_avg_pool2d_backward(&grad),
             };
-            self.write(&out, result.map_err(err)?)
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 
@@ -1221,11 +1278,11 @@ impl KernelsHost for TchKernels {
         params: ConvParams,
         out: TensorMeta,
     ) -> KernelResult {
-        guarded(|| {
-            let (x, weight) = (self.view(&x)?, self.view(&weight)?);
-            let bias = self.optional_view(&bias)?;
+        self.launch(move |kernels| {
+            let (x, weight) = (kernels.view(&x)?, kernels.view(&weight)?);
+            let bias = kernels.optional_view(&bias)?;
             let result = conv::forward(&x, &weight, bias.as_ref(), &params).map_err(err)?;
-            self.write(&out, result)
+            kernels.write(&out, result)
         })
     }
 
@@ -1239,12 +1296,12 @@ impl KernelsHost for TchKernels {
         grad_weight: Option<TensorMeta>,
         grad_bias: Option<TensorMeta>,
     ) -> KernelResult {
-        guarded(|| {
-            let (grad, x) = (self.view(&grad)?, self.view(&x)?);
-            let weight = self.view(&weight)?;
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
+            let weight = kernels.view(&weight)?;
             let bias_len = grad_bias.as_ref().map(|b| b.sizes[0]);
             let grads = conv::backward(&grad, &x, &weight, bias_len, &params).map_err(err)?;
-            self.write_grads([grad_input, grad_weight, grad_bias], grads)
+            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
         })
     }
 }

@@ -4,6 +4,7 @@
 //! which the Python client embeds.
 
 pub mod guest;
+pub mod memo;
 pub mod protocol;
 
 #[cfg(feature = "server")]

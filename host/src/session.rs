@@ -8,12 +8,17 @@ use std::collections::HashMap;
 use tch::Device;
 
 use crate::guest::{GuestError, GuestRuntime, OpError, TensorMeta};
+use crate::kernels::plan::{Plan, Step};
 use crate::kernels::{err, TchKernels};
+use crate::memo::op_key;
 use crate::protocol::{ClientMessage, HostMessage, HostStats, Op};
 use crate::storage::{kind_of, Storages};
 
 /// Failures recorded beyond this many are counted, not kept.
 const MAX_KEPT_ERRORS: usize = 16;
+
+/// Recorded lowerings kept per session; past this many they are dropped and recorded anew.
+const MAX_PLANS: usize = 4096;
 
 pub struct Session {
     runtime: GuestRuntime<TchKernels>,
@@ -24,6 +29,8 @@ pub struct Session {
     failed: HashMap<u64, String>,
     last_seq: u64,
     ops: u64,
+    /// Lowerings recorded so far, by op key.
+    plans: HashMap<Vec<u8>, Plan>,
 }
 
 /// A reply to the client: a message and its payload.
@@ -40,6 +47,7 @@ impl Session {
             failed: HashMap::new(),
             last_seq: 0,
             ops: 0,
+            plans: HashMap::new(),
         })
     }
 
@@ -96,22 +104,18 @@ impl Session {
 
     fn run(&mut self, op: Op) {
         self.ops += 1;
-        let label = format!("{}.{}", op.name, op.overload);
-        self.runtime
-            .kernels()
-            .begin_op(&op.storages, op.default_float);
-        let outcome = match self.runtime.run(&op.name, &op.overload, &op.args) {
-            Ok(Ok(_)) => self
-                .runtime
-                .kernels()
-                .end_op()
-                .map_err(|e| format!("{label}: {e}")),
-            Ok(Err(OpError { op, message, .. })) => Err(format!("{op}: {message}")),
-            Err(trap) => {
-                let message = trap.to_string();
-                self.reinstantiate();
-                Err(message)
-            }
+        let (key, named) = op_key(&op.name, &op.overload, &op.args, op.default_float);
+        let outcome = match self.plans.get(&key) {
+            Some(plan) => plan
+                .replay(self.runtime.kernels(), &named, &op.storages)
+                .map_err(|e| format!("{}.{}: {e}", op.name, op.overload)),
+            None => self.lower(&op).map(|plan| {
+                if self.plans.len() >= MAX_PLANS {
+                    self.plans.clear();
+                }
+                self.plans
+                    .insert(key, Plan::new(&named, &op.storages, plan));
+            }),
         };
         if let Err(error) = outcome {
             for &id in &op.storages {
@@ -119,6 +123,28 @@ impl Session {
             }
             self.record(Err(error));
         }
+    }
+
+    /// Runs `op` through the guest, recording the steps it took.
+    fn lower(&mut self, op: &Op) -> Result<Vec<Step>, String> {
+        let kernels = self.runtime.kernels();
+        kernels.begin_op(&op.storages, op.default_float);
+        kernels.record();
+        let outcome = match self.runtime.run(&op.name, &op.overload, &op.args) {
+            Ok(Ok(_)) => self
+                .runtime
+                .kernels()
+                .end_op()
+                .map_err(|e| format!("{}.{}: {e}", op.name, op.overload)),
+            Ok(Err(OpError { op, message, .. })) => Err(format!("{op}: {message}")),
+            Err(trap) => {
+                let message = trap.to_string();
+                self.reinstantiate();
+                Err(message)
+            }
+        };
+        let steps = self.runtime.kernels().take_recording().unwrap_or_default();
+        outcome.map(|()| steps)
     }
 
     /// A trapped instance cannot be entered again; a fresh one takes over the storages.

@@ -7,6 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::guest::{ScalarType, TensorMeta};
 use crate::kernels::err;
+use crate::memo::StorageMap;
 
 /// The libtorch element type of a WIT dtype.
 pub fn kind_of(dtype: ScalarType) -> Kind {
@@ -59,6 +60,8 @@ pub struct Storages {
     device: Device,
     map: HashMap<u64, Tensor>,
     bytes: u64,
+    /// While a recorded op is replayed: its storage ids to the ones of the op now.
+    replayed: StorageMap,
 }
 
 impl Storages {
@@ -67,6 +70,7 @@ impl Storages {
             device,
             map: HashMap::new(),
             bytes: 0,
+            replayed: StorageMap::default(),
         }
     }
 
@@ -79,8 +83,22 @@ impl Storages {
         (self.map.len() as u64, self.bytes)
     }
 
+    /// Makes the ids that kernels name go through `map` (empty: ids are taken as they are).
+    pub fn set_map(&mut self, map: StorageMap) {
+        self.replayed = map;
+    }
+
+    fn resolve(&self, id: u64) -> u64 {
+        if self.replayed.is_empty() {
+            id
+        } else {
+            self.replayed.get(id)
+        }
+    }
+
     /// A new uninitialised storage.
     pub fn alloc(&mut self, id: u64, nbytes: u64) -> Result<(), String> {
+        let id = self.resolve(id);
         let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, self.device))
             .map_err(|e| format!("cannot allocate {nbytes} bytes on {:?}: {e}", self.device))?;
         self.insert(id, bytes)
@@ -104,6 +122,7 @@ impl Storages {
     }
 
     pub fn free(&mut self, id: u64) {
+        let id = self.resolve(id);
         if let Some(bytes) = self.map.remove(&id) {
             self.bytes -= bytes.numel() as u64;
         }
@@ -112,10 +131,11 @@ impl Storages {
     /// The strided tensor `meta` describes, aliasing its storage. Fails unless the view
     /// lies wholly inside the storage, so no metadata can reach foreign memory.
     pub fn view(&self, meta: &TensorMeta) -> Result<Tensor, String> {
+        let id = self.resolve(meta.storage);
         let storage = self
             .map
-            .get(&meta.storage)
-            .ok_or_else(|| format!("storage {} does not exist", meta.storage))?;
+            .get(&id)
+            .ok_or_else(|| format!("storage {id} does not exist"))?;
         let extent = extent_bytes(meta)?;
         let have = storage.numel() as u64;
         if extent > have {

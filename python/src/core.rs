@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use torch_remote_host::guest::{Arg, GuestRuntime, OpError, Output, ScalarType, TensorMeta};
+use torch_remote_host::memo::op_key;
 use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
 
 use crate::kernels::{new_storage_id, Recorder};
 use crate::link::{Link, LinkError};
+use crate::lowering::{Lowering, Lowerings};
 
 /// Ops held back before a batch goes out even if nobody waits.
 const BATCH_OPS: usize = 256;
@@ -61,6 +63,7 @@ pub struct Core {
     live: HashMap<u64, u64>,
     pub stats: ClientStats,
     default_float: ScalarType,
+    lowerings: Lowerings,
 }
 
 static CORE: Mutex<Option<Core>> = Mutex::new(None);
@@ -82,6 +85,7 @@ pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
             live: HashMap::new(),
             stats: ClientStats::default(),
             default_float: ScalarType::Float32,
+            lowerings: Lowerings::default(),
         });
     }
     Ok(guard)
@@ -138,24 +142,26 @@ impl Core {
         self.default_float = dtype;
     }
 
-    /// Runs one op through the local guest and queues it for the host.
+    /// Lowers one op (through the local guest, unless an op with its key was lowered
+    /// before) and queues it for the host.
     pub fn dispatch(&mut self, name: &str, overload: &str, args: Vec<Arg>) -> Result<Dispatched> {
-        *self.guest.kernels() = Recorder::new(self.default_float);
-        let outputs = self
-            .guest
-            .run(name, overload, &args)
-            .map_err(|e| CoreError::Guest(e.to_string()))?
-            .map_err(op_error);
-        let recorder = std::mem::replace(self.guest.kernels(), Recorder::new(self.default_float));
-        let outputs = outputs?;
-        let mut storages: HashMap<u64, u64> = recorder.created.iter().copied().collect();
-        for id in &recorder.freed {
+        let (key, named) = op_key(name, overload, &args, self.default_float);
+        let lowering = match self.lowerings.get(&key, &named) {
+            Some(lowering) => lowering,
+            None => {
+                let lowering = self.lower(name, overload, &args)?;
+                self.lowerings.insert(key, named, lowering.clone());
+                lowering
+            }
+        };
+        let mut storages: HashMap<u64, u64> = lowering.created.iter().copied().collect();
+        for id in &lowering.freed {
             storages.remove(id);
         }
         self.live.extend(storages.iter().map(|(&id, &n)| (id, n)));
-        if recorder.needs_host() {
+        if lowering.needs_host {
             self.stats.ops += 1;
-            let ids = recorder.created.iter().map(|&(id, _)| id).collect();
+            let ids = lowering.created.iter().map(|&(id, _)| id).collect();
             self.queue(Op {
                 name: name.into(),
                 overload: overload.into(),
@@ -164,7 +170,21 @@ impl Core {
                 default_float: self.default_float,
             })?;
         }
-        Ok(Dispatched { outputs, storages })
+        Ok(Dispatched {
+            outputs: lowering.outputs,
+            storages,
+        })
+    }
+
+    /// Runs one op through the local guest.
+    pub(crate) fn lower(&mut self, name: &str, overload: &str, args: &[Arg]) -> Result<Lowering> {
+        *self.guest.kernels() = Recorder::new(self.default_float);
+        let outputs = self
+            .guest
+            .run(name, overload, args)
+            .map_err(|e| CoreError::Guest(e.to_string()))?
+            .map_err(op_error)?;
+        Ok(Lowering::new(outputs, self.guest.kernels()))
     }
 
     fn queue(&mut self, op: Op) -> Result<()> {
@@ -174,6 +194,8 @@ impl Core {
         self.batch.push(op);
         if self.batch.len() >= BATCH_OPS {
             self.send_batch()?;
+            // Out now rather than when the buffer fills: the host runs it while more ops come.
+            self.link()?.flush()?;
         }
         Ok(())
     }

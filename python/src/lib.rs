@@ -3,8 +3,10 @@
 
 mod core;
 mod ffi;
+mod inference;
 mod kernels;
 mod link;
+mod lowering;
 mod session;
 
 use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError};
@@ -127,6 +129,29 @@ fn client_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     Ok(dict)
 }
 
+/// Seconds per shape inference of `name.overload` on `args` (see `inference::arg`): through
+/// the guest in wasmtime each time, and from the client's memoised lowerings.
+#[pyfunction]
+#[pyo3(signature = (name, overload, args, repeat=1000))]
+fn time_inference(
+    py: Python<'_>,
+    name: String,
+    overload: String,
+    args: Vec<Bound<'_, PyAny>>,
+    repeat: u32,
+) -> PyResult<(f64, f64)> {
+    let args = inference::args(&args)?;
+    let repeat = repeat.max(1);
+    let cost = py
+        .detach(|| {
+            let mut guard = core::core()?;
+            let core = guard.as_mut().expect("core() initialises the core");
+            core.time_inference(&name, &overload, &args, repeat)
+        })
+        .map_err(to_py)?;
+    Ok((cost.guest, cost.memoised))
+}
+
 /// Stops the embedded host, if one was started.
 #[pyfunction]
 fn shutdown() {
@@ -144,6 +169,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(host_stats, m)?)?;
     m.add_function(wrap_pyfunction!(client_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(time_inference, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     Ok(())
 }

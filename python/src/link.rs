@@ -276,6 +276,11 @@ impl Link {
         Ok(protocol::write_frame(&mut self.writer, message, payload)?)
     }
 
+    /// Sends everything queued without waiting for an answer, so the host works meanwhile.
+    pub fn flush(&mut self) -> Result<(), LinkError> {
+        Ok(self.writer.flush().map_err(FrameError::from)?)
+    }
+
     /// Sends everything queued and waits for the answer to the last request.
     pub fn request(
         &mut self,

@@ -1,16 +1,25 @@
-"""``python -m torch_remote.bench``: figures of the remote device next to local eager CPU,
-each pair measured in the same run, printed as ratios (``--json FILE`` also writes them)."""
+"""``python -m torch_remote.bench``: figures of the remote device next to their baselines,
+each pair measured in the same run, printed as ratios (``--json FILE`` also writes them).
+
+- a chain of tiny elementwise ops plus one ``.cpu()``: remote vs local eager CPU, and the
+  round trips it made;
+- upload and download of a large tensor vs a plain loopback TCP socket moving as many bytes;
+- the guest's shape inference through wasmtime vs PyTorch's meta tensors from Python;
+- an MLP (784-256-10, batch 128, SGD) training step: remote vs local CPU, and its round trips.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
+import threading
 import time
 from collections.abc import Callable
 
 import torch
 
-import torch_remote  # noqa: F401
+from torch_remote import _native
 
 
 def _timed(fn: Callable[[], object], repeat: int) -> float:
@@ -22,6 +31,12 @@ def _timed(fn: Callable[[], object], repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def _round_trips(fn: Callable[[], object]) -> int:
+    before = torch.remote.stats()["round_trips"]
+    fn()
+    return torch.remote.stats()["round_trips"] - before
 
 
 def tiny_op_chain(device: str, ops: int) -> Callable[[], object]:
@@ -38,30 +53,187 @@ def bench_tiny_ops(ops: int, repeat: int) -> dict[str, float]:
     cpu = _timed(tiny_op_chain("cpu", ops), repeat)
     remote_run = tiny_op_chain("remote", ops)
     remote = _timed(remote_run, repeat)
-    before = torch.remote.stats()["round_trips"]
-    remote_run()
-    trips = torch.remote.stats()["round_trips"] - before
     return {
         "cpu_us_per_op": cpu / ops * 1e6,
         "remote_us_per_op": remote / ops * 1e6,
         "ratio": remote / cpu,
-        "round_trips": trips,
+        "round_trips": _round_trips(remote_run),
     }
+
+
+def _socket_seconds(nbytes: int) -> float:
+    """Seconds to move `nbytes` through a plain loopback TCP socket into a ready buffer."""
+    server = socket.create_server(("127.0.0.1", 0))
+    received = bytearray(nbytes)
+
+    def receive():
+        conn, _ = server.accept()
+        with conn:
+            view, got = memoryview(received), 0
+            while got < nbytes:
+                got += conn.recv_into(view[got:], nbytes - got)
+            conn.sendall(b"k")
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    payload = bytes(nbytes)
+    with socket.create_connection(server.getsockname()) as conn:
+        start = time.perf_counter()
+        conn.sendall(payload)
+        conn.recv(1)
+        seconds = time.perf_counter() - start
+    thread.join()
+    server.close()
+    return seconds
+
+
+def bench_transfers(mib: int, repeat: int) -> dict[str, float]:
+    nbytes = mib << 20
+    cpu = torch.rand(nbytes // 4)
+    socket_s = min(_socket_seconds(nbytes) for _ in range(repeat))
+    uploaded: list[torch.Tensor] = []
+
+    def upload():
+        uploaded[:] = [cpu.to("remote")]
+        torch.remote.synchronize()
+
+    up = _timed(upload, repeat)
+    remote = uploaded[0]
+    down = _timed(remote.cpu, repeat)
+    if not torch.equal(remote.cpu(), cpu):
+        raise AssertionError("the downloaded tensor differs from the uploaded one")
+    rate = lambda s: nbytes / s / 2**20  # noqa: E731 - MiB/s
+    return {
+        "mib": mib,
+        "socket_mib_s": rate(socket_s),
+        "upload_mib_s": rate(up),
+        "download_mib_s": rate(down),
+        "upload_vs_socket": socket_s / up,
+        "download_vs_socket": socket_s / down,
+    }
+
+
+def _inference_cases() -> dict[str, tuple[str, str, list, Callable[[], object]]]:
+    """Each op: its guest name, overload and arguments, and the same op on meta tensors."""
+    meta = lambda *s: torch.empty(*s, device="meta")  # noqa: E731
+    a, b = meta(64, 64), meta(64, 64)
+    x, w, bias = meta(8, 3, 32, 32), meta(16, 3, 3, 3), meta(16)
+    f32 = lambda *s: (list(s), "float32")  # noqa: E731
+    return {
+        "add": ("add", "Tensor", [f32(64, 64), f32(64, 64)], lambda: torch.add(a, b)),
+        "mm": ("mm", "", [f32(64, 64), f32(64, 64)], lambda: torch.mm(a, b)),
+        "conv2d": (
+            "convolution",
+            "",
+            [
+                f32(8, 3, 32, 32),
+                f32(16, 3, 3, 3),
+                f32(16),
+                [1, 1],
+                [1, 1],
+                [1, 1],
+                False,
+                [0, 0],
+                1,
+            ],
+            lambda: torch.nn.functional.conv2d(x, w, bias, padding=1),
+        ),
+        "sum": ("sum", "", [f32(64, 64), None], lambda: torch.sum(a)),
+    }
+
+
+def bench_inference(repeat: int) -> dict[str, dict[str, float]]:
+    figures = {}
+    calls = 200
+    for label, (name, overload, args, on_meta) in _inference_cases().items():
+        meta_s = _timed(lambda f=on_meta: [f() for _ in range(calls)], repeat) / calls
+        guest_s, memo_s = _native.time_inference(name, overload, args, 2000)
+        figures[label] = {
+            "meta_us": meta_s * 1e6,
+            "guest_us": guest_s * 1e6,
+            "memoised_us": memo_s * 1e6,
+            "meta_vs_guest": meta_s / guest_s,
+        }
+    return figures
+
+
+def mlp_step(device: str) -> Callable[[], float]:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+    ).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(128, 784).to(device)
+    y = torch.randint(0, 10, (128,)).to(device)
+
+    def step() -> float:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def bench_mlp(repeat: int) -> dict[str, float]:
+    steps = 10
+    runs = {}
+    for device in ("cpu", "remote"):
+        step = mlp_step(device)
+        runs[device] = _timed(lambda f=step: [f() for _ in range(steps)], repeat) / steps
+    remote_step = mlp_step("remote")
+    remote_step()
+    return {
+        "cpu_ms_per_step": runs["cpu"] * 1e3,
+        "remote_ms_per_step": runs["remote"] * 1e3,
+        "ratio": runs["remote"] / runs["cpu"],
+        "round_trips": _round_trips(remote_step),
+    }
+
+
+def report(figures: dict) -> None:
+    chain = figures["tiny_op_chain"]
+    print(f"tiny-op chain + .cpu():  cpu {chain['cpu_us_per_op']:.2f} us/op, ", end="")
+    print(f"remote {chain['remote_us_per_op']:.2f} us/op", end="")
+    print(f"  ratio {chain['ratio']:.2f}x  round trips {chain['round_trips']}")
+    t = figures["transfers"]
+    print(
+        f"{t['mib']} MiB transfers: socket {t['socket_mib_s']:.0f} MiB/s, "
+        f"upload {t['upload_mib_s']:.0f} MiB/s ({t['upload_vs_socket']:.2f} of socket), "
+        f"download {t['download_mib_s']:.0f} MiB/s ({t['download_vs_socket']:.2f} of socket)"
+    )
+    print("shape inference per op: PyTorch meta from Python vs guest in wasmtime (memoised)")
+    for op, f in figures["inference"].items():
+        print(
+            f"  {op:7s} meta {f['meta_us']:7.2f} us  guest {f['guest_us']:6.2f} us "
+            f"({f['memoised_us']:.2f} us)  meta/guest {f['meta_vs_guest']:6.1f}x"
+        )
+    m = figures["mlp_step"]
+    print(
+        f"MLP 784-256-10 SGD step: cpu {m['cpu_ms_per_step']:.3f} ms, remote "
+        f"{m['remote_ms_per_step']:.3f} ms  ratio {m['ratio']:.2f}x  round trips "
+        f"{m['round_trips']}"
+    )
+    print(f"client counters (torch.remote.stats()): {figures['stats']}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=2000, help="ops in the tiny-op chain")
+    parser.add_argument("--mib", type=int, default=256, help="MiB per transfer")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
-    figures = {"tiny_op_chain": bench_tiny_ops(args.ops, args.repeat)}
-    chain = figures["tiny_op_chain"]
-    print(f"tiny-op chain of {args.ops} ops + .cpu() (best of {args.repeat}):")
-    print(f"  local eager CPU   {chain['cpu_us_per_op']:8.2f} us/op")
-    print(f"  remote            {chain['remote_us_per_op']:8.2f} us/op")
-    print(f"  ratio remote/cpu  {chain['ratio']:8.2f}x   round trips: {chain['round_trips']}")
+    figures = {
+        "tiny_op_chain": bench_tiny_ops(args.ops, args.repeat),
+        "transfers": bench_transfers(args.mib, min(args.repeat, 3)),
+        "inference": bench_inference(args.repeat),
+        "mlp_step": bench_mlp(args.repeat),
+        "stats": torch.remote.stats(),
+    }
+    report(figures)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)

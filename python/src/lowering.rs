@@ -1,0 +1,98 @@
+//! The guest's answers for ops already seen. An op whose [`op_key`] was lowered before gets
+//! the same outputs with its own storages and fresh ids for those it creates, without
+//! entering the guest again.
+
+use std::collections::HashMap;
+
+use torch_remote_host::guest::{Output, TensorMeta};
+use torch_remote_host::memo::StorageMap;
+
+use crate::kernels::{new_storage_id, Recorder};
+
+/// Lowerings kept; past this many they are dropped and learnt anew.
+const MAX_KEPT: usize = 4096;
+
+/// What running one op through the guest gave.
+#[derive(Clone)]
+pub struct Lowering {
+    pub outputs: Vec<Output>,
+    /// Storages the op creates, with their sizes.
+    pub created: Vec<(u64, u64)>,
+    /// Temporaries it created and gave back.
+    pub freed: Vec<u64>,
+    /// Whether the host must run it (it launches a kernel or creates a storage).
+    pub needs_host: bool,
+}
+
+impl Lowering {
+    pub fn new(outputs: Vec<Output>, recorder: &Recorder) -> Self {
+        Self {
+            outputs,
+            created: recorder.created.clone(),
+            freed: recorder.freed.clone(),
+            needs_host: recorder.needs_host(),
+        }
+    }
+
+    /// The same lowering for an op naming `named` where this one named `recorded`.
+    fn renamed(&self, recorded: &[u64], named: &[u64]) -> Self {
+        let created: Vec<(u64, u64)> = self
+            .created
+            .iter()
+            .map(|&(_, nbytes)| (new_storage_id(), nbytes))
+            .collect();
+        let before: Vec<u64> = recorded
+            .iter()
+            .copied()
+            .chain(self.created.iter().map(|&(id, _)| id))
+            .collect();
+        let now: Vec<u64> = named
+            .iter()
+            .copied()
+            .chain(created.iter().map(|&(id, _)| id))
+            .collect();
+        let map = StorageMap::new(&before, &now);
+        let meta = |m: &TensorMeta| TensorMeta {
+            storage: map.get(m.storage),
+            ..m.clone()
+        };
+        let outputs = self
+            .outputs
+            .iter()
+            .map(|output| match output {
+                Output::Tensor(m) => Output::Tensor(meta(m)),
+                Output::TensorList(ms) => Output::TensorList(ms.iter().map(meta).collect()),
+                Output::Updated((n, m)) => Output::Updated((*n, meta(m))),
+                other => other.clone(),
+            })
+            .collect();
+        Self {
+            outputs,
+            created,
+            freed: self.freed.iter().map(|&id| map.get(id)).collect(),
+            needs_host: self.needs_host,
+        }
+    }
+}
+
+/// Lowerings by op key, each with the storages its op named.
+#[derive(Default)]
+pub struct Lowerings {
+    seen: HashMap<Vec<u8>, (Vec<u64>, Lowering)>,
+}
+
+impl Lowerings {
+    /// The lowering of an op with `key` that names `named`, if one with that key was seen.
+    pub fn get(&self, key: &[u8], named: &[u64]) -> Option<Lowering> {
+        self.seen
+            .get(key)
+            .map(|(recorded, lowering)| lowering.renamed(recorded, named))
+    }
+
+    pub fn insert(&mut self, key: Vec<u8>, named: Vec<u64>, lowering: Lowering) {
+        if self.seen.len() >= MAX_KEPT {
+            self.seen.clear();
+        }
+        self.seen.insert(key, (named, lowering));
+    }
+}
