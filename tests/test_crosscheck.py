@@ -45,6 +45,20 @@ SAMPLES = [
     Sample("add_alpha", lambda a, b: torch.add(a, b, alpha=2.5), inputs(randn(2, 3), randn(2, 3))),
     Sample("sub_scalar", lambda a: a - 1.5, inputs(randn(5))),
     Sample("rsub", lambda a: 2 - a, inputs(randn(5))),
+    Sample(
+        "rsub_tensor_alpha", lambda a, b: torch.rsub(a, b, alpha=3), inputs(randn(2, 3), randn(3))
+    ),
+    Sample(
+        "sgn",
+        torch.sgn,
+        inputs(lambda: torch.tensor([-2.0, 0.0, 3.0, float("nan"), -float("inf")])),
+    ),
+    Sample("unfold_view", lambda a: a.unfold(1, 3, 2), inputs(randn(4, 7))),
+    Sample(
+        "unfold_t_scalar",
+        lambda a, s: (a.t().unfold(0, 2, 3), s.unfold(0, 1, 1)),
+        inputs(randn(4, 7), lambda: torch.tensor(1.5)),
+    ),
     Sample("mul_broadcast", lambda a, b: a * b, inputs(randn(2, 1, 3), randn(4, 1))),
     Sample("div", lambda a, b: a / b, inputs(randn(3, 3), randn(3, 3))),
     Sample("div_int_promotes", lambda a: a / 2, inputs(lambda: torch.arange(6))),
@@ -600,6 +614,9 @@ def grads_of(sample: GradSample, args, device=None):
 
 
 GRAD_SAMPLES = [
+    GradSample("unfold_overlapping", lambda a: a.unfold(1, 3, 1), inputs(randn(3, 6))),
+    GradSample("unfold_gapped", lambda a: a.unfold(0, 2, 3), inputs(randn(8, 2))),
+    GradSample("abs_via_sgn", lambda a: a.abs(), inputs(randn(3, 4))),
     GradSample("gelu", F.gelu, inputs(randn(3, 4))),
     GradSample("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), inputs(randn(3, 4))),
     GradSample("silu", F.silu, inputs(randn(3, 4))),

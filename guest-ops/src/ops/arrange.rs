@@ -1,4 +1,5 @@
-//! Ops that rearrange elements: `cat`, `flip`, `roll`, `cumsum`/`cumprod`, `sort`, `topk`.
+//! Ops that rearrange elements: `cat`, `flip`, `roll`, `cumsum`/`cumprod`, `sort`, `topk`, and
+//! `unfold`'s backward.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -6,12 +7,13 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dims;
 use crate::rules::dtype::{can_cast, ResultType};
 use crate::rules::layout::{is_channels_last, is_contiguous, strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::{iterator_strides, preserve_strides};
-use crate::rules::shape::{dim_mask, numel, wrap_dim};
-use crate::types::{Output, ScalarType, ScanOp, TensorMeta};
+use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
+use crate::types::{BinaryOp, Operand, Output, Scalar, ScalarType, ScanOp, TensorMeta};
 
 /// `suggest_memory_format` for the layouts `cat` keeps.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
@@ -167,6 +169,38 @@ pub fn roll(args: &Args, cx: &mut Ctx) -> Outputs {
     Ok(vec![Output::Tensor(out)])
 }
 
+/// `unfold_backward(grad_in, input_sizes, dim, size, step)`: zeros of `input_sizes` with
+/// `grad_in`'s windows added where `unfold` took them. One add per position in the window:
+/// the elements at one position of every window never overlap, so each add is exact, and
+/// overlapping windows accumulate across the adds.
+pub fn unfold_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let grad = args.tensor(0)?;
+    let sizes = args.int_list(1)?;
+    let (dim, size, step) = (args.int(2)?, args.int(3)?, args.int(4)?);
+    let out = cx.empty_contiguous(sizes, grad.dtype)?;
+    let windows = dims::unfold(&out, dim, size, step)?;
+    ensure!(
+        windows.sizes == grad.sizes,
+        "unfold_backward: grad_in of shape {} does not match the windows {} of an input of \
+         shape {}",
+        fmt_shape(&grad.sizes),
+        fmt_shape(&windows.sizes),
+        fmt_shape(sizes)
+    );
+    cx.k.fill(&out, Scalar::Integer(0))
+        .map_err(failed("fill"))?;
+    let last = windows.dim() as i64 - 1;
+    for k in 0..size {
+        let target = dims::select(&windows, last, k)?;
+        let part = Operand::Tensor(dims::select(grad, last, k)?);
+        let sum = Operand::Tensor(target.clone());
+        cx.k.binary(BinaryOp::Add, &sum, &part, None, grad.dtype, &target)
+            .map_err(failed("binary"))?;
+    }
+    Ok(vec![Output::Tensor(out)])
+}
+
 /// `cumsum`/`cumprod(self, dim, *, dtype=None)`, their in-place and `out=` forms. Integer
 /// inputs accumulate in int64 unless a dtype (or an `out=` tensor) says otherwise.
 pub fn scan(args: &Args, cx: &mut Ctx, form: Form, op: ScanOp) -> Outputs {
@@ -258,6 +292,31 @@ pub fn topk(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
 mod tests {
     use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
     use crate::types::{Arg, Output, ScalarType};
+
+    #[test]
+    fn unfold_backward_adds_each_window_position() {
+        let grad = f32s(&[4, 2], 1);
+        let args = |g: &crate::types::TensorMeta| {
+            vec![
+                arg(g),
+                Arg::IntList(vec![5]),
+                Arg::Integer(0),
+                Arg::Integer(2),
+                Arg::Integer(1),
+            ]
+        };
+        let (res, fake) = run("unfold_backward", "", args(&grad));
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![5], vec![1], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.kernels(), vec!["fill", "binary", "binary"]);
+        let (res, _) = run("unfold_backward", "", args(&f32s(&[3, 2], 1)));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("grad_in of shape [3, 2] does not match the windows [4, 2]"));
+    }
 
     #[test]
     fn cat_shapes_dtypes_and_layouts() {

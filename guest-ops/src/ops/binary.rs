@@ -7,7 +7,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Form, Outputs};
 use crate::rules::dtype::{default_float, scalar_dtype};
-use crate::types::{BinaryOp, Scalar, ScalarType};
+use crate::types::{Arg, BinaryOp, Scalar, ScalarType};
 
 /// How an op's result dtype follows the operands' common dtype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,17 @@ pub fn binary(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp) -> Outputs {
     lower(args, cx, form, op, alpha)
 }
 
+/// `rsub(self, other, alpha=1)`: `other - alpha * self`, which PyTorch computes as `sub` with
+/// the operands swapped.
+pub fn rsub(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    args.tensor(0)?;
+    let raw = args.raw();
+    let mut swapped = vec![raw.get(1).cloned().unwrap_or(Arg::None), raw[0].clone()];
+    swapped.extend(raw.get(2).cloned());
+    binary(&Args::new(&swapped), cx, Form::Functional, BinaryOp::Sub)
+}
+
 /// `pow` in its Tensor_Tensor, Tensor_Scalar, Scalar, in-place and `out=` forms.
 pub fn pow(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(2 + form.out_len())?;
@@ -177,6 +188,26 @@ mod tests {
 
     fn alpha() -> Arg {
         Arg::Scalar(Scalar::Integer(1))
+    }
+
+    #[test]
+    fn rsub_subtracts_self_from_other() {
+        let x = tensor(&[3], ScalarType::Int64, 1);
+        let (res, fake) = run(
+            "rsub",
+            "Scalar",
+            vec![
+                arg(&x),
+                Arg::Scalar(Scalar::Float(2.5)),
+                Arg::Scalar(Scalar::Integer(2)),
+            ],
+        );
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Float32);
+        assert!(
+            fake.calls[0].detail.starts_with("BinaryOp::Sub"),
+            "{}",
+            fake.calls[0].detail
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ const VIEW: &[Entry] = &[
     e("squeeze", &["", "dim", "dims"], |a, _| view::squeeze(a)),
     e("unsqueeze", &[""], |a, _| view::unsqueeze(a)),
     e("permute", &[""], |a, _| view::permute(a)),
+    e("unfold", &[""], |a, _| view::unfold(a)),
 ];
 
 /// `op(self)`, `op_(self)` and `op.out(self, *, out)`; `in_place: false` for ops without `op_`.
@@ -114,6 +115,8 @@ const UNARY: &[[Entry; 3]] = &[
     unary!("round", Round),
     unary!("trunc", Trunc),
     unary!("sign", Sign),
+    // `sgn` is `sign` for every real dtype.
+    unary!("sgn", Sign),
     unary!("reciprocal", Reciprocal),
     unary!("logical_not", LogicalNot),
     unary!("bitwise_not", BitwiseNot),
@@ -216,6 +219,7 @@ const BINARY: &[Entry] = &[
         &["Tensor_Tensor_out", "Tensor_Scalar_out", "Scalar_out"],
         |a, c| binary::pow(a, c, Out(2)),
     ),
+    e("rsub", &["Tensor", "Scalar"], binary::rsub),
     e("max", &["other"], |a, c| {
         binary::binary(a, c, F, BinaryOp::Maximum)
     }),
@@ -580,6 +584,7 @@ const ARRANGE: &[Entry] = &[
         arrange::triangle(a, c, Out(2), false)
     }),
     e("roll", &[""], arrange::roll),
+    e("unfold_backward", &[""], arrange::unfold_backward),
     e("cumsum", &[""], |a, c| {
         arrange::scan(a, c, F, ScanOp::Cumsum)
     }),

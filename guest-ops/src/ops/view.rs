@@ -125,6 +125,17 @@ pub fn permute(args: &Args) -> Outputs {
     one(dims::permute(args.tensor(0)?, args.int_list(1)?)?)
 }
 
+/// `unfold(self, dimension, size, step)`
+pub fn unfold(args: &Args) -> Outputs {
+    args.at_most(4)?;
+    one(dims::unfold(
+        args.tensor(0)?,
+        args.int(1)?,
+        args.int(2)?,
+        args.int(3)?,
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::{arg, f32s, geometry, meta, run};
@@ -233,6 +244,18 @@ mod tests {
             vec![3, 4, 10]
         );
         assert_eq!(view_of("detach", "", vec![arg(&x)]), geometry(&x));
+        let windows = vec![arg(&x), Arg::Integer(1), Arg::Integer(2), Arg::Integer(1)];
+        assert_eq!(
+            view_of("unfold", "", windows),
+            (vec![3, 3, 5, 2], vec![20, 5, 1, 5], 0, f)
+        );
+        let scalar = vec![
+            arg(&f32s(&[], 1)),
+            Arg::Integer(0),
+            Arg::Integer(1),
+            Arg::Integer(1),
+        ];
+        assert_eq!(view_of("unfold", "", scalar).0, vec![1]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Views that move, drop, add or broadcast dims: `transpose`, `permute`, `select`, `slice`,
-//! `squeeze`, `unsqueeze` and `expand`.
+//! `squeeze`, `unsqueeze`, `unfold` and `expand`.
 
 use crate::error::{ensure, Error, Result};
 use crate::rules::shape::{fmt_shape, wrap_dim};
@@ -141,6 +141,28 @@ pub fn slice(
     let mut out = t.view(t.sizes.clone(), t.strides.clone(), offset);
     out.sizes[d] = if len == 0 { 0 } else { (len - 1) / step + 1 };
     out.strides[d] = t.strides[d].checked_mul(step).ok_or_else(|| overflow(t))?;
+    Ok(out)
+}
+
+/// `unfold(dimension, size, step)`: the windows of `size` elements every `step` along `dim`,
+/// as a new last dim; a 0-dim tensor counts as one element.
+pub fn unfold(t: &TensorMeta, dim: i64, size: i64, step: i64) -> Result<TensorMeta> {
+    let d = wrap_dim(dim, t.dim().max(1))?;
+    let scalar = t.dim() == 0;
+    let max = if scalar { 1 } else { t.sizes[d] };
+    ensure!(
+        size <= max,
+        "maximum size for tensor at dimension {d} is {max} but size is {size}"
+    );
+    ensure!(size >= 0, "size is {size} but must be >= 0");
+    ensure!(step > 0, "step is {step} but must be > 0");
+    let mut out = t.clone();
+    out.sizes.push(size);
+    out.strides.push(if scalar { 1 } else { t.strides[d] });
+    if !scalar {
+        out.sizes[d] = (t.sizes[d] - size) / step + 1;
+        out.strides[d] = t.strides[d].checked_mul(step).ok_or_else(|| overflow(t))?;
+    }
     Ok(out)
 }
 
