@@ -829,3 +829,25 @@ def test_random_op_metadata_and_values(sample):
     assert [meta(t) for t in dry] == [meta(t) for t in remote] == [meta(t) for t in expected]
     result = sample.check(*args, *[t.detach().cpu() for t in remote])
     assert result is None or result is True or (isinstance(result, tuple) and result[-1])
+
+
+ARANGES = [
+    ((10,), {}),
+    ((2, 11, 3), {}),
+    ((0, 1, 0.1), {}),
+    ((5,), {"dtype": torch.float64}),
+    ((3, -3, -1), {}),
+    ((1.5,), {}),
+    ((0, 7), {"dtype": torch.int32}),
+    ((0,), {}),
+]
+
+
+@pytest.mark.parametrize(("args", "kwargs"), ARANGES, ids=[str(a) for a, _ in ARANGES])
+def test_arange_agrees_with_cpu(args, kwargs):
+    cpu = torch.arange(*args, **kwargs)
+    remote = torch.arange(*args, device="remote", **kwargs)
+    with torch_remote.dry_run():
+        dry = torch.arange(*args, device="remote", **kwargs)
+    assert meta(remote) == meta(cpu) == meta(dry)
+    torch.testing.assert_close(remote.cpu(), cpu)

@@ -5,8 +5,8 @@ use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, Pool2dParams,
-    PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, StorageId, TensorMeta,
-    TernaryOp, UnaryOp,
+    PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery, StorageId,
+    TensorMeta, TernaryOp, UnaryOp,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -17,7 +17,25 @@ pub trait Kernels {
     fn new_storage(&mut self, nbytes: u64) -> StorageId;
     fn free_storage(&mut self, id: StorageId);
     fn default_float(&mut self) -> ScalarType;
+    fn data_size(&mut self, query: SizeQuery, x: &TensorMeta) -> Result<i64, String>;
+    fn nonzero(&mut self, x: &TensorMeta, out: &TensorMeta) -> KernelResult;
+    fn unique(
+        &mut self,
+        query: SizeQuery,
+        x: &TensorMeta,
+        sorted: bool,
+        values: &TensorMeta,
+        inverse: Option<&TensorMeta>,
+        counts: Option<&TensorMeta>,
+    ) -> KernelResult;
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult;
+    fn arange(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        step: Scalar,
+        out: &TensorMeta,
+    ) -> KernelResult;
     fn copy(&mut self, src: &TensorMeta, out: &TensorMeta) -> KernelResult;
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: &TensorMeta) -> KernelResult;
     fn unary(
@@ -404,8 +422,38 @@ impl Kernels for Host {
         imports::free_storage(id)
     }
 
+    fn data_size(&mut self, query: SizeQuery, x: &TensorMeta) -> Result<i64, String> {
+        imports::data_size(query, x)
+    }
+
+    fn nonzero(&mut self, x: &TensorMeta, out: &TensorMeta) -> KernelResult {
+        imports::nonzero(x, out)
+    }
+
+    fn unique(
+        &mut self,
+        query: SizeQuery,
+        x: &TensorMeta,
+        sorted: bool,
+        values: &TensorMeta,
+        inverse: Option<&TensorMeta>,
+        counts: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::unique(query, x, sorted, values, inverse, counts)
+    }
+
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult {
         imports::fill(out, value)
+    }
+
+    fn arange(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        step: Scalar,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::arange(start, end, step, out)
     }
 
     fn copy(&mut self, src: &TensorMeta, out: &TensorMeta) -> KernelResult {

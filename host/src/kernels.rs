@@ -6,6 +6,7 @@
 
 mod activation;
 mod conv;
+mod data;
 mod index;
 mod norm;
 pub mod plan;
@@ -18,8 +19,8 @@ use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
-    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, StorageId,
-    TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
+    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
 };
 use crate::storage::{kind_of, Storages};
 use plan::Step;
@@ -84,7 +85,8 @@ impl TchKernels {
         self.recording = Some(Vec::new());
     }
 
-    /// The steps kept since [`record`](Self::record).
+    /// The steps kept since [`record`](Self::record); none when the op read values
+    /// (`data-size`), so that it cannot be replayed.
     pub fn take_recording(&mut self) -> Option<Vec<Step>> {
         self.recording.take()
     }
@@ -103,6 +105,11 @@ impl TchKernels {
         let result = guarded(|| kernel(self));
         self.note(Step::Kernel(Box::new(kernel)));
         result
+    }
+
+    /// The answer to a client's `data-size` query, read off the values as the guest's is.
+    pub fn data_size_of(&self, query: SizeQuery, x: &TensorMeta) -> Result<i64, String> {
+        data::size(query, &self.view(x)?).map_err(err)
     }
 
     pub fn seed(&mut self, seed: u64) {
@@ -349,6 +356,64 @@ impl KernelsHost for TchKernels {
     fn free_storage(&mut self, id: StorageId) {
         self.storages.free(id);
         self.note(Step::FreeStorage(id));
+    }
+
+    fn data_size(&mut self, query: SizeQuery, x: TensorMeta) -> Result<i64, String> {
+        // What follows depends on values, so this op's lowering cannot be replayed.
+        self.recording = None;
+        let mut size = Ok(0);
+        guarded(|| {
+            size = self.data_size_of(query, &x);
+            Ok(())
+        })?;
+        size
+    }
+
+    fn nonzero(&mut self, x: TensorMeta, out: TensorMeta) -> KernelResult {
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            kernels.write(&out, x.f_nonzero().map_err(err)?)
+        })
+    }
+
+    fn unique(
+        &mut self,
+        query: SizeQuery,
+        x: TensorMeta,
+        sorted: bool,
+        values: TensorMeta,
+        inverse: Option<TensorMeta>,
+        counts: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            let (v, i, c) = data::unique(query, &x, sorted, inverse.is_some(), counts.is_some())
+                .map_err(err)?;
+            kernels.write(&values, v)?;
+            if let Some(inverse) = &inverse {
+                kernels.write(inverse, i)?;
+            }
+            if let Some(counts) = &counts {
+                kernels.write(counts, c)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn arange(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        step: Scalar,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let options = (kind_of(out.dtype), kernels.storages.device());
+            let values =
+                Tensor::f_arange_start_step(scalar(&start), scalar(&end), scalar(&step), options)
+                    .map_err(err)?;
+            kernels.write(&out, values)
+        })
     }
 
     fn fill(&mut self, out: TensorMeta, value: Scalar) -> KernelResult {

@@ -9,10 +9,10 @@ use std::io::{self, Read, Write};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::guest::{Arg, ScalarType, TensorMeta};
+use crate::guest::{Arg, ScalarType, SizeQuery, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest header accepted: op batches are bounded by the client's flush size.
 pub const MAX_HEADER_BYTES: u32 = 64 << 20;
@@ -62,6 +62,12 @@ pub enum ClientMessage {
     Seed { seed: u64 },
     /// Asks for the bytes of a tensor, densely packed in its dtype; answered by `Data`.
     Download { tensor: TensorMeta },
+    /// Asks for a size that depends on a tensor's values (a data-dependent op's output);
+    /// answered by `Size`.
+    Query {
+        query: SizeQuery,
+        tensor: TensorMeta,
+    },
     /// Waits for everything sent before; answered by `Synced`.
     Sync,
     /// Asks for the session's figures; answered by `Stats`.
@@ -98,6 +104,8 @@ pub enum HostMessage {
         errors: Vec<String>,
     },
     Stats(HostStats),
+    /// The answer to a `Query`.
+    Size(i64),
     /// A request could not be answered (a failed download, a bad message); the link stays.
     Failed {
         errors: Vec<String>,

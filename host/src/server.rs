@@ -198,7 +198,10 @@ async fn pump<R: AsyncRead + Unpin>(
         shared.activity.send_replace(());
         let waits = matches!(
             message,
-            ClientMessage::Download { .. } | ClientMessage::Sync | ClientMessage::Stats
+            ClientMessage::Download { .. }
+                | ClientMessage::Query { .. }
+                | ClientMessage::Sync
+                | ClientMessage::Stats
         );
         let reply = waits.then(|| {
             let (tx, rx) = oneshot::channel();

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use tch::Device;
 
-use crate::guest::{GuestError, GuestRuntime, OpError, TensorMeta};
+use crate::guest::{GuestError, GuestRuntime, OpError, SizeQuery, TensorMeta};
 use crate::kernels::plan::{Plan, Step};
 use crate::kernels::{err, TchKernels};
 use crate::memo::op_key;
@@ -88,6 +88,7 @@ impl Session {
                 None
             }
             ClientMessage::Download { tensor } => Some(self.download(&tensor)),
+            ClientMessage::Query { query, tensor } => Some(self.query(query, &tensor)),
             ClientMessage::Sync => Some((
                 HostMessage::Synced {
                     errors: self.take_errors(),
@@ -109,12 +110,15 @@ impl Session {
             Some(plan) => plan
                 .replay(self.runtime.kernels(), &named, &op.storages)
                 .map_err(|e| format!("{}.{}: {e}", op.name, op.overload)),
-            None => self.lower(&op).map(|plan| {
-                if self.plans.len() >= MAX_PLANS {
-                    self.plans.clear();
+            None => self.lower(&op).map(|steps| {
+                // An op whose lowering read values (`data-size`) is lowered afresh each time.
+                if let Some(steps) = steps {
+                    if self.plans.len() >= MAX_PLANS {
+                        self.plans.clear();
+                    }
+                    self.plans
+                        .insert(key, Plan::new(&named, &op.storages, steps));
                 }
-                self.plans
-                    .insert(key, Plan::new(&named, &op.storages, plan));
             }),
         };
         if let Err(error) = outcome {
@@ -125,8 +129,8 @@ impl Session {
         }
     }
 
-    /// Runs `op` through the guest, recording the steps it took.
-    fn lower(&mut self, op: &Op) -> Result<Vec<Step>, String> {
+    /// Runs `op` through the guest, recording the steps it took unless they depend on values.
+    fn lower(&mut self, op: &Op) -> Result<Option<Vec<Step>>, String> {
         let kernels = self.runtime.kernels();
         kernels.begin_op(&op.storages, op.default_float);
         kernels.record();
@@ -143,7 +147,7 @@ impl Session {
                 Err(message)
             }
         };
-        let steps = self.runtime.kernels().take_recording().unwrap_or_default();
+        let steps = self.runtime.kernels().take_recording();
         outcome.map(|()| steps)
     }
 
@@ -179,13 +183,35 @@ impl Session {
         errors
     }
 
-    fn download(&mut self, meta: &TensorMeta) -> Reply {
+    /// The failures a read of `meta` must report instead of its values.
+    fn read_errors(&mut self, meta: &TensorMeta) -> Vec<String> {
         let mut errors = self.take_errors();
         if let Some(failure) = self.failed.get(&meta.storage) {
             errors.push(format!(
                 "this tensor was to be written by an op that failed: {failure}"
             ));
         }
+        errors
+    }
+
+    fn query(&mut self, query: SizeQuery, meta: &TensorMeta) -> Reply {
+        let errors = self.read_errors(meta);
+        if !errors.is_empty() {
+            return (HostMessage::Failed { errors }, Vec::new());
+        }
+        match self.runtime.kernels().data_size_of(query, meta) {
+            Ok(size) => (HostMessage::Size(size), Vec::new()),
+            Err(e) => (
+                HostMessage::Failed {
+                    errors: vec![format!("{query:?} of {:?}: {e}", meta.sizes)],
+                },
+                Vec::new(),
+            ),
+        }
+    }
+
+    fn download(&mut self, meta: &TensorMeta) -> Reply {
+        let errors = self.read_errors(meta);
         if !errors.is_empty() {
             return (HostMessage::Failed { errors }, Vec::new());
         }

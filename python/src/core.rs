@@ -4,13 +4,18 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use torch_remote_host::guest::{Arg, GuestRuntime, OpError, Output, ScalarType, TensorMeta};
+use torch_remote_host::guest::{
+    Arg, GuestRuntime, OpError, Output, ScalarType, SizeQuery, TensorMeta,
+};
 use torch_remote_host::memo::op_key;
 use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
 
 use crate::kernels::{new_storage_id, Recorder};
 use crate::link::{Link, LinkError};
 use crate::lowering::{Lowering, Lowerings};
+
+/// Sizes one op may ask the host for before it counts as broken.
+const MAX_QUERIES: usize = 16;
 
 /// Ops held back before a batch goes out even if nobody waits.
 const BATCH_OPS: usize = 256;
@@ -150,7 +155,9 @@ impl Core {
             Some(lowering) => lowering,
             None => {
                 let lowering = self.lower(name, overload, &args)?;
-                self.lowerings.insert(key, named, lowering.clone());
+                if !lowering.reads_values {
+                    self.lowerings.insert(key, named, lowering.clone());
+                }
                 lowering
             }
         };
@@ -176,15 +183,50 @@ impl Core {
         })
     }
 
-    /// Runs one op through the local guest.
+    /// Runs one op through the local guest. An op whose output sizes depend on values
+    /// (`nonzero`, boolean masks, `unique`) asks the host for each size and runs again.
     pub(crate) fn lower(&mut self, name: &str, overload: &str, args: &[Arg]) -> Result<Lowering> {
-        *self.guest.kernels() = Recorder::new(self.default_float);
-        let outputs = self
-            .guest
-            .run(name, overload, args)
-            .map_err(|e| CoreError::Guest(e.to_string()))?
-            .map_err(op_error)?;
-        Ok(Lowering::new(outputs, self.guest.kernels()))
+        let mut answers = Vec::new();
+        loop {
+            let mut recorder = Recorder::new(self.default_float);
+            recorder.answers = answers;
+            *self.guest.kernels() = recorder;
+            let outputs = self
+                .guest
+                .run(name, overload, args)
+                .map_err(|e| CoreError::Guest(e.to_string()))?;
+            let recorder = self.guest.kernels();
+            answers = std::mem::take(&mut recorder.answers);
+            match (outputs, recorder.asked.take()) {
+                (Err(_), Some((query, tensor))) if answers.len() < MAX_QUERIES => {
+                    let size = self.data_size(name, query, &tensor)?;
+                    answers.push((query, tensor, size));
+                }
+                (outputs, _) => {
+                    let recorder = self.guest.kernels();
+                    recorder.answers = answers;
+                    return Ok(Lowering::new(outputs.map_err(op_error)?, recorder));
+                }
+            }
+        }
+    }
+
+    /// The size `query` gives for `tensor`, from the host: the one round trip of a
+    /// data-dependent op.
+    fn data_size(&mut self, op: &str, query: SizeQuery, tensor: &TensorMeta) -> Result<i64> {
+        if self.dry_run {
+            return Err(CoreError::DryRun(format!(
+                "{op} (its output's size depends on them)"
+            )));
+        }
+        match self.request(&ClientMessage::Query {
+            query,
+            tensor: tensor.clone(),
+        })? {
+            (HostMessage::Size(size), _) => Ok(size),
+            (HostMessage::Failed { errors }, _) => Err(CoreError::Host(errors)),
+            (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
+        }
     }
 
     fn queue(&mut self, op: Op) -> Result<()> {

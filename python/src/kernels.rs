@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use torch_remote_host::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
-    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, StorageId,
-    TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
+    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
 };
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
@@ -27,6 +27,13 @@ pub struct Recorder {
     pub launched: bool,
     /// `torch.get_default_dtype()` when the op was dispatched.
     pub default_float: ScalarType,
+    /// Sizes the host gave for this op's `data-size` queries.
+    pub answers: Vec<(SizeQuery, TensorMeta, i64)>,
+    /// The first query `answers` did not hold: the op is run again once the host answers.
+    pub asked: Option<(SizeQuery, TensorMeta)>,
+    /// Whether the op's outputs depend on values (an answered query), so that its lowering
+    /// holds for this op only.
+    pub reads_values: bool,
 }
 
 impl Recorder {
@@ -36,6 +43,9 @@ impl Recorder {
             freed: Vec::new(),
             launched: false,
             default_float,
+            answers: Vec::new(),
+            asked: None,
+            reads_values: false,
         }
     }
 
@@ -67,8 +77,38 @@ impl KernelsHost for Recorder {
         self.default_float
     }
 
+    fn data_size(&mut self, query: SizeQuery, x: TensorMeta) -> Result<i64, String> {
+        let known = self.answers.iter().find(|(q, t, _)| *q == query && *t == x);
+        if let Some(&(_, _, size)) = known {
+            self.reads_values = true;
+            return Ok(size);
+        }
+        self.asked.get_or_insert((query, x));
+        Err("the size depends on values the host has not sent yet".into())
+    }
+
+    fn nonzero(&mut self, _: TensorMeta, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn unique(
+        &mut self,
+        _: SizeQuery,
+        _: TensorMeta,
+        _: bool,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+        _: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch()
+    }
+
     fn free_storage(&mut self, id: StorageId) {
         self.freed.push(id);
+    }
+
+    fn arange(&mut self, _: Scalar, _: Scalar, _: Scalar, _: TensorMeta) -> KernelResult {
+        self.launch()
     }
 
     fn fill(&mut self, _: TensorMeta, _: Scalar) -> KernelResult {

@@ -22,6 +22,8 @@ pub struct Lowering {
     pub freed: Vec<u64>,
     /// Whether the host must run it (it launches a kernel or creates a storage).
     pub needs_host: bool,
+    /// Whether it holds for this op only: its output sizes came from the op's values.
+    pub reads_values: bool,
 }
 
 impl Lowering {
@@ -31,6 +33,7 @@ impl Lowering {
             created: recorder.created.clone(),
             freed: recorder.freed.clone(),
             needs_host: recorder.needs_host(),
+            reads_values: recorder.reads_values,
         }
     }
 
@@ -71,6 +74,7 @@ impl Lowering {
             created,
             freed: self.freed.iter().map(|&id| map.get(id)).collect(),
             needs_host: self.needs_host,
+            reads_values: self.reads_values,
         }
     }
 }

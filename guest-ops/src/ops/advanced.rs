@@ -1,10 +1,11 @@
-//! Advanced indexing with integer index tensors: `index.Tensor` and `index_put_`. Boolean
-//! masks would need the mask's values for the result's shape, so they are not supported.
+//! Advanced indexing: `index.Tensor` and `index_put_`. Boolean masks become the integer
+//! indices of their nonzero elements first (`data::expand_masks`).
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::data::expand_masks;
 use crate::ops::Outputs;
 use crate::rules::dims::{expand, permute};
 use crate::rules::overlap::check_internal;
@@ -21,10 +22,6 @@ struct Plan {
 fn check_index(t: &TensorMeta) -> Result<()> {
     match t.dtype {
         ScalarType::Int64 | ScalarType::Int32 => Ok(()),
-        ScalarType::Bool | ScalarType::Uint8 => Err(Error::unsupported(
-            "indexing with a boolean mask needs the mask's values for the result's shape; \
-             not supported on remote (use torch.where or masked_fill)",
-        )),
         _ => Err(Error::invalid(
             "tensors used as indices must be long, int, byte or bool tensors",
         )),
@@ -95,15 +92,19 @@ fn plan(x: &TensorMeta, indices: &[Option<&TensorMeta>]) -> Result<Plan> {
     Ok(Plan { shape, strides })
 }
 
+fn refs(indices: &[Option<TensorMeta>]) -> Vec<Option<&TensorMeta>> {
+    indices.iter().map(Option::as_ref).collect()
+}
+
 /// `index.Tensor(self, indices)`.
 pub fn index(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let x = args.tensor(0)?;
-    let indices = args.opt_tensor_list(1)?;
-    let plan = plan(x, &indices)?;
+    let (owned, temps) = expand_masks(cx, x, &args.opt_tensor_list(1)?)?;
+    let plan = plan(x, &refs(&owned))?;
     let out = cx.empty(&plan.shape, plan.strides, x.dtype)?;
-    let owned: Vec<Option<TensorMeta>> = indices.iter().map(|t| t.cloned()).collect();
     cx.k.index(x, &owned, &out).map_err(failed("index"))?;
+    temps.iter().for_each(|t| cx.free(t));
     Ok(vec![Output::Tensor(out)])
 }
 
@@ -111,7 +112,6 @@ pub fn index(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
     args.at_most(schema_len)?;
     let (x, values) = (args.tensor(0)?, args.tensor(2)?);
-    let indices = args.opt_tensor_list(1)?;
     let accumulate = args.bool_or(3, false)?;
     ensure!(
         values.dtype == x.dtype,
@@ -120,7 +120,8 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
         x.dtype.name(),
         values.dtype.name()
     );
-    let plan = plan(x, &indices)?;
+    let (owned, temps) = expand_masks(cx, x, &args.opt_tensor_list(1)?)?;
+    let plan = plan(x, &refs(&owned))?;
     let fits = broadcast(&plan.shape, &values.sizes).is_ok_and(|s| s == plan.shape);
     ensure!(
         fits,
@@ -130,16 +131,16 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
         fmt_shape(&plan.shape)
     );
     check_internal(x)?;
-    let owned: Vec<Option<TensorMeta>> = indices.iter().map(|t| t.cloned()).collect();
     cx.k.index_put(x, &owned, values, accumulate, x)
         .map_err(failed("index_put"))?;
+    temps.iter().for_each(|t| cx.free(t));
     Ok(vec![Output::Argument(0)])
 }
 
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
-    use crate::types::{Arg, ErrorKind, Output, ScalarType, TensorMeta};
+    use crate::types::{Arg, Output, ScalarType, TensorMeta};
 
     fn idx(sizes: &[i64], storage: u64) -> Option<TensorMeta> {
         Some(tensor(sizes, ScalarType::Int64, storage))
@@ -201,13 +202,16 @@ mod tests {
         assert!(res.unwrap_err().message.contains(
             "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]"
         ));
-        let mask = Some(tensor(&[3], ScalarType::Bool, 4));
+        let mask = Some(tensor(&[4], ScalarType::Bool, 4));
         let (res, _) = run(
             "index",
             "Tensor",
             vec![arg(&a), Arg::OptionalTensorList(vec![mask])],
         );
-        assert_eq!(res.unwrap_err().kind, ErrorKind::NotImplemented);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("The shape of the mask [4] at index 0 does not match the shape of the indexed tensor [3, 4] at index 0"));
         let list = vec![idx(&[1], 2), idx(&[1], 2), idx(&[1], 2)];
         let (res, _) = run(
             "index",

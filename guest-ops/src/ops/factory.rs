@@ -1,16 +1,17 @@
-//! Factories and in-place fills: `empty`, `empty_strided`, `fill_`, `zero_`, `normal_`,
-//! `uniform_`.
+//! Factories and in-place fills: `empty`, `empty_strided`, `arange`, `fill_`, `zero_`,
+//! `normal_`, `uniform_`.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::Outputs;
+use crate::ops::out::output;
+use crate::ops::{Dest, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::default_float;
 use crate::rules::layout::{strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
-use crate::types::{Output, RandomOp, Scalar, TensorMeta};
+use crate::types::{Output, RandomOp, Scalar, ScalarType, TensorMeta};
 
 /// Checks the `layout` and `device` arguments of a factory: strided tensors on remote only.
 pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> {
@@ -46,6 +47,76 @@ pub fn empty_strided(args: &Args, cx: &mut Ctx) -> Outputs {
     check_placement(args, 3, 4)?;
     let t = cx.empty(sizes, strides.to_vec(), dtype)?;
     Ok(vec![Output::Tensor(t)])
+}
+
+/// `arange.start_out(start, end, step=1, *, out)` and `arange.out(end, *, out)`, which every
+/// `torch.arange` reaches: `out` (its dtype chosen by the caller) resized to the count.
+pub fn arange(args: &Args, cx: &mut Ctx, with_start: bool) -> Outputs {
+    let one = Scalar::Integer(1);
+    let (start, end, step, at) = if with_start {
+        args.at_most(4)?;
+        (args.scalar(0)?, args.scalar(1)?, args.scalar_or(2, one)?, 3)
+    } else {
+        args.at_most(2)?;
+        (Scalar::Integer(0), args.scalar(0)?, one, 1)
+    };
+    let out = args.tensor(at)?;
+    let n = arange_len(start, end, step, out.dtype)?;
+    let (target, returned) = output(cx, Dest::Out(at as u32, out), &[n], out.dtype)?;
+    cx.k.arange(start, end, step, &target)
+        .map_err(failed("arange"))?;
+    Ok(vec![returned])
+}
+
+fn as_f64(s: Scalar) -> f64 {
+    match s {
+        Scalar::Integer(v) => v as f64,
+        Scalar::Float(v) => v,
+        Scalar::Boolean(v) => f64::from(u8::from(v)),
+    }
+}
+
+fn as_i64(s: Scalar) -> i64 {
+    match s {
+        Scalar::Integer(v) => v,
+        Scalar::Float(v) => v as i64,
+        Scalar::Boolean(v) => i64::from(v),
+    }
+}
+
+/// The element count of `arange`, as `arange_out` computes it: in integers for int64
+/// results, else in doubles.
+fn arange_len(start: Scalar, end: Scalar, step: Scalar, dtype: ScalarType) -> Result<i64> {
+    let (s, e, st) = (as_f64(start), as_f64(end), as_f64(step));
+    ensure!(
+        s.is_finite() && e.is_finite(),
+        "unsupported range: {s} -> {e}"
+    );
+    let size = if dtype == ScalarType::Int64 {
+        let (s, e, st) = (as_i64(start), as_i64(end), as_i64(step));
+        ensure!(st != 0, "step must be nonzero");
+        ensure!(
+            (st > 0 && e >= s) || (st < 0 && e <= s),
+            "upper bound and larger bound inconsistent with step sign"
+        );
+        let span = e
+            .checked_sub(s)
+            .and_then(|d| d.checked_add(st - st.signum()));
+        span.map(|d| d / st)
+            .ok_or_else(|| Error::invalid("invalid size, possible overflow?"))? as f64
+    } else {
+        ensure!(st != 0.0, "step must be nonzero");
+        ensure!(
+            (st > 0.0 && e >= s) || (st < 0.0 && e <= s),
+            "upper bound and larger bound inconsistent with step sign"
+        );
+        ((e - s) / st).ceil()
+    };
+    ensure!(
+        (0.0..i64::MAX as f64).contains(&size),
+        "invalid size, possible overflow?"
+    );
+    Ok(size as i64)
 }
 
 /// `fill_.Scalar(self, value)` and `fill_.Tensor(self, value)`.
@@ -116,6 +187,49 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
 mod tests {
     use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
     use crate::types::{Arg, Output, Scalar, ScalarType};
+
+    fn arange_len(start: Scalar, end: Scalar, step: Scalar, dtype: ScalarType) -> Vec<i64> {
+        let out = tensor(&[0], dtype, 1);
+        let args = vec![
+            Arg::Scalar(start),
+            Arg::Scalar(end),
+            Arg::Scalar(step),
+            arg(&out),
+        ];
+        let (res, fake) = run("arange", "start_out", args);
+        assert_eq!(fake.kernels(), vec!["arange"]);
+        let outputs = res.unwrap();
+        match outputs[0] {
+            Output::Argument(3) => out.sizes,
+            _ => meta(&outputs, 0).sizes,
+        }
+    }
+
+    #[test]
+    fn arange_counts_like_pytorch() {
+        let (i, f) = (Scalar::Integer, Scalar::Float);
+        assert_eq!(arange_len(i(0), i(10), i(3), ScalarType::Int64), vec![4]);
+        assert_eq!(arange_len(i(10), i(0), i(-3), ScalarType::Int64), vec![4]);
+        assert_eq!(
+            arange_len(f(0.0), f(1.0), f(0.1), ScalarType::Float32),
+            vec![10]
+        );
+        assert_eq!(arange_len(i(0), i(0), i(1), ScalarType::Float32), vec![0]);
+        let out = tensor(&[0], ScalarType::Int64, 1);
+        let args = vec![
+            Arg::Scalar(i(0)),
+            Arg::Scalar(i(5)),
+            Arg::Scalar(i(-1)),
+            arg(&out),
+        ];
+        let (res, _) = run("arange", "start_out", args);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("inconsistent with step sign"));
+        let (res, _) = run("arange", "out", vec![Arg::Scalar(i(7)), arg(&out)]);
+        assert!(matches!(res.unwrap()[0], Output::Updated((1, _))));
+    }
 
     fn none() -> Arg {
         Arg::None

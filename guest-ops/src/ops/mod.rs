@@ -12,6 +12,7 @@ mod arrange;
 mod binary;
 mod conv;
 mod copy;
+mod data;
 mod factory;
 mod index;
 mod linalg;

@@ -11,7 +11,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::random::{self, Range};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
-use crate::ops::{advanced, arrange, conv, index, norm, pool, stats};
+use crate::ops::{advanced, arrange, conv, data, index, norm, pool, stats};
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
 };
@@ -40,6 +40,8 @@ const fn e(name: &'static str, overloads: &'static [&'static str], run: Handler)
 const FACTORY: &[Entry] = &[
     e("empty", &["memory_format"], factory::empty),
     e("empty_strided", &[""], factory::empty_strided),
+    e("arange", &["start_out"], |a, c| factory::arange(a, c, true)),
+    e("arange", &["out"], |a, c| factory::arange(a, c, false)),
     e("fill_", &["Scalar", "Tensor"], factory::fill),
     e("zero_", &[""], factory::zero),
     e("normal_", &[""], |a, c| {
@@ -615,6 +617,15 @@ const ARRANGE: &[Entry] = &[
     e("topk", &["values"], |a, c| arrange::topk(a, c, true)),
 ];
 
+const DATA: &[Entry] = &[
+    e("nonzero", &[""], data::nonzero),
+    e("masked_select", &[""], data::masked_select),
+    e("masked_scatter_", &[""], data::masked_scatter_),
+    e("_unique2", &[""], data::unique2),
+    e("unique_dim", &[""], data::unique_dim),
+    e("unique_consecutive", &[""], data::unique_consecutive),
+];
+
 const NORM: &[Entry] = &[
     e("native_layer_norm", &[""], norm::layer_norm),
     e(
@@ -718,9 +729,9 @@ const RANDOM: &[Entry] = &[
 
 /// Every entry of the table, family by family.
 fn entries() -> impl Iterator<Item = &'static Entry> {
-    let families: [&'static [Entry]; 17] = [
+    let families: [&'static [Entry]; 18] = [
         FACTORY, COPY, VIEW, BINARY, TERNARY, REDUCE, MINMAX, LINALG, SOFTMAX, LOSS, CLAMP, INDEX,
-        ARRANGE, NORM, STATS, POOL, RANDOM,
+        DATA, ARRANGE, NORM, STATS, POOL, RANDOM,
     ];
     families
         .into_iter()

@@ -5,7 +5,7 @@ use crate::rules::layout::contiguous_strides;
 use crate::types::{
     ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, OpError, Operand,
     Output, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
-    StorageId, TensorMeta, TernaryOp, UnaryOp,
+    SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -16,13 +16,15 @@ pub struct Call {
     pub detail: String,
 }
 
-/// Hands out storage ids from 100 up and records every call; `fail` makes that kernel fail.
+/// Hands out storage ids from 100 up and records every call; `fail` makes that kernel fail;
+/// every `data-size` query is answered with `data_size`.
 #[derive(Default)]
 pub struct Fake {
     pub calls: Vec<Call>,
     pub allocated: Vec<(StorageId, u64)>,
     pub freed: Vec<StorageId>,
     pub fail: Option<&'static str>,
+    pub data_size: i64,
 }
 
 impl Fake {
@@ -71,6 +73,40 @@ impl Kernels for Fake {
 
     fn free_storage(&mut self, id: StorageId) {
         self.freed.push(id);
+    }
+
+    fn data_size(&mut self, query: SizeQuery, x: &TensorMeta) -> Result<i64, String> {
+        self.record("data_size", vec![x.clone()], format!("{query:?}"))?;
+        Ok(self.data_size)
+    }
+
+    fn nonzero(&mut self, x: &TensorMeta, out: &TensorMeta) -> KernelResult {
+        self.record("nonzero", vec![x.clone(), out.clone()], String::new())
+    }
+
+    fn unique(
+        &mut self,
+        query: SizeQuery,
+        x: &TensorMeta,
+        sorted: bool,
+        values: &TensorMeta,
+        inverse: Option<&TensorMeta>,
+        counts: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), values.clone()];
+        tensors.extend(inverse.into_iter().chain(counts).cloned());
+        self.record("unique", tensors, format!("{query:?} {sorted}"))
+    }
+
+    fn arange(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        step: Scalar,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{start:?} {end:?} {step:?}");
+        self.record("arange", vec![out.clone()], detail)
     }
 
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult {
@@ -770,7 +806,20 @@ pub fn arg(t: &TensorMeta) -> Arg {
 
 /// Runs `name.overload` against a fresh fake.
 pub fn run(name: &str, overload: &str, args: Vec<Arg>) -> (Result<Vec<Output>, OpError>, Fake) {
-    let mut fake = Fake::default();
+    run_sized(name, overload, args, 0)
+}
+
+/// Runs `name.overload` against a fresh fake that answers every `data-size` with `size`.
+pub fn run_sized(
+    name: &str,
+    overload: &str,
+    args: Vec<Arg>,
+    size: i64,
+) -> (Result<Vec<Output>, OpError>, Fake) {
+    let mut fake = Fake {
+        data_size: size,
+        ..Fake::default()
+    };
     let result = super::run(name, overload, &args, &mut fake);
     (result, fake)
 }

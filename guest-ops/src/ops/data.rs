@@ -1,0 +1,350 @@
+//! Ops whose output sizes depend on the input's values: `nonzero`, `masked_select`,
+//! `masked_scatter_`, the `unique` family, and boolean masks in indexing. Each asks the
+//! `data-size` import for the count first; on the client that is the op's one round trip.
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::Outputs;
+use crate::rules::dims::{expand, select, slice};
+use crate::rules::layout::{contiguous_strides, is_contiguous};
+use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
+use crate::types::{Output, ScalarType, SizeQuery, TensorMeta};
+
+/// The size `query` gives for `x`, which the host reads off the values.
+fn count(cx: &mut Ctx, query: SizeQuery, x: &TensorMeta) -> Result<i64> {
+    let n = cx.k.data_size(query, x).map_err(failed("data_size"))?;
+    ensure!(
+        n >= 0,
+        "the host counted {n} for {query:?} of {}",
+        x.describe()
+    );
+    Ok(n)
+}
+
+/// `nonzero(x)` into a new `[n, x.dim]` int64 tensor, laid out column by column (strides
+/// `[1, n]`) as PyTorch's CPU kernel lays it out.
+pub fn nonzero_of(cx: &mut Ctx, x: &TensorMeta) -> Result<TensorMeta> {
+    let n = count(cx, SizeQuery::Nonzero, x)?;
+    let out = cx.empty(&[n, x.dim() as i64], vec![1, n], ScalarType::Int64)?;
+    cx.k.nonzero(x, &out).map_err(failed("nonzero"))?;
+    Ok(out)
+}
+
+/// The columns of `nonzero`'s result: one index tensor per dim of the mask.
+pub fn columns(rows: &TensorMeta) -> Result<Vec<Option<TensorMeta>>> {
+    (0..rows.sizes[1])
+        .map(|j| select(rows, 1, j).map(Some))
+        .collect()
+}
+
+/// `t`, or a 1-element view of it when it is 0-dim, so that it can be indexed.
+fn at_least_1d(t: &TensorMeta) -> Result<TensorMeta> {
+    if t.dim() == 0 {
+        expand(t, &[1])
+    } else {
+        Ok(t.clone())
+    }
+}
+
+fn check_mask(op: &str, mask: &TensorMeta) -> Result<()> {
+    ensure!(
+        mask.dtype == ScalarType::Bool,
+        "{op}: expected BoolTensor for mask, got {}",
+        mask.describe()
+    );
+    Ok(())
+}
+
+/// `nonzero(self)`
+pub fn nonzero(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    Ok(vec![Output::Tensor(nonzero_of(cx, args.tensor(0)?)?)])
+}
+
+/// `masked_select(self, mask)`: the elements of `self` where `mask`, both broadcast to one
+/// shape, as a 1-d tensor in row-major order.
+pub fn masked_select(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let (x, mask) = (args.tensor(0)?, args.tensor(1)?);
+    check_mask("masked_select", mask)?;
+    let shape = broadcast(&x.sizes, &mask.sizes)?;
+    let x = at_least_1d(&expand(x, &shape)?)?;
+    let mask = at_least_1d(&expand(mask, &shape)?)?;
+    let rows = nonzero_of(cx, &mask)?;
+    let out = cx.empty_contiguous(&[rows.sizes[0]], x.dtype)?;
+    cx.k.index(&x, &columns(&rows)?, &out)
+        .map_err(failed("index"))?;
+    cx.free(&rows);
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `masked_scatter_(self, mask, source)`: the leading elements of `source`, in row-major
+/// order, written where `mask` (broadcast to `self`) is set.
+pub fn masked_scatter_(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (x, mask, source) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    check_mask("masked_scatter_", mask)?;
+    ensure!(
+        source.dtype == x.dtype,
+        "masked_scatter_: expected self and source to have same dtypes but got {} and {}",
+        x.dtype.name(),
+        source.dtype.name()
+    );
+    let target = at_least_1d(x)?;
+    let mask = at_least_1d(&expand(mask, &x.sizes)?)?;
+    let rows = nonzero_of(cx, &mask)?;
+    let n = rows.sizes[0];
+    let available = numel(&source.sizes)?;
+    ensure!(
+        n <= available,
+        "masked_scatter_: the mask selects {n} elements but source {} has only {available}",
+        source.describe()
+    );
+    let flat = if is_contiguous(&source.sizes, &source.strides) {
+        None
+    } else {
+        let dense = cx.empty_contiguous(&source.sizes, source.dtype)?;
+        cx.k.copy(source, &dense).map_err(failed("copy"))?;
+        Some(dense)
+    };
+    let dense = flat.as_ref().unwrap_or(source);
+    let line = dense.view(vec![available], vec![1], dense.storage_offset);
+    let values = slice(&at_least_1d(&line)?, 0, Some(0), Some(n), 1)?;
+    cx.k.index_put(&target, &columns(&rows)?, &values, false, &target)
+        .map_err(failed("index_put"))?;
+    cx.free(&rows);
+    if let Some(dense) = &flat {
+        cx.free(dense);
+    }
+    Ok(vec![Output::Argument(0)])
+}
+
+/// The outputs of a `unique`: `values`, then `inverse` and `counts`, each empty (`[0]`) when
+/// not asked for.
+fn unique_of(
+    cx: &mut Ctx,
+    x: &TensorMeta,
+    query: SizeQuery,
+    sorted: bool,
+    want_inverse: bool,
+    want_counts: bool,
+) -> Outputs {
+    let n = count(cx, query, x)?;
+    let dim = match query {
+        SizeQuery::Unique(d) | SizeQuery::UniqueConsecutive(d) => d,
+        SizeQuery::Nonzero => None,
+    };
+    let (values, inverse_shape) = match dim {
+        None => (cx.empty_contiguous(&[n], x.dtype)?, x.sizes.clone()),
+        Some(d) => {
+            let d = d as usize;
+            // The slices are gathered with `dim` first, then that dim moves back in place.
+            let mut gathered = vec![n];
+            gathered.extend(
+                x.sizes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != d)
+                    .map(|(_, s)| s),
+            );
+            let mut strides = contiguous_strides(&gathered)?;
+            let first = strides.remove(0);
+            strides.insert(d, first);
+            let mut sizes = x.sizes.clone();
+            sizes[d] = n;
+            (cx.empty(&sizes, strides, x.dtype)?, vec![x.sizes[d]])
+        }
+    };
+    let inverse_shape = if want_inverse { inverse_shape } else { vec![0] };
+    let inverse = cx.empty_contiguous(&inverse_shape, ScalarType::Int64)?;
+    let counts = cx.empty_contiguous(&[if want_counts { n } else { 0 }], ScalarType::Int64)?;
+    cx.k.unique(
+        query,
+        x,
+        sorted,
+        &values,
+        want_inverse.then_some(&inverse),
+        want_counts.then_some(&counts),
+    )
+    .map_err(failed("unique"))?;
+    Ok(vec![
+        Output::Tensor(values),
+        Output::Tensor(inverse),
+        Output::Tensor(counts),
+    ])
+}
+
+/// `_unique2(self, sorted=True, return_inverse=False, return_counts=False)`
+pub fn unique2(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let x = args.tensor(0)?;
+    let sorted = args.bool_or(1, true)?;
+    let (inverse, counts) = (args.bool_or(2, false)?, args.bool_or(3, false)?);
+    unique_of(cx, x, SizeQuery::Unique(None), sorted, inverse, counts)
+}
+
+/// `unique_dim(self, dim, sorted=True, return_inverse=False, return_counts=False)`
+pub fn unique_dim(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let x = args.tensor(0)?;
+    let d = wrap_dim(args.int(1)?, x.dim())? as i64;
+    let sorted = args.bool_or(2, true)?;
+    let (inverse, counts) = (args.bool_or(3, false)?, args.bool_or(4, false)?);
+    unique_of(cx, x, SizeQuery::Unique(Some(d)), sorted, inverse, counts)
+}
+
+/// `unique_consecutive(self, return_inverse=False, return_counts=False, dim=None)`
+pub fn unique_consecutive(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let x = args.tensor(0)?;
+    let (inverse, counts) = (args.bool_or(1, false)?, args.bool_or(2, false)?);
+    let dim = match args.opt_int(3)? {
+        Some(d) => Some(wrap_dim(d, x.dim())? as i64),
+        None => None,
+    };
+    unique_of(
+        cx,
+        x,
+        SizeQuery::UniqueConsecutive(dim),
+        false,
+        inverse,
+        counts,
+    )
+}
+
+/// The indices with every boolean (or uint8) mask replaced by the columns of its nonzero
+/// elements, one index per dim it covers, as PyTorch's `expandTensors` does; the
+/// temporaries holding those columns come second, for the caller to give back.
+pub fn expand_masks(
+    cx: &mut Ctx,
+    x: &TensorMeta,
+    indices: &[Option<&TensorMeta>],
+) -> Result<(Vec<Option<TensorMeta>>, Vec<TensorMeta>)> {
+    let (mut expanded, mut temps, mut dim) = (Vec::new(), Vec::new(), 0usize);
+    for index in indices {
+        let mask = match index {
+            Some(t) if matches!(t.dtype, ScalarType::Bool | ScalarType::Uint8) => *t,
+            other => {
+                expanded.push(other.cloned());
+                dim += 1;
+                continue;
+            }
+        };
+        if mask.dim() == 0 {
+            return Err(Error::unsupported(
+                "indexing with a 0-dim boolean mask is not supported on remote",
+            ));
+        }
+        for (j, size) in mask.sizes.iter().enumerate() {
+            let at = dim + j;
+            ensure!(
+                at < x.dim(),
+                "too many indices for tensor of dimension {} (got {})",
+                x.dim(),
+                at + 1
+            );
+            ensure!(
+                x.sizes[at] == *size,
+                "The shape of the mask {} at index {j} does not match the shape of the indexed \
+                 tensor {} at index {at}",
+                fmt_shape(&mask.sizes),
+                fmt_shape(&x.sizes)
+            );
+        }
+        let rows = nonzero_of(cx, mask)?;
+        expanded.extend(columns(&rows)?);
+        dim += mask.dim();
+        temps.push(rows);
+    }
+    Ok((expanded, temps))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run_sized, tensor};
+    use crate::types::{Arg, Output, ScalarType};
+
+    const I64: ScalarType = ScalarType::Int64;
+
+    #[test]
+    fn nonzero_is_column_major_with_the_hosts_count() {
+        let x = f32s(&[2, 3], 1);
+        let (res, fake) = run_sized("nonzero", "", vec![arg(&x)], 4);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![4, 2], vec![1, 4], 0, I64)
+        );
+        assert_eq!(fake.kernels(), vec!["data_size", "nonzero"]);
+        let (res, _) = run_sized("nonzero", "", vec![arg(&f32s(&[], 1))], 1);
+        assert_eq!(geometry(&meta(&res.unwrap(), 0)).0, vec![1, 0]);
+    }
+
+    #[test]
+    fn boolean_masks_index_through_nonzero() {
+        let x = f32s(&[3, 4], 1);
+        let mask = tensor(&[3, 4], ScalarType::Bool, 2);
+        let (res, fake) = run_sized(
+            "index",
+            "Tensor",
+            vec![arg(&x), Arg::OptionalTensorList(vec![Some(mask.clone())])],
+            5,
+        );
+        assert_eq!(geometry(&meta(&res.unwrap(), 0)).0, vec![5]);
+        assert_eq!(fake.kernels(), vec!["data_size", "nonzero", "index"]);
+        assert_eq!(fake.freed.len(), 1, "the nonzero temporary is given back");
+        let (res, fake) = run_sized("masked_select", "", vec![arg(&x), arg(&mask)], 2);
+        assert_eq!(geometry(&meta(&res.unwrap(), 0)).0, vec![2]);
+        assert_eq!(fake.kernels(), vec!["data_size", "nonzero", "index"]);
+        let few = f32s(&[1], 3);
+        let (res, _) = run_sized(
+            "masked_scatter_",
+            "",
+            vec![arg(&x), arg(&mask), arg(&few)],
+            2,
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("selects 2 elements but source [1] Float"));
+    }
+
+    #[test]
+    fn unique_shapes_follow_the_flags_and_dim() {
+        let x = tensor(&[3, 2], I64, 1);
+        let flags = |a, b| {
+            vec![
+                arg(&x),
+                Arg::Boolean(true),
+                Arg::Boolean(a),
+                Arg::Boolean(b),
+            ]
+        };
+        let (res, fake) = run_sized("_unique2", "", flags(false, false), 4);
+        let out = res.unwrap();
+        assert_eq!(meta(&out, 0).sizes, vec![4]);
+        assert_eq!(
+            (meta(&out, 1).sizes, meta(&out, 2).sizes),
+            (vec![0], vec![0])
+        );
+        assert_eq!(fake.calls[0].detail, "SizeQuery::Unique(None)");
+        let (res, _) = run_sized("_unique2", "", flags(true, true), 4);
+        let out = res.unwrap();
+        assert_eq!(
+            (meta(&out, 1).sizes, meta(&out, 2).sizes),
+            (vec![3, 2], vec![4])
+        );
+        let by_dim = vec![
+            arg(&x),
+            Arg::Integer(-1),
+            Arg::Boolean(true),
+            Arg::Boolean(true),
+        ];
+        let (res, _) = run_sized("unique_dim", "", by_dim, 1);
+        let out = res.unwrap();
+        assert_eq!(geometry(&meta(&out, 0)), (vec![3, 1], vec![1, 3], 0, I64));
+        assert_eq!(meta(&out, 1).sizes, vec![2]);
+        assert!(matches!(out[2], Output::Tensor(_)));
+    }
+}

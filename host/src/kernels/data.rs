@@ -1,0 +1,51 @@
+//! Kernels of data-dependent ops: the sizes they produce (`data-size`), `nonzero` and the
+//! `unique` family.
+
+use tch::{TchError, Tensor};
+
+use crate::guest::SizeQuery;
+
+/// The length of `t` along `dim` (negative dims count from the end).
+fn len_along(t: &Tensor, dim: i64) -> Result<i64, TchError> {
+    let sizes = t.size();
+    let at = if dim < 0 {
+        dim + sizes.len() as i64
+    } else {
+        dim
+    };
+    usize::try_from(at)
+        .ok()
+        .and_then(|at| sizes.get(at).copied())
+        .ok_or_else(|| TchError::Shape(format!("dim {dim} is out of range for {sizes:?}")))
+}
+
+/// The size `query` gives for `x`: what the guest needs to shape the op's outputs.
+pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
+    match query {
+        SizeQuery::Nonzero => x.f_count_nonzero(None::<i64>)?.f_int64_value(&[]),
+        SizeQuery::Unique(None) | SizeQuery::UniqueConsecutive(None) => {
+            len_along(&unique(query, x, true, false, false)?.0, 0)
+        }
+        SizeQuery::Unique(Some(dim)) | SizeQuery::UniqueConsecutive(Some(dim)) => {
+            len_along(&unique(query, x, true, false, false)?.0, dim)
+        }
+    }
+}
+
+/// Values, inverse indices and counts of `x` as `query` says.
+pub fn unique(
+    query: SizeQuery,
+    x: &Tensor,
+    sorted: bool,
+    inverse: bool,
+    counts: bool,
+) -> Result<(Tensor, Tensor, Tensor), TchError> {
+    match query {
+        SizeQuery::Unique(None) => x.f_internal_unique2(sorted, inverse, counts),
+        SizeQuery::Unique(Some(dim)) => x.f_unique_dim(dim, sorted, inverse, counts),
+        SizeQuery::UniqueConsecutive(dim) => x.f_unique_consecutive(inverse, counts, dim),
+        SizeQuery::Nonzero => Err(TchError::Shape(
+            "unique was asked for a nonzero count".into(),
+        )),
+    }
+}

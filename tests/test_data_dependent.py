@@ -1,0 +1,98 @@
+"""Ops whose output sizes depend on values (nonzero, boolean masks, masked_select, unique):
+each asks the host for its size once, then matches the CPU in metadata and values."""
+
+import pytest
+import torch
+import torch_remote
+from conftest import meta
+
+GEN = torch.Generator().manual_seed(0)
+X = torch.randn(4, 5, generator=GEN)
+INTS = torch.randint(0, 4, (3, 6), generator=GEN)
+
+
+def agree(remote, cpu):
+    remote = remote if isinstance(remote, tuple) else (remote,)
+    cpu = cpu if isinstance(cpu, tuple) else (cpu,)
+    assert len(remote) == len(cpu)
+    for r, c in zip(remote, cpu, strict=True):
+        assert meta(r) == meta(c)
+        torch.testing.assert_close(r.cpu(), c)
+
+
+CASES = {
+    "nonzero": lambda x: torch.nonzero(x > 0),
+    "nonzero_none": lambda x: torch.nonzero(x > 10),
+    "nonzero_0d": lambda x: torch.nonzero(x[0, 0] < 10),
+    "argwhere_t": lambda x: torch.argwhere(x.t() > 0.5),
+    "bool_index": lambda x: x[x > 0],
+    "bool_index_rows": lambda x: x[x[:, 0] > 0],
+    "bool_index_then_int": lambda x: x[x[:, 0] > 0, 1:3],
+    "masked_select_broadcast": lambda x: torch.masked_select(x, x[0] > 0),
+    "unique": lambda x: torch.unique(INTS.to(x.device)),
+    "unique_flags": lambda x: torch.unique(
+        INTS.to(x.device), return_inverse=True, return_counts=True
+    ),
+    "unique_dim1": lambda x: torch.unique(
+        INTS.to(x.device), dim=1, return_inverse=True, return_counts=True
+    ),
+    "unique_consecutive": lambda x: torch.unique_consecutive(
+        INTS.to(x.device), return_inverse=True, return_counts=True
+    ),
+    "unique_consecutive_dim": lambda x: torch.unique_consecutive(INTS.to(x.device), dim=0),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_data_dependent_op_matches_cpu(name):
+    fn = CASES[name]
+    agree(fn(X.to("remote")), fn(X))
+
+
+def test_index_put_with_mask_writes_through():
+    cpu, remote = X.clone(), X.to("remote")
+    cpu[cpu < 0] = 0
+    remote[remote < 0] = 0
+    agree(remote, cpu)
+    cpu[cpu > 0.5] += torch.ones(int((cpu > 0.5).sum()))
+    remote[remote > 0.5] += torch.ones(int((remote > 0.5).sum().item()), device="remote")
+    agree(remote, cpu)
+
+
+@pytest.mark.parametrize("how", ["masked_select", "bool_index"])
+def test_gradients_flow_through_masks(how):
+    def loss(x):
+        picked = torch.masked_select(x, x > 0) if how == "masked_select" else x[x > 0]
+        return (picked * torch.arange(picked.numel(), device=x.device)).sum()
+
+    cpu = X.clone().requires_grad_()
+    remote = X.to("remote").requires_grad_()
+    loss(cpu).backward()
+    loss(remote).backward()
+    agree(remote.grad, cpu.grad)
+
+
+def test_one_round_trip_per_data_dependent_op():
+    x = X.to("remote")
+    torch.remote.synchronize()
+    before = torch.remote.stats()["round_trips"]
+    found = torch.nonzero(x > 0)
+    assert tuple(found.shape) == tuple(torch.nonzero(X > 0).shape)
+    assert torch.remote.stats()["round_trips"] - before == 1
+    torch.nonzero(x > 0)
+    assert torch.remote.stats()["round_trips"] - before == 2, "sizes are asked again each time"
+
+
+def test_dry_run_names_the_data_dependent_op():
+    with torch_remote.dry_run():
+        x = torch.ones(3, device="remote")
+        with pytest.raises(RuntimeError, match="dry run: nonzero"):
+            torch.nonzero(x)
+
+
+def test_mask_shape_mismatch_is_a_clear_error():
+    x = X.to("remote")
+    # PyTorch raises IndexError here; remote raises RuntimeError with the same message.
+    with pytest.raises(RuntimeError, match=r"shape of the mask \[5\] at index 0 does not match"):
+        x[torch.ones(5, dtype=torch.bool, device="remote")]
+    agree(x, X)
