@@ -10,6 +10,8 @@ pub mod protocol;
 #[cfg(feature = "server")]
 pub mod kernels;
 #[cfg(feature = "server")]
+pub mod payload;
+#[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
 pub mod session;

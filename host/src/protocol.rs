@@ -54,6 +54,8 @@ pub enum ClientMessage {
     Batch { seq: u64, ops: Vec<Op> },
     /// A new storage holding the frame's payload.
     Upload { storage: u64 },
+    /// The whole of an existing storage, replaced by the frame's payload of the same size.
+    Replace { storage: u64 },
     /// A new uninitialised storage (PyTorch's allocator asked for it).
     Alloc { storage: u64, nbytes: u64 },
     /// Storages the client no longer references.

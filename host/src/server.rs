@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, B
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::payload::Payload;
 use crate::protocol::{
     self, ClientMessage, FrameError, FrameHead, Hello, HostMessage, PROTOCOL_VERSION,
 };
@@ -32,7 +33,7 @@ pub struct ServerConfig {
 
 struct Job {
     message: ClientMessage,
-    payload: Vec<u8>,
+    payload: Payload,
     reply: Option<oneshot::Sender<Reply>>,
 }
 
@@ -92,34 +93,36 @@ pub async fn serve(listener: TcpListener, config: ServerConfig) -> anyhow::Resul
 
 async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
-) -> Result<(ClientMessage, Vec<u8>), FrameError> {
+) -> Result<(ClientMessage, Payload), FrameError> {
     let mut raw = [0; FrameHead::BYTES];
     r.read_exact(&mut raw).await?;
     let head = FrameHead::parse(raw)?;
     let mut header = vec![0; head.header_len as usize];
     r.read_exact(&mut header).await?;
     let message = protocol::decode(&header)?;
-    // The buffer grows as bytes arrive, so a length that lies costs nothing up front.
-    let mut payload = Vec::new();
-    let read = r.take(head.payload_len).read_to_end(&mut payload).await?;
-    if read as u64 != head.payload_len {
-        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    if head.payload_len == 0 {
+        return Ok((message, Payload::default()));
     }
+    // Tensor bytes land in a libtorch buffer at once; its pages are only touched as bytes
+    // arrive, so a length that lies costs address space, not memory.
+    let mut payload = Payload::with_len(head.payload_len)
+        .map_err(|e| FrameError::Io(std::io::Error::other(e)))?;
+    r.read_exact(payload.as_bytes_mut()).await?;
     Ok((message, payload))
 }
 
 async fn write_frame<W: AsyncWrite + Unpin>(
     w: &mut W,
-    (message, payload): &Reply,
+    (message, payload): Reply,
 ) -> std::io::Result<()> {
-    let header = protocol::encode(message);
+    let header = protocol::encode(&message);
     let head = FrameHead {
         header_len: header.len() as u32,
         payload_len: payload.len() as u64,
     };
     w.write_all(&head.to_bytes()).await?;
     w.write_all(&header).await?;
-    w.write_all(payload).await?;
+    w.write_all(payload.as_bytes()).await?;
     w.flush().await
 }
 
@@ -160,15 +163,15 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) -> anyhow::Result<()
             session: hello.session,
             last_seq,
         },
-        Vec::new(),
+        Payload::default(),
     );
-    write_frame(&mut writer, &welcome).await?;
+    write_frame(&mut writer, welcome).await?;
 
     let (pending_tx, mut pending_rx) = mpsc::unbounded_channel::<oneshot::Receiver<Reply>>();
     let replies = tokio::spawn(async move {
         while let Some(pending) = pending_rx.recv().await {
             let Ok(reply) = pending.await else { break };
-            if write_frame(&mut writer, &reply).await.is_err() {
+            if write_frame(&mut writer, reply).await.is_err() {
                 break;
             }
         }

@@ -9,10 +9,11 @@ use tch::Device;
 
 use crate::guest::{GuestError, GuestRuntime, OpError, SizeQuery, TensorMeta};
 use crate::kernels::plan::{Plan, Step};
-use crate::kernels::{err, TchKernels};
+use crate::kernels::TchKernels;
 use crate::memo::op_key;
+use crate::payload::Payload;
 use crate::protocol::{ClientMessage, HostMessage, HostStats, Op};
-use crate::storage::{kind_of, Storages};
+use crate::storage::Storages;
 
 /// Failures recorded beyond this many are counted, not kept.
 const MAX_KEPT_ERRORS: usize = 16;
@@ -34,7 +35,7 @@ pub struct Session {
 }
 
 /// A reply to the client: a message and its payload.
-pub type Reply = (HostMessage, Vec<u8>);
+pub type Reply = (HostMessage, Payload);
 
 impl Session {
     pub fn new(device: Device) -> Result<Self, GuestError> {
@@ -56,7 +57,7 @@ impl Session {
     }
 
     /// Handles one message; requests that wait get a reply.
-    pub fn handle(&mut self, message: ClientMessage, payload: Vec<u8>) -> Option<Reply> {
+    pub fn handle(&mut self, message: ClientMessage, payload: Payload) -> Option<Reply> {
         match message {
             ClientMessage::Batch { seq, ops } => {
                 // A batch at or below `last_seq` was already run before a reconnect.
@@ -67,8 +68,16 @@ impl Session {
                 None
             }
             ClientMessage::Upload { storage } => {
-                let result = self.storages().upload(storage, &payload);
+                let result = self.storages().upload(storage, payload);
                 self.record(result.map_err(|e| format!("upload of storage {storage}: {e}")));
+                None
+            }
+            ClientMessage::Replace { storage } => {
+                let result = self.storages().replace(storage, payload);
+                if result.is_ok() {
+                    self.failed.remove(&storage);
+                }
+                self.record(result.map_err(|e| format!("upload into storage {storage}: {e}")));
                 None
             }
             ClientMessage::Alloc { storage, nbytes } => {
@@ -93,9 +102,9 @@ impl Session {
                 HostMessage::Synced {
                     errors: self.take_errors(),
                 },
-                Vec::new(),
+                Payload::default(),
             )),
-            ClientMessage::Stats => Some((HostMessage::Stats(self.stats()), Vec::new())),
+            ClientMessage::Stats => Some((HostMessage::Stats(self.stats()), Payload::default())),
         }
     }
 
@@ -197,15 +206,15 @@ impl Session {
     fn query(&mut self, query: SizeQuery, meta: &TensorMeta) -> Reply {
         let errors = self.read_errors(meta);
         if !errors.is_empty() {
-            return (HostMessage::Failed { errors }, Vec::new());
+            return (HostMessage::Failed { errors }, Payload::default());
         }
         match self.runtime.kernels().data_size_of(query, meta) {
-            Ok(size) => (HostMessage::Size(size), Vec::new()),
+            Ok(size) => (HostMessage::Size(size), Payload::default()),
             Err(e) => (
                 HostMessage::Failed {
                     errors: vec![format!("{query:?} of {:?}: {e}", meta.sizes)],
                 },
-                Vec::new(),
+                Payload::default(),
             ),
         }
     }
@@ -213,30 +222,21 @@ impl Session {
     fn download(&mut self, meta: &TensorMeta) -> Reply {
         let errors = self.read_errors(meta);
         if !errors.is_empty() {
-            return (HostMessage::Failed { errors }, Vec::new());
+            return (HostMessage::Failed { errors }, Payload::default());
         }
-        match self.read(meta) {
+        match self
+            .storages()
+            .view(meta)
+            .and_then(|view| Payload::dense(&view))
+        {
             Ok(bytes) => (HostMessage::Data, bytes),
             Err(e) => (
                 HostMessage::Failed {
                     errors: vec![format!("download: {e}")],
                 },
-                Vec::new(),
+                Payload::default(),
             ),
         }
-    }
-
-    fn read(&mut self, meta: &TensorMeta) -> Result<Vec<u8>, String> {
-        let view = self.storages().view(meta)?;
-        // A dense copy in element order; its bytes are the tensor's values.
-        let dense = view
-            .f_contiguous()
-            .and_then(|t| t.f_to_device(Device::Cpu))
-            .map_err(err)?;
-        let numel = dense.numel();
-        let mut bytes = vec![0u8; numel * kind_of(meta.dtype).elt_size_in_bytes()];
-        dense.f_copy_data_u8(&mut bytes, numel).map_err(err)?;
-        Ok(bytes)
     }
 
     pub fn stats(&mut self) -> HostStats {

@@ -8,6 +8,7 @@ use tch::{Device, Kind, Tensor};
 use crate::guest::{ScalarType, TensorMeta};
 use crate::kernels::err;
 use crate::memo::StorageMap;
+use crate::payload::Payload;
 
 /// The libtorch element type of a WIT dtype.
 pub fn kind_of(dtype: ScalarType) -> Kind {
@@ -104,11 +105,27 @@ impl Storages {
         self.insert(id, bytes)
     }
 
+    /// Replaces the bytes of storage `id` with `data`, of the same size.
+    pub fn replace(&mut self, id: u64, data: Payload) -> Result<(), String> {
+        let have = self
+            .map
+            .get(&id)
+            .ok_or_else(|| format!("storage {id} does not exist"))?
+            .numel();
+        if have != data.len() {
+            return Err(format!(
+                "storage {id} holds {have} bytes, the client sent {}",
+                data.len()
+            ));
+        }
+        let bytes = data.into_tensor()?.f_to_device(self.device).map_err(err)?;
+        self.map.insert(id, bytes);
+        Ok(())
+    }
+
     /// A new storage holding `data`.
-    pub fn upload(&mut self, id: u64, data: &[u8]) -> Result<(), String> {
-        let host =
-            Tensor::f_from_data_size(data, &[data.len() as i64], Kind::Uint8).map_err(err)?;
-        let bytes = host.f_to_device(self.device).map_err(err)?;
+    pub fn upload(&mut self, id: u64, data: Payload) -> Result<(), String> {
+        let bytes = data.into_tensor()?.f_to_device(self.device).map_err(err)?;
         self.insert(id, bytes)
     }
 
@@ -186,7 +203,7 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        storages.upload(1, &values).unwrap();
+        storages.upload(1, Payload::Bytes(values)).unwrap();
         let column = storages.view(&meta(&[2], &[3], 1, 1)).unwrap();
         assert_eq!(Vec::<f32>::try_from(&column).unwrap(), vec![2., 5.]);
         let mut first = storages.view(&meta(&[1], &[1], 0, 1)).unwrap();
@@ -194,6 +211,24 @@ mod tests {
         let all = storages.view(&meta(&[6], &[1], 0, 1)).unwrap();
         assert_eq!(Vec::<f32>::try_from(&all).unwrap()[0], 9.0);
         assert_eq!(storages.usage(), (1, 24));
+    }
+
+    #[test]
+    fn replacing_keeps_the_size_and_takes_the_bytes() {
+        let mut storages = Storages::new(Device::Cpu);
+        storages.alloc(1, 8).unwrap();
+        let mut payload = Payload::with_len(8).unwrap();
+        payload
+            .as_bytes_mut()
+            .copy_from_slice(&[7, 0, 0, 0, 8, 0, 0, 0]);
+        storages.replace(1, payload).unwrap();
+        let mut ints = meta(&[2], &[1], 0, 1);
+        ints.dtype = ScalarType::Int32;
+        let view = storages.view(&ints).unwrap();
+        assert_eq!(Vec::<i32>::try_from(&view).unwrap(), vec![7, 8]);
+        assert!(storages.replace(1, Payload::Bytes(vec![0; 4])).is_err());
+        assert!(storages.replace(2, Payload::Bytes(vec![0; 8])).is_err());
+        assert_eq!(storages.usage(), (1, 8));
     }
 
     #[test]

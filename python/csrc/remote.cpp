@@ -319,6 +319,10 @@ bool transfer(const std::string& name, std::vector<c10::IValue>& inputs, torch::
   if (name == "aten::_copy_from_and_resize" && !dst.sizes().equals(src.sizes())) dst.resize_(src.sizes());
   if (dst_remote) {
     upload(src, dst);
+  } else if (dst.is_contiguous() && dst.scalar_type() == src.scalar_type() && dst.sizes().equals(src.sizes())) {
+    // The bytes land in `dst` itself: no staging tensor, no second copy.
+    auto meta = meta_of(src);
+    check(tr_download(&meta, dst.data_ptr(), dst.nbytes()));
   } else {
     dst.copy_(download(src));
   }

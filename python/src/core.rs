@@ -333,6 +333,18 @@ impl Core {
         sizes: Vec<i64>,
         bytes: &[u8],
     ) -> Result<()> {
+        let whole = dst.storage_offset == 0
+            && dst.dtype == dtype
+            && dst.sizes == sizes
+            && dst.strides == contiguous_strides(&sizes)
+            && self.live.get(&dst.storage) == Some(&(bytes.len() as u64));
+        if whole {
+            // `dst` is its storage, byte for byte: the bytes replace it, with no copy kernel.
+            let message = ClientMessage::Replace {
+                storage: dst.storage,
+            };
+            return self.send_in_order(message, bytes);
+        }
         let tmp = new_storage_id();
         self.send_in_order(ClientMessage::Upload { storage: tmp }, bytes)?;
         let strides = contiguous_strides(&sizes);
@@ -352,15 +364,21 @@ impl Core {
         Ok(())
     }
 
-    /// The bytes of `src`, densely packed.
-    pub fn download(&mut self, src: TensorMeta, what: &str) -> Result<Vec<u8>> {
+    /// Reads the bytes of `src`, densely packed, into `out` (exactly as many bytes).
+    pub fn download(&mut self, src: TensorMeta, what: &str, out: &mut [u8]) -> Result<()> {
         if self.dry_run {
             return Err(CoreError::DryRun(what.to_string()));
         }
-        match self.request(&ClientMessage::Download { tensor: src })? {
-            (HostMessage::Data, bytes) => Ok(bytes),
-            (HostMessage::Failed { errors }, _) => Err(CoreError::Host(errors)),
-            (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
+        self.send_batch()?;
+        self.stats.round_trips += 1;
+        let message = ClientMessage::Download { tensor: src };
+        match self.link()?.request_into(&message, out)? {
+            HostMessage::Data => {
+                self.stats.bytes_down += out.len() as u64;
+                Ok(())
+            }
+            HostMessage::Failed { errors } => Err(CoreError::Host(errors)),
+            other => Err(LinkError::Unexpected(Box::new(other)).into()),
         }
     }
 

@@ -543,20 +543,18 @@ pub unsafe extern "C" fn tr_download(
             "reading a tensor of shape {:?} and dtype {:?}",
             src.sizes, src.dtype
         );
+        let out: &mut [u8] = if nbytes == 0 {
+            &mut []
+        } else {
+            // SAFETY: the caller guarantees `nbytes` writable bytes at `out`.
+            unsafe { std::slice::from_raw_parts_mut(out as *mut u8, nbytes as usize) }
+        };
         let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        let bytes = guard
+        guard
             .as_mut()
             .expect("attached")
-            .download(src, &what)
-            .map_err(|e| e.to_string())?;
-        if bytes.len() as u64 != nbytes {
-            return Err(format!(
-                "the host sent {} bytes where {nbytes} were expected",
-                bytes.len()
-            ));
-        }
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out as *mut u8, bytes.len()) };
-        Ok(())
+            .download(src, &what, out)
+            .map_err(|e| e.to_string())
     };
     match guarded(
         Err("the client core panicked during a download".into()),

@@ -291,6 +291,33 @@ impl Link {
         self.receive()
     }
 
+    /// Like [`request`](Self::request), with a payload of `out.len()` bytes read straight
+    /// into `out`; a reply without one (a failure) leaves `out` alone.
+    pub fn request_into(
+        &mut self,
+        message: &ClientMessage,
+        out: &mut [u8],
+    ) -> Result<HostMessage, LinkError> {
+        self.send(message, &[])?;
+        self.writer.flush().map_err(FrameError::from)?;
+        let (reply, payload_len) = protocol::read_header::<_, HostMessage>(&mut self.reader)?;
+        if payload_len == out.len() as u64 {
+            self.reader.read_exact(out).map_err(FrameError::from)?;
+            return Ok(reply);
+        }
+        let mut discarded = (&mut self.reader).take(payload_len);
+        std::io::copy(&mut discarded, &mut std::io::sink()).map_err(FrameError::from)?;
+        Ok(match reply {
+            HostMessage::Data => HostMessage::Failed {
+                errors: vec![format!(
+                    "the host sent {payload_len} bytes where {} were expected",
+                    out.len()
+                )],
+            },
+            other => other,
+        })
+    }
+
     fn receive(&mut self) -> Result<(HostMessage, Vec<u8>), LinkError> {
         let (message, payload_len) = protocol::read_header::<_, HostMessage>(&mut self.reader)?;
         let mut payload = vec![0; payload_len as usize];

@@ -131,6 +131,23 @@ fn unique_of(
     want_inverse: bool,
     want_counts: bool,
 ) -> Outputs {
+    if let SizeQuery::Unique(Some(d)) = query {
+        if x.sizes[d as usize] == 0 {
+            // PyTorch's shortcut: `x`'s own shape, contiguous, and no inverse or counts.
+            let values = cx.empty_contiguous(&x.sizes, x.dtype)?;
+            let (inverse, counts) = (
+                cx.empty_contiguous(&[0], ScalarType::Int64)?,
+                cx.empty_contiguous(&[0], ScalarType::Int64)?,
+            );
+            cx.k.unique(query, x, sorted, &values, None, None)
+                .map_err(failed("unique"))?;
+            return Ok(vec![
+                Output::Tensor(values),
+                Output::Tensor(inverse),
+                Output::Tensor(counts),
+            ]);
+        }
+    }
     let n = count(cx, query, x)?;
     let dim = match query {
         SizeQuery::Unique(d) | SizeQuery::UniqueConsecutive(d) => d,
