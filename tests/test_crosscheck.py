@@ -614,6 +614,31 @@ def grads_of(sample: GradSample, args, device=None):
 
 
 GRAD_SAMPLES = [
+    GradSample(
+        "interpolate_bilinear",
+        lambda a: F.interpolate(a, scale_factor=2, mode="bilinear"),
+        inputs(randn(1, 2, 3, 4)),
+    ),
+    GradSample(
+        "interpolate_bicubic_aligned",
+        lambda a: F.interpolate(a, size=(5, 7), mode="bicubic", align_corners=True),
+        inputs(randn(2, 1, 3, 4)),
+    ),
+    GradSample(
+        "interpolate_nearest_exact_1d",
+        lambda a: F.interpolate(a, size=7, mode="nearest-exact"),
+        inputs(randn(2, 3, 4)),
+    ),
+    GradSample(
+        "interpolate_trilinear",
+        lambda a: F.interpolate(a, scale_factor=(2, 1.5, 1), mode="trilinear"),
+        inputs(randn(1, 1, 2, 2, 3)),
+    ),
+    GradSample(
+        "interpolate_nearest_channels_last",
+        lambda a: F.interpolate(a.to(memory_format=torch.channels_last), scale_factor=2),
+        inputs(randn(2, 3, 2, 2)),
+    ),
     GradSample("unfold_overlapping", lambda a: a.unfold(1, 3, 1), inputs(randn(3, 6))),
     GradSample("unfold_gapped", lambda a: a.unfold(0, 2, 3), inputs(randn(8, 2))),
     GradSample("abs_via_sgn", lambda a: a.abs(), inputs(randn(3, 4))),

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::types::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, Pool2dParams,
     PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery, StorageId,
-    TensorMeta, TernaryOp, UnaryOp,
+    TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -29,6 +29,26 @@ pub trait Kernels {
         counts: Option<&TensorMeta>,
     ) -> KernelResult;
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult;
+    fn upsample(
+        &mut self,
+        mode: UpsampleMode,
+        x: &TensorMeta,
+        output_size: &[i64],
+        align_corners: bool,
+        scales: &[Option<f64>],
+        out: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn upsample_backward(
+        &mut self,
+        mode: UpsampleMode,
+        grad: &TensorMeta,
+        output_size: &[i64],
+        input_size: &[i64],
+        align_corners: bool,
+        scales: &[Option<f64>],
+        out: &TensorMeta,
+    ) -> KernelResult;
     fn arange(
         &mut self,
         start: Scalar,
@@ -444,6 +464,39 @@ impl Kernels for Host {
 
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult {
         imports::fill(out, value)
+    }
+
+    fn upsample(
+        &mut self,
+        mode: UpsampleMode,
+        x: &TensorMeta,
+        output_size: &[i64],
+        align_corners: bool,
+        scales: &[Option<f64>],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::upsample(mode, x, output_size, align_corners, scales, out)
+    }
+
+    fn upsample_backward(
+        &mut self,
+        mode: UpsampleMode,
+        grad: &TensorMeta,
+        output_size: &[i64],
+        input_size: &[i64],
+        align_corners: bool,
+        scales: &[Option<f64>],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::upsample_backward(
+            mode,
+            grad,
+            output_size,
+            input_size,
+            align_corners,
+            scales,
+            out,
+        )
     }
 
     fn arange(

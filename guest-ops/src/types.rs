@@ -2,7 +2,7 @@
 
 pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, Pool2dParams,
-    PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, SizeQuery, TernaryOp, UnaryOp,
+    PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

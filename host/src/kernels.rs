@@ -10,6 +10,7 @@ mod data;
 mod index;
 mod norm;
 pub mod plan;
+mod resample;
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,7 +21,7 @@ use tch::{Kind, Reduction, Tensor};
 use crate::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
     Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
-    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
 use plan::Step;
@@ -413,6 +414,46 @@ impl KernelsHost for TchKernels {
                 Tensor::f_arange_start_step(scalar(&start), scalar(&end), scalar(&step), options)
                     .map_err(err)?;
             kernels.write(&out, values)
+        })
+    }
+
+    fn upsample(
+        &mut self,
+        mode: UpsampleMode,
+        x: TensorMeta,
+        output_size: Vec<i64>,
+        align_corners: bool,
+        scales: Vec<Option<f64>>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            let result = resample::forward(mode, &x, &output_size, align_corners, &scales);
+            kernels.write(&out, result.map_err(err)?)
+        })
+    }
+
+    fn upsample_backward(
+        &mut self,
+        mode: UpsampleMode,
+        grad: TensorMeta,
+        output_size: Vec<i64>,
+        input_size: Vec<i64>,
+        align_corners: bool,
+        scales: Vec<Option<f64>>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let grad = kernels.view(&grad)?;
+            let result = resample::backward(
+                mode,
+                &grad,
+                &output_size,
+                &input_size,
+                align_corners,
+                &scales,
+            );
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 

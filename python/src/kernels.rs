@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use torch_remote_host::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
     Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
-    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
@@ -108,6 +108,31 @@ impl KernelsHost for Recorder {
     }
 
     fn arange(&mut self, _: Scalar, _: Scalar, _: Scalar, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn upsample(
+        &mut self,
+        _: UpsampleMode,
+        _: TensorMeta,
+        _: Vec<i64>,
+        _: bool,
+        _: Vec<Option<f64>>,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn upsample_backward(
+        &mut self,
+        _: UpsampleMode,
+        _: TensorMeta,
+        _: Vec<i64>,
+        _: Vec<i64>,
+        _: bool,
+        _: Vec<Option<f64>>,
+        _: TensorMeta,
+    ) -> KernelResult {
         self.launch()
     }
 

@@ -128,13 +128,17 @@ impl<'a> Args<'a> {
         Ok(self.opt_int(i)?.unwrap_or(default))
     }
 
-    pub fn float_or(&self, i: usize, default: f64) -> Result<f64> {
+    pub fn opt_float(&self, i: usize) -> Result<Option<f64>> {
         match self.get(i) {
-            Arg::None => Ok(default),
-            Arg::Float(v) | Arg::Scalar(Scalar::Float(v)) => Ok(*v),
-            Arg::Integer(v) | Arg::Scalar(Scalar::Integer(v)) => Ok(*v as f64),
+            Arg::None => Ok(None),
+            Arg::Float(v) | Arg::Scalar(Scalar::Float(v)) => Ok(Some(*v)),
+            Arg::Integer(v) | Arg::Scalar(Scalar::Integer(v)) => Ok(Some(*v as f64)),
             _ => Err(self.wrong(i, "a float")),
         }
+    }
+
+    pub fn float_or(&self, i: usize, default: f64) -> Result<f64> {
+        Ok(self.opt_float(i)?.unwrap_or(default))
     }
 
     pub fn bool_or(&self, i: usize, default: bool) -> Result<bool> {

@@ -9,22 +9,15 @@ use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims;
 use crate::rules::dtype::{can_cast, ResultType};
-use crate::rules::layout::{is_channels_last, is_contiguous, strides_for, MemoryFormat};
+use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::{iterator_strides, preserve_strides};
 use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
 use crate::types::{BinaryOp, Operand, Output, Scalar, ScalarType, ScanOp, TensorMeta};
 
-/// `suggest_memory_format` for the layouts `cat` keeps.
+/// `suggest_memory_format` of `t`.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
-    let cl = t.dim() == 4
-        && is_channels_last(&t.sizes, &t.strides)
-        && !is_contiguous(&t.sizes, &t.strides);
-    if cl {
-        MemoryFormat::ChannelsLast
-    } else {
-        MemoryFormat::Contiguous
-    }
+    suggest_memory_format(&t.sizes, &t.strides)
 }
 
 /// `cat(tensors, dim=0)` and `cat.out`. 1-d empty tensors are skipped (legacy behavior); the

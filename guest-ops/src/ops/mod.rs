@@ -27,6 +27,7 @@ mod softmax;
 mod stats;
 mod ternary;
 mod unary;
+mod upsample;
 mod view;
 
 #[cfg(test)]

@@ -7,22 +7,13 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
-use crate::rules::layout::{
-    contiguous_strides, is_channels_last, is_contiguous, strides_for, MemoryFormat,
-};
+use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{Output, ScalarType, TensorMeta};
 
-/// `suggest_memory_format`: channels-last for a 4-d tensor laid out so, else contiguous.
+/// `suggest_memory_format` of `t`.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
-    let cl = t.dim() == 4
-        && is_channels_last(&t.sizes, &t.strides)
-        && !is_contiguous(&t.sizes, &t.strides);
-    if cl {
-        MemoryFormat::ChannelsLast
-    } else {
-        MemoryFormat::Contiguous
-    }
+    suggest_memory_format(&t.sizes, &t.strides)
 }
 
 /// The statistics' dtype: float for a half/bfloat16 input with float parameters.

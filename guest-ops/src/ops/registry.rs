@@ -9,6 +9,7 @@ use crate::ops::activation::{self, Bounds, Kind};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::random::{self, Range};
+use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{advanced, arrange, conv, data, index, norm, pool, stats};
@@ -17,6 +18,7 @@ use crate::ops::{
 };
 use crate::types::{
     BinaryOp, IndexReduceOp, MomentOp, RandomOp, ReduceOp, ScanOp, ScatterOp, TernaryOp, UnaryOp,
+    UpsampleMode,
 };
 
 /// A handler: runs one op on its arguments.
@@ -709,6 +711,39 @@ const POOL: &[Entry] = &[
     ),
 ];
 
+/// An `upsample_*` op, its `.out`, its backward and the backward's `.grad_input`.
+macro_rules! upsample {
+    ($name:literal, $mode:ident, $dims:literal) => {{
+        const OP: Resample = Resample {
+            mode: UpsampleMode::$mode,
+            dims: $dims,
+        };
+        [
+            e($name, &[""], |a, c| upsample::upsample(a, c, false, OP)),
+            e($name, &["out"], |a, c| upsample::upsample(a, c, true, OP)),
+            e(concat!($name, "_backward"), &[""], |a, c| {
+                upsample::upsample_backward(a, c, false, OP)
+            }),
+            e(concat!($name, "_backward"), &["grad_input"], |a, c| {
+                upsample::upsample_backward(a, c, true, OP)
+            }),
+        ]
+    }};
+}
+
+const UPSAMPLE: &[[Entry; 4]] = &[
+    upsample!("upsample_nearest1d", Nearest, 1),
+    upsample!("upsample_nearest2d", Nearest, 2),
+    upsample!("upsample_nearest3d", Nearest, 3),
+    upsample!("_upsample_nearest_exact1d", NearestExact, 1),
+    upsample!("_upsample_nearest_exact2d", NearestExact, 2),
+    upsample!("_upsample_nearest_exact3d", NearestExact, 3),
+    upsample!("upsample_linear1d", Linear, 1),
+    upsample!("upsample_bilinear2d", Linear, 2),
+    upsample!("upsample_trilinear3d", Linear, 3),
+    upsample!("upsample_bicubic2d", Cubic, 2),
+];
+
 const RANDOM: &[Entry] = &[
     e("bernoulli_", &["float"], random::bernoulli),
     e("random_", &[""], |a, c| {
@@ -741,6 +776,7 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(BINARY_ELEMENTWISE.iter().flatten())
         .chain(ACTIVATION.iter().flatten())
         .chain(ACTIVATION_BACKWARD.iter().flatten())
+        .chain(UPSAMPLE.iter().flatten())
 }
 
 /// The handler of `name.overload`, if the table has one.

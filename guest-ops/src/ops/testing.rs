@@ -5,7 +5,7 @@ use crate::rules::layout::contiguous_strides;
 use crate::types::{
     ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, OpError, Operand,
     Output, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
-    SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
+    SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -107,6 +107,33 @@ impl Kernels for Fake {
     ) -> KernelResult {
         let detail = format!("{start:?} {end:?} {step:?}");
         self.record("arange", vec![out.clone()], detail)
+    }
+
+    fn upsample(
+        &mut self,
+        mode: UpsampleMode,
+        x: &TensorMeta,
+        output_size: &[i64],
+        align_corners: bool,
+        scales: &[Option<f64>],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{mode:?} {output_size:?} {align_corners} {scales:?}");
+        self.record("upsample", vec![x.clone(), out.clone()], detail)
+    }
+
+    fn upsample_backward(
+        &mut self,
+        mode: UpsampleMode,
+        grad: &TensorMeta,
+        output_size: &[i64],
+        input_size: &[i64],
+        align_corners: bool,
+        scales: &[Option<f64>],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{mode:?} {output_size:?} {input_size:?} {align_corners} {scales:?}");
+        self.record("upsample_backward", vec![grad.clone(), out.clone()], detail)
     }
 
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult {

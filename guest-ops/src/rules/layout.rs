@@ -93,6 +93,19 @@ pub fn is_channels_last(sizes: &[i64], strides: &[i64]) -> bool {
     sizes.len() == 4 && dense_in_order(sizes, strides, [1, 3, 2, 0])
 }
 
+/// `suggest_memory_format`: channels-last (3d) for a 4-d (5-d) tensor laid out so and not
+/// also contiguous, else contiguous.
+pub fn suggest_memory_format(sizes: &[i64], strides: &[i64]) -> MemoryFormat {
+    if is_contiguous(sizes, strides) {
+        return MemoryFormat::Contiguous;
+    }
+    match sizes.len() {
+        4 if is_channels_last(sizes, strides) => MemoryFormat::ChannelsLast,
+        5 if dense_in_order(sizes, strides, [1, 4, 3, 2, 0]) => MemoryFormat::ChannelsLast3d,
+        _ => MemoryFormat::Contiguous,
+    }
+}
+
 fn dense_in_order(sizes: &[i64], strides: &[i64], order: impl IntoIterator<Item = usize>) -> bool {
     let mut expected = 1i64;
     for d in order {

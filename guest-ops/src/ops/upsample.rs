@@ -1,0 +1,196 @@
+//! Resampling: the `upsample_*` family that `F.interpolate` lowers to (nearest,
+//! nearest-exact, linear, bilinear, bicubic, trilinear) and their backwards.
+
+use crate::error::{ensure, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::out::resize_output;
+use crate::ops::{Form, Outputs};
+use crate::rules::layout::{strides_for, suggest_memory_format};
+use crate::rules::shape::fmt_shape;
+use crate::types::{Output, TensorMeta, UpsampleMode};
+
+/// One `upsample_*` op: how it resamples and over how many trailing dims.
+#[derive(Debug, Clone, Copy)]
+pub struct Resample {
+    pub mode: UpsampleMode,
+    pub dims: usize,
+}
+
+impl Resample {
+    fn aligns(self) -> bool {
+        matches!(self.mode, UpsampleMode::Linear | UpsampleMode::Cubic)
+    }
+
+    /// `align_corners` (false for the nearest modes, which have none) and the scales, read
+    /// from `args` from `at` on.
+    fn options(self, args: &Args, at: usize) -> Result<(bool, Vec<Option<f64>>)> {
+        let align = if self.aligns() {
+            args.bool_or(at, false)?
+        } else {
+            false
+        };
+        let first = at + usize::from(self.aligns());
+        let scales = (first..first + self.dims)
+            .map(|i| args.opt_float(i))
+            .collect::<Result<_>>()?;
+        Ok((align, scales))
+    }
+
+    /// The op's form: `out=` comes after `sizes` size lists and the options.
+    fn form(self, out: bool, sizes: usize) -> Form {
+        if out {
+            Form::Out((sizes + self.option_len()) as u32)
+        } else {
+            Form::Functional
+        }
+    }
+
+    /// Arguments after the sizes: `align_corners` if any, then one scale per dim.
+    fn option_len(self) -> usize {
+        usize::from(self.aligns()) + self.dims
+    }
+
+    fn check_sizes(self, input: &[i64], output: &[i64]) -> Result<()> {
+        ensure!(
+            output.len() == self.dims,
+            "It is expected output_size equals to {}, but got size {}",
+            self.dims,
+            output.len()
+        );
+        ensure!(
+            input.len() == self.dims + 2,
+            "It is expected input_size equals to {}, but got size {}",
+            self.dims + 2,
+            input.len()
+        );
+        let spatial = &input[2..];
+        ensure!(
+            spatial.iter().all(|&s| s > 0) && output.iter().all(|&s| s > 0),
+            "Input and output sizes should be greater than 0, but got input {} output {}",
+            fmt_shape(spatial),
+            fmt_shape(output)
+        );
+        Ok(())
+    }
+}
+
+/// A fresh tensor of `sizes` in the memory format `like` suggests, or the `out=` tensor at
+/// `out_at` resized to it.
+fn destination(
+    args: &Args,
+    cx: &mut Ctx,
+    form: Form,
+    sizes: &[i64],
+    like: &TensorMeta,
+) -> Result<(TensorMeta, Output)> {
+    if let Form::Out(at) = form {
+        let out = args.tensor(at as usize)?;
+        ensure!(
+            out.dtype == like.dtype,
+            "Expected out tensor to have dtype {}, but got {} instead",
+            like.dtype.name(),
+            out.dtype.name()
+        );
+        return resize_output(cx, at, out, sizes);
+    }
+    let format = suggest_memory_format(&like.sizes, &like.strides);
+    let t = cx.empty(sizes, strides_for(sizes, format)?, like.dtype)?;
+    Ok((t.clone(), Output::Tensor(t)))
+}
+
+/// `upsample_*(self, output_size, [align_corners,] scales...)` and its `.out`.
+pub fn upsample(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
+    let form = op.form(out, 2);
+    args.at_most(2 + op.option_len() + form.out_len())?;
+    let x = args.tensor(0)?;
+    let output_size = args.int_list(1)?;
+    ensure!(
+        x.dim() == op.dims + 2,
+        "Expected {}D input (N, C, spatial...) for {:?} upsampling, but got input of shape {}",
+        op.dims + 2,
+        op.mode,
+        fmt_shape(&x.sizes)
+    );
+    op.check_sizes(&x.sizes, output_size)?;
+    let (align, scales) = op.options(args, 2)?;
+    let mut sizes = x.sizes[..2].to_vec();
+    sizes.extend(output_size);
+    let (out, returned) = destination(args, cx, form, &sizes, x)?;
+    cx.k.upsample(op.mode, x, output_size, align, &scales, &out)
+        .map_err(failed("upsample"))?;
+    Ok(vec![returned])
+}
+
+/// `upsample_*_backward(grad_output, output_size, input_size, [align_corners,] scales...)`
+/// and its `.grad_input`.
+pub fn upsample_backward(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
+    let form = op.form(out, 3);
+    args.at_most(3 + op.option_len() + form.out_len())?;
+    let grad = args.tensor(0)?;
+    let (output_size, input_size) = (args.int_list(1)?, args.int_list(2)?);
+    op.check_sizes(input_size, output_size)?;
+    let mut expected = input_size[..2].to_vec();
+    expected.extend(output_size);
+    ensure!(
+        grad.sizes == expected,
+        "Expected grad_output to have the same shape as output; output.size = {} but got \
+         grad_output.size = {}",
+        fmt_shape(&expected),
+        fmt_shape(&grad.sizes)
+    );
+    let (align, scales) = op.options(args, 3)?;
+    let (out, returned) = destination(args, cx, form, input_size, grad)?;
+    cx.k.upsample_backward(op.mode, grad, output_size, input_size, align, &scales, &out)
+        .map_err(failed("upsample_backward"))?;
+    Ok(vec![returned])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run};
+    use crate::types::{Arg, ScalarType};
+
+    #[test]
+    fn upsample_shapes_layouts_and_checks() {
+        let f = ScalarType::Float32;
+        let mut x = f32s(&[2, 3, 4, 5], 1);
+        let args = |x: &crate::types::TensorMeta| {
+            vec![
+                arg(x),
+                Arg::IntList(vec![8, 10]),
+                Arg::Boolean(false),
+                Arg::None,
+                Arg::None,
+            ]
+        };
+        let (res, fake) = run("upsample_bilinear2d", "", args(&x));
+        let out = meta(&res.unwrap(), 0);
+        assert_eq!(
+            geometry(&out),
+            (vec![2, 3, 8, 10], vec![240, 80, 10, 1], 0, f)
+        );
+        assert_eq!(fake.kernels(), vec!["upsample"]);
+        x.strides = vec![60, 1, 15, 3];
+        let (res, _) = run("upsample_bilinear2d", "", args(&x));
+        assert_eq!(meta(&res.unwrap(), 0).strides, vec![240, 1, 30, 3]);
+        let nearest = vec![arg(&f32s(&[2, 3, 4], 1)), Arg::IntList(vec![0]), Arg::None];
+        let (res, _) = run("upsample_nearest1d", "", nearest);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Input and output sizes should be greater than 0"));
+        let grad = f32s(&[2, 3, 8], 1);
+        let backward = vec![
+            arg(&grad),
+            Arg::IntList(vec![8]),
+            Arg::IntList(vec![2, 3, 4]),
+            Arg::Boolean(true),
+            Arg::Float(2.0),
+        ];
+        let (res, fake) = run("upsample_linear1d_backward", "", backward);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 3, 4]);
+        assert!(fake.calls[0].detail.ends_with("true [Some(2.0)]"));
+    }
+}
