@@ -615,6 +615,23 @@ def grads_of(sample: GradSample, args, device=None):
 
 GRAD_SAMPLES = [
     GradSample(
+        "cross_entropy_spatial",
+        lambda a: F.cross_entropy(
+            a, torch.tensor([[[0, 2], [1, -100]], [[2, 2], [0, 1]]], device=a.device)
+        ),
+        inputs(randn(2, 3, 2, 2)),
+    ),
+    GradSample(
+        "nll_loss_spatial_unreduced_weighted",
+        lambda a: F.nll_loss(
+            a,
+            torch.tensor([[[0, 2, 1]], [[1, 1, 0]]], device=a.device),
+            weight=torch.tensor([0.5, 2.0, 1.0], device=a.device),
+            reduction="none",
+        ),
+        inputs(randn(2, 3, 1, 3)),
+    ),
+    GradSample(
         "interpolate_bilinear",
         lambda a: F.interpolate(a, scale_factor=2, mode="bilinear"),
         inputs(randn(1, 2, 3, 4)),

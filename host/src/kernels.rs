@@ -745,10 +745,16 @@ impl KernelsHost for TchKernels {
             let (x, target) = (kernels.view(&x)?, kernels.view(&target)?);
             let weight = weight.as_ref().map(|w| kernels.view(w)).transpose()?;
             let red = reduction(reduction_code)?;
-            let loss = x
-                .f_nll_loss(&target, weight.as_ref(), red, ignore_index)
-                .map_err(err)?;
+            let w = weight.as_ref();
+            let loss = if x.dim() == 4 {
+                x.f_nll_loss2d(&target, w, red, ignore_index)
+            } else {
+                x.f_nll_loss(&target, w, red, ignore_index)
+            };
+            let loss = loss.map_err(err)?;
             kernels.write(&out, loss)?;
+            // Spatial targets count like a flat list of targets.
+            let target = target.f_flatten(0, -1).map_err(err)?;
             let kept = target.f_ne(ignore_index).map_err(err)?;
             let per_target = match &weight {
                 Some(w) => w
@@ -789,9 +795,13 @@ impl KernelsHost for TchKernels {
             let weight = weight.as_ref().map(|w| kernels.view(w)).transpose()?;
             let total = kernels.view(&total_weight)?;
             let red = reduction(reduction_code)?;
-            let result = x
-                .f_nll_loss_backward(&grad, &target, weight.as_ref(), red, ignore_index, &total)
-                .map_err(err)?;
+            let w = weight.as_ref();
+            let result = if x.dim() == 4 {
+                x.f_nll_loss2d_backward(&grad, &target, w, red, ignore_index, &total)
+            } else {
+                x.f_nll_loss_backward(&grad, &target, w, red, ignore_index, &total)
+            };
+            let result = result.map_err(err)?;
             kernels.write(&out, result)
         })
     }

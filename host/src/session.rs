@@ -149,7 +149,7 @@ impl Session {
                 .kernels()
                 .end_op()
                 .map_err(|e| format!("{}.{}: {e}", op.name, op.overload)),
-            Ok(Err(OpError { op, message, .. })) => Err(format!("{op}: {message}")),
+            Ok(Err(OpError { message, .. })) => Err(message),
             Err(trap) => {
                 let message = trap.to_string();
                 self.reinstantiate();

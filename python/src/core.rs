@@ -112,10 +112,10 @@ pub fn release(id: u64) {
 
 fn op_error(e: OpError) -> CoreError {
     use torch_remote_host::guest::ErrorKind;
-    let text = format!("{}: {}", e.op, e.message);
+    // The guest's message starts with the op already.
     match e.kind {
-        ErrorKind::NotImplemented => CoreError::NotImplemented(text),
-        _ => CoreError::Op(text),
+        ErrorKind::NotImplemented => CoreError::NotImplemented(e.message),
+        _ => CoreError::Op(e.message),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `nll_loss_forward` and `nll_loss_backward`.
+//! `nll_loss_forward` and `nll_loss_backward`, and their spatial forms `nll_loss2d_*`
+//! (`[N, C, H, W]` scores, `[N, H, W]` targets).
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -16,12 +17,14 @@ struct Nll<'a> {
     weight: Option<&'a TensorMeta>,
     reduction: i64,
     ignore_index: i64,
+    spatial: bool,
 }
 
 impl<'a> Nll<'a> {
     /// Reads the shared arguments starting at position `at`, with `nll_loss`'s checks.
-    fn parse(args: &Args<'a>, at: usize) -> Result<Self> {
+    fn parse(args: &Args<'a>, at: usize, spatial: bool) -> Result<Self> {
         let nll = Nll {
+            spatial,
             x: args.tensor(at)?,
             target: args.tensor(at + 1)?,
             weight: args.opt_tensor(at + 2)?,
@@ -32,7 +35,30 @@ impl<'a> Nll<'a> {
         Ok(nll)
     }
 
-    fn check(&self) -> Result<()> {
+    fn check_spatial(&self) -> Result<()> {
+        let (x, target) = (self.x, self.target);
+        ensure!(
+            x.dim() == 4,
+            "only batches of spatial inputs supported (4D tensors), but got input of \
+             dimension: {}",
+            x.dim()
+        );
+        ensure!(
+            target.dim() == 3,
+            "only batches of spatial targets supported (3D tensors) but got targets of \
+             dimension: {}",
+            target.dim()
+        );
+        ensure!(
+            x.sizes[0] == target.sizes[0] && x.sizes[2..] == target.sizes[1..],
+            "input and target batch or spatial sizes don't match: target {}, input {}",
+            fmt_shape(&target.sizes),
+            fmt_shape(&x.sizes)
+        );
+        Ok(())
+    }
+
+    fn check_flat(&self) -> Result<()> {
         let (x, target) = (self.x, self.target);
         ensure!(
             x.dim() == 1 || x.dim() == 2,
@@ -49,7 +75,18 @@ impl<'a> Nll<'a> {
             fmt_shape(&x.sizes),
             fmt_shape(&target.sizes)
         );
-        let classes = x.sizes[x.dim() - 1];
+        Ok(())
+    }
+
+    fn check(&self) -> Result<()> {
+        let x = self.x;
+        if self.spatial {
+            self.check_spatial()?;
+        } else {
+            self.check_flat()?;
+        }
+        let classes = x.sizes[if self.spatial { 1 } else { x.dim() - 1 }];
+        let target = self.target;
         if let Some(w) = self.weight {
             ensure!(
                 w.dim() == 1 && w.sizes[0] == classes,
@@ -82,23 +119,24 @@ impl<'a> Nll<'a> {
         Ok(())
     }
 
-    /// Unreduced 2-d inputs give one loss per row.
-    fn per_row(&self) -> bool {
-        self.reduction == 0 && self.x.dim() == 2
+    /// The shape of the unreduced loss: one per row of a 2-d input, one per target element
+    /// of a spatial one; none when reduced (or for a single 1-d input).
+    fn unreduced(&self) -> Option<Vec<i64>> {
+        match (self.reduction, self.spatial, self.x.dim()) {
+            (0, true, _) => Some(self.target.sizes.clone()),
+            (0, false, 2) => Some(vec![self.x.sizes[0]]),
+            _ => None,
+        }
     }
 }
 
 /// `nll_loss_forward(self, target, weight, reduction, ignore_index)` and its `.output` form:
 /// the loss and the 0-dim total weight.
-pub fn forward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+pub fn forward(args: &Args, cx: &mut Ctx, form: Form, spatial: bool) -> Outputs {
     let outs = matches!(form, Form::Out(_));
     args.at_most(if outs { 7 } else { 5 })?;
-    let nll = Nll::parse(args, 0)?;
-    let shape = if nll.per_row() {
-        vec![nll.x.sizes[0]]
-    } else {
-        Vec::new()
-    };
+    let nll = Nll::parse(args, 0, spatial)?;
+    let shape = nll.unreduced().unwrap_or_default();
     let (loss_dest, weight_dest) = if outs {
         (Dest::Out(5, args.tensor(5)?), Dest::Out(6, args.tensor(6)?))
     } else {
@@ -121,10 +159,10 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 
 /// `nll_loss_backward(grad_output, self, target, weight, reduction, ignore_index,
 /// total_weight)` and its `.grad_input` form.
-pub fn backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+pub fn backward(args: &Args, cx: &mut Ctx, form: Form, spatial: bool) -> Outputs {
     args.at_most(7 + form.out_len())?;
     let grad = args.tensor(0)?;
-    let nll = Nll::parse(args, 1)?;
+    let nll = Nll::parse(args, 1, spatial)?;
     let total = args.tensor(6)?;
     let total_numel = numel(&total.sizes)?;
     ensure!(
@@ -132,23 +170,28 @@ pub fn backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "expected total_weight to be a single element tensor, got: {} ({total_numel} elements)",
         fmt_shape(&total.sizes)
     );
-    if nll.per_row() {
-        let rows = nll.x.sizes[0];
-        ensure!(
-            grad.dim() == 1 && grad.sizes[0] == rows,
-            "Expected a tensor of dimension 1 and tensor.size[0] == {rows} but got: dimension {} \
+    match nll.unreduced() {
+        Some(shape) if !nll.spatial => ensure!(
+            grad.dim() == 1 && grad.sizes[0] == shape[0],
+            "Expected a tensor of dimension 1 and tensor.size[0] == {} but got: dimension {} \
              and tensor.size[0] = {}",
+            shape[0],
             grad.dim(),
             grad.sizes
                 .first()
                 .map_or("none".to_string(), i64::to_string)
-        );
-    } else {
-        ensure!(
+        ),
+        Some(shape) => ensure!(
+            grad.sizes == shape,
+            "grad_output must have the shape of the unreduced loss {}, but got {}",
+            fmt_shape(&shape),
+            fmt_shape(&grad.sizes)
+        ),
+        None => ensure!(
             grad.dim() <= 1 && numel(&grad.sizes)? == 1,
             "Expected a single element grad_output tensor, but got: {}",
             fmt_shape(&grad.sizes)
-        );
+        ),
     }
     let (out, outputs) = output(cx, form.dest(args)?, &nll.x.sizes, nll.x.dtype)?;
     cx.k.nll_loss_backward(

@@ -418,13 +418,29 @@ const SOFTMAX: &[Entry] = &[
 ];
 
 const LOSS: &[Entry] = &[
-    e("nll_loss_forward", &[""], |a, c| loss::forward(a, c, F)),
-    e("nll_loss_forward", &["output"], |a, c| {
-        loss::forward(a, c, Out(5))
+    e("nll_loss_forward", &[""], |a, c| {
+        loss::forward(a, c, F, false)
     }),
-    e("nll_loss_backward", &[""], |a, c| loss::backward(a, c, F)),
+    e("nll_loss_forward", &["output"], |a, c| {
+        loss::forward(a, c, Out(5), false)
+    }),
+    e("nll_loss_backward", &[""], |a, c| {
+        loss::backward(a, c, F, false)
+    }),
     e("nll_loss_backward", &["grad_input"], |a, c| {
-        loss::backward(a, c, Out(7))
+        loss::backward(a, c, Out(7), false)
+    }),
+    e("nll_loss2d_forward", &[""], |a, c| {
+        loss::forward(a, c, F, true)
+    }),
+    e("nll_loss2d_forward", &["output"], |a, c| {
+        loss::forward(a, c, Out(5), true)
+    }),
+    e("nll_loss2d_backward", &[""], |a, c| {
+        loss::backward(a, c, F, true)
+    }),
+    e("nll_loss2d_backward", &["grad_input"], |a, c| {
+        loss::backward(a, c, Out(7), true)
     }),
 ];
 
