@@ -614,6 +614,24 @@ def grads_of(sample: GradSample, args, device=None):
 
 
 GRAD_SAMPLES = [
+    GradSample("pad_reflect_1d", lambda a: F.pad(a, (2, 1), mode="reflect"), inputs(randn(2, 5))),
+    GradSample(
+        "pad_reflect_2d_channels_last",
+        lambda a: F.pad(a.to(memory_format=torch.channels_last), (1, 2, 2, 1), mode="reflect"),
+        inputs(randn(2, 3, 4, 4)),
+    ),
+    GradSample(
+        "pad_replicate_3d",
+        lambda a: F.pad(a, (1, 0, 2, 1, 0, 1), mode="replicate"),
+        inputs(randn(1, 2, 2, 3, 2)),
+    ),
+    GradSample(
+        "conv_reflect_padding",
+        lambda a: torch.nn.functional.conv2d(
+            F.pad(a, (1, 1, 1, 1), mode="replicate"), torch.ones(2, 3, 3, 3, device=a.device)
+        ),
+        inputs(randn(1, 3, 4, 4)),
+    ),
     GradSample(
         "cross_entropy_spatial",
         lambda a: F.cross_entropy(

@@ -4,9 +4,9 @@
 use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, Pool2dParams,
-    PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery, StorageId,
-    TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, PadMode,
+    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
+    StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -27,6 +27,21 @@ pub trait Kernels {
         values: &TensorMeta,
         inverse: Option<&TensorMeta>,
         counts: Option<&TensorMeta>,
+    ) -> KernelResult;
+    fn pad(
+        &mut self,
+        mode: PadMode,
+        x: &TensorMeta,
+        padding: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn pad_backward(
+        &mut self,
+        mode: PadMode,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        padding: &[i64],
+        out: &TensorMeta,
     ) -> KernelResult;
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult;
     fn upsample(
@@ -460,6 +475,27 @@ impl Kernels for Host {
         counts: Option<&TensorMeta>,
     ) -> KernelResult {
         imports::unique(query, x, sorted, values, inverse, counts)
+    }
+
+    fn pad(
+        &mut self,
+        mode: PadMode,
+        x: &TensorMeta,
+        padding: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::pad(mode, x, padding, out)
+    }
+
+    fn pad_backward(
+        &mut self,
+        mode: PadMode,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        padding: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::pad_backward(mode, grad, x, padding, out)
     }
 
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult {

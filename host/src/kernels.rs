@@ -20,8 +20,8 @@ use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
-    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
-    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
+    PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
+    SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
 use plan::Step;
@@ -453,6 +453,34 @@ impl KernelsHost for TchKernels {
                 align_corners,
                 &scales,
             );
+            kernels.write(&out, result.map_err(err)?)
+        })
+    }
+
+    fn pad(
+        &mut self,
+        mode: PadMode,
+        x: TensorMeta,
+        padding: Vec<i64>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            kernels.write(&out, resample::pad(mode, &x, &padding).map_err(err)?)
+        })
+    }
+
+    fn pad_backward(
+        &mut self,
+        mode: PadMode,
+        grad: TensorMeta,
+        x: TensorMeta,
+        padding: Vec<i64>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
+            let result = resample::pad_backward(mode, &grad, &x, &padding);
             kernels.write(&out, result.map_err(err)?)
         })
     }

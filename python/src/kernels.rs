@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use torch_remote_host::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
-    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
-    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
+    PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
+    SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
@@ -131,6 +131,21 @@ impl KernelsHost for Recorder {
         _: Vec<i64>,
         _: bool,
         _: Vec<Option<f64>>,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn pad(&mut self, _: PadMode, _: TensorMeta, _: Vec<i64>, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn pad_backward(
+        &mut self,
+        _: PadMode,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: Vec<i64>,
         _: TensorMeta,
     ) -> KernelResult {
         self.launch()

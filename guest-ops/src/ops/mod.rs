@@ -20,6 +20,7 @@ mod loss;
 mod minmax;
 mod norm;
 mod out;
+mod pad;
 mod pool;
 mod random;
 mod reduce;

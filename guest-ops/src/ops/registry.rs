@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::ops::activation::{self, Bounds, Kind};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::pad::{self, Padding};
 use crate::ops::random::{self, Range};
 use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
@@ -17,8 +18,8 @@ use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
 };
 use crate::types::{
-    BinaryOp, IndexReduceOp, MomentOp, RandomOp, ReduceOp, ScanOp, ScatterOp, TernaryOp, UnaryOp,
-    UpsampleMode,
+    BinaryOp, IndexReduceOp, MomentOp, PadMode, RandomOp, ReduceOp, ScanOp, ScatterOp, TernaryOp,
+    UnaryOp, UpsampleMode,
 };
 
 /// A handler: runs one op on its arguments.
@@ -760,6 +761,35 @@ const UPSAMPLE: &[[Entry; 4]] = &[
     upsample!("upsample_bicubic2d", Cubic, 2),
 ];
 
+/// A padding op, its `.out`, its backward and the backward's `.grad_input`.
+macro_rules! padding {
+    ($name:literal, $mode:ident, $dims:literal) => {{
+        const OP: Padding = Padding {
+            mode: PadMode::$mode,
+            dims: $dims,
+        };
+        [
+            e($name, &[""], |a, c| pad::pad(a, c, false, OP)),
+            e($name, &["out"], |a, c| pad::pad(a, c, true, OP)),
+            e(concat!($name, "_backward"), &[""], |a, c| {
+                pad::pad_backward(a, c, false, OP)
+            }),
+            e(concat!($name, "_backward"), &["grad_input"], |a, c| {
+                pad::pad_backward(a, c, true, OP)
+            }),
+        ]
+    }};
+}
+
+const PAD: &[[Entry; 4]] = &[
+    padding!("reflection_pad1d", Reflect, 1),
+    padding!("reflection_pad2d", Reflect, 2),
+    padding!("reflection_pad3d", Reflect, 3),
+    padding!("replication_pad1d", Replicate, 1),
+    padding!("replication_pad2d", Replicate, 2),
+    padding!("replication_pad3d", Replicate, 3),
+];
+
 const RANDOM: &[Entry] = &[
     e("bernoulli_", &["float"], random::bernoulli),
     e("random_", &[""], |a, c| {
@@ -793,6 +823,7 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(ACTIVATION.iter().flatten())
         .chain(ACTIVATION_BACKWARD.iter().flatten())
         .chain(UPSAMPLE.iter().flatten())
+        .chain(PAD.iter().flatten())
 }
 
 /// The handler of `name.overload`, if the table has one.

@@ -4,8 +4,8 @@ use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
     ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, OpError, Operand,
-    Output, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
-    SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    Output, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp,
+    ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -134,6 +134,33 @@ impl Kernels for Fake {
     ) -> KernelResult {
         let detail = format!("{mode:?} {output_size:?} {input_size:?} {align_corners} {scales:?}");
         self.record("upsample_backward", vec![grad.clone(), out.clone()], detail)
+    }
+
+    fn pad(
+        &mut self,
+        mode: PadMode,
+        x: &TensorMeta,
+        padding: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{mode:?} {padding:?}");
+        self.record("pad", vec![x.clone(), out.clone()], detail)
+    }
+
+    fn pad_backward(
+        &mut self,
+        mode: PadMode,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        padding: &[i64],
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{mode:?} {padding:?}");
+        self.record(
+            "pad_backward",
+            vec![grad.clone(), x.clone(), out.clone()],
+            detail,
+        )
     }
 
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult {

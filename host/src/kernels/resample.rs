@@ -1,8 +1,9 @@
-//! Resampling kernels: each `upsample-mode` and dim count is one libtorch `upsample_*`.
+//! Resampling and border kernels: each `upsample-mode` (`pad-mode`) and dim count is one
+//! libtorch `upsample_*` (`*_pad*d`).
 
 use tch::{TchError, Tensor};
 
-use crate::guest::UpsampleMode;
+use crate::guest::{PadMode, UpsampleMode};
 
 fn unsupported(mode: UpsampleMode, dims: usize) -> TchError {
     TchError::Shape(format!("no {mode:?} upsampling over {dims} dims"))
@@ -62,5 +63,40 @@ pub fn backward(
         }
         (Cubic, [h, w]) => Tensor::f_upsample_bicubic2d_backward(g, size, input, align, *h, *w),
         _ => Err(unsupported(mode, s.len())),
+    }
+}
+
+fn no_padding(mode: PadMode, padding: &[i64]) -> TchError {
+    TchError::Shape(format!("no {mode:?} padding of {} numbers", padding.len()))
+}
+
+/// `x` padded by `padding`.
+pub fn pad(mode: PadMode, x: &Tensor, padding: &[i64]) -> Result<Tensor, TchError> {
+    match (mode, padding.len()) {
+        (PadMode::Reflect, 2) => x.f_reflection_pad1d(padding),
+        (PadMode::Reflect, 4) => x.f_reflection_pad2d(padding),
+        (PadMode::Reflect, 6) => x.f_reflection_pad3d(padding),
+        (PadMode::Replicate, 2) => x.f_replication_pad1d(padding),
+        (PadMode::Replicate, 4) => x.f_replication_pad2d(padding),
+        (PadMode::Replicate, 6) => x.f_replication_pad3d(padding),
+        _ => Err(no_padding(mode, padding)),
+    }
+}
+
+/// The gradient of [`pad`] with respect to `x`.
+pub fn pad_backward(
+    mode: PadMode,
+    grad: &Tensor,
+    x: &Tensor,
+    padding: &[i64],
+) -> Result<Tensor, TchError> {
+    match (mode, padding.len()) {
+        (PadMode::Reflect, 2) => x.f_reflection_pad1d_backward(grad, padding),
+        (PadMode::Reflect, 4) => x.f_reflection_pad2d_backward(grad, padding),
+        (PadMode::Reflect, 6) => x.f_reflection_pad3d_backward(grad, padding),
+        (PadMode::Replicate, 2) => x.f_replication_pad1d_backward(grad, padding),
+        (PadMode::Replicate, 4) => x.f_replication_pad2d_backward(grad, padding),
+        (PadMode::Replicate, 6) => x.f_replication_pad3d_backward(grad, padding),
+        _ => Err(no_padding(mode, padding)),
     }
 }

@@ -1,0 +1,151 @@
+//! Reflection and replication padding (`reflection_pad{1,2,3}d`, `replication_pad{1,2,3}d`)
+//! and their backwards, which `F.pad` lowers to for `mode="reflect"` and `"replicate"`.
+
+use crate::error::{ensure, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::out::resize_output;
+use crate::ops::{Form, Outputs};
+use crate::rules::layout::{strides_for, suggest_memory_format};
+use crate::rules::shape::fmt_shape;
+use crate::types::{Output, PadMode, TensorMeta};
+
+/// One padding op: its mode and how many trailing dims it pads.
+#[derive(Debug, Clone, Copy)]
+pub struct Padding {
+    pub mode: PadMode,
+    pub dims: usize,
+}
+
+impl Padding {
+    /// The padded sizes of `x`, with PyTorch's checks.
+    fn padded(self, x: &TensorMeta, padding: &[i64]) -> Result<Vec<i64>> {
+        let k = self.dims;
+        ensure!(
+            padding.len() == 2 * k,
+            "padding size is expected to be {}, but got: {}",
+            2 * k,
+            padding.len()
+        );
+        ensure!(
+            x.dim() == k + 1 || x.dim() == k + 2,
+            "Expected {}D or {}D (batch mode) tensor for padding, but got: {}",
+            k + 1,
+            k + 2,
+            fmt_shape(&x.sizes)
+        );
+        let mut sizes = x.sizes.clone();
+        for i in 0..k {
+            let d = x.dim() - 1 - i;
+            let (left, right) = (padding[2 * i], padding[2 * i + 1]);
+            let size = x.sizes[d];
+            if self.mode == PadMode::Reflect {
+                ensure!(
+                    left < size && right < size,
+                    "Argument #4: Padding size should be less than the corresponding input \
+                     dimension, but got: padding ({left}, {right}) at dimension {d} of input {}",
+                    fmt_shape(&x.sizes)
+                );
+            }
+            sizes[d] = size + left + right;
+            ensure!(
+                sizes[d] >= 1,
+                "input (size {size} at dimension {d}) is too small. Calculated output size: {}",
+                sizes[d]
+            );
+        }
+        Ok(sizes)
+    }
+
+    fn form(self, out: bool, at: u32) -> Form {
+        if out {
+            Form::Out(at)
+        } else {
+            Form::Functional
+        }
+    }
+}
+
+/// A fresh tensor of `sizes` laid out as `like` suggests, or the `out=` tensor resized.
+fn destination(
+    args: &Args,
+    cx: &mut Ctx,
+    form: Form,
+    sizes: &[i64],
+    like: &TensorMeta,
+) -> Result<(TensorMeta, Output)> {
+    if let Form::Out(at) = form {
+        return resize_output(cx, at, args.tensor(at as usize)?, sizes);
+    }
+    let format = suggest_memory_format(&like.sizes, &like.strides);
+    let t = cx.empty(sizes, strides_for(sizes, format)?, like.dtype)?;
+    Ok((t.clone(), Output::Tensor(t)))
+}
+
+/// `*_pad{k}d(self, padding)` and its `.out`.
+pub fn pad(args: &Args, cx: &mut Ctx, out: bool, op: Padding) -> Outputs {
+    let form = op.form(out, 2);
+    args.at_most(2 + form.out_len())?;
+    let (x, padding) = (args.tensor(0)?, args.int_list(1)?);
+    let sizes = op.padded(x, padding)?;
+    let (target, returned) = destination(args, cx, form, &sizes, x)?;
+    cx.k.pad(op.mode, x, padding, &target)
+        .map_err(failed("pad"))?;
+    Ok(vec![returned])
+}
+
+/// `*_pad{k}d_backward(grad_output, self, padding)` and its `.grad_input`.
+pub fn pad_backward(args: &Args, cx: &mut Ctx, out: bool, op: Padding) -> Outputs {
+    let form = op.form(out, 3);
+    args.at_most(3 + form.out_len())?;
+    let (grad, x, padding) = (args.tensor(0)?, args.tensor(1)?, args.int_list(2)?);
+    let sizes = op.padded(x, padding)?;
+    ensure!(
+        grad.sizes == sizes,
+        "grad_output of shape {} does not match the padded input {}",
+        fmt_shape(&grad.sizes),
+        fmt_shape(&sizes)
+    );
+    let (target, returned) = destination(args, cx, form, &x.sizes, x)?;
+    cx.k.pad_backward(op.mode, grad, x, padding, &target)
+        .map_err(failed("pad_backward"))?;
+    Ok(vec![returned])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::testing::{arg, f32s, geometry, meta, run};
+    use crate::types::{Arg, ScalarType};
+
+    #[test]
+    fn padding_shapes_and_checks() {
+        let x = f32s(&[3, 5], 1);
+        let pad = |name, padding: Vec<i64>| run(name, "", vec![arg(&x), Arg::IntList(padding)]);
+        let (res, fake) = pad("reflection_pad1d", vec![2, 1]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![3, 8], vec![8, 1], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.kernels(), vec!["pad"]);
+        let (res, _) = pad("replication_pad1d", vec![-1, 2]);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![3, 6]);
+        let (res, _) = pad("reflection_pad1d", vec![5, 0]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Padding size should be less than the corresponding input dimension"));
+        let (res, _) = pad("reflection_pad2d", vec![1, 1, 1, 1]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Expected 3D or 4D (batch mode) tensor"));
+        let image = vec![arg(&f32s(&[1, 3, 5], 1)), Arg::IntList(vec![1, 1, 1, 1])];
+        let (res, _) = run("reflection_pad2d", "", image);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![1, 5, 7]);
+        let grad = f32s(&[3, 8], 2);
+        let backward = vec![arg(&grad), arg(&x), Arg::IntList(vec![2, 1])];
+        let (res, _) = run("reflection_pad1d_backward", "", backward);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![3, 5]);
+    }
+}
