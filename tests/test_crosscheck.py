@@ -46,6 +46,20 @@ SAMPLES = [
     Sample("sub_scalar", lambda a: a - 1.5, inputs(randn(5))),
     Sample("rsub", lambda a: 2 - a, inputs(randn(5))),
     Sample(
+        "add_bool_alpha_false",
+        lambda a, b: torch.add(a, b, alpha=False),
+        inputs(
+            lambda: torch.tensor([True, False, True]), lambda: torch.tensor([True, True, False])
+        ),
+    ),
+    Sample(
+        "clamp_min_bool_tensor",
+        lambda a, b: (torch.clamp_min(a, b), torch.clamp_max(a, b)),
+        inputs(
+            lambda: torch.tensor([True, False, False]), lambda: torch.tensor([False, True, False])
+        ),
+    ),
+    Sample(
         "rsub_tensor_alpha", lambda a, b: torch.rsub(a, b, alpha=3), inputs(randn(2, 3), randn(3))
     ),
     Sample(

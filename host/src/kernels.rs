@@ -595,7 +595,11 @@ impl KernelsHost for TchKernels {
             let a = kernels.operand(&a, kind)?;
             let mut b = kernels.operand(&b, kind)?;
             if let Some(alpha) = alpha.filter(|alpha| !is_one(alpha)) {
-                b = b.f_mul_scalar(scalar(&alpha)).map_err(err)?;
+                // libtorch has no bool scalar: a bool alpha multiplies as an int, so cast back.
+                b = b
+                    .f_mul_scalar(scalar(&alpha))
+                    .and_then(|t| t.f_to_kind(kind))
+                    .map_err(err)?;
             }
             kernels.write(&out, binary_result(op, &a, &b).map_err(err)?)
         })

@@ -286,10 +286,24 @@ pub fn clamp(args: &Args, cx: &mut Ctx, form: Form, bounds: Bounds) -> Outputs {
     );
     let pw = Pointwise::new(inputs)?;
     let common = pw.common_dtype();
-    ensure!(
-        common != ScalarType::Bool,
-        "\"clamp_scalar_cpu\" not implemented for 'Bool'"
-    );
+    let tensor_bounds = [min, max]
+        .iter()
+        .flatten()
+        .all(|v| matches!(v, Value::Tensor(_)));
+    // PyTorch clamps bools only against one tensor bound (`clamp_min.Tensor`, ...).
+    let kernel = match (bounds, tensor_bounds) {
+        (Bounds::Both, true) => Some("clamp_cpu"),
+        (Bounds::Both, false) => Some("clamp_scalar_cpu"),
+        (Bounds::Min, false) => Some("clamp_min_scalar_cpu"),
+        (Bounds::Max, false) => Some("clamp_max_scalar_cpu"),
+        (_, true) => None,
+    };
+    if let Some(kernel) = kernel {
+        ensure!(
+            common != ScalarType::Bool,
+            "\"{kernel}\" not implemented for 'Bool'"
+        );
+    }
     let dest = form.dest(args)?;
     if let Dest::Out(_, out) = dest {
         ensure!(
