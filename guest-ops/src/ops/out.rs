@@ -2,9 +2,10 @@
 //! contiguous tensors, or `out=`/in-place tensors checked and resized like structured kernels.
 
 use crate::error::{ensure, Result};
+use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
-use crate::ops::Dest;
-use crate::rules::layout::contiguous_strides;
+use crate::ops::{Dest, Form};
+use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::fmt_shape;
 use crate::types::{Output, ScalarType, TensorMeta};
@@ -47,6 +48,30 @@ pub fn output(
             resize_output(cx, i, t, sizes)
         }
     }
+}
+
+/// For ops that keep their input's layout (resampling, padding): a fresh tensor of `sizes`
+/// in the memory format `like` suggests, or the `out=` tensor of `form` resized to it.
+pub fn output_like(
+    args: &Args,
+    cx: &mut Ctx,
+    form: Form,
+    sizes: &[i64],
+    like: &TensorMeta,
+) -> Result<(TensorMeta, Output)> {
+    if let Form::Out(at) = form {
+        let out = args.tensor(at as usize)?;
+        ensure!(
+            out.dtype == like.dtype,
+            "Expected out tensor to have dtype {}, but got {} instead",
+            like.dtype.name(),
+            out.dtype.name()
+        );
+        return resize_output(cx, at, out, sizes);
+    }
+    let format = suggest_memory_format(&like.sizes, &like.strides);
+    let t = cx.empty(sizes, strides_for(sizes, format)?, like.dtype)?;
+    Ok((t.clone(), Output::Tensor(t)))
 }
 
 /// `resize_output`: an `out=` tensor of other sizes becomes contiguous with `sizes`.

@@ -5,11 +5,10 @@ use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
-use crate::ops::out::resize_output;
+use crate::ops::out::output_like;
 use crate::ops::{Form, Outputs};
-use crate::rules::layout::{strides_for, suggest_memory_format};
 use crate::rules::shape::fmt_shape;
-use crate::types::{Output, PadMode, TensorMeta};
+use crate::types::{PadMode, TensorMeta};
 
 /// One padding op: its mode and how many trailing dims it pads.
 #[derive(Debug, Clone, Copy)]
@@ -67,29 +66,13 @@ impl Padding {
     }
 }
 
-/// A fresh tensor of `sizes` laid out as `like` suggests, or the `out=` tensor resized.
-fn destination(
-    args: &Args,
-    cx: &mut Ctx,
-    form: Form,
-    sizes: &[i64],
-    like: &TensorMeta,
-) -> Result<(TensorMeta, Output)> {
-    if let Form::Out(at) = form {
-        return resize_output(cx, at, args.tensor(at as usize)?, sizes);
-    }
-    let format = suggest_memory_format(&like.sizes, &like.strides);
-    let t = cx.empty(sizes, strides_for(sizes, format)?, like.dtype)?;
-    Ok((t.clone(), Output::Tensor(t)))
-}
-
 /// `*_pad{k}d(self, padding)` and its `.out`.
 pub fn pad(args: &Args, cx: &mut Ctx, out: bool, op: Padding) -> Outputs {
     let form = op.form(out, 2);
     args.at_most(2 + form.out_len())?;
     let (x, padding) = (args.tensor(0)?, args.int_list(1)?);
     let sizes = op.padded(x, padding)?;
-    let (target, returned) = destination(args, cx, form, &sizes, x)?;
+    let (target, returned) = output_like(args, cx, form, &sizes, x)?;
     cx.k.pad(op.mode, x, padding, &target)
         .map_err(failed("pad"))?;
     Ok(vec![returned])
@@ -107,7 +90,7 @@ pub fn pad_backward(args: &Args, cx: &mut Ctx, out: bool, op: Padding) -> Output
         fmt_shape(&grad.sizes),
         fmt_shape(&sizes)
     );
-    let (target, returned) = destination(args, cx, form, &x.sizes, x)?;
+    let (target, returned) = output_like(args, cx, form, &x.sizes, x)?;
     cx.k.pad_backward(op.mode, grad, x, padding, &target)
         .map_err(failed("pad_backward"))?;
     Ok(vec![returned])

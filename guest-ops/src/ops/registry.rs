@@ -728,24 +728,37 @@ const POOL: &[Entry] = &[
     ),
 ];
 
-/// An `upsample_*` op, its `.out`, its backward and the backward's `.grad_input`.
-macro_rules! upsample {
-    ($name:literal, $mode:ident, $dims:literal) => {{
-        const OP: Resample = Resample {
-            mode: UpsampleMode::$mode,
-            dims: $dims,
-        };
+/// An op, its `.out`, its backward and the backward's `.grad_input`, each run by
+/// `$forward`/`$backward(args, cx, out, OP)` with `OP` the given constant.
+macro_rules! with_backward {
+    ($name:literal, $forward:path, $backward:path, $ty:ty, $op:expr) => {{
+        const OP: $ty = $op;
         [
-            e($name, &[""], |a, c| upsample::upsample(a, c, false, OP)),
-            e($name, &["out"], |a, c| upsample::upsample(a, c, true, OP)),
+            e($name, &[""], |a, c| $forward(a, c, false, OP)),
+            e($name, &["out"], |a, c| $forward(a, c, true, OP)),
             e(concat!($name, "_backward"), &[""], |a, c| {
-                upsample::upsample_backward(a, c, false, OP)
+                $backward(a, c, false, OP)
             }),
             e(concat!($name, "_backward"), &["grad_input"], |a, c| {
-                upsample::upsample_backward(a, c, true, OP)
+                $backward(a, c, true, OP)
             }),
         ]
     }};
+}
+
+macro_rules! upsample {
+    ($name:literal, $mode:ident, $dims:literal) => {
+        with_backward!(
+            $name,
+            upsample::upsample,
+            upsample::upsample_backward,
+            Resample,
+            Resample {
+                mode: UpsampleMode::$mode,
+                dims: $dims,
+            }
+        )
+    };
 }
 
 const UPSAMPLE: &[[Entry; 4]] = &[
@@ -761,24 +774,19 @@ const UPSAMPLE: &[[Entry; 4]] = &[
     upsample!("upsample_bicubic2d", Cubic, 2),
 ];
 
-/// A padding op, its `.out`, its backward and the backward's `.grad_input`.
 macro_rules! padding {
-    ($name:literal, $mode:ident, $dims:literal) => {{
-        const OP: Padding = Padding {
-            mode: PadMode::$mode,
-            dims: $dims,
-        };
-        [
-            e($name, &[""], |a, c| pad::pad(a, c, false, OP)),
-            e($name, &["out"], |a, c| pad::pad(a, c, true, OP)),
-            e(concat!($name, "_backward"), &[""], |a, c| {
-                pad::pad_backward(a, c, false, OP)
-            }),
-            e(concat!($name, "_backward"), &["grad_input"], |a, c| {
-                pad::pad_backward(a, c, true, OP)
-            }),
-        ]
-    }};
+    ($name:literal, $mode:ident, $dims:literal) => {
+        with_backward!(
+            $name,
+            pad::pad,
+            pad::pad_backward,
+            Padding,
+            Padding {
+                mode: PadMode::$mode,
+                dims: $dims,
+            }
+        )
+    };
 }
 
 const PAD: &[[Entry; 4]] = &[

@@ -5,11 +5,10 @@ use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
-use crate::ops::out::resize_output;
+use crate::ops::out::output_like;
 use crate::ops::{Form, Outputs};
-use crate::rules::layout::{strides_for, suggest_memory_format};
 use crate::rules::shape::fmt_shape;
-use crate::types::{Output, TensorMeta, UpsampleMode};
+use crate::types::UpsampleMode;
 
 /// One `upsample_*` op: how it resamples and over how many trailing dims.
 #[derive(Debug, Clone, Copy)]
@@ -76,30 +75,6 @@ impl Resample {
     }
 }
 
-/// A fresh tensor of `sizes` in the memory format `like` suggests, or the `out=` tensor at
-/// `out_at` resized to it.
-fn destination(
-    args: &Args,
-    cx: &mut Ctx,
-    form: Form,
-    sizes: &[i64],
-    like: &TensorMeta,
-) -> Result<(TensorMeta, Output)> {
-    if let Form::Out(at) = form {
-        let out = args.tensor(at as usize)?;
-        ensure!(
-            out.dtype == like.dtype,
-            "Expected out tensor to have dtype {}, but got {} instead",
-            like.dtype.name(),
-            out.dtype.name()
-        );
-        return resize_output(cx, at, out, sizes);
-    }
-    let format = suggest_memory_format(&like.sizes, &like.strides);
-    let t = cx.empty(sizes, strides_for(sizes, format)?, like.dtype)?;
-    Ok((t.clone(), Output::Tensor(t)))
-}
-
 /// `upsample_*(self, output_size, [align_corners,] scales...)` and its `.out`.
 pub fn upsample(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
     let form = op.form(out, 2);
@@ -117,7 +92,7 @@ pub fn upsample(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
     let (align, scales) = op.options(args, 2)?;
     let mut sizes = x.sizes[..2].to_vec();
     sizes.extend(output_size);
-    let (out, returned) = destination(args, cx, form, &sizes, x)?;
+    let (out, returned) = output_like(args, cx, form, &sizes, x)?;
     cx.k.upsample(op.mode, x, output_size, align, &scales, &out)
         .map_err(failed("upsample"))?;
     Ok(vec![returned])
@@ -141,7 +116,7 @@ pub fn upsample_backward(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> 
         fmt_shape(&grad.sizes)
     );
     let (align, scales) = op.options(args, 3)?;
-    let (out, returned) = destination(args, cx, form, input_size, grad)?;
+    let (out, returned) = output_like(args, cx, form, input_size, grad)?;
     cx.k.upsample_backward(op.mode, grad, output_size, input_size, align, &scales, &out)
         .map_err(failed("upsample_backward"))?;
     Ok(vec![returned])
