@@ -33,7 +33,6 @@ impl Payload {
         let dense = t
             .f_contiguous()
             .and_then(|c| c.f_to_device(Device::Cpu))
-            .and_then(|c| c.f_contiguous())
             .map_err(err)?;
         Ok(Payload::Tensor(dense))
     }
@@ -76,6 +75,7 @@ impl Payload {
     /// The payload as a flat uint8 CPU tensor, without a copy when it is one already.
     pub fn into_tensor(self) -> Result<Tensor, String> {
         match self {
+            Payload::Tensor(t) if t.kind() == Kind::Uint8 && t.dim() == 1 => Ok(t),
             Payload::Tensor(t) => t.f_flatten(0, -1).and_then(|t| t.f_view_dtype(Kind::Uint8)),
             Payload::Bytes(bytes) => {
                 Tensor::f_from_data_size(&bytes, &[bytes.len() as i64], Kind::Uint8)

@@ -317,10 +317,16 @@ impl Core {
         Ok(new)
     }
 
-    fn request(&mut self, message: &ClientMessage) -> Result<(HostMessage, Vec<u8>)> {
+    /// The link for a request that waits: everything queued goes first, and it counts as a
+    /// round trip.
+    fn waiting_link(&mut self) -> Result<&mut Link> {
         self.send_batch()?;
         self.stats.round_trips += 1;
-        let reply = self.link()?.request(message)?;
+        self.link()
+    }
+
+    fn request(&mut self, message: &ClientMessage) -> Result<(HostMessage, Vec<u8>)> {
+        let reply = self.waiting_link()?.request(message)?;
         self.stats.bytes_down += reply.1.len() as u64;
         Ok(reply)
     }
@@ -369,10 +375,8 @@ impl Core {
         if self.dry_run {
             return Err(CoreError::DryRun(what.to_string()));
         }
-        self.send_batch()?;
-        self.stats.round_trips += 1;
         let message = ClientMessage::Download { tensor: src };
-        match self.link()?.request_into(&message, out)? {
+        match self.waiting_link()?.request_into(&message, out)? {
             HostMessage::Data => {
                 self.stats.bytes_down += out.len() as u64;
                 Ok(())

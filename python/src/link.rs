@@ -286,9 +286,14 @@ impl Link {
         &mut self,
         message: &ClientMessage,
     ) -> Result<(HostMessage, Vec<u8>), LinkError> {
-        self.send(message, &[])?;
-        self.writer.flush().map_err(FrameError::from)?;
+        self.send_now(message)?;
         self.receive()
+    }
+
+    /// Sends `message` and everything queued before it.
+    fn send_now(&mut self, message: &ClientMessage) -> Result<(), LinkError> {
+        self.send(message, &[])?;
+        self.flush()
     }
 
     /// Like [`request`](Self::request), with a payload of `out.len()` bytes read straight
@@ -298,8 +303,7 @@ impl Link {
         message: &ClientMessage,
         out: &mut [u8],
     ) -> Result<HostMessage, LinkError> {
-        self.send(message, &[])?;
-        self.writer.flush().map_err(FrameError::from)?;
+        self.send_now(message)?;
         let (reply, payload_len) = protocol::read_header::<_, HostMessage>(&mut self.reader)?;
         if payload_len == out.len() as u64 {
             self.reader.read_exact(out).map_err(FrameError::from)?;
