@@ -1,5 +1,7 @@
 """`torch.remote`: the device module, in the manner of `torch.cuda`."""
 
+import os
+
 import pytest
 import torch
 import torch_remote  # noqa: F401
@@ -11,7 +13,26 @@ def test_device_module_answers():
     assert torch.remote.current_device() == 0
     torch.remote.set_device(0)
     torch.remote.synchronize()
-    assert "CPU" in torch.remote.get_device_name(0) or "CUDA" in torch.remote.get_device_name(0)
+
+
+def proc_field(path: str, key: str) -> str:
+    with open(path) as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name.strip() == key:
+                return value.strip()
+    raise KeyError(key)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="reads /proc")
+def test_device_properties_come_from_the_host():
+    # The embedded host runs on this machine's CPU, so what it reports is in /proc here.
+    props = torch.remote.get_device_properties(0)
+    assert props.host_device == "cpu"
+    assert props.name == proc_field("/proc/cpuinfo", "model name")
+    assert props.name == torch.remote.get_device_name("remote:0")
+    assert props.total_memory == int(proc_field("/proc/meminfo", "MemTotal").split()[0]) * 1024
+    assert (props.major, props.minor) == (0, 0) == torch.remote.get_device_capability()
 
 
 def test_missing_device_is_an_error():

@@ -208,11 +208,11 @@ z = x.to("remote", dtype=torch.float64, copy=True)
 assert z.dtype == torch.float64 and z.device.type == "remote"
 assert torch.equal(z.cpu(), x.cpu().double())
 print("device:", torch.remote.get_device_name())
-first = torch_remote._active
+first = list(torch_remote._active)
 again = torch_remote.connect(
     provider=LocalContainer("t4", token={token!r}, idle_timeout={idle}, startup_timeout=60)
 )
-assert again == endpoint and torch_remote._active is first  # the running host, reused
+assert again == endpoint and torch_remote._active[0] is first[0]  # the running host, reused
 assert torch.ones(2, device="remote").sum().item() == 2.0
 print("client done")
 """

@@ -117,15 +117,28 @@ def test_auto_gpu_routes_through_device_for():
     assert chosen.idle_timeout == 60
     chosen = providers.make("modal", memory_gb=10, min_compute=500)
     assert chosen.gpu.modal == "H100"
-    chosen = providers.make("modal", devices=["l4"])
+    (chosen,) = providers.make_devices("modal", devices=["l4"])
     assert chosen.gpu.modal == "L4"
 
 
-def test_several_devices_are_not_supported_yet():
-    with pytest.raises(NotImplementedError, match="several remote devices"):
-        torch_remote.connect(provider="modal", devices=["T4", "H100"])
-    with pytest.raises(NotImplementedError, match="several remote devices"):
-        providers.make("modal", devices=["T4", "H100"])
+def test_several_devices_get_one_provider_each():
+    made = providers.make_devices("modal", devices=["T4", "h100:2"], idle_timeout=60)
+    assert [type(p) for p in made] == [providers.ModalProvider] * 2
+    assert [p.gpu.modal for p in made] == ["T4", "H100:2"]
+    assert all(p.idle_timeout == 60 for p in made)
+    made = providers.make_devices("host", devices=["tcp://a:1", "tls://b:2"], token="t")
+    assert [p.start() for p in made] == [
+        providers.Endpoint("tcp://a:1", "t"),
+        providers.Endpoint("tls://b:2", "t"),
+    ]
+    made = providers.make_devices("local", devices=3)
+    assert [p.start() for p in made] == [providers.Endpoint(None, None)] * 3
+    with pytest.raises(ValueError, match="names no remote device"):
+        providers.make_devices("modal", devices=[])
+    with pytest.raises(ValueError, match="give the GPU types in devices"):
+        providers.make_devices("modal", gpu="T4", devices=["T4", "L4"])
+    with pytest.raises(ValueError, match="unknown GPU type 'V100'"):
+        torch_remote.connect(provider="modal", devices=["T4", "V100"])
 
 
 def test_provider_errors_before_any_network():
@@ -173,9 +186,9 @@ def test_a_new_provider_kind_plugs_in(host_process):
         endpoint = torch_remote.connect(provider="fixed")
         assert endpoint.url == f"tcp://{address}"
         assert torch.ones(2, device="remote").sum().item() == 2.0
-        first = torch_remote._active
+        (first,) = torch_remote._active
         torch_remote.connect()  # back to the embedded default; the provider is released
-        assert first.stopped and torch_remote._active is None
+        assert first.stopped and torch_remote._active == []
         assert torch.ones(3, device="remote").sum().item() == 3.0
     finally:
         providers._PROVIDERS.pop("fixed", None)

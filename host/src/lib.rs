@@ -8,6 +8,8 @@ pub mod memo;
 pub mod protocol;
 
 #[cfg(feature = "server")]
+pub mod hardware;
+#[cfg(feature = "server")]
 pub mod kernels;
 #[cfg(feature = "server")]
 pub mod payload;

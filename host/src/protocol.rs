@@ -12,7 +12,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::guest::{Arg, ScalarType, SizeQuery, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest header accepted: op batches are bounded by the client's flush size.
 pub const MAX_HEADER_BYTES: u32 = 64 << 20;
@@ -87,8 +87,12 @@ pub struct HostStats {
     pub ops: u64,
     /// What the host computes on, e.g. `cpu` or `cuda:0`.
     pub device: String,
-    /// A readable name of that device.
+    /// A readable name of that device, as its driver reports it.
     pub device_name: String,
+    /// Bytes of memory that device has (RAM for the CPU).
+    pub total_memory: u64,
+    /// CUDA compute capability (major, minor); (0, 0) for the CPU.
+    pub capability: (u32, u32),
 }
 
 /// Messages from the host.

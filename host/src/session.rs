@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use tch::Device;
 
 use crate::guest::{GuestError, GuestRuntime, OpError, SizeQuery, TensorMeta};
+use crate::hardware;
 use crate::kernels::plan::{Plan, Step};
 use crate::kernels::TchKernels;
 use crate::memo::op_key;
@@ -241,12 +242,15 @@ impl Session {
 
     pub fn stats(&mut self) -> HostStats {
         let (storages, bytes) = self.storages().usage();
+        let info = hardware::describe(self.device);
         HostStats {
             storages,
             bytes,
             ops: self.ops,
             device: device_label(self.device),
-            device_name: device_name(self.device),
+            device_name: info.name.clone(),
+            total_memory: info.total_memory,
+            capability: info.capability,
         }
     }
 }
@@ -255,12 +259,5 @@ pub fn device_label(device: Device) -> String {
     match device {
         Device::Cuda(i) => format!("cuda:{i}"),
         _ => "cpu".into(),
-    }
-}
-
-fn device_name(device: Device) -> String {
-    match device {
-        Device::Cuda(i) => format!("CUDA device {i}"),
-        _ => "CPU (libtorch)".into(),
     }
 }

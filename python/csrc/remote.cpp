@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <cstring>
@@ -29,12 +30,13 @@ struct TrMeta {
   uint64_t storage;
 };
 
-uint64_t tr_storage_alloc(uint64_t nbytes);
+uint64_t tr_storage_alloc(uint64_t nbytes, int32_t device);
 const char* tr_last_error();
 uint64_t tr_storage_resize(uint64_t id, uint64_t old_nbytes, uint64_t new_nbytes);
-void tr_manual_seed(uint64_t seed);
+void tr_manual_seed(int32_t device, uint64_t seed);
 void tr_storage_release(uint64_t id);
 int32_t tr_device_count();
+int32_t tr_max_devices();
 void* tr_args_new();
 void tr_args_tensor(void* args, const TrMeta* meta, int32_t optional);
 void tr_args_list_begin(void* args);
@@ -50,7 +52,7 @@ void tr_args_scalar_bool(void* args, int32_t value);
 void tr_args_dtype(void* args, int32_t dtype);
 void tr_args_none(void* args);
 void tr_args_str(void* args, const char* value, uint64_t len);
-void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype);
+void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype, int32_t device);
 const char* tr_result_error(const void* result, int32_t* kind);
 uint64_t tr_result_len(const void* result);
 int32_t tr_result_kind(const void* result, uint64_t i);
@@ -85,9 +87,11 @@ c10::DataPtr data_ptr_for(uint64_t id, c10::DeviceIndex device) {
 
 struct RemoteAllocator final : c10::Allocator {
   c10::DataPtr allocate(size_t nbytes) override {
-    const uint64_t id = tr_storage_alloc(nbytes);
-    TORCH_CHECK(id != 0, "remote: cannot allocate ", nbytes, " bytes: ", tr_last_error());
-    return data_ptr_for(id, g_current_device.load());
+    const auto device = g_current_device.load();
+    const uint64_t id = tr_storage_alloc(nbytes, device);
+    TORCH_CHECK(id != 0, "remote: cannot allocate ", nbytes, " bytes on remote:", static_cast<int>(device), ": ",
+                tr_last_error());
+    return data_ptr_for(id, device);
   }
   c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
   void copy_data(void*, const void*, std::size_t) const override {
@@ -134,9 +138,9 @@ c10::TypeKind element_kind(const c10::Argument& arg) {
 
 // Turns a CPU tensor met among remote ones into an argument: Python numbers and 0-dim
 // tensors are accepted as scalars (as CUDA does); anything else is a device mix-up.
-at::Tensor on_remote(const at::Tensor& t, const std::string& op) {
+at::Tensor on_remote(const at::Tensor& t, const std::string& op, c10::DeviceIndex device) {
   if (t.dim() == 0 && t.device().is_cpu()) {
-    return t.to(c10::Device(kRemote, g_current_device.load()));
+    return t.to(c10::Device(kRemote, device));
   }
   TORCH_CHECK(false, op, ": expected all tensors on the remote device, but found a tensor ", describe(t),
               "; move it with .to(\"remote\") first");
@@ -145,6 +149,7 @@ at::Tensor on_remote(const at::Tensor& t, const std::string& op) {
 struct ArgBuilder {
   void* handle = tr_args_new();
   std::string op;
+  c10::DeviceIndex device = 0;  // where CPU scalars and indices are uploaded to
   std::vector<at::Tensor> keep;  // uploads made for 0-dim CPU tensors
 
   void tensor(const at::Tensor& t, int32_t optional) {
@@ -154,7 +159,7 @@ struct ArgBuilder {
       return tr_args_tensor(handle, &meta, optional);
     }
     if (t.unsafeGetTensorImpl()->is_wrapped_number() && optional == 0) return scalar(t.item());
-    keep.push_back(on_remote(t, op));
+    keep.push_back(on_remote(t, op, device));
     auto meta = meta_of(keep.back());
     tr_args_tensor(handle, &meta, optional);
   }
@@ -188,7 +193,7 @@ struct ArgBuilder {
         const auto t = e.isNone() ? at::Tensor() : e.toTensor();
         // As with CUDA, indices may be on the CPU: they are uploaded first.
         if (t.defined() && t.device().is_cpu()) {
-          keep.push_back(t.to(c10::Device(kRemote, g_current_device.load())));
+          keep.push_back(t.to(c10::Device(kRemote, device)));
           tensor(keep.back(), 0);
         } else {
           tensor(t, 0);
@@ -265,9 +270,20 @@ at::Tensor update(const DispatchResult& r, uint64_t i, const std::vector<c10::IV
   return target;
 }
 
+// The remote device an op runs on: the one its arguments name (`device="remote:1"`), else
+// that of its first remote tensor, else the current one. The core checks that every tensor
+// lives there.
 c10::DeviceIndex device_of(const std::vector<c10::IValue>& inputs) {
   for (const auto& v : inputs) {
+    if (v.isDevice() && v.toDevice().type() == kRemote && v.toDevice().has_index()) return v.toDevice().index();
+  }
+  for (const auto& v : inputs) {
     if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote) return v.toTensor().device().index();
+    if (v.isTensorList()) {
+      for (const at::Tensor& t : v.toTensorList()) {
+        if (t.defined() && t.device().type() == kRemote) return t.device().index();
+      }
+    }
   }
   return g_current_device.load();
 }
@@ -315,9 +331,14 @@ bool transfer(const std::string& name, std::vector<c10::IValue>& inputs, torch::
   auto dst = inputs[1].toTensor();
   const bool src_remote = src.device().type() == kRemote;
   const bool dst_remote = dst.device().type() == kRemote;
-  if (src_remote == dst_remote) return false;
+  // Between two remote devices the bytes pass through this process: the hosts do not know
+  // each other.
+  const bool across = src_remote && dst_remote && src.device() != dst.device();
+  if (src_remote == dst_remote && !across) return false;
   if (name == "aten::_copy_from_and_resize" && !dst.sizes().equals(src.sizes())) dst.resize_(src.sizes());
-  if (dst_remote) {
+  if (across) {
+    upload(download(src), dst);
+  } else if (dst_remote) {
     upload(src, dst);
   } else if (dst.is_contiguous() && dst.scalar_type() == src.scalar_type() && dst.sizes().equals(src.sizes())) {
     // The bytes land in `dst` itself: no staging tensor, no second copy.
@@ -417,6 +438,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     return;
   }
   ArgBuilder builder;
+  builder.device = device_of(inputs);
   builder.op = name.substr(name.find("::") + 2);
   if (!schema.overload_name().empty()) builder.op += "." + schema.overload_name();
   try {
@@ -427,7 +449,8 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   }
   const auto base = name.substr(name.find("::") + 2);
   DispatchResult result{tr_dispatch(builder.handle, base.c_str(), schema.overload_name().c_str(),
-                                       static_cast<int32_t>(c10::typeMetaToScalarType(c10::get_default_dtype())))};
+                                    static_cast<int32_t>(c10::typeMetaToScalarType(c10::get_default_dtype())),
+                                    builder.device)};
   int32_t kind = 0;
   if (const char* error = tr_result_error(result.handle, &kind)) {
     if (kind == kNotImplemented && cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);
@@ -455,7 +478,10 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
   }
   c10::Stream getStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, d); }
   c10::Stream exchangeStream(c10::Stream s) const override { return c10::Stream(c10::Stream::DEFAULT, s.device()); }
-  c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(tr_device_count()); }
+  // The most devices there can be, not how many there are now: the autograd engine sizes its
+  // per-device queues by this once, at the first backward, and `connect` may add devices
+  // later. Indices past the real count are refused by setDevice and the core.
+  c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(tr_max_devices()); }
 };
 
 // Seeds live on the host; this generator only remembers the seed it passed on.
@@ -466,7 +492,7 @@ struct RemoteGenerator final : c10::GeneratorImpl {
   void set_current_seed(uint64_t seed) override {
     seed_ = seed;
     offset_ = 0;
-    tr_manual_seed(seed);
+    tr_manual_seed(device().index(), seed);
   }
   uint64_t current_seed() const override { return seed_; }
   uint64_t seed() override {
@@ -501,9 +527,16 @@ struct RemoteGenerator final : c10::GeneratorImpl {
 };
 
 struct RemoteHooks final : at::PrivateUse1HooksInterface {
-  const at::Generator& getDefaultGenerator(c10::DeviceIndex) const override {
-    static at::Generator generator = at::make_generator<RemoteGenerator>(0);
-    return generator;
+  // One default generator per device index, made on first use and never freed (PyTorch
+  // holds references to them).
+  const at::Generator& getDefaultGenerator(c10::DeviceIndex device) const override {
+    static std::mutex lock;
+    static std::vector<std::unique_ptr<at::Generator>> generators(tr_max_devices());
+    const auto index = device < 0 ? g_current_device.load() : device;
+    std::lock_guard<std::mutex> guard(lock);
+    auto& slot = generators.at(index);
+    if (!slot) slot = std::make_unique<at::Generator>(at::make_generator<RemoteGenerator>(index));
+    return *slot;
   }
   at::Generator getNewGenerator(c10::DeviceIndex device) const override {
     return at::make_generator<RemoteGenerator>(device < 0 ? 0 : device);
@@ -567,6 +600,12 @@ void register_direct_kernels(const char* const* names, uint64_t count) {
 // Called once from Rust at import with every `name.overload` the guest runs. The static
 // registrations above live in this translation unit, and referencing it keeps the linker
 // from dropping them.
+extern "C" int32_t tr_current_device() { return torch_remote::g_current_device.load(); }
+
+extern "C" void tr_set_current_device(int32_t device) {
+  torch_remote::g_current_device.store(static_cast<c10::DeviceIndex>(device));
+}
+
 extern "C" void tr_register(const char* const* names, uint64_t count) {
   static torch_remote::RemoteHooks hooks;
   at::RegisterPrivateUse1HooksInterface(&hooks);

@@ -10,7 +10,7 @@ use torch_remote_host::guest::{
 use torch_remote_host::memo::op_key;
 use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
 
-use crate::kernels::{new_storage_id, Recorder};
+use crate::kernels::{device_of, new_storage_id, Recorder, MAX_DEVICES};
 use crate::link::{Link, LinkError};
 use crate::lowering::{Lowering, Lowerings};
 
@@ -58,12 +58,21 @@ pub struct Dispatched {
     pub storages: HashMap<u64, u64>,
 }
 
-pub struct Core {
-    guest: GuestRuntime<Recorder>,
+/// One remote device: the link to its host and what waits to go there.
+#[derive(Default)]
+struct Remote {
     link: Option<Link>,
-    dry_run: bool,
     batch: Vec<Op>,
     seq: u64,
+    /// Storages PyTorch released that this host has not been told of yet.
+    released: Vec<u64>,
+}
+
+pub struct Core {
+    guest: GuestRuntime<Recorder>,
+    /// `remote:0`, `remote:1`, ... in order.
+    remotes: Vec<Remote>,
+    dry_run: bool,
     /// Bytes of live storages, for the dry run's memory figures.
     live: HashMap<u64, u64>,
     pub stats: ClientStats,
@@ -79,14 +88,12 @@ static RELEASED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
     let mut guard = CORE.lock().unwrap_or_else(|p| p.into_inner());
     if guard.is_none() {
-        let guest = GuestRuntime::new(Recorder::new(ScalarType::Float32))
+        let guest = GuestRuntime::new(Recorder::new(ScalarType::Float32, 0))
             .map_err(|e| CoreError::Guest(e.to_string()))?;
         *guard = Some(Core {
             guest,
-            link: None,
+            remotes: vec![Remote::default()],
             dry_run: false,
-            batch: Vec::new(),
-            seq: 0,
             live: HashMap::new(),
             stats: ClientStats::default(),
             default_float: ScalarType::Float32,
@@ -128,13 +135,61 @@ pub fn contiguous_strides(sizes: &[i64]) -> Vec<i64> {
     strides
 }
 
+/// `op`'s complaint about a tensor argument that is not on `remote:{device}`.
+fn wrong_device(op: &str, device: usize, args: &[Arg]) -> CoreError {
+    let metas = args.iter().flat_map(|arg| match arg {
+        Arg::Tensor(m) => vec![m],
+        Arg::OptionalTensor(m) => m.iter().collect(),
+        Arg::TensorList(ms) => ms.iter().collect(),
+        Arg::OptionalTensorList(ms) => ms.iter().flatten().collect(),
+        _ => vec![],
+    });
+    let found = metas
+        .into_iter()
+        .find(|m| device_of(m.storage) != device)
+        .map(|m| {
+            format!(
+                "a tensor of shape {:?} on remote:{}",
+                m.sizes,
+                device_of(m.storage)
+            )
+        })
+        .unwrap_or_else(|| "a tensor elsewhere".into());
+    CoreError::Op(format!(
+        "{op}: expected all tensors on remote:{device}, but found {found}; move it with \
+         .to(\"remote:{device}\") first"
+    ))
+}
+
 impl Core {
-    pub fn set_link(&mut self, link: Option<Link>) {
-        self.link = link;
+    /// Forgets every host (and what was queued for them): `devices` remote devices follow,
+    /// attached at the next op.
+    pub fn detach(&mut self, devices: usize) {
+        self.remotes = (0..devices.clamp(1, MAX_DEVICES))
+            .map(|_| Remote::default())
+            .collect();
     }
 
-    pub fn has_link(&self) -> bool {
-        self.link.is_some()
+    /// Whether every remote device has its link.
+    pub fn is_attached(&self) -> bool {
+        self.remotes.iter().all(|r| r.link.is_some())
+    }
+
+    /// Gives the remote devices their links, in order.
+    pub fn attach(&mut self, links: Vec<Link>) {
+        for (remote, link) in self.remotes.iter_mut().zip(links) {
+            remote.link = Some(link);
+        }
+    }
+
+    fn check_device(&self, op: &str, device: usize) -> Result<()> {
+        if device < self.remotes.len() {
+            return Ok(());
+        }
+        Err(CoreError::Op(format!(
+            "{op}: remote:{device} does not exist ({} remote devices)",
+            self.remotes.len()
+        )))
     }
 
     /// In a dry run nothing goes to the host; the link, if any, stays for afterwards.
@@ -147,14 +202,29 @@ impl Core {
         self.default_float = dtype;
     }
 
-    /// Lowers one op (through the local guest, unless an op with its key was lowered
-    /// before) and queues it for the host.
-    pub fn dispatch(&mut self, name: &str, overload: &str, args: Vec<Arg>) -> Result<Dispatched> {
+    /// Lowers one op on `remote:{device}` (through the local guest, unless an op with its
+    /// key was lowered before) and queues it for that device's host. Every tensor it names
+    /// must live there.
+    pub fn dispatch(
+        &mut self,
+        device: usize,
+        name: &str,
+        overload: &str,
+        args: Vec<Arg>,
+    ) -> Result<Dispatched> {
         let (key, named) = op_key(name, overload, &args, self.default_float);
-        let lowering = match self.lowerings.get(&key, &named) {
+        if named.iter().any(|&id| device_of(id) != device) || device >= self.remotes.len() {
+            let op = format!(
+                "{name}{}{overload}",
+                if overload.is_empty() { "" } else { "." }
+            );
+            self.check_device(&op, device)?;
+            return Err(wrong_device(&op, device, &args));
+        }
+        let lowering = match self.lowerings.get(&key, &named, device) {
             Some(lowering) => lowering,
             None => {
-                let lowering = self.lower(name, overload, &args)?;
+                let lowering = self.lower(device, name, overload, &args)?;
                 if !lowering.reads_values {
                     self.lowerings.insert(key, named, lowering.clone());
                 }
@@ -169,13 +239,14 @@ impl Core {
         if lowering.needs_host {
             self.stats.ops += 1;
             let ids = lowering.created.iter().map(|&(id, _)| id).collect();
-            self.queue(Op {
+            let op = Op {
                 name: name.into(),
                 overload: overload.into(),
                 args,
                 storages: ids,
                 default_float: self.default_float,
-            })?;
+            };
+            self.queue(device, op)?;
         }
         Ok(Dispatched {
             outputs: lowering.outputs,
@@ -183,12 +254,19 @@ impl Core {
         })
     }
 
-    /// Runs one op through the local guest. An op whose output sizes depend on values
-    /// (`nonzero`, boolean masks, `unique`) asks the host for each size and runs again.
-    pub(crate) fn lower(&mut self, name: &str, overload: &str, args: &[Arg]) -> Result<Lowering> {
+    /// Runs one op on `remote:{device}` through the local guest. An op whose output sizes
+    /// depend on values (`nonzero`, boolean masks, `unique`) asks the host for each size
+    /// and runs again.
+    pub(crate) fn lower(
+        &mut self,
+        device: usize,
+        name: &str,
+        overload: &str,
+        args: &[Arg],
+    ) -> Result<Lowering> {
         let mut answers = Vec::new();
         loop {
-            let mut recorder = Recorder::new(self.default_float);
+            let mut recorder = Recorder::new(self.default_float, device);
             recorder.answers = answers;
             *self.guest.kernels() = recorder;
             let outputs = self
@@ -199,7 +277,7 @@ impl Core {
             answers = std::mem::take(&mut recorder.answers);
             match (outputs, recorder.asked.take()) {
                 (Err(_), Some((query, tensor))) if answers.len() < MAX_QUERIES => {
-                    let size = self.data_size(name, query, &tensor)?;
+                    let size = self.data_size(device, name, query, &tensor)?;
                     answers.push((query, tensor, size));
                 }
                 (outputs, _) => {
@@ -213,79 +291,113 @@ impl Core {
 
     /// The size `query` gives for `tensor`, from the host: the one round trip of a
     /// data-dependent op.
-    fn data_size(&mut self, op: &str, query: SizeQuery, tensor: &TensorMeta) -> Result<i64> {
+    fn data_size(
+        &mut self,
+        device: usize,
+        op: &str,
+        query: SizeQuery,
+        tensor: &TensorMeta,
+    ) -> Result<i64> {
         if self.dry_run {
             return Err(CoreError::DryRun(format!(
                 "{op} (its output's size depends on them)"
             )));
         }
-        match self.request(&ClientMessage::Query {
-            query,
-            tensor: tensor.clone(),
-        })? {
+        match self.request(
+            device,
+            &ClientMessage::Query {
+                query,
+                tensor: tensor.clone(),
+            },
+        )? {
             (HostMessage::Size(size), _) => Ok(size),
             (HostMessage::Failed { errors }, _) => Err(CoreError::Host(errors)),
             (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
         }
     }
 
-    fn queue(&mut self, op: Op) -> Result<()> {
+    fn queue(&mut self, device: usize, op: Op) -> Result<()> {
         if self.dry_run {
             return Ok(());
         }
-        self.batch.push(op);
-        if self.batch.len() >= BATCH_OPS {
-            self.send_batch()?;
+        let remote = &mut self.remotes[device];
+        remote.batch.push(op);
+        if remote.batch.len() >= BATCH_OPS {
+            self.send_batch(device)?;
             // Out now rather than when the buffer fills: the host runs it while more ops come.
-            self.link()?.flush()?;
+            self.link(device)?.flush()?;
         }
         Ok(())
     }
 
-    fn link(&mut self) -> Result<&mut Link> {
-        self.link.as_mut().ok_or(CoreError::NotConnected)
+    fn link(&mut self, device: usize) -> Result<&mut Link> {
+        self.remotes
+            .get_mut(device)
+            .and_then(|r| r.link.as_mut())
+            .ok_or(CoreError::NotConnected)
     }
 
-    /// Sends the batch and the storages PyTorch released since the last one.
-    fn send_batch(&mut self) -> Result<()> {
+    /// Hands the storages PyTorch released to the devices holding them.
+    fn sort_released(&mut self) {
         let released = std::mem::take(&mut *RELEASED.lock().unwrap_or_else(|p| p.into_inner()));
-        for id in &released {
-            self.live.remove(id);
+        for id in released {
+            self.live.remove(&id);
+            if let Some(remote) = self.remotes.get_mut(device_of(id)) {
+                remote.released.push(id);
+            }
         }
+    }
+
+    /// Sends `remote:{device}`'s batch and the storages of it PyTorch released since.
+    fn send_batch(&mut self, device: usize) -> Result<()> {
+        self.sort_released();
         if self.dry_run {
+            for remote in &mut self.remotes {
+                remote.released.clear();
+            }
             return Ok(());
         }
-        if !self.batch.is_empty() {
-            self.seq += 1;
+        let remote = &mut self.remotes[device];
+        let batch = std::mem::take(&mut remote.batch);
+        let released = std::mem::take(&mut remote.released);
+        if !batch.is_empty() {
+            remote.seq += 1;
             self.stats.batches += 1;
             let message = ClientMessage::Batch {
-                seq: self.seq,
-                ops: std::mem::take(&mut self.batch),
+                seq: remote.seq,
+                ops: batch,
             };
-            self.link()?.send(&message, &[])?;
+            self.link(device)?.send(&message, &[])?;
         }
         if !released.is_empty() {
-            self.link()?
+            self.link(device)?
                 .send(&ClientMessage::Free { storages: released }, &[])?;
         }
         Ok(())
     }
 
-    /// Sends a message that must keep its place after the ops queued so far.
-    fn send_in_order(&mut self, message: ClientMessage, payload: &[u8]) -> Result<()> {
-        self.send_batch()?;
+    /// Sends a message that must keep its place after the ops queued so far for `device`.
+    fn send_in_order(
+        &mut self,
+        device: usize,
+        message: ClientMessage,
+        payload: &[u8],
+    ) -> Result<()> {
+        self.send_batch(device)?;
         if !self.dry_run {
             self.stats.bytes_up += payload.len() as u64;
-            self.link()?.send(&message, payload)?;
+            self.link(device)?.send(&message, payload)?;
         }
         Ok(())
     }
 
-    /// A storage PyTorch's allocator asked for.
-    pub fn alloc(&mut self, nbytes: u64) -> Result<u64> {
-        let id = new_storage_id();
+    /// A storage PyTorch's allocator asked for on `remote:{device}`.
+    pub fn alloc(&mut self, device: usize, nbytes: u64) -> Result<u64> {
+        self.check_device("allocating a storage", device)?;
+        let id = new_storage_id(device);
         self.live.insert(id, nbytes);
         self.send_in_order(
+            device,
             ClientMessage::Alloc {
                 storage: id,
                 nbytes,
@@ -297,7 +409,8 @@ impl Core {
 
     /// A new storage of `new_nbytes` holding the first bytes of storage `id`.
     pub fn resize_storage(&mut self, id: u64, old_nbytes: u64, new_nbytes: u64) -> Result<u64> {
-        let new = self.alloc(new_nbytes)?;
+        let device = device_of(id);
+        let new = self.alloc(device, new_nbytes)?;
         let kept = old_nbytes.min(new_nbytes) as i64;
         let bytes = |storage| TensorMeta {
             sizes: vec![kept],
@@ -312,21 +425,25 @@ impl Core {
                 Arg::Tensor(bytes(id)),
                 Arg::Boolean(false),
             ];
-            self.dispatch("copy_", "", args)?;
+            self.dispatch(device, "copy_", "", args)?;
         }
         Ok(new)
     }
 
-    /// The link for a request that waits: everything queued goes first, and it counts as a
-    /// round trip.
-    fn waiting_link(&mut self) -> Result<&mut Link> {
-        self.send_batch()?;
+    /// `device`'s link for a request that waits: everything queued for it goes first, and
+    /// it counts as a round trip.
+    fn waiting_link(&mut self, device: usize) -> Result<&mut Link> {
+        self.send_batch(device)?;
         self.stats.round_trips += 1;
-        self.link()
+        self.link(device)
     }
 
-    fn request(&mut self, message: &ClientMessage) -> Result<(HostMessage, Vec<u8>)> {
-        let reply = self.waiting_link()?.request(message)?;
+    fn request(
+        &mut self,
+        device: usize,
+        message: &ClientMessage,
+    ) -> Result<(HostMessage, Vec<u8>)> {
+        let reply = self.waiting_link(device)?.request(message)?;
         self.stats.bytes_down += reply.1.len() as u64;
         Ok(reply)
     }
@@ -339,6 +456,7 @@ impl Core {
         sizes: Vec<i64>,
         bytes: &[u8],
     ) -> Result<()> {
+        let device = device_of(dst.storage);
         let whole = dst.storage_offset == 0
             && dst.dtype == dtype
             && dst.sizes == sizes
@@ -349,10 +467,10 @@ impl Core {
             let message = ClientMessage::Replace {
                 storage: dst.storage,
             };
-            return self.send_in_order(message, bytes);
+            return self.send_in_order(device, message, bytes);
         }
-        let tmp = new_storage_id();
-        self.send_in_order(ClientMessage::Upload { storage: tmp }, bytes)?;
+        let tmp = new_storage_id(device);
+        self.send_in_order(device, ClientMessage::Upload { storage: tmp }, bytes)?;
         let strides = contiguous_strides(&sizes);
         let src = TensorMeta {
             sizes,
@@ -362,6 +480,7 @@ impl Core {
             storage: tmp,
         };
         self.dispatch(
+            device,
             "copy_",
             "",
             vec![Arg::Tensor(dst), Arg::Tensor(src), Arg::Boolean(false)],
@@ -375,8 +494,9 @@ impl Core {
         if self.dry_run {
             return Err(CoreError::DryRun(what.to_string()));
         }
+        let device = device_of(src.storage);
         let message = ClientMessage::Download { tensor: src };
-        match self.waiting_link()?.request_into(&message, out)? {
+        match self.waiting_link(device)?.request_into(&message, out)? {
             HostMessage::Data => {
                 self.stats.bytes_down += out.len() as u64;
                 Ok(())
@@ -386,35 +506,40 @@ impl Core {
         }
     }
 
-    /// Waits for every op sent so far; raises what failed on the host since the last wait.
-    pub fn synchronize(&mut self) -> Result<()> {
+    /// Waits for every op sent so far to `remote:{device}`; raises what failed on its host
+    /// since the last wait.
+    pub fn synchronize(&mut self, device: usize) -> Result<()> {
+        self.check_device("synchronize", device)?;
         if self.dry_run {
             return Ok(());
         }
-        match self.request(&ClientMessage::Sync)? {
+        match self.request(device, &ClientMessage::Sync)? {
             (HostMessage::Synced { errors }, _) if errors.is_empty() => Ok(()),
             (HostMessage::Synced { errors }, _) => Err(CoreError::Host(errors)),
             (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
         }
     }
 
-    pub fn seed(&mut self, seed: u64) -> Result<()> {
-        self.send_in_order(ClientMessage::Seed { seed }, &[])
+    pub fn seed(&mut self, device: usize, seed: u64) -> Result<()> {
+        self.check_device("manual_seed", device)?;
+        self.send_in_order(device, ClientMessage::Seed { seed }, &[])
     }
 
-    /// The host's figures for this session; in a dry run, the client's own count.
-    pub fn host_stats(&mut self) -> Result<HostStats> {
+    /// `remote:{device}`'s figures for this session; in a dry run, the client's own count.
+    pub fn host_stats(&mut self, device: usize) -> Result<HostStats> {
+        self.check_device("host stats", device)?;
         if self.dry_run {
-            self.send_batch()?;
+            self.send_batch(device)?;
+            let live = || self.live.iter().filter(|(&id, _)| device_of(id) == device);
             return Ok(HostStats {
-                storages: self.live.len() as u64,
-                bytes: self.live.values().sum(),
+                storages: live().count() as u64,
+                bytes: live().map(|(_, &n)| n).sum(),
                 device: "dry-run".into(),
                 device_name: "dry run (no host)".into(),
                 ..HostStats::default()
             });
         }
-        match self.request(&ClientMessage::Stats)? {
+        match self.request(device, &ClientMessage::Stats)? {
             (HostMessage::Stats(stats), _) => Ok(stats),
             (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
         }

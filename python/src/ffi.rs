@@ -271,6 +271,7 @@ fn error_kind(e: &CoreError) -> i32 {
 
 fn run_dispatch(
     list: ArgList,
+    device: usize,
     name: &str,
     overload: &str,
     default_float: Option<ScalarType>,
@@ -283,9 +284,11 @@ fn run_dispatch(
     if let Some(dtype) = default_float {
         core.set_default_float(dtype);
     }
-    core.dispatch(name, overload, list.args)
+    core.dispatch(device, name, overload, list.args)
 }
 
+/// Runs `name.overload` on remote device `device`.
+///
 /// # Safety
 /// `a` comes from `tr_args_new` (consumed here); `name` and `overload` are C strings.
 #[no_mangle]
@@ -294,6 +297,7 @@ pub unsafe extern "C" fn tr_dispatch(
     name: *const c_char,
     overload: *const c_char,
     default_dtype: i32,
+    device: i32,
 ) -> *mut c_void {
     // SAFETY: guaranteed by the caller.
     let (list, name, overload) = unsafe {
@@ -307,7 +311,10 @@ pub unsafe extern "C" fn tr_dispatch(
         Err(CoreError::Guest(format!(
             "{name}.{overload}: the client core panicked"
         ))),
-        || run_dispatch(list, &name, &overload, dtype_of(default_dtype)),
+        || {
+            let device = usize::try_from(device).unwrap_or(usize::MAX);
+            run_dispatch(list, device, &name, &overload, dtype_of(default_dtype))
+        },
     )
     .map_err(|e| {
         (
@@ -434,11 +441,13 @@ pub unsafe extern "C" fn tr_result_free(r: *mut c_void) {
     drop(unsafe { Box::from_raw(r as *mut DispatchResult) });
 }
 
+/// A new storage of `nbytes` on remote device `device`; 0 on failure.
 #[no_mangle]
-pub extern "C" fn tr_storage_alloc(nbytes: u64) -> u64 {
+pub extern "C" fn tr_storage_alloc(nbytes: u64, device: i32) -> u64 {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
     guarded(0, || {
         session::attached_core()
-            .and_then(|mut guard| guard.as_mut().expect("attached").alloc(nbytes))
+            .and_then(|mut guard| guard.as_mut().expect("attached").alloc(device, nbytes))
             .unwrap_or_else(|e| {
                 error_ptr(&e.to_string());
                 0
@@ -464,11 +473,13 @@ pub extern "C" fn tr_storage_resize(id: u64, old_nbytes: u64, new_nbytes: u64) -
     })
 }
 
+/// Seeds the random ops of remote device `device`.
 #[no_mangle]
-pub extern "C" fn tr_manual_seed(seed: u64) {
+pub extern "C" fn tr_manual_seed(device: i32, seed: u64) {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
     guarded((), || {
         if let Ok(mut guard) = session::attached_core() {
-            let _ = guard.as_mut().expect("attached").seed(seed);
+            let _ = guard.as_mut().expect("attached").seed(device, seed);
         }
     })
 }
@@ -486,6 +497,12 @@ pub extern "C" fn tr_last_error() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn tr_device_count() -> i32 {
     session::device_count()
+}
+
+/// How many remote devices a process may have.
+#[no_mangle]
+pub extern "C" fn tr_max_devices() -> i32 {
+    crate::kernels::MAX_DEVICES as i32
 }
 
 /// Copies dense CPU data into the remote tensor `dst`. Returns null or an error message.

@@ -72,7 +72,7 @@ impl Core {
         let start = Instant::now();
         let mut last = None;
         for _ in 0..repeat {
-            last = Some(self.lower(name, overload, args)?);
+            last = Some(self.lower(0, name, overload, args)?);
         }
         let guest = start.elapsed().as_secs_f64() / f64::from(repeat);
         let mut memo = Lowerings::default();
@@ -81,7 +81,7 @@ impl Core {
         let start = Instant::now();
         for _ in 0..repeat {
             let (key, named) = op_key(name, overload, args, ScalarType::Float32);
-            let lowering: Option<Lowering> = memo.get(&key, &named);
+            let lowering: Option<Lowering> = memo.get(&key, &named, 0);
             std::hint::black_box(lowering);
         }
         let memoised = start.elapsed().as_secs_f64() / f64::from(repeat);

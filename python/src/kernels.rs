@@ -12,9 +12,23 @@ use torch_remote_host::guest::{
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
 
-/// A storage id no other storage of this process has had.
-pub fn new_storage_id() -> u64 {
-    NEXT_STORAGE.fetch_add(1, Ordering::Relaxed)
+/// The bits of a storage id from this one up name the remote device that holds it, so a
+/// storage's device needs no table (the C++ shim hands back only ids).
+const DEVICE_SHIFT: u32 = 56;
+
+/// Remote devices one process may have. PyTorch's autograd engine keeps a thread for each
+/// possible device, so this stays small.
+pub const MAX_DEVICES: usize = 16;
+
+/// A storage id on remote device `device` that no other storage of this process has had.
+pub fn new_storage_id(device: usize) -> u64 {
+    debug_assert!(device < MAX_DEVICES);
+    NEXT_STORAGE.fetch_add(1, Ordering::Relaxed) | ((device as u64) << DEVICE_SHIFT)
+}
+
+/// The remote device holding storage `id`.
+pub fn device_of(id: u64) -> usize {
+    (id >> DEVICE_SHIFT) as usize
 }
 
 /// What the guest asked of its kernels while running one op.
@@ -27,6 +41,8 @@ pub struct Recorder {
     pub launched: bool,
     /// `torch.get_default_dtype()` when the op was dispatched.
     pub default_float: ScalarType,
+    /// The remote device the op runs on, which holds the storages it creates.
+    pub device: usize,
     /// Sizes the host gave for this op's `data-size` queries.
     pub answers: Vec<(SizeQuery, TensorMeta, i64)>,
     /// The first query `answers` did not hold: the op is run again once the host answers.
@@ -37,12 +53,13 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(default_float: ScalarType) -> Self {
+    pub fn new(default_float: ScalarType, device: usize) -> Self {
         Self {
             created: Vec::new(),
             freed: Vec::new(),
             launched: false,
             default_float,
+            device,
             answers: Vec::new(),
             asked: None,
             reads_values: false,
@@ -68,7 +85,7 @@ impl TypesHost for Recorder {}
 
 impl KernelsHost for Recorder {
     fn new_storage(&mut self, nbytes: u64) -> StorageId {
-        let id = new_storage_id();
+        let id = new_storage_id(self.device);
         self.created.push((id, nbytes));
         id
     }

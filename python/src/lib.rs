@@ -19,6 +19,9 @@ extern "C" {
     /// Registers the allocator, hooks, device guard, fallback and a direct kernel for each
     /// `name.overload` in `names` (csrc/remote.cpp).
     fn tr_register(names: *const *const std::ffi::c_char, count: u64);
+    /// The device guard's current remote device.
+    fn tr_current_device() -> i32;
+    fn tr_set_current_device(device: i32);
 }
 
 fn to_py(e: CoreError) -> PyErr {
@@ -56,23 +59,31 @@ fn register() -> PyResult<()> {
     Ok(())
 }
 
-/// Sets where ops go: a host `url` and `token`, or (without a url) an embedded local host
-/// started from `host_program`, or nowhere in a dry run.
+/// Sets where ops go: for `remote:0`, `remote:1`, ... in `endpoints` a host `(url, token)`,
+/// or (url None) an embedded local host started from `host_program`; or nowhere in a dry
+/// run. No endpoints: one embedded host.
 #[pyfunction]
-#[pyo3(signature = (url=None, token=None, dry_run=false, host_program=None))]
+#[pyo3(signature = (endpoints=Vec::new(), dry_run=false, host_program=None))]
 fn configure(
-    url: Option<String>,
-    token: Option<String>,
+    endpoints: Vec<(Option<String>, Option<String>)>,
     dry_run: bool,
     host_program: Option<String>,
 ) -> PyResult<()> {
+    let endpoints = endpoints
+        .into_iter()
+        .map(|(url, token)| session::Endpoint { url, token })
+        .collect();
     session::configure(session::Config {
-        url,
-        token,
+        endpoints,
         dry_run,
         host_program,
     })
-    .map_err(to_py)
+    .map_err(to_py)?;
+    let current = current_device();
+    if current >= session::device_count() {
+        set_device(0);
+    }
+    Ok(())
 }
 
 #[pyfunction]
@@ -90,27 +101,43 @@ fn device_count() -> i32 {
     session::device_count()
 }
 
-/// Waits for every op sent so far and raises what failed on the host.
 #[pyfunction]
-fn synchronize(py: Python<'_>) -> PyResult<()> {
-    with_core(py, |core| core.synchronize())
+fn current_device() -> i32 {
+    // SAFETY: reads an atomic in the shim.
+    unsafe { tr_current_device() }
+}
+
+/// Makes `remote:{device}` the one that ops without a device index go to; the caller has
+/// checked the index.
+#[pyfunction]
+fn set_device(device: i32) {
+    // SAFETY: writes an atomic in the shim.
+    unsafe { tr_set_current_device(device) }
+}
+
+/// Waits for every op sent so far to `remote:{device}` and raises what failed on its host.
+#[pyfunction]
+fn synchronize(py: Python<'_>, device: usize) -> PyResult<()> {
+    with_core(py, |core| core.synchronize(device))
 }
 
 #[pyfunction]
-fn manual_seed(py: Python<'_>, seed: u64) -> PyResult<()> {
-    with_core(py, |core| core.seed(seed))
+fn manual_seed(py: Python<'_>, device: usize, seed: u64) -> PyResult<()> {
+    with_core(py, |core| core.seed(device, seed))
 }
 
-/// The host's figures for this session (one round trip).
+/// `remote:{device}`'s host figures for this session (one round trip).
 #[pyfunction]
-fn host_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-    let stats = with_core(py, |core| core.host_stats())?;
+fn host_stats<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict>> {
+    let stats = with_core(py, |core| core.host_stats(device))?;
     let dict = PyDict::new(py);
     dict.set_item("storages", stats.storages)?;
     dict.set_item("bytes", stats.bytes)?;
     dict.set_item("ops", stats.ops)?;
     dict.set_item("device", stats.device)?;
     dict.set_item("device_name", stats.device_name)?;
+    dict.set_item("total_memory", stats.total_memory)?;
+    dict.set_item("capability", stats.capability)?;
     Ok(dict)
 }
 
@@ -165,6 +192,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_dry_run, m)?)?;
     m.add_function(wrap_pyfunction!(is_dry_run, m)?)?;
     m.add_function(wrap_pyfunction!(device_count, m)?)?;
+    m.add_function(wrap_pyfunction!(current_device, m)?)?;
+    m.add_function(wrap_pyfunction!(set_device, m)?)?;
     m.add_function(wrap_pyfunction!(synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(host_stats, m)?)?;

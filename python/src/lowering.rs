@@ -37,12 +37,13 @@ impl Lowering {
         }
     }
 
-    /// The same lowering for an op naming `named` where this one named `recorded`.
-    fn renamed(&self, recorded: &[u64], named: &[u64]) -> Self {
+    /// The same lowering for an op on `device` naming `named` where this one named
+    /// `recorded`.
+    fn renamed(&self, recorded: &[u64], named: &[u64], device: usize) -> Self {
         let created: Vec<(u64, u64)> = self
             .created
             .iter()
-            .map(|&(_, nbytes)| (new_storage_id(), nbytes))
+            .map(|&(_, nbytes)| (new_storage_id(device), nbytes))
             .collect();
         let before: Vec<u64> = recorded
             .iter()
@@ -86,11 +87,12 @@ pub struct Lowerings {
 }
 
 impl Lowerings {
-    /// The lowering of an op with `key` that names `named`, if one with that key was seen.
-    pub fn get(&self, key: &[u8], named: &[u64]) -> Option<Lowering> {
+    /// The lowering of an op on `device` with `key` that names `named`, if one with that
+    /// key was seen (on any device).
+    pub fn get(&self, key: &[u8], named: &[u64], device: usize) -> Option<Lowering> {
         self.seen
             .get(key)
-            .map(|(recorded, lowering)| lowering.renamed(recorded, named))
+            .map(|(recorded, lowering)| lowering.renamed(recorded, named, device))
     }
 
     pub fn insert(&mut self, key: Vec<u8>, named: Vec<u64>, lowering: Lowering) {

@@ -1,30 +1,47 @@
-//! Where the client's ops go: a configured host, an embedded local host started on first
-//! use, or nowhere (the dry run).
+//! Where the client's ops go: for each remote device a configured host or an embedded
+//! local host started on first use; or nowhere (the dry run).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::core::{core, Core, CoreError, Result};
+use crate::kernels::MAX_DEVICES;
 use crate::link::Link;
+
+/// The host of one remote device: a URL and token, or (without a URL) an embedded one.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    pub url: Option<String>,
+    pub token: Option<String>,
+}
 
 /// What `torch_remote` was told at import or by `connect`.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    pub url: Option<String>,
-    pub token: Option<String>,
+    /// `remote:0`, `remote:1`, ...; none means one embedded host.
+    pub endpoints: Vec<Endpoint>,
     pub dry_run: bool,
     /// The `torch-remote-host` program for the embedded default.
     pub host_program: Option<String>,
 }
 
+impl Config {
+    fn endpoints(&self) -> Vec<Endpoint> {
+        if self.endpoints.is_empty() {
+            vec![Endpoint::default()]
+        } else {
+            self.endpoints.clone()
+        }
+    }
+}
+
 static CONFIG: Mutex<Config> = Mutex::new(Config {
-    url: None,
-    token: None,
+    endpoints: Vec::new(),
     dry_run: false,
     host_program: None,
 });
-static EMBEDDED: Mutex<Option<Child>> = Mutex::new(None);
+static EMBEDDED: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 
 fn config() -> MutexGuard<'static, Config> {
     CONFIG.lock().unwrap_or_else(|p| p.into_inner())
@@ -33,14 +50,23 @@ fn config() -> MutexGuard<'static, Config> {
 /// Replaces the configuration; the next op attaches accordingly. A URL whose scheme is
 /// neither `tcp://` nor `tls://` is refused here, before any op.
 pub fn configure(new: Config) -> Result<()> {
-    if let Some(url) = &new.url {
+    if new.endpoints.len() > MAX_DEVICES {
+        return Err(CoreError::Op(format!(
+            "{} remote devices were asked for; at most {MAX_DEVICES} are supported",
+            new.endpoints.len()
+        )));
+    }
+    for url in new.endpoints.iter().filter_map(|e| e.url.as_ref()) {
         crate::link::parse_url(url)?;
     }
+    let devices = new.endpoints().len();
     *config() = new;
     core()?
         .as_mut()
         .expect("core() initialises the core")
-        .set_link(None);
+        .detach(devices);
+    // Their links are gone; nothing reaches them any more.
+    shutdown();
     Ok(())
 }
 
@@ -54,17 +80,22 @@ pub fn is_dry_run() -> bool {
 }
 
 pub fn device_count() -> i32 {
-    1
+    config().endpoints().len() as i32
 }
 
-/// The core, attached to its host (or to the dry run) as configured.
+/// The core, attached to its hosts (or to the dry run) as configured.
 pub fn attached_core() -> Result<MutexGuard<'static, Option<Core>>> {
     let mut guard = core()?;
     let core = guard.as_mut().expect("core() initialises the core");
     let config = config().clone();
     core.set_dry_run(config.dry_run);
-    if !config.dry_run && !core.has_link() {
-        core.set_link(Some(connect(&config)?));
+    if !config.dry_run && !core.is_attached() {
+        let links = config
+            .endpoints()
+            .iter()
+            .map(|endpoint| connect(endpoint, &config))
+            .collect::<Result<Vec<_>>>()?;
+        core.attach(links);
     }
     Ok(guard)
 }
@@ -81,8 +112,8 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn connect(config: &Config) -> Result<Link> {
-    let (url, token) = match (&config.url, &config.token) {
+fn connect(endpoint: &Endpoint, config: &Config) -> Result<Link> {
+    let (url, token) = match (&endpoint.url, &endpoint.token) {
         (Some(url), Some(token)) => (url.clone(), token.clone()),
         (Some(url), None) => {
             return Err(CoreError::Op(format!(
@@ -126,13 +157,17 @@ fn start_embedded(config: &Config) -> Result<(String, String)> {
         .nth(3)
         .ok_or_else(|| fail(format!("it printed {line:?} instead of its address")))?
         .to_string();
-    *EMBEDDED.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+    EMBEDDED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(child);
     Ok((format!("tcp://{address}"), token))
 }
 
-/// Stops the embedded host, if this process started one.
+/// Stops the embedded hosts this process started.
 pub fn shutdown() {
-    if let Some(mut child) = EMBEDDED.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    let children = std::mem::take(&mut *EMBEDDED.lock().unwrap_or_else(|p| p.into_inner()));
+    for mut child in children {
         drop(child.stdin.take());
         let _ = child.kill();
         let _ = child.wait();

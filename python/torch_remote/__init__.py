@@ -50,7 +50,8 @@ def host_program() -> str | None:
     return shutil.which("torch-remote-host")
 
 
-_active: Provider | None = None
+#: The providers of ``remote:0``, ``remote:1``, ... after ``connect(provider=...)``.
+_active: list[Provider] = []
 
 
 def connect(
@@ -62,9 +63,9 @@ def connect(
     gpu: str | None = None,
     memory_gb: float | None = None,
     min_compute: float | None = None,
-    devices: list[str] | None = None,
+    devices: int | list | None = None,
     **options,
-) -> Endpoint | None:
+) -> Endpoint | list[Endpoint] | None:
     """Sends ops to the host at ``url`` (``tcp://host:port`` or ``tls://host:port``)
     presenting ``token``; without a url, to a local host started on first use; with
     ``dry_run``, nowhere.
@@ -74,61 +75,84 @@ def connect(
     Modal, ``gpu="auto"`` with ``memory_gb``/``min_compute`` picks the smallest GPU type that
     fits (:func:`device_for`), and further keywords (``idle_timeout``, ``app_file``, ...) go
     to the provider. ``remote:0`` is then bound to that host, connected at once; the endpoint
-    is returned. Several devices (``devices=[...]`` with more than one) are not supported."""
-    global _active
+    is returned.
+
+    ``devices`` gives several remote devices, one host each: GPU types for Modal
+    (``devices=["T4", "H100"]`` makes ``remote:0`` a T4 and ``remote:1`` an H100), URLs for
+    ``provider="host"``, or a count (``provider="local", devices=2``); the endpoints are
+    returned in device order."""
     if provider is None:
         if gpu is not None or memory_gb is not None or min_compute is not None or devices:
             provider = os.environ.get("TORCH_REMOTE_PROVIDER") or "modal"
         else:
-            _release_active()
-            _native.configure(url=url, token=token, dry_run=dry_run, host_program=host_program())
+            _release_active([])
+            endpoints = [(url, token)] if url is not None else []
+            _native.configure(endpoints=endpoints, dry_run=dry_run, host_program=host_program())
             return None
     if dry_run:
         raise ValueError("dry_run=True needs no provider: call connect(dry_run=True) alone")
-    chosen = providers.make(
+    chosen = providers.make_devices(
         provider,
+        devices=devices,
         url=url,
         token=token,
         gpu=gpu if gpu is not None else os.environ.get("TORCH_REMOTE_GPU") or None,
         memory_gb=memory_gb,
         min_compute=min_compute,
-        devices=devices,
         **options,
     )
-    if _active is not None and _active.same_as(chosen):
-        chosen = _active  # the same request: the same host, if it still runs
-    if chosen is not _active:
-        _release_active()
-    endpoint = chosen.start()
-    _active = chosen
+    kept = _reuse(chosen)
+    _release_active(kept)
+    _active[:] = kept
+    endpoints = providers.start_all(kept)
     _native.configure(
-        url=endpoint.url, token=endpoint.token, dry_run=False, host_program=host_program()
+        endpoints=[(e.url, e.token) for e in endpoints],
+        dry_run=False,
+        host_program=host_program(),
     )
-    if endpoint.url is not None:
-        # Attach now, so a wrong token or a lost tunnel shows here rather than at the first op.
-        try:
-            _native.synchronize()
-        except RuntimeError as e:
-            raise providers.ProviderError(
-                f"cannot attach to the host from {chosen.describe()}: {e}"
-            ) from e
-        providers.say(
-            f"connected: remote:0 is {device.get_device_name()} via {chosen.describe()}",
-            verbose=getattr(chosen, "verbose", False),
-        )
-    return endpoint
+    for index, (endpoint, source) in enumerate(zip(endpoints, kept, strict=True)):
+        _attach(index, endpoint, source)
+    return endpoints if devices is not None else endpoints[0]
 
 
-def _release_active() -> None:
-    global _active
-    previous, _active = _active, None
-    if previous is not None:
-        previous.stop()
+def _reuse(chosen: list[Provider]) -> list[Provider]:
+    """``chosen``, with each provider that asks for a host an active one already gives
+    replaced by that one (and so its host, if it still runs)."""
+    kept: list[Provider] = []
+    for new in chosen:
+        old = next((p for p in _active if p.same_as(new) and p not in kept), None)
+        kept.append(old or new)
+    return kept
+
+
+def _attach(index: int, endpoint: Endpoint, source: Provider) -> None:
+    """Attaches ``remote:{index}`` now, so a wrong token or a lost tunnel shows here rather
+    than at the first op."""
+    if endpoint.url is None:
+        return
+    try:
+        _native.synchronize(index)
+    except RuntimeError as e:
+        raise providers.ProviderError(
+            f"cannot attach remote:{index} to the host from {source.describe()}: {e}"
+        ) from e
+    providers.say(
+        f"connected: remote:{index} is {device.get_device_name(index)} via {source.describe()}",
+        verbose=getattr(source, "verbose", False),
+    )
+
+
+def _release_active(keep: list[Provider]) -> None:
+    """Stops the active providers not in ``keep``."""
+    previous = [p for p in _active if p not in keep]
+    _active.clear()
+    for p in previous:
+        p.stop()
 
 
 def _at_exit() -> None:
-    if _active is not None:
-        _active.at_exit()
+    for p in _active:
+        p.at_exit()
 
 
 @contextlib.contextmanager

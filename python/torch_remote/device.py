@@ -1,14 +1,16 @@
-"""The ``torch.remote`` module: device management for ``remote``, like ``torch.cuda``."""
+"""The ``torch.remote`` module: device management for ``remote``, like ``torch.cuda``.
+
+Each remote device (``remote:0``, ``remote:1``, ...) is one host; what a function reports
+about a device comes from that host."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from . import _native
-
-_current = 0
 
 
 def is_available() -> bool:
@@ -29,42 +31,104 @@ def device_count() -> int:
 
 
 def current_device() -> int:
-    return _current
+    return _native.current_device()
+
+
+def _index(device: Any = None) -> int:
+    """The index ``device`` (None, an int, ``"remote:1"`` or a ``torch.device``) names,
+    checked against the devices there are."""
+    if device is None:
+        return current_device()
+    if isinstance(device, int):
+        index = device
+    else:
+        device = torch.device(device)
+        if device.type != "remote":
+            raise ValueError(f"{device} is not a remote device")
+        index = current_device() if device.index is None else device.index
+    if not 0 <= index < device_count():
+        raise RuntimeError(f"remote:{index} does not exist ({device_count()} remote devices)")
+    return index
 
 
 def set_device(device: int | str | torch.device) -> None:
-    global _current
-    index = torch.device(device).index if not isinstance(device, int) else device
-    index = 0 if index is None else index
-    if not 0 <= index < device_count():
-        raise RuntimeError(f"remote:{index} does not exist ({device_count()} remote devices)")
-    _current = index
+    """Makes ``device`` the one that ``device="remote"`` (without an index) means."""
+    _native.set_device(_index(device))
+
+
+class device:  # noqa: N801 (the name torch.cuda.device has)
+    """``with torch.remote.device(1):`` makes ``remote:1`` current inside the block."""
+
+    def __init__(self, device: Any) -> None:
+        self.index = _index(device)
+        self.previous = -1
+
+    def __enter__(self) -> None:
+        self.previous = current_device()
+        set_device(self.index)
+
+    def __exit__(self, *exc: object) -> None:
+        set_device(self.previous)
 
 
 def synchronize(device: Any = None) -> None:
-    """Waits for every op sent so far; raises what failed on the host since the last wait."""
-    _native.synchronize()
+    """Waits for every op sent so far to ``device`` (the current one by default); raises
+    what failed on its host since the last wait."""
+    _native.synchronize(_index(device))
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds the random ops of the remote device."""
-    _native.manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+    """Seeds the random ops of the current remote device."""
+    _native.manual_seed(current_device(), int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
 def manual_seed_all(seed: int) -> None:
-    manual_seed(seed)
+    """Seeds the random ops of every remote device."""
+    for index in range(device_count()):
+        _native.manual_seed(index, int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+@dataclass(frozen=True)
+class DeviceProperties:
+    """What a remote device's host computes on, as that host reports it."""
+
+    name: str
+    #: Bytes of memory (the machine's RAM when the host computes on its CPU).
+    total_memory: int
+    #: CUDA compute capability; (0, 0) on a CPU host.
+    major: int
+    minor: int
+    #: The host's own name for it: ``cuda:0`` or ``cpu``.
+    host_device: str
+
+
+def get_device_properties(device: Any = None) -> DeviceProperties:
+    stats = _native.host_stats(_index(device))
+    major, minor = stats["capability"]
+    return DeviceProperties(
+        name=stats["device_name"],
+        total_memory=stats["total_memory"],
+        major=major,
+        minor=minor,
+        host_device=stats["device"],
+    )
 
 
 def get_device_name(device: Any = None) -> str:
     """The name of what the host computes on, as the host reports it."""
-    return _native.host_stats()["device_name"]
+    return _native.host_stats(_index(device))["device_name"]
+
+
+def get_device_capability(device: Any = None) -> tuple[int, int]:
+    return tuple(_native.host_stats(_index(device))["capability"])
 
 
 def memory_allocated(device: Any = None) -> int:
-    """Bytes held by this process's remote storages, as the host counts them."""
-    return _native.host_stats()["bytes"]
+    """Bytes held by this process's storages on ``device``, as its host counts them."""
+    return _native.host_stats(_index(device))["bytes"]
 
 
 def stats() -> dict[str, int]:
-    """Client-side counters: ops, batches, round_trips, bytes_up, bytes_down."""
+    """Client-side counters over all remote devices: ops, batches, round_trips, bytes_up,
+    bytes_down."""
     return dict(_native.client_stats())

@@ -22,6 +22,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -38,7 +39,9 @@ __all__ = [
     "Provider",
     "ProviderError",
     "make",
+    "make_devices",
     "register",
+    "start_all",
 ]
 
 logger = logging.getLogger("torch_remote")
@@ -451,24 +454,13 @@ def make(
     gpu: str | None = None,
     memory_gb: float | None = None,
     min_compute: float | None = None,
-    devices: list[str] | None = None,
     **options: Any,
 ) -> Provider:
-    """The provider ``connect(provider=...)`` uses. ``gpu="auto"`` picks the smallest type
-    with ``memory_gb`` (and ``min_compute``) by :func:`torch_remote.gpus.device_for`."""
+    """The provider of one remote device, as ``connect(provider=...)`` makes it.
+    ``gpu="auto"`` picks the smallest type with ``memory_gb`` (and ``min_compute``) by
+    :func:`torch_remote.gpus.device_for`."""
     if isinstance(provider, Provider):
         return provider
-    if devices is not None:
-        devices = list(devices)
-        if len(devices) > 1:
-            raise NotImplementedError(
-                f"several remote devices (devices={devices}) are not supported yet: the client "
-                "core binds one host to remote:0; pass one GPU type"
-            )
-        if devices:
-            if gpu is not None and gpu != devices[0]:
-                raise ValueError(f"gpu={gpu!r} and devices={devices} disagree")
-            gpu = devices[0]
     if gpu is None and (memory_gb is not None or min_compute is not None):
         gpu = "auto"
     if gpu is not None and gpu.strip().lower() == "auto":
@@ -485,3 +477,54 @@ def make(
             f'provider="{name}" computes wherever that host is'
         )
     return factory(url=url, token=token, gpu=gpu, **options)
+
+
+def make_devices(
+    provider: str | Provider,
+    *,
+    devices: int | list | None = None,
+    gpu: str | None = None,
+    url: str | None = None,
+    **options: Any,
+) -> list[Provider]:
+    """The providers of ``remote:0``, ``remote:1``, ...: one without ``devices``; with a
+    count, that many alike; with a list, one per entry, each entry a :class:`Provider` or
+    what that device's ``url=`` is for ``provider="host"`` and its ``gpu=`` otherwise."""
+    if devices is None:
+        return [make(provider, gpu=gpu, url=url, **options)]
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        if devices < 1:
+            raise ValueError(f"devices={devices}: at least one remote device")
+        return [make(provider, gpu=gpu, url=url, **options) for _ in range(devices)]
+    devices = list(devices)
+    if not devices:
+        raise ValueError("devices=[] names no remote device")
+    if gpu is not None:
+        raise ValueError(f"gpu={gpu!r} and devices={devices}: give the GPU types in devices")
+    by_url = isinstance(provider, str) and provider.strip().lower() == "host"
+    made = []
+    for entry in devices:
+        if isinstance(entry, Provider):
+            made.append(entry)
+        elif by_url:
+            made.append(make(provider, url=entry, **options))
+        else:
+            made.append(make(provider, gpu=entry, url=url, **options))
+    return made
+
+
+def start_all(chosen: list[Provider]) -> list[Endpoint]:
+    """Starts every provider at once (cold GPUs take minutes each) and gives their endpoints
+    in order; if one fails, those already started are stopped and its error raised."""
+    if len(chosen) == 1:
+        return [chosen[0].start()]
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        futures = [pool.submit(p.start) for p in chosen]
+        wait(futures)
+    failed = [f.exception() for f in futures if f.exception() is not None]
+    if failed:
+        for p, f in zip(chosen, futures, strict=True):
+            if f.exception() is None:
+                p.stop()
+        raise failed[0]
+    return [f.result() for f in futures]

@@ -1,0 +1,98 @@
+//! What the host computes on, as its driver or OS reports it: name, memory and CUDA
+//! capability. Read once per process; NVML is loaded at run time, so a host without an
+//! NVIDIA driver still starts.
+
+use std::sync::OnceLock;
+
+use nvml_wrapper::Nvml;
+use tch::Device;
+
+/// The compute device's description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub total_memory: u64,
+    pub capability: (u32, u32),
+}
+
+/// The description of `device`, the one the server computes on.
+pub fn describe(device: Device) -> &'static DeviceInfo {
+    static INFO: OnceLock<DeviceInfo> = OnceLock::new();
+    INFO.get_or_init(|| match device {
+        Device::Cuda(index) => cuda(index).unwrap_or_else(|e| {
+            tracing::warn!("NVML cannot describe cuda:{index}: {e}");
+            DeviceInfo {
+                name: format!("CUDA device {index}"),
+                total_memory: 0,
+                capability: (0, 0),
+            }
+        }),
+        _ => cpu(),
+    })
+}
+
+fn cuda(index: usize) -> Result<DeviceInfo, nvml_wrapper::error::NvmlError> {
+    let nvml = Nvml::init()?;
+    // CUDA numbers only the visible devices; NVML numbers all of them.
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_default();
+    let entry = visible.split(',').map(str::trim).nth(index).unwrap_or("");
+    let gpu = if entry.starts_with("GPU-") || entry.starts_with("MIG-") {
+        nvml.device_by_uuid(entry)?
+    } else {
+        let nvml_index = entry.parse().unwrap_or(index as u32);
+        nvml.device_by_index(nvml_index)?
+    };
+    let capability = gpu.cuda_compute_capability()?;
+    Ok(DeviceInfo {
+        name: gpu.name()?,
+        total_memory: gpu.memory_info()?.total,
+        capability: (capability.major as u32, capability.minor as u32),
+    })
+}
+
+/// The CPU's model name and the machine's RAM, from `/proc` (or generic words elsewhere).
+fn cpu() -> DeviceInfo {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = field(&cpuinfo, "model name").map(str::to_string);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib: u64 = field(&meminfo, "MemTotal")
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    DeviceInfo {
+        name: model.unwrap_or_else(|| "CPU".into()),
+        total_memory: kib * 1024,
+        capability: (0, 0),
+    }
+}
+
+/// The value of the first `key: value` line of a `/proc` file.
+fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_is_described_from_proc() {
+        let info = cpu();
+        assert!(!info.name.is_empty());
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(info.total_memory > 1 << 20, "{info:?}");
+        }
+        assert_eq!(info.capability, (0, 0));
+    }
+
+    #[test]
+    fn proc_fields_are_read_by_key() {
+        let text = "processor\t: 0\nmodel name\t: Some CPU @ 2GHz\nMemTotal:  100 kB\n";
+        assert_eq!(field(text, "model name"), Some("Some CPU @ 2GHz"));
+        assert_eq!(field(text, "MemTotal"), Some("100 kB"));
+        assert_eq!(field(text, "flags"), None);
+    }
+}
