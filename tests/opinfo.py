@@ -51,6 +51,7 @@ FAMILIES: dict[str, list[str]] = {
         "nn.functional.adaptive_avg_pool2d nn.functional.interpolate nn.functional.pad "
         "nn.functional.cross_entropy nn.functional.nll_loss nn.functional.mse_loss "
         "nn.functional.l1_loss nn.functional.binary_cross_entropy_with_logits "
+        "nn.functional.smooth_l1_loss nn.functional.huber_loss nn.functional.binary_cross_entropy "
         "nn.functional.scaled_dot_product_attention"
     ).split(),
     "sorting": "sort argsort topk kthvalue unique".split(),

@@ -125,6 +125,44 @@ SAMPLES = [
         lambda a, t: F.cross_entropy(a, t, reduction="sum"),
         inputs(randn(8, 5), lambda: torch.randint(0, 5, (8,), generator=GEN)),
     ),
+    Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
+    Sample(
+        "mse_loss_unreduced_promoted",
+        lambda a, b: F.mse_loss(a, b.double(), reduction="none"),
+        inputs(randn(3, 4), randn(3, 4)),
+    ),
+    Sample(
+        "smooth_l1_loss_sum",
+        lambda a, b: F.smooth_l1_loss(a, b, reduction="sum", beta=0.5),
+        inputs(randn(6, 3), randn(6, 3)),
+    ),
+    Sample(
+        "huber_loss_unreduced_t",
+        lambda a, b: F.huber_loss(a.t(), b.t(), reduction="none", delta=0.7),
+        inputs(randn(3, 5), randn(3, 5)),
+    ),
+    Sample(
+        "bce_weighted",
+        lambda a, b, w: F.binary_cross_entropy(torch.sigmoid(a), torch.sigmoid(b), weight=w),
+        inputs(randn(4, 3), randn(4, 3), lambda: torch.rand(3, generator=GEN)),
+    ),
+    Sample(
+        "bce_unreduced_channels_last",
+        lambda a, b: F.binary_cross_entropy(
+            torch.sigmoid(a.to(memory_format=torch.channels_last)),
+            torch.sigmoid(b),
+            reduction="none",
+        ),
+        inputs(randn(2, 3, 2, 2), randn(2, 3, 2, 2)),
+    ),
+    Sample("l1_loss", F.l1_loss, inputs(randn(5, 2), randn(5, 2))),
+    Sample(
+        "bce_with_logits_pos_weight",
+        lambda a, b: F.binary_cross_entropy_with_logits(
+            a, torch.sigmoid(b), pos_weight=torch.tensor([1.0, 2.0, 0.5], device=a.device)
+        ),
+        inputs(randn(4, 3), randn(4, 3)),
+    ),
     Sample("transpose", lambda a: a.transpose(0, 2), inputs(randn(2, 3, 4))),
     Sample("permute", lambda a: a.permute(2, 0, 1), inputs(randn(2, 3, 4))),
     Sample("select", lambda a: a[1], inputs(randn(3, 4))),
@@ -813,6 +851,34 @@ GRAD_SAMPLES = [
     ),
     GradSample("log_sigmoid", F.logsigmoid, inputs(randn(3, 4))),
     GradSample("log_sigmoid_t", lambda a: F.logsigmoid(a.t()), inputs(randn(3, 4))),
+    GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
+    GradSample(
+        "smooth_l1_loss_sum",
+        lambda a, b: F.smooth_l1_loss(a, b, reduction="sum", beta=0.5),
+        inputs(randn(6, 3), randn(6, 3)),
+    ),
+    GradSample(
+        "huber_loss_unreduced",
+        lambda a, b: F.huber_loss(a, b, reduction="none", delta=0.7),
+        inputs(randn(3, 5), randn(3, 5)),
+    ),
+    GradSample(
+        "bce_weighted",
+        lambda a: F.binary_cross_entropy(
+            torch.sigmoid(a),
+            torch.tensor([[0.0, 1.0, 0.3], [1.0, 0.5, 0.0]], device=a.device),
+            weight=torch.tensor([1.0, 2.0, 0.5], device=a.device),
+        ),
+        inputs(randn(2, 3)),
+    ),
+    GradSample("l1_loss", F.l1_loss, inputs(randn(5, 2), randn(5, 2))),
+    GradSample(
+        "bce_with_logits",
+        lambda a: F.binary_cross_entropy_with_logits(
+            a, torch.tensor([[0.0, 1.0, 0.3], [1.0, 0.5, 0.0]], device=a.device)
+        ),
+        inputs(randn(2, 3)),
+    ),
 ]
 
 

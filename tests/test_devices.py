@@ -112,7 +112,7 @@ def test_training_on_the_second_device_matches_cpu(two_devices):
     for _ in range(5):
         for model, opt, dev in ((cpu, opts[0], "cpu"), (remote, opts[1], "remote:1")):
             opt.zero_grad()
-            loss = (model(data.to(dev)) - target.to(dev)).pow(2).mean()
+            loss = torch.nn.functional.mse_loss(model(data.to(dev)), target.to(dev))
             loss.backward()
             opt.step()
     assert torch.remote.stats()["round_trips"] == before  # nothing read yet

@@ -4,9 +4,9 @@
 use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, Operand, PadMode,
-    Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SizeQuery,
-    StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LossOp, LossOptions, MomentOp,
+    Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp,
+    ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -158,6 +158,23 @@ pub trait Kernels {
         reduction: i64,
         ignore_index: i64,
         total_weight: &TensorMeta,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn loss(
+        &mut self,
+        op: LossOp,
+        x: &TensorMeta,
+        target: &TensorMeta,
+        options: &LossOptions,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn loss_backward(
+        &mut self,
+        op: LossOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        target: &TensorMeta,
+        options: &LossOptions,
         out: &TensorMeta,
     ) -> KernelResult;
     fn threshold_backward(
@@ -681,6 +698,29 @@ impl Kernels for Host {
             total_weight,
             out,
         )
+    }
+
+    fn loss(
+        &mut self,
+        op: LossOp,
+        x: &TensorMeta,
+        target: &TensorMeta,
+        options: &LossOptions,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::loss(op, x, target, options, out)
+    }
+
+    fn loss_backward(
+        &mut self,
+        op: LossOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        target: &TensorMeta,
+        options: &LossOptions,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::loss_backward(op, grad, x, target, options, out)
     }
 
     fn threshold_backward(

@@ -8,6 +8,7 @@ mod activation;
 mod conv;
 mod data;
 mod index;
+mod loss;
 mod norm;
 pub mod plan;
 mod resample;
@@ -19,9 +20,10 @@ use std::sync::Mutex;
 use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
-    PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
-    SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LossOp, LossOptions,
+    MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
+    ScanOp, ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
 use plan::Step;
@@ -852,6 +854,43 @@ impl KernelsHost for TchKernels {
                 x.f_threshold_backward(&grad, scalar(&threshold))
                     .map_err(err)?,
             )
+        })
+    }
+
+    fn loss(
+        &mut self,
+        op: LossOp,
+        x: TensorMeta,
+        target: TensorMeta,
+        options: LossOptions,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let (x, target) = (kernels.view(&x)?, kernels.view(&target)?);
+            let weight = kernels.optional_view(&options.weight)?;
+            let red = reduction(options.reduction)?;
+            let result = loss::forward(op, &x, &target, weight.as_ref(), options.param, red);
+            kernels.write(&out, result.map_err(err)?)
+        })
+    }
+
+    fn loss_backward(
+        &mut self,
+        op: LossOp,
+        grad: TensorMeta,
+        x: TensorMeta,
+        target: TensorMeta,
+        options: LossOptions,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
+            let target = kernels.view(&target)?;
+            let weight = kernels.optional_view(&options.weight)?;
+            let red = reduction(options.reduction)?;
+            let result =
+                loss::backward(op, &grad, &x, &target, weight.as_ref(), options.param, red);
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 

@@ -5,9 +5,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use torch_remote_host::guest::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, MomentOp, Operand,
-    PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp,
-    SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LossOp, LossOptions,
+    MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
+    ScanOp, ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    UpsampleMode,
 };
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
@@ -282,6 +283,29 @@ impl KernelsHost for Recorder {
         _: i64,
         _: i64,
         _: TensorMeta,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn loss(
+        &mut self,
+        _: LossOp,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: LossOptions,
+        _: TensorMeta,
+    ) -> KernelResult {
+        self.launch()
+    }
+
+    fn loss_backward(
+        &mut self,
+        _: LossOp,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: TensorMeta,
+        _: LossOptions,
         _: TensorMeta,
     ) -> KernelResult {
         self.launch()

@@ -13,6 +13,7 @@ mod binary;
 mod conv;
 mod copy;
 mod data;
+mod elementwise_loss;
 mod factory;
 mod index;
 mod linalg;

@@ -13,13 +13,13 @@ use crate::ops::random::{self, Range};
 use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
-use crate::ops::{advanced, arrange, conv, data, index, norm, pool, stats};
+use crate::ops::{advanced, arrange, conv, data, elementwise_loss, index, norm, pool, stats};
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
 };
 use crate::types::{
-    BinaryOp, IndexReduceOp, MomentOp, PadMode, RandomOp, ReduceOp, ScanOp, ScatterOp, TernaryOp,
-    UnaryOp, UpsampleMode,
+    BinaryOp, IndexReduceOp, LossOp, MomentOp, PadMode, RandomOp, ReduceOp, ScanOp, ScatterOp,
+    TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// A handler: runs one op on its arguments.
@@ -746,6 +746,39 @@ macro_rules! with_backward {
     }};
 }
 
+macro_rules! elementwise_loss {
+    ($name:literal, $op:ident) => {
+        with_backward!(
+            $name,
+            elementwise_loss::forward,
+            elementwise_loss::backward,
+            LossOp,
+            LossOp::$op
+        )
+    };
+}
+
+const ELEMENTWISE_LOSS: &[[Entry; 4]] = &[
+    elementwise_loss!("mse_loss", Mse),
+    elementwise_loss!("smooth_l1_loss", SmoothL1),
+    elementwise_loss!("binary_cross_entropy", BinaryCrossEntropy),
+    // Huber's backward names its `out=` form `out`.
+    [
+        e("huber_loss", &[""], |a, c| {
+            elementwise_loss::forward(a, c, false, LossOp::Huber)
+        }),
+        e("huber_loss", &["out"], |a, c| {
+            elementwise_loss::forward(a, c, true, LossOp::Huber)
+        }),
+        e("huber_loss_backward", &[""], |a, c| {
+            elementwise_loss::backward(a, c, false, LossOp::Huber)
+        }),
+        e("huber_loss_backward", &["out"], |a, c| {
+            elementwise_loss::backward(a, c, true, LossOp::Huber)
+        }),
+    ],
+];
+
 macro_rules! upsample {
     ($name:literal, $mode:ident, $dims:literal) => {
         with_backward!(
@@ -831,6 +864,7 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(ACTIVATION.iter().flatten())
         .chain(ACTIVATION_BACKWARD.iter().flatten())
         .chain(UPSAMPLE.iter().flatten())
+        .chain(ELEMENTWISE_LOSS.iter().flatten())
         .chain(PAD.iter().flatten())
 }
 

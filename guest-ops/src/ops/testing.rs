@@ -3,9 +3,10 @@
 use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
-    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, MomentOp, OpError, Operand,
-    Output, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp,
-    ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LossOp, LossOptions,
+    MomentOp, OpError, Operand, Output, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
+    ScalarType, ScanOp, ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
+    UpsampleMode,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -327,6 +328,37 @@ impl Kernels for Fake {
             tensors,
             format!("{reduction} {ignore_index}"),
         )
+    }
+
+    fn loss(
+        &mut self,
+        op: LossOp,
+        x: &TensorMeta,
+        target: &TensorMeta,
+        options: &LossOptions,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), target.clone()];
+        tensors.extend(options.weight.clone());
+        tensors.push(out.clone());
+        let note = format!("{op:?} {} {}", options.reduction, options.param);
+        self.record("loss", tensors, note)
+    }
+
+    fn loss_backward(
+        &mut self,
+        op: LossOp,
+        grad: &TensorMeta,
+        x: &TensorMeta,
+        target: &TensorMeta,
+        options: &LossOptions,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let mut tensors = vec![grad.clone(), x.clone(), target.clone()];
+        tensors.extend(options.weight.clone());
+        tensors.push(out.clone());
+        let note = format!("{op:?} {} {}", options.reduction, options.param);
+        self.record("loss_backward", tensors, note)
     }
 
     fn threshold_backward(
