@@ -45,13 +45,15 @@ fn options(args: &Args, at: usize, op: LossOp) -> Result<LossOptions> {
         (0..=2).contains(&reduction),
         "reduction must be 0 (none), 1 (mean) or 2 (sum), but got {reduction}"
     );
+    // NaN passes neither check, as in PyTorch.
+    let (beta_ok, delta_ok) = (param >= 0.0, param > 0.0);
     match op {
         LossOp::SmoothL1 => ensure!(
-            param >= 0.0,
+            beta_ok,
             "smooth_l1_loss does not support negative values for beta."
         ),
         LossOp::Huber => ensure!(
-            param > 0.0,
+            delta_ok,
             "huber_loss does not support non-positive values for delta."
         ),
         _ => {}
