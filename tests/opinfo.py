@@ -27,7 +27,9 @@ FAMILIES: dict[str, list[str]] = {
         "erf log1p expm1 square add sub mul div true_divide remainder pow maximum minimum atan2 "
         "clamp clamp_min clamp_max lerp where eq ne lt le gt ge logical_and logical_or "
         "logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not isnan isinf "
-        "isfinite nan_to_num addcmul addcdiv rsub"
+        "isfinite nan_to_num addcmul addcdiv rsub tan asin acos atan sinh cosh asinh acosh "
+        "atanh log2 log10 exp2 erfc erfinv lgamma digamma logit sinc i0 frac "
+        "signbit"
     ).split(),
     "reduction": (
         "sum mean prod amax amin max min argmax argmin var std norm linalg.vector_norm "

@@ -20,6 +20,7 @@ pub enum Kind {
     Hardtanh,
     Softplus,
     Elu,
+    Logit,
 }
 
 /// The forward kernel's name in PyTorch's "not implemented for" messages.
@@ -38,6 +39,8 @@ fn kernel_name(kind: Kind, backward: bool) -> &'static str {
         (Kind::Softplus, true) => "softplus_backward_cpu",
         (Kind::Elu, false) => "elu_cpu",
         (Kind::Elu, true) => "elu_backward_cpu",
+        (Kind::Logit, false) => "logit_cpu",
+        (Kind::Logit, true) => "logit_backward_cpu",
     }
 }
 
@@ -80,13 +83,14 @@ fn params(args: &Args, kind: Kind, at: usize) -> Result<ActivationOp> {
             args.scalar_or(at + 1, Scalar::Integer(1))?,
             args.scalar_or(at + 2, Scalar::Integer(1))?,
         )),
+        Kind::Logit => ActivationOp::Logit(args.opt_float(at)?),
     })
 }
 
 /// How many parameters the forward op takes after `self`.
 fn param_count(kind: Kind) -> usize {
     match kind {
-        Kind::Gelu | Kind::LeakyRelu => 1,
+        Kind::Gelu | Kind::LeakyRelu | Kind::Logit => 1,
         Kind::Silu | Kind::Sigmoid | Kind::Tanh => 0,
         Kind::Hardtanh | Kind::Softplus => 2,
         Kind::Elu => 3,

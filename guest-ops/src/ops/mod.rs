@@ -82,11 +82,6 @@ pub fn run(
     list: &[Arg],
     k: &mut dyn Kernels,
 ) -> core::result::Result<Vec<Output>, OpError> {
-    let op = if overload.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name}.{overload}")
-    };
     crate::rules::dtype::set_default_float(k.default_float());
     let args = Args::new(list);
     let mut cx = Ctx::new(k);
@@ -94,6 +89,11 @@ pub fn run(
         Ok(outputs) => Ok(outputs),
         Err(e) => {
             cx.abandon();
+            let op = if overload.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name}.{overload}")
+            };
             Err(e.into_op_error(&op, list))
         }
     }

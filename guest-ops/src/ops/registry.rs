@@ -4,6 +4,9 @@
 //! and `supported` lists it, so the two never disagree. Every `(name, overload)` in it is an
 //! aten schema of PyTorch 2.13.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use crate::error::Error;
 use crate::ops::activation::{self, Bounds, Kind};
 use crate::ops::args::Args;
@@ -128,6 +131,25 @@ const UNARY: &[[Entry; 3]] = &[
     unary!("erf", Erf),
     unary!("log1p", Log1p),
     unary!("expm1", Expm1),
+    unary!("tan", Tan),
+    unary!("asin", Asin),
+    unary!("acos", Acos),
+    unary!("atan", Atan),
+    unary!("sinh", Sinh),
+    unary!("cosh", Cosh),
+    unary!("asinh", Asinh),
+    unary!("acosh", Acosh),
+    unary!("atanh", Atanh),
+    unary!("log2", Log2),
+    unary!("log10", Log10),
+    unary!("exp2", Exp2),
+    unary!("erfc", Erfc),
+    unary!("erfinv", Erfinv),
+    unary!("lgamma", Lgamma),
+    unary!("digamma", Digamma),
+    unary!("sinc", Sinc),
+    unary!("i0", I0),
+    unary!("frac", Frac),
 ];
 
 /// aten has no `isnan_`.
@@ -135,6 +157,7 @@ const UNARY_FUNCTIONAL: &[[Entry; 2]] = &[
     unary!("isnan", Isnan, in_place: false),
     unary!("isneginf", Isneginf, in_place: false),
     unary!("isposinf", Isposinf, in_place: false),
+    unary!("signbit", Signbit, in_place: false),
 ];
 
 /// `op` (functional overloads `fun`), `op_` (the same overloads) and `out=` overloads of a
@@ -493,9 +516,13 @@ const ACTIVATION_BACKWARD: &[[Entry; 2]] = &[
     activation_backward!("hardtanh_backward", Hardtanh, 4),
     activation_backward!("softplus_backward", Softplus, 4),
     activation_backward!("elu_backward", Elu, 6),
+    activation_backward!("logit_backward", Logit, 3),
 ];
 
 const CLAMP: &[Entry] = &[
+    e("logit", &[""], |a, c| unary::logit(a, c, F)),
+    e("logit_", &[""], |a, c| unary::logit(a, c, I)),
+    e("logit", &["out"], |a, c| unary::logit(a, c, Out(2))),
     e("log_sigmoid_forward", &[""], |a, c| {
         activation::log_sigmoid_forward(a, c, false)
     }),
@@ -868,10 +895,21 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(PAD.iter().flatten())
 }
 
-/// The handler of `name.overload`, if the table has one.
+/// The handler of `name.overload`, if the table has one. The table is indexed by name once
+/// per instance: a scan of every entry cost more than many ops' own work.
 fn find(name: &str, overload: &str) -> Option<Handler> {
-    entries()
-        .find(|entry| entry.name == name && entry.overloads.contains(&overload))
+    static BY_NAME: OnceLock<HashMap<&'static str, Vec<&'static Entry>>> = OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| {
+        let mut map: HashMap<&'static str, Vec<&'static Entry>> = HashMap::new();
+        for entry in entries() {
+            map.entry(entry.name).or_default().push(entry);
+        }
+        map
+    });
+    by_name
+        .get(name)?
+        .iter()
+        .find(|entry| entry.overloads.contains(&overload))
         .map(|entry| entry.run)
 }
 

@@ -6,7 +6,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
-use crate::types::{ScalarType, UnaryOp};
+use crate::types::{Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
 
 /// How an op's result dtype follows its input's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,9 +23,12 @@ fn rule(op: UnaryOp) -> Rule {
     use UnaryOp::*;
     match op {
         Exp | Log | Sqrt | Rsqrt | Sigmoid | Tanh | Sin | Cos | Erf | Log1p | Expm1
-        | Reciprocal => Rule::Float,
-        LogicalNot | Isnan | Isneginf | Isposinf => Rule::Bool,
-        Neg | Abs | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square => Rule::Same,
+        | Reciprocal | Tan | Asin | Acos | Atan | Sinh | Cosh | Asinh | Acosh | Atanh | Log2
+        | Log10 | Exp2 | Erfc | Erfinv | Lgamma | Digamma | Logit | Sinc | I0 => Rule::Float,
+        LogicalNot | Isnan | Isneginf | Isposinf | Signbit => Rule::Bool,
+        Neg | Abs | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square | Frac => {
+            Rule::Same
+        }
     }
 }
 
@@ -43,6 +46,11 @@ fn check_input(op: UnaryOp, dtype: ScalarType) -> Result<()> {
         Abs | Ceil | Floor | Round | Trunc => {
             ensure!(!bool_in, "\"{}_cpu\" not implemented for 'Bool'", name(op))
         }
+        Frac => ensure!(
+            dtype.is_floating(),
+            "\"frac_cpu\" not implemented for '{}'",
+            dtype.name()
+        ),
         BitwiseNot => ensure!(
             dtype.is_integral(true),
             "\"bitwise_not_cpu\" not implemented for '{}'",
@@ -66,6 +74,17 @@ fn name(op: UnaryOp) -> &'static str {
 /// `op(self)`, `op_(self)` and `op.out(self, *, out)`.
 pub fn unary(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp) -> Outputs {
     args.at_most(1 + form.out_len())?;
+    lower(args, cx, form, op, None)
+}
+
+/// `logit(self, eps=None)`, `logit_` and `logit.out`: with `eps`, the input is clamped to
+/// `[eps, 1 - eps]` first.
+pub fn logit(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    lower(args, cx, form, UnaryOp::Logit, args.opt_float(1)?)
+}
+
+fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>) -> Outputs {
     let x = args.tensor(0)?;
     check_input(op, x.dtype)?;
     let rule = rule(op);
@@ -87,7 +106,21 @@ pub fn unary(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp) -> Outputs {
     let target = pw.target(cx, dest, result, rule == Rule::Float)?;
     let input = pw.expanded(0)?;
     let compute = if rule == Rule::Bool { x.dtype } else { result };
-    target.run(cx, "unary", |k, out| k.unary(op, &input, compute, out))
+    let Some(eps) = clamp else {
+        return target.run(cx, "unary", |k, out| k.unary(op, &input, compute, out));
+    };
+    let clamped = cx.empty_contiguous(&input.sizes, compute)?;
+    let (lo, hi) = (
+        Operand::Number(Scalar::Float(eps)),
+        Operand::Number(Scalar::Float(1.0 - eps)),
+    );
+    let x_in = Operand::Tensor(input);
+    let outputs = target.run(cx, "unary", |k, out| {
+        k.ternary(TernaryOp::Clamp, &x_in, &lo, &hi, None, compute, &clamped)?;
+        k.unary(op, &clamped, compute, out)
+    })?;
+    cx.free(&clamped);
+    Ok(outputs)
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ pub fn forward(op: &ActivationOp, x: &Tensor) -> Result<Tensor, TchError> {
             let positive = x.f_mul_scalar(scalar(scale))?;
             negative.f_where_self(&x.f_le(0)?, &positive)
         }
+        ActivationOp::Logit(eps) => x.f_logit(*eps),
     }
 }
 
@@ -86,5 +87,6 @@ pub fn backward(
             is_result,
             &x,
         ),
+        ActivationOp::Logit(eps) => x.f_logit_backward(&grad, *eps),
     }
 }
