@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use torch_remote_host::guest::{
     Arg, GuestRuntime, OpError, Output, ScalarType, SizeQuery, TensorMeta,
@@ -17,8 +18,12 @@ use crate::lowering::{Lowering, Lowerings};
 /// Sizes one op may ask the host for before it counts as broken.
 const MAX_QUERIES: usize = 16;
 
-/// Ops held back before a batch goes out even if nobody waits.
-const BATCH_OPS: usize = 256;
+/// Ops held back before a batch goes out even if nobody waits: few enough that the host is
+/// already running a training step's forward while the client still issues its backward.
+const BATCH_OPS: usize = 32;
+
+/// A batch older than this goes out with the next op, however few it holds.
+const BATCH_AGE: Duration = Duration::from_micros(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -63,6 +68,8 @@ pub struct Dispatched {
 struct Remote {
     link: Option<Link>,
     batch: Vec<Op>,
+    /// When the first op of `batch` was queued.
+    batch_since: Option<Instant>,
     seq: u64,
     /// Storages PyTorch released that this host has not been told of yet.
     released: Vec<u64>,
@@ -322,7 +329,8 @@ impl Core {
         }
         let remote = &mut self.remotes[device];
         remote.batch.push(op);
-        if remote.batch.len() >= BATCH_OPS {
+        let since = *remote.batch_since.get_or_insert_with(Instant::now);
+        if remote.batch.len() >= BATCH_OPS || since.elapsed() >= BATCH_AGE {
             self.send_batch(device)?;
             // Out now rather than when the buffer fills: the host runs it while more ops come.
             self.link(device)?.flush()?;
@@ -358,6 +366,7 @@ impl Core {
             return Ok(());
         }
         let remote = &mut self.remotes[device];
+        remote.batch_since = None;
         let batch = std::mem::take(&mut remote.batch);
         let released = std::mem::take(&mut remote.released);
         if !batch.is_empty() {

@@ -35,8 +35,8 @@ fn error_ptr(message: &str) -> *const c_char {
     })
 }
 
-fn guarded<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+fn guarded<T>(fallback: impl FnOnce() -> T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| fallback())
 }
 
 /// c10::ScalarType codes to WIT dtypes.
@@ -308,9 +308,11 @@ pub unsafe extern "C" fn tr_dispatch(
         )
     };
     let outcome = guarded(
-        Err(CoreError::Guest(format!(
-            "{name}.{overload}: the client core panicked"
-        ))),
+        || {
+            Err(CoreError::Guest(format!(
+                "{name}.{overload}: the client core panicked"
+            )))
+        },
         || {
             let device = usize::try_from(device).unwrap_or(usize::MAX);
             run_dispatch(list, device, &name, &overload, dtype_of(default_dtype))
@@ -445,43 +447,52 @@ pub unsafe extern "C" fn tr_result_free(r: *mut c_void) {
 #[no_mangle]
 pub extern "C" fn tr_storage_alloc(nbytes: u64, device: i32) -> u64 {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
-    guarded(0, || {
-        session::attached_core()
-            .and_then(|mut guard| guard.as_mut().expect("attached").alloc(device, nbytes))
-            .unwrap_or_else(|e| {
-                error_ptr(&e.to_string());
-                0
-            })
-    })
+    guarded(
+        || 0,
+        || {
+            session::attached_core()
+                .and_then(|mut guard| guard.as_mut().expect("attached").alloc(device, nbytes))
+                .unwrap_or_else(|e| {
+                    error_ptr(&e.to_string());
+                    0
+                })
+        },
+    )
 }
 
 /// A storage of `new_nbytes` holding the first bytes of storage `id`; 0 on failure.
 #[no_mangle]
 pub extern "C" fn tr_storage_resize(id: u64, old_nbytes: u64, new_nbytes: u64) -> u64 {
-    guarded(0, || {
-        session::attached_core()
-            .and_then(|mut guard| {
-                guard
-                    .as_mut()
-                    .expect("attached")
-                    .resize_storage(id, old_nbytes, new_nbytes)
-            })
-            .unwrap_or_else(|e| {
-                error_ptr(&e.to_string());
-                0
-            })
-    })
+    guarded(
+        || 0,
+        || {
+            session::attached_core()
+                .and_then(|mut guard| {
+                    guard
+                        .as_mut()
+                        .expect("attached")
+                        .resize_storage(id, old_nbytes, new_nbytes)
+                })
+                .unwrap_or_else(|e| {
+                    error_ptr(&e.to_string());
+                    0
+                })
+        },
+    )
 }
 
 /// Seeds the random ops of remote device `device`.
 #[no_mangle]
 pub extern "C" fn tr_manual_seed(device: i32, seed: u64) {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
-    guarded((), || {
-        if let Ok(mut guard) = session::attached_core() {
-            let _ = guard.as_mut().expect("attached").seed(device, seed);
-        }
-    })
+    guarded(
+        || (),
+        || {
+            if let Ok(mut guard) = session::attached_core() {
+                let _ = guard.as_mut().expect("attached").seed(device, seed);
+            }
+        },
+    )
 }
 
 #[no_mangle]
@@ -536,7 +547,7 @@ pub unsafe extern "C" fn tr_upload(
             .map_err(|e| e.to_string())
     };
     match guarded(
-        Err("the client core panicked during an upload".into()),
+        || Err("the client core panicked during an upload".into()),
         body,
     ) {
         Ok(()) => std::ptr::null(),
@@ -574,7 +585,7 @@ pub unsafe extern "C" fn tr_download(
             .map_err(|e| e.to_string())
     };
     match guarded(
-        Err("the client core panicked during a download".into()),
+        || Err("the client core panicked during a download".into()),
         body,
     ) {
         Ok(()) => std::ptr::null(),
