@@ -35,7 +35,9 @@ FAMILIES: dict[str, list[str]] = {
         "sum mean prod amax amin max min argmax argmin var std norm linalg.vector_norm "
         "logsumexp cumsum cumprod all any"
     ).split(),
-    "linalg": "mm bmm matmul addmm baddbmm nn.functional.linear dot outer einsum".split(),
+    "linalg": (
+        "mm bmm matmul addmm baddbmm nn.functional.linear dot outer einsum mv addmv inner"
+    ).split(),
     "shape": (
         "view reshape permute transpose expand squeeze unsqueeze flatten narrow select "
         "as_strided unfold chunk split cat stack flip roll repeat tile contiguous t view_as "

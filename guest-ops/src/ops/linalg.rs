@@ -1,4 +1,5 @@
-//! Matrix products: `mm`, `addmm`, `bmm`, lowered to the `matmul` kernel.
+//! Matrix products: `mm`, `addmm`, `bmm`, `baddbmm`, `mv`, `addmv`, `dot`, lowered to the
+//! `matmul` kernel (vectors as one-column or one-row views).
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -100,6 +101,163 @@ pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dtype,
     )?;
     cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), &out)
+        .map_err(failed("matmul"))?;
+    Ok(vec![outputs])
+}
+
+/// `t` (1-d) as the `[n, 1]` column or, with `row`, the `[1, n]` row it is.
+fn as_matrix(t: &TensorMeta, row: bool) -> TensorMeta {
+    let (n, stride) = (t.sizes[0], t.strides[0]);
+    let (sizes, strides) = if row {
+        (vec![1, n], vec![n.max(1) * stride, stride])
+    } else {
+        (vec![n, 1], vec![stride, 1])
+    };
+    TensorMeta {
+        sizes,
+        strides,
+        ..t.clone()
+    }
+}
+
+/// The `[n]` vector `out` (contiguous, from `output`) as its `[n, 1]` column.
+fn column_of(out: &TensorMeta) -> TensorMeta {
+    TensorMeta {
+        sizes: vec![out.sizes[0], 1],
+        strides: vec![1, 1],
+        ..out.clone()
+    }
+}
+
+/// `addmv(self, mat, vec, *, beta=1, alpha=1)`, `addmv.out` and `addmv_`; with `plain`,
+/// `mv(self, vec)` and `mv.out`, which are `addmv` with beta 0.
+pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
+    let (at, len) = if plain { (0, 2) } else { (1, 5) };
+    args.at_most(len + form.out_len())?;
+    let (mat, vec) = (args.tensor(at)?, args.tensor(at + 1)?);
+    let bias = if plain { None } else { Some(args.tensor(0)?) };
+    let (beta, alpha) = if plain {
+        (Scalar::Integer(0), Scalar::Integer(1))
+    } else {
+        (
+            args.scalar_or(3, Scalar::Integer(1))?,
+            args.scalar_or(4, Scalar::Integer(1))?,
+        )
+    };
+    let bias_dim = bias.map_or(1, TensorMeta::dim);
+    ensure!(
+        mat.dim() == 2 && vec.dim() == 1 && bias_dim <= 1,
+        "vector + matrix @ vector expected, got {bias_dim}, {}, {}",
+        mat.dim(),
+        vec.dim()
+    );
+    let n = mat.sizes[0];
+    let numel = |t: &TensorMeta| t.sizes.iter().product::<i64>();
+    let bias_ok = bias.is_none_or(|b| numel(b) == n || numel(b) == 1);
+    ensure!(
+        mat.sizes[1] == vec.sizes[0] && bias_ok,
+        "size mismatch, got input ({}), mat ({}x{}), vec ({})",
+        bias.map_or(n, |b| b.sizes.first().copied().unwrap_or(1)),
+        n,
+        mat.sizes[1],
+        vec.sizes[0]
+    );
+    for t in [Some(mat), bias].into_iter().flatten() {
+        ensure!(
+            t.dtype == vec.dtype,
+            "expected scalar type {} but found {}",
+            vec.dtype.name(),
+            t.dtype.name()
+        );
+    }
+    let (out, outputs) = output(cx, form.dest(args)?, &[n], vec.dtype)?;
+    let bias = bias
+        .map(|b| expand(b, &[n]).map(|b| as_matrix(&b, false)))
+        .transpose()?;
+    let column = column_of(&out);
+    cx.k.matmul(
+        mat,
+        &as_matrix(vec, false),
+        bias.as_ref(),
+        beta,
+        alpha,
+        &column,
+    )
+    .map_err(failed("matmul"))?;
+    Ok(vec![outputs])
+}
+
+/// `dot(self, tensor)` and `dot.out`: a 0-dim product of two vectors.
+pub fn dot(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        a.dim() == 1 && b.dim() == 1,
+        "1D tensors expected, but got {}D and {}D tensors",
+        a.dim(),
+        b.dim()
+    );
+    ensure!(
+        a.dtype == b.dtype,
+        "dot : expected both vectors to have same dtype, but found {} and {}",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    ensure!(
+        a.sizes[0] == b.sizes[0],
+        "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of \
+         elements, but got {} and {} elements respectively",
+        a.sizes[0],
+        b.sizes[0],
+        a.sizes[0],
+        b.sizes[0]
+    );
+    let (out, outputs) = output(cx, form.dest(args)?, &[], a.dtype)?;
+    let cell = TensorMeta {
+        sizes: vec![1, 1],
+        strides: vec![1, 1],
+        ..out.clone()
+    };
+    cx.k.matmul(
+        &as_matrix(a, true),
+        &as_matrix(b, false),
+        None,
+        Scalar::Integer(0),
+        Scalar::Integer(1),
+        &cell,
+    )
+    .map_err(failed("matmul"))?;
+    Ok(vec![outputs])
+}
+
+/// `baddbmm(self, batch1, batch2, *, beta=1, alpha=1)`, `baddbmm.out` and `baddbmm_`.
+pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(5 + form.out_len())?;
+    let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let beta = args.scalar_or(3, Scalar::Integer(1))?;
+    let alpha = args.scalar_or(4, Scalar::Integer(1))?;
+    ensure!(a.dim() == 3, "batch1 must be a 3D tensor");
+    ensure!(b.dim() == 3, "batch2 must be a 3D tensor");
+    ensure!(
+        b.sizes[0] == a.sizes[0] && b.sizes[1] == a.sizes[2],
+        "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
+        a.sizes[0],
+        a.sizes[2],
+        b.sizes[0],
+        b.sizes[1]
+    );
+    for t in [a, bias] {
+        ensure!(
+            t.dtype == b.dtype,
+            "expected scalar type {} but found {}",
+            b.dtype.name(),
+            t.dtype.name()
+        );
+    }
+    let shape = [a.sizes[0], a.sizes[1], b.sizes[2]];
+    let bias = expand(bias, &shape)?;
+    let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
+    cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
         .map_err(failed("matmul"))?;
     Ok(vec![outputs])
 }
@@ -209,5 +367,41 @@ mod tests {
             .unwrap_err()
             .message
             .contains("batch1 must be a 3D tensor"));
+    }
+
+    #[test]
+    fn vector_products_lower_to_matmul_views() {
+        let (m, v) = (f32s(&[2, 3], 1), f32s(&[3], 2));
+        let (res, fake) = run("mv", "", vec![arg(&m), arg(&v)]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![2], vec![1], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.kernels(), vec!["matmul"]);
+        let (res, _) = run("dot", "", vec![arg(&v), arg(&v)]);
+        assert!(meta(&res.unwrap(), 0).sizes.is_empty());
+        let err = run("dot", "", vec![arg(&v), arg(&f32s(&[4], 3))])
+            .0
+            .unwrap_err();
+        assert!(
+            err.message.contains("inconsistent tensor size"),
+            "{}",
+            err.message
+        );
+        let err = run("mv", "", vec![arg(&m), arg(&f32s(&[4], 3))])
+            .0
+            .unwrap_err();
+        assert!(err
+            .message
+            .contains("size mismatch, got input (2), mat (2x3), vec (4)"));
+        let bias = f32s(&[1], 4);
+        let args = vec![
+            arg(&bias),
+            arg(&m),
+            arg(&v),
+            Arg::Scalar(Scalar::Float(0.5)),
+        ];
+        let (res, _) = run("addmv", "", args);
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2]);
     }
 }

@@ -414,6 +414,16 @@ const LINALG: &[Entry] = &[
     e("addmm_", &[""], |a, c| linalg::addmm(a, c, I)),
     e("bmm", &[""], |a, c| linalg::bmm(a, c, F)),
     e("bmm", &["out"], |a, c| linalg::bmm(a, c, Out(2))),
+    e("baddbmm", &[""], |a, c| linalg::baddbmm(a, c, F)),
+    e("baddbmm", &["out"], |a, c| linalg::baddbmm(a, c, Out(5))),
+    e("baddbmm_", &[""], |a, c| linalg::baddbmm(a, c, I)),
+    e("addmv", &[""], |a, c| linalg::addmv(a, c, F, false)),
+    e("addmv", &["out"], |a, c| linalg::addmv(a, c, Out(5), false)),
+    e("addmv_", &[""], |a, c| linalg::addmv(a, c, I, false)),
+    e("mv", &[""], |a, c| linalg::addmv(a, c, F, true)),
+    e("mv", &["out"], |a, c| linalg::addmv(a, c, Out(2), true)),
+    e("dot", &[""], |a, c| linalg::dot(a, c, F)),
+    e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
 ];
 
 const SOFTMAX: &[Entry] = &[
