@@ -29,11 +29,12 @@ FAMILIES: dict[str, list[str]] = {
         "logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not isnan isinf "
         "isfinite nan_to_num addcmul addcdiv rsub tan asin acos atan sinh cosh asinh acosh "
         "atanh log2 log10 exp2 erfc erfinv lgamma digamma logit sinc i0 frac "
-        "signbit"
+        "signbit fmod hypot xlogy logaddexp logaddexp2 copysign heaviside fmax fmin floor_divide "
+        "bitwise_left_shift bitwise_right_shift"
     ).split(),
     "reduction": (
         "sum mean prod amax amin max min argmax argmin var std norm linalg.vector_norm "
-        "logsumexp cumsum cumprod all any"
+        "logsumexp cumsum cumprod all any trace"
     ).split(),
     "linalg": (
         "mm bmm matmul addmm baddbmm nn.functional.linear dot outer einsum mv addmv inner"
@@ -56,7 +57,8 @@ FAMILIES: dict[str, list[str]] = {
         "nn.functional.cross_entropy nn.functional.nll_loss nn.functional.mse_loss "
         "nn.functional.l1_loss nn.functional.binary_cross_entropy_with_logits "
         "nn.functional.smooth_l1_loss nn.functional.huber_loss nn.functional.binary_cross_entropy "
-        "nn.functional.scaled_dot_product_attention"
+        "nn.functional.scaled_dot_product_attention nn.functional.mish nn.functional.hardswish "
+        "nn.functional.hardsigmoid nn.functional.hardshrink nn.functional.softshrink"
     ).split(),
     "sorting": "sort argsort topk kthvalue unique".split(),
 }

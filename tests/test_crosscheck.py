@@ -175,6 +175,53 @@ SAMPLES = [
         lambda a: (torch.logit(a, eps=0.2), a.t().logit_(1e-3)),
         inputs(lambda: torch.rand(3, 4, generator=GEN)),
     ),
+    Sample(
+        "binary_float_family",
+        lambda a, b: (
+            torch.fmod(a, 0.7),
+            torch.hypot(a, b),
+            torch.xlogy(a.abs(), b.abs()),
+            torch.logaddexp(a, b),
+            torch.logaddexp2(a, b),
+            torch.copysign(a, b),
+            torch.heaviside(a, b),
+            torch.fmax(a, b),
+            torch.fmin(a, b),
+            a // 0.3,
+        ),
+        inputs(randn(3, 4), randn(4)),
+    ),
+    Sample(
+        "binary_integer_family",
+        lambda a, b: (a << 2, a >> b, torch.fmod(a, 3), torch.floor_divide(a, b), a.xlogy(2)),
+        inputs(
+            lambda: torch.randint(-20, 20, (3, 4), generator=GEN),
+            lambda: torch.randint(1, 4, (4,), generator=GEN),
+        ),
+    ),
+    Sample(
+        "activation_family",
+        lambda a: (
+            F.mish(a),
+            F.hardswish(a),
+            F.hardsigmoid(a),
+            F.hardshrink(a, 0.3),
+            F.softshrink(a, 0.4),
+            F.relu6(a),
+        ),
+        inputs(randn(3, 5)),
+    ),
+    Sample(
+        "eye_trace",
+        lambda a: (torch.eye(3, device=a.device), torch.eye(2, 4, device=a.device), a.trace()),
+        inputs(randn(4, 3)),
+    ),
+    Sample(
+        "nan_to_num",
+        lambda a: (torch.nan_to_num(a.log()), a.log().nan_to_num_(nan=1.0, posinf=2.0)),
+        inputs(lambda: torch.tensor([[0.0, -1.0, 2.0], [float("inf"), -float("inf"), 1.0]])),
+    ),
+    Sample("trace_long", torch.trace, inputs(lambda: torch.arange(9).reshape(3, 3))),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
         "mse_loss_unreduced_promoted",
@@ -917,6 +964,22 @@ GRAD_SAMPLES = [
         "baddbmm",
         lambda b, x, y: torch.baddbmm(b, x, y, alpha=0.5),
         inputs(randn(2, 3, 5), randn(2, 3, 4), randn(2, 4, 5)),
+    ),
+    GradSample(
+        "activation_family",
+        lambda a: (
+            F.mish(a)
+            + F.hardswish(a)
+            + F.hardsigmoid(a)
+            + F.hardshrink(a, 0.3)
+            + F.softshrink(a, 0.4)
+        ),
+        inputs(randn(3, 5)),
+    ),
+    GradSample(
+        "binary_float_family",
+        lambda a, b: torch.hypot(a, b) + torch.logaddexp(a, b) + torch.xlogy(a.abs(), b.abs()),
+        inputs(randn(3, 4), randn(3, 4)),
     ),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(

@@ -21,6 +21,11 @@ pub enum Kind {
     Softplus,
     Elu,
     Logit,
+    Mish,
+    Hardswish,
+    Hardsigmoid,
+    Hardshrink,
+    Softshrink,
 }
 
 /// The forward kernel's name in PyTorch's "not implemented for" messages.
@@ -41,6 +46,16 @@ fn kernel_name(kind: Kind, backward: bool) -> &'static str {
         (Kind::Elu, true) => "elu_backward_cpu",
         (Kind::Logit, false) => "logit_cpu",
         (Kind::Logit, true) => "logit_backward_cpu",
+        (Kind::Mish, false) => "mish_cpu",
+        (Kind::Mish, true) => "mish_backward_cpu",
+        (Kind::Hardswish, false) => "hardswish_cpu",
+        (Kind::Hardswish, true) => "hardswish_backward_cpu",
+        (Kind::Hardsigmoid, false) => "hardsigmoid_cpu",
+        (Kind::Hardsigmoid, true) => "hardsigmoid_backward_cpu",
+        (Kind::Hardshrink, false) => "hardshrink_cpu",
+        (Kind::Hardshrink, true) => "hardshrink_backward_cpu",
+        (Kind::Softshrink, false) => "softshrink_cpu",
+        (Kind::Softshrink, true) => "softshrink_backward_cpu",
     }
 }
 
@@ -84,14 +99,24 @@ fn params(args: &Args, kind: Kind, at: usize) -> Result<ActivationOp> {
             args.scalar_or(at + 2, Scalar::Integer(1))?,
         )),
         Kind::Logit => ActivationOp::Logit(args.opt_float(at)?),
+        Kind::Mish => ActivationOp::Mish,
+        Kind::Hardswish => ActivationOp::Hardswish,
+        Kind::Hardsigmoid => ActivationOp::Hardsigmoid,
+        Kind::Hardshrink => ActivationOp::Hardshrink(args.scalar_or(at, Scalar::Float(0.5))?),
+        Kind::Softshrink => ActivationOp::Softshrink(args.scalar_or(at, Scalar::Float(0.5))?),
     })
 }
 
 /// How many parameters the forward op takes after `self`.
 fn param_count(kind: Kind) -> usize {
     match kind {
-        Kind::Gelu | Kind::LeakyRelu | Kind::Logit => 1,
-        Kind::Silu | Kind::Sigmoid | Kind::Tanh => 0,
+        Kind::Gelu | Kind::LeakyRelu | Kind::Logit | Kind::Hardshrink | Kind::Softshrink => 1,
+        Kind::Silu
+        | Kind::Sigmoid
+        | Kind::Tanh
+        | Kind::Mish
+        | Kind::Hardswish
+        | Kind::Hardsigmoid => 0,
         Kind::Hardtanh | Kind::Softplus => 2,
         Kind::Elu => 3,
     }

@@ -23,10 +23,11 @@ enum Rule {
 fn rule(op: BinaryOp) -> Rule {
     use BinaryOp::*;
     match op {
-        Div | Atan2 => Rule::Float,
+        Div | Atan2 | Xlogy | Copysign => Rule::Float,
         Eq | Ne | Lt | Le | Gt | Ge | LogicalAnd | LogicalOr | LogicalXor => Rule::Bool,
         Add | Sub | Mul | DivTrunc | DivFloor | Remainder | Pow | Maximum | Minimum | ClampMin
-        | ClampMax | BitwiseAnd | BitwiseOr | BitwiseXor => Rule::Common,
+        | ClampMax | BitwiseAnd | BitwiseOr | BitwiseXor | Fmod | Hypot | Logaddexp
+        | Logaddexp2 | Heaviside | Fmax | Fmin | LeftShift | RightShift => Rule::Common,
     }
 }
 
@@ -74,10 +75,30 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
             "\"bitwise_cpu\" not implemented for '{}'",
             common.name()
         ),
-        DivTrunc | DivFloor | Remainder => ensure!(
+        DivTrunc | DivFloor | Remainder | Fmod => ensure!(
             common != ScalarType::Bool,
             "\"{}_cpu\" not implemented for 'Bool'",
-            if op == Remainder { "remainder" } else { "div" }
+            match op {
+                Remainder => "remainder",
+                Fmod => "fmod",
+                _ => "div",
+            }
+        ),
+        LeftShift | RightShift => ensure!(
+            common.is_integral(false),
+            "\"{}_cpu\" not implemented for '{}'",
+            if op == LeftShift { "lshift" } else { "rshift" },
+            common.name()
+        ),
+        Hypot | Logaddexp | Logaddexp2 => ensure!(
+            common.is_floating(),
+            "\"{}_cpu\" not implemented for '{}'",
+            match op {
+                Hypot => "hypot",
+                Logaddexp => "logaddexp",
+                _ => "logaddexp2",
+            },
+            common.name()
         ),
         _ => {}
     }
@@ -143,6 +164,10 @@ pub fn div_mode(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 
 fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scalar>) -> Outputs {
     let (a, b) = (args.value(0)?, args.value(1)?);
+    ensure!(
+        op != BinaryOp::Heaviside || dtype_of(a) == dtype_of(b),
+        "heaviside is not yet implemented for tensors with different dtypes"
+    );
     let pw = Pointwise::new(vec![a, b])?;
     let common = pw.common_dtype();
     if let Some(alpha) = alpha {

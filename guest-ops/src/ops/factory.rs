@@ -1,11 +1,11 @@
-//! Factories and in-place fills: `empty`, `empty_strided`, `arange`, `fill_`, `zero_`,
+//! Factories and in-place fills: `empty`, `empty_strided`, `arange`, `eye`, `fill_`, `zero_`,
 //! `normal_`, `uniform_`.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::out::output;
+use crate::ops::out::{output, resize_output};
 use crate::ops::{Dest, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::default_float;
@@ -117,6 +117,26 @@ fn arange_len(start: Scalar, end: Scalar, step: Scalar, dtype: ScalarType) -> Re
         "invalid size, possible overflow?"
     );
     Ok(size as i64)
+}
+
+/// `eye.out(n, *, out)` and, with `with_m`, `eye.m_out(n, m, *, out)`, which every
+/// `torch.eye` reaches: `out` resized to `[n, m]`, zeros with ones on the diagonal.
+pub fn eye(args: &Args, cx: &mut Ctx, with_m: bool) -> Outputs {
+    let at = if with_m { 2 } else { 1 };
+    args.at_most(at + 1)?;
+    let n = args.int(0)?;
+    let m = if with_m { args.int(1)? } else { n };
+    ensure!(n >= 0, "n must be greater or equal to 0, got {n}");
+    ensure!(m >= 0, "m must be greater or equal to 0, got {m}");
+    let (out, result) = resize_output(cx, at as u32, args.tensor(at)?, &[n, m])?;
+    fill_with(cx, &out, Scalar::Integer(0))?;
+    let diagonal = TensorMeta {
+        sizes: vec![n.min(m)],
+        strides: vec![out.strides[0] + out.strides[1]],
+        ..out.clone()
+    };
+    fill_with(cx, &diagonal, Scalar::Integer(1))?;
+    Ok(vec![result])
 }
 
 /// `fill_.Scalar(self, value)` and `fill_.Tensor(self, value)`.

@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::shape::{reduced_shape, reduction_mask};
-use crate::types::{ReduceOp, ScalarType};
+use crate::types::{ReduceOp, ScalarType, TensorMeta};
 
 /// The reduced dims for a kernel: wrapped, ascending and always spelled out, since an empty
 /// list means "all" to the kernel but "none" to libtorch's `all`/`any`.
@@ -50,6 +50,31 @@ pub fn sum_like(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool)
     cx.k.reduce(op, x, &kernel_dims(&mask), keepdim, dtype, &out)
         .map_err(failed("reduce"))?;
     Ok(vec![outputs])
+}
+
+/// `trace(self)`: the sum of a matrix's diagonal, as a 0-dim tensor (Long for integers).
+pub fn trace(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let x = args.tensor(0)?;
+    ensure!(
+        x.dim() == 2,
+        "trace: expected a matrix, but got tensor with dim {}",
+        x.dim()
+    );
+    let dtype = if x.dtype.is_integral(true) {
+        ScalarType::Int64
+    } else {
+        x.dtype
+    };
+    let diagonal = TensorMeta {
+        sizes: vec![x.sizes[0].min(x.sizes[1])],
+        strides: vec![x.strides[0] + x.strides[1]],
+        ..x.clone()
+    };
+    let (out, result) = output(cx, Dest::New, &[], dtype)?;
+    cx.k.reduce(ReduceOp::Sum, &diagonal, &[0], false, dtype, &out)
+        .map_err(failed("reduce"))?;
+    Ok(vec![result])
 }
 
 fn check_mean(input: ScalarType, requested: Option<ScalarType>) -> Result<()> {

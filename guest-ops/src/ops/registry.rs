@@ -48,6 +48,8 @@ const FACTORY: &[Entry] = &[
     e("empty_strided", &[""], factory::empty_strided),
     e("arange", &["start_out"], |a, c| factory::arange(a, c, true)),
     e("arange", &["out"], |a, c| factory::arange(a, c, false)),
+    e("eye", &["out"], |a, c| factory::eye(a, c, false)),
+    e("eye", &["m_out"], |a, c| factory::eye(a, c, true)),
     e("fill_", &["Scalar", "Tensor"], factory::fill),
     e("zero_", &[""], factory::zero),
     e("normal_", &[""], |a, c| {
@@ -202,9 +204,60 @@ const BINARY_ELEMENTWISE: &[[Entry; 3]] = &[
     binary!("logical_or", LogicalOr, plain),
     binary!("logical_xor", LogicalXor, plain),
     binary!("atan2", Atan2, plain),
+    binary!("fmod", Fmod, compare),
+    binary!("copysign", Copysign),
+    binary!("hypot", Hypot, plain),
+    binary!("logaddexp", Logaddexp, plain),
+    binary!("logaddexp2", Logaddexp2, plain),
+    binary!("heaviside", Heaviside, plain),
+    binary!("fmax", Fmax, plain),
+    binary!("fmin", Fmin, plain),
+    binary!(
+        "xlogy",
+        Xlogy,
+        ["Tensor", "Scalar_Other", "Scalar_Self"],
+        ["OutTensor", "OutScalar_Other", "OutScalar_Self"],
+        2
+    ),
+    binary!(
+        "bitwise_left_shift",
+        LeftShift,
+        ["Tensor", "Tensor_Scalar", "Scalar_Tensor"],
+        ["Tensor_out", "Tensor_Scalar_out", "Scalar_Tensor_out"],
+        2
+    ),
+    binary!(
+        "bitwise_right_shift",
+        RightShift,
+        ["Tensor", "Tensor_Scalar", "Scalar_Tensor"],
+        ["Tensor_out", "Tensor_Scalar_out", "Scalar_Tensor_out"],
+        2
+    ),
 ];
 
 const BINARY: &[Entry] = &[
+    // `floor_divide` is `div(rounding_mode="floor")`; its in-place overloads are named apart.
+    e("floor_divide", &["", "Scalar"], |a, c| {
+        binary::binary(a, c, F, BinaryOp::DivFloor)
+    }),
+    e("floor_divide_", &["Tensor", "Scalar"], |a, c| {
+        binary::binary(a, c, I, BinaryOp::DivFloor)
+    }),
+    e("floor_divide", &["out", "Scalar_out"], |a, c| {
+        binary::binary(a, c, Out(2), BinaryOp::DivFloor)
+    }),
+    e("__lshift__", &["Tensor", "Scalar"], |a, c| {
+        binary::binary(a, c, F, BinaryOp::LeftShift)
+    }),
+    e("__ilshift__", &["Tensor", "Scalar"], |a, c| {
+        binary::binary(a, c, I, BinaryOp::LeftShift)
+    }),
+    e("__rshift__", &["Tensor", "Scalar"], |a, c| {
+        binary::binary(a, c, F, BinaryOp::RightShift)
+    }),
+    e("__irshift__", &["Tensor", "Scalar"], |a, c| {
+        binary::binary(a, c, I, BinaryOp::RightShift)
+    }),
     // aten has no `maximum_` or `minimum_`.
     e("maximum", &[""], |a, c| {
         binary::binary(a, c, F, BinaryOp::Maximum)
@@ -332,6 +385,7 @@ const REDUCE: &[Entry] = &[
     e("any", &["out", "dims_out"], |a, c| {
         reduce::all_any(a, c, Out(3), ReduceOp::Any, false)
     }),
+    e("trace", &[""], reduce::trace),
     e("sum", &[""], |a, c| {
         reduce::sum_like(a, c, F, ReduceOp::Sum, true)
     }),
@@ -515,6 +569,11 @@ const ACTIVATION: &[[Entry; 3]] = &[
     activation!("leaky_relu", LeakyRelu, 1),
     activation!("hardtanh", Hardtanh, 2),
     activation!("elu", Elu, 3),
+    activation!("mish", Mish, 0),
+    activation!("hardswish", Hardswish, 0),
+    activation!("hardsigmoid", Hardsigmoid, 0),
+    activation!("hardshrink", Hardshrink, 1),
+    activation!("softshrink", Softshrink, 1),
 ];
 
 const ACTIVATION_BACKWARD: &[[Entry; 2]] = &[
@@ -527,9 +586,19 @@ const ACTIVATION_BACKWARD: &[[Entry; 2]] = &[
     activation_backward!("softplus_backward", Softplus, 4),
     activation_backward!("elu_backward", Elu, 6),
     activation_backward!("logit_backward", Logit, 3),
+    activation_backward!("mish_backward", Mish, 2),
+    activation_backward!("hardswish_backward", Hardswish, 2),
+    activation_backward!("hardsigmoid_backward", Hardsigmoid, 2),
+    activation_backward!("hardshrink_backward", Hardshrink, 3),
+    activation_backward!("softshrink_backward", Softshrink, 3),
 ];
 
 const CLAMP: &[Entry] = &[
+    e("nan_to_num", &[""], |a, c| unary::nan_to_num(a, c, F)),
+    e("nan_to_num_", &[""], |a, c| unary::nan_to_num(a, c, I)),
+    e("nan_to_num", &["out"], |a, c| {
+        unary::nan_to_num(a, c, Out(4))
+    }),
     e("logit", &[""], |a, c| unary::logit(a, c, F)),
     e("logit_", &[""], |a, c| unary::logit(a, c, I)),
     e("logit", &["out"], |a, c| unary::logit(a, c, Out(2))),

@@ -123,6 +123,56 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
     Ok(outputs)
 }
 
+/// The largest finite value of a floating `dtype`, `nan_to_num`'s default for infinities.
+fn largest(dtype: ScalarType) -> f64 {
+    match dtype {
+        ScalarType::Float16 => 65504.0,
+        ScalarType::Bfloat16 => 3.389_531_389_251_535_5e38,
+        ScalarType::Float32 => f64::from(f32::MAX),
+        _ => f64::MAX,
+    }
+}
+
+/// `nan_to_num(self, nan=None, posinf=None, neginf=None)`, `nan_to_num_` and `.out`: NaNs,
+/// +inf and -inf replaced (by 0 and the dtype's extremes by default); integers are copied.
+pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(4 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) = dest {
+        ensure!(
+            out.dtype == x.dtype,
+            "nan_to_num: dtype of out: {} should be same as input: {}",
+            out.dtype.name(),
+            x.dtype.name()
+        );
+    }
+    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+    let target = pw.target(cx, dest, x.dtype, true)?;
+    let input = pw.expanded(0)?;
+    if !x.dtype.is_floating() {
+        return target.run(cx, "copy", |k, out| k.copy(&input, out));
+    }
+    let top = largest(x.dtype);
+    let replacements = [
+        (UnaryOp::Isnan, args.opt_float(1)?.unwrap_or(0.0)),
+        (UnaryOp::Isposinf, args.opt_float(2)?.unwrap_or(top)),
+        (UnaryOp::Isneginf, args.opt_float(3)?.unwrap_or(-top)),
+    ];
+    let mask = cx.empty_contiguous(&input.sizes, ScalarType::Bool)?;
+    let outputs = target.run(cx, "masked_fill", |k, out| {
+        let mut from = input.clone();
+        for (test, value) in replacements {
+            k.unary(test, &input, x.dtype, &mask)?;
+            k.masked_fill(&from, &mask, &Operand::Number(Scalar::Float(value)), out)?;
+            from = out.clone();
+        }
+        Ok(())
+    })?;
+    cx.free(&mask);
+    Ok(outputs)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};

@@ -49,7 +49,25 @@ pub fn forward(op: &ActivationOp, x: &Tensor) -> Result<Tensor, TchError> {
             negative.f_where_self(&x.f_le(0)?, &positive)
         }
         ActivationOp::Logit(eps) => x.f_logit(*eps),
+        ActivationOp::Mish => x.f_mish(),
+        ActivationOp::Hardswish => x.f_hardswish(),
+        ActivationOp::Hardsigmoid => x.f_hardsigmoid(),
+        ActivationOp::Hardshrink(lambda) => {
+            let zero = x.f_zeros_like()?;
+            zero.f_where_self(&inside(x, lambda)?, x)
+        }
+        // `x - clamp(x, -lambda, lambda)` keeps NaNs, as PyTorch's `a * 0` does.
+        ActivationOp::Softshrink(lambda) => {
+            let l = as_f64(lambda);
+            x.f_sub(&x.f_clamp(-l, l)?)
+        }
     }
+}
+
+/// Where `x` lies in `[-lambda, lambda]` (false for NaN).
+fn inside(x: &Tensor, lambda: &Scalar) -> Result<Tensor, TchError> {
+    let l = as_f64(lambda);
+    x.f_ge(-l)?.f_logical_and(&x.f_le(l)?)
 }
 
 /// `grad` times the derivative of `op` at `x` (the result, when `is_result`), both in `kind`.
@@ -88,5 +106,11 @@ pub fn backward(
             &x,
         ),
         ActivationOp::Logit(eps) => x.f_logit_backward(&grad, *eps),
+        ActivationOp::Mish => x.f_mish_backward(&grad),
+        ActivationOp::Hardswish => x.f_hardswish_backward(&grad),
+        ActivationOp::Hardsigmoid => x.f_hardsigmoid_backward(&grad),
+        ActivationOp::Hardshrink(lambda) | ActivationOp::Softshrink(lambda) => grad
+            .f_zeros_like()?
+            .f_where_self(&inside(&x, lambda)?, &grad),
     }
 }
