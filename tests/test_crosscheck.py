@@ -222,6 +222,31 @@ SAMPLES = [
         inputs(lambda: torch.tensor([[0.0, -1.0, 2.0], [float("inf"), -float("inf"), 1.0]])),
     ),
     Sample("trace_long", torch.trace, inputs(lambda: torch.arange(9).reshape(3, 3))),
+    Sample(
+        "linspace_logspace",
+        lambda a: (
+            torch.linspace(-1, 2, 7, device=a.device),
+            torch.linspace(0, 10, 4, device=a.device, dtype=torch.int64),
+            torch.logspace(0, 2, 5, device=a.device),
+            torch.logspace(0, 3, 4, base=2, device=a.device, dtype=torch.float64),
+        ),
+        inputs(randn(1)),
+    ),
+    Sample(
+        "norm_overloads",
+        lambda a, b: (
+            torch.ops.aten.norm.Scalar(a, 3),
+            torch.ops.aten.norm.ScalarOpt_dim(a, None, [1], True),
+            torch.ops.aten.norm.ScalarOpt_dim_dtype(a, 1, [0], False, dtype=torch.float64),
+            F.pairwise_distance(a, b),
+        ),
+        inputs(randn(4, 5), randn(4, 5)),
+    ),
+    Sample(
+        "count_nonzero",
+        lambda a: (torch.count_nonzero(a), torch.count_nonzero(a, dim=1), a.count_nonzero((0, 1))),
+        inputs(lambda: torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 3.0]])),
+    ),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
         "mse_loss_unreduced_promoted",
@@ -981,6 +1006,7 @@ GRAD_SAMPLES = [
         lambda a, b: torch.hypot(a, b) + torch.logaddexp(a, b) + torch.xlogy(a.abs(), b.abs()),
         inputs(randn(3, 4), randn(3, 4)),
     ),
+    GradSample("pairwise_distance", F.pairwise_distance, inputs(randn(4, 5), randn(4, 5))),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(
         "smooth_l1_loss_sum",
@@ -1065,6 +1091,24 @@ RANDOM_SAMPLES = [
         lambda a: a.random_(),
         inputs(lambda: torch.zeros(64, dtype=torch.uint8)),
         lambda x, y: True,
+    ),
+    RandomSample(
+        "multinomial_one_hot",
+        lambda p: torch.multinomial(p, 3, replacement=True),
+        inputs(lambda: torch.eye(4)[[2, 0, 3]]),
+        lambda p, y: torch.equal(y, p.argmax(1, keepdim=True).expand(3, 3)),
+    ),
+    RandomSample(
+        "multinomial_all_without_replacement",
+        lambda p: torch.multinomial(p, 5),
+        inputs(lambda: torch.rand(2, 5, generator=GEN) + 0.1),
+        lambda p, y: torch.equal(y.sort(1).values, torch.arange(5).expand(2, 5)),
+    ),
+    RandomSample(
+        "randperm",
+        lambda a: torch.randperm(7, device=a.device),
+        inputs(randn(1)),
+        lambda a, y: torch.equal(y.sort().values, torch.arange(7)),
     ),
     RandomSample(
         "native_dropout",

@@ -394,6 +394,21 @@ pub trait Kernels {
         range: Option<(i64, Option<i64>)>,
         out: &TensorMeta,
     ) -> KernelResult;
+    fn spaced(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        base: Option<f64>,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn multinomial(
+        &mut self,
+        probs: &TensorMeta,
+        samples: i64,
+        replacement: bool,
+        out: &TensorMeta,
+    ) -> KernelResult;
+    fn permutation(&mut self, out: &TensorMeta) -> KernelResult;
     fn dropout(
         &mut self,
         x: &TensorMeta,
@@ -1089,6 +1104,30 @@ impl Kernels for Host {
         out: &TensorMeta,
     ) -> KernelResult {
         imports::random_integers(range, out)
+    }
+
+    fn spaced(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        base: Option<f64>,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::spaced(start, end, base, out)
+    }
+
+    fn multinomial(
+        &mut self,
+        probs: &TensorMeta,
+        samples: i64,
+        replacement: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        imports::multinomial(probs, samples, replacement, out)
+    }
+
+    fn permutation(&mut self, out: &TensorMeta) -> KernelResult {
+        imports::permutation(out)
     }
 
     fn dropout(

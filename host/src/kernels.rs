@@ -550,6 +550,49 @@ impl KernelsHost for TchKernels {
         })
     }
 
+    fn spaced(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        base: Option<f64>,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let options = (kind_of(out.dtype), kernels.storages.device());
+            let steps = out.sizes[0];
+            let (start, end) = (scalar(&start), scalar(&end));
+            let values = match base {
+                None => Tensor::f_linspace(start, end, steps, options),
+                Some(base) => Tensor::f_logspace(start, end, steps, base, options),
+            };
+            kernels.write(&out, values.map_err(err)?)
+        })
+    }
+
+    fn multinomial(
+        &mut self,
+        probs: TensorMeta,
+        samples: i64,
+        replacement: bool,
+        out: TensorMeta,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let probs = kernels.view(&probs)?;
+            let _turn = kernels.reseed();
+            let drawn = probs.f_multinomial(samples, replacement).map_err(err)?;
+            kernels.write(&out, drawn)
+        })
+    }
+
+    fn permutation(&mut self, out: TensorMeta) -> KernelResult {
+        self.launch(move |kernels| {
+            let options = (kind_of(out.dtype), kernels.storages.device());
+            let _turn = kernels.reseed();
+            let values = Tensor::f_randperm(out.sizes[0], options).map_err(err)?;
+            kernels.write(&out, values)
+        })
+    }
+
     fn random_integers(
         &mut self,
         range: Option<(i64, Option<i64>)>,

@@ -602,6 +602,18 @@ impl KernelsHost for Recorder {
         self.launch()
     }
 
+    fn spaced(&mut self, _: Scalar, _: Scalar, _: Option<f64>, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn multinomial(&mut self, _: TensorMeta, _: i64, _: bool, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn permutation(&mut self, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
     fn dropout(
         &mut self,
         _: TensorMeta,

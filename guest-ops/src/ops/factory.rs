@@ -119,6 +119,26 @@ fn arange_len(start: Scalar, end: Scalar, step: Scalar, dtype: ScalarType) -> Re
     Ok(size as i64)
 }
 
+/// `linspace.out(start, end, steps, *, out)` and, with `log`, `logspace.out(start, end,
+/// steps, base=10.0, *, out)`, which `torch.linspace`/`logspace` reach: `out` resized to
+/// `[steps]`.
+pub fn spaced(args: &Args, cx: &mut Ctx, log: bool) -> Outputs {
+    let at = if log { 4 } else { 3 };
+    args.at_most(at + 1)?;
+    let (start, end) = (args.scalar(0)?, args.scalar(1)?);
+    let steps = args.int(2)?;
+    ensure!(steps >= 0, "number of steps must be non-negative");
+    let base = if log {
+        Some(args.float_or(3, 10.0)?)
+    } else {
+        None
+    };
+    let (out, result) = resize_output(cx, at as u32, args.tensor(at)?, &[steps])?;
+    cx.k.spaced(start, end, base, &out)
+        .map_err(failed("spaced"))?;
+    Ok(vec![result])
+}
+
 /// `eye.out(n, *, out)` and, with `with_m`, `eye.m_out(n, m, *, out)`, which every
 /// `torch.eye` reaches: `out` resized to `[n, m]`, zeros with ones on the diagonal.
 pub fn eye(args: &Args, cx: &mut Ctx, with_m: bool) -> Outputs {

@@ -1,16 +1,59 @@
-//! Random in-place fills and dropout: `bernoulli_.float`, `random_` (all three forms),
-//! `native_dropout` and `native_dropout_backward`.
+//! Random in-place fills, sampling and dropout: `bernoulli_.float`, `random_` (all three
+//! forms), `multinomial`, `randperm`, `native_dropout` and `native_dropout_backward`.
 
 use crate::error::{ensure, Error};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
+use crate::ops::out::{output, resize_output};
 use crate::ops::{Form, Outputs};
 use crate::rules::dtype::can_cast;
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::preserve_strides;
 use crate::types::{Output, RandomOp, ScalarType};
+
+/// `multinomial(self, num_samples, replacement=False, *, generator=None)` and `.out`:
+/// `num_samples` Long indices per row, drawn on the host (which checks the values).
+pub fn multinomial(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(4 + form.out_len())?;
+    let probs = args.tensor(0)?;
+    let samples = args.int(1)?;
+    let replacement = args.bool_or(2, false)?;
+    ensure!(
+        probs.dim() == 1 || probs.dim() == 2,
+        "prob_dist must be 1 or 2 dim"
+    );
+    ensure!(
+        probs.dtype.is_floating(),
+        "multinomial only supports floating-point dtypes for input, got: {}",
+        probs.dtype.name()
+    );
+    ensure!(samples > 0, "cannot sample n_sample <= 0 samples");
+    let categories = probs.sizes[probs.dim() - 1];
+    ensure!(
+        replacement || samples <= categories,
+        "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+    );
+    let mut shape = probs.sizes.clone();
+    *shape.last_mut().expect("1 or 2 dims") = samples;
+    let (out, result) = output(cx, form.dest(args)?, &shape, ScalarType::Int64)?;
+    cx.k.multinomial(probs, samples, replacement, &out)
+        .map_err(failed("multinomial"))?;
+    Ok(vec![result])
+}
+
+/// `randperm.out(n, *, out)` and `randperm.generator_out(n, *, generator, out)`, which every
+/// `torch.randperm` reaches: `out` resized to `[n]`.
+pub fn randperm(args: &Args, cx: &mut Ctx, with_generator: bool) -> Outputs {
+    let at = if with_generator { 2 } else { 1 };
+    args.at_most(at + 1)?;
+    let n = args.int(0)?;
+    ensure!(n >= 0, "n must be non-negative, got {n}");
+    let (out, result) = resize_output(cx, at as u32, args.tensor(at)?, &[n])?;
+    cx.k.permutation(&out).map_err(failed("permutation"))?;
+    Ok(vec![result])
+}
 
 /// `bernoulli_.float(self, p=0.5, *, generator=None)`.
 pub fn bernoulli(args: &Args, cx: &mut Ctx) -> Outputs {

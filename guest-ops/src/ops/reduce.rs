@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::shape::{reduced_shape, reduction_mask};
-use crate::types::{ReduceOp, ScalarType, TensorMeta};
+use crate::types::{BinaryOp, Operand, ReduceOp, Scalar, ScalarType, TensorMeta};
 
 /// The reduced dims for a kernel: wrapped, ascending and always spelled out, since an empty
 /// list means "all" to the kernel but "none" to libtorch's `all`/`any`.
@@ -50,6 +50,43 @@ pub fn sum_like(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool)
     cx.k.reduce(op, x, &kernel_dims(&mask), keepdim, dtype, &out)
         .map_err(failed("reduce"))?;
     Ok(vec![outputs])
+}
+
+/// `count_nonzero.dim_IntList(self, dim)` and `count_nonzero(self, dim=None)`: Long counts
+/// of the elements that are not zero, over `dim` (all by default).
+pub fn count_nonzero(args: &Args, cx: &mut Ctx, list: bool) -> Outputs {
+    args.at_most(2)?;
+    let x = args.tensor(0)?;
+    let dims = if list {
+        args.int_list(1)?.to_vec()
+    } else {
+        args.opt_int(1)?.map(|d| vec![d]).unwrap_or_default()
+    };
+    let mask = reduction_mask(&dims, x.dim())?;
+    let shape = reduced_shape(&x.sizes, &mask, false);
+    let nonzero = cx.empty_contiguous(&x.sizes, ScalarType::Bool)?;
+    let zero = Operand::Number(Scalar::Integer(0));
+    cx.k.binary(
+        BinaryOp::Ne,
+        &Operand::Tensor(x.clone()),
+        &zero,
+        None,
+        x.dtype,
+        &nonzero,
+    )
+    .map_err(failed("binary"))?;
+    let (out, result) = output(cx, Dest::New, &shape, ScalarType::Int64)?;
+    cx.k.reduce(
+        ReduceOp::Sum,
+        &nonzero,
+        &kernel_dims(&mask),
+        false,
+        ScalarType::Int64,
+        &out,
+    )
+    .map_err(failed("reduce"))?;
+    cx.free(&nonzero);
+    Ok(vec![result])
 }
 
 /// `trace(self)`: the sum of a matrix's diagonal, as a 0-dim tensor (Long for integers).

@@ -49,6 +49,8 @@ const FACTORY: &[Entry] = &[
     e("arange", &["start_out"], |a, c| factory::arange(a, c, true)),
     e("arange", &["out"], |a, c| factory::arange(a, c, false)),
     e("eye", &["out"], |a, c| factory::eye(a, c, false)),
+    e("linspace", &["out"], |a, c| factory::spaced(a, c, false)),
+    e("logspace", &["out"], |a, c| factory::spaced(a, c, true)),
     e("eye", &["m_out"], |a, c| factory::eye(a, c, true)),
     e("fill_", &["Scalar", "Tensor"], factory::fill),
     e("zero_", &[""], factory::zero),
@@ -386,6 +388,12 @@ const REDUCE: &[Entry] = &[
         reduce::all_any(a, c, Out(3), ReduceOp::Any, false)
     }),
     e("trace", &[""], reduce::trace),
+    e("count_nonzero", &["dim_IntList"], |a, c| {
+        reduce::count_nonzero(a, c, true)
+    }),
+    e("count_nonzero", &[""], |a, c| {
+        reduce::count_nonzero(a, c, false)
+    }),
     e("sum", &[""], |a, c| {
         reduce::sum_like(a, c, F, ReduceOp::Sum, true)
     }),
@@ -791,6 +799,24 @@ const STATS: &[Entry] = &[
     e("std_mean", &["correction"], |a, c| {
         stats::moments(a, c, F, MomentOp::Std, true)
     }),
+    e("norm", &["Scalar"], |a, c| {
+        stats::norm(a, c, norm(false, false, false))
+    }),
+    e("norm", &["ScalarOpt_dtype"], |a, c| {
+        stats::norm(a, c, norm(false, true, false))
+    }),
+    e("norm", &["ScalarOpt_dim"], |a, c| {
+        stats::norm(a, c, norm(true, false, false))
+    }),
+    e("norm", &["ScalarOpt_dim_dtype"], |a, c| {
+        stats::norm(a, c, norm(true, true, false))
+    }),
+    e("norm", &["out"], |a, c| {
+        stats::norm(a, c, norm(true, false, true))
+    }),
+    e("norm", &["dtype_out"], |a, c| {
+        stats::norm(a, c, norm(true, true, true))
+    }),
     e("linalg_vector_norm", &[""], |a, c| {
         stats::vector_norm(a, c, F)
     }),
@@ -946,6 +972,14 @@ const RANDOM: &[Entry] = &[
     e("random_", &["from"], |a, c| {
         random::random(a, c, Range::From)
     }),
+    e("multinomial", &[""], |a, c| random::multinomial(a, c, F)),
+    e("multinomial", &["out"], |a, c| {
+        random::multinomial(a, c, Out(4))
+    }),
+    e("randperm", &["out"], |a, c| random::randperm(a, c, false)),
+    e("randperm", &["generator_out"], |a, c| {
+        random::randperm(a, c, true)
+    }),
     e("native_dropout", &[""], random::dropout),
     e("native_dropout_backward", &[""], |a, c| {
         random::dropout_backward(a, c, F)
@@ -954,6 +988,10 @@ const RANDOM: &[Entry] = &[
         random::dropout_backward(a, c, Out(3))
     }),
 ];
+
+const fn norm(dims: bool, dtype: bool, out: bool) -> stats::NormForm {
+    stats::NormForm { dims, dtype, out }
+}
 
 /// Every entry of the table, family by family.
 fn entries() -> impl Iterator<Item = &'static Entry> {

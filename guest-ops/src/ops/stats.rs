@@ -10,7 +10,7 @@ use crate::ops::reduce::kernel_dims;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{default_float, promote};
 use crate::rules::shape::{reduced_shape, reduction_mask};
-use crate::types::{MomentOp, ReduceOp, Scalar, TensorMeta};
+use crate::types::{Arg, MomentOp, Output, ReduceOp, Scalar, TensorMeta};
 
 fn mask_of(args: &Args, i: usize, x: &TensorMeta) -> Result<Vec<bool>> {
     reduction_mask(args.opt_int_list(i)?.unwrap_or(&[]), x.dim())
@@ -54,6 +54,51 @@ fn ord_value(ord: Scalar) -> f64 {
         Scalar::Float(v) => v,
         Scalar::Boolean(v) => f64::from(u8::from(v)),
     }
+}
+
+/// Which overload of `norm` an op is: whether it takes `dim, keepdim`, a `dtype`, an `out`.
+#[derive(Debug, Clone, Copy)]
+pub struct NormForm {
+    pub dims: bool,
+    pub dtype: bool,
+    pub out: bool,
+}
+
+/// `norm.Scalar`, `norm.ScalarOpt_dtype`, `norm.ScalarOpt_dim`, `norm.ScalarOpt_dim_dtype`,
+/// `norm.out` and `norm.dtype_out`: `linalg_vector_norm` with `p` (None is 2).
+pub fn norm(args: &Args, cx: &mut Ctx, form: NormForm) -> Outputs {
+    let raw = args.raw();
+    let at = |i: usize| raw.get(i).cloned().unwrap_or(Arg::None);
+    let p = match at(1) {
+        Arg::None => Arg::Scalar(Scalar::Integer(2)),
+        p => p,
+    };
+    let (dim, keepdim, next) = if form.dims {
+        (at(2), at(3), 4)
+    } else {
+        (Arg::None, Arg::Boolean(false), 2)
+    };
+    let (dtype, next) = if form.dtype {
+        (at(next), next + 1)
+    } else {
+        (Arg::None, next)
+    };
+    args.at_most(next + usize::from(form.out))?;
+    let mut list = vec![at(0), p, dim, keepdim, dtype];
+    if !form.out {
+        return vector_norm(&Args::new(&list), cx, Form::Functional);
+    }
+    list.push(at(next));
+    let outputs = vector_norm(&Args::new(&list), cx, Form::Out(5))?;
+    // The `out` argument is at `next` in `norm`'s own schema.
+    Ok(outputs
+        .into_iter()
+        .map(|o| match o {
+            Output::Argument(5) => Output::Argument(next as u32),
+            Output::Updated((5, m)) => Output::Updated((next as u32, m)),
+            other => other,
+        })
+        .collect())
 }
 
 /// `linalg_vector_norm(self, ord=2, dim=None, keepdim=False, *, dtype=None)` and `.out`.

@@ -809,6 +809,32 @@ impl Kernels for Fake {
         self.record("random_integers", tensors, format!("{range:?}"))
     }
 
+    fn spaced(
+        &mut self,
+        start: Scalar,
+        end: Scalar,
+        base: Option<f64>,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let detail = format!("{start:?} {end:?} {base:?}");
+        self.record("spaced", vec![out.clone()], detail)
+    }
+
+    fn multinomial(
+        &mut self,
+        probs: &TensorMeta,
+        samples: i64,
+        replacement: bool,
+        out: &TensorMeta,
+    ) -> KernelResult {
+        let tensors = vec![probs.clone(), out.clone()];
+        self.record("multinomial", tensors, format!("{samples} {replacement}"))
+    }
+
+    fn permutation(&mut self, out: &TensorMeta) -> KernelResult {
+        self.record("permutation", vec![out.clone()], String::new())
+    }
+
     fn dropout(
         &mut self,
         x: &TensorMeta,
