@@ -60,7 +60,7 @@ FAMILIES: dict[str, list[str]] = {
         "nn.functional.scaled_dot_product_attention nn.functional.mish nn.functional.hardswish "
         "nn.functional.hardsigmoid nn.functional.hardshrink nn.functional.softshrink"
     ).split(),
-    "sorting": "sort argsort topk kthvalue unique".split(),
+    "sorting": "sort argsort topk kthvalue unique median nanmedian mode".split(),
 }
 
 DTYPES = {

@@ -247,6 +247,23 @@ SAMPLES = [
         lambda a: (torch.count_nonzero(a), torch.count_nonzero(a, dim=1), a.count_nonzero((0, 1))),
         inputs(lambda: torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 3.0]])),
     ),
+    Sample(
+        "order_statistics",
+        lambda a: (
+            *a.kthvalue(2, 1),
+            *a.t().kthvalue(3, 0, keepdim=True),
+            *a.median(1),
+            a.median(),
+            *a.nanmedian(0),
+            a.nanmedian(),
+        ),
+        inputs(lambda: torch.tensor([[3.0, float("nan"), 1.0, 2.0], [0.5, 4.0, -1.0, 7.0]])),
+    ),
+    Sample(
+        "mode_integers",
+        lambda a: (*a.mode(1), *a.mode(0, keepdim=True)),
+        inputs(lambda: torch.tensor([[1, 2, 2, 3, 3], [5, 5, 0, 0, 4]])),
+    ),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
         "mse_loss_unreduced_promoted",
@@ -755,7 +772,7 @@ def test_op_agrees_three_ways(sample):
     for cpu_t, remote_t, dry_t in zip(expected, remote, dry, strict=True):
         assert meta(dry_t) == meta(remote_t), "dry run and host metadata differ"
         assert meta(remote_t) == meta(cpu_t), "remote metadata differs from CPU"
-        torch.testing.assert_close(remote_t.cpu(), cpu_t)
+        torch.testing.assert_close(remote_t.cpu(), cpu_t, equal_nan=True)
 
 
 @dataclass
@@ -1007,6 +1024,8 @@ GRAD_SAMPLES = [
         inputs(randn(3, 4), randn(3, 4)),
     ),
     GradSample("pairwise_distance", F.pairwise_distance, inputs(randn(4, 5), randn(4, 5))),
+    GradSample("median_dim", lambda a: a.median(1).values, inputs(randn(3, 5))),
+    GradSample("kthvalue", lambda a: a.kthvalue(2, 0).values, inputs(randn(4, 3))),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(
         "smooth_l1_loss_sum",

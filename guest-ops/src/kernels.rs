@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::types::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LossOp, LossOptions, MomentOp,
     Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp,
-    ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -393,6 +393,17 @@ pub trait Kernels {
         &mut self,
         range: Option<(i64, Option<i64>)>,
         out: &TensorMeta,
+    ) -> KernelResult;
+    #[allow(clippy::too_many_arguments)]
+    fn select(
+        &mut self,
+        op: SelectOp,
+        x: &TensorMeta,
+        k: i64,
+        dim: Option<i64>,
+        keepdim: bool,
+        values: &TensorMeta,
+        indices: Option<&TensorMeta>,
     ) -> KernelResult;
     fn spaced(
         &mut self,
@@ -1128,6 +1139,19 @@ impl Kernels for Host {
 
     fn permutation(&mut self, out: &TensorMeta) -> KernelResult {
         imports::permutation(out)
+    }
+
+    fn select(
+        &mut self,
+        op: SelectOp,
+        x: &TensorMeta,
+        k: i64,
+        dim: Option<i64>,
+        keepdim: bool,
+        values: &TensorMeta,
+        indices: Option<&TensorMeta>,
+    ) -> KernelResult {
+        imports::select(op, x, k, dim, keepdim, values, indices)
     }
 
     fn dropout(

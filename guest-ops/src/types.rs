@@ -2,8 +2,8 @@
 
 pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LossOp, LossOptions, MomentOp,
-    Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, SizeQuery,
-    TernaryOp, UnaryOp, UpsampleMode,
+    Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, SelectOp,
+    SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -22,7 +22,7 @@ pub mod bindings {
 pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, Host as KernelsHost, IndexReduceOp, LossOp,
     LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp,
-    ScatterOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -22,7 +22,7 @@ use tch::{Kind, Reduction, Tensor};
 use crate::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LossOp, LossOptions,
     MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
-    ScanOp, ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
     UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
@@ -581,6 +581,40 @@ impl KernelsHost for TchKernels {
             let _turn = kernels.reseed();
             let drawn = probs.f_multinomial(samples, replacement).map_err(err)?;
             kernels.write(&out, drawn)
+        })
+    }
+
+    fn select(
+        &mut self,
+        op: SelectOp,
+        x: TensorMeta,
+        k: i64,
+        dim: Option<i64>,
+        keepdim: bool,
+        values: TensorMeta,
+        indices: Option<TensorMeta>,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let x = kernels.view(&x)?;
+            let Some(dim) = dim else {
+                let all = match op {
+                    SelectOp::Nanmedian => x.f_nanmedian(),
+                    _ => x.f_median(),
+                };
+                return kernels.write(&values, all.map_err(err)?);
+            };
+            let (v, i) = match op {
+                SelectOp::Kthvalue => x.f_kthvalue(k, dim, keepdim),
+                SelectOp::Median => x.f_median_dim(dim, keepdim),
+                SelectOp::Nanmedian => x.f_nanmedian_dim(dim, keepdim),
+                SelectOp::Mode => x.f_mode(dim, keepdim),
+            }
+            .map_err(err)?;
+            kernels.write(&values, v)?;
+            match &indices {
+                Some(indices) => kernels.write(indices, i),
+                None => Ok(()),
+            }
         })
     }
 

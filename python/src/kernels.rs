@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use torch_remote_host::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LossOp, LossOptions,
     MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
-    ScanOp, ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
+    ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
     UpsampleMode,
 };
 
@@ -607,6 +607,19 @@ impl KernelsHost for Recorder {
     }
 
     fn multinomial(&mut self, _: TensorMeta, _: i64, _: bool, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn select(
+        &mut self,
+        _: SelectOp,
+        _: TensorMeta,
+        _: i64,
+        _: Option<i64>,
+        _: bool,
+        _: TensorMeta,
+        _: Option<TensorMeta>,
+    ) -> KernelResult {
         self.launch()
     }
 

@@ -1,5 +1,5 @@
-//! Ops that rearrange elements: `cat`, `flip`, `roll`, `cumsum`/`cumprod`, `sort`, `topk`, and
-//! `unfold`'s backward.
+//! Ops that rearrange elements: `cat`, `flip`, `roll`, `cumsum`/`cumprod`, `sort`, `topk`, the
+//! order statistics (`kthvalue`, `median`, `nanmedian`, `mode`), and `unfold`'s backward.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -13,7 +13,7 @@ use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::{iterator_strides, preserve_strides};
 use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
-use crate::types::{BinaryOp, Operand, Output, Scalar, ScalarType, ScanOp, TensorMeta};
+use crate::types::{BinaryOp, Operand, Output, Scalar, ScalarType, ScanOp, SelectOp, TensorMeta};
 
 /// `suggest_memory_format` of `t`.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
@@ -279,6 +279,65 @@ pub fn topk(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
     cx.k.topk(x, k, d as i64, largest, sorted, &values, &indices)
         .map_err(failed("topk"))?;
     Ok(outputs)
+}
+
+fn select_name(op: SelectOp) -> &'static str {
+    match op {
+        SelectOp::Kthvalue => "kthvalue",
+        SelectOp::Median => "median",
+        SelectOp::Nanmedian => "nanmedian",
+        SelectOp::Mode => "mode",
+    }
+}
+
+/// `kthvalue(self, k, dim=-1, keepdim=False)`, `median.dim(self, dim, keepdim=False)`,
+/// `nanmedian.dim`, `mode(self, dim=-1, keepdim=False)` and their `values=`/`indices=` forms:
+/// values and Long indices, reduced along `dim`.
+pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
+    let at = usize::from(op == SelectOp::Kthvalue);
+    args.at_most(3 + at + 2 * usize::from(outs))?;
+    let x = args.tensor(0)?;
+    let k = if at == 1 { args.int(1)? } else { 0 };
+    let d = wrap_dim(args.int_or(1 + at, -1)?, x.dim())?;
+    let keepdim = args.bool_or(2 + at, false)?;
+    let size = if x.dim() == 0 { 1 } else { x.sizes[d] };
+    let name = select_name(op);
+    match op {
+        SelectOp::Kthvalue => ensure!(
+            k >= 1 && k <= size,
+            "kthvalue(): selected number k out of range for dimension {d}"
+        ),
+        _ => ensure!(
+            size > 0,
+            "{name}() cannot compute {name} for a dimension of size 0 because the operation does \
+             not have an identity"
+        ),
+    }
+    let mut shape = x.sizes.clone();
+    if x.dim() > 0 {
+        if keepdim {
+            shape[d] = 1;
+        } else {
+            shape.remove(d);
+        }
+    }
+    let strides = strides_for(&shape, MemoryFormat::Contiguous)?;
+    let at_out = outs.then_some(3 + at);
+    let (values, indices, outputs) =
+        value_index_outputs(args, cx, at_out, &shape, strides, x.dtype)?;
+    cx.k.select(op, x, k, Some(d as i64), keepdim, &values, Some(&indices))
+        .map_err(failed("select"))?;
+    Ok(outputs)
+}
+
+/// `median(self)` and `nanmedian(self)`: the lower median of every element, 0-dim.
+pub fn median_all(args: &Args, cx: &mut Ctx, op: SelectOp) -> Outputs {
+    args.at_most(1)?;
+    let x = args.tensor(0)?;
+    let (values, result) = output(cx, Dest::New, &[], x.dtype)?;
+    cx.k.select(op, x, 0, None, false, &values, None)
+        .map_err(failed("select"))?;
+    Ok(vec![result])
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::ops::{
 };
 use crate::types::{
     BinaryOp, IndexReduceOp, LossOp, MomentOp, PadMode, RandomOp, ReduceOp, ScanOp, ScatterOp,
-    TernaryOp, UnaryOp, UpsampleMode,
+    SelectOp, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// A handler: runs one op on its arguments.
@@ -981,6 +981,36 @@ const RANDOM: &[Entry] = &[
         random::randperm(a, c, true)
     }),
     e("native_dropout", &[""], random::dropout),
+    e("kthvalue", &[""], |a, c| {
+        arrange::select(a, c, SelectOp::Kthvalue, false)
+    }),
+    e("kthvalue", &["values"], |a, c| {
+        arrange::select(a, c, SelectOp::Kthvalue, true)
+    }),
+    e("median", &["dim"], |a, c| {
+        arrange::select(a, c, SelectOp::Median, false)
+    }),
+    e("median", &["dim_values"], |a, c| {
+        arrange::select(a, c, SelectOp::Median, true)
+    }),
+    e("nanmedian", &["dim"], |a, c| {
+        arrange::select(a, c, SelectOp::Nanmedian, false)
+    }),
+    e("nanmedian", &["dim_values"], |a, c| {
+        arrange::select(a, c, SelectOp::Nanmedian, true)
+    }),
+    e("mode", &[""], |a, c| {
+        arrange::select(a, c, SelectOp::Mode, false)
+    }),
+    e("mode", &["values"], |a, c| {
+        arrange::select(a, c, SelectOp::Mode, true)
+    }),
+    e("median", &[""], |a, c| {
+        arrange::median_all(a, c, SelectOp::Median)
+    }),
+    e("nanmedian", &[""], |a, c| {
+        arrange::median_all(a, c, SelectOp::Nanmedian)
+    }),
     e("native_dropout_backward", &[""], |a, c| {
         random::dropout_backward(a, c, F)
     }),

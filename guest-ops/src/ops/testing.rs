@@ -5,7 +5,7 @@ use crate::rules::layout::contiguous_strides;
 use crate::types::{
     ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LossOp, LossOptions,
     MomentOp, OpError, Operand, Output, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
-    ScalarType, ScanOp, ScatterOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
+    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
     UpsampleMode,
 };
 
@@ -829,6 +829,21 @@ impl Kernels for Fake {
     ) -> KernelResult {
         let tensors = vec![probs.clone(), out.clone()];
         self.record("multinomial", tensors, format!("{samples} {replacement}"))
+    }
+
+    fn select(
+        &mut self,
+        op: SelectOp,
+        x: &TensorMeta,
+        k: i64,
+        dim: Option<i64>,
+        keepdim: bool,
+        values: &TensorMeta,
+        indices: Option<&TensorMeta>,
+    ) -> KernelResult {
+        let mut tensors = vec![x.clone(), values.clone()];
+        tensors.extend(indices.cloned());
+        self.record("select", tensors, format!("{op:?} {k} {dim:?} {keepdim}"))
     }
 
     fn permutation(&mut self, out: &TensorMeta) -> KernelResult {
