@@ -32,6 +32,11 @@ def inputs(*makers):
     return lambda: [m() if callable(m) else m for m in makers]
 
 
+def spd(a: torch.Tensor) -> torch.Tensor:
+    """A well-conditioned symmetric positive definite batch built from `a`."""
+    return a @ a.mT + 3 * torch.eye(a.shape[-1], device=a.device)
+
+
 SAMPLES = [
     Sample("triu", lambda a: torch.triu(a, 1), inputs(randn(4, 5))),
     Sample("tril_batched", lambda a: a.tril(-1), inputs(randn(2, 3, 3))),
@@ -263,6 +268,30 @@ SAMPLES = [
         "mode_integers",
         lambda a: (*a.mode(1), *a.mode(0, keepdim=True)),
         inputs(lambda: torch.tensor([[1, 2, 2, 3, 3], [5, 5, 0, 0, 4]])),
+    ),
+    Sample(
+        "linalg_factorizations",
+        lambda a, b: (
+            torch.linalg.inv(spd(a)),
+            torch.linalg.cholesky(spd(a)),
+            torch.linalg.cholesky(spd(a), upper=True),
+            torch.linalg.det(a),
+            torch.linalg.eigvalsh(spd(a)),
+            *torch.linalg.qr(b),
+            *torch.linalg.qr(b, mode="complete"),
+            torch.linalg.svdvals(b),
+        ),
+        inputs(randn(2, 3, 3), randn(4, 3)),
+    ),
+    Sample(
+        "linalg_solve_forms",
+        lambda a, b, v: (
+            torch.linalg.solve(spd(a), b),
+            torch.linalg.solve(spd(a), v),
+            torch.linalg.solve(spd(a[0]), b),
+            torch.linalg.solve(spd(a), b.mT, left=False),
+        ),
+        inputs(randn(2, 3, 3), randn(2, 3, 4), randn(2, 3)),
     ),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
@@ -1026,6 +1055,7 @@ GRAD_SAMPLES = [
     GradSample("pairwise_distance", F.pairwise_distance, inputs(randn(4, 5), randn(4, 5))),
     GradSample("median_dim", lambda a: a.median(1).values, inputs(randn(3, 5))),
     GradSample("kthvalue", lambda a: a.kthvalue(2, 0).values, inputs(randn(4, 3))),
+    GradSample("linalg_inv", lambda a: torch.linalg.inv(spd(a)), inputs(randn(2, 3, 3))),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(
         "smooth_l1_loss_sum",

@@ -82,3 +82,13 @@ def test_cpu_fallback_runs_unknown_ops_with_one_warning():
         env={"TORCH_REMOTE_CPU_FALLBACK": "1"},
     )
     assert "fallback-ok" in done.stdout, done.stderr
+
+
+def test_singular_matrix_fails_at_the_next_wait():
+    # As on CUDA, linalg.inv does not wait for the host: LAPACK's complaint comes with the next
+    # read, in PyTorch's words, and the input is untouched.
+    a = torch.zeros(3, 3, device="remote")
+    inverse = torch.linalg.inv(a)
+    with pytest.raises(RuntimeError, match=r"linalg\.inv.*singular"):
+        inverse.cpu()
+    torch.testing.assert_close(a.cpu(), torch.zeros(3, 3))

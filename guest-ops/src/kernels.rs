@@ -4,9 +4,10 @@
 use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LossOp, LossOptions, MomentOp,
-    Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType, ScanOp,
-    ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LinalgOp, LossOp, LossOptions,
+    MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
+    ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
+    UpsampleMode,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -394,6 +395,7 @@ pub trait Kernels {
         range: Option<(i64, Option<i64>)>,
         out: &TensorMeta,
     ) -> KernelResult;
+    fn linalg(&mut self, op: LinalgOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> KernelResult;
     #[allow(clippy::too_many_arguments)]
     fn select(
         &mut self,
@@ -1139,6 +1141,10 @@ impl Kernels for Host {
 
     fn permutation(&mut self, out: &TensorMeta) -> KernelResult {
         imports::permutation(out)
+    }
+
+    fn linalg(&mut self, op: LinalgOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> KernelResult {
+        imports::linalg(&op, inputs, outs)
     }
 
     fn select(

@@ -8,6 +8,7 @@ mod activation;
 mod conv;
 mod data;
 mod index;
+mod linalg;
 mod loss;
 mod norm;
 pub mod plan;
@@ -20,10 +21,10 @@ use std::sync::Mutex;
 use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LossOp, LossOptions,
-    MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
-    ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
-    UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LinalgOp, LossOp,
+    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
+    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
+    TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
 use plan::Step;
@@ -581,6 +582,27 @@ impl KernelsHost for TchKernels {
             let _turn = kernels.reseed();
             let drawn = probs.f_multinomial(samples, replacement).map_err(err)?;
             kernels.write(&out, drawn)
+        })
+    }
+
+    fn linalg(
+        &mut self,
+        op: LinalgOp,
+        inputs: Vec<TensorMeta>,
+        outs: Vec<TensorMeta>,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let inputs = inputs
+                .iter()
+                .map(|m| kernels.view(m))
+                .collect::<Result<Vec<_>, _>>()?;
+            let results = linalg::run(&op, &inputs).map_err(err)?;
+            for (out, result) in outs.iter().zip(results) {
+                if out.sizes.iter().product::<i64>() > 0 {
+                    kernels.write(out, result)?;
+                }
+            }
+            Ok(())
         })
     }
 

@@ -5,10 +5,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use torch_remote_host::guest::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LossOp, LossOptions,
-    MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
-    ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp,
-    UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LinalgOp, LossOp,
+    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
+    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
+    TypesHost, UnaryOp, UpsampleMode,
 };
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
@@ -607,6 +607,10 @@ impl KernelsHost for Recorder {
     }
 
     fn multinomial(&mut self, _: TensorMeta, _: i64, _: bool, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn linalg(&mut self, _: LinalgOp, _: Vec<TensorMeta>, _: Vec<TensorMeta>) -> KernelResult {
         self.launch()
     }
 

@@ -14,6 +14,7 @@ mod conv;
 mod copy;
 mod data;
 mod elementwise_loss;
+mod factorize;
 mod factory;
 mod index;
 mod linalg;

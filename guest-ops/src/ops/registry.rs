@@ -16,7 +16,9 @@ use crate::ops::random::{self, Range};
 use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
-use crate::ops::{advanced, arrange, conv, data, elementwise_loss, index, norm, pool, stats};
+use crate::ops::{
+    advanced, arrange, conv, data, elementwise_loss, factorize, index, norm, pool, stats,
+};
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
 };
@@ -484,6 +486,14 @@ const LINALG: &[Entry] = &[
     e("addmv_", &[""], |a, c| linalg::addmv(a, c, I, false)),
     e("mv", &[""], |a, c| linalg::addmv(a, c, F, true)),
     e("mv", &["out"], |a, c| linalg::addmv(a, c, Out(2), true)),
+    e("linalg_inv_ex", &[""], factorize::inv),
+    e("linalg_cholesky_ex", &[""], factorize::cholesky),
+    e("_linalg_det", &[""], factorize::det),
+    e("_linalg_solve_ex", &[""], factorize::solve),
+    e("linalg_qr", &[""], factorize::qr),
+    e("_linalg_svd", &[""], factorize::svd),
+    e("_linalg_eigh", &[""], factorize::eigh),
+    e("_linalg_check_errors", &[""], factorize::check_errors),
     e("dot", &[""], |a, c| linalg::dot(a, c, F)),
     e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
 ];

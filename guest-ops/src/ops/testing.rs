@@ -3,10 +3,10 @@
 use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
-    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LossOp, LossOptions,
-    MomentOp, OpError, Operand, Output, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
-    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
-    UpsampleMode,
+    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LinalgOp, LossOp,
+    LossOptions, MomentOp, OpError, Operand, Output, PadMode, Pool2dParams, PoolOp, RandomOp,
+    ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta,
+    TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -829,6 +829,11 @@ impl Kernels for Fake {
     ) -> KernelResult {
         let tensors = vec![probs.clone(), out.clone()];
         self.record("multinomial", tensors, format!("{samples} {replacement}"))
+    }
+
+    fn linalg(&mut self, op: LinalgOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> KernelResult {
+        let tensors = inputs.iter().chain(outs).cloned().collect();
+        self.record("linalg", tensors, format!("{op:?}"))
     }
 
     fn select(

@@ -1,0 +1,321 @@
+//! Matrix decompositions and solvers: `linalg_inv_ex`, `linalg_cholesky_ex`, `_linalg_det`,
+//! `_linalg_solve_ex`, `linalg_qr`, `_linalg_svd`, `_linalg_eigh`. Matrices come out batched
+//! column-major, as LAPACK writes them; vectors and infos contiguous.
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::Outputs;
+use crate::rules::layout::contiguous_strides;
+use crate::rules::shape::{broadcast_all, fmt_shape};
+use crate::types::{LinalgOp, Output, ScalarType, TensorMeta};
+
+/// Strides of a batch of column-major matrices of `shape`.
+fn column_major(shape: &[i64]) -> Result<Vec<i64>> {
+    let n = shape.len();
+    let mut transposed = shape.to_vec();
+    transposed.swap(n - 2, n - 1);
+    let mut strides = contiguous_strides(&transposed)?;
+    strides.swap(n - 2, n - 1);
+    Ok(strides)
+}
+
+/// The fresh outputs of one op: each a shape, a dtype and whether it is laid out as a batch
+/// of column-major matrices (else contiguous).
+struct Outs(Vec<(Vec<i64>, ScalarType, bool)>);
+
+impl Outs {
+    fn make(self, cx: &mut Ctx) -> Result<Vec<TensorMeta>> {
+        self.0
+            .into_iter()
+            .map(|(shape, dtype, matrix)| {
+                let strides = if matrix {
+                    column_major(&shape)?
+                } else {
+                    contiguous_strides(&shape)?
+                };
+                cx.empty(&shape, strides, dtype)
+            })
+            .collect()
+    }
+}
+
+/// `name`'s checks on `a`: a floating batch of matrices (square ones with `square`).
+fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
+    ensure!(
+        a.dim() >= 2,
+        "{name}: The input tensor A must have at least 2 dimensions."
+    );
+    match a.dtype {
+        ScalarType::Float32 | ScalarType::Float64 => {}
+        ScalarType::Float16 | ScalarType::Bfloat16 => {
+            return Err(Error::invalid(format!(
+                "{name}: Low precision dtypes not supported. Got {}",
+                a.dtype.name()
+            )))
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "{name}: Expected a floating point or complex tensor as input. Got {}",
+                other.name()
+            )))
+        }
+    }
+    let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+    ensure!(
+        !square || m == n,
+        "{name}: A must be batches of square matrices, but they are {m} by {n} matrices"
+    );
+    Ok(())
+}
+
+fn batch(a: &TensorMeta) -> Vec<i64> {
+    a.sizes[..a.dim() - 2].to_vec()
+}
+
+fn with(mut shape: Vec<i64>, tail: &[i64]) -> Vec<i64> {
+    shape.extend_from_slice(tail);
+    shape
+}
+
+/// Runs `op` on `inputs` into fresh `outs`.
+fn lower(cx: &mut Ctx, op: LinalgOp, inputs: &[TensorMeta], outs: Outs) -> Outputs {
+    let outs = outs.make(cx)?;
+    cx.k.linalg(op, inputs, &outs).map_err(failed("linalg"))?;
+    Ok(outs.into_iter().map(Output::Tensor).collect())
+}
+
+/// `linalg_inv_ex(A, *, check_errors=False)`: the inverse and the info.
+pub fn inv(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let a = args.tensor(0)?;
+    check_input("linalg.inv", a, true)?;
+    let outs = Outs(vec![
+        (a.sizes.clone(), a.dtype, true),
+        (batch(a), ScalarType::Int32, false),
+    ]);
+    lower(cx, LinalgOp::Inv, std::slice::from_ref(a), outs)
+}
+
+/// `linalg_cholesky_ex(A, *, upper=False, check_errors=False)`: the factor and the info.
+pub fn cholesky(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let a = args.tensor(0)?;
+    let upper = args.bool_or(1, false)?;
+    check_input("linalg.cholesky", a, true)?;
+    let outs = Outs(vec![
+        (a.sizes.clone(), a.dtype, true),
+        (batch(a), ScalarType::Int32, false),
+    ]);
+    lower(cx, LinalgOp::Cholesky(upper), std::slice::from_ref(a), outs)
+}
+
+/// `_linalg_det(A)`: the determinant, the LU factors and the pivots.
+pub fn det(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let a = args.tensor(0)?;
+    check_input("linalg.det", a, true)?;
+    let n = a.sizes[a.dim() - 1];
+    let outs = Outs(vec![
+        (batch(a), a.dtype, false),
+        (a.sizes.clone(), a.dtype, true),
+        (with(batch(a), &[n]), ScalarType::Int32, false),
+    ]);
+    lower(cx, LinalgOp::Det, std::slice::from_ref(a), outs)
+}
+
+/// `_linalg_solve_ex(A, B, *, left=True, check_errors=False)`: the solution, LU, pivots and
+/// info. A `B` shaped like `A` without its last dim is a batch of vectors.
+pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    let left = args.bool_or(2, true)?;
+    check_input("linalg.solve", a, true)?;
+    ensure!(
+        a.dtype == b.dtype,
+        "linalg.solve: Expected A and B to have the same dtype, but found A of type {} and B of \
+         type {} instead",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    let vector = b.dim() == 1 || (a.dim() - 1 == b.dim() && b.sizes[..] == a.sizes[..a.dim() - 1]);
+    ensure!(
+        left || !vector,
+        "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. \
+         In this case linalg.solve is equivalent to B / A.squeeze(-1)"
+    );
+    let n = a.sizes[a.dim() - 1];
+    let b_matrix = if vector {
+        with(b.sizes.clone(), &[1])
+    } else {
+        b.sizes.clone()
+    };
+    ensure!(
+        b_matrix.len() >= 2,
+        "linalg.solve: The input tensor B must have at least 2 dimensions."
+    );
+    let (rows, cols) = (b_matrix[b_matrix.len() - 2], b_matrix[b_matrix.len() - 1]);
+    let fits = if left { rows == n } else { cols == n };
+    ensure!(
+        fits,
+        "linalg.solve: Incompatible shapes of A and B for the equation {} ({} and {})",
+        if left { "AX = B" } else { "XA = B" },
+        fmt_shape(&a.sizes),
+        fmt_shape(&b.sizes)
+    );
+    let b_batch = &b_matrix[..b_matrix.len() - 2];
+    let shared = broadcast_all([&a.sizes[..a.dim() - 2], b_batch])?;
+    // LAPACK solves in column-major order; XA = B is solved transposed, so row-major.
+    let result = if vector {
+        let shape = with(shared, &[rows]);
+        let matrix = shape.len() >= 2;
+        (shape, a.dtype, matrix)
+    } else {
+        (with(shared, &[rows, cols]), a.dtype, left)
+    };
+    let outs = Outs(vec![
+        result,
+        (a.sizes.clone(), a.dtype, true),
+        (with(batch(a), &[n]), ScalarType::Int32, false),
+        (batch(a), ScalarType::Int32, false),
+    ]);
+    lower(cx, LinalgOp::Solve(left), &[a.clone(), b.clone()], outs)
+}
+
+/// `linalg_qr(A, mode='reduced')`: Q and R.
+pub fn qr(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let a = args.tensor(0)?;
+    let mode = args.opt_str(1)?.unwrap_or("reduced");
+    check_input("linalg.qr", a, false)?;
+    let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+    let k = m.min(n);
+    let (q, r) = match mode {
+        "reduced" => (with(batch(a), &[m, k]), with(batch(a), &[k, n])),
+        "complete" => (with(batch(a), &[m, m]), with(batch(a), &[m, n])),
+        "r" => (vec![0], with(batch(a), &[k, n])),
+        other => {
+            return Err(Error::invalid(format!(
+                "qr received unrecognized mode '{other}' but expected one of 'reduced' \
+                 (default), 'r', or 'complete'"
+            )))
+        }
+    };
+    let q_matrix = mode != "r";
+    let outs = Outs(vec![(q, a.dtype, q_matrix), (r, a.dtype, true)]);
+    lower(
+        cx,
+        LinalgOp::Qr(mode.to_string()),
+        std::slice::from_ref(a),
+        outs,
+    )
+}
+
+/// `_linalg_svd(A, full_matrices=False, compute_uv=True, *, driver=None)`: U, S and Vh (U and
+/// Vh empty without `compute_uv`).
+pub fn svd(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let a = args.tensor(0)?;
+    let full = args.bool_or(1, false)?;
+    let compute_uv = args.bool_or(2, true)?;
+    ensure!(
+        args.opt_str(3)?.is_none(),
+        "torch.linalg.svd: keyword argument `driver=` is only supported on CUDA inputs with \
+         cuSOLVER backend."
+    );
+    check_input("linalg.svd", a, false)?;
+    let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+    let k = m.min(n);
+    let (u, vh) = match (compute_uv, full) {
+        (false, _) => (vec![0], vec![0]),
+        (true, true) => (with(batch(a), &[m, m]), with(batch(a), &[n, n])),
+        (true, false) => (with(batch(a), &[m, k]), with(batch(a), &[k, n])),
+    };
+    let outs = Outs(vec![
+        (u, a.dtype, compute_uv),
+        (with(batch(a), &[k]), a.dtype, false),
+        (vh, a.dtype, compute_uv),
+    ]);
+    lower(
+        cx,
+        LinalgOp::Svd((full, compute_uv)),
+        std::slice::from_ref(a),
+        outs,
+    )
+}
+
+/// `_linalg_eigh(A, UPLO='L', compute_v=True)`: the eigenvalues (ascending) and the
+/// eigenvectors (empty without `compute_v`).
+pub fn eigh(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let a = args.tensor(0)?;
+    let uplo = args.opt_str(1)?.unwrap_or("L");
+    let compute_v = args.bool_or(2, true)?;
+    ensure!(
+        uplo == "L" || uplo == "U",
+        "Expected UPLO argument to be 'L' or 'U', but got {uplo}"
+    );
+    check_input("linalg.eigh", a, true)?;
+    let n = a.sizes[a.dim() - 1];
+    let vectors = if compute_v {
+        (a.sizes.clone(), a.dtype, true)
+    } else {
+        (vec![0], a.dtype, false)
+    };
+    let outs = Outs(vec![(with(batch(a), &[n]), a.dtype, false), vectors]);
+    let op = LinalgOp::Eigh((uplo == "U", compute_v));
+    lower(cx, op, std::slice::from_ref(a), outs)
+}
+
+/// `_linalg_check_errors(info, api_name, *, is_matrix)`: the host fails the op, with
+/// PyTorch's message, where an info is not 0; the failure shows at the next wait, so no
+/// linalg call waits for the host.
+pub fn check_errors(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let info = args.tensor(0)?;
+    let api = args.opt_str(1)?.unwrap_or("linalg").to_string();
+    let is_matrix = args.bool_or(2, true)?;
+    let op = LinalgOp::Check((api, is_matrix));
+    cx.k.linalg(op, std::slice::from_ref(info), &[])
+        .map_err(failed("linalg"))?;
+    Ok(vec![])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_major;
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::types::{Arg, ScalarType};
+
+    #[test]
+    fn matrices_come_out_column_major() {
+        assert_eq!(column_major(&[2, 3, 4]).unwrap(), vec![12, 1, 3]);
+        assert_eq!(column_major(&[3, 3]).unwrap(), vec![1, 3]);
+        let a = f32s(&[2, 3, 3], 1);
+        let (res, fake) = run("linalg_inv_ex", "", vec![arg(&a)]);
+        let outputs = res.unwrap();
+        assert_eq!(
+            geometry(&meta(&outputs, 0)),
+            (vec![2, 3, 3], vec![9, 1, 3], 0, ScalarType::Float32)
+        );
+        assert_eq!(meta(&outputs, 1).dtype, ScalarType::Int32);
+        assert_eq!(fake.kernels(), vec!["linalg"]);
+    }
+
+    #[test]
+    fn checks_name_the_op() {
+        let a = f32s(&[3, 4], 1);
+        let err = run("linalg_inv_ex", "", vec![arg(&a)]).0.unwrap_err();
+        assert!(err
+            .message
+            .contains("linalg.inv: A must be batches of square matrices"));
+        let ints = tensor(&[3, 3], ScalarType::Int64, 2);
+        let err = run("_linalg_det", "", vec![arg(&ints)]).0.unwrap_err();
+        assert!(err.message.contains("Expected a floating point"));
+        let err = run("linalg_qr", "", vec![arg(&a), Arg::Str("full".into())])
+            .0
+            .unwrap_err();
+        assert!(err.message.contains("unrecognized mode 'full'"));
+    }
+}

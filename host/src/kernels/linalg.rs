@@ -1,0 +1,47 @@
+//! The matrix decompositions and solvers: libtorch's (LAPACK's) own, results in the order
+//! the guest's outputs are.
+
+use tch::{TchError, Tensor};
+
+use crate::guest::LinalgOp;
+
+/// The results of `op` on `inputs` (`A`, then `B` for a solve).
+pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
+    let a = inputs
+        .first()
+        .ok_or_else(|| TchError::Kind("linalg: no input".into()))?;
+    Ok(match op {
+        LinalgOp::Inv => pair(Tensor::f_linalg_inv_ex(a, false)?),
+        LinalgOp::Cholesky(upper) => pair(a.f_linalg_cholesky_ex(*upper, false)?),
+        LinalgOp::Det => {
+            let (det, lu, pivots) = Tensor::f_internal_linalg_det(a)?;
+            vec![det, lu, pivots]
+        }
+        LinalgOp::Solve(left) => {
+            let b = inputs
+                .get(1)
+                .ok_or_else(|| TchError::Kind("linalg solve: no B".into()))?;
+            let (x, lu, pivots, info) = Tensor::f_internal_linalg_solve_ex(a, b, *left, false)?;
+            vec![x, lu, pivots, info]
+        }
+        LinalgOp::Qr(mode) => pair(Tensor::f_linalg_qr(a, mode)?),
+        // `torch.svd` gives V where `_linalg_svd` gives Vh; it takes no `driver`, which tch
+        // cannot pass as None.
+        LinalgOp::Svd((full, compute_uv)) => {
+            let (u, s, v) = a.f_svd(!full, *compute_uv)?;
+            vec![u, s, v.f_mh()?]
+        }
+        LinalgOp::Check((api_name, is_matrix)) => {
+            Tensor::f_internal_linalg_check_errors(a, api_name, *is_matrix)?;
+            vec![]
+        }
+        LinalgOp::Eigh((upper, compute_v)) => {
+            let uplo = if *upper { "U" } else { "L" };
+            pair(Tensor::f_internal_linalg_eigh(a, uplo, *compute_v)?)
+        }
+    })
+}
+
+fn pair((a, b): (Tensor, Tensor)) -> Vec<Tensor> {
+    vec![a, b]
+}
