@@ -293,6 +293,26 @@ SAMPLES = [
         ),
         inputs(randn(2, 3, 3), randn(2, 3, 4), randn(2, 3)),
     ),
+    Sample("glu", lambda a: (F.glu(a), F.glu(a.t(), 0)), inputs(randn(3, 4))),
+    Sample(
+        "take",
+        lambda a: a.t().take(torch.tensor([[0, 5], [3, 11]], device=a.device)),
+        inputs(randn(3, 4)),
+    ),
+    Sample(
+        "searchsorted_bucketize",
+        lambda s, v: (
+            torch.searchsorted(s, v),
+            torch.searchsorted(s, v, right=True, out_int32=True),
+            torch.searchsorted(s[None].expand(2, 5).contiguous(), v.reshape(2, 3), side="right"),
+            torch.bucketize(v, s),
+            torch.bucketize(v, s, right=True),
+        ),
+        inputs(
+            lambda: torch.tensor([-1.0, 0.0, 0.5, 2.0, 3.0]),
+            lambda: torch.tensor([0.0, 2.5, -3.0, 0.5, 9.0, 1.0]),
+        ),
+    ),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
         "mse_loss_unreduced_promoted",
@@ -1056,6 +1076,7 @@ GRAD_SAMPLES = [
     GradSample("median_dim", lambda a: a.median(1).values, inputs(randn(3, 5))),
     GradSample("kthvalue", lambda a: a.kthvalue(2, 0).values, inputs(randn(4, 3))),
     GradSample("linalg_inv", lambda a: torch.linalg.inv(spd(a)), inputs(randn(2, 3, 3))),
+    GradSample("glu", lambda a: F.glu(a, 1), inputs(randn(3, 4))),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(
         "smooth_l1_loss_sum",

@@ -4,9 +4,9 @@
 use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LinalgOp, LossOp, LossOptions,
-    MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar, ScalarType,
-    ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
+    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
+    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
     UpsampleMode,
 };
 
@@ -396,6 +396,12 @@ pub trait Kernels {
         out: &TensorMeta,
     ) -> KernelResult;
     fn linalg(&mut self, op: LinalgOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> KernelResult;
+    fn library(
+        &mut self,
+        op: LibraryOp,
+        inputs: &[TensorMeta],
+        outs: &[TensorMeta],
+    ) -> KernelResult;
     #[allow(clippy::too_many_arguments)]
     fn select(
         &mut self,
@@ -1145,6 +1151,15 @@ impl Kernels for Host {
 
     fn linalg(&mut self, op: LinalgOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> KernelResult {
         imports::linalg(&op, inputs, outs)
+    }
+
+    fn library(
+        &mut self,
+        op: LibraryOp,
+        inputs: &[TensorMeta],
+        outs: &[TensorMeta],
+    ) -> KernelResult {
+        imports::library(op, inputs, outs)
     }
 
     fn select(

@@ -1,9 +1,9 @@
 //! Short paths to the generated WIT types, and the small helpers every module uses on them.
 
 pub use crate::bindings::torch_remote::ops::kernels::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LinalgOp, LossOp, LossOptions,
-    MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp,
-    SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
+    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp,
+    ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -8,6 +8,7 @@ mod activation;
 mod conv;
 mod data;
 mod index;
+mod library;
 mod linalg;
 mod loss;
 mod norm;
@@ -21,9 +22,9 @@ use std::sync::Mutex;
 use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LinalgOp, LossOp,
-    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
-    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LibraryOp, LinalgOp,
+    LossOp, LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp,
+    Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
     TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
@@ -603,6 +604,23 @@ impl KernelsHost for TchKernels {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn library(
+        &mut self,
+        op: LibraryOp,
+        inputs: Vec<TensorMeta>,
+        outs: Vec<TensorMeta>,
+    ) -> KernelResult {
+        self.launch(move |kernels| {
+            let inputs = inputs
+                .iter()
+                .map(|m| kernels.view(m))
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = library::run(op, &inputs).map_err(err)?;
+            let out = outs.first().ok_or("library: no output")?;
+            kernels.write(out, result)
         })
     }
 

@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use torch_remote_host::guest::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LinalgOp, LossOp,
-    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
-    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
+    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LibraryOp, LinalgOp,
+    LossOp, LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp,
+    Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
     TypesHost, UnaryOp, UpsampleMode,
 };
 
@@ -611,6 +611,10 @@ impl KernelsHost for Recorder {
     }
 
     fn linalg(&mut self, _: LinalgOp, _: Vec<TensorMeta>, _: Vec<TensorMeta>) -> KernelResult {
+        self.launch()
+    }
+
+    fn library(&mut self, _: LibraryOp, _: Vec<TensorMeta>, _: Vec<TensorMeta>) -> KernelResult {
         self.launch()
     }
 

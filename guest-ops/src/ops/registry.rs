@@ -17,7 +17,7 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, arrange, conv, data, elementwise_loss, factorize, index, norm, pool, stats,
+    advanced, arrange, conv, data, elementwise_loss, factorize, index, library, norm, pool, stats,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -486,6 +486,24 @@ const LINALG: &[Entry] = &[
     e("addmv_", &[""], |a, c| linalg::addmv(a, c, I, false)),
     e("mv", &[""], |a, c| linalg::addmv(a, c, F, true)),
     e("mv", &["out"], |a, c| linalg::addmv(a, c, Out(2), true)),
+    e("glu", &[""], |a, c| library::glu(a, c, F)),
+    e("glu", &["out"], |a, c| library::glu(a, c, Out(2))),
+    e("glu_backward", &[""], |a, c| library::glu_backward(a, c, F)),
+    e("glu_backward", &["grad_input"], |a, c| {
+        library::glu_backward(a, c, Out(3))
+    }),
+    e("take", &[""], |a, c| library::take(a, c, F)),
+    e("take", &["out"], |a, c| library::take(a, c, Out(2))),
+    e("searchsorted", &["Tensor"], |a, c| {
+        library::searchsorted(a, c, F)
+    }),
+    e("searchsorted", &["Tensor_out"], |a, c| {
+        library::searchsorted(a, c, Out(6))
+    }),
+    e("bucketize", &["Tensor"], |a, c| library::bucketize(a, c, F)),
+    e("bucketize", &["Tensor_out"], |a, c| {
+        library::bucketize(a, c, Out(4))
+    }),
     e("linalg_inv_ex", &[""], factorize::inv),
     e("linalg_cholesky_ex", &[""], factorize::cholesky),
     e("_linalg_det", &[""], factorize::det),

@@ -3,7 +3,7 @@
 use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
-    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LinalgOp, LossOp,
+    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
     LossOptions, MomentOp, OpError, Operand, Output, PadMode, Pool2dParams, PoolOp, RandomOp,
     ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta,
     TernaryOp, UnaryOp, UpsampleMode,
@@ -834,6 +834,16 @@ impl Kernels for Fake {
     fn linalg(&mut self, op: LinalgOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> KernelResult {
         let tensors = inputs.iter().chain(outs).cloned().collect();
         self.record("linalg", tensors, format!("{op:?}"))
+    }
+
+    fn library(
+        &mut self,
+        op: LibraryOp,
+        inputs: &[TensorMeta],
+        outs: &[TensorMeta],
+    ) -> KernelResult {
+        let tensors = inputs.iter().chain(outs).cloned().collect();
+        self.record("library", tensors, format!("{op:?}"))
     }
 
     fn select(
