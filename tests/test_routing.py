@@ -141,6 +141,15 @@ def test_several_devices_get_one_provider_each():
         torch_remote.connect(provider="modal", devices=["T4", "V100"])
 
 
+def test_gpu_types_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TORCH_REMOTE_GPU", "T4, h100")
+    assert torch_remote.requested_gpus(None, None) == (None, ["T4", "h100"])
+    assert torch_remote.requested_gpus("L4", None) == ("L4", None)
+    monkeypatch.setenv("TORCH_REMOTE_GPU", "A100")
+    assert torch_remote.requested_gpus(None, None) == ("A100", None)
+    assert torch_remote.requested_gpus(None, 2) == (None, 2)
+
+
 def test_provider_errors_before_any_network():
     with pytest.raises(ValueError, match="unknown provider 'runpod'; known: host, local, modal"):
         providers.make("runpod")

@@ -34,6 +34,7 @@ __all__ = [
     "gpus",
     "host_program",
     "providers",
+    "requested_gpus",
 ]
 
 _BACKEND = "remote"
@@ -91,12 +92,13 @@ def connect(
             return None
     if dry_run:
         raise ValueError("dry_run=True needs no provider: call connect(dry_run=True) alone")
+    gpu, devices = requested_gpus(gpu, devices)
     chosen = providers.make_devices(
         provider,
         devices=devices,
         url=url,
         token=token,
-        gpu=gpu if gpu is not None else os.environ.get("TORCH_REMOTE_GPU") or None,
+        gpu=gpu,
         memory_gb=memory_gb,
         min_compute=min_compute,
         **options,
@@ -113,6 +115,17 @@ def connect(
     for index, (endpoint, source) in enumerate(zip(endpoints, kept, strict=True)):
         _attach(index, endpoint, source)
     return endpoints if devices is not None else endpoints[0]
+
+
+def requested_gpus(gpu: str | None, devices: int | list | None) -> tuple:
+    """``gpu`` and ``devices`` as given, else from TORCH_REMOTE_GPU: one type (``H100``) is
+    ``gpu``, a comma-separated list (``T4,H100``) is ``devices``."""
+    from_env = os.environ.get("TORCH_REMOTE_GPU", "").strip()
+    if gpu is not None or devices is not None or not from_env:
+        return gpu, devices
+    if "," in from_env:
+        return None, [g.strip() for g in from_env.split(",") if g.strip()]
+    return from_env, None
 
 
 def _reuse(chosen: list[Provider]) -> list[Provider]:
