@@ -313,6 +313,24 @@ SAMPLES = [
             lambda: torch.tensor([0.0, 2.5, -3.0, 0.5, 9.0, 1.0]),
         ),
     ),
+    Sample(
+        "unfold_fold",
+        lambda a: (
+            F.unfold(a, (2, 3), dilation=1, padding=(1, 0), stride=(2, 1)),
+            F.unfold(a[0], 2),
+            F.fold(F.unfold(a, 3, padding=1), (5, 6), 3, padding=1),
+        ),
+        inputs(randn(2, 3, 5, 6)),
+    ),
+    Sample(
+        "tril_triu_indices",
+        lambda a: (
+            torch.tril_indices(4, 3, 1, device=a.device),
+            torch.triu_indices(4, 3, -1, device=a.device),
+            torch.tril_indices(3, 5, -1, device=a.device, dtype=torch.int32),
+        ),
+        inputs(randn(1)),
+    ),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
         "mse_loss_unreduced_promoted",
@@ -1077,6 +1095,9 @@ GRAD_SAMPLES = [
     GradSample("kthvalue", lambda a: a.kthvalue(2, 0).values, inputs(randn(4, 3))),
     GradSample("linalg_inv", lambda a: torch.linalg.inv(spd(a)), inputs(randn(2, 3, 3))),
     GradSample("glu", lambda a: F.glu(a, 1), inputs(randn(3, 4))),
+    GradSample(
+        "unfold_fold", lambda a: F.fold(F.unfold(a, 2), (4, 5), 2), inputs(randn(1, 2, 4, 5))
+    ),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(
         "smooth_l1_loss_sum",

@@ -1159,7 +1159,7 @@ impl Kernels for Host {
         inputs: &[TensorMeta],
         outs: &[TensorMeta],
     ) -> KernelResult {
-        imports::library(op, inputs, outs)
+        imports::library(&op, inputs, outs)
     }
 
     fn select(

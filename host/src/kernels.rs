@@ -618,8 +618,9 @@ impl KernelsHost for TchKernels {
                 .iter()
                 .map(|m| kernels.view(m))
                 .collect::<Result<Vec<_>, _>>()?;
-            let result = library::run(op, &inputs).map_err(err)?;
             let out = outs.first().ok_or("library: no output")?;
+            let options = (kind_of(out.dtype), kernels.storages.device());
+            let result = library::run(&op, &inputs, options).map_err(err)?;
             kernels.write(out, result)
         })
     }

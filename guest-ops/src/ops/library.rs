@@ -1,10 +1,12 @@
 //! Ops the host's libtorch computes whole, one `library` kernel each: `glu` and its backward,
-//! `take`, `searchsorted`, `bucketize`. Their checks, shapes and dtypes are here.
+//! `take`, `searchsorted`, `bucketize`, `im2col`/`col2im` (`F.unfold`/`F.fold`),
+//! `tril_indices`/`triu_indices`. Their checks, shapes and dtypes are here.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
+use crate::ops::factory::check_placement;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
@@ -184,4 +186,192 @@ pub fn bucketize(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         out,
         result,
     )
+}
+
+/// `im2col`'s and `col2im`'s window geometry, each two long and checked.
+struct Windows {
+    kernel: Vec<i64>,
+    dilation: Vec<i64>,
+    padding: Vec<i64>,
+    stride: Vec<i64>,
+}
+
+impl Windows {
+    fn parse(args: &Args, at: usize) -> Result<Self> {
+        let list = |i: usize, what: &str| -> Result<Vec<i64>> {
+            let v = args.int_list(at + i)?.to_vec();
+            ensure!(
+                v.len() == 2,
+                "It is expected {what} equals to 2, but got size {}",
+                v.len()
+            );
+            Ok(v)
+        };
+        let w = Windows {
+            kernel: list(0, "kernel_size")?,
+            dilation: list(1, "dilation")?,
+            padding: list(2, "padding")?,
+            stride: list(3, "stride")?,
+        };
+        let (k, d, p, s) = (&w.kernel, &w.dilation, &w.padding, &w.stride);
+        ensure!(
+            k[0] > 0 && k[1] > 0,
+            "kernel size should be greater than zero, but got kernel_height: {} kernel_width: {}",
+            k[0],
+            k[1]
+        );
+        ensure!(
+            d[0] > 0 && d[1] > 0,
+            "dilation should be greater than zero, but got dilation_height: {} dilation_width: {}",
+            d[0],
+            d[1]
+        );
+        ensure!(
+            p[0] >= 0 && p[1] >= 0,
+            "padding should be non-negative, but got pad_height: {} pad_width: {}",
+            p[0],
+            p[1]
+        );
+        ensure!(
+            s[0] > 0 && s[1] > 0,
+            "stride should be greater than zero, but got dH: {} dW: {}",
+            s[0],
+            s[1]
+        );
+        Ok(w)
+    }
+
+    /// Sliding blocks along each of the two spatial dims of `size`.
+    fn blocks(&self, size: &[i64]) -> [i64; 2] {
+        [0, 1].map(|i| {
+            let span = self.dilation[i] * (self.kernel[i] - 1) + 1;
+            (size[i] + 2 * self.padding[i] - span).div_euclid(self.stride[i]) + 1
+        })
+    }
+
+    fn describe(&self) -> String {
+        let pair = |v: &[i64]| format!("({}, {})", v[0], v[1]);
+        format!(
+            "kernel_size={}, dilation={}, padding={}, stride={}",
+            pair(&self.kernel),
+            pair(&self.dilation),
+            pair(&self.padding),
+            pair(&self.stride)
+        )
+    }
+
+    fn op(self, output_size: Option<Vec<i64>>) -> LibraryOp {
+        let Windows {
+            kernel,
+            dilation,
+            padding,
+            stride,
+        } = self;
+        match output_size {
+            None => LibraryOp::Im2col((kernel, dilation, padding, stride)),
+            Some(size) => LibraryOp::Col2im((size, kernel, dilation, padding, stride)),
+        }
+    }
+}
+
+/// `im2col(self, kernel_size, dilation, padding, stride)` and `.out`: `[N, C*kh*kw, L]` (no
+/// `N` for a 3-d input), contiguous.
+pub fn im2col(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(5 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let w = Windows::parse(args, 1)?;
+    let dims_ok = (x.dim() == 3 || x.dim() == 4) && x.sizes[x.dim() - 3..].iter().all(|&s| s > 0);
+    ensure!(
+        dims_ok,
+        "Expected 3D or 4D (batch mode) tensor input with possible 0 batch size and non-zero \
+         dimensions for input, but got: {}",
+        fmt_shape(&x.sizes)
+    );
+    let spatial = &x.sizes[x.dim() - 2..];
+    let [bh, bw] = w.blocks(spatial);
+    ensure!(
+        bh >= 1 && bw >= 1,
+        "Given input with spatial size ({}, {}), {}, calculated shape of the array of sliding \
+         blocks as ({bh}, {bw}), but its components must be at least one.",
+        spatial[0],
+        spatial[1],
+        w.describe()
+    );
+    let planes = x.sizes[x.dim() - 3] * w.kernel[0] * w.kernel[1];
+    let mut shape = x.sizes[..x.dim() - 3].to_vec();
+    shape.extend([planes, bh * bw]);
+    let (out, result) = output(cx, form.dest(args)?, &shape, x.dtype)?;
+    run(cx, w.op(None), std::slice::from_ref(x), out, result)
+}
+
+/// `col2im(self, output_size, kernel_size, dilation, padding, stride)` and `.out`: the
+/// blocks summed back into `[N, C, H, W]` (no `N` for a 2-d input), contiguous.
+pub fn col2im(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(6 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let size = args.int_list(1)?.to_vec();
+    ensure!(
+        size.len() == 2,
+        "It is expected output_size equals to 2, but got size {}",
+        size.len()
+    );
+    let w = Windows::parse(args, 2)?;
+    let dims_ok = (x.dim() == 2 || x.dim() == 3) && x.sizes[x.dim() - 2..].iter().all(|&s| s > 0);
+    ensure!(
+        dims_ok,
+        "Expected 2D or 3D (batch mode) tensor for input with possible 0 batch size and non-zero \
+         dimensions, but got: {}",
+        fmt_shape(&x.sizes)
+    );
+    let (planes, blocks) = (x.sizes[x.dim() - 2], x.sizes[x.dim() - 1]);
+    let per_plane = w.kernel[0] * w.kernel[1];
+    ensure!(
+        planes % per_plane == 0,
+        "Expected size of input's dimension 1 to be divisible by the product of kernel_size, but \
+         got input.size(1)={planes} and kernel_size=({}, {})",
+        w.kernel[0],
+        w.kernel[1]
+    );
+    let [bh, bw] = w.blocks(&size);
+    ensure!(
+        bh >= 1 && bw >= 1 && blocks == bh * bw,
+        "Given output_size=({}, {}), {}, expected size of input's dimension 2 to match the \
+         calculated number of sliding blocks {bh} * {bw} = {}, but got input.size(2)={blocks}.",
+        size[0],
+        size[1],
+        w.describe(),
+        bh * bw
+    );
+    let mut shape = x.sizes[..x.dim() - 2].to_vec();
+    shape.extend([planes / per_plane, size[0], size[1]]);
+    let (out, result) = output(cx, form.dest(args)?, &shape, x.dtype)?;
+    run(cx, w.op(Some(size)), std::slice::from_ref(x), out, result)
+}
+
+/// `tril_indices(row, col, offset=0, *, dtype=long, layout, device, pin_memory)` and, with
+/// `upper`, `triu_indices`: the `[2, count]` coordinates of the triangle.
+pub fn tri_indices(args: &Args, cx: &mut Ctx, upper: bool) -> Outputs {
+    args.at_most(7)?;
+    let (row, col) = (args.int(0)?, args.int(1)?);
+    let offset = args.int_or(2, 0)?;
+    let dtype = args.opt_dtype(3)?.unwrap_or(ScalarType::Int64);
+    check_placement(args, 4, 5)?;
+    ensure!(row >= 0, "row must be non-negative, got{row}");
+    ensure!(col >= 0, "col must be non-negative, got{col}");
+    let count: i64 = (0..row)
+        .map(|i| {
+            if upper {
+                col - (i + offset).clamp(0, col)
+            } else {
+                (i + offset + 1).clamp(0, col)
+            }
+        })
+        .sum();
+    let out = cx.empty_contiguous(&[2, count], dtype)?;
+    let op = if upper {
+        LibraryOp::TriuIndices((row, col, offset))
+    } else {
+        LibraryOp::TrilIndices((row, col, offset))
+    };
+    run(cx, op, &[], out.clone(), Output::Tensor(out))
 }

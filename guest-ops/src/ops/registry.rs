@@ -492,6 +492,16 @@ const LINALG: &[Entry] = &[
     e("glu_backward", &["grad_input"], |a, c| {
         library::glu_backward(a, c, Out(3))
     }),
+    e("im2col", &[""], |a, c| library::im2col(a, c, F)),
+    e("im2col", &["out"], |a, c| library::im2col(a, c, Out(5))),
+    e("col2im", &[""], |a, c| library::col2im(a, c, F)),
+    e("col2im", &["out"], |a, c| library::col2im(a, c, Out(6))),
+    e("tril_indices", &[""], |a, c| {
+        library::tri_indices(a, c, false)
+    }),
+    e("triu_indices", &[""], |a, c| {
+        library::tri_indices(a, c, true)
+    }),
     e("take", &[""], |a, c| library::take(a, c, F)),
     e("take", &["out"], |a, c| library::take(a, c, Out(2))),
     e("searchsorted", &["Tensor"], |a, c| {

@@ -1,6 +1,7 @@
-//! Ops libtorch computes whole (`glu`, `take`, `searchsorted`, `bucketize`): one result each.
+//! Ops libtorch computes whole (`glu`, `take`, `searchsorted`, `bucketize`, `im2col`,
+//! `col2im`, `tril_indices`, `triu_indices`): one result each.
 
-use tch::{TchError, Tensor};
+use tch::{Device, Kind, TchError, Tensor};
 
 use crate::guest::LibraryOp;
 
@@ -10,19 +11,39 @@ fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
         .ok_or_else(|| TchError::Kind(format!("library op: input {i} is missing")))
 }
 
-/// The result of `op` on `inputs`, in the order the WIT variant documents them.
-pub fn run(op: LibraryOp, inputs: &[Tensor]) -> Result<Tensor, TchError> {
-    let first = input(inputs, 0)?;
+/// The result of `op` on `inputs`, in the order the WIT variant documents them; factories
+/// make theirs with `options`.
+pub fn run(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Tensor, TchError> {
     match op {
-        LibraryOp::Glu(dim) => first.f_glu(dim),
-        LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(first, dim),
-        LibraryOp::Take => first.f_take(input(inputs, 1)?),
+        LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
+        LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
+        LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
         LibraryOp::Searchsorted((out_int32, right)) => {
-            let side = if right { "right" } else { "left" };
-            input(inputs, 1)?.f_searchsorted(first, out_int32, right, side, inputs.get(2))
+            let side = if *right { "right" } else { "left" };
+            let (seq, values) = (input(inputs, 0)?, input(inputs, 1)?);
+            values.f_searchsorted(seq, *out_int32, *right, side, inputs.get(2))
         }
         LibraryOp::Bucketize((out_int32, right)) => {
-            first.f_bucketize(input(inputs, 1)?, out_int32, right)
+            input(inputs, 0)?.f_bucketize(input(inputs, 1)?, *out_int32, *right)
+        }
+        LibraryOp::Im2col((kernel, dilation, padding, stride)) => input(inputs, 0)?.f_im2col(
+            kernel.as_slice(),
+            dilation.as_slice(),
+            padding.as_slice(),
+            stride.as_slice(),
+        ),
+        LibraryOp::Col2im((size, kernel, dilation, padding, stride)) => input(inputs, 0)?.f_col2im(
+            size.as_slice(),
+            kernel.as_slice(),
+            dilation.as_slice(),
+            padding.as_slice(),
+            stride.as_slice(),
+        ),
+        LibraryOp::TrilIndices((row, col, offset)) => {
+            Tensor::f_tril_indices(*row, *col, *offset, options)
+        }
+        LibraryOp::TriuIndices((row, col, offset)) => {
+            Tensor::f_triu_indices(*row, *col, *offset, options)
         }
     }
 }
