@@ -331,6 +331,15 @@ SAMPLES = [
         ),
         inputs(randn(1)),
     ),
+    Sample(
+        "put",
+        lambda a, v: (
+            a.clone().put_(torch.tensor([0, 7, 7], device=a.device), v),
+            a.clone().put_(torch.tensor([[1], [7]], device=a.device), v[:2], accumulate=True),
+            a.put(torch.tensor([11, 0, 3], device=a.device), v, accumulate=True),
+        ),
+        inputs(randn(3, 4), randn(3)),
+    ),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
         "mse_loss_unreduced_promoted",
@@ -1097,6 +1106,9 @@ GRAD_SAMPLES = [
     GradSample("glu", lambda a: F.glu(a, 1), inputs(randn(3, 4))),
     GradSample(
         "unfold_fold", lambda a: F.fold(F.unfold(a, 2), (4, 5), 2), inputs(randn(1, 2, 4, 5))
+    ),
+    GradSample(
+        "take", lambda a: a.take(torch.tensor([0, 5, 5], device=a.device)), inputs(randn(3, 4))
     ),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(

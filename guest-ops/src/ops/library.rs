@@ -1,5 +1,5 @@
 //! Ops the host's libtorch computes whole, one `library` kernel each: `glu` and its backward,
-//! `take`, `searchsorted`, `bucketize`, `im2col`/`col2im` (`F.unfold`/`F.fold`),
+//! `take`, `put_`, `searchsorted`, `bucketize`, `im2col`/`col2im` (`F.unfold`/`F.fold`),
 //! `tril_indices`/`triu_indices`. Their checks, shapes and dtypes are here.
 
 use crate::error::{ensure, Result};
@@ -10,6 +10,7 @@ use crate::ops::factory::check_placement;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
+use crate::rules::overlap::check_internal;
 use crate::rules::shape::{fmt_shape, numel, wrap_dim};
 use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
 
@@ -101,6 +102,45 @@ pub fn take(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         &[x.clone(), index.clone()],
         out,
         result,
+    )
+}
+
+/// `put_(self, index, source, accumulate=False)`: `source` written (or added) at the flat
+/// Long `index` of `self`, in place.
+pub fn put(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let (x, index, source) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let accumulate = args.bool_or(3, false)?;
+    ensure!(
+        index.dtype == ScalarType::Int64,
+        "put_(): Expected a long tensor for index, but got {}",
+        index.dtype.name()
+    );
+    ensure!(
+        source.dtype == x.dtype,
+        "put_(): self and source expected to have the same dtype, but got self.dtype = {} and \
+         source.dtype = {}",
+        x.dtype.name(),
+        source.dtype.name()
+    );
+    let (n_index, n_source) = (numel(&index.sizes)?, numel(&source.sizes)?);
+    ensure!(
+        n_index == n_source,
+        "put_(): Expected source and index to have the same number of elements, but got \
+         source.numel() = {n_source}, index.numel() = {n_index}"
+    );
+    ensure!(
+        numel(&x.sizes)? > 0 || n_index == 0,
+        "put_(): Tried to put elements into an empty tensor"
+    );
+    check_internal(x)?;
+    let inputs = [x.clone(), index.clone(), source.clone()];
+    run(
+        cx,
+        LibraryOp::Put(accumulate),
+        &inputs,
+        x.clone(),
+        Output::Argument(0),
     )
 }
 

@@ -502,6 +502,7 @@ const LINALG: &[Entry] = &[
     e("triu_indices", &[""], |a, c| {
         library::tri_indices(a, c, true)
     }),
+    e("put_", &[""], library::put),
     e("take", &[""], |a, c| library::take(a, c, F)),
     e("take", &["out"], |a, c| library::take(a, c, Out(2))),
     e("searchsorted", &["Tensor"], |a, c| {

@@ -1,4 +1,4 @@
-//! Ops libtorch computes whole (`glu`, `take`, `searchsorted`, `bucketize`, `im2col`,
+//! Ops libtorch computes whole (`glu`, `take`, `put`, `searchsorted`, `bucketize`, `im2col`,
 //! `col2im`, `tril_indices`, `triu_indices`): one result each.
 
 use tch::{Device, Kind, TchError, Tensor};
@@ -18,6 +18,9 @@ pub fn run(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
         LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
         LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
+        LibraryOp::Put(accumulate) => {
+            input(inputs, 0)?.f_put(input(inputs, 1)?, input(inputs, 2)?, *accumulate)
+        }
         LibraryOp::Searchsorted((out_int32, right)) => {
             let side = if *right { "right" } else { "left" };
             let (seq, values) = (input(inputs, 0)?, input(inputs, 1)?);
