@@ -340,6 +340,11 @@ SAMPLES = [
         ),
         inputs(randn(3, 4), randn(3)),
     ),
+    Sample(
+        "prelu",
+        lambda a, w: (F.prelu(a, w), F.prelu(a.transpose(1, 2), w[:1])),
+        inputs(randn(2, 3, 4), randn(3)),
+    ),
     Sample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     Sample(
         "mse_loss_unreduced_promoted",
@@ -1110,6 +1115,7 @@ GRAD_SAMPLES = [
     GradSample(
         "take", lambda a: a.take(torch.tensor([0, 5, 5], device=a.device)), inputs(randn(3, 4))
     ),
+    GradSample("prelu", F.prelu, inputs(randn(2, 3, 4), randn(3))),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(
         "smooth_l1_loss_sum",

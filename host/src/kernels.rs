@@ -620,8 +620,11 @@ impl KernelsHost for TchKernels {
                 .collect::<Result<Vec<_>, _>>()?;
             let out = outs.first().ok_or("library: no output")?;
             let options = (kind_of(out.dtype), kernels.storages.device());
-            let result = library::run(&op, &inputs, options).map_err(err)?;
-            kernels.write(out, result)
+            let results = library::run(&op, &inputs, options).map_err(err)?;
+            for (out, result) in outs.iter().zip(results) {
+                kernels.write(out, result)?;
+            }
+            Ok(())
         })
     }
 

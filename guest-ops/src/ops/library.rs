@@ -9,7 +9,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::factory::check_placement;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::output;
-use crate::ops::{Form, Outputs};
+use crate::ops::{Dest, Form, Outputs};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::{fmt_shape, numel, wrap_dim};
 use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
@@ -142,6 +142,54 @@ pub fn put(args: &Args, cx: &mut Ctx) -> Outputs {
         x.clone(),
         Output::Argument(0),
     )
+}
+
+/// The inputs of `_prelu_kernel` and its backward, which must share one dtype.
+fn prelu_inputs<'a>(tensors: &[&'a TensorMeta]) -> Result<Pointwise<'a>> {
+    for t in &tensors[1..] {
+        ensure!(
+            t.dtype == tensors[0].dtype,
+            "Found dtype {} but expected {}",
+            t.dtype.name(),
+            tensors[0].dtype.name()
+        );
+    }
+    ensure!(
+        tensors[0].dtype.is_floating(),
+        "\"prelu_cpu\" not implemented for '{}'",
+        tensors[0].dtype.name()
+    );
+    Pointwise::new(tensors.iter().map(|t| Value::Tensor(t)).collect())
+}
+
+/// `_prelu_kernel(self, weight)`: `self > 0 ? self : weight * self`, broadcast.
+pub fn prelu(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let (x, weight) = (args.tensor(0)?, args.tensor(1)?);
+    let pw = prelu_inputs(&[x, weight])?;
+    let out = pw.target(cx, Dest::New, x.dtype, true)?.out;
+    let inputs = [x.clone(), weight.clone()];
+    run(
+        cx,
+        LibraryOp::Prelu,
+        &inputs,
+        out.clone(),
+        Output::Tensor(out),
+    )
+}
+
+/// `_prelu_kernel_backward(grad_output, self, weight)`: both gradients, broadcast, laid out
+/// alike.
+pub fn prelu_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (grad, x, weight) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let pw = prelu_inputs(&[x, weight, grad])?;
+    let dx = pw.target(cx, Dest::New, x.dtype, true)?.out;
+    let dw = pw.target(cx, Dest::New, x.dtype, true)?.out;
+    let inputs = [grad.clone(), x.clone(), weight.clone()];
+    cx.k.library(LibraryOp::PreluBackward, &inputs, &[dx.clone(), dw.clone()])
+        .map_err(failed("library"))?;
+    Ok(vec![Output::Tensor(dx), Output::Tensor(dw)])
 }
 
 fn index_dtype(out_int32: bool) -> ScalarType {

@@ -503,6 +503,8 @@ const LINALG: &[Entry] = &[
         library::tri_indices(a, c, true)
     }),
     e("put_", &[""], library::put),
+    e("_prelu_kernel", &[""], library::prelu),
+    e("_prelu_kernel_backward", &[""], library::prelu_backward),
     e("take", &[""], |a, c| library::take(a, c, F)),
     e("take", &["out"], |a, c| library::take(a, c, Out(2))),
     e("searchsorted", &["Tensor"], |a, c| {

@@ -1,5 +1,5 @@
 //! Ops libtorch computes whole (`glu`, `take`, `put`, `searchsorted`, `bucketize`, `im2col`,
-//! `col2im`, `tril_indices`, `triu_indices`): one result each.
+//! `col2im`, `tril_indices`, `triu_indices`, `_prelu_kernel` and its backward).
 
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -11,10 +11,26 @@ fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
         .ok_or_else(|| TchError::Kind(format!("library op: input {i} is missing")))
 }
 
-/// The result of `op` on `inputs`, in the order the WIT variant documents them; factories
+/// The results of `op` on `inputs`, in the order the WIT variant documents them; factories
 /// make theirs with `options`.
-pub fn run(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Tensor, TchError> {
+pub fn run(
+    op: &LibraryOp,
+    inputs: &[Tensor],
+    options: (Kind, Device),
+) -> Result<Vec<Tensor>, TchError> {
+    if let LibraryOp::PreluBackward = op {
+        let (grad, x, weight) = (input(inputs, 0)?, input(inputs, 1)?, input(inputs, 2)?);
+        let (dx, dw) = x.f_internal_prelu_kernel_backward(grad, weight)?;
+        return Ok(vec![dx, dw]);
+    }
+    one(op, inputs, options).map(|t| vec![t])
+}
+
+/// The single result of every op but prelu's backward.
+fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Tensor, TchError> {
     match op {
+        LibraryOp::Prelu => input(inputs, 0)?.f_internal_prelu_kernel(input(inputs, 1)?),
+        LibraryOp::PreluBackward => Err(TchError::Kind("prelu's backward has two results".into())),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
         LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
         LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
