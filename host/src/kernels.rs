@@ -126,6 +126,21 @@ impl TchKernels {
         self.storages.view(meta)
     }
 
+    fn views(&self, metas: &[TensorMeta]) -> Result<Vec<Tensor>, String> {
+        metas.iter().map(|m| self.view(m)).collect()
+    }
+
+    /// Writes each result to its output; an output without elements (a factor the op was
+    /// not asked for) needs nothing.
+    fn write_each(&self, outs: &[TensorMeta], results: Vec<Tensor>) -> KernelResult {
+        for (out, result) in outs.iter().zip(results) {
+            if out.sizes.iter().product::<i64>() > 0 {
+                self.write(out, result)?;
+            }
+        }
+        Ok(())
+    }
+
     fn operand(&self, operand: &Operand, compute: Kind) -> Result<Tensor, String> {
         match operand {
             Operand::Tensor(meta) => cast(self.view(meta)?, compute),
@@ -593,17 +608,8 @@ impl KernelsHost for TchKernels {
         outs: Vec<TensorMeta>,
     ) -> KernelResult {
         self.launch(move |kernels| {
-            let inputs = inputs
-                .iter()
-                .map(|m| kernels.view(m))
-                .collect::<Result<Vec<_>, _>>()?;
-            let results = linalg::run(&op, &inputs).map_err(err)?;
-            for (out, result) in outs.iter().zip(results) {
-                if out.sizes.iter().product::<i64>() > 0 {
-                    kernels.write(out, result)?;
-                }
-            }
-            Ok(())
+            let results = linalg::run(&op, &kernels.views(&inputs)?).map_err(err)?;
+            kernels.write_each(&outs, results)
         })
     }
 
@@ -614,17 +620,10 @@ impl KernelsHost for TchKernels {
         outs: Vec<TensorMeta>,
     ) -> KernelResult {
         self.launch(move |kernels| {
-            let inputs = inputs
-                .iter()
-                .map(|m| kernels.view(m))
-                .collect::<Result<Vec<_>, _>>()?;
             let out = outs.first().ok_or("library: no output")?;
             let options = (kind_of(out.dtype), kernels.storages.device());
-            let results = library::run(&op, &inputs, options).map_err(err)?;
-            for (out, result) in outs.iter().zip(results) {
-                kernels.write(out, result)?;
-            }
-            Ok(())
+            let results = library::run(&op, &kernels.views(&inputs)?, options).map_err(err)?;
+            kernels.write_each(&outs, results)
         })
     }
 

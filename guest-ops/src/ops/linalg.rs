@@ -22,6 +22,21 @@ fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     Ok(())
 }
 
+/// The shape checks of `bmm` and `baddbmm`: two 3-d batches that multiply.
+fn check_batches(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
+    ensure!(a.dim() == 3, "batch1 must be a 3D tensor");
+    ensure!(b.dim() == 3, "batch2 must be a 3D tensor");
+    ensure!(
+        b.sizes[0] == a.sizes[0] && b.sizes[1] == a.sizes[2],
+        "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
+        a.sizes[0],
+        a.sizes[2],
+        b.sizes[0],
+        b.sizes[1]
+    );
+    Ok(())
+}
+
 /// `mm(self, mat2)` and `mm.out`.
 pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(2 + form.out_len())?;
@@ -78,16 +93,7 @@ pub fn addmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(2 + form.out_len())?;
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
-    ensure!(a.dim() == 3, "batch1 must be a 3D tensor");
-    ensure!(b.dim() == 3, "batch2 must be a 3D tensor");
-    ensure!(
-        b.sizes[0] == a.sizes[0] && b.sizes[1] == a.sizes[2],
-        "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
-        a.sizes[0],
-        a.sizes[2],
-        b.sizes[0],
-        b.sizes[1]
-    );
+    check_batches(a, b)?;
     ensure!(
         a.dtype == b.dtype,
         "expected scalar type {} but found {}",
@@ -236,16 +242,7 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let beta = args.scalar_or(3, Scalar::Integer(1))?;
     let alpha = args.scalar_or(4, Scalar::Integer(1))?;
-    ensure!(a.dim() == 3, "batch1 must be a 3D tensor");
-    ensure!(b.dim() == 3, "batch2 must be a 3D tensor");
-    ensure!(
-        b.sizes[0] == a.sizes[0] && b.sizes[1] == a.sizes[2],
-        "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
-        a.sizes[0],
-        a.sizes[2],
-        b.sizes[0],
-        b.sizes[1]
-    );
+    check_batches(a, b)?;
     for t in [a, bias] {
         ensure!(
             t.dtype == b.dtype,
