@@ -35,6 +35,11 @@ fn main() {
     ] {
         build.env_remove(var);
     }
+    // Every op pays for the guest's code on the client's per-op path: optimise it as a whole.
+    build
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "false");
     let status = build.status().expect("running cargo to build guest-ops");
     assert!(
         status.success(),

@@ -295,6 +295,18 @@ SAMPLES = [
     ),
     Sample("glu", lambda a: (F.glu(a), F.glu(a.t(), 0)), inputs(randn(3, 4))),
     Sample(
+        "lstm_cell",
+        lambda x, h, c, wi, wh, bi, bh: torch.lstm_cell(x, (h, c), wi, wh, bi, bh),
+        inputs(
+            randn(3, 5), randn(3, 4), randn(3, 4), randn(16, 5), randn(16, 4), randn(16), randn(16)
+        ),
+    ),
+    Sample(
+        "gru_cell_double",
+        lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
+        inputs(*(randn(*s, dtype=torch.float64) for s in [(2, 3), (2, 4), (12, 3), (12, 4)])),
+    ),
+    Sample(
         "take",
         lambda a: a.t().take(torch.tensor([[0, 5], [3, 11]], device=a.device)),
         inputs(randn(3, 4)),
@@ -1116,6 +1128,33 @@ GRAD_SAMPLES = [
         "take", lambda a: a.take(torch.tensor([0, 5, 5], device=a.device)), inputs(randn(3, 4))
     ),
     GradSample("prelu", F.prelu, inputs(randn(2, 3, 4), randn(3))),
+    GradSample(
+        "lstm_cell",
+        lambda x, h, c, wi, wh, bi, bh: sum(torch.lstm_cell(x, (h, c), wi, wh, bi, bh)),
+        inputs(
+            randn(3, 5), randn(3, 4), randn(3, 4), randn(16, 5), randn(16, 4), randn(16), randn(16)
+        ),
+    ),
+    GradSample(
+        "lstm_cell_hy_only_unbiased",
+        lambda x, h, c, wi, wh: torch.lstm_cell(x, (h, c), wi, wh)[0],
+        inputs(randn(2, 3), randn(2, 4), randn(2, 4), randn(16, 3), randn(16, 4)),
+    ),
+    GradSample(
+        "lstm_cell_cy_only",
+        lambda x, h, c, wi, wh, bi, bh: torch.lstm_cell(x, (h, c), wi, wh, bi, bh)[1],
+        inputs(randn(2, 3), randn(2, 2), randn(2, 2), randn(8, 3), randn(8, 2), randn(8), randn(8)),
+    ),
+    GradSample(
+        "gru_cell",
+        lambda x, h, wi, wh, bi, bh: torch.gru_cell(x, h, wi, wh, bi, bh),
+        inputs(randn(3, 5), randn(3, 4), randn(12, 5), randn(12, 4), randn(12), randn(12)),
+    ),
+    GradSample(
+        "gru_cell_unbiased",
+        lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
+        inputs(randn(2, 3), randn(2, 4), randn(12, 3), randn(12, 4)),
+    ),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(
         "smooth_l1_loss_sum",

@@ -34,6 +34,20 @@ class CausalEncoder(nn.Module):
         return self.head(hidden.mean(1))
 
 
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.lstm = nn.LSTM(8, 8, num_layers=2, batch_first=True)
+        self.gru = nn.GRU(8, 6, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(12, 4)
+
+    def forward(self, tokens):
+        hidden, _ = self.lstm(self.embed(tokens))
+        hidden, last = self.gru(hidden)
+        return self.head(hidden[:, -1] + last.transpose(0, 1).flatten(1))
+
+
 def cnn():
     return nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1, bias=False),
@@ -55,12 +69,12 @@ def batch(name, generator):
     target = torch.randint(0, 4, (6,), generator=generator)
     if name == "cnn":
         return torch.randn(6, 3, 8, 8, generator=generator), target
-    if name == "encoder":
+    if name in ("encoder", "recurrent"):
         return torch.randint(0, 20, (6, 5), generator=generator), target
     return torch.randn(6, 12, generator=generator), target
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "encoder": CausalEncoder}
+MODELS = {"mlp": mlp, "cnn": cnn, "encoder": CausalEncoder, "recurrent": Recurrent}
 
 
 def train(model, data, target, optimizer_factory, steps=20):

@@ -13,6 +13,7 @@ mod linalg;
 mod loss;
 mod norm;
 pub mod plan;
+mod recurrent;
 mod resample;
 
 use std::collections::VecDeque;
@@ -133,6 +134,13 @@ impl TchKernels {
     /// Writes each result to its output; an output without elements (a factor the op was
     /// not asked for) needs nothing.
     fn write_each(&self, outs: &[TensorMeta], results: Vec<Tensor>) -> KernelResult {
+        if outs.len() != results.len() {
+            return Err(format!(
+                "the kernel made {} results for {} outputs",
+                results.len(),
+                outs.len()
+            ));
+        }
         for (out, result) in outs.iter().zip(results) {
             if out.sizes.iter().product::<i64>() > 0 {
                 self.write(out, result)?;

@@ -4,6 +4,7 @@
 use crate::error::Result;
 use crate::kernels::{failed, Kernels};
 use crate::rules::layout::contiguous_strides;
+use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{extent, nbytes, numel};
 use crate::types::{ScalarType, StorageId, TensorMeta};
 
@@ -47,6 +48,11 @@ impl<'k> Ctx<'k> {
     pub fn empty_contiguous(&mut self, sizes: &[i64], dtype: ScalarType) -> Result<TensorMeta> {
         let strides = contiguous_strides(sizes)?;
         self.empty(sizes, strides, dtype)
+    }
+
+    /// `empty_like(t)`: `t`'s strides when it is dense, else contiguous.
+    pub fn empty_like(&mut self, t: &TensorMeta) -> Result<TensorMeta> {
+        self.empty(&t.sizes, preserve_strides(t)?, t.dtype)
     }
 
     /// Gives back a temporary from `empty`.

@@ -10,7 +10,6 @@ use crate::ops::iter::Pointwise;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::can_cast;
-use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::fmt_shape;
 use crate::types::{LossOp, LossOptions, Output, ScalarType, TensorMeta};
 
@@ -125,11 +124,6 @@ fn check_forward(op: LossOp, x: &TensorMeta, target: &TensorMeta, o: &LossOption
     Ok(())
 }
 
-/// `empty_like(x)`: `x`'s strides when it is dense.
-fn empty_like(cx: &mut Ctx, x: &TensorMeta) -> Result<TensorMeta> {
-    cx.empty(&x.sizes, preserve_strides(x)?, x.dtype)
-}
-
 /// The form whose `out=` tensor, if `out`, follows `before` arguments.
 fn form(out: bool, before: usize) -> Form {
     if out {
@@ -156,7 +150,7 @@ pub fn forward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     }
     let like_input = matches!(op, LossOp::Huber | LossOp::BinaryCrossEntropy);
     if like_input && matches!(dest, Dest::New) {
-        let out = empty_like(cx, x)?;
+        let out = cx.empty_like(x)?;
         run(cx, &out)?;
         return Ok(vec![Output::Tensor(out)]);
     }
@@ -204,7 +198,7 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     }
     let (out, result) = match (op, form) {
         (LossOp::BinaryCrossEntropy, Form::Functional) => {
-            let out = empty_like(cx, x)?;
+            let out = cx.empty_like(x)?;
             (out.clone(), Output::Tensor(out))
         }
         _ => output(cx, form.dest(args)?, &x.sizes, x.dtype)?,

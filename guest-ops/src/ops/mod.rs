@@ -26,6 +26,7 @@ mod out;
 mod pad;
 mod pool;
 mod random;
+mod recurrent;
 mod reduce;
 mod softmax;
 mod stats;

@@ -17,7 +17,8 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, arrange, conv, data, elementwise_loss, factorize, index, library, norm, pool, stats,
+    advanced, arrange, conv, data, elementwise_loss, factorize, index, library, norm, pool,
+    recurrent, stats,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -821,6 +822,22 @@ const NORM: &[Entry] = &[
     ),
 ];
 
+/// Whole layers that `torch.nn` calls as one op on an accelerator.
+const LAYER: &[Entry] = &[
+    e("_thnn_fused_lstm_cell", &[""], recurrent::lstm_cell),
+    e(
+        "_thnn_fused_lstm_cell_backward_impl",
+        &[""],
+        recurrent::lstm_cell_backward,
+    ),
+    e("_thnn_fused_gru_cell", &[""], recurrent::gru_cell),
+    e(
+        "_thnn_fused_gru_cell_backward",
+        &[""],
+        recurrent::gru_cell_backward,
+    ),
+];
+
 const STATS: &[Entry] = &[
     e("var", &["correction"], |a, c| {
         stats::moments(a, c, F, MomentOp::Var, false)
@@ -1066,9 +1083,9 @@ const fn norm(dims: bool, dtype: bool, out: bool) -> stats::NormForm {
 
 /// Every entry of the table, family by family.
 fn entries() -> impl Iterator<Item = &'static Entry> {
-    let families: [&'static [Entry]; 18] = [
+    let families: [&'static [Entry]; 19] = [
         FACTORY, COPY, VIEW, BINARY, TERNARY, REDUCE, MINMAX, LINALG, SOFTMAX, LOSS, CLAMP, INDEX,
-        DATA, ARRANGE, NORM, STATS, POOL, RANDOM,
+        DATA, ARRANGE, NORM, LAYER, STATS, POOL, RANDOM,
     ];
     families
         .into_iter()

@@ -1,8 +1,10 @@
 //! Ops libtorch computes whole (`glu`, `take`, `put`, `searchsorted`, `bucketize`, `im2col`,
-//! `col2im`, `tril_indices`, `triu_indices`, `_prelu_kernel` and its backward).
+//! `col2im`, `tril_indices`, `triu_indices`, `_prelu_kernel` and its backward, the fused
+//! recurrent cells).
 
 use tch::{Device, Kind, TchError, Tensor};
 
+use super::recurrent;
 use crate::guest::LibraryOp;
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
@@ -18,19 +20,31 @@ pub fn run(
     inputs: &[Tensor],
     options: (Kind, Device),
 ) -> Result<Vec<Tensor>, TchError> {
-    if let LibraryOp::PreluBackward = op {
-        let (grad, x, weight) = (input(inputs, 0)?, input(inputs, 1)?, input(inputs, 2)?);
-        let (dx, dw) = x.f_internal_prelu_kernel_backward(grad, weight)?;
-        return Ok(vec![dx, dw]);
+    match op {
+        LibraryOp::PreluBackward => {
+            let (grad, x, weight) = (input(inputs, 0)?, input(inputs, 1)?, input(inputs, 2)?);
+            let (dx, dw) = x.f_internal_prelu_kernel_backward(grad, weight)?;
+            Ok(vec![dx, dw])
+        }
+        LibraryOp::LstmCell => recurrent::lstm_cell(inputs),
+        LibraryOp::LstmCellBackward(given) => recurrent::lstm_cell_backward(inputs, *given),
+        LibraryOp::GruCell => recurrent::gru_cell(inputs),
+        LibraryOp::GruCellBackward(has_bias) => recurrent::gru_cell_backward(inputs, *has_bias),
+        _ => one(op, inputs, options).map(|t| vec![t]),
     }
-    one(op, inputs, options).map(|t| vec![t])
 }
 
-/// The single result of every op but prelu's backward.
+/// The single result of every op but prelu's backward and the recurrent cells.
 fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Tensor, TchError> {
     match op {
         LibraryOp::Prelu => input(inputs, 0)?.f_internal_prelu_kernel(input(inputs, 1)?),
-        LibraryOp::PreluBackward => Err(TchError::Kind("prelu's backward has two results".into())),
+        LibraryOp::PreluBackward
+        | LibraryOp::LstmCell
+        | LibraryOp::LstmCellBackward(_)
+        | LibraryOp::GruCell
+        | LibraryOp::GruCellBackward(_) => {
+            Err(TchError::Kind(format!("{op:?} has several results")))
+        }
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
         LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
         LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
