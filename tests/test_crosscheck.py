@@ -302,6 +302,14 @@ SAMPLES = [
         ),
     ),
     Sample(
+        "native_multi_head_attention",
+        lambda x, w, b, pw, pb: (
+            torch._native_multi_head_attention(x, x, x, 8, 2, w, b, pw, pb, None, True, False),
+            torch._native_multi_head_attention(x, x, x, 8, 4, w, b, pw, pb)[1],
+        ),
+        inputs(randn(2, 5, 8), randn(24, 8), randn(24), randn(8, 8), randn(8)),
+    ),
+    Sample(
         "gru_cell_double",
         lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
         inputs(*(randn(*s, dtype=torch.float64) for s in [(2, 3), (2, 4), (12, 3), (12, 4)])),

@@ -108,3 +108,42 @@ def test_module_trains_like_cpu(model_name, optimizer):
         torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-4, atol=1e-5)
     for cpu_b, remote_b in zip(cpu_model.buffers(), remote_model.buffers(), strict=True):
         torch.testing.assert_close(remote_b.cpu(), cpu_b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_encoder_layer_inference_fast_path_equals_cpu(norm_first, activation):
+    """In eval mode without grad, PyTorch runs the layer as one `_transformer_encoder_layer_fwd`
+    and its attention as `_native_multi_head_attention`, on `remote` as on CUDA."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(
+        8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first, activation=activation
+    ).eval()
+    remote_layer = copy.deepcopy(layer).to("remote")
+    src = torch.randn(3, 7, 8)
+    padding = torch.zeros(3, 7, dtype=torch.bool)
+    padding[0, 5:] = True
+    causal = nn.Transformer.generate_square_subsequent_mask(7)
+    with torch.no_grad():
+        for kwargs in ({}, {"src_mask": causal}, {"src_key_padding_mask": padding}):
+            expected = layer(src, **kwargs)
+            remote_kwargs = {k: v.to("remote") for k, v in kwargs.items()}
+            got = remote_layer(src.to("remote"), **remote_kwargs)
+            torch.testing.assert_close(got.cpu(), expected)
+
+
+def test_multihead_attention_inference_fast_path_equals_cpu():
+    torch.manual_seed(0)
+    attention = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    remote_attention = copy.deepcopy(attention).to("remote")
+    x = torch.randn(2, 5, 8)
+    with torch.no_grad():
+        for kwargs in ({}, {"average_attn_weights": False}, {"need_weights": False}):
+            out, weights = attention(x, x, x, **kwargs)
+            remote_x = x.to("remote")
+            remote_out, remote_weights = remote_attention(remote_x, remote_x, remote_x, **kwargs)
+            torch.testing.assert_close(remote_out.cpu(), out)
+            if weights is None:
+                assert remote_weights is None
+            else:
+                torch.testing.assert_close(remote_weights.cpu(), weights)

@@ -1,9 +1,10 @@
 //! Short paths to the generated WIT types, and the small helpers every module uses on them.
 
 pub use crate::bindings::torch_remote::ops::kernels::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
-    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp,
-    ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, AttentionParams, BinaryOp, ConvParams, EncoderLayerParams, GatherOp,
+    IndexReduceOp, LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp, Operand, PadMode,
+    Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp,
+    UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

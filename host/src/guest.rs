@@ -20,9 +20,10 @@ pub mod bindings {
 }
 
 pub use bindings::torch_remote::ops::kernels::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, Host as KernelsHost, IndexReduceOp, LibraryOp,
-    LinalgOp, LossOp, LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp,
-    ReduceOp, ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, AttentionParams, BinaryOp, ConvParams, EncoderLayerParams, GatherOp,
+    Host as KernelsHost, IndexReduceOp, LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp,
+    Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, SelectOp,
+    SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -31,6 +31,7 @@ mod reduce;
 mod softmax;
 mod stats;
 mod ternary;
+mod transformer;
 mod unary;
 mod upsample;
 mod view;

@@ -18,7 +18,7 @@ use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
     advanced, arrange, conv, data, elementwise_loss, factorize, index, library, norm, pool,
-    recurrent, stats,
+    recurrent, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -835,6 +835,16 @@ const LAYER: &[Entry] = &[
         "_thnn_fused_gru_cell_backward",
         &[""],
         recurrent::gru_cell_backward,
+    ),
+    e(
+        "_native_multi_head_attention",
+        &[""],
+        transformer::multi_head_attention,
+    ),
+    e(
+        "_transformer_encoder_layer_fwd",
+        &[""],
+        transformer::encoder_layer,
     ),
 ];
 

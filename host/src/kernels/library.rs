@@ -5,7 +5,7 @@
 use tch::{Device, Kind, TchError, Tensor};
 
 use super::recurrent;
-use crate::guest::LibraryOp;
+use crate::guest::{AttentionParams, EncoderLayerParams, LibraryOp};
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
     inputs
@@ -30,6 +30,8 @@ pub fn run(
         LibraryOp::LstmCellBackward(given) => recurrent::lstm_cell_backward(inputs, *given),
         LibraryOp::GruCell => recurrent::gru_cell(inputs),
         LibraryOp::GruCellBackward(has_bias) => recurrent::gru_cell_backward(inputs, *has_bias),
+        LibraryOp::MultiHeadAttention(params) => multi_head_attention(inputs, params),
+        LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
         _ => one(op, inputs, options).map(|t| vec![t]),
     }
 }
@@ -42,9 +44,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::LstmCell
         | LibraryOp::LstmCellBackward(_)
         | LibraryOp::GruCell
-        | LibraryOp::GruCellBackward(_) => {
-            Err(TchError::Kind(format!("{op:?} has several results")))
-        }
+        | LibraryOp::GruCellBackward(_)
+        | LibraryOp::MultiHeadAttention(_)
+        | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
         LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
         LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
@@ -79,4 +81,71 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             Tensor::f_triu_indices(*row, *col, *offset, options)
         }
     }
+}
+
+/// `[output(, weights)]` of `_native_multi_head_attention`.
+fn multi_head_attention(
+    inputs: &[Tensor],
+    params: &AttentionParams,
+) -> Result<Vec<Tensor>, TchError> {
+    let Some([query, key, value, qkv_weight, qkv_bias, proj_weight, proj_bias]) = inputs.get(..7)
+    else {
+        return Err(missing(7));
+    };
+    let (out, weights) = Tensor::f_internal_native_multi_head_attention(
+        query,
+        key,
+        value,
+        params.embed_dim,
+        params.num_heads,
+        qkv_weight,
+        qkv_bias,
+        proj_weight,
+        proj_bias,
+        inputs.get(7),
+        params.need_weights,
+        params.average_attn_weights,
+        params.mask_type,
+    )?;
+    Ok(if params.need_weights {
+        vec![out, weights]
+    } else {
+        vec![out]
+    })
+}
+
+/// `_transformer_encoder_layer_fwd`.
+fn encoder_layer(inputs: &[Tensor], params: &EncoderLayerParams) -> Result<Tensor, TchError> {
+    let Some(
+        [src, qkv_weight, qkv_bias, proj_weight, proj_bias, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2],
+    ) = inputs.get(..13)
+    else {
+        return Err(missing(13));
+    };
+    Tensor::f_internal_transformer_encoder_layer_fwd(
+        src,
+        params.embed_dim,
+        params.num_heads,
+        qkv_weight,
+        qkv_bias,
+        proj_weight,
+        proj_bias,
+        params.use_gelu,
+        params.norm_first,
+        params.eps,
+        norm_weight_1,
+        norm_bias_1,
+        norm_weight_2,
+        norm_bias_2,
+        ffn_weight_1,
+        ffn_bias_1,
+        ffn_weight_2,
+        ffn_bias_2,
+        inputs.get(13),
+        params.mask_type,
+    )
+}
+
+fn missing(count: usize) -> TchError {
+    TchError::Kind(format!("library op: expected at least {count} inputs"))
 }
