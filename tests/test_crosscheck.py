@@ -771,6 +771,42 @@ SAMPLES = [
         inputs(randn(4, 3)),
     ),
     # pooling
+    Sample(
+        "max_pool3d",
+        lambda a: (
+            F.max_pool3d(a, 2, return_indices=True),
+            F.max_pool3d(a.to(memory_format=torch.channels_last_3d), (2, 3, 2), 1, 1),
+            F.max_pool3d(a[0], 3, 2, ceil_mode=True, dilation=(1, 2, 1)),
+        ),
+        inputs(randn(2, 3, 5, 7, 6)),
+    ),
+    Sample(
+        "avg_pool3d",
+        lambda a: (
+            F.avg_pool3d(a, 2),
+            F.avg_pool3d(a.to(memory_format=torch.channels_last_3d), 3, 2, 1, ceil_mode=True),
+            F.avg_pool3d(a, 2, count_include_pad=False, padding=1, divisor_override=3),
+        ),
+        inputs(randn(2, 3, 5, 7, 6)),
+    ),
+    Sample(
+        "adaptive_pool3d",
+        lambda a: (
+            F.adaptive_avg_pool3d(a, (2, 3, 1)),
+            F.adaptive_max_pool3d(a.to(memory_format=torch.channels_last_3d), 2, True),
+            F.adaptive_avg_pool3d(a[0], 1),
+        ),
+        inputs(randn(2, 3, 5, 7, 6)),
+    ),
+    Sample(
+        "adaptive_max_pool2d",
+        lambda a: (
+            F.adaptive_max_pool2d(a, (3, 2), return_indices=True),
+            F.adaptive_max_pool2d(a.to(memory_format=torch.channels_last), 4, True),
+            F.adaptive_max_pool2d(a[0], (1, 5)),
+        ),
+        inputs(randn(2, 3, 7, 8)),
+    ),
     Sample("max_pool2d", lambda a: F.max_pool2d(a, 2), inputs(randn(2, 3, 7, 8))),
     Sample(
         "max_pool2d_indices",
@@ -1162,6 +1198,20 @@ GRAD_SAMPLES = [
         "gru_cell_unbiased",
         lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
         inputs(randn(2, 3), randn(2, 4), randn(12, 3), randn(12, 4)),
+    ),
+    GradSample(
+        "pool3d_family",
+        lambda a: (
+            F.max_pool3d(a, 2, 1).sum()
+            + F.avg_pool3d(a, 3, 2, 1, count_include_pad=False).sum()
+            + (F.adaptive_avg_pool3d(a, (2, 3, 1)) * F.adaptive_max_pool3d(a, 2).mean()).sum()
+        ),
+        inputs(randn(2, 3, 4, 5, 6)),
+    ),
+    GradSample(
+        "adaptive_max_pool2d",
+        lambda a: F.adaptive_max_pool2d(a, (3, 2)),
+        inputs(randn(2, 3, 7, 8)),
     ),
     GradSample("mse_loss", F.mse_loss, inputs(randn(4, 5), randn(4, 5))),
     GradSample(

@@ -5,7 +5,7 @@ use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
-    LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, Scalar,
+    LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Scalar,
     ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
     UpsampleMode,
 };
@@ -373,20 +373,20 @@ pub trait Kernels {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult;
-    fn pool2d(
+    fn pool(
         &mut self,
         op: PoolOp,
         x: &TensorMeta,
-        params: &Pool2dParams,
+        params: &PoolParams,
         out: &TensorMeta,
         indices: Option<&TensorMeta>,
     ) -> KernelResult;
-    fn pool2d_backward(
+    fn pool_backward(
         &mut self,
         op: PoolOp,
         grad: &TensorMeta,
         x: &TensorMeta,
-        params: &Pool2dParams,
+        params: &PoolParams,
         indices: Option<&TensorMeta>,
         out: &TensorMeta,
     ) -> KernelResult;
@@ -1094,27 +1094,27 @@ impl Kernels for Host {
         imports::vector_norm(x, ord, dims, keepdim, compute, out)
     }
 
-    fn pool2d(
+    fn pool(
         &mut self,
         op: PoolOp,
         x: &TensorMeta,
-        params: &Pool2dParams,
+        params: &PoolParams,
         out: &TensorMeta,
         indices: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::pool2d(op, x, params, out, indices)
+        imports::pool(op, x, params, out, indices)
     }
 
-    fn pool2d_backward(
+    fn pool_backward(
         &mut self,
         op: PoolOp,
         grad: &TensorMeta,
         x: &TensorMeta,
-        params: &Pool2dParams,
+        params: &PoolParams,
         indices: Option<&TensorMeta>,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::pool2d_backward(op, grad, x, params, indices, out)
+        imports::pool_backward(op, grad, x, params, indices, out)
     }
 
     fn random_integers(

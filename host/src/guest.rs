@@ -22,7 +22,7 @@ pub mod bindings {
 pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, AttentionParams, BinaryOp, ConvParams, EncoderLayerParams, GatherOp,
     Host as KernelsHost, IndexReduceOp, LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp,
-    Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp, ScanOp, ScatterOp, SelectOp,
+    Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, ScanOp, ScatterOp, SelectOp,
     SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{

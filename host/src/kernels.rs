@@ -13,6 +13,7 @@ mod linalg;
 mod loss;
 mod norm;
 pub mod plan;
+mod pool;
 mod recurrent;
 mod resample;
 
@@ -24,7 +25,7 @@ use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LibraryOp, LinalgOp,
-    LossOp, LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp,
+    LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp,
     Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
     TypesHost, UnaryOp, UpsampleMode,
 };
@@ -1530,90 +1531,41 @@ impl KernelsHost for TchKernels {
         })
     }
 
-    fn pool2d(
+    fn pool(
         &mut self,
         op: PoolOp,
         x: TensorMeta,
-        params: Pool2dParams,
+        params: PoolParams,
         out: TensorMeta,
         indices: Option<TensorMeta>,
     ) -> KernelResult {
         self.launch(move |kernels| {
             let x = kernels.view(&x)?;
-            let p = &params;
-            let result = match op {
-                PoolOp::Max => {
-                    let (v, i) = x
-                        .f_max_pool2d_with_indices(
-                            p.kernel.as_slice(),
-                            p.stride.as_slice(),
-                            p.padding.as_slice(),
-                            p.dilation.as_slice(),
-                            p.ceil_mode,
-                        )
-                        .map_err(err)?;
-                    let meta = indices
-                        .as_ref()
-                        .ok_or("max pooling needs an indices output")?;
-                    kernels.write(meta, i)?;
-                    v
-                }
-                PoolOp::Avg => x
-                    .f_avg_pool2d(
-                        p.kernel.as_slice(),
-                        p.stride.as_slice(),
-                        p.padding.as_slice(),
-                        p.ceil_mode,
-                        p.count_include_pad,
-                        p.divisor_override,
-                    )
-                    .map_err(err)?,
-                PoolOp::AdaptiveAvg => x
-                    .f_internal_adaptive_avg_pool2d(p.kernel.as_slice())
-                    .map_err(err)?,
-            };
-            kernels.write(&out, result)
+            let (values, found) = pool::forward(op, &x, &params).map_err(err)?;
+            if let Some(found) = found {
+                let meta = indices
+                    .as_ref()
+                    .ok_or("max pooling needs an indices output")?;
+                kernels.write(meta, found)?;
+            }
+            kernels.write(&out, values)
         })
     }
 
-    fn pool2d_backward(
+    fn pool_backward(
         &mut self,
         op: PoolOp,
         grad: TensorMeta,
         x: TensorMeta,
-        params: Pool2dParams,
+        params: PoolParams,
         indices: Option<TensorMeta>,
         out: TensorMeta,
     ) -> KernelResult {
         self.launch(move |kernels| {
             let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
-            let p = &params;
-            let result = match op {
-                PoolOp::Max => {
-                    let meta = indices.as_ref().ok_or("max pooling needs its indices")?;
-                    let indices = kernels.view(meta)?;
-                    x.f_max_pool2d_with_indices_backward(
-                        &grad,
-                        p.kernel.as_slice(),
-                        p.stride.as_slice(),
-                        p.padding.as_slice(),
-                        p.dilation.as_slice(),
-                        p.ceil_mode,
-                        &indices,
-                    )
-                }
-                PoolOp::Avg => x.f_avg_pool2d_backward(
-                    &grad,
-                    p.kernel.as_slice(),
-                    p.stride.as_slice(),
-                    p.padding.as_slice(),
-                    p.ceil_mode,
-                    p.count_include_pad,
-                    p.divisor_override,
-                ),
-                PoolOp::AdaptiveAvg => x.f_internal_adaptive_avg_pool2d_backward(&grad),
-            };
-            kernels.write(&out, result.map_err(err)?)
+            let indices = indices.as_ref().map(|m| kernels.view(m)).transpose()?;
+            let result = pool::backward(op, &grad, &x, &params, indices.as_ref()).map_err(err)?;
+            kernels.write(&out, result)
         })
     }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use torch_remote_host::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LibraryOp, LinalgOp,
-    LossOp, LossOptions, MomentOp, Operand, PadMode, Pool2dParams, PoolOp, RandomOp, ReduceOp,
+    LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp,
     Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
     TypesHost, UnaryOp, UpsampleMode,
 };
@@ -575,23 +575,23 @@ impl KernelsHost for Recorder {
         self.launch()
     }
 
-    fn pool2d(
+    fn pool(
         &mut self,
         _: PoolOp,
         _: TensorMeta,
-        _: Pool2dParams,
+        _: PoolParams,
         _: TensorMeta,
         _: Option<TensorMeta>,
     ) -> KernelResult {
         self.launch()
     }
 
-    fn pool2d_backward(
+    fn pool_backward(
         &mut self,
         _: PoolOp,
         _: TensorMeta,
         _: TensorMeta,
-        _: Pool2dParams,
+        _: PoolParams,
         _: Option<TensorMeta>,
         _: TensorMeta,
     ) -> KernelResult {

@@ -1,5 +1,7 @@
-//! 2-d pooling and its backwards: `max_pool2d_with_indices`, `avg_pool2d`,
-//! `_adaptive_avg_pool2d`. Outputs keep a 4-d input's channels-last layout.
+//! Pooling over 2 or 3 spatial dims and its backwards: `max_pool{2,3}d_with_indices`,
+//! `avg_pool{2,3}d`, `_adaptive_avg_pool{2,3}d`, `adaptive_max_pool{2,3}d`. Outputs keep a
+//! 4-d input's channels-last layout (and max pooling a 5-d input's channels-last-3d one), as
+//! PyTorch's CPU kernels do.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
@@ -7,38 +9,65 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::layout::{is_channels_last, is_contiguous, strides_for, MemoryFormat};
+use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format};
+use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{fmt_shape, numel};
-use crate::types::{Output, Pool2dParams, PoolOp, ScalarType, TensorMeta};
+use crate::types::{Output, PoolOp, PoolParams, ScalarType, TensorMeta};
 
-fn format_of(t: &TensorMeta) -> MemoryFormat {
-    let cl = t.dim() == 4
-        && is_channels_last(&t.sizes, &t.strides)
-        && !is_contiguous(&t.sizes, &t.strides);
-    if cl {
-        MemoryFormat::ChannelsLast
-    } else {
-        MemoryFormat::Contiguous
+/// One pooling: its op, over how many spatial dims, and the name PyTorch reports it by.
+#[derive(Clone, Copy)]
+pub struct Pooling {
+    pub op: PoolOp,
+    pub dims: usize,
+}
+
+impl Pooling {
+    fn name(self) -> String {
+        let kind = match self.op {
+            PoolOp::Max => "max_pool",
+            PoolOp::Avg => "avg_pool",
+            PoolOp::AdaptiveAvg => "adaptive_avg_pool",
+            PoolOp::AdaptiveMax => "adaptive_max_pool",
+        };
+        format!("{kind}{}d", self.dims)
+    }
+
+    /// The layout of the pooled output of `x`: channels-last kept in 2-d, and by max pooling
+    /// in 3-d; contiguous otherwise.
+    fn strides(self, x: &TensorMeta, sizes: &[i64]) -> Result<Vec<i64>> {
+        if self.dims == 3 && self.op != PoolOp::Max {
+            return contiguous_strides(sizes);
+        }
+        strides_for(sizes, suggest_memory_format(&x.sizes, &x.strides))
     }
 }
 
-/// A 1- or 2-element `int[2]` as (height, width); `empty` stands for a missing one.
-fn pair(list: &[i64], what: &str, empty: Option<[i64; 2]>) -> Result<[i64; 2]> {
+/// A 1- or `n`-element int list as `n` values; `empty` stands for a missing one.
+fn spatial(
+    list: &[i64],
+    n: usize,
+    what: &str,
+    name: &str,
+    empty: Option<&[i64]>,
+) -> Result<Vec<i64>> {
     match (list, empty) {
-        ([], Some(default)) => Ok(default),
-        ([v], _) => Ok([*v, *v]),
-        ([h, w], _) => Ok([*h, *w]),
+        ([], Some(default)) => Ok(default.to_vec()),
+        ([v], _) => Ok(vec![*v; n]),
+        (l, _) if l.len() == n => Ok(l.to_vec()),
         _ => Err(Error::invalid(format!(
-            "max_pool2d: {what} must either be a single int, or a tuple of two ints"
+            "{name}: {what} must either be a single int, or a tuple of {n} ints"
         ))),
     }
 }
 
-fn check_input(x: &TensorMeta, name: &str) -> Result<()> {
-    let ok = (x.dim() == 3 || x.dim() == 4) && x.sizes[x.dim() - 3..].iter().all(|s| *s > 0);
+fn check_input(x: &TensorMeta, dims: usize, name: &str) -> Result<()> {
+    let spatial = &x.sizes[x.dim().saturating_sub(dims + 1)..];
+    let ok = (x.dim() == dims + 1 || x.dim() == dims + 2) && spatial.iter().all(|s| *s > 0);
     ensure!(
         ok,
-        "{name}: non-empty 3D or 4D (batch mode) tensor expected for input, but got {}",
+        "{name}: non-empty {}D or {}D (batch mode) tensor expected for input, but got {}",
+        dims + 1,
+        dims + 2,
         fmt_shape(&x.sizes)
     );
     Ok(())
@@ -54,31 +83,44 @@ fn out_size(input: i64, kernel: i64, pad: i64, stride: i64, dilation: i64, ceil:
     out
 }
 
-/// The window parameters and output shape of a max/avg pooling, read from `args` at 1.
-fn window(args: &Args, x: &TensorMeta, op: PoolOp) -> Result<(Pool2dParams, Vec<i64>)> {
-    let name = if op == PoolOp::Max {
-        "max_pool2d"
-    } else {
-        "avg_pool2d"
-    };
-    check_input(x, name)?;
-    let kernel = pair(args.int_list(1)?, "kernel_size", None)?;
-    let stride = pair(args.opt_int_list(2)?.unwrap_or(&[]), "stride", Some(kernel))?;
-    let padding = pair(args.opt_int_list(3)?.unwrap_or(&[0]), "padding", None)?;
-    let (dilation, ceil_mode, count_include_pad, divisor) = if op == PoolOp::Max {
-        let d = pair(args.opt_int_list(4)?.unwrap_or(&[1]), "dilation", None)?;
+/// The window parameters of a max/avg pooling, read from `args` at 1.
+fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
+    let (n, name) = (pooling.dims, pooling.name());
+    let kernel = spatial(args.int_list(1)?, n, "kernel_size", &name, None)?;
+    let stride = spatial(
+        args.opt_int_list(2)?.unwrap_or(&[]),
+        n,
+        "stride",
+        &name,
+        Some(&kernel),
+    )?;
+    let padding = spatial(
+        args.opt_int_list(3)?.unwrap_or(&[0]),
+        n,
+        "padding",
+        &name,
+        None,
+    )?;
+    let (dilation, ceil_mode, count_include_pad, divisor) = if pooling.op == PoolOp::Max {
+        let d = spatial(
+            args.opt_int_list(4)?.unwrap_or(&[1]),
+            n,
+            "dilation",
+            &name,
+            None,
+        )?;
         (d, args.bool_or(5, false)?, true, None)
     } else {
         let divisor = args.opt_int(6)?;
         ensure!(divisor != Some(0), "divisor must be not zero");
         (
-            [1, 1],
+            vec![1; n],
             args.bool_or(4, false)?,
             args.bool_or(5, true)?,
             divisor,
         )
     };
-    for i in 0..2 {
+    for i in 0..n {
         ensure!(
             kernel[i] > 0 && stride[i] > 0 && dilation[i] > 0,
             "{name}: kernel size, stride and dilation should be greater than zero, but got \
@@ -94,122 +136,189 @@ fn window(args: &Args, x: &TensorMeta, op: PoolOp) -> Result<(Pool2dParams, Vec<
             dilation[i]
         );
     }
-    let (h, w) = (x.sizes[x.dim() - 2], x.sizes[x.dim() - 1]);
-    let oh = out_size(h, kernel[0], padding[0], stride[0], dilation[0], ceil_mode);
-    let ow = out_size(w, kernel[1], padding[1], stride[1], dilation[1], ceil_mode);
-    let c = x.sizes[x.dim() - 3];
-    ensure!(
-        oh >= 1 && ow >= 1,
-        "Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{oh}x{ow}). Output size \
-         is too small"
-    );
-    let mut shape = x.sizes[..x.dim() - 2].to_vec();
-    shape.extend([oh, ow]);
-    let params = Pool2dParams {
-        kernel: kernel.to_vec(),
-        stride: stride.to_vec(),
-        padding: padding.to_vec(),
-        dilation: dilation.to_vec(),
+    Ok(PoolParams {
+        kernel,
+        stride,
+        padding,
+        dilation,
         ceil_mode,
         count_include_pad,
         divisor_override: divisor,
-    };
-    Ok((params, shape))
+    })
 }
 
-/// An output of `sizes` in `x`'s memory format, or the given `out=` tensor.
+/// The window parameters and output shape of a max/avg pooling of `x`.
+fn window(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(PoolParams, Vec<i64>)> {
+    let name = pooling.name();
+    check_input(x, pooling.dims, &name)?;
+    let p = params(args, pooling)?;
+    let first = x.dim() - pooling.dims;
+    let input = &x.sizes[first..];
+    let out: Vec<i64> = (0..pooling.dims)
+        .map(|i| {
+            out_size(
+                input[i],
+                p.kernel[i],
+                p.padding[i],
+                p.stride[i],
+                p.dilation[i],
+                p.ceil_mode,
+            )
+        })
+        .collect();
+    let c = x.sizes[first - 1];
+    let show = |sizes: &[i64]| {
+        let dims: Vec<String> = std::iter::once(c)
+            .chain(sizes.iter().copied())
+            .map(|s| s.to_string())
+            .collect();
+        dims.join("x")
+    };
+    ensure!(
+        out.iter().all(|s| *s >= 1),
+        "Given input size: ({}). Calculated output size: ({}). Output size is too small",
+        show(input),
+        show(&out)
+    );
+    let mut shape = x.sizes[..first].to_vec();
+    shape.extend(out);
+    Ok((p, shape))
+}
+
+/// The pooled output of `sizes` in the layout `pooling` gives it, or the `out=` tensor.
 fn pooled(
     cx: &mut Ctx,
     dest: Dest,
-    x: &TensorMeta,
+    (pooling, x): (Pooling, &TensorMeta),
     sizes: &[i64],
     dtype: ScalarType,
 ) -> Result<(TensorMeta, Output)> {
     match dest {
         Dest::New => {
-            let t = cx.empty(sizes, strides_for(sizes, format_of(x))?, dtype)?;
+            let t = cx.empty(sizes, pooling.strides(x, sizes)?, dtype)?;
             Ok((t.clone(), Output::Tensor(t)))
         }
         dest => output(cx, dest, sizes, dtype),
     }
 }
 
-/// `max_pool2d_with_indices(self, kernel_size, stride=[], padding=0, dilation=1,
-/// ceil_mode=False)` and its `.out` form (`out`, `indices` at 6 and 7).
-pub fn max_pool(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
-    args.at_most(if outs { 8 } else { 6 })?;
-    let x = args.tensor(0)?;
+fn check_not_bool(x: &TensorMeta, kernel: &str) -> Result<()> {
     ensure!(
         x.dtype != ScalarType::Bool,
-        "\"max_pool2d\" not implemented for 'Bool'"
+        "\"{kernel}\" not implemented for 'Bool'"
     );
-    let (params, shape) = window(args, x, PoolOp::Max)?;
+    Ok(())
+}
+
+/// `max_pool{2,3}d_with_indices(self, kernel_size, stride=[], padding=0, dilation=1,
+/// ceil_mode=False)` and its `.out` form (`out`, `indices` at 6 and 7).
+pub fn max_pool(args: &Args, cx: &mut Ctx, dims: usize, outs: bool) -> Outputs {
+    args.at_most(if outs { 8 } else { 6 })?;
+    let x = args.tensor(0)?;
+    let pooling = Pooling {
+        op: PoolOp::Max,
+        dims,
+    };
+    check_not_bool(x, &pooling.name())?;
+    let (params, shape) = window(args, x, pooling)?;
     let (vd, id) = if outs {
         (Dest::Out(6, args.tensor(6)?), Dest::Out(7, args.tensor(7)?))
     } else {
         (Dest::New, Dest::New)
     };
-    let (out, o0) = pooled(cx, vd, x, &shape, x.dtype)?;
-    let (indices, o1) = pooled(cx, id, x, &shape, ScalarType::Int64)?;
-    cx.k.pool2d(PoolOp::Max, x, &params, &out, Some(&indices))
-        .map_err(failed("pool2d"))?;
+    let (out, o0) = pooled(cx, vd, (pooling, x), &shape, x.dtype)?;
+    let (indices, o1) = pooled(cx, id, (pooling, x), &shape, ScalarType::Int64)?;
+    cx.k.pool(PoolOp::Max, x, &params, &out, Some(&indices))
+        .map_err(failed("pool"))?;
     Ok(vec![o0, o1])
 }
 
-/// `avg_pool2d(self, kernel_size, stride=[], padding=0, ceil_mode=False,
+/// `avg_pool{2,3}d(self, kernel_size, stride=[], padding=0, ceil_mode=False,
 /// count_include_pad=True, divisor_override=None)` and `.out`.
-pub fn avg_pool(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+pub fn avg_pool(args: &Args, cx: &mut Ctx, dims: usize, form: Form) -> Outputs {
     args.at_most(7 + form.out_len())?;
     let x = args.tensor(0)?;
-    ensure!(
-        x.dtype != ScalarType::Bool,
-        "\"avg_pool2d_out_frame\" not implemented for 'Bool'"
-    );
-    let (params, shape) = window(args, x, PoolOp::Avg)?;
-    let (out, o0) = pooled(cx, form.dest(args)?, x, &shape, x.dtype)?;
-    cx.k.pool2d(PoolOp::Avg, x, &params, &out, None)
-        .map_err(failed("pool2d"))?;
+    let pooling = Pooling {
+        op: PoolOp::Avg,
+        dims,
+    };
+    check_not_bool(x, &format!("{}_out_frame", pooling.name()))?;
+    let (params, shape) = window(args, x, pooling)?;
+    let (out, o0) = pooled(cx, form.dest(args)?, (pooling, x), &shape, x.dtype)?;
+    cx.k.pool(PoolOp::Avg, x, &params, &out, None)
+        .map_err(failed("pool"))?;
     Ok(vec![o0])
 }
 
-/// `_adaptive_avg_pool2d(self, output_size)`.
-pub fn adaptive_avg_pool(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(2)?;
-    let x = args.tensor(0)?;
+/// The output size of an adaptive pooling of `x` at `args[1]`, checked, and the output shape.
+fn adaptive_shape(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(Vec<i64>, Vec<i64>)> {
+    let (n, name) = (pooling.dims, pooling.name());
     let size = args.int_list(1)?;
     ensure!(
-        size.len() == 2,
-        "adaptive_avg_pool2d: output_size must be 2, got {}",
+        size.len() == n,
+        "{name}: output_size must be {n}, got {}",
         size.len()
     );
     ensure!(
-        (x.dim() == 3 || x.dim() == 4) && x.sizes[x.dim() - 2..].iter().all(|s| *s > 0),
-        "adaptive_avg_pool2d(): Expected 3D or 4D tensor, with non-zero sizes for non-batch \
-         dimensions, but input has sizes {}",
+        (x.dim() == n + 1 || x.dim() == n + 2) && x.sizes[x.dim() - n..].iter().all(|s| *s > 0),
+        "{name}(): Expected {}D or {}D tensor, with non-zero sizes for non-batch dimensions, but \
+         input has sizes {}",
+        n + 1,
+        n + 2,
         fmt_shape(&x.sizes)
     );
     ensure!(
         x.dtype.is_floating(),
-        "\"adaptive_avg_pool2d\" not implemented for '{}'",
+        "\"{name}\" not implemented for '{}'",
         x.dtype.name()
     );
     ensure!(
         size.iter().all(|s| *s >= 0),
-        "adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but \
-         received {}",
+        "{name}: elements of output_size must be greater than or equal to 0 but received {}",
         fmt_shape(size)
     );
-    let mut shape = x.sizes[..x.dim() - 2].to_vec();
+    let mut shape = x.sizes[..x.dim() - n].to_vec();
     shape.extend(size);
-    let params = adaptive_params(size);
-    let (out, o0) = pooled(cx, Dest::New, x, &shape, x.dtype)?;
-    cx.k.pool2d(PoolOp::AdaptiveAvg, x, &params, &out, None)
-        .map_err(failed("pool2d"))?;
-    Ok(vec![o0])
+    Ok((size.to_vec(), shape))
 }
 
-fn adaptive_params(size: &[i64]) -> Pool2dParams {
-    Pool2dParams {
+/// `_adaptive_avg_pool{2,3}d(self, output_size)` and `adaptive_max_pool{2,3}d(self,
+/// output_size)`, the latter with the indices of the maxima (and `.out` forms with `out`
+/// and `indices` at 2 and 3).
+pub fn adaptive_pool(args: &Args, cx: &mut Ctx, pooling: Pooling, outs: bool) -> Outputs {
+    let max = pooling.op == PoolOp::AdaptiveMax;
+    args.at_most(2 + if outs { 1 + usize::from(max) } else { 0 })?;
+    let x = args.tensor(0)?;
+    let (size, shape) = adaptive_shape(args, x, pooling)?;
+    let dest = |i: usize| -> Result<Dest> {
+        Ok(if outs {
+            Dest::Out(i as u32, args.tensor(i)?)
+        } else {
+            Dest::New
+        })
+    };
+    let (out, o0) = pooled(cx, dest(2)?, (pooling, x), &shape, x.dtype)?;
+    let mut result = vec![o0];
+    let indices = if max {
+        let (indices, o1) = pooled(cx, dest(3)?, (pooling, x), &shape, ScalarType::Int64)?;
+        result.push(o1);
+        Some(indices)
+    } else {
+        None
+    };
+    cx.k.pool(
+        pooling.op,
+        x,
+        &adaptive_params(&size),
+        &out,
+        indices.as_ref(),
+    )
+    .map_err(failed("pool"))?;
+    Ok(result)
+}
+
+fn adaptive_params(size: &[i64]) -> PoolParams {
+    PoolParams {
         kernel: size.to_vec(),
         stride: vec![],
         padding: vec![],
@@ -220,96 +329,131 @@ fn adaptive_params(size: &[i64]) -> Pool2dParams {
     }
 }
 
-/// The gradient with respect to `x` of `grad`, which must have the pooled shape.
+/// The gradient with respect to `x` of `grad`, which must have the pooled shape: laid out
+/// like `x` in 3-d, as the pooled output in 2-d.
 fn backward_into(
     cx: &mut Ctx,
-    form: Form,
-    args: &Args,
-    (op, params, shape): (PoolOp, Pool2dParams, Vec<i64>),
+    (form, args): (Form, &Args),
+    (pooling, params, shape): (Pooling, PoolParams, Vec<i64>),
     grad: &TensorMeta,
     x: &TensorMeta,
     indices: Option<&TensorMeta>,
 ) -> Outputs {
+    let name = pooling.name();
     ensure!(
         grad.sizes == shape,
-        "pool2d backward: expected grad_output of shape {}, but got {}",
+        "{name}_backward: expected grad_output of shape {}, but got {}",
         fmt_shape(&shape),
         fmt_shape(&grad.sizes)
     );
     ensure!(
         grad.dtype == x.dtype,
-        "pool2d backward: expected grad_output of dtype {}, but got {}",
+        "{name}_backward: expected grad_output of dtype {}, but got {}",
         x.dtype.name(),
         grad.dtype.name()
     );
-    let (out, o0) = pooled(cx, form.dest(args)?, x, &x.sizes, x.dtype)?;
-    cx.k.pool2d_backward(op, grad, x, &params, indices, &out)
-        .map_err(failed("pool2d_backward"))?;
+    let (out, o0) = match form.dest(args)? {
+        Dest::New if pooling.dims == 3 => {
+            let t = cx.empty(&x.sizes, preserve_strides(x)?, x.dtype)?;
+            (t.clone(), Output::Tensor(t))
+        }
+        dest => pooled(
+            cx,
+            dest,
+            (
+                Pooling {
+                    op: PoolOp::Max,
+                    dims: 2,
+                },
+                x,
+            ),
+            &x.sizes,
+            x.dtype,
+        )?,
+    };
+    cx.k.pool_backward(pooling.op, grad, x, &params, indices, &out)
+        .map_err(failed("pool_backward"))?;
     Ok(vec![o0])
 }
 
-/// `max_pool2d_with_indices_backward(grad_output, self, kernel_size, stride, padding,
-/// dilation, ceil_mode, indices)` and `.grad_input`.
-pub fn max_pool_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
-    args.at_most(8 + form.out_len())?;
-    let (grad, x, indices) = (args.tensor(0)?, args.tensor(1)?, args.tensor(7)?);
-    let (params, shape) = window(&Args::new(&args_from(args, 1, 7)?), x, PoolOp::Max)?;
+fn check_indices(indices: &TensorMeta, shape: &[i64], name: &str) -> Result<()> {
     ensure!(
         indices.sizes == shape && indices.dtype == ScalarType::Int64,
-        "max_pool2d backward: expected indices of shape {} (Long), got {}",
-        fmt_shape(&shape),
+        "{name}_backward: expected indices of shape {} (Long), got {}",
+        fmt_shape(shape),
         indices.describe()
     );
+    Ok(())
+}
+
+/// `max_pool{2,3}d_with_indices_backward(grad_output, self, kernel_size, stride, padding,
+/// dilation, ceil_mode, indices)` and `.grad_input`.
+pub fn max_pool_backward(args: &Args, cx: &mut Ctx, dims: usize, form: Form) -> Outputs {
+    args.at_most(8 + form.out_len())?;
+    let (grad, x, indices) = (args.tensor(0)?, args.tensor(1)?, args.tensor(7)?);
+    let pooling = Pooling {
+        op: PoolOp::Max,
+        dims,
+    };
+    let (params, shape) = window(&Args::new(&args_from(args, 1, 7)?), x, pooling)?;
+    check_indices(indices, &shape, &pooling.name())?;
     backward_into(
         cx,
-        form,
-        args,
-        (PoolOp::Max, params, shape),
+        (form, args),
+        (pooling, params, shape),
         grad,
         x,
         Some(indices),
     )
 }
 
-/// `avg_pool2d_backward(grad_output, self, kernel_size, stride, padding, ceil_mode,
+/// `avg_pool{2,3}d_backward(grad_output, self, kernel_size, stride, padding, ceil_mode,
 /// count_include_pad, divisor_override)` and `.grad_input`.
-pub fn avg_pool_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+pub fn avg_pool_backward(args: &Args, cx: &mut Ctx, dims: usize, form: Form) -> Outputs {
     args.at_most(8 + form.out_len())?;
     let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
-    let (params, shape) = window(&Args::new(&args_from(args, 1, 8)?), x, PoolOp::Avg)?;
-    backward_into(cx, form, args, (PoolOp::Avg, params, shape), grad, x, None)
+    let pooling = Pooling {
+        op: PoolOp::Avg,
+        dims,
+    };
+    let (params, shape) = window(&Args::new(&args_from(args, 1, 8)?), x, pooling)?;
+    backward_into(cx, (form, args), (pooling, params, shape), grad, x, None)
 }
 
-/// `_adaptive_avg_pool2d_backward(grad_output, self)`.
-pub fn adaptive_avg_pool_backward(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(2)?;
+/// `_adaptive_avg_pool{2,3}d_backward(grad_output, self)` and
+/// `adaptive_max_pool{2,3}d_backward(grad_output, self, indices)` (and `.grad_input`).
+pub fn adaptive_pool_backward(args: &Args, cx: &mut Ctx, pooling: Pooling, form: Form) -> Outputs {
+    let max = pooling.op == PoolOp::AdaptiveMax;
+    args.at_most(2 + usize::from(max) + form.out_len())?;
     let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
+    let (n, name) = (pooling.dims, pooling.name());
     ensure!(
-        (x.dim() == 3 || x.dim() == 4) && grad.dim() == x.dim(),
-        "adaptive_avg_pool2d_backward: expected 3D or 4D grad_output and input of the same \
-         rank, got {} and {}",
+        (x.dim() == n + 1 || x.dim() == n + 2) && grad.dim() == x.dim(),
+        "{name}_backward: expected {}D or {}D grad_output and input of the same rank, got {} \
+         and {}",
+        n + 1,
+        n + 2,
         fmt_shape(&grad.sizes),
         fmt_shape(&x.sizes)
     );
     ensure!(
         x.dtype.is_floating(),
-        "\"adaptive_avg_pool2d_backward_cpu\" not implemented for '{}'",
+        "\"{name}_backward\" not implemented for '{}'",
         x.dtype.name()
     );
-    let size = grad.sizes[grad.dim() - 2..].to_vec();
-    let mut shape = x.sizes[..x.dim() - 2].to_vec();
+    let size = grad.sizes[grad.dim() - n..].to_vec();
+    let mut shape = x.sizes[..x.dim() - n].to_vec();
     shape.extend(&size);
     numel(&shape)?;
+    let indices = if max {
+        let indices = args.tensor(2)?;
+        check_indices(indices, &shape, &name)?;
+        Some(indices)
+    } else {
+        None
+    };
     let params = adaptive_params(&size);
-    backward_into(
-        cx,
-        Form::Functional,
-        args,
-        (PoolOp::AdaptiveAvg, params, shape),
-        grad,
-        x,
-        None,
-    )
+    backward_into(cx, (form, args), (pooling, params, shape), grad, x, indices)
 }
 
 /// The arguments `from..to` of `args`, so that a backward reads its window like the forward.
@@ -393,6 +537,6 @@ mod tests {
         let g = f32s(&[2, 3, 3, 4], 3);
         let (res, fake) = run("_adaptive_avg_pool2d_backward", "", vec![arg(&g), arg(&f)]);
         assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 3, 7, 8]);
-        assert_eq!(fake.kernels(), vec!["pool2d_backward"]);
+        assert_eq!(fake.kernels(), vec!["pool_backward"]);
     }
 }

@@ -12,6 +12,7 @@ use crate::ops::activation::{self, Bounds, Kind};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::pad::{self, Padding};
+use crate::ops::pool::Pooling;
 use crate::ops::random::{self, Range};
 use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
@@ -24,8 +25,8 @@ use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
 };
 use crate::types::{
-    BinaryOp, IndexReduceOp, LossOp, MomentOp, PadMode, RandomOp, ReduceOp, ScanOp, ScatterOp,
-    SelectOp, TernaryOp, UnaryOp, UpsampleMode,
+    BinaryOp, IndexReduceOp, LossOp, MomentOp, PadMode, PoolOp, RandomOp, ReduceOp, ScanOp,
+    ScatterOp, SelectOp, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// A handler: runs one op on its arguments.
@@ -895,37 +896,95 @@ const STATS: &[Entry] = &[
     e("logsumexp", &["out"], |a, c| stats::logsumexp(a, c, Out(3))),
 ];
 
-const POOL: &[Entry] = &[
-    e("max_pool2d_with_indices", &[""], |a, c| {
-        pool::max_pool(a, c, false)
-    }),
-    e("max_pool2d_with_indices", &["out"], |a, c| {
-        pool::max_pool(a, c, true)
-    }),
-    e("max_pool2d_with_indices_backward", &[""], |a, c| {
-        pool::max_pool_backward(a, c, F)
-    }),
-    e(
+/// The entries of max and average pooling over `$dims` spatial dims.
+macro_rules! window_pools {
+    ($dims:literal, $max:literal, $max_backward:literal, $avg:literal, $avg_backward:literal) => {
+        [
+            e($max, &[""], |a, c| pool::max_pool(a, c, $dims, false)),
+            e($max, &["out"], |a, c| pool::max_pool(a, c, $dims, true)),
+            e($max_backward, &[""], |a, c| {
+                pool::max_pool_backward(a, c, $dims, F)
+            }),
+            e($max_backward, &["grad_input"], |a, c| {
+                pool::max_pool_backward(a, c, $dims, Out(8))
+            }),
+            e($avg, &[""], |a, c| pool::avg_pool(a, c, $dims, F)),
+            e($avg, &["out"], |a, c| pool::avg_pool(a, c, $dims, Out(7))),
+            e($avg_backward, &[""], |a, c| {
+                pool::avg_pool_backward(a, c, $dims, F)
+            }),
+            e($avg_backward, &["grad_input"], |a, c| {
+                pool::avg_pool_backward(a, c, $dims, Out(8))
+            }),
+        ]
+    };
+}
+
+/// The entries of adaptive average and max pooling over `$dims` spatial dims.
+macro_rules! adaptive_pools {
+    ($dims:literal, $avg:literal, $avg_backward:literal, $max:literal, $max_backward:literal) => {{
+        const AVG: Pooling = Pooling {
+            op: PoolOp::AdaptiveAvg,
+            dims: $dims,
+        };
+        const MAX: Pooling = Pooling {
+            op: PoolOp::AdaptiveMax,
+            dims: $dims,
+        };
+        [
+            e($avg, &[""], |a, c| pool::adaptive_pool(a, c, AVG, false)),
+            e($avg_backward, &[""], |a, c| {
+                pool::adaptive_pool_backward(a, c, AVG, F)
+            }),
+            e($max, &[""], |a, c| pool::adaptive_pool(a, c, MAX, false)),
+            e($max, &["out"], |a, c| pool::adaptive_pool(a, c, MAX, true)),
+            e($max_backward, &[""], |a, c| {
+                pool::adaptive_pool_backward(a, c, MAX, F)
+            }),
+            e($max_backward, &["grad_input"], |a, c| {
+                pool::adaptive_pool_backward(a, c, MAX, Out(3))
+            }),
+        ]
+    }};
+}
+
+const POOL: [[Entry; 8]; 2] = [
+    window_pools!(
+        2,
+        "max_pool2d_with_indices",
         "max_pool2d_with_indices_backward",
-        &["grad_input"],
-        |a, c| pool::max_pool_backward(a, c, Out(8)),
+        "avg_pool2d",
+        "avg_pool2d_backward"
     ),
-    e("avg_pool2d", &[""], |a, c| pool::avg_pool(a, c, F)),
-    e("avg_pool2d", &["out"], |a, c| pool::avg_pool(a, c, Out(7))),
-    e("avg_pool2d_backward", &[""], |a, c| {
-        pool::avg_pool_backward(a, c, F)
-    }),
-    e("avg_pool2d_backward", &["grad_input"], |a, c| {
-        pool::avg_pool_backward(a, c, Out(8))
-    }),
+    window_pools!(
+        3,
+        "max_pool3d_with_indices",
+        "max_pool3d_with_indices_backward",
+        "avg_pool3d",
+        "avg_pool3d_backward"
+    ),
+];
+
+const ADAPTIVE_POOL: [[Entry; 6]; 2] = [
+    adaptive_pools!(
+        2,
+        "_adaptive_avg_pool2d",
+        "_adaptive_avg_pool2d_backward",
+        "adaptive_max_pool2d",
+        "adaptive_max_pool2d_backward"
+    ),
+    adaptive_pools!(
+        3,
+        "_adaptive_avg_pool3d",
+        "_adaptive_avg_pool3d_backward",
+        "adaptive_max_pool3d",
+        "adaptive_max_pool3d_backward"
+    ),
+];
+
+const CONV: &[Entry] = &[
     e("convolution", &[""], conv::convolution),
     e("convolution_backward", &[""], conv::convolution_backward),
-    e("_adaptive_avg_pool2d", &[""], pool::adaptive_avg_pool),
-    e(
-        "_adaptive_avg_pool2d_backward",
-        &[""],
-        pool::adaptive_avg_pool_backward,
-    ),
 ];
 
 /// An op, its `.out`, its backward and the backward's `.grad_input`, each run by
@@ -1095,7 +1154,7 @@ const fn norm(dims: bool, dtype: bool, out: bool) -> stats::NormForm {
 fn entries() -> impl Iterator<Item = &'static Entry> {
     let families: [&'static [Entry]; 19] = [
         FACTORY, COPY, VIEW, BINARY, TERNARY, REDUCE, MINMAX, LINALG, SOFTMAX, LOSS, CLAMP, INDEX,
-        DATA, ARRANGE, NORM, LAYER, STATS, POOL, RANDOM,
+        DATA, ARRANGE, NORM, LAYER, STATS, CONV, RANDOM,
     ];
     families
         .into_iter()
@@ -1108,6 +1167,8 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(UPSAMPLE.iter().flatten())
         .chain(ELEMENTWISE_LOSS.iter().flatten())
         .chain(PAD.iter().flatten())
+        .chain(POOL.iter().flatten())
+        .chain(ADAPTIVE_POOL.iter().flatten())
 }
 
 /// The handler of `name.overload`, if the table has one. The table is indexed by name once

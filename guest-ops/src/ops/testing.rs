@@ -4,7 +4,7 @@ use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
     ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
-    LossOptions, MomentOp, OpError, Operand, Output, PadMode, Pool2dParams, PoolOp, RandomOp,
+    LossOptions, MomentOp, OpError, Operand, Output, PadMode, PoolOp, PoolParams, RandomOp,
     ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta,
     TernaryOp, UnaryOp, UpsampleMode,
 };
@@ -765,11 +765,11 @@ impl Kernels for Fake {
         self.record("vector_norm", tensors, detail)
     }
 
-    fn pool2d(
+    fn pool(
         &mut self,
         op: PoolOp,
         x: &TensorMeta,
-        params: &Pool2dParams,
+        params: &PoolParams,
         out: &TensorMeta,
         indices: Option<&TensorMeta>,
     ) -> KernelResult {
@@ -779,15 +779,15 @@ impl Kernels for Fake {
             "{op:?} {:?} {:?} {:?}",
             params.kernel, params.stride, params.padding
         );
-        self.record("pool2d", tensors, detail)
+        self.record("pool", tensors, detail)
     }
 
-    fn pool2d_backward(
+    fn pool_backward(
         &mut self,
         op: PoolOp,
         grad: &TensorMeta,
         x: &TensorMeta,
-        params: &Pool2dParams,
+        params: &PoolParams,
         indices: Option<&TensorMeta>,
         out: &TensorMeta,
     ) -> KernelResult {
@@ -797,7 +797,7 @@ impl Kernels for Fake {
             "{op:?} {:?} {:?} {:?}",
             params.kernel, params.stride, params.padding
         );
-        self.record("pool2d_backward", tensors, detail)
+        self.record("pool_backward", tensors, detail)
     }
 
     fn random_integers(
