@@ -96,3 +96,31 @@ def test_mask_shape_mismatch_is_a_clear_error():
     with pytest.raises(RuntimeError, match=r"shape of the mask \[5\] at index 0 does not match"):
         x[torch.ones(5, dtype=torch.bool, device="remote")]
     agree(x, X)
+
+
+EQUAL_PAIRS = {
+    "promoted": (torch.tensor([1.0, 2.0]), torch.tensor([1, 2])),
+    "nan": (torch.tensor([float("nan")]), torch.tensor([float("nan")])),
+    "empty": (torch.zeros(0, 3), torch.zeros(0, 3)),
+    "empty_other_shape": (torch.zeros(0, 3), torch.zeros(3, 0)),
+    "broadcastable_only": (torch.zeros(3), torch.zeros(1, 3)),
+    "strided": (torch.arange(6.0).view(2, 3), torch.arange(6.0).view(2, 3).t().contiguous().t()),
+    "one_differs": (
+        torch.arange(6.0).view(2, 3),
+        torch.arange(6.0).view(2, 3).index_fill(1, torch.tensor([2]), 0),
+    ),
+    "scalars": (torch.tensor(True), torch.tensor(1)),
+}
+
+
+@pytest.mark.parametrize("pair", list(EQUAL_PAIRS), ids=list(EQUAL_PAIRS))
+def test_equal_returns_the_cpu_bool(pair):
+    a, b = EQUAL_PAIRS[pair]
+    got = torch.equal(a.to("remote"), b.to("remote"))
+    assert type(got) is bool
+    assert got == torch.equal(a, b)
+
+
+def test_equal_is_a_read_in_a_dry_run():
+    with torch_remote.dry_run(), pytest.raises(RuntimeError, match="dry run"):
+        torch.equal(torch.zeros(2, device="remote"), torch.zeros(2, device="remote"))

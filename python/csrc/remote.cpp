@@ -288,16 +288,29 @@ c10::DeviceIndex device_of(const std::vector<c10::IValue>& inputs) {
   return g_current_device.load();
 }
 
-void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& inputs, size_t returns,
-                  const std::string& op, torch::jit::Stack* stack) {
-  TORCH_CHECK(tr_result_len(r.handle) == returns, op, ": the guest returned ", tr_result_len(r.handle),
-              " outputs where the schema has ", returns);
+at::Tensor download(const at::Tensor& src);
+
+// A schema's `bool`, `int` or `float` return, which the guest computes as a 0-dim tensor: the
+// client reads it, a wait like `.item()`.
+c10::IValue returned(at::Tensor t, const c10::Argument& ret) {
+  switch (ret.type()->kind()) {
+    case c10::TypeKind::BoolType: return download(t).item().toBool();
+    case c10::TypeKind::IntType: return download(t).item().toLong();
+    case c10::TypeKind::FloatType: return download(t).item().toDouble();
+    default: return t;
+  }
+}
+
+void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& inputs,
+                  const std::vector<c10::Argument>& returns, const std::string& op, torch::jit::Stack* stack) {
+  TORCH_CHECK(tr_result_len(r.handle) == returns.size(), op, ": the guest returned ", tr_result_len(r.handle),
+              " outputs where the schema has ", returns.size());
   const auto device = device_of(inputs);
   for (uint64_t i = 0; i < tr_result_len(r.handle); ++i) {
     switch (tr_result_kind(r.handle, i)) {
       case kArgument: stack->push_back(inputs.at(tr_result_arg(r.handle, i))); break;
       case kUpdated: stack->push_back(update(r, i, inputs, device)); break;
-      case kTensor: stack->push_back(tensor_from(r, i, 0, inputs, device)); break;
+      case kTensor: stack->push_back(returned(tensor_from(r, i, 0, inputs, device), returns[i])); break;
       case kTensorList: {
         c10::List<at::Tensor> list;
         for (uint64_t j = 0; j < tr_result_list_len(r.handle, i); ++j) list.push_back(tensor_from(r, i, j, inputs, device));
@@ -456,7 +469,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     if (kind == kNotImplemented && cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);
     raise(error, kind);
   }
-  push_outputs(result, inputs, schema.returns().size(), builder.op, stack);
+  push_outputs(result, inputs, schema.returns(), builder.op, stack);
 }
 
 struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {

@@ -1,5 +1,5 @@
-//! Accumulating reductions: `sum`, `mean`, `prod`, `all`, `any`. Their outputs are
-//! contiguous, like `resize_reduction`'s.
+//! Accumulating reductions: `sum`, `mean`, `prod`, `all`, `any`, and `equal`. Their outputs
+//! are contiguous, like `resize_reduction`'s.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
@@ -7,8 +7,9 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::promote;
 use crate::rules::shape::{reduced_shape, reduction_mask};
-use crate::types::{BinaryOp, Operand, ReduceOp, Scalar, ScalarType, TensorMeta};
+use crate::types::{BinaryOp, Operand, Output, ReduceOp, Scalar, ScalarType, TensorMeta};
 
 /// The reduced dims for a kernel: wrapped, ascending and always spelled out, since an empty
 /// list means "all" to the kernel but "none" to libtorch's `all`/`any`.
@@ -178,6 +179,29 @@ pub fn all_any(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool) 
         cx.free(&target);
     }
     Ok(vec![outputs])
+}
+
+/// `equal(self, other)`: whether both have the same sizes and equal elements, compared in
+/// their promoted dtype. The result is a 0-dim Bool tensor, which the client reads for the
+/// schema's `bool`.
+pub fn equal(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    let out = cx.empty_contiguous(&[], ScalarType::Bool)?;
+    if a.sizes != b.sizes {
+        cx.k.fill(&out, Scalar::Boolean(false))
+            .map_err(failed("fill"))?;
+        return Ok(vec![Output::Tensor(out)]);
+    }
+    let same = cx.empty_contiguous(&a.sizes, ScalarType::Bool)?;
+    let (ta, tb) = (Operand::Tensor(a.clone()), Operand::Tensor(b.clone()));
+    cx.k.binary(BinaryOp::Eq, &ta, &tb, None, promote(a.dtype, b.dtype), &same)
+        .map_err(failed("binary"))?;
+    let dims: Vec<i64> = (0..a.dim() as i64).collect();
+    cx.k.reduce(ReduceOp::All, &same, &dims, false, ScalarType::Bool, &out)
+        .map_err(failed("reduce"))?;
+    cx.free(&same);
+    Ok(vec![Output::Tensor(out)])
 }
 
 #[cfg(test)]

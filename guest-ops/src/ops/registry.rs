@@ -358,6 +358,7 @@ const TERNARY: &[Entry] = &[
 ];
 
 const REDUCE: &[Entry] = &[
+    e("equal", &[""], reduce::equal),
     e("prod", &[""], |a, c| {
         reduce::sum_like(a, c, F, ReduceOp::Prod, true)
     }),
