@@ -13,6 +13,9 @@ import torch.nn.functional as F
 import torch_remote
 from conftest import meta, outputs, to_remote
 
+# PyTorch's own warning, on every device alike.
+pytestmark = pytest.mark.filterwarnings(r"ignore:index_reduce\(\) is in beta")
+
 
 @dataclass
 class Sample:
@@ -772,6 +775,43 @@ SAMPLES = [
     ),
     # pooling
     Sample(
+        "scatter_reduce",
+        lambda a, s: tuple(
+            a.scatter_reduce(
+                0, torch.tensor([[0, 2], [2, 2], [1, 0]], device=a.device), s, r, include_self=i
+            )
+            for r in ("sum", "prod", "mean", "amax", "amin")
+            for i in (True, False)
+        ),
+        inputs(randn(3, 4), randn(3, 2)),
+    ),
+    Sample(
+        "index_reduce",
+        lambda a, s: tuple(
+            a.t().index_reduce(0, torch.tensor([1, 3, 1], device=a.device), s, r, include_self=i)
+            for r in ("prod", "mean", "amax", "amin")
+            for i in (True, False)
+        ),
+        inputs(randn(3, 4), randn(3, 3)),
+    ),
+    Sample(
+        "index_copy",
+        lambda a, s: (
+            a.index_copy(1, torch.tensor([3, 0], device=a.device), s),
+            a.clone().index_copy_(1, torch.tensor([1, 2], device=a.device), s),
+        ),
+        inputs(randn(3, 4), randn(3, 2)),
+    ),
+    Sample(
+        "index_fill",
+        lambda a, v: (
+            a.index_fill(1, torch.tensor([3, 0], device=a.device), -1.5),
+            a.t().clone().t().index_fill_(0, torch.tensor([1], device=a.device), v),
+            a[0, 0].index_fill(0, torch.tensor(0, device=a.device), 2),
+        ),
+        inputs(randn(3, 4), lambda: torch.tensor(7.0)),
+    ),
+    Sample(
         "max_pool3d",
         lambda a: (
             F.max_pool3d(a, 2, return_indices=True),
@@ -1198,6 +1238,21 @@ GRAD_SAMPLES = [
         "gru_cell_unbiased",
         lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
         inputs(randn(2, 3), randn(2, 4), randn(12, 3), randn(12, 4)),
+    ),
+    GradSample(
+        "scatter_reduce",
+        lambda a, s: sum(
+            a.scatter_reduce(0, torch.tensor([[0, 2], [2, 2], [1, 0]], device=a.device), s, r)
+            for r in ("sum", "mean", "amax")
+        ),
+        inputs(randn(3, 2), randn(3, 2)),
+    ),
+    GradSample(
+        "index_copy_fill",
+        lambda a, s: a.index_copy(0, torch.tensor([2, 0], device=a.device), s).index_fill(
+            1, torch.tensor([1], device=a.device), 0.5
+        ),
+        inputs(randn(3, 4), randn(2, 4)),
     ),
     GradSample(
         "pool3d_family",

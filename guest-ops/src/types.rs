@@ -3,8 +3,8 @@
 pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, AttentionParams, BinaryOp, ConvParams, EncoderLayerParams, GatherOp,
     IndexReduceOp, LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp,
-    PoolParams, RandomOp, ReduceOp, ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp,
-    UpsampleMode,
+    PoolParams, RandomOp, ReduceOp, Reduction, ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp,
+    UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -1,7 +1,7 @@
 //! Ops that read or write along a dim at given indices: `index_select`, `gather`, `scatter`,
 //! `scatter_add`, `index_add`, `masked_fill` and `embedding_dense_backward`.
 
-use crate::error::{ensure, Error};
+use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -10,9 +10,9 @@ use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
-use crate::types::{GatherOp, Operand, Output, Scalar, ScalarType, ScatterOp};
+use crate::types::{GatherOp, Operand, Output, Scalar, ScalarType, ScatterOp, TensorMeta};
 
-fn is_index(dtype: ScalarType) -> bool {
+pub fn is_index(dtype: ScalarType) -> bool {
     matches!(dtype, ScalarType::Int64 | ScalarType::Int32)
 }
 
@@ -104,6 +104,21 @@ pub fn scatter(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs 
             "{name}(): Expected self.dtype to be equal to src.dtype"
         );
     }
+    check_scatter_shapes(x, d, index, src)?;
+    let src = operand(src);
+    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    cx.k.scatter(op, x, d as i64, index, &src, Scalar::Integer(1), &out)
+        .map_err(failed("scatter"))?;
+    Ok(vec![outputs])
+}
+
+/// `scatter_shape_check`: `index` fits `self` (but along `d`) and `src`.
+pub fn check_scatter_shapes(
+    x: &TensorMeta,
+    d: usize,
+    index: &TensorMeta,
+    src: Value,
+) -> Result<()> {
     if numel(&index.sizes)? > 0 {
         ensure!(
             index.dim().max(1) == x.dim().max(1),
@@ -134,14 +149,10 @@ pub fn scatter(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs 
             }
         }
     }
-    let src = operand(src);
-    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
-    cx.k.scatter(op, x, d as i64, index, &src, Scalar::Integer(1), &out)
-        .map_err(failed("scatter"))?;
-    Ok(vec![outputs])
+    Ok(())
 }
 
-fn operand(v: Value) -> Operand {
+pub fn operand(v: Value) -> Operand {
     match v {
         Value::Tensor(t) => Operand::Tensor(t.clone()),
         Value::Number(s) => Operand::Number(s),
@@ -154,17 +165,31 @@ pub fn index_add(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let (x, index, source) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
     let alpha = args.scalar_or(4, Scalar::Integer(1))?;
-    ensure!(
-        index.dim() <= 1,
-        "index_add_(): Index is supposed to be a vector"
-    );
+    check_index_source("index_add_()", x, d, index, source)?;
+    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    let src = Operand::Tensor(source.clone());
+    cx.k.scatter(ScatterOp::IndexAdd, x, d as i64, index, &src, alpha, &out)
+        .map_err(failed("scatter"))?;
+    Ok(vec![outputs])
+}
+
+/// The checks of `index_add_` and its kin (`name` is how PyTorch reports them): a vector of
+/// indices, as many as `source` has along `d`, and one dtype for `self` and `source`.
+pub fn check_index_source(
+    name: &str,
+    x: &TensorMeta,
+    d: usize,
+    index: &TensorMeta,
+    source: &TensorMeta,
+) -> Result<()> {
+    ensure!(index.dim() <= 1, "{name}: Index is supposed to be a vector");
     ensure!(
         is_index(index.dtype),
-        "index_add_(): Expected dtype int32/int64 for index"
+        "{name}: Expected dtype int32/int64 for index"
     );
     ensure!(
         x.dtype == source.dtype,
-        "index_add_(): self ({}) and source ({}) must have the same scalar type",
+        "{name}: self ({}) and source ({}) must have the same scalar type",
         x.dtype.name(),
         source.dtype.name()
     );
@@ -176,13 +201,9 @@ pub fn index_add(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     };
     ensure!(
         n == source_len,
-        "index_add_(): Number of indices ({n}) should be equal to source.size(dim) ({source_len})"
+        "{name}: Number of indices ({n}) should be equal to source.size(dim) ({source_len})"
     );
-    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
-    let src = Operand::Tensor(source.clone());
-    cx.k.scatter(ScatterOp::IndexAdd, x, d as i64, index, &src, alpha, &out)
-        .map_err(failed("scatter"))?;
-    Ok(vec![outputs])
+    Ok(())
 }
 
 /// `masked_fill_.Scalar`/`.Tensor(self, mask, value)` and the functional `masked_fill`, whose

@@ -17,6 +17,7 @@ mod elementwise_loss;
 mod factorize;
 mod factory;
 mod index;
+mod indexed_write;
 mod library;
 mod linalg;
 mod loss;

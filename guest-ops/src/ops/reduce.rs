@@ -195,8 +195,15 @@ pub fn equal(args: &Args, cx: &mut Ctx) -> Outputs {
     }
     let same = cx.empty_contiguous(&a.sizes, ScalarType::Bool)?;
     let (ta, tb) = (Operand::Tensor(a.clone()), Operand::Tensor(b.clone()));
-    cx.k.binary(BinaryOp::Eq, &ta, &tb, None, promote(a.dtype, b.dtype), &same)
-        .map_err(failed("binary"))?;
+    cx.k.binary(
+        BinaryOp::Eq,
+        &ta,
+        &tb,
+        None,
+        promote(a.dtype, b.dtype),
+        &same,
+    )
+    .map_err(failed("binary"))?;
     let dims: Vec<i64> = (0..a.dim() as i64).collect();
     cx.k.reduce(ReduceOp::All, &same, &dims, false, ScalarType::Bool, &out)
         .map_err(failed("reduce"))?;

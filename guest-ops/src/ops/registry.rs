@@ -18,8 +18,8 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, arrange, conv, data, elementwise_loss, factorize, index, library, norm, pool,
-    recurrent, stats, transformer,
+    advanced, arrange, conv, data, elementwise_loss, factorize, index, indexed_write, library,
+    norm, pool, recurrent, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -727,6 +727,38 @@ const INDEX: &[Entry] = &[
     e("scatter_add", &["out"], |a, c| {
         index::scatter(a, c, Out(4), ScatterOp::Add)
     }),
+    e("scatter_reduce", &["two"], |a, c| {
+        indexed_write::scatter_reduce(a, c, F)
+    }),
+    e("scatter_reduce_", &["two"], |a, c| {
+        indexed_write::scatter_reduce(a, c, I)
+    }),
+    e("scatter_reduce", &["two_out"], |a, c| {
+        indexed_write::scatter_reduce(a, c, Out(6))
+    }),
+    e("index_reduce", &[""], |a, c| {
+        indexed_write::index_reduce(a, c, F)
+    }),
+    e("index_reduce_", &[""], |a, c| {
+        indexed_write::index_reduce(a, c, I)
+    }),
+    e("index_reduce", &["out"], |a, c| {
+        indexed_write::index_reduce(a, c, Out(6))
+    }),
+    e("index_copy", &[""], |a, c| {
+        indexed_write::index_copy(a, c, F)
+    }),
+    e("index_copy_", &[""], |a, c| {
+        indexed_write::index_copy(a, c, I)
+    }),
+    e("index_copy", &["out"], |a, c| {
+        indexed_write::index_copy(a, c, Out(4))
+    }),
+    e(
+        "index_fill_",
+        &["int_Scalar", "int_Tensor"],
+        indexed_write::index_fill,
+    ),
     e("index_add", &[""], |a, c| index::index_add(a, c, F)),
     e("index_add_", &[""], |a, c| index::index_add(a, c, I)),
     e("index_add", &["out"], |a, c| index::index_add(a, c, Out(5))),

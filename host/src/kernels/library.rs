@@ -5,7 +5,7 @@
 use tch::{Device, Kind, TchError, Tensor};
 
 use super::recurrent;
-use crate::guest::{AttentionParams, EncoderLayerParams, LibraryOp};
+use crate::guest::{AttentionParams, EncoderLayerParams, LibraryOp, Reduction};
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
     inputs
@@ -80,6 +80,30 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::TriuIndices((row, col, offset)) => {
             Tensor::f_triu_indices(*row, *col, *offset, options)
         }
+        LibraryOp::ScatterReduce((dim, reduce, include_self)) => input(inputs, 0)?
+            .f_internal_scatter_reduce(
+                *dim,
+                input(inputs, 1)?,
+                input(inputs, 2)?,
+                reduction(*reduce),
+                *include_self,
+            ),
+        LibraryOp::IndexReduce((dim, reduce, include_self)) => input(inputs, 0)?.f_index_reduce(
+            *dim,
+            input(inputs, 1)?,
+            input(inputs, 2)?,
+            reduction(*reduce),
+            *include_self,
+        ),
+        LibraryOp::IndexCopy(dim) => {
+            input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)
+        }
+        LibraryOp::IndexFill((dim, Some(value))) => {
+            input(inputs, 0)?.f_index_fill(*dim, input(inputs, 1)?, super::scalar(value))
+        }
+        LibraryOp::IndexFill((dim, None)) => {
+            input(inputs, 0)?.f_index_fill_int_tensor(*dim, input(inputs, 1)?, input(inputs, 2)?)
+        }
     }
 }
 
@@ -144,6 +168,16 @@ fn encoder_layer(inputs: &[Tensor], params: &EncoderLayerParams) -> Result<Tenso
         inputs.get(13),
         params.mask_type,
     )
+}
+
+fn reduction(r: Reduction) -> &'static str {
+    match r {
+        Reduction::Sum => "sum",
+        Reduction::Prod => "prod",
+        Reduction::Mean => "mean",
+        Reduction::Amax => "amax",
+        Reduction::Amin => "amin",
+    }
 }
 
 fn missing(count: usize) -> TchError {

@@ -1,0 +1,168 @@
+//! Writes at indices along a dim that the host's libtorch computes whole, one `library`
+//! kernel each: `scatter_reduce`, `index_reduce`, `index_copy` and `index_fill_`. Their
+//! checks are PyTorch's; each result has `self`'s shape and dtype.
+
+use crate::error::{ensure, Error, Result};
+use crate::kernels::failed;
+use crate::ops::args::{Args, Value};
+use crate::ops::ctx::Ctx;
+use crate::ops::index::{check_index_source, check_scatter_shapes, is_index};
+use crate::ops::out::output;
+use crate::ops::{Form, Outputs};
+use crate::rules::overlap::check_internal;
+use crate::rules::shape::wrap_dim;
+use crate::types::{LibraryOp, Reduction, ScalarType, TensorMeta};
+
+/// The reduction named `reduce`, among those `allowed`.
+fn reduction(reduce: &str, allowed: &[Reduction], op: &str) -> Result<Reduction> {
+    allowed
+        .iter()
+        .copied()
+        .find(|r| reduction_name(*r) == reduce)
+        .ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|r| reduction_name(*r)).collect();
+            Error::invalid(format!(
+                "{op}: reduce argument must be one of {}, got {reduce}",
+                names.join(", ")
+            ))
+        })
+}
+
+fn reduction_name(r: Reduction) -> &'static str {
+    match r {
+        Reduction::Sum => "sum",
+        Reduction::Prod => "prod",
+        Reduction::Mean => "mean",
+        Reduction::Amax => "amax",
+        Reduction::Amin => "amin",
+    }
+}
+
+/// Runs `op` on `self` and `rest` into the output `form` gives.
+fn write(args: &Args, cx: &mut Ctx, form: Form, op: LibraryOp, rest: &[&TensorMeta]) -> Outputs {
+    let x = args.tensor(0)?;
+    let (out, result) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    let mut inputs = vec![x.clone()];
+    inputs.extend(rest.iter().map(|t| (*t).clone()));
+    cx.k.library(op, &inputs, std::slice::from_ref(&out))
+        .map_err(failed("library"))?;
+    Ok(vec![result])
+}
+
+/// `scatter_reduce.two(self, dim, index, src, reduce, *, include_self=True)`, in place and
+/// `.two_out`.
+pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    const OP: &str = "scatter_reduce()";
+    args.at_most(6 + form.out_len())?;
+    let (x, index, src) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    let all = [
+        Reduction::Sum,
+        Reduction::Prod,
+        Reduction::Mean,
+        Reduction::Amax,
+        Reduction::Amin,
+    ];
+    let reduce = reduction(args.opt_str(4)?.unwrap_or(""), &all, OP)?;
+    ensure!(
+        index.dtype == ScalarType::Int64,
+        "{OP}: Expected dtype int64 for index"
+    );
+    ensure!(
+        src.dtype == x.dtype,
+        "{OP}: Expected self.dtype to be equal to src.dtype"
+    );
+    check_scatter_shapes(x, d, index, Value::Tensor(src))?;
+    let op = LibraryOp::ScatterReduce((d as i64, reduce, args.bool_or(5, true)?));
+    write(args, cx, form, op, &[index, src])
+}
+
+/// `index_reduce(self, dim, index, source, reduce, *, include_self=True)`, in place and
+/// `.out`.
+pub fn index_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    const OP: &str = "index_reduce_()";
+    args.at_most(6 + form.out_len())?;
+    let (x, index, source) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    let allowed = [
+        Reduction::Prod,
+        Reduction::Mean,
+        Reduction::Amax,
+        Reduction::Amin,
+    ];
+    let reduce = reduction(args.opt_str(4)?.unwrap_or(""), &allowed, OP)?;
+    check_index_source(OP, x, d, index, source)?;
+    let op = LibraryOp::IndexReduce((d as i64, reduce, args.bool_or(5, true)?));
+    write(args, cx, form, op, &[index, source])
+}
+
+/// `index_copy(self, dim, index, source)`, in place and `.out`.
+pub fn index_copy(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    const OP: &str = "index_copy_()";
+    args.at_most(4 + form.out_len())?;
+    let (x, index, source) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    ensure!(
+        index.dtype == ScalarType::Int64,
+        "{OP}: Expected a long tensor for index, but got {}",
+        index.dtype.name()
+    );
+    ensure!(
+        x.dim() == source.dim() || source.dim() == 0,
+        "{OP}: When source and destination are not scalars, their dimensionality must match. \
+         Source dimensionality ({}), destination dimensionality ({})",
+        source.dim(),
+        x.dim()
+    );
+    check_index_source(OP, x, d, index, source)?;
+    for k in (0..x.dim()).filter(|k| *k != d && source.dim() > 0) {
+        ensure!(
+            x.sizes[k] == source.sizes[k],
+            "{OP}: Source/destination tensor must have same slice shapes. Destination slice \
+             shape: {:?} at dimension {d} and source slice shape: {:?} at dimension 0.",
+            x.sizes,
+            source.sizes
+        );
+    }
+    write(
+        args,
+        cx,
+        form,
+        LibraryOp::IndexCopy(d as i64),
+        &[index, source],
+    )
+}
+
+/// `index_fill_.int_Scalar(self, dim, index, value)` and `.int_Tensor` (a 0-dim value).
+pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
+    const OP: &str = "index_fill_()";
+    args.at_most(4)?;
+    let (x, index) = (args.tensor(0)?, args.tensor(2)?);
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    ensure!(
+        index.dim() <= 1,
+        "{OP}: Index has to be a vector/scalar, but got a {}-dimensional index",
+        index.dim()
+    );
+    ensure!(
+        is_index(index.dtype) && index.dtype == ScalarType::Int64,
+        "{OP}: Expected dtype int64 for index."
+    );
+    check_internal(x)?;
+    match args.value(3)? {
+        Value::Number(value) => {
+            let op = LibraryOp::IndexFill((d as i64, Some(value)));
+            write(args, cx, Form::InPlace, op, &[index])
+        }
+        Value::Tensor(value) => {
+            ensure!(
+                value.dim() == 0,
+                "index_fill_ only supports a 0-dimensional value tensor, but got tensor with {} \
+                 dimension(s).",
+                value.dim()
+            );
+            let op = LibraryOp::IndexFill((d as i64, None));
+            write(args, cx, Form::InPlace, op, &[index, value])
+        }
+    }
+}
