@@ -775,6 +775,31 @@ SAMPLES = [
     ),
     # pooling
     Sample(
+        "special_family",
+        lambda a, i: (
+            torch.special.erfcx(a),
+            torch.special.i0e(a),
+            torch.special.i1(a.t()),
+            torch.special.i1e(a),
+            torch.special.ndtr(a),
+            torch.special.ndtri(a.sigmoid()),
+            torch.special.log_ndtr(a),
+            torch.angle(a),
+            torch.angle(i),
+            torch.special.i1(i),
+        ),
+        inputs(randn(3, 4), lambda: torch.tensor([-2, 0, 3])),
+    ),
+    Sample(
+        "round_decimals",
+        lambda a: (
+            (a * 100).round(decimals=1),
+            (a * 1000).t().round(decimals=-2),
+            a.clone().round_(decimals=3),
+        ),
+        inputs(randn(3, 4)),
+    ),
+    Sample(
         "scatter_reduce",
         lambda a, s: tuple(
             a.scatter_reduce(
@@ -1238,6 +1263,11 @@ GRAD_SAMPLES = [
         "gru_cell_unbiased",
         lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
         inputs(randn(2, 3), randn(2, 4), randn(12, 3), randn(12, 4)),
+    ),
+    GradSample(
+        "special_family",
+        lambda a: torch.special.erfcx(a) + torch.special.i1(a) + torch.special.log_ndtr(a),
+        inputs(randn(3, 4)),
     ),
     GradSample(
         "scatter_reduce",

@@ -129,6 +129,17 @@ const UNARY: &[[Entry; 3]] = &[
     unary!("ceil", Ceil),
     unary!("floor", Floor),
     unary!("round", Round),
+    [
+        e("round", &["decimals"], |a, c| {
+            unary::round_decimals(a, c, F)
+        }),
+        e("round_", &["decimals"], |a, c| {
+            unary::round_decimals(a, c, I)
+        }),
+        e("round", &["decimals_out"], |a, c| {
+            unary::round_decimals(a, c, Out(2))
+        }),
+    ],
     unary!("trunc", Trunc),
     unary!("sign", Sign),
     // `sgn` is `sign` for every real dtype.
@@ -166,6 +177,14 @@ const UNARY_FUNCTIONAL: &[[Entry; 2]] = &[
     unary!("isneginf", Isneginf, in_place: false),
     unary!("isposinf", Isposinf, in_place: false),
     unary!("signbit", Signbit, in_place: false),
+    unary!("special_erfcx", Erfcx, in_place: false),
+    unary!("special_i0e", I0e, in_place: false),
+    unary!("special_i1", I1, in_place: false),
+    unary!("special_i1e", I1e, in_place: false),
+    unary!("special_ndtr", Ndtr, in_place: false),
+    unary!("special_ndtri", Ndtri, in_place: false),
+    unary!("special_log_ndtr", LogNdtr, in_place: false),
+    unary!("angle", Angle, in_place: false),
 ];
 
 /// `op` (functional overloads `fun`), `op_` (the same overloads) and `out=` overloads of a

@@ -6,7 +6,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
-use crate::types::{Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
+use crate::types::{LibraryOp, Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
 
 /// How an op's result dtype follows its input's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,8 @@ fn rule(op: UnaryOp) -> Rule {
     match op {
         Exp | Log | Sqrt | Rsqrt | Sigmoid | Tanh | Sin | Cos | Erf | Log1p | Expm1
         | Reciprocal | Tan | Asin | Acos | Atan | Sinh | Cosh | Asinh | Acosh | Atanh | Log2
-        | Log10 | Exp2 | Erfc | Erfinv | Lgamma | Digamma | Logit | Sinc | I0 => Rule::Float,
+        | Log10 | Exp2 | Erfc | Erfinv | Lgamma | Digamma | Logit | Sinc | I0 | Erfcx | I0e
+        | I1 | I1e | Ndtr | Ndtri | LogNdtr | Angle => Rule::Float,
         LogicalNot | Isnan | Isneginf | Isposinf | Signbit => Rule::Bool,
         Neg | Abs | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square | Frac => {
             Rule::Same
@@ -75,6 +76,40 @@ fn name(op: UnaryOp) -> &'static str {
 pub fn unary(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp) -> Outputs {
     args.at_most(1 + form.out_len())?;
     lower(args, cx, form, op, None)
+}
+
+/// `round.decimals(self, *, decimals)`, `round_.decimals` and `.decimals_out`: floating
+/// inputs only, laid out as `round` lays them out.
+pub fn round_decimals(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let decimals = args.int(1)?;
+    let kernel = if decimals == 0 {
+        "round_vml_cpu"
+    } else {
+        "round_cpu"
+    };
+    ensure!(
+        x.dtype.is_floating(),
+        "\"{kernel}\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) | Dest::InPlace(_, out) = dest {
+        ensure!(
+            out.dtype == x.dtype,
+            "Found dtype {} but expected {}",
+            out.dtype.name(),
+            x.dtype.name()
+        );
+    }
+    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+    let target = pw.target(cx, dest, x.dtype, false)?;
+    let input = pw.expanded(0)?;
+    let op = LibraryOp::RoundDecimals(decimals);
+    target.run(cx, "library", |k, out| {
+        k.library(op, std::slice::from_ref(&input), std::slice::from_ref(out))
+    })
 }
 
 /// `logit(self, eps=None)`, `logit_` and `logit.out`: with `eps`, the input is clamped to

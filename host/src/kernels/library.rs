@@ -95,6 +95,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             reduction(*reduce),
             *include_self,
         ),
+        LibraryOp::RoundDecimals(decimals) => input(inputs, 0)?.f_round_decimals(*decimals),
         LibraryOp::IndexCopy(dim) => {
             input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)
         }
