@@ -775,6 +775,29 @@ SAMPLES = [
     ),
     # pooling
     Sample(
+        "aminmax_nansum",
+        lambda a: (
+            torch.aminmax(a),
+            torch.aminmax(a.t(), dim=0, keepdim=True),
+            torch.aminmax(a[0, 0], dim=0),
+            torch.nansum(a.masked_fill(a > 0.5, float("nan")), 1),
+            torch.nansum(a, (0, 1), keepdim=True, dtype=torch.float64),
+            torch.nanmean(a.masked_fill(a < 0, float("nan"))),
+        ),
+        inputs(randn(3, 4)),
+    ),
+    Sample(
+        "scans",
+        lambda a, i: (
+            torch.logcumsumexp(a.t(), 1),
+            torch.logcumsumexp(a[0, 0], 0),
+            torch.cummax(a, 0),
+            torch.cummin(a.t(), 1),
+            torch.cummax(i, 0),
+        ),
+        inputs(randn(3, 4), lambda: torch.tensor([1, 3, 2, 3])),
+    ),
+    Sample(
         "special_family",
         lambda a, i: (
             torch.special.erfcx(a),
@@ -1264,6 +1287,12 @@ GRAD_SAMPLES = [
         lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
         inputs(randn(2, 3), randn(2, 4), randn(12, 3), randn(12, 4)),
     ),
+    GradSample(
+        "scans",
+        lambda a: torch.logcumsumexp(a, 1) + torch.cummax(a, 0).values * torch.cummin(a, 1).values,
+        inputs(randn(3, 4)),
+    ),
+    GradSample("aminmax", lambda a: sum(torch.aminmax(a, dim=1)), inputs(randn(3, 4))),
     GradSample(
         "special_family",
         lambda a: torch.special.erfcx(a) + torch.special.i1(a) + torch.special.log_ndtr(a),

@@ -385,6 +385,7 @@ fn reduce_result(
 ) -> Result<Tensor, tch::TchError> {
     match op {
         ReduceOp::Sum => x.f_sum_dim_intlist(dims, keepdim, None),
+        ReduceOp::Nansum => x.f_nansum(dims, keepdim, None),
         ReduceOp::Mean => x.f_mean_dim(dims, keepdim, None),
         ReduceOp::Amax => x.f_amax(dims, keepdim),
         ReduceOp::Amin => x.f_amin(dims, keepdim),

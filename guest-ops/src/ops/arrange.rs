@@ -1,4 +1,5 @@
-//! Ops that rearrange elements: `cat`, `flip`, `roll`, `cumsum`/`cumprod`, `sort`, `topk`, the
+//! Ops that rearrange elements: `cat`, `flip`, `roll`, the scans (`cumsum`, `cumprod`,
+//! `logcumsumexp`, `cummax`/`cummin`), `sort`, `topk`, the
 //! order statistics (`kthvalue`, `median`, `nanmedian`, `mode`), and `unfold`'s backward.
 
 use crate::error::{ensure, Result};
@@ -13,7 +14,9 @@ use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::{iterator_strides, preserve_strides};
 use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
-use crate::types::{BinaryOp, Operand, Output, Scalar, ScalarType, ScanOp, SelectOp, TensorMeta};
+use crate::types::{
+    BinaryOp, LibraryOp, Operand, Output, Scalar, ScalarType, ScanOp, SelectOp, TensorMeta,
+};
 
 /// `suggest_memory_format` of `t`.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
@@ -211,6 +214,56 @@ pub fn scan(args: &Args, cx: &mut Ctx, form: Form, op: ScanOp) -> Outputs {
     cx.k.scan(op, x, d as i64, dtype, &out)
         .map_err(failed("scan"))?;
     Ok(vec![outputs])
+}
+
+/// `_logcumsumexp(self, dim)` and `.out`: floating inputs, a contiguous result of their dtype.
+pub fn logcumsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    ensure!(
+        x.dtype.is_floating(),
+        "\"logcumsumexp_out_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    cx.k.scan(ScanOp::Logcumsumexp, x, d as i64, x.dtype, &out)
+        .map_err(failed("scan"))?;
+    Ok(vec![outputs])
+}
+
+/// `_cummax_helper`/`_cummin_helper(self, values, indices, dim)`: the running extremes and
+/// where they were, written into the given `values` (self's dtype) and Long `indices`.
+pub fn cumulative_extreme(args: &Args, cx: &mut Ctx, max: bool) -> Outputs {
+    args.at_most(4)?;
+    let (x, values, indices) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let d = wrap_dim(args.int(3)?, x.dim())?;
+    ensure!(
+        values.sizes == x.sizes && indices.sizes == x.sizes,
+        "cummax/cummin: values {} and indices {} must have self's shape {}",
+        fmt_shape(&values.sizes),
+        fmt_shape(&indices.sizes),
+        fmt_shape(&x.sizes)
+    );
+    ensure!(
+        values.dtype == x.dtype && indices.dtype == ScalarType::Int64,
+        "cummax/cummin: expected values of dtype {} and Long indices, but got {} and {}",
+        x.dtype.name(),
+        values.dtype.name(),
+        indices.dtype.name()
+    );
+    let op = if max {
+        LibraryOp::Cummax(d as i64)
+    } else {
+        LibraryOp::Cummin(d as i64)
+    };
+    cx.k.library(
+        op,
+        std::slice::from_ref(x),
+        &[values.clone(), indices.clone()],
+    )
+    .map_err(failed("library"))?;
+    Ok(vec![])
 }
 
 /// The values and indices outputs of `sort`/`topk` of `shape`; fresh ones take `strides`.

@@ -1,5 +1,5 @@
-//! Extreme-value reductions: `amax`/`amin`, `max`/`min` (full and along a dim) and
-//! `argmax`/`argmin`, which have no identity and so refuse empty reductions.
+//! Extreme-value reductions: `amax`/`amin`, `aminmax`, `max`/`min` (full and along a dim)
+//! and `argmax`/`argmin`, which have no identity and so refuse empty reductions.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -53,6 +53,55 @@ pub fn amax_amin(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp) -> Outputs
     cx.k.reduce(op, x, &kernel_dims(&mask), keepdim, x.dtype, &out)
         .map_err(failed("reduce"))?;
     Ok(vec![outputs])
+}
+
+/// `aminmax(self, *, dim=None, keepdim=False)` and `aminmax.out` (`min`, `max` at 3 and 4):
+/// both extremes over one dim or all, in `self`'s dtype.
+pub fn aminmax(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
+    args.at_most(if outs { 5 } else { 3 })?;
+    let x = args.tensor(0)?;
+    let keepdim = args.bool_or(2, false)?;
+    let mask = match args.opt_int(1)? {
+        Some(dim) => {
+            let d = wrap_dim(dim, x.dim())?;
+            ensure!(
+                x.dim() == 0 || x.sizes[d] != 0,
+                "aminmax: Expected reduction dim {d} to have non-zero size."
+            );
+            (0..x.dim()).map(|k| k == d).collect()
+        }
+        None => {
+            ensure!(
+                numel(&x.sizes)? != 0,
+                "aminmax(): cannot compute aminmax over an empty dimension as the operation has \
+                 no identity."
+            );
+            vec![true; x.dim()]
+        }
+    };
+    let shape = reduced_shape(&x.sizes, &mask, keepdim);
+    let dims = kernel_dims(&mask);
+    let mut results = vec![];
+    for (at, op) in [(3, ReduceOp::Amin), (4, ReduceOp::Amax)] {
+        let dest = if outs {
+            Dest::Out(at, args.tensor(at as usize)?)
+        } else {
+            Dest::New
+        };
+        if let Dest::Out(_, out) = dest {
+            ensure!(
+                out.dtype == x.dtype,
+                "Expected out tensor to have dtype {}, but got {} instead",
+                x.dtype.name(),
+                out.dtype.name()
+            );
+        }
+        let (out, result) = output(cx, dest, &shape, x.dtype)?;
+        cx.k.reduce(op, x, &dims, keepdim, x.dtype, &out)
+            .map_err(failed("reduce"))?;
+        results.push(result);
+    }
+    Ok(results)
 }
 
 /// `max(self)`/`min(self)` and their `unary_out` forms: a 0-dim result.

@@ -427,6 +427,12 @@ const REDUCE: &[Entry] = &[
     e("sum", &["IntList_out"], |a, c| {
         reduce::sum_like(a, c, Out(4), ReduceOp::Sum, false)
     }),
+    e("nansum", &[""], |a, c| {
+        reduce::sum_like(a, c, F, ReduceOp::Nansum, false)
+    }),
+    e("nansum", &["out"], |a, c| {
+        reduce::sum_like(a, c, Out(4), ReduceOp::Nansum, false)
+    }),
     e("mean", &[""], |a, c| {
         reduce::sum_like(a, c, F, ReduceOp::Mean, true)
     }),
@@ -442,6 +448,8 @@ const REDUCE: &[Entry] = &[
 ];
 
 const MINMAX: &[Entry] = &[
+    e("aminmax", &[""], |a, c| minmax::aminmax(a, c, false)),
+    e("aminmax", &["out"], |a, c| minmax::aminmax(a, c, true)),
     e("amax", &[""], |a, c| {
         minmax::amax_amin(a, c, F, ReduceOp::Amax)
     }),
@@ -815,6 +823,18 @@ const ARRANGE: &[Entry] = &[
     }),
     e("roll", &[""], arrange::roll),
     e("unfold_backward", &[""], arrange::unfold_backward),
+    e("_logcumsumexp", &[""], |a, c| {
+        arrange::logcumsumexp(a, c, F)
+    }),
+    e("_logcumsumexp", &["out"], |a, c| {
+        arrange::logcumsumexp(a, c, Out(2))
+    }),
+    e("_cummax_helper", &[""], |a, c| {
+        arrange::cumulative_extreme(a, c, true)
+    }),
+    e("_cummin_helper", &[""], |a, c| {
+        arrange::cumulative_extreme(a, c, false)
+    }),
     e("cumsum", &[""], |a, c| {
         arrange::scan(a, c, F, ScanOp::Cumsum)
     }),

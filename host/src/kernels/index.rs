@@ -53,5 +53,6 @@ pub fn scan(op: ScanOp, x: &Tensor, dim: i64, kind: tch::Kind) -> Result<Tensor,
     match op {
         ScanOp::Cumsum => x.f_cumsum(dim, kind),
         ScanOp::Cumprod => x.f_cumprod(dim, kind),
+        ScanOp::Logcumsumexp => x.f_internal_logcumsumexp(dim),
     }
 }

@@ -29,6 +29,8 @@ pub fn run(
         LibraryOp::LstmCell => recurrent::lstm_cell(inputs),
         LibraryOp::LstmCellBackward(given) => recurrent::lstm_cell_backward(inputs, *given),
         LibraryOp::GruCell => recurrent::gru_cell(inputs),
+        LibraryOp::Cummax(dim) => pair(input(inputs, 0)?.f_cummax(*dim)?),
+        LibraryOp::Cummin(dim) => pair(input(inputs, 0)?.f_cummin(*dim)?),
         LibraryOp::GruCellBackward(has_bias) => recurrent::gru_cell_backward(inputs, *has_bias),
         LibraryOp::MultiHeadAttention(params) => multi_head_attention(inputs, params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
@@ -45,6 +47,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::LstmCellBackward(_)
         | LibraryOp::GruCell
         | LibraryOp::GruCellBackward(_)
+        | LibraryOp::Cummax(_)
+        | LibraryOp::Cummin(_)
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
@@ -169,6 +173,10 @@ fn encoder_layer(inputs: &[Tensor], params: &EncoderLayerParams) -> Result<Tenso
         inputs.get(13),
         params.mask_type,
     )
+}
+
+fn pair((a, b): (Tensor, Tensor)) -> Result<Vec<Tensor>, TchError> {
+    Ok(vec![a, b])
 }
 
 fn reduction(r: Reduction) -> &'static str {
