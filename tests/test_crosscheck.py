@@ -775,6 +775,55 @@ SAMPLES = [
     ),
     # pooling
     Sample(
+        "cdist",
+        lambda a, b: (
+            torch.cdist(a, b),
+            torch.cdist(a, b, p=1),
+            torch.cdist(a[None], b.expand(2, 5, 3), p=3.0),
+            torch.cdist(a, b, p=0),
+            torch.cdist(a, b, p=float("inf")),
+        ),
+        inputs(randn(4, 3), randn(5, 3)),
+    ),
+    Sample(
+        "linalg_cross",
+        lambda a, b: (
+            torch.linalg.cross(a, b),
+            torch.linalg.cross(a.t(), b.t(), dim=0),
+            torch.linalg.cross(a[:1], b),
+        ),
+        inputs(randn(4, 3), randn(4, 3)),
+    ),
+    Sample(
+        "grid_sample",
+        lambda a, g, v: (
+            F.grid_sample(a, g, align_corners=False),
+            F.grid_sample(
+                a.to(memory_format=torch.channels_last), g, mode="nearest", align_corners=False
+            ),
+            F.grid_sample(a, g, mode="bicubic", padding_mode="border", align_corners=True),
+            F.grid_sample(a, g, padding_mode="reflection", align_corners=False),
+            F.grid_sample(
+                v,
+                g[:, None].expand(2, 2, 4, 6, 2)[..., :1].repeat(1, 1, 1, 1, 3),
+                align_corners=True,
+            ),
+        ),
+        inputs(
+            randn(2, 3, 5, 5),
+            lambda: torch.rand(2, 4, 6, 2, generator=GEN) * 2.2 - 1.1,
+            randn(2, 3, 3, 5, 5),
+        ),
+    ),
+    Sample(
+        "channel_shuffle",
+        lambda a: (
+            F.channel_shuffle(a, 2),
+            F.channel_shuffle(a.to(memory_format=torch.channels_last), 3),
+        ),
+        inputs(randn(2, 6, 3, 3)),
+    ),
+    Sample(
         "aminmax_nansum",
         lambda a: (
             torch.aminmax(a),
@@ -1286,6 +1335,18 @@ GRAD_SAMPLES = [
         "gru_cell_unbiased",
         lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
         inputs(randn(2, 3), randn(2, 4), randn(12, 3), randn(12, 4)),
+    ),
+    GradSample("cdist", lambda a, b: torch.cdist(a, b, p=1.5), inputs(randn(2, 4, 3), randn(5, 3))),
+    GradSample("linalg_cross", torch.linalg.cross, inputs(randn(4, 3), randn(4, 3))),
+    GradSample(
+        "grid_sample",
+        lambda a, g: F.grid_sample(a, g, align_corners=False, padding_mode="border"),
+        inputs(randn(2, 3, 5, 5), lambda: torch.rand(2, 4, 6, 2, generator=GEN) * 2 - 1),
+    ),
+    GradSample(
+        "grid_sample_3d",
+        lambda a, g: F.grid_sample(a, g, align_corners=True),
+        inputs(randn(1, 2, 3, 4, 5), lambda: torch.rand(1, 2, 3, 4, 3, generator=GEN) * 2 - 1),
     ),
     GradSample(
         "scans",

@@ -16,6 +16,7 @@ pub mod plan;
 mod pool;
 mod recurrent;
 mod resample;
+mod vjp;
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -1411,7 +1412,7 @@ impl KernelsHost for TchKernels {
                 .map(|w| w.f_zeros_like())
                 .transpose()
                 .map_err(err)?;
-            let grads = norm::gradients(&grad, &[Some(&x), w.as_ref(), b.as_ref()], |l| {
+            let grads = vjp::gradients(&grad, &[Some(&x), w.as_ref(), b.as_ref()], |l| {
                 let x = l[0].as_ref().expect("input");
                 x.f_native_batch_norm(
                     l[1].as_ref(),

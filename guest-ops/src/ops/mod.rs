@@ -30,6 +30,7 @@ mod random;
 mod recurrent;
 mod reduce;
 mod softmax;
+mod spatial;
 mod stats;
 mod ternary;
 mod transformer;

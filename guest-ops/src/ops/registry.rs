@@ -19,7 +19,7 @@ use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
     advanced, arrange, conv, data, elementwise_loss, factorize, index, indexed_write, library,
-    norm, pool, recurrent, stats, transformer,
+    norm, pool, recurrent, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -909,6 +909,25 @@ const LAYER: &[Entry] = &[
         &[""],
         recurrent::gru_cell_backward,
     ),
+    e("_cdist_forward", &[""], spatial::cdist),
+    e("_cdist_backward", &[""], spatial::cdist_backward),
+    e("linalg_cross", &[""], |a, c| spatial::cross(a, c, F)),
+    e("linalg_cross", &["out"], |a, c| {
+        spatial::cross(a, c, Out(3))
+    }),
+    e("grid_sampler_2d", &[""], |a, c| {
+        spatial::grid_sampler(a, c, 2)
+    }),
+    e("grid_sampler_3d", &[""], |a, c| {
+        spatial::grid_sampler(a, c, 3)
+    }),
+    e("grid_sampler_2d_backward", &[""], |a, c| {
+        spatial::grid_sampler_backward(a, c, 2)
+    }),
+    e("grid_sampler_3d_backward", &[""], |a, c| {
+        spatial::grid_sampler_backward(a, c, 3)
+    }),
+    e("channel_shuffle", &[""], spatial::channel_shuffle),
     e(
         "_native_multi_head_attention",
         &[""],

@@ -4,7 +4,7 @@
 
 use tch::{TchError, Tensor};
 
-use super::norm::gradients;
+use super::vjp::gradients;
 use crate::guest::ConvParams;
 
 pub fn forward(

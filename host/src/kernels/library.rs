@@ -4,8 +4,8 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::recurrent;
-use crate::guest::{AttentionParams, EncoderLayerParams, LibraryOp, Reduction};
+use super::{recurrent, vjp};
+use crate::guest::{AttentionParams, EncoderLayerParams, GridSampleParams, LibraryOp, Reduction};
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
     inputs
@@ -29,6 +29,9 @@ pub fn run(
         LibraryOp::LstmCell => recurrent::lstm_cell(inputs),
         LibraryOp::LstmCellBackward(given) => recurrent::lstm_cell_backward(inputs, *given),
         LibraryOp::GruCell => recurrent::gru_cell(inputs),
+        LibraryOp::GridSamplerBackward((params, want_input, want_grid)) => {
+            grid_sampler_backward(inputs, params, [*want_input, *want_grid])
+        }
         LibraryOp::Cummax(dim) => pair(input(inputs, 0)?.f_cummax(*dim)?),
         LibraryOp::Cummin(dim) => pair(input(inputs, 0)?.f_cummin(*dim)?),
         LibraryOp::GruCellBackward(has_bias) => recurrent::gru_cell_backward(inputs, *has_bias),
@@ -49,6 +52,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::GruCellBackward(_)
         | LibraryOp::Cummax(_)
         | LibraryOp::Cummin(_)
+        | LibraryOp::GridSamplerBackward(_)
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
@@ -99,6 +103,21 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             reduction(*reduce),
             *include_self,
         ),
+        LibraryOp::Cdist((p, mode)) => {
+            Tensor::f_cdist(input(inputs, 0)?, input(inputs, 1)?, *p, *mode)
+        }
+        LibraryOp::CdistBackward(p) => Tensor::f_internal_cdist_backward(
+            input(inputs, 0)?,
+            input(inputs, 1)?,
+            input(inputs, 2)?,
+            *p,
+            input(inputs, 3)?,
+        ),
+        LibraryOp::Cross(dim) => input(inputs, 0)?.f_linalg_cross(input(inputs, 1)?, *dim),
+        LibraryOp::GridSampler(params) => {
+            grid_sampler(input(inputs, 0)?, input(inputs, 1)?, params)
+        }
+        LibraryOp::ChannelShuffle(groups) => input(inputs, 0)?.f_channel_shuffle(*groups),
         LibraryOp::RoundDecimals(decimals) => input(inputs, 0)?.f_round_decimals(*decimals),
         LibraryOp::IndexCopy(dim) => {
             input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)
@@ -173,6 +192,35 @@ fn encoder_layer(inputs: &[Tensor], params: &EncoderLayerParams) -> Result<Tenso
         inputs.get(13),
         params.mask_type,
     )
+}
+
+fn grid_sampler(x: &Tensor, grid: &Tensor, p: &GridSampleParams) -> Result<Tensor, TchError> {
+    let (mode, padding, align) = (p.interpolation, p.padding, p.align_corners);
+    if p.volumetric {
+        x.f_grid_sampler_3d(grid, mode, padding, align)
+    } else {
+        x.f_grid_sampler_2d(grid, mode, padding, align)
+    }
+}
+
+/// The gradients of `grid_sampler(input, grid)` weighted by `grad`, those `wanted`.
+fn grid_sampler_backward(
+    inputs: &[Tensor],
+    p: &GridSampleParams,
+    wanted: [bool; 2],
+) -> Result<Vec<Tensor>, TchError> {
+    let [grad, x, grid] = inputs else {
+        return Err(missing(3));
+    };
+    let leaves = [wanted[0].then_some(x), wanted[1].then_some(grid)];
+    let grads = vjp::gradients(grad, &leaves, |l| {
+        let leaf = |i: usize, given: &Tensor| {
+            l[i].as_ref()
+                .map_or(given.shallow_clone(), |t| t.shallow_clone())
+        };
+        grid_sampler(&leaf(0, x), &leaf(1, grid), p)
+    })?;
+    Ok(grads.into_iter().flatten().collect())
 }
 
 fn pair((a, b): (Tensor, Tensor)) -> Result<Vec<Tensor>, TchError> {

@@ -1,0 +1,283 @@
+//! Ops on points, vectors and sampling grids that the host's libtorch computes whole, one
+//! `library` kernel each: `_cdist_forward` and its backward, `linalg_cross`,
+//! `grid_sampler_2d`/`3d` and their backwards, and `channel_shuffle`. Their checks, shapes
+//! and layouts are PyTorch's.
+
+use crate::error::{ensure, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::out::output;
+use crate::ops::{Form, Outputs};
+use crate::rules::layout::{strides_for, suggest_memory_format};
+use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
+use crate::types::{GridSampleParams, LibraryOp, Output, TensorMeta};
+
+/// Runs `op` on `inputs` into `outs`, returning them.
+fn launch(cx: &mut Ctx, op: LibraryOp, inputs: &[TensorMeta], outs: Vec<TensorMeta>) -> Outputs {
+    cx.k.library(op, inputs, &outs).map_err(failed("library"))?;
+    Ok(outs.into_iter().map(Output::Tensor).collect())
+}
+
+fn check_same_dtype(op: &str, a: &TensorMeta, b: &TensorMeta) -> Result<()> {
+    ensure!(
+        a.dtype == b.dtype,
+        "{op}: expected scalar type {} but found {} (shapes {} and {})",
+        a.dtype.name(),
+        b.dtype.name(),
+        fmt_shape(&a.sizes),
+        fmt_shape(&b.sizes)
+    );
+    Ok(())
+}
+
+/// The batch shape of `cdist` on `x1 [..., P, M]` and `x2 [..., R, M]`, checked.
+fn cdist_batch(x1: &TensorMeta, x2: &TensorMeta, p: f64) -> Result<Vec<i64>> {
+    ensure!(
+        x1.dim() >= 2 && x2.dim() >= 2,
+        "cdist only supports at least 2D tensors, X1 got: {}D, X2 got: {}D",
+        x1.dim(),
+        x2.dim()
+    );
+    let (m1, m2) = (x1.sizes[x1.dim() - 1], x2.sizes[x2.dim() - 1]);
+    ensure!(
+        m1 == m2,
+        "X1 and X2 must have the same number of columns. X1: {m1} X2: {m2}"
+    );
+    ensure!(
+        x1.dtype.is_floating() && x2.dtype.is_floating(),
+        "cdist only supports floating-point dtypes, X1 got: {}, X2 got: {}",
+        x1.dtype.name(),
+        x2.dtype.name()
+    );
+    check_same_dtype("cdist", x1, x2)?;
+    ensure!(p >= 0.0, "cdist only supports non-negative p values");
+    broadcast(&x1.sizes[..x1.dim() - 2], &x2.sizes[..x2.dim() - 2])
+}
+
+/// `_cdist_forward(x1, x2, p, compute_mode)`: the `p`-norm distances `[..., P, R]`,
+/// contiguous.
+pub fn cdist(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let (x1, x2) = (args.tensor(0)?, args.tensor(1)?);
+    let p = args.float_or(2, 2.0)?;
+    let mode = args.opt_int(3)?;
+    ensure!(
+        matches!(mode, None | Some(0..=2)),
+        "{} is not a valid value for compute_mode",
+        mode.unwrap_or_default()
+    );
+    let mut shape = cdist_batch(x1, x2, p)?;
+    shape.extend([x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]]);
+    let out = cx.empty_contiguous(&shape, x1.dtype)?;
+    let inputs = [x1.clone(), x2.clone()];
+    launch(cx, LibraryOp::Cdist((p, mode)), &inputs, vec![out])
+}
+
+/// `_cdist_backward(grad, x1, x2, p, cdist)`: the gradient of `x1` expanded to the batch
+/// shape (autograd sums the broadcast away), contiguous.
+pub fn cdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let (grad, x1, x2) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let (p, dist) = (args.float_or(3, 2.0)?, args.tensor(4)?);
+    let mut shape = cdist_batch(x1, x2, p)?;
+    let expected: Vec<i64> = shape
+        .iter()
+        .copied()
+        .chain([x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]])
+        .collect();
+    for (t, what) in [(grad, "grad"), (dist, "cdist")] {
+        ensure!(
+            t.sizes == expected,
+            "_cdist_backward: expected {what} of shape {}, but got {}",
+            fmt_shape(&expected),
+            fmt_shape(&t.sizes)
+        );
+    }
+    shape.extend_from_slice(&x1.sizes[x1.dim() - 2..]);
+    let out = cx.empty_contiguous(&shape, x1.dtype)?;
+    let inputs = [grad.clone(), x1.clone(), x2.clone(), dist.clone()];
+    launch(cx, LibraryOp::CdistBackward(p), &inputs, vec![out])
+}
+
+/// `linalg_cross(self, other, *, dim=-1)` and `.out`: the cross product of broadcast
+/// 3-vectors along `dim`, contiguous.
+pub fn cross(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(3 + form.out_len())?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        a.dim() == b.dim(),
+        "linalg.cross: inputs must have the same number of dimensions."
+    );
+    let dim = args.int_or(2, -1)?;
+    let d = wrap_dim(dim, a.dim())?;
+    ensure!(
+        a.sizes[d] == 3 && b.sizes[d] == 3,
+        "linalg.cross: inputs dimension {dim} must have length 3. Got {} and {}",
+        a.sizes[d],
+        b.sizes[d]
+    );
+    check_same_dtype("linalg.cross", a, b)?;
+    let shape = broadcast(&a.sizes, &b.sizes)?;
+    let (out, result) = output(cx, form.dest(args)?, &shape, a.dtype)?;
+    let inputs = [a.clone(), b.clone()];
+    cx.k.library(
+        LibraryOp::Cross(d as i64),
+        &inputs,
+        std::slice::from_ref(&out),
+    )
+    .map_err(failed("library"))?;
+    Ok(vec![result])
+}
+
+/// The checks of `grid_sampler_{2,3}d(input, grid, interpolation_mode, padding_mode,
+/// align_corners)` for `dims` spatial dims.
+fn check_grid<'a>(args: &Args<'a>, dims: usize) -> Result<(&'a TensorMeta, &'a TensorMeta)> {
+    let (x, grid) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        x.dtype == grid.dtype,
+        "grid_sampler(): expected input and grid to have same dtype, but input has {} and grid \
+         has {}",
+        x.dtype.name(),
+        grid.dtype.name()
+    );
+    ensure!(
+        x.dim() == dims + 2 && grid.dim() == dims + 2,
+        "grid_sampler(): expected {}D input and grid with same number of dimensions, but got \
+         input with sizes {} and grid with sizes {}",
+        dims + 2,
+        fmt_shape(&x.sizes),
+        fmt_shape(&grid.sizes)
+    );
+    ensure!(
+        x.sizes[0] == grid.sizes[0],
+        "grid_sampler(): expected grid and input to have same batch size, but got input with \
+         sizes {} and grid with sizes {}",
+        fmt_shape(&x.sizes),
+        fmt_shape(&grid.sizes)
+    );
+    ensure!(
+        grid.sizes[dims + 1] == dims as i64,
+        "grid_sampler(): expected grid to have size {dims} in last dimension, but got grid with \
+         sizes {}",
+        fmt_shape(&grid.sizes)
+    );
+    for d in 2..x.dim() {
+        ensure!(
+            x.sizes[d] > 0,
+            "grid_sampler(): expected input to have non-empty spatial dimensions, but input has \
+             sizes {} with dimension {d} being empty",
+            fmt_shape(&x.sizes)
+        );
+    }
+    let (interpolation, padding) = (args.int(2)?, args.int(3)?);
+    ensure!(
+        (0..=2).contains(&interpolation) && (0..=2).contains(&padding),
+        "grid_sampler(): unknown interpolation mode {interpolation} or padding mode {padding}"
+    );
+    ensure!(
+        dims == 2 || interpolation != 2,
+        "grid_sampler(): bicubic interpolation only supports 4D input"
+    );
+    ensure!(
+        x.dtype.is_floating(),
+        "\"grid_sampler_{dims}d_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    Ok((x, grid))
+}
+
+fn grid_params(args: &Args, dims: usize) -> Result<GridSampleParams> {
+    Ok(GridSampleParams {
+        interpolation: args.int(2)?,
+        padding: args.int(3)?,
+        align_corners: args.bool_or(4, false)?,
+        volumetric: dims == 3,
+    })
+}
+
+/// `grid_sampler_{2,3}d(input, grid, interpolation_mode, padding_mode, align_corners)`:
+/// `[N, C, *grid's spatial sizes]`, contiguous.
+pub fn grid_sampler(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs {
+    args.at_most(5)?;
+    let (x, grid) = check_grid(args, dims)?;
+    let mut shape = vec![x.sizes[0], x.sizes[1]];
+    shape.extend_from_slice(&grid.sizes[1..=dims]);
+    let out = cx.empty_contiguous(&shape, x.dtype)?;
+    let inputs = [x.clone(), grid.clone()];
+    launch(
+        cx,
+        LibraryOp::GridSampler(grid_params(args, dims)?),
+        &inputs,
+        vec![out],
+    )
+}
+
+/// `grid_sampler_{2,3}d_backward(grad_output, input, grid, interpolation_mode,
+/// padding_mode, align_corners, output_mask)`: the gradients of `input` and `grid` that
+/// `output_mask` asks for, contiguous.
+pub fn grid_sampler_backward(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs {
+    args.at_most(7)?;
+    let grad = args.tensor(0)?;
+    let rest = Args::new(&args.raw()[1..]);
+    let (x, grid) = check_grid(&rest, dims)?;
+    let mut shape = vec![x.sizes[0], x.sizes[1]];
+    shape.extend_from_slice(&grid.sizes[1..=dims]);
+    ensure!(
+        grad.sizes == shape,
+        "grid_sampler_{dims}d_backward: expected grad_output of shape {}, but got {}",
+        fmt_shape(&shape),
+        fmt_shape(&grad.sizes)
+    );
+    let mask = args.opt_int_list(6)?.unwrap_or(&[1, 1]);
+    let wanted = |i: usize| mask.get(i).is_none_or(|m| *m != 0);
+    // PyTorch's CPU kernels make both gradients contiguous.
+    let mut outs = vec![];
+    let mut results = vec![];
+    for (i, like) in [x, grid].into_iter().enumerate() {
+        if wanted(i) {
+            let t = cx.empty_contiguous(&like.sizes, like.dtype)?;
+            outs.push(t.clone());
+            results.push(Output::Tensor(t));
+        } else {
+            results.push(Output::None);
+        }
+    }
+    if outs.is_empty() {
+        return Ok(results);
+    }
+    let inputs = [grad.clone(), x.clone(), grid.clone()];
+    let op = LibraryOp::GridSamplerBackward((grid_params(&rest, dims)?, wanted(0), wanted(1)));
+    cx.k.library(op, &inputs, &outs)
+        .map_err(failed("library"))?;
+    Ok(results)
+}
+
+/// `channel_shuffle(self, groups)`: `self`'s shape in its suggested memory format.
+pub fn channel_shuffle(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let x = args.tensor(0)?;
+    let groups = args.int(1)?;
+    ensure!(
+        x.dim() > 2,
+        "channel_shuffle expects input to have at least 3 dimensions, but got input with sizes {}",
+        fmt_shape(&x.sizes)
+    );
+    ensure!(
+        groups > 0,
+        "Number of groups to divide channels in must be positive. Value of groups:{groups}"
+    );
+    let c = x.sizes[1];
+    ensure!(
+        c % groups == 0,
+        "Number of channels must be divisible by groups. Got {c} channels and {groups} groups."
+    );
+    let strides = strides_for(&x.sizes, suggest_memory_format(&x.sizes, &x.strides))?;
+    let out = cx.empty(&x.sizes, strides, x.dtype)?;
+    launch(
+        cx,
+        LibraryOp::ChannelShuffle(groups),
+        std::slice::from_ref(x),
+        vec![out],
+    )
+}
