@@ -51,7 +51,8 @@ fn cdist_batch(x1: &TensorMeta, x2: &TensorMeta, p: f64) -> Result<Vec<i64>> {
         x2.dtype.name()
     );
     check_same_dtype("cdist", x1, x2)?;
-    ensure!(p >= 0.0, "cdist only supports non-negative p values");
+    let nonnegative = p >= 0.0;
+    ensure!(nonnegative, "cdist only supports non-negative p values");
     broadcast(&x1.sizes[..x1.dim() - 2], &x2.sizes[..x2.dim() - 2])
 }
 
