@@ -40,6 +40,16 @@ CASES = {
         INTS.to(x.device), return_inverse=True, return_counts=True
     ),
     "unique_consecutive_dim": lambda x: torch.unique_consecutive(INTS.to(x.device), dim=0),
+    "bincount": lambda x: torch.bincount(INTS[0].to(x.device)),
+    "bincount_minlength_weights": lambda x: torch.bincount(
+        INTS[1].to(x.device), weights=x[0, :1].expand(6), minlength=9
+    ),
+    "bincount_double_weights_empty": lambda x: torch.bincount(
+        INTS[0, :0].to(x.device), weights=x[0, :0].double()
+    ),
+    "repeat_interleave_tensor": lambda x: torch.repeat_interleave(INTS[0].to(x.device)),
+    "repeat_interleave_dim": lambda x: x.repeat_interleave(INTS[0, :4].to(x.device), dim=0),
+    "repeat_interleave_int32": lambda x: torch.repeat_interleave(INTS[2].to(x.device).int()),
 }
 
 
@@ -124,3 +134,29 @@ def test_equal_returns_the_cpu_bool(pair):
 def test_equal_is_a_read_in_a_dry_run():
     with torch_remote.dry_run(), pytest.raises(RuntimeError, match="dry run"):
         torch.equal(torch.zeros(2, device="remote"), torch.zeros(2, device="remote"))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda d: torch.bincount(torch.tensor([1, -1], device=d)),
+        lambda d: torch.repeat_interleave(torch.tensor([2, -1], device=d)),
+    ],
+    ids=["bincount", "repeat_interleave"],
+)
+def test_negative_counts_fail_like_cpu(op):
+    with pytest.raises(RuntimeError) as cpu_error:
+        op("cpu")
+    with pytest.raises(RuntimeError) as remote_error:
+        op("remote")
+    assert str(cpu_error.value) in str(remote_error.value)
+
+
+def test_histc_equals_cpu():
+    x = torch.randn(200, generator=GEN)
+    for args in [(10,), (7, -1.0, 1.0), (4, 0.5, 0.5)]:
+        torch.testing.assert_close(torch.histc(x.to("remote"), *args).cpu(), torch.histc(x, *args))
+    single = torch.tensor([1.0, 1.0])
+    torch.testing.assert_close(torch.histc(single.to("remote"), 4).cpu(), torch.histc(single, 4))
+    empty = torch.tensor([])
+    torch.testing.assert_close(torch.histc(empty.to("remote"), 3).cpu(), torch.histc(empty, 3))

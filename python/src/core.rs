@@ -318,7 +318,9 @@ impl Core {
             },
         )? {
             (HostMessage::Size(size), _) => Ok(size),
-            (HostMessage::Failed { errors }, _) => Err(CoreError::Host(errors)),
+            (HostMessage::Failed { errors }, _) => Err(CoreError::Host(
+                errors.into_iter().map(|e| format!("{op}: {e}")).collect(),
+            )),
             (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
         }
     }

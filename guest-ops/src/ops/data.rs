@@ -13,7 +13,7 @@ use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
 use crate::types::{Output, ScalarType, SizeQuery, TensorMeta};
 
 /// The size `query` gives for `x`, which the host reads off the values.
-fn count(cx: &mut Ctx, query: SizeQuery, x: &TensorMeta) -> Result<i64> {
+pub fn count(cx: &mut Ctx, query: SizeQuery, x: &TensorMeta) -> Result<i64> {
     let n = cx.k.data_size(query, x).map_err(failed("data_size"))?;
     ensure!(
         n >= 0,
@@ -151,7 +151,7 @@ fn unique_of(
     let n = count(cx, query, x)?;
     let dim = match query {
         SizeQuery::Unique(d) | SizeQuery::UniqueConsecutive(d) => d,
-        SizeQuery::Nonzero => None,
+        SizeQuery::Nonzero | SizeQuery::BincountLength | SizeQuery::Total => None,
     };
     let (values, inverse_shape) = match dim {
         None => (cx.empty_contiguous(&[n], x.dtype)?, x.sizes.clone()),

@@ -12,6 +12,7 @@ mod arrange;
 mod binary;
 mod conv;
 mod copy;
+mod counting;
 mod data;
 mod elementwise_loss;
 mod factorize;

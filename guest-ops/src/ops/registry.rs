@@ -18,8 +18,8 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, arrange, conv, data, elementwise_loss, factorize, index, indexed_write, library,
-    norm, pool, recurrent, spatial, stats, transformer,
+    advanced, arrange, conv, counting, data, elementwise_loss, factorize, index, indexed_write,
+    library, norm, pool, recurrent, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -908,6 +908,13 @@ const LAYER: &[Entry] = &[
         "_thnn_fused_gru_cell_backward",
         &[""],
         recurrent::gru_cell_backward,
+    ),
+    e("bincount", &[""], counting::bincount),
+    e("histc", &[""], counting::histc),
+    e(
+        "repeat_interleave",
+        &["Tensor"],
+        counting::repeat_interleave,
     ),
     e("_cdist_forward", &[""], spatial::cdist),
     e("_cdist_backward", &[""], spatial::cdist_backward),

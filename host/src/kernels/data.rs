@@ -29,7 +29,28 @@ pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
         SizeQuery::Unique(Some(dim)) | SizeQuery::UniqueConsecutive(Some(dim)) => {
             len_along(&unique(query, x, true, false, false)?.0, dim)
         }
+        SizeQuery::BincountLength => {
+            if x.numel() == 0 {
+                return Ok(0);
+            }
+            check_nonnegative(
+                x,
+                "bincount only supports 1-d non-negative integral inputs.",
+            )?;
+            Ok(x.f_max()?.f_int64_value(&[])? + 1)
+        }
+        SizeQuery::Total => {
+            check_nonnegative(x, "repeats can not be negative")?;
+            x.f_sum(tch::Kind::Int64)?.f_int64_value(&[])
+        }
     }
+}
+
+fn check_nonnegative(x: &Tensor, message: &str) -> Result<(), TchError> {
+    if x.numel() > 0 && x.f_min()?.f_int64_value(&[])? < 0 {
+        return Err(TchError::Kind(message.into()));
+    }
+    Ok(())
 }
 
 /// Values, inverse indices and counts of `x` as `query` says.
@@ -44,8 +65,8 @@ pub fn unique(
         SizeQuery::Unique(None) => x.f_internal_unique2(sorted, inverse, counts),
         SizeQuery::Unique(Some(dim)) => x.f_unique_dim(dim, sorted, inverse, counts),
         SizeQuery::UniqueConsecutive(dim) => x.f_unique_consecutive(inverse, counts, dim),
-        SizeQuery::Nonzero => Err(TchError::Shape(
-            "unique was asked for a nonzero count".into(),
-        )),
+        SizeQuery::Nonzero | SizeQuery::BincountLength | SizeQuery::Total => {
+            Err(TchError::Shape(format!("unique was asked for {query:?}")))
+        }
     }
 }

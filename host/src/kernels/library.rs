@@ -117,6 +117,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::GridSampler(params) => {
             grid_sampler(input(inputs, 0)?, input(inputs, 1)?, params)
         }
+        LibraryOp::Bincount(minlength) => input(inputs, 0)?.f_bincount(inputs.get(1), *minlength),
+        LibraryOp::RepeatInterleave(len) => Tensor::f_repeat_interleave(input(inputs, 0)?, *len),
+        LibraryOp::Histc((bins, min, max)) => histc(input(inputs, 0)?, *bins, *min, *max),
         LibraryOp::ChannelShuffle(groups) => input(inputs, 0)?.f_channel_shuffle(*groups),
         LibraryOp::RoundDecimals(decimals) => input(inputs, 0)?.f_round_decimals(*decimals),
         LibraryOp::IndexCopy(dim) => {
@@ -221,6 +224,30 @@ fn grid_sampler_backward(
         grid_sampler(&leaf(0, x), &leaf(1, grid), p)
     })?;
     Ok(grads.into_iter().flatten().collect())
+}
+
+/// `histc`: `histogram` over `[min, max]`, or over the data's range when both are 0, widened
+/// by 1 each way when it is a single point.
+fn histc(x: &Tensor, bins: i64, min: f64, max: f64) -> Result<Tensor, TchError> {
+    let (mut lo, mut hi) = (min, max);
+    if lo == hi && x.numel() > 0 {
+        (lo, hi) = (
+            x.f_min()?.f_double_value(&[])?,
+            x.f_max()?.f_double_value(&[])?,
+        );
+    }
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(TchError::Kind(format!(
+            "torch.histc: range of [{lo}, {hi}] is not finite"
+        )));
+    }
+    if lo == hi {
+        (lo, hi) = (lo - 1.0, hi + 1.0);
+    }
+    Ok(
+        x.f_histogram_bin_ct(bins, [lo, hi].as_slice(), None::<Tensor>, false)?
+            .0,
+    )
 }
 
 fn pair((a, b): (Tensor, Tensor)) -> Result<Vec<Tensor>, TchError> {

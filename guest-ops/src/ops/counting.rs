@@ -1,0 +1,110 @@
+//! Ops that count values: `bincount`, `histc`, and `repeat_interleave.Tensor` (each index
+//! repeated its count of times). The lengths of `bincount`'s and `repeat_interleave`'s
+//! results depend on values, so they ask the `data-size` import first (on the client, the
+//! op's one round trip); the host's libtorch computes each whole with one `library` kernel.
+
+use crate::error::ensure;
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::data::count;
+use crate::ops::Outputs;
+use crate::types::{LibraryOp, Output, ScalarType, SizeQuery, TensorMeta};
+
+fn launch(cx: &mut Ctx, op: LibraryOp, inputs: &[TensorMeta], out: TensorMeta) -> Outputs {
+    cx.k.library(op, inputs, std::slice::from_ref(&out))
+        .map_err(failed("library"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `bincount(self, weights=None, minlength=0)`: how often each value of the 1-d
+/// non-negative integers occurs (or their summed `weights`), at least `minlength` long. Long
+/// counts; float32 weights sum in float32, any others in float64.
+pub fn bincount(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let x = args.tensor(0)?;
+    let weights = args.opt_tensor(1)?;
+    let minlength = args.int_or(2, 0)?;
+    ensure!(
+        x.dtype.is_integral(false),
+        "\"bincount_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    ensure!(
+        x.dim() == 1,
+        "bincount only supports 1-d non-negative integral inputs."
+    );
+    ensure!(minlength >= 0, "minlength should be >= 0");
+    if let Some(w) = weights {
+        ensure!(
+            w.dim() == 1 && w.sizes[0] == x.sizes[0],
+            "weights should be 1-d and have the same length as input"
+        );
+    }
+    // An empty input counts in Long whatever the weights, as on PyTorch's CPU.
+    let dtype = match weights.map(|w| w.dtype) {
+        _ if x.sizes[0] == 0 => ScalarType::Int64,
+        None => ScalarType::Int64,
+        Some(ScalarType::Float32) => ScalarType::Float32,
+        Some(_) => ScalarType::Float64,
+    };
+    let len = count(cx, SizeQuery::BincountLength, x)?.max(minlength);
+    let out = cx.empty_contiguous(&[len], dtype)?;
+    let mut inputs = vec![x.clone()];
+    inputs.extend(weights.cloned());
+    launch(cx, LibraryOp::Bincount(minlength), &inputs, out)
+}
+
+/// `repeat_interleave.Tensor(repeats, *, output_size=None)`: each index of the 1-d integer
+/// `repeats` repeated that many times, in `repeats`' dtype.
+pub fn repeat_interleave(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let repeats = args.tensor(0)?;
+    ensure!(
+        matches!(repeats.dtype, ScalarType::Int64 | ScalarType::Int32),
+        "\"repeat_interleave_cpu\" not implemented for '{}'",
+        repeats.dtype.name()
+    );
+    ensure!(
+        repeats.dim() == 1,
+        "repeat_interleave only accept 1D vector as repeat"
+    );
+    let len = match args.opt_int(1)? {
+        Some(n) => n,
+        None => count(cx, SizeQuery::Total, repeats)?,
+    };
+    let out = cx.empty_contiguous(&[len], repeats.dtype)?;
+    launch(
+        cx,
+        LibraryOp::RepeatInterleave(len),
+        std::slice::from_ref(repeats),
+        out,
+    )
+}
+
+/// `histc(self, bins=100, min=0, max=0)`: `bins` equal bins over `[min, max]` (the data's own
+/// range when both are 0), in `self`'s floating dtype.
+pub fn histc(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let x = args.tensor(0)?;
+    let bins = args.int_or(1, 100)?;
+    let (min, max) = (args.float_or(2, 0.0)?, args.float_or(3, 0.0)?);
+    ensure!(
+        x.dtype.is_floating(),
+        "\"histogram_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    ensure!(
+        bins > 0,
+        "torch.histogram(): bins must be > 0, but got {bins} for dimension 0"
+    );
+    let ordered = min <= max;
+    ensure!(ordered, "torch.histc: max must be larger than min");
+    let out = cx.empty_contiguous(&[bins], x.dtype)?;
+    launch(
+        cx,
+        LibraryOp::Histc((bins, min, max)),
+        std::slice::from_ref(x),
+        out,
+    )
+}
