@@ -48,6 +48,19 @@ class Recurrent(nn.Module):
         return self.head(hidden[:, -1] + last.transpose(0, 1).flatten(1))
 
 
+class TextClassifier(nn.Module):
+    """The bag-of-embeddings classifier of PyTorch's text classification tutorial."""
+
+    def __init__(self):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(20, 8, mode="mean")
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, tokens):
+        offsets = torch.arange(0, tokens.numel(), tokens.shape[1], device=tokens.device)
+        return self.head(self.bag(tokens.flatten(), offsets))
+
+
 def cnn():
     return nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1, bias=False),
@@ -69,12 +82,18 @@ def batch(name, generator):
     target = torch.randint(0, 4, (6,), generator=generator)
     if name == "cnn":
         return torch.randn(6, 3, 8, 8, generator=generator), target
-    if name in ("encoder", "recurrent"):
+    if name in ("encoder", "recurrent", "bag"):
         return torch.randint(0, 20, (6, 5), generator=generator), target
     return torch.randn(6, 12, generator=generator), target
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "encoder": CausalEncoder, "recurrent": Recurrent}
+MODELS = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "encoder": CausalEncoder,
+    "recurrent": Recurrent,
+    "bag": TextClassifier,
+}
 
 
 def train(model, data, target, optimizer_factory, steps=20):
@@ -147,3 +166,31 @@ def test_multihead_attention_inference_fast_path_equals_cpu():
                 assert remote_weights is None
             else:
                 torch.testing.assert_close(remote_weights.cpu(), weights)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 1])
+@pytest.mark.parametrize("include_last_offset", [False, True])
+def test_embedding_bag_values_and_gradients_equal_cpu(mode, padding_idx, include_last_offset):
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(10, 4, generator=generator)
+    indices, offsets = torch.tensor([1, 2, 3, 1, 5, 0]), torch.tensor([0, 2, 2, 6])
+    per_sample = torch.rand(6, generator=generator) if mode == "sum" else None
+
+    def run(device):
+        w = weight.to(device).requires_grad_()
+        p = per_sample.to(device).requires_grad_() if per_sample is not None else None
+        out = F.embedding_bag(
+            indices.to(device),
+            w,
+            offsets.to(device),
+            mode=mode,
+            per_sample_weights=p,
+            include_last_offset=include_last_offset,
+            padding_idx=padding_idx,
+        )
+        (out * torch.arange(out.numel(), device=device).view_as(out)).sum().backward()
+        return [out, w.grad] + ([p.grad] if p is not None else [])
+
+    for remote, cpu in zip(run("remote"), run("cpu"), strict=True):
+        torch.testing.assert_close(remote.cpu(), cpu)

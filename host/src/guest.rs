@@ -20,10 +20,10 @@ pub mod bindings {
 }
 
 pub use bindings::torch_remote::ops::kernels::{
-    ActivationOp, AttentionParams, BinaryOp, ConvParams, EncoderLayerParams, GatherOp,
-    GridSampleParams, Host as KernelsHost, IndexReduceOp, LibraryOp, LinalgOp, LossOp, LossOptions,
-    MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction, ScanOp,
-    ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, AttentionParams, BinaryOp, ConvParams, EmbeddingBagParams, EncoderLayerParams,
+    GatherOp, GridSampleParams, Host as KernelsHost, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
+    LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction,
+    ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

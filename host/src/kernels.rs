@@ -7,6 +7,7 @@
 mod activation;
 mod conv;
 mod data;
+mod embedding_bag;
 mod index;
 mod library;
 mod linalg;
@@ -641,7 +642,8 @@ impl KernelsHost for TchKernels {
         self.launch(move |kernels| {
             let out = outs.first().ok_or("library: no output")?;
             let options = (kind_of(out.dtype), kernels.storages.device());
-            let results = library::run(&op, &kernels.views(&inputs)?, options).map_err(err)?;
+            let results =
+                library::run(&op, &kernels.views(&inputs)?, options, &outs).map_err(err)?;
             kernels.write_each(&outs, results)
         })
     }

@@ -15,6 +15,7 @@ mod copy;
 mod counting;
 mod data;
 mod elementwise_loss;
+mod embedding_bag;
 mod factorize;
 mod factory;
 mod index;

@@ -18,8 +18,8 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, arrange, conv, counting, data, elementwise_loss, factorize, index, indexed_write,
-    library, norm, pool, recurrent, spatial, stats, transformer,
+    advanced, arrange, conv, counting, data, elementwise_loss, embedding_bag, factorize, index,
+    indexed_write, library, norm, pool, recurrent, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -908,6 +908,22 @@ const LAYER: &[Entry] = &[
         "_thnn_fused_gru_cell_backward",
         &[""],
         recurrent::gru_cell_backward,
+    ),
+    e("_embedding_bag", &[""], |a, c| {
+        embedding_bag::embedding_bag(a, c, false)
+    }),
+    e("_embedding_bag_forward_only", &[""], |a, c| {
+        embedding_bag::embedding_bag(a, c, true)
+    }),
+    e(
+        "_embedding_bag_backward",
+        &[""],
+        embedding_bag::embedding_bag_backward,
+    ),
+    e(
+        "_embedding_bag_per_sample_weights_backward",
+        &[""],
+        embedding_bag::per_sample_weights_backward,
     ),
     e("bincount", &[""], counting::bincount),
     e("histc", &[""], counting::histc),

@@ -4,8 +4,10 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{recurrent, vjp};
-use crate::guest::{AttentionParams, EncoderLayerParams, GridSampleParams, LibraryOp, Reduction};
+use super::{embedding_bag, recurrent, vjp};
+use crate::guest::{
+    AttentionParams, EncoderLayerParams, GridSampleParams, LibraryOp, Reduction, TensorMeta,
+};
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
     inputs
@@ -14,11 +16,12 @@ fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
 }
 
 /// The results of `op` on `inputs`, in the order the WIT variant documents them; factories
-/// make theirs with `options`.
+/// make theirs with `options`, and `outs` gives the shapes a result may be fitted to.
 pub fn run(
     op: &LibraryOp,
     inputs: &[Tensor],
     options: (Kind, Device),
+    outs: &[TensorMeta],
 ) -> Result<Vec<Tensor>, TchError> {
     match op {
         LibraryOp::PreluBackward => {
@@ -31,6 +34,13 @@ pub fn run(
         LibraryOp::GruCell => recurrent::gru_cell(inputs),
         LibraryOp::GridSamplerBackward((params, want_input, want_grid)) => {
             grid_sampler_backward(inputs, params, [*want_input, *want_grid])
+        }
+        LibraryOp::EmbeddingBag(params) => embedding_bag::forward(inputs, params, outs),
+        LibraryOp::EmbeddingBagBackward((params, num_weights)) => {
+            embedding_bag::backward(inputs, params, *num_weights).map(|t| vec![t])
+        }
+        LibraryOp::EmbeddingBagPerSampleWeightsBackward(params) => {
+            embedding_bag::per_sample_weights_backward(inputs, params).map(|t| vec![t])
         }
         LibraryOp::Cummax(dim) => pair(input(inputs, 0)?.f_cummax(*dim)?),
         LibraryOp::Cummin(dim) => pair(input(inputs, 0)?.f_cummin(*dim)?),
@@ -53,6 +63,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::Cummax(_)
         | LibraryOp::Cummin(_)
         | LibraryOp::GridSamplerBackward(_)
+        | LibraryOp::EmbeddingBag(_)
+        | LibraryOp::EmbeddingBagBackward(_)
+        | LibraryOp::EmbeddingBagPerSampleWeightsBackward(_)
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),

@@ -1,0 +1,183 @@
+//! `nn.EmbeddingBag`: `_embedding_bag` (and `_forward_only`) with its bookkeeping outputs
+//! shaped as PyTorch's CPU kernel shapes them, and its backwards (dense weight gradients
+//! only, and the per-sample weights' gradient). The
+//! host's libtorch computes the bags; the host fills the bookkeeping the same way on any
+//! device, since the backward reads it.
+
+use crate::error::{ensure, Result};
+use crate::kernels::failed;
+use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
+use crate::ops::Outputs;
+use crate::rules::dtype::promote;
+use crate::rules::shape::fmt_shape;
+use crate::types::{EmbeddingBagParams, LibraryOp, Output, ScalarType, TensorMeta};
+
+const SUM: i64 = 0;
+const MAX: i64 = 2;
+
+fn check_index(t: &TensorMeta, what: &str) -> Result<()> {
+    ensure!(
+        t.dim() == 1,
+        "embedding_bag: expected 1-dimensional {what}, but got a tensor of shape {}",
+        fmt_shape(&t.sizes)
+    );
+    ensure!(
+        matches!(t.dtype, ScalarType::Int64 | ScalarType::Int32),
+        "embedding_bag: expected {what} to be Long or Int, but got {}",
+        t.dtype.name()
+    );
+    Ok(())
+}
+
+/// `check_arguments` of PyTorch's embedding bag.
+fn check(args: &Args, mode: i64, include_last: bool) -> Result<()> {
+    let (weight, indices, offsets) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    check_index(indices, "indices")?;
+    check_index(offsets, "offsets")?;
+    ensure!(
+        weight.dim() == 2 && weight.dtype.is_floating(),
+        "embedding_bag: expected a 2-dimensional floating weight, but got {}",
+        weight.describe()
+    );
+    ensure!(
+        (0..=MAX).contains(&mode),
+        "embedding_bag: unknown mode {mode}"
+    );
+    ensure!(
+        !include_last || !offsets.sizes.is_empty() && offsets.sizes[0] >= 1,
+        "include_last_offset: number of offset should be at least 1"
+    );
+    if let Some(w) = args.opt_tensor(6)? {
+        ensure!(
+            mode == SUM,
+            "embedding_bag: per_sample_weights was not None. per_sample_weights is only \
+             supported for mode='sum' (got mode={mode}). Please open a feature request on GitHub."
+        );
+        ensure!(
+            w.dtype == weight.dtype && w.sizes == indices.sizes,
+            "embedding_bag: expected per_sample_weights {} to be 1-D with the indices' length \
+             and the weight's dtype {}",
+            w.describe(),
+            weight.dtype.name()
+        );
+    }
+    Ok(())
+}
+
+/// `_embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=False,
+/// per_sample_weights=None, include_last_offset=False, padding_idx=-1)` and
+/// `_embedding_bag_forward_only`: the bags `[bags, dim]`, then `offset2bag`, `bag_size` and
+/// `max_indices`.
+pub fn embedding_bag(args: &Args, cx: &mut Ctx, forward_only: bool) -> Outputs {
+    args.at_most(9)?;
+    let (weight, indices, offsets) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let mode = args.int_or(4, SUM)?;
+    let include_last = args.bool_or(7, false)?;
+    check(args, mode, include_last)?;
+    ensure!(
+        !args.bool_or(5, false)?,
+        "embedding_bag with sparse=True gradients is not supported on remote"
+    );
+    let padding_idx = args.int_or(8, -1)?;
+    let per_sample = args.opt_tensor(6)?;
+    let index_dtype = promote(indices.dtype, offsets.dtype);
+    let (n, dim) = (indices.sizes[0], weight.sizes[1]);
+    let bags = offsets.sizes[0] - i64::from(include_last);
+    // PyTorch's CPU kernel sums without `offset2bag` in its fast path.
+    let fast_sum = mode == SUM
+        && padding_idx < 0
+        && weight.dtype != ScalarType::Float64
+        && weight.strides[1] == 1;
+    let offset2bag_len = if fast_sum { 0 } else { n };
+    let bag_size_len = if forward_only && mode == SUM {
+        offsets.sizes[0]
+    } else {
+        bags
+    };
+    let max_indices: Vec<i64> = if mode == MAX {
+        vec![bags, dim]
+    } else {
+        vec![bag_size_len]
+    };
+    let outs = vec![
+        cx.empty_contiguous(&[bags, dim], weight.dtype)?,
+        cx.empty_contiguous(&[offset2bag_len], index_dtype)?,
+        cx.empty_contiguous(&[bag_size_len], index_dtype)?,
+        cx.empty_contiguous(&max_indices, index_dtype)?,
+    ];
+    let params = EmbeddingBagParams {
+        mode,
+        scale_grad_by_freq: args.bool_or(3, false)?,
+        include_last_offset: include_last,
+        padding_idx,
+    };
+    let mut inputs = vec![weight.clone(), indices.clone(), offsets.clone()];
+    inputs.extend(per_sample.cloned());
+    cx.k.library(LibraryOp::EmbeddingBag(params), &inputs, &outs)
+        .map_err(failed("library"))?;
+    Ok(outs.into_iter().map(Output::Tensor).collect())
+}
+
+/// `_embedding_bag_backward(grad, indices, offsets, offset2bag, bag_size, maximum_indices,
+/// num_weights, scale_grad_by_freq, mode, sparse, per_sample_weights, padding_idx=-1)`: the
+/// weight's dense gradient `[num_weights, dim]`, contiguous.
+pub fn embedding_bag_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(12)?;
+    let grad = args.tensor(0)?;
+    ensure!(
+        grad.dim() == 2,
+        "_embedding_bag_backward: expected a 2-D grad, but got {}",
+        fmt_shape(&grad.sizes)
+    );
+    ensure!(
+        !args.bool_or(9, false)?,
+        "embedding_bag with sparse=True gradients is not supported on remote"
+    );
+    let num_weights = args.int(6)?;
+    ensure!(
+        num_weights >= 0,
+        "_embedding_bag_backward: num_weights must be non-negative, got {num_weights}"
+    );
+    let params = EmbeddingBagParams {
+        mode: args.int(8)?,
+        scale_grad_by_freq: args.bool_or(7, false)?,
+        include_last_offset: false,
+        padding_idx: args.int_or(11, -1)?,
+    };
+    let mut inputs = (0..6)
+        .map(|i| args.tensor(i).cloned())
+        .collect::<Result<Vec<_>>>()?;
+    inputs.extend(args.opt_tensor(10)?.cloned());
+    let out = cx.empty_contiguous(&[num_weights, grad.sizes[1]], grad.dtype)?;
+    let op = LibraryOp::EmbeddingBagBackward((params, num_weights));
+    cx.k.library(op, &inputs, std::slice::from_ref(&out))
+        .map_err(failed("library"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `_embedding_bag_per_sample_weights_backward(grad, weight, indices, offsets, offset2bag,
+/// mode, padding_idx=-1)`: the gradient of the per-sample weights, one per index.
+pub fn per_sample_weights_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(7)?;
+    let (grad, indices) = (args.tensor(0)?, args.tensor(2)?);
+    let mode = args.int(5)?;
+    ensure!(
+        mode == SUM,
+        "embedding_bag_backward: per_sample_weights only supported for mode='sum'"
+    );
+    let params = EmbeddingBagParams {
+        mode,
+        scale_grad_by_freq: false,
+        include_last_offset: false,
+        padding_idx: args.int_or(6, -1)?,
+    };
+    let inputs = (0..5)
+        .map(|i| args.tensor(i).cloned())
+        .collect::<Result<Vec<_>>>()?;
+    let out = cx.empty_contiguous(&indices.sizes, grad.dtype)?;
+    let op = LibraryOp::EmbeddingBagPerSampleWeightsBackward(params);
+    cx.k.library(op, &inputs, std::slice::from_ref(&out))
+        .map_err(failed("library"))?;
+    Ok(vec![Output::Tensor(out)])
+}

@@ -1,0 +1,132 @@
+//! `nn.EmbeddingBag`'s kernels. libtorch computes the bags; the bookkeeping outputs, whose
+//! shapes the guest gives, are filled here the same way on any device: the bag of each
+//! index, each bag's count of indices that are not padding, and the maxima's rows.
+
+use tch::{Kind, TchError, Tensor};
+
+use crate::guest::{EmbeddingBagParams, TensorMeta};
+use crate::storage::kind_of;
+
+const MAX: i64 = 2;
+
+fn bad(message: &str) -> TchError {
+    TchError::Kind(format!("embedding_bag: {message}"))
+}
+
+/// The bag of each index: the number of bag starts at or before its position, less one.
+fn offset2bag(offsets: &Tensor, n: i64, bags: i64, kind: Kind) -> Result<Tensor, TchError> {
+    let device = offsets.device();
+    if n == 0 || bags <= 1 {
+        return Tensor::f_zeros([n], (kind, device));
+    }
+    let starts = offsets.f_narrow(0, 1, bags - 1)?.f_to_kind(Kind::Int64)?;
+    let inside = starts.f_masked_select(&starts.f_lt(n)?)?;
+    let ones = Tensor::f_ones(inside.size(), (kind, device))?;
+    Tensor::f_zeros([n], (kind, device))?
+        .f_index_add(0, &inside, &ones)?
+        .f_cumsum(0, kind)
+}
+
+/// `[bags, offset2bag, bag_size, max_indices]` shaped as `outs`.
+pub fn forward(
+    inputs: &[Tensor],
+    p: &EmbeddingBagParams,
+    outs: &[TensorMeta],
+) -> Result<Vec<Tensor>, TchError> {
+    let (Some([weight, indices, offsets]), Some([_, o2b, size, max])) =
+        (inputs.get(..3), outs.get(..4))
+    else {
+        return Err(bad(
+            "expected weight, indices and offsets, and four outputs",
+        ));
+    };
+    let (values, _, _, maxima) = Tensor::f_internal_embedding_bag_forward_only(
+        weight,
+        indices,
+        offsets,
+        p.scale_grad_by_freq,
+        p.mode,
+        false,
+        inputs.get(3),
+        p.include_last_offset,
+        p.padding_idx,
+    )?;
+    let kind = kind_of(o2b.dtype);
+    let device = weight.device();
+    let n = indices.size()[0];
+    let bags = values.size()[0];
+    let of_bag = offset2bag(offsets, n, bags, kind)?;
+    let counted = if p.padding_idx >= 0 {
+        indices.f_ne(p.padding_idx)?.f_to_kind(kind)?
+    } else {
+        Tensor::f_ones([n], (kind, device))?
+    };
+    let bag_size = Tensor::f_zeros(size.sizes.as_slice(), (kind, device))?
+        .f_index_add(0, &of_bag, &counted)?;
+    let max_indices = if p.mode == MAX {
+        maxima.f_to_kind(kind)?
+    } else {
+        Tensor::f_zeros(max.sizes.as_slice(), (kind, device))?
+    };
+    let of_bag = if o2b.sizes == [0] {
+        of_bag.f_narrow(0, 0, 0)?
+    } else {
+        of_bag
+    };
+    Ok(vec![values, of_bag, bag_size, max_indices])
+}
+
+/// `offset2bag` as given, or recomputed from every offset where the forward left it empty
+/// (as PyTorch's backward recomputes it, a last offset included).
+fn full_offset2bag(given: &Tensor, offsets: &Tensor, indices: &Tensor) -> Result<Tensor, TchError> {
+    let n = indices.size()[0];
+    if given.size()[0] == n {
+        return Ok(given.shallow_clone());
+    }
+    offset2bag(offsets, n, offsets.size()[0], given.kind())
+}
+
+/// The weight's gradient from `[grad, indices, offsets, offset2bag, bag_size, max_indices(,
+/// per_sample_weights)]`.
+pub fn backward(
+    inputs: &[Tensor],
+    p: &EmbeddingBagParams,
+    num_weights: i64,
+) -> Result<Tensor, TchError> {
+    let Some([grad, indices, offsets, of_bag, bag_size, max_indices]) = inputs.get(..6) else {
+        return Err(bad("the backward expects six inputs"));
+    };
+    let of_bag = full_offset2bag(of_bag, offsets, indices)?;
+    Tensor::f_internal_embedding_bag_dense_backward(
+        grad,
+        indices,
+        &of_bag,
+        bag_size,
+        max_indices,
+        num_weights,
+        p.scale_grad_by_freq,
+        p.mode,
+        inputs.get(6),
+        p.padding_idx,
+    )
+}
+
+/// The per-sample weights' gradient from `[grad, weight, indices, offsets, offset2bag]`.
+pub fn per_sample_weights_backward(
+    inputs: &[Tensor],
+    p: &EmbeddingBagParams,
+) -> Result<Tensor, TchError> {
+    let Some([grad, weight, indices, offsets, of_bag]) = inputs.get(..5) else {
+        return Err(bad("the per-sample weights' backward expects five inputs"));
+    };
+    let of_bag = full_offset2bag(of_bag, offsets, indices)?;
+    Tensor::f_internal_embedding_bag_per_sample_weights_backward(
+        grad,
+        weight,
+        indices,
+        offsets,
+        &of_bag,
+        p.mode,
+        p.padding_idx,
+    )
+}
