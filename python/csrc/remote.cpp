@@ -164,6 +164,17 @@ struct ArgBuilder {
     tr_args_tensor(handle, &meta, optional);
   }
 
+  // A storage (`set_.source_Storage`) travels as the Byte tensor that spans it.
+  void storage(const c10::Storage& s) {
+    TORCH_CHECK(s.device().type() == kRemote, op, ": expected a storage on remote, but got one on ",
+                s.device().str(), "; move it with .to(\"remote\") first");
+    const int64_t nbytes = static_cast<int64_t>(s.nbytes());
+    const int64_t stride = 1;
+    TrMeta meta{&nbytes, &stride, 1, 0, static_cast<int32_t>(c10::ScalarType::Byte),
+                reinterpret_cast<uint64_t>(s.data_ptr().get_context())};
+    tr_args_tensor(handle, &meta, 0);
+  }
+
   void scalar(const c10::Scalar& s) {
     if (s.isBoolean()) return tr_args_scalar_bool(handle, s.toBool());
     if (s.isIntegral(false)) return tr_args_scalar_int(handle, s.toLong());
@@ -224,6 +235,7 @@ struct ArgBuilder {
       return tr_args_str(handle, s.data(), s.size());
     }
     if (v.isGenerator()) return tr_args_none(handle);
+    if (v.isStorage()) return storage(v.toStorage());
     TORCH_CHECK_NOT_IMPLEMENTED(false, op, ": argument '", arg.name(), "' of type ", arg.type()->str(),
                                 " is not supported on remote");
   }
@@ -248,6 +260,11 @@ at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const st
       if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote &&
           storage_id(v.toTensor()) == meta.storage) {
         storage = v.toTensor().storage();
+        break;
+      }
+      if (v.isStorage() && v.toStorage().device().type() == kRemote &&
+          reinterpret_cast<uint64_t>(v.toStorage().data_ptr().get_context()) == meta.storage) {
+        storage = v.toStorage();
         break;
       }
     }
@@ -279,6 +296,7 @@ c10::DeviceIndex device_of(const std::vector<c10::IValue>& inputs) {
   }
   for (const auto& v : inputs) {
     if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote) return v.toTensor().device().index();
+    if (v.isStorage() && v.toStorage().device().type() == kRemote) return v.toStorage().device().index();
     if (v.isTensorList()) {
       for (const at::Tensor& t : v.toTensorList()) {
         if (t.defined() && t.device().type() == kRemote) return t.device().index();

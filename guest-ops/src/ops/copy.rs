@@ -1,5 +1,5 @@
 //! Copies between remote tensors and storage changes: `copy_`, `_copy_from`,
-//! `_copy_from_and_resize`, `_to_copy`, `clone`, `resize_`.
+//! `_copy_from_and_resize`, `_to_copy`, `clone`, `resize_`, `set_`.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -8,10 +8,10 @@ use crate::ops::ctx::Ctx;
 use crate::ops::factory::check_placement;
 use crate::ops::Outputs;
 use crate::rules::dims::expand;
-use crate::rules::layout::{strides_for, MemoryFormat};
+use crate::rules::layout::{contiguous_strides, strides_for, MemoryFormat};
 use crate::rules::overlap::{check_internal, check_partial};
 use crate::rules::propagate::preserve_strides;
-use crate::rules::shape::{broadcast, fmt_shape};
+use crate::rules::shape::{broadcast, extent, fmt_shape};
 use crate::types::{Output, ScalarType, TensorMeta};
 
 /// Copies `src` into `dst` with `copy_`'s rules: `src` broadcasts to `dst`, any dtypes.
@@ -112,6 +112,69 @@ pub fn resize_(args: &Args, cx: &mut Ctx) -> Outputs {
     let strides = strides_for(sizes, format.unwrap_or(MemoryFormat::Contiguous))?;
     let resized = cx.resize(this, sizes, strides, true)?;
     Ok(vec![Output::Updated((0, resized))])
+}
+
+/// `set_(self)`: `self` becomes empty, on a storage of its own.
+pub fn set_empty(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let this = args.tensor(0)?;
+    let empty = cx.empty_contiguous(&[0], this.dtype)?;
+    Ok(vec![Output::Updated((0, empty))])
+}
+
+/// `set_.source_Tensor(self, source)`: `self` becomes a view of `source`'s storage with its
+/// geometry; both must have one dtype.
+pub fn set_tensor(args: &Args) -> Outputs {
+    args.at_most(2)?;
+    let (this, source) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        this.dtype == source.dtype,
+        "Could not set tensor of type {} to a tensor of type {}",
+        source.dtype.name(),
+        this.dtype.name()
+    );
+    Ok(vec![Output::Updated((0, source.clone()))])
+}
+
+/// `set_.source_Storage(self, source)` and `.source_Storage_storage_offset(self, source,
+/// storage_offset, size, stride=[])`: `self` views the storage (which arrives as the Byte
+/// tensor spanning it), whole and flat without a geometry.
+pub fn set_storage(args: &Args, with_geometry: bool) -> Outputs {
+    args.at_most(if with_geometry { 5 } else { 2 })?;
+    let (this, source) = (args.tensor(0)?, args.tensor(1)?);
+    let nbytes = source.sizes.first().copied().unwrap_or(0);
+    let itemsize = this.dtype.itemsize();
+    let (offset, sizes, strides) = if with_geometry {
+        let sizes = args.int_list(3)?.to_vec();
+        let strides = match args.opt_int_list(4)? {
+            Some(s) if !s.is_empty() => s.to_vec(),
+            _ => contiguous_strides(&sizes)?,
+        };
+        (args.int(2)?, sizes, strides)
+    } else {
+        (0, vec![nbytes / itemsize], vec![1])
+    };
+    ensure!(offset >= 0, "Tensor: invalid storage offset {offset}");
+    ensure!(
+        sizes.len() == strides.len(),
+        "mismatch in length of strides and shape"
+    );
+    let span = extent(&sizes, &strides)?;
+    let needed = if span == 0 {
+        0
+    } else {
+        (offset + span) * itemsize
+    };
+    ensure!(
+        needed <= nbytes,
+        "setStorage: sizes {}, strides {}, storage offset {offset}, and itemsize {itemsize} \
+         requiring a storage size of {needed} are out of bounds for storage of size {nbytes}",
+        fmt_shape(&sizes),
+        fmt_shape(&strides)
+    );
+    let mut view = source.view(sizes, strides, offset);
+    view.dtype = this.dtype;
+    Ok(vec![Output::Updated((0, view))])
 }
 
 #[cfg(test)]

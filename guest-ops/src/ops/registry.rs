@@ -73,6 +73,14 @@ const COPY: &[Entry] = &[
     e("_to_copy", &[""], copy::to_copy),
     e("clone", &[""], copy::clone),
     e("resize_", &[""], copy::resize_),
+    e("set_", &[""], copy::set_empty),
+    e("set_", &["source_Tensor"], |a, _| copy::set_tensor(a)),
+    e("set_", &["source_Storage"], |a, _| {
+        copy::set_storage(a, false)
+    }),
+    e("set_", &["source_Storage_storage_offset"], |a, _| {
+        copy::set_storage(a, true)
+    }),
 ];
 
 const VIEW: &[Entry] = &[
