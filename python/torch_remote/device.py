@@ -132,3 +132,8 @@ def stats() -> dict[str, int]:
     """Client-side counters over all remote devices: ops, batches, round_trips, bytes_up,
     bytes_down."""
     return dict(_native.client_stats())
+
+
+def get_amp_supported_dtype() -> list[torch.dtype]:
+    """The dtypes ``torch.autocast(device_type="remote")`` may compute in, as on CUDA."""
+    return [torch.float16, torch.bfloat16]
