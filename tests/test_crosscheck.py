@@ -775,6 +775,14 @@ SAMPLES = [
     ),
     # pooling
     Sample(
+        "embedding_renorm",
+        lambda w: (
+            F.embedding(torch.tensor([1, 3, 1], device=w.device), w.clone(), max_norm=1.0),
+            torch.embedding_renorm_(w.clone(), torch.tensor([0, 2], device=w.device), 0.5, 1.0),
+        ),
+        inputs(lambda: torch.randn(4, 3, generator=GEN) * 3),
+    ),
+    Sample(
         "cdist",
         lambda a, b: (
             torch.cdist(a, b),
@@ -1449,6 +1457,24 @@ def _dropout_check(x, out, mask):
 
 
 RANDOM_SAMPLES = [
+    RandomSample(
+        "normal_tensor_tensor",
+        lambda m, s: torch.normal(m, s.abs() * 1e-6),
+        inputs(randn(3, 1), randn(4)),
+        lambda m, s, y: torch.allclose(y, m.expand(3, 4), atol=1e-4),
+    ),
+    RandomSample(
+        "normal_tensor_float",
+        lambda m: torch.normal(m, 1e-6),
+        inputs(randn(2, 3)),
+        lambda m, y: torch.allclose(y, m, atol=1e-4),
+    ),
+    RandomSample(
+        "normal_float_tensor",
+        lambda s: torch.normal(2.0, s.abs() + 1.0),
+        inputs(randn(4096)),
+        lambda s, y: abs(y.mean().item() - 2.0) < 0.2,
+    ),
     RandomSample(
         "bernoulli_",
         lambda a: a.bernoulli_(0.3),

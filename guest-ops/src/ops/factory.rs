@@ -1,5 +1,5 @@
 //! Factories and in-place fills: `empty`, `empty_strided`, `arange`, `eye`, `fill_`, `zero_`,
-//! `normal_`, `uniform_`.
+//! `normal_`, `uniform_`, and `normal` with tensor means or deviations.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
@@ -11,7 +11,8 @@ use crate::rules::dims::expand;
 use crate::rules::dtype::default_float;
 use crate::rules::layout::{strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
-use crate::types::{Output, RandomOp, Scalar, ScalarType, TensorMeta};
+use crate::rules::shape::broadcast_all;
+use crate::types::{BinaryOp, Operand, Output, RandomOp, Scalar, ScalarType, TensorMeta};
 
 /// Checks the `layout` and `device` arguments of a factory: strided tensors on remote only.
 pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> {
@@ -221,6 +222,53 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
     check_internal(this)?;
     cx.k.random(op, a, b, this).map_err(failed("random"))?;
     Ok(vec![Output::Argument(0)])
+}
+
+/// `normal.Tensor_Tensor(mean, std)`, `normal.Tensor_float(mean, std=1)` and
+/// `normal.float_Tensor(mean=0, std)`: as PyTorch computes them, standard normal samples of
+/// the broadcast shape (contiguous), scaled by `std` and shifted by `mean`.
+pub fn normal_tensors(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (mean, std) = (args.value(0)?, args.value(1)?);
+    let tensors: Vec<&TensorMeta> = [mean, std]
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::Tensor(t) => Some(t),
+            Value::Number(_) => None,
+        })
+        .collect();
+    let dtype = tensors[0].dtype;
+    for t in &tensors {
+        ensure!(
+            t.dtype.is_floating() && t.dtype == dtype,
+            "normal expects floating mean and std of one dtype, but got {}",
+            t.describe()
+        );
+    }
+    let shape = broadcast_all(tensors.iter().map(|t| t.sizes.as_slice()))?;
+    let out = cx.empty_contiguous(&shape, dtype)?;
+    let scale = match std {
+        Value::Number(s) => {
+            let s = as_f64(s);
+            let nonnegative = s >= 0.0;
+            ensure!(nonnegative, "normal expects std >= 0.0, but found std {s}");
+            s
+        }
+        Value::Tensor(_) => 1.0,
+    };
+    cx.k.random(RandomOp::Normal, 0.0, scale, &out)
+        .map_err(failed("random"))?;
+    let target = Operand::Tensor(out.clone());
+    for (op, value) in [(BinaryOp::Mul, std), (BinaryOp::Add, mean)] {
+        let operand = match value {
+            Value::Tensor(t) => Operand::Tensor(expand(t, &shape)?),
+            Value::Number(n) if op == BinaryOp::Add && as_f64(n) != 0.0 => Operand::Number(n),
+            Value::Number(_) => continue,
+        };
+        cx.k.binary(op, &target, &operand, None, dtype, &out)
+            .map_err(failed("binary"))?;
+    }
+    Ok(vec![Output::Tensor(out)])
 }
 
 #[cfg(test)]

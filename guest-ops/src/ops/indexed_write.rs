@@ -1,6 +1,6 @@
 //! Writes at indices along a dim that the host's libtorch computes whole, one `library`
-//! kernel each: `scatter_reduce`, `index_reduce`, `index_copy` and `index_fill_`. Their
-//! checks are PyTorch's; each result has `self`'s shape and dtype.
+//! kernel each: `scatter_reduce`, `index_reduce`, `index_copy`, `index_fill_` and
+//! `embedding_renorm_`. Their checks are PyTorch's; each result has `self`'s shape and dtype.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
@@ -165,4 +165,25 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
             write(args, cx, Form::InPlace, op, &[index, value])
         }
     }
+}
+
+/// `embedding_renorm_(self, indices, max_norm, norm_type)`: the rows of the 2-d `self` at
+/// `indices` whose `norm_type`-norm exceeds `max_norm` are scaled down to it, in place.
+pub fn embedding_renorm(args: &Args, cx: &mut Ctx) -> Outputs {
+    const OP: &str = "embedding_renorm_()";
+    args.at_most(4)?;
+    let (x, indices) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        x.dim() == 2 && x.dtype.is_floating(),
+        "{OP}: expected a 2-D floating weight, but got {}",
+        x.describe()
+    );
+    ensure!(
+        is_index(indices.dtype),
+        "{OP}: expected Long or Int indices, but got {}",
+        indices.describe()
+    );
+    check_internal(x)?;
+    let op = LibraryOp::EmbeddingRenorm((args.float_or(2, 1.0)?, args.float_or(3, 2.0)?));
+    write(args, cx, Form::InPlace, op, &[indices])
 }

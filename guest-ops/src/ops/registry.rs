@@ -58,6 +58,11 @@ const FACTORY: &[Entry] = &[
     e("eye", &["m_out"], |a, c| factory::eye(a, c, true)),
     e("fill_", &["Scalar", "Tensor"], factory::fill),
     e("zero_", &[""], factory::zero),
+    e(
+        "normal",
+        &["Tensor_Tensor", "Tensor_float", "float_Tensor"],
+        factory::normal_tensors,
+    ),
     e("normal_", &[""], |a, c| {
         factory::random(a, c, RandomOp::Normal)
     }),
@@ -789,6 +794,7 @@ const INDEX: &[Entry] = &[
     e("index_copy", &["out"], |a, c| {
         indexed_write::index_copy(a, c, Out(4))
     }),
+    e("embedding_renorm_", &[""], indexed_write::embedding_renorm),
     e(
         "index_fill_",
         &["int_Scalar", "int_Tensor"],

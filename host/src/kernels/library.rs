@@ -134,6 +134,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::RepeatInterleave(len) => Tensor::f_repeat_interleave(input(inputs, 0)?, *len),
         LibraryOp::Histc((bins, min, max)) => histc(input(inputs, 0)?, *bins, *min, *max),
         LibraryOp::ChannelShuffle(groups) => input(inputs, 0)?.f_channel_shuffle(*groups),
+        LibraryOp::EmbeddingRenorm((max_norm, norm_type)) => input(inputs, 0)?
+            .shallow_clone()
+            .f_embedding_renorm_(input(inputs, 1)?, *max_norm, *norm_type),
         LibraryOp::RoundDecimals(decimals) => input(inputs, 0)?.f_round_decimals(*decimals),
         LibraryOp::IndexCopy(dim) => {
             input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)
