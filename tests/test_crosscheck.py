@@ -775,6 +775,20 @@ SAMPLES = [
     ),
     # pooling
     Sample(
+        "lu_solve",
+        lambda a, b: (
+            torch.linalg.lu_solve(*torch.linalg.lu_factor(spd(a)), b),
+            torch.linalg.lu_solve(*torch.linalg.lu_factor(spd(a)), b.mT, left=False),
+            torch.linalg.lu_solve(*torch.linalg.lu_factor(spd(a)), b[0], adjoint=True),
+        ),
+        inputs(randn(2, 3, 3), randn(2, 3, 2)),
+    ),
+    Sample(
+        "slogdet",
+        lambda a: (torch.linalg.slogdet(a), torch.linalg.slogdet(a[0].t()), torch.logdet(spd(a))),
+        inputs(randn(2, 4, 4)),
+    ),
+    Sample(
         "embedding_renorm",
         lambda w: (
             F.embedding(torch.tensor([1, 3, 1], device=w.device), w.clone(), max_norm=1.0),
@@ -1309,6 +1323,11 @@ GRAD_SAMPLES = [
     GradSample("median_dim", lambda a: a.median(1).values, inputs(randn(3, 5))),
     GradSample("kthvalue", lambda a: a.kthvalue(2, 0).values, inputs(randn(4, 3))),
     GradSample("linalg_inv", lambda a: torch.linalg.inv(spd(a)), inputs(randn(2, 3, 3))),
+    GradSample(
+        "slogdet",
+        lambda a: torch.linalg.slogdet(spd(a)).logabsdet + torch.logdet(spd(a)),
+        inputs(randn(2, 3, 3)),
+    ),
     GradSample("glu", lambda a: F.glu(a, 1), inputs(randn(3, 4))),
     GradSample(
         "unfold_fold", lambda a: F.fold(F.unfold(a, 2), (4, 5), 2), inputs(randn(1, 2, 4, 5))

@@ -1,6 +1,7 @@
 //! Matrix decompositions and solvers: `linalg_inv_ex`, `linalg_cholesky_ex`, `_linalg_det`,
-//! `_linalg_solve_ex`, `linalg_qr`, `_linalg_svd`, `_linalg_eigh`. Matrices come out batched
-//! column-major, as LAPACK writes them; vectors and infos contiguous.
+//! `_linalg_slogdet`, `linalg_lu_factor_ex`, `linalg_lu_solve`, `_linalg_solve_ex`,
+//! `linalg_qr`, `_linalg_svd`, `_linalg_eigh`. Matrices come out batched column-major, as
+//! LAPACK writes them; vectors and infos contiguous.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
@@ -8,7 +9,7 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
 use crate::rules::layout::contiguous_strides;
-use crate::rules::shape::{broadcast_all, fmt_shape};
+use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
 use crate::types::{LinalgOp, Output, ScalarType, TensorMeta};
 
 /// Strides of a batch of column-major matrices of `shape`.
@@ -123,6 +124,81 @@ pub fn det(args: &Args, cx: &mut Ctx) -> Outputs {
         (with(batch(a), &[n]), ScalarType::Int32, false),
     ]);
     lower(cx, LinalgOp::Det, std::slice::from_ref(a), outs)
+}
+
+/// `_linalg_slogdet(A)`: the sign and log-magnitude of the determinant, the LU factors and
+/// the pivots.
+pub fn slogdet(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let a = args.tensor(0)?;
+    check_input("linalg.slogdet", a, true)?;
+    let n = a.sizes[a.dim() - 1];
+    let outs = Outs(vec![
+        (batch(a), a.dtype, false),
+        (batch(a), a.dtype, false),
+        (a.sizes.clone(), a.dtype, true),
+        (with(batch(a), &[n]), ScalarType::Int32, false),
+    ]);
+    lower(cx, LinalgOp::Slogdet, std::slice::from_ref(a), outs)
+}
+
+/// `linalg_lu_factor_ex(A, *, pivot=True, check_errors=False)`: the LU factors, the pivots
+/// and the info.
+pub fn lu_factor(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let a = args.tensor(0)?;
+    check_input("torch.lu_factor", a, false)?;
+    let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+    let outs = Outs(vec![
+        (a.sizes.clone(), a.dtype, true),
+        (with(batch(a), &[m.min(n)]), ScalarType::Int32, false),
+        (batch(a), ScalarType::Int32, false),
+    ]);
+    let pivot = args.bool_or(1, true)?;
+    lower(cx, LinalgOp::LuFactor(pivot), std::slice::from_ref(a), outs)
+}
+
+/// `linalg_lu_solve(LU, pivots, B, *, left=True, adjoint=False)`: the solution from the LU
+/// factors, with the batch of `LU` and `B` broadcast.
+pub fn lu_solve(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let (lu, pivots, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let (left, adjoint) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
+    check_input("linalg.lu_solve", lu, true)?;
+    ensure!(
+        b.dim() >= 2,
+        "linalg.lu_solve: Expected B to have at least 2 dimensions, but got {}",
+        fmt_shape(&b.sizes)
+    );
+    ensure!(
+        lu.dtype == b.dtype,
+        "linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type {} and \
+         B of type {} instead",
+        lu.dtype.name(),
+        b.dtype.name()
+    );
+    let n = lu.sizes[lu.dim() - 1];
+    ensure!(
+        pivots.dtype == ScalarType::Int32 && pivots.sizes == with(batch(lu), &[n]),
+        "linalg.lu_solve: expected Int pivots of shape {}, but got {}",
+        fmt_shape(&with(batch(lu), &[n])),
+        pivots.describe()
+    );
+    let (rows, cols) = (b.sizes[b.dim() - 2], b.sizes[b.dim() - 1]);
+    let solved = if left { rows } else { cols };
+    ensure!(
+        solved == n,
+        "linalg.lu_solve: Incompatible shapes of A and B for the equation {}: LU {} and B {}",
+        if left { "AX = B" } else { "XA = B" },
+        fmt_shape(&lu.sizes),
+        fmt_shape(&b.sizes)
+    );
+    let shape = with(broadcast(&batch(lu), &batch(b))?, &[rows, cols]);
+    // `left=False` solves the transposed system: its solution is the transpose of a
+    // column-major one, so row-major.
+    let outs = Outs(vec![(shape, b.dtype, left)]);
+    let inputs = [lu.clone(), pivots.clone(), b.clone()];
+    lower(cx, LinalgOp::LuSolve((left, adjoint)), &inputs, outs)
 }
 
 /// `_linalg_solve_ex(A, B, *, left=True, check_errors=False)`: the solution, LU, pivots and

@@ -17,6 +17,20 @@ pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
             let (det, lu, pivots) = Tensor::f_internal_linalg_det(a)?;
             vec![det, lu, pivots]
         }
+        LinalgOp::LuFactor(pivot) => {
+            let (lu, pivots, info) = Tensor::f_linalg_lu_factor_ex(a, *pivot, false)?;
+            vec![lu, pivots, info]
+        }
+        LinalgOp::LuSolve((left, adjoint)) => {
+            let (Some(pivots), Some(b)) = (inputs.get(1), inputs.get(2)) else {
+                return Err(TchError::Kind("linalg lu_solve: no pivots or B".into()));
+            };
+            vec![Tensor::f_linalg_lu_solve(a, pivots, b, *left, *adjoint)?]
+        }
+        LinalgOp::Slogdet => {
+            let (sign, logabsdet, lu, pivots) = Tensor::f_internal_linalg_slogdet(a)?;
+            vec![sign, logabsdet, lu, pivots]
+        }
         LinalgOp::Solve(left) => {
             let b = inputs
                 .get(1)
