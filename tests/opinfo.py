@@ -61,6 +61,16 @@ FAMILIES: dict[str, list[str]] = {
         "nn.functional.hardsigmoid nn.functional.hardshrink nn.functional.softshrink"
     ).split(),
     "sorting": "sort argsort topk kthvalue unique median nanmedian mode".split(),
+    "library": (
+        "cdist linalg.cross nn.functional.grid_sample nn.functional.embedding_bag bincount histc "
+        "repeat_interleave logcumsumexp cummax cummin aminmax nansum nanmean scatter_reduce "
+        "index_reduce index_copy index_fill nn.functional.max_pool3d nn.functional.avg_pool3d "
+        "nn.functional.adaptive_max_pool2d nn.functional.adaptive_max_pool3d "
+        "nn.functional.adaptive_avg_pool3d nn.functional.channel_shuffle linalg.slogdet logdet "
+        "linalg.lu_factor linalg.lu_factor_ex linalg.lu_solve special.erfcx special.i0e "
+        "special.i1 special.i1e special.ndtr special.ndtri special.log_ndtr angle polygamma equal "
+        "nn.functional.multi_head_attention_forward"
+    ).split(),
 }
 
 DTYPES = {

@@ -784,6 +784,27 @@ SAMPLES = [
         inputs(randn(2, 3, 3), randn(2, 3, 2)),
     ),
     Sample(
+        "solve_triangular_lu_unpack",
+        lambda a, b: (
+            torch.linalg.solve_triangular(spd(a).triu(), b, upper=True),
+            torch.linalg.solve_triangular(spd(a).tril(), b.mT, upper=False, left=False),
+            torch.lu_unpack(*torch.linalg.lu_factor(a)),
+            torch.lu_unpack(*torch.linalg.lu_factor(a[0]), unpack_pivots=False),
+        ),
+        inputs(randn(2, 3, 3), randn(2, 3, 2)),
+    ),
+    Sample(
+        "polygamma_all_no_dims",
+        lambda a, u: (
+            torch.polygamma(1, a.abs() + 0.5),
+            torch.polygamma(2, torch.tensor([1, 2, 3], device=a.device)),
+            a.clone().abs_().add_(1).polygamma_(3),
+            torch.all(a, dim=()),
+            torch.any(u, dim=(), keepdim=True),
+        ),
+        inputs(randn(3, 4), lambda: torch.tensor([0, 3, 0], dtype=torch.uint8)),
+    ),
+    Sample(
         "slogdet",
         lambda a: (torch.linalg.slogdet(a), torch.linalg.slogdet(a[0].t()), torch.logdet(spd(a))),
         inputs(randn(2, 4, 4)),

@@ -5,7 +5,7 @@
 use crate::error::{ensure, Error, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::iter::Pointwise;
+use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
 use crate::types::{ActivationOp, BinaryOp, Scalar, ScalarType, TernaryOp};
 
@@ -206,18 +206,7 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
             x.dtype.name()
         );
     }
-    let dest = form.dest(args)?;
-    if let Dest::Out(_, out) | Dest::InPlace(_, out) = dest {
-        ensure!(
-            out.dtype == x.dtype,
-            "Found dtype {} but expected {}",
-            out.dtype.name(),
-            x.dtype.name()
-        );
-    }
-    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
-    let target = pw.target(cx, dest, x.dtype, true)?;
-    let input = pw.expanded(0)?;
+    let (target, input) = same_dtype_target(cx, form.dest(args)?, x, true)?;
     target.run(cx, "activation", |k, out| k.activation(op, &input, out))
 }
 

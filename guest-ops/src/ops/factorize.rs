@@ -1,6 +1,6 @@
 //! Matrix decompositions and solvers: `linalg_inv_ex`, `linalg_cholesky_ex`, `_linalg_det`,
-//! `_linalg_slogdet`, `linalg_lu_factor_ex`, `linalg_lu_solve`, `_linalg_solve_ex`,
-//! `linalg_qr`, `_linalg_svd`, `_linalg_eigh`. Matrices come out batched column-major, as
+//! `_linalg_slogdet`, `linalg_lu_factor_ex`, `lu_unpack`, `linalg_lu_solve`, `_linalg_solve_ex`,
+//! `linalg_solve_triangular`, `linalg_qr`, `_linalg_svd`, `_linalg_eigh`. Matrices come out batched column-major, as
 //! LAPACK writes them; vectors and infos contiguous.
 
 use crate::error::{ensure, Error, Result};
@@ -158,6 +158,82 @@ pub fn lu_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     lower(cx, LinalgOp::LuFactor(pivot), std::slice::from_ref(a), outs)
 }
 
+/// `lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True)`: the permutation
+/// `P`, and the unit lower `L` and upper `U` factors, contiguous; those not unpacked are empty.
+pub fn lu_unpack(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let (lu, pivots) = (args.tensor(0)?, args.tensor(1)?);
+    let (data, perm) = (args.bool_or(2, true)?, args.bool_or(3, true)?);
+    ensure!(
+        lu.dim() >= 2,
+        "torch.lu_unpack: Expected tensor with 2 or more dimensions. Got size: {} instead",
+        fmt_shape(&lu.sizes)
+    );
+    let (m, n) = (lu.sizes[lu.dim() - 2], lu.sizes[lu.dim() - 1]);
+    let k = m.min(n);
+    ensure!(
+        pivots.dtype == ScalarType::Int32 && pivots.sizes == with(batch(lu), &[k]),
+        "torch.lu_unpack: expected Int pivots of shape {}, but got {}",
+        fmt_shape(&with(batch(lu), &[k])),
+        pivots.describe()
+    );
+    let shape = |wanted: bool, tail: &[i64]| {
+        if wanted {
+            with(batch(lu), tail)
+        } else {
+            vec![0]
+        }
+    };
+    let outs = Outs(vec![
+        (shape(perm, &[m, m]), lu.dtype, false),
+        (shape(data, &[m, k]), lu.dtype, false),
+        (shape(data, &[k, n]), lu.dtype, false),
+    ]);
+    let inputs = [lu.clone(), pivots.clone()];
+    lower(cx, LinalgOp::LuUnpack((data, perm)), &inputs, outs)
+}
+
+/// `linalg_solve_triangular(A, B, *, upper, left=True, unitriangular=False)`: the solution
+/// of the triangular system, column-major, with the batches of `A` and `B` broadcast.
+pub fn solve_triangular(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    let upper = args.bool_or(2, false)?;
+    let (left, unit) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
+    check_input("linalg.solve_triangular", a, true)?;
+    let shape = solution_shape("linalg.solve_triangular", a, b, left)?;
+    let inputs = [a.clone(), b.clone()];
+    let op = LinalgOp::SolveTriangular((upper, left, unit));
+    lower(cx, op, &inputs, Outs(vec![(shape, b.dtype, true)]))
+}
+
+/// The shape of `X` in `AX = B` (or `XA = B` unless `left`) for square `A`: `B`'s matrix dims
+/// after the broadcast batch.
+fn solution_shape(name: &str, a: &TensorMeta, b: &TensorMeta, left: bool) -> Result<Vec<i64>> {
+    ensure!(
+        b.dim() >= 2,
+        "{name}: Expected B to have at least 2 dimensions, but got {}",
+        fmt_shape(&b.sizes)
+    );
+    ensure!(
+        a.dtype == b.dtype,
+        "{name}: Expected A and B to have the same dtype, but found A of type {} and B of type {} \
+         instead",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    let n = a.sizes[a.dim() - 1];
+    let (rows, cols) = (b.sizes[b.dim() - 2], b.sizes[b.dim() - 1]);
+    ensure!(
+        (if left { rows } else { cols }) == n,
+        "{name}: Incompatible shapes of A and B for the equation {}: A {} and B {}",
+        if left { "AX = B" } else { "XA = B" },
+        fmt_shape(&a.sizes),
+        fmt_shape(&b.sizes)
+    );
+    Ok(with(broadcast(&batch(a), &batch(b))?, &[rows, cols]))
+}
+
 /// `linalg_lu_solve(LU, pivots, B, *, left=True, adjoint=False)`: the solution from the LU
 /// factors, with the batch of `LU` and `B` broadcast.
 pub fn lu_solve(args: &Args, cx: &mut Ctx) -> Outputs {
@@ -165,18 +241,6 @@ pub fn lu_solve(args: &Args, cx: &mut Ctx) -> Outputs {
     let (lu, pivots, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (left, adjoint) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
     check_input("linalg.lu_solve", lu, true)?;
-    ensure!(
-        b.dim() >= 2,
-        "linalg.lu_solve: Expected B to have at least 2 dimensions, but got {}",
-        fmt_shape(&b.sizes)
-    );
-    ensure!(
-        lu.dtype == b.dtype,
-        "linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type {} and \
-         B of type {} instead",
-        lu.dtype.name(),
-        b.dtype.name()
-    );
     let n = lu.sizes[lu.dim() - 1];
     ensure!(
         pivots.dtype == ScalarType::Int32 && pivots.sizes == with(batch(lu), &[n]),
@@ -184,16 +248,7 @@ pub fn lu_solve(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&with(batch(lu), &[n])),
         pivots.describe()
     );
-    let (rows, cols) = (b.sizes[b.dim() - 2], b.sizes[b.dim() - 1]);
-    let solved = if left { rows } else { cols };
-    ensure!(
-        solved == n,
-        "linalg.lu_solve: Incompatible shapes of A and B for the equation {}: LU {} and B {}",
-        if left { "AX = B" } else { "XA = B" },
-        fmt_shape(&lu.sizes),
-        fmt_shape(&b.sizes)
-    );
-    let shape = with(broadcast(&batch(lu), &batch(b))?, &[rows, cols]);
+    let shape = solution_shape("linalg.lu_solve", lu, b, left)?;
     // `left=False` solves the transposed system: its solution is the transpose of a
     // column-major one, so row-major.
     let outs = Outs(vec![(shape, b.dtype, left)]);

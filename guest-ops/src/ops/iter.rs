@@ -137,6 +137,27 @@ impl<'a> Pointwise<'a> {
     }
 }
 
+/// The output in `dest` of an elementwise op on `x` alone whose result has `x`'s dtype, which
+/// an `out=` or in-place tensor must have too; and `x` as the kernel reads it.
+pub fn same_dtype_target(
+    cx: &mut Ctx,
+    dest: Dest,
+    x: &TensorMeta,
+    safe_cast: bool,
+) -> Result<(Target, TensorMeta)> {
+    if let Dest::Out(_, out) | Dest::InPlace(_, out) = dest {
+        ensure!(
+            out.dtype == x.dtype,
+            "Found dtype {} but expected {}",
+            out.dtype.name(),
+            x.dtype.name()
+        );
+    }
+    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+    let target = pw.target(cx, dest, x.dtype, safe_cast)?;
+    Ok((target, pw.expanded(0)?))
+}
+
 impl Target {
     /// Runs `kernel` into the target, then casts a temporary into the real output.
     pub fn run(

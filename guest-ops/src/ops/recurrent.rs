@@ -7,6 +7,7 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
+use crate::rules::dtype::check_floating_alike;
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{LibraryOp, Output, TensorMeta};
 
@@ -75,7 +76,7 @@ impl<'a> Cell<'a> {
             fmt_shape(&self.state.sizes),
             fmt_shape(&gates.sizes)
         );
-        check_floating(op, &self.inputs())
+        check_floating_alike(op, &self.inputs().iter().collect::<Vec<_>>())
     }
 
     /// The inputs of the `library` kernel: gates, state, then the biases if any.
@@ -98,26 +99,6 @@ fn check_dim(op: &str, t: &TensorMeta, dim: usize, what: &str) -> Result<()> {
         "{op}: expected {what} to be {dim}-dimensional, but got a tensor of shape {}",
         fmt_shape(&t.sizes)
     );
-    Ok(())
-}
-
-/// Every tensor of the cell has the first's floating dtype.
-fn check_floating(op: &str, tensors: &[TensorMeta]) -> Result<()> {
-    let dtype = tensors[0].dtype;
-    ensure!(
-        dtype.is_floating(),
-        "\"{op}\" not implemented for '{}'",
-        dtype.name()
-    );
-    for t in tensors {
-        ensure!(
-            t.dtype == dtype,
-            "{op}: expected scalar type {} but found {} (shape {})",
-            dtype.name(),
-            t.dtype.name(),
-            fmt_shape(&t.sizes)
-        );
-    }
     Ok(())
 }
 
@@ -172,7 +153,7 @@ pub fn lstm_cell_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     }
     let mut inputs: Vec<TensorMeta> = [grad_hy, grad_cy].into_iter().flatten().cloned().collect();
     inputs.extend([c.clone(), cy.clone(), workspace.clone()]);
-    check_floating(OP, &inputs)?;
+    check_floating_alike(OP, &inputs.iter().collect::<Vec<_>>())?;
     let grad_gates = cx.empty_like(workspace)?;
     let grad_cx = cx.empty_like(c)?;
     let mut outs = vec![grad_gates, grad_cx];
@@ -211,7 +192,7 @@ pub fn gru_cell_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&grad_hy.sizes)
     );
     let inputs = [grad_hy.clone(), workspace.clone()];
-    check_floating(OP, &inputs)?;
+    check_floating_alike(OP, &inputs.iter().collect::<Vec<_>>())?;
     let dtype = grad_hy.dtype;
     let mut outs = vec![
         cx.empty_contiguous(&[batch, 3 * hidden], dtype)?,

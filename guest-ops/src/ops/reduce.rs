@@ -1,7 +1,7 @@
 //! Accumulating reductions: `sum`, `mean`, `prod`, `all`, `any`, and `equal`. Their outputs
 //! are contiguous, like `resize_reduction`'s.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -143,11 +143,7 @@ pub fn all_any(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool) 
     };
     let mask = match dims {
         None => vec![true; x.dim()],
-        Some([]) => {
-            return Err(Error::unsupported(format!(
-                "{name} over no dims is not supported on remote"
-            )))
-        }
+        Some([]) => return truth_of(args, cx, form),
         Some(dims) => reduction_mask(dims, x.dim())?,
     };
     let natural = if x.dtype == ScalarType::Uint8 {
@@ -177,6 +173,37 @@ pub fn all_any(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool) 
     if target != out {
         cx.k.copy(&target, &out).map_err(failed("copy"))?;
         cx.free(&target);
+    }
+    Ok(vec![outputs])
+}
+
+/// `all`/`any` over no dims: each element's truth, as Bool (Uint8 for a Uint8 input).
+fn truth_of(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    let x = args.tensor(0)?;
+    let natural = if x.dtype == ScalarType::Uint8 {
+        ScalarType::Uint8
+    } else {
+        ScalarType::Bool
+    };
+    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, natural)?;
+    let truth = if out.dtype == ScalarType::Bool {
+        out.clone()
+    } else {
+        cx.empty_contiguous(&x.sizes, ScalarType::Bool)?
+    };
+    let zero = Operand::Number(Scalar::Integer(0));
+    cx.k.binary(
+        BinaryOp::Ne,
+        &Operand::Tensor(x.clone()),
+        &zero,
+        None,
+        x.dtype,
+        &truth,
+    )
+    .map_err(failed("binary"))?;
+    if truth != out {
+        cx.k.copy(&truth, &out).map_err(failed("copy"))?;
+        cx.free(&truth);
     }
     Ok(vec![outputs])
 }

@@ -566,6 +566,12 @@ const LINALG: &[Entry] = &[
     e("_linalg_slogdet", &[""], factorize::slogdet),
     e("linalg_lu_factor_ex", &[""], factorize::lu_factor),
     e("linalg_lu_solve", &[""], factorize::lu_solve),
+    e("lu_unpack", &[""], factorize::lu_unpack),
+    e(
+        "linalg_solve_triangular",
+        &[""],
+        factorize::solve_triangular,
+    ),
     e("_linalg_solve_ex", &[""], factorize::solve),
     e("linalg_qr", &[""], factorize::qr),
     e("_linalg_svd", &[""], factorize::svd),
@@ -694,6 +700,9 @@ const CLAMP: &[Entry] = &[
     e("nan_to_num", &["out"], |a, c| {
         unary::nan_to_num(a, c, Out(4))
     }),
+    e("polygamma", &[""], |a, c| unary::polygamma(a, c, F)),
+    e("polygamma", &["out"], |a, c| unary::polygamma(a, c, Out(2))),
+    e("polygamma_", &[""], |a, c| unary::polygamma(a, c, I)),
     e("logit", &[""], |a, c| unary::logit(a, c, F)),
     e("logit_", &[""], |a, c| unary::logit(a, c, I)),
     e("logit", &["out"], |a, c| unary::logit(a, c, Out(2))),

@@ -7,6 +7,7 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
+use crate::rules::dtype::check_floating_alike;
 use crate::rules::shape::fmt_shape;
 use crate::types::{AttentionParams, EncoderLayerParams, LibraryOp, Output, TensorMeta};
 
@@ -18,26 +19,6 @@ fn check_sizes(op: &str, t: &TensorMeta, sizes: &[i64], what: &str) -> Result<()
         fmt_shape(sizes),
         fmt_shape(&t.sizes)
     );
-    Ok(())
-}
-
-/// Checks that every tensor has `dtype` of the first, a floating one.
-fn check_dtypes(op: &str, tensors: &[&TensorMeta]) -> Result<()> {
-    let dtype = tensors[0].dtype;
-    ensure!(
-        dtype.is_floating(),
-        "{op}: expected a floating point input, but got {}",
-        dtype.name()
-    );
-    for t in tensors {
-        ensure!(
-            t.dtype == dtype,
-            "{op}: expected every tensor to be {}, but got {} of shape {}",
-            dtype.name(),
-            t.dtype.name(),
-            fmt_shape(&t.sizes)
-        );
-    }
     Ok(())
 }
 
@@ -97,7 +78,7 @@ pub fn multi_head_attention(args: &Args, cx: &mut Ctx) -> Outputs {
     );
     let mut inputs = tensors(args, 0..3)?;
     inputs.extend(tensors(args, 5..9)?);
-    check_dtypes(OP, &inputs.iter().collect::<Vec<_>>())?;
+    check_floating_alike(OP, &inputs.iter().collect::<Vec<_>>())?;
     inputs.extend(args.opt_tensor(9)?.cloned());
     let (need_weights, average) = (args.bool_or(10, true)?, args.bool_or(11, true)?);
     let params = AttentionParams {
@@ -151,7 +132,7 @@ pub fn encoder_layer(args: &Args, cx: &mut Ctx) -> Outputs {
     let mut inputs = vec![src.clone()];
     inputs.extend(tensors(args, 3..7)?);
     inputs.extend(tensors(args, 10..18)?);
-    check_dtypes(OP, &inputs.iter().collect::<Vec<_>>())?;
+    check_floating_alike(OP, &inputs.iter().collect::<Vec<_>>())?;
     inputs.extend(args.opt_tensor(18)?.cloned());
     let params = EncoderLayerParams {
         embed_dim,

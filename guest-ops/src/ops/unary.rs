@@ -3,7 +3,7 @@
 use crate::error::{ensure, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::iter::Pointwise;
+use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
 use crate::types::{LibraryOp, Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
@@ -94,21 +94,37 @@ pub fn round_decimals(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "\"{kernel}\" not implemented for '{}'",
         x.dtype.name()
     );
-    let dest = form.dest(args)?;
-    if let Dest::Out(_, out) | Dest::InPlace(_, out) = dest {
-        ensure!(
-            out.dtype == x.dtype,
-            "Found dtype {} but expected {}",
-            out.dtype.name(),
-            x.dtype.name()
-        );
-    }
-    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
-    let target = pw.target(cx, dest, x.dtype, false)?;
-    let input = pw.expanded(0)?;
+    let (target, input) = same_dtype_target(cx, form.dest(args)?, x, false)?;
     let op = LibraryOp::RoundDecimals(decimals);
     target.run(cx, "library", |k, out| {
         k.library(op, std::slice::from_ref(&input), std::slice::from_ref(out))
+    })
+}
+
+/// `polygamma(n, self)`, `polygamma.out` and `polygamma_(self, n)`: the `n`-th derivative of
+/// digamma, in floating point (integers promoted to the default dtype).
+pub fn polygamma(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let (n, x) = if form == Form::InPlace {
+        (args.int(1)?, args.tensor(0)?)
+    } else {
+        (args.int(0)?, args.tensor(1)?)
+    };
+    ensure!(n >= 0, "polygamma(n, x) does not support negative n.");
+    let result = if x.dtype.is_integral(true) {
+        default_float()
+    } else {
+        x.dtype
+    };
+    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+    let target = pw.target(cx, form.dest(args)?, result, true)?;
+    let input = pw.expanded(0)?;
+    target.run(cx, "library", |k, out| {
+        k.library(
+            LibraryOp::Polygamma(n),
+            std::slice::from_ref(&input),
+            std::slice::from_ref(out),
+        )
     })
 }
 

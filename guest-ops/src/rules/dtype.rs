@@ -2,7 +2,9 @@
 
 use std::cell::Cell;
 
-use crate::types::{Scalar, ScalarType};
+use crate::error::{ensure, Result};
+use crate::rules::shape::fmt_shape;
+use crate::types::{Scalar, ScalarType, TensorMeta};
 
 thread_local! {
     static DEFAULT_FLOAT: Cell<ScalarType> = const { Cell::new(ScalarType::Float32) };
@@ -99,6 +101,28 @@ pub fn can_cast(from: ScalarType, to: ScalarType) -> bool {
         return false;
     }
     !(from != ScalarType::Bool && to == ScalarType::Bool)
+}
+
+/// Checks that every tensor of a fused layer op (`op`) has the first's dtype, a floating one.
+pub fn check_floating_alike(op: &str, tensors: &[&TensorMeta]) -> Result<()> {
+    let Some(first) = tensors.first() else {
+        return Ok(());
+    };
+    ensure!(
+        first.dtype.is_floating(),
+        "\"{op}\" not implemented for '{}'",
+        first.dtype.name()
+    );
+    for t in tensors {
+        ensure!(
+            t.dtype == first.dtype,
+            "{op}: expected scalar type {} but found {} (shape {})",
+            first.dtype.name(),
+            t.dtype.name(),
+            fmt_shape(&t.sizes)
+        );
+    }
+    Ok(())
 }
 
 /// `at::native::ResultTypeState`: dimensioned tensors, 0-dim tensors and wrapped numbers

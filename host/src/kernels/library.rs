@@ -137,6 +137,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::EmbeddingRenorm((max_norm, norm_type)) => input(inputs, 0)?
             .shallow_clone()
             .f_embedding_renorm_(input(inputs, 1)?, *max_norm, *norm_type),
+        LibraryOp::Polygamma(n) => input(inputs, 0)?.f_polygamma(*n),
         LibraryOp::RoundDecimals(decimals) => input(inputs, 0)?.f_round_decimals(*decimals),
         LibraryOp::IndexCopy(dim) => {
             input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)

@@ -21,6 +21,20 @@ pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
             let (lu, pivots, info) = Tensor::f_linalg_lu_factor_ex(a, *pivot, false)?;
             vec![lu, pivots, info]
         }
+        LinalgOp::SolveTriangular((upper, left, unit)) => {
+            let b = inputs
+                .get(1)
+                .ok_or_else(|| TchError::Kind("linalg solve_triangular: no B".into()))?;
+            vec![a.f_linalg_solve_triangular(b, *upper, *left, *unit)?]
+        }
+        LinalgOp::LuUnpack((data, perm)) => {
+            let pivots = inputs
+                .get(1)
+                .ok_or_else(|| TchError::Kind("lu_unpack: no pivots".into()))?;
+            let (p, l, u) = Tensor::f_lu_unpack(a, pivots, *data, *perm)?;
+            let empty = |t: Tensor, wanted: bool| if wanted { Ok(t) } else { t.f_reshape([0]) };
+            vec![empty(p, *perm)?, empty(l, *data)?, empty(u, *data)?]
+        }
         LinalgOp::LuSolve((left, adjoint)) => {
             let (Some(pivots), Some(b)) = (inputs.get(1), inputs.get(2)) else {
                 return Err(TchError::Kind("linalg lu_solve: no pivots or B".into()));

@@ -5,11 +5,22 @@ use tch::{TchError, Tensor};
 
 use crate::guest::{PoolOp, PoolParams};
 
-fn dims(p: &PoolParams) -> Result<usize, TchError> {
-    match p.kernel.len() {
-        n @ (2 | 3) => Ok(n),
-        n => Err(TchError::Kind(format!("pooling over {n} dims"))),
-    }
+type Window<'a> = (&'a [i64], &'a [i64], &'a [i64], &'a [i64]);
+
+/// The kernel, stride, padding and dilation of `p`, and whether it pools over 3 dims.
+fn window(p: &PoolParams) -> Result<(Window<'_>, bool), TchError> {
+    let three = match p.kernel.len() {
+        2 => false,
+        3 => true,
+        n => return Err(TchError::Kind(format!("pooling over {n} dims"))),
+    };
+    let lists = (
+        p.kernel.as_slice(),
+        p.stride.as_slice(),
+        p.padding.as_slice(),
+        p.dilation.as_slice(),
+    );
+    Ok((lists, three))
 }
 
 /// The pooled `x`, and for max pooling the indices of the maxima.
@@ -18,13 +29,7 @@ pub fn forward(
     x: &Tensor,
     p: &PoolParams,
 ) -> Result<(Tensor, Option<Tensor>), TchError> {
-    let (k, s, pad, d) = (
-        p.kernel.as_slice(),
-        p.stride.as_slice(),
-        p.padding.as_slice(),
-        p.dilation.as_slice(),
-    );
-    let three = dims(p)? == 3;
+    let ((k, s, pad, d), three) = window(p)?;
     let with_indices = |(v, i)| (v, Some(i));
     Ok(match (op, three) {
         (PoolOp::Max, false) => {
@@ -70,13 +75,7 @@ pub fn backward(
     p: &PoolParams,
     indices: Option<&Tensor>,
 ) -> Result<Tensor, TchError> {
-    let (k, s, pad, d) = (
-        p.kernel.as_slice(),
-        p.stride.as_slice(),
-        p.padding.as_slice(),
-        p.dilation.as_slice(),
-    );
-    let three = dims(p)? == 3;
+    let ((k, s, pad, d), three) = window(p)?;
     let indices = || indices.ok_or_else(|| TchError::Kind("max pooling needs its indices".into()));
     let (ceil, include, divisor) = (p.ceil_mode, p.count_include_pad, p.divisor_override);
     match (op, three) {
