@@ -237,7 +237,12 @@ pub fn normal_tensors(args: &Args, cx: &mut Ctx) -> Outputs {
             Value::Number(_) => None,
         })
         .collect();
-    let dtype = tensors[0].dtype;
+    let Some(first) = tensors.first() else {
+        return Err(Error::invalid(
+            "normal expects a tensor mean or a tensor std".to_string(),
+        ));
+    };
+    let dtype = first.dtype;
     for t in &tensors {
         ensure!(
             t.dtype.is_floating() && t.dtype == dtype,

@@ -110,6 +110,10 @@ pub fn cross(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dim() == b.dim(),
         "linalg.cross: inputs must have the same number of dimensions."
     );
+    ensure!(
+        a.dim() > 0,
+        "linalg.cross: inputs must be vectors, but got 0-dimensional tensors"
+    );
     let dim = args.int_or(2, -1)?;
     let d = wrap_dim(dim, a.dim())?;
     ensure!(
