@@ -1403,6 +1403,11 @@ GRAD_SAMPLES = [
     ),
     GradSample("aminmax", lambda a: sum(torch.aminmax(a, dim=1)), inputs(randn(3, 4))),
     GradSample(
+        "gather_empty_byte_index",
+        lambda a: torch.gather(a, 0, torch.zeros(2, 0, dtype=torch.uint8, device=a.device)),
+        inputs(randn(5)),
+    ),
+    GradSample(
         "special_family",
         lambda a: torch.special.erfcx(a) + torch.special.i1(a) + torch.special.log_ndtr(a),
         inputs(randn(3, 4)),

@@ -57,11 +57,12 @@ pub fn gather(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(4 + form.out_len())?;
     let (x, index) = (args.tensor(0)?, args.tensor(2)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
-    ensure!(
-        is_index(index.dtype),
-        "gather(): Expected dtype int32/int64 for index"
-    );
+    // As on PyTorch's CPU, an empty index may have any dtype and rank.
     if numel(&index.sizes)? > 0 {
+        ensure!(
+            is_index(index.dtype),
+            "gather(): Expected dtype int32/int64 for index"
+        );
         ensure!(
             index.dim().max(1) == x.dim().max(1),
             "Index tensor must have the same number of dimensions as input tensor"
@@ -94,8 +95,9 @@ pub fn scatter(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs 
     } else {
         "scatter"
     };
+    // As on PyTorch's CPU, an empty index may have any dtype (gather's backward passes one).
     ensure!(
-        is_index(index.dtype),
+        is_index(index.dtype) || numel(&index.sizes)? == 0,
         "{name}(): Expected dtype int64 for index"
     );
     if let Value::Tensor(s) = src {
