@@ -66,16 +66,7 @@ pub fn count_nonzero(args: &Args, cx: &mut Ctx, list: bool) -> Outputs {
     let mask = reduction_mask(&dims, x.dim())?;
     let shape = reduced_shape(&x.sizes, &mask, false);
     let nonzero = cx.empty_contiguous(&x.sizes, ScalarType::Bool)?;
-    let zero = Operand::Number(Scalar::Integer(0));
-    cx.k.binary(
-        BinaryOp::Ne,
-        &Operand::Tensor(x.clone()),
-        &zero,
-        None,
-        x.dtype,
-        &nonzero,
-    )
-    .map_err(failed("binary"))?;
+    truth_into(cx, x, &nonzero)?;
     let (out, result) = output(cx, Dest::New, &shape, ScalarType::Int64)?;
     cx.k.reduce(
         ReduceOp::Sum,
@@ -177,6 +168,20 @@ pub fn all_any(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool) 
     Ok(vec![outputs])
 }
 
+/// `x != 0` into the Bool tensor `out`.
+fn truth_into(cx: &mut Ctx, x: &TensorMeta, out: &TensorMeta) -> Result<()> {
+    let zero = Operand::Number(Scalar::Integer(0));
+    cx.k.binary(
+        BinaryOp::Ne,
+        &Operand::Tensor(x.clone()),
+        &zero,
+        None,
+        x.dtype,
+        out,
+    )
+    .map_err(failed("binary"))
+}
+
 /// `all`/`any` over no dims: each element's truth, as Bool (Uint8 for a Uint8 input).
 fn truth_of(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let x = args.tensor(0)?;
@@ -191,16 +196,7 @@ fn truth_of(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     } else {
         cx.empty_contiguous(&x.sizes, ScalarType::Bool)?
     };
-    let zero = Operand::Number(Scalar::Integer(0));
-    cx.k.binary(
-        BinaryOp::Ne,
-        &Operand::Tensor(x.clone()),
-        &zero,
-        None,
-        x.dtype,
-        &truth,
-    )
-    .map_err(failed("binary"))?;
+    truth_into(cx, x, &truth)?;
     if truth != out {
         cx.k.copy(&truth, &out).map_err(failed("copy"))?;
         cx.free(&truth);
