@@ -4,18 +4,12 @@
 //! op's one round trip); the host's libtorch computes each whole with one `library` kernel.
 
 use crate::error::ensure;
-use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::data::count;
+use crate::ops::library::launch;
 use crate::ops::Outputs;
-use crate::types::{LibraryOp, Output, ScalarType, SizeQuery, TensorMeta};
-
-fn launch(cx: &mut Ctx, op: LibraryOp, inputs: &[TensorMeta], out: TensorMeta) -> Outputs {
-    cx.k.library(op, inputs, std::slice::from_ref(&out))
-        .map_err(failed("library"))?;
-    Ok(vec![Output::Tensor(out)])
-}
+use crate::types::{LibraryOp, ScalarType, SizeQuery};
 
 /// `bincount(self, weights=None, minlength=0)`: how often each value of the 1-d
 /// non-negative integers occurs (or their summed `weights`), at least `minlength` long. Long
@@ -52,7 +46,7 @@ pub fn bincount(args: &Args, cx: &mut Ctx) -> Outputs {
     let out = cx.empty_contiguous(&[len], dtype)?;
     let mut inputs = vec![x.clone()];
     inputs.extend(weights.cloned());
-    launch(cx, LibraryOp::Bincount(minlength), &inputs, out)
+    launch(cx, LibraryOp::Bincount(minlength), &inputs, vec![out])
 }
 
 /// `repeat_interleave.Tensor(repeats, *, output_size=None)`: each index of the 1-d integer
@@ -78,7 +72,7 @@ pub fn repeat_interleave(args: &Args, cx: &mut Ctx) -> Outputs {
         cx,
         LibraryOp::RepeatInterleave(len),
         std::slice::from_ref(repeats),
-        out,
+        vec![out],
     )
 }
 
@@ -105,6 +99,6 @@ pub fn histc(args: &Args, cx: &mut Ctx) -> Outputs {
         cx,
         LibraryOp::Histc((bins, min, max)),
         std::slice::from_ref(x),
-        out,
+        vec![out],
     )
 }

@@ -5,13 +5,13 @@
 //! device, since the backward reads it.
 
 use crate::error::{ensure, Result};
-use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::dtype::promote;
 use crate::rules::shape::fmt_shape;
-use crate::types::{EmbeddingBagParams, LibraryOp, Output, ScalarType, TensorMeta};
+use crate::types::{EmbeddingBagParams, LibraryOp, ScalarType, TensorMeta};
 
 const SUM: i64 = 0;
 const MAX: i64 = 2;
@@ -114,9 +114,7 @@ pub fn embedding_bag(args: &Args, cx: &mut Ctx, forward_only: bool) -> Outputs {
     };
     let mut inputs = vec![weight.clone(), indices.clone(), offsets.clone()];
     inputs.extend(per_sample.cloned());
-    cx.k.library(LibraryOp::EmbeddingBag(params), &inputs, &outs)
-        .map_err(failed("library"))?;
-    Ok(outs.into_iter().map(Output::Tensor).collect())
+    launch(cx, LibraryOp::EmbeddingBag(params), &inputs, outs)
 }
 
 /// `_embedding_bag_backward(grad, indices, offsets, offset2bag, bag_size, maximum_indices,
@@ -151,9 +149,7 @@ pub fn embedding_bag_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     inputs.extend(args.opt_tensor(10)?.cloned());
     let out = cx.empty_contiguous(&[num_weights, grad.sizes[1]], grad.dtype)?;
     let op = LibraryOp::EmbeddingBagBackward((params, num_weights));
-    cx.k.library(op, &inputs, std::slice::from_ref(&out))
-        .map_err(failed("library"))?;
-    Ok(vec![Output::Tensor(out)])
+    launch(cx, op, &inputs, vec![out])
 }
 
 /// `_embedding_bag_per_sample_weights_backward(grad, weight, indices, offsets, offset2bag,
@@ -177,7 +173,5 @@ pub fn per_sample_weights_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         .collect::<Result<Vec<_>>>()?;
     let out = cx.empty_contiguous(&indices.sizes, grad.dtype)?;
     let op = LibraryOp::EmbeddingBagPerSampleWeightsBackward(params);
-    cx.k.library(op, &inputs, std::slice::from_ref(&out))
-        .map_err(failed("library"))?;
-    Ok(vec![Output::Tensor(out)])
+    launch(cx, op, &inputs, vec![out])
 }

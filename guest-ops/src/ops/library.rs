@@ -27,6 +27,17 @@ fn run(
     Ok(vec![result])
 }
 
+/// Runs `op` on `inputs` into the fresh tensors `outs`, and returns them.
+pub fn launch(
+    cx: &mut Ctx,
+    op: LibraryOp,
+    inputs: &[TensorMeta],
+    outs: Vec<TensorMeta>,
+) -> Outputs {
+    cx.k.library(op, inputs, &outs).map_err(failed("library"))?;
+    Ok(outs.into_iter().map(Output::Tensor).collect())
+}
+
 /// `x` along `d` from `start`, `len` long.
 fn narrow(x: &TensorMeta, d: usize, start: i64, len: i64) -> TensorMeta {
     let mut part = x.clone();

@@ -3,9 +3,9 @@
 //! checks and output layouts of PyTorch's CUDA kernels, one `library` kernel each.
 
 use crate::error::{ensure, Result};
-use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::dtype::check_floating_alike;
 use crate::rules::shape::{fmt_shape, numel};
@@ -102,11 +102,6 @@ fn check_dim(op: &str, t: &TensorMeta, dim: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn launch(cx: &mut Ctx, op: LibraryOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> Outputs {
-    cx.k.library(op, inputs, outs).map_err(failed("library"))?;
-    Ok(outs.iter().cloned().map(Output::Tensor).collect())
-}
-
 /// `_thnn_fused_lstm_cell(input_gates, hidden_gates, cx, input_bias?, hidden_bias?)`:
 /// `hy` and `cy` laid out like `cx`, and the activated gates laid out like `input_gates`.
 pub fn lstm_cell(args: &Args, cx: &mut Ctx) -> Outputs {
@@ -118,7 +113,7 @@ pub fn lstm_cell(args: &Args, cx: &mut Ctx) -> Outputs {
         cx,
         LibraryOp::LstmCell,
         &cell.inputs(),
-        &[hy, cy, workspace],
+        vec![hy, cy, workspace],
     )
 }
 
@@ -161,7 +156,7 @@ pub fn lstm_cell_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         outs.push(cx.empty_contiguous(&workspace.sizes[1..], workspace.dtype)?);
     }
     let op = LibraryOp::LstmCellBackward((grad_hy.is_some(), grad_cy.is_some(), has_bias));
-    let mut result = launch(cx, op, &inputs, &outs)?;
+    let mut result = launch(cx, op, &inputs, outs)?;
     result.resize(3, Output::None);
     Ok(result)
 }
@@ -173,7 +168,7 @@ pub fn gru_cell(args: &Args, cx: &mut Ctx) -> Outputs {
     let hy = cx.empty_like(cell.state)?;
     let (batch, hidden) = (cell.state.sizes[0], cell.state.sizes[1]);
     let workspace = cx.empty_contiguous(&[batch, 5 * hidden], cell.state.dtype)?;
-    launch(cx, LibraryOp::GruCell, &cell.inputs(), &[hy, workspace])
+    launch(cx, LibraryOp::GruCell, &cell.inputs(), vec![hy, workspace])
 }
 
 /// `_thnn_fused_gru_cell_backward(grad_hy, workspace, has_bias)`: the gradients of the input
@@ -204,7 +199,7 @@ pub fn gru_cell_backward(args: &Args, cx: &mut Ctx) -> Outputs {
             outs.push(cx.empty_contiguous(&[3 * hidden], dtype)?);
         }
     }
-    let mut result = launch(cx, LibraryOp::GruCellBackward(has_bias), &inputs, &outs)?;
+    let mut result = launch(cx, LibraryOp::GruCellBackward(has_bias), &inputs, outs)?;
     result.resize(5, Output::None);
     Ok(result)
 }

@@ -7,17 +7,12 @@ use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library::launch;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::layout::{strides_for, suggest_memory_format};
 use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
 use crate::types::{GridSampleParams, LibraryOp, Output, TensorMeta};
-
-/// Runs `op` on `inputs` into `outs`, returning them.
-fn launch(cx: &mut Ctx, op: LibraryOp, inputs: &[TensorMeta], outs: Vec<TensorMeta>) -> Outputs {
-    cx.k.library(op, inputs, &outs).map_err(failed("library"))?;
-    Ok(outs.into_iter().map(Output::Tensor).collect())
-}
 
 fn check_same_dtype(op: &str, a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(

@@ -6,6 +6,7 @@ use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::dtype::check_floating_alike;
 use crate::rules::shape::fmt_shape;
@@ -143,11 +144,5 @@ pub fn encoder_layer(args: &Args, cx: &mut Ctx) -> Outputs {
         mask_type: args.opt_int(19)?,
     };
     let out = cx.empty_contiguous(&src.sizes, src.dtype)?;
-    cx.k.library(
-        LibraryOp::EncoderLayer(params),
-        &inputs,
-        std::slice::from_ref(&out),
-    )
-    .map_err(failed("library"))?;
-    Ok(vec![Output::Tensor(out)])
+    launch(cx, LibraryOp::EncoderLayer(params), &inputs, vec![out])
 }

@@ -30,36 +30,13 @@ pub fn forward(
     p: &PoolParams,
 ) -> Result<(Tensor, Option<Tensor>), TchError> {
     let ((k, s, pad, d), three) = window(p)?;
+    let (ceil, include, divisor) = (p.ceil_mode, p.count_include_pad, p.divisor_override);
     let with_indices = |(v, i)| (v, Some(i));
     Ok(match (op, three) {
-        (PoolOp::Max, false) => {
-            with_indices(x.f_max_pool2d_with_indices(k, s, pad, d, p.ceil_mode)?)
-        }
-        (PoolOp::Max, true) => {
-            with_indices(x.f_max_pool3d_with_indices(k, s, pad, d, p.ceil_mode)?)
-        }
-        (PoolOp::Avg, false) => (
-            x.f_avg_pool2d(
-                k,
-                s,
-                pad,
-                p.ceil_mode,
-                p.count_include_pad,
-                p.divisor_override,
-            )?,
-            None,
-        ),
-        (PoolOp::Avg, true) => (
-            x.f_avg_pool3d(
-                k,
-                s,
-                pad,
-                p.ceil_mode,
-                p.count_include_pad,
-                p.divisor_override,
-            )?,
-            None,
-        ),
+        (PoolOp::Max, false) => with_indices(x.f_max_pool2d_with_indices(k, s, pad, d, ceil)?),
+        (PoolOp::Max, true) => with_indices(x.f_max_pool3d_with_indices(k, s, pad, d, ceil)?),
+        (PoolOp::Avg, false) => (x.f_avg_pool2d(k, s, pad, ceil, include, divisor)?, None),
+        (PoolOp::Avg, true) => (x.f_avg_pool3d(k, s, pad, ceil, include, divisor)?, None),
         (PoolOp::AdaptiveAvg, false) => (x.f_internal_adaptive_avg_pool2d(k)?, None),
         (PoolOp::AdaptiveAvg, true) => (x.f_internal_adaptive_avg_pool3d(k)?, None),
         (PoolOp::AdaptiveMax, false) => with_indices(x.f_adaptive_max_pool2d(k)?),
