@@ -17,7 +17,6 @@ pub type KernelResult = Result<(), String>;
 pub trait Kernels {
     fn new_storage(&mut self, nbytes: u64) -> StorageId;
     fn free_storage(&mut self, id: StorageId);
-    fn default_float(&mut self) -> ScalarType;
     fn data_size(&mut self, query: SizeQuery, x: &TensorMeta) -> Result<i64, String>;
     fn nonzero(&mut self, x: &TensorMeta, out: &TensorMeta) -> KernelResult;
     fn unique(
@@ -493,15 +492,37 @@ pub fn failed(kernel: &'static str) -> impl FnOnce(String) -> Error {
 }
 
 /// The real imports; only callable inside the component.
-pub struct Host;
+pub struct Host {
+    /// Whether kernel calls reach the imports, or are only noted (the client's metadata run).
+    launch: bool,
+    /// Whether the op called any kernel.
+    pub launched: bool,
+}
+
+impl Host {
+    pub fn new(launch: bool) -> Self {
+        Self {
+            launch,
+            launched: false,
+        }
+    }
+}
+
+/// A kernel call on `host`: noted, and made unless only metadata was asked for.
+macro_rules! launch {
+    ($host:ident, $call:expr) => {{
+        $host.launched = true;
+        if $host.launch {
+            $call
+        } else {
+            Ok(())
+        }
+    }};
+}
 
 impl Kernels for Host {
     fn new_storage(&mut self, nbytes: u64) -> StorageId {
         imports::new_storage(nbytes)
-    }
-
-    fn default_float(&mut self) -> ScalarType {
-        imports::default_float()
     }
 
     fn free_storage(&mut self, id: StorageId) {
@@ -513,7 +534,7 @@ impl Kernels for Host {
     }
 
     fn nonzero(&mut self, x: &TensorMeta, out: &TensorMeta) -> KernelResult {
-        imports::nonzero(x, out)
+        launch!(self, imports::nonzero(x, out))
     }
 
     fn unique(
@@ -525,7 +546,10 @@ impl Kernels for Host {
         inverse: Option<&TensorMeta>,
         counts: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::unique(query, x, sorted, values, inverse, counts)
+        launch!(
+            self,
+            imports::unique(query, x, sorted, values, inverse, counts)
+        )
     }
 
     fn pad(
@@ -535,7 +559,7 @@ impl Kernels for Host {
         padding: &[i64],
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::pad(mode, x, padding, out)
+        launch!(self, imports::pad(mode, x, padding, out))
     }
 
     fn pad_backward(
@@ -546,11 +570,11 @@ impl Kernels for Host {
         padding: &[i64],
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::pad_backward(mode, grad, x, padding, out)
+        launch!(self, imports::pad_backward(mode, grad, x, padding, out))
     }
 
     fn fill(&mut self, out: &TensorMeta, value: Scalar) -> KernelResult {
-        imports::fill(out, value)
+        launch!(self, imports::fill(out, value))
     }
 
     fn upsample(
@@ -562,7 +586,10 @@ impl Kernels for Host {
         scales: &[Option<f64>],
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::upsample(mode, x, output_size, align_corners, scales, out)
+        launch!(
+            self,
+            imports::upsample(mode, x, output_size, align_corners, scales, out)
+        )
     }
 
     fn upsample_backward(
@@ -575,14 +602,17 @@ impl Kernels for Host {
         scales: &[Option<f64>],
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::upsample_backward(
-            mode,
-            grad,
-            output_size,
-            input_size,
-            align_corners,
-            scales,
-            out,
+        launch!(
+            self,
+            imports::upsample_backward(
+                mode,
+                grad,
+                output_size,
+                input_size,
+                align_corners,
+                scales,
+                out,
+            )
         )
     }
 
@@ -593,15 +623,15 @@ impl Kernels for Host {
         step: Scalar,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::arange(start, end, step, out)
+        launch!(self, imports::arange(start, end, step, out))
     }
 
     fn copy(&mut self, src: &TensorMeta, out: &TensorMeta) -> KernelResult {
-        imports::copy(src, out)
+        launch!(self, imports::copy(src, out))
     }
 
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: &TensorMeta) -> KernelResult {
-        imports::random(op, a, b, out)
+        launch!(self, imports::random(op, a, b, out))
     }
 
     fn unary(
@@ -611,7 +641,7 @@ impl Kernels for Host {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::unary(op, x, compute, out)
+        launch!(self, imports::unary(op, x, compute, out))
     }
 
     fn binary(
@@ -623,7 +653,7 @@ impl Kernels for Host {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::binary(op, a, b, alpha, compute, out)
+        launch!(self, imports::binary(op, a, b, alpha, compute, out))
     }
 
     fn ternary(
@@ -636,7 +666,7 @@ impl Kernels for Host {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::ternary(op, a, b, c, value, compute, out)
+        launch!(self, imports::ternary(op, a, b, c, value, compute, out))
     }
 
     fn reduce(
@@ -648,7 +678,7 @@ impl Kernels for Host {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::reduce(op, x, dims, keepdim, compute, out)
+        launch!(self, imports::reduce(op, x, dims, keepdim, compute, out))
     }
 
     fn index_reduce(
@@ -660,7 +690,10 @@ impl Kernels for Host {
         values: Option<&TensorMeta>,
         indices: &TensorMeta,
     ) -> KernelResult {
-        imports::index_reduce(op, x, dim, keepdim, values, indices)
+        launch!(
+            self,
+            imports::index_reduce(op, x, dim, keepdim, values, indices)
+        )
     }
 
     fn matmul(
@@ -672,11 +705,11 @@ impl Kernels for Host {
         alpha: Scalar,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::matmul(a, b, bias, beta, alpha, out)
+        launch!(self, imports::matmul(a, b, bias, beta, alpha, out))
     }
 
     fn softmax(&mut self, x: &TensorMeta, dim: i64, log: bool, out: &TensorMeta) -> KernelResult {
-        imports::softmax(x, dim, log, out)
+        launch!(self, imports::softmax(x, dim, log, out))
     }
 
     fn softmax_backward(
@@ -687,7 +720,7 @@ impl Kernels for Host {
         log: bool,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::softmax_backward(grad, output, dim, log, out)
+        launch!(self, imports::softmax_backward(grad, output, dim, log, out))
     }
 
     fn nll_loss(
@@ -700,14 +733,17 @@ impl Kernels for Host {
         out: &TensorMeta,
         total_weight: &TensorMeta,
     ) -> KernelResult {
-        imports::nll_loss(
-            x,
-            target,
-            weight,
-            reduction,
-            ignore_index,
-            out,
-            total_weight,
+        launch!(
+            self,
+            imports::nll_loss(
+                x,
+                target,
+                weight,
+                reduction,
+                ignore_index,
+                out,
+                total_weight,
+            )
         )
     }
 
@@ -722,15 +758,18 @@ impl Kernels for Host {
         total_weight: &TensorMeta,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::nll_loss_backward(
-            grad,
-            x,
-            target,
-            weight,
-            reduction,
-            ignore_index,
-            total_weight,
-            out,
+        launch!(
+            self,
+            imports::nll_loss_backward(
+                grad,
+                x,
+                target,
+                weight,
+                reduction,
+                ignore_index,
+                total_weight,
+                out,
+            )
         )
     }
 
@@ -742,7 +781,7 @@ impl Kernels for Host {
         options: &LossOptions,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::loss(op, x, target, options, out)
+        launch!(self, imports::loss(op, x, target, options, out))
     }
 
     fn loss_backward(
@@ -754,7 +793,10 @@ impl Kernels for Host {
         options: &LossOptions,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::loss_backward(op, grad, x, target, options, out)
+        launch!(
+            self,
+            imports::loss_backward(op, grad, x, target, options, out)
+        )
     }
 
     fn threshold_backward(
@@ -764,11 +806,11 @@ impl Kernels for Host {
         threshold: Scalar,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::threshold_backward(grad, x, threshold, out)
+        launch!(self, imports::threshold_backward(grad, x, threshold, out))
     }
 
     fn activation(&mut self, op: ActivationOp, x: &TensorMeta, out: &TensorMeta) -> KernelResult {
-        imports::activation(op, x, out)
+        launch!(self, imports::activation(op, x, out))
     }
 
     fn activation_backward(
@@ -780,11 +822,14 @@ impl Kernels for Host {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::activation_backward(op, grad, x, x_is_result, compute, out)
+        launch!(
+            self,
+            imports::activation_backward(op, grad, x, x_is_result, compute, out)
+        )
     }
 
     fn cat(&mut self, xs: &[TensorMeta], dim: i64, out: &TensorMeta) -> KernelResult {
-        imports::cat(xs, dim, out)
+        launch!(self, imports::cat(xs, dim, out))
     }
 
     fn gather(
@@ -795,7 +840,7 @@ impl Kernels for Host {
         index: &TensorMeta,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::gather(op, x, dim, index, out)
+        launch!(self, imports::gather(op, x, dim, index, out))
     }
 
     fn scatter(
@@ -808,7 +853,7 @@ impl Kernels for Host {
         alpha: Scalar,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::scatter(op, x, dim, index, src, alpha, out)
+        launch!(self, imports::scatter(op, x, dim, index, src, alpha, out))
     }
 
     fn masked_fill(
@@ -818,11 +863,11 @@ impl Kernels for Host {
         value: &Operand,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::masked_fill(x, mask, value, out)
+        launch!(self, imports::masked_fill(x, mask, value, out))
     }
 
     fn flip(&mut self, x: &TensorMeta, dims: &[i64], out: &TensorMeta) -> KernelResult {
-        imports::flip(x, dims, out)
+        launch!(self, imports::flip(x, dims, out))
     }
 
     fn triangle(
@@ -832,7 +877,7 @@ impl Kernels for Host {
         upper: bool,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::triangle(x, diagonal, upper, out)
+        launch!(self, imports::triangle(x, diagonal, upper, out))
     }
 
     fn roll(
@@ -842,7 +887,7 @@ impl Kernels for Host {
         dims: &[i64],
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::roll(x, shifts, dims, out)
+        launch!(self, imports::roll(x, shifts, dims, out))
     }
 
     fn scan(
@@ -853,7 +898,7 @@ impl Kernels for Host {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::scan(op, x, dim, compute, out)
+        launch!(self, imports::scan(op, x, dim, compute, out))
     }
 
     fn sort(
@@ -865,7 +910,10 @@ impl Kernels for Host {
         values: &TensorMeta,
         indices: &TensorMeta,
     ) -> KernelResult {
-        imports::sort(x, dim, descending, stable, values, indices)
+        launch!(
+            self,
+            imports::sort(x, dim, descending, stable, values, indices)
+        )
     }
 
     fn topk(
@@ -878,7 +926,10 @@ impl Kernels for Host {
         values: &TensorMeta,
         indices: &TensorMeta,
     ) -> KernelResult {
-        imports::topk(x, k, dim, largest, sorted, values, indices)
+        launch!(
+            self,
+            imports::topk(x, k, dim, largest, sorted, values, indices)
+        )
     }
 
     fn embedding_backward(
@@ -890,13 +941,16 @@ impl Kernels for Host {
         scale_grad_by_freq: bool,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::embedding_backward(
-            grad,
-            indices,
-            num_weights,
-            padding_idx,
-            scale_grad_by_freq,
-            out,
+        launch!(
+            self,
+            imports::embedding_backward(
+                grad,
+                indices,
+                num_weights,
+                padding_idx,
+                scale_grad_by_freq,
+                out,
+            )
         )
     }
 
@@ -906,7 +960,7 @@ impl Kernels for Host {
         indices: &[Option<TensorMeta>],
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::index(x, indices, out)
+        launch!(self, imports::index(x, indices, out))
     }
 
     fn index_put(
@@ -917,7 +971,10 @@ impl Kernels for Host {
         accumulate: bool,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::index_put(x, indices, values, accumulate, out)
+        launch!(
+            self,
+            imports::index_put(x, indices, values, accumulate, out)
+        )
     }
 
     fn layer_norm(
@@ -931,7 +988,10 @@ impl Kernels for Host {
         mean: &TensorMeta,
         rstd: &TensorMeta,
     ) -> KernelResult {
-        imports::layer_norm(x, normalized_shape, weight, bias, eps, out, mean, rstd)
+        launch!(
+            self,
+            imports::layer_norm(x, normalized_shape, weight, bias, eps, out, mean, rstd)
+        )
     }
 
     fn layer_norm_backward(
@@ -947,17 +1007,20 @@ impl Kernels for Host {
         grad_weight: Option<&TensorMeta>,
         grad_bias: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::layer_norm_backward(
-            grad,
-            x,
-            normalized_shape,
-            mean,
-            rstd,
-            weight,
-            bias,
-            grad_input,
-            grad_weight,
-            grad_bias,
+        launch!(
+            self,
+            imports::layer_norm_backward(
+                grad,
+                x,
+                normalized_shape,
+                mean,
+                rstd,
+                weight,
+                bias,
+                grad_input,
+                grad_weight,
+                grad_bias,
+            )
         )
     }
 
@@ -975,18 +1038,21 @@ impl Kernels for Host {
         save_mean: &TensorMeta,
         save_invstd: &TensorMeta,
     ) -> KernelResult {
-        imports::batch_norm(
-            x,
-            weight,
-            bias,
-            running_mean,
-            running_var,
-            training,
-            momentum,
-            eps,
-            out,
-            save_mean,
-            save_invstd,
+        launch!(
+            self,
+            imports::batch_norm(
+                x,
+                weight,
+                bias,
+                running_mean,
+                running_var,
+                training,
+                momentum,
+                eps,
+                out,
+                save_mean,
+                save_invstd,
+            )
         )
     }
 
@@ -1005,19 +1071,22 @@ impl Kernels for Host {
         grad_weight: Option<&TensorMeta>,
         grad_bias: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::batch_norm_backward(
-            grad,
-            x,
-            weight,
-            running_mean,
-            running_var,
-            save_mean,
-            save_invstd,
-            training,
-            eps,
-            grad_input,
-            grad_weight,
-            grad_bias,
+        launch!(
+            self,
+            imports::batch_norm_backward(
+                grad,
+                x,
+                weight,
+                running_mean,
+                running_var,
+                save_mean,
+                save_invstd,
+                training,
+                eps,
+                grad_input,
+                grad_weight,
+                grad_bias,
+            )
         )
     }
 
@@ -1035,7 +1104,10 @@ impl Kernels for Host {
         mean: &TensorMeta,
         rstd: &TensorMeta,
     ) -> KernelResult {
-        imports::group_norm(x, weight, bias, n, c, hxw, groups, eps, out, mean, rstd)
+        launch!(
+            self,
+            imports::group_norm(x, weight, bias, n, c, hxw, groups, eps, out, mean, rstd)
+        )
     }
 
     fn group_norm_backward(
@@ -1053,19 +1125,22 @@ impl Kernels for Host {
         grad_weight: Option<&TensorMeta>,
         grad_bias: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::group_norm_backward(
-            grad,
-            x,
-            mean,
-            rstd,
-            weight,
-            n,
-            c,
-            hxw,
-            groups,
-            grad_input,
-            grad_weight,
-            grad_bias,
+        launch!(
+            self,
+            imports::group_norm_backward(
+                grad,
+                x,
+                mean,
+                rstd,
+                weight,
+                n,
+                c,
+                hxw,
+                groups,
+                grad_input,
+                grad_weight,
+                grad_bias,
+            )
         )
     }
 
@@ -1079,7 +1154,10 @@ impl Kernels for Host {
         out: &TensorMeta,
         mean: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::moments(op, x, dims, correction, keepdim, out, mean)
+        launch!(
+            self,
+            imports::moments(op, x, dims, correction, keepdim, out, mean)
+        )
     }
 
     fn vector_norm(
@@ -1091,7 +1169,10 @@ impl Kernels for Host {
         compute: ScalarType,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::vector_norm(x, ord, dims, keepdim, compute, out)
+        launch!(
+            self,
+            imports::vector_norm(x, ord, dims, keepdim, compute, out)
+        )
     }
 
     fn pool(
@@ -1102,7 +1183,7 @@ impl Kernels for Host {
         out: &TensorMeta,
         indices: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::pool(op, x, params, out, indices)
+        launch!(self, imports::pool(op, x, params, out, indices))
     }
 
     fn pool_backward(
@@ -1114,7 +1195,10 @@ impl Kernels for Host {
         indices: Option<&TensorMeta>,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::pool_backward(op, grad, x, params, indices, out)
+        launch!(
+            self,
+            imports::pool_backward(op, grad, x, params, indices, out)
+        )
     }
 
     fn random_integers(
@@ -1122,7 +1206,7 @@ impl Kernels for Host {
         range: Option<(i64, Option<i64>)>,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::random_integers(range, out)
+        launch!(self, imports::random_integers(range, out))
     }
 
     fn spaced(
@@ -1132,7 +1216,7 @@ impl Kernels for Host {
         base: Option<f64>,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::spaced(start, end, base, out)
+        launch!(self, imports::spaced(start, end, base, out))
     }
 
     fn multinomial(
@@ -1142,15 +1226,15 @@ impl Kernels for Host {
         replacement: bool,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::multinomial(probs, samples, replacement, out)
+        launch!(self, imports::multinomial(probs, samples, replacement, out))
     }
 
     fn permutation(&mut self, out: &TensorMeta) -> KernelResult {
-        imports::permutation(out)
+        launch!(self, imports::permutation(out))
     }
 
     fn linalg(&mut self, op: LinalgOp, inputs: &[TensorMeta], outs: &[TensorMeta]) -> KernelResult {
-        imports::linalg(&op, inputs, outs)
+        launch!(self, imports::linalg(&op, inputs, outs))
     }
 
     fn library(
@@ -1159,7 +1243,7 @@ impl Kernels for Host {
         inputs: &[TensorMeta],
         outs: &[TensorMeta],
     ) -> KernelResult {
-        imports::library(&op, inputs, outs)
+        launch!(self, imports::library(&op, inputs, outs))
     }
 
     fn select(
@@ -1172,7 +1256,10 @@ impl Kernels for Host {
         values: &TensorMeta,
         indices: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::select(op, x, k, dim, keepdim, values, indices)
+        launch!(
+            self,
+            imports::select(op, x, k, dim, keepdim, values, indices)
+        )
     }
 
     fn dropout(
@@ -1183,7 +1270,7 @@ impl Kernels for Host {
         out: &TensorMeta,
         mask: &TensorMeta,
     ) -> KernelResult {
-        imports::dropout(x, p, train, out, mask)
+        launch!(self, imports::dropout(x, p, train, out, mask))
     }
 
     fn dropout_backward(
@@ -1193,7 +1280,7 @@ impl Kernels for Host {
         scale: f64,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::dropout_backward(grad, mask, scale, out)
+        launch!(self, imports::dropout_backward(grad, mask, scale, out))
     }
 
     fn conv(
@@ -1204,7 +1291,7 @@ impl Kernels for Host {
         params: &ConvParams,
         out: &TensorMeta,
     ) -> KernelResult {
-        imports::conv(x, weight, bias, params, out)
+        launch!(self, imports::conv(x, weight, bias, params, out))
     }
 
     fn conv_backward(
@@ -1217,6 +1304,9 @@ impl Kernels for Host {
         grad_weight: Option<&TensorMeta>,
         grad_bias: Option<&TensorMeta>,
     ) -> KernelResult {
-        imports::conv_backward(grad, x, weight, params, grad_input, grad_weight, grad_bias)
+        launch!(
+            self,
+            imports::conv_backward(grad, x, weight, params, grad_input, grad_weight, grad_bias)
+        )
     }
 }

@@ -12,16 +12,26 @@ mod ops;
 mod rules;
 mod types;
 
-use bindings::exports::torch_remote::ops::dispatch::Guest;
-use types::{Arg, OpError, Output};
+use bindings::exports::torch_remote::ops::dispatch::{Guest, OpContext, OpOutcome};
+use types::{Arg, OpError};
 
 // Only the component exports it; native builds exist for the tests.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Component;
 
 impl Guest for Component {
-    fn run(name: String, overload: String, args: Vec<Arg>) -> Result<Vec<Output>, OpError> {
-        ops::run(&name, &overload, &args, &mut kernels::Host)
+    fn run(
+        name: String,
+        overload: String,
+        args: Vec<Arg>,
+        context: OpContext,
+    ) -> Result<OpOutcome, OpError> {
+        let mut host = kernels::Host::new(context.launch_kernels);
+        let outputs = ops::run(&name, &overload, &args, context.default_float, &mut host)?;
+        Ok(OpOutcome {
+            outputs,
+            launches: host.launched,
+        })
     }
 
     fn supported() -> Vec<String> {

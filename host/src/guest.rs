@@ -19,6 +19,7 @@ pub mod bindings {
     });
 }
 
+pub use bindings::exports::torch_remote::ops::dispatch::{OpContext, OpOutcome};
 pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, AttentionParams, BinaryOp, ConvParams, EmbeddingBagParams, EncoderLayerParams,
     GatherOp, GridSampleParams, Host as KernelsHost, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
@@ -111,16 +112,18 @@ impl<K: Kernels> GuestRuntime<K> {
         Ok(Self { store, guest })
     }
 
-    /// Validates and lowers one op; kernel calls go to this runtime's kernels.
+    /// Validates and lowers one op; kernel calls go to this runtime's kernels if `context`
+    /// launches them.
     pub fn run(
         &mut self,
         name: &str,
         overload: &str,
         args: &[Arg],
-    ) -> Result<Result<Vec<Output>, OpError>, GuestError> {
+        context: OpContext,
+    ) -> Result<Result<OpOutcome, OpError>, GuestError> {
         self.guest
             .torch_remote_ops_dispatch()
-            .call_run(&mut self.store, name, overload, args)
+            .call_run(&mut self.store, name, overload, args, context)
             .map_err(|e| GuestError::Trap {
                 op: format!("{name}.{overload}"),
                 message: format!("{e:#}"),

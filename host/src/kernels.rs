@@ -48,8 +48,6 @@ pub struct TchKernels {
     fault: Option<String>,
     seed: u64,
     random_ops: u64,
-    /// The client's default float dtype for the op being run.
-    default_float: ScalarType,
     /// The steps of the op being run, while its lowering is being recorded.
     recording: Option<Vec<Step>>,
 }
@@ -62,16 +60,13 @@ impl TchKernels {
             fault: None,
             seed: 0,
             random_ops: 0,
-            default_float: ScalarType::Float32,
             recording: None,
         }
     }
 
-    /// Prepares for one op: the storage ids its `new-storage` calls must return and the
-    /// client's default float dtype.
-    pub fn begin_op(&mut self, storages: &[u64], default_float: ScalarType) {
+    /// Prepares for one op: the storage ids its `new-storage` calls must return.
+    pub fn begin_op(&mut self, storages: &[u64]) {
         self.pending = storages.iter().copied().collect();
-        self.default_float = default_float;
         self.fault = None;
     }
 
@@ -419,10 +414,6 @@ impl KernelsHost for TchKernels {
         }
         self.note(Step::NewStorage { id, nbytes });
         id
-    }
-
-    fn default_float(&mut self) -> ScalarType {
-        self.default_float
     }
 
     fn free_storage(&mut self, id: StorageId) {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use tch::Device;
 
-use crate::guest::{GuestError, GuestRuntime, OpError, SizeQuery, TensorMeta};
+use crate::guest::{GuestError, GuestRuntime, OpContext, OpError, SizeQuery, TensorMeta};
 use crate::hardware;
 use crate::kernels::plan::{Plan, Step};
 use crate::kernels::TchKernels;
@@ -142,9 +142,13 @@ impl Session {
     /// Runs `op` through the guest, recording the steps it took unless they depend on values.
     fn lower(&mut self, op: &Op) -> Result<Option<Vec<Step>>, String> {
         let kernels = self.runtime.kernels();
-        kernels.begin_op(&op.storages, op.default_float);
+        kernels.begin_op(&op.storages);
         kernels.record();
-        let outcome = match self.runtime.run(&op.name, &op.overload, &op.args) {
+        let context = OpContext {
+            default_float: op.default_float,
+            launch_kernels: true,
+        };
+        let outcome = match self.runtime.run(&op.name, &op.overload, &op.args, context) {
             Ok(Ok(_)) => self
                 .runtime
                 .kernels()

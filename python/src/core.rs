@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use torch_remote_host::guest::{
-    Arg, GuestRuntime, OpError, Output, ScalarType, SizeQuery, TensorMeta,
+    Arg, GuestRuntime, OpContext, OpError, Output, ScalarType, SizeQuery, TensorMeta,
 };
 use torch_remote_host::memo::op_key;
 use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
@@ -95,8 +95,8 @@ static RELEASED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
     let mut guard = CORE.lock().unwrap_or_else(|p| p.into_inner());
     if guard.is_none() {
-        let guest = GuestRuntime::new(Recorder::new(ScalarType::Float32, 0))
-            .map_err(|e| CoreError::Guest(e.to_string()))?;
+        let guest =
+            GuestRuntime::new(Recorder::new(0)).map_err(|e| CoreError::Guest(e.to_string()))?;
         *guard = Some(Core {
             guest,
             remotes: vec![Remote::default()],
@@ -273,12 +273,16 @@ impl Core {
     ) -> Result<Lowering> {
         let mut answers = Vec::new();
         loop {
-            let mut recorder = Recorder::new(self.default_float, device);
+            let mut recorder = Recorder::new(device);
             recorder.answers = answers;
             *self.guest.kernels() = recorder;
+            let context = OpContext {
+                default_float: self.default_float,
+                launch_kernels: false,
+            };
             let outputs = self
                 .guest
-                .run(name, overload, args)
+                .run(name, overload, args, context)
                 .map_err(|e| CoreError::Guest(e.to_string()))?;
             let recorder = self.guest.kernels();
             answers = std::mem::take(&mut recorder.answers);

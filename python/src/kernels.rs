@@ -38,10 +38,6 @@ pub struct Recorder {
     pub created: Vec<(u64, u64)>,
     /// Temporaries given back within the op.
     pub freed: Vec<u64>,
-    /// Whether any kernel ran: an op that only makes a view has nothing for the host.
-    pub launched: bool,
-    /// `torch.get_default_dtype()` when the op was dispatched.
-    pub default_float: ScalarType,
     /// The remote device the op runs on, which holds the storages it creates.
     pub device: usize,
     /// Sizes the host gave for this op's `data-size` queries.
@@ -54,31 +50,24 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(default_float: ScalarType, device: usize) -> Self {
+    pub fn new(device: usize) -> Self {
         Self {
             created: Vec::new(),
             freed: Vec::new(),
-            launched: false,
-            default_float,
             device,
             answers: Vec::new(),
             asked: None,
             reads_values: false,
         }
     }
-
-    /// Whether the host must run the op too.
-    pub fn needs_host(&self) -> bool {
-        self.launched || !self.created.is_empty()
-    }
 }
 
 type KernelResult = Result<(), String>;
 
 impl Recorder {
+    /// The client runs the guest with `launch-kernels` off, so no kernel call reaches it.
     fn launch(&mut self) -> KernelResult {
-        self.launched = true;
-        Ok(())
+        Err("kernels run on the host; the client's guest lowers ops without them".into())
     }
 }
 
@@ -89,10 +78,6 @@ impl KernelsHost for Recorder {
         let id = new_storage_id(self.device);
         self.created.push((id, nbytes));
         id
-    }
-
-    fn default_float(&mut self) -> ScalarType {
-        self.default_float
     }
 
     fn data_size(&mut self, query: SizeQuery, x: TensorMeta) -> Result<i64, String> {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use torch_remote_host::guest::{Output, TensorMeta};
+use torch_remote_host::guest::{OpOutcome, Output, TensorMeta};
 use torch_remote_host::memo::StorageMap;
 
 use crate::kernels::{new_storage_id, Recorder};
@@ -27,12 +27,13 @@ pub struct Lowering {
 }
 
 impl Lowering {
-    pub fn new(outputs: Vec<Output>, recorder: &Recorder) -> Self {
+    pub fn new(outcome: OpOutcome, recorder: &Recorder) -> Self {
         Self {
-            outputs,
+            outputs: outcome.outputs,
             created: recorder.created.clone(),
             freed: recorder.freed.clone(),
-            needs_host: recorder.needs_host(),
+            // An op that only makes a view has nothing for the host.
+            needs_host: outcome.launches || !recorder.created.is_empty(),
             reads_values: recorder.reads_values,
         }
     }

@@ -45,7 +45,7 @@ mod testing;
 
 use crate::error::Result;
 use crate::kernels::Kernels;
-use crate::types::{Arg, OpError, Output, TensorMeta};
+use crate::types::{Arg, OpError, Output, ScalarType, TensorMeta};
 use args::Args;
 use ctx::Ctx;
 
@@ -83,14 +83,16 @@ impl Form {
 
 pub type Outputs = Result<Vec<Output>>;
 
-/// Runs aten op `name.overload`; on failure every storage it allocated is given back.
+/// Runs aten op `name.overload` under `torch.get_default_dtype()` `default_float`; on failure
+/// every storage it allocated is given back.
 pub fn run(
     name: &str,
     overload: &str,
     list: &[Arg],
+    default_float: ScalarType,
     k: &mut dyn Kernels,
 ) -> core::result::Result<Vec<Output>, OpError> {
-    crate::rules::dtype::set_default_float(k.default_float());
+    crate::rules::dtype::set_default_float(default_float);
     let args = Args::new(list);
     let mut cx = Ctx::new(k);
     match registry::dispatch(name, overload, &args, &mut cx) {

@@ -62,10 +62,6 @@ fn operand(o: &Operand, tensors: &mut Vec<TensorMeta>) -> String {
 }
 
 impl Kernels for Fake {
-    fn default_float(&mut self) -> ScalarType {
-        ScalarType::Float32
-    }
-
     fn new_storage(&mut self, nbytes: u64) -> StorageId {
         let id = 100 + self.allocated.len() as u64;
         self.allocated.push((id, nbytes));
@@ -962,7 +958,7 @@ pub fn run_sized(
         data_size: size,
         ..Fake::default()
     };
-    let result = super::run(name, overload, &args, &mut fake);
+    let result = super::run(name, overload, &args, ScalarType::Float32, &mut fake);
     (result, fake)
 }
 
