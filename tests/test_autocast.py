@@ -45,3 +45,63 @@ def test_training_step_under_autocast_keeps_float32_gradients():
     assert remote.weight.grad.dtype == torch.float32
     torch.testing.assert_close(loss.cpu(), cpu_loss)
     torch.testing.assert_close(remote.weight.grad.cpu(), model.weight.grad)
+
+
+def test_unscale_kernel_flags_non_finite_gradients_as_cpu():
+    grads = [torch.tensor([1.0, 2.0, float("inf")]), torch.tensor([[4.0, float("nan")]])]
+    for bad in (False, True):
+        cpu = [g.clone() if bad else g.nan_to_num(0.0, 0.0, 0.0) for g in grads]
+        remote = [g.to("remote") for g in cpu]
+        found, inv = torch.zeros(1), torch.full((), 0.25)
+        found_r = found.to("remote")
+        torch._amp_foreach_non_finite_check_and_unscale_(cpu, found, inv)
+        torch._amp_foreach_non_finite_check_and_unscale_(remote, found_r, inv.to("remote"))
+        assert found_r.item() == found.item() == float(bad)
+        for r, c in zip(remote, cpu, strict=True):
+            torch.testing.assert_close(r.cpu(), c, equal_nan=True)
+
+
+def test_unscale_kernel_refuses_a_double_inv_scale():
+    grads = [torch.ones(2, device="remote")]
+    found = torch.zeros(1, device="remote")
+    with pytest.raises(RuntimeError, match="inv_scale must be a float tensor"):
+        torch._amp_foreach_non_finite_check_and_unscale_(
+            grads, found, torch.ones((), dtype=torch.float64, device="remote")
+        )
+    assert grads[0].cpu().tolist() == [1.0, 1.0]
+
+
+def scaled_training(device, init_scale, data_scale, steps=6):
+    """Losses and scales of an SGD loop under `torch.amp.GradScaler`, and the final weights."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler(device, init_scale=init_scale, growth_interval=2)
+    x = torch.randn(32, 8, generator=torch.Generator().manual_seed(1)).mul(data_scale).to(device)
+    y = torch.arange(32).remainder(4).to(device)
+    history = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        history.append((loss.item(), scaler.get_scale()))
+    return history, [p.detach().cpu() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    ("init_scale", "data_scale"),
+    [(2.0**16, 1.0), (1e38, 1.0), (1e38, 100.0)],
+    ids=["grows", "stops-short-of-inf", "gradients-overflow"],
+)
+def test_grad_scaler_trains_as_on_cpu(init_scale, data_scale):
+    cpu_history, cpu_weights = scaled_training("cpu", init_scale, data_scale)
+    remote_history, remote_weights = scaled_training("remote", init_scale, data_scale)
+    assert [s for _, s in remote_history] == [s for _, s in cpu_history]
+    torch.testing.assert_close(
+        [loss for loss, _ in remote_history], [loss for loss, _ in cpu_history]
+    )
+    for r, c in zip(remote_weights, cpu_weights, strict=True):
+        torch.testing.assert_close(r, c)

@@ -8,6 +8,7 @@ pub mod registry;
 
 mod activation;
 mod advanced;
+mod amp;
 mod arrange;
 mod binary;
 mod conv;

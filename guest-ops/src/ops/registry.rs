@@ -18,8 +18,8 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, arrange, conv, counting, data, elementwise_loss, embedding_bag, factorize, index,
-    indexed_write, library, norm, pool, recurrent, spatial, stats, transformer,
+    advanced, amp, arrange, conv, counting, data, elementwise_loss, embedding_bag, factorize,
+    index, indexed_write, library, norm, pool, recurrent, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -577,6 +577,12 @@ const LINALG: &[Entry] = &[
     e("_linalg_svd", &[""], factorize::svd),
     e("_linalg_eigh", &[""], factorize::eigh),
     e("_linalg_check_errors", &[""], factorize::check_errors),
+    e(
+        "_amp_foreach_non_finite_check_and_unscale_",
+        &[""],
+        amp::unscale,
+    ),
+    e("_amp_update_scale_", &[""], amp::update_scale),
     e("dot", &[""], |a, c| linalg::dot(a, c, F)),
     e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
 ];

@@ -47,6 +47,16 @@ pub fn run(
         LibraryOp::GruCellBackward(has_bias) => recurrent::gru_cell_backward(inputs, *has_bias),
         LibraryOp::MultiHeadAttention(params) => multi_head_attention(inputs, params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
+        LibraryOp::AmpUnscale => amp_unscale(inputs),
+        LibraryOp::AmpUpdateScale((growth, backoff, interval)) => {
+            let [scale, tracker, found_inf] = inputs else {
+                return Err(missing(3));
+            };
+            let scale = scale
+                .shallow_clone()
+                .f_internal_amp_update_scale_(tracker, found_inf, *growth, *backoff, *interval)?;
+            Ok(vec![scale, tracker.shallow_clone()])
+        }
         _ => one(op, inputs, options).map(|t| vec![t]),
     }
 }
@@ -67,6 +77,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::EmbeddingBagBackward(_)
         | LibraryOp::EmbeddingBagPerSampleWeightsBackward(_)
         | LibraryOp::MultiHeadAttention(_)
+        | LibraryOp::AmpUnscale
+        | LibraryOp::AmpUpdateScale(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
         LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
@@ -149,6 +161,23 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             input(inputs, 0)?.f_index_fill_int_tensor(*dim, input(inputs, 1)?, input(inputs, 2)?)
         }
     }
+}
+
+/// `_amp_foreach_non_finite_check_and_unscale_(grads..., found_inf, inv_scale)` in place, as
+/// PyTorch's kernel does it: each gradient is checked before it is multiplied.
+fn amp_unscale(inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
+    let [grads @ .., found_inf, inv_scale] = inputs else {
+        return Err(missing(2));
+    };
+    let mut found = found_inf.shallow_clone();
+    let mut results = Vec::with_capacity(inputs.len() - 1);
+    for g in grads {
+        let bad = g.f_isfinite()?.f_logical_not()?.f_any()?;
+        found = found.f_maximum(&bad.f_to_kind(Kind::Float)?)?;
+        results.push(g.shallow_clone().f_mul_(inv_scale)?);
+    }
+    results.push(found);
+    Ok(results)
 }
 
 /// `[output(, weights)]` of `_native_multi_head_attention`.
