@@ -14,6 +14,7 @@ mod binary;
 mod conv;
 mod copy;
 mod counting;
+mod ctc;
 mod data;
 mod elementwise_loss;
 mod embedding_bag;

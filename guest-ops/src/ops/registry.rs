@@ -18,7 +18,7 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, amp, arrange, conv, counting, data, elementwise_loss, embedding_bag, factorize,
+    advanced, amp, arrange, conv, counting, ctc, data, elementwise_loss, embedding_bag, factorize,
     index, indexed_write, library, norm, pool, recurrent, spatial, stats, transformer,
 };
 use crate::ops::{
@@ -583,6 +583,8 @@ const LINALG: &[Entry] = &[
         amp::unscale,
     ),
     e("_amp_update_scale_", &[""], amp::update_scale),
+    e("_ctc_loss", &[""], ctc::forward),
+    e("_ctc_loss_backward", &[""], ctc::backward),
     e("dot", &[""], |a, c| linalg::dot(a, c, F)),
     e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
 ];

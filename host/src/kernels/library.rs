@@ -1,6 +1,6 @@
-//! Ops libtorch computes whole (`glu`, `take`, `put`, `searchsorted`, `bucketize`, `im2col`,
-//! `col2im`, `tril_indices`, `triu_indices`, `_prelu_kernel` and its backward, the fused
-//! recurrent cells).
+//! The `library` kernel: ops libtorch computes whole, each a `library-op` of the WIT (from
+//! `glu` and `take` to the fused recurrent cells, the transformer fast paths, GradScaler's
+//! kernels and the CTC loss).
 
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -48,6 +48,19 @@ pub fn run(
         LibraryOp::MultiHeadAttention(params) => multi_head_attention(inputs, params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
         LibraryOp::AmpUnscale => amp_unscale(inputs),
+        LibraryOp::CtcLoss(p) => {
+            let [log_probs, targets] = inputs else {
+                return Err(missing(2));
+            };
+            pair(Tensor::f_internal_ctc_loss(
+                log_probs,
+                targets,
+                p.input_lengths.as_slice(),
+                p.target_lengths.as_slice(),
+                p.blank,
+                p.zero_infinity,
+            )?)
+        }
         LibraryOp::AmpUpdateScale((growth, backoff, interval)) => {
             let [scale, tracker, found_inf] = inputs else {
                 return Err(missing(3));
@@ -79,6 +92,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::AmpUnscale
         | LibraryOp::AmpUpdateScale(_)
+        | LibraryOp::CtcLoss(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
         LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
@@ -150,6 +164,22 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             .shallow_clone()
             .f_embedding_renorm_(input(inputs, 1)?, *max_norm, *norm_type),
         LibraryOp::Polygamma(n) => input(inputs, 0)?.f_polygamma(*n),
+        LibraryOp::CtcLossBackward(p) => {
+            let [grad, log_probs, targets, nll, log_alpha] = inputs else {
+                return Err(missing(5));
+            };
+            Tensor::f_internal_ctc_loss_backward(
+                grad,
+                log_probs,
+                targets,
+                p.input_lengths.as_slice(),
+                p.target_lengths.as_slice(),
+                nll,
+                log_alpha,
+                p.blank,
+                p.zero_infinity,
+            )
+        }
         LibraryOp::RoundDecimals(decimals) => input(inputs, 0)?.f_round_decimals(*decimals),
         LibraryOp::IndexCopy(dim) => {
             input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)
