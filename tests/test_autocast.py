@@ -71,12 +71,19 @@ def test_unscale_kernel_refuses_a_double_inv_scale():
     assert grads[0].cpu().tolist() == [1.0, 1.0]
 
 
-def scaled_training(device, init_scale, data_scale, steps=6):
-    """Losses and scales of an SGD loop under `torch.amp.GradScaler`, and the final weights."""
+OPTIMIZERS = {
+    "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
+    # A fused optimizer takes the scale and the inf flag itself (`_fused_adamw_`).
+    "fused-adamw": lambda p: torch.optim.AdamW(p, lr=0.01, fused=True),
+}
+
+
+def scaled_training(device, init_scale, data_scale, optimizer="sgd", steps=6):
+    """Losses and scales of a training loop under `torch.amp.GradScaler`, and the weights."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    optimizer = OPTIMIZERS[optimizer](model.parameters())
     scaler = torch.amp.GradScaler(device, init_scale=init_scale, growth_interval=2)
     x = torch.randn(32, 8, generator=torch.Generator().manual_seed(1)).mul(data_scale).to(device)
     y = torch.arange(32).remainder(4).to(device)
@@ -96,9 +103,10 @@ def scaled_training(device, init_scale, data_scale, steps=6):
     [(2.0**16, 1.0), (1e38, 1.0), (1e38, 100.0)],
     ids=["grows", "stops-short-of-inf", "gradients-overflow"],
 )
-def test_grad_scaler_trains_as_on_cpu(init_scale, data_scale):
-    cpu_history, cpu_weights = scaled_training("cpu", init_scale, data_scale)
-    remote_history, remote_weights = scaled_training("remote", init_scale, data_scale)
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_grad_scaler_trains_as_on_cpu(init_scale, data_scale, optimizer):
+    cpu_history, cpu_weights = scaled_training("cpu", init_scale, data_scale, optimizer)
+    remote_history, remote_weights = scaled_training("remote", init_scale, data_scale, optimizer)
     assert [s for _, s in remote_history] == [s for _, s in cpu_history]
     torch.testing.assert_close(
         [loss for loss, _ in remote_history], [loss for loss, _ in cpu_history]

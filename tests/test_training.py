@@ -47,3 +47,32 @@ def test_mlp_losses_equal_cpu(optimizer_factory):
     assert cpu_losses[-1] < cpu_losses[0]
     for cpu_p, remote_p in zip(cpu_model.parameters(), remote_model.parameters(), strict=True):
         torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-5, atol=1e-6)
+
+
+FUSED = {
+    "adam": lambda p: torch.optim.Adam(p, lr=0.01, fused=True),
+    "adamw": lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, fused=True),
+    "adam-decay-amsgrad-maximize": lambda p: torch.optim.Adam(
+        p, lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True, fused=True
+    ),
+    "adamw-tensor-lr": lambda p: torch.optim.AdamW(p, lr=torch.tensor(0.01), fused=True),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("optimizer_factory", list(FUSED.values()), ids=list(FUSED))
+def test_fused_adam_steps_like_cpu_fused(optimizer_factory, dtype):
+    generator = torch.Generator().manual_seed(1)
+    data = torch.randn(64, 20, generator=generator).to(dtype)
+    target = torch.randint(0, 5, (64,), generator=generator)
+    cpu_model = make_model().to(dtype)
+    initial = copy.deepcopy(cpu_model)
+    remote_model = copy.deepcopy(cpu_model).to("remote")
+
+    train(cpu_model, data, target, optimizer_factory, steps=5)
+    train(remote_model, data.to("remote"), target.to("remote"), optimizer_factory, steps=5)
+
+    models = (initial, cpu_model, remote_model)
+    for before, cpu_p, remote_p in zip(*(m.parameters() for m in models), strict=True):
+        assert not torch.equal(before, cpu_p)
+        torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-5, atol=1e-6)

@@ -1,7 +1,7 @@
 //! Short paths to the generated WIT types, and the small helpers every module uses on them.
 
 pub use crate::bindings::torch_remote::ops::kernels::{
-    ActivationOp, AttentionParams, BinaryOp, ConvParams, CtcParams, EmbeddingBagParams,
+    ActivationOp, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams, EmbeddingBagParams,
     EncoderLayerParams, GatherOp, GridSampleParams, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
     LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction,
     ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,

@@ -13,6 +13,7 @@ mod library;
 mod linalg;
 mod loss;
 mod norm;
+mod optim;
 pub mod plan;
 mod pool;
 mod recurrent;

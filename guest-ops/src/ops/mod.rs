@@ -27,6 +27,7 @@ mod linalg;
 mod loss;
 mod minmax;
 mod norm;
+mod optim;
 mod out;
 mod pad;
 mod pool;

@@ -19,7 +19,7 @@ use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
     advanced, amp, arrange, conv, counting, ctc, data, elementwise_loss, embedding_bag, factorize,
-    index, indexed_write, library, norm, pool, recurrent, spatial, stats, transformer,
+    index, indexed_write, library, norm, optim, pool, recurrent, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -583,6 +583,18 @@ const LINALG: &[Entry] = &[
         amp::unscale,
     ),
     e("_amp_update_scale_", &[""], amp::update_scale),
+    e("_fused_adam_", &[""], |a, c| {
+        optim::step(a, c, false, false)
+    }),
+    e("_fused_adam_", &["tensor_lr"], |a, c| {
+        optim::step(a, c, false, true)
+    }),
+    e("_fused_adamw_", &[""], |a, c| {
+        optim::step(a, c, true, false)
+    }),
+    e("_fused_adamw_", &["tensor_lr"], |a, c| {
+        optim::step(a, c, true, true)
+    }),
     e("_ctc_loss", &[""], ctc::forward),
     e("_ctc_loss_backward", &[""], ctc::backward),
     e("dot", &[""], |a, c| linalg::dot(a, c, F)),

@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{embedding_bag, recurrent, vjp};
+use super::{embedding_bag, optim, recurrent, vjp};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, GridSampleParams, LibraryOp, Reduction, TensorMeta,
 };
@@ -48,6 +48,7 @@ pub fn run(
         LibraryOp::MultiHeadAttention(params) => multi_head_attention(inputs, params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
         LibraryOp::AmpUnscale => amp_unscale(inputs),
+        LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
         LibraryOp::CtcLoss(p) => {
             let [log_probs, targets] = inputs else {
                 return Err(missing(2));
@@ -91,6 +92,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::EmbeddingBagPerSampleWeightsBackward(_)
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::AmpUnscale
+        | LibraryOp::FusedAdam(_)
         | LibraryOp::AmpUpdateScale(_)
         | LibraryOp::CtcLoss(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
