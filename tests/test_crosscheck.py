@@ -818,6 +818,32 @@ SAMPLES = [
         inputs(lambda: torch.randn(4, 3, generator=GEN) * 3),
     ),
     Sample(
+        "gcd_lcm",
+        lambda a, b: (torch.gcd(a, b), torch.lcm(a[:, None], b), a.clone().gcd_(b)),
+        inputs(lambda: torch.tensor([12, 18, -7, 0, 9]), lambda: torch.tensor([8, 27, 21, 5, 0])),
+    ),
+    Sample("frexp", lambda a: (*torch.frexp(a), *torch.frexp(a.t() * 1e30)), inputs(randn(3, 4))),
+    Sample(
+        "nonzero_static",
+        lambda a: (
+            torch.nonzero_static(a, size=6),
+            torch.nonzero_static(a, size=2, fill_value=9),
+            torch.nonzero_static(a[0, 0], size=3),
+        ),
+        inputs(lambda: torch.tensor([[0, 1, 2], [3, 0, 0]])),
+    ),
+    Sample(
+        "matrix_exp",
+        lambda a, b: (
+            torch.linalg.matrix_exp(a),
+            torch.linalg.matrix_exp(a.mT),
+            torch.matrix_exp(b),
+            torch.matrix_exp(b.transpose(0, 1)),
+        ),
+        inputs(lambda: torch.randn(2, 3, 3, generator=GEN) / 3, randn(2, 3, 1, 1)),
+    ),
+    Sample("pdist", lambda a: (F.pdist(a), F.pdist(a, p=1), F.pdist(a[:1])), inputs(randn(5, 4))),
+    Sample(
         "cdist",
         lambda a, b: (
             torch.cdist(a, b),
@@ -1462,6 +1488,12 @@ GRAD_SAMPLES = [
         inputs(randn(2, 3)),
     ),
     GradSample("l1_loss", F.l1_loss, inputs(randn(5, 2), randn(5, 2))),
+    GradSample("pdist", lambda a: F.pdist(a, p=3.0), inputs(randn(5, 4))),
+    GradSample(
+        "matrix_exp",
+        torch.linalg.matrix_exp,
+        inputs(lambda: torch.randn(2, 3, 3, generator=GEN) / 3),
+    ),
     GradSample(
         "bce_with_logits",
         lambda a: F.binary_cross_entropy_with_logits(

@@ -362,6 +362,8 @@ fn binary_result(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor, tch::Tc
         BinaryOp::Fmin => a.f_fmin(b),
         BinaryOp::LeftShift => a.f_bitwise_left_shift(b),
         BinaryOp::RightShift => a.f_bitwise_right_shift(b),
+        BinaryOp::Gcd => a.f_gcd(b),
+        BinaryOp::Lcm => a.f_lcm(b),
         BinaryOp::Ge => a.f_ge_tensor(b),
         BinaryOp::LogicalAnd => a.f_logical_and(b),
         BinaryOp::LogicalOr => a.f_logical_or(b),

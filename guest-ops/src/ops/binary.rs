@@ -27,7 +27,7 @@ fn rule(op: BinaryOp) -> Rule {
         Eq | Ne | Lt | Le | Gt | Ge | LogicalAnd | LogicalOr | LogicalXor => Rule::Bool,
         Add | Sub | Mul | DivTrunc | DivFloor | Remainder | Pow | Maximum | Minimum | ClampMin
         | ClampMax | BitwiseAnd | BitwiseOr | BitwiseXor | Fmod | Hypot | Logaddexp
-        | Logaddexp2 | Heaviside | Fmax | Fmin | LeftShift | RightShift => Rule::Common,
+        | Logaddexp2 | Heaviside | Fmax | Fmin | LeftShift | RightShift | Gcd | Lcm => Rule::Common,
     }
 }
 
@@ -84,10 +84,15 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
                 _ => "div",
             }
         ),
-        LeftShift | RightShift => ensure!(
+        LeftShift | RightShift | Gcd | Lcm => ensure!(
             common.is_integral(false),
             "\"{}_cpu\" not implemented for '{}'",
-            if op == LeftShift { "lshift" } else { "rshift" },
+            match op {
+                LeftShift => "lshift",
+                RightShift => "rshift",
+                Gcd => "gcd",
+                _ => "lcm",
+            },
             common.name()
         ),
         Hypot | Logaddexp | Logaddexp2 => ensure!(

@@ -6,11 +6,12 @@ use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::dims::{expand, select, slice};
 use crate::rules::layout::{contiguous_strides, is_contiguous};
 use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
-use crate::types::{Output, ScalarType, SizeQuery, TensorMeta};
+use crate::types::{LibraryOp, Output, ScalarType, SizeQuery, TensorMeta};
 
 /// The size `query` gives for `x`, which the host reads off the values.
 pub fn count(cx: &mut Ctx, query: SizeQuery, x: &TensorMeta) -> Result<i64> {
@@ -61,6 +62,22 @@ fn check_mask(op: &str, mask: &TensorMeta) -> Result<()> {
 pub fn nonzero(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(1)?;
     Ok(vec![Output::Tensor(nonzero_of(cx, args.tensor(0)?)?)])
+}
+
+/// `nonzero_static(self, *, size, fill_value=-1)`: the first `size` indices of `self`'s
+/// nonzero elements, rows of `fill_value` past the last: a Long `[size, self.dim()]`, its
+/// shape known without the values.
+pub fn nonzero_static(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let x = args.tensor(0)?;
+    let size = args.int(1)?;
+    ensure!(
+        size >= 0,
+        "nonzero_static: 'size' must be an non-negative integer"
+    );
+    let out = cx.empty_contiguous(&[size, x.dim() as i64], ScalarType::Int64)?;
+    let op = LibraryOp::NonzeroStatic((size, args.int_or(2, -1)?));
+    launch(cx, op, std::slice::from_ref(x), vec![out])
 }
 
 /// `masked_select(self, mask)`: the elements of `self` where `mask`, both broadcast to one

@@ -7,10 +7,11 @@ use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::layout::contiguous_strides;
 use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
-use crate::types::{LinalgOp, Output, ScalarType, TensorMeta};
+use crate::types::{LibraryOp, LinalgOp, Output, ScalarType, TensorMeta};
 
 /// Strides of a batch of column-major matrices of `shape`.
 fn column_major(shape: &[i64]) -> Result<Vec<i64>> {
@@ -401,6 +402,34 @@ pub fn eigh(args: &Args, cx: &mut Ctx) -> Outputs {
 
 /// `_linalg_check_errors(info, api_name, *, is_matrix)`: the host fails the op, with
 /// PyTorch's message, where an info is not 0; the failure shows at the next wait, so no
+/// `linalg_matrix_exp(self)`: the exponential of each square matrix, contiguous; matrices
+/// of size 0 or 1 keep `self`'s layout, as PyTorch computes them as `clone` and `exp`.
+pub fn matrix_exp(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let x = args.tensor(0)?;
+    ensure!(
+        x.dim() >= 2,
+        "linalg.matrix_exp: The input tensor A must have at least 2 dimensions."
+    );
+    let (rows, cols) = (x.sizes[x.dim() - 2], x.sizes[x.dim() - 1]);
+    ensure!(
+        rows == cols,
+        "linalg.matrix_exp: A must be batches of square matrices, but they are {rows} by {cols} \
+         matrices"
+    );
+    ensure!(
+        x.dtype.is_floating(),
+        "linalg.matrix_exp: Expected a floating point or complex tensor as input. Got {}",
+        x.dtype.name()
+    );
+    let out = if rows <= 1 {
+        cx.empty_like(x)?
+    } else {
+        cx.empty_contiguous(&x.sizes, x.dtype)?
+    };
+    launch(cx, LibraryOp::MatrixExp, std::slice::from_ref(x), vec![out])
+}
+
 /// linalg call waits for the host.
 pub fn check_errors(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;

@@ -250,6 +250,8 @@ const BINARY_ELEMENTWISE: &[[Entry; 3]] = &[
     binary!("heaviside", Heaviside, plain),
     binary!("fmax", Fmax, plain),
     binary!("fmin", Fmin, plain),
+    binary!("gcd", Gcd, plain),
+    binary!("lcm", Lcm, plain),
     binary!(
         "xlogy",
         Xlogy,
@@ -596,6 +598,11 @@ const LINALG: &[Entry] = &[
         optim::step(a, c, true, true)
     }),
     e("_ctc_loss", &[""], ctc::forward),
+    e("frexp", &["Tensor"], unary::frexp),
+    e("nonzero_static", &[""], data::nonzero_static),
+    e("_pdist_forward", &[""], spatial::pdist),
+    e("_pdist_backward", &[""], spatial::pdist_backward),
+    e("linalg_matrix_exp", &[""], factorize::matrix_exp),
     e("_ctc_loss_backward", &[""], ctc::backward),
     e("dot", &[""], |a, c| linalg::dot(a, c, F)),
     e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2))),

@@ -1,5 +1,5 @@
 //! Ops on points, vectors and sampling grids that the host's libtorch computes whole, one
-//! `library` kernel each: `_cdist_forward` and its backward, `linalg_cross`,
+//! `library` kernel each: `_cdist_forward`, `_pdist_forward` and their backwards, `linalg_cross`,
 //! `grid_sampler_2d`/`3d` and their backwards, and `channel_shuffle`. Their checks, shapes
 //! and layouts are PyTorch's.
 
@@ -10,7 +10,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
-use crate::rules::layout::{strides_for, suggest_memory_format};
+use crate::rules::layout::{is_contiguous, strides_for, suggest_memory_format};
 use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
 use crate::types::{GridSampleParams, LibraryOp, Output, TensorMeta};
 
@@ -68,6 +68,55 @@ pub fn cdist(args: &Args, cx: &mut Ctx) -> Outputs {
     let out = cx.empty_contiguous(&shape, x1.dtype)?;
     let inputs = [x1.clone(), x2.clone()];
     launch(cx, LibraryOp::Cdist((p, mode)), &inputs, vec![out])
+}
+
+/// `_pdist_forward(self, p=2)`: the `p`-norm distances between the rows of the contiguous
+/// 2-d `self`, each pair once: `n * (n - 1) / 2` of them.
+pub fn pdist(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let x = args.tensor(0)?;
+    let p = args.float_or(1, 2.0)?;
+    check_pdist_input(x, p, "_pdist_forward requires contiguous input")?;
+    let n = x.sizes[0];
+    let out = cx.empty_contiguous(&[if n <= 1 { 0 } else { n * (n - 1) / 2 }], x.dtype)?;
+    launch(cx, LibraryOp::Pdist(p), std::slice::from_ref(x), vec![out])
+}
+
+/// `_pdist_backward(grad, self, p, pdist)`: the gradient of `self`, contiguous.
+pub fn pdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
+    let (p, dist) = (args.float_or(2, 2.0)?, args.tensor(3)?);
+    check_pdist_input(x, p, "_pdist_backward requires self to be contiguous")?;
+    ensure!(
+        is_contiguous(&dist.sizes, &dist.strides),
+        "_pdist_backward requires pdist to be contiguous"
+    );
+    ensure!(
+        grad.sizes == dist.sizes,
+        "_pdist_backward: expected grad of shape {}, but got {}",
+        fmt_shape(&dist.sizes),
+        fmt_shape(&grad.sizes)
+    );
+    let out = cx.empty_contiguous(&x.sizes, x.dtype)?;
+    let inputs = [grad.clone(), x.clone(), dist.clone()];
+    launch(cx, LibraryOp::PdistBackward(p), &inputs, vec![out])
+}
+
+/// `pdist`'s checks, and the contiguity `_pdist_forward` and its backward require.
+fn check_pdist_input(x: &TensorMeta, p: f64, not_contiguous: &str) -> Result<()> {
+    ensure!(
+        x.dim() == 2,
+        "pdist only supports 2D tensors, got: {}D",
+        x.dim()
+    );
+    ensure!(
+        x.dtype.is_floating(),
+        "pdist only supports floating-point dtypes"
+    );
+    ensure!(p >= 0.0, "pdist only supports non-negative p values");
+    ensure!(is_contiguous(&x.sizes, &x.strides), "{not_contiguous}");
+    Ok(())
 }
 
 /// `_cdist_backward(grad, x1, x2, p, cdist)`: the gradient of `x1` expanded to the batch

@@ -4,6 +4,7 @@ use crate::error::{ensure, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
+use crate::ops::library::launch;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
 use crate::types::{LibraryOp, Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
@@ -99,6 +100,22 @@ pub fn round_decimals(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     target.run(cx, "library", |k, out| {
         k.library(op, std::slice::from_ref(&input), std::slice::from_ref(out))
     })
+}
+
+/// `frexp.Tensor(self)`: mantissas in `self`'s dtype and int32 exponents, both laid out as
+/// an elementwise result of `self`.
+pub fn frexp(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let x = args.tensor(0)?;
+    ensure!(
+        x.dtype.is_floating(),
+        "torch.frexp() only supports floating-point dtypes"
+    );
+    let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+    let mantissa = pw.target(cx, Dest::New, x.dtype, true)?.out;
+    let exponent = pw.target(cx, Dest::New, ScalarType::Int32, true)?.out;
+    let outs = vec![mantissa, exponent];
+    launch(cx, LibraryOp::Frexp, std::slice::from_ref(x), outs)
 }
 
 /// `polygamma(n, self)`, `polygamma.out` and `polygamma_(self, n)`: the `n`-th derivative of

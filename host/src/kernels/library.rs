@@ -49,6 +49,7 @@ pub fn run(
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
         LibraryOp::AmpUnscale => amp_unscale(inputs),
         LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
+        LibraryOp::Frexp => pair(input(inputs, 0)?.f_frexp()?),
         LibraryOp::CtcLoss(p) => {
             let [log_probs, targets] = inputs else {
                 return Err(missing(2));
@@ -93,6 +94,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
+        | LibraryOp::Frexp
         | LibraryOp::AmpUpdateScale(_)
         | LibraryOp::CtcLoss(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
@@ -166,6 +168,14 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             .shallow_clone()
             .f_embedding_renorm_(input(inputs, 1)?, *max_norm, *norm_type),
         LibraryOp::Polygamma(n) => input(inputs, 0)?.f_polygamma(*n),
+        LibraryOp::NonzeroStatic((size, fill)) => input(inputs, 0)?.f_nonzero_static(*size, *fill),
+        // `pdist` is `_pdist_forward` of its contiguous input, which the guest checked.
+        LibraryOp::Pdist(p) => input(inputs, 0)?.f_pdist(*p),
+        LibraryOp::PdistBackward(p) => {
+            let (grad, x, dist) = (input(inputs, 0)?, input(inputs, 1)?, input(inputs, 2)?);
+            x.f_internal_pdist_backward(grad, *p, dist)
+        }
+        LibraryOp::MatrixExp => input(inputs, 0)?.f_linalg_matrix_exp(),
         LibraryOp::CtcLossBackward(p) => {
             let [grad, log_probs, targets, nll, log_alpha] = inputs else {
                 return Err(missing(5));
