@@ -114,7 +114,10 @@ fn check_pdist_input(x: &TensorMeta, p: f64, not_contiguous: &str) -> Result<()>
         x.dtype.is_floating(),
         "pdist only supports floating-point dtypes"
     );
-    ensure!(p >= 0.0, "pdist only supports non-negative p values");
+    ensure!(
+        (0.0..).contains(&p),
+        "pdist only supports non-negative p values"
+    );
     ensure!(is_contiguous(&x.sizes, &x.strides), "{not_contiguous}");
     Ok(())
 }
