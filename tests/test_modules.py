@@ -194,3 +194,53 @@ def test_embedding_bag_values_and_gradients_equal_cpu(mode, padding_idx, include
 
     for remote, cpu in zip(run("remote"), run("cpu"), strict=True):
         torch.testing.assert_close(remote.cpu(), cpu)
+
+
+class TiedLanguageModel(nn.Module):
+    """GPT-2's weight tying: the output layer is the token embedding."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 16)
+        self.norm = nn.LayerNorm(16)
+        self.head = nn.Linear(16, 20, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, tokens):
+        return self.head(self.norm(self.embed(tokens)))
+
+
+def test_tied_weights_stay_tied_on_remote_and_back():
+    torch.manual_seed(0)
+    model = TiedLanguageModel()
+    model.register_buffer("shared", torch.ones(3))
+    model.norm.register_buffer("shared", model.shared)
+    model.to("remote")
+    assert model.head.weight is model.embed.weight
+    assert model.norm.shared is model.shared
+    assert len(list(model.parameters())) == 3
+    model.to("cpu", torch.float64)
+    assert model.head.weight is model.embed.weight and model.embed.weight.device.type == "cpu"
+    assert model.norm.shared is model.shared
+
+
+def test_tied_language_model_trains_like_cpu():
+    torch.manual_seed(0)
+    cpu_model = TiedLanguageModel()
+    remote_model = copy.deepcopy(cpu_model).to("remote")
+    tokens = torch.randint(0, 20, (4, 6), generator=torch.Generator().manual_seed(1))
+    results = []
+    for model, device in ((cpu_model, "cpu"), (remote_model, "remote")):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+        x, y = tokens[:, :-1].to(device), tokens[:, 1:].to(device)
+        losses = []
+        for _ in range(5):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        results.append((losses, model.embed.weight.detach().cpu()))
+    (cpu_losses, cpu_weight), (remote_losses, remote_weight) = results
+    torch.testing.assert_close(remote_losses, cpu_losses)
+    torch.testing.assert_close(remote_weight, cpu_weight)

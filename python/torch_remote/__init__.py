@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import _native, device, gpus, providers
+from . import _native, device, gpus, modules, providers
 from .gpus import device_for
 from .providers import Endpoint, Provider
 
@@ -199,6 +199,7 @@ def _register() -> None:
         for_tensor=True, for_module=True, for_storage=True
     )
     torch._tensor_str._tensor_str = _format_on_cpu(torch._tensor_str._tensor_str)
+    torch.nn.Module._apply = modules.keep_ties(torch.nn.Module._apply)
     atexit.register(_native.shutdown)
     atexit.register(_at_exit)
     url = os.environ.get("TORCH_REMOTE_URL") or None
