@@ -244,3 +244,27 @@ def test_tied_language_model_trains_like_cpu():
     (cpu_losses, cpu_weight), (remote_losses, remote_weight) = results
     torch.testing.assert_close(remote_losses, cpu_losses)
     torch.testing.assert_close(remote_weight, cpu_weight)
+
+
+def test_inference_mode_runs_a_model_like_cpu():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(144, 5)
+    ).eval()
+    remote = copy.deepcopy(model).to("remote")
+    x = torch.randn(2, 3, 8, 8)
+    with torch.inference_mode():
+        expected, got = model(x), remote(x.to("remote"))
+    assert got.is_inference()
+    torch.testing.assert_close(got.cpu(), expected)
+
+
+def test_inference_mode_views_of_normal_tensors_stay_normal_as_on_cpu():
+    for device in ("cpu", "remote"):
+        x = torch.randn(2, 3).to(device)
+        with torch.inference_mode():
+            view, fresh = x.view(3, 2), x * 2
+        assert (view.is_inference(), fresh.is_inference()) == (False, True), device
+        x.add_(1)
+        assert view._version == x._version == 1, device
+        torch.testing.assert_close(view.cpu(), x.view(3, 2).cpu())

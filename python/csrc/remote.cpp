@@ -253,26 +253,32 @@ at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const st
   TrMeta meta{};
   uint64_t nbytes = 0;
   const bool fresh = tr_result_meta(r.handle, i, j, &meta, &nbytes) != 0;
-  c10::Storage storage;
+  const auto dtype = c10::scalarTypeToTypeMeta(static_cast<c10::ScalarType>(meta.dtype));
+  at::Tensor out;
   if (fresh) {
-    storage = make_storage(meta.storage, nbytes, device);
+    out = at::detail::make_tensor<c10::TensorImpl>(make_storage(meta.storage, nbytes, device),
+                                                   c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), dtype);
   } else {
     for (const auto& v : inputs) {
       if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote &&
           storage_id(v.toTensor()) == meta.storage) {
-        storage = v.toTensor().storage();
+        // A view takes its base's dispatch keys, as CPU's views do: inside inference mode a
+        // view of a normal tensor stays a normal tensor, which autograd's view tracking needs.
+        const auto& base = v.toTensor();
+        out = at::detail::make_tensor<c10::TensorImpl>(c10::TensorImpl::VIEW, c10::Storage(base.storage()),
+                                                       base.key_set(), dtype);
         break;
       }
       if (v.isStorage() && v.toStorage().device().type() == kRemote &&
           reinterpret_cast<uint64_t>(v.toStorage().data_ptr().get_context()) == meta.storage) {
-        storage = v.toStorage();
+        out = at::detail::make_tensor<c10::TensorImpl>(c10::Storage(v.toStorage()),
+                                                       c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), dtype);
         break;
       }
     }
-    TORCH_CHECK(storage, "remote: the guest returned a view of storage ", meta.storage, " which no argument holds");
+    TORCH_CHECK(out.defined(), "remote: the guest returned a view of storage ", meta.storage,
+                " which no argument holds");
   }
-  auto out = at::detail::make_tensor<c10::TensorImpl>(std::move(storage), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1),
-                                                      c10::scalarTypeToTypeMeta(static_cast<c10::ScalarType>(meta.dtype)));
   out.unsafeGetTensorImpl()->set_sizes_and_strides(c10::IntArrayRef(meta.sizes, meta.ndim),
                                                    c10::IntArrayRef(meta.strides, meta.ndim), meta.offset);
   return out;
