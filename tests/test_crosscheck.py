@@ -842,6 +842,19 @@ SAMPLES = [
         ),
         inputs(lambda: torch.randn(2, 3, 3, generator=GEN) / 3, randn(2, 3, 1, 1)),
     ),
+    Sample(
+        "weight_norm_interface",
+        lambda v, g, h: (
+            *torch._weight_norm_interface(v, g, 0),
+            *torch._weight_norm_interface(v, h, 2),
+        ),
+        inputs(randn(4, 3, 5), randn(4, 1, 1), randn(1, 1, 5)),
+    ),
+    Sample(
+        "vdot",
+        lambda a, b: (torch.vdot(a, b), torch.vdot(a.double(), b.double())),
+        inputs(randn(6), randn(6)),
+    ),
     Sample("pdist", lambda a: (F.pdist(a), F.pdist(a, p=1), F.pdist(a[:1])), inputs(randn(5, 4))),
     Sample(
         "cdist",
@@ -1489,6 +1502,11 @@ GRAD_SAMPLES = [
     ),
     GradSample("l1_loss", F.l1_loss, inputs(randn(5, 2), randn(5, 2))),
     GradSample("pdist", lambda a: F.pdist(a, p=3.0), inputs(randn(5, 4))),
+    GradSample(
+        "weight_norm",
+        lambda v, g, x: F.conv1d(x, torch._weight_norm(v, g, 0)),
+        inputs(randn(6, 4, 3), lambda: torch.rand(6, 1, 1, generator=GEN) + 0.5, randn(2, 4, 7)),
+    ),
     GradSample(
         "matrix_exp",
         torch.linalg.matrix_exp,

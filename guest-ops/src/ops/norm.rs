@@ -1,15 +1,18 @@
 //! Normalizations and their backwards: `native_layer_norm`, `native_batch_norm`,
-//! `native_group_norm`. Statistics are contiguous; reduced-precision inputs with float
+//! `native_group_norm`, and the fused weight norm (`_weight_norm_interface`). Statistics are contiguous; reduced-precision inputs with float
 //! parameters keep float statistics (CPU's mixed-type path).
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library::launch;
 use crate::ops::Outputs;
+use crate::rules::layout::is_contiguous;
 use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format, MemoryFormat};
+use crate::rules::shape::wrap_dim;
 use crate::rules::shape::{fmt_shape, numel};
-use crate::types::{Output, ScalarType, TensorMeta};
+use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
 
 /// `suggest_memory_format` of `t`.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
@@ -392,6 +395,68 @@ pub fn group_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     )
     .map_err(failed("group_norm_backward"))?;
     Ok(vec![o0, o1, o2])
+}
+
+/// The dim of a fused weight norm: the first or the last of `v`'s.
+fn weight_norm_dim(args: &Args, at: usize, v: &TensorMeta) -> Result<i64> {
+    let dim = args.int_or(at, 0)?;
+    let d = wrap_dim(dim, v.dim())? as i64;
+    ensure!(
+        d == 0 || d == v.dim() as i64 - 1,
+        "fused kernels can only be applied for first or last dim"
+    );
+    Ok(dim)
+}
+
+/// `_weight_norm_interface(v, g, dim=0)`: `v` scaled to norm `g` along every dim but `dim`,
+/// contiguous, and the norms, laid out as `g` (in float for a bfloat16 `g`).
+pub fn weight_norm(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (v, g) = (args.tensor(0)?, args.tensor(1)?);
+    let dim = weight_norm_dim(args, 2, v)?;
+    ensure!(
+        v.dtype.is_floating() && g.dtype.is_floating(),
+        "\"weight_norm_fwd_first_dim_kernel\" not implemented for '{}'",
+        v.dtype.name()
+    );
+    let w = cx.empty_contiguous(&v.sizes, v.dtype)?;
+    let norm_dtype = match g.dtype {
+        ScalarType::Bfloat16 => ScalarType::Float32,
+        other => other,
+    };
+    let norms = cx.empty(&g.sizes, g.strides.clone(), norm_dtype)?;
+    let op = LibraryOp::WeightNorm(dim);
+    launch(cx, op, &[v.clone(), g.clone()], vec![w, norms])
+}
+
+/// `_weight_norm_interface_backward(grad_w, saved_v, saved_g, saved_norms, dim)`: the
+/// gradients of `v` and `g`, contiguous.
+pub fn weight_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let [grad, v, g, norms] = [0, 1, 2, 3].map(|i| args.tensor(i));
+    let (grad, v, g, norms) = (grad?, v?, g?, norms?);
+    for (t, name) in [(v, "saved_v"), (g, "saved_g"), (norms, "saved_norms")] {
+        ensure!(
+            is_contiguous(&t.sizes, &t.strides),
+            "{name} must be contiguous"
+        );
+    }
+    ensure!(
+        grad.sizes == v.sizes,
+        "_weight_norm_interface_backward: expected grad_w of v's shape {}, but got {}",
+        fmt_shape(&v.sizes),
+        fmt_shape(&grad.sizes)
+    );
+    let dim = weight_norm_dim(args, 4, v)?;
+    let grad_v = cx.empty_contiguous(&v.sizes, v.dtype)?;
+    let grad_g = cx.empty_contiguous(&g.sizes, g.dtype)?;
+    let inputs = [grad, v, g, norms].map(TensorMeta::clone);
+    launch(
+        cx,
+        LibraryOp::WeightNormBackward(dim),
+        &inputs,
+        vec![grad_v, grad_g],
+    )
 }
 
 #[cfg(test)]

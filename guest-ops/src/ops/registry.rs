@@ -599,6 +599,12 @@ const LINALG: &[Entry] = &[
     }),
     e("_ctc_loss", &[""], ctc::forward),
     e("frexp", &["Tensor"], unary::frexp),
+    e("_weight_norm_interface", &[""], norm::weight_norm),
+    e(
+        "_weight_norm_interface_backward",
+        &[""],
+        norm::weight_norm_backward,
+    ),
     e("nonzero_static", &[""], data::nonzero_static),
     e("_pdist_forward", &[""], spatial::pdist),
     e("_pdist_backward", &[""], spatial::pdist_backward),
@@ -606,6 +612,9 @@ const LINALG: &[Entry] = &[
     e("_ctc_loss_backward", &[""], ctc::backward),
     e("dot", &[""], |a, c| linalg::dot(a, c, F)),
     e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
+    // `vdot` conjugates its first argument, which is `dot` for the real dtypes remote has.
+    e("vdot", &[""], |a, c| linalg::dot(a, c, F)),
+    e("vdot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
 ];
 
 const SOFTMAX: &[Entry] = &[

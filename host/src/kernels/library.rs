@@ -50,6 +50,19 @@ pub fn run(
         LibraryOp::AmpUnscale => amp_unscale(inputs),
         LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
         LibraryOp::Frexp => pair(input(inputs, 0)?.f_frexp()?),
+        LibraryOp::WeightNorm(dim) => pair(Tensor::f_internal_weight_norm_interface(
+            input(inputs, 0)?,
+            input(inputs, 1)?,
+            *dim,
+        )?),
+        LibraryOp::WeightNormBackward(dim) => {
+            let [grad, v, g, norms] = inputs else {
+                return Err(missing(4));
+            };
+            pair(Tensor::f_internal_weight_norm_interface_backward(
+                grad, v, g, norms, *dim,
+            )?)
+        }
         LibraryOp::CtcLoss(p) => {
             let [log_probs, targets] = inputs else {
                 return Err(missing(2));
@@ -95,6 +108,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::Frexp
+        | LibraryOp::WeightNorm(_)
+        | LibraryOp::WeightNormBackward(_)
         | LibraryOp::AmpUpdateScale(_)
         | LibraryOp::CtcLoss(_)
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
