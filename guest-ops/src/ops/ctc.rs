@@ -11,12 +11,19 @@ use crate::types::{CtcParams, LibraryOp, ScalarType, TensorMeta};
 
 const OP: &str = "ctc_loss_cpu";
 
-/// The lengths and blank of `_ctc_loss(log_probs, targets, input_lengths, target_lengths,
-/// blank, zero_infinity)` at `first` (the input lengths), checked against the tensors.
-/// Returns them with the longest target.
+/// Where an op's CTC arguments are: the input lengths (the target lengths follow them), the
+/// blank and `zero_infinity`.
+struct Positions {
+    lengths: usize,
+    blank: usize,
+    zero_infinity: usize,
+}
+
+/// The lengths, blank and `zero_infinity` of a `_ctc_loss` or its backward, checked against
+/// the tensors as PyTorch's CPU kernel checks them. Returns them with the longest target.
 fn params(
     args: &Args,
-    first: usize,
+    at: Positions,
     log_probs: &TensorMeta,
     targets: &TensorMeta,
 ) -> Result<(CtcParams, i64)> {
@@ -44,9 +51,9 @@ fn params(
         targets.dim()
     );
     let (max_input, batch, labels) = (log_probs.sizes[0], log_probs.sizes[1], log_probs.sizes[2]);
-    let input_lengths = args.int_list(first)?.to_vec();
-    let target_lengths = args.int_list(first + 1)?.to_vec();
-    let blank = args.int_or(first + 2, 0)?;
+    let input_lengths = args.int_list(at.lengths)?.to_vec();
+    let target_lengths = args.int_list(at.lengths + 1)?.to_vec();
+    let blank = args.int_or(at.blank, 0)?;
     ensure!((0..labels).contains(&blank), "blank must be in label range");
     ensure!(
         input_lengths.len() as i64 == batch,
@@ -93,7 +100,7 @@ fn params(
              (while checking arguments for {OP})"
         );
     }
-    let zero_infinity = args.bool_or(first + 3, false)?;
+    let zero_infinity = args.bool_or(at.zero_infinity, false)?;
     let params = CtcParams {
         input_lengths,
         target_lengths,
@@ -109,7 +116,12 @@ fn params(
 pub fn forward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(6)?;
     let (log_probs, targets) = (args.tensor(0)?, args.tensor(1)?);
-    let (params, max_target) = params(args, 2, log_probs, targets)?;
+    let at = Positions {
+        lengths: 2,
+        blank: 4,
+        zero_infinity: 5,
+    };
+    let (params, max_target) = params(args, at, log_probs, targets)?;
     let (time, batch) = (log_probs.sizes[0], log_probs.sizes[1]);
     let nll = cx.empty_contiguous(&[batch], log_probs.dtype)?;
     let log_alpha = cx.empty_contiguous(&[batch, time, 2 * max_target + 1], log_probs.dtype)?;
@@ -129,14 +141,12 @@ pub fn backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(9)?;
     let (grad, log_probs, targets) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (nll, log_alpha) = (args.tensor(5)?, args.tensor(6)?);
-    let lengths = Args::new(&args.raw()[3..5]);
-    let (mut params, _) = params(&lengths, 0, log_probs, targets)?;
-    params.blank = args.int(7)?;
-    params.zero_infinity = args.bool_or(8, false)?;
-    ensure!(
-        (0..log_probs.sizes[2]).contains(&params.blank),
-        "blank must be in label range"
-    );
+    let at = Positions {
+        lengths: 3,
+        blank: 7,
+        zero_infinity: 8,
+    };
+    let (params, _) = params(args, at, log_probs, targets)?;
     let batch = log_probs.sizes[1];
     ensure!(
         grad.sizes == [batch] && nll.sizes == [batch] && log_alpha.dim() == 3,
