@@ -2,7 +2,7 @@
 //! so it is composed from libtorch's ops in the order of PyTorch's fused kernel, in float32
 //! for half-precision parameters as that kernel's opmath is.
 
-use tch::{Kind, TchError, Tensor};
+use tch::{Device, Kind, TchError, Tensor};
 
 use crate::guest::AdamParams;
 
@@ -68,10 +68,9 @@ pub fn fused_adam(inputs: &[Tensor], p: &AdamParams) -> Result<Vec<Tensor>, TchE
             return Ok(results);
         }
     }
-    let steps = if p.amsgrad { 5 } else { 4 };
-    for i in 0..lists.n {
+    let steps = step_values(&lists.state[steps_at..])?;
+    for (i, &step) in steps.iter().enumerate() {
         let max_sq = p.amsgrad.then(|| lists.get(4, i));
-        let step = lists.get(steps, i).f_double_value(&[])?;
         let state = [
             lists.get(0, i),
             lists.get(1, i),
@@ -81,6 +80,19 @@ pub fn fused_adam(inputs: &[Tensor], p: &AdamParams) -> Result<Vec<Tensor>, TchE
         update(state, max_sq, step, lists.lr, lists.grad_scale, p)?;
     }
     Ok(results)
+}
+
+/// Every parameter's step count, read in one transfer: on a GPU each read waits for the
+/// device, so one per parameter would stall the step as many times.
+fn step_values(steps: &[Tensor]) -> Result<Vec<f64>, TchError> {
+    let flat: Vec<Tensor> = steps
+        .iter()
+        .map(|s| s.f_reshape([1]))
+        .collect::<Result<_, _>>()?;
+    let all = Tensor::f_cat(&flat, 0)?
+        .f_to_kind(Kind::Double)?
+        .f_to_device(Device::Cpu)?;
+    Vec::<f64>::try_from(&all)
 }
 
 /// `t` in its opmath dtype: float32 for half precision, itself otherwise.
