@@ -68,3 +68,27 @@ def test_training_steps_reuse_lowerings_and_match_cpu():
             run.append(loss.item())
         losses.append(run)
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+
+
+def test_results_the_host_keeps_without_a_copy_stay_apart():
+    """The host keeps a kernel's result as the new storage when it can; later in-place ops
+    on it, on views of it, and on the inputs must not reach any other tensor."""
+
+    def chain(a, b, c):
+        d = a + b
+        e = d.relu()
+        d.add_(1.0)
+        values, indices = torch.max(c, dim=0)
+        g = a.clone()
+        g.mul_(g)
+        h = a.float()
+        h[0].sub_(c[0])
+        p, q = torch.split(a @ b.t(), 2)
+        p.lerp_(q, 0.25)
+        q.addcmul_(p, p, value=0.5)
+        c.addcdiv_(a, b.abs() + 1, value=-2)
+        return [a, b, c, d, e, values, indices, g, h, p, q]
+
+    cpu, remote = _both(chain)
+    for want, got in zip(cpu, remote, strict=True):
+        torch.testing.assert_close(got, want)

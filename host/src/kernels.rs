@@ -1,8 +1,10 @@
 //! The guest's kernel imports, run with libtorch on the session's device.
 //!
 //! A kernel computes its result from views of the inputs, checks the result's shape and
-//! dtype against the output metadata the guest computed, and copies it into the output
-//! view. It never decides a shape; a disagreement is an error, not a guess.
+//! dtype against the output metadata the guest computed, and puts it in the output: as the
+//! memory of a storage the op created when the layouts agree, else as a copy into the output
+//! view (in-place arithmetic writes straight into its `self`). It never decides a shape; a
+//! disagreement is an error, not a guess.
 
 mod activation;
 mod conv;
@@ -69,6 +71,7 @@ impl TchKernels {
     pub fn begin_op(&mut self, storages: &[u64]) {
         self.pending = storages.iter().copied().collect();
         self.fault = None;
+        self.storages.begin_op();
     }
 
     /// Ends an op: any fault, or ids the client gave that the guest did not ask for.
@@ -132,7 +135,7 @@ impl TchKernels {
 
     /// Writes each result to its output; an output without elements (a factor the op was
     /// not asked for) needs nothing.
-    fn write_each(&self, outs: &[TensorMeta], results: Vec<Tensor>) -> KernelResult {
+    fn write_each(&mut self, outs: &[TensorMeta], results: Vec<Tensor>) -> KernelResult {
         if outs.len() != results.len() {
             return Err(format!(
                 "the kernel made {} results for {} outputs",
@@ -179,7 +182,7 @@ impl TchKernels {
 
     /// Writes each requested gradient.
     fn write_grads(
-        &self,
+        &mut self,
         outs: [&Option<TensorMeta>; 3],
         grads: Vec<Option<Tensor>>,
     ) -> KernelResult {
@@ -204,8 +207,9 @@ impl TchKernels {
         turn
     }
 
-    /// Copies `result` into `out` once its shape and dtype match the guest's metadata.
-    fn write(&self, out: &TensorMeta, result: Tensor) -> KernelResult {
+    /// Puts `result` in `out` once its shape and dtype match the guest's metadata: as the
+    /// memory of `out`'s new storage where it can be, else as a copy.
+    fn write(&mut self, out: &TensorMeta, result: Tensor) -> KernelResult {
         let sizes = result.size();
         let kind = result.kind();
         if sizes != out.sizes || kind != kind_of(out.dtype) {
@@ -213,6 +217,9 @@ impl TchKernels {
                 "the kernel produced {kind:?}{sizes:?} but the guest expects {:?}{:?}",
                 out.dtype, out.sizes
             ));
+        }
+        if self.storages.adopt(out, &result) {
+            return Ok(());
         }
         self.view(out)?.f_copy_(&result).map_err(err)
     }
@@ -332,6 +339,31 @@ fn unary_result(op: UnaryOp, x: &Tensor) -> Result<Tensor, tch::TchError> {
         UnaryOp::Frac => x.f_frac(),
         UnaryOp::Signbit => x.f_signbit(),
     }
+}
+
+/// Whether an op writes its result over its first operand, computed in its own dtype, and
+/// each other operand shares no memory with it unless it is the same view: then the result
+/// can go straight into that memory, as PyTorch's in-place kernels do.
+fn writes_self(out: &TensorMeta, compute: Kind, first: &Operand, others: &[&Operand]) -> bool {
+    let apart = |operand: &&Operand| match operand {
+        Operand::Tensor(t) => t.storage != out.storage || t == out,
+        Operand::Number(_) => true,
+    };
+    matches!(first, Operand::Tensor(a) if a == out)
+        && kind_of(out.dtype) == compute
+        && others.iter().all(apart)
+}
+
+/// `a op= b` in `a`'s memory, for the ops libtorch has in-place kernels of.
+fn binary_in_place(op: BinaryOp, a: &Tensor, b: &Tensor) -> Option<Result<Tensor, tch::TchError>> {
+    let mut a = a.shallow_clone();
+    Some(match op {
+        BinaryOp::Add => a.f_add_(b),
+        BinaryOp::Sub => a.f_sub_(b),
+        BinaryOp::Mul => a.f_mul_(b),
+        BinaryOp::Div => a.f_div_(b),
+        _ => return None,
+    })
 }
 
 fn binary_result(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor, tch::TchError> {
@@ -761,6 +793,7 @@ impl KernelsHost for TchKernels {
     ) -> KernelResult {
         self.launch(move |kernels| {
             let kind = kind_of(compute);
+            let (a_meta, b_meta) = (&a, &b);
             let a = kernels.operand(&a, kind)?;
             let mut b = kernels.operand(&b, kind)?;
             if let Some(alpha) = alpha.filter(|alpha| !is_one(alpha)) {
@@ -769,6 +802,11 @@ impl KernelsHost for TchKernels {
                     .f_mul_scalar(scalar(&alpha))
                     .and_then(|t| t.f_to_kind(kind))
                     .map_err(err)?;
+            }
+            if writes_self(&out, kind, a_meta, &[b_meta]) {
+                if let Some(done) = binary_in_place(op, &a, &b) {
+                    return done.map(drop).map_err(err);
+                }
             }
             kernels.write(&out, binary_result(op, &a, &b).map_err(err)?)
         })
@@ -791,24 +829,36 @@ impl KernelsHost for TchKernels {
             } else {
                 kind
             };
+            let in_place = matches!(
+                op,
+                TernaryOp::Addcmul | TernaryOp::Addcdiv | TernaryOp::Lerp
+            ) && writes_self(&out, kind, &a, &[&b, &c]);
             let a = kernels.operand(&a, first)?;
             let (b, c) = (kernels.operand(&b, kind)?, kernels.operand(&c, kind)?);
             let scaled = |t: Tensor| match &value {
                 Some(v) if !is_one(v) => t.f_mul_scalar(scalar(v)),
                 _ => Ok(t),
             };
+            let plus = |rhs: Tensor| {
+                if in_place {
+                    a.shallow_clone().f_add_(&rhs)
+                } else {
+                    a.f_add(&rhs)
+                }
+            };
             let result = match op {
-                TernaryOp::Addcmul => scaled(b)
-                    .and_then(|b| b.f_mul(&c))
-                    .and_then(|p| a.f_add(&p)),
-                TernaryOp::Addcdiv => scaled(b)
-                    .and_then(|b| b.f_div(&c))
-                    .and_then(|q| a.f_add(&q)),
+                TernaryOp::Addcmul => scaled(b).and_then(|b| b.f_mul(&c)).and_then(plus),
+                TernaryOp::Addcdiv => scaled(b).and_then(|b| b.f_div(&c)).and_then(plus),
+                TernaryOp::Lerp if in_place => a.shallow_clone().f_lerp_tensor_(&b, &c),
                 TernaryOp::Lerp => a.f_lerp_tensor(&b, &c),
                 TernaryOp::Where => b.f_where_self(&a, &c),
                 TernaryOp::Clamp => a.f_clamp_tensor(Some(&b), Some(&c)),
-            };
-            kernels.write(&out, result.map_err(err)?)
+            }
+            .map_err(err)?;
+            if in_place {
+                return Ok(());
+            }
+            kernels.write(&out, result)
         })
     }
 

@@ -131,6 +131,7 @@ impl Session {
                 }
             }),
         };
+        self.storages().end_op();
         if let Err(error) = outcome {
             for &id in &op.storages {
                 self.failed.insert(id, error.clone());

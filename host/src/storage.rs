@@ -1,6 +1,7 @@
 //! The storages of one session: flat byte tensors on the compute device, keyed by the
 //! client's ids, and the bounds-checked strided views that kernels read and write.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use tch::{Device, Kind, Tensor};
@@ -56,13 +57,55 @@ pub fn extent_bytes(meta: &TensorMeta) -> Result<u64, String> {
         .ok_or_else(bad)
 }
 
+/// The memory of one storage, kept alive by the tensor that owns it.
+struct Stored {
+    _owner: Tensor,
+    base: usize,
+    nbytes: u64,
+}
+
+impl Stored {
+    fn new(owner: Tensor, nbytes: u64) -> Self {
+        let base = owner.data_ptr() as usize;
+        Self {
+            _owner: owner,
+            base,
+            nbytes,
+        }
+    }
+
+    fn span(&self) -> Span {
+        (self.base, self.nbytes)
+    }
+}
+
+/// Start address and length of a storage's memory.
+type Span = (usize, u64);
+
+fn overlap((a, m): Span, (b, n): Span) -> bool {
+    a < b.saturating_add(n as usize) && b < a.saturating_add(m as usize)
+}
+
+/// What one op has done with storages so far, for deciding when a result may become a
+/// storage instead of being copied into one.
+#[derive(Default)]
+struct OpScope {
+    active: bool,
+    /// Storages the op created.
+    created: Vec<u64>,
+    /// Memory the op has viewed or taken as a storage; a result overlapping it aliases
+    /// something that lives on.
+    touched: RefCell<Vec<Span>>,
+}
+
 /// Live storages of a session.
 pub struct Storages {
     device: Device,
-    map: HashMap<u64, Tensor>,
+    map: HashMap<u64, Stored>,
     bytes: u64,
     /// While a recorded op is replayed: its storage ids to the ones of the op now.
     replayed: StorageMap,
+    scope: OpScope,
 }
 
 impl Storages {
@@ -72,7 +115,21 @@ impl Storages {
             map: HashMap::new(),
             bytes: 0,
             replayed: StorageMap::default(),
+            scope: OpScope::default(),
         }
+    }
+
+    /// Starts an op: the storages it allocates from now on may take over its results.
+    pub fn begin_op(&mut self) {
+        self.scope.active = true;
+        self.scope.created.clear();
+        self.scope.touched.get_mut().clear();
+    }
+
+    pub fn end_op(&mut self) {
+        self.scope.active = false;
+        self.scope.created.clear();
+        self.scope.touched.get_mut().clear();
     }
 
     pub fn device(&self) -> Device {
@@ -102,7 +159,44 @@ impl Storages {
         let id = self.resolve(id);
         let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, self.device))
             .map_err(|e| format!("cannot allocate {nbytes} bytes on {:?}: {e}", self.device))?;
-        self.insert(id, bytes)
+        self.insert(id, bytes)?;
+        if self.scope.active {
+            self.scope.created.push(id);
+        }
+        Ok(())
+    }
+
+    /// Makes `result` the memory of `out`'s storage instead of copying it there, when that
+    /// is the same: a storage this op created and nothing has seen yet, laid out exactly as
+    /// `result` is, and `result`'s memory shared with no storage. Returns whether it did.
+    pub fn adopt(&mut self, out: &TensorMeta, result: &Tensor) -> bool {
+        let id = self.resolve(out.storage);
+        if out.storage_offset != 0 || !self.scope.created.contains(&id) {
+            return false;
+        }
+        let Some(stored) = self.map.get(&id) else {
+            return false;
+        };
+        let nbytes = stored.nbytes;
+        let span = (result.data_ptr() as usize, nbytes);
+        let touched = self.scope.touched.get_mut();
+        let fits = nbytes > 0
+            && extent_bytes(out) == Ok(nbytes)
+            && result.stride() == out.strides
+            && result.device() == self.device
+            && !result.is_neg()
+            && !result.is_sparse();
+        if !fits
+            || touched
+                .iter()
+                .any(|&t| overlap(t, span) || overlap(t, stored.span()))
+        {
+            return false;
+        }
+        touched.push(span);
+        self.map
+            .insert(id, Stored::new(result.shallow_clone(), nbytes));
+        true
     }
 
     /// Replaces the bytes of storage `id` with `data`, of the same size.
@@ -111,7 +205,7 @@ impl Storages {
             .map
             .get(&id)
             .ok_or_else(|| format!("storage {id} does not exist"))?
-            .numel();
+            .nbytes as usize;
         if have != data.len() {
             return Err(format!(
                 "storage {id} holds {have} bytes, the client sent {}",
@@ -119,7 +213,7 @@ impl Storages {
             ));
         }
         let bytes = data.into_tensor()?.f_to_device(self.device).map_err(err)?;
-        self.map.insert(id, bytes);
+        self.map.insert(id, Stored::new(bytes, have as u64));
         Ok(())
     }
 
@@ -133,15 +227,16 @@ impl Storages {
         if self.map.contains_key(&id) {
             return Err(format!("storage {id} already exists"));
         }
-        self.bytes += bytes.numel() as u64;
-        self.map.insert(id, bytes);
+        let nbytes = bytes.numel() as u64;
+        self.bytes += nbytes;
+        self.map.insert(id, Stored::new(bytes, nbytes));
         Ok(())
     }
 
     pub fn free(&mut self, id: u64) {
         let id = self.resolve(id);
-        if let Some(bytes) = self.map.remove(&id) {
-            self.bytes -= bytes.numel() as u64;
+        if let Some(stored) = self.map.remove(&id) {
+            self.bytes -= stored.nbytes;
         }
     }
 
@@ -154,16 +249,20 @@ impl Storages {
             .get(&id)
             .ok_or_else(|| format!("storage {id} does not exist"))?;
         let extent = extent_bytes(meta)?;
-        let have = storage.numel() as u64;
+        let have = storage.nbytes;
         if extent > have {
             return Err(format!(
                 "view {meta:?} needs {extent} bytes but its storage has {have}"
             ));
         }
+        if self.scope.active {
+            self.scope.touched.borrow_mut().push(storage.span());
+        }
         let offset = meta.storage_offset as u64 * itemsize(meta.dtype);
-        let base = storage.data_ptr() as *const u8;
-        // SAFETY: the view lies inside the storage (checked above), and the storage outlives
-        // every kernel call because the session owns it until a later `Free`.
+        let base = storage.base as *const u8;
+        // SAFETY: the view lies inside the storage (checked above), and the storage's memory
+        // outlives every kernel call: the session owns it until a later `Free`, and `adopt`
+        // replaces no memory that a view was taken of in the op running.
         let data = if extent == 0 {
             base
         } else {
@@ -185,6 +284,8 @@ impl Storages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const FLOAT: (Kind, Device) = (Kind::Float, Device::Cpu);
 
     fn meta(sizes: &[i64], strides: &[i64], offset: i64, storage: u64) -> TensorMeta {
         TensorMeta {
@@ -229,6 +330,54 @@ mod tests {
         assert!(storages.replace(1, Payload::Bytes(vec![0; 4])).is_err());
         assert!(storages.replace(2, Payload::Bytes(vec![0; 8])).is_err());
         assert_eq!(storages.usage(), (1, 8));
+    }
+
+    fn values(storages: &Storages, meta: &TensorMeta) -> Vec<f32> {
+        Vec::<f32>::try_from(&storages.view(meta).unwrap().flatten(0, -1)).unwrap()
+    }
+
+    #[test]
+    fn a_new_storage_takes_over_a_result_laid_out_as_it_is() {
+        let mut storages = Storages::new(Device::Cpu);
+        storages.begin_op();
+        storages.alloc(1, 24).unwrap();
+        let out = meta(&[2, 3], &[3, 1], 0, 1);
+        let result = Tensor::from_slice(&[1f32, 2., 3., 4., 5., 6.]).reshape([2, 3]);
+        assert!(!storages.adopt(&out, &result.tr()), "strides differ");
+        assert!(storages.adopt(&out, &result));
+        assert_eq!(values(&storages, &out), [1., 2., 3., 4., 5., 6.]);
+        assert_eq!(storages.usage(), (1, 24));
+    }
+
+    #[test]
+    fn results_sharing_memory_with_a_storage_are_not_taken_over() {
+        let mut storages = Storages::new(Device::Cpu);
+        storages.alloc(1, 24).unwrap();
+        storages.begin_op();
+        assert!(
+            !storages.adopt(&meta(&[6], &[1], 0, 1), &Tensor::zeros([6], FLOAT)),
+            "storage 1 is older than the op"
+        );
+        storages.alloc(2, 24).unwrap();
+        storages.alloc(3, 24).unwrap();
+        let input = storages.view(&meta(&[6], &[1], 0, 1)).unwrap();
+        assert!(
+            !storages.adopt(&meta(&[6], &[1], 0, 2), &input),
+            "the input's own memory"
+        );
+        let _seen = storages.view(&meta(&[6], &[1], 0, 2)).unwrap();
+        assert!(
+            !storages.adopt(&meta(&[6], &[1], 0, 2), &Tensor::zeros([6], FLOAT)),
+            "storage 2 has been viewed in this op"
+        );
+        let result = Tensor::zeros([6], FLOAT);
+        assert!(storages.adopt(&meta(&[6], &[1], 0, 3), &result));
+        storages.alloc(4, 24).unwrap();
+        assert!(
+            !storages.adopt(&meta(&[6], &[1], 0, 4), &result),
+            "storage 3 holds it"
+        );
+        storages.end_op();
     }
 
     #[test]

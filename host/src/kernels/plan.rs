@@ -39,6 +39,7 @@ impl Plan {
         kernels
             .storages
             .set_map(StorageMap::new(&self.storages, &now));
+        kernels.storages.begin_op();
         let result = self.steps.iter().try_for_each(|step| match step {
             Step::NewStorage { id, nbytes } => kernels.storages.alloc(*id, *nbytes),
             Step::FreeStorage(id) => {
