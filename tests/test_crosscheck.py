@@ -337,6 +337,20 @@ SAMPLES = [
         ),
     ),
     Sample(
+        "isin",
+        lambda e, t: (
+            torch.isin(e, t),
+            torch.isin(e.t(), t, invert=True),
+            torch.isin(e, 3),
+            torch.isin(4, t),
+            torch.isin(e.float(), t.double(), assume_unique=True),
+        ),
+        inputs(
+            lambda: torch.tensor([[1, 2, 3], [4, 5, 6]]),
+            lambda: torch.tensor([2, 4, 9, 3]),
+        ),
+    ),
+    Sample(
         "unfold_fold",
         lambda a: (
             F.unfold(a, (2, 3), dilation=1, padding=(1, 0), stride=(2, 1)),

@@ -1,6 +1,6 @@
 //! Ops the host's libtorch computes whole, one `library` kernel each: `glu` and its backward,
-//! `take`, `put_`, `searchsorted`, `bucketize`, `im2col`/`col2im` (`F.unfold`/`F.fold`),
-//! `tril_indices`/`triu_indices`. Their checks, shapes and dtypes are here.
+//! `take`, `put_`, `searchsorted`, `bucketize`, `isin`, `im2col`/`col2im` (`F.unfold`/
+//! `F.fold`), `tril_indices`/`triu_indices`. Their checks, shapes and dtypes are here.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -10,9 +10,10 @@ use crate::ops::factory::check_placement;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::scalar_dtype;
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::{fmt_shape, numel, wrap_dim};
-use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
+use crate::types::{IsinParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
 /// Runs `op` on `inputs` into `out`, returning `result`.
 fn run(
@@ -285,6 +286,39 @@ pub fn bucketize(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         out,
         result,
     )
+}
+
+/// One side of `isin`: its tensor, or the number standing in for one, with its dtype
+/// checked as PyTorch's sort-based kernel needs.
+fn isin_side<'a>(args: &Args<'a>, i: usize) -> Result<(Option<&'a TensorMeta>, Option<Scalar>)> {
+    let (side, dtype) = match args.value(i)? {
+        Value::Tensor(t) => ((Some(t), None), t.dtype),
+        Value::Number(n) => ((None, Some(n)), scalar_dtype(n)),
+    };
+    ensure!(
+        dtype != ScalarType::Bool,
+        "Unsupported input type encountered for isin(): Bool"
+    );
+    Ok(side)
+}
+
+/// `isin.Tensor_Tensor(elements, test_elements, *, assume_unique=False, invert=False)`,
+/// `.Tensor_Scalar`, `.Scalar_Tensor` and their `out=` forms: whether each element is among
+/// the test elements, a contiguous bool tensor of the elements' shape.
+pub fn isin(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(4 + form.out_len())?;
+    let (elements, element) = isin_side(args, 0)?;
+    let (tests, test_element) = isin_side(args, 1)?;
+    let sizes = elements.map_or(&[][..], |t| &t.sizes[..]);
+    let (out, result) = output(cx, form.dest(args)?, sizes, ScalarType::Bool)?;
+    let params = IsinParams {
+        assume_unique: args.bool_or(2, false)?,
+        invert: args.bool_or(3, false)?,
+        element,
+        test_element,
+    };
+    let inputs: Vec<TensorMeta> = elements.into_iter().chain(tests).cloned().collect();
+    run(cx, LibraryOp::Isin(params), &inputs, out, result)
 }
 
 /// `im2col`'s and `col2im`'s window geometry, each two long and checked.

@@ -558,6 +558,20 @@ const LINALG: &[Entry] = &[
     e("searchsorted", &["Tensor_out"], |a, c| {
         library::searchsorted(a, c, Out(6))
     }),
+    e(
+        "isin",
+        &["Tensor_Tensor", "Tensor_Scalar", "Scalar_Tensor"],
+        |a, c| library::isin(a, c, F),
+    ),
+    e(
+        "isin",
+        &[
+            "Tensor_Tensor_out",
+            "Tensor_Scalar_out",
+            "Scalar_Tensor_out",
+        ],
+        |a, c| library::isin(a, c, Out(4)),
+    ),
     e("bucketize", &["Tensor"], |a, c| library::bucketize(a, c, F)),
     e("bucketize", &["Tensor_out"], |a, c| {
         library::bucketize(a, c, Out(4))

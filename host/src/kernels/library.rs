@@ -6,7 +6,8 @@ use tch::{Device, Kind, TchError, Tensor};
 
 use super::{embedding_bag, optim, recurrent, vjp};
 use crate::guest::{
-    AttentionParams, EncoderLayerParams, GridSampleParams, LibraryOp, Reduction, TensorMeta,
+    AttentionParams, EncoderLayerParams, GridSampleParams, IsinParams, LibraryOp, Reduction,
+    TensorMeta,
 };
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
@@ -214,9 +215,24 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::IndexFill((dim, Some(value))) => {
             input(inputs, 0)?.f_index_fill(*dim, input(inputs, 1)?, super::scalar(value))
         }
+        LibraryOp::Isin(p) => isin(inputs, p),
         LibraryOp::IndexFill((dim, None)) => {
             input(inputs, 0)?.f_index_fill_int_tensor(*dim, input(inputs, 1)?, input(inputs, 2)?)
         }
+    }
+}
+
+/// `isin` with whichever side is a number taken from `p`.
+fn isin(inputs: &[Tensor], p: &IsinParams) -> Result<Tensor, TchError> {
+    let (unique, invert) = (p.assume_unique, p.invert);
+    match (&p.element, &p.test_element) {
+        (Some(element), None) => {
+            Tensor::f_isin_scalar_tensor(super::scalar(element), input(inputs, 0)?, unique, invert)
+        }
+        (None, Some(test)) => {
+            Tensor::f_isin_tensor_scalar(input(inputs, 0)?, super::scalar(test), unique, invert)
+        }
+        _ => Tensor::f_isin(input(inputs, 0)?, input(inputs, 1)?, unique, invert),
     }
 }
 
