@@ -464,10 +464,29 @@ void run_on_cpu(const c10::OperatorHandle& op, const std::string& label, const s
   }
 }
 
+// Whether any of the top `count` values of `stack` is a tensor on the meta device.
+bool any_meta(const torch::jit::Stack& stack, size_t count) {
+  const auto is_meta = [](const at::Tensor& t) { return t.defined() && t.is_meta(); };
+  for (auto it = stack.end() - count; it != stack.end(); ++it) {
+    if (it->isTensor() && is_meta(it->toTensor())) return true;
+    if (it->isTensorList()) {
+      for (const at::Tensor& t : it->toTensorVector())
+        if (is_meta(t)) return true;
+    }
+  }
+  return false;
+}
+
 void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& schema = op.schema();
   const auto& arguments = schema.arguments();
   const std::string& name = schema.name();
+  // torch.compile traces with FakeTensors: meta tensors carrying remote's dispatch keys, whose
+  // ops PyTorch's internals sometimes send here. They are meta ops.
+  if (any_meta(*stack, arguments.size())) {
+    op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::Meta), stack);
+    return;
+  }
   std::vector<c10::IValue> inputs(stack->end() - arguments.size(), stack->end());
   torch::jit::drop(*stack, arguments.size());
   if (transfer(name, inputs, stack)) return;

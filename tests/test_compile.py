@@ -1,0 +1,59 @@
+"""``torch.compile`` on remote: Dynamo captures the graph (its FakeTensors carry remote's
+dispatch keys on meta tensors), and the graph trains as the uncompiled model does on the
+CPU, with inductor's default falling back to AOTAutograd without code generation."""
+
+import pytest
+import torch
+import torch_remote
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.LayerNorm(16), torch.nn.Linear(16, 3)
+    )
+
+
+def _train(model: torch.nn.Module, run, device: str, batches: list) -> list[float]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(run(x.to(device)), y.to(device))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _batches(sizes: list[int]) -> list:
+    torch.manual_seed(1)
+    return [(torch.randn(n, 8), torch.randint(0, 3, (n,))) for n in sizes]
+
+
+def _compare(compile_kwargs: dict, sizes: list[int]) -> None:
+    torch._dynamo.reset()
+    cpu = _model()
+    want = _train(cpu, cpu, "cpu", _batches(sizes))
+    remote = _model().to("remote")
+    got = _train(remote, torch.compile(remote, **compile_kwargs), "remote", _batches(sizes))
+    torch.testing.assert_close(got, want)
+    for p, q in zip(cpu.parameters(), remote.parameters(), strict=True):
+        torch.testing.assert_close(q.cpu(), p)
+
+
+# Importing inductor's configuration trips this inside PyTorch itself.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_default_compile_trains_as_eager_cpu_does():
+    torch_remote.compiling._warned = False
+    with pytest.warns(UserWarning, match="inductor generates no kernels for the remote"):
+        _compare({}, [4, 4, 4])
+
+
+def test_aot_eager_and_eager_backends_train_as_eager_cpu_does():
+    _compare({"backend": "aot_eager"}, [4, 4])
+    _compare({"backend": "eager"}, [4, 4])
+
+
+def test_dynamic_shapes_follow_the_batch():
+    _compare({"backend": "aot_eager", "dynamic": True}, [4, 6, 3])
