@@ -46,3 +46,20 @@ def test_downloads_into_any_destination():
     assert torch.equal(doubles, CPU.double())
     assert torch.equal(remote[:, 1:3].cpu(), CPU[:, 1:3])
     assert remote[:0].cpu().shape == (0, 6)
+
+
+def test_non_blocking_copies_and_pinned_memory():
+    remote = CPU.to("remote")
+    down = remote.to("cpu", non_blocking=True)
+    torch.remote.synchronize()
+    assert down.is_pinned() and torch.equal(down, CPU)
+    assert torch.equal(remote.to("cpu", torch.float64, non_blocking=True), CPU.double())
+    assert not remote.cpu().is_pinned()
+    pinned = CPU.pin_memory()
+    assert pinned.is_pinned() and not CPU.is_pinned()
+    assert torch.equal(pinned.to("remote", non_blocking=True).cpu(), CPU)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(CPU), batch_size=2, pin_memory=True
+    )
+    (batch,) = next(iter(loader))
+    assert batch.is_pinned() and torch.equal(batch.to("remote").cpu(), CPU[:2])

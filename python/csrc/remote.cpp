@@ -9,6 +9,7 @@
 #include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <c10/core/Allocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <torch/library.h>
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <set>
 #include <cstring>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 extern "C" {
@@ -101,6 +103,45 @@ struct RemoteAllocator final : c10::Allocator {
 };
 
 RemoteAllocator g_allocator;
+
+// Host memory that `pin_memory()` and `.to("cpu", non_blocking=True)` ask for: plain CPU
+// memory (the bytes travel through a socket, nothing maps them for DMA), remembered so that
+// `is_pinned()` holds for what was pinned.
+struct PinnedAllocator final : c10::Allocator {
+  static std::mutex& lock() {
+    static auto* m = new std::mutex;  // outlives the tensors freed at exit
+    return *m;
+  }
+  static std::unordered_set<const void*>& live() {
+    static auto* set = new std::unordered_set<const void*>;
+    return *set;
+  }
+  static bool holds(const void* p) {
+    std::lock_guard<std::mutex> guard(lock());
+    return live().count(p) != 0;
+  }
+  static void release(void* p) {
+    {
+      std::lock_guard<std::mutex> guard(lock());
+      live().erase(p);
+    }
+    c10::free_cpu(p);
+  }
+  c10::DataPtr allocate(size_t nbytes) override {
+    void* p = c10::alloc_cpu(nbytes);
+    {
+      std::lock_guard<std::mutex> guard(lock());
+      live().insert(p);
+    }
+    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+};
+
+PinnedAllocator g_pinned;
 
 c10::Storage make_storage(uint64_t id, uint64_t nbytes, c10::DeviceIndex device) {
   return c10::Storage(c10::Storage::use_byte_size_t(), nbytes, data_ptr_for(id, device), &g_allocator,
@@ -614,7 +655,8 @@ struct RemoteHooks final : at::PrivateUse1HooksInterface {
   c10::DeviceIndex getCurrentDevice() const override { return g_current_device.load(); }
   void setCurrentDevice(c10::DeviceIndex d) const override { g_current_device.store(d); }
   at::Device getDeviceFromPtr(void*) const override { return c10::Device(kRemote, g_current_device.load()); }
-  bool isPinnedPtr(const void*) const override { return false; }
+  bool isPinnedPtr(const void* data) const override { return PinnedAllocator::holds(data); }
+  at::Allocator* getPinnedMemoryAllocator() const override { return &g_pinned; }
 };
 
 C10_REGISTER_GUARD_IMPL(PrivateUse1, RemoteGuardImpl);
