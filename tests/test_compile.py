@@ -10,7 +10,13 @@ import torch_remote
 def _model() -> torch.nn.Module:
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.LayerNorm(16), torch.nn.Linear(16, 3)
+        torch.nn.Linear(8, 16),
+        torch.nn.GELU(),
+        torch.nn.LayerNorm(16),
+        torch.nn.Unflatten(1, (4, 2, 2)),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(16, 3),
     )
 
 
@@ -36,10 +42,15 @@ def _compare(compile_kwargs: dict, sizes: list[int]) -> None:
     cpu = _model()
     want = _train(cpu, cpu, "cpu", _batches(sizes))
     remote = _model().to("remote")
-    got = _train(remote, torch.compile(remote, **compile_kwargs), "remote", _batches(sizes))
+    compiled = torch.compile(remote, **compile_kwargs)
+    got = _train(remote, compiled, "remote", _batches(sizes))
     torch.testing.assert_close(got, want)
-    for p, q in zip(cpu.parameters(), remote.parameters(), strict=True):
+    for p, q in zip(cpu.state_dict().values(), remote.state_dict().values(), strict=True):
         torch.testing.assert_close(q.cpu(), p)
+    cpu.eval()
+    remote.eval()
+    x = _batches([5])[0][0]
+    torch.testing.assert_close(compiled(x.to("remote")).cpu(), cpu(x))
 
 
 # Importing inductor's configuration trips this inside PyTorch itself.

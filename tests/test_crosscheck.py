@@ -715,6 +715,22 @@ SAMPLES = [
         ),
     ),
     Sample(
+        "batch_norm_legit_forms",
+        lambda a, w, b, rm, rv: (
+            torch.ops.aten._native_batch_norm_legit(a, w, b, rm, rv, True, 0.3, 1e-4),
+            torch.ops.aten._native_batch_norm_legit.no_stats(a, w, None, True, 0.1, 1e-5),
+            torch.ops.aten._native_batch_norm_legit_no_training(a, None, b, rm, rv, 0.1, 1e-3),
+            torch.ops.aten._native_batch_norm_legit_functional(a, w, b, rm, rv, True, 0.5, 1e-5),
+            torch.ops.aten._batch_norm_with_update(a, w, b, rm, rv, 0.2, 1e-5),
+            torch.ops.aten._batch_norm_no_update(a, w, b, rm, rv, 0.2, 1e-5),
+            rm,
+            rv,
+        ),
+        inputs(
+            randn(4, 3, 5), randn(3), randn(3), randn(3), lambda: torch.rand(3, generator=GEN) + 0.5
+        ),
+    ),
+    Sample(
         "batch_norm_channels_last",
         lambda a: torch.ops.aten.native_batch_norm(a, None, None, None, None, True, 0.1, 1e-5),
         inputs(
@@ -1301,6 +1317,13 @@ GRAD_SAMPLES = [
     GradSample(
         "batch_norm_train",
         lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+        inputs(randn(4, 3, 5), randn(3), randn(3)),
+    ),
+    GradSample(
+        "batch_norm_with_update",
+        lambda a, w, b: torch.ops.aten._batch_norm_with_update(
+            a, w, b, torch.zeros(3, device=a.device), torch.ones(3, device=a.device), 0.1, 1e-5
+        )[0],
         inputs(randn(4, 3, 5), randn(3), randn(3)),
     ),
     GradSample(

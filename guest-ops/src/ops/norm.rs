@@ -187,58 +187,147 @@ fn channels(x: &TensorMeta, params: &[(&str, Option<&TensorMeta>)]) -> Result<i6
     Ok(c)
 }
 
+/// The arguments of a batch norm's forward, wherever its schema puts them.
+struct BatchNorm<'a> {
+    x: &'a TensorMeta,
+    weight: Option<&'a TensorMeta>,
+    bias: Option<&'a TensorMeta>,
+    running_mean: Option<&'a TensorMeta>,
+    running_var: Option<&'a TensorMeta>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+}
+
+impl<'a> BatchNorm<'a> {
+    /// `input, weight, bias[, running_mean, running_var][, training], momentum, eps` from 0:
+    /// `stats` says whether the running statistics are there, `training` gives the mode
+    /// when the schema has no flag for it.
+    fn parse(args: &Args<'a>, stats: bool, training: Option<bool>) -> Result<Self> {
+        let at = if stats { 5 } else { 3 };
+        let (training, at) = match training {
+            Some(fixed) => (fixed, at),
+            None => (args.bool_or(at, false)?, at + 1),
+        };
+        let (running_mean, running_var) = if stats {
+            (args.opt_tensor(3)?, args.opt_tensor(4)?)
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            x: args.tensor(0)?,
+            weight: args.opt_tensor(1)?,
+            bias: args.opt_tensor(2)?,
+            running_mean,
+            running_var,
+            training,
+            momentum: args.float_or(at, 0.1)?,
+            eps: args.float_or(at + 1, 1e-5)?,
+        })
+    }
+
+    /// The result in the input's memory format, and the saved statistics (empty in eval);
+    /// the running statistics are updated in place in training.
+    fn run(&self, cx: &mut Ctx) -> Result<[TensorMeta; 3]> {
+        let x = self.x;
+        let (weight, bias) = (self.weight, self.bias);
+        let (running_mean, running_var) = (self.running_mean, self.running_var);
+        let c = channels(
+            x,
+            &[
+                ("weight", weight),
+                ("bias", bias),
+                ("running_mean", running_mean),
+                ("running_var", running_var),
+            ],
+        )?;
+        ensure!(
+            self.training || (running_mean.is_some() && running_var.is_some()),
+            "running_mean and running_var must be defined in evaluation mode"
+        );
+        let stats = stats_dtype("batch_norm", x, &[weight, bias, running_mean, running_var])?;
+        let out = cx.empty(&x.sizes, strides_for(&x.sizes, suggested(x))?, x.dtype)?;
+        let saved = if self.training { c } else { 0 };
+        let save_mean = cx.empty_contiguous(&[saved], stats)?;
+        let save_invstd = cx.empty_contiguous(&[saved], stats)?;
+        cx.k.batch_norm(
+            x,
+            weight,
+            bias,
+            running_mean,
+            running_var,
+            self.training,
+            self.momentum,
+            self.eps,
+            &out,
+            &save_mean,
+            &save_invstd,
+        )
+        .map_err(failed("batch_norm"))?;
+        Ok([out, save_mean, save_invstd])
+    }
+}
+
+fn tensors(metas: impl IntoIterator<Item = TensorMeta>) -> Outputs {
+    Ok(metas.into_iter().map(Output::Tensor).collect())
+}
+
 /// `native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum,
-/// eps)`: the result in the input's memory format, and the saved statistics (empty in eval).
+/// eps)` and `_native_batch_norm_legit`, the same with the running statistics required.
 pub fn batch_norm(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(8)?;
-    let x = args.tensor(0)?;
-    let (weight, bias) = (args.opt_tensor(1)?, args.opt_tensor(2)?);
-    let (running_mean, running_var) = (args.opt_tensor(3)?, args.opt_tensor(4)?);
-    let training = args.bool_or(5, false)?;
-    let (momentum, eps) = (args.float_or(6, 0.1)?, args.float_or(7, 1e-5)?);
-    let c = channels(
-        x,
-        &[
-            ("weight", weight),
-            ("bias", bias),
-            ("running_mean", running_mean),
-            ("running_var", running_var),
-        ],
-    )?;
-    ensure!(
-        training || (running_mean.is_some() && running_var.is_some()),
-        "running_mean and running_var must be defined in evaluation mode"
+    tensors(BatchNorm::parse(args, true, None)?.run(cx)?)
+}
+
+/// `_native_batch_norm_legit.no_stats(input, weight, bias, training, momentum, eps)`.
+pub fn batch_norm_without_stats(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(6)?;
+    tensors(BatchNorm::parse(args, false, None)?.run(cx)?)
+}
+
+/// `_native_batch_norm_legit_no_training(input, weight, bias, running_mean, running_var,
+/// momentum, eps)`.
+pub fn batch_norm_eval(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(7)?;
+    tensors(BatchNorm::parse(args, true, Some(false))?.run(cx)?)
+}
+
+/// `_batch_norm_with_update(input, weight, bias, running_mean, running_var, momentum, eps)`
+/// and `_batch_norm_no_update` (`update` false): the result, the saved statistics and the
+/// reserve, which only cuDNN fills (empty bytes, as on the CPU).
+pub fn batch_norm_update(args: &Args, cx: &mut Ctx, update: bool) -> Outputs {
+    args.at_most(7)?;
+    let [out, mean, invstd] = BatchNorm::parse(args, true, Some(update))?.run(cx)?;
+    let reserve = cx.empty_contiguous(&[0], ScalarType::Uint8)?;
+    tensors([out, mean, invstd, reserve])
+}
+
+/// `_native_batch_norm_legit_functional(input, weight, bias, running_mean, running_var,
+/// training, momentum, eps)`: as `native_batch_norm`, with the updated running statistics
+/// returned as new tensors rather than written over the given ones.
+pub fn batch_norm_functional(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(8)?;
+    let given = BatchNorm::parse(args, true, None)?;
+    let (mean, var) = (
+        cx.empty_like(args.tensor(3)?)?,
+        cx.empty_like(args.tensor(4)?)?,
     );
-    let stats = stats_dtype("batch_norm", x, &[weight, bias, running_mean, running_var])?;
-    let out = cx.empty(&x.sizes, strides_for(&x.sizes, suggested(x))?, x.dtype)?;
-    let saved = if training { c } else { 0 };
-    let save_mean = cx.empty_contiguous(&[saved], stats)?;
-    let save_invstd = cx.empty_contiguous(&[saved], stats)?;
-    cx.k.batch_norm(
-        x,
-        weight,
-        bias,
-        running_mean,
-        running_var,
-        training,
-        momentum,
-        eps,
-        &out,
-        &save_mean,
-        &save_invstd,
-    )
-    .map_err(failed("batch_norm"))?;
-    Ok(vec![
-        Output::Tensor(out),
-        Output::Tensor(save_mean),
-        Output::Tensor(save_invstd),
-    ])
+    cx.k.copy(args.tensor(3)?, &mean).map_err(failed("copy"))?;
+    cx.k.copy(args.tensor(4)?, &var).map_err(failed("copy"))?;
+    let norm = BatchNorm {
+        running_mean: Some(&mean),
+        running_var: Some(&var),
+        ..given
+    };
+    let [out, save_mean, save_invstd] = norm.run(cx)?;
+    tensors([out, save_mean, save_invstd, mean, var])
 }
 
 /// `native_batch_norm_backward(grad_out, input, weight, running_mean, running_var,
-/// save_mean, save_invstd, train, eps, output_mask)`.
+/// save_mean, save_invstd, train, eps, output_mask)`, and `batch_norm_backward`, the same
+/// with `update` for `train` and the forward's reserve last.
 pub fn batch_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(10)?;
+    args.at_most(11)?;
     let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
     let weight = args.opt_tensor(2)?;
     let (running_mean, running_var) = (args.opt_tensor(3)?, args.opt_tensor(4)?);

@@ -958,6 +958,29 @@ const NORM: &[Entry] = &[
         norm::layer_norm_backward,
     ),
     e("native_batch_norm", &[""], norm::batch_norm),
+    e("_native_batch_norm_legit", &[""], norm::batch_norm),
+    e(
+        "_native_batch_norm_legit",
+        &["no_stats"],
+        norm::batch_norm_without_stats,
+    ),
+    e(
+        "_native_batch_norm_legit_no_training",
+        &[""],
+        norm::batch_norm_eval,
+    ),
+    e(
+        "_native_batch_norm_legit_functional",
+        &[""],
+        norm::batch_norm_functional,
+    ),
+    e("_batch_norm_with_update", &[""], |a, c| {
+        norm::batch_norm_update(a, c, true)
+    }),
+    e("_batch_norm_no_update", &[""], |a, c| {
+        norm::batch_norm_update(a, c, false)
+    }),
+    e("batch_norm_backward", &[""], norm::batch_norm_backward),
     e(
         "native_batch_norm_backward",
         &[""],
