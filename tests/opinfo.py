@@ -70,7 +70,9 @@ FAMILIES: dict[str, list[str]] = {
         "linalg.lu_factor linalg.lu_factor_ex linalg.lu_solve special.erfcx special.i0e "
         "special.i1 special.i1e special.ndtr special.ndtri special.log_ndtr angle polygamma equal "
         "nn.functional.multi_head_attention_forward nn.functional.ctc_loss gcd lcm frexp "
-        "nonzero_static nn.functional.pdist linalg.matrix_exp matrix_exp vdot isin"
+        "nonzero_static nn.functional.pdist linalg.matrix_exp matrix_exp vdot isin "
+        "nn.functional.max_unpool1d nn.functional.max_unpool2d nn.functional.max_unpool3d "
+        "nn.functional.threshold"
     ).split(),
 }
 

@@ -1058,6 +1058,40 @@ SAMPLES = [
     ),
     Sample("max_pool2d", lambda a: F.max_pool2d(a, 2), inputs(randn(2, 3, 7, 8))),
     Sample(
+        "threshold",
+        lambda a, i: (
+            F.threshold(a, 0.2, -1.0),
+            F.threshold(i, 3, 0),
+            torch.threshold_(a.clone(), 0.0, 5.0),
+            torch.threshold(a, 0.0, 2.0, out=torch.empty(0, device=a.device)),
+        ),
+        inputs(randn(3, 4), lambda: torch.arange(8)),
+    ),
+    Sample(
+        "max_unpool",
+        lambda a, v: (
+            F.max_unpool2d(*F.max_pool2d(a, 2, return_indices=True), 2),
+            F.max_unpool2d(*F.max_pool2d(a[0], 3, 2, 1, return_indices=True), 3, 2, 1, (7, 8)),
+            F.max_unpool2d(
+                *F.max_pool2d(
+                    a.contiguous(memory_format=torch.channels_last), 2, return_indices=True
+                ),
+                2,
+            ),
+            F.max_unpool1d(*F.max_pool1d(a[0], 2, return_indices=True), 2),
+            F.max_unpool3d(*F.max_pool3d(v, 2, return_indices=True), 2),
+            F.max_unpool3d(
+                *F.max_pool3d(v[0], 2, 1, return_indices=True), 2, 1, output_size=(4, 4, 6)
+            ),
+        ),
+        inputs(
+            randn(2, 3, 7, 8),
+            lambda: torch.randn(2, 2, 4, 4, 6, generator=GEN).contiguous(
+                memory_format=torch.channels_last_3d
+            ),
+        ),
+    ),
+    Sample(
         "max_pool2d_indices",
         lambda a: F.max_pool2d(a, 3, 2, 1, dilation=1, ceil_mode=True, return_indices=True),
         inputs(randn(2, 3, 7, 8)),
@@ -1264,6 +1298,12 @@ GRAD_SAMPLES = [
         "leaky_relu_", lambda a: F.leaky_relu(a * 1, 0.2, inplace=True), inputs(randn(3, 4))
     ),
     GradSample("hardtanh", lambda a: F.hardtanh(a, -0.5, 0.5), inputs(randn(3, 4))),
+    GradSample("threshold", lambda a: F.threshold(a, 0.1, -2.0), inputs(randn(3, 4))),
+    GradSample(
+        "max_unpool2d",
+        lambda a: F.max_unpool2d(a, torch.tensor([[[[0, 3], [9, 14]]]], device=a.device), 2),
+        inputs(randn(1, 1, 2, 2)),
+    ),
     GradSample("softplus", lambda a: F.softplus(a, beta=2, threshold=1), inputs(randn(3, 4))),
     GradSample("elu", lambda a: F.elu(a, alpha=0.5), inputs(randn(3, 4))),
     GradSample("elu_", lambda a: F.elu(a * 1, inplace=True), inputs(randn(3, 4))),

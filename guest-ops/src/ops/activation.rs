@@ -26,6 +26,7 @@ pub enum Kind {
     Hardsigmoid,
     Hardshrink,
     Softshrink,
+    Threshold,
 }
 
 /// The forward kernel's name in PyTorch's "not implemented for" messages.
@@ -56,6 +57,7 @@ fn kernel_name(kind: Kind, backward: bool) -> &'static str {
         (Kind::Hardshrink, true) => "hardshrink_backward_cpu",
         (Kind::Softshrink, false) => "softshrink_cpu",
         (Kind::Softshrink, true) => "softshrink_backward_cpu",
+        (Kind::Threshold, _) => "threshold_cpu",
     }
 }
 
@@ -104,6 +106,7 @@ fn params(args: &Args, kind: Kind, at: usize) -> Result<ActivationOp> {
         Kind::Hardsigmoid => ActivationOp::Hardsigmoid,
         Kind::Hardshrink => ActivationOp::Hardshrink(args.scalar_or(at, Scalar::Float(0.5))?),
         Kind::Softshrink => ActivationOp::Softshrink(args.scalar_or(at, Scalar::Float(0.5))?),
+        Kind::Threshold => ActivationOp::Threshold((args.scalar(at)?, args.scalar(at + 1)?)),
     })
 }
 
@@ -117,7 +120,7 @@ fn param_count(kind: Kind) -> usize {
         | Kind::Mish
         | Kind::Hardswish
         | Kind::Hardsigmoid => 0,
-        Kind::Hardtanh | Kind::Softplus => 2,
+        Kind::Hardtanh | Kind::Softplus | Kind::Threshold => 2,
         Kind::Elu => 3,
     }
 }
@@ -184,7 +187,8 @@ pub fn log_sigmoid_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     Ok(vec![output])
 }
 
-/// `gelu`, `silu`, `leaky_relu`, `hardtanh`, `softplus`, `elu`: `op(self, *params)`, `op_` and
+/// `gelu`, `silu`, `leaky_relu`, `hardtanh`, `softplus`, `elu`, `threshold`, ...:
+/// `op(self, *params)`, `op_` and
 /// `op.out(..., *, out)`. The result has `self`'s dtype, which an `out=` tensor must have.
 pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
     let n = param_count(kind);
@@ -198,6 +202,11 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
         );
         let inverted = as_f64(min) > as_f64(max);
         ensure!(!inverted, "min_val cannot be greater than max_val");
+    } else if kind == Kind::Threshold {
+        ensure!(
+            x.dtype != ScalarType::Bool,
+            "\"threshold_cpu\" not implemented for 'Bool'"
+        );
     } else {
         ensure!(
             x.dtype.is_floating(),

@@ -1,6 +1,7 @@
 //! Ops the host's libtorch computes whole, one `library` kernel each: `glu` and its backward,
 //! `take`, `put_`, `searchsorted`, `bucketize`, `isin`, `im2col`/`col2im` (`F.unfold`/
-//! `F.fold`), `tril_indices`/`triu_indices`. Their checks, shapes and dtypes are here.
+//! `F.fold`), `max_unpool2d`/`3d`, `tril_indices`/`triu_indices`. Their checks, shapes and
+//! dtypes are here.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -8,7 +9,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::factory::check_placement;
 use crate::ops::iter::Pointwise;
-use crate::ops::out::output;
+use crate::ops::out::{output, output_like};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::scalar_dtype;
 use crate::rules::overlap::check_internal;
@@ -319,6 +320,88 @@ pub fn isin(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     };
     let inputs: Vec<TensorMeta> = elements.into_iter().chain(tests).cloned().collect();
     run(cx, LibraryOp::Isin(params), &inputs, out, result)
+}
+
+/// `max_unpool2d(self, indices, output_size)` and `max_unpool3d(self, indices, output_size,
+/// stride, padding)` (`dims` 2 or 3), and their `out=` forms: each value put at its flat
+/// index in a zeroed `output_size` plane.
+pub fn max_unpool(args: &Args, cx: &mut Ctx, form: Form, dims: usize) -> Outputs {
+    let op = format!("max_unpooling{dims}d");
+    let three = dims == 3;
+    args.at_most(if three { 5 } else { 3 } + form.out_len())?;
+    let (x, indices) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        indices.dtype == ScalarType::Int64,
+        "elements in indices should be type int64 but got: {}",
+        indices.dtype.name()
+    );
+    let size = args.int_list(2)?.to_vec();
+    let names = if three {
+        "three elements (depth, height, width)"
+    } else {
+        "two elements (height, width)"
+    };
+    ensure!(
+        size.len() == dims,
+        "There should be exactly {names} in output_size, but got {} elements.",
+        size.len()
+    );
+    ensure!(
+        x.dim() == dims + 1 || x.dim() == dims + 2,
+        "Input to {op} should be a {}d or {}d Tensor, but got a tensor with {} dimensions.",
+        dims + 1,
+        dims + 2,
+        x.dim()
+    );
+    ensure!(
+        x.sizes == indices.sizes,
+        "Expected shape of indices to be same as that of the input tensor ({}) but got indices \
+         tensor with shape: {}",
+        fmt_shape(&x.sizes),
+        fmt_shape(&indices.sizes)
+    );
+    if let Some(d) = (1..x.dim()).find(|&d| x.sizes[d] <= 0) {
+        return Err(crate::error::Error::invalid(format!(
+            "{op}_forward_out_cpu(): Expected input to have non-zero size for non-batch \
+             dimensions, but got {} with dimension {d} being empty.",
+            fmt_shape(&x.sizes)
+        )));
+    }
+    let (stride, padding) = if three {
+        let (stride, padding) = (args.int_list(3)?.to_vec(), args.int_list(4)?.to_vec());
+        for (what, list) in [("stride", &stride), ("padding", &padding)] {
+            ensure!(
+                list.len() == 3,
+                "There should be exactly three elements (depth, height, width) in {what}, but \
+                 got: {} elements.",
+                list.len()
+            );
+        }
+        ensure!(
+            stride.iter().all(|&s| s > 0),
+            "strides should be greater than zero, but got stride: {}",
+            fmt_shape(&stride)
+        );
+        (stride, padding)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut shape = x.sizes[..x.dim() - dims].to_vec();
+    shape.extend(&size);
+    // The CPU kernels keep a channels-last 2-d input's format, not a 3-d one's.
+    let (out, result) = if three {
+        output(cx, form.dest(args)?, &shape, x.dtype)?
+    } else {
+        output_like(args, cx, form, &shape, x)?
+    };
+    let inputs = [x.clone(), indices.clone()];
+    run(
+        cx,
+        LibraryOp::MaxUnpool((size, stride, padding)),
+        &inputs,
+        out,
+        result,
+    )
 }
 
 /// `im2col`'s and `col2im`'s window geometry, each two long and checked.

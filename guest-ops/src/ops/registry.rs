@@ -572,6 +572,18 @@ const LINALG: &[Entry] = &[
         ],
         |a, c| library::isin(a, c, Out(4)),
     ),
+    e("max_unpool2d", &[""], |a, c| {
+        library::max_unpool(a, c, F, 2)
+    }),
+    e("max_unpool2d", &["out"], |a, c| {
+        library::max_unpool(a, c, Out(3), 2)
+    }),
+    e("max_unpool3d", &[""], |a, c| {
+        library::max_unpool(a, c, F, 3)
+    }),
+    e("max_unpool3d", &["out"], |a, c| {
+        library::max_unpool(a, c, Out(5), 3)
+    }),
     e("bucketize", &["Tensor"], |a, c| library::bucketize(a, c, F)),
     e("bucketize", &["Tensor_out"], |a, c| {
         library::bucketize(a, c, Out(4))
@@ -725,6 +737,7 @@ const ACTIVATION: &[[Entry; 3]] = &[
     activation!("hardsigmoid", Hardsigmoid, 0),
     activation!("hardshrink", Hardshrink, 1),
     activation!("softshrink", Softshrink, 1),
+    activation!("threshold", Threshold, 2),
 ];
 
 const ACTIVATION_BACKWARD: &[[Entry; 2]] = &[

@@ -61,6 +61,9 @@ pub fn forward(op: &ActivationOp, x: &Tensor) -> Result<Tensor, TchError> {
             let l = as_f64(lambda);
             x.f_sub(&x.f_clamp(-l, l)?)
         }
+        ActivationOp::Threshold((threshold, value)) => {
+            x.f_threshold(scalar(threshold), scalar(value))
+        }
     }
 }
 
@@ -112,5 +115,7 @@ pub fn backward(
         ActivationOp::Hardshrink(lambda) | ActivationOp::Softshrink(lambda) => grad
             .f_zeros_like()?
             .f_where_self(&inside(&x, lambda)?, &grad),
+        // The guest lowers threshold's backward to `threshold_backward` itself; this is it.
+        ActivationOp::Threshold((threshold, _)) => grad.f_threshold_backward(&x, scalar(threshold)),
     }
 }

@@ -216,6 +216,19 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             input(inputs, 0)?.f_index_fill(*dim, input(inputs, 1)?, super::scalar(value))
         }
         LibraryOp::Isin(p) => isin(inputs, p),
+        LibraryOp::MaxUnpool((size, stride, padding)) => {
+            let (x, indices) = (input(inputs, 0)?, input(inputs, 1)?);
+            if stride.is_empty() {
+                x.f_max_unpool2d(indices, size.as_slice())
+            } else {
+                x.f_max_unpool3d(
+                    indices,
+                    size.as_slice(),
+                    stride.as_slice(),
+                    padding.as_slice(),
+                )
+            }
+        }
         LibraryOp::IndexFill((dim, None)) => {
             input(inputs, 0)?.f_index_fill_int_tensor(*dim, input(inputs, 1)?, input(inputs, 2)?)
         }
