@@ -13,8 +13,11 @@ import torch.nn.functional as F
 import torch_remote
 from conftest import meta, outputs, to_remote
 
-# PyTorch's own warning, on every device alike.
-pytestmark = pytest.mark.filterwarnings(r"ignore:index_reduce\(\) is in beta")
+# PyTorch's own warnings: on every device alike, or (the deprecations) from its CPU kernels.
+pytestmark = [
+    pytest.mark.filterwarnings(r"ignore:index_reduce\(\) is in beta"),
+    pytest.mark.filterwarnings(r"ignore:torch.(triangular_solve|cholesky) is deprecated"),
+]
 
 
 @dataclass
@@ -335,6 +338,20 @@ SAMPLES = [
             lambda: torch.tensor([-1.0, 0.0, 0.5, 2.0, 3.0]),
             lambda: torch.tensor([0.0, 2.5, -3.0, 0.5, 9.0, 1.0]),
         ),
+    ),
+    Sample(
+        "cholesky_family",
+        lambda a, b: (
+            torch.cholesky(spd(a)),
+            torch.cholesky(spd(a[0]), upper=True),
+            torch.cholesky_solve(b, torch.linalg.cholesky(spd(a))),
+            torch.cholesky_solve(b[0], torch.linalg.cholesky(spd(a)).mT, upper=True),
+            torch.cholesky_inverse(torch.linalg.cholesky(spd(a))),
+            torch.cholesky_inverse(torch.linalg.cholesky(spd(a[0])).mT, upper=True),
+            torch.triangular_solve(b, torch.linalg.cholesky(spd(a)), upper=False),
+            torch.triangular_solve(b[0], spd(a).triu(), transpose=True, unitriangular=True),
+        ),
+        inputs(randn(2, 3, 3, dtype=torch.float64), randn(2, 3, 4, dtype=torch.float64)),
     ),
     Sample(
         "isin",
@@ -1299,6 +1316,16 @@ GRAD_SAMPLES = [
     ),
     GradSample("hardtanh", lambda a: F.hardtanh(a, -0.5, 0.5), inputs(randn(3, 4))),
     GradSample("threshold", lambda a: F.threshold(a, 0.1, -2.0), inputs(randn(3, 4))),
+    GradSample(
+        "cholesky_solve_inverse",
+        lambda a, b: torch.cat(
+            [
+                torch.cholesky_solve(b, torch.linalg.cholesky(spd(a))).flatten(),
+                torch.cholesky_inverse(torch.linalg.cholesky(spd(a))).flatten(),
+            ]
+        ),
+        inputs(randn(2, 3, 3, dtype=torch.float64), randn(2, 3, 2, dtype=torch.float64)),
+    ),
     GradSample(
         "max_unpool2d",
         lambda a: F.max_unpool2d(a, torch.tensor([[[[0, 3], [9, 14]]]], device=a.device), 2),

@@ -1,7 +1,9 @@
 //! Matrix decompositions and solvers: `linalg_inv_ex`, `linalg_cholesky_ex`, `_linalg_det`,
 //! `_linalg_slogdet`, `linalg_lu_factor_ex`, `lu_unpack`, `linalg_lu_solve`, `_linalg_solve_ex`,
-//! `linalg_solve_triangular`, `linalg_qr`, `_linalg_svd`, `_linalg_eigh`. Matrices come out batched column-major, as
-//! LAPACK writes them; vectors and infos contiguous.
+//! `linalg_solve_triangular`, `linalg_qr`, `_linalg_svd`, `_linalg_eigh`, and the older
+//! `cholesky`, `cholesky_solve` (its helper), `cholesky_inverse` and `triangular_solve`.
+//! Matrices come out batched column-major, as LAPACK writes them; vectors and infos
+//! contiguous.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
@@ -206,6 +208,109 @@ pub fn solve_triangular(args: &Args, cx: &mut Ctx) -> Outputs {
     let inputs = [a.clone(), b.clone()];
     let op = LinalgOp::SolveTriangular((upper, left, unit));
     lower(cx, op, &inputs, Outs(vec![(shape, b.dtype, true)]))
+}
+
+/// `cholesky(A, upper=False)`, deprecated for `linalg.cholesky`: the factor alone.
+pub fn cholesky_factor(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let a = args.tensor(0)?;
+    check_input("cholesky", a, true)?;
+    // An empty batch comes back as `empty_like`, contiguous.
+    let matrix = a.sizes.iter().all(|&s| s != 0);
+    let outs = Outs(vec![(a.sizes.clone(), a.dtype, matrix)]);
+    lower(
+        cx,
+        LinalgOp::CholeskyFactor(args.bool_or(1, false)?),
+        std::slice::from_ref(a),
+        outs,
+    )
+}
+
+/// `cholesky_inverse(L, upper=False)`: `(L L^H)^-1` from the factor.
+pub fn cholesky_inverse(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let l = args.tensor(0)?;
+    check_input("cholesky_inverse", l, true)?;
+    let outs = Outs(vec![(l.sizes.clone(), l.dtype, true)]);
+    let op = LinalgOp::CholeskyInverse(args.bool_or(1, false)?);
+    lower(cx, op, std::slice::from_ref(l), outs)
+}
+
+/// `linearSolveCheckInputs`: `b` and a square `A` of one dtype whose sizes fit `AX = b`,
+/// each with at least two dims; the batches broadcast.
+fn check_system(name: &str, b: &TensorMeta, a: &TensorMeta) -> Result<Vec<i64>> {
+    ensure!(
+        b.dim() >= 2 && a.dim() >= 2,
+        "torch.{name}: Expected b and A to have at least 2 dimensions, but they have {} and {}",
+        b.dim(),
+        a.dim()
+    );
+    ensure!(
+        b.dtype == a.dtype,
+        "Expected b and A to have the same dtype, but found b of type {} and A of type {} \
+         instead.",
+        b.dtype.name(),
+        a.dtype.name()
+    );
+    ensure!(
+        a.dtype.is_floating(),
+        "\"{name}_cpu\" not implemented for '{}'",
+        a.dtype.name()
+    );
+    let n = a.sizes[a.dim() - 1];
+    let (m, rows, cols) = (
+        a.sizes[a.dim() - 2],
+        b.sizes[b.dim() - 2],
+        b.sizes[b.dim() - 1],
+    );
+    ensure!(
+        m == n,
+        "A must be batches of square matrices, but they are {m} by {n} matrices"
+    );
+    ensure!(
+        rows == n,
+        "Incompatible matrix sizes for {name}: each A matrix is {n} by {n} but each b matrix is \
+         {rows} by {cols}"
+    );
+    broadcast(&batch(b), &batch(a))
+}
+
+/// `_cholesky_solve_helper(B, L, upper)`: `cholesky_solve`'s kernel, whose composite checked
+/// and broadcast its arguments already; the solution, column-major.
+pub fn cholesky_solve(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (b, l) = (args.tensor(0)?, args.tensor(1)?);
+    let batch = check_system("cholesky_solve", b, l)?;
+    let (rows, cols) = (b.sizes[b.dim() - 2], b.sizes[b.dim() - 1]);
+    let outs = Outs(vec![(with(batch, &[rows, cols]), b.dtype, true)]);
+    let inputs = [b.clone(), l.clone()];
+    lower(
+        cx,
+        LinalgOp::CholeskySolve(args.bool_or(2, false)?),
+        &inputs,
+        outs,
+    )
+}
+
+/// `triangular_solve(B, A, upper=True, transpose=False, unitriangular=False)`, deprecated for
+/// `linalg.solve_triangular`: the solution and a copy of `A`, both broadcast, column-major.
+pub fn triangular_solve(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let (b, a) = (args.tensor(0)?, args.tensor(1)?);
+    let batch = check_system("triangular_solve", b, a)?;
+    let (rows, cols) = (b.sizes[b.dim() - 2], b.sizes[b.dim() - 1]);
+    let n = a.sizes[a.dim() - 1];
+    let outs = Outs(vec![
+        (with(batch.clone(), &[rows, cols]), b.dtype, true),
+        (with(batch, &[n, n]), a.dtype, true),
+    ]);
+    let flags = (
+        args.bool_or(2, true)?,
+        args.bool_or(3, false)?,
+        args.bool_or(4, false)?,
+    );
+    let inputs = [b.clone(), a.clone()];
+    lower(cx, LinalgOp::TriangularSolve(flags), &inputs, outs)
 }
 
 /// The shape of `X` in `AX = B` (or `XA = B` unless `left`) for square `A`: `B`'s matrix dims

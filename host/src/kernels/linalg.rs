@@ -63,11 +63,25 @@ pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
             Tensor::f_internal_linalg_check_errors(a, api_name, *is_matrix)?;
             vec![]
         }
+        LinalgOp::CholeskyFactor(upper) => vec![a.f_cholesky(*upper)?],
+        LinalgOp::CholeskySolve(upper) => {
+            vec![a.f_internal_cholesky_solve_helper(second(inputs)?, *upper)?]
+        }
+        LinalgOp::CholeskyInverse(upper) => vec![a.f_cholesky_inverse(*upper)?],
+        LinalgOp::TriangularSolve((upper, transpose, unit)) => {
+            pair(a.f_triangular_solve(second(inputs)?, *upper, *transpose, *unit)?)
+        }
         LinalgOp::Eigh((upper, compute_v)) => {
             let uplo = if *upper { "U" } else { "L" };
             pair(Tensor::f_internal_linalg_eigh(a, uplo, *compute_v)?)
         }
     })
+}
+
+fn second(inputs: &[Tensor]) -> Result<&Tensor, TchError> {
+    inputs
+        .get(1)
+        .ok_or_else(|| TchError::Kind("linalg: no second input".into()))
 }
 
 fn pair((a, b): (Tensor, Tensor)) -> Vec<Tensor> {
