@@ -72,7 +72,8 @@ FAMILIES: dict[str, list[str]] = {
         "nn.functional.multi_head_attention_forward nn.functional.ctc_loss gcd lcm frexp "
         "nonzero_static nn.functional.pdist linalg.matrix_exp matrix_exp vdot isin "
         "nn.functional.max_unpool1d nn.functional.max_unpool2d nn.functional.max_unpool3d "
-        "nn.functional.threshold cholesky cholesky_inverse cholesky_solve triangular_solve"
+        "nn.functional.threshold cholesky cholesky_inverse cholesky_solve triangular_solve "
+        "_upsample_bilinear2d_aa"
     ).split(),
 }
 

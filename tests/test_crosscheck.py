@@ -1075,6 +1075,20 @@ SAMPLES = [
     ),
     Sample("max_pool2d", lambda a: F.max_pool2d(a, 2), inputs(randn(2, 3, 7, 8))),
     Sample(
+        "interpolate_antialiased_layouts",
+        lambda a: (
+            F.interpolate(a, size=(4, 5), mode="bilinear", antialias=True),
+            F.interpolate(
+                a.to(memory_format=torch.channels_last),
+                scale_factor=0.5,
+                mode="bicubic",
+                antialias=True,
+            ),
+            F.interpolate(a, size=(12, 3), mode="bicubic", antialias=True),
+        ),
+        inputs(randn(2, 3, 7, 8)),
+    ),
+    Sample(
         "threshold",
         lambda a, i: (
             F.threshold(a, 0.2, -1.0),
@@ -1291,6 +1305,23 @@ GRAD_SAMPLES = [
         "interpolate_nearest_exact_1d",
         lambda a: F.interpolate(a, size=7, mode="nearest-exact"),
         inputs(randn(2, 3, 4)),
+    ),
+    GradSample(
+        "interpolate_antialiased",
+        lambda a: torch.cat(
+            [
+                F.interpolate(a, size=(3, 4), mode="bilinear", antialias=True).flatten(),
+                F.interpolate(a, scale_factor=0.4, mode="bicubic", antialias=True).flatten(),
+                F.interpolate(
+                    a.to(memory_format=torch.channels_last),
+                    size=(5, 3),
+                    mode="bilinear",
+                    antialias=True,
+                    align_corners=True,
+                ).flatten(),
+            ]
+        ),
+        inputs(randn(2, 3, 9, 10)),
     ),
     GradSample(
         "interpolate_trilinear",

@@ -1294,6 +1294,8 @@ const UPSAMPLE: &[[Entry; 4]] = &[
     upsample!("upsample_bilinear2d", Linear, 2),
     upsample!("upsample_trilinear3d", Linear, 3),
     upsample!("upsample_bicubic2d", Cubic, 2),
+    upsample!("_upsample_bilinear2d_aa", LinearAntialias, 2),
+    upsample!("_upsample_bicubic2d_aa", CubicAntialias, 2),
 ];
 
 macro_rules! padding {

@@ -1,5 +1,6 @@
 //! Resampling: the `upsample_*` family that `F.interpolate` lowers to (nearest,
-//! nearest-exact, linear, bilinear, bicubic, trilinear) and their backwards.
+//! nearest-exact, linear, bilinear, bicubic, trilinear, and the antialiased bilinear and
+//! bicubic) and their backwards.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -19,7 +20,10 @@ pub struct Resample {
 
 impl Resample {
     fn aligns(self) -> bool {
-        matches!(self.mode, UpsampleMode::Linear | UpsampleMode::Cubic)
+        !matches!(
+            self.mode,
+            UpsampleMode::Nearest | UpsampleMode::NearestExact
+        )
     }
 
     /// `align_corners` (false for the nearest modes, which have none) and the scales, read
