@@ -151,6 +151,30 @@ def test_encoder_layer_inference_fast_path_equals_cpu(norm_first, activation):
             torch.testing.assert_close(got.cpu(), expected)
 
 
+# The CPU's nested tensors warn that they are a prototype.
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors is in prototype stage")
+@pytest.mark.parametrize("final_norm", [False, True])
+def test_encoder_inference_with_padding_equals_cpu(final_norm):
+    """With a padding mask in eval mode PyTorch packs the batch into a nested tensor and
+    gives zeros (before the final norm) at the padded positions; remote gives the same."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8) if final_norm else None)
+    encoder.eval()
+    remote_encoder = copy.deepcopy(encoder).to("remote")
+    src = torch.randn(3, 5, 8)
+    left = torch.tensor([[False] * 5, [False] * 3 + [True] * 2, [False] + [True] * 4])
+    gapped = torch.tensor([[False] * 5, [True] + [False] * 4, [False] * 5])
+    additive = torch.zeros(3, 5).masked_fill(left, float("-inf"))
+    with torch.no_grad():
+        for padding in (left, gapped, additive, None):
+            expected = encoder(src, src_key_padding_mask=padding)
+            remote_padding = None if padding is None else padding.to("remote")
+            got = remote_encoder(src.to("remote"), src_key_padding_mask=remote_padding)
+            torch.testing.assert_close(got.cpu(), expected)
+    assert remote_encoder.use_nested_tensor and (remote_encoder.norm is None) != final_norm
+
+
 def test_multihead_attention_inference_fast_path_equals_cpu():
     torch.manual_seed(0)
     attention = nn.MultiheadAttention(8, 2, batch_first=True).eval()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import _native, compiling, device, gpus, modules, providers
+from . import _native, compiling, device, gpus, modules, providers, transformer
 from .gpus import device_for
 from .providers import Endpoint, Provider
 
@@ -200,6 +200,8 @@ def _register() -> None:
     )
     torch._tensor_str._tensor_str = _format_on_cpu(torch._tensor_str._tensor_str)
     torch.nn.Module._apply = modules.keep_ties(torch.nn.Module._apply)
+    encoder = torch.nn.TransformerEncoder
+    encoder.forward = transformer.padded_not_nested(encoder.forward)
     inductor = torch._TorchCompileInductorWrapper
     inductor.__call__ = compiling.inductor_or_aot_eager(inductor.__call__)
     atexit.register(_native.shutdown)
