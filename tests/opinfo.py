@@ -250,7 +250,8 @@ def main() -> None:
     total = report(tallies)
     if args.show_failures:
         print("\n".join(total.failures))
-        print("unsupported:", ", ".join(f"{k} ({v})" for k, v in total.missing.most_common()))
+        if total.missing:
+            print("unsupported:", ", ".join(f"{k} ({v})" for k, v in total.missing.most_common()))
 
 
 if __name__ == "__main__":

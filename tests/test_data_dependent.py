@@ -33,6 +33,7 @@ CASES = {
     "unique_flags": lambda x: torch.unique(
         INTS.to(x.device), return_inverse=True, return_counts=True
     ),
+    "unique_legacy": lambda x: torch.ops.aten._unique(INTS.to(x.device), False, True),
     "unique_dim1": lambda x: torch.unique(
         INTS.to(x.device), dim=1, return_inverse=True, return_counts=True
     ),

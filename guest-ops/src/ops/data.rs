@@ -210,6 +210,19 @@ fn unique_of(
     ])
 }
 
+/// `_unique(self, sorted=True, return_inverse=False)`: `_unique2`'s values and inverse.
+pub fn unique(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let x = args.tensor(0)?;
+    let sorted = args.bool_or(1, true)?;
+    let inverse = args.bool_or(2, false)?;
+    let mut outputs = unique_of(cx, x, SizeQuery::Unique(None), sorted, inverse, false)?;
+    if let Some(Output::Tensor(counts)) = outputs.pop() {
+        cx.free(&counts);
+    }
+    Ok(outputs)
+}
+
 /// `_unique2(self, sorted=True, return_inverse=False, return_counts=False)`
 pub fn unique2(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;

@@ -962,6 +962,7 @@ const DATA: &[Entry] = &[
     e("nonzero", &[""], data::nonzero),
     e("masked_select", &[""], data::masked_select),
     e("masked_scatter_", &[""], data::masked_scatter_),
+    e("_unique", &[""], data::unique),
     e("_unique2", &[""], data::unique2),
     e("unique_dim", &[""], data::unique_dim),
     e("unique_consecutive", &[""], data::unique_consecutive),
