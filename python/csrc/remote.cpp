@@ -511,8 +511,8 @@ bool any_meta(const torch::jit::Stack& stack, size_t count) {
   for (auto it = stack.end() - count; it != stack.end(); ++it) {
     if (it->isTensor() && is_meta(it->toTensor())) return true;
     if (it->isTensorList()) {
-      for (const at::Tensor& t : it->toTensorVector())
-        if (is_meta(t)) return true;
+      for (const auto& element : it->toListRef())
+        if (is_meta(element.toTensor())) return true;
     }
   }
   return false;
