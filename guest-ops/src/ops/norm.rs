@@ -308,12 +308,10 @@ pub fn batch_norm_update(args: &Args, cx: &mut Ctx, update: bool) -> Outputs {
 pub fn batch_norm_functional(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(8)?;
     let given = BatchNorm::parse(args, true, None)?;
-    let (mean, var) = (
-        cx.empty_like(args.tensor(3)?)?,
-        cx.empty_like(args.tensor(4)?)?,
-    );
-    cx.k.copy(args.tensor(3)?, &mean).map_err(failed("copy"))?;
-    cx.k.copy(args.tensor(4)?, &var).map_err(failed("copy"))?;
+    let (running_mean, running_var) = (args.tensor(3)?, args.tensor(4)?);
+    let (mean, var) = (cx.empty_like(running_mean)?, cx.empty_like(running_var)?);
+    cx.k.copy(running_mean, &mean).map_err(failed("copy"))?;
+    cx.k.copy(running_var, &var).map_err(failed("copy"))?;
     let norm = BatchNorm {
         running_mean: Some(&mean),
         running_var: Some(&var),
