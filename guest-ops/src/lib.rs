@@ -1,6 +1,6 @@
 //! `guest-ops`: the single source of PyTorch op semantics for the `remote` device.
 //!
-//! Built as a `wasm32-wasip2` component, it exports `dispatch.run`: for one aten op it checks
+//! Built as a `wasm32-wasip2` component, it exports `dispatch.find` and `dispatch.run`: for one aten op it checks
 //! the arguments like PyTorch 2.13 on CPU, computes every output's metadata (sizes, strides,
 //! storage offset, dtype), allocates storages and lowers the op to the host's `kernels`
 //! imports. `dispatch.supported` lists every op `run` serves. `rules` holds the pure metadata rules, `ops` the handlers and their registry.
@@ -20,14 +20,13 @@ use types::{Arg, OpError};
 struct Component;
 
 impl Guest for Component {
-    fn run(
-        name: String,
-        overload: String,
-        args: Vec<Arg>,
-        context: OpContext,
-    ) -> Result<OpOutcome, OpError> {
+    fn find(name: String, overload: String) -> Result<u32, OpError> {
+        ops::find(&name, &overload)
+    }
+
+    fn run(op: u32, args: Vec<Arg>, context: OpContext) -> Result<OpOutcome, OpError> {
         let mut host = kernels::Host::new(context.launch_kernels);
-        let outputs = ops::run(&name, &overload, &args, context.default_float, &mut host)?;
+        let outputs = ops::run(op, &args, context.default_float, &mut host)?;
         Ok(OpOutcome {
             outputs,
             launches: host.launched,

@@ -3,6 +3,7 @@
 //! The client embeds it with kernels that only hand out storage ids (shapes without a
 //! round trip, and the dry run); the server embeds it with libtorch kernels.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
@@ -92,6 +93,27 @@ fn component() -> Result<&'static Component, GuestError> {
 pub struct GuestRuntime<K: Kernels> {
     store: Store<State<K>>,
     guest: bindings::Guest,
+    ids: OpIds,
+}
+
+/// The guest's id of each `name.overload` found so far. Only ops the guest runs are kept,
+/// so names a peer makes up cannot grow it.
+#[derive(Default)]
+struct OpIds(HashMap<String, Vec<(String, u32)>>);
+
+impl OpIds {
+    fn get(&self, name: &str, overload: &str) -> Option<u32> {
+        let overloads = self.0.get(name)?;
+        overloads
+            .iter()
+            .find(|(o, _)| o == overload)
+            .map(|&(_, id)| id)
+    }
+
+    fn insert(&mut self, name: &str, overload: &str, id: u32) {
+        let overloads = self.0.entry(name.to_string()).or_default();
+        overloads.push((overload.to_string(), id));
+    }
 }
 
 impl<K: Kernels> GuestRuntime<K> {
@@ -110,7 +132,11 @@ impl<K: Kernels> GuestRuntime<K> {
         let mut store = Store::new(engine(), state);
         let guest =
             bindings::Guest::instantiate(&mut store, component()?, &linker).map_err(load)?;
-        Ok(Self { store, guest })
+        Ok(Self {
+            store,
+            guest,
+            ids: OpIds::default(),
+        })
     }
 
     /// Validates and lowers one op; kernel calls go to this runtime's kernels if `context`
@@ -122,13 +148,27 @@ impl<K: Kernels> GuestRuntime<K> {
         args: &[Arg],
         context: OpContext,
     ) -> Result<Result<OpOutcome, OpError>, GuestError> {
-        self.guest
-            .torch_remote_ops_dispatch()
-            .call_run(&mut self.store, name, overload, args, context)
-            .map_err(|e| GuestError::Trap {
-                op: format!("{name}.{overload}"),
-                message: format!("{e:#}"),
-            })
+        let trap = |e: wasmtime::Error| GuestError::Trap {
+            op: format!("{name}.{overload}"),
+            message: format!("{e:#}"),
+        };
+        let dispatch = self.guest.torch_remote_ops_dispatch();
+        let id = match self.ids.get(name, overload) {
+            Some(id) => id,
+            None => match dispatch
+                .call_find(&mut self.store, name, overload)
+                .map_err(trap)?
+            {
+                Ok(id) => {
+                    self.ids.insert(name, overload, id);
+                    id
+                }
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        dispatch
+            .call_run(&mut self.store, id, args, context)
+            .map_err(trap)
     }
 
     /// Every `name.overload` the guest runs.

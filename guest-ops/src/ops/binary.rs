@@ -523,8 +523,9 @@ mod tests {
             ..Default::default()
         };
         let args = vec![arg(&a), arg(&a), alpha()];
-        let err =
-            crate::ops::run("add", "Tensor", &args, ScalarType::Float32, &mut fake).unwrap_err();
+        let err = crate::ops::find("add", "Tensor")
+            .and_then(|id| crate::ops::run(id, &args, ScalarType::Float32, &mut fake))
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::KernelFailed);
         assert_eq!(
             err.message,

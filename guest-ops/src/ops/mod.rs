@@ -86,11 +86,16 @@ impl Form {
 
 pub type Outputs = Result<Vec<Output>>;
 
-/// Runs aten op `name.overload` under `torch.get_default_dtype()` `default_float`; on failure
-/// every storage it allocated is given back.
+/// The id `run` takes for aten op `name.overload`, or why this guest does not run it.
+pub fn find(name: &str, overload: &str) -> core::result::Result<u32, OpError> {
+    registry::find(name, overload)
+        .map_err(|e| e.into_op_error(&registry::qualified(name, overload), &[]))
+}
+
+/// Runs op `id` (from [`find`]) under `torch.get_default_dtype()` `default_float`; on
+/// failure every storage it allocated is given back.
 pub fn run(
-    name: &str,
-    overload: &str,
+    id: u32,
     list: &[Arg],
     default_float: ScalarType,
     k: &mut dyn Kernels,
@@ -98,16 +103,9 @@ pub fn run(
     crate::rules::dtype::set_default_float(default_float);
     let args = Args::new(list);
     let mut cx = Ctx::new(k);
-    match registry::dispatch(name, overload, &args, &mut cx) {
-        Ok(outputs) => Ok(outputs),
-        Err(e) => {
-            cx.abandon();
-            let op = if overload.is_empty() {
-                name.to_string()
-            } else {
-                format!("{name}.{overload}")
-            };
-            Err(e.into_op_error(&op, list))
-        }
-    }
+    registry::dispatch(id, &args, &mut cx).map_err(|e| {
+        cx.abandon();
+        let op = registry::name_of(id).unwrap_or_else(|| format!("op {id}"));
+        e.into_op_error(&op, list)
+    })
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::ops::activation::{self, Bounds, Kind};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -1404,51 +1404,89 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(ADAPTIVE_POOL.iter().flatten())
 }
 
-/// The handler of `name.overload`, if the table has one. The table is indexed by name once
-/// per instance: a scan of every entry cost more than many ops' own work.
-fn find(name: &str, overload: &str) -> Option<Handler> {
-    static BY_NAME: OnceLock<HashMap<&'static str, Vec<&'static Entry>>> = OnceLock::new();
-    let by_name = BY_NAME.get_or_init(|| {
-        let mut map: HashMap<&'static str, Vec<&'static Entry>> = HashMap::new();
-        for entry in entries() {
-            map.entry(entry.name).or_default().push(entry);
-        }
-        map
-    });
-    by_name
-        .get(name)?
-        .iter()
-        .find(|entry| entry.overloads.contains(&overload))
-        .map(|entry| entry.run)
+/// One `name.overload` of the table; its index is the op's id.
+struct Op {
+    name: &'static str,
+    overload: &'static str,
+    run: Handler,
 }
 
-/// Runs the handler of `name.overload`, or fails with `not-implemented`.
-pub fn dispatch(name: &str, overload: &str, args: &Args, cx: &mut Ctx) -> Outputs {
-    match find(name, overload) {
-        Some(run) => run(args, cx),
-        None => {
-            let op = if overload.is_empty() {
-                name.to_string()
-            } else {
-                format!("{name}.{overload}")
-            };
-            Err(Error::unsupported(format!(
-                "aten::{op} is not supported on device remote; set TORCH_REMOTE_CPU_FALLBACK=1 \
-                 to run it on the CPU instead"
-            )))
+/// Every `name.overload` in table order, and the ids of each name's overloads. Built once
+/// per instance: a scan of every entry cost more than many ops' own work.
+struct Table {
+    ops: Vec<Op>,
+    by_name: HashMap<&'static str, Vec<u32>>,
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let ops: Vec<Op> = entries()
+            .flat_map(|entry| {
+                entry.overloads.iter().map(|&overload| Op {
+                    name: entry.name,
+                    overload,
+                    run: entry.run,
+                })
+            })
+            .collect();
+        let mut by_name: HashMap<&'static str, Vec<u32>> = HashMap::new();
+        for (id, op) in (0u32..).zip(&ops) {
+            by_name.entry(op.name).or_default().push(id);
         }
+        Table { ops, by_name }
+    })
+}
+
+/// The id of `name.overload`, or `not-implemented`.
+pub fn find(name: &str, overload: &str) -> Result<u32> {
+    let table = table();
+    table
+        .by_name
+        .get(name)
+        .and_then(|ids| {
+            ids.iter()
+                .copied()
+                .find(|&id| table.ops[id as usize].overload == overload)
+        })
+        .ok_or_else(|| {
+            Error::unsupported(format!(
+                "aten::{} is not supported on device remote; set TORCH_REMOTE_CPU_FALLBACK=1 \
+                 to run it on the CPU instead",
+                qualified(name, overload)
+            ))
+        })
+}
+
+/// `name.overload`, or `name` for the default overload, as errors name an op.
+pub fn qualified(name: &str, overload: &str) -> String {
+    if overload.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}.{overload}")
+    }
+}
+
+/// The `name.overload` of op `id`, if there is one.
+pub fn name_of(id: u32) -> Option<String> {
+    let op = table().ops.get(id as usize)?;
+    Some(qualified(op.name, op.overload))
+}
+
+/// Runs the handler of op `id` (from [`find`]).
+pub fn dispatch(id: u32, args: &Args, cx: &mut Ctx) -> Outputs {
+    match table().ops.get(id as usize) {
+        Some(op) => (op.run)(args, cx),
+        None => Err(Error::invalid(format!("this guest has no op with id {id}"))),
     }
 }
 
 /// Every `name.overload` the table serves (`name.` for the default overload), table order.
 pub fn supported() -> Vec<String> {
-    entries()
-        .flat_map(|entry| {
-            entry
-                .overloads
-                .iter()
-                .map(move |overload| format!("{}.{overload}", entry.name))
-        })
+    table()
+        .ops
+        .iter()
+        .map(|op| format!("{}.{}", op.name, op.overload))
         .collect()
 }
 

@@ -958,7 +958,8 @@ pub fn run_sized(
         data_size: size,
         ..Fake::default()
     };
-    let result = super::run(name, overload, &args, ScalarType::Float32, &mut fake);
+    let result = super::find(name, overload)
+        .and_then(|id| super::run(id, &args, ScalarType::Float32, &mut fake));
     (result, fake)
 }
 

@@ -1,7 +1,7 @@
 //! Memory formats: contiguous and channels-last strides, and the contiguity tests of `TensorImpl`.
 
 use crate::error::{ensure, Error, Result};
-use crate::rules::shape::fmt_shape;
+use crate::rules::shape::{fmt_shape, mul};
 
 /// `c10::MemoryFormat`, as the client numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +61,7 @@ pub fn contiguous_strides(sizes: &[i64]) -> Result<Vec<i64>> {
     let mut next = 1i64;
     for i in (0..sizes.len()).rev() {
         strides[i] = next;
-        next = next
-            .checked_mul(sizes[i].max(1))
-            .ok_or_else(|| overflow(sizes))?;
+        next = mul(next, sizes[i].max(1)).ok_or_else(|| overflow(sizes))?;
     }
     Ok(strides)
 }

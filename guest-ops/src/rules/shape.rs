@@ -9,6 +9,17 @@ pub fn fmt_shape(sizes: &[i64]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// `a * b`, or `None` on overflow. wasm32 has no widening multiply, so `i64::checked_mul`
+/// calls a 128-bit helper; sizes and strides are almost always small enough to skip it.
+#[inline]
+pub fn mul(a: i64, b: i64) -> Option<i64> {
+    if (a | b) as u64 >> 31 == 0 {
+        Some(a * b)
+    } else {
+        a.checked_mul(b)
+    }
+}
+
 pub fn check_nonnegative(sizes: &[i64]) -> Result<()> {
     if let Some(bad) = sizes.iter().find(|s| **s < 0) {
         return Err(Error::invalid(format!(
@@ -23,7 +34,7 @@ pub fn check_nonnegative(sizes: &[i64]) -> Result<()> {
 pub fn numel(sizes: &[i64]) -> Result<i64> {
     check_nonnegative(sizes)?;
     sizes.iter().try_fold(1i64, |acc, s| {
-        acc.checked_mul(*s)
+        mul(acc, *s)
             .ok_or_else(|| Error::invalid(format!("size {} overflows int64", fmt_shape(sizes))))
     })
 }
@@ -54,17 +65,14 @@ pub fn extent(sizes: &[i64], strides: &[i64]) -> Result<i64> {
         .iter()
         .zip(strides)
         .try_fold(1i64, |acc, (size, stride)| {
-            (size - 1)
-                .checked_mul(*stride)
-                .and_then(|o| acc.checked_add(o))
+            mul(size - 1, *stride).and_then(|o| acc.checked_add(o))
         })
         .ok_or_else(overflow)
 }
 
 /// Bytes of a storage holding `elements` elements of `itemsize` bytes.
 pub fn nbytes(elements: i64, itemsize: i64) -> Result<u64> {
-    elements
-        .checked_mul(itemsize)
+    mul(elements, itemsize)
         .and_then(|n| u64::try_from(n).ok())
         .ok_or_else(|| Error::invalid(format!("storage of {elements} elements overflows")))
 }
@@ -177,6 +185,27 @@ pub fn reduced_shape(sizes: &[i64], mask: &[bool], keepdim: bool) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mul_agrees_with_checked_mul() {
+        let values = [
+            0,
+            1,
+            7,
+            (1 << 31) - 1,
+            1 << 31,
+            1 << 32,
+            i64::MAX,
+            -1,
+            -(1 << 31),
+            i64::MIN,
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(mul(a, b), a.checked_mul(b), "{a} * {b}");
+            }
+        }
+    }
 
     #[test]
     fn broadcast_like_torch() {
