@@ -27,13 +27,15 @@ pub struct Lowering {
 }
 
 impl Lowering {
-    pub fn new(outcome: OpOutcome, recorder: &Recorder) -> Self {
+    /// The lowering `recorder` saw, which it hands over.
+    pub fn new(outcome: OpOutcome, recorder: &mut Recorder) -> Self {
+        let created = std::mem::take(&mut recorder.created);
         Self {
             outputs: outcome.outputs,
-            created: recorder.created.clone(),
-            freed: recorder.freed.clone(),
             // An op that only makes a view has nothing for the host.
-            needs_host: outcome.launches || !recorder.created.is_empty(),
+            needs_host: outcome.launches || !created.is_empty(),
+            created,
+            freed: std::mem::take(&mut recorder.freed),
             reads_values: recorder.reads_values,
         }
     }
