@@ -70,10 +70,14 @@ FAMILIES: dict[str, list[str]] = {
         "linalg.lu_factor linalg.lu_factor_ex linalg.lu_solve special.erfcx special.i0e "
         "special.i1 special.i1e special.ndtr special.ndtri special.log_ndtr angle polygamma equal "
         "nn.functional.multi_head_attention_forward nn.functional.ctc_loss gcd lcm frexp "
-        "nonzero_static nn.functional.pdist linalg.matrix_exp matrix_exp vdot isin "
+        "nonzero_static nn.functional.pdist matrix_exp vdot isin "
         "nn.functional.max_unpool1d nn.functional.max_unpool2d nn.functional.max_unpool3d "
         "nn.functional.threshold cholesky cholesky_inverse cholesky_solve triangular_solve "
-        "_upsample_bilinear2d_aa"
+        "_upsample_bilinear2d_aa special.entr special.xlog1py special.zeta igamma igammac "
+        "nextafter special.bessel_j0 special.bessel_j1 special.bessel_y0 special.bessel_y1 "
+        "special.modified_bessel_i0 special.modified_bessel_i1 special.modified_bessel_k0 "
+        "special.modified_bessel_k1 special.scaled_modified_bessel_k0 "
+        "special.scaled_modified_bessel_k1 special.spherical_bessel_j0 special.airy_ai"
     ).split(),
 }
 

@@ -23,11 +23,12 @@ enum Rule {
 fn rule(op: BinaryOp) -> Rule {
     use BinaryOp::*;
     match op {
-        Div | Atan2 | Xlogy | Copysign => Rule::Float,
+        Div | Atan2 | Xlogy | Copysign | Xlog1py | Zeta => Rule::Float,
         Eq | Ne | Lt | Le | Gt | Ge | LogicalAnd | LogicalOr | LogicalXor => Rule::Bool,
         Add | Sub | Mul | DivTrunc | DivFloor | Remainder | Pow | Maximum | Minimum | ClampMin
         | ClampMax | BitwiseAnd | BitwiseOr | BitwiseXor | Fmod | Hypot | Logaddexp
-        | Logaddexp2 | Heaviside | Fmax | Fmin | LeftShift | RightShift | Gcd | Lcm => Rule::Common,
+        | Logaddexp2 | Heaviside | Fmax | Fmin | LeftShift | RightShift | Gcd | Lcm | Igamma
+        | Igammac | Nextafter => Rule::Common,
     }
 }
 
@@ -95,14 +96,22 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
             },
             common.name()
         ),
-        Hypot | Logaddexp | Logaddexp2 => ensure!(
+        Hypot | Logaddexp | Logaddexp2 | Igamma | Igammac | Nextafter => ensure!(
             common.is_floating(),
             "\"{}_cpu\" not implemented for '{}'",
             match op {
                 Hypot => "hypot",
                 Logaddexp => "logaddexp",
+                Igamma => "igamma",
+                Igammac => "igammac",
+                Nextafter => "nextafter",
                 _ => "logaddexp2",
             },
+            common.name()
+        ),
+        Zeta => ensure!(
+            !matches!(common, ScalarType::Float16 | ScalarType::Bfloat16),
+            "\"zeta_cpu\" not implemented for '{}'",
             common.name()
         ),
         _ => {}
@@ -238,6 +247,28 @@ mod tests {
             "{}",
             fake.calls[0].detail
         );
+    }
+
+    #[test]
+    fn special_binary_ops_promote_like_the_cpu() {
+        let x = tensor(&[3], ScalarType::Int64, 1);
+        let y = Arg::Scalar(Scalar::Float(2.5));
+        let (res, _) = run("special_xlog1py", "other_scalar", vec![arg(&x), y]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Float32);
+        let (res, fake) = run("igamma", "", vec![arg(&x), arg(&x)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("\"igamma_cpu\" not implemented for 'Long'"));
+        assert!(fake.calls.is_empty());
+        let h = tensor(&[3], ScalarType::Float16, 2);
+        let (res, _) = run("special_zeta", "", vec![arg(&h), arg(&h)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("\"zeta_cpu\" not implemented for 'Half'"));
+        let (res, _) = run("nextafter_", "", vec![arg(&h), arg(&h)]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
     }
 
     #[test]

@@ -198,6 +198,19 @@ const UNARY_FUNCTIONAL: &[[Entry; 2]] = &[
     unary!("special_ndtri", Ndtri, in_place: false),
     unary!("special_log_ndtr", LogNdtr, in_place: false),
     unary!("angle", Angle, in_place: false),
+    unary!("special_entr", Entr, in_place: false),
+    unary!("special_bessel_j0", BesselJ0, in_place: false),
+    unary!("special_bessel_j1", BesselJ1, in_place: false),
+    unary!("special_bessel_y0", BesselY0, in_place: false),
+    unary!("special_bessel_y1", BesselY1, in_place: false),
+    unary!("special_modified_bessel_i0", ModifiedBesselI0, in_place: false),
+    unary!("special_modified_bessel_i1", ModifiedBesselI1, in_place: false),
+    unary!("special_modified_bessel_k0", ModifiedBesselK0, in_place: false),
+    unary!("special_modified_bessel_k1", ModifiedBesselK1, in_place: false),
+    unary!("special_scaled_modified_bessel_k0", ScaledModifiedBesselK0, in_place: false),
+    unary!("special_scaled_modified_bessel_k1", ScaledModifiedBesselK1, in_place: false),
+    unary!("special_spherical_bessel_j0", SphericalBesselJ0, in_place: false),
+    unary!("special_airy_ai", AiryAi, in_place: false),
 ];
 
 /// `op` (functional overloads `fun`), `op_` (the same overloads) and `out=` overloads of a
@@ -252,6 +265,9 @@ const BINARY_ELEMENTWISE: &[[Entry; 3]] = &[
     binary!("fmin", Fmin, plain),
     binary!("gcd", Gcd, plain),
     binary!("lcm", Lcm, plain),
+    binary!("igamma", Igamma, plain),
+    binary!("igammac", Igammac, plain),
+    binary!("nextafter", Nextafter, plain),
     binary!(
         "xlogy",
         Xlogy,
@@ -273,6 +289,27 @@ const BINARY_ELEMENTWISE: &[[Entry; 3]] = &[
         ["Tensor_out", "Tensor_Scalar_out", "Scalar_Tensor_out"],
         2
     ),
+];
+
+/// `special_xlog1py` and `special_zeta`: functional and `out=` overloads, no in-place one.
+macro_rules! special_binary {
+    ($name:literal, $op:ident) => {
+        [
+            e($name, &["", "self_scalar", "other_scalar"], |a, c| {
+                binary::binary(a, c, F, BinaryOp::$op)
+            }),
+            e(
+                $name,
+                &["out", "self_scalar_out", "other_scalar_out"],
+                |a, c| binary::binary(a, c, Out(2), BinaryOp::$op),
+            ),
+        ]
+    };
+}
+
+const SPECIAL_BINARY: &[[Entry; 2]] = &[
+    special_binary!("special_xlog1py", Xlog1py),
+    special_binary!("special_zeta", Zeta),
 ];
 
 const BINARY: &[Entry] = &[
@@ -1395,6 +1432,7 @@ fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(UNARY.iter().flatten())
         .chain(UNARY_FUNCTIONAL.iter().flatten())
         .chain(BINARY_ELEMENTWISE.iter().flatten())
+        .chain(SPECIAL_BINARY.iter().flatten())
         .chain(ACTIVATION.iter().flatten())
         .chain(ACTIVATION_BACKWARD.iter().flatten())
         .chain(UPSAMPLE.iter().flatten())

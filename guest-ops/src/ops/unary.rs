@@ -23,10 +23,58 @@ enum Rule {
 fn rule(op: UnaryOp) -> Rule {
     use UnaryOp::*;
     match op {
-        Exp | Log | Sqrt | Rsqrt | Sigmoid | Tanh | Sin | Cos | Erf | Log1p | Expm1
-        | Reciprocal | Tan | Asin | Acos | Atan | Sinh | Cosh | Asinh | Acosh | Atanh | Log2
-        | Log10 | Exp2 | Erfc | Erfinv | Lgamma | Digamma | Logit | Sinc | I0 | Erfcx | I0e
-        | I1 | I1e | Ndtr | Ndtri | LogNdtr | Angle => Rule::Float,
+        Exp
+        | Log
+        | Sqrt
+        | Rsqrt
+        | Sigmoid
+        | Tanh
+        | Sin
+        | Cos
+        | Erf
+        | Log1p
+        | Expm1
+        | Reciprocal
+        | Tan
+        | Asin
+        | Acos
+        | Atan
+        | Sinh
+        | Cosh
+        | Asinh
+        | Acosh
+        | Atanh
+        | Log2
+        | Log10
+        | Exp2
+        | Erfc
+        | Erfinv
+        | Lgamma
+        | Digamma
+        | Logit
+        | Sinc
+        | I0
+        | Erfcx
+        | I0e
+        | I1
+        | I1e
+        | Ndtr
+        | Ndtri
+        | LogNdtr
+        | Angle
+        | Entr
+        | BesselJ0
+        | BesselJ1
+        | BesselY0
+        | BesselY1
+        | ModifiedBesselI0
+        | ModifiedBesselI1
+        | ModifiedBesselK0
+        | ModifiedBesselK1
+        | ScaledModifiedBesselK0
+        | ScaledModifiedBesselK1
+        | SphericalBesselJ0
+        | AiryAi => Rule::Float,
         LogicalNot | Isnan | Isneginf | Isposinf | Signbit => Rule::Bool,
         Neg | Abs | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square | Frac => {
             Rule::Same
@@ -58,9 +106,37 @@ fn check_input(op: UnaryOp, dtype: ScalarType) -> Result<()> {
             "\"bitwise_not_cpu\" not implemented for '{}'",
             dtype.name()
         ),
-        _ => {}
+        _ => {
+            if let Some(kernel) = double_and_float_only(op) {
+                ensure!(
+                    !matches!(dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+                    "\"{kernel}_cpu\" not implemented for '{}'",
+                    dtype.name()
+                );
+            }
+        }
     }
     Ok(())
+}
+
+/// The special functions whose CPU kernels exist for float and double only, by kernel name.
+fn double_and_float_only(op: UnaryOp) -> Option<&'static str> {
+    use UnaryOp::*;
+    Some(match op {
+        BesselJ0 => "bessel_j0",
+        BesselJ1 => "bessel_j1",
+        BesselY0 => "bessel_y0",
+        BesselY1 => "bessel_y1",
+        ModifiedBesselI0 => "modified_bessel_i0",
+        ModifiedBesselI1 => "modified_bessel_i1",
+        ModifiedBesselK0 => "modified_bessel_k0",
+        ModifiedBesselK1 => "modified_bessel_k1",
+        ScaledModifiedBesselK0 => "scaled_modified_bessel_k0",
+        ScaledModifiedBesselK1 => "scaled_modified_bessel_k1",
+        SphericalBesselJ0 => "spherical_bessel_j0",
+        AiryAi => "airy_ai",
+        _ => return None,
+    })
 }
 
 fn name(op: UnaryOp) -> &'static str {
@@ -261,6 +337,22 @@ mod tests {
         let (res, fake) = run("sqrt", "out", vec![arg(&x), arg(&out)]);
         assert_eq!(res.unwrap(), vec![Output::Argument(1)]);
         assert_eq!(fake.kernels(), vec!["unary", "copy"]);
+    }
+
+    #[test]
+    fn special_functions_refuse_half_like_the_cpu() {
+        let x = tensor(&[3], ScalarType::Int64, 1);
+        let (res, _) = run("special_bessel_j0", "", vec![arg(&x)]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Float32);
+        let h = tensor(&[3], ScalarType::Float16, 2);
+        let (res, fake) = run("special_airy_ai", "", vec![arg(&h)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("\"airy_ai_cpu\" not implemented for 'Half'"));
+        assert!(fake.calls.is_empty());
+        let (res, _) = run("special_entr", "", vec![arg(&h)]);
+        assert_eq!(meta(&res.unwrap(), 0).dtype, ScalarType::Float16);
     }
 
     #[test]
