@@ -37,7 +37,7 @@ FAMILIES: dict[str, list[str]] = {
         "logsumexp cumsum cumprod all any trace"
     ).split(),
     "linalg": (
-        "mm bmm matmul addmm baddbmm nn.functional.linear dot outer einsum mv addmv inner"
+        "mm bmm matmul addmm addbmm baddbmm nn.functional.linear dot outer einsum mv addmv inner"
     ).split(),
     "shape": (
         "view reshape permute transpose expand squeeze unsqueeze flatten narrow select "

@@ -17,6 +17,7 @@ from conftest import meta, outputs, to_remote
 pytestmark = [
     pytest.mark.filterwarnings(r"ignore:index_reduce\(\) is in beta"),
     pytest.mark.filterwarnings(r"ignore:torch.(triangular_solve|cholesky) is deprecated"),
+    pytest.mark.filterwarnings(r"ignore:The reduce argument of torch.scatter"),
 ]
 
 
@@ -116,6 +117,15 @@ SAMPLES = [
     Sample("argmax", lambda a: a.argmax(1), inputs(randn(4, 5))),
     Sample("argmax_all", lambda a: a.argmax(), inputs(randn(4, 5))),
     Sample("mm", torch.mm, inputs(randn(3, 4), randn(4, 5))),
+    Sample(
+        "scatter_reduce_named",
+        lambda x, s: (
+            x.scatter(0, torch.tensor([[0, 1, 2, 0]], device=x.device), s, reduce="multiply"),
+            x.scatter(1, torch.tensor([[3, 3], [0, 1]], device=x.device), 2.0, reduce="add"),
+            x.clone().scatter_(0, torch.tensor([[2, 2, 2, 2]], device=x.device), s, reduce="add"),
+        ),
+        inputs(randn(3, 4), randn(2, 4)),
+    ),
     Sample("matmul_t", lambda a, b: a @ b.t(), inputs(randn(3, 4), randn(5, 4))),
     Sample(
         "addmm",
@@ -123,6 +133,15 @@ SAMPLES = [
         inputs(randn(5), randn(3, 4), randn(4, 5)),
     ),
     Sample("bmm", torch.bmm, inputs(randn(2, 3, 4), randn(2, 4, 5))),
+    Sample(
+        "addbmm_scaled_strided",
+        lambda c, x, y: (
+            torch.addbmm(c, x, y, beta=0.5, alpha=-1.5),
+            torch.addbmm(c[:3], y.transpose(1, 2), x.transpose(1, 2), beta=0),
+            c.expand(3, 5).clone().addbmm_(x[:, :, :4], y[:, :4]),
+        ),
+        inputs(randn(5), randn(2, 3, 6), randn(2, 6, 5)),
+    ),
     Sample("matmul_matrix_vector", torch.matmul, inputs(randn(3, 4), randn(4))),
     Sample("matmul_vector_vector", torch.matmul, inputs(randn(5), randn(5))),
     Sample("matmul_batched_vector", torch.matmul, inputs(randn(2, 3, 4), randn(4))),

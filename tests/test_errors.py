@@ -35,10 +35,12 @@ def test_zero_dim_cpu_tensor_is_a_scalar():
     torch.testing.assert_close(got.cpu(), torch.arange(4.0) * 2.5)
 
 
+# geqrf (LAPACK's raw Householder form) stands for an op the guest does not serve; these two
+# tests need one, so move them to another when geqrf joins the registry.
 def test_unknown_op_is_not_implemented():
-    x = torch.ones(3, device="remote")
-    with pytest.raises(NotImplementedError, match="TORCH_REMOTE_CPU_FALLBACK"):
-        torch.special.zeta(x, x)
+    x = torch.ones(3, 3, device="remote")
+    with pytest.raises(NotImplementedError, match="geqrf.*TORCH_REMOTE_CPU_FALLBACK"):
+        torch.geqrf(x)
 
 
 def test_host_failure_is_raised_at_the_next_wait_and_the_host_survives():
@@ -64,16 +66,17 @@ def test_cpu_fallback_runs_unknown_ops_with_one_warning():
     done = run_python(
         """
         import warnings, torch, torch_remote
-        x = torch.tensor([[0.5, 0.0, 2.0], [0.0, 1.5, 0.0]])
+        x = torch.tensor([[0.5, 0.0, 2.0], [0.0, 1.5, 0.0], [1.0, 2.0, 3.0]])
         r = x.to("remote")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            first = torch.special.zeta(r, r + 1)
-            second = torch.special.zeta(r, r + 1)
-        assert first.device.type == "remote"
-        torch.testing.assert_close(first.cpu(), torch.special.zeta(x, x + 1), equal_nan=True)
-        torch.testing.assert_close(second.cpu(), first.cpu(), equal_nan=True)
-        assert sum("zeta" in str(w.message) for w in caught) == 1, caught
+            first = torch.geqrf(r + 1)
+            second = torch.geqrf(r + 1)
+        assert first.a.device.type == "remote" and first.tau.device.type == "remote"
+        for got, want in zip(first, torch.geqrf(x + 1)):
+            torch.testing.assert_close(got.cpu(), want)
+        torch.testing.assert_close(second.a.cpu(), first.a.cpu())
+        assert sum("geqrf" in str(w.message) for w in caught) == 1, caught
         y = torch.tensor([float("nan"), 1.0]).to("remote")
         y.nan_to_num_(nan=7.0)
         assert y.cpu().tolist() == [7.0, 1.0]

@@ -184,6 +184,10 @@ impl<'a> Args<'a> {
         }
     }
 
+    pub fn str(&self, i: usize) -> Result<&'a str> {
+        self.opt_str(i)?.ok_or_else(|| self.wrong(i, "a string"))
+    }
+
     pub fn memory_format(&self, i: usize) -> Result<Option<MemoryFormat>> {
         self.opt_int(i)?.map(MemoryFormat::from_code).transpose()
     }

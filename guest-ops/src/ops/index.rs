@@ -87,6 +87,26 @@ pub fn gather(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 /// index, src)` in their functional, in-place and `out=` forms.
 pub fn scatter(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs {
     args.at_most(4 + form.out_len())?;
+    scatter_with(args, cx, form, op)
+}
+
+/// `scatter.reduce(self, dim, index, src, *, reduce)` and `scatter.value_reduce`: `src`
+/// added into or multiplied into `self` at `index`.
+pub fn scatter_reduce_named(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(5 + form.out_len())?;
+    let op = match args.str(4)? {
+        "add" => ScatterOp::Add,
+        "multiply" => ScatterOp::Multiply,
+        _ => {
+            return Err(Error::invalid(
+                "reduce argument must be either add or multiply.",
+            ))
+        }
+    };
+    scatter_with(args, cx, form, op)
+}
+
+fn scatter_with(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs {
     let (x, index) = (args.tensor(0)?, args.tensor(2)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
     let src = args.value(3)?;

@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dims::expand;
+use crate::rules::layout::contiguous_strides;
 use crate::types::{Scalar, TensorMeta};
 
 fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
@@ -259,10 +260,105 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     Ok(vec![outputs])
 }
 
+/// `addbmm(self, batch1, batch2, *, beta=1, alpha=1)`, `addbmm.out` and `addbmm_`:
+/// `beta * self + alpha * sum_i batch1[i] @ batch2[i]`, as one `[n, b*m] @ [b*m, p]`
+/// product of the batches laid side by side.
+pub fn addbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(5 + form.out_len())?;
+    let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let beta = args.scalar_or(3, Scalar::Integer(1))?;
+    let alpha = args.scalar_or(4, Scalar::Integer(1))?;
+    ensure!(a.dim() == 3, "batch1 must be a 3D tensor");
+    ensure!(b.dim() == 3, "batch2 must be a 3D tensor");
+    ensure!(
+        a.sizes[0] == b.sizes[0],
+        "batch1 and batch2 must have same number of batches, got {} and {}",
+        a.sizes[0],
+        b.sizes[0]
+    );
+    ensure!(
+        a.sizes[2] == b.sizes[1],
+        "Incompatible matrix sizes for bmm ({}x{} and {}x{})",
+        a.sizes[1],
+        a.sizes[2],
+        b.sizes[1],
+        b.sizes[2]
+    );
+    for (what, t) in [("mat1", a), ("self", bias)] {
+        ensure!(
+            t.dtype == b.dtype,
+            "{what} and mat2 must have the same dtype, but got {} and {}",
+            t.dtype.name(),
+            b.dtype.name()
+        );
+    }
+    let (batches, n, m, p) = (a.sizes[0], a.sizes[1], a.sizes[2], b.sizes[2]);
+    let shape = [n, p];
+    let bias = expand(bias, &shape)?;
+    let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
+    // batch1 as [n, b, m] in row-major order is the [n, b*m] left factor.
+    let side_by_side = TensorMeta {
+        sizes: vec![n, batches, m],
+        strides: vec![a.strides[1], a.strides[0], a.strides[2]],
+        ..a.clone()
+    };
+    let left = cx.empty_contiguous(&side_by_side.sizes, a.dtype)?;
+    cx.k.copy(&side_by_side, &left).map_err(failed("copy"))?;
+    // batch2 in row-major order is the [b*m, p] right factor.
+    let stacked = if b.strides == contiguous_strides(&b.sizes)? {
+        None
+    } else {
+        let stacked = cx.empty_contiguous(&b.sizes, b.dtype)?;
+        cx.k.copy(b, &stacked).map_err(failed("copy"))?;
+        Some(stacked)
+    };
+    let k = batches * m;
+    let left_2d = TensorMeta {
+        sizes: vec![n, k],
+        strides: vec![k, 1],
+        ..left.clone()
+    };
+    let right_2d = TensorMeta {
+        sizes: vec![k, p],
+        strides: vec![p, 1],
+        ..stacked.clone().unwrap_or_else(|| b.clone())
+    };
+    cx.k.matmul(&left_2d, &right_2d, Some(&bias), beta, alpha, &out)
+        .map_err(failed("matmul"))?;
+    cx.free(&left);
+    if let Some(stacked) = stacked {
+        cx.free(&stacked);
+    }
+    Ok(vec![outputs])
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
     use crate::types::{Arg, Output, Scalar, ScalarType};
+
+    #[test]
+    fn addbmm_multiplies_the_batches_side_by_side() {
+        let (bias, a, b) = (f32s(&[5], 1), f32s(&[3, 4, 6], 2), f32s(&[3, 6, 5], 3));
+        let (res, fake) = run("addbmm", "", vec![arg(&bias), arg(&a), arg(&b)]);
+        assert_eq!(
+            geometry(&meta(&res.unwrap(), 0)),
+            (vec![4, 5], vec![5, 1], 0, ScalarType::Float32)
+        );
+        assert_eq!(fake.kernels(), vec!["copy", "matmul"]);
+        assert_eq!(fake.calls[0].tensors[0].strides, vec![6, 24, 1]);
+        assert_eq!(fake.calls[1].tensors[0].sizes, vec![4, 18]);
+        assert_eq!(fake.calls[1].tensors[1].sizes, vec![18, 5]);
+        let (res, _) = run(
+            "addbmm",
+            "",
+            vec![arg(&bias), arg(&a), arg(&f32s(&[2, 6, 5], 4))],
+        );
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("batch1 and batch2 must have same number of batches, got 3 and 2"));
+    }
 
     #[test]
     fn mm_shapes_and_errors() {

@@ -560,6 +560,9 @@ const LINALG: &[Entry] = &[
     e("addmm_", &[""], |a, c| linalg::addmm(a, c, I)),
     e("bmm", &[""], |a, c| linalg::bmm(a, c, F)),
     e("bmm", &["out"], |a, c| linalg::bmm(a, c, Out(2))),
+    e("addbmm", &[""], |a, c| linalg::addbmm(a, c, F)),
+    e("addbmm", &["out"], |a, c| linalg::addbmm(a, c, Out(5))),
+    e("addbmm_", &[""], |a, c| linalg::addbmm(a, c, I)),
     e("baddbmm", &[""], |a, c| linalg::baddbmm(a, c, F)),
     e("baddbmm", &["out"], |a, c| linalg::baddbmm(a, c, Out(5))),
     e("baddbmm_", &[""], |a, c| linalg::baddbmm(a, c, I)),
@@ -873,6 +876,15 @@ const INDEX: &[Entry] = &[
     }),
     e("scatter", &["src_out", "value_out"], |a, c| {
         index::scatter(a, c, Out(4), ScatterOp::Assign)
+    }),
+    e("scatter", &["reduce", "value_reduce"], |a, c| {
+        index::scatter_reduce_named(a, c, F)
+    }),
+    e("scatter_", &["reduce", "value_reduce"], |a, c| {
+        index::scatter_reduce_named(a, c, I)
+    }),
+    e("scatter", &["reduce_out", "value_reduce_out"], |a, c| {
+        index::scatter_reduce_named(a, c, Out(5))
     }),
     e("scatter_add", &[""], |a, c| {
         index::scatter(a, c, F, ScatterOp::Add)

@@ -26,6 +26,11 @@ pub fn scatter(
         (ScatterOp::Assign, Ok(src)) => x.f_scatter(dim, index, &src),
         (ScatterOp::Assign, Err(value)) => x.f_scatter_value(dim, index, scalar(&value)),
         (ScatterOp::Add, Ok(src)) => x.f_scatter_add(dim, index, &src),
+        (ScatterOp::Add, Err(value)) => x.f_scatter_value_reduce(dim, index, scalar(&value), "add"),
+        (ScatterOp::Multiply, Ok(src)) => x.f_scatter_reduce(dim, index, &src, "multiply"),
+        (ScatterOp::Multiply, Err(value)) => {
+            x.f_scatter_value_reduce(dim, index, scalar(&value), "multiply")
+        }
         (ScatterOp::IndexAdd, Ok(src)) => {
             let src = if super::is_one(alpha) {
                 src
