@@ -24,6 +24,8 @@ pub fn kind_of(dtype: ScalarType) -> Kind {
         ScalarType::Float64 => Kind::Double,
         ScalarType::Bool => Kind::Bool,
         ScalarType::Bfloat16 => Kind::BFloat16,
+        ScalarType::Complex64 => Kind::ComplexFloat,
+        ScalarType::Complex128 => Kind::ComplexDouble,
     }
 }
 

@@ -220,7 +220,8 @@ struct ArgBuilder {
   void scalar(const c10::Scalar& s) {
     if (s.isBoolean()) return tr_args_scalar_bool(handle, s.toBool());
     if (s.isIntegral(false)) return tr_args_scalar_int(handle, s.toLong());
-    TORCH_CHECK(!s.isComplex(), op, ": complex numbers are not supported on remote");
+    TORCH_CHECK_NOT_IMPLEMENTED(!s.isComplex(), op, ": complex Python numbers are not supported on remote; set ",
+                                "TORCH_REMOTE_CPU_FALLBACK=1 to run this op on the CPU instead");
     tr_args_scalar_float(handle, s.toDouble());
   }
 
@@ -306,6 +307,8 @@ at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const st
         // A view takes its base's dispatch keys, as CPU's views do: inside inference mode a
         // view of a normal tensor stays a normal tensor, which autograd's view tracking needs.
         const auto& base = v.toTensor();
+        TORCH_CHECK(!base.is_conj() || base.dtype() == dtype, "remote: cannot view a conjugated ",
+                    describe(base), " as ", dtype.name(), "; call .resolve_conj() first");
         out = at::detail::make_tensor<c10::TensorImpl>(c10::TensorImpl::VIEW, c10::Storage(base.storage()),
                                                        base.key_set(), dtype);
         break;
@@ -390,7 +393,7 @@ void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& input
 }
 
 void upload(const at::Tensor& src, const at::Tensor& dst) {
-  auto dense = src.contiguous();
+  auto dense = src.resolve_conj().resolve_neg().contiguous();
   auto meta = meta_of(dst);
   check(tr_upload(&meta, static_cast<int32_t>(dense.scalar_type()), dense.sizes().data(), dense.dim(),
                   dense.data_ptr(), dense.nbytes()));
@@ -428,6 +431,52 @@ bool transfer(const std::string& name, std::vector<c10::IValue>& inputs, torch::
   }
   stack->push_back(dst);
   return true;
+}
+
+// The guest sees bytes, not PyTorch's lazy conjugate and negative bits. PyTorch resolves them
+// before most ops; those it lets through (copies, clones, views, some products) arrive here
+// with them set. Views keep them: their outputs take their base's dispatch keys.
+bool has_math_bits(const at::Tensor& t) { return t.defined() && (t.is_conj() || t.is_neg()); }
+
+// `t`'s values in a tensor without math bits.
+at::Tensor resolved(const at::Tensor& t) {
+  auto plain = t;
+  if (plain.is_conj()) plain = at::conj_physical(plain.conj());
+  if (plain.is_neg()) plain = at::neg(plain._neg_view());
+  return plain;
+}
+
+// A copy into a conjugate or negative view writes the same transform of its source through
+// the plain view of the destination.
+bool copy_into_math_view(const std::string& name, const std::vector<c10::IValue>& inputs,
+                         torch::jit::Stack* stack) {
+  const bool into_self = name == "aten::copy_";
+  if (!into_self && name != "aten::_copy_from" && name != "aten::_copy_from_and_resize") return false;
+  const auto dst = inputs[into_self ? 0 : 1].toTensor();
+  if (!has_math_bits(dst)) return false;
+  auto plain_dst = dst;
+  auto plain_src = inputs[into_self ? 1 : 0].toTensor();
+  if (dst.is_conj()) {
+    plain_dst = plain_dst.conj();
+    plain_src = plain_src.conj();
+  }
+  if (dst.is_neg()) {
+    plain_dst = plain_dst._neg_view();
+    plain_src = plain_src._neg_view();
+  }
+  if (name == "aten::_copy_from_and_resize" && !dst.sizes().equals(plain_src.sizes())) plain_dst.resize_(plain_src.sizes());
+  plain_dst.copy_(plain_src);
+  stack->push_back(dst);
+  return true;
+}
+
+// Resolves the math bits of the remote tensors `op` only reads.
+void resolve_read_inputs(const std::vector<c10::Argument>& arguments, std::vector<c10::IValue>& inputs) {
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    if (arguments[i].alias_info() || !inputs[i].isTensor()) continue;
+    const auto& t = inputs[i].toTensor();
+    if (has_math_bits(t) && t.device().type() == kRemote) inputs[i] = resolved(t);
+  }
 }
 
 bool cpu_fallback_enabled() {
@@ -530,6 +579,8 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   }
   std::vector<c10::IValue> inputs(stack->end() - arguments.size(), stack->end());
   torch::jit::drop(*stack, arguments.size());
+  if (copy_into_math_view(name, inputs, stack)) return;
+  resolve_read_inputs(arguments, inputs);
   if (transfer(name, inputs, stack)) return;
   if (name == "aten::_local_scalar_dense") {
     stack->push_back(download(inputs[0].toTensor()).item());
@@ -662,6 +713,18 @@ struct RemoteHooks final : at::PrivateUse1HooksInterface {
 C10_REGISTER_GUARD_IMPL(PrivateUse1, RemoteGuardImpl);
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromBoxedFunction<&fallback>()); }
+
+// Copies to and from remote reach `_copy_from`, whose schema does not mark `dst` as written:
+// PyTorch's math-bit fallbacks would copy into a resolved clone of a conjugate or negative
+// `dst`. Only devices like remote call these ops, and the fallback above handles the bits.
+TORCH_LIBRARY_IMPL(aten, Conjugate, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
+}
+TORCH_LIBRARY_IMPL(aten, Negative, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
+}
 
 
 }  // namespace

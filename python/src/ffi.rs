@@ -50,6 +50,8 @@ pub fn dtype_of(code: i32) -> Option<ScalarType> {
         5 => ScalarType::Float16,
         6 => ScalarType::Float32,
         7 => ScalarType::Float64,
+        9 => ScalarType::Complex64,
+        10 => ScalarType::Complex128,
         11 => ScalarType::Bool,
         15 => ScalarType::Bfloat16,
         _ => return None,
@@ -66,6 +68,8 @@ fn dtype_code(dtype: ScalarType) -> i32 {
         ScalarType::Float16 => 5,
         ScalarType::Float32 => 6,
         ScalarType::Float64 => 7,
+        ScalarType::Complex64 => 9,
+        ScalarType::Complex128 => 10,
         ScalarType::Bool => 11,
         ScalarType::Bfloat16 => 15,
     }

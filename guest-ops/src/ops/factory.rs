@@ -201,8 +201,10 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
         RandomOp::Uniform => "uniform_",
         RandomOp::Bernoulli => "bernoulli_",
     };
+    // A complex tensor's parts are normal with std / sqrt(2), as PyTorch draws them.
+    let complex_normal = op == RandomOp::Normal && this.dtype.is_complex();
     ensure!(
-        this.dtype.is_floating(),
+        this.dtype.is_floating() || complex_normal,
         "{name} expects a floating point tensor, but got {}",
         this.dtype.name()
     );

@@ -11,6 +11,7 @@ mod advanced;
 mod amp;
 mod arrange;
 mod binary;
+mod complex;
 mod conv;
 mod copy;
 mod counting;

@@ -47,7 +47,7 @@ impl Padding {
                     fmt_shape(&x.sizes)
                 );
             }
-            sizes[d] = size + left + right;
+            sizes[d] = size.saturating_add(left).saturating_add(right);
             ensure!(
                 sizes[d] >= 1,
                 "input (size {size} at dimension {d}) is too small. Calculated output size: {}",

@@ -112,7 +112,7 @@ fn check_mean(input: ScalarType, requested: Option<ScalarType>) -> Result<()> {
         None => ("Input", input),
     };
     ensure!(
-        dtype.is_floating(),
+        dtype.is_floating() || dtype.is_complex(),
         "mean(): could not infer output dtype. {what} dtype must be either a floating point or \
          complex dtype. Got: {}",
         dtype.name()

@@ -18,15 +18,16 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, amp, arrange, conv, counting, ctc, data, elementwise_loss, embedding_bag, factorize,
-    index, indexed_write, library, norm, optim, pool, recurrent, spatial, stats, transformer,
+    advanced, amp, arrange, complex, conv, counting, ctc, data, elementwise_loss, embedding_bag,
+    factorize, index, indexed_write, library, norm, optim, pool, recurrent, spatial, stats,
+    transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
 };
 use crate::types::{
-    BinaryOp, IndexReduceOp, LossOp, MomentOp, PadMode, PoolOp, RandomOp, ReduceOp, ScanOp,
-    ScatterOp, SelectOp, TernaryOp, UnaryOp, UpsampleMode,
+    BinaryOp, FftKind, IndexReduceOp, LibraryOp, LossOp, MomentOp, PadMode, PoolOp, RandomOp,
+    ReduceOp, ScanOp, ScatterOp, SelectOp, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// A handler: runs one op on its arguments.
@@ -105,6 +106,38 @@ const VIEW: &[Entry] = &[
     e("unsqueeze", &[""], |a, _| view::unsqueeze(a)),
     e("permute", &[""], |a, _| view::permute(a)),
     e("unfold", &[""], |a, _| view::unfold(a)),
+];
+
+const COMPLEX: &[Entry] = &[
+    e("view_as_real", &[""], |a, _| complex::view_as_real(a)),
+    e("view_as_complex", &[""], |a, _| complex::view_as_complex(a)),
+    e("polar", &[""], |a, c| {
+        complex::combine(a, c, F, LibraryOp::Polar)
+    }),
+    e("polar", &["out"], |a, c| {
+        complex::combine(a, c, Out(2), LibraryOp::Polar)
+    }),
+    e("complex", &[""], |a, c| {
+        complex::combine(a, c, F, LibraryOp::Complex)
+    }),
+    e("complex", &["out"], |a, c| {
+        complex::combine(a, c, Out(2), LibraryOp::Complex)
+    }),
+    e("conj_physical", &["out"], |a, c| {
+        complex::conj_physical(a, c, Out(1))
+    }),
+    e("_conj_physical", &[""], |a, c| {
+        complex::conj_physical(a, c, F)
+    }),
+    e("_fft_r2c", &[""], |a, c| {
+        complex::fft(a, c, FftKind::RealToComplex)
+    }),
+    e("_fft_c2r", &[""], |a, c| {
+        complex::fft(a, c, FftKind::ComplexToReal)
+    }),
+    e("_fft_c2c", &[""], |a, c| {
+        complex::fft(a, c, FftKind::ComplexToComplex)
+    }),
 ];
 
 /// `op(self)`, `op_(self)` and `op.out(self, *, out)`; `in_place: false` for ops without `op_`.
@@ -1434,9 +1467,9 @@ const fn norm(dims: bool, dtype: bool, out: bool) -> stats::NormForm {
 
 /// Every entry of the table, family by family.
 fn entries() -> impl Iterator<Item = &'static Entry> {
-    let families: [&'static [Entry]; 19] = [
+    let families: [&'static [Entry]; 20] = [
         FACTORY, COPY, VIEW, BINARY, TERNARY, REDUCE, MINMAX, LINALG, SOFTMAX, LOSS, CLAMP, INDEX,
-        DATA, ARRANGE, NORM, LAYER, STATS, CONV, RANDOM,
+        DATA, ARRANGE, NORM, LAYER, STATS, CONV, RANDOM, COMPLEX,
     ];
     families
         .into_iter()
@@ -1459,6 +1492,8 @@ struct Op {
     name: &'static str,
     overload: &'static str,
     run: Handler,
+    /// Whether the handler takes complex arguments ([`complex::serves`]).
+    complex: bool,
 }
 
 /// Every `name.overload` in table order, and the ids of each name's overloads. Built once
@@ -1477,6 +1512,7 @@ fn table() -> &'static Table {
                     name: entry.name,
                     overload,
                     run: entry.run,
+                    complex: complex::serves(entry.name, overload),
                 })
             })
             .collect();
@@ -1526,7 +1562,12 @@ pub fn name_of(id: u32) -> Option<String> {
 /// Runs the handler of op `id` (from [`find`]).
 pub fn dispatch(id: u32, args: &Args, cx: &mut Ctx) -> Outputs {
     match table().ops.get(id as usize) {
-        Some(op) => (op.run)(args, cx),
+        Some(op) => {
+            if !op.complex {
+                complex::refuse(op.name, op.overload, args.raw())?;
+            }
+            (op.run)(args, cx)
+        }
         None => Err(Error::invalid(format!("this guest has no op with id {id}"))),
     }
 }

@@ -76,9 +76,8 @@ fn rule(op: UnaryOp) -> Rule {
         | SphericalBesselJ0
         | AiryAi => Rule::Float,
         LogicalNot | Isnan | Isneginf | Isposinf | Signbit => Rule::Bool,
-        Neg | Abs | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square | Frac => {
-            Rule::Same
-        }
+        Neg | Abs | Conj | Relu | Ceil | Floor | Round | Trunc | Sign | BitwiseNot | Square
+        | Frac => Rule::Same,
     }
 }
 
@@ -232,24 +231,35 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
     let x = args.tensor(0)?;
     check_input(op, x.dtype)?;
     let rule = rule(op);
+    // The magnitude and the angle of a complex number are real.
+    let to_real = x.dtype.is_complex() && matches!(op, UnaryOp::Abs | UnaryOp::Angle);
     let result = match rule {
+        _ if to_real => x.dtype.real_part(),
         Rule::Float if x.dtype.is_integral(true) => default_float(),
         Rule::Float | Rule::Same => x.dtype,
         Rule::Bool => ScalarType::Bool,
     };
     let dest = form.dest(args)?;
+    ensure!(
+        !(to_real && matches!(dest, Dest::InPlace(..))),
+        "In-place abs is not supported for complex tensors."
+    );
     if let (Rule::Same, Dest::Out(_, out) | Dest::InPlace(_, out)) = (rule, dest) {
         ensure!(
-            out.dtype == x.dtype,
+            out.dtype == result,
             "Found dtype {} but expected {}",
             out.dtype.name(),
-            x.dtype.name()
+            result.name()
         );
     }
     let pw = Pointwise::new(vec![Value::Tensor(x)])?;
     let target = pw.target(cx, dest, result, rule == Rule::Float)?;
     let input = pw.expanded(0)?;
-    let compute = if rule == Rule::Bool { x.dtype } else { result };
+    let compute = if rule == Rule::Bool || to_real {
+        x.dtype
+    } else {
+        result
+    };
     let Some(eps) = clamp else {
         return target.run(cx, "unary", |k, out| k.unary(op, &input, compute, out));
     };

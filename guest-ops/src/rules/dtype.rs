@@ -26,7 +26,43 @@ impl ScalarType {
             ScalarType::Uint8 | ScalarType::Int8 | ScalarType::Bool => 1,
             ScalarType::Int16 | ScalarType::Float16 | ScalarType::Bfloat16 => 2,
             ScalarType::Int32 | ScalarType::Float32 => 4,
-            ScalarType::Int64 | ScalarType::Float64 => 8,
+            ScalarType::Int64 | ScalarType::Float64 | ScalarType::Complex64 => 8,
+            ScalarType::Complex128 => 16,
+        }
+    }
+
+    pub fn is_complex(self) -> bool {
+        matches!(self, ScalarType::Complex64 | ScalarType::Complex128)
+    }
+
+    /// The real dtype of a complex one's parts (c10's `toRealValueType`); others are their own.
+    pub fn real_part(self) -> ScalarType {
+        match self {
+            ScalarType::Complex64 => ScalarType::Float32,
+            ScalarType::Complex128 => ScalarType::Float64,
+            t => t,
+        }
+    }
+
+    /// The complex dtype with parts of this floating dtype (c10's `toComplexType`).
+    pub fn complex_of(self) -> Option<ScalarType> {
+        match self {
+            ScalarType::Float16 | ScalarType::Bfloat16 | ScalarType::Float32 => {
+                Some(ScalarType::Complex64)
+            }
+            ScalarType::Float64 => Some(ScalarType::Complex128),
+            ScalarType::Complex64 | ScalarType::Complex128 => Some(self),
+            _ => None,
+        }
+    }
+
+    /// PyTorch's type categories in promotion order: bool, integral, floating, complex.
+    fn category(self) -> u8 {
+        match self {
+            ScalarType::Bool => 0,
+            t if t.is_complex() => 3,
+            t if t.is_floating() => 2,
+            _ => 1,
         }
     }
 
@@ -41,7 +77,7 @@ impl ScalarType {
     pub fn is_integral(self, include_bool: bool) -> bool {
         match self {
             ScalarType::Bool => include_bool,
-            t => !t.is_floating(),
+            t => !t.is_floating() && !t.is_complex(),
         }
     }
 
@@ -58,6 +94,8 @@ impl ScalarType {
             ScalarType::Float64 => "Double",
             ScalarType::Bool => "Bool",
             ScalarType::Bfloat16 => "BFloat16",
+            ScalarType::Complex64 => "ComplexFloat",
+            ScalarType::Complex128 => "ComplexDouble",
         }
     }
 }
@@ -76,6 +114,11 @@ pub fn promote(a: ScalarType, b: ScalarType) -> ScalarType {
     use ScalarType::*;
     if a == b {
         return a;
+    }
+    if a.is_complex() || b.is_complex() {
+        // The wider of the two parts' dtypes, as a complex dtype.
+        let parts = promote(a.real_part(), b.real_part());
+        return parts.complex_of().unwrap_or(Complex64);
     }
     match (a, b) {
         (Bool, x) | (x, Bool) => x,
@@ -97,6 +140,9 @@ pub fn promote(a: ScalarType, b: ScalarType) -> ScalarType {
 
 /// `c10::canCast`: whether a result of dtype `from` may be written to an output of `to`.
 pub fn can_cast(from: ScalarType, to: ScalarType) -> bool {
+    if from.is_complex() && !to.is_complex() {
+        return false;
+    }
     if from.is_floating() && to.is_integral(false) {
         return false;
     }
@@ -166,13 +212,14 @@ fn combine(higher: Option<ScalarType>, lower: Option<ScalarType>) -> Option<Scal
     let (Some(h), Some(l)) = (higher, lower) else {
         return higher.or(lower);
     };
-    if h.is_floating() {
+    if h.category() >= l.category() {
         return Some(h);
     }
-    if h == ScalarType::Bool || l.is_floating() {
-        return Some(promote(h, l));
+    if h.is_floating() && l.is_complex() {
+        // A complex tensor of a lower group keeps the higher group's float width.
+        return h.complex_of();
     }
-    Some(h)
+    Some(promote(h, l))
 }
 
 #[cfg(test)]
@@ -279,5 +326,24 @@ mod tests {
         assert_eq!(rt(&[(Bool, 1), (Bool, 0)], &[Scalar::Integer(2)]), Int64);
         // 0-dim bfloat16 with dimensioned half: same category, half wins
         assert_eq!(rt(&[(Float16, 3), (Bfloat16, 0)], &[]), Float16);
+        // 0-dim complex128 with dimensioned float: complex of the float's width
+        assert_eq!(rt(&[(Float32, 1), (Complex128, 0)], &[]), Complex64);
+        assert_eq!(rt(&[(Float64, 1), (Complex64, 0)], &[]), Complex128);
+        // complex tensor with python float or int stays complex
+        assert_eq!(rt(&[(Complex64, 2)], &[Scalar::Float(0.5)]), Complex64);
+        assert_eq!(rt(&[(Int64, 1), (Complex64, 0)], &[]), Complex64);
+    }
+
+    /// `torch.promote_types` with complex dtypes, printed by torch 2.13.
+    #[test]
+    fn complex_promotion_keeps_the_wider_parts() {
+        assert_eq!(promote(Complex64, Float64), Complex128);
+        assert_eq!(promote(Float16, Complex64), Complex64);
+        assert_eq!(promote(Bfloat16, Complex64), Complex64);
+        assert_eq!(promote(Int64, Complex64), Complex64);
+        assert_eq!(promote(Bool, Complex128), Complex128);
+        assert_eq!(promote(Complex64, Complex128), Complex128);
+        assert!(!can_cast(Complex64, Float64));
+        assert!(can_cast(Float64, Complex64));
     }
 }

@@ -6,8 +6,8 @@ use tch::{Device, Kind, TchError, Tensor};
 
 use super::{embedding_bag, optim, recurrent, vjp};
 use crate::guest::{
-    AttentionParams, EncoderLayerParams, GridSampleParams, IsinParams, LibraryOp, Reduction,
-    TensorMeta,
+    AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
+    LibraryOp, Reduction, TensorMeta,
 };
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
@@ -94,6 +94,9 @@ pub fn run(
 fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Tensor, TchError> {
     match op {
         LibraryOp::Prelu => input(inputs, 0)?.f_internal_prelu_kernel(input(inputs, 1)?),
+        LibraryOp::Fft(params) => fft(input(inputs, 0)?, params),
+        LibraryOp::Polar => Tensor::f_polar(input(inputs, 0)?, input(inputs, 1)?),
+        LibraryOp::Complex => Tensor::f_complex(input(inputs, 0)?, input(inputs, 1)?),
         LibraryOp::PreluBackward
         | LibraryOp::LstmCell
         | LibraryOp::LstmCellBackward(_)
@@ -398,4 +401,14 @@ fn reduction(r: Reduction) -> &'static str {
 
 fn missing(count: usize) -> TchError {
     TchError::Kind(format!("library op: expected at least {count} inputs"))
+}
+
+/// `_fft_r2c`, `_fft_c2r` or `_fft_c2c` of `x`.
+fn fft(x: &Tensor, p: &FftParams) -> Result<Tensor, TchError> {
+    let dims = p.dims.as_slice();
+    match p.kind {
+        FftKind::RealToComplex => x.f_internal_fft_r2c(dims, p.normalization, p.forward),
+        FftKind::ComplexToReal => x.f_internal_fft_c2r(dims, p.normalization, p.last_size),
+        FftKind::ComplexToComplex => x.f_internal_fft_c2c(dims, p.normalization, p.forward),
+    }
 }

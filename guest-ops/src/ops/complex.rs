@@ -1,0 +1,463 @@
+//! Complex tensors: which ops take them, the views between complex and real
+//! (`view_as_real`, `view_as_complex`), the ops that build them (`polar`, `complex`,
+//! `conj_physical`) and the discrete Fourier transforms (`_fft_r2c`, `_fft_c2r`, `_fft_c2c`).
+
+use crate::error::{ensure, Error, Result};
+use crate::ops::args::{Args, Value};
+use crate::ops::ctx::Ctx;
+use crate::ops::iter::Pointwise;
+use crate::ops::library::launch;
+use crate::ops::{Form, Outputs};
+use crate::rules::shape::wrap_dim;
+use crate::types::{Arg, FftKind, FftParams, LibraryOp, Output, ScalarType, TensorMeta, UnaryOp};
+
+/// The ops whose handlers follow PyTorch for complex tensors: `name` for all overloads of an
+/// op, `name.overload` for one. Every other op refuses complex arguments, so that the CPU
+/// fallback can take them.
+const SERVED: &[&str] = &[
+    // Factories, copies and storage changes move bytes whatever they mean.
+    "empty",
+    "empty_strided",
+    "fill_",
+    "zero_",
+    "normal_",
+    "copy_",
+    "_copy_from",
+    "_copy_from_and_resize",
+    "_to_copy",
+    "clone",
+    "resize_",
+    "set_",
+    // Views only restride.
+    "view",
+    "_unsafe_view",
+    "as_strided",
+    "_reshape_alias",
+    "alias",
+    "detach",
+    "t",
+    "transpose",
+    "select",
+    "slice",
+    "expand",
+    "squeeze",
+    "unsqueeze",
+    "permute",
+    "unfold",
+    "cat",
+    // Arithmetic whose rules hold for complex numbers as they are.
+    "add",
+    "add_",
+    "sub",
+    "sub_",
+    "mul",
+    "mul_",
+    "div.Tensor",
+    "div.Scalar",
+    "div.out",
+    "div_.Tensor",
+    "div_.Scalar",
+    "neg",
+    "neg_",
+    "exp",
+    "exp_",
+    "log",
+    "log_",
+    "sqrt",
+    "sqrt_",
+    "sin",
+    "sin_",
+    "cos",
+    "cos_",
+    "tanh",
+    "tanh_",
+    "reciprocal",
+    "reciprocal_",
+    "abs",
+    "abs_",
+    "sgn",
+    "sgn_",
+    "angle",
+    "sum",
+    "mean",
+    // This module's own.
+    "view_as_real",
+    "view_as_complex",
+    "polar",
+    "complex",
+    "conj_physical",
+    "_conj_physical",
+    "_fft_r2c",
+    "_fft_c2r",
+    "_fft_c2c",
+];
+
+/// Whether op `name.overload` takes complex arguments.
+pub fn serves(name: &str, overload: &str) -> bool {
+    SERVED.iter().any(|&entry| match entry.split_once('.') {
+        Some((n, o)) => n == name && o == overload,
+        None => entry == name,
+    })
+}
+
+/// Refuses complex tensors and dtypes among `args` of an op that does not take them.
+pub fn refuse(name: &str, overload: &str, args: &[Arg]) -> Result<()> {
+    let complex = |t: &TensorMeta| t.dtype.is_complex();
+    let found = args.iter().find_map(|a| match a {
+        Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if complex(t) => Some(t.dtype),
+        Arg::TensorList(list) => list.iter().find(|t| complex(t)).map(|t| t.dtype),
+        Arg::OptionalTensorList(list) => {
+            list.iter().flatten().find(|t| complex(t)).map(|t| t.dtype)
+        }
+        Arg::Dtype(d) if d.is_complex() => Some(*d),
+        _ => None,
+    });
+    match found {
+        Some(dtype) => Err(Error::unsupported(format!(
+            "aten::{} does not support {} tensors on device remote yet; set \
+             TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
+            crate::ops::registry::qualified(name, overload),
+            dtype.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `view_as_real(self)`: a complex tensor's parts as a trailing dim of 2.
+pub fn view_as_real(args: &Args) -> Outputs {
+    args.at_most(1)?;
+    let x = args.tensor(0)?;
+    ensure!(
+        x.dtype.is_complex(),
+        "view_as_real is only supported for complex tensors"
+    );
+    let mut sizes = x.sizes.clone();
+    sizes.push(2);
+    let mut strides: Vec<i64> = x.strides.iter().map(|s| s * 2).collect();
+    strides.push(1);
+    let view = TensorMeta {
+        dtype: x.dtype.real_part(),
+        ..x.view(sizes, strides, x.storage_offset * 2)
+    };
+    Ok(vec![Output::Tensor(view)])
+}
+
+/// `view_as_complex(self)`: a float or double tensor whose last dim holds (real, imaginary)
+/// pairs, as complex numbers.
+pub fn view_as_complex(args: &Args) -> Outputs {
+    args.at_most(1)?;
+    let x = args.tensor(0)?;
+    let Some(dtype) = x
+        .dtype
+        .complex_of()
+        .filter(|_| matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64))
+    else {
+        if x.dtype == ScalarType::Float16 {
+            return Err(Error::unsupported(
+                "view_as_complex of a Half tensor (ComplexHalf) is not supported on device \
+                 remote; set TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
+            ));
+        }
+        return Err(Error::invalid(format!(
+            "view_as_complex is only supported for half, float and double tensors, but got a \
+             tensor of scalar type: {}",
+            x.dtype.name()
+        )));
+    };
+    ensure!(
+        x.dim() != 0,
+        "Input tensor must have one or more dimensions"
+    );
+    let last = x.dim() - 1;
+    ensure!(
+        x.sizes[last] == 2,
+        "Tensor must have a last dimension of size 2"
+    );
+    ensure!(
+        x.strides[last] == 1,
+        "Tensor must have a last dimension with stride 1"
+    );
+    ensure!(
+        x.strides[..last].iter().all(|s| s % 2 == 0),
+        "Tensor must have a stride divisible by 2 for all but last dimension"
+    );
+    ensure!(
+        x.storage_offset % 2 == 0,
+        "Tensor must have a storage_offset divisible by 2"
+    );
+    let strides = x.strides[..last].iter().map(|s| s / 2).collect();
+    let view = TensorMeta {
+        dtype,
+        ..x.view(x.sizes[..last].to_vec(), strides, x.storage_offset / 2)
+    };
+    Ok(vec![Output::Tensor(view)])
+}
+
+/// `polar(abs, angle)` and `complex(real, imag)` with their `out=` forms: two float or double
+/// tensors of one dtype combined elementwise into its complex dtype.
+pub fn combine(args: &Args, cx: &mut Ctx, form: Form, op: LibraryOp) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    let real = |t: &TensorMeta| {
+        matches!(
+            t.dtype,
+            ScalarType::Float16 | ScalarType::Float32 | ScalarType::Float64
+        )
+    };
+    ensure!(
+        real(a) && real(b),
+        "Expected both inputs to be Half, Float or Double tensors but got {} and {}",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    ensure!(
+        a.dtype == b.dtype,
+        "Expected object of scalar type {} but got scalar type {} for second argument",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    if a.dtype == ScalarType::Float16 {
+        return Err(Error::unsupported(
+            "ComplexHalf results are not supported on device remote; set \
+             TORCH_REMOTE_CPU_FALLBACK=1 to run this op on the CPU instead",
+        ));
+    }
+    let dtype = a.dtype.complex_of().expect("a float or double dtype");
+    let dest = form.dest(args)?;
+    if let crate::ops::Dest::Out(_, out) = dest {
+        ensure!(
+            out.dtype == dtype,
+            "Expected object of scalar type {} but got scalar type {} for argument 'out'",
+            dtype.name(),
+            out.dtype.name()
+        );
+    }
+    let pw = Pointwise::new(vec![Value::Tensor(a), Value::Tensor(b)])?;
+    let target = pw.target(cx, dest, dtype, false)?;
+    let inputs = [pw.expanded(0)?, pw.expanded(1)?];
+    target.run(cx, "library", |k, out| {
+        k.library(op, &inputs, std::slice::from_ref(out))
+    })
+}
+
+/// `conj_physical.out(self, *, out)`: the conjugate, computed (real inputs are copied).
+pub fn conj_physical(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(1 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let (target, input) = crate::ops::iter::same_dtype_target(cx, form.dest(args)?, x, false)?;
+    if x.dtype.is_complex() {
+        target.run(cx, "unary", |k, out| {
+            k.unary(UnaryOp::Conj, &input, x.dtype, out)
+        })
+    } else {
+        target.run(cx, "copy", |k, out| k.copy(&input, out))
+    }
+}
+
+/// `_fft_r2c(self, dim, normalization, onesided)`, `_fft_c2r(self, dim, normalization,
+/// last_dim_size)` and `_fft_c2c(self, dim, normalization, forward)`.
+pub fn fft(args: &Args, cx: &mut Ctx, kind: FftKind) -> Outputs {
+    args.at_most(4)?;
+    let x = args.tensor(0)?;
+    let dims = wrapped_dims(args.int_list(1)?, x.dim())?;
+    let normalization = args.int(2)?;
+    ensure!(
+        (0..=2).contains(&normalization),
+        "Invalid normalization mode: {normalization}"
+    );
+    let (flag, last_size) = match kind {
+        FftKind::ComplexToReal => (false, args.int(3)?),
+        _ => (args.bool_or(3, false)?, 0),
+    };
+    check_fft_input(x, kind)?;
+    ensure!(
+        !dims.is_empty() || kind == FftKind::ComplexToComplex,
+        "a real-to-complex or complex-to-real FFT needs at least one dim"
+    );
+    let mut sizes = x.sizes.clone();
+    let dtype = match kind {
+        FftKind::RealToComplex => {
+            if flag {
+                let last = *dims.last().expect("checked non-empty");
+                sizes[last] = sizes[last] / 2 + 1;
+            }
+            x.dtype.complex_of().expect("checked floating")
+        }
+        FftKind::ComplexToReal => {
+            ensure!(
+                last_size >= 1,
+                "Invalid number of data points ({last_size}) specified"
+            );
+            sizes[*dims.last().expect("checked non-empty")] = last_size;
+            x.dtype.real_part()
+        }
+        FftKind::ComplexToComplex => x.dtype,
+    };
+    let strides = fft_layout(x, &sizes, &dims, kind);
+    let out = cx.empty(&sizes, strides, dtype)?;
+    let params = FftParams {
+        kind,
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        normalization,
+        forward: flag,
+        last_size,
+    };
+    launch(
+        cx,
+        LibraryOp::Fft(params),
+        std::slice::from_ref(x),
+        vec![out],
+    )
+}
+
+fn wrapped_dims(dims: &[i64], ndim: usize) -> Result<Vec<usize>> {
+    let mut wrapped = Vec::with_capacity(dims.len());
+    for &d in dims {
+        let w = wrap_dim(d, ndim)?;
+        ensure!(!wrapped.contains(&w), "FFT dims must be unique");
+        wrapped.push(w);
+    }
+    Ok(wrapped)
+}
+
+fn check_fft_input(x: &TensorMeta, kind: FftKind) -> Result<()> {
+    match kind {
+        FftKind::RealToComplex => ensure!(
+            matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
+            "Unsupported dtype {}",
+            x.dtype.name()
+        ),
+        _ => ensure!(
+            x.dtype.is_complex(),
+            "expected a complex input tensor, but got {}",
+            x.dtype.name()
+        ),
+    }
+    Ok(())
+}
+
+/// The strides of the CPU's FFT output of `sizes`. The transformed dims are taken in input
+/// stride order (all but the last for one-sided transforms); a complex-to-real transform of
+/// several dims is a complex-to-complex one of all but the last, then a one-dim transform of
+/// that intermediate.
+fn fft_layout(x: &TensorMeta, sizes: &[i64], dims: &[usize], kind: FftKind) -> Vec<i64> {
+    let Some((&last, rest)) = dims.split_last() else {
+        return packed(&x.strides, sizes, &[]);
+    };
+    match kind {
+        FftKind::ComplexToComplex => packed(&x.strides, sizes, &by_stride(&x.strides, dims)),
+        FftKind::RealToComplex => {
+            let mut order = by_stride(&x.strides, rest);
+            order.push(last);
+            packed(&x.strides, sizes, &order)
+        }
+        FftKind::ComplexToReal if rest.is_empty() => packed(&x.strides, sizes, &[last]),
+        FftKind::ComplexToReal => {
+            let middle = packed(&x.strides, &x.sizes, &by_stride(&x.strides, rest));
+            packed(&middle, sizes, &[last])
+        }
+    }
+}
+
+/// `dims` from the largest input stride to the smallest, ties in their given order.
+fn by_stride(strides: &[i64], dims: &[usize]) -> Vec<usize> {
+    let mut sorted = dims.to_vec();
+    sorted.sort_by_key(|&d| std::cmp::Reverse(strides[d]));
+    sorted
+}
+
+/// Dense strides for `sizes` with the untransformed dims outermost, in input stride order,
+/// and the transformed ones innermost in `signal` order (c10's contiguous strides count an
+/// empty dim as 1).
+fn packed(in_strides: &[i64], sizes: &[i64], signal: &[usize]) -> Vec<i64> {
+    let batch: Vec<usize> = (0..sizes.len()).filter(|d| !signal.contains(d)).collect();
+    let batch = by_stride(in_strides, &batch);
+    let mut strides = vec![0; sizes.len()];
+    let mut step = 1;
+    for &d in signal.iter().rev() {
+        strides[d] = step;
+        step *= sizes[d].max(1);
+    }
+    let mut batch_numel = 1;
+    for &d in batch.iter().rev() {
+        strides[d] = batch_numel * step;
+        batch_numel *= sizes[d];
+    }
+    strides
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{arg, f32s, geometry, meta, run};
+
+    fn strided(sizes: &[i64], strides: &[i64]) -> TensorMeta {
+        TensorMeta {
+            strides: strides.to_vec(),
+            ..f32s(sizes, 1)
+        }
+    }
+
+    #[test]
+    fn fft_layouts_follow_the_cpu() {
+        let x = f32s(&[4, 6, 8], 1);
+        let halved = [4, 6, 5];
+        assert_eq!(
+            fft_layout(&x, &halved, &[0, 2], FftKind::RealToComplex),
+            vec![5, 20, 1]
+        );
+        assert_eq!(
+            fft_layout(&x, &x.sizes, &[1], FftKind::RealToComplex),
+            vec![48, 1, 6]
+        );
+        let transposed = strided(&[8, 6, 4], &[1, 8, 48]);
+        assert_eq!(
+            fft_layout(
+                &transposed,
+                &transposed.sizes,
+                &[2],
+                FftKind::ComplexToComplex
+            ),
+            vec![4, 32, 1]
+        );
+    }
+
+    #[test]
+    fn view_as_real_and_back() {
+        let x = TensorMeta {
+            dtype: ScalarType::Complex64,
+            storage_offset: 3,
+            ..f32s(&[2, 3], 1)
+        };
+        let (res, _) = run("view_as_real", "", vec![arg(&x)]);
+        let real = meta(&res.unwrap(), 0);
+        assert_eq!(
+            geometry(&real),
+            (vec![2, 3, 2], vec![6, 2, 1], 6, ScalarType::Float32)
+        );
+        let (res, _) = run("view_as_complex", "", vec![arg(&real)]);
+        assert_eq!(geometry(&meta(&res.unwrap(), 0)), geometry(&x));
+        let odd = strided(&[3, 2], &[3, 1]);
+        let (res, _) = run("view_as_complex", "", vec![arg(&odd)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("stride divisible by 2 for all but last dimension"));
+    }
+
+    #[test]
+    fn other_ops_refuse_complex_tensors() {
+        let x = TensorMeta {
+            dtype: ScalarType::Complex64,
+            ..f32s(&[2], 1)
+        };
+        let (res, _) = run("relu", "", vec![arg(&x)]);
+        let err = res.unwrap_err();
+        assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);
+        assert!(err
+            .message
+            .contains("aten::relu does not support ComplexFloat"));
+        let (res, _) = run("mul", "Tensor", vec![arg(&x), arg(&x)]);
+        assert!(res.is_ok());
+    }
+}

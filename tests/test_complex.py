@@ -1,0 +1,233 @@
+"""Complex tensors on remote: the ops that take them agree three ways with the CPU (the
+cross-check harness), conjugate and negative views read back right, gradients flow through
+the complex views, and the ops that do not take them say so (or run on the CPU fallback)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch_remote
+from conftest import meta, run_python
+from test_crosscheck import Sample, inputs, randn, run_three_ways
+
+C64, C128 = torch.complex64, torch.complex128
+
+
+def cplx(*shape, dtype=C64):
+    return randn(*shape, dtype=dtype)
+
+
+def rope(x, freqs):
+    """Rotary embeddings as LLaMA applies them."""
+    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+    rotation = torch.polar(torch.ones_like(freqs), freqs)
+    return torch.view_as_real(pairs * rotation).flatten(-2)
+
+
+SAMPLES = [
+    Sample(
+        "factories",
+        lambda x: (torch.zeros_like(x), torch.ones_like(x), x.new_empty(2).zero_()),
+        inputs(cplx(3)),
+    ),
+    Sample("to_complex", lambda x: (x.to(C64), x.to(C128).t()), inputs(randn(2, 3))),
+    Sample("to_real_drops_imag", lambda x: x.real.to(torch.float64), inputs(cplx(2, 3))),
+    Sample("arith", lambda a, b: (a + b, a - 2 * b, a * b, a / b, -a), inputs(cplx(3, 4), cplx(4))),
+    Sample(
+        "promote_real", lambda a, r: (a * r, r + a, a * 2.5, a / 3), inputs(cplx(3, 4), randn(3, 1))
+    ),
+    Sample(
+        "promote_double",
+        lambda a, r: (a + r, a.to(C128) * a),
+        inputs(cplx(2, 2), randn(2, 2, dtype=torch.float64)),
+    ),
+    Sample(
+        "in_place",
+        lambda a, b: (a.clone().mul_(b), a.clone().add_(b, alpha=2), a.clone().div_(b)),
+        inputs(cplx(2, 3), cplx(2, 3)),
+    ),
+    Sample(
+        "unary",
+        lambda a: (a.exp(), a.log(), a.sqrt(), a.sin(), a.cos(), a.tanh(), a.reciprocal(), a.sgn()),
+        inputs(cplx(5)),
+    ),
+    Sample("abs_angle", lambda a: (a.abs(), a.angle(), torch.abs(a.t())), inputs(cplx(3, 2))),
+    Sample(
+        "real_imag",
+        lambda a: (a.real, a.imag, a.real.clone(), a.imag.t().clone()),
+        inputs(cplx(3, 2)),
+    ),
+    Sample(
+        "conj",
+        lambda a: (a.conj().clone(), a.conj() * a, a.conj().imag.clone(), torch.conj_physical(a)),
+        inputs(cplx(4)),
+    ),
+    Sample(
+        "views",
+        lambda a: (
+            a.t(),
+            a[1:, ::2],
+            a.unsqueeze(0).expand(2, 3, 4),
+            a.reshape(12),
+            a.transpose(0, 1).contiguous(),
+        ),
+        inputs(cplx(3, 4)),
+    ),
+    Sample(
+        "cat_sum_mean",
+        lambda a, b: (torch.cat([a, b]), a.sum(), a.sum(1), b.mean(0, keepdim=True)),
+        inputs(cplx(2, 3), cplx(1, 3)),
+    ),
+    Sample(
+        "view_as_real",
+        lambda a: (torch.view_as_real(a), torch.view_as_real(a.t()), torch.view_as_real(a[1])),
+        inputs(cplx(3, 4)),
+    ),
+    Sample(
+        "view_as_complex",
+        lambda r: (torch.view_as_complex(r), torch.view_as_complex(r[:, 1:3])),
+        inputs(randn(3, 4, 2)),
+    ),
+    Sample(
+        "polar_complex",
+        lambda m, a: (
+            torch.polar(m.abs(), a),
+            torch.complex(m, a),
+            torch.polar(m.abs().double(), a.double()),
+        ),
+        inputs(randn(3, 4), randn(4)),
+    ),
+    Sample("rope", rope, inputs(randn(2, 5, 8), randn(5, 4))),
+    Sample(
+        "rfft",
+        lambda x: (torch.fft.rfft(x), torch.fft.rfft(x, dim=0), torch.fft.rfft2(x, norm="ortho")),
+        inputs(randn(4, 6, 8)),
+    ),
+    Sample(
+        "rfft_strided",
+        lambda x: (torch.fft.rfft(x.transpose(0, 2)), torch.fft.fft(x.transpose(0, 1), dim=0)),
+        inputs(randn(4, 6, 8)),
+    ),
+    Sample(
+        "irfft",
+        lambda x: (torch.fft.irfft(x), torch.fft.irfft(x, n=7, dim=0), torch.fft.irfftn(x)),
+        inputs(cplx(4, 5)),
+    ),
+    Sample(
+        "fft_c2c",
+        lambda x: (
+            torch.fft.fft(x),
+            torch.fft.ifft(x, dim=0, norm="forward"),
+            torch.fft.fftn(x),
+            torch.fft.fft2(x.t()),
+        ),
+        inputs(cplx(4, 6)),
+    ),
+    Sample(
+        "fft_round_trip",
+        lambda x: torch.fft.irfft(torch.fft.rfft(x), n=x.shape[-1]),
+        inputs(randn(3, 10, dtype=torch.float64)),
+    ),
+    Sample(
+        "stft",
+        lambda x: torch.stft(
+            x, 16, hop_length=4, window=torch.hann_window(16, device=x.device), return_complex=True
+        ),
+        inputs(randn(2, 64)),
+    ),
+]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
+def test_complex_op_agrees_three_ways(sample):
+    expected, remote, dry = run_three_ways(sample)
+    assert len(expected) == len(remote) == len(dry)
+    for cpu_t, remote_t, dry_t in zip(expected, remote, dry, strict=True):
+        assert meta(dry_t) == meta(remote_t), "dry run and host metadata differ"
+        assert meta(remote_t) == meta(cpu_t), "remote metadata differs from CPU"
+        assert (remote_t.is_conj(), remote_t.is_neg()) == (cpu_t.is_conj(), cpu_t.is_neg())
+        torch.testing.assert_close(remote_t.cpu(), cpu_t)
+
+
+def test_randn_draws_complex_normals():
+    torch.manual_seed(0)
+    z = torch.randn(200_000, dtype=C64, device="remote")
+    assert z.dtype == C64 and z.device.type == "remote"
+    parts = torch.view_as_real(z).cpu()
+    torch.testing.assert_close(parts.mean(0), torch.zeros(2), atol=0.01, rtol=0)
+    torch.testing.assert_close(parts.var(0), torch.full((2,), 0.5), atol=0.01, rtol=0)
+
+
+def test_rope_gradients_match_the_cpu():
+    x, freqs = torch.randn(2, 5, 8), torch.randn(5, 4)
+    grads = []
+    for device in ("cpu", "remote"):
+        leaf = x.to(device).detach().requires_grad_(True)
+        out = rope(leaf, freqs.to(device))
+        (out * out.detach().cos()).sum().backward()
+        grads.append(leaf.grad.cpu())
+    torch.testing.assert_close(grads[1], grads[0])
+
+
+def test_spectral_loss_gradients_match_the_cpu():
+    x = torch.randn(3, 16)
+    grads = []
+    for device in ("cpu", "remote"):
+        leaf = x.to(device).detach().requires_grad_(True)
+        torch.fft.rfft(leaf).abs().pow(2).sum().backward()
+        grads.append(leaf.grad.cpu())
+    torch.testing.assert_close(grads[1], grads[0])
+
+
+def test_conjugate_and_negative_views_read_and_write_back():
+    a = torch.randn(3, dtype=C64)
+    r = a.to("remote")
+    assert r.conj().is_conj()
+    torch.testing.assert_close(r.conj().cpu(), a.conj())
+    torch.testing.assert_close(r.conj().imag.cpu(), a.conj().imag)
+    torch.testing.assert_close(torch.tensor(r[0].conj().item()), a[0].conj().resolve_conj())
+    dst = torch.zeros(3, dtype=C64, device="remote")
+    dst.conj().copy_(r)
+    torch.testing.assert_close(dst.cpu(), a.conj())
+    dst.conj().imag.copy_(torch.ones(3))
+    torch.testing.assert_close(dst.cpu().imag, -torch.ones(3))
+
+
+def test_complex_tensors_print_like_the_cpu():
+    a = torch.tensor([1 + 2j, -0.5j, 3.0], dtype=C64)
+    assert repr(a)[: -len(")")] + ", device='remote:0')" == repr(a.to("remote"))
+    assert str(a.conj())[:-1] in str(a.to("remote").conj())
+
+
+def test_ops_without_complex_support_say_so():
+    x = torch.ones(3, dtype=C64, device="remote")
+    with pytest.raises(
+        NotImplementedError, match=r"aten::sigmoid.*ComplexFloat.*TORCH_REMOTE_CPU_FALLBACK"
+    ):
+        torch.sigmoid(x)
+    with pytest.raises(NotImplementedError, match="complex Python numbers"):
+        x.fill_(1 + 2j)
+    with torch_remote.dry_run():
+        with pytest.raises(NotImplementedError, match="aten::sigmoid"):
+            torch.sigmoid(torch.ones(2, dtype=C64, device="remote"))
+    with pytest.raises(RuntimeError, match="last dimension of size 2"):
+        torch.view_as_complex(torch.ones(3, 3, device="remote"))
+    with pytest.raises(RuntimeError, match="In-place abs is not supported for complex tensors"):
+        x.abs_()
+    torch.testing.assert_close(x.cpu(), torch.ones(3, dtype=C64))
+
+
+def test_cpu_fallback_takes_complex_ops():
+    done = run_python(
+        """
+        import torch, torch_remote
+        a = torch.randn(4, dtype=torch.complex64)
+        r = a.to("remote")
+        got = torch.sigmoid(r) * (1 + 2j)
+        assert got.device.type == "remote"
+        torch.testing.assert_close(got.cpu(), torch.sigmoid(a) * (1 + 2j))
+        print("fallback-ok")
+        """,
+        env={"TORCH_REMOTE_CPU_FALLBACK": "1"},
+    )
+    assert "fallback-ok" in done.stdout, done.stderr
