@@ -129,6 +129,23 @@ SAMPLES = [
         inputs(randn(3, 10, dtype=torch.float64)),
     ),
     Sample(
+        "complex_numbers",
+        lambda a, r: (
+            a * 1j,
+            a + (2 - 1j),
+            (2 - 1j) - a,
+            1j * r,
+            torch.exp(1j * r),
+            r.double() * 1j,
+            r.long() * 1j,
+            a.clone().fill_(1 + 2j),
+            a.clone().mul_(2j),
+            torch.add(a, a, alpha=0.5j),
+            torch.zeros_like(r).fill_(3 + 0j),
+        ),
+        inputs(cplx(2, 3), randn(3)),
+    ),
+    Sample(
         "stft",
         lambda x: torch.stft(
             x, 16, hop_length=4, window=torch.hann_window(16, device=x.device), return_complex=True
@@ -205,8 +222,12 @@ def test_ops_without_complex_support_say_so():
         NotImplementedError, match=r"aten::sigmoid.*ComplexFloat.*TORCH_REMOTE_CPU_FALLBACK"
     ):
         torch.sigmoid(x)
-    with pytest.raises(NotImplementedError, match="complex Python numbers"):
-        x.fill_(1 + 2j)
+    with pytest.raises(NotImplementedError, match=r"aten::eq.*complex numbers"):
+        torch.eq(torch.ones(2, device="remote"), 1j)
+    with pytest.raises(RuntimeError, match="value cannot be converted to type Float"):
+        torch.zeros(2, device="remote").fill_(1j)
+    with pytest.raises(RuntimeError, match="alpha must not be a complex number"):
+        torch.add(torch.ones(2, device="remote"), 1, alpha=1j)
     with torch_remote.dry_run():
         with pytest.raises(NotImplementedError, match="aten::sigmoid"):
             torch.sigmoid(torch.ones(2, dtype=C64, device="remote"))

@@ -154,10 +154,7 @@ impl TchKernels {
     fn operand(&self, operand: &Operand, compute: Kind) -> Result<Tensor, String> {
         match operand {
             Operand::Tensor(meta) => cast(self.view(meta)?, compute),
-            Operand::Number(value) => {
-                Tensor::f_scalar_tensor(scalar(value), (compute, self.storages.device()))
-                    .map_err(err)
-            }
+            Operand::Number(value) => number(value, (compute, self.storages.device())).map_err(err),
         }
     }
 
@@ -247,11 +244,26 @@ fn cast(t: Tensor, kind: Kind) -> Result<Tensor, String> {
     }
 }
 
+/// libtorch's Scalar of a number. libtorch's C API has no complex Scalar: the guest hands
+/// complex numbers only to the kernels that take them as tensors ([`number`]), so this keeps
+/// the real part.
 fn scalar(value: &Scalar) -> tch::Scalar {
     match *value {
         Scalar::Integer(v) => tch::Scalar::int(v),
         Scalar::Float(v) => tch::Scalar::float(v),
         Scalar::Boolean(v) => tch::Scalar::int(v as i64),
+        Scalar::Complex((re, _)) => tch::Scalar::float(re),
+    }
+}
+
+/// A 0-dim tensor of `kind` holding `value`, complex numbers included.
+fn number(value: &Scalar, options: (Kind, tch::Device)) -> Result<Tensor, tch::TchError> {
+    match *value {
+        Scalar::Complex((re, im)) => Tensor::from_slice(&[re, im])
+            .f_view_as_complex()?
+            .f_to_device(options.1)?
+            .f_to_kind(options.0),
+        _ => Tensor::f_scalar_tensor(scalar(value), options),
     }
 }
 
@@ -604,11 +616,14 @@ impl KernelsHost for TchKernels {
 
     fn fill(&mut self, out: TensorMeta, value: Scalar) -> KernelResult {
         self.launch(move |kernels| {
-            kernels
-                .view(&out)?
-                .f_fill_(scalar(&value))
-                .map(drop)
-                .map_err(err)
+            let mut target = kernels.view(&out)?;
+            match value {
+                Scalar::Complex(_) => number(&value, (target.kind(), target.device()))
+                    .and_then(|v| target.f_fill_tensor_(&v)),
+                _ => target.f_fill_(scalar(&value)),
+            }
+            .map(drop)
+            .map_err(err)
         })
     }
 
@@ -818,10 +833,13 @@ impl KernelsHost for TchKernels {
             let mut b = kernels.operand(&b, kind)?;
             if let Some(alpha) = alpha.filter(|alpha| !is_one(alpha)) {
                 // libtorch has no bool scalar: a bool alpha multiplies as an int, so cast back.
-                b = b
-                    .f_mul_scalar(scalar(&alpha))
-                    .and_then(|t| t.f_to_kind(kind))
-                    .map_err(err)?;
+                b = match alpha {
+                    Scalar::Complex(_) => number(&alpha, (kind, kernels.storages.device()))
+                        .and_then(|alpha| b.f_mul(&alpha)),
+                    _ => b.f_mul_scalar(scalar(&alpha)),
+                }
+                .and_then(|t| t.f_to_kind(kind))
+                .map_err(err)?;
             }
             if writes_self(&out, kind, a_meta, &[b_meta]) {
                 if let Some(done) = binary_in_place(op, &a, &b) {

@@ -52,6 +52,7 @@ void tr_args_int_list(void* args, const int64_t* values, uint64_t len);
 void tr_args_scalar_int(void* args, int64_t value);
 void tr_args_scalar_float(void* args, double value);
 void tr_args_scalar_bool(void* args, int32_t value);
+void tr_args_scalar_complex(void* args, double re, double im);
 void tr_args_dtype(void* args, int32_t dtype);
 void tr_args_none(void* args);
 void tr_args_str(void* args, const char* value, uint64_t len);
@@ -220,8 +221,10 @@ struct ArgBuilder {
   void scalar(const c10::Scalar& s) {
     if (s.isBoolean()) return tr_args_scalar_bool(handle, s.toBool());
     if (s.isIntegral(false)) return tr_args_scalar_int(handle, s.toLong());
-    TORCH_CHECK_NOT_IMPLEMENTED(!s.isComplex(), op, ": complex Python numbers are not supported on remote; set ",
-                                "TORCH_REMOTE_CPU_FALLBACK=1 to run this op on the CPU instead");
+    if (s.isComplex()) {
+      const auto z = s.toComplexDouble();
+      return tr_args_scalar_complex(handle, z.real(), z.imag());
+    }
     tr_args_scalar_float(handle, s.toDouble());
   }
 

@@ -231,6 +231,13 @@ pub unsafe extern "C" fn tr_args_scalar_float(a: *mut c_void, value: f64) {
 /// # Safety
 /// `a` is a live argument list.
 #[no_mangle]
+pub unsafe extern "C" fn tr_args_scalar_complex(a: *mut c_void, re: f64, im: f64) {
+    unsafe { args(a) }.push(Arg::Scalar(Scalar::Complex((re, im))));
+}
+
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
 pub unsafe extern "C" fn tr_args_scalar_bool(a: *mut c_void, value: i32) {
     unsafe { args(a) }.push(Arg::Scalar(Scalar::Boolean(value != 0)));
 }

@@ -66,6 +66,7 @@ fn as_f64(s: Scalar) -> f64 {
         Scalar::Integer(v) => v as f64,
         Scalar::Float(v) => v,
         Scalar::Boolean(v) => f64::from(u8::from(v)),
+        Scalar::Complex((re, _)) => re,
     }
 }
 

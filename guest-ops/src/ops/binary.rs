@@ -62,8 +62,12 @@ fn check_add(op: BinaryOp, a: Value, b: Value, alpha: Scalar, common: ScalarType
         "Boolean alpha only supported for Boolean results."
     );
     ensure!(
-        common.is_floating() || !matches!(alpha, Scalar::Float(_)),
+        common.is_floating() || common.is_complex() || !matches!(alpha, Scalar::Float(_)),
         "For integral input tensors, argument alpha must not be a floating point number."
+    );
+    ensure!(
+        common.is_complex() || !matches!(alpha, Scalar::Complex(_)),
+        "For non-complex input tensors, argument alpha must not be a complex number."
     );
     Ok(())
 }

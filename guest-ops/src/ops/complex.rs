@@ -9,7 +9,9 @@ use crate::ops::iter::Pointwise;
 use crate::ops::library::launch;
 use crate::ops::{Form, Outputs};
 use crate::rules::shape::wrap_dim;
-use crate::types::{Arg, FftKind, FftParams, LibraryOp, Output, ScalarType, TensorMeta, UnaryOp};
+use crate::types::{
+    Arg, FftKind, FftParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta, UnaryOp,
+};
 
 /// The ops whose handlers follow PyTorch for complex tensors: `name` for all overloads of an
 /// op, `name.overload` for one. Every other op refuses complex arguments, so that the CPU
@@ -50,6 +52,7 @@ const SERVED: &[&str] = &[
     "add_",
     "sub",
     "sub_",
+    "rsub",
     "mul",
     "mul_",
     "div.Tensor",
@@ -102,22 +105,21 @@ pub fn serves(name: &str, overload: &str) -> bool {
 
 /// Refuses complex tensors and dtypes among `args` of an op that does not take them.
 pub fn refuse(name: &str, overload: &str, args: &[Arg]) -> Result<()> {
-    let complex = |t: &TensorMeta| t.dtype.is_complex();
+    let complex = |t: &&TensorMeta| t.dtype.is_complex();
+    let tensors = |t: &TensorMeta| format!("{} tensors", t.dtype.name());
     let found = args.iter().find_map(|a| match a {
-        Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if complex(t) => Some(t.dtype),
-        Arg::TensorList(list) => list.iter().find(|t| complex(t)).map(|t| t.dtype),
-        Arg::OptionalTensorList(list) => {
-            list.iter().flatten().find(|t| complex(t)).map(|t| t.dtype)
-        }
-        Arg::Dtype(d) if d.is_complex() => Some(*d),
+        Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if t.dtype.is_complex() => Some(tensors(t)),
+        Arg::TensorList(list) => list.iter().find(complex).map(tensors),
+        Arg::OptionalTensorList(list) => list.iter().flatten().find(complex).map(tensors),
+        Arg::Dtype(d) if d.is_complex() => Some(format!("{} tensors", d.name())),
+        Arg::Scalar(Scalar::Complex(_)) => Some("complex numbers".to_string()),
         _ => None,
     });
     match found {
-        Some(dtype) => Err(Error::unsupported(format!(
-            "aten::{} does not support {} tensors on device remote yet; set \
+        Some(what) => Err(Error::unsupported(format!(
+            "aten::{} does not support {what} on device remote yet; set \
              TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
             crate::ops::registry::qualified(name, overload),
-            dtype.name()
         ))),
         None => Ok(()),
     }

@@ -74,6 +74,7 @@ fn as_f64(s: Scalar) -> f64 {
         Scalar::Integer(v) => v as f64,
         Scalar::Float(v) => v,
         Scalar::Boolean(v) => f64::from(u8::from(v)),
+        Scalar::Complex((re, _)) => re,
     }
 }
 
@@ -82,6 +83,7 @@ fn as_i64(s: Scalar) -> i64 {
         Scalar::Integer(v) => v,
         Scalar::Float(v) => v as i64,
         Scalar::Boolean(v) => i64::from(v),
+        Scalar::Complex((re, _)) => re as i64,
     }
 }
 
@@ -181,6 +183,17 @@ pub fn fill(args: &Args, cx: &mut Ctx) -> Outputs {
 }
 
 fn fill_with(cx: &mut Ctx, this: &TensorMeta, value: Scalar) -> Result<()> {
+    let value = match value {
+        Scalar::Complex((re, im)) if !this.dtype.is_complex() => {
+            ensure!(
+                im == 0.0,
+                "value cannot be converted to type {} without overflow",
+                this.dtype.name()
+            );
+            Scalar::Float(re)
+        }
+        other => other,
+    };
     cx.k.fill(this, value).map_err(failed("fill"))
 }
 

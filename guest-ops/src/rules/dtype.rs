@@ -106,6 +106,7 @@ pub fn scalar_dtype(s: Scalar) -> ScalarType {
         Scalar::Integer(_) => ScalarType::Int64,
         Scalar::Float(_) => ScalarType::Float64,
         Scalar::Boolean(_) => ScalarType::Bool,
+        Scalar::Complex(_) => ScalarType::Complex128,
     }
 }
 
@@ -193,6 +194,7 @@ impl ResultType {
     pub fn number(&mut self, s: Scalar) {
         let dtype = match scalar_dtype(s) {
             t if t.is_floating() => default_float(),
+            t if t.is_complex() => default_float().complex_of().unwrap_or(t),
             t => t,
         };
         self.wrapped = Some(promote_skip_none(self.wrapped, dtype));

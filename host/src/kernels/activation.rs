@@ -11,6 +11,7 @@ fn as_f64(value: &Scalar) -> f64 {
         Scalar::Integer(v) => v as f64,
         Scalar::Float(v) => v,
         Scalar::Boolean(v) => f64::from(u8::from(v)),
+        Scalar::Complex((re, _)) => re,
     }
 }
 
