@@ -256,9 +256,9 @@ def test_complex_tensors_print_like_the_cpu():
 def test_ops_without_complex_support_say_so():
     x = torch.ones(3, dtype=C64, device="remote")
     with pytest.raises(
-        NotImplementedError, match=r"aten::sigmoid.*ComplexFloat.*TORCH_REMOTE_CPU_FALLBACK"
+        NotImplementedError, match=r"aten::silu.*ComplexFloat.*TORCH_REMOTE_CPU_FALLBACK"
     ):
-        torch.sigmoid(x)
+        F.silu(x)
     with pytest.raises(NotImplementedError, match=r"aten::clamp.*complex numbers"):
         torch.clamp(torch.ones(2, device="remote"), max=1j)
     with pytest.raises(RuntimeError, match="value cannot be converted to type Float"):
@@ -266,8 +266,8 @@ def test_ops_without_complex_support_say_so():
     with pytest.raises(RuntimeError, match="alpha must not be a complex number"):
         torch.add(torch.ones(2, device="remote"), 1, alpha=1j)
     with torch_remote.dry_run():
-        with pytest.raises(NotImplementedError, match="aten::sigmoid"):
-            torch.sigmoid(torch.ones(2, dtype=C64, device="remote"))
+        with pytest.raises(NotImplementedError, match="aten::silu"):
+            F.silu(torch.ones(2, dtype=C64, device="remote"))
     with pytest.raises(RuntimeError, match="last dimension of size 2"):
         torch.view_as_complex(torch.ones(3, 3, device="remote"))
     with pytest.raises(RuntimeError, match="In-place abs is not supported for complex tensors"):
@@ -281,9 +281,9 @@ def test_cpu_fallback_takes_complex_ops():
         import torch, torch_remote
         a = torch.randn(4, dtype=torch.complex64)
         r = a.to("remote")
-        got = torch.sigmoid(r) * (1 + 2j)
+        got = torch.nn.functional.silu(r) * (1 + 2j)
         assert got.device.type == "remote"
-        torch.testing.assert_close(got.cpu(), torch.sigmoid(a) * (1 + 2j))
+        torch.testing.assert_close(got.cpu(), torch.nn.functional.silu(a) * (1 + 2j))
         print("fallback-ok")
         """,
         env={"TORCH_REMOTE_CPU_FALLBACK": "1"},

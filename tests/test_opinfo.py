@@ -18,3 +18,14 @@ def test_opinfo_subset_agrees_with_cpu(record_property):
     assert total.failed == 0, "\n".join(total.failures)
     # Unsupported ops raise NotImplementedError (never a wrong answer); coverage must not drop.
     assert total.passed >= 290, table.getvalue()
+
+
+def test_opinfo_complex_subset_agrees_with_cpu():
+    tallies = opinfo.run(FAMILIES, [opinfo.DTYPES["complex64"]], max_samples=2, grad=False)
+    table = io.StringIO()
+    total = opinfo.report(tallies, out=table)
+    print(table.getvalue())
+    assert total.meta_disagreements == 0, "dry-run and host metadata differ"
+    assert total.failed == 0, "\n".join(total.failures)
+    # Ops that do not take complex tensors refuse them; the ones that do must keep passing.
+    assert total.passed >= 245, table.getvalue()

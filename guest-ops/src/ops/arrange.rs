@@ -222,7 +222,7 @@ pub fn logcumsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let x = args.tensor(0)?;
     let d = wrap_dim(args.int(1)?, x.dim())?;
     ensure!(
-        x.dtype.is_floating(),
+        x.dtype.is_floating() || x.dtype.is_complex(),
         "\"logcumsumexp_out_cpu\" not implemented for '{}'",
         x.dtype.name()
     );

@@ -100,12 +100,16 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
             },
             common.name()
         ),
-        Hypot | Logaddexp | Logaddexp2 | Igamma | Igammac | Nextafter => ensure!(
+        Logaddexp => ensure!(
+            common.is_floating() || common.is_complex(),
+            "\"logaddexp_cpu\" not implemented for '{}'",
+            common.name()
+        ),
+        Hypot | Logaddexp2 | Igamma | Igammac | Nextafter => ensure!(
             common.is_floating(),
             "\"{}_cpu\" not implemented for '{}'",
             match op {
                 Hypot => "hypot",
-                Logaddexp => "logaddexp",
                 Igamma => "igamma",
                 Igammac => "igammac",
                 Nextafter => "nextafter",

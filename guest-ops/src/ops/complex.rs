@@ -14,9 +14,9 @@ use crate::types::{
 };
 
 /// The ops whose handlers follow PyTorch for complex tensors: `name` for all overloads of an
-/// op, `name.overload` for one. Every other op refuses complex arguments, so that the CPU
-/// fallback can take them.
-const SERVED: &[&str] = &[
+/// op and of its in-place form `name_`, `name.overload` for one. Every other op refuses
+/// complex arguments, so that the CPU fallback can take them.
+const TENSORS: &[&str] = &[
     // Factories, copies and storage changes move bytes whatever they mean.
     "empty",
     "empty_strided",
@@ -46,59 +46,107 @@ const SERVED: &[&str] = &[
     "unsqueeze",
     "permute",
     "unfold",
+    // Indexing and rearranging move elements whatever they hold.
     "cat",
+    "index",
+    "index_put",
+    "index_select",
+    "index_copy",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "index_add",
+    "index_fill",
+    "masked_select",
+    "masked_fill",
+    "take",
+    "nonzero",
+    "nonzero_static",
+    "roll",
+    "flip",
+    "channel_shuffle",
+    "reflection_pad1d",
+    "reflection_pad2d",
+    "reflection_pad3d",
+    "replication_pad1d",
+    "replication_pad2d",
+    "replication_pad3d",
     // Arithmetic whose rules hold for complex numbers as they are.
     "add",
-    "add_",
     "sub",
-    "sub_",
     "rsub",
     "mul",
-    "mul_",
     "div.Tensor",
     "div.Scalar",
     "div.out",
     "div_.Tensor",
     "div_.Scalar",
+    "pow",
     "neg",
-    "neg_",
     "exp",
-    "exp_",
+    "exp2",
+    "expm1",
     "log",
-    "log_",
+    "log2",
+    "log10",
+    "log1p",
     "sqrt",
-    "sqrt_",
-    "sin",
-    "sin_",
-    "cos",
-    "cos_",
-    "tanh",
-    "tanh_",
+    "rsqrt",
     "reciprocal",
-    "reciprocal_",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "sigmoid",
+    "sinc",
     "abs",
-    "abs_",
-    "sgn",
-    "sgn_",
     "angle",
+    "sgn",
+    "addcmul",
+    "addcdiv",
+    "lerp",
+    "eq",
+    "ne",
+    "equal",
+    "isnan",
+    "logical_not",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "where",
+    "all",
+    "any",
     "sum",
     "mean",
     "prod",
     "cumsum",
-    "pow",
-    "pow_",
-    "eq",
-    "ne",
-    "isnan",
-    "where",
+    "cumprod",
+    "_logcumsumexp",
+    "logsumexp",
+    "logaddexp",
+    "trace",
+    "var",
+    "std",
+    "var_mean",
+    "std_mean",
+    "linalg_vector_norm",
     "mm",
     "bmm",
     "mv",
     "dot",
-    // Indexing and rearranging move elements whatever they hold.
-    "index_select",
-    "roll",
-    "flip",
+    "addmm",
+    "addmv",
+    "baddbmm",
+    "addbmm",
+    "linalg_cross",
     // This module's own.
     "view_as_real",
     "view_as_complex",
@@ -111,33 +159,73 @@ const SERVED: &[&str] = &[
     "_fft_c2c",
 ];
 
-/// Whether op `name.overload` takes complex arguments.
-pub fn serves(name: &str, overload: &str) -> bool {
-    SERVED.iter().any(|&entry| match entry.split_once('.') {
+/// The ops that take complex Python numbers: their kernels take numbers as tensors.
+const NUMBERS: &[&str] = &[
+    "fill_",
+    "add",
+    "sub",
+    "rsub",
+    "mul",
+    "div.Tensor",
+    "div.Scalar",
+    "div.out",
+    "div_.Tensor",
+    "div_.Scalar",
+    "pow",
+    "eq",
+    "ne",
+    "where",
+];
+
+fn listed(list: &[&str], name: &str, overload: &str) -> bool {
+    let base = name.strip_suffix('_').unwrap_or(name);
+    list.iter().any(|&entry| match entry.split_once('.') {
         Some((n, o)) => n == name && o == overload,
-        None => entry == name,
+        None => entry == name || entry == base,
     })
 }
 
-/// Refuses complex tensors and dtypes among `args` of an op that does not take them.
-pub fn refuse(name: &str, overload: &str, args: &[Arg]) -> Result<()> {
-    let complex = |t: &&TensorMeta| t.dtype.is_complex();
-    let tensors = |t: &TensorMeta| format!("{} tensors", t.dtype.name());
-    let found = args.iter().find_map(|a| match a {
-        Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if t.dtype.is_complex() => Some(tensors(t)),
-        Arg::TensorList(list) => list.iter().find(complex).map(tensors),
-        Arg::OptionalTensorList(list) => list.iter().flatten().find(complex).map(tensors),
-        Arg::Dtype(d) if d.is_complex() => Some(format!("{} tensors", d.name())),
-        Arg::Scalar(Scalar::Complex(_)) => Some("complex numbers".to_string()),
-        _ => None,
-    });
-    match found {
-        Some(what) => Err(Error::unsupported(format!(
-            "aten::{} does not support {what} on device remote yet; set \
-             TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
-            crate::ops::registry::qualified(name, overload),
-        ))),
-        None => Ok(()),
+/// Which complex arguments op `name.overload` takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepts {
+    pub tensors: bool,
+    pub numbers: bool,
+}
+
+impl Accepts {
+    pub fn of(name: &str, overload: &str) -> Self {
+        Accepts {
+            tensors: listed(TENSORS, name, overload),
+            numbers: listed(NUMBERS, name, overload),
+        }
+    }
+
+    /// Refuses the complex tensors, dtypes and numbers among `args` that the op does not
+    /// take.
+    pub fn check(self, name: &str, overload: &str, args: &[Arg]) -> Result<()> {
+        if self.tensors && self.numbers {
+            return Ok(());
+        }
+        let complex = |t: &&TensorMeta| !self.tensors && t.dtype.is_complex();
+        let tensors = |t: &TensorMeta| format!("{} tensors", t.dtype.name());
+        let found = args.iter().find_map(|a| match a {
+            Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if complex(&t) => Some(tensors(t)),
+            Arg::TensorList(list) => list.iter().find(complex).map(tensors),
+            Arg::OptionalTensorList(list) => list.iter().flatten().find(complex).map(tensors),
+            Arg::Dtype(d) if !self.tensors && d.is_complex() => {
+                Some(format!("{} tensors", d.name()))
+            }
+            Arg::Scalar(Scalar::Complex(_)) if !self.numbers => Some("complex numbers".to_string()),
+            _ => None,
+        });
+        match found {
+            Some(what) => Err(Error::unsupported(format!(
+                "aten::{} does not support {what} on device remote yet; set \
+                 TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
+                crate::ops::registry::qualified(name, overload),
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

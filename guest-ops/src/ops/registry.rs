@@ -1492,8 +1492,8 @@ struct Op {
     name: &'static str,
     overload: &'static str,
     run: Handler,
-    /// Whether the handler takes complex arguments ([`complex::serves`]).
-    complex: bool,
+    /// Which complex arguments the handler takes.
+    complex: complex::Accepts,
 }
 
 /// Every `name.overload` in table order, and the ids of each name's overloads. Built once
@@ -1512,7 +1512,7 @@ fn table() -> &'static Table {
                     name: entry.name,
                     overload,
                     run: entry.run,
-                    complex: complex::serves(entry.name, overload),
+                    complex: complex::Accepts::of(entry.name, overload),
                 })
             })
             .collect();
@@ -1563,9 +1563,7 @@ pub fn name_of(id: u32) -> Option<String> {
 pub fn dispatch(id: u32, args: &Args, cx: &mut Ctx) -> Outputs {
     match table().ops.get(id as usize) {
         Some(op) => {
-            if !op.complex {
-                complex::refuse(op.name, op.overload, args.raw())?;
-            }
+            op.complex.check(op.name, op.overload, args.raw())?;
             (op.run)(args, cx)
         }
         None => Err(Error::invalid(format!("this guest has no op with id {id}"))),

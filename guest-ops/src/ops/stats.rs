@@ -25,13 +25,13 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
     let correction = args.scalar_or(2, Scalar::Integer(1))?;
     let keepdim = args.bool_or(3, false)?;
     ensure!(
-        x.dtype.is_floating(),
+        x.dtype.is_floating() || x.dtype.is_complex(),
         "std and var only support floating point and complex dtypes"
     );
     let dest = form.dest(args)?;
     let dtype = match dest {
         Dest::Out(_, out) => out.dtype,
-        _ => x.dtype,
+        _ => x.dtype.real_part(),
     };
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
     let (out, result) = output(cx, dest, &shape, dtype)?;
@@ -110,14 +110,14 @@ pub fn vector_norm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let mask = mask_of(args, 2, x)?;
     let keepdim = args.bool_or(3, false)?;
     ensure!(
-        x.dtype.is_floating(),
+        x.dtype.is_floating() || x.dtype.is_complex(),
         "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
         x.dtype.name()
     );
     let dtype = match args.opt_dtype(4)? {
         Some(d) => {
             ensure!(
-                d.is_floating(),
+                d.is_floating() || d.is_complex(),
                 "linalg.vector_norm: dtype should be floating point or complex, but got {}",
                 d.name()
             );
@@ -149,7 +149,8 @@ pub fn vector_norm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         }
     }
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
-    let (out, result) = output(cx, form.dest(args)?, &shape, dtype)?;
+    // A complex norm is computed in complex and is real.
+    let (out, result) = output(cx, form.dest(args)?, &shape, dtype.real_part())?;
     cx.k.vector_norm(x, ord, &kernel_dims(&mask), keepdim, dtype, &out)
         .map_err(failed("vector_norm"))?;
     Ok(vec![result])

@@ -47,7 +47,7 @@ fn check_lerp(this: &TensorMeta, end: &TensorMeta) -> Result<()> {
         end.dtype.name()
     );
     ensure!(
-        this.dtype.is_floating(),
+        this.dtype.is_floating() || this.dtype.is_complex(),
         "\"lerp_kernel_scalar\" not implemented for '{}'",
         this.dtype.name()
     );
