@@ -142,6 +142,30 @@ SAMPLES = [
         ),
         inputs(randn(5), randn(2, 3, 6), randn(2, 6, 5)),
     ),
+    Sample(
+        "half_addcmul_addcdiv_lerp",
+        lambda x, y: (
+            torch.addcmul(x, x, y, value=0.3),
+            torch.addcdiv(x, y, x + 3, value=0.3),
+            torch.lerp(x, y * 2, 0.3),
+            x.clone().addcmul_(x, y),
+            x.clone().lerp_(y, 0.7),
+        ),
+        inputs(randn(4, 33, dtype=torch.float16), randn(33, dtype=torch.float16)),
+    ),
+    Sample(
+        "addmm_integer_float_scales",
+        lambda c, x, y: (
+            torch.addmm(c, x, y, beta=2.2, alpha=0.7),
+            torch.addmv(c[:, 0], x, y[:, 0], beta=0.2, alpha=2.6),
+            torch.addbmm(c, x.expand(2, 3, 4), y.expand(2, 4, 5), beta=0.6, alpha=1.7),
+        ),
+        inputs(
+            lambda: torch.randint(-5, 5, (3, 5), generator=GEN),
+            lambda: torch.randint(-5, 5, (3, 4), generator=GEN),
+            lambda: torch.randint(-5, 5, (4, 5), generator=GEN),
+        ),
+    ),
     Sample("matmul_matrix_vector", torch.matmul, inputs(randn(3, 4), randn(4))),
     Sample("matmul_vector_vector", torch.matmul, inputs(randn(5), randn(5))),
     Sample("matmul_batched_vector", torch.matmul, inputs(randn(2, 3, 4), randn(4))),

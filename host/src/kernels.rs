@@ -267,6 +267,14 @@ fn number(value: &Scalar, options: (Kind, tch::Device)) -> Result<Tensor, tch::T
     }
 }
 
+/// An integer kernel's view of a Python float.
+fn truncated(value: Scalar) -> Scalar {
+    match value {
+        Scalar::Float(v) => Scalar::Integer(v as i64),
+        other => other,
+    }
+}
+
 fn is_one(value: &Scalar) -> bool {
     matches!(*value, Scalar::Integer(1) | Scalar::Boolean(true)) || *value == Scalar::Float(1.0)
 }
@@ -867,10 +875,25 @@ impl KernelsHost for TchKernels {
             } else {
                 kind
             };
-            let in_place = matches!(
-                op,
-                TernaryOp::Addcmul | TernaryOp::Addcdiv | TernaryOp::Lerp
-            ) && writes_self(&out, kind, &a, &[&b, &c]);
+            // The CPU computes these in float for half types and rounds once.
+            let widened = matches!(op, TernaryOp::Addcmul | TernaryOp::Addcdiv)
+                && matches!(kind, Kind::Half | Kind::BFloat16);
+            let in_place = !widened
+                && matches!(
+                    op,
+                    TernaryOp::Addcmul | TernaryOp::Addcdiv | TernaryOp::Lerp
+                )
+                && writes_self(&out, kind, &a, &[&b, &c]);
+            // A number weight stays a number: rounding it to the tensors' dtype would move it.
+            let weight = match (op, &c) {
+                (TernaryOp::Lerp, Operand::Number(w)) => Some(scalar(w)),
+                _ => None,
+            };
+            let (first, kind) = if widened {
+                (Kind::Float, Kind::Float)
+            } else {
+                (first, kind)
+            };
             let a = kernels.operand(&a, first)?;
             let (b, c) = (kernels.operand(&b, kind)?, kernels.operand(&c, kind)?);
             let scaled = |t: Tensor| match &value {
@@ -887,8 +910,12 @@ impl KernelsHost for TchKernels {
             let result = match op {
                 TernaryOp::Addcmul => scaled(b).and_then(|b| b.f_mul(&c)).and_then(plus),
                 TernaryOp::Addcdiv => scaled(b).and_then(|b| b.f_div(&c)).and_then(plus),
-                TernaryOp::Lerp if in_place => a.shallow_clone().f_lerp_tensor_(&b, &c),
-                TernaryOp::Lerp => a.f_lerp_tensor(&b, &c),
+                TernaryOp::Lerp => match (weight, in_place) {
+                    (Some(w), true) => a.shallow_clone().f_lerp_(&b, w),
+                    (Some(w), false) => a.f_lerp(&b, w),
+                    (None, true) => a.shallow_clone().f_lerp_tensor_(&b, &c),
+                    (None, false) => a.f_lerp_tensor(&b, &c),
+                },
                 TernaryOp::Where => b.f_where_self(&a, &c),
                 TernaryOp::Clamp => a.f_clamp_tensor(Some(&b), Some(&c)),
             }
@@ -896,6 +923,11 @@ impl KernelsHost for TchKernels {
             if in_place {
                 return Ok(());
             }
+            let result = if widened {
+                cast(result, kind_of(compute))?
+            } else {
+                result
+            };
             kernels.write(&out, result)
         })
     }
@@ -952,6 +984,16 @@ impl KernelsHost for TchKernels {
     ) -> KernelResult {
         self.launch(move |kernels| {
             let (a, b) = (kernels.view(&a)?, kernels.view(&b)?);
+            // Integer products take alpha and beta as integers, as the CPU's addmm does.
+            let integral = matches!(
+                kind_of(out.dtype),
+                Kind::Uint8 | Kind::Int8 | Kind::Int16 | Kind::Int | Kind::Int64 | Kind::Bool
+            );
+            let (alpha, beta) = if integral {
+                (truncated(alpha), truncated(beta))
+            } else {
+                (alpha, beta)
+            };
             let batched = a.dim() == 3;
             let result = match &bias {
                 Some(bias) if batched => {
