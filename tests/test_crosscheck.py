@@ -143,6 +143,21 @@ SAMPLES = [
         inputs(randn(5), randn(2, 3, 6), randn(2, 6, 5)),
     ),
     Sample(
+        "fftfreq",
+        lambda x: (
+            torch.fft.fftfreq(8, d=0.5, device=x.device),
+            torch.fft.fftfreq(7, device=x.device, dtype=torch.float64),
+            torch.fft.rfftfreq(9, device=x.device),
+        ),
+        inputs(randn(1)),
+    ),
+    Sample(
+        # PyTorch grows a view within its storage in place, so the view keeps aliasing.
+        "resize_view_within_storage",
+        lambda x: (x[2:5].resize_(6), x.view(-1)[3:3].resize_(2, 2).fill_(7.0), x),
+        inputs(randn(10)),
+    ),
+    Sample(
         "half_addcmul_addcdiv_lerp",
         lambda x, y: (
             torch.addcmul(x, x, y, value=0.3),

@@ -117,6 +117,12 @@ impl TchKernels {
 
     /// The answer to a client's `data-size` query, read off the values as the guest's is.
     pub fn data_size_of(&self, query: SizeQuery, x: &TensorMeta) -> Result<i64, String> {
+        if query == SizeQuery::StorageBytes {
+            let bytes = self.storages.nbytes(x.storage);
+            return bytes
+                .map(|n| n as i64)
+                .ok_or_else(|| format!("storage {} does not exist", x.storage));
+        }
         data::size(query, &self.view(x)?).map_err(err)
     }
 

@@ -235,6 +235,11 @@ impl Storages {
         Ok(())
     }
 
+    /// The bytes of storage `id`, if it is live.
+    pub fn nbytes(&self, id: u64) -> Option<u64> {
+        self.map.get(&self.resolve(id)).map(|s| s.nbytes)
+    }
+
     pub fn free(&mut self, id: u64) {
         let id = self.resolve(id);
         if let Some(stored) = self.map.remove(&id) {

@@ -309,6 +309,11 @@ impl Core {
         query: SizeQuery,
         tensor: &TensorMeta,
     ) -> Result<i64> {
+        if query == SizeQuery::StorageBytes {
+            if let Some(&bytes) = self.live.get(&tensor.storage) {
+                return Ok(bytes as i64);
+            }
+        }
         if self.dry_run {
             return Err(CoreError::DryRun(format!(
                 "{op} (its output's size depends on them)"

@@ -179,7 +179,7 @@ pub fn set_storage(args: &Args, with_geometry: bool) -> Outputs {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, run_sized, tensor};
     use crate::types::{Arg, Output, ScalarType};
 
     #[test]
@@ -249,14 +249,20 @@ mod tests {
             (vec![2, 3], vec![3, 1], 0, ScalarType::Float32)
         );
         assert_eq!((t.storage, fake.allocated.clone()), (100, vec![(100, 24)]));
-        assert_eq!(fake.kernels(), vec!["copy"]);
+        // The fake's storage holds 0 bytes: the tensor moves.
+        assert_eq!(fake.kernels(), vec!["data_size", "copy"]);
         assert_eq!(
             (
-                fake.calls[0].tensors[0].sizes.clone(),
-                fake.calls[0].tensors[0].storage
+                fake.calls[1].tensors[0].sizes.clone(),
+                fake.calls[1].tensors[0].storage
             ),
             (vec![4], 1)
         );
+        // A storage with room keeps the tensor, as PyTorch grows a view in place.
+        let (res, fake) = run_sized("resize_", "", vec![arg(&x), Arg::IntList(vec![2, 3])], 24);
+        let t = meta(&res.unwrap(), 0);
+        assert_eq!((t.storage, t.sizes), (1, vec![2, 3]));
+        assert!(fake.allocated.is_empty());
         // a shrinking resize keeps the storage and the offset
         let mut view = f32s(&[2], 2);
         view.storage_offset = 2;

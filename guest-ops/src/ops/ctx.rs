@@ -6,7 +6,7 @@ use crate::kernels::{failed, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{extent, nbytes, numel};
-use crate::types::{ScalarType, StorageId, TensorMeta};
+use crate::types::{ScalarType, SizeQuery, StorageId, TensorMeta};
 
 pub struct Ctx<'k> {
     pub k: &'k mut dyn Kernels,
@@ -83,7 +83,7 @@ impl<'k> Ctx<'k> {
         let needed = extent_from_start(t.storage_offset, sizes, &strides)?;
         let held = extent_from_start(t.storage_offset, &t.sizes, &t.strides)?;
         let mut out = t.view(sizes.to_vec(), strides, t.storage_offset);
-        if needed <= held {
+        if needed <= held || self.storage_holds(t, needed)? {
             return Ok(out);
         }
         out.storage = self.storage(needed, t.dtype)?;
@@ -100,6 +100,22 @@ impl<'k> Ctx<'k> {
                 .map_err(failed("copy"))?;
         }
         Ok(out)
+    }
+}
+
+impl Ctx<'_> {
+    /// Whether `t`'s storage has room for `elements` of its dtype. Only a view that starts
+    /// past its storage's start or spans elements may sit in a larger storage (a fresh empty
+    /// tensor has none), so only those ask: the answer is the client's, not a value.
+    fn storage_holds(&mut self, t: &TensorMeta, elements: i64) -> Result<bool> {
+        if t.storage_offset == 0 && numel(&t.sizes)? == 0 {
+            return Ok(false);
+        }
+        let bytes = self
+            .k
+            .data_size(SizeQuery::StorageBytes, t)
+            .map_err(failed("data_size"))?;
+        Ok(nbytes(elements, t.dtype.itemsize())? <= bytes as u64)
     }
 }
 

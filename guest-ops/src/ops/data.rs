@@ -168,7 +168,10 @@ fn unique_of(
     let n = count(cx, query, x)?;
     let dim = match query {
         SizeQuery::Unique(d) | SizeQuery::UniqueConsecutive(d) => d,
-        SizeQuery::Nonzero | SizeQuery::BincountLength | SizeQuery::Total => None,
+        SizeQuery::Nonzero
+        | SizeQuery::BincountLength
+        | SizeQuery::Total
+        | SizeQuery::StorageBytes => None,
     };
     let (values, inverse_shape) = match dim {
         None => (cx.empty_contiguous(&[n], x.dtype)?, x.sizes.clone()),

@@ -43,6 +43,9 @@ pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
             check_nonnegative(x, "repeats can not be negative")?;
             x.f_sum(tch::Kind::Int64)?.f_int64_value(&[])
         }
+        SizeQuery::StorageBytes => Err(TchError::Kind(
+            "a storage's size is the storage table's to tell".into(),
+        )),
     }
 }
 
@@ -65,7 +68,10 @@ pub fn unique(
         SizeQuery::Unique(None) => x.f_internal_unique2(sorted, inverse, counts),
         SizeQuery::Unique(Some(dim)) => x.f_unique_dim(dim, sorted, inverse, counts),
         SizeQuery::UniqueConsecutive(dim) => x.f_unique_consecutive(inverse, counts, dim),
-        SizeQuery::Nonzero | SizeQuery::BincountLength | SizeQuery::Total => {
+        SizeQuery::Nonzero
+        | SizeQuery::BincountLength
+        | SizeQuery::Total
+        | SizeQuery::StorageBytes => {
             Err(TchError::Shape(format!("unique was asked for {query:?}")))
         }
     }
