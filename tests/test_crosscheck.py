@@ -1746,6 +1746,38 @@ def _dropout_check(x, out, mask):
 
 RANDOM_SAMPLES = [
     RandomSample(
+        "exponential_",
+        lambda x: x.exponential_(2.0),
+        inputs(lambda: torch.empty(100_000)),
+        lambda x, y: bool(y.min() >= 0) and abs(y.mean().item() - 0.5) < 0.01,
+    ),
+    RandomSample(
+        "log_normal_",
+        lambda x: x.t().log_normal_(0.5, 0.25),
+        inputs(lambda: torch.empty(400, 250, dtype=torch.float64)),
+        lambda x, y: (
+            abs(y.log().mean().item() - 0.5) < 0.01 and abs(y.log().std().item() - 0.25) < 0.01
+        ),
+    ),
+    RandomSample(
+        "cauchy_",
+        lambda x: x.cauchy_(1.0, 2.0),
+        inputs(lambda: torch.empty(100_000)),
+        lambda x, y: (
+            abs(y.median().item() - 1.0) < 0.05 and abs((y - 1).abs().median().item() - 2.0) < 0.1
+        ),
+    ),
+    RandomSample(
+        "geometric_",
+        lambda x: x.geometric_(0.25),
+        inputs(lambda: torch.empty(100_000, dtype=torch.int64)),
+        lambda x, y: (
+            y.dtype == torch.int64
+            and bool(y.min() >= 1)
+            and abs(y.double().mean().item() - 4.0) < 0.1
+        ),
+    ),
+    RandomSample(
         "normal_tensor_tensor",
         lambda m, s: torch.normal(m, s.abs() * 1e-6),
         inputs(randn(3, 1), randn(4)),

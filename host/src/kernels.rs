@@ -656,6 +656,10 @@ impl KernelsHost for TchKernels {
                 RandomOp::Normal => target.f_normal_(a, b),
                 RandomOp::Uniform => target.f_uniform_(a, b),
                 RandomOp::Bernoulli => target.f_bernoulli_float_(a),
+                RandomOp::Exponential => target.f_exponential_(a),
+                RandomOp::LogNormal => target.f_log_normal_(a, b),
+                RandomOp::Cauchy => target.f_cauchy_(a, b),
+                RandomOp::Geometric => target.f_geometric_(a),
             }
             .map(drop)
             .map_err(err)

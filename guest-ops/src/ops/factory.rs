@@ -204,25 +204,36 @@ pub fn zero(args: &Args, cx: &mut Ctx) -> Outputs {
     Ok(vec![Output::Argument(0)])
 }
 
-/// `normal_(self, mean=0, std=1, *, generator)` and `uniform_(self, from=0, to=1, *, generator)`.
+/// The in-place samplers, `op_(self, a, b, *, generator)`: `normal_` (mean 0, std 1),
+/// `uniform_` (from 0, to 1), `exponential_` (lambd 1), `log_normal_` (mean 1, std 2),
+/// `cauchy_` (median 0, sigma 1) and `geometric_` (p).
 pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
     args.at_most(4)?;
     let this = args.tensor(0)?;
-    let (a, b) = (args.float_or(1, 0.0)?, args.float_or(2, 1.0)?);
-    let name = match op {
-        RandomOp::Normal => "normal_",
-        RandomOp::Uniform => "uniform_",
-        RandomOp::Bernoulli => "bernoulli_",
+    let (name, a, b) = match op {
+        RandomOp::Normal => ("normal_", args.float_or(1, 0.0)?, args.float_or(2, 1.0)?),
+        RandomOp::Uniform => ("uniform_", args.float_or(1, 0.0)?, args.float_or(2, 1.0)?),
+        RandomOp::Bernoulli => ("bernoulli_", args.float_or(1, 0.5)?, 0.0),
+        RandomOp::Exponential => ("exponential_", args.float_or(1, 1.0)?, 0.0),
+        RandomOp::LogNormal => (
+            "log_normal_",
+            args.float_or(1, 1.0)?,
+            args.float_or(2, 2.0)?,
+        ),
+        RandomOp::Cauchy => ("cauchy_", args.float_or(1, 0.0)?, args.float_or(2, 1.0)?),
+        RandomOp::Geometric => ("geometric_", args.float_or(1, f64::NAN)?, 0.0),
     };
     // A complex tensor's parts are normal with std / sqrt(2), as PyTorch draws them.
     let complex_normal = op == RandomOp::Normal && this.dtype.is_complex();
+    let integral_geometric = op == RandomOp::Geometric && this.dtype.is_integral(false);
     ensure!(
-        this.dtype.is_floating() || complex_normal,
+        this.dtype.is_floating() || complex_normal || integral_geometric,
         "{name} expects a floating point tensor, but got {}",
         this.dtype.name()
     );
     // NaN bounds fail these checks, as PyTorch's `>=`/`<=` comparisons do.
     let ordered = |lo: f64, hi: f64| lo.partial_cmp(&hi).is_some_and(|o| o.is_le());
+    let above = |v: f64, lo: f64| v.partial_cmp(&lo).is_some_and(|o| o.is_gt());
     match op {
         RandomOp::Normal => ensure!(
             ordered(0.0, b),
@@ -232,7 +243,19 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
             ordered(a, b),
             "uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
         ),
-        RandomOp::Bernoulli => {}
+        RandomOp::Exponential => ensure!(
+            above(a, 0.0) && a.is_finite(),
+            "exponential_ expects lambda > 0.0, but found lambda={a}"
+        ),
+        RandomOp::LogNormal => ensure!(
+            above(b, 0.0),
+            "log_normal_ expects std > 0.0, but found std={b}"
+        ),
+        RandomOp::Geometric => ensure!(
+            above(a, 0.0) && above(1.0, a),
+            "geometric_ expects p to be in (0, 1), but got p={a}"
+        ),
+        RandomOp::Bernoulli | RandomOp::Cauchy => {}
     }
     check_internal(this)?;
     cx.k.random(op, a, b, this).map_err(failed("random"))?;
@@ -421,6 +444,29 @@ mod tests {
         ));
         let (_, fake) = run("zero_", "", vec![arg(&x)]);
         assert_eq!(fake.calls[0].detail, "Scalar::Integer(0)");
+    }
+
+    #[test]
+    fn samplers_check_their_parameters_as_pytorch_does() {
+        let x = f32s(&[3], 1);
+        let (res, fake) = run("exponential_", "", vec![arg(&x)]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        assert_eq!(fake.calls[0].detail, "RandomOp::Exponential 1 0");
+        let refused = |name: &str, args: Vec<Arg>| run(name, "", args).0.unwrap_err().message;
+        assert!(refused("exponential_", vec![arg(&x), Arg::Float(-1.0)])
+            .contains("exponential_ expects lambda > 0.0, but found lambda=-1"));
+        assert!(refused(
+            "log_normal_",
+            vec![arg(&x), Arg::Float(0.0), Arg::Float(0.0)]
+        )
+        .contains("log_normal_ expects std > 0.0, but found std=0"));
+        assert!(refused("geometric_", vec![arg(&x), Arg::Float(1.5)])
+            .contains("geometric_ expects p to be in (0, 1), but got p=1.5"));
+        let longs = tensor(&[3], ScalarType::Int64, 2);
+        assert!(run("geometric_", "", vec![arg(&longs), Arg::Float(0.5)])
+            .0
+            .is_ok());
+        assert!(refused("cauchy_", vec![arg(&longs)]).contains("expects a floating point tensor"));
     }
 
     #[test]

@@ -70,6 +70,18 @@ const FACTORY: &[Entry] = &[
     e("uniform_", &[""], |a, c| {
         factory::random(a, c, RandomOp::Uniform)
     }),
+    e("exponential_", &[""], |a, c| {
+        factory::random(a, c, RandomOp::Exponential)
+    }),
+    e("log_normal_", &[""], |a, c| {
+        factory::random(a, c, RandomOp::LogNormal)
+    }),
+    e("cauchy_", &[""], |a, c| {
+        factory::random(a, c, RandomOp::Cauchy)
+    }),
+    e("geometric_", &[""], |a, c| {
+        factory::random(a, c, RandomOp::Geometric)
+    }),
 ];
 
 const COPY: &[Entry] = &[
