@@ -143,6 +143,11 @@ SAMPLES = [
         inputs(randn(5), randn(2, 3, 6), randn(2, 6, 5)),
     ),
     Sample(
+        "standard_gamma_grad",
+        lambda a, x: torch._standard_gamma_grad(a.abs() + 0.5, x.abs() + 0.1),
+        inputs(randn(3, 4), randn(3, 4)),
+    ),
+    Sample(
         "fftfreq",
         lambda x: (
             torch.fft.fftfreq(8, d=0.5, device=x.device),
@@ -1745,6 +1750,30 @@ def _dropout_check(x, out, mask):
 
 
 RANDOM_SAMPLES = [
+    RandomSample(
+        "bernoulli_tensor",
+        lambda x, p: (torch.bernoulli(p), x.bernoulli_(p[:1])),
+        inputs(
+            lambda: torch.zeros(4, 50_000, dtype=torch.int64),
+            lambda: torch.rand(4, 50_000, generator=GEN).t().contiguous().t(),
+        ),
+        lambda x, p, y, z: (
+            abs(y.mean().item() - p.mean().item()) < 0.01
+            and set(z.unique().tolist()) <= {0, 1}
+            and abs(z.double().mean().item() - p[0].mean().item()) < 0.01
+        ),
+    ),
+    RandomSample(
+        "poisson_gamma_dirichlet",
+        lambda r: (torch.poisson(r), torch._standard_gamma(r.t()), torch._sample_dirichlet(r)),
+        inputs(lambda: torch.full((20_000, 3), 3.0)),
+        lambda r, p, g, d: (
+            abs(p.mean().item() - 3.0) < 0.05
+            and abs(g.mean().item() - 3.0) < 0.05
+            and bool(((d.sum(1) - 1).abs() < 1e-5).all())
+            and abs(d.mean().item() - 1 / 3) < 0.01
+        ),
+    ),
     RandomSample(
         "exponential_",
         lambda x: x.exponential_(2.0),

@@ -5,9 +5,9 @@ use crate::bindings::torch_remote::ops::kernels as imports;
 use crate::error::Error;
 use crate::types::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
-    LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Scalar,
-    ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp,
-    UpsampleMode,
+    LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, SampleOp,
+    Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
+    UnaryOp, UpsampleMode,
 };
 
 /// What a kernel import returns: the host's message on failure.
@@ -73,6 +73,7 @@ pub trait Kernels {
     ) -> KernelResult;
     fn copy(&mut self, src: &TensorMeta, out: &TensorMeta) -> KernelResult;
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: &TensorMeta) -> KernelResult;
+    fn sample(&mut self, op: SampleOp, param: &TensorMeta, out: &TensorMeta) -> KernelResult;
     fn unary(
         &mut self,
         op: UnaryOp,
@@ -632,6 +633,10 @@ impl Kernels for Host {
 
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: &TensorMeta) -> KernelResult {
         launch!(self, imports::random(op, a, b, out))
+    }
+
+    fn sample(&mut self, op: SampleOp, param: &TensorMeta, out: &TensorMeta) -> KernelResult {
+        launch!(self, imports::sample(op, param, out))
     }
 
     fn unary(

@@ -4,8 +4,8 @@ pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams, EmbeddingBagParams,
     EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams, IndexReduceOp, IsinParams,
     LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams,
-    RandomOp, ReduceOp, Reduction, ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp, UnaryOp,
-    UpsampleMode,
+    RandomOp, ReduceOp, Reduction, SampleOp, ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp,
+    UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -25,8 +25,8 @@ pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, AdamParams, AttentionParams, BinaryOp, ConvParams, EmbeddingBagParams,
     EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams, Host as KernelsHost,
     IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp, Operand,
-    PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction, ScanOp, ScatterOp, SelectOp,
-    SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction, SampleOp, ScanOp, ScatterOp,
+    SelectOp, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -31,8 +31,8 @@ use tch::{Kind, Reduction, Tensor};
 use crate::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LibraryOp, LinalgOp,
     LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp,
-    Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
-    TypesHost, UnaryOp, UpsampleMode,
+    SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta,
+    TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
 use plan::Step;
@@ -663,6 +663,23 @@ impl KernelsHost for TchKernels {
             }
             .map(drop)
             .map_err(err)
+        })
+    }
+
+    fn sample(&mut self, op: SampleOp, param: TensorMeta, out: TensorMeta) -> KernelResult {
+        self.launch(move |kernels| {
+            let param = kernels.view(&param)?;
+            let _turn = kernels.reseed();
+            let result = match op {
+                SampleOp::Bernoulli => {
+                    let mut target = kernels.view(&out)?;
+                    return target.f_bernoulli_(&param).map(drop).map_err(err);
+                }
+                SampleOp::Poisson => param.f_poisson(),
+                SampleOp::StandardGamma => param.f_internal_standard_gamma(),
+                SampleOp::Dirichlet => param.f_internal_sample_dirichlet(),
+            };
+            kernels.write(&out, result.map_err(err)?)
         })
     }
 

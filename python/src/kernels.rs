@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use torch_remote_host::guest::{
     ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LibraryOp, LinalgOp,
     LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp,
-    Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp,
-    TypesHost, UnaryOp, UpsampleMode,
+    SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta,
+    TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 
 static NEXT_STORAGE: AtomicU64 = AtomicU64::new(1);
@@ -163,6 +163,10 @@ impl KernelsHost for Recorder {
     }
 
     fn random(&mut self, _: RandomOp, _: f64, _: f64, _: TensorMeta) -> KernelResult {
+        self.launch()
+    }
+
+    fn sample(&mut self, _: SampleOp, _: TensorMeta, _: TensorMeta) -> KernelResult {
         self.launch()
     }
 

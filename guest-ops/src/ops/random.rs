@@ -1,17 +1,82 @@
-//! Random in-place fills, sampling and dropout: `bernoulli_.float`, `random_` (all three
-//! forms), `multinomial`, `randperm`, `native_dropout` and `native_dropout_backward`.
+//! Random in-place fills, sampling and dropout: `bernoulli_` (a float or a tensor of
+//! probabilities), `random_` (all three forms), `poisson`, `_standard_gamma`,
+//! `_sample_dirichlet`, `multinomial`, `randperm`, `native_dropout` and
+//! `native_dropout_backward`.
 
 use crate::error::{ensure, Error};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
+use crate::ops::library::launch;
 use crate::ops::out::{output, resize_output};
 use crate::ops::{Form, Outputs};
+use crate::rules::dims::expand;
 use crate::rules::dtype::can_cast;
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::preserve_strides;
-use crate::types::{Output, RandomOp, ScalarType};
+use crate::types::{LibraryOp, Output, RandomOp, SampleOp, ScalarType};
+
+/// `bernoulli_.Tensor(self, p, *, generator)`: each element 1 with the probability at its
+/// place in `p` (broadcast to `self`), else 0, in `self`'s dtype.
+pub fn bernoulli_tensor(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (this, p) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        p.dtype.is_floating(),
+        "expected probabilities tensor to have floating type, got {}",
+        p.dtype.name()
+    );
+    let p = expand(p, &this.sizes)?;
+    check_internal(this)?;
+    cx.k.sample(SampleOp::Bernoulli, &p, this)
+        .map_err(failed("sample"))?;
+    Ok(vec![Output::Argument(0)])
+}
+
+/// `_standard_gamma_grad(self, output)`: a contiguous tensor of `self`'s sizes and dtype,
+/// `output` broadcast to it.
+pub fn standard_gamma_grad(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let (x, samples) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(
+        x.dtype.is_floating() && samples.dtype == x.dtype,
+        "_standard_gamma_grad: expected two {} floating tensors, got {} and {}",
+        x.dtype.name(),
+        x.dtype.name(),
+        samples.dtype.name()
+    );
+    let samples = expand(samples, &x.sizes)?;
+    let out = cx.empty_contiguous(&x.sizes, x.dtype)?;
+    launch(
+        cx,
+        LibraryOp::StandardGammaGrad,
+        &[x.clone(), samples],
+        vec![out],
+    )
+}
+
+/// `poisson(self, generator)`, `_standard_gamma(self, generator)` and
+/// `_sample_dirichlet(self, generator)`: samples with parameters `self`, as a contiguous
+/// tensor of its sizes and dtype.
+pub fn sample(args: &Args, cx: &mut Ctx, op: SampleOp) -> Outputs {
+    args.at_most(2)?;
+    let param = args.tensor(0)?;
+    let (kernel, half_too) = match op {
+        SampleOp::Poisson => ("poisson_cpu", true),
+        SampleOp::StandardGamma => ("gamma_cpu", true),
+        _ => ("dirichlet", false),
+    };
+    let half = matches!(param.dtype, ScalarType::Float16 | ScalarType::Bfloat16);
+    ensure!(
+        param.dtype.is_floating() && (half_too || !half),
+        "\"{kernel}\" not implemented for '{}'",
+        param.dtype.name()
+    );
+    let out = cx.empty_contiguous(&param.sizes, param.dtype)?;
+    cx.k.sample(op, param, &out).map_err(failed("sample"))?;
+    Ok(vec![Output::Tensor(out)])
+}
 
 /// `multinomial(self, num_samples, replacement=False, *, generator=None)` and `.out`:
 /// `num_samples` Long indices per row, drawn on the host (which checks the values).

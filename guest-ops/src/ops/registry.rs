@@ -27,7 +27,7 @@ use crate::ops::{
 };
 use crate::types::{
     BinaryOp, FftKind, IndexReduceOp, LibraryOp, LossOp, MomentOp, PadMode, PoolOp, RandomOp,
-    ReduceOp, ScanOp, ScatterOp, SelectOp, TernaryOp, UnaryOp, UpsampleMode,
+    ReduceOp, SampleOp, ScanOp, ScatterOp, SelectOp, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// A handler: runs one op on its arguments.
@@ -1419,6 +1419,21 @@ const PAD: &[[Entry; 4]] = &[
 
 const RANDOM: &[Entry] = &[
     e("bernoulli_", &["float"], random::bernoulli),
+    e("bernoulli_", &["Tensor"], |a, c| {
+        random::bernoulli_tensor(a, c)
+    }),
+    e("poisson", &[""], |a, c| {
+        random::sample(a, c, SampleOp::Poisson)
+    }),
+    e("_standard_gamma", &[""], |a, c| {
+        random::sample(a, c, SampleOp::StandardGamma)
+    }),
+    e("_standard_gamma_grad", &[""], |a, c| {
+        random::standard_gamma_grad(a, c)
+    }),
+    e("_sample_dirichlet", &[""], |a, c| {
+        random::sample(a, c, SampleOp::Dirichlet)
+    }),
     e("random_", &[""], |a, c| {
         random::random(a, c, Range::Default)
     }),

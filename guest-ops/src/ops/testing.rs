@@ -5,8 +5,8 @@ use crate::rules::layout::contiguous_strides;
 use crate::types::{
     ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
     LossOptions, MomentOp, OpError, Operand, Output, PadMode, PoolOp, PoolParams, RandomOp,
-    ReduceOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta,
-    TernaryOp, UnaryOp, UpsampleMode,
+    ReduceOp, SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId,
+    TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -170,6 +170,14 @@ impl Kernels for Fake {
 
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: &TensorMeta) -> KernelResult {
         self.record("random", vec![out.clone()], format!("{op:?} {a} {b}"))
+    }
+
+    fn sample(&mut self, op: SampleOp, param: &TensorMeta, out: &TensorMeta) -> KernelResult {
+        self.record(
+            "sample",
+            vec![param.clone(), out.clone()],
+            format!("{op:?}"),
+        )
     }
 
     fn unary(

@@ -96,6 +96,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::Prelu => input(inputs, 0)?.f_internal_prelu_kernel(input(inputs, 1)?),
         LibraryOp::Fft(params) => fft(input(inputs, 0)?, params),
         LibraryOp::Polar => Tensor::f_polar(input(inputs, 0)?, input(inputs, 1)?),
+        LibraryOp::StandardGammaGrad => {
+            input(inputs, 0)?.f_internal_standard_gamma_grad(input(inputs, 1)?)
+        }
         LibraryOp::Complex => Tensor::f_complex(input(inputs, 0)?, input(inputs, 1)?),
         LibraryOp::PreluBackward
         | LibraryOp::LstmCell
