@@ -148,6 +148,24 @@ SAMPLES = [
         inputs(randn(3, 4), randn(3, 4)),
     ),
     Sample(
+        "renorm",
+        lambda x: (
+            torch.renorm(x, 2, 0, 1.0),
+            torch.renorm(x.transpose(0, 1), 1, -1, 0.5),
+            x.clone().renorm_(3, 1, 2.0),
+        ),
+        inputs(randn(3, 4, 5)),
+    ),
+    Sample(
+        "kaiser_window",
+        lambda x: (
+            torch.kaiser_window(8, device=x.device),
+            torch.kaiser_window(7, periodic=False, beta=5.0, device=x.device, dtype=torch.float64),
+            torch.kaiser_window(1, device=x.device),
+        ),
+        inputs(randn(1)),
+    ),
+    Sample(
         "fftfreq",
         lambda x: (
             torch.fft.fftfreq(8, d=0.5, device=x.device),

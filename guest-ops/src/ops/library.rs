@@ -1,9 +1,9 @@
 //! Ops the host's libtorch computes whole, one `library` kernel each: `glu` and its backward,
 //! `take`, `put_`, `searchsorted`, `bucketize`, `isin`, `im2col`/`col2im` (`F.unfold`/
-//! `F.fold`), `max_unpool2d`/`3d`, `tril_indices`/`triu_indices`. Their checks, shapes and
-//! dtypes are here.
+//! `F.fold`), `max_unpool2d`/`3d`, `tril_indices`/`triu_indices`, `renorm`,
+//! `kaiser_window`. Their checks, shapes and dtypes are here.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -11,7 +11,7 @@ use crate::ops::factory::check_placement;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::{output, output_like};
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::scalar_dtype;
+use crate::rules::dtype::{default_float, scalar_dtype};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::{fmt_shape, numel, wrap_dim};
 use crate::types::{IsinParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
@@ -589,5 +589,76 @@ pub fn tri_indices(args: &Args, cx: &mut Ctx, upper: bool) -> Outputs {
     } else {
         LibraryOp::TrilIndices((row, col, offset))
     };
+    run(cx, op, &[], out.clone(), Output::Tensor(out))
+}
+
+/// `renorm(self, p, dim, maxnorm)`, `renorm_` and `renorm.out`: each slice along `dim` whose
+/// `p`-norm exceeds `maxnorm` scaled down to it; a contiguous result of `self`'s dtype.
+pub fn renorm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(4 + form.out_len())?;
+    let x = args.tensor(0)?;
+    let real = |i: usize, what: &str| match args.scalar(i)? {
+        Scalar::Integer(v) => Ok(v as f64),
+        Scalar::Float(v) => Ok(v),
+        Scalar::Boolean(v) => Ok(f64::from(u8::from(v))),
+        Scalar::Complex(_) => Err(Error::invalid(format!(
+            "renorm: {what} must be real-valued"
+        ))),
+    };
+    let (p, maxnorm) = (real(1, "p")?, real(3, "maxnorm")?);
+    let at_least = |v: f64, lo: f64| v.partial_cmp(&lo).is_some_and(|o| o.is_ge());
+    ensure!(
+        at_least(p, 0.0) && p != 0.0,
+        "renorm: non-positive-norm not supported"
+    );
+    ensure!(
+        at_least(maxnorm, 0.0),
+        "renorm: expected maxnorm to be >= 0 but got {maxnorm}"
+    );
+    ensure!(
+        x.dim() > 1,
+        "renorm: input needs at least 2 dimensions, got {} dimensions",
+        x.dim()
+    );
+    ensure!(
+        x.dtype.is_floating(),
+        "\"renorm_out\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let dim = wrap_dim(args.int(2)?, x.dim())? as i64;
+    let (out, result) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    run(
+        cx,
+        LibraryOp::Renorm((p, dim, maxnorm)),
+        std::slice::from_ref(x),
+        out,
+        result,
+    )
+}
+
+/// `kaiser_window(window_length, *, dtype, layout, device, pin_memory)`, and with `periodic`
+/// (and `beta`) after the length: `params` is how many of the three come before `dtype`.
+pub fn kaiser_window(args: &Args, cx: &mut Ctx, params: usize) -> Outputs {
+    args.at_most(params + 4)?;
+    let length = args.int(0)?;
+    let periodic = params < 2 || args.bool_or(1, true)?;
+    let beta = if params > 2 {
+        args.float_or(2, 12.0)?
+    } else {
+        12.0
+    };
+    let dtype = args.opt_dtype(params)?.unwrap_or_else(default_float);
+    check_placement(args, params + 1, params + 2)?;
+    ensure!(
+        length >= 0,
+        "kaiser_window requires non-negative window_length, got window_length={length}"
+    );
+    ensure!(
+        dtype.is_floating(),
+        "kaiser_window expects floating point dtypes, got: {}",
+        dtype.name()
+    );
+    let out = cx.empty_contiguous(&[length], dtype)?;
+    let op = LibraryOp::KaiserWindow((periodic, beta));
     run(cx, op, &[], out.clone(), Output::Tensor(out))
 }

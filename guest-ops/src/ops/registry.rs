@@ -626,6 +626,18 @@ const LINALG: &[Entry] = &[
     e("im2col", &["out"], |a, c| library::im2col(a, c, Out(5))),
     e("col2im", &[""], |a, c| library::col2im(a, c, F)),
     e("col2im", &["out"], |a, c| library::col2im(a, c, Out(6))),
+    e("renorm", &[""], |a, c| library::renorm(a, c, F)),
+    e("renorm_", &[""], |a, c| library::renorm(a, c, I)),
+    e("renorm", &["out"], |a, c| library::renorm(a, c, Out(4))),
+    e("kaiser_window", &[""], |a, c| {
+        library::kaiser_window(a, c, 1)
+    }),
+    e("kaiser_window", &["periodic"], |a, c| {
+        library::kaiser_window(a, c, 2)
+    }),
+    e("kaiser_window", &["beta"], |a, c| {
+        library::kaiser_window(a, c, 3)
+    }),
     e("tril_indices", &[""], |a, c| {
         library::tri_indices(a, c, false)
     }),

@@ -51,6 +51,10 @@ pub fn run(
         LibraryOp::AmpUnscale => amp_unscale(inputs),
         LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
         LibraryOp::Frexp => pair(input(inputs, 0)?.f_frexp()?),
+        LibraryOp::KaiserWindow((periodic, beta)) => {
+            let length = outs.first().map_or(0, |o| o.sizes[0]);
+            Tensor::f_kaiser_window_beta(length, *periodic, *beta, options).map(|t| vec![t])
+        }
         LibraryOp::WeightNorm(dim) => pair(Tensor::f_internal_weight_norm_interface(
             input(inputs, 0)?,
             input(inputs, 1)?,
@@ -96,6 +100,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::Prelu => input(inputs, 0)?.f_internal_prelu_kernel(input(inputs, 1)?),
         LibraryOp::Fft(params) => fft(input(inputs, 0)?, params),
         LibraryOp::Polar => Tensor::f_polar(input(inputs, 0)?, input(inputs, 1)?),
+        LibraryOp::Renorm((p, dim, maxnorm)) => input(inputs, 0)?.f_renorm(*p, *dim, *maxnorm),
         LibraryOp::StandardGammaGrad => {
             input(inputs, 0)?.f_internal_standard_gamma_grad(input(inputs, 1)?)
         }
@@ -115,6 +120,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::Frexp
+        | LibraryOp::KaiserWindow(_)
         | LibraryOp::WeightNorm(_)
         | LibraryOp::WeightNormBackward(_)
         | LibraryOp::AmpUpdateScale(_)
