@@ -166,6 +166,22 @@ SAMPLES = [
         inputs(randn(1)),
     ),
     Sample(
+        "linalg_lu",
+        lambda a: (torch.linalg.lu(a), torch.linalg.lu(a.mT), torch.linalg.lu(a[0, :, :3])),
+        inputs(randn(2, 3, 5)),
+    ),
+    Sample(
+        "linalg_eig",
+        # Eigenvectors are unique only up to a phase: compare magnitudes and residuals.
+        lambda a: (
+            torch.linalg.eigvals(a),
+            (lambda w, v: (w, v.abs(), (a.to(w.dtype) @ v - v * w.unsqueeze(-2)).abs()))(
+                *torch.linalg.eig(a)
+            ),
+        ),
+        inputs(randn(2, 4, 4, dtype=torch.float64)),
+    ),
+    Sample(
         "fftfreq",
         lambda x: (
             torch.fft.fftfreq(8, d=0.5, device=x.device),

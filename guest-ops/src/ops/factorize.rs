@@ -505,6 +505,51 @@ pub fn eigh(args: &Args, cx: &mut Ctx) -> Outputs {
     lower(cx, op, std::slice::from_ref(a), outs)
 }
 
+/// `linalg_eig(A)` (`vectors`) and `_linalg_eigvals(A)`: the complex eigenvalues, and the
+/// eigenvectors column-major as LAPACK leaves them.
+pub fn eig(args: &Args, cx: &mut Ctx, vectors: bool) -> Outputs {
+    args.at_most(1)?;
+    let a = args.tensor(0)?;
+    check_input("linalg.eig", a, true)?;
+    let complex = a
+        .dtype
+        .complex_of()
+        .expect("check_input admits float and double");
+    let n = a.sizes[a.dim() - 1];
+    let mut outs = vec![(with(batch(a), &[n]), complex, false)];
+    if vectors {
+        outs.push((a.sizes.clone(), complex, true));
+    }
+    lower(
+        cx,
+        LinalgOp::Eig(vectors),
+        std::slice::from_ref(a),
+        Outs(outs),
+    )
+}
+
+/// `linalg_lu(A, *, pivot=True)`: the permutation `P` (empty without `pivot`), the unit
+/// lower `L` and the upper `U`, contiguous.
+pub fn lu(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let a = args.tensor(0)?;
+    let pivot = args.bool_or(1, true)?;
+    check_input("linalg.lu", a, false)?;
+    let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+    let k = m.min(n);
+    let p = if pivot {
+        with(batch(a), &[m, m])
+    } else {
+        vec![0]
+    };
+    let outs = Outs(vec![
+        (p, a.dtype, false),
+        (with(batch(a), &[m, k]), a.dtype, false),
+        (with(batch(a), &[k, n]), a.dtype, false),
+    ]);
+    lower(cx, LinalgOp::Lu(pivot), std::slice::from_ref(a), outs)
+}
+
 /// `_linalg_check_errors(info, api_name, *, is_matrix)`: the host fails the op, with
 /// PyTorch's message, where an info is not 0; the failure shows at the next wait, so no
 /// `linalg_matrix_exp(self)`: the exponential of each square matrix, contiguous; matrices

@@ -705,6 +705,9 @@ const LINALG: &[Entry] = &[
     e("linalg_qr", &[""], factorize::qr),
     e("_linalg_svd", &[""], factorize::svd),
     e("_linalg_eigh", &[""], factorize::eigh),
+    e("linalg_eig", &[""], |a, c| factorize::eig(a, c, true)),
+    e("_linalg_eigvals", &[""], |a, c| factorize::eig(a, c, false)),
+    e("linalg_lu", &[""], factorize::lu),
     e("_linalg_check_errors", &[""], factorize::check_errors),
     e(
         "_amp_foreach_non_finite_check_and_unscale_",

@@ -71,6 +71,12 @@ pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
         LinalgOp::TriangularSolve((upper, transpose, unit)) => {
             pair(a.f_triangular_solve(second(inputs)?, *upper, *transpose, *unit)?)
         }
+        LinalgOp::Eig(true) => pair(a.f_linalg_eig()?),
+        LinalgOp::Eig(false) => vec![a.f_internal_linalg_eigvals()?],
+        LinalgOp::Lu(pivot) => {
+            let (p, l, u) = Tensor::f_linalg_lu(a, *pivot)?;
+            vec![p, l, u]
+        }
         LinalgOp::Eigh((upper, compute_v)) => {
             let uplo = if *upper { "U" } else { "L" };
             pair(Tensor::f_internal_linalg_eigh(a, uplo, *compute_v)?)
