@@ -153,6 +153,8 @@ SAMPLES = [
             torch.bmm(a.unsqueeze(0), b.unsqueeze(0)),
             a @ v,
             torch.dot(v, v),
+            torch.vdot(v, v.flip(0)),
+            torch.vdot(v.real, v.imag),
             a.conj() @ b,
             a.pow(2),
             a ** (0.5 + 1j),

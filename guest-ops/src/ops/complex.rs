@@ -142,6 +142,7 @@ const TENSORS: &[&str] = &[
     "bmm",
     "mv",
     "dot",
+    "vdot",
     "addmm",
     "addmv",
     "baddbmm",

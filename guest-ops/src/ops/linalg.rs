@@ -9,7 +9,7 @@ use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::layout::contiguous_strides;
-use crate::types::{Scalar, TensorMeta};
+use crate::types::{Scalar, TensorMeta, UnaryOp};
 
 fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(
@@ -195,9 +195,10 @@ pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
 }
 
 /// `dot(self, tensor)` and `dot.out`: a 0-dim product of two vectors.
-pub fn dot(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+pub fn dot(args: &Args, cx: &mut Ctx, form: Form, conjugated: bool) -> Outputs {
     args.at_most(2 + form.out_len())?;
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    let name = if conjugated { "vdot" } else { "dot" };
     ensure!(
         a.dim() == 1 && b.dim() == 1,
         "1D tensors expected, but got {}D and {}D tensors",
@@ -206,7 +207,7 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     );
     ensure!(
         a.dtype == b.dtype,
-        "dot : expected both vectors to have same dtype, but found {} and {}",
+        "{name} : expected both vectors to have same dtype, but found {} and {}",
         a.dtype.name(),
         b.dtype.name()
     );
@@ -225,8 +226,17 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         strides: vec![1, 1],
         ..out.clone()
     };
+    // `vdot` conjugates its first vector.
+    let conj = if conjugated && a.dtype.is_complex() {
+        let conj = cx.empty_contiguous(&a.sizes, a.dtype)?;
+        cx.k.unary(UnaryOp::Conj, a, a.dtype, &conj)
+            .map_err(failed("unary"))?;
+        Some(conj)
+    } else {
+        None
+    };
     cx.k.matmul(
-        &as_matrix(a, true),
+        &as_matrix(conj.as_ref().unwrap_or(a), true),
         &as_matrix(b, false),
         None,
         Scalar::Integer(0),
@@ -234,6 +244,9 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         &cell,
     )
     .map_err(failed("matmul"))?;
+    if let Some(conj) = conj {
+        cx.free(&conj);
+    }
     Ok(vec![outputs])
 }
 

@@ -740,11 +740,11 @@ const LINALG: &[Entry] = &[
     e("_pdist_backward", &[""], spatial::pdist_backward),
     e("linalg_matrix_exp", &[""], factorize::matrix_exp),
     e("_ctc_loss_backward", &[""], ctc::backward),
-    e("dot", &[""], |a, c| linalg::dot(a, c, F)),
-    e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
+    e("dot", &[""], |a, c| linalg::dot(a, c, F, false)),
+    e("dot", &["out"], |a, c| linalg::dot(a, c, Out(2), false)),
     // `vdot` conjugates its first argument, which is `dot` for the real dtypes remote has.
-    e("vdot", &[""], |a, c| linalg::dot(a, c, F)),
-    e("vdot", &["out"], |a, c| linalg::dot(a, c, Out(2))),
+    e("vdot", &[""], |a, c| linalg::dot(a, c, F, true)),
+    e("vdot", &["out"], |a, c| linalg::dot(a, c, Out(2), true)),
 ];
 
 const SOFTMAX: &[Entry] = &[
