@@ -182,6 +182,18 @@ SAMPLES = [
         inputs(randn(2, 4, 4, dtype=torch.float64)),
     ),
     Sample(
+        "multi_margin_loss",
+        lambda x, w: (
+            F.multi_margin_loss(x, torch.tensor([0, 2, 1, 4], device=x.device)),
+            F.multi_margin_loss(
+                x, torch.tensor([3, 3, 0, 1], device=x.device), p=2, margin=0.5, weight=w
+            ),
+            F.multi_margin_loss(x, torch.tensor([1, 0, 2, 2], device=x.device), reduction="none"),
+            F.multi_margin_loss(x[0], torch.tensor([2], device=x.device), reduction="sum"),
+        ),
+        inputs(randn(4, 5), lambda: torch.rand(5, generator=GEN)),
+    ),
+    Sample(
         "fftfreq",
         lambda x: (
             torch.fft.fftfreq(8, d=0.5, device=x.device),
@@ -1353,6 +1365,13 @@ def grads_of(sample: GradSample, args, device=None):
 
 
 GRAD_SAMPLES = [
+    GradSample(
+        "multi_margin_loss",
+        lambda a: F.multi_margin_loss(
+            a, torch.tensor([0, 2, 1], device=a.device), p=2, reduction="none"
+        ),
+        inputs(randn(3, 4)),
+    ),
     GradSample("pad_reflect_1d", lambda a: F.pad(a, (2, 1), mode="reflect"), inputs(randn(2, 5))),
     GradSample(
         "pad_reflect_2d_channels_last",

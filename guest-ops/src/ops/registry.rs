@@ -626,6 +626,12 @@ const LINALG: &[Entry] = &[
     e("im2col", &["out"], |a, c| library::im2col(a, c, Out(5))),
     e("col2im", &[""], |a, c| library::col2im(a, c, F)),
     e("col2im", &["out"], |a, c| library::col2im(a, c, Out(6))),
+    e("multi_margin_loss", &[""], |a, c| {
+        library::multi_margin_loss(a, c)
+    }),
+    e("multi_margin_loss_backward", &[""], |a, c| {
+        library::multi_margin_loss_backward(a, c)
+    }),
     e("renorm", &[""], |a, c| library::renorm(a, c, F)),
     e("renorm_", &[""], |a, c| library::renorm(a, c, I)),
     e("renorm", &["out"], |a, c| library::renorm(a, c, Out(4))),

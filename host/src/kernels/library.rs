@@ -101,6 +101,19 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::Fft(params) => fft(input(inputs, 0)?, params),
         LibraryOp::Polar => Tensor::f_polar(input(inputs, 0)?, input(inputs, 1)?),
         LibraryOp::Renorm((p, dim, maxnorm)) => input(inputs, 0)?.f_renorm(*p, *dim, *maxnorm),
+        LibraryOp::MultiMarginLoss((p, margin, reduction)) => {
+            multi_margin_loss(inputs, *p, *margin, *reduction)
+        }
+        LibraryOp::MultiMarginLossBackward((p, margin, reduction)) => {
+            let (grad, x, target) = (input(inputs, 0)?, input(inputs, 1)?, input(inputs, 2)?);
+            let reduction = match reduction {
+                0 => tch::Reduction::None,
+                1 => tch::Reduction::Mean,
+                _ => tch::Reduction::Sum,
+            };
+            let (p, margin) = (tch::Scalar::int(*p), tch::Scalar::float(*margin));
+            x.f_multi_margin_loss_backward(grad, target, p, margin, inputs.get(3), reduction)
+        }
         LibraryOp::StandardGammaGrad => {
             input(inputs, 0)?.f_internal_standard_gamma_grad(input(inputs, 1)?)
         }
@@ -419,5 +432,44 @@ fn fft(x: &Tensor, p: &FftParams) -> Result<Tensor, TchError> {
         FftKind::RealToComplex => x.f_internal_fft_r2c(dims, p.normalization, p.forward),
         FftKind::ComplexToReal => x.f_internal_fft_c2r(dims, p.normalization, p.last_size),
         FftKind::ComplexToComplex => x.f_internal_fft_c2c(dims, p.normalization, p.forward),
+    }
+}
+
+/// `multi_margin_loss`, which libtorch's C API lacks: per sample, the mean over the other
+/// classes of `weight[y] * max(0, margin - x[y] + x[j])^p`.
+fn multi_margin_loss(
+    inputs: &[Tensor],
+    p: i64,
+    margin: f64,
+    reduction: i64,
+) -> Result<Tensor, TchError> {
+    let (x, target) = (input(inputs, 0)?, input(inputs, 1)?);
+    let classes = x.size().last().copied().unwrap_or(1);
+    let rows = x.f_reshape([-1, classes])?;
+    let y = target.f_reshape([-1, 1])?;
+    let picked = rows.f_gather(1, &y, false)?;
+    let mut z = rows
+        .f_sub(&picked)?
+        .f_add_scalar(margin)?
+        .f_clamp_min(0.0)?;
+    if p == 2 {
+        z = z.f_square()?;
+    }
+    if let Some(weight) = inputs.get(2) {
+        z = z.f_mul(
+            &weight
+                .f_index_select(0, &y.f_reshape([-1])?)?
+                .f_reshape([-1, 1])?,
+        )?;
+    }
+    let z = z.f_scatter_value(1, &y, 0.0)?;
+    let per_sample = z
+        .f_sum_dim_intlist([1i64].as_slice(), false, x.kind())?
+        .f_div_scalar(classes as f64)?;
+    match reduction {
+        0 if target.dim() > 0 => Ok(per_sample),
+        0 => per_sample.f_reshape([0i64; 0]),
+        1 => per_sample.f_mean(x.kind()),
+        _ => per_sample.f_sum(x.kind()),
     }
 }
