@@ -1325,14 +1325,18 @@ def run_three_ways(sample: Sample):
     return expected, remote, dry
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
-def test_op_agrees_three_ways(sample):
-    expected, remote, dry = run_three_ways(sample)
+def assert_three_ways_agree(expected, remote, dry, **close):
+    """Metadata equal three ways, values equal to the CPU's (`close`: `assert_close` options)."""
     assert len(expected) == len(remote) == len(dry)
     for cpu_t, remote_t, dry_t in zip(expected, remote, dry, strict=True):
         assert meta(dry_t) == meta(remote_t), "dry run and host metadata differ"
         assert meta(remote_t) == meta(cpu_t), "remote metadata differs from CPU"
-        torch.testing.assert_close(remote_t.cpu(), cpu_t, equal_nan=True)
+        torch.testing.assert_close(remote_t.cpu(), cpu_t, **close)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
+def test_op_agrees_three_ways(sample):
+    assert_three_ways_agree(*run_three_ways(sample), equal_nan=True)
 
 
 @dataclass

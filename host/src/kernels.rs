@@ -273,14 +273,6 @@ fn number(value: &Scalar, options: (Kind, tch::Device)) -> Result<Tensor, tch::T
     }
 }
 
-/// An integer kernel's view of a Python float.
-fn truncated(value: Scalar) -> Scalar {
-    match value {
-        Scalar::Float(v) => Scalar::Integer(v as i64),
-        other => other,
-    }
-}
-
 fn is_one(value: &Scalar) -> bool {
     matches!(*value, Scalar::Integer(1) | Scalar::Boolean(true)) || *value == Scalar::Float(1.0)
 }
@@ -1011,16 +1003,6 @@ impl KernelsHost for TchKernels {
     ) -> KernelResult {
         self.launch(move |kernels| {
             let (a, b) = (kernels.view(&a)?, kernels.view(&b)?);
-            // Integer products take alpha and beta as integers, as the CPU's addmm does.
-            let integral = matches!(
-                kind_of(out.dtype),
-                Kind::Uint8 | Kind::Int8 | Kind::Int16 | Kind::Int | Kind::Int64 | Kind::Bool
-            );
-            let (alpha, beta) = if integral {
-                (truncated(alpha), truncated(beta))
-            } else {
-                (alpha, beta)
-            };
             let batched = a.dim() == 3;
             let result = match &bias {
                 Some(bias) if batched => {

@@ -13,14 +13,13 @@ use crate::types::{
     Arg, FftKind, FftParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta, UnaryOp,
 };
 
-/// The ops whose handlers follow PyTorch for complex tensors: `name` for all overloads of an
-/// op and of its in-place form `name_`, `name.overload` for one. Every other op refuses
-/// complex arguments, so that the CPU fallback can take them.
+/// The ops whose handlers follow PyTorch for complex tensors (besides [`NUMBERS`]): `name`
+/// for all overloads of an op and of its in-place form `name_`, `name.overload` for one.
+/// Every other op refuses complex arguments, so that the CPU fallback can take them.
 const TENSORS: &[&str] = &[
     // Factories, copies and storage changes move bytes whatever they mean.
     "empty",
     "empty_strided",
-    "fill_",
     "zero_",
     "normal_",
     "copy_",
@@ -71,17 +70,7 @@ const TENSORS: &[&str] = &[
     "replication_pad1d",
     "replication_pad2d",
     "replication_pad3d",
-    // Arithmetic whose rules hold for complex numbers as they are.
-    "add",
-    "sub",
-    "rsub",
-    "mul",
-    "div.Tensor",
-    "div.Scalar",
-    "div.out",
-    "div_.Tensor",
-    "div_.Scalar",
-    "pow",
+    // Functions whose rules hold for complex numbers as they are.
     "neg",
     "exp",
     "exp2",
@@ -113,15 +102,12 @@ const TENSORS: &[&str] = &[
     "addcmul",
     "addcdiv",
     "lerp",
-    "eq",
-    "ne",
     "equal",
     "isnan",
     "logical_not",
     "logical_and",
     "logical_or",
     "logical_xor",
-    "where",
     "all",
     "any",
     "sum",
@@ -160,7 +146,8 @@ const TENSORS: &[&str] = &[
     "_fft_c2c",
 ];
 
-/// The ops that take complex Python numbers: their kernels take numbers as tensors.
+/// The ops that take complex tensors and complex Python numbers too: their kernels take
+/// numbers as tensors.
 const NUMBERS: &[&str] = &[
     "fill_",
     "add",
@@ -195,9 +182,10 @@ pub struct Accepts {
 
 impl Accepts {
     pub fn of(name: &str, overload: &str) -> Self {
+        let numbers = listed(NUMBERS, name, overload);
         Accepts {
-            tensors: listed(TENSORS, name, overload),
-            numbers: listed(NUMBERS, name, overload),
+            tensors: numbers || listed(TENSORS, name, overload),
+            numbers,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::layout::contiguous_strides;
-use crate::types::{Scalar, TensorMeta, UnaryOp};
+use crate::types::{Scalar, ScalarType, TensorMeta, UnaryOp};
 
 fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(
@@ -57,12 +57,21 @@ pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     Ok(vec![outputs])
 }
 
+/// `beta` and `alpha` (arguments 3 and 4) of a product of `dtype`: integer products take
+/// them as integers, as the CPU's kernels do.
+fn scales(args: &Args, dtype: ScalarType) -> Result<(Scalar, Scalar)> {
+    let scale = |i| match args.scalar_or(i, Scalar::Integer(1))? {
+        Scalar::Float(v) if dtype.is_integral(true) => Ok(Scalar::Integer(v as i64)),
+        other => Ok(other),
+    };
+    Ok((scale(3)?, scale(4)?))
+}
+
 /// `addmm(self, mat1, mat2, *, beta=1, alpha=1)`, `addmm.out` and `addmm_`.
 pub fn addmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(5 + form.out_len())?;
     let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    let beta = args.scalar_or(3, Scalar::Integer(1))?;
-    let alpha = args.scalar_or(4, Scalar::Integer(1))?;
+    let (beta, alpha) = scales(args, b.dtype)?;
     ensure!(
         a.dim() == 2,
         "mat1 must be a matrix, got {}-D tensor",
@@ -146,10 +155,7 @@ pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
     let (beta, alpha) = if plain {
         (Scalar::Integer(0), Scalar::Integer(1))
     } else {
-        (
-            args.scalar_or(3, Scalar::Integer(1))?,
-            args.scalar_or(4, Scalar::Integer(1))?,
-        )
+        scales(args, mat.dtype)?
     };
     let bias_dim = bias.map_or(1, TensorMeta::dim);
     ensure!(
@@ -254,8 +260,7 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form, conjugated: bool) -> Outputs {
 pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(5 + form.out_len())?;
     let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    let beta = args.scalar_or(3, Scalar::Integer(1))?;
-    let alpha = args.scalar_or(4, Scalar::Integer(1))?;
+    let (beta, alpha) = scales(args, b.dtype)?;
     check_batches(a, b)?;
     for t in [a, bias] {
         ensure!(
@@ -279,8 +284,7 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 pub fn addbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(5 + form.out_len())?;
     let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    let beta = args.scalar_or(3, Scalar::Integer(1))?;
-    let alpha = args.scalar_or(4, Scalar::Integer(1))?;
+    let (beta, alpha) = scales(args, b.dtype)?;
     ensure!(a.dim() == 3, "batch1 must be a 3D tensor");
     ensure!(b.dim() == 3, "batch2 must be a 3D tensor");
     ensure!(
