@@ -165,6 +165,18 @@ SAMPLES = [
         ),
         inputs(randn(1)),
     ),
+    # The SVD drivers on tall systems read values (tests/test_data_dependent.py).
+    Sample(
+        "linalg_lstsq_drivers",
+        lambda a, b: tuple(
+            torch.linalg.lstsq(x, y, driver=d)
+            for x, y in ((a, b), (a.mT, b[..., :3, :]), (a[0], b[0, :, 0]))
+            for d in ("gels", "gelsy", "gelsd", "gelss")
+            if x.shape[-2] <= x.shape[-1] or d in ("gels", "gelsy")
+        ),
+        inputs(randn(2, 5, 3), randn(2, 5, 2)),
+    ),
+    Sample("rrelu_eval", lambda a: F.rrelu(a.t(), 0.1, 0.5), inputs(randn(4, 3))),
     Sample(
         "linalg_lu",
         lambda a: (torch.linalg.lu(a), torch.linalg.lu(a.mT), torch.linalg.lu(a[0, :, :3])),
@@ -886,6 +898,19 @@ SAMPLES = [
         ),
         inputs(randn(3, 4), randn(3, 4), randn(4)),
     ),
+    Sample(
+        "layer_norm_backward_bias_without_weight",
+        lambda g, a, b: torch.ops.aten.native_layer_norm_backward(
+            g,
+            a,
+            [4],
+            *torch.ops.aten.native_layer_norm(a, [4], None, b, 1e-5)[1:],
+            None,
+            b,
+            [True, False, True],
+        ),
+        inputs(randn(3, 4), randn(3, 4), randn(4)),
+    ),
     # statistical reductions
     Sample("var", lambda a: a.t().var(1), inputs(randn(4, 3))),
     Sample("var_all", torch.var, inputs(randn(4, 3))),
@@ -1456,6 +1481,8 @@ GRAD_SAMPLES = [
     GradSample("unfold_overlapping", lambda a: a.unfold(1, 3, 1), inputs(randn(3, 6))),
     GradSample("unfold_gapped", lambda a: a.unfold(0, 2, 3), inputs(randn(8, 2))),
     GradSample("abs_via_sgn", lambda a: a.abs(), inputs(randn(3, 4))),
+    # The gradient of sgn is an `_efficientzerotensor`.
+    GradSample("sgn_zero_gradient", lambda a: torch.sgn(a) * a, inputs(randn(3, 4))),
     GradSample("gelu", F.gelu, inputs(randn(3, 4))),
     GradSample("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), inputs(randn(3, 4))),
     GradSample("silu", F.silu, inputs(randn(3, 4))),
@@ -1806,6 +1833,14 @@ def _dropout_check(x, out, mask):
     torch.testing.assert_close(out, x * kept / 0.7)
 
 
+def _rrelu_check(x, out, noise):
+    negative = x <= 0
+    slopes = noise[negative]
+    assert bool(((slopes >= 0.1) & (slopes <= 0.3)).all()), slopes
+    assert bool((noise[~negative] == 1).all())
+    torch.testing.assert_close(out, x * noise)
+
+
 RANDOM_SAMPLES = [
     RandomSample(
         "bernoulli_tensor",
@@ -1928,6 +1963,23 @@ RANDOM_SAMPLES = [
         lambda a: torch.ops.aten.native_dropout(a.t(), 0.3, True),
         inputs(randn(8, 6)),
         lambda x, out, mask: _dropout_check(x.t(), out, mask),
+    ),
+    RandomSample(
+        "rrelu_with_noise_training",
+        lambda a: (
+            lambda noise: (torch.ops.aten.rrelu_with_noise(a.t(), noise, 0.1, 0.3, True), noise)
+        )(torch.empty(6, 8, device=a.device)),
+        inputs(randn(8, 6)),
+        lambda x, out, noise: _rrelu_check(x.t(), out, noise),
+    ),
+    RandomSample(
+        "rrelu_training_grad",
+        lambda a: (lambda x: torch.autograd.grad(F.rrelu(x, 0.2, 0.4, True).sum(), x))(
+            a.requires_grad_()
+        ),
+        inputs(randn(8, 6)),
+        lambda x, g: bool((g[x > 0] == 1).all())
+        and bool(((g[x <= 0] >= 0.2) & (g[x <= 0] <= 0.4)).all()),
     ),
     RandomSample(
         "native_dropout_eval",

@@ -51,6 +51,14 @@ CASES = {
     "repeat_interleave_tensor": lambda x: torch.repeat_interleave(INTS[0].to(x.device)),
     "repeat_interleave_dim": lambda x: x.repeat_interleave(INTS[0, :4].to(x.device), dim=0),
     "repeat_interleave_int32": lambda x: torch.repeat_interleave(INTS[2].to(x.device).int()),
+    # The SVD drivers give residuals of a tall system only where every matrix has full rank.
+    "lstsq_gelsd_full_rank": lambda x: torch.linalg.lstsq(x, x[:, :2], driver="gelsd"),
+    "lstsq_gelss_batched": lambda x: torch.linalg.lstsq(
+        x.expand(2, 4, 5).mT, x.mT[:, :1].expand(2, 5, 1), driver="gelss"
+    ),
+    "lstsq_rank_deficient": lambda x: torch.linalg.lstsq(
+        torch.cat([x.mT, x.mT[:, :1]], 1), x.mT[:, :2], driver="gelsd", rcond=1e-5
+    ),
 }
 
 

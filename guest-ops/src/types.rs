@@ -3,15 +3,27 @@
 pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams, EmbeddingBagParams,
     EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams, IndexReduceOp, IsinParams,
-    LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams,
-    RandomOp, ReduceOp, Reduction, SampleOp, ScanOp, ScatterOp, SelectOp, SizeQuery, TernaryOp,
-    UnaryOp, UpsampleMode,
+    LibraryOp, LinalgOp, LossOp, LossOptions, LstsqDriver, MomentOp, Operand, PadMode, PoolOp,
+    PoolParams, RandomOp, ReduceOp, Reduction, SampleOp, ScanOp, ScatterOp, SelectOp, SizeQuery,
+    TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,
 };
 
 use crate::rules::shape::fmt_shape;
+
+impl Scalar {
+    /// The number as a double, as `Scalar::to<double>()` reads it (a complex one's real part).
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Scalar::Integer(v) => v as f64,
+            Scalar::Float(v) => v,
+            Scalar::Boolean(v) => f64::from(u8::from(v)),
+            Scalar::Complex((re, _)) => re,
+        }
+    }
+}
 
 impl TensorMeta {
     pub fn dim(&self) -> usize {

@@ -61,15 +61,6 @@ fn kernel_name(kind: Kind, backward: bool) -> &'static str {
     }
 }
 
-fn as_f64(s: Scalar) -> f64 {
-    match s {
-        Scalar::Integer(v) => v as f64,
-        Scalar::Float(v) => v,
-        Scalar::Boolean(v) => f64::from(u8::from(v)),
-        Scalar::Complex((re, _)) => re,
-    }
-}
-
 fn gelu(args: &Args, at: usize) -> Result<ActivationOp> {
     match args.opt_str(at)?.unwrap_or("none") {
         "none" => Ok(ActivationOp::Gelu),
@@ -201,7 +192,7 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
             x.dtype != ScalarType::Bool,
             "Bool inputs not supported for hardtanh"
         );
-        let inverted = as_f64(min) > as_f64(max);
+        let inverted = min.to_f64() > max.to_f64();
         ensure!(!inverted, "min_val cannot be greater than max_val");
     } else if kind == Kind::Threshold {
         ensure!(
@@ -245,8 +236,8 @@ pub fn backward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
     };
     args.at_most(len + form.out_len())?;
     let negative = match op {
-        ActivationOp::LeakyRelu(slope) => as_f64(slope) < 0.0,
-        ActivationOp::Elu((alpha, _, _)) => as_f64(alpha) < 0.0,
+        ActivationOp::LeakyRelu(slope) => slope.to_f64() < 0.0,
+        ActivationOp::Elu((alpha, _, _)) => alpha.to_f64() < 0.0,
         _ => false,
     };
     if x_is_result && negative {

@@ -20,6 +20,7 @@ const TENSORS: &[&str] = &[
     // Factories, copies and storage changes move bytes whatever they mean.
     "empty",
     "empty_strided",
+    "_efficientzerotensor",
     "zero_",
     "normal_",
     "copy_",

@@ -171,7 +171,8 @@ fn unique_of(
         SizeQuery::Nonzero
         | SizeQuery::BincountLength
         | SizeQuery::Total
-        | SizeQuery::StorageBytes => None,
+        | SizeQuery::StorageBytes
+        | SizeQuery::LstsqRank(_) => None,
     };
     let (values, inverse_shape) = match dim {
         None => (cx.empty_contiguous(&[n], x.dtype)?, x.sizes.clone()),

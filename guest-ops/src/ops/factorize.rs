@@ -1,7 +1,8 @@
 //! Matrix decompositions and solvers: `linalg_inv_ex`, `linalg_cholesky_ex`, `_linalg_det`,
 //! `_linalg_slogdet`, `linalg_lu_factor_ex`, `lu_unpack`, `linalg_lu_solve`, `_linalg_solve_ex`,
 //! `linalg_solve_triangular`, `linalg_qr`, `_linalg_svd`, `_linalg_eigh`, and the older
-//! `cholesky`, `cholesky_solve` (its helper), `cholesky_inverse` and `triangular_solve`.
+//! `cholesky`, `cholesky_solve` (its helper), `cholesky_inverse` and `triangular_solve`, and
+//! `linalg_lstsq.out`.
 //! Matrices come out batched column-major, as LAPACK writes them; vectors and infos
 //! contiguous.
 
@@ -9,11 +10,12 @@ use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::data::count;
 use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::layout::contiguous_strides;
 use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
-use crate::types::{LibraryOp, LinalgOp, Output, ScalarType, TensorMeta};
+use crate::types::{LibraryOp, LinalgOp, LstsqDriver, Output, ScalarType, SizeQuery, TensorMeta};
 
 /// Strides of a batch of column-major matrices of `shape`.
 fn column_major(shape: &[i64]) -> Result<Vec<i64>> {
@@ -420,6 +422,162 @@ pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
     lower(cx, LinalgOp::Solve(left), &[a.clone(), b.clone()], outs)
 }
 
+/// `linalg_lstsq.out(A, B, rcond=None, *, driver=None, solution, residuals, rank,
+/// singular_values)`, which `linalg_lstsq` calls with empty outputs; each comes back in a new
+/// storage laid out as the CPU's. The solution is the top `n` rows of LAPACK's column-major
+/// `max(m, n)`-row buffer; which of the other three a driver gives follows the CPU.
+pub fn lstsq(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(8)?;
+    let (a, b) = (args.tensor(0)?, args.tensor(1)?);
+    let rcond = args.opt_float(2)?;
+    let driver = lstsq_driver(args.opt_str(3)?)?;
+    let system = LeastSquares::new(a, b)?;
+    let (m, n, k) = (system.m, system.n, system.k);
+    let rows = m.max(n);
+    let buffer = cx.empty(
+        &with(system.batch.clone(), &[rows, k]),
+        column_major(&with(system.batch.clone(), &[rows, k]))?,
+        a.dtype,
+    )?;
+    let mut solution_strides = buffer.strides.clone();
+    let mut solution_sizes = with(system.batch.clone(), &[n, k]);
+    if system.vector {
+        solution_sizes.pop();
+        solution_strides.pop();
+    }
+    let solution = buffer.view(solution_sizes, solution_strides, 0);
+    let has_rank = driver != LstsqDriver::Gels;
+    let svd = matches!(driver, LstsqDriver::Gelsd | LstsqDriver::Gelss);
+    let residuals = m > n && driver != LstsqDriver::Gelsy;
+    let shaped = |wanted: bool, shape: Vec<i64>| if wanted { shape } else { vec![0] };
+    let outs = Outs(vec![
+        (
+            shaped(residuals, with(system.batch.clone(), &[k])),
+            a.dtype,
+            false,
+        ),
+        (
+            shaped(has_rank, system.batch.clone()),
+            ScalarType::Int64,
+            false,
+        ),
+        (
+            shaped(svd, with(system.batch.clone(), &[m.min(n)])),
+            a.dtype,
+            false,
+        ),
+    ])
+    .make(cx)?;
+    let all: Vec<TensorMeta> = std::iter::once(solution.clone())
+        .chain(outs.iter().cloned())
+        .collect();
+    let op = LinalgOp::Lstsq((rcond, driver));
+    cx.k.linalg(op, &[a.clone(), b.clone()], &all)
+        .map_err(failed("linalg"))?;
+    let [residuals_out, rank, singular] = <[TensorMeta; 3]>::try_from(outs).expect("three outputs");
+    let residuals_out = if residuals && svd && !full_rank(cx, a, &system, (rcond, driver))? {
+        cx.free(&residuals_out);
+        cx.empty_contiguous(&[0], a.dtype)?
+    } else {
+        residuals_out
+    };
+    Ok([solution, residuals_out, rank, singular]
+        .into_iter()
+        .zip(4..)
+        .map(|(t, at)| Output::Updated((at, t)))
+        .collect())
+}
+
+/// Whether every matrix of `a` has rank `n` as `linalg_lstsq` finds it, which decides if an
+/// SVD driver gives residuals: a question only the values answer.
+fn full_rank(
+    cx: &mut Ctx,
+    a: &TensorMeta,
+    system: &LeastSquares,
+    params: (Option<f64>, LstsqDriver),
+) -> Result<bool> {
+    let matrices: i64 = system.batch.iter().product();
+    let ranks = count(cx, SizeQuery::LstsqRank(params), a)?;
+    Ok(ranks == matrices * system.n)
+}
+
+/// The driver named (any case), or the CPU's default, `gelsy`.
+fn lstsq_driver(name: Option<&str>) -> Result<LstsqDriver> {
+    Ok(match name.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("gelsy") => LstsqDriver::Gelsy,
+        Some("gels") => LstsqDriver::Gels,
+        Some("gelsd") => LstsqDriver::Gelsd,
+        Some("gelss") => LstsqDriver::Gelss,
+        Some(_) => {
+            return Err(Error::invalid(
+                "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, \
+                 gelss)",
+            ))
+        }
+    })
+}
+
+/// The shapes of one `linalg_lstsq`: `A` is `batch x m x n`, `B` `batch x m x k` (or a batch
+/// of vectors, `k = 1`).
+struct LeastSquares {
+    batch: Vec<i64>,
+    m: i64,
+    n: i64,
+    k: i64,
+    vector: bool,
+}
+
+impl LeastSquares {
+    fn new(a: &TensorMeta, b: &TensorMeta) -> Result<Self> {
+        let name = "torch.linalg.lstsq";
+        ensure!(
+            a.dim() >= 2,
+            "{name}: input must have at least 2 dimensions."
+        );
+        ensure!(
+            b.dim() >= 1,
+            "{name}: other must have at least 1 dimension."
+        );
+        ensure!(
+            a.dtype == b.dtype,
+            "{name}: Expected input and other to have the same dtype, but got input's dtype {} \
+             and other's dtype {}",
+            a.dtype.name(),
+            b.dtype.name()
+        );
+        ensure!(
+            b.dim() <= a.dim() && a.dim() - b.dim() <= 1,
+            "{name}: input.dim() must be greater or equal to other.dim() and (input.dim() - \
+             other.dim()) <= 1"
+        );
+        ensure!(
+            matches!(a.dtype, ScalarType::Float32 | ScalarType::Float64),
+            "This function doesn't handle types other than float and double"
+        );
+        let vector = a.dim() == b.dim() + 1;
+        let b_matrix = if vector {
+            with(b.sizes.clone(), &[1])
+        } else {
+            b.sizes.clone()
+        };
+        let b_batch = &b_matrix[..b_matrix.len() - 2];
+        let batch = broadcast(&a.sizes[..a.dim() - 2], b_batch)?;
+        let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+        ensure!(
+            m == b_matrix[b_matrix.len() - 2],
+            "{name}: input.size(-2) should match other.size({})",
+            if vector { -1 } else { -2 }
+        );
+        Ok(Self {
+            batch,
+            m,
+            n,
+            k: b_matrix[b_matrix.len() - 1],
+            vector,
+        })
+    }
+}
+
 /// `linalg_qr(A, mode='reduced')`: Q and R.
 pub fn qr(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
@@ -595,8 +753,57 @@ pub fn check_errors(args: &Args, cx: &mut Ctx) -> Outputs {
 #[cfg(test)]
 mod tests {
     use super::column_major;
-    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::ops::testing::{arg, f32s, geometry, meta, run, run_sized, tensor};
     use crate::types::{Arg, ScalarType};
+
+    /// `linalg_lstsq.out(a, b, None, driver)` with empty outputs, answering the rank query
+    /// with `ranks`.
+    fn lstsq(a: &[i64], b: &[i64], driver: &str, ranks: i64) -> Vec<crate::types::TensorMeta> {
+        let empty = |dtype, id| Arg::Tensor(tensor(&[0], dtype, id));
+        let args = vec![
+            arg(&f32s(a, 1)),
+            arg(&f32s(b, 2)),
+            Arg::None,
+            Arg::Str(driver.into()),
+            empty(ScalarType::Float32, 3),
+            empty(ScalarType::Float32, 4),
+            empty(ScalarType::Int64, 5),
+            empty(ScalarType::Float32, 6),
+        ];
+        let outputs = run_sized("linalg_lstsq", "out", args, ranks).0.unwrap();
+        (0..4).map(|i| meta(&outputs, i)).collect()
+    }
+
+    #[test]
+    fn lstsq_outputs_follow_the_driver() {
+        let [x, res, rank, sv] =
+            <[_; 4]>::try_from(lstsq(&[2, 5, 3], &[2, 5, 2], "gelsd", 6)).unwrap();
+        assert_eq!(
+            geometry(&x),
+            (vec![2, 3, 2], vec![10, 1, 5], 0, ScalarType::Float32)
+        );
+        assert_eq!(res.sizes, vec![2, 2]);
+        assert_eq!((rank.sizes, rank.dtype), (vec![2], ScalarType::Int64));
+        assert_eq!(sv.sizes, vec![2, 3]);
+        // One matrix short of full rank: no residuals.
+        assert_eq!(lstsq(&[2, 5, 3], &[2, 5, 2], "gelsd", 5)[1].sizes, vec![0]);
+        let gels = lstsq(&[5, 3], &[5], "gels", 0);
+        assert_eq!(
+            geometry(&gels[0]),
+            (vec![3], vec![1], 0, ScalarType::Float32)
+        );
+        assert_eq!(gels[1].sizes, vec![1]);
+        assert_eq!(
+            (gels[2].sizes.clone(), gels[3].sizes.clone()),
+            (vec![0], vec![0])
+        );
+        let wide = lstsq(&[3, 5], &[3, 2], "gelsy", 0);
+        assert_eq!(geometry(&wide[0]).1, vec![1, 5]);
+        assert_eq!(
+            (wide[1].sizes.clone(), wide[2].sizes.clone()),
+            (vec![0], vec![])
+        );
+    }
 
     #[test]
     fn matrices_come_out_column_major() {

@@ -39,6 +39,19 @@ pub fn empty(args: &Args, cx: &mut Ctx) -> Outputs {
     Ok(vec![Output::Tensor(t)])
 }
 
+/// `_efficientzerotensor(size, *, dtype, layout, device, pin_memory)`, which autograd
+/// formulas make for gradients known to be zero: a contiguous tensor of zeros (PyTorch's
+/// storage-less zero tensor is an optimisation; every op reads this one alike).
+pub fn zero_tensor(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let sizes = args.int_list(0)?;
+    let dtype = args.opt_dtype(1)?.unwrap_or_else(default_float);
+    check_placement(args, 2, 3)?;
+    let t = cx.empty_contiguous(sizes, dtype)?;
+    fill_with(cx, &t, Scalar::Integer(0))?;
+    Ok(vec![Output::Tensor(t)])
+}
+
 /// `empty_strided(size, stride, *, dtype, layout, device, pin_memory)`
 pub fn empty_strided(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(6)?;
@@ -69,15 +82,6 @@ pub fn arange(args: &Args, cx: &mut Ctx, with_start: bool) -> Outputs {
     Ok(vec![returned])
 }
 
-fn as_f64(s: Scalar) -> f64 {
-    match s {
-        Scalar::Integer(v) => v as f64,
-        Scalar::Float(v) => v,
-        Scalar::Boolean(v) => f64::from(u8::from(v)),
-        Scalar::Complex((re, _)) => re,
-    }
-}
-
 fn as_i64(s: Scalar) -> i64 {
     match s {
         Scalar::Integer(v) => v,
@@ -90,7 +94,7 @@ fn as_i64(s: Scalar) -> i64 {
 /// The element count of `arange`, as `arange_out` computes it: in integers for int64
 /// results, else in doubles.
 fn arange_len(start: Scalar, end: Scalar, step: Scalar, dtype: ScalarType) -> Result<i64> {
-    let (s, e, st) = (as_f64(start), as_f64(end), as_f64(step));
+    let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
     ensure!(
         s.is_finite() && e.is_finite(),
         "unsupported range: {s} -> {e}"
@@ -292,7 +296,7 @@ pub fn normal_tensors(args: &Args, cx: &mut Ctx) -> Outputs {
     let out = cx.empty_contiguous(&shape, dtype)?;
     let scale = match std {
         Value::Number(s) => {
-            let s = as_f64(s);
+            let s = s.to_f64();
             let nonnegative = s >= 0.0;
             ensure!(nonnegative, "normal expects std >= 0.0, but found std {s}");
             s
@@ -305,7 +309,7 @@ pub fn normal_tensors(args: &Args, cx: &mut Ctx) -> Outputs {
     for (op, value) in [(BinaryOp::Mul, std), (BinaryOp::Add, mean)] {
         let operand = match value {
             Value::Tensor(t) => Operand::Tensor(expand(t, &shape)?),
-            Value::Number(n) if op == BinaryOp::Add && as_f64(n) != 0.0 => Operand::Number(n),
+            Value::Number(n) if op == BinaryOp::Add && n.to_f64() != 0.0 => Operand::Number(n),
             Value::Number(_) => continue,
         };
         cx.k.binary(op, &target, &operand, None, dtype, &out)

@@ -715,12 +715,7 @@ fn int_scalar(args: &Args, i: usize, default: i64) -> Result<i64> {
 }
 
 fn float_scalar(args: &Args, i: usize, default: f64) -> Result<f64> {
-    Ok(match args.scalar_or(i, Scalar::Float(default))? {
-        Scalar::Integer(v) => v as f64,
-        Scalar::Float(v) => v,
-        Scalar::Boolean(v) => f64::from(u8::from(v)),
-        Scalar::Complex((re, _)) => re,
-    })
+    Ok(args.scalar_or(i, Scalar::Float(default))?.to_f64())
 }
 
 /// `multi_margin_loss(self, target, p=1, margin=1, weight=None, reduction=Mean)`: per sample

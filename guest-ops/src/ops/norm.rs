@@ -144,13 +144,17 @@ pub fn layer_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&x.sizes)
     );
     ensure!(
-        weight.is_some() || !(m[1] || m[2]),
-        "native_layer_norm_backward: weight and bias gradients need a weight"
+        weight.is_some() || !m[1],
+        "native_layer_norm_backward: a weight gradient needs a weight"
     );
-    let param = weight.map_or(x.dtype, |w| w.dtype);
+    ensure!(
+        bias.is_some() || !m[2],
+        "native_layer_norm_backward: a bias gradient needs a bias"
+    );
+    let dtype = |p: Option<&TensorMeta>| p.map_or(x.dtype, |p| p.dtype);
     let (gi, o0) = maybe(cx, m[0], &x.sizes, contiguous_strides(&x.sizes)?, x.dtype)?;
-    let (gw, o1) = maybe(cx, m[1], shape, contiguous_strides(shape)?, param)?;
-    let (gb, o2) = maybe(cx, m[2], shape, contiguous_strides(shape)?, param)?;
+    let (gw, o1) = maybe(cx, m[1], shape, contiguous_strides(shape)?, dtype(weight))?;
+    let (gb, o2) = maybe(cx, m[2], shape, contiguous_strides(shape)?, dtype(bias))?;
     cx.k.layer_norm_backward(
         grad,
         x,

@@ -3,7 +3,7 @@
 //! `_sample_dirichlet`, `multinomial`, `randperm`, `native_dropout` and
 //! `native_dropout_backward`.
 
-use crate::error::{ensure, Error};
+use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -15,7 +15,11 @@ use crate::rules::dims::expand;
 use crate::rules::dtype::can_cast;
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::preserve_strides;
-use crate::types::{LibraryOp, Output, RandomOp, SampleOp, ScalarType};
+use crate::rules::shape::fmt_shape;
+use crate::types::{
+    ActivationOp, BinaryOp, LibraryOp, Operand, Output, RandomOp, SampleOp, Scalar, ScalarType,
+    TensorMeta, TernaryOp,
+};
 
 /// `bernoulli_.Tensor(self, p, *, generator)`: each element 1 with the probability at its
 /// place in `p` (broadcast to `self`), else 0, in `self`'s dtype.
@@ -198,6 +202,84 @@ pub fn dropout(args: &Args, cx: &mut Ctx) -> Outputs {
     Ok(vec![Output::Tensor(out), Output::Tensor(mask)])
 }
 
+/// `rrelu_with_noise(self, noise, lower, upper, training, generator)`, `_` and `.out`. In
+/// training each element at most 0 is scaled by a slope drawn from U(lower, upper) and
+/// `noise` records the slopes (1 elsewhere); otherwise it is `leaky_relu` with the mean slope.
+pub fn rrelu_with_noise(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(6 + form.out_len())?;
+    let (x, noise) = (args.tensor(0)?, args.tensor(1)?);
+    let lower = args.scalar_or(2, Scalar::Float(0.125))?.to_f64();
+    let upper = args.scalar_or(3, Scalar::Float(1.0 / 3.0))?.to_f64();
+    let training = args.bool_or(4, false)?;
+    ensure!(
+        noise.sizes == x.sizes,
+        "noise tensor shape must match self tensor shape. Got self.shape = {} noise.shape = {}",
+        fmt_shape(&x.sizes),
+        fmt_shape(&noise.sizes)
+    );
+    let kernel = if training {
+        "rrelu_with_noise_out_cpu"
+    } else {
+        "leaky_relu_cpu"
+    };
+    ensure!(
+        x.dtype.is_floating(),
+        "\"{kernel}\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let (out, returned) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    if training {
+        ensure!(
+            noise.dtype == x.dtype,
+            "expected scalar type {} but found {}",
+            x.dtype.name(),
+            noise.dtype.name()
+        );
+        random_slopes(cx, x, noise, (lower, upper), &out)?;
+    } else {
+        let slope = Scalar::Float((lower + upper) / 2.0);
+        cx.k.activation(ActivationOp::LeakyRelu(slope), x, &out)
+            .map_err(failed("activation"))?;
+    }
+    Ok(vec![returned])
+}
+
+/// Draws `noise` for the elements of `x` at most 0 (1 for the others) and writes `x * noise`.
+fn random_slopes(
+    cx: &mut Ctx,
+    x: &TensorMeta,
+    noise: &TensorMeta,
+    (lower, upper): (f64, f64),
+    out: &TensorMeta,
+) -> Result<()> {
+    check_internal(noise)?;
+    cx.k.random(RandomOp::Uniform, lower, upper, noise)
+        .map_err(failed("random"))?;
+    let negative = cx.empty_contiguous(&x.sizes, ScalarType::Bool)?;
+    let (x_in, zero, one) = (
+        Operand::Tensor(x.clone()),
+        Operand::Number(Scalar::Integer(0)),
+        Operand::Number(Scalar::Integer(1)),
+    );
+    cx.k.binary(BinaryOp::Le, &x_in, &zero, None, x.dtype, &negative)
+        .map_err(failed("binary"))?;
+    let drawn = Operand::Tensor(noise.clone());
+    let negative_in = Operand::Tensor(negative.clone());
+    cx.k.ternary(
+        TernaryOp::Where,
+        &negative_in,
+        &drawn,
+        &one,
+        None,
+        x.dtype,
+        noise,
+    )
+    .map_err(failed("ternary"))?;
+    cx.free(&negative);
+    cx.k.binary(BinaryOp::Mul, &x_in, &drawn, None, x.dtype, out)
+        .map_err(failed("binary"))
+}
+
 /// `native_dropout_backward(grad_output, mask, scale)` and `.out`.
 pub fn dropout_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
@@ -222,6 +304,35 @@ pub fn dropout_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 mod tests {
     use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
     use crate::types::{Arg, Output, ScalarType};
+
+    #[test]
+    fn rrelu_draws_slopes_in_training_only() {
+        let (x, noise) = (f32s(&[2, 3], 1), f32s(&[2, 3], 2));
+        let args = |training| {
+            vec![
+                arg(&x),
+                arg(&noise),
+                Arg::Float(0.1),
+                Arg::Float(0.3),
+                Arg::Boolean(training),
+            ]
+        };
+        let (res, fake) = run("rrelu_with_noise", "", args(true));
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 3]);
+        assert_eq!(
+            fake.kernels(),
+            vec!["random", "binary", "ternary", "binary"]
+        );
+        let (_, fake) = run("rrelu_with_noise", "", args(false));
+        assert_eq!(fake.kernels(), vec!["activation"]);
+        assert!(fake.calls[0].detail.contains("0.2"));
+        let short = f32s(&[3], 3);
+        let (res, _) = run("rrelu_with_noise", "", vec![arg(&x), arg(&short)]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("noise tensor shape must match"));
+    }
 
     #[test]
     fn random_fills() {

@@ -51,6 +51,7 @@ const fn e(name: &'static str, overloads: &'static [&'static str], run: Handler)
 const FACTORY: &[Entry] = &[
     e("empty", &["memory_format"], factory::empty),
     e("empty_strided", &[""], factory::empty_strided),
+    e("_efficientzerotensor", &[""], factory::zero_tensor),
     e("arange", &["start_out"], |a, c| factory::arange(a, c, true)),
     e("arange", &["out"], |a, c| factory::arange(a, c, false)),
     e("eye", &["out"], |a, c| factory::eye(a, c, false)),
@@ -714,6 +715,7 @@ const LINALG: &[Entry] = &[
     e("linalg_eig", &[""], |a, c| factorize::eig(a, c, true)),
     e("_linalg_eigvals", &[""], |a, c| factorize::eig(a, c, false)),
     e("linalg_lu", &[""], factorize::lu),
+    e("linalg_lstsq", &["out"], factorize::lstsq),
     e("_linalg_check_errors", &[""], factorize::check_errors),
     e(
         "_amp_foreach_non_finite_check_and_unscale_",
@@ -879,6 +881,15 @@ const CLAMP: &[Entry] = &[
     e("logit", &[""], |a, c| unary::logit(a, c, F)),
     e("logit_", &[""], |a, c| unary::logit(a, c, I)),
     e("logit", &["out"], |a, c| unary::logit(a, c, Out(2))),
+    e("rrelu_with_noise", &[""], |a, c| {
+        random::rrelu_with_noise(a, c, F)
+    }),
+    e("rrelu_with_noise_", &[""], |a, c| {
+        random::rrelu_with_noise(a, c, I)
+    }),
+    e("rrelu_with_noise", &["out"], |a, c| {
+        random::rrelu_with_noise(a, c, Out(6))
+    }),
     e("log_sigmoid_forward", &[""], |a, c| {
         activation::log_sigmoid_forward(a, c, false)
     }),

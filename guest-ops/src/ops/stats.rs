@@ -48,15 +48,6 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
     Ok(outputs)
 }
 
-fn ord_value(ord: Scalar) -> f64 {
-    match ord {
-        Scalar::Integer(v) => v as f64,
-        Scalar::Float(v) => v,
-        Scalar::Boolean(v) => f64::from(u8::from(v)),
-        Scalar::Complex((re, _)) => re,
-    }
-}
-
 /// Which overload of `norm` an op is: whether it takes `dim, keepdim`, a `dtype`, an `out`.
 #[derive(Debug, Clone, Copy)]
 pub struct NormForm {
@@ -132,7 +123,7 @@ pub fn vector_norm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         }
         None => x.dtype,
     };
-    let p = ord_value(ord);
+    let p = ord.to_f64();
     if p < 0.0 || p.is_infinite() {
         for (d, reduced) in mask.iter().enumerate() {
             if *reduced && x.sizes[d] == 0 {

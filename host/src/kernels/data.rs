@@ -43,6 +43,16 @@ pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
             check_nonnegative(x, "repeats can not be negative")?;
             x.f_sum(tch::Kind::Int64)?.f_int64_value(&[])
         }
+        SizeQuery::LstsqRank((rcond, driver)) => {
+            let mut column = x.size();
+            match column.len() {
+                0 | 1 => return Err(TchError::Shape("lstsq: A is not a matrix".into())),
+                dims => column[dims - 1] = 1,
+            }
+            let b = Tensor::f_zeros(&column, (x.kind(), x.device()))?;
+            let (_, _, rank, _) = super::linalg::lstsq(x, &b, rcond, driver)?;
+            rank.f_sum(tch::Kind::Int64)?.f_int64_value(&[])
+        }
         SizeQuery::StorageBytes => Err(TchError::Kind(
             "a storage's size is the storage table's to tell".into(),
         )),
@@ -71,6 +81,7 @@ pub fn unique(
         SizeQuery::Nonzero
         | SizeQuery::BincountLength
         | SizeQuery::Total
+        | SizeQuery::LstsqRank(_)
         | SizeQuery::StorageBytes => {
             Err(TchError::Shape(format!("unique was asked for {query:?}")))
         }

@@ -1,9 +1,9 @@
 //! The matrix decompositions and solvers: libtorch's (LAPACK's) own, results in the order
 //! the guest's outputs are.
 
-use tch::{TchError, Tensor};
+use tch::{Device, TchError, Tensor};
 
-use crate::guest::LinalgOp;
+use crate::guest::{LinalgOp, LstsqDriver};
 
 /// The results of `op` on `inputs` (`A`, then `B` for a solve).
 pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
@@ -77,6 +77,10 @@ pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
             let (p, l, u) = Tensor::f_linalg_lu(a, *pivot)?;
             vec![p, l, u]
         }
+        LinalgOp::Lstsq((rcond, driver)) => {
+            let (x, residuals, rank, singular) = lstsq(a, second(inputs)?, *rcond, *driver)?;
+            vec![x, residuals, rank, singular]
+        }
         LinalgOp::Eigh((upper, compute_v)) => {
             let uplo = if *upper { "U" } else { "L" };
             pair(Tensor::f_internal_linalg_eigh(a, uplo, *compute_v)?)
@@ -92,4 +96,41 @@ fn second(inputs: &[Tensor]) -> Result<&Tensor, TchError> {
 
 fn pair((a, b): (Tensor, Tensor)) -> Vec<Tensor> {
     vec![a, b]
+}
+
+/// `linalg_lstsq(a, b)` on `a`'s device, with zero residuals where the driver gives none
+/// for a tall system because some matrix fell short of full rank (the guest drops them then).
+/// CUDA's libtorch has only `gels`: the other drivers run on the CPU.
+pub fn lstsq(
+    a: &Tensor,
+    b: &Tensor,
+    rcond: Option<f64>,
+    driver: LstsqDriver,
+) -> Result<(Tensor, Tensor, Tensor, Tensor), TchError> {
+    let device = a.device();
+    let on = if driver == LstsqDriver::Gels {
+        device
+    } else {
+        Device::Cpu
+    };
+    let name = match driver {
+        LstsqDriver::Gels => "gels",
+        LstsqDriver::Gelsy => "gelsy",
+        LstsqDriver::Gelsd => "gelsd",
+        LstsqDriver::Gelss => "gelss",
+    };
+    let (x, residuals, rank, singular) = a.f_to(on)?.f_linalg_lstsq(&b.f_to(on)?, rcond, name)?;
+    let (m, n) = (a.size()[a.dim() - 2], a.size()[a.dim() - 1]);
+    let residuals = if residuals.numel() == 0 && m > n && driver != LstsqDriver::Gelsy {
+        x.f_sum_dim_intlist(Some([-2i64].as_slice()), false, x.kind())?
+            .f_zero_()?
+    } else {
+        residuals
+    };
+    Ok((
+        x.f_to(device)?,
+        residuals.f_to(device)?,
+        rank.f_to(device)?,
+        singular.f_to(device)?,
+    ))
 }
