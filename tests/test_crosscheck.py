@@ -1794,6 +1794,22 @@ GRAD_SAMPLES = [
         torch.linalg.matrix_exp,
         inputs(lambda: torch.randn(2, 3, 3, generator=GEN) / 3),
     ),
+    # The input gradient of the half types accumulates in float and rounds once, as the
+    # CPU's kernel does (its weight and bias gradients accumulate in bfloat16 across threads).
+    GradSample(
+        "layer_norm_bfloat16",
+        lambda a: F.layer_norm(
+            a, (4,), torch.linspace(0.5, 2, 4, device=a.device, dtype=a.dtype), None
+        ),
+        inputs(randn(3, 5, 4, dtype=torch.bfloat16)),
+    ),
+    # `sum`'s backward hands batch norm a broadcast gradient, which libtorch's CPU kernel
+    # treats apart.
+    GradSample(
+        "batch_norm_bfloat16_summed",
+        lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True).sum(),
+        inputs(*(randn(*s, dtype=torch.bfloat16) for s in ((5, 3, 4), (3,), (3,)))),
+    ),
     GradSample(
         "bce_with_logits",
         lambda a: F.binary_cross_entropy_with_logits(
@@ -1978,8 +1994,9 @@ RANDOM_SAMPLES = [
             a.requires_grad_()
         ),
         inputs(randn(8, 6)),
-        lambda x, g: bool((g[x > 0] == 1).all())
-        and bool(((g[x <= 0] >= 0.2) & (g[x <= 0] <= 0.4)).all()),
+        lambda x, g: (
+            bool((g[x > 0] == 1).all()) and bool(((g[x <= 0] >= 0.2) & (g[x <= 0] <= 0.4)).all())
+        ),
     ),
     RandomSample(
         "native_dropout_eval",

@@ -192,7 +192,7 @@ impl TchKernels {
         for (out, grad) in outs.iter().zip(grads) {
             if let Some(out) = out {
                 let grad = grad.ok_or("the recomputed forward gave no such gradient")?;
-                self.write(out, grad)?;
+                self.write(out, cast(grad, kind_of(out.dtype))?)?;
             }
         }
         Ok(())

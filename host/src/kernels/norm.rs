@@ -1,7 +1,16 @@
 //! Normalization kernels. tch has the forwards; the backwards (whose `bool[3]` masks tch
 //! does not bind) are recomputed under autograd ([`vjp`](super::vjp)) or composed here.
 
-use tch::{TchError, Tensor};
+use tch::{Kind, TchError, Tensor};
+
+/// The dtype libtorch's kernels compute `kind` in: float for the half types, which round
+/// once, at the end (the callers' outputs cast back).
+fn opmath(kind: Kind) -> Kind {
+    match kind {
+        Kind::Half | Kind::BFloat16 => Kind::Float,
+        other => other,
+    }
+}
 
 /// The normalization backward over the last dim of `[rows, d]` views: `x`, `grad` and the
 /// weight-scaled `g` are `[rows, d]`, `mean`/`rstd` `[rows, 1]`. Returns the input gradient
@@ -32,10 +41,10 @@ pub fn layer_norm_backward(
     rstd: &Tensor,
     weight: Option<&Tensor>,
 ) -> Result<[Tensor; 3], TchError> {
-    let kind = x.kind();
+    let kind = opmath(x.kind());
     let d: i64 = normalized.iter().product();
-    let x2 = x.f_reshape([-1, d])?;
-    let grad2 = grad.f_reshape([-1, d])?;
+    let x2 = x.f_reshape([-1, d])?.f_to_kind(kind)?;
+    let grad2 = grad.f_reshape([-1, d])?.f_to_kind(kind)?;
     let (mean2, rstd2) = (
         mean.f_reshape([-1, 1])?.f_to_kind(kind)?,
         rstd.f_reshape([-1, 1])?.f_to_kind(kind)?,
@@ -66,7 +75,7 @@ pub fn group_norm_backward(
     c: i64,
     groups: i64,
 ) -> Result<[Tensor; 3], TchError> {
-    let kind = x.kind();
+    let kind = opmath(x.kind());
     // Explicit sizes: `-1` is ambiguous for an empty batch.
     let hw = if n * c == 0 {
         0
@@ -74,8 +83,8 @@ pub fn group_norm_backward(
         x.numel() as i64 / (n * c)
     };
     let per_group = if groups == 0 { 0 } else { c / groups * hw };
-    let x3 = x.f_reshape([n, c, hw])?;
-    let grad3 = grad.f_reshape([n, c, hw])?;
+    let x3 = x.f_reshape([n, c, hw])?.f_to_kind(kind)?;
+    let grad3 = grad.f_reshape([n, c, hw])?.f_to_kind(kind)?;
     let g = match weight {
         Some(w) => grad3.f_mul(&w.f_reshape([1, c, 1])?.f_to_kind(kind)?)?,
         None => grad3.shallow_clone(),

@@ -20,7 +20,7 @@ pub fn gradients(
             .map(|t| t.map(leaf).transpose())
             .collect::<Result<Vec<_>, _>>()?;
         let y = forward(&leaves)?;
-        let weighted = y.f_mul(&grad.f_to_kind(y.kind())?)?.f_sum(y.kind())?;
+        let weighted = weighted(&y, grad)?;
         let defined: Vec<&Tensor> = leaves.iter().flatten().collect();
         let mut grads = Tensor::f_run_backward(&[&weighted], &defined, false, false)?.into_iter();
         Ok(leaves
@@ -28,4 +28,16 @@ pub fn gradients(
             .map(|l| l.as_ref().and_then(|_| grads.next()))
             .collect())
     })
+}
+
+/// `y` weighted by `grad` and summed, whose backward hands `y`'s backward `grad` in `grad`'s
+/// layout: libtorch's kernels take other paths (and round otherwise) for a broadcast
+/// gradient, as `sum`'s backward gives one.
+fn weighted(y: &Tensor, grad: &Tensor) -> Result<Tensor, TchError> {
+    let grad = grad.f_to_kind(y.kind())?;
+    if grad.numel() > 0 && grad.stride().iter().all(|&s| s == 0) {
+        let value = grad.f_flatten(0, -1)?.f_get(0)?;
+        return y.f_sum(y.kind())?.f_mul(&value);
+    }
+    y.f_mul(&grad)?.f_sum(y.kind())
 }
