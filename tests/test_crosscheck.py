@@ -1395,6 +1395,20 @@ def grads_of(sample: GradSample, args, device=None):
 
 GRAD_SAMPLES = [
     GradSample(
+        "multilabel_margin_loss",
+        lambda a: F.multilabel_margin_loss(
+            a, torch.tensor([[3, 0, -1, 1], [0, 1, 2, 3], [1, -1, 2, 2]], device=a.device)
+        ),
+        inputs(randn(3, 4)),
+    ),
+    GradSample(
+        "multilabel_margin_loss_vector_unreduced",
+        lambda a: F.multilabel_margin_loss(
+            a, torch.tensor([2, 0, -1, 1], device=a.device), reduction="none"
+        ),
+        inputs(randn(4)),
+    ),
+    GradSample(
         "multi_margin_loss",
         lambda a: F.multi_margin_loss(
             a, torch.tensor([0, 2, 1], device=a.device), p=2, reduction="none"

@@ -1,8 +1,7 @@
 //! Ops the host's libtorch computes whole, one `library` kernel each: `glu` and its backward,
 //! `take`, `put_`, `searchsorted`, `bucketize`, `isin`, `im2col`/`col2im` (`F.unfold`/
 //! `F.fold`), `max_unpool2d`/`3d`, `tril_indices`/`triu_indices`, `renorm`,
-//! `kaiser_window`, `multi_margin_loss` and its backward. Their checks, shapes and dtypes are
-//! here.
+//! `kaiser_window`. Their checks, shapes and dtypes are here.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
@@ -18,7 +17,7 @@ use crate::rules::shape::{fmt_shape, numel, wrap_dim};
 use crate::types::{IsinParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
 /// Runs `op` on `inputs` into `out`, returning `result`.
-fn run(
+pub fn run(
     cx: &mut Ctx,
     op: LibraryOp,
     inputs: &[TensorMeta],
@@ -662,95 +661,4 @@ pub fn kaiser_window(args: &Args, cx: &mut Ctx, params: usize) -> Outputs {
     let out = cx.empty_contiguous(&[length], dtype)?;
     let op = LibraryOp::KaiserWindow((periodic, beta));
     run(cx, op, &[], out.clone(), Output::Tensor(out))
-}
-
-/// The checks of `multi_margin_loss` and its backward; returns the samples in a batch.
-fn check_multi_margin(
-    x: &TensorMeta,
-    target: &TensorMeta,
-    p: i64,
-    weight: Option<&TensorMeta>,
-) -> Result<i64> {
-    ensure!(p == 1 || p == 2, "only p == 1 and p == 2 supported");
-    let nd = x.dim();
-    ensure!(
-        (nd == 2 && x.sizes[1] != 0) || (nd == 1 && x.sizes[0] != 0) || nd == 0,
-        "Expected non-empty vector or matrix with optional 0-dim batch size, but got: {}",
-        fmt_shape(&x.sizes)
-    );
-    ensure!(
-        matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
-        "\"multi_margin_loss_cpu_kernel\" not implemented for '{}'",
-        x.dtype.name()
-    );
-    ensure!(
-        target.dtype == ScalarType::Int64,
-        "expected scalar type Long but found {}",
-        target.dtype.name()
-    );
-    let frames = if nd <= 1 { 1 } else { x.sizes[0] };
-    let classes = if nd == 0 { 1 } else { x.sizes[nd - 1] };
-    ensure!(
-        target.dim() <= 1 && numel(&target.sizes)? == frames,
-        "inconsistent target size, expected {frames} but got {}",
-        fmt_shape(&target.sizes)
-    );
-    if let Some(w) = weight {
-        ensure!(
-            w.dim() <= 1 && numel(&w.sizes)? == classes,
-            "inconsistent weight size, expected {classes} but got {}",
-            fmt_shape(&w.sizes)
-        );
-    }
-    Ok(frames)
-}
-
-fn int_scalar(args: &Args, i: usize, default: i64) -> Result<i64> {
-    Ok(match args.scalar_or(i, Scalar::Integer(default))? {
-        Scalar::Integer(v) => v,
-        Scalar::Float(v) => v as i64,
-        Scalar::Boolean(v) => i64::from(v),
-        Scalar::Complex((re, _)) => re as i64,
-    })
-}
-
-fn float_scalar(args: &Args, i: usize, default: f64) -> Result<f64> {
-    Ok(args.scalar_or(i, Scalar::Float(default))?.to_f64())
-}
-
-/// `multi_margin_loss(self, target, p=1, margin=1, weight=None, reduction=Mean)`: per sample
-/// (`[N]` without reduction when `target` has a dim), else a 0-dim total.
-pub fn multi_margin_loss(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(6)?;
-    let (x, target) = (args.tensor(0)?, args.tensor(1)?);
-    let (p, margin) = (int_scalar(args, 2, 1)?, float_scalar(args, 3, 1.0)?);
-    let weight = args.opt_tensor(4)?;
-    let reduction = args.int_or(5, 1)?;
-    let frames = check_multi_margin(x, target, p, weight)?;
-    let shape: &[i64] = if reduction == 0 && target.dim() > 0 {
-        &[frames]
-    } else {
-        &[]
-    };
-    let out = cx.empty_contiguous(shape, x.dtype)?;
-    let mut inputs = vec![x.clone(), target.clone()];
-    inputs.extend(weight.cloned());
-    let op = LibraryOp::MultiMarginLoss((p, margin, reduction));
-    run(cx, op, &inputs, out.clone(), Output::Tensor(out))
-}
-
-/// `multi_margin_loss_backward(grad_output, self, target, p, margin, weight=None,
-/// reduction=Mean)`: the gradient by `self`, contiguous.
-pub fn multi_margin_loss_backward(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(7)?;
-    let (grad, x, target) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    let (p, margin) = (int_scalar(args, 3, 1)?, float_scalar(args, 4, 1.0)?);
-    let weight = args.opt_tensor(5)?;
-    let reduction = args.int_or(6, 1)?;
-    check_multi_margin(x, target, p, weight)?;
-    let out = cx.empty_contiguous(&x.sizes, x.dtype)?;
-    let mut inputs = vec![grad.clone(), x.clone(), target.clone()];
-    inputs.extend(weight.cloned());
-    let op = LibraryOp::MultiMarginLossBackward((p, margin, reduction));
-    run(cx, op, &inputs, out.clone(), Output::Tensor(out))
 }

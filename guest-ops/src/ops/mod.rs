@@ -26,6 +26,7 @@ mod indexed_write;
 mod library;
 mod linalg;
 mod loss;
+mod margin_loss;
 mod minmax;
 mod norm;
 mod optim;

@@ -19,8 +19,8 @@ use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
     advanced, amp, arrange, complex, conv, counting, ctc, data, elementwise_loss, embedding_bag,
-    factorize, index, indexed_write, library, norm, optim, pool, recurrent, spatial, stats,
-    transformer,
+    factorize, index, indexed_write, library, margin_loss, norm, optim, pool, recurrent, spatial,
+    stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -628,10 +628,16 @@ const LINALG: &[Entry] = &[
     e("col2im", &[""], |a, c| library::col2im(a, c, F)),
     e("col2im", &["out"], |a, c| library::col2im(a, c, Out(6))),
     e("multi_margin_loss", &[""], |a, c| {
-        library::multi_margin_loss(a, c)
+        margin_loss::multi_margin_loss(a, c)
     }),
     e("multi_margin_loss_backward", &[""], |a, c| {
-        library::multi_margin_loss_backward(a, c)
+        margin_loss::multi_margin_loss_backward(a, c)
+    }),
+    e("multilabel_margin_loss_forward", &[""], |a, c| {
+        margin_loss::multilabel_margin_loss(a, c)
+    }),
+    e("multilabel_margin_loss_backward", &[""], |a, c| {
+        margin_loss::multilabel_margin_loss_backward(a, c)
     }),
     e("renorm", &[""], |a, c| library::renorm(a, c, F)),
     e("renorm_", &[""], |a, c| library::renorm(a, c, I)),

@@ -51,6 +51,7 @@ pub fn run(
         LibraryOp::AmpUnscale => amp_unscale(inputs),
         LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
         LibraryOp::Frexp => pair(input(inputs, 0)?.f_frexp()?),
+        LibraryOp::MultilabelMarginLoss(reduction) => multilabel_margin_loss(inputs, *reduction),
         LibraryOp::KaiserWindow((periodic, beta)) => {
             let length = outs.first().map_or(0, |o| o.sizes[0]);
             Tensor::f_kaiser_window_beta(length, *periodic, *beta, options).map(|t| vec![t])
@@ -106,13 +107,15 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         }
         LibraryOp::MultiMarginLossBackward((p, margin, reduction)) => {
             let (grad, x, target) = (input(inputs, 0)?, input(inputs, 1)?, input(inputs, 2)?);
-            let reduction = match reduction {
-                0 => tch::Reduction::None,
-                1 => tch::Reduction::Mean,
-                _ => tch::Reduction::Sum,
-            };
             let (p, margin) = (tch::Scalar::int(*p), tch::Scalar::float(*margin));
+            let reduction = reduction_of(*reduction);
             x.f_multi_margin_loss_backward(grad, target, p, margin, inputs.get(3), reduction)
+        }
+        LibraryOp::MultilabelMarginLossBackward(reduction) => {
+            let [grad, x, target, is_target] = inputs else {
+                return Err(missing(4));
+            };
+            x.f_multilabel_margin_loss_backward(grad, target, reduction_of(*reduction), is_target)
         }
         LibraryOp::StandardGammaGrad => {
             input(inputs, 0)?.f_internal_standard_gamma_grad(input(inputs, 1)?)
@@ -133,6 +136,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::Frexp
+        | LibraryOp::MultilabelMarginLoss(_)
         | LibraryOp::KaiserWindow(_)
         | LibraryOp::WeightNorm(_)
         | LibraryOp::WeightNormBackward(_)
@@ -472,4 +476,37 @@ fn multi_margin_loss(
         1 => per_sample.f_mean(x.kind()),
         _ => per_sample.f_sum(x.kind()),
     }
+}
+
+/// aten's reduction code as tch's.
+fn reduction_of(code: i64) -> tch::Reduction {
+    match code {
+        0 => tch::Reduction::None,
+        1 => tch::Reduction::Mean,
+        _ => tch::Reduction::Sum,
+    }
+}
+
+/// `multilabel_margin_loss_forward`: libtorch's C API has only the loss, so `is_target` is
+/// rebuilt from `target`: 1 at each class a sample lists before its first -1.
+fn multilabel_margin_loss(inputs: &[Tensor], reduction: i64) -> Result<Vec<Tensor>, TchError> {
+    let [x, target] = inputs else {
+        return Err(missing(2));
+    };
+    let loss = x.f_multilabel_margin_loss(target, reduction_of(reduction))?;
+    let classes = match target.size()[..] {
+        [_, c] => c,
+        _ => target.numel() as i64,
+    };
+    let rows = target.f_reshape([-1, classes])?;
+    let listed = rows
+        .f_ne(-1)?
+        .f_cumprod(1, Kind::Int64)?
+        .f_to_kind(x.kind())?;
+    let is_target = x
+        .f_new_zeros(rows.size().as_slice(), (x.kind(), x.device()))?
+        .f_scatter_add(1, &rows.f_clamp_min(0)?, &listed)?
+        .f_clamp_max(1)?
+        .f_reshape(target.size().as_slice())?;
+    Ok(vec![loss, is_target])
 }
