@@ -1395,6 +1395,26 @@ def grads_of(sample: GradSample, args, device=None):
 
 GRAD_SAMPLES = [
     GradSample(
+        "fractional_max_pool2d",
+        lambda a: F.fractional_max_pool2d(
+            a,
+            (3, 2),
+            output_size=(4, 5),
+            _random_samples=torch.tensor([[[0.1, 0.9], [0.5, 0.5]]], device=a.device),
+        ),
+        inputs(randn(1, 2, 7, 8)),
+    ),
+    GradSample(
+        "fractional_max_pool3d_unbatched",
+        lambda a: F.fractional_max_pool3d(
+            a,
+            2,
+            output_size=(2, 3, 3),
+            _random_samples=torch.tensor([[[0.3, 0.7, 0.2]]], device=a.device),
+        ),
+        inputs(randn(1, 4, 5, 6)),
+    ),
+    GradSample(
         "multilabel_margin_loss",
         lambda a: F.multilabel_margin_loss(
             a, torch.tensor([[3, 0, -1, 1], [0, 1, 2, 3], [1, -1, 2, 2]], device=a.device)

@@ -21,6 +21,7 @@ mod elementwise_loss;
 mod embedding_bag;
 mod factorize;
 mod factory;
+mod fractional_pool;
 mod index;
 mod indexed_write;
 mod library;

@@ -19,8 +19,8 @@ use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
     advanced, amp, arrange, complex, conv, counting, ctc, data, elementwise_loss, embedding_bag,
-    factorize, index, indexed_write, library, margin_loss, norm, optim, pool, recurrent, spatial,
-    stats, transformer,
+    factorize, fractional_pool, index, indexed_write, library, margin_loss, norm, optim, pool,
+    recurrent, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,
@@ -682,6 +682,18 @@ const LINALG: &[Entry] = &[
         ],
         |a, c| library::isin(a, c, Out(4)),
     ),
+    e("fractional_max_pool2d", &[""], |a, c| {
+        fractional_pool::forward(a, c, 2)
+    }),
+    e("fractional_max_pool3d", &[""], |a, c| {
+        fractional_pool::forward(a, c, 3)
+    }),
+    e("fractional_max_pool2d_backward", &[""], |a, c| {
+        fractional_pool::backward(a, c, 2)
+    }),
+    e("fractional_max_pool3d_backward", &[""], |a, c| {
+        fractional_pool::backward(a, c, 3)
+    }),
     e("max_unpool2d", &[""], |a, c| {
         library::max_unpool(a, c, F, 2)
     }),

@@ -1,6 +1,6 @@
 //! The `library` kernel: ops libtorch computes whole, each a `library-op` of the WIT (from
 //! `glu` and `take` to the fused recurrent cells, the transformer fast paths, GradScaler's
-//! kernels and the CTC loss).
+//! kernels, the CTC and margin losses and fractional max pooling).
 
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -52,6 +52,15 @@ pub fn run(
         LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
         LibraryOp::Frexp => pair(input(inputs, 0)?.f_frexp()?),
         LibraryOp::MultilabelMarginLoss(reduction) => multilabel_margin_loss(inputs, *reduction),
+        LibraryOp::FractionalMaxPool((kernel, output)) => {
+            let [x, samples] = inputs else {
+                return Err(missing(2));
+            };
+            pair(match kernel.len() {
+                2 => x.f_fractional_max_pool2d(kernel.as_slice(), output.as_slice(), samples)?,
+                _ => x.f_fractional_max_pool3d(kernel.as_slice(), output.as_slice(), samples)?,
+            })
+        }
         LibraryOp::KaiserWindow((periodic, beta)) => {
             let length = outs.first().map_or(0, |o| o.sizes[0]);
             Tensor::f_kaiser_window_beta(length, *periodic, *beta, options).map(|t| vec![t])
@@ -111,6 +120,16 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             let reduction = reduction_of(*reduction);
             x.f_multi_margin_loss_backward(grad, target, p, margin, inputs.get(3), reduction)
         }
+        LibraryOp::FractionalMaxPoolBackward((kernel, output)) => {
+            let [grad, x, indices] = inputs else {
+                return Err(missing(3));
+            };
+            let (kernel, output) = (kernel.as_slice(), output.as_slice());
+            match kernel.len() {
+                2 => x.f_fractional_max_pool2d_backward(grad, kernel, output, indices),
+                _ => x.f_fractional_max_pool3d_backward(grad, kernel, output, indices),
+            }
+        }
         LibraryOp::MultilabelMarginLossBackward(reduction) => {
             let [grad, x, target, is_target] = inputs else {
                 return Err(missing(4));
@@ -137,6 +156,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::FusedAdam(_)
         | LibraryOp::Frexp
         | LibraryOp::MultilabelMarginLoss(_)
+        | LibraryOp::FractionalMaxPool(_)
         | LibraryOp::KaiserWindow(_)
         | LibraryOp::WeightNorm(_)
         | LibraryOp::WeightNormBackward(_)
