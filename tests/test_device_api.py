@@ -67,3 +67,46 @@ def test_generators_and_storage_resize():
     storage.resize_(32)
     assert storage.nbytes() == 32
     torch.testing.assert_close(t.cpu(), torch.arange(4.0))
+
+
+def test_rng_state_round_trips():
+    torch.remote.manual_seed(7)
+    state = torch.remote.get_rng_state()
+    first = torch.rand(5, device="remote").cpu()
+    assert not torch.equal(torch.rand(5, device="remote").cpu(), first)
+    torch.remote.set_rng_state(state)
+    assert torch.equal(torch.rand(5, device="remote").cpu(), first)
+    with pytest.raises(ValueError, match="16 bytes"):
+        torch.remote.set_rng_state(torch.zeros(3, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_checkpoint_replays_dropout_masks(reentrant):
+    # Activation checkpointing runs the forward again in the backward: the remote random
+    # state it saved and restores must give the same dropout mask.
+    from torch.utils.checkpoint import checkpoint
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(32, 32), torch.nn.Dropout(0.5), torch.nn.Linear(32, 1)
+    ).to("remote")
+    x = torch.randn(8, 32, device="remote", requires_grad=True)
+    grads = []
+    for wrapped in (model, lambda t: checkpoint(model, t, use_reentrant=reentrant)):
+        torch.manual_seed(1)
+        wrapped(x).sum().backward()
+        grads.append(x.grad.cpu())
+        x.grad = None
+    torch.testing.assert_close(grads[1], grads[0])
+
+
+def test_peak_memory_follows_the_host():
+    torch.remote.synchronize()
+    torch.remote.reset_peak_memory_stats()
+    before = torch.remote.memory_allocated()
+    assert torch.remote.max_memory_allocated() == before
+    big = torch.empty(1 << 20, device="remote")
+    del big
+    assert torch.remote.memory_allocated() == before
+    assert torch.remote.max_memory_allocated() >= before + (4 << 20)
+    torch.remote.empty_cache()

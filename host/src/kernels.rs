@@ -126,9 +126,14 @@ impl TchKernels {
         data::size(query, &self.view(x)?).map_err(err)
     }
 
-    pub fn seed(&mut self, seed: u64) {
+    /// Sets the random state: the seed, and how many random ops ran since it was set.
+    pub fn set_rng_state(&mut self, seed: u64, offset: u64) {
         self.seed = seed;
-        self.random_ops = 0;
+        self.random_ops = offset;
+    }
+
+    pub fn rng_state(&self) -> (u64, u64) {
+        (self.seed, self.random_ops)
     }
 
     fn view(&self, meta: &TensorMeta) -> Result<Tensor, String> {

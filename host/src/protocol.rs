@@ -60,8 +60,11 @@ pub enum ClientMessage {
     Alloc { storage: u64, nbytes: u64 },
     /// Storages the client no longer references.
     Free { storages: Vec<u64> },
-    /// Seeds the session's random ops.
-    Seed { seed: u64 },
+    /// Sets the random state of the session's ops: a seed, and how many random ops ran since
+    /// it was set (0 for a fresh seed; a saved state's count to go back to it).
+    Seed { seed: u64, offset: u64 },
+    /// Starts the peak of live bytes again from the bytes live now.
+    ResetPeak,
     /// Asks for the bytes of a tensor, densely packed in its dtype; answered by `Data`.
     Download { tensor: TensorMeta },
     /// Asks for a size that depends on a tensor's values (a data-dependent op's output);
@@ -93,6 +96,10 @@ pub struct HostStats {
     pub total_memory: u64,
     /// CUDA compute capability (major, minor); (0, 0) for the CPU.
     pub capability: (u32, u32),
+    /// The most bytes live at once since the session began or the last `ResetPeak`.
+    pub peak_bytes: u64,
+    /// The random state: the seed and the random ops run since it was set.
+    pub rng: (u64, u64),
 }
 
 /// Messages from the host.

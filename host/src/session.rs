@@ -93,8 +93,12 @@ impl Session {
                 }
                 None
             }
-            ClientMessage::Seed { seed } => {
-                self.runtime.kernels().seed(seed);
+            ClientMessage::Seed { seed, offset } => {
+                self.runtime.kernels().set_rng_state(seed, offset);
+                None
+            }
+            ClientMessage::ResetPeak => {
+                self.storages().reset_peak();
                 None
             }
             ClientMessage::Download { tensor } => Some(self.download(&tensor)),
@@ -256,6 +260,8 @@ impl Session {
             device_name: info.name.clone(),
             total_memory: info.total_memory,
             capability: info.capability,
+            peak_bytes: self.storages().peak(),
+            rng: self.runtime.kernels().rng_state(),
         }
     }
 }

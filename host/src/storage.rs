@@ -105,6 +105,8 @@ pub struct Storages {
     device: Device,
     map: HashMap<u64, Stored>,
     bytes: u64,
+    /// The most `bytes` has been since the session began or `reset_peak`.
+    peak: u64,
     /// While a recorded op is replayed: its storage ids to the ones of the op now.
     replayed: StorageMap,
     scope: OpScope,
@@ -116,6 +118,7 @@ impl Storages {
             device,
             map: HashMap::new(),
             bytes: 0,
+            peak: 0,
             replayed: StorageMap::default(),
             scope: OpScope::default(),
         }
@@ -141,6 +144,15 @@ impl Storages {
     /// Live storage count and bytes.
     pub fn usage(&self) -> (u64, u64) {
         (self.map.len() as u64, self.bytes)
+    }
+
+    /// The most bytes live at once since the session began or the last `reset_peak`.
+    pub fn peak(&self) -> u64 {
+        self.peak
+    }
+
+    pub fn reset_peak(&mut self) {
+        self.peak = self.bytes;
     }
 
     /// Makes the ids that kernels name go through `map` (empty: ids are taken as they are).
@@ -231,6 +243,7 @@ impl Storages {
         }
         let nbytes = bytes.numel() as u64;
         self.bytes += nbytes;
+        self.peak = self.peak.max(self.bytes);
         self.map.insert(id, Stored::new(bytes, nbytes));
         Ok(())
     }

@@ -540,9 +540,15 @@ impl Core {
         }
     }
 
-    pub fn seed(&mut self, device: usize, seed: u64) -> Result<()> {
-        self.check_device("manual_seed", device)?;
-        self.send_in_order(device, ClientMessage::Seed { seed }, &[])
+    /// Sets `remote:{device}`'s random state: a seed, and the random ops run since it was set.
+    pub fn set_rng_state(&mut self, device: usize, seed: u64, offset: u64) -> Result<()> {
+        self.check_device("set_rng_state", device)?;
+        self.send_in_order(device, ClientMessage::Seed { seed, offset }, &[])
+    }
+
+    pub fn reset_peak(&mut self, device: usize) -> Result<()> {
+        self.check_device("reset_peak_memory_stats", device)?;
+        self.send_in_order(device, ClientMessage::ResetPeak, &[])
     }
 
     /// `remote:{device}`'s figures for this session; in a dry run, the client's own count.

@@ -500,7 +500,10 @@ pub extern "C" fn tr_manual_seed(device: i32, seed: u64) {
         || (),
         || {
             if let Ok(mut guard) = session::attached_core() {
-                let _ = guard.as_mut().expect("attached").seed(device, seed);
+                let _ = guard
+                    .as_mut()
+                    .expect("attached")
+                    .set_rng_state(device, seed, 0);
             }
         },
     )

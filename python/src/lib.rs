@@ -121,9 +121,16 @@ fn synchronize(py: Python<'_>, device: usize) -> PyResult<()> {
     with_core(py, |core| core.synchronize(device))
 }
 
+/// Sets `remote:{device}`'s random state: `seed`, and `offset` random ops run since it was set.
 #[pyfunction]
-fn manual_seed(py: Python<'_>, device: usize, seed: u64) -> PyResult<()> {
-    with_core(py, |core| core.seed(device, seed))
+#[pyo3(signature = (device, seed, offset=0))]
+fn set_rng_state(py: Python<'_>, device: usize, seed: u64, offset: u64) -> PyResult<()> {
+    with_core(py, |core| core.set_rng_state(device, seed, offset))
+}
+
+#[pyfunction]
+fn reset_peak_memory(py: Python<'_>, device: usize) -> PyResult<()> {
+    with_core(py, |core| core.reset_peak(device))
 }
 
 /// `remote:{device}`'s host figures for this session (one round trip).
@@ -138,6 +145,8 @@ fn host_stats<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict
     dict.set_item("device_name", stats.device_name)?;
     dict.set_item("total_memory", stats.total_memory)?;
     dict.set_item("capability", stats.capability)?;
+    dict.set_item("peak_bytes", stats.peak_bytes)?;
+    dict.set_item("rng", stats.rng)?;
     Ok(dict)
 }
 
@@ -195,7 +204,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(current_device, m)?)?;
     m.add_function(wrap_pyfunction!(set_device, m)?)?;
     m.add_function(wrap_pyfunction!(synchronize, m)?)?;
-    m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(set_rng_state, m)?)?;
+    m.add_function(wrap_pyfunction!(reset_peak_memory, m)?)?;
     m.add_function(wrap_pyfunction!(host_stats, m)?)?;
     m.add_function(wrap_pyfunction!(client_stats, m)?)?;
     m.add_function(wrap_pyfunction!(time_inference, m)?)?;

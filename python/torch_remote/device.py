@@ -5,12 +5,16 @@ about a device comes from that host."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from . import _native
+
+#: A random state's bytes: the seed and the count of random ops since, little-endian.
+_RNG_STATE = struct.Struct("<QQ")
 
 
 def is_available() -> bool:
@@ -77,15 +81,49 @@ def synchronize(device: Any = None) -> None:
     _native.synchronize(_index(device))
 
 
+#: Read by ``torch.utils.checkpoint``: it saves and restores the random state only of device
+#: modules that say they are initialised.
+_initialized = True
+
+
 def manual_seed(seed: int) -> None:
     """Seeds the random ops of the current remote device."""
-    _native.manual_seed(current_device(), int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+    _native.set_rng_state(current_device(), int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
 def manual_seed_all(seed: int) -> None:
     """Seeds the random ops of every remote device."""
     for index in range(device_count()):
-        _native.manual_seed(index, int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+        _native.set_rng_state(index, int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+def get_rng_state(device: Any = "remote") -> torch.Tensor:
+    """The random state of ``device``'s host as a CPU ``uint8`` tensor, as
+    ``torch.cuda.get_rng_state`` gives it: its seed and how many random ops ran since it was
+    set. Waits for the ops sent before it."""
+    seed, offset = _native.host_stats(_index(device))["rng"]
+    return torch.frombuffer(bytearray(_RNG_STATE.pack(seed, offset)), dtype=torch.uint8)
+
+
+def set_rng_state(new_state: torch.Tensor, device: Any = "remote") -> None:
+    """Puts ``device``'s random state back to one ``get_rng_state`` gave: the random ops after
+    it draw what they drew then."""
+    data = bytes(new_state.detach().cpu().to(torch.uint8).tolist())
+    if len(data) != _RNG_STATE.size:
+        raise ValueError(
+            f"set_rng_state: a remote random state is {_RNG_STATE.size} bytes, got {len(data)}"
+        )
+    seed, offset = _RNG_STATE.unpack(data)
+    _native.set_rng_state(_index(device), seed, offset)
+
+
+def get_rng_state_all() -> list[torch.Tensor]:
+    return [get_rng_state(index) for index in range(device_count())]
+
+
+def set_rng_state_all(new_states: list[torch.Tensor]) -> None:
+    for index, state in enumerate(new_states):
+        set_rng_state(state, index)
 
 
 @dataclass(frozen=True)
@@ -126,6 +164,24 @@ def get_device_capability(device: Any = None) -> tuple[int, int]:
 def memory_allocated(device: Any = None) -> int:
     """Bytes held by this process's storages on ``device``, as its host counts them."""
     return _native.host_stats(_index(device))["bytes"]
+
+
+def max_memory_allocated(device: Any = None) -> int:
+    """The most bytes this process's storages on ``device`` held at once, since the session
+    began or the last ``reset_peak_memory_stats``."""
+    return _native.host_stats(_index(device))["peak_bytes"]
+
+
+def reset_peak_memory_stats(device: Any = None) -> None:
+    _native.reset_peak_memory(_index(device))
+
+
+def empty_cache() -> None:
+    """Nothing to do: a host frees a storage's memory as soon as PyTorch releases it."""
+
+
+def is_bf16_supported() -> bool:
+    return True
 
 
 def stats() -> dict[str, int]:
