@@ -154,14 +154,24 @@ def gradients(inputs, outputs) -> list[torch.Tensor | None]:
     return list(torch.autograd.grad(total, inputs, allow_unused=True))
 
 
-def compare(expected, remote, dry, tally: Tally) -> None:
+def is_random(op, sample) -> bool:
+    """Whether the sample's values come from a random generator (attention dropout in
+    training). OpInfo seeds both runs alike, but the remote host's generator is not the
+    CPU's: only metadata can agree."""
+    if op.name != "nn.functional.multi_head_attention_forward":
+        return False
+    return bool(sample.kwargs.get("training")) and sample.args[9] > 0
+
+
+def compare(expected, remote, dry, tally: Tally, values: bool = True) -> None:
     assert len(expected) == len(remote) == len(dry), "output counts differ"
     for cpu_t, remote_t, dry_t in zip(expected, remote, dry, strict=True):
         if meta(dry_t) != meta(remote_t):
             tally.meta_disagreements += 1
             raise AssertionError(f"dry run {meta(dry_t)} != host {meta(remote_t)}")
         assert meta(remote_t) == meta(cpu_t), f"remote {meta(remote_t)} != cpu {meta(cpu_t)}"
-        torch.testing.assert_close(remote_t.cpu(), cpu_t, equal_nan=True)
+        if values:
+            torch.testing.assert_close(remote_t.cpu(), cpu_t, equal_nan=True)
 
 
 def check_sample(op, sample, grad: bool, tally: Tally) -> None:
@@ -175,8 +185,9 @@ def check_sample(op, sample, grad: bool, tally: Tally) -> None:
         if "dry run" not in str(e):
             raise
         dry = remote
-    compare(expected, remote, dry, tally)
-    if grad:
+    random = is_random(op, sample)
+    compare(expected, remote, dry, tally, values=not random)
+    if grad and not random:
         cpu_grads = gradients(cpu_inputs, expected)
         remote_grads = gradients(remote_inputs, remote)
         for g_cpu, g_remote in zip(cpu_grads, remote_grads, strict=True):
