@@ -68,3 +68,26 @@ def test_aot_eager_and_eager_backends_train_as_eager_cpu_does():
 
 def test_dynamic_shapes_follow_the_batch():
     _compare({"backend": "aot_eager", "dynamic": True}, [4, 6, 3])
+
+
+# TorchScript is deprecated in PyTorch 2.13, but models saved with it still run.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("script", [False, True])
+def test_torchscript_runs_a_conv_net_like_cpu(script):
+    # The tracer records `_convolution`, not `convolution`: the remote device must go
+    # through the same op as the CPU, or the trace holds the result as a constant.
+    import copy
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.ConvTranspose2d(4, 2, 2)
+    )
+    x = torch.randn(2, 3, 8, 8)
+    remote_net = copy.deepcopy(net).to("remote")
+    if script:
+        compiled = torch.jit.script(remote_net)
+    else:
+        compiled = torch.jit.trace(remote_net, x.to("remote"))
+        kinds = {node.kind() for node in compiled.inlined_graph.nodes()}
+        assert "aten::_convolution" in kinds
+    torch.testing.assert_close(compiled(x.to("remote")).cpu(), net(x), rtol=1e-4, atol=1e-5)

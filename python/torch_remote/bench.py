@@ -129,7 +129,7 @@ def _inference_cases() -> dict[str, tuple[str, str, list, Callable[[], object]]]
         "add": ("add", "Tensor", [f32(64, 64), f32(64, 64)], lambda: torch.add(a, b)),
         "mm": ("mm", "", [f32(64, 64), f32(64, 64)], lambda: torch.mm(a, b)),
         "conv2d": (
-            "convolution",
+            "_convolution",
             "",
             [
                 f32(8, 3, 32, 32),

@@ -155,10 +155,12 @@ fn params(
     Ok((p, shape))
 }
 
-/// `convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
-/// groups)`.
+/// `_convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
+/// groups, benchmark, deterministic, cudnn_enabled, allow_tf32)`, which `convolution` (and so
+/// every `conv*d`) calls, as on the CPU: `torch.jit.trace` records this op, not `convolution`.
+/// The last four are cuDNN's choices, which libtorch makes on the host.
 pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(9)?;
+    args.at_most(13)?;
     let (x, weight, bias) = (args.tensor(0)?, args.tensor(1)?, args.opt_tensor(2)?);
     let (p, shape) = params(args, 3, x, weight)?;
     if let Some(b) = bias {
@@ -267,20 +269,20 @@ mod tests {
     #[test]
     fn conv_shapes_and_layouts() {
         let (x, w) = (f32s(&[2, 3, 8, 8], 1), f32s(&[4, 3, 3, 3], 2));
-        let (res, _) = run("convolution", "", conv_args(&x, &w, 2, 1, false));
+        let (res, _) = run("_convolution", "", conv_args(&x, &w, 2, 1, false));
         assert_eq!(
             geometry(&meta(&res.unwrap(), 0)),
             (vec![2, 4, 4, 4], vec![64, 16, 4, 1], 0, ScalarType::Float32)
         );
         let mut cl = x.clone();
         cl.strides = vec![192, 1, 24, 3];
-        let (res, _) = run("convolution", "", conv_args(&cl, &w, 1, 0, false));
+        let (res, _) = run("_convolution", "", conv_args(&cl, &w, 1, 0, false));
         assert_eq!(meta(&res.unwrap(), 0).strides, vec![144, 1, 24, 4]);
         let wt = f32s(&[3, 5, 3, 3], 3);
-        let (res, _) = run("convolution", "", conv_args(&x, &wt, 2, 1, true));
+        let (res, _) = run("_convolution", "", conv_args(&x, &wt, 2, 1, true));
         assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, 5, 16, 16]);
         let (res, _) = run(
-            "convolution",
+            "_convolution",
             "",
             conv_args(&f32s(&[2, 5, 8, 8], 4), &w, 1, 0, false),
         );
@@ -288,7 +290,7 @@ mod tests {
             "Given groups=1, weight of size [4, 3, 3, 3], expected input[2, 5, 8, 8] to have 3 channels, but got 5 channels instead"
         ));
         let (res, _) = run(
-            "convolution",
+            "_convolution",
             "",
             conv_args(&f32s(&[2, 3, 2, 2], 4), &w, 1, 0, false),
         );

@@ -1358,7 +1358,7 @@ const ADAPTIVE_POOL: [[Entry; 6]; 2] = [
 ];
 
 const CONV: &[Entry] = &[
-    e("convolution", &[""], conv::convolution),
+    e("_convolution", &[""], conv::convolution),
     e("convolution_backward", &[""], conv::convolution_backward),
 ];
 
