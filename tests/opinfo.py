@@ -77,7 +77,15 @@ FAMILIES: dict[str, list[str]] = {
         "nextafter special.bessel_j0 special.bessel_j1 special.bessel_y0 special.bessel_y1 "
         "special.modified_bessel_i0 special.modified_bessel_i1 special.modified_bessel_k0 "
         "special.modified_bessel_k1 special.scaled_modified_bessel_k0 "
-        "special.scaled_modified_bessel_k1 special.spherical_bessel_j0 special.airy_ai"
+        "special.scaled_modified_bessel_k1 special.spherical_bessel_j0 special.airy_ai "
+        "special.chebyshev_polynomial_t special.chebyshev_polynomial_u "
+        "special.chebyshev_polynomial_v special.chebyshev_polynomial_w "
+        "special.shifted_chebyshev_polynomial_t special.shifted_chebyshev_polynomial_u "
+        "special.shifted_chebyshev_polynomial_v special.shifted_chebyshev_polynomial_w "
+        "special.hermite_polynomial_h special.hermite_polynomial_he "
+        "special.laguerre_polynomial_l special.legendre_polynomial_p linalg.lstsq "
+        "nn.functional.multilabel_margin_loss nn.functional.rrelu "
+        "nn.functional.fractional_max_pool2d nn.functional.fractional_max_pool3d"
     ).split(),
 }
 
@@ -155,12 +163,17 @@ def gradients(inputs, outputs) -> list[torch.Tensor | None]:
 
 
 def is_random(op, sample) -> bool:
-    """Whether the sample's values come from a random generator (attention dropout in
-    training). OpInfo seeds both runs alike, but the remote host's generator is not the
-    CPU's: only metadata can agree."""
-    if op.name != "nn.functional.multi_head_attention_forward":
-        return False
-    return bool(sample.kwargs.get("training")) and sample.args[9] > 0
+    """Whether the sample's values come from a random generator (dropout or rrelu in
+    training, fractional pooling without given samples). OpInfo seeds both runs alike, but
+    the remote host's generator is not the CPU's: only metadata can agree."""
+    training = bool(sample.kwargs.get("training"))
+    if op.name == "nn.functional.multi_head_attention_forward":
+        return training and sample.args[9] > 0
+    if op.name == "nn.functional.rrelu":
+        return training
+    if op.name.startswith("nn.functional.fractional_max_pool"):
+        return sample.kwargs.get("_random_samples") is None
+    return False
 
 
 def compare(expected, remote, dry, tally: Tally, values: bool = True) -> None:

@@ -24,12 +24,44 @@ fn rule(op: BinaryOp) -> Rule {
     use BinaryOp::*;
     match op {
         Div | Atan2 | Xlogy | Copysign | Xlog1py | Zeta => Rule::Float,
+        ChebyshevPolynomialT
+        | ChebyshevPolynomialU
+        | ChebyshevPolynomialV
+        | ChebyshevPolynomialW
+        | ShiftedChebyshevPolynomialT
+        | ShiftedChebyshevPolynomialU
+        | ShiftedChebyshevPolynomialV
+        | ShiftedChebyshevPolynomialW
+        | HermitePolynomialH
+        | HermitePolynomialHe
+        | LaguerrePolynomialL
+        | LegendrePolynomialP => Rule::Float,
         Eq | Ne | Lt | Le | Gt | Ge | LogicalAnd | LogicalOr | LogicalXor => Rule::Bool,
         Add | Sub | Mul | DivTrunc | DivFloor | Remainder | Pow | Maximum | Minimum | ClampMin
         | ClampMax | BitwiseAnd | BitwiseOr | BitwiseXor | Fmod | Hypot | Logaddexp
         | Logaddexp2 | Heaviside | Fmax | Fmin | LeftShift | RightShift | Gcd | Lcm | Igamma
         | Igammac | Nextafter => Rule::Common,
     }
+}
+
+/// The name of the `torch.special` orthogonal polynomial `op` is, if it is one.
+fn polynomial(op: BinaryOp) -> Option<&'static str> {
+    use BinaryOp::*;
+    Some(match op {
+        ChebyshevPolynomialT => "chebyshev_polynomial_t",
+        ChebyshevPolynomialU => "chebyshev_polynomial_u",
+        ChebyshevPolynomialV => "chebyshev_polynomial_v",
+        ChebyshevPolynomialW => "chebyshev_polynomial_w",
+        ShiftedChebyshevPolynomialT => "shifted_chebyshev_polynomial_t",
+        ShiftedChebyshevPolynomialU => "shifted_chebyshev_polynomial_u",
+        ShiftedChebyshevPolynomialV => "shifted_chebyshev_polynomial_v",
+        ShiftedChebyshevPolynomialW => "shifted_chebyshev_polynomial_w",
+        HermitePolynomialH => "hermite_polynomial_h",
+        HermitePolynomialHe => "hermite_polynomial_he",
+        LaguerrePolynomialL => "laguerre_polynomial_l",
+        LegendrePolynomialP => "legendre_polynomial_p",
+        _ => return None,
+    })
 }
 
 fn dtype_of(v: Value) -> ScalarType {
@@ -115,6 +147,12 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
                 Nextafter => "nextafter",
                 _ => "logaddexp2",
             },
+            common.name()
+        ),
+        op if polynomial(op).is_some() => ensure!(
+            !matches!(common, ScalarType::Float16 | ScalarType::Bfloat16),
+            "\"{}_cpu\" not implemented for '{}'",
+            polynomial(op).unwrap_or_default(),
             common.name()
         ),
         Zeta => ensure!(

@@ -353,9 +353,48 @@ macro_rules! special_binary {
     };
 }
 
+/// The orthogonal polynomials of `torch.special`, `(x, n)` with either a number: functional
+/// and `out=` overloads.
+macro_rules! polynomial {
+    ($name:literal, $op:ident) => {
+        [
+            e($name, &["", "x_scalar", "n_scalar"], |a, c| {
+                binary::binary(a, c, F, BinaryOp::$op)
+            }),
+            e($name, &["out", "x_scalar_out", "n_scalar_out"], |a, c| {
+                binary::binary(a, c, Out(2), BinaryOp::$op)
+            }),
+        ]
+    };
+}
+
 const SPECIAL_BINARY: &[[Entry; 2]] = &[
     special_binary!("special_xlog1py", Xlog1py),
     special_binary!("special_zeta", Zeta),
+    polynomial!("special_chebyshev_polynomial_t", ChebyshevPolynomialT),
+    polynomial!("special_chebyshev_polynomial_u", ChebyshevPolynomialU),
+    polynomial!("special_chebyshev_polynomial_v", ChebyshevPolynomialV),
+    polynomial!("special_chebyshev_polynomial_w", ChebyshevPolynomialW),
+    polynomial!(
+        "special_shifted_chebyshev_polynomial_t",
+        ShiftedChebyshevPolynomialT
+    ),
+    polynomial!(
+        "special_shifted_chebyshev_polynomial_u",
+        ShiftedChebyshevPolynomialU
+    ),
+    polynomial!(
+        "special_shifted_chebyshev_polynomial_v",
+        ShiftedChebyshevPolynomialV
+    ),
+    polynomial!(
+        "special_shifted_chebyshev_polynomial_w",
+        ShiftedChebyshevPolynomialW
+    ),
+    polynomial!("special_hermite_polynomial_h", HermitePolynomialH),
+    polynomial!("special_hermite_polynomial_he", HermitePolynomialHe),
+    polynomial!("special_laguerre_polynomial_l", LaguerrePolynomialL),
+    polynomial!("special_legendre_polynomial_p", LegendrePolynomialP),
 ];
 
 const BINARY: &[Entry] = &[
