@@ -443,10 +443,18 @@ fn binary_result(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor, tch::Tc
         BinaryOp::ChebyshevPolynomialU => Tensor::f_special_chebyshev_polynomial_u(a, b),
         BinaryOp::ChebyshevPolynomialV => Tensor::f_special_chebyshev_polynomial_v(a, b),
         BinaryOp::ChebyshevPolynomialW => Tensor::f_special_chebyshev_polynomial_w(a, b),
-        BinaryOp::ShiftedChebyshevPolynomialT => Tensor::f_special_shifted_chebyshev_polynomial_t(a, b),
-        BinaryOp::ShiftedChebyshevPolynomialU => Tensor::f_special_shifted_chebyshev_polynomial_u(a, b),
-        BinaryOp::ShiftedChebyshevPolynomialV => Tensor::f_special_shifted_chebyshev_polynomial_v(a, b),
-        BinaryOp::ShiftedChebyshevPolynomialW => Tensor::f_special_shifted_chebyshev_polynomial_w(a, b),
+        BinaryOp::ShiftedChebyshevPolynomialT => {
+            Tensor::f_special_shifted_chebyshev_polynomial_t(a, b)
+        }
+        BinaryOp::ShiftedChebyshevPolynomialU => {
+            Tensor::f_special_shifted_chebyshev_polynomial_u(a, b)
+        }
+        BinaryOp::ShiftedChebyshevPolynomialV => {
+            Tensor::f_special_shifted_chebyshev_polynomial_v(a, b)
+        }
+        BinaryOp::ShiftedChebyshevPolynomialW => {
+            Tensor::f_special_shifted_chebyshev_polynomial_w(a, b)
+        }
         BinaryOp::HermitePolynomialH => Tensor::f_special_hermite_polynomial_h(a, b),
         BinaryOp::HermitePolynomialHe => Tensor::f_special_hermite_polynomial_he(a, b),
         BinaryOp::LaguerrePolynomialL => Tensor::f_special_laguerre_polynomial_l(a, b),

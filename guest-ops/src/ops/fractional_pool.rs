@@ -21,7 +21,16 @@ struct Fractional<'a> {
     output: &'a [i64],
 }
 
-impl Fractional<'_> {
+impl<'a> Fractional<'a> {
+    /// The kernel and output sizes at `at` and `at + 1`.
+    fn read(args: &Args<'a>, dims: usize, at: usize) -> Result<Self> {
+        Ok(Self {
+            dims,
+            kernel: args.int_list(at)?,
+            output: args.int_list(at + 1)?,
+        })
+    }
+
     fn name(&self) -> String {
         match self.dims {
             2 => "fractional_max_pool2d()".to_string(),
@@ -29,7 +38,7 @@ impl Fractional<'_> {
         }
     }
 
-    /// The output sizes for `x`, after PyTorch's checks.
+    /// The output sizes for `x`, after PyTorch's checks (`x` floating too).
     fn output_sizes(&self, x: &TensorMeta) -> Result<Vec<i64>> {
         let (dims, name) = (self.dims, self.name());
         for (list, what) in [(self.kernel, "kernel_size"), (self.output, "output_size")] {
@@ -64,19 +73,15 @@ impl Fractional<'_> {
                 spatial[i]
             );
         }
+        ensure!(
+            x.dtype.is_floating(),
+            "\"fractional_max_pool{dims}d_out_frame\" not implemented for '{}'",
+            x.dtype.name()
+        );
         let mut sizes = x.sizes[..x.dim() - dims].to_vec();
         sizes.extend_from_slice(self.output);
         Ok(sizes)
     }
-}
-
-fn check_floating(x: &TensorMeta, dims: usize) -> Result<()> {
-    ensure!(
-        x.dtype.is_floating(),
-        "\"fractional_max_pool{dims}d_out_frame\" not implemented for '{}'",
-        x.dtype.name()
-    );
-    Ok(())
 }
 
 /// `fractional_max_pool{dims}d(self, kernel_size, output_size, random_samples)`: the maxima
@@ -84,14 +89,9 @@ fn check_floating(x: &TensorMeta, dims: usize) -> Result<()> {
 pub fn forward(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs {
     args.at_most(4)?;
     let x = args.tensor(0)?;
-    let pooling = Fractional {
-        dims,
-        kernel: args.int_list(1)?,
-        output: args.int_list(2)?,
-    };
+    let pooling = Fractional::read(args, dims, 1)?;
     let samples = args.tensor(3)?;
     let sizes = pooling.output_sizes(x)?;
-    check_floating(x, dims)?;
     ensure!(
         samples.dim() == 3,
         "Expect _random_samples to have 3 dimensions, got {}",
@@ -117,14 +117,9 @@ pub fn forward(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs {
 pub fn backward(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs {
     args.at_most(5)?;
     let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
-    let pooling = Fractional {
-        dims,
-        kernel: args.int_list(2)?,
-        output: args.int_list(3)?,
-    };
+    let pooling = Fractional::read(args, dims, 2)?;
     let indices = args.tensor(4)?;
     let sizes = pooling.output_sizes(x)?;
-    check_floating(x, dims)?;
     ensure!(
         grad.sizes == sizes && indices.sizes == sizes,
         "fractional_max_pool{dims}d_backward(): expected a gradient and indices of {}, got {} \

@@ -11,6 +11,33 @@ use crate::ops::Outputs;
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
+/// A sample, or a batch of them with at least one class.
+fn check_samples(x: &TensorMeta) -> Result<()> {
+    let nd = x.dim();
+    ensure!(
+        (nd == 2 && x.sizes[1] != 0) || (nd == 1 && x.sizes[0] != 0) || nd == 0,
+        "Expected non-empty vector or matrix with optional 0-dim batch size, but got: {}",
+        fmt_shape(&x.sizes)
+    );
+    Ok(())
+}
+
+/// Float or double scores (else `kernel`, as PyTorch names it, is not implemented) and
+/// int64 classes.
+fn check_dtypes(x: &TensorMeta, target: &TensorMeta, kernel: &str) -> Result<()> {
+    ensure!(
+        matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
+        "\"{kernel}\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    ensure!(
+        target.dtype == ScalarType::Int64,
+        "expected scalar type Long but found {}",
+        target.dtype.name()
+    );
+    Ok(())
+}
+
 /// The checks of `multi_margin_loss` and its backward; returns the samples in a batch.
 fn check_multi_margin(
     x: &TensorMeta,
@@ -20,21 +47,8 @@ fn check_multi_margin(
 ) -> Result<i64> {
     ensure!(p == 1 || p == 2, "only p == 1 and p == 2 supported");
     let nd = x.dim();
-    ensure!(
-        (nd == 2 && x.sizes[1] != 0) || (nd == 1 && x.sizes[0] != 0) || nd == 0,
-        "Expected non-empty vector or matrix with optional 0-dim batch size, but got: {}",
-        fmt_shape(&x.sizes)
-    );
-    ensure!(
-        matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
-        "\"multi_margin_loss_cpu_kernel\" not implemented for '{}'",
-        x.dtype.name()
-    );
-    ensure!(
-        target.dtype == ScalarType::Int64,
-        "expected scalar type Long but found {}",
-        target.dtype.name()
-    );
+    check_samples(x)?;
+    check_dtypes(x, target, "multi_margin_loss_cpu_kernel")?;
     let frames = if nd <= 1 { 1 } else { x.sizes[0] };
     let classes = if nd == 0 { 1 } else { x.sizes[nd - 1] };
     ensure!(
@@ -106,11 +120,7 @@ pub fn multi_margin_loss_backward(args: &Args, cx: &mut Ctx) -> Outputs {
 /// in a batch.
 fn check_multilabel_margin(x: &TensorMeta, target: &TensorMeta) -> Result<i64> {
     let nd = x.dim();
-    ensure!(
-        (nd == 2 && x.sizes[1] != 0) || (nd == 1 && x.sizes[0] != 0) || nd == 0,
-        "Expected non-empty vector or matrix with optional 0-dim batch size, but got: {}",
-        fmt_shape(&x.sizes)
-    );
+    check_samples(x)?;
     let fits = if nd <= 1 {
         target.dim() <= 1 && numel(&target.sizes)? == numel(&x.sizes)?
     } else {
@@ -122,16 +132,7 @@ fn check_multilabel_margin(x: &TensorMeta, target: &TensorMeta) -> Result<i64> {
         fmt_shape(&target.sizes),
         fmt_shape(&x.sizes)
     );
-    ensure!(
-        matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
-        "\"multilabel_margin_loss_forward_out_frame\" not implemented for '{}'",
-        x.dtype.name()
-    );
-    ensure!(
-        target.dtype == ScalarType::Int64,
-        "expected scalar type Long but found {}",
-        target.dtype.name()
-    );
+    check_dtypes(x, target, "multilabel_margin_loss_forward_out_frame")?;
     Ok(if nd <= 1 { 1 } else { x.sizes[0] })
 }
 
