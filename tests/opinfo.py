@@ -83,7 +83,8 @@ FAMILIES: dict[str, list[str]] = {
         "special.shifted_chebyshev_polynomial_t special.shifted_chebyshev_polynomial_u "
         "special.shifted_chebyshev_polynomial_v special.shifted_chebyshev_polynomial_w "
         "special.hermite_polynomial_h special.hermite_polynomial_he "
-        "special.laguerre_polynomial_l special.legendre_polynomial_p linalg.lstsq "
+        "special.laguerre_polynomial_l special.legendre_polynomial_p linalg.lstsq geqrf ormqr "
+        "linalg.householder_product linalg.ldl_factor_ex linalg.ldl_solve "
         "nn.functional.multilabel_margin_loss nn.functional.rrelu "
         "nn.functional.fractional_max_pool2d nn.functional.fractional_max_pool3d"
     ).split(),

@@ -1,8 +1,9 @@
 //! Matrix decompositions and solvers: `linalg_inv_ex`, `linalg_cholesky_ex`, `_linalg_det`,
 //! `_linalg_slogdet`, `linalg_lu_factor_ex`, `lu_unpack`, `linalg_lu_solve`, `_linalg_solve_ex`,
 //! `linalg_solve_triangular`, `linalg_qr`, `_linalg_svd`, `_linalg_eigh`, and the older
-//! `cholesky`, `cholesky_solve` (its helper), `cholesky_inverse` and `triangular_solve`, and
-//! `linalg_lstsq.out`.
+//! `cholesky`, `cholesky_solve` (its helper), `cholesky_inverse` and `triangular_solve`,
+//! `linalg_lstsq.out`, the Householder reflectors of `geqrf` (`linalg_householder_product`,
+//! `ormqr`) and the LDL decomposition (`linalg_ldl_factor_ex`, `linalg_ldl_solve`).
 //! Matrices come out batched column-major, as LAPACK writes them; vectors and infos
 //! contiguous.
 
@@ -684,6 +685,169 @@ pub fn eig(args: &Args, cx: &mut Ctx, vectors: bool) -> Outputs {
         std::slice::from_ref(a),
         Outs(outs),
     )
+}
+
+/// `geqrf(A)`: the reflectors and R in one column-major matrix, and the reflectors' scales.
+pub fn geqrf(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let a = args.tensor(0)?;
+    ensure!(
+        a.dim() >= 2,
+        "torch.geqrf: input must have at least 2 dimensions."
+    );
+    check_input("torch.geqrf", a, false)?;
+    let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+    let outs = Outs(vec![
+        (a.sizes.clone(), a.dtype, true),
+        (with(batch(a), &[m.min(n)]), a.dtype, false),
+    ]);
+    lower(cx, LinalgOp::Geqrf, std::slice::from_ref(a), outs)
+}
+
+/// The checks `linalg_householder_product` and `ormqr` share on the reflectors `a` and their
+/// scales `tau`.
+fn check_reflectors(name: &str, a: &TensorMeta, tau: &TensorMeta) -> Result<()> {
+    ensure!(
+        a.dim() >= 2,
+        "{name}: input must have at least 2 dimensions."
+    );
+    check_input(name, a, false)?;
+    ensure!(
+        a.dim() == tau.dim() + 1,
+        "{name}: Expected tau to have one dimension less than input, but got tau.ndim equal to \
+         {} and input.ndim is equal to {}",
+        tau.dim(),
+        a.dim()
+    );
+    ensure!(
+        tau.sizes[..tau.dim() - 1] == a.sizes[..a.dim() - 2],
+        "{name}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got {}",
+        fmt_shape(&tau.sizes[..tau.dim() - 1])
+    );
+    ensure!(
+        tau.dtype == a.dtype,
+        "{name}: tau dtype {} does not match input dtype {}",
+        tau.dtype.name(),
+        a.dtype.name()
+    );
+    Ok(())
+}
+
+/// `linalg_householder_product(A, tau)`: the first `n` columns of the product of the
+/// reflectors, column-major like `A`.
+pub fn householder_product(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let (a, tau) = (args.tensor(0)?, args.tensor(1)?);
+    let name = "torch.linalg.householder_product";
+    check_reflectors(name, a, tau)?;
+    let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
+    ensure!(
+        m >= n,
+        "{name}: input.shape[-2] must be greater than or equal to input.shape[-1]"
+    );
+    ensure!(
+        n >= tau.sizes[tau.dim() - 1],
+        "{name}: input.shape[-1] must be greater than or equal to tau.shape[-1]"
+    );
+    let outs = Outs(vec![(a.sizes.clone(), a.dtype, true)]);
+    lower(
+        cx,
+        LinalgOp::HouseholderProduct,
+        &[a.clone(), tau.clone()],
+        outs,
+    )
+}
+
+/// `ormqr(A, tau, C, left=True, transpose=False)`: `C` times the reflectors' product, from
+/// the left or the right, transposed or not; column-major like `C`.
+pub fn ormqr(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let (a, tau, c) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let (left, transpose) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
+    let name = "torch.ormqr";
+    ensure!(
+        c.dim() >= 2,
+        "{name}: other must have at least 2 dimensions."
+    );
+    check_reflectors(name, a, tau)?;
+    let side = if left { -2 } else { -1 };
+    let c_side = c.sizes[(c.dim() as i64 + side) as usize];
+    ensure!(
+        c_side == a.sizes[a.dim() - 2],
+        "{name}: other.shape[{side}] must be equal to input.shape[-2]"
+    );
+    ensure!(
+        tau.sizes[tau.dim() - 1] <= a.sizes[a.dim() - 1],
+        "{name}: tau.shape[-1] must be less than or equal to input.shape[-1]"
+    );
+    ensure!(
+        c.dim() == a.dim(),
+        "{name}: Expected other to have the same number of dimensions as input, but got \
+         other.ndim equal to {} and input.ndim is equal to {}",
+        c.dim(),
+        a.dim()
+    );
+    ensure!(
+        c.sizes[..c.dim() - 2] == a.sizes[..a.dim() - 2],
+        "{name}: Expected batch dimensions of other to be equal to input.shape[:-2], but got {}",
+        fmt_shape(&c.sizes[..c.dim() - 2])
+    );
+    ensure!(
+        c.dtype == a.dtype,
+        "{name}: other dtype {} does not match input dtype {}",
+        c.dtype.name(),
+        a.dtype.name()
+    );
+    let outs = Outs(vec![(c.sizes.clone(), c.dtype, true)]);
+    let inputs = [a.clone(), tau.clone(), c.clone()];
+    lower(cx, LinalgOp::Ormqr((left, transpose)), &inputs, outs)
+}
+
+/// `linalg_ldl_factor_ex(A, *, hermitian=False, check_errors=False)`: the compact LD
+/// (column-major), the int32 pivots and the info.
+pub fn ldl_factor(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let a = args.tensor(0)?;
+    let hermitian = args.bool_or(1, false)?;
+    check_input("torch.linalg.ldl_factor_ex", a, true)?;
+    let n = a.sizes[a.dim() - 1];
+    let outs = Outs(vec![
+        (a.sizes.clone(), a.dtype, true),
+        (with(batch(a), &[n]), ScalarType::Int32, false),
+        (batch(a), ScalarType::Int32, false),
+    ]);
+    lower(
+        cx,
+        LinalgOp::LdlFactor(hermitian),
+        std::slice::from_ref(a),
+        outs,
+    )
+}
+
+/// `linalg_ldl_solve(LD, pivots, B, *, hermitian=False)`: the solution, batches broadcast,
+/// column-major.
+pub fn ldl_solve(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let (ld, pivots, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let hermitian = args.bool_or(3, false)?;
+    let name = "torch.linalg.ldl_solve";
+    check_input(name, ld, true)?;
+    ensure!(
+        pivots.dtype == ScalarType::Int32,
+        "{name}: Expected LD.shape[:-1] and pivots.shape to be the same, and pivots to be \
+         int32, but got pivots of type {}",
+        pivots.dtype.name()
+    );
+    ensure!(
+        pivots.sizes[..] == ld.sizes[..ld.dim() - 1],
+        "{name}: Expected LD.shape[:-1] and pivots.shape to be the same, but got pivots with \
+         shape {} instead",
+        fmt_shape(&pivots.sizes)
+    );
+    let shared = check_system("linalg.ldl_solve", b, ld)?;
+    let outs = Outs(vec![(with(shared, &b.sizes[b.dim() - 2..]), b.dtype, true)]);
+    let inputs = [ld.clone(), pivots.clone(), b.clone()];
+    lower(cx, LinalgOp::LdlSolve(hermitian), &inputs, outs)
 }
 
 /// `linalg_lu(A, *, pivot=True)`: the permutation `P` (empty without `pivot`), the unit

@@ -773,6 +773,15 @@ const LINALG: &[Entry] = &[
     e("_linalg_eigvals", &[""], |a, c| factorize::eig(a, c, false)),
     e("linalg_lu", &[""], factorize::lu),
     e("linalg_lstsq", &["out"], factorize::lstsq),
+    e("geqrf", &[""], factorize::geqrf),
+    e(
+        "linalg_householder_product",
+        &[""],
+        factorize::householder_product,
+    ),
+    e("ormqr", &[""], factorize::ormqr),
+    e("linalg_ldl_factor_ex", &[""], factorize::ldl_factor),
+    e("linalg_ldl_solve", &[""], factorize::ldl_solve),
     e("_linalg_check_errors", &[""], factorize::check_errors),
     e(
         "_amp_foreach_non_finite_check_and_unscale_",

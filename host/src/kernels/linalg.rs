@@ -77,6 +77,26 @@ pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
             let (p, l, u) = Tensor::f_linalg_lu(a, *pivot)?;
             vec![p, l, u]
         }
+        LinalgOp::Geqrf => pair(a.f_geqrf()?),
+        LinalgOp::HouseholderProduct => vec![a.f_linalg_householder_product(second(inputs)?)?],
+        LinalgOp::Ormqr((left, transpose)) => {
+            let [_, tau, c] = inputs else {
+                return Err(TchError::Kind("ormqr: expected A, tau and C".into()));
+            };
+            vec![a.f_ormqr(tau, c, *left, *transpose)?]
+        }
+        LinalgOp::LdlFactor(hermitian) => {
+            let (ld, pivots, info) = a.f_linalg_ldl_factor_ex(*hermitian, false)?;
+            vec![ld, pivots, info]
+        }
+        LinalgOp::LdlSolve(hermitian) => {
+            let [_, pivots, b] = inputs else {
+                return Err(TchError::Kind(
+                    "ldl_solve: expected LD, pivots and B".into(),
+                ));
+            };
+            vec![Tensor::f_linalg_ldl_solve(a, pivots, b, *hermitian)?]
+        }
         LinalgOp::Lstsq((rcond, driver)) => {
             let (x, residuals, rank, singular) = lstsq(a, second(inputs)?, *rcond, *driver)?;
             vec![x, residuals, rank, singular]
