@@ -164,12 +164,14 @@ def gradients(inputs, outputs) -> list[torch.Tensor | None]:
 
 
 def is_random(op, sample) -> bool:
-    """Whether the sample's values come from a random generator (dropout or rrelu in
+    """Whether the sample's values come from a random generator (attention dropout, rrelu in
     training, fractional pooling without given samples). OpInfo seeds both runs alike, but
     the remote host's generator is not the CPU's: only metadata can agree."""
     training = bool(sample.kwargs.get("training"))
     if op.name == "nn.functional.multi_head_attention_forward":
         return training and sample.args[9] > 0
+    if op.name == "nn.functional.scaled_dot_product_attention":
+        return sample.kwargs.get("dropout_p", 0.0) > 0
     if op.name == "nn.functional.rrelu":
         return training
     if op.name.startswith("nn.functional.fractional_max_pool"):
