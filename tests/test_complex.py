@@ -172,6 +172,32 @@ SAMPLES = [
         inputs(cplx(3, 3), cplx(3, 4), cplx(3)),
     ),
     Sample("pad", lambda x: F.pad(torch.fft.rfft(x), (1, 2)), inputs(randn(2, 8))),
+    # Hermitian eigenvectors and singular vectors are unique only up to a phase: compare
+    # what does not depend on it.
+    Sample(
+        "linalg",
+        lambda a, b: (
+            torch.linalg.solve(a, b),
+            torch.linalg.inv(a),
+            torch.linalg.det(a),
+            torch.linalg.slogdet(a),
+            torch.linalg.svdvals(a),
+            torch.linalg.eigvalsh(a @ a.mH),
+            torch.linalg.qr(a).R.abs(),
+            torch.linalg.lstsq(a, b).solution,
+            torch.linalg.cholesky(a @ a.mH + torch.eye(3, device=a.device)),
+        ),
+        inputs(cplx(2, 3, 3), cplx(2, 3, 2)),
+    ),
+    # Solving from the right goes through conjugate-transposed views on the host. The CPU's
+    # result is a lazily conjugated view; remote results come resolved.
+    Sample(
+        "lu_solve_right",
+        lambda a, b: torch.linalg.lu_solve(
+            *torch.linalg.lu_factor(a), b, left=False
+        ).resolve_conj(),
+        inputs(cplx(3, 3), cplx(4, 3)),
+    ),
     Sample(
         "stft",
         lambda x: torch.stft(

@@ -199,6 +199,7 @@ impl Storages {
             && result.stride() == out.strides
             && result.device() == self.device
             && !result.is_neg()
+            && !result.is_conj()
             && !result.is_sparse();
         if !fits
             || touched

@@ -48,14 +48,18 @@ impl Outs {
     }
 }
 
-/// `name`'s checks on `a`: a floating batch of matrices (square ones with `square`).
+/// `name`'s checks on `a`: a floating or complex batch of matrices (square ones with
+/// `square`).
 fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
     ensure!(
         a.dim() >= 2,
         "{name}: The input tensor A must have at least 2 dimensions."
     );
     match a.dtype {
-        ScalarType::Float32 | ScalarType::Float64 => {}
+        ScalarType::Float32
+        | ScalarType::Float64
+        | ScalarType::Complex64
+        | ScalarType::Complex128 => {}
         ScalarType::Float16 | ScalarType::Bfloat16 => {
             return Err(Error::invalid(format!(
                 "{name}: Low precision dtypes not supported. Got {}",
@@ -141,7 +145,7 @@ pub fn slogdet(args: &Args, cx: &mut Ctx) -> Outputs {
     let n = a.sizes[a.dim() - 1];
     let outs = Outs(vec![
         (batch(a), a.dtype, false),
-        (batch(a), a.dtype, false),
+        (batch(a), a.dtype.real_part(), false),
         (a.sizes.clone(), a.dtype, true),
         (with(batch(a), &[n]), ScalarType::Int32, false),
     ]);
@@ -256,7 +260,7 @@ fn check_system(name: &str, b: &TensorMeta, a: &TensorMeta) -> Result<Vec<i64>> 
         a.dtype.name()
     );
     ensure!(
-        a.dtype.is_floating(),
+        a.dtype.is_floating() || a.dtype.is_complex(),
         "\"{name}_cpu\" not implemented for '{}'",
         a.dtype.name()
     );
@@ -451,10 +455,11 @@ pub fn lstsq(args: &Args, cx: &mut Ctx) -> Outputs {
     let svd = matches!(driver, LstsqDriver::Gelsd | LstsqDriver::Gelss);
     let residuals = m > n && driver != LstsqDriver::Gelsy;
     let shaped = |wanted: bool, shape: Vec<i64>| if wanted { shape } else { vec![0] };
+    let real = a.dtype.real_part();
     let outs = Outs(vec![
         (
             shaped(residuals, with(system.batch.clone(), &[k])),
-            a.dtype,
+            real,
             false,
         ),
         (
@@ -464,7 +469,7 @@ pub fn lstsq(args: &Args, cx: &mut Ctx) -> Outputs {
         ),
         (
             shaped(svd, with(system.batch.clone(), &[m.min(n)])),
-            a.dtype,
+            real,
             false,
         ),
     ])
@@ -478,7 +483,7 @@ pub fn lstsq(args: &Args, cx: &mut Ctx) -> Outputs {
     let [residuals_out, rank, singular] = <[TensorMeta; 3]>::try_from(outs).expect("three outputs");
     let residuals_out = if residuals && svd && !full_rank(cx, a, &system, (rcond, driver))? {
         cx.free(&residuals_out);
-        cx.empty_contiguous(&[0], a.dtype)?
+        cx.empty_contiguous(&[0], real)?
     } else {
         residuals_out
     };
@@ -552,7 +557,13 @@ impl LeastSquares {
              other.dim()) <= 1"
         );
         ensure!(
-            matches!(a.dtype, ScalarType::Float32 | ScalarType::Float64),
+            matches!(
+                a.dtype,
+                ScalarType::Float32
+                    | ScalarType::Float64
+                    | ScalarType::Complex64
+                    | ScalarType::Complex128
+            ),
             "This function doesn't handle types other than float and double"
         );
         let vector = a.dim() == b.dim() + 1;
@@ -630,7 +641,7 @@ pub fn svd(args: &Args, cx: &mut Ctx) -> Outputs {
     };
     let outs = Outs(vec![
         (u, a.dtype, compute_uv),
-        (with(batch(a), &[k]), a.dtype, false),
+        (with(batch(a), &[k]), a.dtype.real_part(), false),
         (vh, a.dtype, compute_uv),
     ]);
     lower(
@@ -659,7 +670,10 @@ pub fn eigh(args: &Args, cx: &mut Ctx) -> Outputs {
     } else {
         (vec![0], a.dtype, false)
     };
-    let outs = Outs(vec![(with(batch(a), &[n]), a.dtype, false), vectors]);
+    let outs = Outs(vec![
+        (with(batch(a), &[n]), a.dtype.real_part(), false),
+        vectors,
+    ]);
     let op = LinalgOp::Eigh((uplo == "U", compute_v));
     lower(cx, op, std::slice::from_ref(a), outs)
 }
@@ -673,7 +687,7 @@ pub fn eig(args: &Args, cx: &mut Ctx, vectors: bool) -> Outputs {
     let complex = a
         .dtype
         .complex_of()
-        .expect("check_input admits float and double");
+        .expect("check_input admits only floating and complex dtypes");
     let n = a.sizes[a.dim() - 1];
     let mut outs = vec![(with(batch(a), &[n]), complex, false)];
     if vectors {

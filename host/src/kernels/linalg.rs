@@ -1,7 +1,7 @@
 //! The matrix decompositions and solvers: libtorch's (LAPACK's) own, results in the order
 //! the guest's outputs are.
 
-use tch::{Device, TchError, Tensor};
+use tch::{Device, Kind, TchError, Tensor};
 
 use crate::guest::{LinalgOp, LstsqDriver};
 
@@ -142,8 +142,20 @@ pub fn lstsq(
     let (x, residuals, rank, singular) = a.f_to(on)?.f_linalg_lstsq(&b.f_to(on)?, rcond, name)?;
     let (m, n) = (a.size()[a.dim() - 2], a.size()[a.dim() - 1]);
     let residuals = if residuals.numel() == 0 && m > n && driver != LstsqDriver::Gelsy {
-        x.f_sum_dim_intlist(Some([-2i64].as_slice()), false, x.kind())?
-            .f_zero_()?
+        let real = match x.kind() {
+            Kind::ComplexFloat => Kind::Float,
+            Kind::ComplexDouble => Kind::Double,
+            other => other,
+        };
+        // One per column of the solution: its sizes without the row dim.
+        let mut shape = x.size();
+        if b.dim() == a.dim() {
+            shape.remove(shape.len() - 2);
+        } else {
+            shape.push(1);
+            shape.remove(shape.len() - 2);
+        }
+        Tensor::f_zeros(&shape, (real, x.device()))?
     } else {
         residuals
     };
