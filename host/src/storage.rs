@@ -182,7 +182,9 @@ impl Storages {
 
     /// Makes `result` the memory of `out`'s storage instead of copying it there, when that
     /// is the same: a storage this op created and nothing has seen yet, laid out exactly as
-    /// `result` is, and `result`'s memory shared with no storage. Returns whether it did.
+    /// `result` is, and `result`'s memory shared with no storage. A result whose values are
+    /// not its memory as it lies (a lazy conjugate or negation, a storage-less zero tensor)
+    /// is copied instead. Returns whether it did.
     pub fn adopt(&mut self, out: &TensorMeta, result: &Tensor) -> bool {
         let id = self.resolve(out.storage);
         if out.storage_offset != 0 || !self.scope.created.contains(&id) {
@@ -200,6 +202,7 @@ impl Storages {
             && result.device() == self.device
             && !result.is_neg()
             && !result.is_conj()
+            && !result.internal_is_zerotensor()
             && !result.is_sparse();
         if !fits
             || touched
