@@ -189,6 +189,18 @@ SAMPLES = [
         ),
         inputs(cplx(2, 3, 3), cplx(2, 3, 2)),
     ),
+    # Complex numbers reach the host's kernels as tensors.
+    Sample(
+        "complex_scales_and_fill_values",
+        lambda a, b: (
+            torch.addmm(a, a, b, alpha=1j, beta=2 - 1j),
+            torch.addmm(a, a, b, alpha=0.5j, beta=0),
+            torch.baddbmm(a[None], a[None], b[None], alpha=0.5 + 1j, beta=1j),
+            torch.addmv(a[0], a, b[0], alpha=2 + 1j, beta=-1j),
+            a.masked_fill(a.real > 0, 1 + 2j),
+        ),
+        inputs(cplx(3, 3), cplx(3, 3)),
+    ),
     # Solving from the right goes through conjugate-transposed views on the host. The CPU's
     # result is a lazily conjugated view; remote results come resolved.
     Sample(
@@ -286,8 +298,10 @@ def test_ops_without_complex_support_say_so():
         F.silu(x)
     with pytest.raises(NotImplementedError, match=r"aten::clamp.*complex numbers"):
         torch.clamp(torch.ones(2, device="remote"), max=1j)
-    with pytest.raises(RuntimeError, match="value cannot be converted to type Float"):
+    with pytest.raises(RuntimeError, match="value cannot be converted to type float"):
         torch.zeros(2, device="remote").fill_(1j)
+    with pytest.raises(RuntimeError, match="value cannot be converted to type double"):
+        torch.addmm(*[torch.ones(2, 2, dtype=torch.float64, device="remote")] * 3, alpha=1j)
     with pytest.raises(RuntimeError, match="alpha must not be a complex number"):
         torch.add(torch.ones(2, device="remote"), 1, alpha=1j)
     with torch_remote.dry_run():

@@ -278,6 +278,23 @@ fn number(value: &Scalar, options: (Kind, tch::Device)) -> Result<Tensor, tch::T
     }
 }
 
+fn is_zero(value: &Scalar) -> bool {
+    match *value {
+        Scalar::Integer(v) => v == 0,
+        Scalar::Float(v) => v == 0.0,
+        Scalar::Boolean(v) => !v,
+        Scalar::Complex((re, im)) => re == 0.0 && im == 0.0,
+    }
+}
+
+/// `t` times `value`; a complex one goes as a tensor (libtorch's C API has no complex Scalar).
+fn times(t: &Tensor, value: &Scalar) -> Result<Tensor, tch::TchError> {
+    match value {
+        Scalar::Complex(_) => t.f_mul(&number(value, (t.kind(), t.device()))?),
+        _ => t.f_mul_scalar(scalar(value)),
+    }
+}
+
 fn is_one(value: &Scalar) -> bool {
     matches!(*value, Scalar::Integer(1) | Scalar::Boolean(true)) || *value == Scalar::Float(1.0)
 }
@@ -1029,8 +1046,9 @@ impl KernelsHost for TchKernels {
         self.launch(move |kernels| {
             let (a, b) = (kernels.view(&a)?, kernels.view(&b)?);
             let batched = a.dim() == 3;
+            let complex = matches!(alpha, Scalar::Complex(_)) || matches!(beta, Scalar::Complex(_));
             let result = match &bias {
-                Some(bias) if batched => {
+                Some(bias) if batched && !complex => {
                     kernels
                         .view(bias)?
                         .f_baddbmm(&a, &b, scalar(&beta), scalar(&alpha))
@@ -1044,17 +1062,12 @@ impl KernelsHost for TchKernels {
                         if is_one(&alpha) {
                             Ok(p)
                         } else {
-                            p.f_mul_scalar(scalar(&alpha))
+                            times(&p, &alpha)
                         }
                     });
                     match (&bias, product) {
-                        (Some(bias), Ok(p))
-                            if beta != Scalar::Float(0.0) && beta != Scalar::Integer(0) =>
-                        {
-                            kernels
-                                .view(bias)?
-                                .f_mul_scalar(scalar(&beta))
-                                .and_then(|s| p.f_add(&s))
+                        (Some(bias), Ok(p)) if !is_zero(&beta) => {
+                            times(&kernels.view(bias)?, &beta).and_then(|s| p.f_add(&s))
                         }
                         (_, product) => product,
                     }

@@ -904,7 +904,7 @@ pub fn matrix_exp(args: &Args, cx: &mut Ctx) -> Outputs {
          matrices"
     );
     ensure!(
-        x.dtype.is_floating(),
+        x.dtype.is_floating() || x.dtype.is_complex(),
         "linalg.matrix_exp: Expected a floating point or complex tensor as input. Got {}",
         x.dtype.name()
     );

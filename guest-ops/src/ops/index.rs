@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
+use crate::rules::dtype::number_for;
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
 use crate::types::{GatherOp, Operand, Output, Scalar, ScalarType, ScatterOp, TensorMeta};
@@ -239,13 +240,16 @@ pub fn masked_fill(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "masked_fill_ only supports boolean masks, but got mask with dtype {}",
         mask.dtype.name()
     );
-    if let Value::Tensor(v) = value {
-        ensure!(
+    match value {
+        Value::Tensor(v) => ensure!(
             v.dim() == 0,
             "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} \
              dimension(s).",
             v.dim()
-        );
+        ),
+        Value::Number(n) => {
+            number_for(n, x.dtype)?;
+        }
     }
     let shape = broadcast(&x.sizes, &mask.sizes)?;
     let value = operand(value);

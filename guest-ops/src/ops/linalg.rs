@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dims::expand;
+use crate::rules::dtype::number_for;
 use crate::rules::layout::contiguous_strides;
 use crate::types::{Scalar, ScalarType, TensorMeta, UnaryOp};
 
@@ -58,9 +59,9 @@ pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 }
 
 /// `beta` and `alpha` (arguments 3 and 4) of a product of `dtype`: integer products take
-/// them as integers, as the CPU's kernels do.
+/// them as integers, as the CPU's kernels do, and complex ones only complex products.
 fn scales(args: &Args, dtype: ScalarType) -> Result<(Scalar, Scalar)> {
-    let scale = |i| match args.scalar_or(i, Scalar::Integer(1))? {
+    let scale = |i| match number_for(args.scalar_or(i, Scalar::Integer(1))?, dtype)? {
         Scalar::Float(v) if dtype.is_integral(true) => Ok(Scalar::Integer(v as i64)),
         other => Ok(other),
     };

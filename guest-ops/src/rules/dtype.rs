@@ -100,6 +100,40 @@ impl ScalarType {
     }
 }
 
+/// The C++ type a kernel of `dtype` computes in, as libtorch's conversion errors name it.
+fn cpp_name(dtype: ScalarType) -> &'static str {
+    match dtype {
+        ScalarType::Uint8 => "uint8_t",
+        ScalarType::Int8 => "int8_t",
+        ScalarType::Int16 => "int16_t",
+        ScalarType::Int32 => "int",
+        ScalarType::Int64 => "int64_t",
+        ScalarType::Float16 => "c10::Half",
+        ScalarType::Float32 => "float",
+        ScalarType::Float64 => "double",
+        ScalarType::Bool => "bool",
+        ScalarType::Bfloat16 => "c10::BFloat16",
+        ScalarType::Complex64 => "c10::complex<float>",
+        ScalarType::Complex128 => "c10::complex<double>",
+    }
+}
+
+/// A Python number as a kernel of `dtype` takes it: a complex one reaches a real kernel as
+/// its real part, and only when its imaginary part is 0.
+pub fn number_for(s: Scalar, dtype: ScalarType) -> Result<Scalar> {
+    match s {
+        Scalar::Complex((re, im)) if !dtype.is_complex() => {
+            ensure!(
+                im == 0.0,
+                "value cannot be converted to type {} without overflow",
+                cpp_name(dtype)
+            );
+            Ok(Scalar::Float(re))
+        }
+        other => Ok(other),
+    }
+}
+
 /// The dtype of a Python number before wrapping (`int` -> Long, `float` -> Double).
 pub fn scalar_dtype(s: Scalar) -> ScalarType {
     match s {

@@ -50,6 +50,10 @@ pub fn masked_fill(
 ) -> Result<Tensor, TchError> {
     match value {
         Ok(v) => x.f_masked_fill_tensor(mask, &v),
+        // libtorch's C API has no complex Scalar: a complex value goes as a tensor.
+        Err(v @ Scalar::Complex(_)) => {
+            x.f_masked_fill_tensor(mask, &super::number(&v, (x.kind(), x.device()))?)
+        }
         Err(v) => x.f_masked_fill(mask, scalar(&v)),
     }
 }
