@@ -198,6 +198,8 @@ SAMPLES = [
             torch.baddbmm(a[None], a[None], b[None], alpha=0.5 + 1j, beta=1j),
             torch.addmv(a[0], a, b[0], alpha=2 + 1j, beta=-1j),
             a.masked_fill(a.real > 0, 1 + 2j),
+            torch.lerp(a, b, 0.5 + 0.5j),
+            a.index_fill(0, torch.tensor([0, 2], device=a.device), 1j),
         ),
         inputs(cplx(3, 3), cplx(3, 3)),
     ),

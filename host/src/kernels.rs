@@ -947,7 +947,9 @@ impl KernelsHost for TchKernels {
                 && writes_self(&out, kind, &a, &[&b, &c]);
             // A number weight stays a number: rounding it to the tensors' dtype would move it.
             let weight = match (op, &c) {
-                (TernaryOp::Lerp, Operand::Number(w)) => Some(scalar(w)),
+                (TernaryOp::Lerp, Operand::Number(w)) if !matches!(w, Scalar::Complex(_)) => {
+                    Some(scalar(w))
+                }
                 _ => None,
             };
             let (first, kind) = if widened {

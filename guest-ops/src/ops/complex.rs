@@ -57,7 +57,6 @@ const TENSORS: &[&str] = &[
     "scatter",
     "scatter_add",
     "index_add",
-    "index_fill",
     "masked_select",
     "take",
     "nonzero",
@@ -109,7 +108,6 @@ const TENSORS: &[&str] = &[
     "sgn",
     "addcmul",
     "addcdiv",
-    "lerp",
     "equal",
     "isnan",
     "logical_not",
@@ -200,6 +198,8 @@ const NUMBERS: &[&str] = &[
     "addmv",
     "baddbmm",
     "addbmm",
+    "lerp",
+    "index_fill",
 ];
 
 fn listed(list: &[&str], name: &str, overload: &str) -> bool {

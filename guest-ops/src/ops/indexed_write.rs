@@ -11,7 +11,7 @@ use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::wrap_dim;
-use crate::types::{LibraryOp, Reduction, ScalarType, TensorMeta};
+use crate::types::{LibraryOp, Reduction, Scalar, ScalarType, TensorMeta};
 
 /// The reduction named `reduce`, among those `allowed`.
 fn reduction(reduce: &str, allowed: &[Reduction], op: &str) -> Result<Reduction> {
@@ -151,6 +151,10 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
     check_internal(x)?;
     match args.value(3)? {
         Value::Number(value) => {
+            ensure!(
+                !matches!(value, Scalar::Complex(_)) || x.dtype.is_complex(),
+                "{OP}: Converting complex Scalar to non-complex type is not supported"
+            );
             let op = LibraryOp::IndexFill((d as i64, Some(value)));
             write(args, cx, Form::InPlace, op, &[index])
         }

@@ -6,7 +6,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::ResultType;
+use crate::rules::dtype::{number_for, ResultType};
 use crate::types::{Scalar, ScalarType, TensorMeta, TernaryOp};
 
 /// `addcmul`/`addcdiv(self, tensor1, tensor2, *, value=1)` in all their forms.
@@ -59,7 +59,10 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
     let (this, end) = (args.tensor(0)?, args.tensor(1)?);
     check_lerp(this, end)?;
-    let weight = args.value(2)?;
+    let weight = match args.value(2)? {
+        Value::Number(n) => Value::Number(number_for(n, this.dtype)?),
+        tensor => tensor,
+    };
     if let Value::Tensor(w) = weight {
         // A 0-dim weight may be of another dtype; it is promoted like any 0-dim operand.
         ensure!(

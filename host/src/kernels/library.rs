@@ -7,7 +7,7 @@ use tch::{Device, Kind, TchError, Tensor};
 use super::{embedding_bag, optim, recurrent, vjp};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
-    LibraryOp, Reduction, TensorMeta,
+    LibraryOp, Reduction, Scalar, TensorMeta,
 };
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
@@ -260,6 +260,11 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::RoundDecimals(decimals) => input(inputs, 0)?.f_round_decimals(*decimals),
         LibraryOp::IndexCopy(dim) => {
             input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)
+        }
+        LibraryOp::IndexFill((dim, Some(value @ Scalar::Complex(_)))) => {
+            let x = input(inputs, 0)?;
+            let value = super::number(value, (x.kind(), x.device()))?;
+            x.f_index_fill_int_tensor(*dim, input(inputs, 1)?, &value)
         }
         LibraryOp::IndexFill((dim, Some(value))) => {
             input(inputs, 0)?.f_index_fill(*dim, input(inputs, 1)?, super::scalar(value))
