@@ -130,6 +130,8 @@ const TENSORS: &[&str] = &[
     "var_mean",
     "std_mean",
     "linalg_vector_norm",
+    "norm",
+    "renorm",
     "mm",
     "bmm",
     "mv",

@@ -621,7 +621,7 @@ pub fn renorm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         x.dim()
     );
     ensure!(
-        x.dtype.is_floating(),
+        x.dtype.is_floating() || x.dtype.is_complex(),
         "\"renorm_out\" not implemented for '{}'",
         x.dtype.name()
     );
