@@ -52,6 +52,15 @@ SAMPLES = [
         lambda a: (a.exp(), a.log(), a.sqrt(), a.sin(), a.cos(), a.tanh(), a.reciprocal(), a.sgn()),
         inputs(cplx(5)),
     ),
+    Sample(
+        "non_finite",
+        lambda a: (torch.isinf(a), torch.isfinite(a), torch.isnan(a)),
+        inputs(
+            lambda: torch.tensor(
+                [1 + 1j, complex("inf"), complex(0, float("-inf")), complex("nan")]
+            )
+        ),
+    ),
     Sample("abs_angle", lambda a: (a.abs(), a.angle(), torch.abs(a.t())), inputs(cplx(3, 2))),
     Sample(
         "real_imag",

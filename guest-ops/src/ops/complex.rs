@@ -110,6 +110,7 @@ const TENSORS: &[&str] = &[
     "addcdiv",
     "equal",
     "isnan",
+    "isinf",
     "logical_not",
     "logical_and",
     "logical_or",
