@@ -248,6 +248,14 @@ def test_randn_draws_complex_normals():
     torch.testing.assert_close(parts.var(0), torch.full((2,), 0.5), atol=0.01, rtol=0)
 
 
+def test_rand_draws_both_parts_uniformly():
+    x = torch.empty(40_000, dtype=C64, device="remote").uniform_(2, 3).cpu()
+    for part in (x.real, x.imag):
+        assert 2 <= part.min().item() and part.max().item() < 3
+        assert abs(part.mean().item() - 2.5) < 0.01
+    assert abs(torch.corrcoef(torch.stack([x.real, x.imag]))[0, 1].item()) < 0.02
+
+
 def test_istft_inverts_stft_like_the_cpu():
     # istft checks its window's envelope with a read, so it has no dry run.
     x = torch.randn(2, 64)

@@ -24,6 +24,7 @@ const TENSORS: &[&str] = &[
     "eye",
     "zero_",
     "normal_",
+    "uniform_",
     "copy_",
     "_copy_from",
     "_copy_from_and_resize",

@@ -217,11 +217,12 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
         RandomOp::Cauchy => ("cauchy_", args.float_or(1, 0.0)?, args.float_or(2, 1.0)?),
         RandomOp::Geometric => ("geometric_", args.float_or(1, f64::NAN)?, 0.0),
     };
-    // A complex tensor's parts are normal with std / sqrt(2), as PyTorch draws them.
-    let complex_normal = op == RandomOp::Normal && this.dtype.is_complex();
+    // A complex tensor's parts are drawn apart: uniform on the range, normal with
+    // std / sqrt(2), as PyTorch draws them.
+    let complex = matches!(op, RandomOp::Normal | RandomOp::Uniform) && this.dtype.is_complex();
     let integral_geometric = op == RandomOp::Geometric && this.dtype.is_integral(false);
     ensure!(
-        this.dtype.is_floating() || complex_normal || integral_geometric,
+        this.dtype.is_floating() || complex || integral_geometric,
         "{name} expects a floating point tensor, but got {}",
         this.dtype.name()
     );
