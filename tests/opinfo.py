@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -225,6 +226,14 @@ def run_sample(op, sample, grad: bool, tally: Tally) -> None:
 
 
 def run(families, dtypes, max_samples: int | None, grad: bool) -> dict[str, Tally]:
+    # PyTorch's own warnings (deprecations, CPU-kernel notes) say nothing about agreement;
+    # under pytest they would raise and skip or fail samples.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_all(families, dtypes, max_samples, grad)
+
+
+def run_all(families, dtypes, max_samples: int | None, grad: bool) -> dict[str, Tally]:
     tallies: dict[str, Tally] = defaultdict(Tally)
     for family, op in family_ops(families):
         for dtype in dtypes:
@@ -238,7 +247,10 @@ def run(families, dtypes, max_samples: int | None, grad: bool) -> dict[str, Tall
             for sample in samples[:max_samples]:
                 try:
                     op(sample.input, *sample.args, **sample.kwargs)
-                except Exception:  # noqa: BLE001  (the CPU rejects this sample too)
+                # The CPU rejects this sample too. Not any exception: an AttributeError from
+                # `torch.remote` (OpInfo's seeded wrappers reach the accelerator's module) once
+                # hid a missing function and skipped every attention sample.
+                except (RuntimeError, ValueError, TypeError, IndexError):
                     continue
                 run_sample(op, sample, use_grad, tallies[family])
     return tallies
