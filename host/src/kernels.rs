@@ -709,13 +709,9 @@ impl KernelsHost for TchKernels {
             let mut b = kernels.operand(&b, kind)?;
             if let Some(alpha) = alpha.filter(|alpha| !is_one(alpha)) {
                 // libtorch has no bool scalar: a bool alpha multiplies as an int, so cast back.
-                b = match alpha {
-                    Scalar::Complex(_) => number(&alpha, (kind, kernels.storages.device()))
-                        .and_then(|alpha| b.f_mul(&alpha)),
-                    _ => b.f_mul_scalar(scalar(&alpha)),
-                }
-                .and_then(|t| t.f_to_kind(kind))
-                .map_err(err)?;
+                b = times(&b, &alpha)
+                    .and_then(|t| t.f_to_kind(kind))
+                    .map_err(err)?;
             }
             if writes_self(&out, kind, a_meta, &[b_meta]) {
                 if let Some(done) = binary_in_place(op, &a, &b) {
@@ -767,7 +763,7 @@ impl KernelsHost for TchKernels {
             let a = kernels.operand(&a, first)?;
             let (b, c) = (kernels.operand(&b, kind)?, kernels.operand(&c, kind)?);
             let scaled = |t: Tensor| match &value {
-                Some(v) if !is_one(v) => t.f_mul_scalar(scalar(v)),
+                Some(v) if !is_one(v) => times(&t, v),
                 _ => Ok(t),
             };
             let plus = |rhs: Tensor| {
