@@ -1917,6 +1917,21 @@ RANDOM_SAMPLES = [
         ),
     ),
     RandomSample(
+        "binomial_broadcast",
+        lambda c, p: torch.binomial(c.expand(4, 20_000), p),
+        inputs(
+            lambda: torch.tensor([[10.0], [0.0], [3.0], [1e6]]),
+            lambda: torch.full((20_000,), 0.25),
+        ),
+        lambda c, p, y: (
+            abs(y[0].mean().item() - 2.5) < 0.05
+            and bool((y[0] == y[0].round()).all() and y[0].min() >= 0 and y[0].max() <= 10)
+            and bool((y[1] == 0).all())
+            and bool((y[2] <= 3).all())
+            and abs(y[3].mean().item() - 250_000) < 100
+        ),
+    ),
+    RandomSample(
         "exponential_",
         lambda x: x.exponential_(2.0),
         inputs(lambda: torch.empty(100_000)),

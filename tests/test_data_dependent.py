@@ -111,8 +111,7 @@ def test_dry_run_names_the_data_dependent_op():
 
 def test_mask_shape_mismatch_is_a_clear_error():
     x = X.to("remote")
-    # PyTorch raises IndexError here; remote raises RuntimeError with the same message.
-    with pytest.raises(RuntimeError, match=r"shape of the mask \[5\] at index 0 does not match"):
+    with pytest.raises(IndexError, match=r"shape of the mask \[5\] at index 0 does not match"):
         x[torch.ones(5, dtype=torch.bool, device="remote")]
     agree(x, X)
 

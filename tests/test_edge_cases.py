@@ -1,5 +1,6 @@
 """Edge cases found by the OpInfo run, kept as plain regressions."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 import torch_remote  # noqa: F401
@@ -16,3 +17,25 @@ def test_group_norm_backward_on_an_empty_batch():
     (cpu_x, cpu_w), (remote_x, remote_w) = grads
     assert remote_x.shape == cpu_x.shape == (0, 4, 3)
     torch.testing.assert_close(remote_w, cpu_w)
+
+
+def test_binomial_of_a_nan_count_is_nan_and_the_host_goes_on():
+    """libtorch's CPU sampler never returns for a NaN count; the host must not hang on one."""
+    count = torch.tensor([4.0, float("nan"), 0.0]).to("remote")
+    drawn = torch.binomial(count, torch.full((3,), 0.5, device="remote")).cpu()
+    assert drawn[1].isnan() and 0 <= drawn[0] <= 4 and drawn[2] == 0
+    torch.testing.assert_close((count[::2] + 1).cpu(), torch.tensor([5.0, 1.0]))
+
+
+def test_binomial_refuses_what_the_cpu_refuses_with_its_exception():
+    for count, prob in [
+        (torch.tensor([3]), torch.tensor([0.5])),
+        (torch.tensor([3.0]), torch.tensor([0.5], dtype=torch.float64)),
+        (torch.tensor([3.0], dtype=torch.float16), torch.tensor([0.5], dtype=torch.float16)),
+    ]:
+        with pytest.raises(Exception) as cpu:
+            torch.binomial(count, prob)
+        with pytest.raises(type(cpu.value)) as remote:
+            torch.binomial(count.to("remote"), prob.to("remote"))
+        assert type(remote.value) is type(cpu.value)
+        assert str(cpu.value) in str(remote.value)

@@ -29,6 +29,38 @@ def test_mixing_cpu_and_remote_names_both_devices():
     assert "remote" in message and "cpu" in message
 
 
+BAD_CALLS = {
+    "sum_dim_out_of_range": lambda x: x.sum(5),
+    "transpose_dim_out_of_range": lambda x: x.transpose(0, 4),
+    "cat_dim_out_of_range": lambda x: torch.cat([x, x], dim=3),
+    "gather_dim_out_of_range": lambda x: x.gather(
+        5, torch.zeros(1, 1, dtype=torch.long, device=x.device)
+    ),
+    "select_index_out_of_range": lambda x: x.select(0, 7),
+    "too_many_indices": lambda x: x[torch.ones(2, 3, 1, dtype=torch.bool, device=x.device)],
+    "mask_shape_mismatch": lambda x: x[torch.ones(3, dtype=torch.bool, device=x.device)],
+    "amax_of_an_empty_dim": lambda x: x[:, :0].amax(1),
+    "softmax_without_an_integer_kernel": lambda x: x.long().softmax(0),
+    "arange_step_truncated_to_zero": lambda x: torch.arange(
+        0, 8, 0.5, out=torch.empty(0, dtype=torch.long, device=x.device)
+    ),
+    "arange_bounds_against_the_step": lambda x: torch.arange(0, -3, 2, device=x.device),
+}
+
+
+@pytest.mark.parametrize("call", list(BAD_CALLS.values()), ids=list(BAD_CALLS))
+def test_bad_calls_raise_the_cpus_exception_type_and_message(call):
+    """PyTorch raises IndexError for dims and indices out of range, ValueError for some
+    values and NotImplementedError for dtypes a kernel lacks; code may catch those."""
+    x = torch.rand(2, 3)
+    with pytest.raises(Exception) as cpu:
+        call(x)
+    with pytest.raises(Exception) as remote:
+        call(x.to("remote"))
+    assert type(remote.value) is type(cpu.value)
+    assert str(cpu.value).splitlines()[0] in str(remote.value)
+
+
 def test_zero_dim_cpu_tensor_is_a_scalar():
     x = torch.arange(4.0).to("remote")
     got = x * torch.tensor(2.5)

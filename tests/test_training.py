@@ -76,3 +76,58 @@ def test_fused_adam_steps_like_cpu_fused(optimizer_factory, dtype):
     for before, cpu_p, remote_p in zip(*(m.parameters() for m in models), strict=True):
         assert not torch.equal(before, cpu_p)
         torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-5, atol=1e-6)
+
+
+FUSED_OTHERS = {
+    "sgd": lambda p: torch.optim.SGD(p, lr=0.1, fused=True),
+    "sgd-momentum-dampening-decay": lambda p: torch.optim.SGD(
+        p, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01, fused=True
+    ),
+    "sgd-nesterov-maximize-tensor-lr": lambda p: torch.optim.SGD(
+        p, lr=torch.tensor(0.05), momentum=0.9, nesterov=True, maximize=True, fused=True
+    ),
+    "adagrad-decays": lambda p: torch.optim.Adagrad(
+        p, lr=0.1, lr_decay=0.01, weight_decay=0.01, fused=True
+    ),
+    "adagrad-maximize-initial": lambda p: torch.optim.Adagrad(
+        p, lr=0.1, maximize=True, initial_accumulator_value=0.1, fused=True
+    ),
+}
+
+
+@pytest.mark.parametrize("scaled", [False, True], ids=["plain", "grad-scaler"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("optimizer_factory", list(FUSED_OTHERS.values()), ids=list(FUSED_OTHERS))
+def test_fused_sgd_and_adagrad_step_like_cpu_fused(optimizer_factory, dtype, scaled):
+    """With a GradScaler the fused step unscales the gradients itself and skips the step
+    whose loss overflowed (the third)."""
+    generator = torch.Generator().manual_seed(1)
+    data = torch.randn(64, 20, generator=generator).to(dtype)
+    target = torch.randint(0, 5, (64,), generator=generator)
+    cpu_model = make_model().to(dtype)
+    initial = copy.deepcopy(cpu_model)
+    remote_model = copy.deepcopy(cpu_model).to("remote")
+
+    def steps(model, data, target):
+        optimizer = optimizer_factory(model.parameters())
+        scaler = torch.amp.GradScaler(data.device.type, init_scale=256.0, enabled=scaled)
+        for step in range(4):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(data), target)
+            if scaled and step == 2:
+                loss = loss * float("inf")
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        return optimizer
+
+    cpu_optimizer = steps(cpu_model, data, target)
+    remote_optimizer = steps(remote_model, data.to("remote"), target.to("remote"))
+
+    models = (initial, cpu_model, remote_model)
+    for before, cpu_p, remote_p in zip(*(m.parameters() for m in models), strict=True):
+        assert not torch.equal(before, cpu_p)
+        torch.testing.assert_close(remote_p.cpu(), cpu_p)
+        cpu_state = cpu_optimizer.state[cpu_p]
+        for name, remote_value in remote_optimizer.state[remote_p].items():
+            torch.testing.assert_close(remote_value.cpu(), cpu_state[name], msg=name)

@@ -18,6 +18,22 @@ impl Error {
         }
     }
 
+    /// A dim or an index out of range: an `IndexError` in Python.
+    pub fn index(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::IndexOutOfRange,
+            message: message.into(),
+        }
+    }
+
+    /// An argument value the op does not take: a `ValueError` in Python.
+    pub fn value(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::InvalidValue,
+            message: message.into(),
+        }
+    }
+
     pub fn unsupported(message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::NotImplemented,
@@ -80,3 +96,34 @@ macro_rules! ensure {
     };
 }
 pub(crate) use ensure;
+
+/// Like `ensure!`, for a dim or an index out of range (`IndexError`).
+macro_rules! ensure_index {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::error::Error::index(format!($($fmt)+)));
+        }
+    };
+}
+pub(crate) use ensure_index;
+
+/// Like `ensure!`, for an argument value the op does not take (`ValueError`).
+macro_rules! ensure_value {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::error::Error::value(format!($($fmt)+)));
+        }
+    };
+}
+pub(crate) use ensure_value;
+
+/// Like `ensure!`, for a dtype the op's kernel has no code for: PyTorch's dispatch macros
+/// raise `NotImplementedError` ("\"kernel\" not implemented for 'Long'").
+macro_rules! ensure_kernel {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::error::Error::unsupported(format!($($fmt)+)));
+        }
+    };
+}
+pub(crate) use ensure_kernel;

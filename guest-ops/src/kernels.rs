@@ -73,7 +73,7 @@ pub trait Kernels {
     ) -> KernelResult;
     fn copy(&mut self, src: &TensorMeta, out: &TensorMeta) -> KernelResult;
     fn random(&mut self, op: RandomOp, a: f64, b: f64, out: &TensorMeta) -> KernelResult;
-    fn sample(&mut self, op: SampleOp, param: &TensorMeta, out: &TensorMeta) -> KernelResult;
+    fn sample(&mut self, op: SampleOp, params: &[TensorMeta], out: &TensorMeta) -> KernelResult;
     fn unary(
         &mut self,
         op: UnaryOp,
@@ -635,8 +635,8 @@ impl Kernels for Host {
         launch!(self, imports::random(op, a, b, out))
     }
 
-    fn sample(&mut self, op: SampleOp, param: &TensorMeta, out: &TensorMeta) -> KernelResult {
-        launch!(self, imports::sample(op, param, out))
+    fn sample(&mut self, op: SampleOp, params: &[TensorMeta], out: &TensorMeta) -> KernelResult {
+        launch!(self, imports::sample(op, params, out))
     }
 
     fn unary(

@@ -1,11 +1,11 @@
 //! Short paths to the generated WIT types, and the small helpers every module uses on them.
 
 pub use crate::bindings::torch_remote::ops::kernels::{
-    ActivationOp, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams, EmbeddingBagParams,
-    EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams, IndexReduceOp, IsinParams,
-    LibraryOp, LinalgOp, LossOp, LossOptions, LstsqDriver, MomentOp, Operand, PadMode, PoolOp,
-    PoolParams, RandomOp, ReduceOp, Reduction, SampleOp, ScanOp, ScatterOp, SelectOp, SizeQuery,
-    TernaryOp, UnaryOp, UpsampleMode,
+    ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams,
+    EmbeddingBagParams, EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams,
+    IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp, LossOptions, LstsqDriver, MomentOp,
+    Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction, SampleOp, ScanOp,
+    ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

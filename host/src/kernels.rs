@@ -301,6 +301,14 @@ fn is_one(value: &Scalar) -> bool {
     matches!(*value, Scalar::Integer(1) | Scalar::Boolean(true)) || *value == Scalar::Float(1.0)
 }
 
+/// `binomial(count, prob)`, NaN where a count is NaN: libtorch's CPU sampler never returns
+/// for one, which would stall this session for good.
+fn binomial(count: &Tensor, prob: &Tensor) -> Result<Tensor, tch::TchError> {
+    let nan = count.f_isnan()?;
+    let counted = count.f_masked_fill(&nan, 0.0)?;
+    Tensor::f_binomial(&counted, prob)?.f_masked_fill(&nan, f64::NAN)
+}
+
 fn reduction(code: i64) -> Result<Reduction, String> {
     match code {
         0 => Ok(Reduction::None),
@@ -507,18 +515,23 @@ impl KernelsHost for TchKernels {
         })
     }
 
-    fn sample(&mut self, op: SampleOp, param: TensorMeta, out: TensorMeta) -> KernelResult {
+    fn sample(&mut self, op: SampleOp, params: Vec<TensorMeta>, out: TensorMeta) -> KernelResult {
         self.launch(move |kernels| {
-            let param = kernels.view(&param)?;
+            let params = kernels.views(&params)?;
+            let param = params.first().ok_or("sample: no parameters")?;
             let _turn = kernels.reseed();
             let result = match op {
                 SampleOp::Bernoulli => {
                     let mut target = kernels.view(&out)?;
-                    return target.f_bernoulli_(&param).map(drop).map_err(err);
+                    return target.f_bernoulli_(param).map(drop).map_err(err);
                 }
                 SampleOp::Poisson => param.f_poisson(),
                 SampleOp::StandardGamma => param.f_internal_standard_gamma(),
                 SampleOp::Dirichlet => param.f_internal_sample_dirichlet(),
+                SampleOp::Binomial => {
+                    let prob = params.get(1).ok_or("binomial: no probabilities")?;
+                    binomial(param, prob)
+                }
             };
             kernels.write(&out, result.map_err(err)?)
         })

@@ -78,7 +78,8 @@ std::atomic<c10::DeviceIndex> g_current_device{0};
 // The result kinds of tr_result_kind, in the order of the WIT `output` variant.
 enum OutputKind : int32_t { kArgument = 0, kUpdated = 1, kTensor = 2, kTensorList = 3, kNone = 4 };
 // The error kinds of tr_result_error, in the order of the WIT `error-kind` enum.
-enum ErrorKind : int32_t { kInvalidArgument = 0, kNotImplemented = 1, kKernelFailed = 2 };
+// The WIT `error-kind`s, numbered as `tr_result_error` gives them.
+enum ErrorKind : int32_t { kInvalidArgument = 0, kNotImplemented = 1, kKernelFailed = 2, kIndex = 3, kValue = 4 };
 
 void release(void* ctx) { tr_storage_release(reinterpret_cast<uint64_t>(ctx)); }
 
@@ -166,6 +167,8 @@ std::string describe(const at::Tensor& t) {
 
 [[noreturn]] void raise(const std::string& message, int32_t kind) {
   if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
+  TORCH_CHECK_INDEX(kind != kIndex, message);
+  TORCH_CHECK_VALUE(kind != kValue, message);
   TORCH_CHECK(false, message);
 }
 

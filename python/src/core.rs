@@ -31,6 +31,12 @@ pub enum CoreError {
     Op(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// A dim or index out of range (Python's `IndexError`).
+    #[error("{0}")]
+    Index(String),
+    /// An argument value the op does not take (Python's `ValueError`).
+    #[error("{0}")]
+    Value(String),
     #[error(transparent)]
     Link(#[from] LinkError),
     #[error("the remote host reported: {}", .0.join("; "))]
@@ -129,6 +135,8 @@ fn op_error(e: OpError) -> CoreError {
     // The guest's message starts with the op already.
     match e.kind {
         ErrorKind::NotImplemented => CoreError::NotImplemented(e.message),
+        ErrorKind::IndexOutOfRange => CoreError::Index(e.message),
+        ErrorKind::InvalidValue => CoreError::Value(e.message),
         _ => CoreError::Op(e.message),
     }
 }

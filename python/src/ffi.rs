@@ -276,6 +276,8 @@ pub struct DispatchResult {
 fn error_kind(e: &CoreError) -> i32 {
     match e {
         CoreError::NotImplemented(_) => 1,
+        CoreError::Index(_) => 3,
+        CoreError::Value(_) => 4,
         _ => 0,
     }
 }

@@ -166,7 +166,7 @@ impl KernelsHost for Recorder {
         self.launch()
     }
 
-    fn sample(&mut self, _: SampleOp, _: TensorMeta, _: TensorMeta) -> KernelResult {
+    fn sample(&mut self, _: SampleOp, _: Vec<TensorMeta>, _: TensorMeta) -> KernelResult {
         self.launch()
     }
 

@@ -9,7 +9,7 @@ mod link;
 mod lowering;
 mod session;
 
-use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError};
+use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -27,6 +27,8 @@ extern "C" {
 fn to_py(e: CoreError) -> PyErr {
     match e {
         CoreError::NotImplemented(m) => PyNotImplementedError::new_err(m),
+        CoreError::Index(m) => PyIndexError::new_err(m),
+        CoreError::Value(m) => PyValueError::new_err(m),
         other => PyRuntimeError::new_err(other.to_string()),
     }
 }

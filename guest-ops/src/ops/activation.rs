@@ -2,7 +2,7 @@
 //! `softplus`, `elu`, `sigmoid_backward`, `tanh_backward`, ...), and `clamp`/`clamp_min`/
 //! `clamp_max`, all elementwise with TensorIterator's layout rules.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
@@ -122,7 +122,7 @@ fn param_count(kind: Kind) -> usize {
 pub fn log_sigmoid_forward(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
     args.at_most(if outs { 3 } else { 1 })?;
     let x = args.tensor(0)?;
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"log_sigmoid_cpu\" not implemented for '{}'",
         x.dtype.name()
@@ -161,7 +161,7 @@ pub fn log_sigmoid_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         buffer.describe()
     );
     let dtype = grad.dtype;
-    ensure!(
+    ensure_kernel!(
         dtype.is_floating() && x.dtype == dtype,
         "\"log_sigmoid_backward_cpu\" not implemented for '{}'",
         x.dtype.name()
@@ -195,12 +195,12 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
         let inverted = min.to_f64() > max.to_f64();
         ensure!(!inverted, "min_val cannot be greater than max_val");
     } else if kind == Kind::Threshold {
-        ensure!(
+        ensure_kernel!(
             x.dtype != ScalarType::Bool,
             "\"threshold_cpu\" not implemented for 'Bool'"
         );
     } else {
-        ensure!(
+        ensure_kernel!(
             x.dtype.is_floating(),
             "\"{}\" not implemented for '{}'",
             kernel_name(kind, false),
@@ -254,7 +254,7 @@ pub fn backward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
     }
     let pw = Pointwise::new(vec![Value::Tensor(grad), Value::Tensor(x)])?;
     let common = pw.common_dtype();
-    ensure!(
+    ensure_kernel!(
         common.is_floating(),
         "\"{}\" not implemented for '{}'",
         kernel_name(kind, true),
@@ -318,7 +318,7 @@ pub fn clamp(args: &Args, cx: &mut Ctx, form: Form, bounds: Bounds) -> Outputs {
         (_, true) => None,
     };
     if let Some(kernel) = kernel {
-        ensure!(
+        ensure_kernel!(
             common != ScalarType::Bool,
             "\"{kernel}\" not implemented for 'Bool'"
         );

@@ -1,7 +1,7 @@
 //! Advanced indexing: `index.Tensor` and `index_put_`. Boolean masks become the integer
 //! indices of their nonzero elements first (`data::expand_masks`).
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_index, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -31,7 +31,7 @@ fn check_index(t: &TensorMeta) -> Result<()> {
 /// `AdvancedIndex`: broadcast the indices; indexed dims that are not adjacent move to the
 /// front; the result's layout follows the restrided input and the indices.
 fn plan(x: &TensorMeta, indices: &[Option<&TensorMeta>]) -> Result<Plan> {
-    ensure!(
+    ensure_index!(
         indices.len() <= x.dim(),
         "too many indices for tensor of dimension {} (got {})",
         x.dim(),

@@ -2,7 +2,7 @@
 //! `logcumsumexp`, `cummax`/`cummin`), `sort`, `topk`, the
 //! order statistics (`kthvalue`, `median`, `nanmedian`, `mode`), and `unfold`'s backward.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -221,7 +221,7 @@ pub fn logcumsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(2 + form.out_len())?;
     let x = args.tensor(0)?;
     let d = wrap_dim(args.int(1)?, x.dim())?;
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating() || x.dtype.is_complex(),
         "\"logcumsumexp_out_cpu\" not implemented for '{}'",
         x.dtype.name()

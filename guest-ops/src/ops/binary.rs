@@ -1,7 +1,7 @@
 //! Elementwise ops of two operands (`add`, `div`, `eq`, `maximum`, `threshold_backward`, ...),
 //! where either operand may be a wrapped Python number.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
@@ -107,12 +107,12 @@ fn check_add(op: BinaryOp, a: Value, b: Value, alpha: Scalar, common: ScalarType
 fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
     use BinaryOp::*;
     match op {
-        BitwiseAnd | BitwiseOr | BitwiseXor => ensure!(
+        BitwiseAnd | BitwiseOr | BitwiseXor => ensure_kernel!(
             common.is_integral(true),
             "\"bitwise_cpu\" not implemented for '{}'",
             common.name()
         ),
-        DivTrunc | DivFloor | Remainder | Fmod => ensure!(
+        DivTrunc | DivFloor | Remainder | Fmod => ensure_kernel!(
             common != ScalarType::Bool,
             "\"{}_cpu\" not implemented for 'Bool'",
             match op {
@@ -121,7 +121,7 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
                 _ => "div",
             }
         ),
-        LeftShift | RightShift | Gcd | Lcm => ensure!(
+        LeftShift | RightShift | Gcd | Lcm => ensure_kernel!(
             common.is_integral(false),
             "\"{}_cpu\" not implemented for '{}'",
             match op {
@@ -132,12 +132,12 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
             },
             common.name()
         ),
-        Logaddexp => ensure!(
+        Logaddexp => ensure_kernel!(
             common.is_floating() || common.is_complex(),
             "\"logaddexp_cpu\" not implemented for '{}'",
             common.name()
         ),
-        Hypot | Logaddexp2 | Igamma | Igammac | Nextafter => ensure!(
+        Hypot | Logaddexp2 | Igamma | Igammac | Nextafter => ensure_kernel!(
             common.is_floating(),
             "\"{}_cpu\" not implemented for '{}'",
             match op {
@@ -149,13 +149,13 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
             },
             common.name()
         ),
-        op if polynomial(op).is_some() => ensure!(
+        op if polynomial(op).is_some() => ensure_kernel!(
             !matches!(common, ScalarType::Float16 | ScalarType::Bfloat16),
             "\"{}_cpu\" not implemented for '{}'",
             polynomial(op).unwrap_or_default(),
             common.name()
         ),
-        Zeta => ensure!(
+        Zeta => ensure_kernel!(
             !matches!(common, ScalarType::Float16 | ScalarType::Bfloat16),
             "\"zeta_cpu\" not implemented for '{}'",
             common.name()

@@ -1,7 +1,7 @@
 //! `convolution` and `convolution_backward` (1-d, 2-d and 3-d, plain and transposed, grouped).
 //! 4-d results are channels-last when the input or the weight is (CPU's mkldnn choice).
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -80,7 +80,7 @@ fn params(
         x.dtype.name(),
         weight.dtype.name()
     );
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"convolution\" not implemented for '{}'",
         x.dtype.name()

@@ -3,7 +3,7 @@
 //! results depend on values, so they ask the `data-size` import first (on the client, the
 //! op's one round trip); the host's libtorch computes each whole with one `library` kernel.
 
-use crate::error::ensure;
+use crate::error::{ensure, ensure_kernel};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::data::count;
@@ -19,7 +19,7 @@ pub fn bincount(args: &Args, cx: &mut Ctx) -> Outputs {
     let x = args.tensor(0)?;
     let weights = args.opt_tensor(1)?;
     let minlength = args.int_or(2, 0)?;
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_integral(false),
         "\"bincount_cpu\" not implemented for '{}'",
         x.dtype.name()
@@ -54,7 +54,7 @@ pub fn bincount(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn repeat_interleave(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let repeats = args.tensor(0)?;
-    ensure!(
+    ensure_kernel!(
         matches!(repeats.dtype, ScalarType::Int64 | ScalarType::Int32),
         "\"repeat_interleave_cpu\" not implemented for '{}'",
         repeats.dtype.name()
@@ -83,7 +83,7 @@ pub fn histc(args: &Args, cx: &mut Ctx) -> Outputs {
     let x = args.tensor(0)?;
     let bins = args.int_or(1, 100)?;
     let (min, max) = (args.float_or(2, 0.0)?, args.float_or(3, 0.0)?);
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"histogram_cpu\" not implemented for '{}'",
         x.dtype.name()

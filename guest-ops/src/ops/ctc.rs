@@ -2,7 +2,7 @@
 //! checks of PyTorch's CPU kernel. Lengths arrive as int lists (`ctc_loss` reads length
 //! tensors on the CPU first), so every shape is known here; the host's libtorch computes.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
@@ -27,7 +27,7 @@ fn params(
     log_probs: &TensorMeta,
     targets: &TensorMeta,
 ) -> Result<(CtcParams, i64)> {
-    ensure!(
+    ensure_kernel!(
         matches!(log_probs.dtype, ScalarType::Float32 | ScalarType::Float64),
         "\"{OP}\" not implemented for '{}'",
         log_probs.dtype.name()

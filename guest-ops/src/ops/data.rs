@@ -2,7 +2,7 @@
 //! `masked_scatter_`, the `unique` family, and boolean masks in indexing. Each asks the
 //! `data-size` import for the count first; on the client that is the op's one round trip.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_index, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -290,13 +290,13 @@ pub fn expand_masks(
         }
         for (j, size) in mask.sizes.iter().enumerate() {
             let at = dim + j;
-            ensure!(
+            ensure_index!(
                 at < x.dim(),
                 "too many indices for tensor of dimension {} (got {})",
                 x.dim(),
                 at + 1
             );
-            ensure!(
+            ensure_index!(
                 x.sizes[at] == *size,
                 "The shape of the mask {} at index {j} does not match the shape of the indexed \
                  tensor {} at index {at}",

@@ -2,7 +2,7 @@
 //! `huber_loss`, `binary_cross_entropy`, and their backwards. PyTorch's argument checks,
 //! output shapes, layouts and dtypes; one kernel each.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -96,7 +96,7 @@ fn fits_input(x: &TensorMeta, others: &[&TensorMeta]) -> Result<()> {
 fn check_forward(op: LossOp, x: &TensorMeta, target: &TensorMeta, o: &LossOptions) -> Result<()> {
     let pointwise = Pointwise::new(vec![Value::Tensor(x), Value::Tensor(target)])?;
     let common = pointwise.common_dtype();
-    ensure!(
+    ensure_kernel!(
         common.is_floating(),
         "\"{}\" not implemented for '{}'",
         kernel_name(op),
@@ -187,7 +187,7 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
         }
         _ => same_dtypes(x.dtype, &[target, grad])?,
     }
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"{}_backward\" not implemented for '{}'",
         kernel_name(op),

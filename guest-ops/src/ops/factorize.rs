@@ -7,7 +7,7 @@
 //! Matrices come out batched column-major, as LAPACK writes them; vectors and infos
 //! contiguous.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -259,7 +259,7 @@ fn check_system(name: &str, b: &TensorMeta, a: &TensorMeta) -> Result<Vec<i64>> 
         b.dtype.name(),
         a.dtype.name()
     );
-    ensure!(
+    ensure_kernel!(
         a.dtype.is_floating() || a.dtype.is_complex(),
         "\"{name}_cpu\" not implemented for '{}'",
         a.dtype.name()

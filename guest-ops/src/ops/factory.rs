@@ -1,7 +1,7 @@
 //! Factories and in-place fills: `empty`, `empty_strided`, `arange`, `eye`, `fill_`, `zero_`,
 //! `normal_`, `uniform_`, and `normal` with tensor means or deviations.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_value, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -95,27 +95,26 @@ fn as_i64(s: Scalar) -> i64 {
 /// results, else in doubles.
 fn arange_len(start: Scalar, end: Scalar, step: Scalar, dtype: ScalarType) -> Result<i64> {
     let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
+    ensure!(st != 0.0, "step must be nonzero");
     ensure!(
         s.is_finite() && e.is_finite(),
         "unsupported range: {s} -> {e}"
     );
+    let inconsistent = "upper bound and lower bound inconsistent with step sign";
     let size = if dtype == ScalarType::Int64 {
         let (s, e, st) = (as_i64(start), as_i64(end), as_i64(step));
-        ensure!(st != 0, "step must be nonzero");
-        ensure!(
-            (st > 0 && e >= s) || (st < 0 && e <= s),
-            "upper bound and larger bound inconsistent with step sign"
-        );
+        // A fractional step can truncate to 0 only here.
+        ensure_value!(st != 0, "step must be nonzero");
+        ensure!((st > 0 && e >= s) || (st < 0 && e <= s), "{inconsistent}");
         let span = e
             .checked_sub(s)
             .and_then(|d| d.checked_add(st - st.signum()));
         span.map(|d| d / st)
             .ok_or_else(|| Error::invalid("invalid size, possible overflow?"))? as f64
     } else {
-        ensure!(st != 0.0, "step must be nonzero");
         ensure!(
             (st > 0.0 && e >= s) || (st < 0.0 && e <= s),
-            "upper bound and larger bound inconsistent with step sign"
+            "{inconsistent}"
         );
         ((e - s) / st).ceil()
     };

@@ -2,7 +2,7 @@
 //! by the caller's random samples, one `library` kernel each. The checks, shapes and dtypes
 //! are PyTorch's; outputs and indices come out contiguous.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
@@ -73,7 +73,7 @@ impl<'a> Fractional<'a> {
                 spatial[i]
             );
         }
-        ensure!(
+        ensure_kernel!(
             x.dtype.is_floating(),
             "\"fractional_max_pool{dims}d_out_frame\" not implemented for '{}'",
             x.dtype.name()

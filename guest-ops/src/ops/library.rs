@@ -3,7 +3,7 @@
 //! `F.fold`), `max_unpool2d`/`3d`, `tril_indices`/`triu_indices`, `renorm`,
 //! `kaiser_window`. Their checks, shapes and dtypes are here.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -63,7 +63,7 @@ pub fn glu(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         n % 2 == 0,
         "Halving dimension must be even, but dimension {d} is size {n}"
     );
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"glu\" not implemented for '{}'",
         x.dtype.name()
@@ -167,7 +167,7 @@ fn prelu_inputs<'a>(tensors: &[&'a TensorMeta]) -> Result<Pointwise<'a>> {
             tensors[0].dtype.name()
         );
     }
-    ensure!(
+    ensure_kernel!(
         tensors[0].dtype.is_floating(),
         "\"prelu_cpu\" not implemented for '{}'",
         tensors[0].dtype.name()
@@ -620,7 +620,7 @@ pub fn renorm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "renorm: input needs at least 2 dimensions, got {} dimensions",
         x.dim()
     );
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating() || x.dtype.is_complex(),
         "\"renorm_out\" not implemented for '{}'",
         x.dtype.name()

@@ -415,7 +415,7 @@ mod tests {
         assert!(res
             .unwrap_err()
             .message
-            .contains("Expected out tensor to have dtype Float, but got Double instead"));
+            .contains("Expected out tensor to have dtype float, but got double instead"));
         let (res, fake) = run("mm", "out", vec![arg(&a), arg(&b), arg(&f32s(&[5], 4))]);
         assert_eq!(
             geometry(&meta(&res.unwrap(), 0)),

@@ -1,7 +1,7 @@
 //! `nll_loss_forward` and `nll_loss_backward`, and their spatial forms `nll_loss2d_*`
 //! (`[N, C, H, W]` scores, `[N, H, W]` targets).
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -106,7 +106,7 @@ impl<'a> Nll<'a> {
             "expected target dtype to be Long or Byte, but got {}",
             target.dtype.name()
         );
-        ensure!(
+        ensure_kernel!(
             x.dtype.is_floating(),
             "\"nll_loss_out_frame\" not implemented for '{}'",
             x.dtype.name()

@@ -2,7 +2,7 @@
 //! sample) and `multilabel_margin_loss_forward` (a `-1`-terminated list of classes per sample),
 //! with their backwards. Their checks, shapes and dtypes are here.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -25,7 +25,7 @@ fn check_samples(x: &TensorMeta) -> Result<()> {
 /// Float or double scores (else `kernel`, as PyTorch names it, is not implemented) and
 /// int64 classes.
 fn check_dtypes(x: &TensorMeta, target: &TensorMeta, kernel: &str) -> Result<()> {
-    ensure!(
+    ensure_kernel!(
         matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
         "\"{kernel}\" not implemented for '{}'",
         x.dtype.name()

@@ -1,7 +1,7 @@
 //! Extreme-value reductions: `amax`/`amin`, `aminmax`, `max`/`min` (full and along a dim)
 //! and `argmax`/`argmin`, which have no identity and so refuse empty reductions.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_index, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -21,7 +21,7 @@ fn check_nonempty(name: &str, x: &TensorMeta, mask: &[bool], all: bool) -> Resul
         );
     }
     for (d, reduced) in mask.iter().enumerate() {
-        ensure!(
+        ensure_index!(
             !*reduced || x.sizes[d] != 0,
             "{name}(): Expected reduction dim {d} to have non-zero size."
         );
@@ -64,7 +64,7 @@ pub fn aminmax(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
     let mask = match args.opt_int(1)? {
         Some(dim) => {
             let d = wrap_dim(dim, x.dim())?;
-            ensure!(
+            ensure_index!(
                 x.dim() == 0 || x.sizes[d] != 0,
                 "aminmax: Expected reduction dim {d} to have non-zero size."
             );
@@ -92,8 +92,8 @@ pub fn aminmax(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
             ensure!(
                 out.dtype == x.dtype,
                 "Expected out tensor to have dtype {}, but got {} instead",
-                x.dtype.name(),
-                out.dtype.name()
+                x.dtype.type_meta_name(),
+                out.dtype.type_meta_name()
             );
         }
         let (out, result) = output(cx, dest, &shape, x.dtype)?;
@@ -272,6 +272,6 @@ mod tests {
         assert!(res
             .unwrap_err()
             .message
-            .contains("Expected out tensor to have dtype Long, but got Float instead"));
+            .contains("Expected out tensor to have dtype long int, but got float instead"));
     }
 }

@@ -2,7 +2,7 @@
 //! `native_group_norm`, and the fused weight norm (`_weight_norm_interface`). Statistics are contiguous; reduced-precision inputs with float
 //! parameters keep float statistics (CPU's mixed-type path).
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -21,7 +21,7 @@ fn suggested(t: &TensorMeta) -> MemoryFormat {
 
 /// The statistics' dtype: float for a half/bfloat16 input with float parameters.
 fn stats_dtype(name: &str, x: &TensorMeta, params: &[Option<&TensorMeta>]) -> Result<ScalarType> {
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"{name}\" not implemented for '{}'",
         x.dtype.name()
@@ -505,7 +505,7 @@ pub fn weight_norm(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let (v, g) = (args.tensor(0)?, args.tensor(1)?);
     let dim = weight_norm_dim(args, 2, v)?;
-    ensure!(
+    ensure_kernel!(
         v.dtype.is_floating() && g.dtype.is_floating(),
         "\"weight_norm_fwd_first_dim_kernel\" not implemented for '{}'",
         v.dtype.name()

@@ -1,6 +1,7 @@
-//! Fused optimizer steps: `_fused_adam_` and `_fused_adamw_` (`torch.optim.Adam(fused=True)`
-//! and AdamW's), in place over lists of parameters and their state, with the checks of
-//! PyTorch's kernels. The host's libtorch computes the update.
+//! Fused optimizer steps: `_fused_adam_`, `_fused_adamw_`, `_fused_sgd_` and
+//! `_fused_adagrad_` (`torch.optim.Adam(fused=True)` and the others'), in place over lists of
+//! parameters and their state, with the checks of PyTorch's kernels. The host's libtorch
+//! computes the update.
 
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
@@ -8,93 +9,150 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
 use crate::rules::shape::numel;
-use crate::types::{AdamParams, LibraryOp, ScalarType, TensorMeta};
+use crate::types::{AdagradParams, AdamParams, LibraryOp, ScalarType, SgdParams, TensorMeta};
 
-/// The state list `name` at `i`, as long as `params` (or empty when `optional`).
-fn state<'a>(args: &Args<'a>, i: usize, name: &str, n: usize) -> Result<&'a [TensorMeta]> {
-    let list = args.tensor_list(i)?;
-    ensure!(
-        list.len() == n,
-        "_fused_adam: expected {n} tensors in {name}, one per parameter, but got {}",
-        list.len()
-    );
-    Ok(list)
+/// One fused step's tensors as the op was given them.
+struct Step<'a> {
+    op: &'static str,
+    /// The parameters, then their gradients and state, each list as long as the parameters.
+    lists: Vec<&'a [TensorMeta]>,
+    /// One float32 step count per parameter (none for SGD).
+    steps: &'a [TensorMeta],
+    /// `grad_scale`, `found_inf` and a tensor `lr`, where given.
+    extras: Vec<&'a TensorMeta>,
 }
 
-/// Each parameter's state has its shape and dtype; steps are single float32 elements.
-fn check_each(lists: &[&[TensorMeta]], steps: &[TensorMeta]) -> Result<()> {
-    for (i, param) in lists[0].iter().enumerate() {
-        ensure!(
-            param.dtype.is_floating(),
-            "_fused_adam: parameters must be floating point, but parameter {i} is {}",
-            param.describe()
-        );
-        for t in lists[1..].iter().map(|list| &list[i]) {
-            ensure!(
-                t.sizes == param.sizes && t.dtype == param.dtype,
-                "_fused_adam: the gradient and state of parameter {i} ({}) must have its shape \
-                 and dtype, but got {}",
-                param.describe(),
-                t.describe()
-            );
+impl<'a> Step<'a> {
+    /// The lists at `lists` (named) and the step counts at `steps`, of the op at `op`.
+    fn new(
+        op: &'static str,
+        args: &Args<'a>,
+        lists: &[(usize, &str)],
+        steps: Option<usize>,
+    ) -> Result<Self> {
+        let n = args.tensor_list(0)?.len();
+        let mut step = Self {
+            op,
+            lists: vec![args.tensor_list(0)?],
+            steps: &[],
+            extras: vec![],
+        };
+        for &(i, name) in lists {
+            step.lists.push(step.list(args, i, name, n)?);
         }
-        ensure!(
-            numel(&steps[i].sizes)? == 1 && steps[i].dtype == ScalarType::Float32,
-            "_fused_adam: state_steps must hold one float32 element each, but step {i} is {}",
-            steps[i].describe()
-        );
+        if let Some(i) = steps {
+            step.steps = step.list(args, i, "state_steps", n)?;
+        }
+        step.check_each()?;
+        Ok(step)
     }
-    Ok(())
-}
 
-/// An optional one-element float32 tensor: `grad_scale`, `found_inf` or a tensor `lr`.
-fn check_scalar(t: Option<&TensorMeta>, name: &str) -> Result<()> {
-    if let Some(t) = t {
+    /// The list `name` at `i`, which must be as long as the parameters.
+    fn list(&self, args: &Args<'a>, i: usize, name: &str, n: usize) -> Result<&'a [TensorMeta]> {
+        let list = args.tensor_list(i)?;
+        ensure!(
+            list.len() == n,
+            "{}: expected {n} tensors in {name}, one per parameter, but got {}",
+            self.op,
+            list.len()
+        );
+        Ok(list)
+    }
+
+    /// Each parameter's state has its shape and dtype; steps are single float32 elements.
+    fn check_each(&self) -> Result<()> {
+        let op = self.op;
+        for (i, param) in self.lists[0].iter().enumerate() {
+            ensure!(
+                param.dtype.is_floating(),
+                "{op}: parameters must be floating point, but parameter {i} is {}",
+                param.describe()
+            );
+            for t in self.lists[1..].iter().map(|list| &list[i]) {
+                ensure!(
+                    t.sizes == param.sizes && t.dtype == param.dtype,
+                    "{op}: the gradient and state of parameter {i} ({}) must have its shape \
+                     and dtype, but got {}",
+                    param.describe(),
+                    t.describe()
+                );
+            }
+            if let Some(step) = self.steps.get(i) {
+                ensure!(
+                    numel(&step.sizes)? == 1 && step.dtype == ScalarType::Float32,
+                    "{op}: state_steps must hold one float32 element each, but step {i} is {}",
+                    step.describe()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the optional one-element float tensor `name` at `i` (`grad_scale`, `found_inf`
+    /// or a tensor `lr`) to the inputs; whether it was given.
+    fn extra(&mut self, args: &Args<'a>, i: usize, name: &str) -> Result<bool> {
+        let Some(t) = args.opt_tensor(i)? else {
+            return Ok(false);
+        };
         ensure!(
             numel(&t.sizes)? == 1 && t.dtype.is_floating(),
-            "_fused_adam: {name} must be a one-element floating tensor, but got {}",
+            "{}: {name} must be a one-element floating tensor, but got {}",
+            self.op,
             t.describe()
         );
+        self.extras.push(t);
+        Ok(true)
     }
-    Ok(())
+
+    /// The float `lr` at `i`, or none when the `tensor_lr` overload gives it as a tensor
+    /// (added to the inputs last).
+    fn lr(&mut self, args: &Args<'a>, i: usize, tensor_lr: bool) -> Result<Option<f64>> {
+        if !tensor_lr {
+            return args.float_or(i, 1e-3).map(Some);
+        }
+        self.extra(args, i, "lr")?;
+        Ok(None)
+    }
+
+    /// The one library call updating every list in place.
+    fn launch(self, cx: &mut Ctx, op: LibraryOp) -> Outputs {
+        if self.lists[0].is_empty() {
+            return Ok(vec![]);
+        }
+        let outs: Vec<TensorMeta> = self.lists.iter().flat_map(|l| l.iter().cloned()).collect();
+        let mut inputs = outs.clone();
+        inputs.extend(self.steps.iter().cloned());
+        inputs.extend(self.extras.into_iter().cloned());
+        cx.k.library(op, &inputs, &outs)
+            .map_err(failed("library"))?;
+        Ok(vec![])
+    }
 }
 
 /// `_fused_adam_` (`decoupled` false) or `_fused_adamw_`, with a float `lr` or, for the
 /// `tensor_lr` overload, a tensor one.
-pub fn step(args: &Args, cx: &mut Ctx, decoupled: bool, tensor_lr: bool) -> Outputs {
+pub fn adam(args: &Args, cx: &mut Ctx, decoupled: bool, tensor_lr: bool) -> Outputs {
     args.at_most(15)?;
-    let params = args.tensor_list(0)?;
-    let n = params.len();
-    let amsgrad = args.bool_or(11, false)?;
-    let max_sqs = state(args, 4, "max_exp_avg_sqs", if amsgrad { n } else { 0 })?;
-    let mut lists = vec![params];
-    for (i, name) in [(1, "grads"), (2, "exp_avgs"), (3, "exp_avg_sqs")] {
-        lists.push(state(args, i, name, n)?);
-    }
-    if amsgrad {
-        lists.push(max_sqs);
-    }
-    let steps = state(args, 5, "state_steps", n)?;
-    check_each(&lists, steps)?;
-    let (grad_scale, found_inf) = (args.opt_tensor(13)?, args.opt_tensor(14)?);
-    let lr_tensor = if tensor_lr {
-        Some(args.tensor(6)?)
+    let op = if decoupled {
+        "_fused_adamw_"
     } else {
-        None
+        "_fused_adam_"
     };
-    for (t, name) in [
-        (grad_scale, "grad_scale"),
-        (found_inf, "found_inf"),
-        (lr_tensor, "lr"),
-    ] {
-        check_scalar(t, name)?;
+    let amsgrad = args.bool_or(11, false)?;
+    let mut lists = vec![(1, "grads"), (2, "exp_avgs"), (3, "exp_avg_sqs")];
+    if amsgrad {
+        lists.push((4, "max_exp_avg_sqs"));
+    } else {
+        ensure!(
+            args.tensor_list(4)?.is_empty(),
+            "{op}: max_exp_avg_sqs must be empty without amsgrad"
+        );
     }
+    let mut step = Step::new(op, args, &lists, Some(5))?;
+    let grad_scale = step.extra(args, 13, "grad_scale")?;
+    let found_inf = step.extra(args, 14, "found_inf")?;
     let hyper = AdamParams {
-        lr: if tensor_lr {
-            None
-        } else {
-            Some(args.float_or(6, 1e-3)?)
-        },
+        lr: step.lr(args, 6, tensor_lr)?,
         beta1: args.float_or(7, 0.9)?,
         beta2: args.float_or(8, 0.999)?,
         weight_decay: args.float_or(9, 0.0)?,
@@ -102,24 +160,64 @@ pub fn step(args: &Args, cx: &mut Ctx, decoupled: bool, tensor_lr: bool) -> Outp
         amsgrad,
         maximize: args.bool_or(12, false)?,
         decoupled,
-        grad_scale: grad_scale.is_some(),
-        found_inf: found_inf.is_some(),
+        grad_scale,
+        found_inf,
     };
-    if n == 0 {
-        return Ok(vec![]);
+    step.launch(cx, LibraryOp::FusedAdam(hyper))
+}
+
+/// `_fused_sgd_`, with a float `lr` or, for the `tensor_lr` overload, a tensor one. A zero
+/// momentum takes no momentum buffers.
+pub fn sgd(args: &Args, cx: &mut Ctx, tensor_lr: bool) -> Outputs {
+    args.at_most(12)?;
+    let momentum = args.float_or(4, 0.0)?;
+    let buffers = [(2, "momentum_buffer_list")];
+    let lists: &[(usize, &str)] = if momentum == 0.0 { &[] } else { &buffers };
+    if momentum == 0.0 {
+        ensure!(
+            args.tensor_list(2)?.is_empty(),
+            "_fused_sgd_: momentum_buffer_list must be empty when momentum is 0"
+        );
     }
-    let outs: Vec<TensorMeta> = lists.iter().flat_map(|l| l.iter().cloned()).collect();
-    let mut inputs = outs.clone();
-    inputs.extend(steps.iter().cloned());
-    inputs.extend(
-        [grad_scale, found_inf, lr_tensor]
-            .into_iter()
-            .flatten()
-            .cloned(),
-    );
-    cx.k.library(LibraryOp::FusedAdam(hyper), &inputs, &outs)
-        .map_err(failed("library"))?;
-    Ok(vec![])
+    let mut step = Step::new(
+        "_fused_sgd_",
+        args,
+        &[&[(1, "grads")], lists].concat(),
+        None,
+    )?;
+    let grad_scale = step.extra(args, 10, "grad_scale")?;
+    let found_inf = step.extra(args, 11, "found_inf")?;
+    let hyper = SgdParams {
+        lr: step.lr(args, 5, tensor_lr)?,
+        weight_decay: args.float_or(3, 0.0)?,
+        momentum,
+        dampening: args.float_or(6, 0.0)?,
+        nesterov: args.bool_or(7, false)?,
+        maximize: args.bool_or(8, false)?,
+        is_first_step: args.bool_or(9, false)?,
+        grad_scale,
+        found_inf,
+    };
+    step.launch(cx, LibraryOp::FusedSgd(hyper))
+}
+
+/// `_fused_adagrad_`, with a float `lr` or, for the `tensor_lr` overload, a tensor one.
+pub fn adagrad(args: &Args, cx: &mut Ctx, tensor_lr: bool) -> Outputs {
+    args.at_most(11)?;
+    let lists = [(1, "grads"), (2, "state_sums")];
+    let mut step = Step::new("_fused_adagrad_", args, &lists, Some(3))?;
+    let grad_scale = step.extra(args, 9, "grad_scale")?;
+    let found_inf = step.extra(args, 10, "found_inf")?;
+    let hyper = AdagradParams {
+        lr: step.lr(args, 4, tensor_lr)?,
+        lr_decay: args.float_or(5, 0.0)?,
+        weight_decay: args.float_or(6, 0.0)?,
+        eps: args.float_or(7, 1e-10)?,
+        maximize: args.bool_or(8, false)?,
+        grad_scale,
+        found_inf,
+    };
+    step.launch(cx, LibraryOp::FusedAdagrad(hyper))
 }
 
 #[cfg(test)]

@@ -42,8 +42,8 @@ pub fn output(
             ensure!(
                 t.dtype == dtype,
                 "Expected out tensor to have dtype {}, but got {} instead",
-                dtype.name(),
-                t.dtype.name()
+                dtype.type_meta_name(),
+                t.dtype.type_meta_name()
             );
             resize_output(cx, i, t, sizes)
         }
@@ -64,8 +64,8 @@ pub fn output_like(
         ensure!(
             out.dtype == like.dtype,
             "Expected out tensor to have dtype {}, but got {} instead",
-            like.dtype.name(),
-            out.dtype.name()
+            like.dtype.type_meta_name(),
+            out.dtype.type_meta_name()
         );
         return resize_output(cx, at, out, sizes);
     }

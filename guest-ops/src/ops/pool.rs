@@ -3,7 +3,7 @@
 //! 4-d input's channels-last layout (and max pooling a 5-d input's channels-last-3d one), as
 //! PyTorch's CPU kernels do.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -203,7 +203,7 @@ fn pooled(
 }
 
 fn check_not_bool(x: &TensorMeta, kernel: &str) -> Result<()> {
-    ensure!(
+    ensure_kernel!(
         x.dtype != ScalarType::Bool,
         "\"{kernel}\" not implemented for 'Bool'"
     );
@@ -267,7 +267,7 @@ fn adaptive_shape(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(Vec<
         n + 2,
         fmt_shape(&x.sizes)
     );
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"{name}\" not implemented for '{}'",
         x.dtype.name()
@@ -436,7 +436,7 @@ pub fn adaptive_pool_backward(args: &Args, cx: &mut Ctx, pooling: Pooling, form:
         fmt_shape(&grad.sizes),
         fmt_shape(&x.sizes)
     );
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"{name}_backward\" not implemented for '{}'",
         x.dtype.name()

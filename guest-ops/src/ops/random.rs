@@ -1,9 +1,9 @@
 //! Random in-place fills, sampling and dropout: `bernoulli_` (a float or a tensor of
 //! probabilities), `random_` (all three forms), `poisson`, `_standard_gamma`,
-//! `_sample_dirichlet`, `multinomial`, `randperm`, `native_dropout` and
+//! `_sample_dirichlet`, `binomial`, `multinomial`, `randperm`, `native_dropout` and
 //! `native_dropout_backward`.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, ensure_value, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -15,7 +15,7 @@ use crate::rules::dims::expand;
 use crate::rules::dtype::can_cast;
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::preserve_strides;
-use crate::rules::shape::fmt_shape;
+use crate::rules::shape::{broadcast, fmt_shape};
 use crate::types::{
     ActivationOp, BinaryOp, LibraryOp, Operand, Output, RandomOp, SampleOp, Scalar, ScalarType,
     TensorMeta, TernaryOp,
@@ -33,7 +33,7 @@ pub fn bernoulli_tensor(args: &Args, cx: &mut Ctx) -> Outputs {
     );
     let p = expand(p, &this.sizes)?;
     check_internal(this)?;
-    cx.k.sample(SampleOp::Bernoulli, &p, this)
+    cx.k.sample(SampleOp::Bernoulli, &[p], this)
         .map_err(failed("sample"))?;
     Ok(vec![Output::Argument(0)])
 }
@@ -72,13 +72,42 @@ pub fn sample(args: &Args, cx: &mut Ctx, op: SampleOp) -> Outputs {
         _ => ("dirichlet", false),
     };
     let half = matches!(param.dtype, ScalarType::Float16 | ScalarType::Bfloat16);
-    ensure!(
+    ensure_kernel!(
         param.dtype.is_floating() && (half_too || !half),
         "\"{kernel}\" not implemented for '{}'",
         param.dtype.name()
     );
     let out = cx.empty_contiguous(&param.sizes, param.dtype)?;
-    cx.k.sample(op, param, &out).map_err(failed("sample"))?;
+    cx.k.sample(op, std::slice::from_ref(param), &out)
+        .map_err(failed("sample"))?;
+    Ok(vec![Output::Tensor(out)])
+}
+
+/// `binomial(count, prob, generator)`: the successes in `count` trials of probability `prob`
+/// (broadcast together), in `count`'s dtype.
+pub fn binomial(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (count, prob) = (args.tensor(0)?, args.tensor(1)?);
+    ensure_value!(
+        count.dtype.is_floating(),
+        "binomial only supports floating-point dtypes for count, got: {}",
+        count.dtype.name()
+    );
+    ensure_kernel!(
+        !matches!(count.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+        "\"binomial_cpu\" not implemented for '{}'",
+        count.dtype.name()
+    );
+    ensure!(
+        prob.dtype == count.dtype,
+        "Found dtype {} but expected {}",
+        prob.dtype.name(),
+        count.dtype.name()
+    );
+    let out = cx.empty_contiguous(&broadcast(&count.sizes, &prob.sizes)?, count.dtype)?;
+    let params = [count.clone(), prob.clone()];
+    cx.k.sample(SampleOp::Binomial, &params, &out)
+        .map_err(failed("sample"))?;
     Ok(vec![Output::Tensor(out)])
 }
 
@@ -222,7 +251,7 @@ pub fn rrelu_with_noise(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     } else {
         "leaky_relu_cpu"
     };
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"{kernel}\" not implemented for '{}'",
         x.dtype.name()

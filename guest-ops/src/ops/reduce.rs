@@ -291,7 +291,7 @@ mod tests {
         assert!(res
             .unwrap_err()
             .message
-            .contains("Expected out tensor to have dtype Double, but got Float instead"));
+            .contains("Expected out tensor to have dtype double, but got float instead"));
         let (res, _) = run("sum", "dim_IntList", vec![arg(&x), dims(&[0, 0])]);
         assert!(res
             .unwrap_err()

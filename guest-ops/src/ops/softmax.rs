@@ -1,6 +1,6 @@
 //! `_softmax`, `_log_softmax` and their backwards.
 
-use crate::error::ensure;
+use crate::error::{ensure, ensure_kernel};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -18,10 +18,13 @@ pub fn softmax(args: &Args, cx: &mut Ctx, form: Form, log: bool) -> Outputs {
         !args.bool_or(2, false)?,
         "softmax with half to float conversion is not supported on CPU"
     );
-    ensure!(
+    // The CPU has one kernel for the last dim and one for the others.
+    let last = dim + 1 >= x.dim() as i64;
+    ensure_kernel!(
         x.dtype.is_floating(),
-        "\"{}softmax_lastdim_kernel_impl\" not implemented for '{}'",
+        "\"{}softmax{}_kernel_impl\" not implemented for '{}'",
         if log { "log_" } else { "" },
+        if last { "_lastdim" } else { "" },
         x.dtype.name()
     );
     let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;

@@ -3,7 +3,7 @@
 //! `grid_sampler_2d`/`3d` and their backwards, and `channel_shuffle`. Their checks, shapes
 //! and layouts are PyTorch's.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -231,7 +231,7 @@ fn check_grid<'a>(args: &Args<'a>, dims: usize) -> Result<(&'a TensorMeta, &'a T
         dims == 2 || interpolation != 2,
         "grid_sampler(): bicubic interpolation only supports 4D input"
     );
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"grid_sampler_{dims}d_cpu\" not implemented for '{}'",
         x.dtype.name()

@@ -1,6 +1,6 @@
 //! Elementwise ops of three operands: `addcmul`, `addcdiv`, `lerp` and `where`.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -46,7 +46,7 @@ fn check_lerp(this: &TensorMeta, end: &TensorMeta) -> Result<()> {
         this.dtype.name(),
         end.dtype.name()
     );
-    ensure!(
+    ensure_kernel!(
         this.dtype.is_floating() || this.dtype.is_complex(),
         "\"lerp_kernel_scalar\" not implemented for '{}'",
         this.dtype.name()

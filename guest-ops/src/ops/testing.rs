@@ -172,12 +172,9 @@ impl Kernels for Fake {
         self.record("random", vec![out.clone()], format!("{op:?} {a} {b}"))
     }
 
-    fn sample(&mut self, op: SampleOp, param: &TensorMeta, out: &TensorMeta) -> KernelResult {
-        self.record(
-            "sample",
-            vec![param.clone(), out.clone()],
-            format!("{op:?}"),
-        )
+    fn sample(&mut self, op: SampleOp, params: &[TensorMeta], out: &TensorMeta) -> KernelResult {
+        let tensors = params.iter().chain([out]).cloned().collect();
+        self.record("sample", tensors, format!("{op:?}"))
     }
 
     fn unary(

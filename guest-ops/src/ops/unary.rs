@@ -1,6 +1,6 @@
 //! Elementwise ops of one tensor (`exp`, `neg`, `relu`, ...), with PyTorch's dtype rules.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
@@ -93,21 +93,21 @@ fn check_input(op: UnaryOp, dtype: ScalarType) -> Result<()> {
         ),
         Relu => ensure!(!bool_in, "Boolean inputs not supported for relu"),
         Abs | Ceil | Floor | Round | Trunc => {
-            ensure!(!bool_in, "\"{}_cpu\" not implemented for 'Bool'", name(op))
+            ensure_kernel!(!bool_in, "\"{}_cpu\" not implemented for 'Bool'", name(op))
         }
-        Frac => ensure!(
+        Frac => ensure_kernel!(
             dtype.is_floating(),
             "\"frac_cpu\" not implemented for '{}'",
             dtype.name()
         ),
-        BitwiseNot => ensure!(
+        BitwiseNot => ensure_kernel!(
             dtype.is_integral(true),
             "\"bitwise_not_cpu\" not implemented for '{}'",
             dtype.name()
         ),
         _ => {
             if let Some(kernel) = double_and_float_only(op) {
-                ensure!(
+                ensure_kernel!(
                     !matches!(dtype, ScalarType::Float16 | ScalarType::Bfloat16),
                     "\"{kernel}_cpu\" not implemented for '{}'",
                     dtype.name()
@@ -165,7 +165,7 @@ pub fn round_decimals(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     } else {
         "round_cpu"
     };
-    ensure!(
+    ensure_kernel!(
         x.dtype.is_floating(),
         "\"{kernel}\" not implemented for '{}'",
         x.dtype.name()

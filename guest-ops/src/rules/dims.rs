@@ -1,7 +1,7 @@
 //! Views that move, drop, add or broadcast dims: `transpose`, `permute`, `select`, `slice`,
 //! `squeeze`, `unsqueeze`, `unfold` and `expand`.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_index, Error, Result};
 use crate::rules::shape::{fmt_shape, wrap_dim};
 use crate::types::TensorMeta;
 
@@ -100,7 +100,7 @@ pub fn select(t: &TensorMeta, dim: i64, index: i64) -> Result<TensorMeta> {
     ensure!(t.dim() > 0, "select() cannot be applied to a 0-dim tensor.");
     let d = wrap_dim(dim, t.dim())?;
     let size = t.sizes[d];
-    ensure!(
+    ensure_index!(
         index >= -size && index < size,
         "select(): index {index} out of range for tensor of size {} at dimension {d}",
         fmt_shape(&t.sizes)

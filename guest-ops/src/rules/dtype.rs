@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::rules::shape::fmt_shape;
 use crate::types::{Scalar, ScalarType, TensorMeta};
 
@@ -78,6 +78,18 @@ impl ScalarType {
         match self {
             ScalarType::Bool => include_bool,
             t => !t.is_floating() && !t.is_complex(),
+        }
+    }
+
+    /// The element type's C++ name as a `caffe2::TypeMeta` prints it ("long int"), which
+    /// PyTorch's `out=` dtype checks name.
+    pub fn type_meta_name(self) -> &'static str {
+        match self {
+            ScalarType::Uint8 => "unsigned char",
+            ScalarType::Int8 => "signed char",
+            ScalarType::Int16 => "short int",
+            ScalarType::Int64 => "long int",
+            other => cpp_name(other),
         }
     }
 
@@ -189,7 +201,7 @@ pub fn check_floating_alike(op: &str, tensors: &[&TensorMeta]) -> Result<()> {
     let Some(first) = tensors.first() else {
         return Ok(());
     };
-    ensure!(
+    ensure_kernel!(
         first.dtype.is_floating(),
         "\"{op}\" not implemented for '{}'",
         first.dtype.name()

@@ -1,6 +1,6 @@
 //! Shape rules: checked sizes, dim wrapping, broadcasting and reduction shapes.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_index, Error, Result};
 use crate::types::TensorMeta;
 
 /// `[2, 3]`, as PyTorch prints sizes.
@@ -103,7 +103,7 @@ pub fn check_meta(t: &TensorMeta) -> Result<()> {
 /// `maybe_wrap_dim`: a 0-dim tensor accepts dims -1 and 0.
 pub fn wrap_dim(dim: i64, ndim: usize) -> Result<usize> {
     let n = i64::try_from(ndim.max(1)).map_err(|_| Error::invalid("too many dimensions"))?;
-    ensure!(
+    ensure_index!(
         (-n..n).contains(&dim),
         "Dimension out of range (expected to be in range of [{}, {}], but got {dim})",
         -n,

@@ -50,6 +50,8 @@ pub fn run(
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
         LibraryOp::AmpUnscale => amp_unscale(inputs),
         LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
+        LibraryOp::FusedSgd(params) => optim::fused_sgd(inputs, params),
+        LibraryOp::FusedAdagrad(params) => optim::fused_adagrad(inputs, params),
         LibraryOp::Frexp => pair(input(inputs, 0)?.f_frexp()?),
         LibraryOp::MultilabelMarginLoss(reduction) => multilabel_margin_loss(inputs, *reduction),
         LibraryOp::FractionalMaxPool((kernel, output)) => {
@@ -154,6 +156,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
+        | LibraryOp::FusedSgd(_)
+        | LibraryOp::FusedAdagrad(_)
         | LibraryOp::Frexp
         | LibraryOp::MultilabelMarginLoss(_)
         | LibraryOp::FractionalMaxPool(_)

@@ -1,12 +1,21 @@
-//! The fused Adam and AdamW step (`library-op` `fused-adam`). tch binds no `_fused_adam_`,
-//! so it is composed from libtorch's ops in the order of PyTorch's fused kernel, in float32
-//! for half-precision parameters as that kernel's opmath is.
+//! The fused optimizer steps (`library-op` `fused-adam`, `fused-sgd`, `fused-adagrad`).
+//! tch binds no `_fused_adam_` and the like, so each is composed from libtorch's ops in the
+//! order of PyTorch's fused kernel, in float32 for half-precision parameters as that
+//! kernel's opmath is.
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use crate::guest::AdamParams;
+use crate::guest::{AdagradParams, AdamParams, SgdParams};
 
-/// The inputs of one `fused-adam` call, split into its lists and extras.
+/// Which optional tensors follow a fused step's lists, in this order, and a float `lr`.
+struct Extras {
+    grad_scale: bool,
+    found_inf: bool,
+    /// None when the learning rate is a tensor, the last input.
+    lr: Option<f64>,
+}
+
+/// The inputs of one fused step, split into its lists and extras.
 struct Lists<'a> {
     state: &'a [Tensor],
     n: usize,
@@ -16,27 +25,27 @@ struct Lists<'a> {
 }
 
 impl<'a> Lists<'a> {
-    fn new(inputs: &'a [Tensor], p: &AdamParams) -> Result<Self, TchError> {
-        let extras = [p.grad_scale, p.found_inf, p.lr.is_none()];
-        let extras = extras.into_iter().filter(|&given| given).count();
-        let lists = if p.amsgrad { 6 } else { 5 };
-        let state_len = inputs.len().checked_sub(extras).filter(|n| n % lists == 0);
+    /// `inputs` as `lists` lists of one tensor per parameter, then `extras`.
+    fn new(inputs: &'a [Tensor], lists: usize, extras: Extras) -> Result<Self, TchError> {
+        let given = [extras.grad_scale, extras.found_inf, extras.lr.is_none()];
+        let given = given.into_iter().filter(|&given| given).count();
+        let state_len = inputs.len().checked_sub(given).filter(|n| n % lists == 0);
         let state_len = state_len.ok_or_else(|| {
             TchError::Kind(format!(
-                "fused adam: {} inputs do not make {lists} lists",
+                "fused step: {} inputs do not make {lists} lists",
                 inputs.len()
             ))
         })?;
         let (state, rest) = inputs.split_at(state_len);
         let mut rest = rest.iter();
-        let grad_scale = p.grad_scale.then(|| rest.next()).flatten();
-        let found_inf = p.found_inf.then(|| rest.next()).flatten();
-        let lr = match (p.lr, rest.next()) {
+        let grad_scale = extras.grad_scale.then(|| rest.next()).flatten();
+        let found_inf = extras.found_inf.then(|| rest.next()).flatten();
+        let lr = match (extras.lr, rest.next()) {
             (Some(lr), _) => lr,
             (None, Some(lr)) => lr.f_double_value(&[])?,
             (None, None) => {
                 return Err(TchError::Kind(
-                    "fused adam: the lr tensor is missing".into(),
+                    "fused step: the lr tensor is missing".into(),
                 ))
             }
         };
@@ -49,37 +58,108 @@ impl<'a> Lists<'a> {
         })
     }
 
-    /// Tensor `i` of list `k` (params, grads, exp_avgs, exp_avg_sqs[, max_exp_avg_sqs], steps).
+    /// Tensor `i` of list `k`.
     fn get(&self, k: usize, i: usize) -> &'a Tensor {
         &self.state[k * self.n + i]
     }
-}
 
-/// One step over every parameter, in place; returns the updated lists but the steps.
-pub fn fused_adam(inputs: &[Tensor], p: &AdamParams) -> Result<Vec<Tensor>, TchError> {
-    let lists = Lists::new(inputs, p)?;
-    let steps_at = lists.state.len() - lists.n;
-    let results = lists.state[..steps_at]
-        .iter()
-        .map(Tensor::shallow_clone)
-        .collect();
-    if let Some(found) = lists.found_inf {
-        if found.f_double_value(&[])? == 1.0 {
-            return Ok(results);
+    /// The first `lists` lists, which the step updates: its results.
+    fn results(&self, lists: usize) -> Vec<Tensor> {
+        self.state[..lists * self.n]
+            .iter()
+            .map(Tensor::shallow_clone)
+            .collect()
+    }
+
+    /// Whether `found_inf` says the gradients overflowed, so the step changes nothing.
+    fn skipped(&self) -> Result<bool, TchError> {
+        match self.found_inf {
+            Some(found) => Ok(found.f_double_value(&[])? == 1.0),
+            None => Ok(false),
         }
     }
-    let steps = step_values(&lists.state[steps_at..])?;
-    for (i, &step) in steps.iter().enumerate() {
-        let max_sq = p.amsgrad.then(|| lists.get(4, i));
-        let state = [
-            lists.get(0, i),
-            lists.get(1, i),
-            lists.get(2, i),
-            lists.get(3, i),
-        ];
-        update(state, max_sq, step, lists.lr, lists.grad_scale, p)?;
+
+    /// Tensor `i` of the gradients (list 1) in its opmath dtype, unscaled by `grad_scale`
+    /// (which the gradient keeps), negated to maximize, with `weight_decay` times the
+    /// parameter added.
+    fn gradient(&self, i: usize, maximize: bool, weight_decay: f64) -> Result<Tensor, TchError> {
+        let grad = self.get(1, i);
+        let mut g = opmath(grad)?;
+        if let Some(scale) = self.grad_scale {
+            g = g.f_div_(scale)?;
+            store(grad, &g)?;
+        }
+        if maximize {
+            g = g.f_neg()?;
+        }
+        if weight_decay != 0.0 {
+            g = g.f_add(&opmath(self.get(0, i))?.f_mul_scalar(weight_decay)?)?;
+        }
+        Ok(g)
     }
-    Ok(results)
+}
+
+/// One Adam step over every parameter, in place; returns the updated lists but the steps.
+pub fn fused_adam(inputs: &[Tensor], p: &AdamParams) -> Result<Vec<Tensor>, TchError> {
+    let updated = if p.amsgrad { 5 } else { 4 };
+    let extras = Extras {
+        grad_scale: p.grad_scale,
+        found_inf: p.found_inf,
+        lr: p.lr,
+    };
+    let lists = Lists::new(inputs, updated + 1, extras)?;
+    if lists.skipped()? {
+        return Ok(lists.results(updated));
+    }
+    let steps = step_values(&lists.state[updated * lists.n..])?;
+    for (i, &step) in steps.iter().enumerate() {
+        adam_update(&lists, i, step, p)?;
+    }
+    Ok(lists.results(updated))
+}
+
+/// One SGD step over every parameter, in place; returns the updated lists.
+pub fn fused_sgd(inputs: &[Tensor], p: &SgdParams) -> Result<Vec<Tensor>, TchError> {
+    let updated = if p.momentum == 0.0 { 2 } else { 3 };
+    let extras = Extras {
+        grad_scale: p.grad_scale,
+        found_inf: p.found_inf,
+        lr: p.lr,
+    };
+    let lists = Lists::new(inputs, updated, extras)?;
+    if !lists.skipped()? {
+        for i in 0..lists.n {
+            sgd_update(&lists, i, p)?;
+        }
+    }
+    Ok(lists.results(updated))
+}
+
+/// One Adagrad step over every parameter, in place; returns the updated lists but the
+/// steps.
+pub fn fused_adagrad(inputs: &[Tensor], p: &AdagradParams) -> Result<Vec<Tensor>, TchError> {
+    let extras = Extras {
+        grad_scale: p.grad_scale,
+        found_inf: p.found_inf,
+        lr: p.lr,
+    };
+    let lists = Lists::new(inputs, 4, extras)?;
+    if lists.skipped()? {
+        return Ok(lists.results(3));
+    }
+    let steps = step_values(&lists.state[3 * lists.n..])?;
+    for (i, &step) in steps.iter().enumerate() {
+        let clr = lists.lr / (1.0 + (step - 1.0) * p.lr_decay);
+        let g = lists.gradient(i, p.maximize, p.weight_decay)?;
+        let (param, sum) = (lists.get(0, i), lists.get(2, i));
+        let mut s = opmath(sum)?;
+        s = s.f_add_(&g.f_mul(&g)?)?;
+        let std = s.f_sqrt()?.f_add_scalar(p.eps)?;
+        let w = opmath(param)?.f_sub_(&g.f_mul_scalar(clr)?.f_div(&std)?)?;
+        store(param, &w)?;
+        store(sum, &s)?;
+    }
+    Ok(lists.results(3))
 }
 
 /// Every parameter's step count, read in one transfer: on a GPU each read waits for the
@@ -112,37 +192,23 @@ fn store(to: &Tensor, from: &Tensor) -> Result<(), TchError> {
     Ok(())
 }
 
-fn update(
-    [param, grad, exp_avg, exp_avg_sq]: [&Tensor; 4],
-    max_sq: Option<&Tensor>,
-    step: f64,
-    lr: f64,
-    grad_scale: Option<&Tensor>,
-    p: &AdamParams,
-) -> Result<(), TchError> {
+/// Parameter `i`'s Adam step at `step`.
+fn adam_update(lists: &Lists, i: usize, step: f64, p: &AdamParams) -> Result<(), TchError> {
+    let [param, exp_avg, exp_avg_sq] = [0, 2, 3].map(|k| lists.get(k, i));
     let bias_correction1 = 1.0 - p.beta1.powf(step);
     let bias_correction2_sqrt = (1.0 - p.beta2.powf(step)).sqrt();
-    let (mut w, mut g) = (opmath(param)?, opmath(grad)?);
+    let mut w = opmath(param)?;
+    if p.decoupled && p.weight_decay != 0.0 {
+        w = w.f_mul_scalar_(1.0 - lists.lr * p.weight_decay)?;
+    }
+    let decay = if p.decoupled { 0.0 } else { p.weight_decay };
+    let g = lists.gradient(i, p.maximize, decay)?;
     let (mut m, mut v) = (opmath(exp_avg)?, opmath(exp_avg_sq)?);
-    if let Some(scale) = grad_scale {
-        g = g.f_div_(scale)?;
-        store(grad, &g)?;
-    }
-    if p.maximize {
-        g = g.f_neg()?;
-    }
-    if p.weight_decay != 0.0 {
-        if p.decoupled {
-            w = w.f_mul_scalar_(1.0 - lr * p.weight_decay)?;
-        } else {
-            g = g.f_add(&w.f_mul_scalar(p.weight_decay)?)?;
-        }
-    }
     m = m.f_lerp_(&g, 1.0 - p.beta1)?;
     v = v
         .f_mul_scalar_(p.beta2)?
         .f_add_(&g.f_mul_scalar(1.0 - p.beta2)?.f_mul(&g)?)?;
-    let second = match max_sq {
+    let second = match p.amsgrad.then(|| lists.get(4, i)) {
         Some(max_sq) => {
             let mut top = opmath(max_sq)?;
             top.f_copy_(&top.f_maximum(&v)?)?;
@@ -155,9 +221,34 @@ fn update(
         .f_sqrt()?
         .f_div_scalar(bias_correction2_sqrt)?
         .f_add_scalar(p.eps)?;
-    w = w.f_sub_(&m.f_mul_scalar(lr / bias_correction1)?.f_div(&denom)?)?;
+    w = w.f_sub_(&m.f_mul_scalar(lists.lr / bias_correction1)?.f_div(&denom)?)?;
     for (to, from) in [(param, &w), (exp_avg, &m), (exp_avg_sq, &v)] {
         store(to, from)?;
     }
     Ok(())
+}
+
+/// Parameter `i`'s SGD step; the momentum buffer (list 2) starts as the gradient.
+fn sgd_update(lists: &Lists, i: usize, p: &SgdParams) -> Result<(), TchError> {
+    let mut g = lists.gradient(i, p.maximize, p.weight_decay)?;
+    if p.momentum != 0.0 {
+        let buffer = lists.get(2, i);
+        let mut b = opmath(buffer)?;
+        if p.is_first_step {
+            b.f_copy_(&g)?;
+        } else {
+            b = b
+                .f_mul_scalar_(p.momentum)?
+                .f_add_(&g.f_mul_scalar(1.0 - p.dampening)?)?;
+        }
+        store(buffer, &b)?;
+        g = if p.nesterov {
+            g.f_add(&b.f_mul_scalar(p.momentum)?)?
+        } else {
+            b
+        };
+    }
+    let param = lists.get(0, i);
+    let w = opmath(param)?.f_sub_(&g.f_mul_scalar(lists.lr)?)?;
+    store(param, &w)
 }

@@ -279,16 +279,22 @@ pub(super) const LINALG: &[Entry] = &[
     ),
     e("_amp_update_scale_", &[""], amp::update_scale),
     e("_fused_adam_", &[""], |a, c| {
-        optim::step(a, c, false, false)
+        optim::adam(a, c, false, false)
     }),
     e("_fused_adam_", &["tensor_lr"], |a, c| {
-        optim::step(a, c, false, true)
+        optim::adam(a, c, false, true)
     }),
     e("_fused_adamw_", &[""], |a, c| {
-        optim::step(a, c, true, false)
+        optim::adam(a, c, true, false)
     }),
     e("_fused_adamw_", &["tensor_lr"], |a, c| {
-        optim::step(a, c, true, true)
+        optim::adam(a, c, true, true)
+    }),
+    e("_fused_sgd_", &[""], |a, c| optim::sgd(a, c, false)),
+    e("_fused_sgd_", &["tensor_lr"], |a, c| optim::sgd(a, c, true)),
+    e("_fused_adagrad_", &[""], |a, c| optim::adagrad(a, c, false)),
+    e("_fused_adagrad_", &["tensor_lr"], |a, c| {
+        optim::adagrad(a, c, true)
     }),
     e("_ctc_loss", &[""], ctc::forward),
     e("frexp", &["Tensor"], unary::frexp),

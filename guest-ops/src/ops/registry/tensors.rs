@@ -279,6 +279,7 @@ pub(super) const RANDOM: &[Entry] = &[
     e("_standard_gamma_grad", &[""], |a, c| {
         random::standard_gamma_grad(a, c)
     }),
+    e("binomial", &[""], random::binomial),
     e("_sample_dirichlet", &[""], |a, c| {
         random::sample(a, c, SampleOp::Dirichlet)
     }),
