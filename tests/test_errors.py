@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torch_remote  # noqa: F401
 from conftest import run_python
 
@@ -45,6 +46,21 @@ BAD_CALLS = {
         0, 8, 0.5, out=torch.empty(0, dtype=torch.long, device=x.device)
     ),
     "arange_bounds_against_the_step": lambda x: torch.arange(0, -3, 2, device=x.device),
+    "out_dtype_named_as_cpp_types": lambda x: torch.mm(x, x.t(), out=x.long()),
+    "max_pool_negative_padding": lambda x: F.max_pool2d(x[None, None], 2, padding=-1),
+    "avg_pool_padding_over_half_the_kernel": lambda x: F.avg_pool2d(x[None], 2, padding=2),
+    "max_pool_empty_channel": lambda x: F.max_pool2d(x[:, :0, None], 1),
+    "max_pool3d_empty_depth": lambda x: F.max_pool3d(x[None, None, :0, :, None], 1),
+    "conv_fewer_filters_than_groups": lambda x: F.conv1d(x[None], x.new_ones(1, 1, 1), groups=2),
+    "conv_weight_without_channels": lambda x: F.conv1d(x[None], x.new_ones(1, 2)),
+    "masked_scatter_float_mask": lambda x: x.masked_scatter(x, x),
+    "masked_fill_byte_mask": lambda x: x.masked_fill(x.byte(), 1.0),
+    "multinomial_float_out": lambda x: torch.multinomial(x, 2, out=x.double()),
+    "adaptive_max_pool_negative_size": lambda x: F.adaptive_max_pool2d(x[None], (2, -1)),
+    "adaptive_avg_pool3d_negative_size": lambda x: F.adaptive_avg_pool3d(x[None, None], (2, -1, 1)),
+    "softshrink_negative_lambda": lambda x: F.softshrink(x, -0.5),
+    "roll_a_0_dim_tensor_along_dim_0": lambda x: x[0, 0].roll(1, 0),
+    "multi_margin_loss_target_shape": lambda x: F.multi_margin_loss(x, x),
 }
 
 

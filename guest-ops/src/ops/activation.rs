@@ -207,8 +207,28 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
             x.dtype.name()
         );
     }
+    if let ActivationOp::Softshrink(lambda) = &op {
+        check_shrink_lambda(lambda.to_f64(), x.dtype)?;
+    }
     let (target, input) = same_dtype_target(cx, form.dest(args)?, x, true)?;
     target.run(cx, "activation", |k, out| k.activation(op, &input, out))
+}
+
+/// Softshrink's lambda lies in `[0, max]` of the input's dtype; the CPU prints the bound as
+/// C++ streams do.
+fn check_shrink_lambda(lambda: f64, dtype: ScalarType) -> Result<()> {
+    let (max, bound) = match dtype {
+        ScalarType::Float16 => (65504.0, "65504"),
+        ScalarType::Bfloat16 => (3.389_531_389_251_535e38, "3.38953e+38"),
+        ScalarType::Float32 => (f64::from(f32::MAX), "3.40282e+38"),
+        _ => (f64::MAX, "1.79769e+308"),
+    };
+    ensure!(
+        (0.0..=max).contains(&lambda),
+        "lambda must be in range [0, {bound}] for input dtype {}, but found {lambda}",
+        dtype.name()
+    );
+    Ok(())
 }
 
 /// The backwards: `gelu_backward(grad, self, *, approximate)`, `silu_backward(grad, self)`,

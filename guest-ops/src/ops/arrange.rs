@@ -2,7 +2,7 @@
 //! `logcumsumexp`, `cummax`/`cummin`), `sort`, `topk`, the
 //! order statistics (`kthvalue`, `median`, `nanmedian`, `mode`), and `unfold`'s backward.
 
-use crate::error::{ensure, ensure_kernel, Result};
+use crate::error::{ensure, ensure_index, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -155,6 +155,10 @@ pub fn roll(args: &Args, cx: &mut Ctx) -> Outputs {
         "shifts and dimensions must align. shifts: {}, dims:{}",
         shifts.len(),
         dims.len()
+    );
+    ensure_index!(
+        x.dim() > 0 || dims.is_empty(),
+        "Dimension specified as 0 but tensor has no dimensions"
     );
     let dims = dims
         .iter()

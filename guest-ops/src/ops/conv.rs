@@ -44,6 +44,10 @@ fn params(
     weight: &TensorMeta,
 ) -> Result<(ConvParams, Vec<i64>)> {
     ensure!(
+        weight.dim() >= 3,
+        "weight should have at least three dimensions"
+    );
+    ensure!(
         (3..=5).contains(&x.dim()) && weight.dim() == x.dim(),
         "convolution: expected a 3-d, 4-d or 5-d input and a weight of the same rank, but got \
          input of size {} and weight of size {}",
@@ -97,6 +101,12 @@ fn params(
         );
         weight.sizes[1] * groups
     } else {
+        ensure!(
+            weight.sizes[0] >= groups,
+            "Given groups={groups}, expected weight to be at least {groups} at dimension 0, but \
+             got weight of size {} instead",
+            fmt_shape(&weight.sizes)
+        );
         ensure!(
             weight.sizes[0] % groups == 0,
             "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, \

@@ -238,7 +238,7 @@ pub fn masked_fill(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     ensure!(
         mask.dtype == ScalarType::Bool,
         "masked_fill_ only supports boolean masks, but got mask with dtype {}",
-        mask.dtype.name()
+        mask.dtype.type_meta_name()
     );
     match value {
         Value::Tensor(v) => ensure!(

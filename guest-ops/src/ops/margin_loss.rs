@@ -48,13 +48,14 @@ fn check_multi_margin(
     ensure!(p == 1 || p == 2, "only p == 1 and p == 2 supported");
     let nd = x.dim();
     check_samples(x)?;
-    check_dtypes(x, target, "multi_margin_loss_cpu_kernel")?;
     let frames = if nd <= 1 { 1 } else { x.sizes[0] };
     let classes = if nd == 0 { 1 } else { x.sizes[nd - 1] };
     ensure!(
         target.dim() <= 1 && numel(&target.sizes)? == frames,
-        "inconsistent target size, expected {frames} but got {}",
-        fmt_shape(&target.sizes)
+        "multi_margin_loss: target tensor should be 1-D with size equal to the number of input \
+         samples (batch size). Expected target size [{frames}], but got {}. Input has shape {}.",
+        fmt_shape(&target.sizes),
+        fmt_shape(&x.sizes)
     );
     if let Some(w) = weight {
         ensure!(
@@ -63,6 +64,7 @@ fn check_multi_margin(
             fmt_shape(&w.sizes)
         );
     }
+    check_dtypes(x, target, "multi_margin_loss_cpu_kernel")?;
     Ok(frames)
 }
 

@@ -60,14 +60,39 @@ fn spatial(
     }
 }
 
-fn check_input(x: &TensorMeta, dims: usize, name: &str) -> Result<()> {
-    let spatial = &x.sizes[x.dim().saturating_sub(dims + 1)..];
-    let ok = (x.dim() == dims + 1 || x.dim() == dims + 2) && spatial.iter().all(|s| *s > 0);
+/// The input's rank, checked before the window parameters as the CPU does.
+fn check_rank(x: &TensorMeta, dims: usize) -> Result<()> {
     ensure!(
-        ok,
-        "{name}: non-empty {}D or {}D (batch mode) tensor expected for input, but got {}",
+        x.dim() == dims + 1 || x.dim() == dims + 2,
+        "non-empty {}D or {}D (batch mode) tensor expected for input",
         dims + 1,
-        dims + 2,
+        dims + 2
+    );
+    Ok(())
+}
+
+/// Only the batch dim may be empty, checked after the window parameters as the CPU does
+/// (whose 3-d message names the zero length where it means the dim).
+fn check_nonempty(x: &TensorMeta, pooling: Pooling) -> Result<()> {
+    let batched = x.dim() == pooling.dims + 2;
+    let rest = &x.sizes[usize::from(batched)..];
+    if pooling.dims == 2 {
+        ensure!(
+            rest.iter().all(|s| *s != 0),
+            "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but \
+             got:{}",
+            fmt_shape(&x.sizes)
+        );
+        return Ok(());
+    }
+    let function = match pooling.op {
+        PoolOp::Max => "max_pool3d_with_indices_out_cpu_template",
+        _ => "avg_pool3d",
+    };
+    ensure!(
+        rest.iter().all(|s| *s > 0),
+        "{function}(): Expected input's non-batch dimensions to have positive length, but input \
+         has a shape of {} and non-batch dimension 0 has length zero!",
         fmt_shape(&x.sizes)
     );
     Ok(())
@@ -126,9 +151,14 @@ fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
             "{name}: kernel size, stride and dilation should be greater than zero, but got \
              kernel {kernel:?}, stride {stride:?}, dilation {dilation:?}"
         );
+        ensure!(
+            padding[i] >= 0,
+            "pad must be non-negative, but got pad: {}",
+            padding[i]
+        );
         let effective = (kernel[i] - 1) * dilation[i] + 1;
         ensure!(
-            padding[i] >= 0 && padding[i] <= effective / 2,
+            padding[i] <= effective / 2,
             "pad should be at most half of effective kernel size, but got pad={}, kernel_size={} \
              and dilation={}",
             padding[i],
@@ -149,9 +179,9 @@ fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
 
 /// The window parameters and output shape of a max/avg pooling of `x`.
 fn window(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(PoolParams, Vec<i64>)> {
-    let name = pooling.name();
-    check_input(x, pooling.dims, &name)?;
+    check_rank(x, pooling.dims)?;
     let p = params(args, pooling)?;
+    check_nonempty(x, pooling)?;
     let first = x.dim() - pooling.dims;
     let input = &x.sizes[first..];
     let out: Vec<i64> = (0..pooling.dims)
@@ -253,12 +283,16 @@ pub fn avg_pool(args: &Args, cx: &mut Ctx, dims: usize, form: Form) -> Outputs {
 /// The output size of an adaptive pooling of `x` at `args[1]`, checked, and the output shape.
 fn adaptive_shape(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(Vec<i64>, Vec<i64>)> {
     let (n, name) = (pooling.dims, pooling.name());
+    let max = pooling.op == PoolOp::AdaptiveMax;
     let size = args.int_list(1)?;
-    ensure!(
-        size.len() == n,
-        "{name}: output_size must be {n}, got {}",
-        size.len()
-    );
+    if max {
+        ensure!(
+            size.len() == n,
+            "{name}(): internal error: output_size.size() must be {n}"
+        );
+    } else {
+        ensure!(size.len() == n, "{name}: output_size must be {n}");
+    }
     ensure!(
         (x.dim() == n + 1 || x.dim() == n + 2) && x.sizes[x.dim() - n..].iter().all(|s| *s > 0),
         "{name}(): Expected {}D or {}D tensor, with non-zero sizes for non-batch dimensions, but \
@@ -272,13 +306,30 @@ fn adaptive_shape(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(Vec<
         "\"{name}\" not implemented for '{}'",
         x.dtype.name()
     );
-    ensure!(
-        size.iter().all(|s| *s >= 0),
-        "{name}: elements of output_size must be greater than or equal to 0 but received {}",
-        fmt_shape(size)
-    );
     let mut shape = x.sizes[..x.dim() - n].to_vec();
     shape.extend(size);
+    if let Some(negative) = size.iter().find(|s| **s < 0) {
+        // The CPU's max pooling finds it only allocating its output; its 3-d message lacks a
+        // space.
+        let message = if max {
+            format!(
+                "Trying to create tensor with negative dimension {negative}: {}",
+                fmt_shape(&shape)
+            )
+        } else {
+            let tail = if n == 3 {
+                format!(",{}", size[2])
+            } else {
+                String::new()
+            };
+            format!(
+                "{name}: elements of output_size must be greater than or equal to 0 but received \
+                 {{{}, {}{tail}}}",
+                size[0], size[1]
+            )
+        };
+        return Err(Error::invalid(message));
+    }
     Ok((size.to_vec(), shape))
 }
 

@@ -10,7 +10,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::library::launch;
 use crate::ops::out::{output, resize_output};
-use crate::ops::{Form, Outputs};
+use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::can_cast;
 use crate::rules::overlap::check_internal;
@@ -135,6 +135,13 @@ pub fn multinomial(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     );
     let mut shape = probs.sizes.clone();
     *shape.last_mut().expect("1 or 2 dims") = samples;
+    if let Dest::Out(_, out) = form.dest(args)? {
+        ensure!(
+            out.dtype == ScalarType::Int64,
+            "multinomial expects Long tensor out, got: {}",
+            out.dtype.name()
+        );
+    }
     let (out, result) = output(cx, form.dest(args)?, &shape, ScalarType::Int64)?;
     cx.k.multinomial(probs, samples, replacement, &out)
         .map_err(failed("multinomial"))?;
