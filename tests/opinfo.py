@@ -6,13 +6,16 @@ must agree across the three; values (and, for differentiable ops, input gradient
 `torch.testing.assert_close`. An op the remote device does not support counts as unsupported,
 never as passed.
 
-Full run: `.venv/bin/python tests/opinfo.py` (add `--dtypes float32,float64,...`).
+Full run: `.venv/bin/python tests/opinfo.py` (add `--dtypes float32,float64,...`). With
+`--errors` it runs the ops' error inputs instead: remote must raise the CPU's exception type
+with a message matching OpInfo's pattern.
 CI runs a fixed subset through tests/test_opinfo.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections import Counter, defaultdict
@@ -129,21 +132,26 @@ def meta(t: torch.Tensor) -> tuple:
     return (tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
 
 
-def same_layout(x: torch.Tensor, device: str) -> torch.Tensor:
-    """`x` on `device` with its whole storage, strides and offset, so views stay views."""
+def same_layout(x: torch.Tensor, device: str, storages: dict) -> torch.Tensor:
+    """`x` on `device` with its whole storage, strides and offset, so views stay views and
+    tensors sharing a storage on the CPU share one on `device` (`storages` keeps them)."""
     x = x.detach()
     if device == "cpu" or x.numel() == 0:
         return x.to(device)
-    whole = x.untyped_storage().nbytes() // x.element_size()
-    storage = torch.as_strided(x, (whole,), (1,), 0).to(device)
-    return storage.as_strided(x.size(), x.stride(), x.storage_offset())
+    key = (x.untyped_storage().data_ptr(), x.dtype)
+    if key not in storages:
+        whole = x.untyped_storage().nbytes() // x.element_size()
+        storages[key] = torch.as_strided(x, (whole,), (1,), 0).to(device)
+    return storages[key].as_strided(x.size(), x.stride(), x.storage_offset())
 
 
 def moved(value, device: str, grad: bool):
+    storages: dict = {}
+
     def move(x):
         if not isinstance(x, torch.Tensor):
             return x
-        return same_layout(x, device).requires_grad_(grad and x.requires_grad)
+        return same_layout(x, device, storages).requires_grad_(grad and x.requires_grad)
 
     return tree_map(move, value)
 
@@ -256,6 +264,54 @@ def run_all(families, dtypes, max_samples: int | None, grad: bool) -> dict[str, 
     return tallies
 
 
+def check_error_input(op, error, tally: Tally) -> None:
+    """OpInfo's error input raises the CPU's exception on remote too, its message matching
+    OpInfo's pattern. An error only the values show (an index out of range) comes from the
+    host at the next wait, as a RuntimeError (as CUDA's device-side asserts do)."""
+    label = f"{op.name}{'.' + op.variant_test_name if op.variant_test_name else ''}"
+    sample = error.sample_input
+    try:
+        call(op, sample, "cpu", False)
+        return  # The pattern is another device's: the CPU takes this input.
+    except error.error_type:
+        pass
+    except Exception:  # noqa: BLE001  (the CPU raises something else: not this input's case)
+        return
+    try:
+        call(op, sample, "remote", False)
+        torch.remote.synchronize()
+        problem = "no error"
+    except NotImplementedError as e:
+        if "not supported on device remote" in str(e):
+            tally.unsupported += 1
+            tally.missing[str(e).split(":")[0].strip()] += 1
+            return
+        problem = f"NotImplementedError: {str(e).splitlines()[0][:160]}"
+    except Exception as e:  # noqa: BLE001  (compared below)
+        deferred = "the remote host reported" in str(e)
+        if (isinstance(e, error.error_type) or deferred) and re.search(error.error_regex, str(e)):
+            tally.passed += 1
+            return
+        problem = f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+    tally.failed += 1
+    tally.failures.append(
+        f"{label}: expected {error.error_type.__name__} /{error.error_regex}/, got {problem}"
+    )
+
+
+def run_errors(families) -> dict[str, Tally]:
+    """Every error input of the ops in `families`, one tally per family."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for family, op in family_ops(families):
+            if op.error_inputs_func is None:
+                continue
+            for error in op.error_inputs("cpu"):
+                check_error_input(op, error, tallies[family])
+    return tallies
+
+
 def report(tallies: dict[str, Tally], out=sys.stdout) -> Tally:
     total = Tally()
     print(f"{'family':<12}{'samples':>9}{'passed':>9}{'failed':>9}{'unsupported':>13}", file=out)
@@ -285,13 +341,20 @@ def main() -> None:
     parser.add_argument("--max-samples", type=int, default=None)
     parser.add_argument("--no-grad", action="store_true")
     parser.add_argument("--show-failures", action="store_true")
-    args = parser.parse_args()
-    tallies = run(
-        args.families.split(","),
-        [DTYPES[d] for d in args.dtypes.split(",")],
-        args.max_samples,
-        not args.no_grad,
+    parser.add_argument(
+        "--errors", action="store_true", help="run the ops' error inputs instead of samples"
     )
+    args = parser.parse_args()
+    families = args.families.split(",")
+    if args.errors:
+        tallies = run_errors(families)
+    else:
+        tallies = run(
+            families,
+            [DTYPES[d] for d in args.dtypes.split(",")],
+            args.max_samples,
+            not args.no_grad,
+        )
     total = report(tallies)
     if args.show_failures:
         print("\n".join(total.failures))

@@ -1,5 +1,6 @@
 """The OpInfo cross-check in CI: a fixed subset (float32, the first two samples of each op in
-scope, with gradients). The full run is `.venv/bin/python tests/opinfo.py`."""
+scope, with gradients; complex64 without), and every error input of those ops. The full run
+is `.venv/bin/python tests/opinfo.py` (`--errors` for the error inputs)."""
 
 import io
 
@@ -29,3 +30,15 @@ def test_opinfo_complex_subset_agrees_with_cpu():
     assert total.failed == 0, "\n".join(total.failures)
     # Ops that do not take complex tensors refuse them; the ones that do must keep passing.
     assert total.passed >= 285, table.getvalue()
+
+
+def test_opinfo_error_inputs_raise_the_cpus_errors():
+    """OpInfo's error inputs: remote raises the CPU's exception type with a message matching
+    OpInfo's pattern (a values-dependent one from the host at the next wait)."""
+    tallies = opinfo.run_errors(FAMILIES)
+    table = io.StringIO()
+    total = opinfo.report(tallies, out=table)
+    print(table.getvalue())
+    print("\n".join(total.failures))
+    # Two ormqr inputs are checked in another order than the CPU's.
+    assert total.passed >= 289, table.getvalue() + "\n".join(total.failures)

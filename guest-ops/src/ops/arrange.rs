@@ -11,7 +11,7 @@ use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims;
 use crate::rules::dtype::{can_cast, ResultType};
 use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
-use crate::rules::overlap::check_internal;
+use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::propagate::{iterator_strides, preserve_strides};
 use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
 use crate::types::{
@@ -98,6 +98,9 @@ pub fn cat(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             (t.clone(), Output::Tensor(t))
         }
     };
+    for t in xs {
+        check_none(&out, t)?;
+    }
     cx.k.cat(xs, d as i64, &out).map_err(failed("cat"))?;
     Ok(vec![result])
 }
@@ -382,6 +385,8 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
     let at_out = outs.then_some(3 + at);
     let (values, indices, outputs) =
         value_index_outputs(args, cx, at_out, &shape, strides, x.dtype)?;
+    check_none(&values, x)?;
+    check_none(&indices, x)?;
     cx.k.select(op, x, k, Some(d as i64), keepdim, &values, Some(&indices))
         .map_err(failed("select"))?;
     Ok(outputs)

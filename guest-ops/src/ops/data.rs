@@ -7,9 +7,11 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
-use crate::ops::Outputs;
+use crate::ops::out::output;
+use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::{expand, select, slice};
 use crate::rules::layout::{contiguous_strides, is_contiguous};
+use crate::rules::overlap::check_none;
 use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
 use crate::types::{LibraryOp, Output, ScalarType, SizeQuery, TensorMeta};
 
@@ -79,21 +81,30 @@ pub fn nonzero_static(args: &Args, cx: &mut Ctx) -> Outputs {
     launch(cx, op, std::slice::from_ref(x), vec![out])
 }
 
-/// `masked_select(self, mask)`: the elements of `self` where `mask`, both broadcast to one
-/// shape, as a 1-d tensor in row-major order.
-pub fn masked_select(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(2)?;
-    let (x, mask) = (args.tensor(0)?, args.tensor(1)?);
-    check_mask("masked_select", mask)?;
-    let shape = broadcast(&x.sizes, &mask.sizes)?;
-    let x = at_least_1d(&expand(x, &shape)?)?;
-    let mask = at_least_1d(&expand(mask, &shape)?)?;
+/// `masked_select(self, mask)` and `.out`: the elements of `self` where `mask`, both
+/// broadcast to one shape, as a 1-d tensor in row-major order.
+pub fn masked_select(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(2 + form.out_len())?;
+    let (given, given_mask) = (args.tensor(0)?, args.tensor(1)?);
+    check_mask("masked_select", given_mask)?;
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) = dest {
+        ensure!(
+            out.dtype == given.dtype,
+            "masked_select(): self and result must have the same scalar type"
+        );
+    }
+    let shape = broadcast(&given.sizes, &given_mask.sizes)?;
+    let x = at_least_1d(&expand(given, &shape)?)?;
+    let mask = at_least_1d(&expand(given_mask, &shape)?)?;
     let rows = nonzero_of(cx, &mask)?;
-    let out = cx.empty_contiguous(&[rows.sizes[0]], x.dtype)?;
+    let (out, result) = output(cx, dest, &[rows.sizes[0]], x.dtype)?;
+    check_none(&out, given)?;
+    check_none(&out, given_mask)?;
     cx.k.index(&x, &columns(&rows)?, &out)
         .map_err(failed("index"))?;
     cx.free(&rows);
-    Ok(vec![Output::Tensor(out)])
+    Ok(vec![result])
 }
 
 /// `masked_scatter_(self, mask, source)`: the leading elements of `source`, in row-major

@@ -9,7 +9,7 @@ use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::number_for;
-use crate::rules::overlap::check_internal;
+use crate::rules::overlap::{check_internal, check_none, check_partial};
 use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
 use crate::types::{GatherOp, Operand, Output, Scalar, ScalarType, ScatterOp, TensorMeta};
 
@@ -42,12 +42,16 @@ pub fn index_select(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     let dest = form.dest(args)?;
     if let Dest::Out(_, out) = dest {
+        // Before the resize, which would make it dense.
+        check_internal(out)?;
         ensure!(
             out.dtype == x.dtype,
             "index_select(): self and result must have the same scalar type"
         );
     }
     let (out, outputs) = output(cx, dest, &shape, x.dtype)?;
+    check_none(&out, x)?;
+    check_none(&out, index)?;
     cx.k.gather(GatherOp::IndexSelect, x, d as i64, index, &out)
         .map_err(failed("gather"))?;
     Ok(vec![outputs])
@@ -79,6 +83,8 @@ pub fn gather(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         }
     }
     let (out, outputs) = output(cx, form.dest(args)?, &index.sizes, x.dtype)?;
+    check_none(&out, x)?;
+    check_partial(&out, index)?;
     cx.k.gather(GatherOp::Gather, x, d as i64, index, &out)
         .map_err(failed("gather"))?;
     Ok(vec![outputs])

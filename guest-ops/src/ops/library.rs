@@ -12,7 +12,7 @@ use crate::ops::iter::Pointwise;
 use crate::ops::out::{output, output_like};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{default_float, scalar_dtype};
-use crate::rules::overlap::check_internal;
+use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::shape::{fmt_shape, numel, wrap_dim};
 use crate::types::{IsinParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
@@ -109,6 +109,8 @@ pub fn take(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "take(): tried to take from an empty tensor"
     );
     let (out, result) = output(cx, form.dest(args)?, &index.sizes, x.dtype)?;
+    check_none(&out, index)?;
+    check_none(&out, x)?;
     run(
         cx,
         LibraryOp::Take,

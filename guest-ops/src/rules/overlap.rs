@@ -1,5 +1,6 @@
 //! Memory-overlap checks for written tensors (`assert_no_internal_overlap`,
-//! `assert_no_partial_overlap`), which keep PyTorch's in-place results well defined.
+//! `assert_no_partial_overlap`, `assert_no_overlap`), which keep PyTorch's in-place results
+//! well defined.
 
 use crate::error::{Error, Result};
 use crate::rules::layout::is_non_overlapping_and_dense;
@@ -25,32 +26,62 @@ pub fn check_internal(out: &TensorMeta) -> Result<()> {
     Ok(())
 }
 
-/// Rejects an input that shares some, but not all, of its memory with the output. Like
-/// PyTorch it only decides for dense tensors and lets the rest through.
-pub fn check_partial(out: &TensorMeta, input: &TensorMeta) -> Result<()> {
+/// How much memory two tensors share (`MemOverlapStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overlap {
+    No,
+    /// The same elements in the same layout.
+    Full,
+    Partial,
+}
+
+/// Like PyTorch, it only decides for dense tensors and takes the rest as not overlapping.
+fn overlap(out: &TensorMeta, input: &TensorMeta) -> Overlap {
     if out.storage != input.storage || empty(out) || empty(input) {
-        return Ok(());
+        return Overlap::No;
     }
     let dense = |t: &TensorMeta| is_non_overlapping_and_dense(&t.sizes, &t.strides);
     if !dense(out) || !dense(input) {
-        return Ok(());
+        return Overlap::No;
     }
     let (a0, a1) = span(out);
     let (b0, b1) = span(input);
-    let same_span = a0 == b0 && a1 == b1;
-    let partial = if same_span {
-        out.strides != input.strides
+    if a0 == b0 && a1 == b1 {
+        if out.strides == input.strides {
+            Overlap::Full
+        } else {
+            Overlap::Partial
+        }
+    } else if a0 < b1 && b0 < a1 {
+        Overlap::Partial
     } else {
-        a0 < b1 && b0 < a1
-    };
-    if partial {
-        return Err(Error::invalid(
-            "unsupported operation: some elements of the input tensor and the written-to tensor \
-             refer to a single memory location. Please clone() the tensor before performing the \
-             operation.",
-        ));
+        Overlap::No
     }
-    Ok(())
+}
+
+fn shared() -> Error {
+    Error::invalid(
+        "unsupported operation: some elements of the input tensor and the written-to tensor \
+         refer to a single memory location. Please clone() the tensor before performing the \
+         operation.",
+    )
+}
+
+/// Rejects an input that shares some, but not all, of its memory with the output.
+pub fn check_partial(out: &TensorMeta, input: &TensorMeta) -> Result<()> {
+    match overlap(out, input) {
+        Overlap::Partial => Err(shared()),
+        _ => Ok(()),
+    }
+}
+
+/// Rejects an input that shares any memory with the output, as ops that read their input
+/// while writing elsewhere do (`gather`, `take`, `cat`, ... with `out=`).
+pub fn check_none(out: &TensorMeta, input: &TensorMeta) -> Result<()> {
+    match overlap(out, input) {
+        Overlap::No => Ok(()),
+        _ => Err(shared()),
+    }
 }
 
 fn empty(t: &TensorMeta) -> bool {
@@ -92,5 +123,13 @@ mod tests {
         assert!(check_partial(&t(&[3], &[1], 0), &t(&[3], &[1], 3)).is_ok());
         // same span, other order: x.t() written from x
         assert!(check_partial(&t(&[2, 2], &[1, 2], 0), &t(&[2, 2], &[2, 1], 0)).is_err());
+    }
+
+    #[test]
+    fn any_overlap_is_rejected_where_asked() {
+        // torch.gather(x, 0, i, out=x) fails where x.add_(x) does not
+        assert!(check_none(&t(&[3], &[1], 0), &t(&[3], &[1], 0)).is_err());
+        assert!(check_none(&t(&[3], &[1], 1), &t(&[3], &[1], 0)).is_err());
+        assert!(check_none(&t(&[3], &[1], 0), &t(&[3], &[1], 3)).is_ok());
     }
 }

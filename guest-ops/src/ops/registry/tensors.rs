@@ -257,7 +257,10 @@ pub(super) const ARRANGE: &[Entry] = &[
 
 pub(super) const DATA: &[Entry] = &[
     e("nonzero", &[""], data::nonzero),
-    e("masked_select", &[""], data::masked_select),
+    e("masked_select", &[""], |a, c| data::masked_select(a, c, F)),
+    e("masked_select", &["out"], |a, c| {
+        data::masked_select(a, c, Out(2))
+    }),
     e("masked_scatter_", &[""], data::masked_scatter_),
     e("_unique", &[""], data::unique),
     e("_unique2", &[""], data::unique2),
