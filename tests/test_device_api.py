@@ -110,3 +110,42 @@ def test_peak_memory_follows_the_host():
     assert torch.remote.memory_allocated() == before
     assert torch.remote.max_memory_allocated() >= before + (4 << 20)
     torch.remote.empty_cache()
+
+
+def test_accelerator_synchronize_waits_and_raises_the_hosts_failure():
+    kept = torch.arange(3.0).to("remote")
+    torch.empty(1 << 46, device="remote")  # 256 TiB: the host refuses it after the call
+    with pytest.raises(RuntimeError, match="empty"):
+        torch.accelerator.synchronize()
+    torch.accelerator.synchronize()
+    torch.testing.assert_close(kept.cpu(), torch.arange(3.0))
+
+
+def test_events_time_the_ops_between_them():
+    x = torch.randn(256, 256).to("remote")
+    start, end = (torch.remote.Event(enable_timing=True) for _ in range(2))
+    start.record()
+    y = x
+    for _ in range(10):
+        y = y @ x / 256
+    end.record()
+    end.synchronize()
+    assert end.query() and start.elapsed_time(end) > 0
+    expected = x.cpu()
+    for _ in range(10):
+        expected = expected @ x.cpu() / 256
+    torch.testing.assert_close(y.cpu(), expected)
+
+
+def test_streams_seeds_and_reserved_memory():
+    stream = torch.remote.current_stream()
+    assert stream.device == torch.device("remote", 0) and stream == torch.remote.default_stream()
+    with torch.remote.stream(stream):
+        x = torch.ones(4, device="remote") * 2
+    assert stream.query()
+    torch.remote.manual_seed(123)
+    assert torch.remote.initial_seed() == 123
+    torch.remote.seed()
+    assert torch.remote.initial_seed() != 123
+    assert torch.remote.memory_reserved() >= x.nbytes
+    assert torch.remote.max_memory_reserved() >= torch.remote.memory_reserved()

@@ -13,6 +13,7 @@
 #include <torch/library.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,7 @@ void tr_result_free(void* result);
 const char* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_sizes, uint64_t ndim,
                       const void* data, uint64_t nbytes);
 const char* tr_download(const TrMeta* src, void* out, uint64_t nbytes);
+const char* tr_synchronize(int32_t device);
 }
 
 namespace torch_remote {
@@ -78,7 +80,6 @@ std::atomic<c10::DeviceIndex> g_current_device{0};
 // The result kinds of tr_result_kind, in the order of the WIT `output` variant.
 enum OutputKind : int32_t { kArgument = 0, kUpdated = 1, kTensor = 2, kTensorList = 3, kNone = 4 };
 // The error kinds of tr_result_error, in the order of the WIT `error-kind` enum.
-// The WIT `error-kind`s, numbered as `tr_result_error` gives them.
 enum ErrorKind : int32_t { kInvalidArgument = 0, kNotImplemented = 1, kKernelFailed = 2, kIndex = 3, kValue = 4 };
 
 void release(void* ctx) { tr_storage_release(reinterpret_cast<uint64_t>(ctx)); }
@@ -633,6 +634,36 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
   }
   c10::Stream getStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, d); }
   c10::Stream exchangeStream(c10::Stream s) const override { return c10::Stream(c10::Stream::DEFAULT, s.device()); }
+  c10::Stream getDefaultStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, d); }
+  // A device runs its ops in the order they were sent: one stream, so waiting on the device
+  // is waiting on any stream or event of it.
+  void synchronizeDevice(const c10::DeviceIndex index) const override { check(tr_synchronize(index)); }
+  void synchronizeStream(const c10::Stream& s) const override { check(tr_synchronize(s.device_index())); }
+  bool queryStream(const c10::Stream& s) const override {
+    synchronizeStream(s);
+    return true;
+  }
+  // An event is the time its device had run every op sent before it was recorded: recording
+  // waits for them, so the time between two events is the host's time for the ops between
+  // them plus one round trip.
+  void record(void** event, const c10::Stream& stream, const c10::DeviceIndex, const c10::EventFlag) const override {
+    synchronizeStream(stream);
+    if (*event == nullptr) *event = new std::chrono::steady_clock::time_point();
+    *static_cast<std::chrono::steady_clock::time_point*>(*event) = std::chrono::steady_clock::now();
+  }
+  void block(void*, const c10::Stream&) const override {}
+  bool queryEvent(void*) const override { return true; }
+  void synchronizeEvent(void*) const override {}
+  void destroyEvent(void* event, const c10::DeviceIndex) const noexcept override {
+    delete static_cast<std::chrono::steady_clock::time_point*>(event);
+  }
+  double elapsedTime(void* start, void* end, const c10::DeviceIndex) const override {
+    TORCH_CHECK(start != nullptr && end != nullptr,
+                "remote: both events must be recorded before calculating elapsed time");
+    using Clock = std::chrono::steady_clock;
+    const auto span = *static_cast<Clock::time_point*>(end) - *static_cast<Clock::time_point*>(start);
+    return std::chrono::duration<double, std::milli>(span).count();
+  }
   // The most devices there can be, not how many there are now: the autograd engine sizes its
   // per-device queues by this once, at the first backward, and `connect` may add devices
   // later. Indices past the real count are refused by setDevice and the core.

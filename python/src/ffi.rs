@@ -532,6 +532,25 @@ pub extern "C" fn tr_max_devices() -> i32 {
     crate::kernels::MAX_DEVICES as i32
 }
 
+/// Waits for every op sent to remote device `device`. Returns null or what failed on its
+/// host since the last wait.
+#[no_mangle]
+pub extern "C" fn tr_synchronize(device: i32) -> *const c_char {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
+    let body = || -> Result<(), String> {
+        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
+        let core = guard.as_mut().expect("attached");
+        core.synchronize(device).map_err(|e| e.to_string())
+    };
+    match guarded(
+        || Err("the client core panicked while synchronizing".into()),
+        body,
+    ) {
+        Ok(()) => std::ptr::null(),
+        Err(e) => error_ptr(&e),
+    }
+}
+
 /// Copies dense CPU data into the remote tensor `dst`. Returns null or an error message.
 ///
 /// # Safety

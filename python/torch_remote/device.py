@@ -5,7 +5,10 @@ about a device comes from that host."""
 
 from __future__ import annotations
 
+import contextlib
+import random
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +100,16 @@ def manual_seed_all(seed: int) -> None:
         _native.set_rng_state(index, int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
+def seed() -> None:
+    """Seeds the current remote device with a random number."""
+    manual_seed(random.getrandbits(64))
+
+
+def initial_seed() -> int:
+    """The seed the current remote device's random ops were last seeded with."""
+    return _native.host_stats(current_device())["rng"][0]
+
+
 def get_rng_state(device: Any = "remote") -> torch.Tensor:
     """The random state of ``device``'s host as a CPU ``uint8`` tensor, as
     ``torch.cuda.get_rng_state`` gives it: its seed and how many random ops ran since it was
@@ -172,6 +185,15 @@ def max_memory_allocated(device: Any = None) -> int:
     return _native.host_stats(_index(device))["peak_bytes"]
 
 
+def memory_reserved(device: Any = None) -> int:
+    """The same as ``memory_allocated``: a host keeps no memory for storages that are gone."""
+    return memory_allocated(device)
+
+
+def max_memory_reserved(device: Any = None) -> int:
+    return max_memory_allocated(device)
+
+
 def reset_peak_memory_stats(device: Any = None) -> None:
     _native.reset_peak_memory(_index(device))
 
@@ -182,6 +204,30 @@ def empty_cache() -> None:
 
 def is_bf16_supported() -> bool:
     return True
+
+
+def current_stream(device: Any = None) -> torch.Stream:
+    """The one stream of ``device``: a remote device runs its ops in the order they were
+    sent."""
+    return torch.accelerator.current_stream(torch.device("remote", _index(device)))
+
+
+default_stream = current_stream
+
+
+@contextlib.contextmanager
+def stream(s: torch.Stream | None) -> Iterator[None]:
+    """Runs the block on ``s``: the device's one stream, so nothing changes."""
+    yield
+
+
+def Event(enable_timing: bool = False, blocking: bool = False) -> torch.Event:  # noqa: N802
+    """A ``torch.Event`` on the current remote device. ``record()`` waits for the ops sent
+    before it, so ``elapsed_time`` is the host's time for the ops between two events plus a
+    round trip."""
+    return torch.Event(
+        torch.device("remote", current_device()), enable_timing=enable_timing, blocking=blocking
+    )
 
 
 def stats() -> dict[str, int]:
