@@ -149,3 +149,17 @@ def test_streams_seeds_and_reserved_memory():
     assert torch.remote.initial_seed() != 123
     assert torch.remote.memory_reserved() >= x.nbytes
     assert torch.remote.max_memory_reserved() >= torch.remote.memory_reserved()
+
+
+def test_accelerator_memory_functions_read_the_host():
+    torch.accelerator.reset_peak_memory_stats()
+    before = torch.accelerator.memory_allocated()
+    x = torch.ones(256, 1024, device="remote")
+    assert torch.accelerator.memory_allocated() == before + x.nbytes
+    assert torch.accelerator.memory_allocated() == torch.remote.memory_allocated()
+    del x
+    assert torch.accelerator.memory_allocated() == before
+    assert torch.accelerator.max_memory_allocated() >= before + 256 * 1024 * 4
+    torch.accelerator.reset_peak_memory_stats()
+    assert torch.accelerator.max_memory_allocated() == before
+    torch.accelerator.empty_cache()

@@ -8,6 +8,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <c10/core/Allocator.h>
+#include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/core/impl/alloc_cpu.h>
 #include <torch/library.h>
@@ -69,6 +70,8 @@ const char* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_s
                       const void* data, uint64_t nbytes);
 const char* tr_download(const TrMeta* src, void* out, uint64_t nbytes);
 const char* tr_synchronize(int32_t device);
+const char* tr_memory(int32_t device, uint64_t* current, uint64_t* peak);
+const char* tr_reset_peak(int32_t device);
 }
 
 namespace torch_remote {
@@ -82,6 +85,17 @@ enum OutputKind : int32_t { kArgument = 0, kUpdated = 1, kTensor = 2, kTensorLis
 // The error kinds of tr_result_error, in the order of the WIT `error-kind` enum.
 enum ErrorKind : int32_t { kInvalidArgument = 0, kNotImplemented = 1, kKernelFailed = 2, kIndex = 3, kValue = 4 };
 
+[[noreturn]] void raise(const std::string& message, int32_t kind) {
+  if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
+  TORCH_CHECK_INDEX(kind != kIndex, message);
+  TORCH_CHECK_VALUE(kind != kValue, message);
+  TORCH_CHECK(false, message);
+}
+
+void check(const char* error) {
+  if (error != nullptr) raise(error, kInvalidArgument);
+}
+
 void release(void* ctx) { tr_storage_release(reinterpret_cast<uint64_t>(ctx)); }
 
 // The data pointer names the storage; it is never dereferenced. Storages sit 4 GiB apart so
@@ -91,7 +105,9 @@ c10::DataPtr data_ptr_for(uint64_t id, c10::DeviceIndex device) {
                       c10::Device(kRemote, device));
 }
 
-struct RemoteAllocator final : c10::Allocator {
+// Also the device allocator of `torch.accelerator`'s memory functions, whose figures are the
+// host's: bytes held by this process's storages, now and at most.
+struct RemoteAllocator final : c10::DeviceAllocator {
   c10::DataPtr allocate(size_t nbytes) override {
     const auto device = g_current_device.load();
     const uint64_t id = tr_storage_alloc(nbytes, device);
@@ -103,6 +119,24 @@ struct RemoteAllocator final : c10::Allocator {
   void copy_data(void*, const void*, std::size_t) const override {
     TORCH_CHECK(false, "remote storages cannot be copied through raw pointers; use Tensor.copy_");
   }
+  bool initialized() override { return true; }
+  // A host frees a storage's memory as soon as PyTorch releases it: nothing is cached.
+  void emptyCache(c10::MempoolId_t) override {}
+  // A device runs its ops in order, so a storage is never reused while an op reads it.
+  void recordStream(const c10::DataPtr&, c10::Stream) override {}
+  c10::CachingDeviceAllocator::DeviceStats getDeviceStats(c10::DeviceIndex device) override {
+    uint64_t current = 0, peak = 0;
+    check(tr_memory(device, &current, &peak));
+    c10::CachingDeviceAllocator::DeviceStats stats;
+    for (auto* bytes : {&stats.allocated_bytes, &stats.reserved_bytes, &stats.active_bytes}) {
+      auto& all = (*bytes)[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)];
+      all.current = static_cast<int64_t>(current);
+      all.peak = static_cast<int64_t>(peak);
+    }
+    return stats;
+  }
+  void resetAccumulatedStats(c10::DeviceIndex) override {}
+  void resetPeakStats(c10::DeviceIndex device) override { check(tr_reset_peak(device)); }
 };
 
 RemoteAllocator g_allocator;
@@ -166,16 +200,6 @@ std::string describe(const at::Tensor& t) {
   return c10::toString(t.scalar_type()) + std::string(shape) + "] on " + t.device().str();
 }
 
-[[noreturn]] void raise(const std::string& message, int32_t kind) {
-  if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
-  TORCH_CHECK_INDEX(kind != kIndex, message);
-  TORCH_CHECK_VALUE(kind != kValue, message);
-  TORCH_CHECK(false, message);
-}
-
-void check(const char* error) {
-  if (error != nullptr) raise(error, kInvalidArgument);
-}
 
 c10::TypeKind element_kind(const c10::Argument& arg) {
   auto type = arg.real_type();

@@ -551,6 +551,60 @@ pub extern "C" fn tr_synchronize(device: i32) -> *const c_char {
     }
 }
 
+/// Bytes held by this process's storages on remote device `device`, now and at most, as its
+/// host counts them. Returns null or an error.
+///
+/// # Safety
+/// `current` and `peak` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn tr_memory(
+    device: i32,
+    current: *mut u64,
+    peak: *mut u64,
+) -> *const c_char {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
+    let body = || -> Result<(u64, u64), String> {
+        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
+        let stats = guard.as_mut().expect("attached").host_stats(device);
+        stats
+            .map(|s| (s.bytes, s.peak_bytes))
+            .map_err(|e| e.to_string())
+    };
+    match guarded(
+        || Err("the client core panicked reading memory figures".into()),
+        body,
+    ) {
+        Ok((now, most)) => {
+            // SAFETY: the caller guarantees both are writable.
+            unsafe {
+                *current = now;
+                *peak = most;
+            }
+            std::ptr::null()
+        }
+        Err(e) => error_ptr(&e),
+    }
+}
+
+/// Starts counting remote device `device`'s peak bytes again from now. Returns null or an
+/// error.
+#[no_mangle]
+pub extern "C" fn tr_reset_peak(device: i32) -> *const c_char {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
+    let body = || -> Result<(), String> {
+        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
+        let core = guard.as_mut().expect("attached");
+        core.reset_peak(device).map_err(|e| e.to_string())
+    };
+    match guarded(
+        || Err("the client core panicked resetting the peak".into()),
+        body,
+    ) {
+        Ok(()) => std::ptr::null(),
+        Err(e) => error_ptr(&e),
+    }
+}
+
 /// Copies dense CPU data into the remote tensor `dst`. Returns null or an error message.
 ///
 /// # Safety
