@@ -49,6 +49,19 @@ def test_mlp_losses_equal_cpu(optimizer_factory):
         torch.testing.assert_close(remote_p.cpu(), cpu_p, rtol=1e-5, atol=1e-6)
 
 
+def fused_setup(dtype):
+    """Data, targets, and the model before training, to train on the CPU, and on remote."""
+    generator = torch.Generator().manual_seed(1)
+    data = torch.randn(64, 20, generator=generator).to(dtype)
+    target = torch.randint(0, 5, (64,), generator=generator)
+    cpu_model = make_model().to(dtype)
+    return (
+        data,
+        target,
+        (copy.deepcopy(cpu_model), cpu_model, copy.deepcopy(cpu_model).to("remote")),
+    )
+
+
 FUSED = {
     "adam": lambda p: torch.optim.Adam(p, lr=0.01, fused=True),
     "adamw": lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, fused=True),
@@ -62,12 +75,7 @@ FUSED = {
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("optimizer_factory", list(FUSED.values()), ids=list(FUSED))
 def test_fused_adam_steps_like_cpu_fused(optimizer_factory, dtype):
-    generator = torch.Generator().manual_seed(1)
-    data = torch.randn(64, 20, generator=generator).to(dtype)
-    target = torch.randint(0, 5, (64,), generator=generator)
-    cpu_model = make_model().to(dtype)
-    initial = copy.deepcopy(cpu_model)
-    remote_model = copy.deepcopy(cpu_model).to("remote")
+    data, target, (initial, cpu_model, remote_model) = fused_setup(dtype)
 
     train(cpu_model, data, target, optimizer_factory, steps=5)
     train(remote_model, data.to("remote"), target.to("remote"), optimizer_factory, steps=5)
@@ -101,12 +109,7 @@ FUSED_OTHERS = {
 def test_fused_sgd_and_adagrad_step_like_cpu_fused(optimizer_factory, dtype, scaled):
     """With a GradScaler the fused step unscales the gradients itself and skips the step
     whose loss overflowed (the third)."""
-    generator = torch.Generator().manual_seed(1)
-    data = torch.randn(64, 20, generator=generator).to(dtype)
-    target = torch.randint(0, 5, (64,), generator=generator)
-    cpu_model = make_model().to(dtype)
-    initial = copy.deepcopy(cpu_model)
-    remote_model = copy.deepcopy(cpu_model).to("remote")
+    data, target, (initial, cpu_model, remote_model) = fused_setup(dtype)
 
     def steps(model, data, target):
         optimizer = optimizer_factory(model.parameters())

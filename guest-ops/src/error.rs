@@ -87,43 +87,38 @@ fn describe_tensors(args: &[Arg]) -> String {
     parts.join(", ")
 }
 
-/// Returns an invalid-argument error unless `cond` holds.
-macro_rules! ensure {
-    ($cond:expr, $($fmt:tt)+) => {
+/// Returns the error `kind` (an `Error` constructor) makes of the message unless `cond`
+/// holds; the `ensure` macros name the kind.
+macro_rules! ensure_kind {
+    ($kind:ident, $cond:expr, $($fmt:tt)+) => {
         if !$cond {
-            return Err($crate::error::Error::invalid(format!($($fmt)+)));
+            return Err($crate::error::Error::$kind(format!($($fmt)+)));
         }
     };
+}
+pub(crate) use ensure_kind;
+
+/// Returns an invalid-argument error unless `cond` holds.
+macro_rules! ensure {
+    ($($t:tt)+) => { $crate::error::ensure_kind!(invalid, $($t)+) };
 }
 pub(crate) use ensure;
 
 /// Like `ensure!`, for a dim or an index out of range (`IndexError`).
 macro_rules! ensure_index {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err($crate::error::Error::index(format!($($fmt)+)));
-        }
-    };
+    ($($t:tt)+) => { $crate::error::ensure_kind!(index, $($t)+) };
 }
 pub(crate) use ensure_index;
 
 /// Like `ensure!`, for an argument value the op does not take (`ValueError`).
 macro_rules! ensure_value {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err($crate::error::Error::value(format!($($fmt)+)));
-        }
-    };
+    ($($t:tt)+) => { $crate::error::ensure_kind!(value, $($t)+) };
 }
 pub(crate) use ensure_value;
 
 /// Like `ensure!`, for a dtype the op's kernel has no code for: PyTorch's dispatch macros
 /// raise `NotImplementedError` ("\"kernel\" not implemented for 'Long'").
 macro_rules! ensure_kernel {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err($crate::error::Error::unsupported(format!($($fmt)+)));
-        }
-    };
+    ($($t:tt)+) => { $crate::error::ensure_kind!(unsupported, $($t)+) };
 }
 pub(crate) use ensure_kernel;

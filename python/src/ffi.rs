@@ -39,6 +39,19 @@ fn guarded<T>(fallback: impl FnOnce() -> T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| fallback())
 }
 
+/// Runs `body` on the attached core, `doing` what it does: null, or the error (a panic
+/// included) for the shim to raise.
+fn on_core(doing: &str, body: impl FnOnce(&mut core::Core) -> Result<(), String>) -> *const c_char {
+    let run = || -> Result<(), String> {
+        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
+        body(guard.as_mut().expect("attached_core initialises the core"))
+    };
+    match guarded(|| Err(format!("the client core panicked {doing}")), run) {
+        Ok(()) => std::ptr::null(),
+        Err(e) => error_ptr(&e),
+    }
+}
+
 /// c10::ScalarType codes to WIT dtypes.
 pub fn dtype_of(code: i32) -> Option<ScalarType> {
     Some(match code {
@@ -537,18 +550,9 @@ pub extern "C" fn tr_max_devices() -> i32 {
 #[no_mangle]
 pub extern "C" fn tr_synchronize(device: i32) -> *const c_char {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
-    let body = || -> Result<(), String> {
-        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        let core = guard.as_mut().expect("attached");
+    on_core("while synchronizing", |core| {
         core.synchronize(device).map_err(|e| e.to_string())
-    };
-    match guarded(
-        || Err("the client core panicked while synchronizing".into()),
-        body,
-    ) {
-        Ok(()) => std::ptr::null(),
-        Err(e) => error_ptr(&e),
-    }
+    })
 }
 
 /// Bytes held by this process's storages on remote device `device`, now and at most, as its
@@ -563,27 +567,15 @@ pub unsafe extern "C" fn tr_memory(
     peak: *mut u64,
 ) -> *const c_char {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
-    let body = || -> Result<(u64, u64), String> {
-        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        let stats = guard.as_mut().expect("attached").host_stats(device);
-        stats
-            .map(|s| (s.bytes, s.peak_bytes))
-            .map_err(|e| e.to_string())
-    };
-    match guarded(
-        || Err("the client core panicked reading memory figures".into()),
-        body,
-    ) {
-        Ok((now, most)) => {
-            // SAFETY: the caller guarantees both are writable.
-            unsafe {
-                *current = now;
-                *peak = most;
-            }
-            std::ptr::null()
+    on_core("reading memory figures", |core| {
+        let stats = core.host_stats(device).map_err(|e| e.to_string())?;
+        // SAFETY: the caller guarantees both are writable.
+        unsafe {
+            *current = stats.bytes;
+            *peak = stats.peak_bytes;
         }
-        Err(e) => error_ptr(&e),
-    }
+        Ok(())
+    })
 }
 
 /// Starts counting remote device `device`'s peak bytes again from now. Returns null or an
@@ -591,18 +583,9 @@ pub unsafe extern "C" fn tr_memory(
 #[no_mangle]
 pub extern "C" fn tr_reset_peak(device: i32) -> *const c_char {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
-    let body = || -> Result<(), String> {
-        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        let core = guard.as_mut().expect("attached");
+    on_core("resetting the peak", |core| {
         core.reset_peak(device).map_err(|e| e.to_string())
-    };
-    match guarded(
-        || Err("the client core panicked resetting the peak".into()),
-        body,
-    ) {
-        Ok(()) => std::ptr::null(),
-        Err(e) => error_ptr(&e),
-    }
+    })
 }
 
 /// Copies dense CPU data into the remote tensor `dst`. Returns null or an error message.
@@ -618,7 +601,7 @@ pub unsafe extern "C" fn tr_upload(
     data: *const c_void,
     nbytes: u64,
 ) -> *const c_char {
-    let body = || -> Result<(), String> {
+    on_core("during an upload", |core| {
         let dst = unsafe { read_meta(&*dst) }?;
         let dtype = dtype_of(src_dtype)
             .ok_or_else(|| format!("dtype code {src_dtype} is not supported on remote"))?;
@@ -628,20 +611,9 @@ pub unsafe extern "C" fn tr_upload(
         } else {
             unsafe { std::slice::from_raw_parts(data as *const u8, nbytes as usize) }
         };
-        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        guard
-            .as_mut()
-            .expect("attached")
-            .upload(dst, dtype, sizes, bytes)
+        core.upload(dst, dtype, sizes, bytes)
             .map_err(|e| e.to_string())
-    };
-    match guarded(
-        || Err("the client core panicked during an upload".into()),
-        body,
-    ) {
-        Ok(()) => std::ptr::null(),
-        Err(e) => error_ptr(&e),
-    }
+    })
 }
 
 /// Copies the remote tensor `src`, densely packed, into `out`. Returns null or an error.
@@ -654,7 +626,7 @@ pub unsafe extern "C" fn tr_download(
     out: *mut c_void,
     nbytes: u64,
 ) -> *const c_char {
-    let body = || -> Result<(), String> {
+    on_core("during a download", |core| {
         let src = unsafe { read_meta(&*src) }?;
         let what = format!(
             "reading a tensor of shape {:?} and dtype {:?}",
@@ -666,18 +638,6 @@ pub unsafe extern "C" fn tr_download(
             // SAFETY: the caller guarantees `nbytes` writable bytes at `out`.
             unsafe { std::slice::from_raw_parts_mut(out as *mut u8, nbytes as usize) }
         };
-        let mut guard = session::attached_core().map_err(|e| e.to_string())?;
-        guard
-            .as_mut()
-            .expect("attached")
-            .download(src, &what, out)
-            .map_err(|e| e.to_string())
-    };
-    match guarded(
-        || Err("the client core panicked during a download".into()),
-        body,
-    ) {
-        Ok(()) => std::ptr::null(),
-        Err(e) => error_ptr(&e),
-    }
+        core.download(src, &what, out).map_err(|e| e.to_string())
+    })
 }

@@ -104,6 +104,14 @@ impl<'a> Step<'a> {
         Ok(true)
     }
 
+    /// `grad_scale` at `i` and `found_inf` after it: whether each was given.
+    fn scaling(&mut self, args: &Args<'a>, i: usize) -> Result<(bool, bool)> {
+        Ok((
+            self.extra(args, i, "grad_scale")?,
+            self.extra(args, i + 1, "found_inf")?,
+        ))
+    }
+
     /// The float `lr` at `i`, or none when the `tensor_lr` overload gives it as a tensor
     /// (added to the inputs last).
     fn lr(&mut self, args: &Args<'a>, i: usize, tensor_lr: bool) -> Result<Option<f64>> {
@@ -149,8 +157,7 @@ pub fn adam(args: &Args, cx: &mut Ctx, decoupled: bool, tensor_lr: bool) -> Outp
         );
     }
     let mut step = Step::new(op, args, &lists, Some(5))?;
-    let grad_scale = step.extra(args, 13, "grad_scale")?;
-    let found_inf = step.extra(args, 14, "found_inf")?;
+    let (grad_scale, found_inf) = step.scaling(args, 13)?;
     let hyper = AdamParams {
         lr: step.lr(args, 6, tensor_lr)?,
         beta1: args.float_or(7, 0.9)?,
@@ -185,8 +192,7 @@ pub fn sgd(args: &Args, cx: &mut Ctx, tensor_lr: bool) -> Outputs {
         &[&[(1, "grads")], lists].concat(),
         None,
     )?;
-    let grad_scale = step.extra(args, 10, "grad_scale")?;
-    let found_inf = step.extra(args, 11, "found_inf")?;
+    let (grad_scale, found_inf) = step.scaling(args, 10)?;
     let hyper = SgdParams {
         lr: step.lr(args, 5, tensor_lr)?,
         weight_decay: args.float_or(3, 0.0)?,
@@ -206,8 +212,7 @@ pub fn adagrad(args: &Args, cx: &mut Ctx, tensor_lr: bool) -> Outputs {
     args.at_most(11)?;
     let lists = [(1, "grads"), (2, "state_sums")];
     let mut step = Step::new("_fused_adagrad_", args, &lists, Some(3))?;
-    let grad_scale = step.extra(args, 9, "grad_scale")?;
-    let found_inf = step.extra(args, 10, "found_inf")?;
+    let (grad_scale, found_inf) = step.scaling(args, 9)?;
     let hyper = AdagradParams {
         lr: step.lr(args, 4, tensor_lr)?,
         lr_decay: args.float_or(5, 0.0)?,
