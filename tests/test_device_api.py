@@ -138,11 +138,17 @@ def test_events_time_the_ops_between_them():
 
 
 def test_streams_seeds_and_reserved_memory():
-    stream = torch.remote.current_stream()
-    assert stream.device == torch.device("remote", 0) and stream == torch.remote.default_stream()
-    with torch.remote.stream(stream):
+    default = torch.remote.current_stream()
+    assert default.device == torch.device("remote", 0) and default == torch.remote.default_stream()
+    side = torch.remote.Stream()
+    assert side != default and torch.Stream(device="remote") != side
+    with torch.remote.stream(side):
+        assert torch.remote.current_stream() == side
         x = torch.ones(4, device="remote") * 2
-    assert stream.query()
+    assert torch.remote.current_stream() == default
+    default.wait_stream(side)
+    assert side.query()
+    torch.testing.assert_close(x.cpu(), torch.full((4,), 2.0))
     torch.remote.manual_seed(123)
     assert torch.remote.initial_seed() == 123
     torch.remote.seed()

@@ -656,11 +656,27 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
   void uncheckedSetDevice(c10::Device d) const noexcept override {
     if (d.index() >= 0) g_current_device.store(d.index());
   }
-  c10::Stream getStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, d); }
-  c10::Stream exchangeStream(c10::Stream s) const override { return c10::Stream(c10::Stream::DEFAULT, s.device()); }
+  // A device runs its ops in the order they were sent, whatever stream PyTorch has them on:
+  // streams are names, the current one kept per thread as CUDA keeps it, and waiting on the
+  // device is waiting on any stream or event of it.
+  static c10::StreamId& current_stream_id() {
+    thread_local c10::StreamId id = 0;
+    return id;
+  }
+  c10::Stream getStream(c10::Device d) const override {
+    return c10::Stream(c10::Stream::UNSAFE, d, current_stream_id());
+  }
+  c10::Stream exchangeStream(c10::Stream s) const override {
+    const auto old = getStream(s.device());
+    current_stream_id() = s.id();
+    return old;
+  }
   c10::Stream getDefaultStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, d); }
-  // A device runs its ops in the order they were sent: one stream, so waiting on the device
-  // is waiting on any stream or event of it.
+  c10::Stream getNewStream(c10::Device d, int) const override {
+    static std::atomic<c10::StreamId> next{1};
+    return c10::Stream(c10::Stream::UNSAFE, d, next.fetch_add(1));
+  }
+  c10::Stream getStreamFromGlobalPool(c10::Device d, bool) const override { return getNewStream(d, 0); }
   void synchronizeDevice(const c10::DeviceIndex index) const override { check(tr_synchronize(index)); }
   void synchronizeStream(const c10::Stream& s) const override { check(tr_synchronize(s.device_index())); }
   bool queryStream(const c10::Stream& s) const override {

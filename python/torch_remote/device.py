@@ -207,18 +207,35 @@ def is_bf16_supported() -> bool:
 
 
 def current_stream(device: Any = None) -> torch.Stream:
-    """The one stream of ``device``: a remote device runs its ops in the order they were
-    sent."""
+    """This thread's current stream on ``device``. A remote device runs its ops in the order
+    they were sent, whatever their stream: streams only name them."""
     return torch.accelerator.current_stream(torch.device("remote", _index(device)))
 
 
-default_stream = current_stream
+def default_stream(device: Any = None) -> torch.Stream:
+    index = _index(device)
+    return torch.Stream(
+        stream_id=0, device_index=index, device_type=current_stream(index).device_type
+    )
+
+
+def Stream(device: Any = None, priority: int = 0) -> torch.Stream:  # noqa: N802
+    """A new stream on ``device``: the ops on it still run in order with all others."""
+    return torch.Stream(torch.device("remote", _index(device)), priority=priority)
 
 
 @contextlib.contextmanager
 def stream(s: torch.Stream | None) -> Iterator[None]:
-    """Runs the block on ``s``: the device's one stream, so nothing changes."""
-    yield
+    """Makes ``s`` this thread's current stream for the block."""
+    if s is None:
+        yield
+        return
+    previous = torch.accelerator.current_stream(s.device)
+    torch.accelerator.set_stream(s)
+    try:
+        yield
+    finally:
+        torch.accelerator.set_stream(previous)
 
 
 def Event(enable_timing: bool = False, blocking: bool = False) -> torch.Event:  # noqa: N802
