@@ -5,7 +5,9 @@ each pair measured in the same run, printed as ratios (``--json FILE`` also writ
   round trips it made;
 - upload and download of a large tensor vs a plain loopback TCP socket moving as many bytes;
 - the guest's shape inference through wasmtime vs PyTorch's meta tensors from Python;
-- an MLP (784-256-10, batch 128, SGD) training step: remote vs local CPU, and its round trips.
+- an MLP (784-256-10, batch 128, SGD) training step: remote vs local CPU, and its round trips;
+- where this process sees a CUDA GPU and the host computes on one (both on one machine): a
+  4096x4096 float32 matmul loop and the MLP step, remote vs the same code on native CUDA.
 """
 
 from __future__ import annotations
@@ -202,6 +204,57 @@ def bench_mlp(repeat: int) -> dict[str, float]:
     }
 
 
+def matmul_loop(device: str, n: int, iters: int) -> Callable[[], float]:
+    """`iters` products of two n x n float32 matrices, then one read that waits for them."""
+    torch.manual_seed(0)
+    a = torch.randn(n, n).to(device)
+    b = (torch.randn(n, n) / n**0.5).to(device)
+
+    def run() -> float:
+        c = a
+        for _ in range(iters):
+            c = c @ b
+        return c.norm().item()
+
+    return run
+
+
+def bench_accelerator(baseline: str, n: int, iters: int, repeat: int) -> dict[str, float]:
+    """The matmul loop and the MLP step on `remote` next to the same code on `baseline`."""
+    loops = {device: matmul_loop(device, n, iters) for device in (baseline, "remote")}
+    norms = {device: loop() for device, loop in loops.items()}
+    if abs(norms["remote"] - norms[baseline]) > 1e-3 * abs(norms[baseline]):
+        raise AssertionError(
+            f"matmul loop: remote gives norm {norms['remote']}, {baseline} {norms[baseline]}"
+        )
+    matmul = {device: _timed(loop, repeat) for device, loop in loops.items()}
+    steps = 10
+    mlp = {}
+    for device in (baseline, "remote"):
+        step = mlp_step(device)
+        mlp[device] = _timed(lambda f=step: [f() for _ in range(steps)], repeat) / steps
+    flops = 2 * n**3 * iters
+    return {
+        "baseline": baseline,
+        "host_device": torch.remote.get_device_properties().host_device,
+        "matmul_n": n,
+        "matmul_iters": iters,
+        "matmul_baseline_tflops": flops / matmul[baseline] / 1e12,
+        "matmul_remote_tflops": flops / matmul["remote"] / 1e12,
+        "matmul_ratio": matmul["remote"] / matmul[baseline],
+        "mlp_baseline_ms_per_step": mlp[baseline] * 1e3,
+        "mlp_remote_ms_per_step": mlp["remote"] * 1e3,
+        "mlp_ratio": mlp["remote"] / mlp[baseline],
+    }
+
+
+def _host_on_cuda() -> bool:
+    return (
+        torch.cuda.is_available()
+        and torch.remote.get_device_properties().host_device.startswith("cuda")
+    )
+
+
 def report(figures: dict) -> None:
     chain = figures["tiny_op_chain"]
     print(f"tiny-op chain + .cpu():  cpu {chain['cpu_us_per_op']:.2f} us/op, ", end="")
@@ -227,6 +280,16 @@ def report(figures: dict) -> None:
         f"{m['remote_ms_per_step']:.3f} ms  ratio {m['ratio']:.2f}x  round trips "
         f"{m['round_trips']}"
     )
+    if "accelerator" in figures:
+        a = figures["accelerator"]
+        print(
+            f"on {a['host_device']} vs native {a['baseline']}: {a['matmul_iters']} matmuls "
+            f"{a['matmul_n']}x{a['matmul_n']} float32: {a['baseline']} "
+            f"{a['matmul_baseline_tflops']:.1f} TFLOP/s, remote {a['matmul_remote_tflops']:.1f} "
+            f"TFLOP/s  ratio {a['matmul_ratio']:.2f}x; MLP step: {a['baseline']} "
+            f"{a['mlp_baseline_ms_per_step']:.3f} ms, remote {a['mlp_remote_ms_per_step']:.3f} ms"
+            f"  ratio {a['mlp_ratio']:.2f}x"
+        )
     print(f"client counters (torch.remote.stats()): {figures['stats']}")
 
 
@@ -243,8 +306,10 @@ def main(argv: list[str] | None = None) -> None:
         "transfers": bench_transfers(args.mib, min(args.repeat, 3)),
         "inference": bench_inference(args.repeat),
         "mlp_step": bench_mlp(args.repeat),
-        "stats": torch.remote.stats(),
     }
+    if _host_on_cuda():
+        figures["accelerator"] = bench_accelerator("cuda", 4096, 20, args.repeat)
+    figures["stats"] = torch.remote.stats()
     report(figures)
     if args.json:
         with open(args.json, "w") as f:
