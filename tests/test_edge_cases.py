@@ -39,3 +39,16 @@ def test_binomial_refuses_what_the_cpu_refuses_with_its_exception():
             torch.binomial(count.to("remote"), prob.to("remote"))
         assert type(remote.value) is type(cpu.value)
         assert str(cpu.value) in str(remote.value)
+
+
+def test_ops_larger_than_the_guests_arena_agree_with_the_cpu():
+    """The guest lowers an op in a 256 KiB arena; a cat of 6000 tensors and a split into 12000
+    views need more, which the system allocator serves, and later ops reuse the arena."""
+    xs = [torch.randn(2, 3) for _ in range(6000)]
+    remote = [x.to("remote") for x in xs]
+    for _ in range(2):
+        assert torch.equal(torch.cat(remote, 1).cpu(), torch.cat(xs, 1))
+        parts = torch.cat(remote).split(1)
+        assert len(parts) == 12000
+        assert torch.equal(parts[-1].cpu(), xs[-1][1:])
+        torch.testing.assert_close((remote[7] * 2).cpu(), xs[7] * 2)

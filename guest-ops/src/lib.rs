@@ -5,6 +5,8 @@
 //! storage offset, dtype), allocates storages and lowers the op to the host's `kernels`
 //! imports. `dispatch.supported` lists every op `run` serves. `rules` holds the pure metadata rules, `ops` the handlers and their registry.
 
+#[cfg(target_arch = "wasm32")]
+mod arena;
 mod bindings;
 mod error;
 mod kernels;
@@ -25,6 +27,8 @@ impl Guest for Component {
     }
 
     fn run(op: u32, args: Vec<Arg>, context: OpContext) -> Result<OpOutcome, OpError> {
+        #[cfg(target_arch = "wasm32")]
+        let _arena = arena::OpScope::begin();
         let mut host = kernels::Host::new(context.launch_kernels);
         let outputs = ops::run(op, &args, context.default_float, &mut host)?;
         Ok(OpOutcome {

@@ -93,6 +93,12 @@ struct Table {
     by_name: HashMap<&'static str, Vec<u32>>,
 }
 
+/// Builds the op table now, so that it is not built inside an op's allocation arena.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub fn prepare() {
+    table();
+}
+
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
