@@ -168,3 +168,18 @@ def test_histc_equals_cpu():
     torch.testing.assert_close(torch.histc(single.to("remote"), 4).cpu(), torch.histc(single, 4))
     empty = torch.tensor([])
     torch.testing.assert_close(torch.histc(empty.to("remote"), 3).cpu(), torch.histc(empty, 3))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
+def test_histc_counts_integers_as_cuda_does(dtype):
+    """The CPU refuses integer histc; CUDA counts them in their own dtype, and accelerator code
+    relies on that (MoE load balancing: `histc(expert_ids.int(), bins=E, min=0, max=E)`)."""
+    ids = torch.randint(0, 8, (300,), generator=GEN).to(dtype)
+    for args in [(8, 0, 8), (8, 0, 7), (5, 2, 6), (4,)]:
+        got = torch.histc(ids.to("remote"), *args).cpu()
+        assert got.dtype == dtype
+        torch.testing.assert_close(got, torch.histc(ids.double(), *args).to(dtype))
+    counts = torch.histc(ids.to("remote"), bins=8, min=0, max=8).cpu()
+    torch.testing.assert_close(counts.long(), torch.bincount(ids.long(), minlength=8))
+    with pytest.raises(NotImplementedError, match="histogram_cpu"):
+        torch.histc(torch.ones(3, dtype=torch.bool, device="remote"))

@@ -4,12 +4,13 @@
 //! op's one round trip); the host's libtorch computes each whole with one `library` kernel.
 
 use crate::error::{ensure, ensure_kernel};
+use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::data::count;
 use crate::ops::library::launch;
 use crate::ops::Outputs;
-use crate::types::{LibraryOp, ScalarType, SizeQuery};
+use crate::types::{LibraryOp, Output, ScalarType, SizeQuery};
 
 /// `bincount(self, weights=None, minlength=0)`: how often each value of the 1-d
 /// non-negative integers occurs (or their summed `weights`), at least `minlength` long. Long
@@ -77,14 +78,18 @@ pub fn repeat_interleave(args: &Args, cx: &mut Ctx) -> Outputs {
 }
 
 /// `histc(self, bins=100, min=0, max=0)`: `bins` equal bins over `[min, max]` (the data's own
-/// range when both are 0), in `self`'s floating dtype.
+/// range when both are 0), counted in `self`'s dtype.
+///
+/// Integer tensors are counted as on CUDA, which takes them (the CPU does not): code written
+/// for accelerators relies on it, such as MoE load-balancing losses that count expert ids
+/// as int32 off the CPU. They are counted in float64, which holds their bins exactly.
 pub fn histc(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let x = args.tensor(0)?;
     let bins = args.int_or(1, 100)?;
     let (min, max) = (args.float_or(2, 0.0)?, args.float_or(3, 0.0)?);
     ensure_kernel!(
-        x.dtype.is_floating(),
+        x.dtype.is_floating() || x.dtype.is_integral(false),
         "\"histogram_cpu\" not implemented for '{}'",
         x.dtype.name()
     );
@@ -95,10 +100,21 @@ pub fn histc(args: &Args, cx: &mut Ctx) -> Outputs {
     let ordered = min <= max;
     ensure!(ordered, "torch.histc: max must be larger than min");
     let out = cx.empty_contiguous(&[bins], x.dtype)?;
-    launch(
-        cx,
-        LibraryOp::Histc((bins, min, max)),
-        std::slice::from_ref(x),
-        vec![out],
+    let op = LibraryOp::Histc((bins, min, max));
+    if x.dtype.is_floating() {
+        return launch(cx, op, std::slice::from_ref(x), vec![out]);
+    }
+    let wide = cx.empty_contiguous(&x.sizes, ScalarType::Float64)?;
+    let counts = cx.empty_contiguous(&[bins], ScalarType::Float64)?;
+    cx.k.copy(x, &wide).map_err(failed("copy"))?;
+    cx.k.library(
+        op,
+        std::slice::from_ref(&wide),
+        std::slice::from_ref(&counts),
     )
+    .map_err(failed("library"))?;
+    cx.k.copy(&counts, &out).map_err(failed("copy"))?;
+    cx.free(&wide);
+    cx.free(&counts);
+    Ok(vec![Output::Tensor(out)])
 }
