@@ -52,3 +52,29 @@ def test_ops_larger_than_the_guests_arena_agree_with_the_cpu():
         assert len(parts) == 12000
         assert torch.equal(parts[-1].cpu(), xs[-1][1:])
         torch.testing.assert_close((remote[7] * 2).cpu(), xs[7] * 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x: F.avg_pool3d(x, 2, stride=1, padding=1),
+        lambda x: F.interpolate(x[0], size=(3, 5), mode="bilinear", antialias=True),
+        lambda x: F.interpolate(x[0], size=(7, 2), mode="bicubic", antialias=True),
+    ],
+    ids=["avg_pool3d", "bilinear_aa", "bicubic_aa"],
+)
+def test_half_kernels_cuda_has_and_the_cpu_lacks(op, dtype):
+    """CUDA pools and resamples half types (accumulating in float); libtorch's CPU refuses
+    them. Remote computes them as CUDA does: float32 math, rounded once to `dtype`."""
+    x = torch.randn(2, 3, 4, 6, 5).to(dtype)
+    wide = x.float().requires_grad_()
+    expected = op(wide)
+    grad = torch.randn_like(expected).to(dtype)
+    expected.backward(grad.float())
+    remote_x = x.to("remote").requires_grad_()
+    got = op(remote_x)
+    got.backward(grad.to("remote"))
+    assert got.dtype == dtype and remote_x.grad.dtype == dtype
+    torch.testing.assert_close(got.cpu(), expected.detach().to(dtype))
+    torch.testing.assert_close(remote_x.grad.cpu(), wide.grad.to(dtype))

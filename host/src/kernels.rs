@@ -249,6 +249,25 @@ pub fn err(e: tch::TchError) -> String {
         .join("\n")
 }
 
+/// `f` of `xs`, computed in float32 where they are of a half type on the CPU and rounded
+/// back once. The guest takes half types wherever CUDA does; libtorch's CPU lacks a few of
+/// those kernels (3-d average pooling, antialiased resampling), and CUDA's own accumulate in
+/// float. The first tensor's dtype and device decide.
+fn in_float<const N: usize>(
+    xs: [&Tensor; N],
+    f: impl FnOnce([&Tensor; N]) -> Result<Tensor, tch::TchError>,
+) -> Result<Tensor, tch::TchError> {
+    let kind = xs[0].kind();
+    if !(matches!(kind, Kind::Half | Kind::BFloat16) && xs[0].device() == tch::Device::Cpu) {
+        return f(xs);
+    }
+    let wide = xs
+        .iter()
+        .map(|x| x.f_to_kind(Kind::Float))
+        .collect::<Result<Vec<_>, _>>()?;
+    f(std::array::from_fn(|i| &wide[i]))?.f_to_kind(kind)
+}
+
 fn cast(t: Tensor, kind: Kind) -> Result<Tensor, String> {
     if t.kind() == kind {
         Ok(t)

@@ -3,6 +3,7 @@
 
 use tch::{TchError, Tensor};
 
+use super::in_float;
 use crate::guest::{PoolOp, PoolParams};
 
 type Window<'a> = (&'a [i64], &'a [i64], &'a [i64], &'a [i64]);
@@ -36,7 +37,10 @@ pub fn forward(
         (PoolOp::Max, false) => with_indices(x.f_max_pool2d_with_indices(k, s, pad, d, ceil)?),
         (PoolOp::Max, true) => with_indices(x.f_max_pool3d_with_indices(k, s, pad, d, ceil)?),
         (PoolOp::Avg, false) => (x.f_avg_pool2d(k, s, pad, ceil, include, divisor)?, None),
-        (PoolOp::Avg, true) => (x.f_avg_pool3d(k, s, pad, ceil, include, divisor)?, None),
+        (PoolOp::Avg, true) => {
+            let pooled = in_float([x], |[x]| x.f_avg_pool3d(k, s, pad, ceil, include, divisor))?;
+            (pooled, None)
+        }
         (PoolOp::AdaptiveAvg, false) => (x.f_internal_adaptive_avg_pool2d(k)?, None),
         (PoolOp::AdaptiveAvg, true) => (x.f_internal_adaptive_avg_pool3d(k)?, None),
         (PoolOp::AdaptiveMax, false) => with_indices(x.f_adaptive_max_pool2d(k)?),
@@ -63,7 +67,9 @@ pub fn backward(
             x.f_max_pool3d_with_indices_backward(grad, k, s, pad, d, ceil, indices()?)
         }
         (PoolOp::Avg, false) => x.f_avg_pool2d_backward(grad, k, s, pad, ceil, include, divisor),
-        (PoolOp::Avg, true) => x.f_avg_pool3d_backward(grad, k, s, pad, ceil, include, divisor),
+        (PoolOp::Avg, true) => in_float([grad, x], |[grad, x]| {
+            x.f_avg_pool3d_backward(grad, k, s, pad, ceil, include, divisor)
+        }),
         (PoolOp::AdaptiveAvg, false) => x.f_internal_adaptive_avg_pool2d_backward(grad),
         (PoolOp::AdaptiveAvg, true) => x.f_internal_adaptive_avg_pool3d_backward(grad),
         (PoolOp::AdaptiveMax, false) => x.f_adaptive_max_pool2d_backward(grad, indices()?),

@@ -3,6 +3,7 @@
 
 use tch::{TchError, Tensor};
 
+use super::in_float;
 use crate::guest::{PadMode, UpsampleMode};
 
 fn unsupported(mode: UpsampleMode, dims: usize) -> TchError {
@@ -29,8 +30,12 @@ pub fn forward(
         (Linear, [h, w]) => x.f_upsample_bilinear2d(size, align, *h, *w),
         (Linear, [d, h, w]) => x.f_upsample_trilinear3d(size, align, *d, *h, *w),
         (Cubic, [h, w]) => x.f_upsample_bicubic2d(size, align, *h, *w),
-        (LinearAntialias, [h, w]) => x.f_internal_upsample_bilinear2d_aa(size, align, *h, *w),
-        (CubicAntialias, [h, w]) => x.f_internal_upsample_bicubic2d_aa(size, align, *h, *w),
+        (LinearAntialias, [h, w]) => in_float([x], |[x]| {
+            x.f_internal_upsample_bilinear2d_aa(size, align, *h, *w)
+        }),
+        (CubicAntialias, [h, w]) => in_float([x], |[x]| {
+            x.f_internal_upsample_bicubic2d_aa(size, align, *h, *w)
+        }),
         _ => Err(unsupported(mode, s.len())),
     }
 }
@@ -64,12 +69,12 @@ pub fn backward(
             Tensor::f_upsample_trilinear3d_backward(g, size, input, align, *d, *h, *w)
         }
         (Cubic, [h, w]) => Tensor::f_upsample_bicubic2d_backward(g, size, input, align, *h, *w),
-        (LinearAntialias, [h, w]) => {
+        (LinearAntialias, [h, w]) => in_float([g], |[g]| {
             Tensor::f_internal_upsample_bilinear2d_aa_backward(g, size, input, align, *h, *w)
-        }
-        (CubicAntialias, [h, w]) => {
+        }),
+        (CubicAntialias, [h, w]) => in_float([g], |[g]| {
             Tensor::f_internal_upsample_bicubic2d_aa_backward(g, size, input, align, *h, *w)
-        }
+        }),
         _ => Err(unsupported(mode, s.len())),
     }
 }
