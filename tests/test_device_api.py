@@ -157,6 +157,21 @@ def test_streams_seeds_and_reserved_memory():
     assert torch.remote.max_memory_reserved() >= torch.remote.memory_reserved()
 
 
+def test_record_stream_takes_remote_streams():
+    """Prefetching loaders and FSDP call `record_stream`; remote runs every stream in order,
+    so it has nothing to do, but a stream of another device is refused."""
+    x = torch.arange(4.0).to("remote")
+    side = torch.remote.Stream()
+    with torch.remote.stream(side):
+        y = x * 3
+    y.record_stream(torch.remote.current_stream())
+    x.record_stream(side)
+    del x
+    torch.testing.assert_close(y.cpu(), torch.arange(4.0) * 3)
+    with pytest.raises(RuntimeError, match="the stream is on cpu"):
+        y.record_stream(torch.Stream(device="cpu"))
+
+
 def test_accelerator_memory_functions_read_the_host():
     torch.accelerator.reset_peak_memory_stats()
     before = torch.accelerator.memory_allocated()

@@ -300,8 +300,9 @@ struct ArgBuilder {
     if (v.isSymInt()) return tr_args_int(handle, v.toSymInt().expect_int());
     if (v.isDouble()) return tr_args_float(handle, v.toDouble());
     if (v.isIntList() || v.isList()) return int_list(v);
-    if (v.isDevice()) {
-      auto s = v.toDevice().str();
+    if (v.isDevice() || v.isStream()) {
+      // A stream stands for its device: every stream of a remote device runs in order.
+      auto s = (v.isDevice() ? v.toDevice() : v.toStream().device()).str();
       return tr_args_str(handle, s.data(), s.size());
     }
     if (v.isString()) {

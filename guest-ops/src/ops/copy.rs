@@ -122,6 +122,20 @@ pub fn set_empty(args: &Args, cx: &mut Ctx) -> Outputs {
     Ok(vec![Output::Updated((0, empty))])
 }
 
+/// `record_stream(self, s)`: nothing to do, since a remote device runs every op in the order
+/// it was sent, whatever the stream, so no storage is reused while a stream still reads it.
+/// `s` (its device, as the client names it) must be a remote stream, as CUDA's must be CUDA's.
+pub fn record_stream(args: &Args) -> Outputs {
+    args.at_most(2)?;
+    args.tensor(0)?;
+    let device = args.str(1)?;
+    ensure!(
+        device.starts_with("remote"),
+        "the stream is on {device}, not on the tensor's remote device"
+    );
+    Ok(vec![])
+}
+
 /// `set_.source_Tensor(self, source)`: `self` becomes a view of `source`'s storage with its
 /// geometry; both must have one dtype.
 pub fn set_tensor(args: &Args) -> Outputs {

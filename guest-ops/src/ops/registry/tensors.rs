@@ -56,6 +56,7 @@ pub(super) const COPY: &[Entry] = &[
     e("set_", &["source_Storage_storage_offset"], |a, _| {
         copy::set_storage(a, true)
     }),
+    e("record_stream", &[""], |a, _| copy::record_stream(a)),
 ];
 
 pub(super) const VIEW: &[Entry] = &[
