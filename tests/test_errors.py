@@ -61,6 +61,25 @@ BAD_CALLS = {
     "softshrink_negative_lambda": lambda x: F.softshrink(x, -0.5),
     "roll_a_0_dim_tensor_along_dim_0": lambda x: x[0, 0].roll(1, 0),
     "multi_margin_loss_target_shape": lambda x: F.multi_margin_loss(x, x),
+    # Dtypes the CPU's kernels lack: refused when the op is issued, not by the host later.
+    "mm_of_bools": lambda x: x.bool() @ x.t().bool(),
+    "bmm_of_bools": lambda x: torch.bmm(x[None].bool(), x.t()[None].bool()),
+    "baddbmm_of_bools": lambda x: torch.baddbmm(
+        x[None, :, :2].bool(), x[None].bool(), x.t()[None, :, :2].bool()
+    ),
+    "dot_of_bools": lambda x: torch.dot(x[0].bool(), x[1].bool()),
+    "mv_of_bools": lambda x: torch.mv(x.bool(), x[0].bool()),
+    "nearest_upsampling_of_ints": lambda x: F.interpolate(x[None].int(), size=5),
+    "linear_upsampling_of_bytes": lambda x: F.interpolate(x[None].byte(), size=5, mode="linear"),
+    "bilinear_upsampling_of_longs": lambda x: F.interpolate(
+        x[None, None].long(), size=(3, 3), mode="bilinear"
+    ),
+    "avg_pool2d_of_ints": lambda x: F.avg_pool2d(x[None].int(), 1),
+    "avg_pool3d_of_shorts": lambda x: F.avg_pool3d(x[None, None].short(), 1),
+    "unfold_of_longs": lambda x: F.unfold(x[None, None].long(), 2),
+    "max_unpool_of_longs": lambda x: F.max_unpool2d(
+        x[None].long(), torch.zeros(1, 2, 3, dtype=torch.long, device=x.device), 1
+    ),
 }
 
 

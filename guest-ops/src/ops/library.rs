@@ -388,6 +388,11 @@ pub fn max_unpool(args: &Args, cx: &mut Ctx, form: Form, dims: usize) -> Outputs
     } else {
         (Vec::new(), Vec::new())
     };
+    ensure_kernel!(
+        !x.dtype.is_integral(true),
+        "\"max_unpool{dims}d\" not implemented for '{}'",
+        x.dtype.name()
+    );
     let mut shape = x.sizes[..x.dim() - dims].to_vec();
     shape.extend(&size);
     // The CPU kernels keep a channels-last 2-d input's format, not a 3-d one's.
@@ -514,6 +519,11 @@ pub fn im2col(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         spatial[0],
         spatial[1],
         w.describe()
+    );
+    ensure_kernel!(
+        !x.dtype.is_integral(false),
+        "\"im2col_out_cpu\" not implemented for '{}'",
+        x.dtype.name()
     );
     let planes = x.sizes[x.dim() - 3] * w.kernel[0] * w.kernel[1];
     let mut shape = x.sizes[..x.dim() - 3].to_vec();

@@ -1,7 +1,7 @@
 //! Matrix products: `mm`, `addmm`, `bmm`, `baddbmm`, `mv`, `addmv`, `dot`, lowered to the
 //! `matmul` kernel (vectors as one-column or one-row views).
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -20,6 +20,15 @@ fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
         a.sizes[1],
         b.sizes[0],
         b.sizes[1]
+    );
+    Ok(())
+}
+
+/// The CPU multiplies every dtype but bool; `kernel` is the one that says so.
+fn check_multiplies(dtype: ScalarType, kernel: &str) -> Result<()> {
+    ensure_kernel!(
+        dtype != ScalarType::Bool,
+        "\"{kernel}\" not implemented for 'Bool'"
     );
     Ok(())
 }
@@ -52,6 +61,7 @@ pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dtype.name(),
         b.dtype.name()
     );
+    check_multiplies(a.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[a.sizes[0], b.sizes[1]], a.dtype)?;
     cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), &out)
         .map_err(failed("matmul"))?;
@@ -94,6 +104,7 @@ pub fn addmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     let shape = [a.sizes[0], b.sizes[1]];
     let bias = expand(bias, &shape)?;
+    check_multiplies(b.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
     cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
         .map_err(failed("matmul"))?;
@@ -111,6 +122,7 @@ pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dtype.name(),
         b.dtype.name()
     );
+    check_multiplies(a.dtype, "bmm")?;
     let (out, outputs) = output(
         cx,
         form.dest(args)?,
@@ -184,6 +196,7 @@ pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
             t.dtype.name()
         );
     }
+    check_multiplies(vec.dtype, "addmv_impl_cpu")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[n], vec.dtype)?;
     let bias = bias
         .map(|b| expand(b, &[n]).map(|b| as_matrix(&b, false)))
@@ -227,6 +240,7 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form, conjugated: bool) -> Outputs {
         a.sizes[0],
         b.sizes[0]
     );
+    check_multiplies(a.dtype, "dot")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[], a.dtype)?;
     let cell = TensorMeta {
         sizes: vec![1, 1],
@@ -273,6 +287,7 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     let shape = [a.sizes[0], a.sizes[1], b.sizes[2]];
     let bias = expand(bias, &shape)?;
+    check_multiplies(b.dtype, "baddbmm")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
     cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
         .map_err(failed("matmul"))?;
@@ -313,6 +328,7 @@ pub fn addbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let (batches, n, m, p) = (a.sizes[0], a.sizes[1], a.sizes[2], b.sizes[2]);
     let shape = [n, p];
     let bias = expand(bias, &shape)?;
+    check_multiplies(b.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
     // batch1 as [n, b, m] in row-major order is the [n, b*m] left factor.
     let side_by_side = TensorMeta {

@@ -272,7 +272,17 @@ pub fn avg_pool(args: &Args, cx: &mut Ctx, dims: usize, form: Form) -> Outputs {
         op: PoolOp::Avg,
         dims,
     };
-    check_not_bool(x, &format!("{}_out_frame", pooling.name()))?;
+    // The CPU averages floating types and int64.
+    let kernel = if dims == 2 {
+        "avg_pool2d"
+    } else {
+        "avg_pool3d_out_frame"
+    };
+    ensure_kernel!(
+        !x.dtype.is_integral(true) || x.dtype == ScalarType::Int64,
+        "\"{kernel}\" not implemented for '{}'",
+        x.dtype.name()
+    );
     let (params, shape) = window(args, x, pooling)?;
     let (out, o0) = pooled(cx, form.dest(args)?, (pooling, x), &shape, x.dtype)?;
     cx.k.pool(PoolOp::Avg, x, &params, &out, None)

@@ -2,14 +2,14 @@
 //! nearest-exact, linear, bilinear, bicubic, trilinear, and the antialiased bilinear and
 //! bicubic) and their backwards.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output_like;
 use crate::ops::{Form, Outputs};
 use crate::rules::shape::fmt_shape;
-use crate::types::UpsampleMode;
+use crate::types::{ScalarType, UpsampleMode};
 
 /// One `upsample_*` op: how it resamples and over how many trailing dims.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +55,26 @@ impl Resample {
         usize::from(self.aligns()) + self.dims
     }
 
+    /// The CPU's kernels resample floating types and, but for linear and trilinear, uint8.
+    fn check_dtype(self, dtype: ScalarType) -> Result<()> {
+        use UpsampleMode::*;
+        let kernel = match (self.mode, self.dims) {
+            (Nearest | NearestExact, 2) => "upsample_nearest2d_channels_last",
+            (Nearest | NearestExact, _) => "compute_indices_weights_nearest",
+            (Linear, 2) => "upsample_bilinear2d_channels_last",
+            (Linear, _) => "compute_indices_weights_linear",
+            (Cubic, _) => "compute_indices_weights_cubic",
+            (LinearAntialias | CubicAntialias, _) => "compute_index_ranges_weights",
+        };
+        let bytes = dtype == ScalarType::Uint8 && (self.mode != Linear || self.dims == 2);
+        ensure_kernel!(
+            !dtype.is_integral(true) || bytes,
+            "\"{kernel}\" not implemented for '{}'",
+            dtype.name()
+        );
+        Ok(())
+    }
+
     fn check_sizes(self, input: &[i64], output: &[i64]) -> Result<()> {
         ensure!(
             output.len() == self.dims,
@@ -93,6 +113,7 @@ pub fn upsample(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
         fmt_shape(&x.sizes)
     );
     op.check_sizes(&x.sizes, output_size)?;
+    op.check_dtype(x.dtype)?;
     let (align, scales) = op.options(args, 2)?;
     let mut sizes = x.sizes[..2].to_vec();
     sizes.extend(output_size);
