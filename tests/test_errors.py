@@ -80,6 +80,31 @@ BAD_CALLS = {
     "max_unpool_of_longs": lambda x: F.max_unpool2d(
         x[None].long(), torch.zeros(1, 2, 3, dtype=torch.long, device=x.device), 1
     ),
+    "max_pool_backward_of_longs": lambda x: torch.ops.aten.max_pool2d_with_indices_backward(
+        x[None, None].long(),
+        x[None, None].long(),
+        [1, 1],
+        [1, 1],
+        [0, 0],
+        [1, 1],
+        False,
+        torch.zeros(1, 1, 2, 3, dtype=torch.long, device=x.device),
+    ),
+    "argmax_of_bools": lambda x: x.bool().argmax(),
+    "topk_of_bools": lambda x: x.bool().topk(1),
+    "median_of_bools": lambda x: x.bool().median(),
+    "median_dim_of_bools": lambda x: x.bool().median(0),
+    "kthvalue_of_bools": lambda x: x.bool().kthvalue(1),
+    "pow_of_bools": lambda x: x.bool().pow(x.bool()),
+    "cumsum_into_bools": lambda x: x.cumsum(0, dtype=torch.bool),
+    "cross_of_bools": lambda x: torch.linalg.cross(x.bool()[:, :3], x.bool()[:, :3]),
+    "bucketize_bools_in_bools": lambda x: torch.bucketize(x.bool(), x[0].bool()),
+    "scatter_reduce_mean_of_bools": lambda x: x.bool().scatter_reduce(
+        0, torch.zeros(1, 3, dtype=torch.long, device=x.device), x[:1].bool(), "mean"
+    ),
+    "cdist_of_halves": lambda x: torch.cdist(x.half(), x.half(), p=1.0),
+    "ndtri_of_halves": lambda x: torch.special.ndtri(x.half()),
+    "reflection_pad_of_bools": lambda x: F.pad(x[None].bool(), (1, 1), mode="reflect"),
 }
 
 

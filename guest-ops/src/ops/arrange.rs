@@ -217,6 +217,15 @@ pub fn scan(args: &Args, cx: &mut Ctx, form: Form, op: ScanOp) -> Outputs {
         (None, Dest::New) if x.dtype.is_integral(true) => ScalarType::Int64,
         (None, Dest::New) => x.dtype,
     };
+    let kernel = if op == ScanOp::Cumsum {
+        "cumsum"
+    } else {
+        "cumprod"
+    };
+    ensure_kernel!(
+        dtype != ScalarType::Bool,
+        "\"{kernel}_out_cpu\" not implemented for 'Bool'"
+    );
     let (out, outputs) = output(cx, dest, &x.sizes, dtype)?;
     cx.k.scan(op, x, d as i64, dtype, &out)
         .map_err(failed("scan"))?;
@@ -333,6 +342,10 @@ pub fn topk(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
         shape[d] = k;
     }
     numel(&shape)?;
+    ensure!(
+        x.dtype != ScalarType::Bool,
+        "topk does not support bool dtypes on CPU"
+    );
     let strides = strides_for(&shape, MemoryFormat::Contiguous)?;
     let at = outs.then_some(5);
     let (values, indices, outputs) = value_index_outputs(args, cx, at, &shape, strides, x.dtype)?;
@@ -381,6 +394,17 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
             shape.remove(d);
         }
     }
+    let kernel = match op {
+        SelectOp::Kthvalue => Some("kthvalue_cpu"),
+        SelectOp::Median | SelectOp::Nanmedian => Some("median_out"),
+        SelectOp::Mode => None,
+    };
+    if let Some(kernel) = kernel {
+        ensure_kernel!(
+            x.dtype != ScalarType::Bool,
+            "\"{kernel}\" not implemented for 'Bool'"
+        );
+    }
     let strides = strides_for(&shape, MemoryFormat::Contiguous)?;
     let at_out = outs.then_some(3 + at);
     let (values, indices, outputs) =
@@ -396,6 +420,10 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
 pub fn median_all(args: &Args, cx: &mut Ctx, op: SelectOp) -> Outputs {
     args.at_most(1)?;
     let x = args.tensor(0)?;
+    ensure_kernel!(
+        x.dtype != ScalarType::Bool,
+        "\"median_cpu\" not implemented for 'Bool'"
+    );
     let (values, result) = output(cx, Dest::New, &[], x.dtype)?;
     cx.k.select(op, x, 0, None, false, &values, None)
         .map_err(failed("select"))?;

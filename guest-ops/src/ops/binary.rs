@@ -160,6 +160,10 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
             "\"zeta_cpu\" not implemented for '{}'",
             common.name()
         ),
+        Pow => ensure_kernel!(
+            common != ScalarType::Bool,
+            "\"pow\" not implemented for 'Bool'"
+        ),
         _ => {}
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! kernel each: `scatter_reduce`, `index_reduce`, `index_copy`, `index_fill_` and
 //! `embedding_renorm_`. Their checks are PyTorch's; each result has `self`'s shape and dtype.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -73,6 +73,10 @@ pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "{OP}: Expected self.dtype to be equal to src.dtype"
     );
     check_scatter_shapes(x, d, index, Value::Tensor(src))?;
+    ensure_kernel!(
+        reduce != Reduction::Mean || x.dtype != ScalarType::Bool,
+        "\"scatter_gather_tensor_cpu_reduce_mean\" not implemented for 'Bool'"
+    );
     let op = LibraryOp::ScatterReduce((d as i64, reduce, args.bool_or(5, true)?));
     write(args, cx, form, op, &[index, src])
 }
@@ -92,6 +96,10 @@ pub fn index_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     ];
     let reduce = reduction(args.opt_str(4)?.unwrap_or(""), &allowed, OP)?;
     check_index_source(OP, x, d, index, source)?;
+    ensure_kernel!(
+        x.dtype != ScalarType::Bool,
+        "\"index_func_\" not implemented for 'Bool'"
+    );
     let op = LibraryOp::IndexReduce((d as i64, reduce, args.bool_or(5, true)?));
     write(args, cx, form, op, &[index, source])
 }

@@ -231,6 +231,15 @@ fn search_right(side: Option<&str>, right: bool) -> Result<bool> {
     Ok(right || side == Some("right"))
 }
 
+/// The CPU searches any dtypes but two bool ones.
+fn check_searchable(seq: &TensorMeta, values: &TensorMeta) -> Result<()> {
+    ensure_kernel!(
+        seq.dtype != ScalarType::Bool || values.dtype != ScalarType::Bool,
+        "\"searchsorted_out_cpu\" not implemented for 'Bool'"
+    );
+    Ok(())
+}
+
 /// `searchsorted.Tensor(sorted_sequence, self, *, out_int32=False, right=False, side=None,
 /// sorter=None)` and `.Tensor_out`: each value's insertion index, shaped like `self`.
 pub fn searchsorted(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
@@ -257,6 +266,7 @@ pub fn searchsorted(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             sorter.describe()
         );
     }
+    check_searchable(seq, values)?;
     let (out, result) = output(cx, form.dest(args)?, &values.sizes, index_dtype(out_int32))?;
     let mut inputs = vec![seq.clone(), values.clone()];
     inputs.extend(sorter.cloned());
@@ -280,6 +290,7 @@ pub fn bucketize(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "boundaries tensor must be 1 dimension, but got dim({})",
         boundaries.dim()
     );
+    check_searchable(boundaries, values)?;
     let (out, result) = output(cx, form.dest(args)?, &values.sizes, index_dtype(out_int32))?;
     let inputs = [values.clone(), boundaries.clone()];
     run(

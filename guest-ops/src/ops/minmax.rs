@@ -176,6 +176,10 @@ pub fn argmax_argmin(args: &Args, cx: &mut Ctx, form: Form, op: IndexReduceOp) -
             (Some(d as i64), reduced_shape(&x.sizes, &mask, keepdim))
         }
     };
+    ensure!(
+        x.dtype != ScalarType::Bool,
+        "{name}(): does not support bool input"
+    );
     let (out, outputs) = output(cx, form.dest(args)?, &shape, ScalarType::Int64)?;
     cx.k.index_reduce(op, x, dim, keepdim, None, &out)
         .map_err(failed("index_reduce"))?;

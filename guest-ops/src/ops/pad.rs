@@ -1,14 +1,14 @@
 //! Reflection and replication padding (`reflection_pad{1,2,3}d`, `replication_pad{1,2,3}d`)
 //! and their backwards, which `F.pad` lowers to for `mode="reflect"` and `"replicate"`.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output_like;
 use crate::ops::{Form, Outputs};
 use crate::rules::shape::fmt_shape;
-use crate::types::{PadMode, TensorMeta};
+use crate::types::{PadMode, ScalarType, TensorMeta};
 
 /// One padding op: its mode and how many trailing dims it pads.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +72,16 @@ pub fn pad(args: &Args, cx: &mut Ctx, out: bool, op: Padding) -> Outputs {
     args.at_most(2 + form.out_len())?;
     let (x, padding) = (args.tensor(0)?, args.int_list(1)?);
     let sizes = op.padded(x, padding)?;
+    let kernel = if op.mode == PadMode::Reflect {
+        "reflection"
+    } else {
+        "replication"
+    };
+    ensure_kernel!(
+        x.dtype != ScalarType::Bool,
+        "\"{kernel}_pad{}d\" not implemented for 'Bool'",
+        op.dims
+    );
     let (target, returned) = output_like(args, cx, form, &sizes, x)?;
     cx.k.pad(op.mode, x, padding, &target)
         .map_err(failed("pad"))?;

@@ -458,6 +458,11 @@ pub fn max_pool_backward(args: &Args, cx: &mut Ctx, dims: usize, form: Form) -> 
     };
     let (params, shape) = window(&Args::new(&args_from(args, 1, 7)?), x, pooling)?;
     check_indices(indices, &shape, &pooling.name())?;
+    ensure_kernel!(
+        !grad.dtype.is_integral(true),
+        "\"max_pool{dims}d_backward\" not implemented for '{}'",
+        grad.dtype.name()
+    );
     backward_into(
         cx,
         (form, args),

@@ -12,7 +12,7 @@ use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::layout::{is_contiguous, strides_for, suggest_memory_format};
 use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
-use crate::types::{GridSampleParams, LibraryOp, Output, TensorMeta};
+use crate::types::{GridSampleParams, LibraryOp, Output, ScalarType, TensorMeta};
 
 fn check_same_dtype(op: &str, a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(
@@ -64,7 +64,21 @@ pub fn cdist(args: &Args, cx: &mut Ctx) -> Outputs {
         mode.unwrap_or_default()
     );
     let mut shape = cdist_batch(x1, x2, p)?;
-    shape.extend([x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]]);
+    let (rows1, rows2) = (x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]);
+    // Euclidean distances go through a matrix product, which takes half types, when
+    // `compute_mode` asks for one or by default past 25 rows; the direct kernel does not.
+    let by_product = p == 2.0
+        && match mode {
+            Some(1) => true,
+            Some(2) => false,
+            _ => rows1 > 25 || rows2 > 25,
+        };
+    ensure_kernel!(
+        by_product || !matches!(x1.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+        "\"cdist\" not implemented for '{}'",
+        x1.dtype.name()
+    );
+    shape.extend([rows1, rows2]);
     let out = cx.empty_contiguous(&shape, x1.dtype)?;
     let inputs = [x1.clone(), x2.clone()];
     launch(cx, LibraryOp::Cdist((p, mode)), &inputs, vec![out])
@@ -168,6 +182,10 @@ pub fn cross(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "linalg.cross: inputs dimension {dim} must have length 3. Got {} and {}",
         a.sizes[d],
         b.sizes[d]
+    );
+    ensure_kernel!(
+        a.dtype != ScalarType::Bool,
+        "\"cross\" not implemented for 'Bool'"
     );
     check_same_dtype("linalg.cross", a, b)?;
     let shape = broadcast(&a.sizes, &b.sizes)?;

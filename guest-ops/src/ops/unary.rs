@@ -134,6 +134,9 @@ fn double_and_float_only(op: UnaryOp) -> Option<&'static str> {
         ScaledModifiedBesselK1 => "scaled_modified_bessel_k1",
         SphericalBesselJ0 => "spherical_bessel_j0",
         AiryAi => "airy_ai",
+        Ndtri => "ndtri",
+        LogNdtr => "log_ndtr",
+        Erfcx => "erfcx",
         _ => return None,
     })
 }
