@@ -205,6 +205,14 @@ pub fn random(args: &Args, cx: &mut Ctx, range: Range) -> Outputs {
             from < to,
             "random_ expects 'from' to be less than 'to', but got from={from} >= to={to}"
         );
+        let (lowest, max) = this.dtype.limits();
+        for (value, what) in [(from, "from"), (to - 1, "to - 1")] {
+            ensure!(
+                (lowest..=max).contains(&(value as f64)),
+                "{what} is out of bounds for {}",
+                this.dtype.type_meta_name()
+            );
+        }
     }
     check_internal(this)?;
     cx.k.random_integers(bounds, this)

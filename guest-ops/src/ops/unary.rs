@@ -280,16 +280,6 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
     Ok(outputs)
 }
 
-/// The largest finite value of a floating `dtype`, `nan_to_num`'s default for infinities.
-fn largest(dtype: ScalarType) -> f64 {
-    match dtype {
-        ScalarType::Float16 => 65504.0,
-        ScalarType::Bfloat16 => 3.389_531_389_251_535_5e38,
-        ScalarType::Float32 => f64::from(f32::MAX),
-        _ => f64::MAX,
-    }
-}
-
 /// `nan_to_num(self, nan=None, posinf=None, neginf=None)`, `nan_to_num_` and `.out`: NaNs,
 /// +inf and -inf replaced (by 0 and the dtype's extremes by default); integers are copied.
 pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
@@ -310,7 +300,7 @@ pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     if !x.dtype.is_floating() {
         return target.run(cx, "copy", |k, out| k.copy(&input, out));
     }
-    let top = largest(x.dtype);
+    let top = x.dtype.limits().1;
     let replacements = [
         (UnaryOp::Isnan, args.opt_float(1)?.unwrap_or(0.0)),
         (UnaryOp::Isposinf, args.opt_float(2)?.unwrap_or(top)),

@@ -35,6 +35,29 @@ impl ScalarType {
         matches!(self, ScalarType::Complex64 | ScalarType::Complex128)
     }
 
+    /// The lowest and the largest finite value (`std::numeric_limits`' `lowest` and `max`) of
+    /// a real dtype, or of a complex one's parts.
+    pub fn limits(self) -> (f64, f64) {
+        let max = match self.real_part() {
+            ScalarType::Bool => return (0.0, 1.0),
+            ScalarType::Uint8 => return (0.0, 255.0),
+            ScalarType::Int8 => i8::MAX.into(),
+            ScalarType::Int16 => i16::MAX.into(),
+            ScalarType::Int32 => i32::MAX.into(),
+            ScalarType::Int64 => i64::MAX as f64,
+            ScalarType::Float16 => 65504.0,
+            ScalarType::Bfloat16 => 3.389_531_389_251_535_5e38,
+            ScalarType::Float32 => f32::MAX.into(),
+            _ => f64::MAX,
+        };
+        let lowest = if self.is_integral(false) {
+            -max - 1.0
+        } else {
+            -max
+        };
+        (lowest, max)
+    }
+
     /// The real dtype of a complex one's parts (c10's `toRealValueType`); others are their own.
     pub fn real_part(self) -> ScalarType {
         match self {
