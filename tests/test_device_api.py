@@ -172,6 +172,12 @@ def test_record_stream_takes_remote_streams():
         y.record_stream(torch.Stream(device="cpu"))
 
 
+def test_mem_get_info_is_the_hosts_free_and_total_memory():
+    free, total = torch.remote.mem_get_info()
+    assert total == torch.remote.get_device_properties().total_memory
+    assert 0 < free <= total
+
+
 def test_accelerator_memory_functions_read_the_host():
     torch.accelerator.reset_peak_memory_stats()
     before = torch.accelerator.memory_allocated()

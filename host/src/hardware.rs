@@ -1,6 +1,6 @@
 //! What the host computes on, as its driver or OS reports it: name, memory and CUDA
-//! capability. Read once per process; NVML is loaded at run time, so a host without an
-//! NVIDIA driver still starts.
+//! capability, read once per process, and the memory free now. NVML is loaded at run time,
+//! so a host without an NVIDIA driver still starts.
 
 use std::sync::OnceLock;
 
@@ -31,17 +31,26 @@ pub fn describe(device: Device) -> &'static DeviceInfo {
     })
 }
 
+/// Bytes of memory free on `device` now (the machine's available RAM for the CPU), as
+/// `cudaMemGetInfo` counts them; 0 where the driver cannot say.
+pub fn free_memory(device: Device) -> u64 {
+    match device {
+        Device::Cuda(index) => nvml()
+            .and_then(|nvml| gpu(nvml, index).ok())
+            .and_then(|gpu| gpu.memory_info().ok())
+            .map_or(0, |memory| memory.free),
+        _ => meminfo_bytes("MemAvailable"),
+    }
+}
+
+fn nvml() -> Option<&'static Nvml> {
+    static NVML: OnceLock<Option<Nvml>> = OnceLock::new();
+    NVML.get_or_init(|| Nvml::init().ok()).as_ref()
+}
+
 fn cuda(index: usize) -> Result<DeviceInfo, nvml_wrapper::error::NvmlError> {
-    let nvml = Nvml::init()?;
-    // CUDA numbers only the visible devices; NVML numbers all of them.
-    let visible = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_default();
-    let entry = visible.split(',').map(str::trim).nth(index).unwrap_or("");
-    let gpu = if entry.starts_with("GPU-") || entry.starts_with("MIG-") {
-        nvml.device_by_uuid(entry)?
-    } else {
-        let nvml_index = entry.parse().unwrap_or(index as u32);
-        nvml.device_by_index(nvml_index)?
-    };
+    let nvml = nvml().ok_or(nvml_wrapper::error::NvmlError::Uninitialized)?;
+    let gpu = gpu(nvml, index)?;
     let capability = gpu.cuda_compute_capability()?;
     Ok(DeviceInfo {
         name: gpu.name()?,
@@ -50,20 +59,40 @@ fn cuda(index: usize) -> Result<DeviceInfo, nvml_wrapper::error::NvmlError> {
     })
 }
 
+/// CUDA device `index` in NVML's terms.
+fn gpu(
+    nvml: &Nvml,
+    index: usize,
+) -> Result<nvml_wrapper::Device<'_>, nvml_wrapper::error::NvmlError> {
+    // CUDA numbers only the visible devices; NVML numbers all of them.
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_default();
+    let entry = visible.split(',').map(str::trim).nth(index).unwrap_or("");
+    if entry.starts_with("GPU-") || entry.starts_with("MIG-") {
+        nvml.device_by_uuid(entry)
+    } else {
+        nvml.device_by_index(entry.parse().unwrap_or(index as u32))
+    }
+}
+
 /// The CPU's model name and the machine's RAM, from `/proc` (or generic words elsewhere).
 fn cpu() -> DeviceInfo {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = field(&cpuinfo, "model name").map(str::to_string);
+    DeviceInfo {
+        name: model.unwrap_or_else(|| "CPU".into()),
+        total_memory: meminfo_bytes("MemTotal"),
+        capability: (0, 0),
+    }
+}
+
+/// `/proc/meminfo`'s `key`, in bytes (0 where there is none).
+fn meminfo_bytes(key: &str) -> u64 {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let kib: u64 = field(&meminfo, "MemTotal")
+    let kib: u64 = field(&meminfo, key)
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    DeviceInfo {
-        name: model.unwrap_or_else(|| "CPU".into()),
-        total_memory: kib * 1024,
-        capability: (0, 0),
-    }
+    kib * 1024
 }
 
 /// The value of the first `key: value` line of a `/proc` file.
@@ -82,10 +111,12 @@ mod tests {
     fn the_cpu_is_described_from_proc() {
         let info = cpu();
         assert!(!info.name.is_empty());
+        assert_eq!(info.capability, (0, 0));
         if std::path::Path::new("/proc/meminfo").exists() {
             assert!(info.total_memory > 1 << 20, "{info:?}");
+            let free = free_memory(Device::Cpu);
+            assert!(free > 0 && free <= info.total_memory, "{free} of {info:?}");
         }
-        assert_eq!(info.capability, (0, 0));
     }
 
     #[test]

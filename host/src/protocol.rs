@@ -12,7 +12,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::guest::{Arg, ScalarType, SizeQuery, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest header accepted: op batches are bounded by the client's flush size.
 pub const MAX_HEADER_BYTES: u32 = 64 << 20;
@@ -94,6 +94,8 @@ pub struct HostStats {
     pub device_name: String,
     /// Bytes of memory that device has (RAM for the CPU).
     pub total_memory: u64,
+    /// Bytes of it free now, as `cudaMemGetInfo` counts them (available RAM for the CPU).
+    pub free_memory: u64,
     /// CUDA compute capability (major, minor); (0, 0) for the CPU.
     pub capability: (u32, u32),
     /// The most bytes live at once since the session began or the last `ResetPeak`.

@@ -259,6 +259,7 @@ impl Session {
             device: device_label(self.device),
             device_name: info.name.clone(),
             total_memory: info.total_memory,
+            free_memory: hardware::free_memory(self.device),
             capability: info.capability,
             peak_bytes: self.storages().peak(),
             rng: self.runtime.kernels().rng_state(),

@@ -146,6 +146,7 @@ fn host_stats<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict
     dict.set_item("device", stats.device)?;
     dict.set_item("device_name", stats.device_name)?;
     dict.set_item("total_memory", stats.total_memory)?;
+    dict.set_item("free_memory", stats.free_memory)?;
     dict.set_item("capability", stats.capability)?;
     dict.set_item("peak_bytes", stats.peak_bytes)?;
     dict.set_item("rng", stats.rng)?;

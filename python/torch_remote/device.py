@@ -165,6 +165,13 @@ def get_device_properties(device: Any = None) -> DeviceProperties:
     )
 
 
+def mem_get_info(device: Any = None) -> tuple[int, int]:
+    """(free, total) bytes of the host's device, as ``torch.cuda.mem_get_info`` gives them
+    (available and total RAM when the host computes on its CPU)."""
+    stats = _native.host_stats(_index(device))
+    return stats["free_memory"], stats["total_memory"]
+
+
 def get_device_name(device: Any = None) -> str:
     """The name of what the host computes on, as the host reports it."""
     return _native.host_stats(_index(device))["device_name"]
