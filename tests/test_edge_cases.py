@@ -78,3 +78,24 @@ def test_half_kernels_cuda_has_and_the_cpu_lacks(op, dtype):
     assert got.dtype == dtype and remote_x.grad.dtype == dtype
     torch.testing.assert_close(got.cpu(), expected.detach().to(dtype))
     torch.testing.assert_close(remote_x.grad.cpu(), wide.grad.to(dtype))
+
+
+@pytest.mark.parametrize(
+    "reduce",
+    [
+        lambda x: x.sum(dtype=torch.bool),
+        lambda x: x.sum(0, dtype=torch.bool),
+        lambda x: x.int().sum(1, keepdim=True, dtype=torch.bool),
+        lambda x: x.prod(0, dtype=torch.bool),
+        lambda x: x.sum(),
+        lambda x: x.int().prod(),
+    ],
+    ids=["sum", "sum_dim", "int_sum_into_bool", "prod_dim", "promoted_sum", "int_prod"],
+)
+def test_reductions_keep_the_dtype_asked_for(reduce):
+    """`sum(dtype=torch.bool)` is an any(); libtorch would sum the bools into int64."""
+    x = torch.tensor([[True, False, False], [True, True, False]])
+    got = reduce(x.to("remote")).cpu()
+    expected = reduce(x)
+    assert got.dtype == expected.dtype
+    assert torch.equal(got, expected)

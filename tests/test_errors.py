@@ -105,6 +105,8 @@ BAD_CALLS = {
     "cdist_of_halves": lambda x: torch.cdist(x.half(), x.half(), p=1.0),
     "ndtri_of_halves": lambda x: torch.special.ndtri(x.half()),
     "reflection_pad_of_bools": lambda x: F.pad(x[None].bool(), (1, 1), mode="reflect"),
+    "addcmul_of_bools": lambda x: torch.addcmul(x.bool(), x.bool(), x.bool()),
+    "pdist_of_halves": lambda x: F.pdist(x.half()),
     "random_bounds_past_bytes": lambda x: x.byte().random_(0, 1000),
     "random_bounds_past_halves": lambda x: x.half().random_(-(2**40), 2),
 }

@@ -91,6 +91,11 @@ pub fn pdist(args: &Args, cx: &mut Ctx) -> Outputs {
     let x = args.tensor(0)?;
     let p = args.float_or(1, 2.0)?;
     check_pdist_input(x, p, "_pdist_forward requires contiguous input")?;
+    ensure_kernel!(
+        !matches!(x.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+        "\"pdist\" not implemented for '{}'",
+        x.dtype.name()
+    );
     let n = x.sizes[0];
     let out = cx.empty_contiguous(&[if n <= 1 { 0 } else { n * (n - 1) / 2 }], x.dtype)?;
     launch(cx, LibraryOp::Pdist(p), std::slice::from_ref(x), vec![out])

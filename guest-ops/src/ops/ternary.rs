@@ -27,6 +27,15 @@ pub fn addc(args: &Args, cx: &mut Ctx, form: Form, op: TernaryOp) -> Outputs {
     }
     let pw = Pointwise::new(inputs)?;
     let common = pw.common_dtype();
+    let kernel = if op == TernaryOp::Addcmul {
+        "addcmul_cpu_out"
+    } else {
+        "addcdiv_cpu_out"
+    };
+    ensure_kernel!(
+        common != ScalarType::Bool,
+        "\"{kernel}\" not implemented for 'Bool'"
+    );
     let value = match args.scalar_or(3, Scalar::Integer(1))? {
         // PyTorch reads `value` as the compute type: a float truncates for integer tensors.
         Scalar::Float(v) if common.is_integral(false) => Scalar::Integer(v as i64),

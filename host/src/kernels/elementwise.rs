@@ -184,9 +184,12 @@ pub fn reduce_result(
     dims: &[i64],
     keepdim: bool,
 ) -> Result<Tensor, tch::TchError> {
+    // `x` comes in the compute dtype, which the result keeps: libtorch would sum bools (a
+    // `sum(dtype=torch.bool)`) into int64.
+    let kind = Some(x.kind());
     match op {
-        ReduceOp::Sum => x.f_sum_dim_intlist(dims, keepdim, None),
-        ReduceOp::Nansum => x.f_nansum(dims, keepdim, None),
+        ReduceOp::Sum => x.f_sum_dim_intlist(dims, keepdim, kind),
+        ReduceOp::Nansum => x.f_nansum(dims, keepdim, kind),
         ReduceOp::Mean => x.f_mean_dim(dims, keepdim, None),
         ReduceOp::Amax => x.f_amax(dims, keepdim),
         ReduceOp::Amin => x.f_amin(dims, keepdim),
@@ -199,7 +202,7 @@ pub fn reduce_result(
             let mut sorted = dims.to_vec();
             sorted.sort_unstable_by(|a, b| b.cmp(a));
             sorted.iter().try_fold(x.shallow_clone(), |acc, &d| {
-                acc.f_prod_dim_int(d, keepdim, None)
+                acc.f_prod_dim_int(d, keepdim, kind)
             })
         }
     }
