@@ -107,6 +107,7 @@ BAD_CALLS = {
     "reflection_pad_of_bools": lambda x: F.pad(x[None].bool(), (1, 1), mode="reflect"),
     "addcmul_of_bools": lambda x: torch.addcmul(x.bool(), x.bool(), x.bool()),
     "pdist_of_halves": lambda x: F.pdist(x.half()),
+    "hardtanh_of_bytes_below_zero": lambda x: F.hardtanh(x.byte(), -1.0, 1.0),
     "random_bounds_past_bytes": lambda x: x.byte().random_(0, 1000),
     "random_bounds_past_halves": lambda x: x.half().random_(-(2**40), 2),
 }

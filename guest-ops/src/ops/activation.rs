@@ -192,6 +192,11 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
             x.dtype != ScalarType::Bool,
             "Bool inputs not supported for hardtanh"
         );
+        let negative = min.to_f64() < 0.0 || max.to_f64() < 0.0;
+        ensure!(
+            !(x.dtype == ScalarType::Uint8 && negative),
+            "cannot do hardtanh on an unsigned type with negative limits"
+        );
         let inverted = min.to_f64() > max.to_f64();
         ensure!(!inverted, "min_val cannot be greater than max_val");
     } else if kind == Kind::Threshold {
