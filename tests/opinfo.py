@@ -8,7 +8,9 @@ never as passed.
 
 Full run: `.venv/bin/python tests/opinfo.py` (add `--dtypes float32,float64,...`). With
 `--errors` it runs the ops' error inputs instead: remote must raise the CPU's exception type
-with a message matching OpInfo's pattern.
+with a message matching OpInfo's pattern. With `--refusals` it runs samples of the dtypes each
+op's CPU kernels refuse: remote must refuse them when the op is issued, with the CPU's
+exception type, or compute them (where CUDA takes them), never fail on the host later.
 CI runs a fixed subset through tests/test_opinfo.py.
 """
 
@@ -312,6 +314,69 @@ def run_errors(families) -> dict[str, Tally]:
     return tallies
 
 
+REFUSAL_DTYPES = [
+    torch.bool,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.complex64,
+    torch.complex128,
+]
+
+
+def check_refusal(op, sample, tally: Tally) -> None:
+    """A sample of a dtype the CPU refuses: remote refuses it when the op is issued, with the
+    CPU's exception type, or computes it (where CUDA takes it too), but its host never fails
+    on it later: a failure there would surface at an unrelated read."""
+    label = f"{op.name}{'.' + op.variant_test_name if op.variant_test_name else ''}"
+    try:
+        call(op, sample, "cpu", False)
+        return  # The CPU takes this sample after all: the full run compares it.
+    except Exception as e:  # noqa: BLE001  (its type is compared below)
+        expected = type(e)
+    try:
+        call(op, sample, "remote", False)
+        torch.remote.synchronize()
+    except Exception as e:  # noqa: BLE001  (classified below)
+        if "the remote host reported" in str(e):
+            tally.failed += 1
+            tally.failures.append(f"{label} {sample.input.dtype}: {str(e).splitlines()[0][:200]}")
+            return
+        if "not supported on device remote" in str(e):
+            tally.unsupported += 1
+            return
+        if not isinstance(e, expected):
+            tally.failed += 1
+            tally.failures.append(
+                f"{label} {sample.input.dtype}: CPU raises {expected.__name__}, remote "
+                f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+            )
+            return
+    tally.passed += 1
+
+
+def run_refusals(families, max_samples: int) -> dict[str, Tally]:
+    """The first samples of every dtype each op's CPU kernels refuse, one tally per family."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for family, op in family_ops(families):
+            for dtype in set(REFUSAL_DTYPES) - set(op.supported_dtypes("cpu")):
+                try:
+                    samples = list(op.sample_inputs("cpu", dtype, requires_grad=False))
+                except Exception:  # noqa: BLE001  (OpInfo cannot build samples: not our op)
+                    continue
+                for sample in samples[:max_samples]:
+                    check_refusal(op, sample, tallies[family])
+    return tallies
+
+
 def report(tallies: dict[str, Tally], out=sys.stdout) -> Tally:
     total = Tally()
     print(f"{'family':<12}{'samples':>9}{'passed':>9}{'failed':>9}{'unsupported':>13}", file=out)
@@ -344,10 +409,17 @@ def main() -> None:
     parser.add_argument(
         "--errors", action="store_true", help="run the ops' error inputs instead of samples"
     )
+    parser.add_argument(
+        "--refusals",
+        action="store_true",
+        help="run samples of the dtypes the CPU refuses: remote refuses them when issued",
+    )
     args = parser.parse_args()
     families = args.families.split(",")
     if args.errors:
         tallies = run_errors(families)
+    elif args.refusals:
+        tallies = run_refusals(families, args.max_samples or 2)
     else:
         tallies = run(
             families,

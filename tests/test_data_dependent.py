@@ -170,6 +170,15 @@ def test_histc_equals_cpu():
     torch.testing.assert_close(torch.histc(empty.to("remote"), 3).cpu(), torch.histc(empty, 3))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_histc_of_half_types_bins_edge_values_as_the_cpu_does(dtype):
+    """The CPU finds each bin in the input's precision, without `histogram`'s correction at
+    the edges, so in half precision values near an edge land where its rounding puts them."""
+    x = (torch.randn(5, 5, 5, generator=GEN) * 5).to(dtype)
+    for args in [(100, -10, 0), (10, -10, 10), (100, 0, 0), (7, -3.3, 2.9)]:
+        assert torch.equal(torch.histc(x.to("remote"), *args).cpu(), torch.histc(x, *args))
+
+
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
 def test_histc_counts_integers_as_cuda_does(dtype):
     """The CPU refuses integer histc; CUDA counts them in their own dtype, and accelerator code

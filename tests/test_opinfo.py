@@ -42,3 +42,15 @@ def test_opinfo_error_inputs_raise_the_cpus_errors():
     print("\n".join(total.failures))
     # Two ormqr inputs are checked in another order than the CPU's.
     assert total.passed >= 289, table.getvalue() + "\n".join(total.failures)
+
+
+def test_opinfo_dtypes_the_cpu_refuses_are_refused_when_issued():
+    """Samples of the dtypes each op's CPU kernels refuse: remote refuses them as the op is
+    issued, with the CPU's exception type, or computes them where CUDA does, and its host
+    never fails on one later."""
+    tallies = opinfo.run_refusals(FAMILIES, max_samples=2)
+    table = io.StringIO()
+    total = opinfo.report(tallies, out=table)
+    print(table.getvalue())
+    assert total.failed == 0, "\n".join(total.failures)
+    assert total.passed >= 1800, table.getvalue()

@@ -81,6 +81,23 @@ fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
     Ok(())
 }
 
+/// For the ops whose CPU kernel refuses other dtypes before any check of `name`'s own:
+/// `kernel`'s `NotImplementedError` unless `a` is float, double or complex.
+fn check_kernel_dtype(kernel: &str, a: &TensorMeta) -> Result<()> {
+    ensure_kernel!(
+        matches!(
+            a.dtype,
+            ScalarType::Float32
+                | ScalarType::Float64
+                | ScalarType::Complex64
+                | ScalarType::Complex128
+        ),
+        "\"{kernel}\" not implemented for '{}'",
+        a.dtype.name()
+    );
+    Ok(())
+}
+
 fn batch(a: &TensorMeta) -> Vec<i64> {
     a.sizes[..a.dim() - 2].to_vec()
 }
@@ -157,6 +174,7 @@ pub fn slogdet(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn lu_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let a = args.tensor(0)?;
+    check_kernel_dtype("lu_cpu", a)?;
     check_input("torch.lu_factor", a, false)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     let outs = Outs(vec![
@@ -221,6 +239,7 @@ pub fn solve_triangular(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn cholesky_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let a = args.tensor(0)?;
+    check_kernel_dtype("cholesky_cpu", a)?;
     check_input("cholesky", a, true)?;
     // An empty batch comes back as `empty_like`, contiguous.
     let matrix = a.sizes.iter().all(|&s| s != 0);
@@ -753,6 +772,7 @@ pub fn householder_product(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let (a, tau) = (args.tensor(0)?, args.tensor(1)?);
     let name = "torch.linalg.householder_product";
+    check_kernel_dtype("orgqr_cpu", a)?;
     check_reflectors(name, a, tau)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     ensure!(
@@ -823,6 +843,7 @@ pub fn ldl_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let a = args.tensor(0)?;
     let hermitian = args.bool_or(1, false)?;
+    check_kernel_dtype("ldl_factor_kernel_cpu", a)?;
     check_input("torch.linalg.ldl_factor_ex", a, true)?;
     let n = a.sizes[a.dim() - 1];
     let outs = Outs(vec![

@@ -197,6 +197,34 @@ pub fn zero(args: &Args, cx: &mut Ctx) -> Outputs {
     Ok(vec![Output::Argument(0)])
 }
 
+/// The CPU's refusal of sampler `op` (`name`) on a `dtype` it does not draw.
+fn refused_dtype(op: RandomOp, name: &str, dtype: ScalarType) -> Error {
+    let continuous = |law: &str, named: &str| {
+        Error::invalid(format!(
+            "{law} distribution is a continuous probability distribution. dtype must be a \
+             floating point but you specified {named}"
+        ))
+    };
+    let kernel = match op {
+        RandomOp::Exponential => return continuous("Exponential", dtype.name()),
+        RandomOp::Cauchy => return continuous("Cauchy", dtype.type_meta_name()),
+        RandomOp::Uniform => "check_uniform_bounds",
+        RandomOp::Normal => "normal_kernel_cpu",
+        RandomOp::LogNormal => "log_normal_cpu",
+        RandomOp::Geometric => "geometric_cpu",
+        RandomOp::Bernoulli => {
+            return Error::invalid(format!(
+                "{name} expects a floating point tensor, but got {}",
+                dtype.name()
+            ))
+        }
+    };
+    Error::unsupported(format!(
+        "\"{kernel}\" not implemented for '{}'",
+        dtype.name()
+    ))
+}
+
 /// The in-place samplers, `op_(self, a, b, *, generator)`: `normal_` (mean 0, std 1),
 /// `uniform_` (from 0, to 1), `exponential_` (lambd 1), `log_normal_` (mean 1, std 2),
 /// `cauchy_` (median 0, sigma 1) and `geometric_` (p).
@@ -220,11 +248,9 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
     // std / sqrt(2), as PyTorch draws them.
     let complex = matches!(op, RandomOp::Normal | RandomOp::Uniform) && this.dtype.is_complex();
     let integral_geometric = op == RandomOp::Geometric && this.dtype.is_integral(false);
-    ensure!(
-        this.dtype.is_floating() || complex || integral_geometric,
-        "{name} expects a floating point tensor, but got {}",
-        this.dtype.name()
-    );
+    if !(this.dtype.is_floating() || complex || integral_geometric) {
+        return Err(refused_dtype(op, name, this.dtype));
+    }
     // NaN bounds fail these checks, as PyTorch's `>=`/`<=` comparisons do.
     let ordered = |lo: f64, hi: f64| lo.partial_cmp(&hi).is_some_and(|o| o.is_le());
     let above = |v: f64, lo: f64| v.partial_cmp(&lo).is_some_and(|o| o.is_gt());
@@ -460,7 +486,10 @@ mod tests {
         assert!(run("geometric_", "", vec![arg(&longs), Arg::Float(0.5)])
             .0
             .is_ok());
-        assert!(refused("cauchy_", vec![arg(&longs)]).contains("expects a floating point tensor"));
+        assert!(refused("cauchy_", vec![arg(&longs)])
+            .contains("dtype must be a floating point but you specified long int"));
+        assert!(refused("uniform_", vec![arg(&longs)])
+            .contains("\"check_uniform_bounds\" not implemented for 'Long'"));
     }
 
     #[test]

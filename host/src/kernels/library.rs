@@ -416,8 +416,10 @@ fn grid_sampler_backward(
     Ok(grads.into_iter().flatten().collect())
 }
 
-/// `histc`: `histogram` over `[min, max]`, or over the data's range when both are 0, widened
-/// by 1 each way when it is a single point.
+/// `histc` over `[min, max]`, or over the data's range when both are 0, widened by 1 each way
+/// when it is a single point. Bins are found as the CPU's kernel finds them, by
+/// `(x - lo) * bins / (hi - lo)` in `x`'s dtype, each step rounded to it: in half precision
+/// an element near an edge can land in the neighbouring bin, which `histogram` would correct.
 fn histc(x: &Tensor, bins: i64, min: f64, max: f64) -> Result<Tensor, TchError> {
     let (mut lo, mut hi) = (min, max);
     if lo == hi && x.numel() > 0 {
@@ -434,10 +436,26 @@ fn histc(x: &Tensor, bins: i64, min: f64, max: f64) -> Result<Tensor, TchError> 
     if lo == hi {
         (lo, hi) = (lo - 1.0, hi + 1.0);
     }
-    Ok(
-        x.f_histogram_bin_ct(bins, [lo, hi].as_slice(), None::<Tensor>, false)?
-            .0,
-    )
+    let kind = x.kind();
+    let edges = Tensor::f_from_slice(&[lo, hi])?
+        .f_to_kind(kind)?
+        .f_to_device(x.device())?;
+    let (lo, hi) = (edges.f_get(0)?, edges.f_get(1)?);
+    let flat = x.f_flatten(0, -1)?;
+    let inside = flat
+        .f_ge_tensor(&lo)?
+        .f_logical_and(&flat.f_le_tensor(&hi)?)?;
+    // The right edge belongs to the last bin.
+    let bin = flat
+        .f_sub(&lo)?
+        .f_mul_scalar(bins)?
+        .f_div(&hi.f_sub(&lo)?)?
+        .f_trunc()?
+        .f_to_kind(Kind::Int64)?
+        .f_clamp_max(bins - 1)?;
+    bin.f_masked_select(&inside)?
+        .f_bincount(None::<Tensor>, bins)?
+        .f_to_kind(kind)
 }
 
 fn pair((a, b): (Tensor, Tensor)) -> Result<Vec<Tensor>, TchError> {
