@@ -9,7 +9,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims;
-use crate::rules::dtype::{can_cast, ResultType};
+use crate::rules::dtype::{can_cast, check_not_bool, ResultType};
 use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::propagate::{iterator_strides, preserve_strides};
@@ -222,10 +222,7 @@ pub fn scan(args: &Args, cx: &mut Ctx, form: Form, op: ScanOp) -> Outputs {
     } else {
         "cumprod"
     };
-    ensure_kernel!(
-        dtype != ScalarType::Bool,
-        "\"{kernel}_out_cpu\" not implemented for 'Bool'"
-    );
+    check_not_bool(dtype, &format!("{kernel}_out_cpu"))?;
     let (out, outputs) = output(cx, dest, &x.sizes, dtype)?;
     cx.k.scan(op, x, d as i64, dtype, &out)
         .map_err(failed("scan"))?;
@@ -400,10 +397,7 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
         SelectOp::Mode => None,
     };
     if let Some(kernel) = kernel {
-        ensure_kernel!(
-            x.dtype != ScalarType::Bool,
-            "\"{kernel}\" not implemented for 'Bool'"
-        );
+        check_not_bool(x.dtype, kernel)?;
     }
     let strides = strides_for(&shape, MemoryFormat::Contiguous)?;
     let at_out = outs.then_some(3 + at);
@@ -420,10 +414,7 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
 pub fn median_all(args: &Args, cx: &mut Ctx, op: SelectOp) -> Outputs {
     args.at_most(1)?;
     let x = args.tensor(0)?;
-    ensure_kernel!(
-        x.dtype != ScalarType::Bool,
-        "\"median_cpu\" not implemented for 'Bool'"
-    );
+    check_not_bool(x.dtype, "median_cpu")?;
     let (values, result) = output(cx, Dest::New, &[], x.dtype)?;
     cx.k.select(op, x, 0, None, false, &values, None)
         .map_err(failed("select"))?;

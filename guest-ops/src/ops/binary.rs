@@ -6,7 +6,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Form, Outputs};
-use crate::rules::dtype::{default_float, scalar_dtype};
+use crate::rules::dtype::{check_not_bool, default_float, scalar_dtype};
 use crate::types::{Arg, BinaryOp, Scalar, ScalarType};
 
 /// How an op's result dtype follows the operands' common dtype.
@@ -160,10 +160,7 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
             "\"zeta_cpu\" not implemented for '{}'",
             common.name()
         ),
-        Pow => ensure_kernel!(
-            common != ScalarType::Bool,
-            "\"pow\" not implemented for 'Bool'"
-        ),
+        Pow => check_not_bool(common, "pow")?,
         _ => {}
     }
     Ok(())

@@ -48,6 +48,14 @@ impl Outs {
     }
 }
 
+/// Whether LAPACK, which the CPU's factorizations call, has routines for `dtype`.
+fn has_lapack_kernel(dtype: ScalarType) -> bool {
+    matches!(
+        dtype,
+        ScalarType::Float32 | ScalarType::Float64 | ScalarType::Complex64 | ScalarType::Complex128
+    )
+}
+
 /// `name`'s checks on `a`: a floating or complex batch of matrices (square ones with
 /// `square`).
 fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
@@ -56,10 +64,7 @@ fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
         "{name}: The input tensor A must have at least 2 dimensions."
     );
     match a.dtype {
-        ScalarType::Float32
-        | ScalarType::Float64
-        | ScalarType::Complex64
-        | ScalarType::Complex128 => {}
+        dtype if has_lapack_kernel(dtype) => {}
         ScalarType::Float16 | ScalarType::Bfloat16 => {
             return Err(Error::invalid(format!(
                 "{name}: Low precision dtypes not supported. Got {}",
@@ -85,13 +90,7 @@ fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
 /// `kernel`'s `NotImplementedError` unless `a` is float, double or complex.
 fn check_kernel_dtype(kernel: &str, a: &TensorMeta) -> Result<()> {
     ensure_kernel!(
-        matches!(
-            a.dtype,
-            ScalarType::Float32
-                | ScalarType::Float64
-                | ScalarType::Complex64
-                | ScalarType::Complex128
-        ),
+        has_lapack_kernel(a.dtype),
         "\"{kernel}\" not implemented for '{}'",
         a.dtype.name()
     );
@@ -576,13 +575,7 @@ impl LeastSquares {
              other.dim()) <= 1"
         );
         ensure!(
-            matches!(
-                a.dtype,
-                ScalarType::Float32
-                    | ScalarType::Float64
-                    | ScalarType::Complex64
-                    | ScalarType::Complex128
-            ),
+            has_lapack_kernel(a.dtype),
             "This function doesn't handle types other than float and double"
         );
         let vector = a.dim() == b.dim() + 1;

@@ -9,6 +9,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::index::{check_index_source, check_scatter_shapes, is_index};
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
+use crate::rules::dtype::check_not_bool;
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::wrap_dim;
 use crate::types::{LibraryOp, Reduction, Scalar, ScalarType, TensorMeta};
@@ -96,10 +97,7 @@ pub fn index_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     ];
     let reduce = reduction(args.opt_str(4)?.unwrap_or(""), &allowed, OP)?;
     check_index_source(OP, x, d, index, source)?;
-    ensure_kernel!(
-        x.dtype != ScalarType::Bool,
-        "\"index_func_\" not implemented for 'Bool'"
-    );
+    check_not_bool(x.dtype, "index_func_")?;
     let op = LibraryOp::IndexReduce((d as i64, reduce, args.bool_or(5, true)?));
     write(args, cx, form, op, &[index, source])
 }

@@ -1,14 +1,14 @@
 //! Matrix products: `mm`, `addmm`, `bmm`, `baddbmm`, `mv`, `addmv`, `dot`, lowered to the
 //! `matmul` kernel (vectors as one-column or one-row views).
 
-use crate::error::{ensure, ensure_kernel, Result};
+use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dims::expand;
-use crate::rules::dtype::number_for;
+use crate::rules::dtype::{check_not_bool, number_for};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{Scalar, ScalarType, TensorMeta, UnaryOp};
 
@@ -20,15 +20,6 @@ fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
         a.sizes[1],
         b.sizes[0],
         b.sizes[1]
-    );
-    Ok(())
-}
-
-/// The CPU multiplies every dtype but bool; `kernel` is the one that says so.
-fn check_multiplies(dtype: ScalarType, kernel: &str) -> Result<()> {
-    ensure_kernel!(
-        dtype != ScalarType::Bool,
-        "\"{kernel}\" not implemented for 'Bool'"
     );
     Ok(())
 }
@@ -61,7 +52,7 @@ pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dtype.name(),
         b.dtype.name()
     );
-    check_multiplies(a.dtype, "addmm_impl_cpu_")?;
+    check_not_bool(a.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[a.sizes[0], b.sizes[1]], a.dtype)?;
     cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), &out)
         .map_err(failed("matmul"))?;
@@ -104,7 +95,7 @@ pub fn addmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     let shape = [a.sizes[0], b.sizes[1]];
     let bias = expand(bias, &shape)?;
-    check_multiplies(b.dtype, "addmm_impl_cpu_")?;
+    check_not_bool(b.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
     cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
         .map_err(failed("matmul"))?;
@@ -122,7 +113,7 @@ pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dtype.name(),
         b.dtype.name()
     );
-    check_multiplies(a.dtype, "bmm")?;
+    check_not_bool(a.dtype, "bmm")?;
     let (out, outputs) = output(
         cx,
         form.dest(args)?,
@@ -196,7 +187,7 @@ pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
             t.dtype.name()
         );
     }
-    check_multiplies(vec.dtype, "addmv_impl_cpu")?;
+    check_not_bool(vec.dtype, "addmv_impl_cpu")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[n], vec.dtype)?;
     let bias = bias
         .map(|b| expand(b, &[n]).map(|b| as_matrix(&b, false)))
@@ -240,7 +231,7 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form, conjugated: bool) -> Outputs {
         a.sizes[0],
         b.sizes[0]
     );
-    check_multiplies(a.dtype, "dot")?;
+    check_not_bool(a.dtype, "dot")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[], a.dtype)?;
     let cell = TensorMeta {
         sizes: vec![1, 1],
@@ -287,7 +278,7 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     let shape = [a.sizes[0], a.sizes[1], b.sizes[2]];
     let bias = expand(bias, &shape)?;
-    check_multiplies(b.dtype, "baddbmm")?;
+    check_not_bool(b.dtype, "baddbmm")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
     cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
         .map_err(failed("matmul"))?;
@@ -328,7 +319,7 @@ pub fn addbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let (batches, n, m, p) = (a.sizes[0], a.sizes[1], a.sizes[2], b.sizes[2]);
     let shape = [n, p];
     let bias = expand(bias, &shape)?;
-    check_multiplies(b.dtype, "addmm_impl_cpu_")?;
+    check_not_bool(b.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
     // batch1 as [n, b, m] in row-major order is the [n, b*m] left factor.
     let side_by_side = TensorMeta {

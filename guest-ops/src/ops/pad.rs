@@ -1,14 +1,15 @@
 //! Reflection and replication padding (`reflection_pad{1,2,3}d`, `replication_pad{1,2,3}d`)
 //! and their backwards, which `F.pad` lowers to for `mode="reflect"` and `"replicate"`.
 
-use crate::error::{ensure, ensure_kernel, Result};
+use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output_like;
 use crate::ops::{Form, Outputs};
+use crate::rules::dtype::check_not_bool;
 use crate::rules::shape::fmt_shape;
-use crate::types::{PadMode, ScalarType, TensorMeta};
+use crate::types::{PadMode, TensorMeta};
 
 /// One padding op: its mode and how many trailing dims it pads.
 #[derive(Debug, Clone, Copy)]
@@ -77,11 +78,7 @@ pub fn pad(args: &Args, cx: &mut Ctx, out: bool, op: Padding) -> Outputs {
     } else {
         "replication"
     };
-    ensure_kernel!(
-        x.dtype != ScalarType::Bool,
-        "\"{kernel}_pad{}d\" not implemented for 'Bool'",
-        op.dims
-    );
+    check_not_bool(x.dtype, &format!("{kernel}_pad{}d", op.dims))?;
     let (target, returned) = output_like(args, cx, form, &sizes, x)?;
     cx.k.pad(op.mode, x, padding, &target)
         .map_err(failed("pad"))?;

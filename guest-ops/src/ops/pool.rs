@@ -9,6 +9,7 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::check_not_bool;
 use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format};
 use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{fmt_shape, numel};
@@ -232,14 +233,6 @@ fn pooled(
     }
 }
 
-fn check_not_bool(x: &TensorMeta, kernel: &str) -> Result<()> {
-    ensure_kernel!(
-        x.dtype != ScalarType::Bool,
-        "\"{kernel}\" not implemented for 'Bool'"
-    );
-    Ok(())
-}
-
 /// `max_pool{2,3}d_with_indices(self, kernel_size, stride=[], padding=0, dilation=1,
 /// ceil_mode=False)` and its `.out` form (`out`, `indices` at 6 and 7).
 pub fn max_pool(args: &Args, cx: &mut Ctx, dims: usize, outs: bool) -> Outputs {
@@ -249,7 +242,7 @@ pub fn max_pool(args: &Args, cx: &mut Ctx, dims: usize, outs: bool) -> Outputs {
         op: PoolOp::Max,
         dims,
     };
-    check_not_bool(x, &pooling.name())?;
+    check_not_bool(x.dtype, &pooling.name())?;
     let (params, shape) = window(args, x, pooling)?;
     let (vd, id) = if outs {
         (Dest::Out(6, args.tensor(6)?), Dest::Out(7, args.tensor(7)?))

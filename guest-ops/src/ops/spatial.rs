@@ -10,6 +10,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
+use crate::rules::dtype::check_not_bool;
 use crate::rules::layout::{is_contiguous, strides_for, suggest_memory_format};
 use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
 use crate::types::{GridSampleParams, LibraryOp, Output, ScalarType, TensorMeta};
@@ -188,10 +189,7 @@ pub fn cross(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.sizes[d],
         b.sizes[d]
     );
-    ensure_kernel!(
-        a.dtype != ScalarType::Bool,
-        "\"cross\" not implemented for 'Bool'"
-    );
+    check_not_bool(a.dtype, "cross")?;
     check_same_dtype("linalg.cross", a, b)?;
     let shape = broadcast(&a.sizes, &b.sizes)?;
     let (out, result) = output(cx, form.dest(args)?, &shape, a.dtype)?;

@@ -6,7 +6,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{number_for, ResultType};
+use crate::rules::dtype::{check_not_bool, number_for, ResultType};
 use crate::types::{Scalar, ScalarType, TensorMeta, TernaryOp};
 
 /// `addcmul`/`addcdiv(self, tensor1, tensor2, *, value=1)` in all their forms.
@@ -32,10 +32,7 @@ pub fn addc(args: &Args, cx: &mut Ctx, form: Form, op: TernaryOp) -> Outputs {
     } else {
         "addcdiv_cpu_out"
     };
-    ensure_kernel!(
-        common != ScalarType::Bool,
-        "\"{kernel}\" not implemented for 'Bool'"
-    );
+    check_not_bool(common, kernel)?;
     let value = match args.scalar_or(3, Scalar::Integer(1))? {
         // PyTorch reads `value` as the compute type: a float truncates for integer tensors.
         Scalar::Float(v) if common.is_integral(false) => Scalar::Integer(v as i64),

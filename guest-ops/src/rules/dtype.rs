@@ -220,6 +220,15 @@ pub fn can_cast(from: ScalarType, to: ScalarType) -> bool {
 }
 
 /// Checks that every tensor of a fused layer op (`op`) has the first's dtype, a floating one.
+/// The CPU's `NotImplementedError` where `kernel` has no bool version.
+pub fn check_not_bool(dtype: ScalarType, kernel: &str) -> Result<()> {
+    ensure_kernel!(
+        dtype != ScalarType::Bool,
+        "\"{kernel}\" not implemented for 'Bool'"
+    );
+    Ok(())
+}
+
 pub fn check_floating_alike(op: &str, tensors: &[&TensorMeta]) -> Result<()> {
     let Some(first) = tensors.first() else {
         return Ok(());
