@@ -50,14 +50,34 @@ fn main() {
     println!("cargo:rustc-env=TORCH_REMOTE_GUEST_WASM={}", wasm.display());
 
     if std::env::var_os("CARGO_FEATURE_SERVER").is_some() {
-        // The host binary loads libtorch from the Python wheel that torch-sys built against.
         if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
-            println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
-            // Nothing references libtorch_cuda directly, so `--as-needed` would drop it and
-            // the host would silently compute on the CPU of a GPU machine.
-            if std::path::Path::new(&lib).join("libtorch_cuda.so").exists() {
-                println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
-            }
+            link_libtorch(&lib);
+            compile_backwards(&lib);
         }
     }
+}
+
+/// The host binary loads libtorch from the Python wheel that torch-sys built against.
+fn link_libtorch(lib: &str) {
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    // Nothing references libtorch_cuda directly, so `--as-needed` would drop it and the host
+    // would silently compute on the CPU of a GPU machine.
+    if std::path::Path::new(lib).join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+}
+
+/// `csrc/backward.cpp`, against the headers next to that libtorch (`lib/../include`).
+fn compile_backwards(lib: &str) {
+    println!("cargo:rerun-if-changed=csrc/backward.cpp");
+    let include = PathBuf::from(lib).join("..").join("include");
+    cc::Build::new()
+        .cpp(true)
+        .file("csrc/backward.cpp")
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .warnings(false)
+        .compile("torch_remote_backwards");
 }

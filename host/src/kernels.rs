@@ -7,6 +7,7 @@
 //! disagreement is an error, not a guess.
 
 mod activation;
+mod aten;
 mod conv;
 mod data;
 mod elementwise;
@@ -1395,8 +1396,8 @@ impl KernelsHost for TchKernels {
         weight: Option<TensorMeta>,
         running_mean: Option<TensorMeta>,
         running_var: Option<TensorMeta>,
-        _save_mean: Option<TensorMeta>,
-        _save_invstd: Option<TensorMeta>,
+        save_mean: Option<TensorMeta>,
+        save_invstd: Option<TensorMeta>,
         training: bool,
         eps: f64,
         grad_input: Option<TensorMeta>,
@@ -1406,35 +1407,34 @@ impl KernelsHost for TchKernels {
         self.launch(move |kernels| {
             let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
             let w = kernels.optional_view(&weight)?;
-            // In training the batch's own statistics are used and the running ones must not
-            // move again; in eval the running ones are the statistics.
-            let (rm, rv) = if training {
-                (None, None)
-            } else {
-                (
-                    kernels.optional_view(&running_mean)?,
-                    kernels.optional_view(&running_var)?,
-                )
+            let (rm, rv) = (
+                kernels.optional_view(&running_mean)?,
+                kernels.optional_view(&running_var)?,
+            );
+            let (sm, si) = (
+                kernels.optional_view(&save_mean)?,
+                kernels.optional_view(&save_invstd)?,
+            );
+            let stats = aten::BatchNormStats {
+                running_mean: rm.as_ref(),
+                running_var: rv.as_ref(),
+                save_mean: sm.as_ref(),
+                save_invstd: si.as_ref(),
             };
-            // A zero bias stands in for a missing one: it does not change the gradients.
-            let b = w
-                .as_ref()
-                .map(|w| w.f_zeros_like())
-                .transpose()
-                .map_err(err)?;
-            let grads = vjp::gradients(&grad, &[Some(&x), w.as_ref(), b.as_ref()], |l| {
-                let x = l[0].as_ref().expect("input");
-                x.f_native_batch_norm(
-                    l[1].as_ref(),
-                    l[2].as_ref(),
-                    rm.as_ref(),
-                    rv.as_ref(),
-                    training,
-                    0.0,
-                    eps,
-                )
-                .map(|(y, _, _)| y)
-            })
+            let mask = [
+                grad_input.is_some(),
+                grad_weight.is_some(),
+                grad_bias.is_some(),
+            ];
+            let grads = aten::native_batch_norm_backward(
+                &grad,
+                &x,
+                w.as_ref(),
+                &stats,
+                training,
+                eps,
+                mask,
+            )
             .map_err(err)?;
             kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
         })
@@ -1619,7 +1619,12 @@ impl KernelsHost for TchKernels {
             let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
             let weight = kernels.view(&weight)?;
             let bias_len = grad_bias.as_ref().map(|b| b.sizes[0]);
-            let grads = conv::backward(&grad, &x, &weight, bias_len, &params).map_err(err)?;
+            let mask = [
+                grad_input.is_some(),
+                grad_weight.is_some(),
+                bias_len.is_some(),
+            ];
+            let grads = conv::backward(&grad, &x, &weight, bias_len, &params, mask).map_err(err)?;
             kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
         })
     }

@@ -6,6 +6,8 @@ each pair measured in the same run, printed as ratios (``--json FILE`` also writ
 - upload and download of a large tensor vs a plain loopback TCP socket moving as many bytes;
 - the guest's shape inference through wasmtime vs PyTorch's meta tensors from Python;
 - an MLP (784-256-10, batch 128, SGD) training step: remote vs local CPU, and its round trips;
+- a small residual CNN (convolutions, batch norms; batch 16 of 3x32x32, SGD with momentum)
+  training step: remote vs local CPU, and its round trips;
 - where this process sees a CUDA GPU and the host computes on one (both on one machine): a
   4096x4096 float32 matmul loop and the MLP step, remote vs the same code on native CUDA.
 """
@@ -204,6 +206,72 @@ def bench_mlp(repeat: int) -> dict[str, float]:
     }
 
 
+def _residual_cnn() -> torch.nn.Module:
+    """Two residual stages of 3x3 convolutions with batch norms, pooled into 10 classes."""
+    nn = torch.nn
+
+    def stage(c: int) -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+    class Residual(nn.Module):
+        def __init__(self, c: int):
+            super().__init__()
+            self.body = stage(c)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(x + self.body(x))
+
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        Residual(16),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False),
+        Residual(32),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
+
+
+def cnn_step(device: str) -> Callable[[], float]:
+    torch.manual_seed(0)
+    model = _residual_cnn().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x = torch.randn(16, 3, 32, 32).to(device)
+    y = torch.randint(0, 10, (16,)).to(device)
+
+    def step() -> float:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def bench_cnn(repeat: int) -> dict[str, float]:
+    steps = 3
+    runs = {}
+    for device in ("cpu", "remote"):
+        step = cnn_step(device)
+        step()
+        runs[device] = _timed(lambda f=step: [f() for _ in range(steps)], repeat) / steps
+    return {
+        "cpu_ms_per_step": runs["cpu"] * 1e3,
+        "remote_ms_per_step": runs["remote"] * 1e3,
+        "ratio": runs["remote"] / runs["cpu"],
+        "round_trips": _round_trips(step),
+    }
+
+
 def matmul_loop(device: str, n: int, iters: int) -> Callable[[], float]:
     """`iters` products of two n x n float32 matrices, then one read that waits for them."""
     torch.manual_seed(0)
@@ -280,6 +348,12 @@ def report(figures: dict) -> None:
         f"{m['remote_ms_per_step']:.3f} ms  ratio {m['ratio']:.2f}x  round trips "
         f"{m['round_trips']}"
     )
+    c = figures["cnn_step"]
+    print(
+        f"residual CNN step (batch 16, 3x32x32): cpu {c['cpu_ms_per_step']:.2f} ms, remote "
+        f"{c['remote_ms_per_step']:.2f} ms  ratio {c['ratio']:.2f}x  round trips "
+        f"{c['round_trips']}"
+    )
     if "accelerator" in figures:
         a = figures["accelerator"]
         print(
@@ -306,6 +380,7 @@ def main(argv: list[str] | None = None) -> None:
         "transfers": bench_transfers(args.mib, min(args.repeat, 3)),
         "inference": bench_inference(args.repeat),
         "mlp_step": bench_mlp(args.repeat),
+        "cnn_step": bench_cnn(args.repeat),
     }
     if _host_on_cuda():
         figures["accelerator"] = bench_accelerator("cuda", 4096, 20, args.repeat)

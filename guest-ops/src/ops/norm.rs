@@ -337,7 +337,13 @@ pub fn batch_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     let training = args.bool_or(7, false)?;
     let eps = args.float_or(8, 1e-5)?;
     let m = mask(args, 9)?;
-    let c = channels(x, &[("weight", weight)])?;
+    // The host's kernel reads `c` values of the statistics it uses.
+    let [used_mean, used_var] = if training {
+        [("save_mean", save_mean), ("save_invstd", save_invstd)]
+    } else {
+        [("running_mean", running_mean), ("running_var", running_var)]
+    };
+    let c = channels(x, &[("weight", weight), used_mean, used_var])?;
     stats_dtype("batch_norm_backward", x, &[weight])?;
     ensure!(
         grad.sizes == x.sizes,
@@ -641,6 +647,43 @@ mod tests {
             .unwrap_err()
             .message
             .contains("must be defined in evaluation mode"));
+    }
+
+    #[test]
+    fn batch_norm_backward_reads_only_whole_statistics() {
+        let x = f32s(&[4, 3], 1);
+        let stat = |n: i64, id| Arg::OptionalTensor(Some(f32s(&[n], id)));
+        let args = |training: bool, save: i64, running: i64| {
+            vec![
+                arg(&x),
+                arg(&x),
+                stat(3, 2),
+                stat(running, 3),
+                stat(running, 4),
+                stat(save, 5),
+                stat(save, 6),
+                Arg::Boolean(training),
+                Arg::Float(1e-5),
+                Arg::IntList(vec![1, 1, 1]),
+            ]
+        };
+        // Training reads the saved statistics, evaluation the running ones (the CPU's
+        // forward saves empty ones in evaluation).
+        let (res, fake) = run("native_batch_norm_backward", "", args(true, 3, 0));
+        assert_eq!(res.unwrap().len(), 3);
+        assert_eq!(fake.kernels(), vec!["batch_norm_backward"]);
+        let (res, _) = run("native_batch_norm_backward", "", args(false, 0, 3));
+        assert_eq!(res.unwrap().len(), 3);
+        let (res, _) = run("native_batch_norm_backward", "", args(true, 2, 3));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("save_mean should contain 3 elements not 2"));
+        let (res, _) = run("native_batch_norm_backward", "", args(false, 3, 5));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("running_mean should contain 3 elements not 5"));
     }
 
     #[test]

@@ -1,10 +1,9 @@
-//! Convolution kernels. tch binds `convolution` but not its backward (whose `bool[3]` mask
-//! it skips), so the backward recomputes the forward under autograd: a convolution keeps no
-//! state, and libtorch's own backward produces the gradients.
+//! Convolution kernels: libtorch's `convolution` and `convolution_backward`, the kernels
+//! PyTorch's autograd runs.
 
 use tch::{TchError, Tensor};
 
-use super::vjp::gradients;
+use super::aten;
 use crate::guest::ConvParams;
 
 pub fn forward(
@@ -25,22 +24,15 @@ pub fn forward(
     )
 }
 
-/// The input, weight and bias gradients of a convolution with `bias_len` output channels.
+/// The input, weight and bias gradients of a convolution with `bias_len` output channels,
+/// those `mask` asks for.
 pub fn backward(
     grad: &Tensor,
     x: &Tensor,
     weight: &Tensor,
     bias_len: Option<i64>,
     p: &ConvParams,
+    mask: [bool; 3],
 ) -> Result<Vec<Option<Tensor>>, TchError> {
-    let bias = bias_len
-        .map(|n| Tensor::f_zeros([n], (x.kind(), x.device())))
-        .transpose()?;
-    gradients(grad, &[Some(x), Some(weight), bias.as_ref()], |l| {
-        let (x, w) = (
-            l[0].as_ref().expect("input"),
-            l[1].as_ref().expect("weight"),
-        );
-        forward(x, w, l[2].as_ref(), p)
-    })
+    aten::convolution_backward(grad, x, weight, bias_len, p, mask)
 }

@@ -1,0 +1,87 @@
+// libtorch backwards that tch does not bind (their `bool[3]` output masks), called from
+// `host/src/kernels/aten.rs`. Tensors cross as `at::Tensor*`, tch's own representation:
+// inputs are borrowed, outputs are new heap tensors that the caller owns (null where the
+// mask did not ask for one). Each function returns 0, or 1 with libtorch's message in
+// `error`.
+
+#include <ATen/ATen.h>
+
+#include <array>
+#include <cstring>
+#include <optional>
+
+namespace {
+
+void report(const char* message, char* error, size_t capacity) {
+  if (capacity == 0) {
+    return;
+  }
+  std::strncpy(error, message, capacity - 1);
+  error[capacity - 1] = '\0';
+}
+
+std::optional<at::Tensor> optional(const at::Tensor* t) {
+  return t == nullptr ? std::nullopt : std::optional<at::Tensor>(*t);
+}
+
+void hand_over(std::tuple<at::Tensor, at::Tensor, at::Tensor> grads, at::Tensor** out) {
+  std::array<at::Tensor, 3> all = {std::get<0>(grads), std::get<1>(grads), std::get<2>(grads)};
+  for (size_t i = 0; i < all.size(); ++i) {
+    out[i] = all[i].defined() ? new at::Tensor(std::move(all[i])) : nullptr;
+  }
+}
+
+template <typename F>
+int guarded(F f, char* error, size_t capacity) {
+  try {
+    f();
+    return 0;
+  } catch (const c10::Error& e) {
+    report(e.what_without_backtrace(), error, capacity);
+  } catch (const std::exception& e) {
+    report(e.what(), error, capacity);
+  }
+  return 1;
+}
+
+}  // namespace
+
+extern "C" int trh_convolution_backward(const at::Tensor* grad, const at::Tensor* input,
+                                        const at::Tensor* weight, int64_t bias_len,
+                                        const int64_t* stride, const int64_t* padding,
+                                        const int64_t* dilation, const int64_t* output_padding,
+                                        size_t dims, bool transposed, int64_t groups,
+                                        const bool* mask, at::Tensor** out, char* error,
+                                        size_t capacity) {
+  return guarded(
+      [&] {
+        std::optional<at::IntArrayRef> bias_sizes;
+        if (bias_len >= 0) {
+          bias_sizes = at::IntArrayRef(&bias_len, 1);
+        }
+        hand_over(at::convolution_backward(*grad, *input, *weight, bias_sizes,
+                                           at::IntArrayRef(stride, dims),
+                                           at::IntArrayRef(padding, dims),
+                                           at::IntArrayRef(dilation, dims), transposed,
+                                           at::IntArrayRef(output_padding, dims), groups,
+                                           {mask[0], mask[1], mask[2]}),
+                  out);
+      },
+      error, capacity);
+}
+
+extern "C" int trh_native_batch_norm_backward(
+    const at::Tensor* grad, const at::Tensor* input, const at::Tensor* weight,
+    const at::Tensor* running_mean, const at::Tensor* running_var, const at::Tensor* save_mean,
+    const at::Tensor* save_invstd, bool training, double eps, const bool* mask, at::Tensor** out,
+    char* error, size_t capacity) {
+  return guarded(
+      [&] {
+        hand_over(at::native_batch_norm_backward(
+                      *grad, *input, optional(weight), optional(running_mean),
+                      optional(running_var), optional(save_mean), optional(save_invstd),
+                      training, eps, {mask[0], mask[1], mask[2]}),
+                  out);
+      },
+      error, capacity);
+}

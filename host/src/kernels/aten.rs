@@ -1,0 +1,158 @@
+//! libtorch backwards that tch does not bind (it skips their `bool[3]` output masks), called
+//! through `host/csrc/backward.cpp`: the very kernels PyTorch's autograd runs for these ops,
+//! with no forward recomputed.
+
+use std::ffi::{c_char, c_int, CStr};
+use std::ptr;
+
+use tch::{TchError, Tensor};
+use torch_sys::C_tensor;
+
+use crate::guest::ConvParams;
+
+extern "C" {
+    fn trh_convolution_backward(
+        grad: *const C_tensor,
+        input: *const C_tensor,
+        weight: *const C_tensor,
+        bias_len: i64,
+        stride: *const i64,
+        padding: *const i64,
+        dilation: *const i64,
+        output_padding: *const i64,
+        dims: usize,
+        transposed: bool,
+        groups: i64,
+        mask: *const bool,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
+    fn trh_native_batch_norm_backward(
+        grad: *const C_tensor,
+        input: *const C_tensor,
+        weight: *const C_tensor,
+        running_mean: *const C_tensor,
+        running_var: *const C_tensor,
+        save_mean: *const C_tensor,
+        save_invstd: *const C_tensor,
+        training: bool,
+        eps: f64,
+        mask: *const bool,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+}
+
+/// Room for libtorch's message; longer ones are cut.
+const ERROR_CAPACITY: usize = 1024;
+
+/// Runs `call` with an output array and an error buffer, and takes ownership of the tensors
+/// it hands back.
+fn three_grads(
+    call: impl FnOnce(*mut *mut C_tensor, *mut c_char, usize) -> c_int,
+) -> Result<Vec<Option<Tensor>>, TchError> {
+    let mut out: [*mut C_tensor; 3] = [ptr::null_mut(); 3];
+    let mut error = [0 as c_char; ERROR_CAPACITY];
+    if call(out.as_mut_ptr(), error.as_mut_ptr(), ERROR_CAPACITY) != 0 {
+        // SAFETY: the shim NUL-terminates what it writes into `error`.
+        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
+        return Err(TchError::Torch(message.to_string_lossy().into_owned()));
+    }
+    Ok(out
+        .into_iter()
+        // SAFETY: each non-null pointer is a new `at::Tensor` that nothing else owns.
+        .map(|t| (!t.is_null()).then(|| unsafe { Tensor::from_ptr(t) }))
+        .collect())
+}
+
+fn optional(t: Option<&Tensor>) -> *const C_tensor {
+    t.map_or(ptr::null(), Tensor::as_ptr)
+}
+
+/// `convolution_backward`: the gradients of input, weight and a bias of `bias_len`
+/// channels, those `mask` asks for.
+pub fn convolution_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    weight: &Tensor,
+    bias_len: Option<i64>,
+    p: &ConvParams,
+    mask: [bool; 3],
+) -> Result<Vec<Option<Tensor>>, TchError> {
+    let dims = p.stride.len();
+    let lists = [&p.padding, &p.dilation, &p.output_padding];
+    if lists.iter().any(|l| l.len() != dims) {
+        return Err(TchError::Torch(format!(
+            "convolution_backward: stride, padding, dilation and output_padding must have one \
+             length, got {:?}, {:?}, {:?} and {:?}",
+            p.stride, p.padding, p.dilation, p.output_padding
+        )));
+    }
+    three_grads(|out, error, capacity| {
+        // SAFETY: every pointer is valid for the call; the lists hold `dims` values each.
+        unsafe {
+            trh_convolution_backward(
+                grad.as_ptr(),
+                x.as_ptr(),
+                weight.as_ptr(),
+                bias_len.unwrap_or(-1),
+                p.stride.as_ptr(),
+                p.padding.as_ptr(),
+                p.dilation.as_ptr(),
+                p.output_padding.as_ptr(),
+                dims,
+                p.transposed,
+                p.groups,
+                mask.as_ptr(),
+                out,
+                error,
+                capacity,
+            )
+        }
+    })
+}
+
+/// The statistics a batch norm's backward takes: the running ones, and those its forward
+/// saved (mean and inverse standard deviation).
+pub struct BatchNormStats<'a> {
+    pub running_mean: Option<&'a Tensor>,
+    pub running_var: Option<&'a Tensor>,
+    pub save_mean: Option<&'a Tensor>,
+    pub save_invstd: Option<&'a Tensor>,
+}
+
+/// `native_batch_norm_backward`: the gradients of input, weight and bias, those `mask`
+/// asks for.
+pub fn native_batch_norm_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    stats: &BatchNormStats<'_>,
+    training: bool,
+    eps: f64,
+    mask: [bool; 3],
+) -> Result<Vec<Option<Tensor>>, TchError> {
+    three_grads(|out, error, capacity| {
+        // SAFETY: every pointer is valid for the call or null for an absent tensor.
+        unsafe {
+            trh_native_batch_norm_backward(
+                grad.as_ptr(),
+                x.as_ptr(),
+                optional(weight),
+                optional(stats.running_mean),
+                optional(stats.running_var),
+                optional(stats.save_mean),
+                optional(stats.save_invstd),
+                training,
+                eps,
+                mask.as_ptr(),
+                out,
+                error,
+                capacity,
+            )
+        }
+    })
+}
