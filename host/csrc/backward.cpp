@@ -1,4 +1,4 @@
-// libtorch backwards that tch does not bind (their `bool[3]` output masks), called from
+// libtorch backwards that tch does not bind (their `bool[N]` output masks), called from
 // `host/src/kernels/aten.rs`. Tensors cross as `at::Tensor*`, tch's own representation:
 // inputs are borrowed, outputs are new heap tensors that the caller owns (null where the
 // mask did not ask for one). Each function returns 0, or 1 with libtorch's message in
@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include <array>
+#include <tuple>
 #include <cstring>
 #include <optional>
 
@@ -24,11 +25,14 @@ std::optional<at::Tensor> optional(const at::Tensor* t) {
   return t == nullptr ? std::nullopt : std::optional<at::Tensor>(*t);
 }
 
-void hand_over(std::tuple<at::Tensor, at::Tensor, at::Tensor> grads, at::Tensor** out) {
-  std::array<at::Tensor, 3> all = {std::get<0>(grads), std::get<1>(grads), std::get<2>(grads)};
-  for (size_t i = 0; i < all.size(); ++i) {
-    out[i] = all[i].defined() ? new at::Tensor(std::move(all[i])) : nullptr;
-  }
+template <typename... T>
+void hand_over(std::tuple<T...> grads, at::Tensor** out) {
+  size_t i = 0;
+  std::apply(
+      [&](auto&... grad) {
+        ((out[i++] = grad.defined() ? new at::Tensor(std::move(grad)) : nullptr), ...);
+      },
+      grads);
 }
 
 template <typename F>
@@ -81,6 +85,21 @@ extern "C" int trh_native_batch_norm_backward(
                       *grad, *input, optional(weight), optional(running_mean),
                       optional(running_var), optional(save_mean), optional(save_invstd),
                       training, eps, {mask[0], mask[1], mask[2]}),
+                  out);
+      },
+      error, capacity);
+}
+
+extern "C" int trh_grid_sampler_backward(const at::Tensor* grad, const at::Tensor* input,
+                                         const at::Tensor* grid, int64_t interpolation,
+                                         int64_t padding, bool align_corners, bool volumetric,
+                                         const bool* mask, at::Tensor** out, char* error,
+                                         size_t capacity) {
+  return guarded(
+      [&] {
+        auto backward = volumetric ? at::grid_sampler_3d_backward : at::grid_sampler_2d_backward;
+        hand_over(backward(*grad, *input, *grid, interpolation, padding, align_corners,
+                           {mask[0], mask[1]}),
                   out);
       },
       error, capacity);

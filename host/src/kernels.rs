@@ -22,7 +22,6 @@ pub mod plan;
 mod pool;
 mod recurrent;
 mod resample;
-mod vjp;
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -1,4 +1,4 @@
-//! libtorch backwards that tch does not bind (it skips their `bool[3]` output masks), called
+//! libtorch backwards that tch does not bind (it skips their `bool[N]` output masks), called
 //! through `host/csrc/backward.cpp`: the very kernels PyTorch's autograd runs for these ops,
 //! with no forward recomputed.
 
@@ -8,7 +8,7 @@ use std::ptr;
 use tch::{TchError, Tensor};
 use torch_sys::C_tensor;
 
-use crate::guest::ConvParams;
+use crate::guest::{ConvParams, GridSampleParams};
 
 extern "C" {
     fn trh_convolution_backward(
@@ -44,17 +44,31 @@ extern "C" {
         error: *mut c_char,
         capacity: usize,
     ) -> c_int;
+
+    fn trh_grid_sampler_backward(
+        grad: *const C_tensor,
+        input: *const C_tensor,
+        grid: *const C_tensor,
+        interpolation: i64,
+        padding: i64,
+        align_corners: bool,
+        volumetric: bool,
+        mask: *const bool,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
 }
 
 /// Room for libtorch's message; longer ones are cut.
 const ERROR_CAPACITY: usize = 1024;
 
-/// Runs `call` with an output array and an error buffer, and takes ownership of the tensors
-/// it hands back.
-fn three_grads(
+/// Runs `call` with room for `N` gradients and an error buffer, and takes ownership of the
+/// tensors it hands back.
+fn grads<const N: usize>(
     call: impl FnOnce(*mut *mut C_tensor, *mut c_char, usize) -> c_int,
 ) -> Result<Vec<Option<Tensor>>, TchError> {
-    let mut out: [*mut C_tensor; 3] = [ptr::null_mut(); 3];
+    let mut out: [*mut C_tensor; N] = [ptr::null_mut(); N];
     let mut error = [0 as c_char; ERROR_CAPACITY];
     if call(out.as_mut_ptr(), error.as_mut_ptr(), ERROR_CAPACITY) != 0 {
         // SAFETY: the shim NUL-terminates what it writes into `error`.
@@ -91,7 +105,7 @@ pub fn convolution_backward(
             p.stride, p.padding, p.dilation, p.output_padding
         )));
     }
-    three_grads(|out, error, capacity| {
+    grads::<3>(|out, error, capacity| {
         // SAFETY: every pointer is valid for the call; the lists hold `dims` values each.
         unsafe {
             trh_convolution_backward(
@@ -135,7 +149,7 @@ pub fn native_batch_norm_backward(
     eps: f64,
     mask: [bool; 3],
 ) -> Result<Vec<Option<Tensor>>, TchError> {
-    three_grads(|out, error, capacity| {
+    grads::<3>(|out, error, capacity| {
         // SAFETY: every pointer is valid for the call or null for an absent tensor.
         unsafe {
             trh_native_batch_norm_backward(
@@ -148,6 +162,35 @@ pub fn native_batch_norm_backward(
                 optional(stats.save_invstd),
                 training,
                 eps,
+                mask.as_ptr(),
+                out,
+                error,
+                capacity,
+            )
+        }
+    })
+}
+
+/// `grid_sampler_2d_backward` or `_3d_`: the gradients of input and grid, those `mask` asks
+/// for.
+pub fn grid_sampler_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    grid: &Tensor,
+    p: &GridSampleParams,
+    mask: [bool; 2],
+) -> Result<Vec<Option<Tensor>>, TchError> {
+    grads::<2>(|out, error, capacity| {
+        // SAFETY: every pointer is valid for the call.
+        unsafe {
+            trh_grid_sampler_backward(
+                grad.as_ptr(),
+                x.as_ptr(),
+                grid.as_ptr(),
+                p.interpolation,
+                p.padding,
+                p.align_corners,
+                p.volumetric,
                 mask.as_ptr(),
                 out,
                 error,

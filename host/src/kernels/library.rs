@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{embedding_bag, optim, recurrent, vjp};
+use super::{aten, embedding_bag, optim, recurrent};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
     LibraryOp, Reduction, Scalar, TensorMeta,
@@ -405,15 +405,14 @@ fn grid_sampler_backward(
     let [grad, x, grid] = inputs else {
         return Err(missing(3));
     };
-    let leaves = [wanted[0].then_some(x), wanted[1].then_some(grid)];
-    let grads = vjp::gradients(grad, &leaves, |l| {
-        let leaf = |i: usize, given: &Tensor| {
-            l[i].as_ref()
-                .map_or(given.shallow_clone(), |t| t.shallow_clone())
-        };
-        grid_sampler(&leaf(0, x), &leaf(1, grid), p)
-    })?;
-    Ok(grads.into_iter().flatten().collect())
+    // libtorch's CPU kernel computes the grid's gradient whether asked for or not.
+    let grads = aten::grid_sampler_backward(grad, x, grid, p, wanted)?;
+    grads
+        .into_iter()
+        .zip(wanted)
+        .filter(|&(_, want)| want)
+        .map(|(g, _)| g.ok_or_else(|| TchError::Torch("grid_sampler: no such gradient".into())))
+        .collect()
 }
 
 /// `histc` over `[min, max]`, or over the data's range when both are 0, widened by 1 each way

@@ -1,5 +1,6 @@
 //! Normalization kernels. tch has the forwards; the backwards (whose `bool[3]` masks tch
-//! does not bind) are recomputed under autograd ([`vjp`](super::vjp)) or composed here.
+//! does not bind) run libtorch's own kernel through [`aten`](super::aten) (batch norm) or
+//! are composed here.
 
 use tch::{Kind, TchError, Tensor};
 
