@@ -19,6 +19,28 @@ def test_group_norm_backward_on_an_empty_batch():
     torch.testing.assert_close(remote_w, cpu_w)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_norm_backwards_are_the_cpus_to_the_bit(dtype):
+    """The host runs libtorch's own backward kernels from the forward's saved statistics:
+    even where those round away from the exact gradient (one element per row), remote
+    agrees with the CPU bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, dtype=dtype)
+    image = torch.randn(2, 4, 3, 3, dtype=dtype)
+    results = []
+    for device in ["cpu", "remote"]:
+        leaves = [t.detach().to(device).requires_grad_() for t in (x, image)]
+        params = [torch.ones(n, dtype=dtype, device=device, requires_grad=True) for n in (1, 4, 4)]
+        weights = torch.arange(3.0, dtype=dtype, device=device)[:, None]
+        layer = F.layer_norm(leaves[0], (1,), params[0])
+        group = F.group_norm(leaves[1], 2, params[1])
+        batch = F.batch_norm(leaves[1], None, None, params[2], training=True)
+        ((layer * weights).sum() + group.square().sum() + (batch * group).sum()).backward()
+        results.append([t.grad.cpu() for t in leaves + params])
+    for cpu, remote in zip(*results, strict=True):
+        assert torch.equal(remote, cpu)
+
+
 def test_binomial_of_a_nan_count_is_nan_and_the_host_goes_on():
     """libtorch's CPU sampler never returns for a NaN count; the host must not hang on one."""
     count = torch.tensor([4.0, float("nan"), 0.0]).to("remote")

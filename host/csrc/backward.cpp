@@ -104,3 +104,36 @@ extern "C" int trh_grid_sampler_backward(const at::Tensor* grad, const at::Tenso
       },
       error, capacity);
 }
+
+// The CPU's kernels read `mean` and `rstd` as dense runs: they are made contiguous here.
+extern "C" int trh_native_layer_norm_backward(const at::Tensor* grad, const at::Tensor* input,
+                                              const int64_t* normalized_shape, size_t dims,
+                                              const at::Tensor* mean, const at::Tensor* rstd,
+                                              const at::Tensor* weight, const at::Tensor* bias,
+                                              const bool* mask, at::Tensor** out, char* error,
+                                              size_t capacity) {
+  return guarded(
+      [&] {
+        hand_over(at::native_layer_norm_backward(
+                      *grad, *input, at::IntArrayRef(normalized_shape, dims), mean->contiguous(),
+                      rstd->contiguous(), optional(weight), optional(bias),
+                      {mask[0], mask[1], mask[2]}),
+                  out);
+      },
+      error, capacity);
+}
+
+extern "C" int trh_native_group_norm_backward(const at::Tensor* grad, const at::Tensor* input,
+                                              const at::Tensor* mean, const at::Tensor* rstd,
+                                              const at::Tensor* weight, int64_t n, int64_t c,
+                                              int64_t hxw, int64_t groups, const bool* mask,
+                                              at::Tensor** out, char* error, size_t capacity) {
+  return guarded(
+      [&] {
+        hand_over(at::native_group_norm_backward(*grad, *input, mean->contiguous(),
+                                                 rstd->contiguous(), optional(weight), n, c, hxw,
+                                                 groups, {mask[0], mask[1], mask[2]}),
+                  out);
+      },
+      error, capacity);
+}

@@ -16,7 +16,6 @@ mod index;
 mod library;
 mod linalg;
 mod loss;
-mod norm;
 mod optim;
 pub mod plan;
 mod pool;
@@ -1330,7 +1329,7 @@ impl KernelsHost for TchKernels {
         mean: TensorMeta,
         rstd: TensorMeta,
         weight: Option<TensorMeta>,
-        _bias: Option<TensorMeta>,
+        bias: Option<TensorMeta>,
         grad_input: Option<TensorMeta>,
         grad_weight: Option<TensorMeta>,
         grad_bias: Option<TensorMeta>,
@@ -1339,13 +1338,27 @@ impl KernelsHost for TchKernels {
             let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
             let (mean, rstd) = (kernels.view(&mean)?, kernels.view(&rstd)?);
             let w = kernels.optional_view(&weight)?;
-            let grads =
-                norm::layer_norm_backward(&grad, &x, &normalized_shape, &mean, &rstd, w.as_ref())
-                    .map_err(err)?;
-            kernels.write_grads(
-                [&grad_input, &grad_weight, &grad_bias],
-                grads.map(Some).into(),
+            let b = kernels.optional_view(&bias)?;
+            let forward = aten::Normalized {
+                x: &x,
+                mean: &mean,
+                rstd: &rstd,
+                weight: w.as_ref(),
+            };
+            let mask = [
+                grad_input.is_some(),
+                grad_weight.is_some(),
+                grad_bias.is_some(),
+            ];
+            let grads = aten::native_layer_norm_backward(
+                &grad,
+                &forward,
+                &normalized_shape,
+                b.as_ref(),
+                mask,
             )
+            .map_err(err)?;
+            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
         })
     }
 
@@ -1477,7 +1490,7 @@ impl KernelsHost for TchKernels {
         weight: Option<TensorMeta>,
         n: i64,
         c: i64,
-        _hxw: i64,
+        hxw: i64,
         groups: i64,
         grad_input: Option<TensorMeta>,
         grad_weight: Option<TensorMeta>,
@@ -1487,13 +1500,21 @@ impl KernelsHost for TchKernels {
             let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
             let (mean, rstd) = (kernels.view(&mean)?, kernels.view(&rstd)?);
             let w = kernels.optional_view(&weight)?;
+            let forward = aten::Normalized {
+                x: &x,
+                mean: &mean,
+                rstd: &rstd,
+                weight: w.as_ref(),
+            };
+            let mask = [
+                grad_input.is_some(),
+                grad_weight.is_some(),
+                grad_bias.is_some(),
+            ];
             let grads =
-                norm::group_norm_backward(&grad, &x, &mean, &rstd, w.as_ref(), n, c, groups)
+                aten::native_group_norm_backward(&grad, &forward, [n, c, hxw, groups], mask)
                     .map_err(err)?;
-            kernels.write_grads(
-                [&grad_input, &grad_weight, &grad_bias],
-                grads.map(Some).into(),
-            )
+            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
         })
     }
 

@@ -135,8 +135,14 @@ pub fn layer_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     let (mean, rstd) = (args.tensor(3)?, args.tensor(4)?);
     let (weight, bias) = (args.opt_tensor(5)?, args.opt_tensor(6)?);
     let m = mask(args, 7)?;
-    check_layer_norm(x, shape, weight, bias)?;
+    let axis = check_layer_norm(x, shape, weight, bias)?;
     stats_dtype("LayerNormBackwardKernelImpl", x, &[weight, bias])?;
+    let rows = numel(&x.sizes[..axis])?;
+    check_saved(
+        "native_layer_norm_backward",
+        rows,
+        [("mean", mean), ("rstd", rstd)],
+    )?;
     ensure!(
         grad.sizes == x.sizes,
         "native_layer_norm_backward: grad_out of shape {} does not match input of shape {}",
@@ -189,6 +195,19 @@ fn channels(x: &TensorMeta, params: &[(&str, Option<&TensorMeta>)]) -> Result<i6
         }
     }
     Ok(c)
+}
+
+/// Checks that each saved statistic of `op`'s forward holds `count` values: the host's
+/// kernel reads that many.
+fn check_saved(op: &str, count: i64, stats: [(&str, &TensorMeta); 2]) -> Result<()> {
+    for (what, t) in stats {
+        ensure!(
+            numel(&t.sizes)? == count,
+            "{op}: expected {what} to hold {count} values, but got one of shape {}",
+            fmt_shape(&t.sizes)
+        );
+    }
+    Ok(())
 }
 
 /// The arguments of a batch norm's forward, wherever its schema puts them.
@@ -461,6 +480,11 @@ pub fn group_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     let [n, c, hxw, groups] = group_dims(args, 5, x)?;
     let m = mask(args, 9)?;
     stats_dtype("GroupNormBackwardKernelImpl", x, &[weight])?;
+    check_saved(
+        "native_group_norm_backward",
+        n.saturating_mul(groups),
+        [("mean", mean), ("rstd", rstd)],
+    )?;
     ensure!(
         grad.sizes == x.sizes,
         "native_group_norm_backward: grad_out of shape {} does not match input of shape {}",
@@ -684,6 +708,44 @@ mod tests {
             .unwrap_err()
             .message
             .contains("running_mean should contain 3 elements not 5"));
+    }
+
+    #[test]
+    fn layer_and_group_norm_backwards_read_only_whole_saved_statistics() {
+        let x = f32s(&[4, 6], 1);
+        let layer = |stat: &[i64]| {
+            vec![
+                arg(&x),
+                arg(&x),
+                Arg::IntList(vec![6]),
+                arg(&f32s(stat, 2)),
+                arg(&f32s(stat, 3)),
+                Arg::None,
+                Arg::None,
+                Arg::IntList(vec![1, 0, 0]),
+            ]
+        };
+        let (res, _) = run("native_layer_norm_backward", "", layer(&[4, 1]));
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![4, 6]);
+        let (res, _) = run("native_layer_norm_backward", "", layer(&[3, 1]));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("expected mean to hold 4 values, but got one of shape [3, 1]"));
+        let group = |stat: &[i64]| {
+            let mut args = vec![arg(&x), arg(&x), arg(&f32s(stat, 2)), arg(&f32s(stat, 3))];
+            args.push(Arg::OptionalTensor(None));
+            args.extend([4, 6, 1, 3].map(Arg::Integer));
+            args.push(Arg::IntList(vec![1, 0, 0]));
+            args
+        };
+        let (res, _) = run("native_group_norm_backward", "", group(&[4, 3]));
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![4, 6]);
+        let (res, _) = run("native_group_norm_backward", "", group(&[4]));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("expected mean to hold 12 values, but got one of shape [4]"));
     }
 
     #[test]

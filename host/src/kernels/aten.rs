@@ -45,6 +45,37 @@ extern "C" {
         capacity: usize,
     ) -> c_int;
 
+    fn trh_native_layer_norm_backward(
+        grad: *const C_tensor,
+        input: *const C_tensor,
+        normalized_shape: *const i64,
+        dims: usize,
+        mean: *const C_tensor,
+        rstd: *const C_tensor,
+        weight: *const C_tensor,
+        bias: *const C_tensor,
+        mask: *const bool,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
+    fn trh_native_group_norm_backward(
+        grad: *const C_tensor,
+        input: *const C_tensor,
+        mean: *const C_tensor,
+        rstd: *const C_tensor,
+        weight: *const C_tensor,
+        n: i64,
+        c: i64,
+        hxw: i64,
+        groups: i64,
+        mask: *const bool,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
     fn trh_grid_sampler_backward(
         grad: *const C_tensor,
         input: *const C_tensor,
@@ -191,6 +222,76 @@ pub fn grid_sampler_backward(
                 p.padding,
                 p.align_corners,
                 p.volumetric,
+                mask.as_ptr(),
+                out,
+                error,
+                capacity,
+            )
+        }
+    })
+}
+
+/// What a layer or group norm's backward takes from its forward: the input, its saved
+/// `mean` and `rstd`, and the affine weight.
+pub struct Normalized<'a> {
+    pub x: &'a Tensor,
+    pub mean: &'a Tensor,
+    pub rstd: &'a Tensor,
+    pub weight: Option<&'a Tensor>,
+}
+
+/// `native_layer_norm_backward`: the gradients of input, weight and bias, those `mask` asks
+/// for.
+pub fn native_layer_norm_backward(
+    grad: &Tensor,
+    forward: &Normalized<'_>,
+    normalized_shape: &[i64],
+    bias: Option<&Tensor>,
+    mask: [bool; 3],
+) -> Result<Vec<Option<Tensor>>, TchError> {
+    grads::<3>(|out, error, capacity| {
+        // SAFETY: every pointer is valid for the call or null for an absent tensor; the shape
+        // holds `normalized_shape.len()` values.
+        unsafe {
+            trh_native_layer_norm_backward(
+                grad.as_ptr(),
+                forward.x.as_ptr(),
+                normalized_shape.as_ptr(),
+                normalized_shape.len(),
+                forward.mean.as_ptr(),
+                forward.rstd.as_ptr(),
+                optional(forward.weight),
+                optional(bias),
+                mask.as_ptr(),
+                out,
+                error,
+                capacity,
+            )
+        }
+    })
+}
+
+/// `native_group_norm_backward` of an `[n, c, hxw]` input in `groups`: the gradients of
+/// input, weight and bias, those `mask` asks for.
+pub fn native_group_norm_backward(
+    grad: &Tensor,
+    forward: &Normalized<'_>,
+    [n, c, hxw, groups]: [i64; 4],
+    mask: [bool; 3],
+) -> Result<Vec<Option<Tensor>>, TchError> {
+    grads::<3>(|out, error, capacity| {
+        // SAFETY: every pointer is valid for the call or null for an absent tensor.
+        unsafe {
+            trh_native_group_norm_backward(
+                grad.as_ptr(),
+                forward.x.as_ptr(),
+                forward.mean.as_ptr(),
+                forward.rstd.as_ptr(),
+                optional(forward.weight),
+                n,
+                c,
+                hxw,
+                groups,
                 mask.as_ptr(),
                 out,
                 error,
