@@ -1345,11 +1345,8 @@ impl KernelsHost for TchKernels {
                 rstd: &rstd,
                 weight: w.as_ref(),
             };
-            let mask = [
-                grad_input.is_some(),
-                grad_weight.is_some(),
-                grad_bias.is_some(),
-            ];
+            let outs = [&grad_input, &grad_weight, &grad_bias];
+            let mask = outs.map(Option::is_some);
             let grads = aten::native_layer_norm_backward(
                 &grad,
                 &forward,
@@ -1358,7 +1355,7 @@ impl KernelsHost for TchKernels {
                 mask,
             )
             .map_err(err)?;
-            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
+            kernels.write_grads(outs, grads)
         })
     }
 
@@ -1433,11 +1430,8 @@ impl KernelsHost for TchKernels {
                 save_mean: sm.as_ref(),
                 save_invstd: si.as_ref(),
             };
-            let mask = [
-                grad_input.is_some(),
-                grad_weight.is_some(),
-                grad_bias.is_some(),
-            ];
+            let outs = [&grad_input, &grad_weight, &grad_bias];
+            let mask = outs.map(Option::is_some);
             let grads = aten::native_batch_norm_backward(
                 &grad,
                 &x,
@@ -1448,7 +1442,7 @@ impl KernelsHost for TchKernels {
                 mask,
             )
             .map_err(err)?;
-            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
+            kernels.write_grads(outs, grads)
         })
     }
 
@@ -1506,15 +1500,12 @@ impl KernelsHost for TchKernels {
                 rstd: &rstd,
                 weight: w.as_ref(),
             };
-            let mask = [
-                grad_input.is_some(),
-                grad_weight.is_some(),
-                grad_bias.is_some(),
-            ];
+            let outs = [&grad_input, &grad_weight, &grad_bias];
+            let mask = outs.map(Option::is_some);
             let grads =
                 aten::native_group_norm_backward(&grad, &forward, [n, c, hxw, groups], mask)
                     .map_err(err)?;
-            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
+            kernels.write_grads(outs, grads)
         })
     }
 
@@ -1639,13 +1630,11 @@ impl KernelsHost for TchKernels {
             let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
             let weight = kernels.view(&weight)?;
             let bias_len = grad_bias.as_ref().map(|b| b.sizes[0]);
-            let mask = [
-                grad_input.is_some(),
-                grad_weight.is_some(),
-                bias_len.is_some(),
-            ];
-            let grads = conv::backward(&grad, &x, &weight, bias_len, &params, mask).map_err(err)?;
-            kernels.write_grads([&grad_input, &grad_weight, &grad_bias], grads)
+            let outs = [&grad_input, &grad_weight, &grad_bias];
+            let mask = outs.map(Option::is_some);
+            let grads = aten::convolution_backward(&grad, &x, &weight, bias_len, &params, mask)
+                .map_err(err)?;
+            kernels.write_grads(outs, grads)
         })
     }
 }

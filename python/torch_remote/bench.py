@@ -171,14 +171,13 @@ def bench_inference(repeat: int) -> dict[str, dict[str, float]]:
     return figures
 
 
-def mlp_step(device: str) -> Callable[[], float]:
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
-    ).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    x = torch.randn(128, 784).to(device)
-    y = torch.randint(0, 10, (128,)).to(device)
+def _training_step(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: str, **sgd: float
+) -> Callable[[], float]:
+    """One SGD step of classifier `model` on `(x, y)` on `device`; its one read is the loss."""
+    model = model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), **sgd)
+    x, y = x.to(device), y.to(device)
 
     def step() -> float:
         optimizer.zero_grad()
@@ -190,20 +189,34 @@ def mlp_step(device: str) -> Callable[[], float]:
     return step
 
 
-def bench_mlp(repeat: int) -> dict[str, float]:
-    steps = 10
+def _bench_steps(
+    make_step: Callable[[str], Callable[[], float]], steps: int, repeat: int
+) -> dict[str, float]:
+    """`steps` training steps on the CPU and on remote, and the round trips of one on remote."""
     runs = {}
     for device in ("cpu", "remote"):
-        step = mlp_step(device)
+        step = make_step(device)
         runs[device] = _timed(lambda f=step: [f() for _ in range(steps)], repeat) / steps
-    remote_step = mlp_step("remote")
-    remote_step()
     return {
         "cpu_ms_per_step": runs["cpu"] * 1e3,
         "remote_ms_per_step": runs["remote"] * 1e3,
         "ratio": runs["remote"] / runs["cpu"],
-        "round_trips": _round_trips(remote_step),
+        "round_trips": _round_trips(step),
     }
+
+
+def mlp_step(device: str) -> Callable[[], float]:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+    )
+    return _training_step(
+        model, torch.randn(128, 784), torch.randint(0, 10, (128,)), device, lr=0.01
+    )
+
+
+def bench_mlp(repeat: int) -> dict[str, float]:
+    return _bench_steps(mlp_step, 10, repeat)
 
 
 def _residual_cnn() -> torch.nn.Module:
@@ -242,34 +255,13 @@ def _residual_cnn() -> torch.nn.Module:
 
 def cnn_step(device: str) -> Callable[[], float]:
     torch.manual_seed(0)
-    model = _residual_cnn().to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    x = torch.randn(16, 3, 32, 32).to(device)
-    y = torch.randint(0, 10, (16,)).to(device)
-
-    def step() -> float:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step
+    model = _residual_cnn()
+    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    return _training_step(model, x, y, device, lr=0.05, momentum=0.9)
 
 
 def bench_cnn(repeat: int) -> dict[str, float]:
-    steps = 3
-    runs = {}
-    for device in ("cpu", "remote"):
-        step = cnn_step(device)
-        step()
-        runs[device] = _timed(lambda f=step: [f() for _ in range(steps)], repeat) / steps
-    return {
-        "cpu_ms_per_step": runs["cpu"] * 1e3,
-        "remote_ms_per_step": runs["remote"] * 1e3,
-        "ratio": runs["remote"] / runs["cpu"],
-        "round_trips": _round_trips(step),
-    }
+    return _bench_steps(cnn_step, 3, repeat)
 
 
 def matmul_loop(device: str, n: int, iters: int) -> Callable[[], float]:

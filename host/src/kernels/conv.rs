@@ -1,9 +1,8 @@
-//! Convolution kernels: libtorch's `convolution` and `convolution_backward`, the kernels
-//! PyTorch's autograd runs.
+//! The convolution kernel: libtorch's `convolution` (its backward is
+//! [`aten::convolution_backward`](super::aten::convolution_backward)).
 
 use tch::{TchError, Tensor};
 
-use super::aten;
 use crate::guest::ConvParams;
 
 pub fn forward(
@@ -22,17 +21,4 @@ pub fn forward(
         p.output_padding.as_slice(),
         p.groups,
     )
-}
-
-/// The input, weight and bias gradients of a convolution with `bias_len` output channels,
-/// those `mask` asks for.
-pub fn backward(
-    grad: &Tensor,
-    x: &Tensor,
-    weight: &Tensor,
-    bias_len: Option<i64>,
-    p: &ConvParams,
-    mask: [bool; 3],
-) -> Result<Vec<Option<Tensor>>, TchError> {
-    aten::convolution_backward(grad, x, weight, bias_len, p, mask)
 }
