@@ -189,6 +189,22 @@ impl TchKernels {
         meta.as_ref().map(|m| self.view(m)).transpose()
     }
 
+    /// The views a layer or group norm's backward takes from its forward.
+    fn normalized(
+        &self,
+        x: &TensorMeta,
+        mean: &TensorMeta,
+        rstd: &TensorMeta,
+        weight: &Option<TensorMeta>,
+    ) -> Result<aten::Normalized, String> {
+        Ok(aten::Normalized {
+            x: self.view(x)?,
+            mean: self.view(mean)?,
+            rstd: self.view(rstd)?,
+            weight: self.optional_view(weight)?,
+        })
+    }
+
     /// Writes each requested gradient.
     fn write_grads(
         &mut self,
@@ -1335,16 +1351,9 @@ impl KernelsHost for TchKernels {
         grad_bias: Option<TensorMeta>,
     ) -> KernelResult {
         self.launch(move |kernels| {
-            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
-            let (mean, rstd) = (kernels.view(&mean)?, kernels.view(&rstd)?);
-            let w = kernels.optional_view(&weight)?;
+            let grad = kernels.view(&grad)?;
+            let forward = kernels.normalized(&x, &mean, &rstd, &weight)?;
             let b = kernels.optional_view(&bias)?;
-            let forward = aten::Normalized {
-                x: &x,
-                mean: &mean,
-                rstd: &rstd,
-                weight: w.as_ref(),
-            };
             let outs = [&grad_input, &grad_weight, &grad_bias];
             let mask = outs.map(Option::is_some);
             let grads = aten::native_layer_norm_backward(
@@ -1491,15 +1500,8 @@ impl KernelsHost for TchKernels {
         grad_bias: Option<TensorMeta>,
     ) -> KernelResult {
         self.launch(move |kernels| {
-            let (grad, x) = (kernels.view(&grad)?, kernels.view(&x)?);
-            let (mean, rstd) = (kernels.view(&mean)?, kernels.view(&rstd)?);
-            let w = kernels.optional_view(&weight)?;
-            let forward = aten::Normalized {
-                x: &x,
-                mean: &mean,
-                rstd: &rstd,
-                weight: w.as_ref(),
-            };
+            let grad = kernels.view(&grad)?;
+            let forward = kernels.normalized(&x, &mean, &rstd, &weight)?;
             let outs = [&grad_input, &grad_weight, &grad_bias];
             let mask = outs.map(Option::is_some);
             let grads =

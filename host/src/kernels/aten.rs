@@ -233,18 +233,18 @@ pub fn grid_sampler_backward(
 
 /// What a layer or group norm's backward takes from its forward: the input, its saved
 /// `mean` and `rstd`, and the affine weight.
-pub struct Normalized<'a> {
-    pub x: &'a Tensor,
-    pub mean: &'a Tensor,
-    pub rstd: &'a Tensor,
-    pub weight: Option<&'a Tensor>,
+pub struct Normalized {
+    pub x: Tensor,
+    pub mean: Tensor,
+    pub rstd: Tensor,
+    pub weight: Option<Tensor>,
 }
 
 /// `native_layer_norm_backward`: the gradients of input, weight and bias, those `mask` asks
 /// for.
 pub fn native_layer_norm_backward(
     grad: &Tensor,
-    forward: &Normalized<'_>,
+    forward: &Normalized,
     normalized_shape: &[i64],
     bias: Option<&Tensor>,
     mask: [bool; 3],
@@ -260,7 +260,7 @@ pub fn native_layer_norm_backward(
                 normalized_shape.len(),
                 forward.mean.as_ptr(),
                 forward.rstd.as_ptr(),
-                optional(forward.weight),
+                optional(forward.weight.as_ref()),
                 optional(bias),
                 mask.as_ptr(),
                 out,
@@ -275,7 +275,7 @@ pub fn native_layer_norm_backward(
 /// input, weight and bias, those `mask` asks for.
 pub fn native_group_norm_backward(
     grad: &Tensor,
-    forward: &Normalized<'_>,
+    forward: &Normalized,
     [n, c, hxw, groups]: [i64; 4],
     mask: [bool; 3],
 ) -> Result<Vec<Option<Tensor>>, TchError> {
@@ -287,7 +287,7 @@ pub fn native_group_norm_backward(
                 forward.x.as_ptr(),
                 forward.mean.as_ptr(),
                 forward.rstd.as_ptr(),
-                optional(forward.weight),
+                optional(forward.weight.as_ref()),
                 n,
                 c,
                 hxw,
