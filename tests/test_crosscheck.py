@@ -429,6 +429,28 @@ SAMPLES = [
         ),
     ),
     Sample(
+        "lstm_two_layers",
+        lambda x, h, c, *w: torch.lstm(x, (h, c), w, True, 2, 0.0, True, False, False),
+        inputs(
+            randn(6, 3, 5),
+            randn(2, 3, 4),
+            randn(2, 3, 4),
+            randn(16, 5),
+            randn(16, 4),
+            randn(16),
+            randn(16),
+            randn(16, 4),
+            randn(16, 4),
+            randn(16),
+            randn(16),
+        ),
+    ),
+    Sample(
+        "lstm_bidirectional_batch_first_unbiased",
+        lambda x, h, c, *w: torch.lstm(x, (h, c), w, False, 1, 0.0, False, True, True),
+        inputs(randn(3, 6, 5), randn(2, 3, 4), randn(2, 3, 4), *[randn(16, s) for s in (5, 4) * 2]),
+    ),
+    Sample(
         "native_multi_head_attention",
         lambda x, w, b, pw, pb: (
             torch._native_multi_head_attention(x, x, x, 8, 2, w, b, pw, pb, None, True, False),
@@ -1393,6 +1415,12 @@ def grads_of(sample: GradSample, args, device=None):
     return [x.grad for x in xs if isinstance(x, torch.Tensor) and x.requires_grad]
 
 
+def lstm_summed(*args):
+    """`torch.lstm`'s output plus its final states, so that every result has a gradient."""
+    output, hy, cy = torch.lstm(*args)
+    return output + (hy * cy).sum()
+
+
 GRAD_SAMPLES = [
     GradSample(
         "fractional_max_pool2d",
@@ -1728,6 +1756,28 @@ GRAD_SAMPLES = [
         "lstm_cell_cy_only",
         lambda x, h, c, wi, wh, bi, bh: torch.lstm_cell(x, (h, c), wi, wh, bi, bh)[1],
         inputs(randn(2, 3), randn(2, 2), randn(2, 2), randn(8, 3), randn(8, 2), randn(8), randn(8)),
+    ),
+    GradSample(
+        "lstm_two_layers",
+        lambda x, h, c, *w: lstm_summed(x, (h, c), w, True, 2, 0.0, True, False, False),
+        inputs(
+            randn(6, 3, 5),
+            randn(2, 3, 4),
+            randn(2, 3, 4),
+            randn(16, 5),
+            randn(16, 4),
+            randn(16),
+            randn(16),
+            randn(16, 4),
+            randn(16, 4),
+            randn(16),
+            randn(16),
+        ),
+    ),
+    GradSample(
+        "lstm_bidirectional_batch_first_unbiased",
+        lambda x, h, c, *w: lstm_summed(x, (h, c), w, False, 1, 0.0, True, True, True),
+        inputs(randn(3, 6, 5), randn(2, 3, 4), randn(2, 3, 4), *[randn(16, s) for s in (5, 4) * 2]),
     ),
     GradSample(
         "gru_cell",

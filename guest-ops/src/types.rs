@@ -3,9 +3,9 @@
 pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams,
     EmbeddingBagParams, EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams,
-    IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp, LossOptions, LstsqDriver, MomentOp,
-    Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction, SampleOp, ScanOp,
-    ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp, LossOptions, LstmLayerParams,
+    LstsqDriver, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction,
+    SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -25,8 +25,9 @@ pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams,
     EmbeddingBagParams, EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams,
     Host as KernelsHost, IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp, LossOptions,
-    LstsqDriver, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction,
-    SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    LstmLayerParams, LstsqDriver, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp,
+    ReduceOp, Reduction, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp,
+    UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -16,6 +16,7 @@ mod index;
 mod library;
 mod linalg;
 mod loss;
+mod lstm_layer;
 mod optim;
 pub mod plan;
 mod pool;

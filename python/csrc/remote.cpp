@@ -871,9 +871,14 @@ extern "C" void tr_set_current_device(int32_t device) {
   torch_remote::g_current_device.store(static_cast<c10::DeviceIndex>(device));
 }
 
+namespace torch_remote {
+void register_lstm();  // csrc/lstm.cpp
+}  // namespace torch_remote
+
 extern "C" void tr_register(const char* const* names, uint64_t count) {
   static torch_remote::RemoteHooks hooks;
   at::RegisterPrivateUse1HooksInterface(&hooks);
   c10::SetAllocator(c10::DeviceType::PrivateUse1, &torch_remote::g_allocator);
   torch_remote::register_direct_kernels(names, count);
+  torch_remote::register_lstm();
 }

@@ -27,6 +27,7 @@ mod indexed_write;
 mod library;
 mod linalg;
 mod loss;
+mod lstm_layer;
 mod margin_loss;
 mod minmax;
 mod norm;

@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{aten, embedding_bag, optim, recurrent};
+use super::{aten, embedding_bag, lstm_layer, optim, recurrent};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
     LibraryOp, Reduction, Scalar, TensorMeta,
@@ -33,6 +33,10 @@ pub fn run(
         LibraryOp::LstmCell => recurrent::lstm_cell(inputs),
         LibraryOp::LstmCellBackward(given) => recurrent::lstm_cell_backward(inputs, *given),
         LibraryOp::GruCell => recurrent::gru_cell(inputs),
+        LibraryOp::LstmLayer(params) => lstm_layer::forward(inputs, params),
+        LibraryOp::LstmLayerBackward((params, output, hy, cy)) => {
+            lstm_layer::backward(inputs, (params, [*output, *hy, *cy]))
+        }
         LibraryOp::GridSamplerBackward((params, want_input, want_grid)) => {
             grid_sampler_backward(inputs, params, [*want_input, *want_grid])
         }
@@ -147,6 +151,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::LstmCellBackward(_)
         | LibraryOp::GruCell
         | LibraryOp::GruCellBackward(_)
+        | LibraryOp::LstmLayer(_)
+        | LibraryOp::LstmLayerBackward(_)
         | LibraryOp::Cummax(_)
         | LibraryOp::Cummin(_)
         | LibraryOp::GridSamplerBackward(_)

@@ -107,6 +107,8 @@ pub(super) const LAYER: &[Entry] = &[
         &[""],
         recurrent::lstm_cell_backward,
     ),
+    e("mkldnn_rnn_layer", &[""], lstm_layer::forward),
+    e("mkldnn_rnn_layer_backward", &[""], lstm_layer::backward),
     e("_thnn_fused_gru_cell", &[""], recurrent::gru_cell),
     e(
         "_thnn_fused_gru_cell_backward",
