@@ -16,6 +16,7 @@ def test_bench_writes_every_figure_with_one_round_trip_per_chain_and_step(tmp_pa
     assert figures["tiny_op_chain"]["round_trips"] == 1
     assert figures["mlp_step"]["round_trips"] == 1
     assert figures["cnn_step"]["round_trips"] == 1
+    assert figures["lstm_step"]["round_trips"] == 1
     assert set(figures["inference"]) == {"add", "mm", "conv2d", "sum"}
     for op in figures["inference"].values():
         assert op["guest_us"] > 0 and op["meta_us"] > 0

@@ -264,6 +264,28 @@ def bench_cnn(repeat: int) -> dict[str, float]:
     return _bench_steps(cnn_step, 3, repeat)
 
 
+class _SequenceClassifier(torch.nn.Module):
+    """A two-layer LSTM (64 -> 128) over the sequence, classified from its last step."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(64, 128, num_layers=2, batch_first=True)
+        self.head = torch.nn.Linear(128, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(x)[0][:, -1])
+
+
+def lstm_step(device: str) -> Callable[[], float]:
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 50, 64), torch.randint(0, 5, (16,))
+    return _training_step(_SequenceClassifier(), x, y, device, lr=0.05, momentum=0.9)
+
+
+def bench_lstm(repeat: int) -> dict[str, float]:
+    return _bench_steps(lstm_step, 3, repeat)
+
+
 def matmul_loop(device: str, n: int, iters: int) -> Callable[[], float]:
     """`iters` products of two n x n float32 matrices, then one read that waits for them."""
     torch.manual_seed(0)
@@ -346,6 +368,12 @@ def report(figures: dict) -> None:
         f"{c['remote_ms_per_step']:.2f} ms  ratio {c['ratio']:.2f}x  round trips "
         f"{c['round_trips']}"
     )
+    r = figures["lstm_step"]
+    print(
+        f"LSTM step (2 layers 64->128, 50 steps, batch 16): cpu {r['cpu_ms_per_step']:.2f} ms, "
+        f"remote {r['remote_ms_per_step']:.2f} ms  ratio {r['ratio']:.2f}x  round trips "
+        f"{r['round_trips']}"
+    )
     if "accelerator" in figures:
         a = figures["accelerator"]
         print(
@@ -373,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
         "inference": bench_inference(args.repeat),
         "mlp_step": bench_mlp(args.repeat),
         "cnn_step": bench_cnn(args.repeat),
+        "lstm_step": bench_lstm(args.repeat),
     }
     if _host_on_cuda():
         figures["accelerator"] = bench_accelerator("cuda", 4096, 20, args.repeat)
