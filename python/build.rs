@@ -14,7 +14,7 @@ fn python() -> String {
 
 fn main() {
     println!("cargo:rerun-if-changed=csrc/remote.cpp");
-    println!("cargo:rerun-if-changed=csrc/lstm.cpp");
+    println!("cargo:rerun-if-changed=csrc/recurrent.cpp");
     println!("cargo:rerun-if-env-changed=VIRTUAL_ENV");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     let probe = "import os, torch; r = os.path.dirname(torch.__file__); \
@@ -36,7 +36,7 @@ fn main() {
     cc::Build::new()
         .cpp(true)
         .file("csrc/remote.cpp")
-        .file("csrc/lstm.cpp")
+        .file("csrc/recurrent.cpp")
         .include(include)
         .include(format!("{include}/torch/csrc/api/include"))
         .flag("-std=c++20")

@@ -451,6 +451,26 @@ SAMPLES = [
         inputs(randn(3, 6, 5), randn(2, 3, 4), randn(2, 3, 4), *[randn(16, s) for s in (5, 4) * 2]),
     ),
     Sample(
+        "gru_rnn_tanh_rnn_relu",
+        lambda x, h, *w: (
+            torch.gru(x, h[:1], w[:4], True, 1, 0.0, True, False, False),
+            torch.rnn_tanh(x, h, w[4:], False, 2, 0.0, False, False, False),
+            torch.rnn_relu(x, h, w[4:], False, 1, 0.0, True, True, False),
+        ),
+        inputs(
+            randn(6, 2, 4),
+            randn(2, 2, 4),
+            randn(12, 4),
+            randn(12, 4),
+            randn(12),
+            randn(12),
+            randn(4, 4),
+            randn(4, 4),
+            randn(4, 4),
+            randn(4, 4),
+        ),
+    ),
+    Sample(
         "native_multi_head_attention",
         lambda x, w, b, pw, pb: (
             torch._native_multi_head_attention(x, x, x, 8, 2, w, b, pw, pb, None, True, False),
@@ -1778,6 +1798,22 @@ GRAD_SAMPLES = [
         "lstm_bidirectional_batch_first_unbiased",
         lambda x, h, c, *w: lstm_summed(x, (h, c), w, False, 1, 0.0, True, True, True),
         inputs(randn(3, 6, 5), randn(2, 3, 4), randn(2, 3, 4), *[randn(16, s) for s in (5, 4) * 2]),
+    ),
+    GradSample(
+        "gru_bidirectional",
+        lambda x, h, *w: (lambda o, hy: o + (hy * hy).sum())(
+            *torch.gru(x, h, w, True, 1, 0.0, True, True, False)
+        ),
+        inputs(
+            randn(6, 2, 3),
+            randn(2, 2, 4),
+            *[randn(*s) for s in [(12, 3), (12, 4), (12,), (12,)] * 2],
+        ),
+    ),
+    GradSample(
+        "rnn_relu_two_layers_unbiased",
+        lambda x, h, *w: torch.rnn_relu(x, h, w, False, 2, 0.0, True, False, True)[0],
+        inputs(randn(2, 6, 4), randn(2, 2, 4), *[randn(4, 4) for _ in range(4)]),
     ),
     GradSample(
         "gru_cell",

@@ -1,7 +1,9 @@
-"""`nn.LSTM` on remote runs one layer op per layer and direction (`mkldnn_rnn_layer`, as the
-CPU does) instead of a dozen ops per step: values and gradients equal the CPU's in every
-configuration, the cases PyTorch's per-step composite keeps (projections, packed sequences)
-still agree, and a malformed layer call is refused naming the op and the shapes."""
+"""`nn.LSTM`, `nn.GRU` and `nn.RNN` on remote run one op per layer and direction
+(`mkldnn_rnn_layer` for an LSTM, as the CPU does; remote's `rnn_layer` for the others) instead
+of a dozen ops per step: values and gradients (also twice differentiated) equal the CPU's in
+every configuration, the cases PyTorch's per-step composite keeps (projections, packed
+sequences, torch.compile's FakeTensors) still agree, and a malformed layer call is refused
+naming the op and the shapes."""
 
 import copy
 
@@ -15,20 +17,25 @@ from torch.nn.utils.rnn import pack_padded_sequence
 # The CPU's own notice that it leaves projections to the per-step composite.
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 
+MODULES = {
+    "lstm": nn.LSTM,
+    "gru": nn.GRU,
+    "rnn_tanh": nn.RNN,
+    "rnn_relu": lambda *a, **k: nn.RNN(*a, nonlinearity="relu", **k),
+}
 CONFIGS = {
     "one_layer": {},
     "two_layers": {"num_layers": 2},
     "bidirectional": {"bidirectional": True},
     "deep_bidirectional_batch_first": {"num_layers": 3, "bidirectional": True, "batch_first": True},
     "unbiased": {"bias": False, "num_layers": 2},
-    "projected": {"proj_size": 3, "num_layers": 2},
 }
 FEATURES, HIDDEN, STEPS, BATCH = 5, 4, 7, 3
 
 
-def pair(dtype=torch.float32, **config):
+def pair(kind="lstm", dtype=torch.float32, **config):
     torch.manual_seed(0)
-    cpu = nn.LSTM(FEATURES, HIDDEN, **config).to(dtype)
+    cpu = MODULES[kind](FEATURES, HIDDEN, **config).to(dtype)
     return cpu, copy.deepcopy(cpu).to("remote")
 
 
@@ -38,36 +45,52 @@ def leaf(t, device):
 
 def run(module, x, state, device):
     """Output and final states of `module` on `device`, and the gradients of a loss using
-    all three, for the input, the initial state and every parameter."""
+    them all, for the input, the initial states and every parameter."""
     inputs = [leaf(x, device)] + [leaf(s, device) for s in state]
-    output, (hy, cy) = module(inputs[0], tuple(inputs[1:]) or None)
+    given = None if not state else inputs[1] if len(state) == 1 else tuple(inputs[1:])
+    output, final = module(inputs[0], given)
+    finals = list(final) if isinstance(final, tuple) else [final]
     weights = torch.linspace(-1, 1, output.numel(), dtype=x.dtype).reshape(output.shape)
-    loss = (output * weights.to(device)).sum() + hy.sum() + (cy * cy).sum()
+    loss = (output * weights.to(device)).sum() + sum((f * f).sum() for f in finals)
     loss.backward()
     grads = [t.grad for t in inputs] + [p.grad for p in module.parameters()]
-    return [output, hy, cy], grads
+    return [output, *finals], grads
+
+
+def assert_all_close(got, expected):
+    for have, want in zip(got, expected, strict=True):
+        assert have.shape == want.shape and have.stride() == want.stride()
+        torch.testing.assert_close(have.cpu(), want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("with_state", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("config", list(CONFIGS.values()), ids=list(CONFIGS))
-def test_lstm_values_and_gradients_equal_cpu(config, dtype, with_state):
-    cpu, remote = pair(dtype, **config)
+@pytest.mark.parametrize("kind", list(MODULES))
+def test_values_and_gradients_equal_cpu(kind, config, dtype, with_state):
+    cpu, remote = pair(kind, dtype, **config)
     layers = config.get("num_layers", 1) * (2 if config.get("bidirectional") else 1)
     shape = (BATCH, STEPS, FEATURES) if config.get("batch_first") else (STEPS, BATCH, FEATURES)
     x = torch.randn(shape, dtype=dtype)
-    out_size = config.get("proj_size") or HIDDEN
-    state = [torch.randn(layers, BATCH, size, dtype=dtype) for size in (out_size, HIDDEN)]
-    state = state if with_state else []
+    states = 2 if kind == "lstm" else 1
+    state = [torch.randn(layers, BATCH, HIDDEN, dtype=dtype) for _ in range(states)]
+    expected, expected_grads = run(cpu, x, state if with_state else [], "cpu")
+    got, got_grads = run(remote, x, state if with_state else [], "remote")
+    assert_all_close(got + got_grads, expected + expected_grads)
+
+
+def test_projected_lstm_equals_cpu():
+    cpu, remote = pair(num_layers=2, proj_size=3)
+    x = torch.randn(STEPS, BATCH, FEATURES)
+    state = [torch.randn(2, BATCH, 3), torch.randn(2, BATCH, HIDDEN)]
     expected, expected_grads = run(cpu, x, state, "cpu")
     got, got_grads = run(remote, x, state, "remote")
-    for want, have in zip(expected + expected_grads, got + got_grads, strict=True):
-        assert have.shape == want.shape and have.stride() == want.stride()
-        torch.testing.assert_close(have.cpu(), want, rtol=1e-4, atol=1e-5)
+    assert_all_close(got + got_grads, expected + expected_grads)
 
 
-def test_unbatched_and_packed_inputs_equal_cpu():
-    cpu, remote = pair(num_layers=2, bidirectional=True)
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_unbatched_and_packed_inputs_equal_cpu(kind):
+    cpu, remote = pair(kind, num_layers=2, bidirectional=True)
     x = torch.randn(STEPS, FEATURES)
     torch.testing.assert_close(remote(x.to("remote"))[0].cpu(), cpu(x)[0])
     padded = torch.randn(STEPS, BATCH, FEATURES)
@@ -77,8 +100,9 @@ def test_unbatched_and_packed_inputs_equal_cpu():
     torch.testing.assert_close(got.cpu(), expected)
 
 
-def test_a_layer_is_one_op_whatever_the_sequence_length():
-    _, remote = pair(num_layers=2)
+@pytest.mark.parametrize("kind", list(MODULES))
+def test_a_layer_is_one_op_whatever_the_sequence_length(kind):
+    _, remote = pair(kind, num_layers=2)
     params = list(remote.parameters())
 
     def ops_for(steps):
@@ -90,21 +114,25 @@ def test_a_layer_is_one_op_whatever_the_sequence_length():
     assert ops_for(4) == ops_for(40) < 40
 
 
-def test_dropout_falls_between_layers_as_documented():
-    """`nn.LSTM(dropout=p)` drops the outputs of every layer but the last: the same as three
-    one-layer LSTMs with `F.dropout` between them, drawing the same remote random numbers."""
-    _, remote = pair(num_layers=3, dropout=0.5)
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_dropout_falls_between_layers_as_documented(kind):
+    """`dropout=p` drops the outputs of every layer but the last: the same as three one-layer
+    modules with `F.dropout` between them, drawing the same remote random numbers."""
+    _, remote = pair(kind, num_layers=3, dropout=0.5)
     x = torch.randn(STEPS, BATCH, FEATURES, device="remote")
     params = list(remote.parameters())
-    zeros = [torch.zeros(1, BATCH, HIDDEN, device="remote")] * 2
+    zeros = torch.zeros(1, BATCH, HIDDEN, device="remote")
+    layer = {"lstm": lambda *a: torch.lstm(a[0], [zeros] * 2, *a[1:]), "gru": torch.gru}[kind]
     torch.manual_seed(7)
     expected = remote(x)[0]
     torch.manual_seed(7)
     hidden = x
-    for layer in range(3):
-        weights = params[4 * layer : 4 * layer + 4]
-        hidden = torch.lstm(hidden, zeros, weights, True, 1, 0.0, True, False, False)[0]
-        if layer < 2:
+    for i in range(3):
+        weights = params[4 * i : 4 * i + 4]
+        args = (weights, True, 1, 0.0, True, False, False)
+        hidden = layer(hidden, *args) if kind == "lstm" else layer(hidden, zeros, *args)
+        hidden = hidden[0]
+        if i < 2:
             hidden = F.dropout(hidden, 0.5)
     torch.testing.assert_close(expected.cpu(), hidden.cpu())
     grads = [torch.autograd.grad(y.sum(), params) for y in (expected, hidden)]
@@ -112,9 +140,11 @@ def test_dropout_falls_between_layers_as_documented():
         torch.testing.assert_close(got.cpu(), want.cpu())
 
 
-def test_double_backward_and_inference_mode_equal_cpu():
+@pytest.mark.parametrize("kind", list(MODULES))
+def test_double_backward_and_inference_mode_equal_cpu(kind):
     results = []
-    for module, device in zip(pair(num_layers=2), ("cpu", "remote"), strict=True):
+    modules = pair(kind, num_layers=2, bidirectional=True)
+    for module, device in zip(modules, ("cpu", "remote"), strict=True):
         x = leaf(torch.linspace(-2, 2, STEPS * BATCH * FEATURES).reshape(STEPS, BATCH, -1), device)
         (grad_x,) = torch.autograd.grad(module(x)[0].pow(2).sum(), x, create_graph=True)
         grad_x.pow(2).sum().backward()
@@ -123,6 +153,16 @@ def test_double_backward_and_inference_mode_equal_cpu():
         results.append([grad_x, inferred] + [p.grad for p in module.parameters()])
     for want, have in zip(*results, strict=True):
         torch.testing.assert_close(have.cpu(), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_compiled_training_equals_cpu(kind):
+    cpu, remote = pair(kind, num_layers=2)
+    compiled = torch.compile(remote, backend="aot_eager")
+    x = torch.randn(STEPS, BATCH, FEATURES)
+    for module, device in ((cpu, "cpu"), (compiled, "remote")):
+        module(x.to(device))[0].pow(2).sum().backward()
+    assert_all_close([p.grad for p in remote.parameters()], [p.grad for p in cpu.parameters()])
 
 
 def layer_args(**changes):
@@ -163,3 +203,20 @@ def test_layer_op_refuses_malformed_calls():
         layer(*layer_args(hx_=torch.randn(BATCH, HIDDEN, dtype=torch.float64, device="remote")))
     output = layer(*layer_args())[0]
     assert output.shape == (STEPS, BATCH, HIDDEN) and output.isfinite().all()
+
+
+def test_rnn_layer_op_refuses_malformed_calls():
+    r = lambda *shape: torch.randn(*shape, device="remote")  # noqa: E731
+    x, w_ih, w_hh, b, hx = r(STEPS, BATCH, FEATURES), r(12, FEATURES), r(12, HIDDEN), r(12), r(3, 4)
+    layer = torch.ops.torch_remote.rnn_layer
+    with pytest.raises(RuntimeError, match=r"rnn_layer: expected w_hh of shape \[12, 4\]"):
+        layer(x, w_ih, r(12, 5), b, b, hx, 3, False)
+    with pytest.raises(RuntimeError, match=r"expected hx of shape \[3, hidden\].*got \[2, 4\]"):
+        layer(x, w_ih, w_hh, b, b, r(2, 4), 3, False)
+    with pytest.raises(RuntimeError, match="b_ih and b_hh must both be given or both be None"):
+        layer(x, w_ih, w_hh, b, None, hx, 3, False)
+    with pytest.raises(ValueError, match="expected mode 0 .RNN_RELU., 1 .RNN_TANH. or 3 .GRU."):
+        layer(x, w_ih, w_hh, b, b, hx, 2, False)
+    output, hy, workspace = layer(x, w_ih, w_hh, b, b, hx, 3, True)
+    assert workspace.shape == (STEPS, BATCH, 4 * HIDDEN)
+    torch.testing.assert_close(hy.cpu(), output[0].cpu())

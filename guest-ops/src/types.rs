@@ -5,7 +5,8 @@ pub use crate::bindings::torch_remote::ops::kernels::{
     EmbeddingBagParams, EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams,
     IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp, LossOptions, LstmLayerParams,
     LstsqDriver, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction,
-    SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    RnnLayerParams, RnnMode, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery,
+    TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -26,8 +26,8 @@ pub use bindings::torch_remote::ops::kernels::{
     EmbeddingBagParams, EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams,
     Host as KernelsHost, IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp, LossOptions,
     LstmLayerParams, LstsqDriver, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp,
-    ReduceOp, Reduction, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp,
-    UnaryOp, UpsampleMode,
+    ReduceOp, Reduction, RnnLayerParams, RnnMode, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams,
+    SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

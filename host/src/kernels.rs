@@ -16,11 +16,11 @@ mod index;
 mod library;
 mod linalg;
 mod loss;
-mod lstm_layer;
 mod optim;
 pub mod plan;
 mod pool;
 mod recurrent;
+mod recurrent_layer;
 mod resample;
 
 use std::collections::VecDeque;

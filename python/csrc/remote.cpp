@@ -872,7 +872,7 @@ extern "C" void tr_set_current_device(int32_t device) {
 }
 
 namespace torch_remote {
-void register_lstm();  // csrc/lstm.cpp
+void register_recurrent();  // csrc/recurrent.cpp
 }  // namespace torch_remote
 
 extern "C" void tr_register(const char* const* names, uint64_t count) {
@@ -880,5 +880,5 @@ extern "C" void tr_register(const char* const* names, uint64_t count) {
   at::RegisterPrivateUse1HooksInterface(&hooks);
   c10::SetAllocator(c10::DeviceType::PrivateUse1, &torch_remote::g_allocator);
   torch_remote::register_direct_kernels(names, count);
-  torch_remote::register_lstm();
+  torch_remote::register_recurrent();
 }

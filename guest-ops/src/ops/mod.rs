@@ -38,6 +38,7 @@ mod pool;
 mod random;
 mod recurrent;
 mod reduce;
+mod rnn_layer;
 mod softmax;
 mod spatial;
 mod stats;

@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{aten, embedding_bag, lstm_layer, optim, recurrent};
+use super::{aten, embedding_bag, optim, recurrent, recurrent_layer};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
     LibraryOp, Reduction, Scalar, TensorMeta,
@@ -33,9 +33,13 @@ pub fn run(
         LibraryOp::LstmCell => recurrent::lstm_cell(inputs),
         LibraryOp::LstmCellBackward(given) => recurrent::lstm_cell_backward(inputs, *given),
         LibraryOp::GruCell => recurrent::gru_cell(inputs),
-        LibraryOp::LstmLayer(params) => lstm_layer::forward(inputs, params),
+        LibraryOp::LstmLayer(params) => recurrent_layer::lstm(inputs, params),
         LibraryOp::LstmLayerBackward((params, output, hy, cy)) => {
-            lstm_layer::backward(inputs, (params, [*output, *hy, *cy]))
+            recurrent_layer::lstm_backward(inputs, (params, [*output, *hy, *cy]))
+        }
+        LibraryOp::RnnLayer(params) => recurrent_layer::rnn(inputs, params),
+        LibraryOp::RnnLayerBackward((params, output, hy)) => {
+            recurrent_layer::rnn_backward(inputs, (params, [*output, *hy]))
         }
         LibraryOp::GridSamplerBackward((params, want_input, want_grid)) => {
             grid_sampler_backward(inputs, params, [*want_input, *want_grid])
@@ -153,6 +157,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::GruCellBackward(_)
         | LibraryOp::LstmLayer(_)
         | LibraryOp::LstmLayerBackward(_)
+        | LibraryOp::RnnLayer(_)
+        | LibraryOp::RnnLayerBackward(_)
         | LibraryOp::Cummax(_)
         | LibraryOp::Cummin(_)
         | LibraryOp::GridSamplerBackward(_)

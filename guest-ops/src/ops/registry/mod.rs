@@ -26,7 +26,7 @@ use crate::ops::Outputs;
 use crate::ops::{
     advanced, amp, arrange, complex, conv, counting, ctc, data, elementwise_loss, embedding_bag,
     factorize, fractional_pool, index, indexed_write, library, lstm_layer, margin_loss, norm,
-    optim, pool, recurrent, spatial, stats, transformer,
+    optim, pool, recurrent, rnn_layer, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,

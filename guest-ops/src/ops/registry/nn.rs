@@ -109,6 +109,8 @@ pub(super) const LAYER: &[Entry] = &[
     ),
     e("mkldnn_rnn_layer", &[""], lstm_layer::forward),
     e("mkldnn_rnn_layer_backward", &[""], lstm_layer::backward),
+    e("rnn_layer", &[""], rnn_layer::forward),
+    e("rnn_layer_backward", &[""], rnn_layer::backward),
     e("_thnn_fused_gru_cell", &[""], recurrent::gru_cell),
     e(
         "_thnn_fused_gru_cell_backward",
