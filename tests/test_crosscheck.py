@@ -44,6 +44,17 @@ def spd(a: torch.Tensor) -> torch.Tensor:
     return a @ a.mT + 3 * torch.eye(a.shape[-1], device=a.device)
 
 
+# `torch.lstm`'s input and states, then each layer's (or direction's) weights and biases.
+LSTM_TWO_LAYERS = inputs(
+    randn(6, 3, 5),
+    randn(2, 3, 4),
+    randn(2, 3, 4),
+    *[randn(*s) for s in [(16, 5), (16, 4), (16,), (16,), (16, 4), (16, 4), (16,), (16,)]],
+)
+LSTM_BIDIRECTIONAL = inputs(
+    randn(3, 6, 5), randn(2, 3, 4), randn(2, 3, 4), *[randn(16, s) for s in (5, 4) * 2]
+)
+
 SAMPLES = [
     Sample("triu", lambda a: torch.triu(a, 1), inputs(randn(4, 5))),
     Sample("tril_batched", lambda a: a.tril(-1), inputs(randn(2, 3, 3))),
@@ -431,24 +442,12 @@ SAMPLES = [
     Sample(
         "lstm_two_layers",
         lambda x, h, c, *w: torch.lstm(x, (h, c), w, True, 2, 0.0, True, False, False),
-        inputs(
-            randn(6, 3, 5),
-            randn(2, 3, 4),
-            randn(2, 3, 4),
-            randn(16, 5),
-            randn(16, 4),
-            randn(16),
-            randn(16),
-            randn(16, 4),
-            randn(16, 4),
-            randn(16),
-            randn(16),
-        ),
+        LSTM_TWO_LAYERS,
     ),
     Sample(
         "lstm_bidirectional_batch_first_unbiased",
         lambda x, h, c, *w: torch.lstm(x, (h, c), w, False, 1, 0.0, False, True, True),
-        inputs(randn(3, 6, 5), randn(2, 3, 4), randn(2, 3, 4), *[randn(16, s) for s in (5, 4) * 2]),
+        LSTM_BIDIRECTIONAL,
     ),
     Sample(
         "gru_rnn_tanh_rnn_relu",
@@ -1780,24 +1779,12 @@ GRAD_SAMPLES = [
     GradSample(
         "lstm_two_layers",
         lambda x, h, c, *w: lstm_summed(x, (h, c), w, True, 2, 0.0, True, False, False),
-        inputs(
-            randn(6, 3, 5),
-            randn(2, 3, 4),
-            randn(2, 3, 4),
-            randn(16, 5),
-            randn(16, 4),
-            randn(16),
-            randn(16),
-            randn(16, 4),
-            randn(16, 4),
-            randn(16),
-            randn(16),
-        ),
+        LSTM_TWO_LAYERS,
     ),
     GradSample(
         "lstm_bidirectional_batch_first_unbiased",
         lambda x, h, c, *w: lstm_summed(x, (h, c), w, False, 1, 0.0, True, True, True),
-        inputs(randn(3, 6, 5), randn(2, 3, 4), randn(2, 3, 4), *[randn(16, s) for s in (5, 4) * 2]),
+        LSTM_BIDIRECTIONAL,
     ),
     GradSample(
         "gru_bidirectional",

@@ -191,9 +191,7 @@ def layer_args(**changes):
 
 def test_layer_op_refuses_malformed_calls():
     layer = torch.ops.aten.mkldnn_rnn_layer
-    with pytest.raises(
-        RuntimeError, match=r"mkldnn_rnn_layer: expected weight_hh of shape \[16, 4\]"
-    ):
+    with pytest.raises(RuntimeError, match=r"mkldnn_rnn_layer: expected w_hh of shape \[16, 4\]"):
         layer(*layer_args(weight1=torch.randn(16, 3, device="remote")))
     with pytest.raises(RuntimeError, match=r"expected cx of shape \[3, 4\].*got \[2, 4\]"):
         layer(*layer_args(cx_=torch.randn(2, HIDDEN, device="remote")))
@@ -211,7 +209,7 @@ def test_rnn_layer_op_refuses_malformed_calls():
     layer = torch.ops.torch_remote.rnn_layer
     with pytest.raises(RuntimeError, match=r"rnn_layer: expected w_hh of shape \[12, 4\]"):
         layer(x, w_ih, r(12, 5), b, b, hx, 3, False)
-    with pytest.raises(RuntimeError, match=r"expected hx of shape \[3, hidden\].*got \[2, 4\]"):
+    with pytest.raises(RuntimeError, match=r"expected hx of shape \[3, 4\].*got \[2, 4\]"):
         layer(x, w_ih, w_hh, b, b, r(2, 4), 3, False)
     with pytest.raises(RuntimeError, match="b_ih and b_hh must both be given or both be None"):
         layer(x, w_ih, w_hh, b, None, hx, 3, False)

@@ -33,6 +33,27 @@ fn order(steps: i64, reverse: bool) -> Vec<i64> {
     }
 }
 
+/// The steps from the last the layer ran back to the first, each with the step the layer ran
+/// before it (`None` for the first).
+fn steps_back(steps: i64, reverse: bool) -> impl Iterator<Item = (usize, Option<usize>)> {
+    let order: Vec<usize> = order(steps, reverse)
+        .into_iter()
+        .map(|t| t as usize)
+        .collect();
+    (0..order.len())
+        .rev()
+        .map(move |k| (order[k], k.checked_sub(1).map(|j| order[j])))
+}
+
+/// The gradient of the hidden state that step `t` produced: what flowed back from the later
+/// steps, plus the output's gradient at `t` if there is one.
+fn at_step(dh: Tensor, grad_outputs: Option<&[Tensor]>, t: usize) -> Result<Tensor, TchError> {
+    match grad_outputs {
+        Some(g) => dh.f_add(&g[t]),
+        None => Ok(dh),
+    }
+}
+
 /// Views per step of a `[steps, batch, parts * hidden]` tensor: each `[batch, hidden]` part
 /// (an LSTM's input, forget, cell and output gates, then its cell state; a GRU's reset,
 /// update and new gates, then the hidden part of the new gate), and the first `whole` parts
@@ -121,16 +142,9 @@ pub fn lstm_backward(
     let grad_gates = Tensor::f_empty([steps, batch, 4 * hidden], (x.kind(), x.device()))?;
     let grad_steps = Steps::of(&grad_gates, hidden, 4)?;
     let (mut dh, mut dc) = (initial(grad_hy, hx)?, initial(grad_cy, cx)?);
-    let order = order(steps, params.reverse);
-    for (k, &t) in order.iter().enumerate().rev() {
-        let t = t as usize;
-        if let Some(g) = &grad_outputs {
-            dh = dh.f_add(&g[t])?;
-        }
-        let previous = match k {
-            0 => cx,
-            _ => &saved.parts[4][order[k - 1] as usize],
-        };
+    for (t, before) in steps_back(steps, params.reverse) {
+        dh = at_step(dh, grad_outputs.as_deref(), t)?;
+        let previous = before.map_or(cx, |b| &saved.parts[4][b]);
         let [i, f, g, o, cell] = saved.at(t);
         let [di, df, dg, d_o] = grad_steps.at(t);
         let tanh_cell = cell.f_tanh()?;
@@ -338,16 +352,9 @@ pub fn rnn_backward(
         .transpose()?;
     let outputs = output.f_unbind(0)?;
     let mut dh = initial(grad_hy, hx)?;
-    let order = order(steps, params.reverse);
-    for (k, &t) in order.iter().enumerate().rev() {
-        let t = t as usize;
-        if let Some(g) = &grad_outputs {
-            dh = dh.f_add(&g[t])?;
-        }
-        let previous = match k {
-            0 => hx,
-            _ => &outputs[order[k - 1] as usize],
-        };
+    for (t, before) in steps_back(steps, params.reverse) {
+        dh = at_step(dh, grad_outputs.as_deref(), t)?;
+        let previous = before.map_or(hx, |b| &outputs[b]);
         dh = match &saved {
             Some(saved) => {
                 let into = [&into_input, &into_hidden];

@@ -107,10 +107,14 @@ pub(super) const LAYER: &[Entry] = &[
         &[""],
         recurrent::lstm_cell_backward,
     ),
-    e("mkldnn_rnn_layer", &[""], lstm_layer::forward),
-    e("mkldnn_rnn_layer_backward", &[""], lstm_layer::backward),
-    e("rnn_layer", &[""], rnn_layer::forward),
-    e("rnn_layer_backward", &[""], rnn_layer::backward),
+    e("mkldnn_rnn_layer", &[""], recurrent_layer::lstm),
+    e(
+        "mkldnn_rnn_layer_backward",
+        &[""],
+        recurrent_layer::lstm_backward,
+    ),
+    e("rnn_layer", &[""], recurrent_layer::rnn),
+    e("rnn_layer_backward", &[""], recurrent_layer::rnn_backward),
     e("_thnn_fused_gru_cell", &[""], recurrent::gru_cell),
     e(
         "_thnn_fused_gru_cell_backward",
