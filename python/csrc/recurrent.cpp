@@ -63,7 +63,8 @@ c10::TypedOperatorHandle<Signature> remote_op(const char* name) {
 torch::autograd::variable_list differentiable_backward(const torch::autograd::variable_list& saved,
                                                        const torch::autograd::variable_list& grads, int64_t mode,
                                                        bool reverse) {
-  const auto& [input, w_ih, w_hh, b_ih, b_hh, hx] = std::tie(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]);
+  const auto& [input, w_ih, w_hh, b_ih, b_hh, hx] =
+      std::tie(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]);
   std::vector<at::Tensor> params{w_ih, w_hh};
   if (b_ih.defined()) params.insert(params.end(), {b_ih, b_hh});
   auto [output, hy] = composite(mode)(reverse ? input.flip(0) : input, hx.unsqueeze(0), params, b_ih.defined(), 1,
