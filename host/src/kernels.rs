@@ -304,15 +304,18 @@ fn scalar(value: &Scalar) -> tch::Scalar {
     }
 }
 
-/// A 0-dim tensor of `kind` holding `value`, complex numbers included.
+/// A 0-dim tensor of `kind` holding `value`, complex numbers included. The value is cast
+/// from its Python type (int64, double or complex double) the way a kernel casts a wrapped
+/// number, so an integer out of `kind`'s range wraps around as on PyTorch's CPU; ops that
+/// refuse such values had the guest check them.
 fn number(value: &Scalar, options: (Kind, tch::Device)) -> Result<Tensor, tch::TchError> {
-    match *value {
-        Scalar::Complex((re, im)) => Tensor::from_slice(&[re, im])
-            .f_view_as_complex()?
-            .f_to_device(options.1)?
-            .f_to_kind(options.0),
-        _ => Tensor::f_scalar_tensor(scalar(value), options),
-    }
+    let wide = match *value {
+        Scalar::Complex((re, im)) => Tensor::from_slice(&[re, im]).f_view_as_complex()?,
+        Scalar::Float(v) => Tensor::from(v),
+        Scalar::Integer(v) => Tensor::from(v),
+        Scalar::Boolean(v) => Tensor::from(i64::from(v)),
+    };
+    wide.f_to_device(options.1)?.f_to_kind(options.0)
 }
 
 fn is_zero(value: &Scalar) -> bool {
@@ -362,8 +365,21 @@ fn guarded(body: impl FnOnce() -> KernelResult) -> KernelResult {
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into());
-        Err(format!("kernel panicked: {message}"))
+        Err(format!("kernel panicked: {}", torch_message(&message)))
     })
+}
+
+/// libtorch's own message inside a panic's `Torch("...")` (tch unwraps a pending error when
+/// a call fails), without the C++ frames that follow it.
+fn torch_message(panic: &str) -> &str {
+    let Some((_, inner)) = panic.split_once("Torch(\"") else {
+        return panic;
+    };
+    let inner = inner
+        .split("\\nException raised from")
+        .next()
+        .unwrap_or(inner);
+    inner.strip_suffix("\")").unwrap_or(inner)
 }
 
 impl TypesHost for TchKernels {}

@@ -7,6 +7,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::checked_number;
 use crate::types::{ActivationOp, BinaryOp, Scalar, ScalarType, TernaryOp};
 
 /// Which activation an aten op is, before its parameters are read.
@@ -199,11 +200,15 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
         );
         let inverted = min.to_f64() > max.to_f64();
         ensure!(!inverted, "min_val cannot be greater than max_val");
-    } else if kind == Kind::Threshold {
+        checked_number(min, x.dtype)?;
+        checked_number(max, x.dtype)?;
+    } else if let ActivationOp::Threshold((threshold, value)) = op {
         ensure_kernel!(
             x.dtype != ScalarType::Bool,
             "\"threshold_cpu\" not implemented for 'Bool'"
         );
+        checked_number(threshold, x.dtype)?;
+        checked_number(value, x.dtype)?;
     } else {
         ensure_kernel!(
             x.dtype.is_floating(),
@@ -330,6 +335,11 @@ pub fn clamp(args: &Args, cx: &mut Ctx, form: Form, bounds: Bounds) -> Outputs {
     );
     let pw = Pointwise::new(inputs)?;
     let common = pw.common_dtype();
+    for bound in [min, max].into_iter().flatten() {
+        if let Value::Number(s) = bound {
+            checked_number(s, common)?;
+        }
+    }
     let tensor_bounds = [min, max]
         .iter()
         .flatten()

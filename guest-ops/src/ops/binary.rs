@@ -6,7 +6,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Form, Outputs};
-use crate::rules::dtype::{check_not_bool, default_float, scalar_dtype};
+use crate::rules::dtype::{check_not_bool, checked_number, default_float, scalar_dtype};
 use crate::types::{Arg, BinaryOp, Scalar, ScalarType};
 
 /// How an op's result dtype follows the operands' common dtype.
@@ -101,7 +101,21 @@ fn check_add(op: BinaryOp, a: Value, b: Value, alpha: Scalar, common: ScalarType
         common.is_complex() || !matches!(alpha, Scalar::Complex(_)),
         "For non-complex input tensors, argument alpha must not be a complex number."
     );
-    Ok(())
+    checked_number(alpha, common).map(drop)
+}
+
+/// A number exponent converts to the base's dtype with a range check, except for the
+/// `float` and `double` kernels, which take it as a double; negative integer powers of
+/// integers are refused by the kernel before any conversion.
+fn check_exponent(b: Value, common: ScalarType) -> Result<()> {
+    let Value::Number(exponent) = b else {
+        return Ok(());
+    };
+    let as_double = matches!(common, ScalarType::Float32 | ScalarType::Float64);
+    if as_double || common.is_complex() || matches!(exponent, Scalar::Integer(e) if e < 0) {
+        return Ok(());
+    }
+    checked_number(exponent, common).map(drop)
 }
 
 fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
@@ -235,6 +249,9 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
         check_add(op, a, b, alpha, common)?;
     }
     check_dtypes(op, common)?;
+    if op == BinaryOp::Pow {
+        check_exponent(b, common)?;
+    }
     let rule = rule(op);
     let compute = match rule {
         Rule::Float if common.is_integral(true) => default_float(),

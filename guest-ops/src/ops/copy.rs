@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::factory::check_placement;
 use crate::ops::Outputs;
 use crate::rules::dims::expand;
+use crate::rules::dtype::checked_number;
 use crate::rules::layout::{contiguous_strides, strides_for, MemoryFormat};
 use crate::rules::overlap::{check_internal, check_partial};
 use crate::rules::propagate::preserve_strides;
@@ -19,6 +20,7 @@ fn copy_into(cx: &mut Ctx, src: Value, dst: &TensorMeta) -> Result<()> {
     let src = match src {
         Value::Number(value) => {
             check_internal(dst)?;
+            let value = checked_number(value, dst.dtype)?;
             return cx.k.fill(dst, value).map_err(failed("fill"));
         }
         Value::Tensor(src) => src,

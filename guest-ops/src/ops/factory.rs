@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::{output, resize_output};
 use crate::ops::{Dest, Outputs};
 use crate::rules::dims::expand;
-use crate::rules::dtype::{default_float, number_for};
+use crate::rules::dtype::{checked_number, default_float};
 use crate::rules::layout::{strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::broadcast_all;
@@ -186,7 +186,7 @@ pub fn fill(args: &Args, cx: &mut Ctx) -> Outputs {
 }
 
 fn fill_with(cx: &mut Ctx, this: &TensorMeta, value: Scalar) -> Result<()> {
-    let value = number_for(value, this.dtype)?;
+    let value = checked_number(value, this.dtype)?;
     cx.k.fill(this, value).map_err(failed("fill"))
 }
 

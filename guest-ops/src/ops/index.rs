@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
-use crate::rules::dtype::number_for;
+use crate::rules::dtype::checked_number;
 use crate::rules::overlap::{check_internal, check_none, check_partial};
 use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
 use crate::types::{GatherOp, Operand, Output, Scalar, ScalarType, ScatterOp, TensorMeta};
@@ -127,11 +127,14 @@ fn scatter_with(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs
         is_index(index.dtype) || numel(&index.sizes)? == 0,
         "{name}(): Expected dtype int64 for index"
     );
-    if let Value::Tensor(s) = src {
-        ensure!(
+    match src {
+        Value::Tensor(s) => ensure!(
             s.dtype == x.dtype,
             "{name}(): Expected self.dtype to be equal to src.dtype"
-        );
+        ),
+        Value::Number(value) => {
+            checked_number(value, x.dtype)?;
+        }
     }
     check_scatter_shapes(x, d, index, src)?;
     let src = operand(src);
@@ -254,7 +257,7 @@ pub fn masked_fill(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             v.dim()
         ),
         Value::Number(n) => {
-            number_for(n, x.dtype)?;
+            checked_number(n, x.dtype)?;
         }
     }
     let shape = broadcast(&x.sizes, &mask.sizes)?;

@@ -9,7 +9,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::index::{check_index_source, check_scatter_shapes, is_index};
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
-use crate::rules::dtype::check_not_bool;
+use crate::rules::dtype::{check_not_bool, checked_number};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::wrap_dim;
 use crate::types::{LibraryOp, Reduction, Scalar, ScalarType, TensorMeta};
@@ -161,6 +161,7 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
                 !matches!(value, Scalar::Complex(_)) || x.dtype.is_complex(),
                 "{OP}: Converting complex Scalar to non-complex type is not supported"
             );
+            checked_number(value, x.dtype)?;
             let op = LibraryOp::IndexFill((d as i64, Some(value)));
             write(args, cx, Form::InPlace, op, &[index])
         }

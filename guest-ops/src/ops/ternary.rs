@@ -6,7 +6,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{check_not_bool, number_for, ResultType};
+use crate::rules::dtype::{check_not_bool, checked_number, number_for, ResultType};
 use crate::types::{Scalar, ScalarType, TensorMeta, TernaryOp};
 
 /// `addcmul`/`addcdiv(self, tensor1, tensor2, *, value=1)` in all their forms.
@@ -33,7 +33,11 @@ pub fn addc(args: &Args, cx: &mut Ctx, form: Form, op: TernaryOp) -> Outputs {
         "addcdiv_cpu_out"
     };
     check_not_bool(common, kernel)?;
-    let value = match args.scalar_or(3, Scalar::Integer(1))? {
+    let value = args.scalar_or(3, Scalar::Integer(1))?;
+    if common.is_integral(false) {
+        checked_number(value, common)?;
+    }
+    let value = match value {
         // PyTorch reads `value` as the compute type: a float truncates for integer tensors.
         Scalar::Float(v) if common.is_integral(false) => Scalar::Integer(v as i64),
         other => other,
@@ -99,6 +103,11 @@ pub fn where_(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         }
     }
     let result = state.result().unwrap_or(ScalarType::Float32);
+    for v in [this, other] {
+        if let Value::Number(s) = v {
+            checked_number(s, result)?;
+        }
+    }
     let dest = form.dest(args)?;
     if let Dest::Out(_, out) = dest {
         ensure!(

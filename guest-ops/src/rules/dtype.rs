@@ -169,6 +169,60 @@ pub fn number_for(s: Scalar, dtype: ScalarType) -> Result<Scalar> {
     }
 }
 
+/// A Python number as a kernel of `dtype` takes it where PyTorch converts it with
+/// `checked_convert` (`fill_`, `clamp`, `alpha`, ...): a value out of `dtype`'s range is an
+/// error there, while a wrapped number in arithmetic wraps around.
+pub fn checked_number(s: Scalar, dtype: ScalarType) -> Result<Scalar> {
+    ensure!(
+        !overflows(s, dtype),
+        "value cannot be converted to type {} without overflow",
+        cpp_name(dtype)
+    );
+    number_for(s, dtype)
+}
+
+/// c10's `overflows<To, From>`: any value fits a bool; an unsigned integer also takes the
+/// negatives of what it holds (two's complement); infinities fit floating types, NaN does
+/// not fit integers; a complex value fits a real type only with no imaginary part.
+fn overflows(s: Scalar, to: ScalarType) -> bool {
+    if to == ScalarType::Bool {
+        return false;
+    }
+    match s {
+        Scalar::Boolean(_) => false,
+        Scalar::Integer(v) => integer_overflows(v, to),
+        Scalar::Float(v) => float_overflows(v, to),
+        Scalar::Complex((re, im)) => {
+            (!to.is_complex() && im != 0.0) || float_overflows(re, to) || float_overflows(im, to)
+        }
+    }
+}
+
+fn integer_overflows(v: i64, to: ScalarType) -> bool {
+    if !to.is_integral(false) {
+        return float_overflows(v as f64, to);
+    }
+    let (lowest, max) = to.limits();
+    let (lowest, max) = (lowest as i128, max as i128);
+    let v = i128::from(v);
+    if to == ScalarType::Uint8 {
+        return v > max || -v > max;
+    }
+    v < lowest || v > max
+}
+
+fn float_overflows(v: f64, to: ScalarType) -> bool {
+    let integral = to.is_integral(false);
+    if v.is_infinite() && !integral {
+        return false;
+    }
+    if v.is_nan() {
+        return integral;
+    }
+    let (lowest, max) = to.limits();
+    v < lowest || v > max
+}
+
 /// The dtype of a Python number before wrapping (`int` -> Long, `float` -> Double).
 pub fn scalar_dtype(s: Scalar) -> ScalarType {
     match s {
@@ -306,6 +360,31 @@ fn combine(higher: Option<ScalarType>, lower: Option<ScalarType>) -> Option<Scal
 mod tests {
     use super::*;
     use ScalarType::*;
+
+    #[test]
+    fn checked_numbers_follow_c10_overflows() {
+        let fits = |s, t| checked_number(s, t).is_ok();
+        assert!(fits(Scalar::Integer(-255), Uint8) && !fits(Scalar::Integer(-256), Uint8));
+        assert!(fits(Scalar::Integer(255), Uint8) && !fits(Scalar::Integer(256), Uint8));
+        assert!(!fits(Scalar::Float(-1.0), Uint8) && !fits(Scalar::Float(255.5), Uint8));
+        assert!(fits(Scalar::Integer(-128), Int8) && !fits(Scalar::Integer(128), Int8));
+        assert!(fits(Scalar::Integer(i64::MAX), Int64) && fits(Scalar::Integer(2), Bool));
+        assert!(!fits(Scalar::Float(f64::NAN), Int32) && fits(Scalar::Float(f64::NAN), Float16));
+        assert!(!fits(Scalar::Float(f64::INFINITY), Int32));
+        assert!(
+            fits(Scalar::Float(f64::INFINITY), Float32) && !fits(Scalar::Float(1e300), Float32)
+        );
+        assert!(fits(Scalar::Float(65504.0), Float16) && !fits(Scalar::Integer(70000), Float16));
+        assert!(!fits(Scalar::Complex((1.0, 1.0)), Float32));
+        assert_eq!(
+            checked_number(Scalar::Complex((1.0, 0.0)), Float32).ok(),
+            Some(Scalar::Float(1.0))
+        );
+        let message = checked_number(Scalar::Integer(300), Uint8)
+            .unwrap_err()
+            .message;
+        assert!(message.contains("value cannot be converted to type uint8_t without overflow"));
+    }
 
     const ALL: [ScalarType; 10] = [
         Uint8, Int8, Int16, Int32, Int64, Float16, Float32, Float64, Bool, Bfloat16,

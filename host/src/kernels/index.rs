@@ -22,14 +22,17 @@ pub fn scatter(
     src: Result<Tensor, Scalar>,
     alpha: &Scalar,
 ) -> Result<Tensor, TchError> {
+    // A value goes as a tensor: tch's Scalar would panic when a bad index fails the call.
+    let value_src =
+        |value: Scalar| super::number(&value, (x.kind(), x.device()))?.f_expand_as(index);
     match (op, src) {
         (ScatterOp::Assign, Ok(src)) => x.f_scatter(dim, index, &src),
-        (ScatterOp::Assign, Err(value)) => x.f_scatter_value(dim, index, scalar(&value)),
+        (ScatterOp::Assign, Err(value)) => x.f_scatter(dim, index, &value_src(value)?),
         (ScatterOp::Add, Ok(src)) => x.f_scatter_add(dim, index, &src),
-        (ScatterOp::Add, Err(value)) => x.f_scatter_value_reduce(dim, index, scalar(&value), "add"),
+        (ScatterOp::Add, Err(value)) => x.f_scatter_add(dim, index, &value_src(value)?),
         (ScatterOp::Multiply, Ok(src)) => x.f_scatter_reduce(dim, index, &src, "multiply"),
         (ScatterOp::Multiply, Err(value)) => {
-            x.f_scatter_value_reduce(dim, index, scalar(&value), "multiply")
+            x.f_internal_scatter_reduce(dim, index, &value_src(value)?, "prod", true)
         }
         (ScatterOp::IndexAdd, Ok(src)) => {
             let src = if super::is_one(alpha) {

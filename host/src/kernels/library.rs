@@ -7,7 +7,7 @@ use tch::{Device, Kind, TchError, Tensor};
 use super::{aten, embedding_bag, optim, recurrent, recurrent_layer};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
-    LibraryOp, Reduction, Scalar, TensorMeta,
+    LibraryOp, Reduction, TensorMeta,
 };
 
 fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
@@ -277,13 +277,11 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::IndexCopy(dim) => {
             input(inputs, 0)?.f_index_copy(*dim, input(inputs, 1)?, input(inputs, 2)?)
         }
-        LibraryOp::IndexFill((dim, Some(value @ Scalar::Complex(_)))) => {
+        // As a tensor: tch's Scalar would panic when a bad index fails the call.
+        LibraryOp::IndexFill((dim, Some(value))) => {
             let x = input(inputs, 0)?;
             let value = super::number(value, (x.kind(), x.device()))?;
             x.f_index_fill_int_tensor(*dim, input(inputs, 1)?, &value)
-        }
-        LibraryOp::IndexFill((dim, Some(value))) => {
-            input(inputs, 0)?.f_index_fill(*dim, input(inputs, 1)?, super::scalar(value))
         }
         LibraryOp::Isin(p) => isin(inputs, p),
         LibraryOp::MaxUnpool((size, stride, padding)) => {
