@@ -2,11 +2,13 @@
 client, and loading onto `remote` rebuilds each tensor on its own storage, views included."""
 
 import io
+import pickle
 
 import pytest
 import torch
 import torch_remote  # noqa: F401
 from torch import nn
+from torch.utils.dlpack import from_dlpack, to_dlpack
 
 
 def round_trip(obj, **load_options):
@@ -59,3 +61,33 @@ def test_set_storage_checks_bounds():
     t.set_(storage, 1, (3,), (1,))
     t.fill_(2.0)
     assert t.cpu().tolist() == [2.0, 2.0, 2.0]
+
+
+def test_pickle_round_trips_tensors_views_and_modules():
+    x = torch.arange(6.0).reshape(2, 3)
+    remote = x.to("remote")
+    for original, expected in [(remote, x), (remote[:, 1:], x[:, 1:])]:
+        copy = pickle.loads(pickle.dumps(original))
+        assert copy.device == original.device
+        assert torch.equal(copy.cpu(), expected)
+    model = nn.Linear(3, 2).to("remote")
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.weight.device.type == "remote"
+    assert torch.equal(copy.weight.cpu(), model.weight.cpu())
+
+
+def test_legacy_save_reads_the_remote_bytes():
+    buffer = io.BytesIO()
+    torch.save(torch.arange(4.0, device="remote"), buffer, _use_new_zipfile_serialization=False)
+    buffer.seek(0)
+    assert torch.equal(torch.load(buffer, weights_only=False).cpu(), torch.arange(4.0))
+
+
+def test_dlpack_round_trip_shares_the_remote_storage():
+    x = torch.arange(5.0, device="remote")
+    for view, expected in [(x, torch.arange(5.0)), (x[2:], torch.arange(2.0, 5.0))]:
+        back = from_dlpack(to_dlpack(view))
+        assert back.device == x.device
+        assert torch.equal(back.cpu(), expected)
+    from_dlpack(to_dlpack(x[1:])).mul_(10)
+    assert x.cpu().tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]

@@ -185,13 +185,38 @@ c10::Storage make_storage(uint64_t id, uint64_t nbytes, c10::DeviceIndex device)
                       /*resizable=*/true);
 }
 
-uint64_t storage_id(const at::Tensor& t) {
-  return reinterpret_cast<uint64_t>(t.storage().data_ptr().get_context());
+// Where a storage's bytes are: the remote storage and a byte offset into it.
+struct StoragePlace {
+  uint64_t id;
+  uint64_t byte_offset;
+};
+
+// The bit where storage ids keep their device (`DEVICE_SHIFT` in python/src/kernels.rs).
+constexpr uint64_t kDeviceShift = 56;
+
+// A storage made here holds its id as context. One that wraps a remote pointer made elsewhere
+// (`from_blob`: serialization's device-to-host copy, DLPack) has only that pointer, which is
+// the storage's (id << 32, so without the device bits) plus a byte offset.
+StoragePlace place_of(const c10::Storage& s) {
+  const auto& p = s.data_ptr();
+  if (p.get_deleter() == &release) return {reinterpret_cast<uint64_t>(p.get_context()), 0};
+  const auto ptr = reinterpret_cast<uint64_t>(p.get());
+  const auto device = static_cast<uint64_t>(s.device().index());
+  return {(ptr >> 32) | (device << kDeviceShift), ptr & 0xffffffffu};
 }
 
+uint64_t storage_id(const at::Tensor& t) { return place_of(t.storage()).id; }
+
+std::string describe(const at::Tensor& t);
+
 TrMeta meta_of(const at::Tensor& t) {
-  return TrMeta{t.sizes().data(), t.strides().data(), static_cast<uint64_t>(t.dim()), t.storage_offset(),
-                static_cast<int32_t>(t.scalar_type()), storage_id(t)};
+  const auto place = place_of(t.storage());
+  const auto itemsize = static_cast<uint64_t>(t.element_size());
+  TORCH_CHECK(place.byte_offset % itemsize == 0, "remote: ", describe(t), " starts ", place.byte_offset,
+              " bytes into its storage, which is not a whole number of elements");
+  const auto offset = t.storage_offset() + static_cast<int64_t>(place.byte_offset / itemsize);
+  return TrMeta{t.sizes().data(), t.strides().data(), static_cast<uint64_t>(t.dim()), offset,
+                static_cast<int32_t>(t.scalar_type()), place.id};
 }
 
 std::string describe(const at::Tensor& t) {
@@ -241,8 +266,7 @@ struct ArgBuilder {
                 s.device().str(), "; move it with .to(\"remote\") first");
     const int64_t nbytes = static_cast<int64_t>(s.nbytes());
     const int64_t stride = 1;
-    TrMeta meta{&nbytes, &stride, 1, 0, static_cast<int32_t>(c10::ScalarType::Byte),
-                reinterpret_cast<uint64_t>(s.data_ptr().get_context())};
+    TrMeta meta{&nbytes, &stride, 1, 0, static_cast<int32_t>(c10::ScalarType::Byte), place_of(s).id};
     tr_args_tensor(handle, &meta, 0);
   }
 
@@ -346,7 +370,7 @@ at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const st
         break;
       }
       if (v.isStorage() && v.toStorage().device().type() == kRemote &&
-          reinterpret_cast<uint64_t>(v.toStorage().data_ptr().get_context()) == meta.storage) {
+          place_of(v.toStorage()).id == meta.storage) {
         out = at::detail::make_tensor<c10::TensorImpl>(c10::Storage(v.toStorage()),
                                                        c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), dtype);
         break;
