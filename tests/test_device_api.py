@@ -80,6 +80,56 @@ def test_rng_state_round_trips():
         torch.remote.set_rng_state(torch.zeros(3, dtype=torch.uint8))
 
 
+def _draws(generator=None):
+    device = "remote"
+    return torch.cat(
+        [
+            torch.randn(3, device=device, generator=generator),
+            torch.rand(2, device=device, generator=generator),
+            torch.randperm(4, device=device, generator=generator).float(),
+        ]
+    ).cpu()
+
+
+def test_each_generator_keeps_its_own_state():
+    """As on the CPU: seeding or drawing from one generator leaves the others alone."""
+    torch.manual_seed(0)
+    default = _draws()
+    torch.manual_seed(0)
+    generator = torch.Generator(device="remote").manual_seed(9)
+    assert torch.equal(_draws(), default)
+    first = _draws(generator)
+    generator.manual_seed(9)
+    torch.manual_seed(123)
+    _draws()
+    assert torch.equal(_draws(generator), first)
+    assert torch.equal(_draws(torch.Generator(device="remote").manual_seed(9)), first)
+    assert not torch.equal(first, default)
+    torch.manual_seed(0)
+    _draws(generator)
+    assert torch.equal(_draws(), default)
+
+
+def test_generator_state_and_clone_come_from_the_host():
+    generator = torch.Generator(device="remote")
+    assert generator.initial_seed() == torch.Generator().initial_seed()
+    generator.manual_seed(3)
+    _draws(generator)
+    state = generator.get_state()
+    clone = generator.clone_state()
+    after = _draws(generator)
+    assert torch.equal(_draws(clone), after)
+    generator.set_state(state)
+    assert torch.equal(_draws(generator), after)
+
+
+def test_a_cpu_generator_is_refused_as_on_cuda():
+    with pytest.raises(
+        RuntimeError, match="Expected a 'remote' device type for generator but found 'cpu'"
+    ):
+        torch.randn(2, device="remote", generator=torch.Generator())
+
+
 @pytest.mark.parametrize("reentrant", [False, True])
 def test_checkpoint_replays_dropout_masks(reentrant):
     # Activation checkpointing runs the forward again in the backward: the remote random

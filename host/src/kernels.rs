@@ -23,7 +23,7 @@ mod recurrent;
 mod recurrent_layer;
 mod resample;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
@@ -41,6 +41,12 @@ use plan::Step;
 
 pub type KernelResult = Result<(), String>;
 
+/// c10's `default_rng_seed_val`: the seed of a generator nobody seeded.
+const DEFAULT_SEED: u64 = 67_280_421_310_721;
+
+/// The most generator states one session keeps.
+const MAX_GENERATORS: usize = 4096;
+
 /// libtorch's default generator is process-wide; sessions take turns with it.
 static RNG: Mutex<()> = Mutex::new(());
 
@@ -53,6 +59,9 @@ pub struct TchKernels {
     fault: Option<String>,
     seed: u64,
     random_ops: u64,
+    /// The generator whose state `seed` and `random_ops` are, and the others' states.
+    generator: u64,
+    generators: HashMap<u64, (u64, u64)>,
     /// The steps of the op being run, while its lowering is being recorded.
     recording: Option<Vec<Step>>,
 }
@@ -65,6 +74,8 @@ impl TchKernels {
             fault: None,
             seed: 0,
             random_ops: 0,
+            generator: 0,
+            generators: HashMap::new(),
             recording: None,
         }
     }
@@ -136,6 +147,23 @@ impl TchKernels {
 
     pub fn rng_state(&self) -> (u64, u64) {
         (self.seed, self.random_ops)
+    }
+
+    /// Makes generator `id`'s state the one random ops use; a generator not seen before
+    /// starts from c10's default seed, as a new `torch.Generator` does.
+    pub fn select_generator(&mut self, id: u64) {
+        if id == self.generator {
+            return;
+        }
+        if self.generators.len() >= MAX_GENERATORS && !self.generators.contains_key(&id) {
+            // The client names generators; a flood of new names must not grow the host.
+            self.generators.retain(|&kept, _| kept == 0);
+        }
+        self.generators
+            .insert(self.generator, (self.seed, self.random_ops));
+        let fresh = if id == 0 { (0, 0) } else { (DEFAULT_SEED, 0) };
+        (self.seed, self.random_ops) = self.generators.remove(&id).unwrap_or(fresh);
+        self.generator = id;
     }
 
     fn view(&self, meta: &TensorMeta) -> Result<Tensor, String> {

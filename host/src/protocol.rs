@@ -12,7 +12,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::guest::{Arg, ScalarType, SizeQuery, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest header accepted: op batches are bounded by the client's flush size.
 pub const MAX_HEADER_BYTES: u32 = 64 << 20;
@@ -63,6 +63,9 @@ pub enum ClientMessage {
     /// Sets the random state of the session's ops: a seed, and how many random ops ran since
     /// it was set (0 for a fresh seed; a saved state's count to go back to it).
     Seed { seed: u64, offset: u64 },
+    /// The random state that later ops, `Seed` and `Stats` use: 0 for the device's default
+    /// generator, another id for one of the client's `torch.Generator`s.
+    Generator { id: u64 },
     /// Starts the peak of live bytes again from the bytes live now.
     ResetPeak,
     /// Asks for the bytes of a tensor, densely packed in its dtype; answered by `Data`.

@@ -97,6 +97,10 @@ impl Session {
                 self.runtime.kernels().set_rng_state(seed, offset);
                 None
             }
+            ClientMessage::Generator { id } => {
+                self.runtime.kernels().select_generator(id);
+                None
+            }
             ClientMessage::ResetPeak => {
                 self.storages().reset_peak();
                 None

@@ -38,7 +38,8 @@ struct TrMeta {
 uint64_t tr_storage_alloc(uint64_t nbytes, int32_t device);
 const char* tr_last_error();
 uint64_t tr_storage_resize(uint64_t id, uint64_t old_nbytes, uint64_t new_nbytes);
-void tr_manual_seed(int32_t device, uint64_t seed);
+void tr_generator_seed(int32_t device, uint64_t generator, uint64_t seed, uint64_t offset);
+const char* tr_generator_state(int32_t device, uint64_t generator, uint64_t* seed, uint64_t* offset);
 void tr_storage_release(uint64_t id);
 int32_t tr_device_count();
 int32_t tr_max_devices();
@@ -57,6 +58,7 @@ void tr_args_scalar_bool(void* args, int32_t value);
 void tr_args_scalar_complex(void* args, double re, double im);
 void tr_args_dtype(void* args, int32_t dtype);
 void tr_args_none(void* args);
+void tr_args_generator(void* args, uint64_t id);
 void tr_args_str(void* args, const char* value, uint64_t len);
 void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype, int32_t device);
 const char* tr_result_error(const void* result, int32_t* kind);
@@ -242,6 +244,8 @@ at::Tensor on_remote(const at::Tensor& t, const std::string& op, c10::DeviceInde
               "; move it with .to(\"remote\") first");
 }
 
+uint64_t generator_id(const at::Generator& g);
+
 struct ArgBuilder {
   void* handle = tr_args_new();
   std::string op;
@@ -268,6 +272,14 @@ struct ArgBuilder {
     const int64_t stride = 1;
     TrMeta meta{&nbytes, &stride, 1, 0, static_cast<int32_t>(c10::ScalarType::Byte), place_of(s).id};
     tr_args_tensor(handle, &meta, 0);
+  }
+
+  // The op draws from this generator: the host selects its state around the op.
+  void generator(const at::Generator& g) {
+    if (!g.defined()) return tr_args_none(handle);
+    TORCH_CHECK(g.device().type() == kRemote, op, ": Expected a 'remote' device type for generator but found '",
+                c10::DeviceTypeName(g.device().type(), /*lower_case=*/true), "'");
+    tr_args_generator(handle, generator_id(g));
   }
 
   void scalar(const c10::Scalar& s) {
@@ -333,7 +345,7 @@ struct ArgBuilder {
       auto s = v.toStringRef();
       return tr_args_str(handle, s.data(), s.size());
     }
-    if (v.isGenerator()) return tr_args_none(handle);
+    if (v.isGenerator()) return generator(v.toGenerator());
     if (v.isStorage()) return storage(v.toStorage());
     TORCH_CHECK_NOT_IMPLEMENTED(false, op, ": argument '", arg.name(), "' of type ", arg.type()->str(),
                                 " is not supported on remote");
@@ -735,15 +747,21 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
   c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(tr_max_devices()); }
 };
 
-// Seeds live on the host; this generator only remembers the seed it passed on.
+// Random states live on the host, one per generator: the device's default (id 0) and each
+// `torch.Generator(device="remote")`. This object remembers the seed it passed on.
 struct RemoteGenerator final : c10::GeneratorImpl {
-  explicit RemoteGenerator(c10::DeviceIndex device)
-      : c10::GeneratorImpl(c10::Device(kRemote, device), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)) {}
+  // A new generator starts from c10's default seed, as a new CPU or CUDA generator does.
+  explicit RemoteGenerator(c10::DeviceIndex device, uint64_t id)
+      : c10::GeneratorImpl(c10::Device(kRemote, device), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)),
+        id_(id),
+        seed_(id == 0 ? 0 : c10::default_rng_seed_val) {}
+
+  uint64_t id() const { return id_; }
 
   void set_current_seed(uint64_t seed) override {
     seed_ = seed;
     offset_ = 0;
-    tr_manual_seed(device().index(), seed);
+    tr_generator_seed(device().index(), id_, seed, 0);
   }
   uint64_t current_seed() const override { return seed_; }
   uint64_t seed() override {
@@ -756,26 +774,37 @@ struct RemoteGenerator final : c10::GeneratorImpl {
     TORCH_CHECK(state.numel() == 2 && state.dtype() == caffe2::TypeMeta::Make<int64_t>(),
                 "remote: a generator state is 2 int64 values (seed, offset)");
     const auto* values = static_cast<const int64_t*>(state.data());
-    set_current_seed(static_cast<uint64_t>(values[0]));
+    seed_ = static_cast<uint64_t>(values[0]);
     offset_ = static_cast<uint64_t>(values[1]);
+    tr_generator_seed(device().index(), id_, seed_, offset_);
   }
+  // A `torch.Generator`'s state is read from the host, where its ops advanced it.
   c10::intrusive_ptr<c10::TensorImpl> get_state() const override {
+    auto [seed, offset] = std::pair{seed_, offset_};
+    if (id_ != 0) check(tr_generator_state(device().index(), id_, &seed, &offset));
     auto state = at::empty({2}, at::kLong);
-    state.data_ptr<int64_t>()[0] = static_cast<int64_t>(seed_);
-    state.data_ptr<int64_t>()[1] = static_cast<int64_t>(offset_);
+    state.data_ptr<int64_t>()[0] = static_cast<int64_t>(seed);
+    state.data_ptr<int64_t>()[1] = static_cast<int64_t>(offset);
     return state.getIntrusivePtr();
   }
   RemoteGenerator* clone_impl() const override {
-    auto* copy = new RemoteGenerator(device().index());
-    copy->seed_ = seed_;
-    copy->offset_ = offset_;
+    auto* copy = new RemoteGenerator(device().index(), next_id());
+    copy->set_state(*get_state());
     return copy;
   }
 
+  static uint64_t next_id() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1);
+  }
+
  private:
-  uint64_t seed_ = 0;
+  uint64_t id_;
+  uint64_t seed_;
   uint64_t offset_ = 0;
 };
+
+uint64_t generator_id(const at::Generator& g) { return g.get<RemoteGenerator>()->id(); }
 
 struct RemoteHooks final : at::PrivateUse1HooksInterface {
   // One default generator per device index, made on first use and never freed (PyTorch
@@ -786,11 +815,11 @@ struct RemoteHooks final : at::PrivateUse1HooksInterface {
     const auto index = device < 0 ? g_current_device.load() : device;
     std::lock_guard<std::mutex> guard(lock);
     auto& slot = generators.at(index);
-    if (!slot) slot = std::make_unique<at::Generator>(at::make_generator<RemoteGenerator>(index));
+    if (!slot) slot = std::make_unique<at::Generator>(at::make_generator<RemoteGenerator>(index, 0));
     return *slot;
   }
   at::Generator getNewGenerator(c10::DeviceIndex device) const override {
-    return at::make_generator<RemoteGenerator>(device < 0 ? 0 : device);
+    return at::make_generator<RemoteGenerator>(device < 0 ? 0 : device, RemoteGenerator::next_id());
   }
   // Storages do not grow in place: the bytes move to a new storage on the host.
   void resizePrivateUse1Bytes(const c10::Storage& storage, size_t nbytes) const override {

@@ -554,6 +554,28 @@ impl Core {
         self.send_in_order(device, ClientMessage::Seed { seed, offset }, &[])
     }
 
+    /// Makes generator `id` (0: the device's default) the one `remote:{device}`'s next ops
+    /// draw from; the host keeps each generator's state.
+    pub fn select_generator(&mut self, device: usize, id: u64) -> Result<()> {
+        self.check_device("generator", device)?;
+        self.send_in_order(device, ClientMessage::Generator { id }, &[])
+    }
+
+    /// Seeds generator `id` of `remote:{device}`, or puts it back to a saved state.
+    pub fn seed_generator(&mut self, device: usize, id: u64, seed: u64, offset: u64) -> Result<()> {
+        self.select_generator(device, id)?;
+        self.set_rng_state(device, seed, offset)?;
+        self.select_generator(device, 0)
+    }
+
+    /// Generator `id`'s state on `remote:{device}`: its seed and the random ops it ran since.
+    pub fn generator_state(&mut self, device: usize, id: u64) -> Result<(u64, u64)> {
+        self.select_generator(device, id)?;
+        let stats = self.host_stats(device);
+        self.select_generator(device, 0)?;
+        Ok(stats?.rng)
+    }
+
     pub fn reset_peak(&mut self, device: usize) -> Result<()> {
         self.check_device("reset_peak_memory_stats", device)?;
         self.send_in_order(device, ClientMessage::ResetPeak, &[])

@@ -118,6 +118,8 @@ pub struct ArgList {
     list: Option<Vec<Option<TensorMeta>>>,
     optional_list: bool,
     error: Option<String>,
+    /// The `torch.Generator` the op draws from, when it is not the device's default.
+    generator: Option<u64>,
 }
 
 impl ArgList {
@@ -273,6 +275,18 @@ pub unsafe extern "C" fn tr_args_none(a: *mut c_void) {
     unsafe { args(a) }.push(Arg::None);
 }
 
+/// A `Generator?` argument naming generator `id`: the guest sees none (random ops draw from
+/// whatever state the host has selected), the host is told to select `id` around the op.
+///
+/// # Safety
+/// `a` is a live argument list.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_generator(a: *mut c_void, id: u64) {
+    let list = unsafe { args(a) };
+    list.push(Arg::None);
+    list.generator = (id != 0).then_some(id);
+}
+
 /// # Safety
 /// `a` is a live argument list; `value` holds `len` bytes.
 #[no_mangle]
@@ -310,7 +324,13 @@ fn run_dispatch(
     if let Some(dtype) = default_float {
         core.set_default_float(dtype);
     }
-    core.dispatch(device, name, overload, list.args)
+    let Some(generator) = list.generator else {
+        return core.dispatch(device, name, overload, list.args);
+    };
+    core.select_generator(device, generator)?;
+    let dispatched = core.dispatch(device, name, overload, list.args);
+    core.select_generator(device, 0)?;
+    dispatched
 }
 
 /// Runs `name.overload` on remote device `device`.
@@ -507,21 +527,45 @@ pub extern "C" fn tr_storage_resize(id: u64, old_nbytes: u64, new_nbytes: u64) -
     )
 }
 
-/// Seeds the random ops of remote device `device`.
+/// Puts generator `generator` (0: the default one) of remote device `device` at `seed`
+/// with `offset` random ops run since.
 #[no_mangle]
-pub extern "C" fn tr_manual_seed(device: i32, seed: u64) {
+pub extern "C" fn tr_generator_seed(device: i32, generator: u64, seed: u64, offset: u64) {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
     guarded(
         || (),
         || {
             if let Ok(mut guard) = session::attached_core() {
-                let _ = guard
-                    .as_mut()
-                    .expect("attached")
-                    .set_rng_state(device, seed, 0);
+                let core = guard.as_mut().expect("attached");
+                let _ = match generator {
+                    0 => core.set_rng_state(device, seed, offset),
+                    id => core.seed_generator(device, id, seed, offset),
+                };
             }
         },
     )
+}
+
+/// Generator `generator`'s state on remote device `device` into `seed` and `offset`; null,
+/// or the error.
+///
+/// # Safety
+/// `seed` and `offset` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn tr_generator_state(
+    device: i32,
+    generator: u64,
+    seed: *mut u64,
+    offset: *mut u64,
+) -> *const c_char {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
+    on_core("reading a generator's state", |core| {
+        let state = core.generator_state(device, generator);
+        let (s, o) = state.map_err(|e| e.to_string())?;
+        // SAFETY: guaranteed by the caller.
+        unsafe { (*seed, *offset) = (s, o) };
+        Ok(())
+    })
 }
 
 #[no_mangle]
