@@ -121,3 +121,37 @@ def test_reductions_keep_the_dtype_asked_for(reduce):
     expected = reduce(x)
     assert got.dtype == expected.dtype
     assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.searchsorted(torch.tensor([1, 2, 3], device=d), 2.5),
+        lambda d: torch.searchsorted(torch.tensor([1.0, 2.0, 3.0], device=d), 2, right=True),
+        lambda d: torch.searchsorted(torch.tensor([1.0, 2.0], device=d), 2, out_int32=True),
+        lambda d: torch.searchsorted(
+            torch.tensor([3.0, 1.0, 2.0], device=d), 2.5, sorter=torch.tensor([1, 2, 0], device=d)
+        ),
+    ],
+)
+def test_searchsorted_of_a_number(call):
+    expected, result = call("cpu"), call("remote")
+    assert result.dtype == expected.dtype and result.shape == expected.shape == ()
+    assert torch.equal(result.cpu(), expected)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.searchsorted(torch.ones(2, 3, device=d), 2.5),
+        lambda d: torch.ones(2, device=d) & torch.ones(2, device=d),
+        lambda d: torch.ones(2, device=d) ^ torch.ones(2, device=d),
+        lambda d: torch.ones(2, 2, device=d).mm(torch.ones(2, 2, dtype=torch.double, device=d)),
+    ],
+)
+def test_refusals_carry_the_cpus_message(call):
+    with pytest.raises(Exception) as on_cpu:
+        call("cpu")
+    with pytest.raises(type(on_cpu.value)) as on_remote:
+        call("remote")
+    assert str(on_cpu.value).splitlines()[0] in str(on_remote.value)

@@ -123,7 +123,12 @@ fn check_dtypes(op: BinaryOp, common: ScalarType) -> Result<()> {
     match op {
         BitwiseAnd | BitwiseOr | BitwiseXor => ensure_kernel!(
             common.is_integral(true),
-            "\"bitwise_cpu\" not implemented for '{}'",
+            "\"bitwise_{}_cpu\" not implemented for '{}'",
+            match op {
+                BitwiseAnd => "and",
+                BitwiseOr => "or",
+                _ => "xor",
+            },
             common.name()
         ),
         DivTrunc | DivFloor | Remainder | Fmod => ensure_kernel!(

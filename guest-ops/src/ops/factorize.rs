@@ -900,8 +900,6 @@ pub fn lu(args: &Args, cx: &mut Ctx) -> Outputs {
     lower(cx, LinalgOp::Lu(pivot), std::slice::from_ref(a), outs)
 }
 
-/// `_linalg_check_errors(info, api_name, *, is_matrix)`: the host fails the op, with
-/// PyTorch's message, where an info is not 0; the failure shows at the next wait, so no
 /// `linalg_matrix_exp(self)`: the exponential of each square matrix, contiguous; matrices
 /// of size 0 or 1 keep `self`'s layout, as PyTorch computes them as `clone` and `exp`.
 pub fn matrix_exp(args: &Args, cx: &mut Ctx) -> Outputs {
@@ -930,6 +928,8 @@ pub fn matrix_exp(args: &Args, cx: &mut Ctx) -> Outputs {
     launch(cx, LibraryOp::MatrixExp, std::slice::from_ref(x), vec![out])
 }
 
+/// `_linalg_check_errors(info, api_name, *, is_matrix)`: the host fails the op, with
+/// PyTorch's message, where an info is not 0; the failure shows at the next wait, so no
 /// linalg call waits for the host.
 pub fn check_errors(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;

@@ -244,7 +244,33 @@ fn check_searchable(seq: &TensorMeta, values: &TensorMeta) -> Result<()> {
 /// sorter=None)` and `.Tensor_out`: each value's insertion index, shaped like `self`.
 pub fn searchsorted(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(6 + form.out_len())?;
-    let (seq, values) = (args.tensor(0)?, args.tensor(1)?);
+    search(args, cx, form, args.tensor(1)?)
+}
+
+/// `searchsorted.Scalar(sorted_sequence, self, ...)` and `.Scalar_out`: the insertion index
+/// of one number, 0-dim; PyTorch wraps the number in a tensor of its own dtype.
+pub fn searchsorted_scalar(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(6 + form.out_len())?;
+    let seq = args.tensor(0)?;
+    ensure!(
+        seq.dim() == 1,
+        "torch.searchsorted(): input value can be a scalar only when boundaries tensor \
+         dimension is 1, but we got boundaries tensor dim({}) and input value's dim(0) \
+         numel(1)",
+        seq.dim()
+    );
+    let value = args.scalar(1)?;
+    let number = cx.empty_contiguous(&[], scalar_dtype(value))?;
+    cx.k.fill(&number, value).map_err(failed("fill"))?;
+    let outputs = search(args, cx, form, &number);
+    cx.free(&number);
+    outputs
+}
+
+/// `searchsorted` of `values` in the sorted sequence of argument 0, with the options that
+/// follow argument 1.
+fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs {
+    let seq = args.tensor(0)?;
     let out_int32 = args.bool_or(2, false)?;
     let right = search_right(args.opt_str(4)?, args.bool_or(3, false)?)?;
     let sorter = args.opt_tensor(5)?;

@@ -49,8 +49,8 @@ pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     ensure!(
         a.dtype == b.dtype,
         "expected m1 and m2 to have the same dtype, but got: {} != {}",
-        a.dtype.name(),
-        b.dtype.name()
+        a.dtype.type_meta_name(),
+        b.dtype.type_meta_name()
     );
     check_not_bool(a.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[a.sizes[0], b.sizes[1]], a.dtype)?;
@@ -409,7 +409,7 @@ mod tests {
         assert!(res
             .unwrap_err()
             .message
-            .contains("expected m1 and m2 to have the same dtype, but got: Float != Double"));
+            .contains("expected m1 and m2 to have the same dtype, but got: float != double"));
         let (res, _) = run(
             "mm",
             "out",

@@ -196,6 +196,12 @@ pub(super) const LINALG: &[Entry] = &[
     e("searchsorted", &["Tensor_out"], |a, c| {
         library::searchsorted(a, c, Out(6))
     }),
+    e("searchsorted", &["Scalar"], |a, c| {
+        library::searchsorted_scalar(a, c, F)
+    }),
+    e("searchsorted", &["Scalar_out"], |a, c| {
+        library::searchsorted_scalar(a, c, Out(6))
+    }),
     e(
         "isin",
         &["Tensor_Tensor", "Tensor_Scalar", "Scalar_Tensor"],
