@@ -192,3 +192,26 @@ def test_singular_matrix_fails_at_the_next_wait():
     with pytest.raises(RuntimeError, match=r"linalg\.inv.*singular"):
         inverse.cpu()
     torch.testing.assert_close(a.cpu(), torch.zeros(3, 3))
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        lambda d: torch.linalg.inv(torch.zeros(3, 3, device=d)),
+        lambda d: torch.linalg.cholesky(-torch.eye(3, device=d)),
+        lambda d: torch.linalg.solve(torch.zeros(2, 2, device=d), torch.ones(2, device=d)),
+    ],
+)
+@pytest.mark.parametrize("wait", ["cpu", "item", "synchronize"])
+def test_a_failed_factorization_is_a_linalg_error_at_the_wait(failing, wait):
+    with pytest.raises(torch.linalg.LinAlgError) as on_cpu:
+        failing("cpu")
+    result = failing("remote")
+    with pytest.raises(torch.linalg.LinAlgError) as on_remote:
+        {
+            "cpu": lambda: result.cpu(),
+            "item": lambda: result.sum().item(),
+            "synchronize": torch.remote.synchronize,
+        }[wait]()
+    assert str(on_cpu.value).splitlines()[0] in str(on_remote.value)
+    assert torch.ones(2, device="remote").sum().item() == 2.0

@@ -87,7 +87,11 @@ enum OutputKind : int32_t { kArgument = 0, kUpdated = 1, kTensor = 2, kTensorLis
 // The error kinds of tr_result_error, in the order of the WIT `error-kind` enum.
 enum ErrorKind : int32_t { kInvalidArgument = 0, kNotImplemented = 1, kKernelFailed = 2, kIndex = 3, kValue = 4 };
 
+// A host failure raised at a wait is a RuntimeError, as CUDA's asynchronous failures are;
+// one of `_linalg_check_errors` (a singular or non-definite matrix) is a LinAlgError, the
+// class the CPU and CUDA raise for it (`CoreError::is_linalg_failure` on the Rust side).
 [[noreturn]] void raise(const std::string& message, int32_t kind) {
+  TORCH_CHECK_LINALG(message.find("reported: _linalg_check_errors: ") == std::string::npos, message);
   if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
   TORCH_CHECK_INDEX(kind != kIndex, message);
   TORCH_CHECK_VALUE(kind != kValue, message);

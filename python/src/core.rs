@@ -51,6 +51,15 @@ pub enum CoreError {
     Guest(String),
 }
 
+impl CoreError {
+    /// Whether the host failed a `_linalg_check_errors` (a singular or non-definite matrix),
+    /// which PyTorch raises as a `LinAlgError` (so does csrc/remote.cpp's `raise`).
+    pub fn is_linalg_failure(&self) -> bool {
+        matches!(self, CoreError::Host(errors)
+            if errors.iter().any(|e| e.starts_with("_linalg_check_errors: ")))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, CoreError>;
 
 /// Client-side counters, as `torch.remote.stats()` shows them.

@@ -24,11 +24,14 @@ extern "C" {
     fn tr_set_current_device(device: i32);
 }
 
+pyo3::import_exception!(torch.linalg, LinAlgError);
+
 fn to_py(e: CoreError) -> PyErr {
     match e {
         CoreError::NotImplemented(m) => PyNotImplementedError::new_err(m),
         CoreError::Index(m) => PyIndexError::new_err(m),
         CoreError::Value(m) => PyValueError::new_err(m),
+        other if other.is_linalg_failure() => LinAlgError::new_err(other.to_string()),
         other => PyRuntimeError::new_err(other.to_string()),
     }
 }
