@@ -292,3 +292,35 @@ def test_inference_mode_views_of_normal_tensors_stay_normal_as_on_cpu():
         x.add_(1)
         assert view._version == x._version == 1, device
         torch.testing.assert_close(view.cpu(), x.view(3, 2).cpu())
+
+
+def test_to_remote_keeps_the_parameter_objects_as_cuda_does():
+    """An optimizer built before `model.to(device)` still steps the moved weights."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3)
+    results = []
+    for device in ["cpu", "remote"]:
+        torch.manual_seed(1)
+        model = nn.Linear(3, 2)
+        weight = model.weight
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        model.to(device)
+        assert model.weight is weight and isinstance(weight, nn.Parameter)
+        assert weight.device.type == device and weight.requires_grad
+        model(x.to(device)).square().sum().backward()
+        optimizer.step()
+        results.append([p.detach().cpu() for p in model.parameters()])
+    for cpu, remote in zip(*results, strict=True):
+        torch.testing.assert_close(remote, cpu)
+
+
+def test_parameter_data_and_lazy_modules_move_to_remote():
+    parameter = nn.Parameter(torch.ones(2))
+    parameter.data = torch.full((2,), 3.0, device="remote")
+    assert parameter.device.type == "remote"
+    assert torch.equal(parameter.detach().cpu(), torch.full((2,), 3.0))
+    lazy = nn.LazyLinear(2).to("remote")
+    assert lazy(torch.randn(3, 5, device="remote")).shape == (3, 2)
+    assert not torch._has_compatible_shallow_copy_type(
+        torch.ones(1, device="meta"), torch.ones(1, device="remote")
+    )

@@ -849,6 +849,21 @@ C10_REGISTER_GUARD_IMPL(PrivateUse1, RemoteGuardImpl);
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromBoxedFunction<&fallback>()); }
 
+// `Module.to("remote")` and `param.data = t` swap a tensor into the same Parameter, as they do
+// for CUDA, only where PyTorch deems the two tensors shallow-copy compatible: core PyTorch
+// knows its own dense backends and leaves PrivateUse1 to answer for itself. Strided tensors on
+// the CPU and on remote are.
+bool shallow_copy_compatible(const at::Tensor& self, const at::Tensor& from) {
+  const auto dense = [](const at::Tensor& t) {
+    return t.layout() == at::kStrided && (t.is_cpu() || t.device().type() == kRemote);
+  };
+  return dense(self) && dense(from);
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("_has_compatible_shallow_copy_type", TORCH_FN(shallow_copy_compatible));
+}
+
 // Copies to and from remote reach `_copy_from`, whose schema does not mark `dst` as written:
 // PyTorch's math-bit fallbacks would copy into a resolved clone of a conjugate or negative
 // `dst`. Only devices like remote call these ops, and the fallback above handles the bits.
