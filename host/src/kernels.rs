@@ -332,18 +332,41 @@ fn scalar(value: &Scalar) -> tch::Scalar {
     }
 }
 
-/// A 0-dim tensor of `kind` holding `value`, complex numbers included. The value is cast
-/// from its Python type (int64, double or complex double) the way a kernel casts a wrapped
-/// number, so an integer out of `kind`'s range wraps around as on PyTorch's CPU; ops that
-/// refuse such values had the guest check them.
+/// A 0-dim tensor of `kind` holding `value`, complex numbers included. A value out of
+/// `kind`'s range is cast from its Python type (int64, double) the way a kernel casts a
+/// wrapped number, so an integer wraps around as on PyTorch's CPU, where libtorch's Scalar
+/// conversion would refuse it (the ops that refuse such values had the guest check them).
 fn number(value: &Scalar, options: (Kind, tch::Device)) -> Result<Tensor, tch::TchError> {
     let wide = match *value {
         Scalar::Complex((re, im)) => Tensor::from_slice(&[re, im]).f_view_as_complex()?,
+        _ if converts_checked(value, options.0) => {
+            return Tensor::f_scalar_tensor(scalar(value), options)
+        }
         Scalar::Float(v) => Tensor::from(v),
         Scalar::Integer(v) => Tensor::from(v),
         Scalar::Boolean(v) => Tensor::from(i64::from(v)),
     };
     wide.f_to_device(options.1)?.f_to_kind(options.0)
+}
+
+/// Whether libtorch's checked Scalar conversion takes `value` into `kind` (one op, the
+/// common case); others take the cast.
+fn converts_checked(value: &Scalar, kind: Kind) -> bool {
+    let within = |v: f64, max: f64| !v.is_finite() || v.abs() <= max;
+    match (*value, kind) {
+        (Scalar::Boolean(_), _) | (_, Kind::Bool) => true,
+        (Scalar::Integer(v), Kind::Uint8) => (0..=255).contains(&v),
+        (Scalar::Integer(v), Kind::Int8) => i8::try_from(v).is_ok(),
+        (Scalar::Integer(v), Kind::Int16) => i16::try_from(v).is_ok(),
+        (Scalar::Integer(v), Kind::Int) => i32::try_from(v).is_ok(),
+        (Scalar::Integer(v), Kind::Half) => v.abs() <= 65504,
+        (Scalar::Integer(_), _) => true,
+        (Scalar::Float(_), Kind::Double | Kind::ComplexDouble) => true,
+        (Scalar::Float(v), Kind::Float | Kind::ComplexFloat) => within(v, f32::MAX.into()),
+        (Scalar::Float(v), Kind::BFloat16) => within(v, 3.389_531_389_251_535_5e38),
+        (Scalar::Float(v), Kind::Half) => within(v, 65504.0),
+        _ => false,
+    }
 }
 
 fn is_zero(value: &Scalar) -> bool {
