@@ -52,7 +52,7 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_SERVER").is_some() {
         if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
             link_libtorch(&lib);
-            compile_backwards(&lib);
+            compile_shims(&lib);
         }
     }
 }
@@ -67,17 +67,20 @@ fn link_libtorch(lib: &str) {
     }
 }
 
-/// `csrc/backward.cpp`, against the headers next to that libtorch (`lib/../include`).
-fn compile_backwards(lib: &str) {
-    println!("cargo:rerun-if-changed=csrc/backward.cpp");
+/// The C++ shims in `csrc/`, against the headers next to that libtorch (`lib/../include`).
+fn compile_shims(lib: &str) {
+    let sources = ["csrc/backward.cpp", "csrc/numbers.cpp", "csrc/warnings.cpp"];
+    for file in sources.iter().chain(&["csrc/guarded.h"]) {
+        println!("cargo:rerun-if-changed={file}");
+    }
     let include = PathBuf::from(lib).join("..").join("include");
     cc::Build::new()
         .cpp(true)
-        .file("csrc/backward.cpp")
+        .files(sources)
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
         .warnings(false)
-        .compile("torch_remote_backwards");
+        .compile("torch_remote_shims");
 }

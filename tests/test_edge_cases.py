@@ -155,3 +155,63 @@ def test_refusals_carry_the_cpus_message(call):
     with pytest.raises(type(on_cpu.value)) as on_remote:
         call("remote")
     assert str(on_cpu.value).splitlines()[0] in str(on_remote.value)
+
+
+@pytest.mark.parametrize("method", ["scatter_", "scatter_add_"])
+def test_scatter_of_a_0dim_source_along_a_1d_index(method):
+    """A 0-dim `src` counts as one element per dim (`ensure_nonempty_size`); the guest once
+    indexed its missing dim and trapped, leaving the device unusable."""
+    results = []
+    for device in ["cpu", "remote"]:
+        x = torch.arange(5.0, device=device)
+        index, src = torch.tensor([1], device=device), torch.tensor(5.0, device=device)
+        getattr(x, method)(0, index, src)
+        y = torch.tensor(2.0, device=device).scatter_(0, torch.tensor([0], device=device), x[:1])
+        results.append((x.cpu(), y.cpu()))
+    torch.testing.assert_close(results[1], results[0])
+    torch.testing.assert_close((torch.ones(2, device="remote") + 1).cpu(), torch.full((2,), 2.0))
+
+
+@pytest.mark.parametrize("op", [torch.unique, torch.unique_consecutive])
+def test_unique_along_a_dim_of_a_0dim_tensor_is_refused(op):
+    with pytest.raises(IndexError) as cpu:
+        op(torch.tensor(5.0), dim=0)
+    with pytest.raises(IndexError) as remote:
+        op(torch.tensor(5.0, device="remote"), dim=0)
+    assert str(cpu.value) in str(remote.value)
+    assert op(torch.tensor([3.0, 3.0], device="remote"), dim=0).cpu().tolist() == [3.0]
+
+
+DIRECT_0DIM = {
+    "_fft_c2c": lambda d: torch.ops.aten._fft_c2c(
+        torch.tensor(1j, device=d, dtype=torch.complex64), [0], 0, True
+    ),
+    "_fft_r2c": lambda d: torch.ops.aten._fft_r2c(torch.tensor(1.0, device=d), [-1], 0, True),
+    "_fft_c2r": lambda d: torch.ops.aten._fft_c2r(
+        torch.tensor(1j, device=d, dtype=torch.complex64), [0], 0, 2
+    ),
+    "glu_backward": lambda d: torch.ops.aten.glu_backward(
+        torch.tensor(1.0, device=d), torch.tensor(1.0, device=d), 0
+    ),
+}
+
+
+@pytest.mark.parametrize("op", DIRECT_0DIM)
+def test_direct_aten_calls_on_0dim_tensors_are_refused(op):
+    """aten ops called directly with a 0-dim tensor and dim 0: the CPU refuses them; the
+    guest once indexed the missing dim and trapped."""
+    with pytest.raises(RuntimeError):
+        DIRECT_0DIM[op]("cpu")
+    with pytest.raises((RuntimeError, IndexError)) as remote:
+        DIRECT_0DIM[op]("remote")
+    assert "trapped" not in str(remote.value)
+    torch.testing.assert_close((torch.ones(2, device="remote") + 1).cpu(), torch.full((2,), 2.0))
+
+
+def test_huge_tril_indices_are_refused_at_once():
+    """The guest counted the triangle row by row: 2**63 rows never finished."""
+    with pytest.raises(RuntimeError):
+        torch.tril_indices(2**63 - 1, 2**31, -2, device="remote")
+    assert torch.equal(
+        torch.triu_indices(4, 3, 1, device="remote").cpu(), torch.triu_indices(4, 3, 1)
+    )

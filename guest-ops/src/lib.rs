@@ -30,10 +30,11 @@ impl Guest for Component {
         #[cfg(target_arch = "wasm32")]
         let _arena = arena::OpScope::begin();
         let mut host = kernels::Host::new(context.launch_kernels);
-        let outputs = ops::run(op, &args, context.default_float, &mut host)?;
+        let (outputs, warnings) = ops::run(op, &args, context.default_float, &mut host)?;
         Ok(OpOutcome {
             outputs,
             launches: host.launched,
+            warnings,
         })
     }
 

@@ -6,20 +6,14 @@
 
 #include <ATen/ATen.h>
 
-#include <array>
-#include <tuple>
-#include <cstring>
 #include <optional>
+#include <tuple>
+
+#include "guarded.h"
 
 namespace {
 
-void report(const char* message, char* error, size_t capacity) {
-  if (capacity == 0) {
-    return;
-  }
-  std::strncpy(error, message, capacity - 1);
-  error[capacity - 1] = '\0';
-}
+using trh::guarded;
 
 std::optional<at::Tensor> optional(const at::Tensor* t) {
   return t == nullptr ? std::nullopt : std::optional<at::Tensor>(*t);
@@ -33,19 +27,6 @@ void hand_over(std::tuple<T...> grads, at::Tensor** out) {
         ((out[i++] = grad.defined() ? new at::Tensor(std::move(grad)) : nullptr), ...);
       },
       grads);
-}
-
-template <typename F>
-int guarded(F f, char* error, size_t capacity) {
-  try {
-    f();
-    return 0;
-  } catch (const c10::Error& e) {
-    report(e.what_without_backtrace(), error, capacity);
-  } catch (const std::exception& e) {
-    report(e.what(), error, capacity);
-  }
-  return 1;
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::torch_remote::ops::dispatch::{OpContext, OpOutcome};
+pub use bindings::exports::torch_remote::ops::dispatch::{OpContext, OpOutcome, Warning};
 pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams,
     EmbeddingBagParams, EncoderLayerParams, FftKind, FftParams, GatherOp, GridSampleParams,
@@ -59,7 +59,14 @@ impl<T: KernelsHost + TypesHost + Send + 'static> Kernels for T {}
 struct State<K> {
     wasi: WasiCtx,
     table: ResourceTable,
-    kernels: K,
+    /// Always present but while [`GuestRuntime::recover`] moves them to a new store.
+    kernels: Option<K>,
+}
+
+impl<K> State<K> {
+    fn kernels(&mut self) -> &mut K {
+        self.kernels.as_mut().expect("a store holds its kernels")
+    }
 }
 
 impl<K: Send> WasiView for State<K> {
@@ -117,27 +124,50 @@ impl OpIds {
     }
 }
 
+fn store_of<K>(kernels: K) -> Store<State<K>> {
+    let state = State {
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        kernels: Some(kernels),
+    };
+    Store::new(engine(), state)
+}
+
+fn instantiate<K: Kernels>(store: &mut Store<State<K>>) -> Result<bindings::Guest, GuestError> {
+    let load = |e: wasmtime::Error| GuestError::Load(format!("{e:#}"));
+    let mut linker = Linker::<State<K>>::new(engine());
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
+    bindings::Guest::add_to_linker::<State<K>, KernelsOf<K>>(&mut linker, State::kernels)
+        .map_err(load)?;
+    bindings::Guest::instantiate(store, component()?, &linker).map_err(load)
+}
+
 impl<K: Kernels> GuestRuntime<K> {
     /// Instantiates the guest over `kernels`.
     pub fn new(kernels: K) -> Result<Self, GuestError> {
-        let load = |e: wasmtime::Error| GuestError::Load(format!("{e:#}"));
-        let mut linker = Linker::<State<K>>::new(engine());
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
-        bindings::Guest::add_to_linker::<State<K>, KernelsOf<K>>(&mut linker, |s| &mut s.kernels)
-            .map_err(load)?;
-        let state = State {
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-            kernels,
-        };
-        let mut store = Store::new(engine(), state);
-        let guest =
-            bindings::Guest::instantiate(&mut store, component()?, &linker).map_err(load)?;
+        let mut store = store_of(kernels);
+        let guest = instantiate(&mut store)?;
         Ok(Self {
             store,
             guest,
             ids: OpIds::default(),
         })
+    }
+
+    /// After a trap: wasmtime never enters a trapped instance again, and the guest keeps no
+    /// state between ops, so a new instance over the same kernels carries on as the old one
+    /// would have. The trapped instance's memory goes with its store.
+    fn recover(&mut self) {
+        let kernels = self.store.data_mut().kernels.take();
+        let mut store = store_of(kernels.expect("a store holds its kernels"));
+        match instantiate(&mut store) {
+            Ok(guest) => {
+                self.store = store;
+                self.guest = guest;
+                self.ids = OpIds::default();
+            }
+            Err(_) => self.store.data_mut().kernels = store.into_data().kernels,
+        }
     }
 
     /// Validates and lowers one op; kernel calls go to this runtime's kernels if `context`
@@ -149,17 +179,27 @@ impl<K: Kernels> GuestRuntime<K> {
         args: &[Arg],
         context: OpContext,
     ) -> Result<Result<OpOutcome, OpError>, GuestError> {
-        let trap = |e: wasmtime::Error| GuestError::Trap {
-            op: format!("{name}.{overload}"),
-            message: format!("{e:#}"),
-        };
+        let outcome = self.try_run(name, overload, args, context);
+        outcome.map_err(|e| {
+            self.recover();
+            GuestError::Trap {
+                op: format!("{name}.{overload}"),
+                message: format!("{e:#}"),
+            }
+        })
+    }
+
+    fn try_run(
+        &mut self,
+        name: &str,
+        overload: &str,
+        args: &[Arg],
+        context: OpContext,
+    ) -> wasmtime::Result<Result<OpOutcome, OpError>> {
         let dispatch = self.guest.torch_remote_ops_dispatch();
         let id = match self.ids.get(name, overload) {
             Some(id) => id,
-            None => match dispatch
-                .call_find(&mut self.store, name, overload)
-                .map_err(trap)?
-            {
+            None => match dispatch.call_find(&mut self.store, name, overload)? {
                 Ok(id) => {
                     self.ids.insert(name, overload, id);
                     id
@@ -167,9 +207,7 @@ impl<K: Kernels> GuestRuntime<K> {
                 Err(e) => return Ok(Err(e)),
             },
         };
-        dispatch
-            .call_run(&mut self.store, id, args, context)
-            .map_err(trap)
+        dispatch.call_run(&mut self.store, id, args, context)
     }
 
     /// Every `name.overload` the guest runs.
@@ -185,6 +223,6 @@ impl<K: Kernels> GuestRuntime<K> {
 
     /// The kernels, for the embedder to prepare or inspect around a run.
     pub fn kernels(&mut self) -> &mut K {
-        &mut self.store.data_mut().kernels
+        self.store.data_mut().kernels()
     }
 }

@@ -16,6 +16,7 @@ mod index;
 mod library;
 mod linalg;
 mod loss;
+mod numbers;
 mod optim;
 pub mod plan;
 mod pool;
@@ -40,6 +41,17 @@ use elementwise::{binary_in_place, binary_result, reduce_result, unary_result, w
 use plan::Step;
 
 pub type KernelResult = Result<(), String>;
+
+extern "C" {
+    fn trh_quiet_warnings();
+}
+
+/// Drops libtorch's warnings on this thread (`csrc/warnings.cpp`): the client gives each
+/// op's warnings from the guest, where the op was called.
+pub fn quiet_libtorch_warnings() {
+    // SAFETY: installs a handler that lives for the process; no arguments.
+    unsafe { trh_quiet_warnings() }
+}
 
 /// c10's `default_rng_seed_val`: the seed of a generator nobody seeded.
 const DEFAULT_SEED: u64 = 67_280_421_310_721;
@@ -197,6 +209,41 @@ impl TchKernels {
             Operand::Tensor(meta) => cast(self.view(meta)?, compute),
             Operand::Number(value) => number(value, (compute, self.storages.device())).map_err(err),
         }
+    }
+
+    /// The operands of a binary kernel as PyTorch's own call passes them, for libtorch to
+    /// promote to `compute` itself: a number wrapped ([`numbers::wrapped`]); beside a
+    /// half-precision computation, a real tensor of another dtype broadcast from one element
+    /// (a 0-dim one, as the guest hands it expanded) as that 0-dim tensor, in its own dtype
+    /// (the CPU's kernel reads either whole, in float); any other tensor in `compute`. Two
+    /// numbers, with no tensor to rank them below, are both made tensors of `compute`.
+    fn binary_operands(
+        &self,
+        a: &Operand,
+        b: &Operand,
+        compute: Kind,
+    ) -> Result<(Tensor, Tensor), String> {
+        if let (Operand::Number(_), Operand::Number(_)) = (a, b) {
+            return Ok((self.operand(a, compute)?, self.operand(b, compute)?));
+        }
+        let half = matches!(compute, Kind::Half | Kind::BFloat16);
+        let taken = |operand: &Operand| match operand {
+            Operand::Number(value) => numbers::wrapped(value).map_err(err),
+            Operand::Tensor(t)
+                if half
+                    && kind_of(t.dtype) != compute
+                    && !is_complex_dtype(t.dtype)
+                    && t.strides.iter().all(|&s| s == 0) =>
+            {
+                self.view(&TensorMeta {
+                    sizes: Vec::new(),
+                    strides: Vec::new(),
+                    ..t.clone()
+                })
+            }
+            Operand::Tensor(t) => cast(self.view(t)?, compute),
+        };
+        Ok((taken(a)?, taken(b)?))
     }
 
     /// A tensor operand, or the number itself (for kernels that take a Scalar).
@@ -369,21 +416,20 @@ fn converts_checked(value: &Scalar, kind: Kind) -> bool {
     }
 }
 
-fn is_zero(value: &Scalar) -> bool {
-    match *value {
-        Scalar::Integer(v) => v == 0,
-        Scalar::Float(v) => v == 0.0,
-        Scalar::Boolean(v) => !v,
-        Scalar::Complex((re, im)) => re == 0.0 && im == 0.0,
-    }
-}
-
 /// `t` times `value`; a complex one goes as a tensor (libtorch's C API has no complex Scalar).
 fn times(t: &Tensor, value: &Scalar) -> Result<Tensor, tch::TchError> {
     match value {
         Scalar::Complex(_) => t.f_mul(&number(value, (t.kind(), t.device()))?),
         _ => t.f_mul_scalar(scalar(value)),
     }
+}
+
+fn is_complex(value: &Scalar) -> bool {
+    matches!(value, Scalar::Complex(_))
+}
+
+fn is_complex_dtype(dtype: ScalarType) -> bool {
+    matches!(dtype, ScalarType::Complex64 | ScalarType::Complex128)
 }
 
 fn is_one(value: &Scalar) -> bool {
@@ -819,21 +865,31 @@ impl KernelsHost for TchKernels {
     ) -> KernelResult {
         self.launch(move |kernels| {
             let kind = kind_of(compute);
-            let (a_meta, b_meta) = (&a, &b);
-            let a = kernels.operand(&a, kind)?;
-            let mut b = kernels.operand(&b, kind)?;
-            if let Some(alpha) = alpha.filter(|alpha| !is_one(alpha)) {
-                // libtorch has no bool scalar: a bool alpha multiplies as an int, so cast back.
-                b = times(&b, &alpha)
-                    .and_then(|t| t.f_to_kind(kind))
-                    .map_err(err)?;
-            }
-            if writes_self(&out, kind, a_meta, &[b_meta]) {
-                if let Some(done) = binary_in_place(op, &a, &b) {
-                    return done.map(drop).map_err(err);
+            let in_place = writes_self(&out, kind, &a, &[&b]);
+            let result = match (op, &b, alpha.filter(|alpha| !is_one(alpha))) {
+                (BinaryOp::Pow, Operand::Number(exponent), _) if !is_complex(exponent) => {
+                    // `pow.Tensor_Scalar`, whose kernel has its own paths for 2, 0.5, -1...
+                    let base = kernels.operand(&a, kind)?;
+                    base.f_pow_tensor_scalar(scalar(exponent)).map_err(err)?
                 }
-            }
-            kernels.write(&out, binary_result(op, &a, &b).map_err(err)?)
+                (BinaryOp::Add | BinaryOp::Sub, _, Some(alpha)) => {
+                    let (x, y) = kernels.binary_operands(&a, &b, kind)?;
+                    let subtract = op == BinaryOp::Sub;
+                    let result = numbers::add(&x, &y, &alpha, subtract, in_place).map_err(err)?;
+                    if in_place {
+                        return Ok(());
+                    }
+                    result
+                }
+                _ => {
+                    let (x, y) = kernels.binary_operands(&a, &b, kind)?;
+                    if let Some(done) = in_place.then(|| binary_in_place(op, &x, &y)).flatten() {
+                        return done.map(drop).map_err(err);
+                    }
+                    binary_result(op, &x, &y).map_err(err)?
+                }
+            };
+            kernels.write(&out, result)
         })
     }
 
@@ -854,43 +910,21 @@ impl KernelsHost for TchKernels {
             } else {
                 kind
             };
-            // The CPU computes these in float for half types and rounds once.
-            let widened = matches!(op, TernaryOp::Addcmul | TernaryOp::Addcdiv)
-                && matches!(kind, Kind::Half | Kind::BFloat16);
-            let in_place = !widened
-                && matches!(
-                    op,
-                    TernaryOp::Addcmul | TernaryOp::Addcdiv | TernaryOp::Lerp
-                )
-                && writes_self(&out, kind, &a, &[&b, &c]);
+            let in_place = matches!(
+                op,
+                TernaryOp::Addcmul | TernaryOp::Addcdiv | TernaryOp::Lerp
+            ) && writes_self(&out, kind, &a, &[&b, &c]);
             // A number weight stays a number: rounding it to the tensors' dtype would move it.
             let weight = match (op, &c) {
-                (TernaryOp::Lerp, Operand::Number(w)) if !matches!(w, Scalar::Complex(_)) => {
-                    Some(scalar(w))
-                }
+                (TernaryOp::Lerp, Operand::Number(w)) if !is_complex(w) => Some(scalar(w)),
                 _ => None,
-            };
-            let (first, kind) = if widened {
-                (Kind::Float, Kind::Float)
-            } else {
-                (first, kind)
             };
             let a = kernels.operand(&a, first)?;
             let (b, c) = (kernels.operand(&b, kind)?, kernels.operand(&c, kind)?);
-            let scaled = |t: Tensor| match &value {
-                Some(v) if !is_one(v) => times(&t, v),
-                _ => Ok(t),
-            };
-            let plus = |rhs: Tensor| {
-                if in_place {
-                    a.shallow_clone().f_add_(&rhs)
-                } else {
-                    a.f_add(&rhs)
-                }
-            };
+            let value = value.unwrap_or(Scalar::Integer(1));
             let result = match op {
-                TernaryOp::Addcmul => scaled(b).and_then(|b| b.f_mul(&c)).and_then(plus),
-                TernaryOp::Addcdiv => scaled(b).and_then(|b| b.f_div(&c)).and_then(plus),
+                TernaryOp::Addcmul => numbers::addcmul([&a, &b, &c], &value, false, in_place),
+                TernaryOp::Addcdiv => numbers::addcmul([&a, &b, &c], &value, true, in_place),
                 TernaryOp::Lerp => match (weight, in_place) {
                     (Some(w), true) => a.shallow_clone().f_lerp_(&b, w),
                     (Some(w), false) => a.f_lerp(&b, w),
@@ -904,11 +938,6 @@ impl KernelsHost for TchKernels {
             if in_place {
                 return Ok(());
             }
-            let result = if widened {
-                cast(result, kind_of(compute))?
-            } else {
-                result
-            };
             kernels.write(&out, result)
         })
     }
@@ -966,31 +995,19 @@ impl KernelsHost for TchKernels {
         self.launch(move |kernels| {
             let (a, b) = (kernels.view(&a)?, kernels.view(&b)?);
             let batched = a.dim() == 3;
-            let complex = matches!(alpha, Scalar::Complex(_)) || matches!(beta, Scalar::Complex(_));
             let result = match &bias {
-                Some(bias) if batched && !complex => {
-                    kernels
-                        .view(bias)?
-                        .f_baddbmm(&a, &b, scalar(&beta), scalar(&alpha))
+                Some(bias) => {
+                    numbers::addmm([&kernels.view(bias)?, &a, &b], &beta, &alpha, batched)
                 }
-                Some(bias) if is_one(&beta) && is_one(&alpha) => {
-                    kernels.view(bias)?.f_addmm(&a, &b)
-                }
-                _ => {
+                None => {
                     let product = if batched { a.f_bmm(&b) } else { a.f_mm(&b) };
-                    let product = product.and_then(|p| {
+                    product.and_then(|p| {
                         if is_one(&alpha) {
                             Ok(p)
                         } else {
                             times(&p, &alpha)
                         }
-                    });
-                    match (&bias, product) {
-                        (Some(bias), Ok(p)) if !is_zero(&beta) => {
-                            times(&kernels.view(bias)?, &beta).and_then(|s| p.f_add(&s))
-                        }
-                        (_, product) => product,
-                    }
+                    })
                 }
             };
             kernels.write(&out, result.map_err(err)?)

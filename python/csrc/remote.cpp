@@ -67,6 +67,8 @@ int32_t tr_result_kind(const void* result, uint64_t i);
 uint32_t tr_result_arg(const void* result, uint64_t i);
 uint64_t tr_result_list_len(const void* result, uint64_t i);
 int32_t tr_result_meta(const void* result, uint64_t i, uint64_t j, TrMeta* meta, uint64_t* nbytes);
+uint64_t tr_result_warning_count(const void* result);
+const char* tr_result_warning(const void* result, uint64_t i, uint64_t* len, int32_t* once);
 void tr_result_free(void* result);
 const char* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_sizes, uint64_t ndim,
                       const void* data, uint64_t nbytes);
@@ -442,6 +444,24 @@ c10::IValue returned(at::Tensor t, const c10::Argument& ret) {
   }
 }
 
+// Gives the op's warnings as PyTorch's kernels do (Python shows each as a UserWarning where the
+// op was called); a once-only one at most once per process, as TORCH_WARN_ONCE.
+void warn(const DispatchResult& r) {
+  static std::mutex given_lock;
+  static std::unordered_set<std::string> given;
+  for (uint64_t i = 0; i < tr_result_warning_count(r.handle); ++i) {
+    uint64_t len = 0;
+    int32_t once = 0;
+    const char* text = tr_result_warning(r.handle, i, &len, &once);
+    std::string message(text, len);
+    if (once) {
+      std::lock_guard<std::mutex> guard(given_lock);
+      if (!given.insert(message).second) continue;
+    }
+    TORCH_WARN(message);
+  }
+}
+
 void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& inputs,
                   const std::vector<c10::Argument>& returns, const std::string& op, torch::jit::Stack* stack) {
   TORCH_CHECK(tr_result_len(r.handle) == returns.size(), op, ": the guest returned ", tr_result_len(r.handle),
@@ -677,6 +697,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     if (kind == kNotImplemented && cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);
     raise(error, kind);
   }
+  warn(result);
   push_outputs(result, inputs, schema.returns(), builder.op, stack);
 }
 
@@ -912,6 +933,16 @@ bool keeps_composite(const std::string& name) {
   return name == "copy_" || name == "_to_copy" || name == "_copy_from" || name == "_copy_from_and_resize";
 }
 
+// Composite-implicit ops must stay decomposed: autograd relies on it. Except where the CPU and
+// CUDA run one with their own kernels (`silu_backward`): the composite is a fallback for other
+// backends, and their autograd kernel (its derivative formula) is what then runs, as on CUDA;
+// decomposed, a bfloat16 op would round between the steps the kernel does in float.
+bool runs_directly(const c10::OperatorHandle& op) {
+  using c10::DispatchKey;
+  return !op.hasKernelForDispatchKey(DispatchKey::CompositeImplicitAutograd) ||
+         (op.hasKernelForDispatchKey(DispatchKey::CPU) && op.hasKernelForDispatchKey(DispatchKey::CUDA));
+}
+
 // Registers the fallback as the PrivateUse1 kernel of each op the guest runs, so that
 // composite kernels (a structured op's meta function, then its `.out`) do not run first:
 // one guest call per op, and the guest's own argument checks and messages.
@@ -924,8 +955,7 @@ void register_direct_kernels(const char* const* names, uint64_t count) {
     const std::string overload = dot == std::string::npos ? "" : entry.substr(dot + 1);
     if (keeps_composite(name)) continue;
     auto op = c10::Dispatcher::singleton().findOp({"aten::" + name, overload});
-    // Composite-implicit ops must stay decomposed: autograd relies on it.
-    if (!op || op->hasKernelForDispatchKey(c10::DispatchKey::CompositeImplicitAutograd)) continue;
+    if (!op || !runs_directly(*op)) continue;
     library.impl(overload.empty() ? name.c_str() : entry.c_str(),
                  torch::CppFunction::makeFromBoxedFunction<&fallback>());
   }

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use torch_remote_host::guest::{
-    Arg, GuestRuntime, OpContext, OpError, Output, ScalarType, SizeQuery, TensorMeta,
+    Arg, GuestRuntime, OpContext, OpError, Output, ScalarType, SizeQuery, TensorMeta, Warning,
 };
 use torch_remote_host::memo::op_key;
 use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
@@ -76,6 +76,7 @@ pub struct ClientStats {
 pub struct Dispatched {
     pub outputs: Vec<Output>,
     pub storages: HashMap<u64, u64>,
+    pub warnings: Vec<Warning>,
 }
 
 /// One remote device: the link to its host and what waits to go there.
@@ -275,6 +276,7 @@ impl Core {
         Ok(Dispatched {
             outputs: lowering.outputs,
             storages,
+            warnings: lowering.warnings,
         })
     }
 

@@ -482,6 +482,40 @@ pub unsafe extern "C" fn tr_result_meta(
     }
 }
 
+/// How many warnings the op gave.
+///
+/// # Safety
+/// `r` is a live result.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_warning_count(r: *const c_void) -> u64 {
+    let r = unsafe { result(r) };
+    r.outcome.as_ref().map_or(0, |d| d.warnings.len() as u64)
+}
+
+/// Warning `i`'s message (`len` bytes of UTF-8, valid until the result is freed); `once` is
+/// set to 1 for a `TORCH_WARN_ONCE`.
+///
+/// # Safety
+/// `r` is a live result, `i` is below its warning count, `len` and `once` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn tr_result_warning(
+    r: *const c_void,
+    i: u64,
+    len: *mut u64,
+    once: *mut i32,
+) -> *const c_char {
+    let r = unsafe { result(r) };
+    let Ok(dispatched) = &r.outcome else {
+        return std::ptr::null();
+    };
+    let warning = &dispatched.warnings[i as usize];
+    unsafe {
+        *len = warning.message.len() as u64;
+        *once = i32::from(warning.once);
+    }
+    warning.message.as_ptr().cast()
+}
+
 /// # Safety
 /// `r` comes from `tr_dispatch` and is freed once.
 #[no_mangle]

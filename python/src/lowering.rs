@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use torch_remote_host::guest::{OpOutcome, Output, TensorMeta};
+use torch_remote_host::guest::{OpOutcome, Output, TensorMeta, Warning};
 use torch_remote_host::memo::StorageMap;
 
 use crate::kernels::{new_storage_id, Recorder};
@@ -24,6 +24,8 @@ pub struct Lowering {
     pub needs_host: bool,
     /// Whether it holds for this op only: its output sizes came from the op's values.
     pub reads_values: bool,
+    /// What PyTorch warns of for the op, each time it runs.
+    pub warnings: Vec<Warning>,
 }
 
 impl Lowering {
@@ -37,6 +39,7 @@ impl Lowering {
             created,
             freed: std::mem::take(&mut recorder.freed),
             reads_values: recorder.reads_values,
+            warnings: outcome.warnings,
         }
     }
 
@@ -79,6 +82,7 @@ impl Lowering {
             freed: self.freed.iter().map(|&id| map.get(id)).collect(),
             needs_host: self.needs_host,
             reads_values: self.reads_values,
+            warnings: self.warnings.clone(),
         }
     }
 }

@@ -149,35 +149,36 @@ pub fn log_sigmoid_forward(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
     Ok(outputs)
 }
 
-/// `log_sigmoid_backward(grad_output, self, buffer)` and `.grad_input`: the gradient keeps
-/// `grad_output`'s layout (the host recomputes the buffer from `self`).
+/// `log_sigmoid_backward(grad_output, self, buffer)` and `.grad_input`: one TensorIterator
+/// over `self`, `buffer` and `grad_output`, which broadcast (vmap's batched gradients) and
+/// share one dtype (the host recomputes the buffer from `self`).
 pub fn log_sigmoid_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
     let (grad, x, buffer) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    ensure!(
-        x.sizes == grad.sizes && buffer.sizes == grad.sizes,
-        "log_sigmoid_backward: grad_output {}, self {} and buffer {} must have the same shape",
-        grad.describe(),
-        x.describe(),
-        buffer.describe()
-    );
-    let dtype = grad.dtype;
+    let dtype = x.dtype;
+    for t in [buffer, grad] {
+        ensure!(
+            t.dtype == dtype,
+            "Found dtype {} but expected {}",
+            t.dtype.name(),
+            dtype.name()
+        );
+    }
     ensure_kernel!(
-        dtype.is_floating() && x.dtype == dtype,
+        dtype.is_floating(),
         "\"log_sigmoid_backward_cpu\" not implemented for '{}'",
-        x.dtype.name()
+        dtype.name()
     );
-    let (out, output) = match form.dest(args)? {
-        Dest::New => {
-            let strides = crate::rules::propagate::preserve_strides(grad)?;
-            let t = cx.empty(&grad.sizes, strides, dtype)?;
-            (t.clone(), crate::types::Output::Tensor(t))
-        }
-        dest => crate::ops::out::output(cx, dest, &grad.sizes, dtype)?,
-    };
-    cx.k.activation_backward(ActivationOp::LogSigmoid, grad, x, false, dtype, &out)
-        .map_err(crate::kernels::failed("activation_backward"))?;
-    Ok(vec![output])
+    let pw = Pointwise::new(vec![
+        Value::Tensor(x),
+        Value::Tensor(buffer),
+        Value::Tensor(grad),
+    ])?;
+    let target = pw.target(cx, form.dest(args)?, dtype, true)?;
+    let (x, grad) = (pw.expanded(0)?, pw.expanded(2)?);
+    target.run(cx, "activation_backward", |k, out| {
+        k.activation_backward(ActivationOp::LogSigmoid, &grad, &x, false, dtype, out)
+    })
 }
 
 /// `gelu`, `silu`, `leaky_relu`, `hardtanh`, `softplus`, `elu`, `threshold`, ...:

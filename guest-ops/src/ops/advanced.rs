@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::data::expand_masks;
 use crate::ops::Outputs;
 use crate::rules::dims::{expand, permute};
-use crate::rules::overlap::check_internal;
+use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::propagate::iterator_strides;
 use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
 use crate::types::{Output, ScalarType, TensorMeta};
@@ -130,7 +130,13 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
         fmt_shape(&values.sizes),
         fmt_shape(&plan.shape)
     );
+    // The CPU writes through an expanded `self` (warning that this is deprecated); the host's
+    // kernel cannot, so it is refused here, at the call.
     check_internal(x)?;
+    check_none(x, values)?;
+    for index in owned.iter().flatten() {
+        check_none(x, index)?;
+    }
     cx.k.index_put(x, &owned, values, accumulate, x)
         .map_err(failed("index_put"))?;
     temps.iter().for_each(|t| cx.free(t));

@@ -11,7 +11,7 @@ use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims;
 use crate::rules::dtype::{can_cast, check_not_bool, ResultType};
 use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
-use crate::rules::overlap::{check_internal, check_none};
+use crate::rules::overlap::{check_internal, check_none, check_partial};
 use crate::rules::propagate::{iterator_strides, preserve_strides};
 use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
 use crate::types::{
@@ -89,7 +89,9 @@ pub fn cat(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
                 check_internal(given)?;
                 (given.clone(), Output::Argument(i))
             } else {
-                let t = cx.resize(given, &shape, strides_for(&shape, format)?, false)?;
+                // The CPU grows `given`'s own storage, so an input sharing it overlaps.
+                xs.iter().try_for_each(|t| check_none(given, t))?;
+                let t = cx.resize_out(given, &shape, strides_for(&shape, format)?)?;
                 (t.clone(), Output::Updated((i, t)))
             }
         }
@@ -224,6 +226,7 @@ pub fn scan(args: &Args, cx: &mut Ctx, form: Form, op: ScanOp) -> Outputs {
     };
     check_not_bool(dtype, &format!("{kernel}_out_cpu"))?;
     let (out, outputs) = output(cx, dest, &x.sizes, dtype)?;
+    check_partial(&out, x)?;
     cx.k.scan(op, x, d as i64, dtype, &out)
         .map_err(failed("scan"))?;
     Ok(vec![outputs])
@@ -240,6 +243,7 @@ pub fn logcumsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         x.dtype.name()
     );
     let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    check_partial(&out, x)?;
     cx.k.scan(ScanOp::Logcumsumexp, x, d as i64, x.dtype, &out)
         .map_err(failed("scan"))?;
     Ok(vec![outputs])

@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::library::launch;
 use crate::ops::{Form, Outputs};
-use crate::rules::shape::wrap_dim;
+use crate::rules::shape::wrap_dim_of_dims;
 use crate::types::{
     Arg, FftKind, FftParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta, UnaryOp,
 };
@@ -449,7 +449,7 @@ pub fn fft(args: &Args, cx: &mut Ctx, kind: FftKind) -> Outputs {
 fn wrapped_dims(dims: &[i64], ndim: usize) -> Result<Vec<usize>> {
     let mut wrapped = Vec::with_capacity(dims.len());
     for &d in dims {
-        let w = wrap_dim(d, ndim)?;
+        let w = wrap_dim_of_dims(d, ndim)?;
         ensure!(!wrapped.contains(&w), "FFT dims must be unique");
         wrapped.push(w);
     }

@@ -1,16 +1,17 @@
-//! `Ctx`: what a handler works with. It holds the kernels and remembers the storages the op
-//! allocated, so that an op that fails gives all of them back.
+//! `Ctx`: what a handler works with. It holds the kernels, remembers the storages the op
+//! allocated, so that an op that fails gives all of them back, and collects its warnings.
 
-use crate::error::Result;
+use crate::error::{ensure, Result};
 use crate::kernels::{failed, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::rules::propagate::preserve_strides;
-use crate::rules::shape::{extent, nbytes, numel};
-use crate::types::{ScalarType, SizeQuery, StorageId, TensorMeta};
+use crate::rules::shape::{extent, fmt_shape, nbytes, numel};
+use crate::types::{ScalarType, SizeQuery, StorageId, TensorMeta, Warning};
 
 pub struct Ctx<'k> {
     pub k: &'k mut dyn Kernels,
     fresh: Vec<StorageId>,
+    pub warnings: Vec<Warning>,
 }
 
 impl<'k> Ctx<'k> {
@@ -18,7 +19,24 @@ impl<'k> Ctx<'k> {
         Ctx {
             k,
             fresh: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// `TORCH_WARN(message)`.
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            message: message.into(),
+            once: false,
+        });
+    }
+
+    /// `TORCH_WARN_ONCE(message)`.
+    pub fn warn_once(&mut self, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            message: message.into(),
+            once: true,
+        });
     }
 
     fn storage(&mut self, elements: i64, dtype: ScalarType) -> Result<StorageId> {
@@ -66,6 +84,28 @@ impl<'k> Ctx<'k> {
         for id in self.fresh {
             self.k.free_storage(id);
         }
+    }
+
+    /// `resize_output`: the `out=` tensor `t` resized to `sizes` (laid out by `strides`),
+    /// with PyTorch's warning where `t` had elements.
+    pub fn resize_out(
+        &mut self,
+        t: &TensorMeta,
+        sizes: &[i64],
+        strides: Vec<i64>,
+    ) -> Result<TensorMeta> {
+        if numel(&t.sizes)? != 0 {
+            self.warn(format!(
+                "An output with one or more elements was resized since it had shape {}, which \
+                 does not match the required output shape {}. This behavior is deprecated, and \
+                 in a future PyTorch release outputs will not be resized unless they have zero \
+                 elements. You can explicitly reuse an out tensor t by resizing it, inplace, to \
+                 zero elements with t.resize_(0).",
+                fmt_shape(&t.sizes),
+                fmt_shape(sizes)
+            ));
+        }
+        self.resize(t, sizes, strides, false)
     }
 
     /// `t` with new sizes and strides at the same offset (`resize_`). The storage is kept when
@@ -116,6 +156,33 @@ impl Ctx<'_> {
             .data_size(SizeQuery::StorageBytes, t)
             .map_err(failed("data_size"))?;
         Ok(nbytes(elements, t.dtype.itemsize())? <= bytes as u64)
+    }
+}
+
+impl Ctx<'_> {
+    /// `checkInBoundsForStorage`: `view`, made over `t`'s storage, lies within it. Only a
+    /// view reaching past `t`'s own elements asks the storage's size.
+    pub fn check_in_storage(&mut self, t: &TensorMeta, view: &TensorMeta) -> Result<()> {
+        let needed = extent_from_start(view.storage_offset, &view.sizes, &view.strides)?;
+        let held = extent_from_start(t.storage_offset, &t.sizes, &t.strides)?;
+        if needed <= held {
+            return Ok(());
+        }
+        let bytes = self
+            .k
+            .data_size(SizeQuery::StorageBytes, t)
+            .map_err(failed("data_size"))?;
+        let itemsize = t.dtype.itemsize();
+        let required = nbytes(needed, itemsize)?;
+        ensure!(
+            required <= bytes as u64,
+            "setStorage: sizes {}, strides {}, storage offset {}, and itemsize {itemsize} \
+             requiring a storage size of {required} are out of bounds for storage of size {bytes}",
+            fmt_shape(&view.sizes),
+            fmt_shape(&view.strides),
+            view.storage_offset
+        );
+        Ok(())
     }
 }
 

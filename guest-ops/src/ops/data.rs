@@ -12,7 +12,7 @@ use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::{expand, select, slice};
 use crate::rules::layout::{contiguous_strides, is_contiguous};
 use crate::rules::overlap::check_none;
-use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim};
+use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim_of_dims};
 use crate::types::{LibraryOp, Output, ScalarType, SizeQuery, TensorMeta};
 
 /// The size `query` gives for `x`, which the host reads off the values.
@@ -254,7 +254,7 @@ pub fn unique2(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn unique_dim(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(5)?;
     let x = args.tensor(0)?;
-    let d = wrap_dim(args.int(1)?, x.dim())? as i64;
+    let d = wrap_dim_of_dims(args.int(1)?, x.dim())? as i64;
     let sorted = args.bool_or(2, true)?;
     let (inverse, counts) = (args.bool_or(3, false)?, args.bool_or(4, false)?);
     unique_of(cx, x, SizeQuery::Unique(Some(d)), sorted, inverse, counts)
@@ -266,7 +266,7 @@ pub fn unique_consecutive(args: &Args, cx: &mut Ctx) -> Outputs {
     let x = args.tensor(0)?;
     let (inverse, counts) = (args.bool_or(1, false)?, args.bool_or(2, false)?);
     let dim = match args.opt_int(3)? {
-        Some(d) => Some(wrap_dim(d, x.dim())? as i64),
+        Some(d) => Some(wrap_dim_of_dims(d, x.dim())? as i64),
         None => None,
     };
     unique_of(

@@ -1,7 +1,7 @@
 //! Ops that read or write along a dim at given indices: `index_select`, `gather`, `scatter`,
 //! `scatter_add`, `index_add`, `masked_fill` and `embedding_dense_backward`.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_index, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -110,6 +110,13 @@ pub fn scatter_reduce_named(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             ))
         }
     };
+    if let Value::Tensor(_) = args.value(3)? {
+        cx.warn_once(
+            "The reduce argument of torch.scatter with Tensor src is deprecated and will be \
+             removed in a future PyTorch release. Use torch.scatter_reduce instead for more \
+             reduction options.",
+        );
+    }
     scatter_with(args, cx, form, op)
 }
 
@@ -137,8 +144,13 @@ fn scatter_with(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs
         }
     }
     check_scatter_shapes(x, d, index, src)?;
-    let src = operand(src);
     let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    match src {
+        Value::Tensor(s) => check_write_apart(&out, &[index, s])?,
+        Value::Number(_) => check_write_apart(&out, &[index])?,
+    }
+    check_partial(&out, x)?;
+    let src = operand(src);
     cx.k.scatter(op, x, d as i64, index, &src, Scalar::Integer(1), &out)
         .map_err(failed("scatter"))?;
     Ok(vec![outputs])
@@ -151,36 +163,49 @@ pub fn check_scatter_shapes(
     index: &TensorMeta,
     src: Value,
 ) -> Result<()> {
-    if numel(&index.sizes)? > 0 {
-        ensure!(
-            index.dim().max(1) == x.dim().max(1),
-            "Index tensor must have the same number of dimensions as self tensor"
-        );
-        let src_t = match src {
-            Value::Tensor(s) => {
-                ensure!(
-                    index.dim().max(1) == s.dim().max(1),
-                    "Index tensor must have the same number of dimensions as src tensor"
-                );
-                Some(s)
-            }
-            Value::Number(_) => None,
-        };
-        for k in 0..index.dim() {
-            let too_big = (k != d && index.sizes[k] > x.sizes[k])
-                || src_t.is_some_and(|s| index.sizes[k] > s.sizes[k]);
-            if too_big {
-                let tail = src_t.map_or(String::new(), |s| {
-                    format!(" and to be no larger size than src {}", fmt_shape(&s.sizes))
-                });
-                return Err(Error::invalid(format!(
-                    "Expected index {} to be no larger than self {} apart from dimension {d}{tail}",
-                    fmt_shape(&index.sizes),
-                    fmt_shape(&x.sizes)
-                )));
+    if numel(&index.sizes)? == 0 {
+        return Ok(());
+    }
+    ensure!(
+        index.dim().max(1) == x.dim().max(1),
+        "Index tensor must have the same number of dimensions as self tensor"
+    );
+    let src = match src {
+        Value::Tensor(s) => Some(s),
+        Value::Number(_) => None,
+    };
+    // `ensure_nonempty_size`: a 0-dim tensor has one dim of size 1; past a tensor's dims,
+    // an IndexError.
+    let size = |t: &TensorMeta, k: usize| -> Result<i64> {
+        if t.dim() == 0 {
+            return Ok(1);
+        }
+        wrap_dim(k as i64, t.dim()).map(|k| t.sizes[k])
+    };
+    let dims = x.dim().max(1);
+    // Whether `index` is no larger than `t` in each dim but `skip`, up to the first that is.
+    let within = |t: &TensorMeta, skip: Option<usize>| -> Result<bool> {
+        for k in (0..dims).filter(|&k| Some(k) != skip) {
+            if size(index, k)? > size(t, k)? {
+                return Ok(false);
             }
         }
+        Ok(true)
+    };
+    if !(within(x, Some(d))? && src.map_or(Ok(true), |s| within(s, None))?) {
+        let tail = src.map_or(String::new(), |s| {
+            format!(" and to be no larger size than src {}", fmt_shape(&s.sizes))
+        });
+        return Err(Error::invalid(format!(
+            "Expected index {} to be no larger than self {} apart from dimension {d}{tail}",
+            fmt_shape(&index.sizes),
+            fmt_shape(&x.sizes)
+        )));
     }
+    ensure!(
+        src.is_none_or(|s| index.dim().max(1) == s.dim().max(1)),
+        "Index tensor must have the same number of dimensions as src tensor"
+    );
     Ok(())
 }
 
@@ -199,14 +224,17 @@ pub fn index_add(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let alpha = args.scalar_or(4, Scalar::Integer(1))?;
     check_index_source("index_add_()", x, d, index, source)?;
     let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    check_write_apart(&out, &[index, source])?;
+    check_partial(&out, x)?;
     let src = Operand::Tensor(source.clone());
     cx.k.scatter(ScatterOp::IndexAdd, x, d as i64, index, &src, alpha, &out)
         .map_err(failed("scatter"))?;
     Ok(vec![outputs])
 }
 
-/// The checks of `index_add_` and its kin (`name` is how PyTorch reports them): a vector of
-/// indices, as many as `source` has along `d`, and one dtype for `self` and `source`.
+/// `index_func_meta_impl`'s checks of `index_add_` and `index_reduce_` (`name` is how
+/// PyTorch reports them): a vector of indices, as many as `source` has along `d`, one dtype
+/// for `self` and `source`, and one shape but along `d`.
 pub fn check_index_source(
     name: &str,
     x: &TensorMeta,
@@ -214,10 +242,17 @@ pub fn check_index_source(
     index: &TensorMeta,
     source: &TensorMeta,
 ) -> Result<()> {
-    ensure!(index.dim() <= 1, "{name}: Index is supposed to be a vector");
+    ensure_index!(
+        index.dim() <= 1,
+        "{name}: Index is supposed to be a vector, but got dim: {} with type: {} and size: {}",
+        index.dim(),
+        index.dtype.name(),
+        fmt_shape(&index.sizes)
+    );
     ensure!(
         is_index(index.dtype),
-        "{name}: Expected dtype int32/int64 for index"
+        "{name}: Expected dtype int32/int64 for index but got: {}",
+        index.dtype.name()
     );
     ensure!(
         x.dtype == source.dtype,
@@ -225,17 +260,38 @@ pub fn check_index_source(
         x.dtype.name(),
         source.dtype.name()
     );
+    ensure!(
+        d == 0 || d < source.dim(),
+        "{name}: Indexing dim {d} is out of bounds of the source tensor with dim {}",
+        source.dim()
+    );
     let n = numel(&index.sizes)?;
-    let source_len = if source.dim() == 0 {
-        1
-    } else {
-        wrap_dim(d as i64, source.dim()).map(|sd| source.sizes[sd])?
-    };
+    let source_len = source.sizes.get(d).copied().unwrap_or(1);
     ensure!(
         n == source_len,
-        "{name}: Number of indices ({n}) should be equal to source.size(dim) ({source_len})"
+        "{name}: Number of indices ({n}) should be equal to source.size(dim): ({source_len}), \
+         for dim: {d}"
+    );
+    let (mut self_sizes, mut source_sizes) = (x.sizes.clone(), source.sizes.clone());
+    if source.dim() != 0 && x.dim() != 0 {
+        self_sizes.remove(d);
+        source_sizes.remove(d);
+    }
+    ensure!(
+        self_sizes == source_sizes,
+        "source tensor shape must match self tensor shape, excluding the specified dimension. \
+         Got self.shape = {} source.shape = {}",
+        fmt_shape(&x.sizes),
+        fmt_shape(&source.sizes)
     );
     Ok(())
+}
+
+/// What an indexed write may not share with the tensor it writes: anything of its index
+/// (or indices) and source (`assert_no_internal_overlap`, `assert_no_overlap`).
+pub fn check_write_apart(out: &TensorMeta, reads: &[&TensorMeta]) -> Result<()> {
+    check_internal(out)?;
+    reads.iter().try_for_each(|t| check_none(out, t))
 }
 
 /// `masked_fill_.Scalar`/`.Tensor(self, mask, value)` and the functional `masked_fill`, whose

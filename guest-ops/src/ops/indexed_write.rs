@@ -2,31 +2,30 @@
 //! kernel each: `scatter_reduce`, `index_reduce`, `index_copy`, `index_fill_` and
 //! `embedding_renorm_`. Their checks are PyTorch's; each result has `self`'s shape and dtype.
 
-use crate::error::{ensure, ensure_kernel, Error, Result};
+use crate::error::{ensure, ensure_index, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::index::{check_index_source, check_scatter_shapes, is_index};
+use crate::ops::index::{check_index_source, check_scatter_shapes, check_write_apart, is_index};
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dtype::{check_not_bool, checked_number};
-use crate::rules::overlap::check_internal;
-use crate::rules::shape::wrap_dim;
+use crate::rules::overlap::{check_internal, check_partial};
+use crate::rules::shape::{numel, wrap_dim};
 use crate::types::{LibraryOp, Reduction, Scalar, ScalarType, TensorMeta};
 
-/// The reduction named `reduce`, among those `allowed`.
-fn reduction(reduce: &str, allowed: &[Reduction], op: &str) -> Result<Reduction> {
+/// The reduction named `reduce`, among those `allowed`; `refusal` gives the message for
+/// another name.
+fn reduction(
+    reduce: &str,
+    allowed: &[Reduction],
+    refusal: impl FnOnce() -> String,
+) -> Result<Reduction> {
     allowed
         .iter()
         .copied()
         .find(|r| reduction_name(*r) == reduce)
-        .ok_or_else(|| {
-            let names: Vec<&str> = allowed.iter().map(|r| reduction_name(*r)).collect();
-            Error::invalid(format!(
-                "{op}: reduce argument must be one of {}, got {reduce}",
-                names.join(", ")
-            ))
-        })
+        .ok_or_else(|| Error::invalid(refusal()))
 }
 
 fn reduction_name(r: Reduction) -> &'static str {
@@ -39,10 +38,19 @@ fn reduction_name(r: Reduction) -> &'static str {
     }
 }
 
-/// Runs `op` on `self` and `rest` into the output `form` gives.
-fn write(args: &Args, cx: &mut Ctx, form: Form, op: LibraryOp, rest: &[&TensorMeta]) -> Outputs {
+/// Runs `op` on `self` and `rest` into the output `form` gives, which may share no memory
+/// with the first `apart` of `rest`.
+fn write(
+    args: &Args,
+    cx: &mut Ctx,
+    form: Form,
+    op: LibraryOp,
+    (rest, apart): (&[&TensorMeta], usize),
+) -> Outputs {
     let x = args.tensor(0)?;
     let (out, result) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
+    check_write_apart(&out, &rest[..apart])?;
+    check_partial(&out, x)?;
     let mut inputs = vec![x.clone()];
     inputs.extend(rest.iter().map(|t| (*t).clone()));
     cx.k.library(op, &inputs, std::slice::from_ref(&out))
@@ -64,7 +72,15 @@ pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         Reduction::Amax,
         Reduction::Amin,
     ];
-    let reduce = reduction(args.opt_str(4)?.unwrap_or(""), &all, OP)?;
+    // `get_operator_enum` takes `max` and `min` for `amax` and `amin` here.
+    let name = match args.opt_str(4)?.unwrap_or("") {
+        "max" => "amax",
+        "min" => "amin",
+        other => other,
+    };
+    let reduce = reduction(name, &all, || {
+        format!("reduce argument must be either sum, prod, mean, amax or amin, got {name}")
+    })?;
     ensure!(
         index.dtype == ScalarType::Int64,
         "{OP}: Expected dtype int64 for index"
@@ -79,7 +95,7 @@ pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "\"scatter_gather_tensor_cpu_reduce_mean\" not implemented for 'Bool'"
     );
     let op = LibraryOp::ScatterReduce((d as i64, reduce, args.bool_or(5, true)?));
-    write(args, cx, form, op, &[index, src])
+    write(args, cx, form, op, (&[index, src], 2))
 }
 
 /// `index_reduce(self, dim, index, source, reduce, *, include_self=True)`, in place and
@@ -95,11 +111,17 @@ pub fn index_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         Reduction::Amax,
         Reduction::Amin,
     ];
-    let reduce = reduction(args.opt_str(4)?.unwrap_or(""), &allowed, OP)?;
+    let name = args.opt_str(4)?.unwrap_or("");
+    let reduce = reduction(name, &allowed, || {
+        format!(
+            "index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {name}."
+        )
+    })?;
     check_index_source(OP, x, d, index, source)?;
     check_not_bool(x.dtype, "index_func_")?;
+    cx.warn_once("index_reduce() is in beta and the API may change at any time.");
     let op = LibraryOp::IndexReduce((d as i64, reduce, args.bool_or(5, true)?));
-    write(args, cx, form, op, &[index, source])
+    write(args, cx, form, op, (&[index, source], 2))
 }
 
 /// `index_copy(self, dim, index, source)`, in place and `.out`.
@@ -108,34 +130,62 @@ pub fn index_copy(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(4 + form.out_len())?;
     let (x, index, source) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
+    ensure_index!(
+        index.dim() < 2,
+        "{OP}: Index should have dimension 1 or 0 (got {})",
+        index.dim()
+    );
+    let n = numel(&index.sizes)?;
+    ensure_index!(
+        source.dim() != 0 || n == 1,
+        "{OP}: When source is scalar, index should have one element (got {n})"
+    );
+    ensure_index!(
+        x.dim() == source.dim() || source.dim() == 0 || x.dim() == 0,
+        "{OP}: When source and destination are not scalars, their dimensionality must match. \
+         Source dimensionality ({}), destination dimensionality ({})",
+        source.dim(),
+        x.dim()
+    );
     ensure!(
         index.dtype == ScalarType::Int64,
         "{OP}: Expected a long tensor for index, but got {}",
         index.dtype.name()
     );
     ensure!(
-        x.dim() == source.dim() || source.dim() == 0,
-        "{OP}: When source and destination are not scalars, their dimensionality must match. \
-         Source dimensionality ({}), destination dimensionality ({})",
-        source.dim(),
-        x.dim()
+        x.dtype == source.dtype,
+        "{OP}: self and source expected to have the same dtype, but got (self) {} and \
+         (source) {}",
+        x.dtype.name(),
+        source.dtype.name()
     );
-    check_index_source(OP, x, d, index, source)?;
-    for k in (0..x.dim()).filter(|k| *k != d && source.dim() > 0) {
-        ensure!(
-            x.sizes[k] == source.sizes[k],
-            "{OP}: Source/destination tensor must have same slice shapes. Destination slice \
-             shape: {:?} at dimension {d} and source slice shape: {:?} at dimension 0.",
-            x.sizes,
-            source.sizes
-        );
-    }
+    // Each printed as c10 prints a vector: its sizes, space-separated.
+    let slice = |t: &TensorMeta| -> Vec<String> {
+        let mut sizes: Vec<String> = t.sizes.iter().map(i64::to_string).collect();
+        if !sizes.is_empty() {
+            sizes.remove(d.min(sizes.len() - 1));
+        }
+        sizes
+    };
+    let (dest, src) = (slice(x), slice(source));
+    ensure!(
+        dest == src,
+        "{OP}: Source/destination tensor must have same slice shapes. Destination slice shape: \
+         {} at dimension {d} and source slice shape: {} at dimension 0.",
+        dest.join(" "),
+        src.join(" ")
+    );
+    let source_len = source.sizes.get(d).copied().unwrap_or(1);
+    ensure_index!(
+        source.dim() == 0 || n == source_len,
+        "{OP}: Number of indices ({n}) should be equal to source.size(dim) ({source_len})"
+    );
     write(
         args,
         cx,
         form,
         LibraryOp::IndexCopy(d as i64),
-        &[index, source],
+        (&[index, source], 2),
     )
 }
 
@@ -163,7 +213,7 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
             );
             checked_number(value, x.dtype)?;
             let op = LibraryOp::IndexFill((d as i64, Some(value)));
-            write(args, cx, Form::InPlace, op, &[index])
+            write(args, cx, Form::InPlace, op, (&[index], 1))
         }
         Value::Tensor(value) => {
             ensure!(
@@ -173,7 +223,7 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
                 value.dim()
             );
             let op = LibraryOp::IndexFill((d as i64, None));
-            write(args, cx, Form::InPlace, op, &[index, value])
+            write(args, cx, Form::InPlace, op, (&[index, value], 1))
         }
     }
 }
@@ -196,5 +246,5 @@ pub fn embedding_renorm(args: &Args, cx: &mut Ctx) -> Outputs {
     );
     check_internal(x)?;
     let op = LibraryOp::EmbeddingRenorm((args.float_or(2, 1.0)?, args.float_or(3, 2.0)?));
-    write(args, cx, Form::InPlace, op, &[indices])
+    write(args, cx, Form::InPlace, op, (&[indices], 0))
 }

@@ -112,7 +112,7 @@ impl<'a> Pointwise<'a> {
                 fmt_shape(&given.sizes),
                 fmt_shape(&self.shape)
             );
-            let resized = cx.resize(given, &self.shape, self.strides()?, false)?;
+            let resized = cx.resize_out(given, &self.shape, self.strides()?)?;
             (resized.clone(), Output::Updated((index, resized)))
         };
         if dst.dtype == dtype {

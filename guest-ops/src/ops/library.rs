@@ -12,6 +12,7 @@ use crate::ops::iter::Pointwise;
 use crate::ops::out::{output, output_like};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{default_float, scalar_dtype};
+use crate::rules::layout::is_contiguous;
 use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::shape::{fmt_shape, numel, wrap_dim};
 use crate::types::{IsinParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
@@ -81,6 +82,7 @@ pub fn glu(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 pub fn glu_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
     let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
+    ensure!(x.dim() > 0, "glu does not support 0-dimensional tensors");
     let d = wrap_dim(args.int(2)?, x.dim())?;
     let mut half = x.sizes.clone();
     half[d] /= 2;
@@ -149,6 +151,8 @@ pub fn put(args: &Args, cx: &mut Ctx) -> Outputs {
         "put_(): Tried to put elements into an empty tensor"
     );
     check_internal(x)?;
+    check_none(x, index)?;
+    check_none(x, source)?;
     let inputs = [x.clone(), index.clone(), source.clone()];
     run(
         cx,
@@ -293,6 +297,21 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
         );
     }
     check_searchable(seq, values)?;
+    let inputs = [
+        ("input value", Some(values)),
+        ("boundary", Some(seq)),
+        ("sorter", sorter),
+    ];
+    for (what, t) in inputs {
+        if t.is_some_and(|t| !is_contiguous(&t.sizes, &t.strides)) {
+            cx.warn_once(format!(
+                "torch.searchsorted(): {what} tensor is non-contiguous, this will lower the \
+                 performance due to extra data copy when converting non-contiguous tensor to \
+                 contiguous, please use contiguous {what} tensor if possible. This message \
+                 will only appear once per program."
+            ));
+        }
+    }
     let (out, result) = output(cx, form.dest(args)?, &values.sizes, index_dtype(out_int32))?;
     let mut inputs = vec![seq.clone(), values.clone()];
     inputs.extend(sorter.cloned());
@@ -623,15 +642,17 @@ pub fn tri_indices(args: &Args, cx: &mut Ctx, upper: bool) -> Outputs {
     check_placement(args, 4, 5)?;
     ensure!(row >= 0, "row must be non-negative, got{row}");
     ensure!(col >= 0, "col must be non-negative, got{col}");
-    let count: i64 = (0..row)
-        .map(|i| {
-            if upper {
-                col - (i + offset).clamp(0, col)
-            } else {
-                (i + offset + 1).clamp(0, col)
-            }
-        })
-        .sum();
+    let count = if upper {
+        i128::from(row) * i128::from(col) - tril_size(row, col, i128::from(offset) - 1)
+    } else {
+        tril_size(row, col, offset.into())
+    };
+    let count = i64::try_from(count).map_err(|_| {
+        Error::invalid(format!(
+            "Trying to create tensor with negative dimension {}: [2, {}]",
+            count as i64, count as i64
+        ))
+    })?;
     let out = cx.empty_contiguous(&[2, count], dtype)?;
     let op = if upper {
         LibraryOp::TriuIndices((row, col, offset))
@@ -639,6 +660,25 @@ pub fn tri_indices(args: &Args, cx: &mut Ctx, upper: bool) -> Outputs {
         LibraryOp::TrilIndices((row, col, offset))
     };
     run(cx, op, &[], out.clone(), Output::Tensor(out))
+}
+
+/// `get_tril_size`: the elements of a `row` x `col` lower triangle from diagonal `offset`,
+/// in closed form (a top trapezoid and a rectangle under it), wide enough not to overflow.
+fn tril_size(row: i64, col: i64, offset: i128) -> i128 {
+    let (row, col) = (i128::from(row), i128::from(col));
+    if row == 0 || col == 0 {
+        return 0;
+    }
+    let first = if offset > 0 {
+        col.min(1 + offset)
+    } else {
+        i128::from(row + offset > 0)
+    };
+    let last = col.min(row + offset).max(0);
+    let rows = row.min(row + offset).max(0);
+    let trapezoid = last - first + 1;
+    let below = (rows - trapezoid).max(0);
+    (first + last) * trapezoid / 2 + below * col
 }
 
 /// `renorm(self, p, dim, maxnorm)`, `renorm_` and `renorm.out`: each slice along `dim` whose
@@ -710,4 +750,35 @@ pub fn kaiser_window(args: &Args, cx: &mut Ctx, params: usize) -> Outputs {
     let out = cx.empty_contiguous(&[length], dtype)?;
     let op = LibraryOp::KaiserWindow((periodic, beta));
     run(cx, op, &[], out.clone(), Output::Tensor(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tril_size;
+    use crate::ops::testing::{meta, run};
+    use crate::types::Arg;
+
+    #[test]
+    fn tril_size_counts_the_triangle() {
+        for (row, col) in [(0, 3), (1, 1), (3, 3), (4, 2), (2, 5)] {
+            for offset in -6..7 {
+                let brute: i64 = (0..row).map(|i| (i + offset + 1).clamp(0, col)).sum();
+                assert_eq!(tril_size(row, col, offset.into()), i128::from(brute));
+            }
+        }
+    }
+
+    #[test]
+    fn huge_triangles_are_counted_at_once_or_refused() {
+        let args = |row: i64, col: i64| vec![Arg::Integer(row), Arg::Integer(col)];
+        let (res, _) = run("tril_indices", "", args(1 << 40, 2));
+        assert_eq!(meta(&res.unwrap(), 0).sizes, vec![2, (1 << 41) - 1]);
+        let (res, _) = run("triu_indices", "", args(i64::MAX, 1 << 31));
+        assert!(res.unwrap_err().message.contains("overflows"));
+        let (res, _) = run("tril_indices", "", args(i64::MAX, i64::MAX));
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("Trying to create tensor with negative dimension"));
+    }
 }

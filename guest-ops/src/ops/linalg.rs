@@ -7,10 +7,9 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
-use crate::rules::dims::expand;
+use crate::rules::dims::{expand, select};
 use crate::rules::dtype::{check_not_bool, number_for};
-use crate::rules::layout::contiguous_strides;
-use crate::types::{Scalar, ScalarType, TensorMeta, UnaryOp};
+use crate::types::{BinaryOp, Operand, Scalar, ScalarType, TensorMeta, UnaryOp};
 
 fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(
@@ -316,43 +315,32 @@ pub fn addbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             b.dtype.name()
         );
     }
-    let (batches, n, m, p) = (a.sizes[0], a.sizes[1], a.sizes[2], b.sizes[2]);
+    let (batches, n, p) = (a.sizes[0], a.sizes[1], b.sizes[2]);
     let shape = [n, p];
     let bias = expand(bias, &shape)?;
     check_not_bool(b.dtype, "addmm_impl_cpu_")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
-    // batch1 as [n, b, m] in row-major order is the [n, b*m] left factor.
-    let side_by_side = TensorMeta {
-        sizes: vec![n, batches, m],
-        strides: vec![a.strides[1], a.strides[0], a.strides[2]],
-        ..a.clone()
-    };
-    let left = cx.empty_contiguous(&side_by_side.sizes, a.dtype)?;
-    cx.k.copy(&side_by_side, &left).map_err(failed("copy"))?;
-    // batch2 in row-major order is the [b*m, p] right factor.
-    let stacked = if b.strides == contiguous_strides(&b.sizes)? {
-        None
-    } else {
-        let stacked = cx.empty_contiguous(&b.sizes, b.dtype)?;
-        cx.k.copy(b, &stacked).map_err(failed("copy"))?;
-        Some(stacked)
-    };
-    let k = batches * m;
-    let left_2d = TensorMeta {
-        sizes: vec![n, k],
-        strides: vec![k, 1],
-        ..left.clone()
-    };
-    let right_2d = TensorMeta {
-        sizes: vec![k, p],
-        strides: vec![p, 1],
-        ..stacked.clone().unwrap_or_else(|| b.clone())
-    };
-    cx.k.matmul(&left_2d, &right_2d, Some(&bias), beta, alpha, &out)
-        .map_err(failed("matmul"))?;
-    cx.free(&left);
-    if let Some(stacked) = stacked {
-        cx.free(&stacked);
+    // PyTorch's `addbmm_impl_`: `self` into the result, then one `addmm_` per batch, which
+    // sums in the CPU's and CUDA's order; `beta` scales only the first.
+    let zero_beta = beta.to_f64() == 0.0 && !matches!(beta, Scalar::Complex((_, im)) if im != 0.0);
+    if !zero_beta {
+        cx.k.copy(&bias, &out).map_err(failed("copy"))?;
+    }
+    if batches == 0 {
+        let scaled = if zero_beta {
+            cx.k.fill(&out, Scalar::Integer(0))
+        } else {
+            let (x, factor) = (Operand::Tensor(out.clone()), Operand::Number(beta));
+            cx.k.binary(BinaryOp::Mul, &x, &factor, None, out.dtype, &out)
+        };
+        scaled.map_err(failed("addbmm"))?;
+        return Ok(vec![outputs]);
+    }
+    for i in 0..batches {
+        let (left, right) = (select(a, 0, i)?, select(b, 0, i)?);
+        let beta = if i == 0 { beta } else { Scalar::Integer(1) };
+        cx.k.matmul(&left, &right, Some(&out), beta, alpha, &out)
+            .map_err(failed("matmul"))?;
     }
     Ok(vec![outputs])
 }
@@ -363,17 +351,29 @@ mod tests {
     use crate::types::{Arg, Output, Scalar, ScalarType};
 
     #[test]
-    fn addbmm_multiplies_the_batches_side_by_side() {
+    fn addbmm_accumulates_one_batch_at_a_time() {
         let (bias, a, b) = (f32s(&[5], 1), f32s(&[3, 4, 6], 2), f32s(&[3, 6, 5], 3));
         let (res, fake) = run("addbmm", "", vec![arg(&bias), arg(&a), arg(&b)]);
         assert_eq!(
             geometry(&meta(&res.unwrap(), 0)),
             (vec![4, 5], vec![5, 1], 0, ScalarType::Float32)
         );
-        assert_eq!(fake.kernels(), vec!["copy", "matmul"]);
-        assert_eq!(fake.calls[0].tensors[0].strides, vec![6, 24, 1]);
-        assert_eq!(fake.calls[1].tensors[0].sizes, vec![4, 18]);
-        assert_eq!(fake.calls[1].tensors[1].sizes, vec![18, 5]);
+        assert_eq!(fake.kernels(), vec!["copy", "matmul", "matmul", "matmul"]);
+        // The bias, broadcast, into the result; then batch 2 of each factor, into it.
+        assert_eq!(fake.calls[0].tensors[0].strides, vec![0, 1]);
+        assert_eq!(fake.calls[3].tensors[0].storage_offset, 48);
+        assert_eq!(fake.calls[3].tensors[1].sizes, vec![6, 5]);
+        let (res, fake) = run(
+            "addbmm",
+            "",
+            vec![
+                arg(&bias),
+                arg(&f32s(&[0, 4, 6], 2)),
+                arg(&f32s(&[0, 6, 5], 3)),
+            ],
+        );
+        assert!(res.is_ok());
+        assert_eq!(fake.kernels(), vec!["copy", "binary"]);
         let (res, _) = run(
             "addbmm",
             "",

@@ -52,7 +52,7 @@ mod testing;
 
 use crate::error::Result;
 use crate::kernels::Kernels;
-use crate::types::{Arg, OpError, Output, ScalarType, TensorMeta};
+use crate::types::{Arg, OpError, Output, ScalarType, TensorMeta, Warning};
 use args::Args;
 use ctx::Ctx;
 
@@ -96,20 +96,23 @@ pub fn find(name: &str, overload: &str) -> core::result::Result<u32, OpError> {
         .map_err(|e| e.into_op_error(&registry::qualified(name, overload), &[]))
 }
 
-/// Runs op `id` (from [`find`]) under `torch.get_default_dtype()` `default_float`; on
-/// failure every storage it allocated is given back.
+/// Runs op `id` (from [`find`]) under `torch.get_default_dtype()` `default_float`: its
+/// outputs and warnings. On failure every storage it allocated is given back.
 pub fn run(
     id: u32,
     list: &[Arg],
     default_float: ScalarType,
     k: &mut dyn Kernels,
-) -> core::result::Result<Vec<Output>, OpError> {
+) -> core::result::Result<(Vec<Output>, Vec<Warning>), OpError> {
     crate::rules::dtype::set_default_float(default_float);
     let args = Args::new(list);
     let mut cx = Ctx::new(k);
-    registry::dispatch(id, &args, &mut cx).map_err(|e| {
-        cx.abandon();
-        let op = registry::name_of(id).unwrap_or_else(|| format!("op {id}"));
-        e.into_op_error(&op, list)
-    })
+    match registry::dispatch(id, &args, &mut cx) {
+        Ok(outputs) => Ok((outputs, cx.warnings)),
+        Err(e) => {
+            cx.abandon();
+            let op = registry::name_of(id).unwrap_or_else(|| format!("op {id}"));
+            Err(e.into_op_error(&op, list))
+        }
+    }
 }

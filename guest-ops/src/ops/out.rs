@@ -85,6 +85,6 @@ pub fn resize_output(
         check_internal(t)?;
         return Ok((t.clone(), Output::Argument(index)));
     }
-    let resized = cx.resize(t, sizes, contiguous_strides(sizes)?, false)?;
+    let resized = cx.resize_out(t, sizes, contiguous_strides(sizes)?)?;
     Ok((resized.clone(), Output::Updated((index, resized))))
 }

@@ -9,7 +9,7 @@ use crate::ops::out::output;
 use crate::ops::reduce::kernel_dims;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{default_float, promote};
-use crate::rules::shape::{reduced_shape, reduction_mask};
+use crate::rules::shape::{numel, reduced_shape, reduction_mask};
 use crate::types::{Arg, MomentOp, Output, ReduceOp, Scalar, TensorMeta};
 
 fn mask_of(args: &Args, i: usize, x: &TensorMeta) -> Result<Vec<bool>> {
@@ -35,6 +35,24 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
     };
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
     let (out, result) = output(cx, dest, &shape, dtype)?;
+    let outputs = numel(&shape)?;
+    let reduced = if outputs == 0 {
+        0
+    } else {
+        numel(&x.sizes)? / outputs
+    };
+    if reduced as f64 - correction.to_f64() <= 0.0 {
+        let name = match (op, with_mean) {
+            (MomentOp::Var, false) => "var",
+            (MomentOp::Std, false) => "std",
+            (MomentOp::Var, true) => "var_mean",
+            (MomentOp::Std, true) => "std_mean",
+        };
+        cx.warn(format!(
+            "{name}(): degrees of freedom is <= 0. Correction should be strictly less than the \
+             reduction factor (input numel divided by output numel)."
+        ));
+    }
     let mean = if with_mean {
         Some(cx.empty_contiguous(&shape, x.dtype)?)
     } else {

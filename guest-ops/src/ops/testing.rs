@@ -6,7 +6,7 @@ use crate::types::{
     ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
     LossOptions, MomentOp, OpError, Operand, Output, PadMode, PoolOp, PoolParams, RandomOp,
     ReduceOp, SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId,
-    TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    TensorMeta, TernaryOp, UnaryOp, UpsampleMode, Warning,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -26,6 +26,8 @@ pub struct Fake {
     pub freed: Vec<StorageId>,
     pub fail: Option<&'static str>,
     pub data_size: i64,
+    /// What the op warned of.
+    pub warnings: Vec<Warning>,
 }
 
 impl Fake {
@@ -964,7 +966,11 @@ pub fn run_sized(
         ..Fake::default()
     };
     let result = super::find(name, overload)
-        .and_then(|id| super::run(id, &args, ScalarType::Float32, &mut fake));
+        .and_then(|id| super::run(id, &args, ScalarType::Float32, &mut fake))
+        .map(|(outputs, warnings)| {
+            fake.warnings = warnings;
+            outputs
+        });
     (result, fake)
 }
 

@@ -2,6 +2,7 @@
 
 use crate::error::ensure;
 use crate::ops::args::Args;
+use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
 use crate::rules::shape::dim_mask;
 use crate::rules::{dims, view};
@@ -24,16 +25,13 @@ pub fn view_dtype(args: &Args) -> Outputs {
 }
 
 /// `as_strided(self, size, stride, storage_offset=None)`
-pub fn as_strided(args: &Args) -> Outputs {
+pub fn as_strided(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let t = args.tensor(0)?;
     let offset = args.opt_int(3)?.unwrap_or(t.storage_offset);
-    one(view::as_strided(
-        t,
-        args.int_list(1)?,
-        args.int_list(2)?,
-        offset,
-    )?)
+    let out = view::as_strided(t, args.int_list(1)?, args.int_list(2)?, offset)?;
+    cx.check_in_storage(t, &out)?;
+    one(out)
 }
 
 /// `_reshape_alias(self, size, stride)`

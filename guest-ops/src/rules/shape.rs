@@ -113,6 +113,16 @@ pub fn wrap_dim(dim: i64, ndim: usize) -> Result<usize> {
     Ok(wrapped as usize)
 }
 
+/// `maybe_wrap_dim` with `wrap_scalar=false`: as [`wrap_dim`], but a 0-dim tensor has no
+/// dim to name.
+pub fn wrap_dim_of_dims(dim: i64, ndim: usize) -> Result<usize> {
+    ensure_index!(
+        ndim > 0,
+        "Dimension specified as {dim} but tensor has no dimensions"
+    );
+    wrap_dim(dim, ndim)
+}
+
 /// `infer_size`: the broadcast of two shapes.
 pub fn broadcast(a: &[i64], b: &[i64]) -> Result<Vec<i64>> {
     let n = a.len().max(b.len());

@@ -1,9 +1,9 @@
-//! The activation kernels: libtorch's own functions where tch exposes them with their
-//! parameters, else the same formula as PyTorch's CPU kernel.
+//! The activation kernels: libtorch's own functions (through [`numbers`] where tch does not
+//! bind their parameters), else the same formula as PyTorch's CPU kernel.
 
 use tch::{Kind, TchError, Tensor};
 
-use super::scalar;
+use super::{numbers, scalar};
 use crate::guest::{ActivationOp, Scalar};
 
 fn as_f64(value: &Scalar) -> f64 {
@@ -33,21 +33,9 @@ pub fn forward(op: &ActivationOp, x: &Tensor) -> Result<Tensor, TchError> {
         ActivationOp::Hardtanh((min, max)) => {
             x.f_clamp(scalar(min), scalar(max))?.f_to_kind(x.kind())
         }
-        // `x * beta > threshold ? x : log1p(exp(x * beta)) / beta`
-        ActivationOp::Softplus((beta, threshold)) => {
-            let scaled = x.f_mul_scalar(scalar(beta))?;
-            let soft = scaled.f_exp()?.f_log1p()?.f_div_scalar(scalar(beta))?;
-            x.f_where_self(&scaled.f_gt(scalar(threshold))?, &soft)
-        }
-        // `x <= 0 ? expm1(x * input_scale) * alpha * scale : x * scale`
+        ActivationOp::Softplus((beta, threshold)) => numbers::softplus(x, beta, threshold),
         ActivationOp::Elu((alpha, scale, input_scale)) => {
-            let negcoef = as_f64(alpha) * as_f64(scale);
-            let negative = x
-                .f_mul_scalar(scalar(input_scale))?
-                .f_expm1()?
-                .f_mul_scalar(negcoef)?;
-            let positive = x.f_mul_scalar(scalar(scale))?;
-            negative.f_where_self(&x.f_le(0)?, &positive)
+            numbers::elu(x, [alpha, scale, input_scale])
         }
         ActivationOp::Logit(eps) => x.f_logit(*eps),
         ActivationOp::Mish => x.f_mish(),
@@ -57,11 +45,7 @@ pub fn forward(op: &ActivationOp, x: &Tensor) -> Result<Tensor, TchError> {
             let zero = x.f_zeros_like()?;
             zero.f_where_self(&inside(x, lambda)?, x)
         }
-        // `x - clamp(x, -lambda, lambda)` keeps NaNs, as PyTorch's `a * 0` does.
-        ActivationOp::Softshrink(lambda) => {
-            let l = as_f64(lambda);
-            x.f_sub(&x.f_clamp(-l, l)?)
-        }
+        ActivationOp::Softshrink(lambda) => numbers::softshrink(x, lambda),
         ActivationOp::Threshold((threshold, value)) => {
             x.f_threshold(scalar(threshold), scalar(value))
         }

@@ -94,9 +94,9 @@ extern "C" {
 /// Room for libtorch's message; longer ones are cut.
 const ERROR_CAPACITY: usize = 1024;
 
-/// Runs `call` with room for `N` gradients and an error buffer, and takes ownership of the
-/// tensors it hands back.
-fn grads<const N: usize>(
+/// Runs `call` with room for `N` results and an error buffer, and takes ownership of the
+/// tensors it hands back (the other shims' functions use it too).
+pub(super) fn results<const N: usize>(
     call: impl FnOnce(*mut *mut C_tensor, *mut c_char, usize) -> c_int,
 ) -> Result<Vec<Option<Tensor>>, TchError> {
     let mut out: [*mut C_tensor; N] = [ptr::null_mut(); N];
@@ -136,7 +136,7 @@ pub fn convolution_backward(
             p.stride, p.padding, p.dilation, p.output_padding
         )));
     }
-    grads::<3>(|out, error, capacity| {
+    results::<3>(|out, error, capacity| {
         // SAFETY: every pointer is valid for the call; the lists hold `dims` values each.
         unsafe {
             trh_convolution_backward(
@@ -180,7 +180,7 @@ pub fn native_batch_norm_backward(
     eps: f64,
     mask: [bool; 3],
 ) -> Result<Vec<Option<Tensor>>, TchError> {
-    grads::<3>(|out, error, capacity| {
+    results::<3>(|out, error, capacity| {
         // SAFETY: every pointer is valid for the call or null for an absent tensor.
         unsafe {
             trh_native_batch_norm_backward(
@@ -211,7 +211,7 @@ pub fn grid_sampler_backward(
     p: &GridSampleParams,
     mask: [bool; 2],
 ) -> Result<Vec<Option<Tensor>>, TchError> {
-    grads::<2>(|out, error, capacity| {
+    results::<2>(|out, error, capacity| {
         // SAFETY: every pointer is valid for the call.
         unsafe {
             trh_grid_sampler_backward(
@@ -249,7 +249,7 @@ pub fn native_layer_norm_backward(
     bias: Option<&Tensor>,
     mask: [bool; 3],
 ) -> Result<Vec<Option<Tensor>>, TchError> {
-    grads::<3>(|out, error, capacity| {
+    results::<3>(|out, error, capacity| {
         // SAFETY: every pointer is valid for the call or null for an absent tensor; the shape
         // holds `normalized_shape.len()` values.
         unsafe {
@@ -279,7 +279,7 @@ pub fn native_group_norm_backward(
     [n, c, hxw, groups]: [i64; 4],
     mask: [bool; 3],
 ) -> Result<Vec<Option<Tensor>>, TchError> {
-    grads::<3>(|out, error, capacity| {
+    results::<3>(|out, error, capacity| {
         // SAFETY: every pointer is valid for the call or null for an absent tensor.
         unsafe {
             trh_native_group_norm_backward(

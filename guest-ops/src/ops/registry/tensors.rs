@@ -63,7 +63,7 @@ pub(super) const VIEW: &[Entry] = &[
     e("view", &[""], |a, _| view::view(a)),
     e("_unsafe_view", &[""], |a, _| view::view(a)),
     e("view", &["dtype"], |a, _| view::view_dtype(a)),
-    e("as_strided", &[""], |a, _| view::as_strided(a)),
+    e("as_strided", &[""], view::as_strided),
     e("_reshape_alias", &[""], |a, _| view::reshape_alias(a)),
     e("alias", &[""], |a, _| view::alias(a)),
     e("detach", &[""], |a, _| view::alias(a)),

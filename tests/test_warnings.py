@@ -1,0 +1,88 @@
+"""PyTorch's warnings for an op (`TORCH_WARN`) reach Python where the op was called, as on
+the CPU, and libtorch's own copies on the host stay off the user's terminal."""
+
+import textwrap
+import warnings
+
+import pytest
+import torch
+import torch_remote  # noqa: F401
+from conftest import run_python
+
+
+def _messages(f) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f()
+    # The CPU's end with where libtorch raised them; remote's with where the shim did.
+    return [str(w.message).split(" (Triggered internally")[0] for w in caught]
+
+
+CASES = {
+    "std of one element": lambda d: torch.ones(1, device=d).std(),
+    "var of nothing": lambda d: torch.ones(0, device=d).var(),
+    "var_mean with a large correction": lambda d: torch.var_mean(
+        torch.ones(2, 3, device=d), 1, correction=3
+    ),
+    "std_mean of one element": lambda d: torch.std_mean(torch.ones(1, device=d)),
+    "cumsum into an out= of another shape": lambda d: torch.cumsum(
+        torch.ones(3, device=d), 0, out=torch.empty(2, device=d)
+    ),
+    "add into an out= of another shape": lambda d: torch.add(
+        torch.ones(3, device=d), 1, out=torch.empty(2, device=d)
+    ),
+    "cat into an out= of another shape": lambda d: torch.cat(
+        [torch.ones(2, device=d)] * 2, out=torch.empty(3, device=d)
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_warns_as_the_cpu(case):
+    cpu = _messages(lambda: CASES[case]("cpu"))
+    assert cpu, "the CPU warns here"
+    assert _messages(lambda: CASES[case]("remote")) == cpu
+
+
+def test_no_warning_where_the_cpu_gives_none():
+    def quiet(d):
+        torch.ones(3, device=d).std()
+        torch.add(torch.ones(3, device=d), 1, out=torch.empty(0, device=d))
+        torch.searchsorted(torch.arange(5.0, device=d), torch.ones(3, device=d))
+
+    assert _messages(lambda: quiet("remote")) == _messages(lambda: quiet("cpu")) == []
+
+
+def test_a_memoised_op_warns_each_time():
+    """The second call takes the client's memoised lowering, which keeps the warnings."""
+    x = torch.ones(1, device="remote")
+    assert len(_messages(lambda: [x.std() for _ in range(3)])) == 3
+
+
+ONCE = """
+import warnings
+import torch, torch_remote
+d = "{device}"
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    for _ in range(2):
+        x, i, one = torch.zeros(3, device=d), torch.tensor([0], device=d), torch.ones(1, device=d)
+        x.index_reduce_(0, i, one, "amax")
+        x.scatter(0, i, one, reduce="add")
+        seq = torch.arange(10.0, device=d).view(5, 2).t()[0]
+        torch.searchsorted(seq, torch.ones(4, 2, device=d).t())
+    torch.ones(1, device=d).std().item()
+for w in caught:
+    print(str(w.message).split(" (Triggered internally")[0])
+"""
+
+
+def test_once_only_warnings_come_once_and_the_host_prints_none():
+    """`TORCH_WARN_ONCE` warnings come once per process; the host's session thread drops
+    libtorch's copies, which printed on the terminal of whoever started it."""
+    cpu = run_python(textwrap.dedent(ONCE.format(device="cpu")))
+    remote = run_python(textwrap.dedent(ONCE.format(device="remote")))
+    assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
+    lines = cpu.stdout.splitlines()
+    assert len(lines) == 5 and remote.stdout.splitlines() == lines
+    assert "Warning:" not in remote.stderr
