@@ -51,6 +51,13 @@ FORWARD = {
     "celu": lambda x, y: F.celu(x, 0.7),
     "softplus": lambda x, y: F.softplus(x, beta=0.9, threshold=5.0),
     "softshrink": lambda x, y: F.softshrink(x, 0.3),
+    "prod_of_all": lambda x, y: (x.view(64, 64) * 0.01 + 1).prod(),
+    "prod_of_a_vector_keepdim": lambda x, y: (x[:512] * 0.01 + 1).prod(0, keepdim=True),
+    "prod_along_a_dim": lambda x, y: (x.view(64, 64) * 0.01 + 1).prod(1),
+    "index_add_alpha": lambda x, y: x.view(64, 64).index_add(
+        0, torch.arange(64, device=x.device).flip(0), y.view(64, 64), alpha=0.7
+    ),
+    "logit_eps": lambda x, y: torch.logit(x.sigmoid(), eps=1 / 3),
 }
 
 
@@ -95,11 +102,14 @@ def test_silu_double_backward_still_works():
     torch.testing.assert_close(results[1], results[0])
 
 
-def test_float32_add_with_alpha_is_the_cpus_fused_kernel():
-    """The CPU's add kernel computes `a + alpha * b` in one step; a separate multiply
-    rounds once more, one ulp off in some elements."""
-    cpu, remote = _both(lambda x, y: x.add(y, alpha=0.1), torch.float32)
-    assert torch.equal(remote, cpu)
+@pytest.mark.parametrize(
+    "name", ["add_alpha", "prod_of_all", "index_add_alpha", "logit_eps", "baddbmm"]
+)
+def test_float32_equals_the_cpu(name):
+    """The CPU's add computes `a + alpha * b` in one step, and `prod()` multiplies every
+    element in one pass: a separate multiply, or a product dim by dim, rounds once more."""
+    cpu, remote = _both(FORWARD[name], torch.float32)
+    assert torch.equal(remote, cpu), f"{(remote != cpu).sum()} of {cpu.numel()} differ"
 
 
 def test_numbers_keep_integer_wrapping_and_promotion():

@@ -1,7 +1,7 @@
 // aten calls with Python numbers as PyTorch's own Python binding passes them, which tch
 // cannot make: a number as a wrapped-number tensor, and the number parameters tch's
-// bindings drop (`alpha` of add/sub, `value` of addcmul/addcdiv, `beta` and `alpha` of
-// addmm/baddbmm, those of elu, softplus and softshrink). The kernels then take the number whole (in float for bfloat16 and half
+// bindings drop (`alpha` of add/sub and index_add, `value` of addcmul/addcdiv, `beta` and
+// `alpha` of addmm/baddbmm, those of elu, softplus and softshrink). The kernels then take the number whole (in float for bfloat16 and half
 // tensors), as on PyTorch's CPU and CUDA, instead of rounded to the tensors' dtype first.
 // Called from `host/src/kernels/numbers.rs`. Tensors cross as `at::Tensor*` (tch's own
 // representation): inputs are borrowed, the result is a new heap tensor the caller owns.
@@ -98,6 +98,15 @@ extern "C" int trh_addmm(const at::Tensor* bias, const at::Tensor* a, const at::
         *out = new at::Tensor(batched ? at::baddbmm(*bias, *a, *b, s, t)
                                       : at::addmm(*bias, *a, *b, s, t));
       },
+      error, capacity);
+}
+
+// `x` with `alpha * source` added at `index` along `dim`.
+extern "C" int trh_index_add(const at::Tensor* x, int64_t dim, const at::Tensor* index,
+                             const at::Tensor* source, const trh_number* alpha,
+                             at::Tensor** out, char* error, size_t capacity) {
+  return guarded(
+      [&] { *out = new at::Tensor(at::index_add(*x, dim, *index, *source, scalar_of(*alpha))); },
       error, capacity);
 }
 

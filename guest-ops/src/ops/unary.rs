@@ -7,7 +7,7 @@ use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::library::launch;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
-use crate::types::{LibraryOp, Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
+use crate::types::{ActivationOp, LibraryOp, Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
 
 /// How an op's result dtype follows its input's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,6 +266,11 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
     let Some(eps) = clamp else {
         return target.run(cx, "unary", |k, out| k.unary(op, &input, compute, out));
     };
+    if input.dtype == compute {
+        // libtorch's kernel clamps to `1 - eps` computed in the tensor's dtype.
+        let logit = ActivationOp::Logit(Some(eps));
+        return target.run(cx, "activation", |k, out| k.activation(logit, &input, out));
+    }
     let clamped = cx.empty_contiguous(&input.sizes, compute)?;
     let (lo, hi) = (
         Operand::Number(Scalar::Float(eps)),

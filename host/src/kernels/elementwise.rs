@@ -196,9 +196,16 @@ pub fn reduce_result(
         ReduceOp::All => x.f_all_dims(dims, keepdim),
         ReduceOp::Any => x.f_any_dims(dims, keepdim),
         ReduceOp::Logsumexp => x.f_logsumexp(dims, keepdim),
+        // Over every element, one product in libtorch's order (`prod()`); dim by dim rounds
+        // between dims.
+        ReduceOp::Prod if dims.is_empty() || dims.len() == x.dim() => {
+            let product = x.f_prod(kind)?;
+            match keepdim {
+                true => product.f_reshape(vec![1; x.dim()]),
+                false => Ok(product),
+            }
+        }
         ReduceOp::Prod => {
-            let all: Vec<i64> = (0..x.dim() as i64).collect();
-            let dims = if dims.is_empty() { &all } else { dims };
             let mut sorted = dims.to_vec();
             sorted.sort_unstable_by(|a, b| b.cmp(a));
             sorted.iter().try_fold(x.shallow_clone(), |acc, &d| {

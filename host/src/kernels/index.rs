@@ -34,14 +34,7 @@ pub fn scatter(
         (ScatterOp::Multiply, Err(value)) => {
             x.f_internal_scatter_reduce(dim, index, &value_src(value)?, "prod", true)
         }
-        (ScatterOp::IndexAdd, Ok(src)) => {
-            let src = if super::is_one(alpha) {
-                src
-            } else {
-                src.f_mul_scalar(scalar(alpha))?.f_to_kind(x.kind())?
-            };
-            x.f_index_add(dim, index, &src)
-        }
+        (ScatterOp::IndexAdd, Ok(src)) => super::numbers::index_add(x, dim, index, &src, alpha),
         (_, Err(_)) => Err(TchError::Kind("this scatter needs a source tensor".into())),
     }
 }

@@ -86,6 +86,17 @@ extern "C" {
         capacity: usize,
     ) -> c_int;
 
+    fn trh_index_add(
+        x: *const C_tensor,
+        dim: i64,
+        index: *const C_tensor,
+        source: *const C_tensor,
+        alpha: *const Number,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
     fn trh_activation(
         op: i32,
         x: *const C_tensor,
@@ -189,6 +200,24 @@ pub fn addmm(
                 error,
                 capacity,
             )
+        }
+    })
+}
+
+/// `index_add(x, dim, index, source, alpha)`.
+pub fn index_add(
+    x: &Tensor,
+    dim: i64,
+    index: &Tensor,
+    source: &Tensor,
+    alpha: &Scalar,
+) -> Result<Tensor, TchError> {
+    let alpha = Number::from(alpha);
+    one(|out, error, capacity| {
+        // SAFETY: the tensors and `alpha` live for the call.
+        unsafe {
+            let (x, index, source) = (x.as_ptr(), index.as_ptr(), source.as_ptr());
+            trh_index_add(x, dim, index, source, &alpha, out, error, capacity)
         }
     })
 }
