@@ -215,3 +215,41 @@ def test_huge_tril_indices_are_refused_at_once():
     assert torch.equal(
         torch.triu_indices(4, 3, 1, device="remote").cpu(), torch.triu_indices(4, 3, 1)
     )
+
+
+def test_dirichlet_grad_is_the_cpus():
+    """`Beta`/`Dirichlet` `rsample`'s backward (`_dirichlet_grad`) was not on remote."""
+    torch.manual_seed(0)
+    x, alpha, total = torch.rand(5, 3), torch.rand(5, 3) + 0.5, torch.rand(3) + 2
+    for dtype in [torch.float32, torch.float64]:
+        args = [t.to(dtype) for t in (x, alpha, total)]
+        cpu = torch._dirichlet_grad(*args)
+        remote = torch._dirichlet_grad(*[t.to("remote") for t in args])
+        assert torch.equal(remote.cpu(), cpu)
+    with pytest.raises(NotImplementedError, match="_dirichlet_grad_cpu"):
+        torch._dirichlet_grad(*[t.half().to("remote") for t in (x, alpha, total)])
+    concentration = (torch.rand(4) + 0.5).to("remote").requires_grad_()
+    torch.distributions.Beta(concentration, concentration.detach()).rsample((8,)).sum().backward()
+    assert concentration.grad.shape == (4,) and concentration.grad.isfinite().all()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("dim", [1, -2])
+def test_glu_forward_mode_derivative_is_the_cpus(dim):
+    """`glu_jvp` (forward-mode AD through GLU: `jvp`, `jacfwd`, `hessian`) was not on remote."""
+    x, tangent = torch.randn(6, 6), torch.randn(6, 6)
+    results = []
+    for device in ["cpu", "remote"]:
+        primal, tangent_d = x.to(device), tangent.to(device)
+        _, out = torch.func.jvp(lambda v: F.glu(v, dim), (primal,), (tangent_d,))
+        results.append(out.cpu())
+    assert torch.equal(results[1], results[0])
+
+
+def test_bucketize_of_a_number():
+    boundaries = torch.tensor([1.0, 3.0, 5.0, 7.0])
+    for value, kwargs in [(4.0, {}), (5, {"right": True, "out_int32": True}), (9.5, {})]:
+        cpu = torch.bucketize(value, boundaries, **kwargs)
+        remote = torch.bucketize(value, boundaries.to("remote"), **kwargs)
+        assert remote.shape == () and remote.dtype == cpu.dtype
+        assert remote.item() == cpu.item()

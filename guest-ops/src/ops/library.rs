@@ -14,7 +14,7 @@ use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{default_float, scalar_dtype};
 use crate::rules::layout::is_contiguous;
 use crate::rules::overlap::{check_internal, check_none};
-use crate::rules::shape::{fmt_shape, numel, wrap_dim};
+use crate::rules::shape::{broadcast_all, fmt_shape, numel, wrap_dim};
 use crate::types::{IsinParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
 /// Runs `op` on `inputs` into `out`, returning `result`.
@@ -95,6 +95,71 @@ pub fn glu_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let (out, result) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
     let inputs = [grad.clone(), x.clone()];
     run(cx, LibraryOp::GluBackward(d as i64), &inputs, out, result)
+}
+
+/// `glu_jvp(glu, x, dx, dim)`: `glu`'s forward-mode derivative, laid out like `glu`, from
+/// `x` and its tangent `dx`, which `glu` halves along `dim`.
+pub fn glu_jvp(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let (glu, x, dx) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    ensure!(x.dim() > 0, "glu does not support 0-dimensional tensors");
+    let d = wrap_dim(args.int(3)?, x.dim())?;
+    let mut half = x.sizes.clone();
+    half[d] /= 2;
+    ensure!(
+        dx.sizes == x.sizes && glu.sizes == half && x.sizes[d] % 2 == 0,
+        "glu_jvp: glu {} must be x {} (and its tangent {}) halved along dim {d}",
+        fmt_shape(&glu.sizes),
+        fmt_shape(&x.sizes),
+        fmt_shape(&dx.sizes)
+    );
+    for t in [x, dx] {
+        ensure!(
+            t.dtype == glu.dtype,
+            "Found dtype {} but expected {}",
+            t.dtype.name(),
+            glu.dtype.name()
+        );
+    }
+    ensure_kernel!(
+        glu.dtype.is_floating(),
+        "\"glu_jvp\" not implemented for '{}'",
+        glu.dtype.name()
+    );
+    let out = cx.empty_like(glu)?;
+    let inputs = [glu.clone(), x.clone(), dx.clone()];
+    let op = LibraryOp::GluJvp(d as i64);
+    run(cx, op, &inputs, out.clone(), Output::Tensor(out))
+}
+
+/// `_dirichlet_grad(x, alpha, total)`: one float or double TensorIterator over the three,
+/// contiguous, of their broadcast shape (`Beta` and `Dirichlet` `rsample`'s backward).
+pub fn dirichlet_grad(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (x, alpha, total) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    for t in [alpha, total] {
+        ensure!(
+            t.dtype == x.dtype,
+            "Found dtype {} but expected {}",
+            t.dtype.name(),
+            x.dtype.name()
+        );
+    }
+    ensure_kernel!(
+        matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
+        "\"_dirichlet_grad_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
+    let shape = broadcast_all([&x.sizes[..], &alpha.sizes, &total.sizes])?;
+    let out = cx.empty_contiguous(&shape, x.dtype)?;
+    let inputs = [x.clone(), alpha.clone(), total.clone()];
+    run(
+        cx,
+        LibraryOp::DirichletGrad,
+        &inputs,
+        out.clone(),
+        Output::Tensor(out),
+    )
 }
 
 /// `take(self, index)` and `take.out`: `self` flattened, at the Long `index`, shaped like it.
@@ -327,7 +392,24 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
 /// `bucketize.Tensor(self, boundaries, *, out_int32=False, right=False)` and `.Tensor_out`.
 pub fn bucketize(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(4 + form.out_len())?;
-    let (values, boundaries) = (args.tensor(0)?, args.tensor(1)?);
+    bucket(args, cx, form, args.tensor(0)?)
+}
+
+/// `bucketize.Scalar(self, boundaries, *, out_int32=False, right=False)`: the bucket of one
+/// number, 0-dim; PyTorch wraps the number in a tensor of its own dtype.
+pub fn bucketize_scalar(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(4)?;
+    let value = args.scalar(0)?;
+    let number = cx.empty_contiguous(&[], scalar_dtype(value))?;
+    cx.k.fill(&number, value).map_err(failed("fill"))?;
+    let outputs = bucket(args, cx, Form::Functional, &number);
+    cx.free(&number);
+    outputs
+}
+
+/// `bucketize` of `values` in the boundaries of argument 1, with the options that follow.
+fn bucket(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs {
+    let boundaries = args.tensor(1)?;
     let out_int32 = args.bool_or(2, false)?;
     let right = args.bool_or(3, false)?;
     ensure!(

@@ -181,6 +181,17 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::EncoderLayer(_) => Err(TchError::Kind(format!("{op:?} has several results"))),
         LibraryOp::Glu(dim) => input(inputs, 0)?.f_glu(*dim),
         LibraryOp::GluBackward(dim) => input(inputs, 1)?.f_glu_backward(input(inputs, 0)?, *dim),
+        LibraryOp::GluJvp(dim) => Tensor::f_glu_jvp(
+            input(inputs, 0)?,
+            input(inputs, 1)?,
+            input(inputs, 2)?,
+            *dim,
+        ),
+        LibraryOp::DirichletGrad => Tensor::f_internal_dirichlet_grad(
+            input(inputs, 0)?,
+            input(inputs, 1)?,
+            input(inputs, 2)?,
+        ),
         LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
         LibraryOp::Put(accumulate) => {
             input(inputs, 0)?.f_put(input(inputs, 1)?, input(inputs, 2)?, *accumulate)

@@ -148,6 +148,8 @@ pub(super) const LINALG: &[Entry] = &[
     e("glu", &[""], |a, c| library::glu(a, c, F)),
     e("glu", &["out"], |a, c| library::glu(a, c, Out(2))),
     e("glu_backward", &[""], |a, c| library::glu_backward(a, c, F)),
+    e("glu_jvp", &[""], library::glu_jvp),
+    e("_dirichlet_grad", &[""], library::dirichlet_grad),
     e("glu_backward", &["grad_input"], |a, c| {
         library::glu_backward(a, c, Out(3))
     }),
@@ -241,6 +243,7 @@ pub(super) const LINALG: &[Entry] = &[
         library::max_unpool(a, c, Out(5), 3)
     }),
     e("bucketize", &["Tensor"], |a, c| library::bucketize(a, c, F)),
+    e("bucketize", &["Scalar"], library::bucketize_scalar),
     e("bucketize", &["Tensor_out"], |a, c| {
         library::bucketize(a, c, Out(4))
     }),
