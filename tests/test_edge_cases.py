@@ -253,3 +253,65 @@ def test_bucketize_of_a_number():
         remote = torch.bucketize(value, boundaries.to("remote"), **kwargs)
         assert remote.shape == () and remote.dtype == cpu.dtype
         assert remote.item() == cpu.item()
+
+
+LAYOUT_OPS = {
+    "max_pool2d": lambda x: F.max_pool2d(x, 2),
+    "avg_pool2d": lambda x: F.avg_pool2d(x, 2),
+    "adaptive_avg_pool2d": lambda x: F.adaptive_avg_pool2d(x, 3),
+    "conv2d": lambda x: F.conv2d(x, torch.ones(4, 3, 1, 1, device=x.device)),
+    "interpolate nearest": lambda x: F.interpolate(x, scale_factor=2),
+    "interpolate bilinear antialias": lambda x: F.interpolate(
+        x, size=(5, 5), mode="bilinear", antialias=True
+    ),
+    "reflect pad": lambda x: F.pad(x, (1, 1, 1, 1), mode="reflect"),
+}
+
+
+@pytest.mark.parametrize("op", LAYOUT_OPS)
+def test_an_hwc_image_made_nchw_keeps_the_cpus_layout(op):
+    """`img.permute(2, 0, 1).unsqueeze(0)` has strides (3, 1, 24, 3): channel stride 1 but a
+    batch stride that PyTorch's `suggest_memory_format` does not read as channels-last."""
+    image = torch.rand(8, 8, 3)
+    cpu = LAYOUT_OPS[op](image.permute(2, 0, 1).unsqueeze(0))
+    remote = LAYOUT_OPS[op](image.to("remote").permute(2, 0, 1).unsqueeze(0))
+    assert remote.stride() == cpu.stride()
+    torch.testing.assert_close(remote.cpu(), cpu)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_trunc_division_of_the_least_integer_by_minus_one_keeps_the_host(dtype):
+    """The CPU's kernel divides `INT_MIN / -1` as the machine does: SIGFPE, which ended the
+    host and every tensor on it (the CPU itself dies the same way). It wraps to INT_MIN."""
+    least = torch.iinfo(dtype).min
+    a = torch.tensor([least, 7, -7], dtype=dtype, device="remote")
+    b = torch.tensor([-1, -1, 2], dtype=dtype, device="remote")
+    assert torch.div(a, b, rounding_mode="trunc").tolist() == [least, -7, -3]
+    assert torch.div(a, -1, rounding_mode="trunc").tolist() == [least, -7, 7]
+    assert (a[1:] // b[1:]).tolist() == [-7, -4]
+
+
+REFUSED_LIKE_THE_CPU = {
+    "argmax of nothing": lambda d: torch.empty(0, device=d).argmax(),
+    "median along an empty dim": lambda d: torch.empty(3, 0, device=d).median(1),
+    "nanmedian along an empty dim": lambda d: torch.empty(0, device=d).nanmedian(0),
+    "mode along an empty dim": lambda d: torch.empty(3, 0, device=d).mode(-1),
+    "kthvalue along an empty dim": lambda d: torch.empty(0, device=d).kthvalue(1, 0),
+    "kthvalue past the dim": lambda d: torch.empty(3, 2, device=d).kthvalue(3, 1),
+    "float indices": lambda d: torch.zeros(3, 4, device=d)[torch.tensor([0.0], device=d)],
+    "nll_loss of a 1-d input and a long target": lambda d: F.nll_loss(
+        torch.zeros(4, device=d), torch.tensor([0, 1], device=d)
+    ),
+    "nll_loss of an empty 1-d input": lambda d: F.nll_loss(
+        torch.zeros(0, device=d), torch.tensor([], dtype=torch.long, device=d)
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_LIKE_THE_CPU)
+def test_refused_with_the_cpus_exception(case):
+    with pytest.raises(Exception) as cpu:
+        REFUSED_LIKE_THE_CPU[case]("cpu")
+    with pytest.raises(type(cpu.value)) as remote:
+        REFUSED_LIKE_THE_CPU[case]("remote")
+    assert str(cpu.value) in str(remote.value)

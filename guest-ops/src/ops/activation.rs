@@ -7,7 +7,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::checked_number;
+use crate::rules::dtype::{check_same_dtype, checked_number};
 use crate::types::{ActivationOp, BinaryOp, Scalar, ScalarType, TernaryOp};
 
 /// Which activation an aten op is, before its parameters are read.
@@ -156,14 +156,7 @@ pub fn log_sigmoid_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
     let (grad, x, buffer) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let dtype = x.dtype;
-    for t in [buffer, grad] {
-        ensure!(
-            t.dtype == dtype,
-            "Found dtype {} but expected {}",
-            t.dtype.name(),
-            dtype.name()
-        );
-    }
+    check_same_dtype(dtype, &[buffer, grad])?;
     ensure_kernel!(
         dtype.is_floating(),
         "\"log_sigmoid_backward_cpu\" not implemented for '{}'",

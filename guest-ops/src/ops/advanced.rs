@@ -22,7 +22,7 @@ struct Plan {
 fn check_index(t: &TensorMeta) -> Result<()> {
     match t.dtype {
         ScalarType::Int64 | ScalarType::Int32 => Ok(()),
-        _ => Err(Error::invalid(
+        _ => Err(Error::index(
             "tensors used as indices must be long, int, byte or bool tensors",
         )),
     }

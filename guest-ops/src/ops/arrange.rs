@@ -375,18 +375,19 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
     let d = wrap_dim(args.int_or(1 + at, -1)?, x.dim())?;
     let keepdim = args.bool_or(2 + at, false)?;
     let size = if x.dim() == 0 { 1 } else { x.sizes[d] };
-    let name = select_name(op);
-    match op {
-        SelectOp::Kthvalue => ensure!(
-            k >= 1 && k <= size,
-            "kthvalue(): selected number k out of range for dimension {d}"
-        ),
-        _ => ensure!(
-            size > 0,
-            "{name}() cannot compute {name} for a dimension of size 0 because the operation does \
-             not have an identity"
-        ),
-    }
+    // `zero_numel_check_dims`, which nanmedian reports as median.
+    let name = match op {
+        SelectOp::Nanmedian => "median",
+        other => select_name(other),
+    };
+    ensure_index!(
+        size > 0,
+        "{name}(): Expected reduction dim {d} to have non-zero size."
+    );
+    ensure!(
+        op != SelectOp::Kthvalue || (k >= 1 && k <= size),
+        "kthvalue(): selected number k out of range for dimension {d}"
+    );
     let mut shape = x.sizes.clone();
     if x.dim() > 0 {
         if keepdim {

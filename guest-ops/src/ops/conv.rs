@@ -6,12 +6,12 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
-use crate::rules::layout::{is_channels_last, is_contiguous, strides_for, MemoryFormat};
+use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{ConvParams, Output, TensorMeta};
 
 fn suggests_channels_last(t: &TensorMeta) -> bool {
-    t.dim() == 4 && is_channels_last(&t.sizes, &t.strides) && !is_contiguous(&t.sizes, &t.strides)
+    suggest_memory_format(&t.sizes, &t.strides) == MemoryFormat::ChannelsLast
 }
 
 fn format_for(x: &TensorMeta, weight: &TensorMeta) -> MemoryFormat {

@@ -9,9 +9,9 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::can_cast;
+use crate::rules::dtype::{can_cast, check_same_dtype};
 use crate::rules::shape::fmt_shape;
-use crate::types::{LossOp, LossOptions, Output, ScalarType, TensorMeta};
+use crate::types::{LossOp, LossOptions, Output, TensorMeta};
 
 /// What follows `self, target` in the schemas of `op` and its backward.
 fn tail_len(op: LossOp) -> usize {
@@ -64,19 +64,6 @@ fn options(args: &Args, at: usize, op: LossOp) -> Result<LossOptions> {
     })
 }
 
-/// TensorIterator's check where every operand must have one dtype.
-fn same_dtypes(expected: ScalarType, tensors: &[&TensorMeta]) -> Result<()> {
-    for t in tensors {
-        ensure!(
-            t.dtype == expected,
-            "Found dtype {} but expected {}",
-            t.dtype.name(),
-            expected.name()
-        );
-    }
-    Ok(())
-}
-
 /// The operands broadcast, which must give `x`'s shape (the output is shaped like `x`).
 fn fits_input(x: &TensorMeta, others: &[&TensorMeta]) -> Result<()> {
     let mut inputs = vec![Value::Tensor(x)];
@@ -104,7 +91,7 @@ fn check_forward(op: LossOp, x: &TensorMeta, target: &TensorMeta, o: &LossOption
     );
     match op {
         LossOp::BinaryCrossEntropy => {
-            same_dtypes(x.dtype, &[target])?;
+            check_same_dtype(x.dtype, &[target])?;
             fits_input(x, &[target])?;
             if let Some(w) = &o.weight {
                 fits_input(x, &[w])?;
@@ -185,7 +172,7 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
                 x.dtype.name()
             );
         }
-        _ => same_dtypes(x.dtype, &[target, grad])?,
+        _ => check_same_dtype(x.dtype, &[target, grad])?,
     }
     ensure_kernel!(
         x.dtype.is_floating(),

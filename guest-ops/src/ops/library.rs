@@ -11,7 +11,7 @@ use crate::ops::factory::check_placement;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::{output, output_like};
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{default_float, scalar_dtype};
+use crate::rules::dtype::{check_same_dtype, default_float, scalar_dtype};
 use crate::rules::layout::is_contiguous;
 use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::shape::{broadcast_all, fmt_shape, numel, wrap_dim};
@@ -113,14 +113,7 @@ pub fn glu_jvp(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&x.sizes),
         fmt_shape(&dx.sizes)
     );
-    for t in [x, dx] {
-        ensure!(
-            t.dtype == glu.dtype,
-            "Found dtype {} but expected {}",
-            t.dtype.name(),
-            glu.dtype.name()
-        );
-    }
+    check_same_dtype(glu.dtype, &[x, dx])?;
     ensure_kernel!(
         glu.dtype.is_floating(),
         "\"glu_jvp\" not implemented for '{}'",
@@ -137,14 +130,7 @@ pub fn glu_jvp(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn dirichlet_grad(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let (x, alpha, total) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    for t in [alpha, total] {
-        ensure!(
-            t.dtype == x.dtype,
-            "Found dtype {} but expected {}",
-            t.dtype.name(),
-            x.dtype.name()
-        );
-    }
+    check_same_dtype(x.dtype, &[alpha, total])?;
     ensure_kernel!(
         matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
         "\"_dirichlet_grad_cpu\" not implemented for '{}'",
@@ -230,14 +216,7 @@ pub fn put(args: &Args, cx: &mut Ctx) -> Outputs {
 
 /// The inputs of `_prelu_kernel` and its backward, which must share one dtype.
 fn prelu_inputs<'a>(tensors: &[&'a TensorMeta]) -> Result<Pointwise<'a>> {
-    for t in &tensors[1..] {
-        ensure!(
-            t.dtype == tensors[0].dtype,
-            "Found dtype {} but expected {}",
-            t.dtype.name(),
-            tensors[0].dtype.name()
-        );
-    }
+    check_same_dtype(tensors[0].dtype, &tensors[1..])?;
     ensure_kernel!(
         tensors[0].dtype.is_floating(),
         "\"prelu_cpu\" not implemented for '{}'",

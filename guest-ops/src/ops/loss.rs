@@ -1,7 +1,7 @@
 //! `nll_loss_forward` and `nll_loss_backward`, and their spatial forms `nll_loss2d_*`
 //! (`[N, C, H, W]` scores, `[N, H, W]` targets).
 
-use crate::error::{ensure, ensure_kernel, Result};
+use crate::error::{ensure, ensure_kernel, ensure_value, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -67,6 +67,11 @@ impl<'a> Nll<'a> {
         ensure!(
             target.dim() <= 1,
             "0D or 1D target tensor expected, multi-target not supported"
+        );
+        ensure_value!(
+            !(x.dim() == 1 && target.dim() == 1) || target.sizes[0] == 1,
+            "For 1D input, 1D target must have size 1, but got target size: {}",
+            target.sizes[0]
         );
         let no_batch_dim = x.dim() == 1 && target.dim() == 0;
         ensure!(

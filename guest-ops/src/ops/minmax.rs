@@ -156,7 +156,7 @@ pub fn argmax_argmin(args: &Args, cx: &mut Ctx, form: Form, op: IndexReduceOp) -
     };
     let (dim, shape) = match args.opt_int(1)? {
         None => {
-            ensure!(
+            ensure_index!(
                 numel(&x.sizes)? != 0,
                 "{name}(): Expected reduction dim to be specified for input.numel() == 0."
             );

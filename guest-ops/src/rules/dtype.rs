@@ -20,6 +20,19 @@ pub fn set_default_float(dtype: ScalarType) {
     DEFAULT_FLOAT.with(|d| d.set(dtype));
 }
 
+/// TensorIterator's check where every operand must have one dtype, `expected`.
+pub fn check_same_dtype(expected: ScalarType, tensors: &[&TensorMeta]) -> Result<()> {
+    for t in tensors {
+        ensure!(
+            t.dtype == expected,
+            "Found dtype {} but expected {}",
+            t.dtype.name(),
+            expected.name()
+        );
+    }
+    Ok(())
+}
+
 impl ScalarType {
     pub fn itemsize(self) -> i64 {
         match self {

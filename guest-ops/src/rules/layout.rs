@@ -91,17 +91,34 @@ pub fn is_channels_last(sizes: &[i64], strides: &[i64]) -> bool {
     sizes.len() == 4 && dense_in_order(sizes, strides, [1, 3, 2, 0])
 }
 
-/// `suggest_memory_format`: channels-last (3d) for a 4-d (5-d) tensor laid out so and not
-/// also contiguous, else contiguous.
+/// `suggest_memory_format`: channels-last (3d) for a 4-d (5-d) tensor whose strides are
+/// like channels-last's, else contiguous.
 pub fn suggest_memory_format(sizes: &[i64], strides: &[i64]) -> MemoryFormat {
-    if is_contiguous(sizes, strides) {
-        return MemoryFormat::Contiguous;
-    }
     match sizes.len() {
-        4 if is_channels_last(sizes, strides) => MemoryFormat::ChannelsLast,
-        5 if dense_in_order(sizes, strides, [1, 4, 3, 2, 0]) => MemoryFormat::ChannelsLast3d,
+        4 if strides_like(sizes, strides, &[1, 3, 2, 0]) => MemoryFormat::ChannelsLast,
+        5 if strides_like(sizes, strides, &[1, 4, 3, 2, 0]) => MemoryFormat::ChannelsLast3d,
         _ => MemoryFormat::Contiguous,
     }
+}
+
+/// c10's `is_channels_last_strides_2d_s4`/`_3d_s5`: strides that grow along `order`
+/// (channels first, batch last), not necessarily dense. Ambiguous cases (a size-1 channel
+/// dim, batch and channel strides alike) read as contiguous, as PyTorch reads them.
+fn strides_like(sizes: &[i64], strides: &[i64], order: &[usize]) -> bool {
+    if strides[1] == 0 {
+        return false;
+    }
+    let mut min = 0i64;
+    for &d in order {
+        if sizes[d] == 0 || strides[d] < min || (d == 0 && min == strides[1]) {
+            return false;
+        }
+        min = strides[d];
+        if sizes[d] > 1 {
+            min = min.saturating_mul(sizes[d]);
+        }
+    }
+    true
 }
 
 fn dense_in_order(sizes: &[i64], strides: &[i64], order: impl IntoIterator<Item = usize>) -> bool {
@@ -145,6 +162,35 @@ pub fn is_non_overlapping_and_dense(sizes: &[i64], strides: &[i64]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `x.suggest_memory_format()` as torch 2.13 gives it for each layout.
+    #[test]
+    fn suggested_formats() {
+        let (cl, cl3d, c) = (
+            MemoryFormat::ChannelsLast,
+            MemoryFormat::ChannelsLast3d,
+            MemoryFormat::Contiguous,
+        );
+        let cases: [(&[i64], &[i64], MemoryFormat); 8] = [
+            (&[2, 3, 4, 5], &[60, 1, 15, 3], cl),
+            (&[2, 3, 4, 5], &[60, 20, 5, 1], c),
+            // An HWC image permuted and unsqueezed: batch stride 3, not channels-last.
+            (&[1, 3, 8, 8], &[3, 1, 24, 3], c),
+            (&[1, 3, 8, 8], &[192, 1, 24, 3], cl),
+            // Ambiguous: one channel, or batch and channel strides alike.
+            (&[2, 1, 4, 4], &[16, 16, 4, 1], c),
+            (&[2, 1, 1, 1], &[1, 1, 1, 1], c),
+            (&[2, 3, 2, 2, 2], &[24, 1, 12, 6, 3], cl3d),
+            (&[3, 4], &[1, 3], c),
+        ];
+        for (sizes, strides, format) in cases {
+            assert_eq!(
+                suggest_memory_format(sizes, strides),
+                format,
+                "{sizes:?} {strides:?}"
+            );
+        }
+    }
 
     /// Strides printed by torch 2.13 for `torch.empty(..., device="meta")`.
     #[test]
