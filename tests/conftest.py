@@ -34,6 +34,17 @@ def outputs(result) -> list[torch.Tensor]:
     return [t for t in result if isinstance(t, torch.Tensor)]
 
 
+def assert_refused_like_the_cpu(call) -> None:
+    """`call(device)` raises on the CPU, and on remote the same exception with the CPU's
+    message in its own (which adds the op, shapes and device)."""
+    with pytest.raises(Exception) as cpu:
+        call("cpu")
+    with pytest.raises(type(cpu.value)) as remote:
+        call("remote")
+    assert type(remote.value) is type(cpu.value)
+    assert str(cpu.value) in str(remote.value)
+
+
 def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter (for settings read at import)."""
     full_env = {**os.environ, **(env or {})}
