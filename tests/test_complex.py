@@ -73,6 +73,11 @@ SAMPLES = [
         inputs(cplx(4)),
     ),
     Sample(
+        "conj_physical_ in place",
+        lambda a: (a.clone().conj_physical_(), a.real.clone().conj_physical_(), a[::2].clone()),
+        inputs(cplx(4)),
+    ),
+    Sample(
         "views",
         lambda a: (
             a.t(),

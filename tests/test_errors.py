@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-import torch_remote  # noqa: F401
+import torch_remote
 from conftest import run_python
 
 
@@ -184,34 +184,70 @@ def test_cpu_fallback_runs_unknown_ops_with_one_warning():
     assert "fallback-ok" in done.stdout, done.stderr
 
 
-def test_singular_matrix_fails_at_the_next_wait():
-    # As on CUDA, linalg.inv does not wait for the host: LAPACK's complaint comes with the next
-    # read, in PyTorch's words, and the input is untouched.
-    a = torch.zeros(3, 3, device="remote")
-    inverse = torch.linalg.inv(a)
-    with pytest.raises(RuntimeError, match=r"linalg\.inv.*singular"):
-        inverse.cpu()
-    torch.testing.assert_close(a.cpu(), torch.zeros(3, 3))
+SINGULAR = torch.diag(torch.tensor([1.0, 1.0, 0.0]))
 
 
 @pytest.mark.parametrize(
     "failing",
     [
-        lambda d: torch.linalg.inv(torch.zeros(3, 3, device=d)),
+        lambda d: torch.linalg.inv(SINGULAR.to(d)),
+        lambda d: torch.inverse(torch.zeros(2, 3, 3, device=d)),
+        lambda d: torch.linalg.matrix_power(SINGULAR.to(d), -2),
+        lambda d: torch.linalg.tensorinv(torch.zeros(4, 2, 2, device=d), ind=1),
         lambda d: torch.linalg.cholesky(-torch.eye(3, device=d)),
+        lambda d: torch.linalg.cholesky(torch.eye(3, device=d) - 2 * torch.eye(3, device=d)[2]),
         lambda d: torch.linalg.solve(torch.zeros(2, 2, device=d), torch.ones(2, device=d)),
+        lambda d: torch.linalg.lu_factor(SINGULAR.to(d)),
+        lambda d: torch.linalg.ldl_factor(torch.zeros(3, 3, device=d)),
     ],
 )
-@pytest.mark.parametrize("wait", ["cpu", "item", "synchronize"])
-def test_a_failed_factorization_is_a_linalg_error_at_the_wait(failing, wait):
-    with pytest.raises(torch.linalg.LinAlgError) as on_cpu:
+def test_a_failed_factorization_raises_at_the_call_like_the_cpu(failing):
+    # The CPU, and CUDA (which reads its infos back), raise at the call, so `except
+    # LinAlgError` around it works: a LinAlgError, or a RuntimeError where PyTorch's own
+    # check is a plain one (lu_factor, ldl_factor's internal assert).
+    with pytest.raises(Exception) as on_cpu:
         failing("cpu")
-    result = failing("remote")
-    with pytest.raises(torch.linalg.LinAlgError) as on_remote:
-        {
-            "cpu": lambda: result.cpu(),
-            "item": lambda: result.sum().item(),
-            "synchronize": torch.remote.synchronize,
-        }[wait]()
-    assert str(on_cpu.value).splitlines()[0] in str(on_remote.value)
+    with pytest.raises(type(on_cpu.value)) as on_remote:
+        failing("remote")
+    assert type(on_remote.value) is type(on_cpu.value)
+    message = str(on_cpu.value).splitlines()[0].split("please report a bug to PyTorch. ")[-1]
+    assert message in str(on_remote.value)
     assert torch.ones(2, device="remote").sum().item() == 2.0
+
+
+def test_batched_failures_name_the_first_failing_matrix():
+    a = torch.eye(3).repeat(4, 1, 1)
+    a[2, 1, 1] = -1.0
+    a[3, 0, 0] = -1.0
+    with pytest.raises(torch.linalg.LinAlgError) as on_cpu:
+        torch.linalg.cholesky(a)
+    with pytest.raises(
+        torch.linalg.LinAlgError, match=r"\(Batch element 2\).*order 2"
+    ) as on_remote:
+        torch.linalg.cholesky(a.to("remote"))
+    assert str(on_cpu.value) in str(on_remote.value)
+
+
+def test_a_retry_with_jitter_after_a_linalg_error_gives_the_cpus_factor():
+    def safe_cholesky(a):
+        try:
+            return torch.linalg.cholesky(a)
+        except torch.linalg.LinAlgError:
+            return torch.linalg.cholesky(a + 10 * torch.eye(3, device=a.device))
+
+    a = -0.5 * torch.eye(3) + 0.1 * torch.ones(3, 3)
+    remote = safe_cholesky(a.to("remote"))
+    torch.testing.assert_close(remote.cpu(), safe_cholesky(a))
+    torch.testing.assert_close(torch.ones(2, device="remote").sum().cpu(), torch.tensor(2.0))
+
+
+def test_a_factorization_that_succeeds_waits_once_and_a_dry_run_not_at_all():
+    a = torch.eye(3, device="remote") * 4
+    before = torch.remote.stats()["round_trips"]
+    factor = torch.linalg.cholesky(a)
+    assert torch.remote.stats()["round_trips"] - before == 1
+    torch.testing.assert_close(factor.cpu(), torch.eye(3) * 2)
+    with torch_remote.dry_run():
+        x = -torch.eye(3, device="remote")
+        assert torch.linalg.cholesky(x).shape == (3, 3)
+        assert torch.linalg.inv(torch.zeros(2, 4, 4, device="remote")).shape == (2, 4, 4)

@@ -34,6 +34,9 @@ CASES = {
     "cat into an out= of another shape": lambda d: torch.cat(
         [torch.ones(2, device=d)] * 2, out=torch.empty(3, device=d)
     ),
+    "indexing with a uint8 mask": lambda d: torch.ones(3, device=d)[
+        torch.tensor([1, 0, 1], dtype=torch.uint8, device=d)
+    ],
 }
 
 
@@ -71,9 +74,11 @@ with warnings.catch_warnings(record=True) as caught:
         x.scatter(0, i, one, reduce="add")
         seq = torch.arange(10.0, device=d).view(5, 2).t()[0]
         torch.searchsorted(seq, torch.ones(4, 2, device=d).t())
+        torch.tensor([1 + 2j], device=d).to(torch.float32)
+        torch.eye(2, device=d).cholesky()
     torch.ones(1, device=d).std().item()
 for w in caught:
-    print(str(w.message).split(" (Triggered internally")[0])
+    print(repr(str(w.message).split(" (Triggered internally")[0]))
 """
 
 
@@ -84,5 +89,5 @@ def test_once_only_warnings_come_once_and_the_host_prints_none():
     remote = run_python(textwrap.dedent(ONCE.format(device="remote")))
     assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
     lines = cpu.stdout.splitlines()
-    assert len(lines) == 5 and remote.stdout.splitlines() == lines
+    assert len(lines) == 7 and remote.stdout.splitlines() == lines
     assert "Warning:" not in remote.stderr

@@ -34,6 +34,14 @@ impl Error {
         }
     }
 
+    /// A factorization that failed on the matrix's values: a `torch.linalg.LinAlgError`.
+    pub fn linalg(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::LinalgFailed,
+            message: message.into(),
+        }
+    }
+
     pub fn unsupported(message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::NotImplemented,

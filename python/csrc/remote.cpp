@@ -87,13 +87,18 @@ std::atomic<c10::DeviceIndex> g_current_device{0};
 // The result kinds of tr_result_kind, in the order of the WIT `output` variant.
 enum OutputKind : int32_t { kArgument = 0, kUpdated = 1, kTensor = 2, kTensorList = 3, kNone = 4 };
 // The error kinds of tr_result_error, in the order of the WIT `error-kind` enum.
-enum ErrorKind : int32_t { kInvalidArgument = 0, kNotImplemented = 1, kKernelFailed = 2, kIndex = 3, kValue = 4 };
+enum ErrorKind : int32_t {
+  kInvalidArgument = 0,
+  kNotImplemented = 1,
+  kKernelFailed = 2,
+  kIndex = 3,
+  kValue = 4,
+  kLinalg = 5,
+};
 
-// A host failure raised at a wait is a RuntimeError, as CUDA's asynchronous failures are;
-// one of `_linalg_check_errors` (a singular or non-definite matrix) is a LinAlgError, the
-// class the CPU and CUDA raise for it (`CoreError::is_linalg_failure` on the Rust side).
+// A host failure raised at a wait is a RuntimeError, as CUDA's asynchronous failures are.
 [[noreturn]] void raise(const std::string& message, int32_t kind) {
-  TORCH_CHECK_LINALG(message.find("reported: _linalg_check_errors: ") == std::string::npos, message);
+  TORCH_CHECK_LINALG(kind != kLinalg, message);
   if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
   TORCH_CHECK_INDEX(kind != kIndex, message);
   TORCH_CHECK_VALUE(kind != kValue, message);

@@ -305,6 +305,7 @@ fn error_kind(e: &CoreError) -> i32 {
         CoreError::NotImplemented(_) => 1,
         CoreError::Index(_) => 3,
         CoreError::Value(_) => 4,
+        CoreError::Linalg(_) => 5,
         _ => 0,
     }
 }

@@ -31,7 +31,7 @@ fn to_py(e: CoreError) -> PyErr {
         CoreError::NotImplemented(m) => PyNotImplementedError::new_err(m),
         CoreError::Index(m) => PyIndexError::new_err(m),
         CoreError::Value(m) => PyValueError::new_err(m),
-        other if other.is_linalg_failure() => LinAlgError::new_err(other.to_string()),
+        CoreError::Linalg(m) => LinAlgError::new_err(m),
         other => PyRuntimeError::new_err(other.to_string()),
     }
 }

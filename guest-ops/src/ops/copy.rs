@@ -12,8 +12,16 @@ use crate::rules::dtype::checked_number;
 use crate::rules::layout::{contiguous_strides, strides_for, MemoryFormat};
 use crate::rules::overlap::{check_internal, check_partial};
 use crate::rules::propagate::preserve_strides;
-use crate::rules::shape::{broadcast, extent, fmt_shape};
+use crate::rules::shape::{broadcast, extent, fmt_shape, numel};
 use crate::types::{Output, ScalarType, TensorMeta};
+
+/// `copy_`'s warning for a complex source whose values go into a real tensor.
+fn warn_if_imaginary_dropped(cx: &mut Ctx, src: &TensorMeta, dtype: ScalarType) -> Result<()> {
+    if src.dtype.is_complex() && !dtype.is_complex() && numel(&src.sizes)? > 0 {
+        cx.warn_once("Casting complex values to real discards the imaginary part");
+    }
+    Ok(())
+}
 
 /// Copies `src` into `dst` with `copy_`'s rules: `src` broadcasts to `dst`, any dtypes.
 fn copy_into(cx: &mut Ctx, src: Value, dst: &TensorMeta) -> Result<()> {
@@ -37,6 +45,7 @@ fn copy_into(cx: &mut Ctx, src: Value, dst: &TensorMeta) -> Result<()> {
     );
     check_internal(dst)?;
     check_partial(dst, src)?;
+    warn_if_imaginary_dropped(cx, src, dst.dtype)?;
     cx.k.copy(&expand(src, &dst.sizes)?, dst)
         .map_err(failed("copy"))
 }
@@ -80,6 +89,7 @@ fn copy_as(cx: &mut Ctx, src: &TensorMeta, dtype: ScalarType, format: MemoryForm
         other => strides_for(&src.sizes, other)?,
     };
     let out = cx.empty(&src.sizes, strides, dtype)?;
+    warn_if_imaginary_dropped(cx, src, dtype)?;
     cx.k.copy(src, &out).map_err(failed("copy"))?;
     Ok(vec![Output::Tensor(out)])
 }

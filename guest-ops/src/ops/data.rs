@@ -186,7 +186,9 @@ fn unique_of(
         | SizeQuery::BincountLength
         | SizeQuery::Total
         | SizeQuery::StorageBytes
-        | SizeQuery::LstsqRank(_) => None,
+        | SizeQuery::LstsqRank(_)
+        | SizeQuery::FirstNonzero
+        | SizeQuery::Element(_) => None,
     };
     let (values, inverse_shape) = match dim {
         None => (cx.empty_contiguous(&[n], x.dtype)?, x.sizes.clone()),
@@ -297,6 +299,12 @@ pub fn expand_masks(
                 continue;
             }
         };
+        if mask.dtype == ScalarType::Uint8 {
+            cx.warn(
+                "indexing with dtype torch.uint8 is now deprecated, please use a dtype \
+                 torch.bool instead.",
+            );
+        }
         if mask.dim() == 0 {
             return Err(Error::unsupported(
                 "indexing with a 0-dim boolean mask is not supported on remote",

@@ -15,7 +15,7 @@ use crate::ops::data::count;
 use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::layout::contiguous_strides;
-use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
+use crate::rules::shape::{broadcast, broadcast_all, fmt_shape, numel};
 use crate::types::{LibraryOp, LinalgOp, LstsqDriver, Output, ScalarType, SizeQuery, TensorMeta};
 
 /// Strides of a batch of column-major matrices of `shape`.
@@ -240,6 +240,13 @@ pub fn cholesky_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     let a = args.tensor(0)?;
     check_kernel_dtype("cholesky_cpu", a)?;
     check_input("cholesky", a, true)?;
+    cx.warn_once(
+        "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a \
+         future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\nL = \
+         torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be replaced \
+         with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce equivalent results \
+         for all valid (symmetric positive definite) inputs.",
+    );
     // An empty batch comes back as `empty_like`, contiguous.
     let matrix = a.sizes.iter().all(|&s| s != 0);
     let outs = Outs(vec![(a.sizes.clone(), a.dtype, matrix)]);
@@ -928,18 +935,75 @@ pub fn matrix_exp(args: &Args, cx: &mut Ctx) -> Outputs {
     launch(cx, LibraryOp::MatrixExp, std::slice::from_ref(x), vec![out])
 }
 
-/// `_linalg_check_errors(info, api_name, *, is_matrix)`: the host fails the op, with
-/// PyTorch's message, where an info is not 0; the failure shows at the next wait, so no
-/// linalg call waits for the host.
+/// `_linalg_check_errors(info, api_name, *, is_matrix)`: PyTorch's error for the first info
+/// that is not 0. The host reads the infos, as the CPU and CUDA read theirs, so a singular
+/// matrix raises at the call that factorized it.
 pub fn check_errors(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let info = args.tensor(0)?;
-    let api = args.opt_str(1)?.unwrap_or("linalg").to_string();
+    let api = args.opt_str(1)?.unwrap_or("linalg");
     let is_matrix = args.bool_or(2, true)?;
-    let op = LinalgOp::Check((api, is_matrix));
-    cx.k.linalg(op, std::slice::from_ref(info), &[])
-        .map_err(failed("linalg"))?;
-    Ok(vec![])
+    let first = count(cx, SizeQuery::FirstNonzero, info)?;
+    if first >= numel(&info.sizes)? {
+        return Ok(vec![]);
+    }
+    let code =
+        cx.k.data_size(SizeQuery::Element(first), info)
+            .map_err(failed("data_size"))?;
+    Err(linalg_failure(api, (!is_matrix).then_some(first), code))
+}
+
+/// The error `_linalg_check_errors` gives for info `code` of `api`'s matrix number `batch`.
+fn linalg_failure(api: &str, batch: Option<i64>, code: i64) -> Error {
+    let at = batch.map_or(String::new(), |b| format!(": (Batch element {b})"));
+    let linalg = |what: String| Error::linalg(format!("{api}{at}: {what}"));
+    let converge = "The algorithm failed to converge because the input matrix";
+    if code < 0 {
+        if api.contains("svd") && code == -4 {
+            return linalg(format!("{converge} contained non-finite values."));
+        }
+        return Error::invalid(format!(
+            "{api}{at}: Argument {} has illegal value. Most certainly there is a bug in the \
+             implementation calling the backend library.",
+            -code
+        ));
+    }
+    if api.contains("inv") {
+        linalg(format!(
+            "The diagonal element {code} is zero, the inversion could not be completed because \
+             the input matrix is singular."
+        ))
+    } else if api.contains("solve") {
+        linalg("The solver failed because the input matrix is singular.".into())
+    } else if api.contains("cholesky") {
+        linalg(format!(
+            "The factorization could not be completed because the input is not \
+             positive-definite (the leading minor of order {code} is not positive-definite)."
+        ))
+    } else if api.contains("svd") {
+        linalg(format!(
+            "{converge} is ill-conditioned or has too many repeated singular values (error \
+             code: {code})."
+        ))
+    } else if api.contains("eig") || api.contains("syevd") {
+        linalg(format!(
+            "{converge} is ill-conditioned or has too many repeated eigenvalues (error code: \
+             {code})."
+        ))
+    } else if api.contains("lstsq") {
+        linalg(format!(
+            "The least squares solution could not be computed because the input matrix does \
+             not have full rank (error code: {code})."
+        ))
+    } else if api.contains("lu_factor") {
+        Error::invalid(format!(
+            "{api}{at}: U[{code},{code}] is zero and using it on lu_solve would result in a \
+             division by zero. If you still want to perform the factorization, consider calling \
+             linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"
+        ))
+    } else {
+        Error::invalid(format!("{api}: Unknown error code: {code}."))
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,21 @@ pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
             let (_, _, rank, _) = super::linalg::lstsq(x, &b, rcond, driver)?;
             rank.f_sum(tch::Kind::Int64)?.f_int64_value(&[])
         }
+        SizeQuery::FirstNonzero => {
+            let at = x.f_reshape([-1])?.f_nonzero()?;
+            if at.size()[0] == 0 {
+                return Ok(x.numel() as i64);
+            }
+            at.f_int64_value(&[0, 0])
+        }
+        SizeQuery::Element(n) => {
+            let flat = x.f_reshape([-1])?;
+            let len = flat.numel() as i64;
+            if !(0..len).contains(&n) {
+                return Err(TchError::Shape(format!("element {n} of {len}")));
+            }
+            flat.f_get(n)?.f_int64_value(&[])
+        }
         SizeQuery::StorageBytes => Err(TchError::Kind(
             "a storage's size is the storage table's to tell".into(),
         )),
@@ -82,6 +97,8 @@ pub fn unique(
         | SizeQuery::BincountLength
         | SizeQuery::Total
         | SizeQuery::LstsqRank(_)
+        | SizeQuery::FirstNonzero
+        | SizeQuery::Element(_)
         | SizeQuery::StorageBytes => {
             Err(TchError::Shape(format!("unique was asked for {query:?}")))
         }

@@ -59,10 +59,6 @@ pub fn run(op: &LinalgOp, inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
             let (u, s, v) = a.f_svd(!full, *compute_uv)?;
             vec![u, s, v.f_mh()?]
         }
-        LinalgOp::Check((api_name, is_matrix)) => {
-            Tensor::f_internal_linalg_check_errors(a, api_name, *is_matrix)?;
-            vec![]
-        }
         LinalgOp::CholeskyFactor(upper) => vec![a.f_cholesky(*upper)?],
         LinalgOp::CholeskySolve(upper) => {
             vec![a.f_internal_cholesky_solve_helper(second(inputs)?, *upper)?]

@@ -96,6 +96,9 @@ pub(super) const COMPLEX: &[Entry] = &[
     e("conj_physical", &["out"], |a, c| {
         complex::conj_physical(a, c, Out(1))
     }),
+    e("conj_physical_", &[""], |a, c| {
+        complex::conj_physical(a, c, I)
+    }),
     e("_conj_physical", &[""], |a, c| {
         complex::conj_physical(a, c, F)
     }),
