@@ -29,6 +29,20 @@ def test_default_dtype_is_float16_and_autocast_can_be_disabled():
             assert (A.to("remote") @ B.to("remote")).dtype == torch.float32
 
 
+def test_binary_cross_entropy_is_refused_as_cuda_refuses_it():
+    probs = torch.rand(3, generator=GEN).to("remote")
+    with torch.autocast(device_type="remote", dtype=torch.float16):
+        with pytest.raises(RuntimeError, match="unsafe to autocast"):
+            F.binary_cross_entropy(probs.half(), probs.half())
+        with pytest.raises(RuntimeError, match="BCEWithLogitsLoss"):
+            torch.nn.BCELoss()(torch.sigmoid(probs @ torch.ones(3, 3, device="remote")), probs)
+        logits = F.binary_cross_entropy_with_logits(probs, probs)
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(
+        logits.cpu(), F.binary_cross_entropy_with_logits(probs.cpu(), probs.cpu())
+    )
+
+
 def test_training_step_under_autocast_keeps_float32_gradients():
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 2)

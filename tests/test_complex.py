@@ -352,3 +352,23 @@ def test_cpu_fallback_takes_complex_ops():
         env={"TORCH_REMOTE_CPU_FALLBACK": "1"},
     )
     assert "fallback-ok" in done.stdout, done.stderr
+
+
+def test_two_sided_istft_and_unfold_backward_take_complex_tensors():
+    signal = torch.randn(64, generator=torch.Generator().manual_seed(1))
+
+    def round_trip(d):
+        window = torch.hann_window(16, device=d)
+        spectrum = torch.stft(signal.to(d), 16, window=window, onesided=False, return_complex=True)
+        return torch.istft(spectrum, 16, window=window, onesided=False, return_complex=True)
+
+    torch.testing.assert_close(round_trip("remote").cpu(), round_trip("cpu"))
+    z = torch.randn(10, dtype=torch.complex64, generator=torch.Generator().manual_seed(2))
+
+    def grad(d):
+        zz = z.to(d).requires_grad_()
+        windows = zz.unfold(0, 3, 2)
+        (g,) = torch.autograd.grad(torch.view_as_real(windows).pow(2).sum(), [zz])
+        return g
+
+    torch.testing.assert_close(grad("remote").cpu(), grad("cpu"))

@@ -240,3 +240,31 @@ def test_accelerator_memory_functions_read_the_host():
     torch.accelerator.reset_peak_memory_stats()
     assert torch.accelerator.max_memory_allocated() == before
     torch.accelerator.empty_cache()
+
+
+def test_memory_stats_and_resets_mirror_torch_cuda():
+    torch.remote.synchronize()
+    kept = torch.empty(1 << 18, device="remote")
+    stats = torch.remote.memory_stats()
+    assert stats["allocated_bytes.all.current"] >= kept.nbytes
+    assert stats["allocated_bytes.all.peak"] >= stats["allocated_bytes.all.current"]
+    torch.remote.reset_accumulated_memory_stats()
+    assert torch.remote.memory_stats()["allocated_bytes.all.allocated"] == 0
+    with pytest.warns(FutureWarning, match="reset_peak_memory_stats"):
+        torch.remote.reset_max_memory_allocated()
+    assert torch.remote.max_memory_allocated() == torch.remote.memory_allocated()
+
+
+def test_device_of_and_set_stream():
+    with torch.remote.device_of(torch.ones(1, device="remote:0")):
+        assert torch.remote.current_device() == 0
+    with torch.remote.device_of(torch.ones(1)):
+        assert torch.remote.current_device() == 0
+    side = torch.remote.Stream()
+    before = torch.remote.current_stream()
+    torch.remote.set_stream(side)
+    try:
+        assert torch.remote.current_stream() == side
+    finally:
+        torch.remote.set_stream(before)
+    assert torch.remote.current_stream() == before

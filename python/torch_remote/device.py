@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import random
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,23 @@ class device:  # noqa: N801 (the name torch.cuda.device has)
 
     def __exit__(self, *exc: object) -> None:
         set_device(self.previous)
+
+
+class device_of(device):  # noqa: N801 (the name torch.cuda.device_of has)
+    """``with torch.remote.device_of(t):`` makes ``t``'s remote device current inside the
+    block; for a tensor on another device it does nothing."""
+
+    def __init__(self, obj: torch.Tensor) -> None:
+        self.index = obj.get_device() if obj.device.type == "remote" else -1
+        self.previous = -1
+
+    def __enter__(self) -> None:
+        if self.index >= 0:
+            super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.index >= 0:
+            super().__exit__(*exc)
 
 
 def synchronize(device: Any = None) -> None:
@@ -209,6 +227,27 @@ def empty_cache() -> None:
     """Nothing to do: a host frees a storage's memory as soon as PyTorch releases it."""
 
 
+def memory_stats(device: Any = None) -> dict[str, Any]:
+    """The client allocator's statistics for ``device``, under ``torch.cuda.memory_stats``'
+    keys (``allocated_bytes.all.current``, ...)."""
+    return torch.accelerator.memory_stats(torch.device("remote", _index(device)))
+
+
+def reset_accumulated_memory_stats(device: Any = None) -> None:
+    torch.accelerator.reset_accumulated_memory_stats(torch.device("remote", _index(device)))
+
+
+def reset_max_memory_allocated(device: Any = None) -> None:
+    """Deprecated, as ``torch.cuda``'s: resets every peak."""
+    warnings.warn(
+        "torch.remote.reset_max_memory_allocated now calls "
+        "torch.remote.reset_peak_memory_stats, which resets /all/ peak memory stats.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    reset_peak_memory_stats(device)
+
+
 def is_bf16_supported() -> bool:
     return True
 
@@ -243,6 +282,11 @@ def stream(s: torch.Stream | None) -> Iterator[None]:
         yield
     finally:
         torch.accelerator.set_stream(previous)
+
+
+def set_stream(s: torch.Stream) -> None:
+    """Makes ``s`` this thread's current stream on its device."""
+    torch.accelerator.set_stream(s)
 
 
 def Event(enable_timing: bool = False, blocking: bool = False) -> torch.Event:  # noqa: N802

@@ -70,6 +70,7 @@ const TENSORS: &[&str] = &[
     "masked_scatter",
     "im2col",
     "col2im",
+    "unfold_backward",
     "flip",
     "channel_shuffle",
     "reflection_pad1d",

@@ -13,6 +13,7 @@ mod arrange;
 mod binary;
 mod complex;
 mod conv;
+mod copied_out;
 mod copy;
 mod counting;
 mod ctc;

@@ -281,6 +281,75 @@ pub(super) const LINALG: &[Entry] = &[
     e("linalg_ldl_factor_ex", &[""], factorize::ldl_factor),
     e("linalg_ldl_solve", &[""], factorize::ldl_solve),
     e("_linalg_check_errors", &[""], factorize::check_errors),
+    e("linalg_inv_ex", &["inverse"], |a, c| {
+        copied_out::exact(a, c, 2, factorize::inv)
+    }),
+    e("linalg_cholesky_ex", &["L"], |a, c| {
+        copied_out::exact(a, c, 2, factorize::cholesky)
+    }),
+    e("_linalg_solve_ex", &["result"], |a, c| {
+        copied_out::exact(a, c, 4, factorize::solve)
+    }),
+    e("_linalg_det", &["result"], |a, c| {
+        copied_out::exact(a, c, 3, factorize::det)
+    }),
+    e("_linalg_slogdet", &["sign"], |a, c| {
+        copied_out::exact(a, c, 4, factorize::slogdet)
+    }),
+    e("linalg_lu_factor_ex", &["out"], |a, c| {
+        copied_out::exact(a, c, 3, factorize::lu_factor)
+    }),
+    e("linalg_lu", &["out"], |a, c| {
+        copied_out::exact(a, c, 3, factorize::lu)
+    }),
+    e("linalg_lu_solve", &["out"], |a, c| {
+        copied_out::exact(a, c, 1, factorize::lu_solve)
+    }),
+    e("lu_unpack", &["out"], |a, c| {
+        copied_out::exact(a, c, 3, factorize::lu_unpack)
+    }),
+    e("linalg_ldl_factor_ex", &["out"], |a, c| {
+        copied_out::exact(a, c, 3, factorize::ldl_factor)
+    }),
+    e("linalg_ldl_solve", &["out"], |a, c| {
+        copied_out::exact(a, c, 1, factorize::ldl_solve)
+    }),
+    e("_linalg_eigh", &["eigenvalues"], |a, c| {
+        copied_out::exact(a, c, 2, factorize::eigh)
+    }),
+    e("_linalg_svd", &["U"], |a, c| {
+        copied_out::exact(a, c, 3, factorize::svd)
+    }),
+    e("linalg_qr", &["out"], |a, c| {
+        copied_out::exact(a, c, 2, factorize::qr)
+    }),
+    e("linalg_solve_triangular", &["out"], |a, c| {
+        copied_out::exact(a, c, 1, factorize::solve_triangular)
+    }),
+    e("triangular_solve", &["X"], |a, c| {
+        copied_out::exact(a, c, 2, factorize::triangular_solve)
+    }),
+    e("geqrf", &["a"], |a, c| {
+        copied_out::exact(a, c, 2, factorize::geqrf)
+    }),
+    e("ormqr", &["out"], |a, c| {
+        copied_out::exact(a, c, 1, factorize::ormqr)
+    }),
+    e("cholesky_inverse", &["out"], |a, c| {
+        copied_out::castable(a, c, "cholesky_inverse", true, factorize::cholesky_inverse)
+    }),
+    e("cholesky", &["out"], |a, c| {
+        copied_out::castable(a, c, "cholesky", false, factorize::cholesky_factor)
+    }),
+    e("linalg_householder_product", &["out"], |a, c| {
+        copied_out::castable(
+            a,
+            c,
+            "torch.linalg.householder_product",
+            true,
+            factorize::householder_product,
+        )
+    }),
     e(
         "_amp_foreach_non_finite_check_and_unscale_",
         &[""],

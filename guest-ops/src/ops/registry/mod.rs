@@ -24,9 +24,9 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, amp, arrange, complex, conv, counting, ctc, data, elementwise_loss, embedding_bag,
-    factorize, fractional_pool, index, indexed_write, library, margin_loss, norm, optim, pool,
-    recurrent, recurrent_layer, spatial, stats, transformer,
+    advanced, amp, arrange, complex, conv, copied_out, counting, ctc, data, elementwise_loss,
+    embedding_bag, factorize, fractional_pool, index, indexed_write, library, margin_loss, norm,
+    optim, pool, recurrent, recurrent_layer, spatial, stats, transformer,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,

@@ -111,6 +111,21 @@ pub(super) const COMPLEX: &[Entry] = &[
     e("_fft_c2c", &[""], |a, c| {
         complex::fft(a, c, FftKind::ComplexToComplex)
     }),
+    e("_fft_r2c", &["out"], |a, c| {
+        copied_out::castable(a, c, "_fft_r2c", false, |a, c| {
+            complex::fft(a, c, FftKind::RealToComplex)
+        })
+    }),
+    e("_fft_c2r", &["out"], |a, c| {
+        copied_out::castable(a, c, "_fft_c2r", false, |a, c| {
+            complex::fft(a, c, FftKind::ComplexToReal)
+        })
+    }),
+    e("_fft_c2c", &["out"], |a, c| {
+        copied_out::castable(a, c, "_fft_c2c", false, |a, c| {
+            complex::fft(a, c, FftKind::ComplexToComplex)
+        })
+    }),
 ];
 
 pub(super) const INDEX: &[Entry] = &[

@@ -1,0 +1,117 @@
+"""`out=` forms of the factorizations and FFTs: the CPU's values, sizes, strides and dtypes in
+the given tensors (a resized tensor takes LAPACK's column-major strides where the CPU's kernel
+writes into it, else it is contiguous), and the CPU's refusals of an out= dtype."""
+
+import pytest
+import torch
+from conftest import assert_refused_like_the_cpu
+
+torch.manual_seed(0)
+A = torch.randn(3, 3) + 3 * torch.eye(3)
+SPD = A @ A.T
+B = torch.randn(3, 2)
+TAUS = torch.ones(2)
+
+
+def empty(d, dtype=torch.float32):
+    return torch.empty(0, dtype=dtype, device=d)
+
+
+def lu(d):
+    return torch.linalg.lu_factor(A.to(d))
+
+
+CASES = {
+    "inv": lambda d: torch.linalg.inv(A.to(d), out=empty(d)),
+    "inv into a transposed out": lambda d: torch.linalg.inv(
+        A.to(d), out=torch.empty(3, 3, device=d).t()
+    ),
+    "inverse": lambda d: torch.inverse(A.to(d), out=empty(d)),
+    "inv_ex": lambda d: torch.linalg.inv_ex(A.to(d), out=(empty(d), empty(d, torch.int32))),
+    "cholesky_ex": lambda d: torch.linalg.cholesky_ex(
+        SPD.to(d), out=(empty(d), empty(d, torch.int32))
+    ),
+    "linalg.cholesky": lambda d: torch.linalg.cholesky(SPD.to(d), out=empty(d)),
+    "solve": lambda d: torch.linalg.solve(A.to(d), B.to(d), out=empty(d)),
+    "det": lambda d: torch.linalg.det(A.to(d), out=empty(d)),
+    "slogdet": lambda d: torch.linalg.slogdet(A.to(d), out=(empty(d), empty(d))),
+    "lu_factor": lambda d: torch.linalg.lu_factor(A.to(d), out=(empty(d), empty(d, torch.int32))),
+    "lu": lambda d: torch.linalg.lu(A.to(d), out=(empty(d), empty(d), empty(d))),
+    "lu_solve": lambda d: torch.linalg.lu_solve(*lu(d), B.to(d), out=empty(d)),
+    "lu_unpack": lambda d: torch.lu_unpack(*lu(d), out=(empty(d), empty(d), empty(d))),
+    "ldl_factor": lambda d: torch.linalg.ldl_factor(
+        SPD.to(d), out=(empty(d), empty(d, torch.int32))
+    ),
+    "ldl_solve": lambda d: torch.linalg.ldl_solve(
+        *torch.linalg.ldl_factor(SPD.to(d)), B.to(d), out=empty(d)
+    ),
+    "eigvalsh": lambda d: torch.linalg.eigvalsh(SPD.to(d), out=empty(d)),
+    "svdvals": lambda d: torch.linalg.svdvals(A.to(d), out=empty(d)),
+    "torch.svd values": lambda d: torch.svd(A.to(d), out=(empty(d), empty(d), empty(d)))[1],
+    "qr": lambda d: torch.linalg.qr(A.to(d), out=(empty(d), empty(d))),
+    "solve_triangular": lambda d: torch.linalg.solve_triangular(
+        A.to(d), B.to(d), upper=True, out=empty(d)
+    ),
+    "triangular_solve": lambda d: torch.triangular_solve(
+        B.to(d), A.to(d), out=(empty(d), empty(d))
+    ),
+    "geqrf": lambda d: torch.geqrf(A.to(d), out=(empty(d), empty(d))),
+    "ormqr": lambda d: torch.ormqr(*torch.geqrf(A.to(d)), B.to(d), out=empty(d)),
+    "cholesky_inverse": lambda d: torch.cholesky_inverse(A.to(d), out=empty(d)),
+    "cholesky_inverse into float64": lambda d: torch.cholesky_inverse(
+        A.to(d), out=empty(d, torch.float64)
+    ),
+    "cholesky": lambda d: torch.cholesky(SPD.to(d), out=empty(d)),
+    "householder_product": lambda d: torch.linalg.householder_product(
+        A.to(d), TAUS.to(d), out=empty(d)
+    ),
+    "matrix_power": lambda d: torch.linalg.matrix_power(A.to(d), -2, out=empty(d)),
+    "fft": lambda d: torch.fft.fft(A.to(d), dim=0, out=empty(d, torch.complex64)),
+    "rfft": lambda d: torch.fft.rfft(B.to(d), dim=0, out=empty(d, torch.complex64)),
+    "irfft": lambda d: torch.fft.irfft(
+        torch.fft.rfft(A.to(d), dim=0), dim=0, out=empty(d, torch.float32)
+    ),
+    "fft2 of a complex tensor": lambda d: torch.fft.fft2(
+        A.to(d).to(torch.complex64), out=empty(d, torch.complex64)
+    ),
+    "fftn into a transposed out": lambda d: torch.fft.fftn(
+        A.to(d), dim=(0,), out=torch.empty(3, 3, dtype=torch.complex64, device=d).t()
+    ),
+    "hfft": lambda d: torch.fft.hfft(A.to(d).to(torch.complex64), out=empty(d)),
+}
+
+
+def _outputs(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+@pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
+@pytest.mark.filterwarnings("ignore:torch.triangular_solve is deprecated")
+@pytest.mark.parametrize("case", CASES)
+def test_out_form_gives_the_cpus_tensors(case):
+    cpu = _outputs(CASES[case]("cpu"))
+    remote = _outputs(CASES[case]("remote"))
+    assert len(remote) == len(cpu)
+    for r, c in zip(remote, cpu, strict=True):
+        assert (r.shape, r.stride(), r.dtype) == (c.shape, c.stride(), c.dtype)
+        torch.testing.assert_close(r.cpu(), c, atol=1e-4, rtol=1e-4)
+
+
+def test_out_form_writes_into_the_given_tensor():
+    out = torch.empty(3, 3, device="remote")
+    result = torch.linalg.inv(A.to("remote"), out=out)
+    assert result.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(out.cpu(), torch.linalg.inv(A))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.linalg.inv(A.to(d), out=empty(d, torch.float64)),
+        lambda d: torch.linalg.qr(A.to(d), out=(empty(d, torch.float64), empty(d))),
+        lambda d: torch.cholesky_inverse(A.to(d), out=empty(d, torch.int64)),
+        lambda d: torch.linalg.householder_product(A.to(d), TAUS.to(d), out=empty(d, torch.int64)),
+    ],
+)
+def test_an_out_dtype_the_cpu_refuses_is_refused(call):
+    assert_refused_like_the_cpu(call)
