@@ -268,3 +268,12 @@ def test_device_of_and_set_stream():
     finally:
         torch.remote.set_stream(before)
     assert torch.remote.current_stream() == before
+
+
+def test_a_stream_made_without_an_index_is_on_the_current_device():
+    stream = torch.Stream(device="remote")
+    assert stream.device_index == torch.remote.current_device()
+    with torch.remote.stream(stream):
+        total = torch.ones(3, device="remote").sum()
+    stream.synchronize()
+    assert total.item() == 3.0

@@ -199,6 +199,13 @@ SINGULAR = torch.diag(torch.tensor([1.0, 1.0, 0.0]))
         lambda d: torch.linalg.solve(torch.zeros(2, 2, device=d), torch.ones(2, device=d)),
         lambda d: torch.linalg.lu_factor(SINGULAR.to(d)),
         lambda d: torch.linalg.ldl_factor(torch.zeros(3, 3, device=d)),
+        lambda d: torch.linalg.cholesky_ex(
+            -torch.eye(3, device=d).repeat(2, 1, 1), check_errors=True
+        ),
+        lambda d: torch.linalg.inv_ex(SINGULAR.to(d), check_errors=True),
+        lambda d: torch.linalg.solve_ex(SINGULAR.to(d), torch.ones(3, device=d), check_errors=True),
+        lambda d: torch.linalg.lu_factor_ex(SINGULAR.to(d), check_errors=True),
+        lambda d: torch.linalg.ldl_factor_ex(torch.zeros(3, 3, device=d), check_errors=True),
     ],
 )
 def test_a_failed_factorization_raises_at_the_call_like_the_cpu(failing):
@@ -247,7 +254,12 @@ def test_a_factorization_that_succeeds_waits_once_and_a_dry_run_not_at_all():
     factor = torch.linalg.cholesky(a)
     assert torch.remote.stats()["round_trips"] - before == 1
     torch.testing.assert_close(factor.cpu(), torch.eye(3) * 2)
+    before = torch.remote.stats()["round_trips"]
+    factor, info = torch.linalg.cholesky_ex(a, check_errors=True)
+    assert torch.remote.stats()["round_trips"] - before == 1
+    assert info.item() == 0
     with torch_remote.dry_run():
         x = -torch.eye(3, device="remote")
         assert torch.linalg.cholesky(x).shape == (3, 3)
+        assert torch.linalg.cholesky_ex(x, check_errors=True)[0].shape == (3, 3)
         assert torch.linalg.inv(torch.zeros(2, 4, 4, device="remote")).shape == (2, 4, 4)

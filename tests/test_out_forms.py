@@ -1,6 +1,7 @@
-"""`out=` forms of the factorizations and FFTs: the CPU's values, sizes, strides and dtypes in
-the given tensors (a resized tensor takes LAPACK's column-major strides where the CPU's kernel
-writes into it, else it is contiguous), and the CPU's refusals of an out= dtype."""
+"""`out=` forms of the factorizations, FFTs, nonzero and histc: the CPU's values, sizes,
+strides and dtypes in the given tensors (a resized tensor takes LAPACK's column-major strides
+where the CPU's kernel writes into it, else it is contiguous), and the CPU's refusals of an
+out= dtype."""
 
 import pytest
 import torch
@@ -78,6 +79,11 @@ CASES = {
         A.to(d), dim=(0,), out=torch.empty(3, 3, dtype=torch.complex64, device=d).t()
     ),
     "hfft": lambda d: torch.fft.hfft(A.to(d).to(torch.complex64), out=empty(d)),
+    "nonzero": lambda d: torch.nonzero(A.to(d) > 0, out=empty(d, torch.int64)),
+    "nonzero into a transposed out": lambda d: torch.nonzero(
+        A.to(d) > 0, out=torch.empty(2, int((A > 0).sum()), dtype=torch.int64, device=d).t()
+    ),
+    "histc": lambda d: torch.histc(A.to(d), bins=4, out=empty(d)),
 }
 
 
@@ -110,6 +116,8 @@ def test_out_form_writes_into_the_given_tensor():
         lambda d: torch.linalg.inv(A.to(d), out=empty(d, torch.float64)),
         lambda d: torch.linalg.qr(A.to(d), out=(empty(d, torch.float64), empty(d))),
         lambda d: torch.cholesky_inverse(A.to(d), out=empty(d, torch.int64)),
+        lambda d: torch.nonzero(A.to(d), out=empty(d)),
+        lambda d: torch.histc(A.to(d), out=empty(d, torch.float64)),
         lambda d: torch.linalg.householder_product(A.to(d), TAUS.to(d), out=empty(d, torch.int64)),
     ],
 )

@@ -730,18 +730,20 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
     thread_local c10::StreamId id = 0;
     return id;
   }
+  // `torch.Stream(device="remote")` names no index: the current device's, as CUDA takes it.
+  c10::Device indexed(c10::Device d) const { return d.has_index() ? d : getDevice(); }
   c10::Stream getStream(c10::Device d) const override {
-    return c10::Stream(c10::Stream::UNSAFE, d, current_stream_id());
+    return c10::Stream(c10::Stream::UNSAFE, indexed(d), current_stream_id());
   }
   c10::Stream exchangeStream(c10::Stream s) const override {
     const auto old = getStream(s.device());
     current_stream_id() = s.id();
     return old;
   }
-  c10::Stream getDefaultStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, d); }
+  c10::Stream getDefaultStream(c10::Device d) const override { return c10::Stream(c10::Stream::DEFAULT, indexed(d)); }
   c10::Stream getNewStream(c10::Device d, int) const override {
     static std::atomic<c10::StreamId> next{1};
-    return c10::Stream(c10::Stream::UNSAFE, d, next.fetch_add(1));
+    return c10::Stream(c10::Stream::UNSAFE, indexed(d), next.fetch_add(1));
   }
   c10::Stream getStreamFromGlobalPool(c10::Device d, bool) const override { return getNewStream(d, 0); }
   void synchronizeDevice(const c10::DeviceIndex index) const override { check(tr_synchronize(index)); }

@@ -6,6 +6,7 @@
 use crate::error::{ensure, ensure_kernel};
 use crate::kernels::failed;
 use crate::ops::args::Args;
+use crate::ops::copied_out;
 use crate::ops::ctx::Ctx;
 use crate::ops::data::count;
 use crate::ops::library::launch;
@@ -75,6 +76,20 @@ pub fn repeat_interleave(args: &Args, cx: &mut Ctx) -> Outputs {
         std::slice::from_ref(repeats),
         vec![out],
     )
+}
+
+/// `histc.out(self, bins=100, min=0, max=0, *, out)`: `out` of `self`'s dtype.
+pub fn histc_out(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(5)?;
+    let (x, out) = (args.tensor(0)?, args.tensor(4)?);
+    ensure!(
+        x.dtype == out.dtype,
+        "torch.histogram: input tensor and hist tensor should have the same dtype, but got \
+         input {} and hist {}",
+        x.dtype.type_meta_name(),
+        out.dtype.type_meta_name()
+    );
+    copied_out::exact(args, cx, 1, histc)
 }
 
 /// `histc(self, bins=100, min=0, max=0)`: `bins` equal bins over `[min, max]` (the data's own

@@ -5,6 +5,7 @@
 use crate::error::{ensure, ensure_index, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
+use crate::ops::copied_out;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::out::output;
@@ -63,6 +64,19 @@ fn check_mask(op: &str, mask: &TensorMeta) -> Result<()> {
 pub fn nonzero(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(1)?;
     Ok(vec![Output::Tensor(nonzero_of(cx, args.tensor(0)?)?)])
+}
+
+/// `nonzero.out(self, *, out)`: a Long `out` takes the indices (column by column, where it is
+/// resized).
+pub fn nonzero_out(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(2)?;
+    let out = args.tensor(1)?;
+    ensure!(
+        out.dtype == ScalarType::Int64,
+        "nonzero: Expected out tensor to have scalar type Long but got scalar type{}",
+        out.dtype.name()
+    );
+    copied_out::exact(args, cx, 1, nonzero)
 }
 
 /// `nonzero_static(self, *, size, fill_value=-1)`: the first `size` indices of `self`'s
@@ -187,7 +201,7 @@ fn unique_of(
         | SizeQuery::Total
         | SizeQuery::StorageBytes
         | SizeQuery::LstsqRank(_)
-        | SizeQuery::FirstNonzero
+        | SizeQuery::FirstNonzero(_)
         | SizeQuery::Element(_) => None,
     };
     let (values, inverse_shape) = match dim {

@@ -16,7 +16,9 @@ use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::layout::contiguous_strides;
 use crate::rules::shape::{broadcast, broadcast_all, fmt_shape, numel};
-use crate::types::{LibraryOp, LinalgOp, LstsqDriver, Output, ScalarType, SizeQuery, TensorMeta};
+use crate::types::{
+    Factorization, LibraryOp, LinalgOp, LstsqDriver, Output, ScalarType, SizeQuery, TensorMeta,
+};
 
 /// Strides of a batch of column-major matrices of `shape`.
 fn column_major(shape: &[i64]) -> Result<Vec<i64>> {
@@ -118,6 +120,7 @@ pub fn inv(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let a = args.tensor(0)?;
     check_input("linalg.inv", a, true)?;
+    check_factorization(args, 1, cx, a, "linalg.inv_ex", Factorization::Lu(true))?;
     let outs = Outs(vec![
         (a.sizes.clone(), a.dtype, true),
         (batch(a), ScalarType::Int32, false),
@@ -131,6 +134,14 @@ pub fn cholesky(args: &Args, cx: &mut Ctx) -> Outputs {
     let a = args.tensor(0)?;
     let upper = args.bool_or(1, false)?;
     check_input("linalg.cholesky", a, true)?;
+    check_factorization(
+        args,
+        2,
+        cx,
+        a,
+        "linalg.cholesky_ex",
+        Factorization::Cholesky,
+    )?;
     let outs = Outs(vec![
         (a.sizes.clone(), a.dtype, true),
         (batch(a), ScalarType::Int32, false),
@@ -182,6 +193,8 @@ pub fn lu_factor(args: &Args, cx: &mut Ctx) -> Outputs {
         (batch(a), ScalarType::Int32, false),
     ]);
     let pivot = args.bool_or(1, true)?;
+    let lu = Factorization::Lu(pivot);
+    check_factorization(args, 2, cx, a, "torch.linalg.lu_factor_ex", lu)?;
     lower(cx, LinalgOp::LuFactor(pivot), std::slice::from_ref(a), outs)
 }
 
@@ -401,6 +414,14 @@ pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
     let left = args.bool_or(2, true)?;
     check_input("linalg.solve", a, true)?;
+    check_factorization(
+        args,
+        3,
+        cx,
+        a,
+        "torch.linalg.solve_ex",
+        Factorization::Lu(true),
+    )?;
     ensure!(
         a.dtype == b.dtype,
         "linalg.solve: Expected A and B to have the same dtype, but found A of type {} and B of \
@@ -845,6 +866,8 @@ pub fn ldl_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     let hermitian = args.bool_or(1, false)?;
     check_kernel_dtype("ldl_factor_kernel_cpu", a)?;
     check_input("torch.linalg.ldl_factor_ex", a, true)?;
+    let ldl = Factorization::Ldl(hermitian);
+    check_factorization(args, 2, cx, a, "torch.linalg.ldl_factor_ex", ldl)?;
     let n = a.sizes[a.dim() - 1];
     let outs = Outs(vec![
         (a.sizes.clone(), a.dtype, true),
@@ -943,12 +966,44 @@ pub fn check_errors(args: &Args, cx: &mut Ctx) -> Outputs {
     let info = args.tensor(0)?;
     let api = args.opt_str(1)?.unwrap_or("linalg");
     let is_matrix = args.bool_or(2, true)?;
-    let first = count(cx, SizeQuery::FirstNonzero, info)?;
-    if first >= numel(&info.sizes)? {
-        return Ok(vec![]);
+    let infos = numel(&info.sizes)?;
+    raise_first_failure(cx, info, None, infos, api, is_matrix)?;
+    Ok(vec![])
+}
+
+/// `check_errors=True` of a `*_ex` factorization of `a` (named `api`): PyTorch's error for
+/// the first matrix it fails on, from the infos the host finds before the op is sent.
+fn check_factorization(
+    args: &Args,
+    at: usize,
+    cx: &mut Ctx,
+    a: &TensorMeta,
+    api: &str,
+    factorization: Factorization,
+) -> Result<()> {
+    if !args.bool_or(at, false)? {
+        return Ok(());
+    }
+    let matrices = numel(&a.sizes[..a.dim() - 2])?;
+    raise_first_failure(cx, a, Some(factorization), matrices, api, a.dim() == 2)
+}
+
+/// The error for the first of `infos` infos (of `x`, or of its `factorization`) that is not
+/// 0, if one is.
+fn raise_first_failure(
+    cx: &mut Ctx,
+    x: &TensorMeta,
+    factorization: Option<Factorization>,
+    infos: i64,
+    api: &str,
+    is_matrix: bool,
+) -> Result<()> {
+    let first = count(cx, SizeQuery::FirstNonzero(factorization), x)?;
+    if first >= infos {
+        return Ok(());
     }
     let code =
-        cx.k.data_size(SizeQuery::Element(first), info)
+        cx.k.data_size(SizeQuery::Element((first, factorization)), x)
             .map_err(failed("data_size"))?;
     Err(linalg_failure(api, (!is_matrix).then_some(first), code))
 }

@@ -3,7 +3,7 @@
 
 use tch::{TchError, Tensor};
 
-use crate::guest::SizeQuery;
+use crate::guest::{Factorization, SizeQuery};
 
 /// The length of `t` along `dim` (negative dims count from the end).
 fn len_along(t: &Tensor, dim: i64) -> Result<i64, TchError> {
@@ -53,15 +53,16 @@ pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
             let (_, _, rank, _) = super::linalg::lstsq(x, &b, rcond, driver)?;
             rank.f_sum(tch::Kind::Int64)?.f_int64_value(&[])
         }
-        SizeQuery::FirstNonzero => {
-            let at = x.f_reshape([-1])?.f_nonzero()?;
+        SizeQuery::FirstNonzero(factorization) => {
+            let infos = infos(x, factorization)?;
+            let at = infos.f_reshape([-1])?.f_nonzero()?;
             if at.size()[0] == 0 {
-                return Ok(x.numel() as i64);
+                return Ok(infos.numel() as i64);
             }
             at.f_int64_value(&[0, 0])
         }
-        SizeQuery::Element(n) => {
-            let flat = x.f_reshape([-1])?;
+        SizeQuery::Element((n, factorization)) => {
+            let flat = infos(x, factorization)?.f_reshape([-1])?;
             let len = flat.numel() as i64;
             if !(0..len).contains(&n) {
                 return Err(TchError::Shape(format!("element {n} of {len}")));
@@ -71,6 +72,16 @@ pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
         SizeQuery::StorageBytes => Err(TchError::Kind(
             "a storage's size is the storage table's to tell".into(),
         )),
+    }
+}
+
+/// `x`, or the infos `factorization` gives for `x`'s matrices.
+fn infos(x: &Tensor, factorization: Option<Factorization>) -> Result<Tensor, TchError> {
+    match factorization {
+        None => Ok(x.shallow_clone()),
+        Some(Factorization::Cholesky) => Ok(x.f_linalg_cholesky_ex(false, false)?.1),
+        Some(Factorization::Lu(pivot)) => Ok(Tensor::f_linalg_lu_factor_ex(x, pivot, false)?.2),
+        Some(Factorization::Ldl(hermitian)) => Ok(x.f_linalg_ldl_factor_ex(hermitian, false)?.2),
     }
 }
 
@@ -97,7 +108,7 @@ pub fn unique(
         | SizeQuery::BincountLength
         | SizeQuery::Total
         | SizeQuery::LstsqRank(_)
-        | SizeQuery::FirstNonzero
+        | SizeQuery::FirstNonzero(_)
         | SizeQuery::Element(_)
         | SizeQuery::StorageBytes => {
             Err(TchError::Shape(format!("unique was asked for {query:?}")))

@@ -139,6 +139,7 @@ pub(super) const LAYER: &[Entry] = &[
     ),
     e("bincount", &[""], counting::bincount),
     e("histc", &[""], counting::histc),
+    e("histc", &["out"], counting::histc_out),
     e(
         "repeat_interleave",
         &["Tensor"],

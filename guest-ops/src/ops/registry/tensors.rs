@@ -276,6 +276,7 @@ pub(super) const ARRANGE: &[Entry] = &[
 
 pub(super) const DATA: &[Entry] = &[
     e("nonzero", &[""], data::nonzero),
+    e("nonzero", &["out"], data::nonzero_out),
     e("masked_select", &[""], |a, c| data::masked_select(a, c, F)),
     e("masked_select", &["out"], |a, c| {
         data::masked_select(a, c, Out(2))
