@@ -91,3 +91,24 @@ def test_once_only_warnings_come_once_and_the_host_prints_none():
     lines = cpu.stdout.splitlines()
     assert len(lines) == 7 and remote.stdout.splitlines() == lines
     assert "Warning:" not in remote.stderr
+
+
+UPLOAD = """
+import warnings
+import torch, torch_remote
+x = torch.tensor([1 + 2j, 3 - 1j])
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    print(x.to("{device}", dtype=torch.float32).cpu().tolist())
+    print(torch.empty(2, device="{device}").copy_(x).cpu().tolist())
+for w in caught:
+    print(repr(str(w.message).split(" (Triggered internally")[0]))
+"""
+
+
+def test_a_complex_cpu_tensor_copied_into_a_real_remote_one_warns_once():
+    cpu = run_python(textwrap.dedent(UPLOAD.format(device="cpu")))
+    remote = run_python(textwrap.dedent(UPLOAD.format(device="remote")))
+    assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
+    assert len(cpu.stdout.splitlines()) == 3
+    assert remote.stdout.splitlines() == cpu.stdout.splitlines()

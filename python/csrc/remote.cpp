@@ -70,8 +70,8 @@ int32_t tr_result_meta(const void* result, uint64_t i, uint64_t j, TrMeta* meta,
 uint64_t tr_result_warning_count(const void* result);
 const char* tr_result_warning(const void* result, uint64_t i, uint64_t* len, int32_t* once);
 void tr_result_free(void* result);
-const char* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_sizes, uint64_t ndim,
-                      const void* data, uint64_t nbytes);
+void* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_sizes, uint64_t ndim, const void* data,
+                uint64_t nbytes);
 const char* tr_download(const TrMeta* src, void* out, uint64_t nbytes);
 const char* tr_synchronize(int32_t device);
 const char* tr_memory(int32_t device, uint64_t* current, uint64_t* peak);
@@ -492,8 +492,11 @@ void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& input
 void upload(const at::Tensor& src, const at::Tensor& dst) {
   auto dense = src.resolve_conj().resolve_neg().contiguous();
   auto meta = meta_of(dst);
-  check(tr_upload(&meta, static_cast<int32_t>(dense.scalar_type()), dense.sizes().data(), dense.dim(),
-                  dense.data_ptr(), dense.nbytes()));
+  const DispatchResult r{tr_upload(&meta, static_cast<int32_t>(dense.scalar_type()), dense.sizes().data(),
+                                   dense.dim(), dense.data_ptr(), dense.nbytes())};
+  int32_t kind = 0;
+  if (const char* error = tr_result_error(r.handle, &kind)) raise(error, kind);
+  warn(r);
 }
 
 at::Tensor download(const at::Tensor& src) {

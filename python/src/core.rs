@@ -67,6 +67,7 @@ pub struct ClientStats {
 }
 
 /// An op's outputs and the storages it created that outlive it.
+#[derive(Default)]
 pub struct Dispatched {
     pub outputs: Vec<Output>,
     pub storages: HashMap<u64, u64>,
@@ -487,14 +488,15 @@ impl Core {
         Ok(reply)
     }
 
-    /// Copies dense CPU bytes of `dtype` and `sizes` into the remote tensor `dst`.
+    /// Copies dense CPU bytes of `dtype` and `sizes` into the remote tensor `dst`; what the
+    /// conversion gives (its warnings) is that of `copy_`.
     pub fn upload(
         &mut self,
         dst: TensorMeta,
         dtype: ScalarType,
         sizes: Vec<i64>,
         bytes: &[u8],
-    ) -> Result<()> {
+    ) -> Result<Dispatched> {
         let device = device_of(dst.storage);
         let whole = dst.storage_offset == 0
             && dst.dtype == dtype
@@ -506,7 +508,8 @@ impl Core {
             let message = ClientMessage::Replace {
                 storage: dst.storage,
             };
-            return self.send_in_order(device, message, bytes);
+            self.send_in_order(device, message, bytes)?;
+            return Ok(Dispatched::default());
         }
         let tmp = new_storage_id(device);
         self.send_in_order(device, ClientMessage::Upload { storage: tmp }, bytes)?;
@@ -518,14 +521,14 @@ impl Core {
             dtype,
             storage: tmp,
         };
-        self.dispatch(
+        let copied = self.dispatch(
             device,
             "copy_",
             "",
             vec![Arg::Tensor(dst), Arg::Tensor(src), Arg::Boolean(false)],
         )?;
         RELEASED.lock().unwrap_or_else(|p| p.into_inner()).push(tmp);
-        Ok(())
+        Ok(copied)
     }
 
     /// Reads the bytes of `src`, densely packed, into `out` (exactly as many bytes).

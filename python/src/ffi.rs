@@ -364,8 +364,13 @@ pub unsafe extern "C" fn tr_dispatch(
             let device = usize::try_from(device).unwrap_or(usize::MAX);
             run_dispatch(list, device, &name, &overload, dtype_of(default_dtype))
         },
-    )
-    .map_err(|e| {
+    );
+    result_handle(outcome)
+}
+
+/// `outcome` as the handle the `tr_result_*` functions read.
+fn result_handle(outcome: Result<Dispatched, CoreError>) -> *mut c_void {
+    let outcome = outcome.map_err(|e| {
         (
             error_kind(&e),
             CString::new(e.to_string().replace('\0', " ")).unwrap_or_default(),
@@ -667,7 +672,8 @@ pub extern "C" fn tr_reset_peak(device: i32) -> *const c_char {
     })
 }
 
-/// Copies dense CPU data into the remote tensor `dst`. Returns null or an error message.
+/// Copies dense CPU data into the remote tensor `dst`: a result (freed with `tr_result_free`)
+/// whose error or warnings (a complex source into a real `dst`) the caller raises.
 ///
 /// # Safety
 /// `dst` is valid, `src_sizes` holds `ndim` entries, `data` holds `nbytes` bytes.
@@ -679,20 +685,28 @@ pub unsafe extern "C" fn tr_upload(
     ndim: u64,
     data: *const c_void,
     nbytes: u64,
-) -> *const c_char {
-    on_core("during an upload", |core| {
-        let dst = unsafe { read_meta(&*dst) }?;
-        let dtype = dtype_of(src_dtype)
-            .ok_or_else(|| format!("dtype code {src_dtype} is not supported on remote"))?;
+) -> *mut c_void {
+    let run = || -> Result<Dispatched, CoreError> {
+        let dst = unsafe { read_meta(&*dst) }.map_err(CoreError::Op)?;
+        let dtype = dtype_of(src_dtype).ok_or_else(|| {
+            CoreError::Op(format!("dtype code {src_dtype} is not supported on remote"))
+        })?;
         let sizes = unsafe { std::slice::from_raw_parts(src_sizes, ndim as usize) }.to_vec();
         let bytes: &[u8] = if nbytes == 0 {
             &[]
         } else {
             unsafe { std::slice::from_raw_parts(data as *const u8, nbytes as usize) }
         };
+        let mut guard = session::attached_core()?;
+        let core = guard.as_mut().expect("attached_core initialises the core");
         core.upload(dst, dtype, sizes, bytes)
-            .map_err(|e| e.to_string())
-    })
+    };
+    let panicked = || {
+        Err(CoreError::Guest(
+            "the client core panicked during an upload".into(),
+        ))
+    };
+    result_handle(guarded(panicked, run))
 }
 
 /// Copies the remote tensor `src`, densely packed, into `out`. Returns null or an error.
