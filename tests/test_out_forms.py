@@ -1,4 +1,4 @@
-"""`out=` forms of the factorizations, FFTs, nonzero and histc: the CPU's values, sizes,
+"""`out=` forms of the factorizations, FFTs, nonzero, histc and sequences: the CPU's values, sizes,
 strides and dtypes in the given tensors (a resized tensor takes LAPACK's column-major strides
 where the CPU's kernel writes into it, else it is contiguous), and the CPU's refusals of an
 out= dtype."""
@@ -84,6 +84,14 @@ CASES = {
         A.to(d) > 0, out=torch.empty(2, int((A > 0).sum()), dtype=torch.int64, device=d).t()
     ),
     "histc": lambda d: torch.histc(A.to(d), bins=4, out=empty(d)),
+    "arange into a 2-d out of as many elements": lambda d: torch.arange(
+        4, out=torch.empty(4, device=d).view(2, 2).t()
+    ),
+    "arange into a strided out": lambda d: torch.arange(4, out=torch.empty(8, device=d)[::2]),
+    "linspace into an out of another size": lambda d: torch.linspace(
+        0, 1, 4, out=torch.empty(2, device=d)
+    ),
+    "logspace into a 2-d out": lambda d: torch.logspace(0, 1, 4, out=torch.empty(2, 2, device=d)),
 }
 
 

@@ -37,6 +37,12 @@ CASES = {
     "indexing with a uint8 mask": lambda d: torch.ones(3, device=d)[
         torch.tensor([1, 0, 1], dtype=torch.uint8, device=d)
     ],
+    "arange into an out= of another element count": lambda d: torch.arange(
+        0, 10, 3, out=torch.empty(2, dtype=torch.int32, device=d)
+    ),
+    "fftfreq into an out= of another element count": lambda d: torch.fft.fftfreq(
+        6, out=torch.empty(2, device=d)
+    ),
 }
 
 

@@ -5,13 +5,13 @@ use crate::error::{ensure, ensure_value, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::out::{output, resize_output};
-use crate::ops::{Dest, Outputs};
+use crate::ops::out::resize_output;
+use crate::ops::Outputs;
 use crate::rules::dims::expand;
 use crate::rules::dtype::{checked_number, default_float};
-use crate::rules::layout::{strides_for, MemoryFormat};
+use crate::rules::layout::{contiguous_strides, strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
-use crate::rules::shape::broadcast_all;
+use crate::rules::shape::{broadcast_all, fmt_shape, numel};
 use crate::types::{BinaryOp, Operand, Output, RandomOp, Scalar, ScalarType, TensorMeta};
 
 /// Checks the `layout` and `device` arguments of a factory: strided tensors on remote only.
@@ -76,10 +76,48 @@ pub fn arange(args: &Args, cx: &mut Ctx, with_start: bool) -> Outputs {
     };
     let out = args.tensor(at)?;
     let n = arange_len(start, end, step, out.dtype)?;
-    let (target, returned) = output(cx, Dest::Out(at as u32, out), &[n], out.dtype)?;
-    cx.k.arange(start, end, step, &target)
-        .map_err(failed("arange"))?;
-    Ok(vec![returned])
+    sequence_out(cx, at as u32, out, n, true, |cx, target| {
+        cx.k.arange(start, end, step, target)
+            .map_err(failed("arange"))
+    })
+}
+
+/// The `out=` tensor of a sequence of `n` values (`arange_out`, `linspace_out`). One of
+/// another element count is resized to `[n]` (`arange` warns where it held elements); one of
+/// `n` elements keeps its shape and takes the values in its logical order.
+fn sequence_out(
+    cx: &mut Ctx,
+    at: u32,
+    out: &TensorMeta,
+    n: i64,
+    warn: bool,
+    fill: impl FnOnce(&mut Ctx, &TensorMeta) -> Result<()>,
+) -> Outputs {
+    let held = numel(&out.sizes)?;
+    if held != n {
+        if warn && held > 0 {
+            cx.warn(format!(
+                "The number of elements in the out tensor of shape {} is {held} which does not \
+                 match the computed number of elements {n}. Note that this may occur as a result \
+                 of rounding error. The out tensor will be resized to a tensor of shape ({n},).",
+                fmt_shape(&out.sizes)
+            ));
+        }
+        let resized = cx.resize(out, &[n], vec![1], false)?;
+        fill(cx, &resized)?;
+        return Ok(vec![Output::Updated((at, resized))]);
+    }
+    check_internal(out)?;
+    if out.sizes == [n] {
+        fill(cx, out)?;
+    } else {
+        let flat = cx.empty_contiguous(&[n], out.dtype)?;
+        fill(cx, &flat)?;
+        let shaped = flat.view(out.sizes.clone(), contiguous_strides(&out.sizes)?, 0);
+        cx.k.copy(&shaped, out).map_err(failed("copy"))?;
+        cx.free(&flat);
+    }
+    Ok(vec![Output::Argument(at)])
 }
 
 fn as_i64(s: Scalar) -> i64 {
@@ -139,10 +177,17 @@ pub fn spaced(args: &Args, cx: &mut Ctx, log: bool) -> Outputs {
     } else {
         None
     };
-    let (out, result) = resize_output(cx, at as u32, args.tensor(at)?, &[steps])?;
-    cx.k.spaced(start, end, base, &out)
-        .map_err(failed("spaced"))?;
-    Ok(vec![result])
+    sequence_out(
+        cx,
+        at as u32,
+        args.tensor(at)?,
+        steps,
+        false,
+        |cx, target| {
+            cx.k.spaced(start, end, base, target)
+                .map_err(failed("spaced"))
+        },
+    )
 }
 
 /// `eye.out(n, *, out)` and, with `with_m`, `eye.m_out(n, m, *, out)`, which every
