@@ -309,3 +309,55 @@ REFUSED_LIKE_THE_CPU = {
 @pytest.mark.parametrize("case", REFUSED_LIKE_THE_CPU)
 def test_refused_with_the_cpus_exception(case):
     assert_refused_like_the_cpu(REFUSED_LIKE_THE_CPU[case])
+
+
+LOWEST_FLOAT = torch.finfo(torch.float32).min
+HALF_NUMBERS = {
+    "where with float32's lowest beside bfloat16": lambda d: torch.where(
+        torch.tensor([True, False], device=d),
+        torch.ones(2, dtype=torch.bfloat16, device=d),
+        LOWEST_FLOAT,
+    ),
+    "where with a number past float16": lambda d: torch.where(
+        torch.tensor([True, False], device=d), 1e5, torch.ones(2, dtype=torch.float16, device=d)
+    ),
+    "fill of one bfloat16 element": lambda d: torch.ones(1, dtype=torch.bfloat16, device=d).fill_(
+        1e39
+    ),
+    "full of one float16 just past the largest": lambda d: torch.full(
+        (1,), 65510.0, dtype=torch.float16, device=d
+    ),
+    "scalar_tensor at float16's rounding tie": lambda d: torch.scalar_tensor(
+        -65520.0, dtype=torch.float16, device=d
+    ),
+    "lerp of float16 by a weight past float16": lambda d: torch.ones(
+        2, dtype=torch.float16, device=d
+    ).lerp(torch.zeros(2, dtype=torch.float16, device=d), 1e5),
+}
+
+
+@pytest.mark.parametrize("case", HALF_NUMBERS)
+def test_a_number_past_a_half_precision_range_is_stored_as_the_cpu_stores_it(case):
+    expected = HALF_NUMBERS[case]("cpu")
+    remote = HALF_NUMBERS[case]("remote")
+    assert remote.dtype == expected.dtype
+    torch.testing.assert_close(remote.cpu(), expected)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.ones(2, dtype=torch.bfloat16, device=d).fill_(LOWEST_FLOAT),
+        lambda d: torch.ones(1, device=d).fill_(1e39),
+        lambda d: torch.ones(2, dtype=torch.bfloat16, device=d).lerp(
+            torch.zeros(2, dtype=torch.bfloat16, device=d), 1e39
+        ),
+        lambda d: torch.ones(2, device=d).lerp(torch.zeros(2, device=d), 1e39),
+        lambda d: torch.where(torch.tensor([True], device=d), torch.ones(1, device=d), -1e300),
+        lambda d: torch.where(
+            torch.tensor([True], device=d), torch.ones(1, dtype=torch.int8, device=d), 300
+        ),
+    ],
+)
+def test_a_number_the_cpu_cannot_convert_is_refused_at_the_call(call):
+    assert_refused_like_the_cpu(call)

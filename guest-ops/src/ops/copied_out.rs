@@ -1,6 +1,6 @@
 //! `out=` forms whose CPU kernels compute a result and copy it in (the factorizations, the
-//! FFTs): the functional form lowers the op, then each result is copied into its `out=`
-//! tensor under the rules of the op's CPU kernel.
+//! FFTs, `nonzero`, `histc`): the functional form lowers the op, then each result is copied
+//! into its `out=` tensor under the rules of the op's CPU kernel.
 
 use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;

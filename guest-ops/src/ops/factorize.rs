@@ -414,14 +414,6 @@ pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
     let left = args.bool_or(2, true)?;
     check_input("linalg.solve", a, true)?;
-    check_factorization(
-        args,
-        3,
-        cx,
-        a,
-        "torch.linalg.solve_ex",
-        Factorization::Lu(true),
-    )?;
     ensure!(
         a.dtype == b.dtype,
         "linalg.solve: Expected A and B to have the same dtype, but found A of type {} and B of \
@@ -454,6 +446,14 @@ pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&a.sizes),
         fmt_shape(&b.sizes)
     );
+    check_factorization(
+        args,
+        3,
+        cx,
+        a,
+        "torch.linalg.solve_ex",
+        Factorization::Lu(true),
+    )?;
     let b_batch = &b_matrix[..b_matrix.len() - 2];
     let shared = broadcast_all([&a.sizes[..a.dim() - 2], b_batch])?;
     // LAPACK solves in column-major order; XA = B is solved transposed, so row-major.

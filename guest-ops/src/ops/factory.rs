@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::resize_output;
 use crate::ops::Outputs;
 use crate::rules::dims::expand;
-use crate::rules::dtype::{checked_number, default_float};
+use crate::rules::dtype::{checked_number, default_float, one_element_value};
 use crate::rules::layout::{contiguous_strides, strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::{broadcast_all, fmt_shape, numel};
@@ -231,6 +231,11 @@ pub fn fill(args: &Args, cx: &mut Ctx) -> Outputs {
 }
 
 fn fill_with(cx: &mut Ctx, this: &TensorMeta, value: Scalar) -> Result<()> {
+    let value = if numel(&this.sizes)? == 1 {
+        one_element_value(value, this.dtype)
+    } else {
+        value
+    };
     let value = checked_number(value, this.dtype)?;
     cx.k.fill(this, value).map_err(failed("fill"))
 }

@@ -6,7 +6,9 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{check_not_bool, checked_number, number_for, ResultType};
+use crate::rules::dtype::{
+    check_not_bool, checked_number, number_for, one_element_value, ResultType,
+};
 use crate::types::{Scalar, ScalarType, TensorMeta, TernaryOp};
 
 /// `addcmul`/`addcdiv(self, tensor1, tensor2, *, value=1)` in all their forms.
@@ -70,7 +72,15 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let (this, end) = (args.tensor(0)?, args.tensor(1)?);
     check_lerp(this, end)?;
     let weight = match args.value(2)? {
-        Value::Number(n) => Value::Number(number_for(n, this.dtype)?),
+        // The kernel reads a number weight in its compute type: float for half precision.
+        Value::Number(n) => {
+            let compute = match this.dtype {
+                ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
+                other => other,
+            };
+            checked_number(n, compute)?;
+            Value::Number(number_for(n, this.dtype)?)
+        }
         tensor => tensor,
     };
     if let Value::Tensor(w) = weight {
@@ -103,9 +113,10 @@ pub fn where_(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         }
     }
     let result = state.result().unwrap_or(ScalarType::Float32);
+    // PyTorch makes a number a tensor of one element first (`scalar_tensor`).
     for v in [this, other] {
         if let Value::Number(s) = v {
-            checked_number(s, result)?;
+            checked_number(one_element_value(s, result), result)?;
         }
     }
     let dest = form.dest(args)?;

@@ -194,6 +194,36 @@ pub fn checked_number(s: Scalar, dtype: ScalarType) -> Result<Scalar> {
     number_for(s, dtype)
 }
 
+/// The number `fill_` stores in a tensor of one element: the CPU converts it into float16
+/// or bfloat16 there without `checked_convert`, so a value past the largest finite one rounds
+/// (through float, to nearest even) to it or to infinity rather than failing.
+pub fn one_element_value(s: Scalar, dtype: ScalarType) -> Scalar {
+    let v = match s {
+        Scalar::Float(v) => v,
+        Scalar::Integer(v) => v as f64,
+        other => return other,
+    };
+    let (_, max) = dtype.limits();
+    let half = matches!(dtype, ScalarType::Float16 | ScalarType::Bfloat16);
+    if !half || !v.is_finite() || v.abs() <= max {
+        return s;
+    }
+    // Halfway between the largest finite value and the next power of two: a tie, which goes
+    // to the even neighbour, infinity.
+    let halfway = if dtype == ScalarType::Float16 {
+        65520.0
+    } else {
+        f64::from(f32::from_bits(0x7f7f_8000))
+    };
+    let rounded = f64::from(v as f32).abs();
+    let magnitude = if rounded >= halfway {
+        f64::INFINITY
+    } else {
+        max
+    };
+    Scalar::Float(magnitude.copysign(v))
+}
+
 /// c10's `overflows<To, From>`: any value fits a bool; an unsigned integer also takes the
 /// negatives of what it holds (two's complement); infinities fit floating types, NaN does
 /// not fit integers; a complex value fits a real type only with no imaginary part.
@@ -373,6 +403,20 @@ fn combine(higher: Option<ScalarType>, lower: Option<ScalarType>) -> Option<Scal
 mod tests {
     use super::*;
     use ScalarType::*;
+
+    #[test]
+    fn one_element_fills_round_past_the_largest_half_value() {
+        let one = |v: f64, dtype| match one_element_value(Scalar::Float(v), dtype) {
+            Scalar::Float(x) => x,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(one(1e39, Bfloat16), f64::INFINITY);
+        assert_eq!(one(-3.4028e38, Bfloat16), f64::NEG_INFINITY);
+        assert_eq!(one(65510.0, Float16), 65504.0);
+        assert_eq!(one(-65520.0, Float16), f64::NEG_INFINITY);
+        assert_eq!(one(1e39, Float32), 1e39);
+        assert_eq!(one(2.5, Float16), 2.5);
+    }
 
     #[test]
     fn checked_numbers_follow_c10_overflows() {
