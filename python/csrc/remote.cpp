@@ -918,9 +918,6 @@ using at::Scalar;
 using at::ScalarType;
 using at::Tensor;
 
-// `torch.autocast(device_type="remote")` follows CUDA's policy, with PyTorch's own op lists:
-// inputs are cast (by remote ops) before the op itself is dispatched.
-
 // CUDA's autocast refuses binary_cross_entropy (its own function is not exported): in half
 // precision the loss of a near-certain prediction rounds to nothing.
 Tensor binary_cross_entropy_banned(const Tensor&, const Tensor&, const std::optional<Tensor>&, int64_t) {
@@ -932,6 +929,8 @@ Tensor binary_cross_entropy_banned(const Tensor&, const Tensor&, const std::opti
               "safe to autocast.");
 }
 
+// `torch.autocast(device_type="remote")` follows CUDA's policy, with PyTorch's own op lists:
+// inputs are cast (by remote ops) before the op itself is dispatched.
 TORCH_LIBRARY_IMPL(_, AutocastPrivateUse1, m) { m.fallback(torch::CppFunction::makeFallthrough()); }
 
 TORCH_LIBRARY_IMPL(aten, AutocastPrivateUse1, m) {
