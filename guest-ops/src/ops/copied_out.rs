@@ -61,7 +61,6 @@ fn into_outs(
         "{} results for {outs} out= tensors",
         results.len()
     );
-    let mut freed = Vec::new();
     let mut outputs = Vec::with_capacity(outs);
     for (i, result) in results.into_iter().enumerate() {
         let Output::Tensor(result) = result else {
@@ -70,8 +69,8 @@ fn into_outs(
         let at = first + i;
         let (out, output) = place(cx, at as u32, args.tensor(at)?, &result, rule)?;
         cx.k.copy(&result, &out).map_err(failed("copy"))?;
-        if !freed.contains(&result.storage) {
-            freed.push(result.storage);
+        // A result may share its storage with another, or view an argument's.
+        if cx.allocated(result.storage) {
             cx.free(&result);
         }
         outputs.push(output);

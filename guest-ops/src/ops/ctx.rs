@@ -39,6 +39,11 @@ impl<'k> Ctx<'k> {
         });
     }
 
+    /// Whether this op allocated storage `id` (and has not given it back).
+    pub fn allocated(&self, id: StorageId) -> bool {
+        self.fresh.contains(&id)
+    }
+
     fn storage(&mut self, elements: i64, dtype: ScalarType) -> Result<StorageId> {
         let id = self.k.new_storage(nbytes(elements, dtype.itemsize())?);
         self.fresh.push(id);
