@@ -91,3 +91,27 @@ def test_dlpack_round_trip_shares_the_remote_storage():
         assert torch.equal(back.cpu(), expected)
     from_dlpack(to_dlpack(x[1:])).mul_(10)
     assert x.cpu().tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]
+
+
+def storage_slice_story(device):
+    """Reads, writes and views through slices of a float tensor's untyped storage."""
+    x = torch.arange(10, dtype=torch.float32, device=device)
+    storage = x.untyped_storage()
+    piece = storage[8:24]
+    seen = [list(piece)]
+    piece[4] = 7
+    seen.append(x.cpu().tolist())
+    t = torch.tensor([], device=device).set_(storage[16:40], 1, (2, 2), (1, 2))
+    seen.append((t.cpu().tolist(), t.storage_offset(), t.stride()))
+    row = t[1]
+    row.mul_(3)
+    seen.append((row.cpu().tolist(), row.storage_offset(), x.cpu().tolist()))
+    whole = torch.tensor([], device=device).set_(storage[4:40])
+    seen.append(whole.view(torch.int32)[2:4].cpu().tolist())
+    storage[8:24].copy_(torch.arange(16, dtype=torch.uint8, device=device).untyped_storage())
+    seen.append(x.cpu().view(torch.uint8).tolist())
+    return seen
+
+
+def test_untyped_storage_slices_address_their_own_bytes():
+    assert storage_slice_story("remote") == storage_slice_story("cpu")

@@ -369,6 +369,14 @@ struct DispatchResult {
   ~DispatchResult() { tr_result_free(handle); }
 };
 
+// Whether a view at element `offset` of the remote storage (counted from its start) lies in
+// `s`, which may be a slice of it beginning some bytes in.
+bool starts_within(const c10::Storage& s, int64_t offset, caffe2::TypeMeta dtype) {
+  const auto skipped = place_of(s).byte_offset;
+  const auto itemsize = dtype.itemsize();
+  return skipped % itemsize == 0 && static_cast<int64_t>(skipped / itemsize) <= offset;
+}
+
 at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const std::vector<c10::IValue>& inputs,
                        c10::DeviceIndex device) {
   TrMeta meta{};
@@ -382,16 +390,21 @@ at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const st
   } else {
     for (const auto& v : inputs) {
       if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote &&
-          storage_id(v.toTensor()) == meta.storage) {
+          storage_id(v.toTensor()) == meta.storage && starts_within(v.toTensor().storage(), meta.offset, dtype)) {
         // A view takes its base's dispatch keys, as CPU's views do: inside inference mode a
         // view of a normal tensor stays a normal tensor, which autograd's view tracking needs.
         const auto& base = v.toTensor();
+        // The guest counts offsets from the remote storage's start; a slice of an untyped
+        // storage starts later.
+        meta.offset -= static_cast<int64_t>(place_of(base.storage()).byte_offset / dtype.itemsize());
         TORCH_CHECK(!base.is_conj() || base.dtype() == dtype, "remote: cannot view a conjugated ",
                     describe(base), " as ", dtype.name(), "; call .resolve_conj() first");
         out = at::detail::make_tensor<c10::TensorImpl>(c10::TensorImpl::VIEW, c10::Storage(base.storage()),
                                                        base.key_set(), dtype);
         break;
       }
+      // The guest saw the storage as its own Byte tensor (`ArgBuilder::storage`), so this
+      // offset already counts from the slice's start.
       if (v.isStorage() && v.toStorage().device().type() == kRemote &&
           place_of(v.toStorage()).id == meta.storage) {
         out = at::detail::make_tensor<c10::TensorImpl>(c10::Storage(v.toStorage()),
