@@ -361,3 +361,93 @@ def test_a_number_past_a_half_precision_range_is_stored_as_the_cpu_stores_it(cas
 )
 def test_a_number_the_cpu_cannot_convert_is_refused_at_the_call(call):
     assert_refused_like_the_cpu(call)
+
+
+@pytest.mark.parametrize("exponent", [True, False, 0, 1, 0.0, 1.0, -0.0, 1 + 0j])
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.float32, torch.complex64])
+def test_powers_zero_and_one_fill_or_copy_before_any_kernel(dtype, exponent):
+    """`x ** 0` is ones and `x ** 1` a copy for every dtype, bool included, as PyTorch
+    decides before it looks for a kernel."""
+    base = torch.tensor([0, 1, 3], dtype=dtype)
+    if dtype.is_floating_point:
+        base = torch.tensor([float("nan"), -2.5, 0.0])
+    expected = base**exponent
+    remote = base.to("remote") ** exponent
+    assert remote.dtype == expected.dtype
+    torch.testing.assert_close(remote.cpu(), expected, equal_nan=True)
+
+
+@pytest.mark.parametrize("number", [2, 7.5, True])
+@pytest.mark.parametrize("dtype", [torch.int64, torch.float32, torch.float16])
+def test_a_number_modulo_a_tensor(number, dtype):
+    other = torch.tensor([1, 2, -3, 4], dtype=dtype)
+    expected = number % other
+    remote = number % other.to("remote")
+    assert remote.dtype == expected.dtype
+    torch.testing.assert_close(remote.cpu(), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_fused_weight_norm_keeps_half_precision_norms_in_float(dtype, dim):
+    torch.manual_seed(0)
+    v = torch.randn(4, 5, dtype=dtype)
+    g = torch.rand(4, 1, dtype=dtype) if dim == 0 else torch.rand(1, 5, dtype=dtype)
+    expected = torch._weight_norm_interface(v, g, dim)
+    remote = torch._weight_norm_interface(v.to("remote"), g.to("remote"), dim)
+    for r, e in zip(remote, expected, strict=True):
+        assert r.dtype == e.dtype
+        torch.testing.assert_close(r.cpu(), e)
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_embedding_bag_bookkeeping_outputs_are_the_cpus(mode):
+    """`bag_size` and `max_indices`: zeros for a sum, the counts (twice) for a mean."""
+    weight = torch.randn(5, 3)
+    indices, offsets = torch.tensor([1, 2, 3, 4]), torch.tensor([0, 1, 1])
+    call = lambda d: torch._embedding_bag(  # noqa: E731
+        weight.to(d), indices.to(d), offsets.to(d), False, mode, False, None, False, -1
+    )
+    for r, e in zip(call("remote")[2:], call("cpu")[2:], strict=True):
+        assert torch.equal(r.cpu(), e)
+
+
+def encoder_layer_call(mask_shape, mask_type):
+    """`_transformer_encoder_layer_fwd` of a [3, 5, 16] batch with a mask of `mask_shape`."""
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(16, 4, 32, batch_first=True).eval()
+    attention, src = layer.self_attn, torch.randn(3, 5, 16)
+    mask = torch.zeros(mask_shape, dtype=torch.bool)
+
+    def call(device):
+        tensors = [
+            src,
+            attention.in_proj_weight,
+            attention.in_proj_bias,
+            attention.out_proj.weight,
+            attention.out_proj.bias,
+        ]
+        norms = [layer.norm1.weight, layer.norm1.bias, layer.norm2.weight, layer.norm2.bias]
+        ffn = [layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias]
+        src_, qkv_w, qkv_b, proj_w, proj_b = (t.to(device) for t in tensors)
+        with torch.no_grad():
+            return torch._transformer_encoder_layer_fwd(
+                src_, 16, 4, qkv_w, qkv_b, proj_w, proj_b, False, False, 1e-5,
+                *(t.to(device) for t in norms + ffn), mask.to(device), mask_type,
+            )  # fmt: skip
+
+    return call
+
+
+@pytest.mark.parametrize(
+    "mask_shape, mask_type",
+    [((3, 4), 1), ((3, 5), 0), ((5, 5), 1), ((3, 5), None), ((3, 5), 3), ((3, 1, 5, 5), 1)],
+)
+def test_fused_encoder_layer_checks_its_mask_at_the_call(mask_shape, mask_type):
+    assert_refused_like_the_cpu(encoder_layer_call(mask_shape, mask_type))
+
+
+@pytest.mark.parametrize("mask_shape, mask_type", [((3, 5), 1), ((5, 5), 0), ((3, 4, 5, 5), 2)])
+def test_fused_encoder_layer_takes_each_mask_kind(mask_shape, mask_type):
+    call = encoder_layer_call(mask_shape, mask_type)
+    torch.testing.assert_close(call("remote").cpu(), call("cpu"))

@@ -253,6 +253,15 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
     if let Some(alpha) = alpha {
         check_add(op, a, b, alpha, common)?;
     }
+    if let Some(copies) = trivial_power(op, a, b) {
+        let target = pw.target(cx, form.dest(args)?, common, true)?;
+        let base = pw.expanded(0)?;
+        return if copies {
+            target.run(cx, "copy", |k, out| k.copy(&base, out))
+        } else {
+            target.run(cx, "fill", |k, out| k.fill(out, Scalar::Integer(1)))
+        };
+    }
     check_dtypes(op, common)?;
     if op == BinaryOp::Pow {
         check_exponent(b, common)?;
@@ -272,6 +281,21 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
     target.run(cx, "binary", |k, out| {
         k.binary(op, &a, &b, alpha, compute, out)
     })
+}
+
+/// For `tensor ** 0` (false) and `tensor ** 1` (true), which PyTorch fills with ones or
+/// copies before any kernel runs, so that even a bool tensor takes them.
+fn trivial_power(op: BinaryOp, base: Value, exp: Value) -> Option<bool> {
+    let (BinaryOp::Pow, Value::Tensor(_), Value::Number(exp)) = (op, base, exp) else {
+        return None;
+    };
+    match exp {
+        Scalar::Integer(0) | Scalar::Boolean(false) => Some(false),
+        Scalar::Integer(1) | Scalar::Boolean(true) => Some(true),
+        Scalar::Float(0.0) | Scalar::Complex((0.0, 0.0)) => Some(false),
+        Scalar::Float(1.0) | Scalar::Complex((1.0, 0.0)) => Some(true),
+        _ => None,
+    }
 }
 
 /// `threshold_backward(grad_output, self, threshold)` and its `grad_input=` form.

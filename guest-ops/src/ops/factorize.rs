@@ -343,6 +343,14 @@ pub fn triangular_solve(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(5)?;
     let (b, a) = (args.tensor(0)?, args.tensor(1)?);
     let batch = check_system("triangular_solve", b, a)?;
+    // PyTorch's message lacks the space after `solve_triangular`.
+    cx.warn_once(
+        "torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangular\
+         and will be removed in a future PyTorch release.\ntorch.linalg.solve_triangular has \
+         its arguments reversed and does not return a copy of one of the inputs.\nX = \
+         torch.triangular_solve(B, A).solution\nshould be replaced with\nX = \
+         torch.linalg.solve_triangular(A, B).",
+    );
     let (rows, cols) = (b.sizes[b.dim() - 2], b.sizes[b.dim() - 1]);
     let n = a.sizes[a.dim() - 1];
     let outs = Outs(vec![

@@ -530,7 +530,7 @@ fn weight_norm_dim(args: &Args, at: usize, v: &TensorMeta) -> Result<i64> {
 }
 
 /// `_weight_norm_interface(v, g, dim=0)`: `v` scaled to norm `g` along every dim but `dim`,
-/// contiguous, and the norms, laid out as `g` (in float for a bfloat16 `g`).
+/// contiguous, and the norms, laid out as `g` (in float for a half or bfloat16 `g`).
 pub fn weight_norm(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let (v, g) = (args.tensor(0)?, args.tensor(1)?);
@@ -540,9 +540,15 @@ pub fn weight_norm(args: &Args, cx: &mut Ctx) -> Outputs {
         "\"weight_norm_fwd_first_dim_kernel\" not implemented for '{}'",
         v.dtype.name()
     );
+    ensure!(
+        v.dtype == g.dtype,
+        "expected scalar type {} but found {}",
+        v.dtype.name(),
+        g.dtype.name()
+    );
     let w = cx.empty_contiguous(&v.sizes, v.dtype)?;
     let norm_dtype = match g.dtype {
-        ScalarType::Bfloat16 => ScalarType::Float32,
+        ScalarType::Bfloat16 | ScalarType::Float16 => ScalarType::Float32,
         other => other,
     };
     let norms = cx.empty(&g.sizes, g.strides.clone(), norm_dtype)?;

@@ -2,7 +2,7 @@
 //! (`_transformer_encoder_layer_fwd`, `_native_multi_head_attention`): PyTorch's checks and
 //! output shapes; the host's libtorch computes each whole with one `library` kernel.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -55,6 +55,32 @@ fn check_attention(
     check_sizes(op, args.tensor(weights + 3)?, &[e], "proj_bias")
 }
 
+/// Checks the attention mask of an input `[batch, len, embed_dim]` with `num_heads` heads as
+/// `_masked_softmax` does for the `[batch, heads, len, len]` scores: a 2-D mask is a
+/// `[len, len]` attention mask (type 0) or a `[batch, len]` padding mask (type 1); any
+/// other is a whole mask (type 2) of the scores' shape.
+fn check_mask(
+    x: &TensorMeta,
+    num_heads: i64,
+    mask: &TensorMeta,
+    mask_type: Option<i64>,
+) -> Result<()> {
+    let (batch, len) = (x.sizes[0], x.sizes[1]);
+    let scores = [batch, num_heads, len, len];
+    let mask_type = if mask.dim() == 2 { mask_type } else { Some(2) };
+    let message = match mask_type {
+        None => "Mask Type should be defined",
+        Some(0) if mask.sizes != [len, len] => "For mask_type == 0 mask shape should be (L, L)",
+        Some(1) if mask.sizes != [batch, len] => "For mask_type == 1 mask shape should be (B, L)",
+        Some(2) if mask.sizes != scores => "For mask_type == 2 mask shape should match input shape",
+        Some(0..=2) => return Ok(()),
+        Some(_) => {
+            "Mask Type should be 0 (src_mask) or 1 (src_key_padding_mask), or 2 (default_mask)"
+        }
+    };
+    Err(Error::invalid(message.to_string()))
+}
+
 /// The tensors at `indices`.
 fn tensors(args: &Args, indices: std::ops::Range<usize>) -> Result<Vec<TensorMeta>> {
     indices.map(|i| args.tensor(i).cloned()).collect()
@@ -80,7 +106,11 @@ pub fn multi_head_attention(args: &Args, cx: &mut Ctx) -> Outputs {
     let mut inputs = tensors(args, 0..3)?;
     inputs.extend(tensors(args, 5..9)?);
     check_floating_alike(OP, &inputs.iter().collect::<Vec<_>>())?;
-    inputs.extend(args.opt_tensor(9)?.cloned());
+    let mask = args.opt_tensor(9)?;
+    if let Some(mask) = mask {
+        check_mask(query, num_heads, mask, args.opt_int(12)?)?;
+    }
+    inputs.extend(mask.cloned());
     let (need_weights, average) = (args.bool_or(10, true)?, args.bool_or(11, true)?);
     let params = AttentionParams {
         embed_dim,
@@ -134,7 +164,11 @@ pub fn encoder_layer(args: &Args, cx: &mut Ctx) -> Outputs {
     inputs.extend(tensors(args, 3..7)?);
     inputs.extend(tensors(args, 10..18)?);
     check_floating_alike(OP, &inputs.iter().collect::<Vec<_>>())?;
-    inputs.extend(args.opt_tensor(18)?.cloned());
+    let mask = args.opt_tensor(18)?;
+    if let Some(mask) = mask {
+        check_mask(src, num_heads, mask, args.opt_int(19)?)?;
+    }
+    inputs.extend(mask.cloned());
     let params = EncoderLayerParams {
         embed_dim,
         num_heads,

@@ -1,12 +1,15 @@
 //! `nn.EmbeddingBag`'s kernels. libtorch computes the bags; the bookkeeping outputs, whose
 //! shapes the guest gives, are filled here the same way on any device: the bag of each
-//! index, each bag's count of indices that are not padding, and the maxima's rows.
+//! index, each bag's count of indices that are not padding (for a mean or a max), and the
+//! maxima's rows.
 
 use tch::{Kind, TchError, Tensor};
 
 use crate::guest::{EmbeddingBagParams, TensorMeta};
 use crate::storage::kind_of;
 
+const SUM: i64 = 0;
+const MEAN: i64 = 1;
 const MAX: i64 = 2;
 
 fn bad(message: &str) -> TchError {
@@ -61,12 +64,18 @@ pub fn forward(
     } else {
         Tensor::f_ones([n], (kind, device))?
     };
-    let bag_size = Tensor::f_zeros(size.sizes.as_slice(), (kind, device))?
-        .f_index_add(0, &of_bag, &counted)?;
-    let max_indices = if p.mode == MAX {
-        maxima.f_to_kind(kind)?
+    let bag_size = Tensor::f_zeros(size.sizes.as_slice(), (kind, device))?;
+    // As PyTorch's CPU kernel: a sum counts nothing, and a mean's max_indices repeat the
+    // counts.
+    let bag_size = if p.mode == SUM {
+        bag_size
     } else {
-        Tensor::f_zeros(max.sizes.as_slice(), (kind, device))?
+        bag_size.f_index_add(0, &of_bag, &counted)?
+    };
+    let max_indices = match p.mode {
+        MAX => maxima.f_to_kind(kind)?,
+        MEAN => bag_size.copy(),
+        _ => Tensor::f_zeros(max.sizes.as_slice(), (kind, device))?,
     };
     let of_bag = if o2b.sizes == [0] {
         of_bag.f_narrow(0, 0, 0)?

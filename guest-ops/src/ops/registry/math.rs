@@ -204,6 +204,10 @@ pub(super) const LINALG: &[Entry] = &[
     e("searchsorted", &["Scalar_out"], |a, c| {
         library::searchsorted_scalar(a, c, Out(6))
     }),
+    // `2 % x`: the number is wrapped as for `remainder.Tensor`; `out=` is composite.
+    e("remainder", &["Scalar_Tensor"], |a, c| {
+        binary::binary(a, c, F, BinaryOp::Remainder)
+    }),
     e(
         "isin",
         &["Tensor_Tensor", "Tensor_Scalar", "Scalar_Tensor"],
