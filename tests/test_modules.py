@@ -175,6 +175,46 @@ def test_encoder_inference_with_padding_equals_cpu(final_norm):
     assert remote_encoder.use_nested_tensor and (remote_encoder.norm is None) != final_norm
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors is in prototype stage")
+def test_encoder_inference_never_reads_the_padded_positions():
+    """A NaN where a sequence is padded stays out of its tokens, as packing drops it."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    encoder = nn.TransformerEncoder(layer, 2).eval()
+    remote_encoder = copy.deepcopy(encoder).to("remote")
+    src = torch.randn(2, 4, 8)
+    src[1, 2:] = float("nan")
+    padding = torch.tensor([[False] * 4, [False, False, True, True]])
+    with torch.no_grad():
+        expected = encoder(src, src_key_padding_mask=padding)
+        got = remote_encoder(src.to("remote"), src_key_padding_mask=padding.to("remote"))
+    assert not expected.isnan().any()
+    torch.testing.assert_close(got.cpu(), expected)
+
+
+def test_encoder_warns_of_mismatched_masks_once():
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1)
+    mask, padding = torch.zeros(4, 4), torch.zeros(2, 4, dtype=torch.bool)
+    for device in ("cpu", "remote"):
+        encoder.to(device)
+        with pytest.warns(UserWarning) as caught:
+            encoder(torch.randn(2, 4, 8, device=device), mask.to(device), padding.to(device))
+        assert [str(w.message) for w in caught] == [
+            "Support for mismatched src_key_padding_mask and mask is deprecated. Use same "
+            "type for both instead."
+        ]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_torch_remote_leaves_transformers_scriptable():
+    """The remote path wraps `__call__`, so `forward` is still PyTorch's, which TorchScript
+    compiles."""
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1)
+    scripted = torch.jit.script(encoder.eval())
+    x = torch.randn(2, 3, 8)
+    torch.testing.assert_close(scripted(x), encoder(x))
+
+
 def test_multihead_attention_inference_fast_path_equals_cpu():
     torch.manual_seed(0)
     attention = nn.MultiheadAttention(8, 2, batch_first=True).eval()

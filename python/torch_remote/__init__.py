@@ -201,7 +201,7 @@ def _register() -> None:
     torch._tensor_str._tensor_str = _format_on_cpu(torch._tensor_str._tensor_str)
     torch.nn.Module._apply = modules.keep_ties(torch.nn.Module._apply)
     encoder = torch.nn.TransformerEncoder
-    encoder.forward = transformer.padded_not_nested(encoder.forward)
+    encoder.__call__ = transformer.padded_not_nested(torch.nn.Module.__call__)
     inductor = torch._TorchCompileInductorWrapper
     inductor.__call__ = compiling.inductor_or_aot_eager(inductor.__call__)
     atexit.register(_native.shutdown)
