@@ -76,8 +76,30 @@ def test_rng_state_round_trips():
     assert not torch.equal(torch.rand(5, device="remote").cpu(), first)
     torch.remote.set_rng_state(state)
     assert torch.equal(torch.rand(5, device="remote").cpu(), first)
-    with pytest.raises(ValueError, match="16 bytes"):
+    with pytest.raises(RuntimeError, match="RNG state is wrong size"):
         torch.remote.set_rng_state(torch.zeros(3, dtype=torch.uint8))
+    for wrong in (state.float(), state.to("remote")):
+        with pytest.raises(TypeError, match="RNG state must be a torch.ByteTensor"):
+            torch.remote.set_rng_state(wrong)
+
+
+def test_generator_and_device_states_are_one_format():
+    """As on CUDA, a generator's state and the device's are the same 16 bytes, and each
+    setter takes the other's."""
+    generator = torch.Generator(device="remote").manual_seed(3)
+    state = generator.get_state()
+    assert state.dtype == torch.uint8 and state.shape == torch.remote.get_rng_state().shape
+    first = torch.rand(4, device="remote", generator=generator).cpu()
+    torch.remote.set_rng_state(state)
+    assert torch.equal(torch.rand(4, device="remote").cpu(), first)
+    torch.remote.manual_seed(11)
+    generator.set_state(torch.remote.get_rng_state())
+    assert torch.equal(
+        torch.rand(4, device="remote", generator=generator).cpu(),
+        torch.rand(4, device="remote").cpu(),
+    )
+    with pytest.raises(TypeError, match="RNG state must be a torch.ByteTensor"):
+        generator.set_state(state.long())
 
 
 def _draws(generator=None):
@@ -121,6 +143,21 @@ def test_generator_state_and_clone_come_from_the_host():
     assert torch.equal(_draws(clone), after)
     generator.set_state(state)
     assert torch.equal(_draws(generator), after)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda g: torch.randn(3, generator=g),
+        lambda g: torch.rand(2).normal_(generator=g),
+        lambda g: torch.randperm(4, generator=g),
+    ],
+)
+def test_a_remote_generator_is_refused_for_cpu_tensors(call):
+    with pytest.raises(
+        RuntimeError, match="Expected a 'cpu' device type for generator but found 'remote'"
+    ):
+        call(torch.Generator(device="remote"))
 
 
 def test_a_cpu_generator_is_refused_as_on_cuda():

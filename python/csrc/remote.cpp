@@ -680,6 +680,30 @@ bool any_meta(const torch::jit::Stack& stack, size_t count) {
   return false;
 }
 
+// Whether `v` is, holds or names something on remote.
+bool names_remote(const c10::IValue& v) {
+  const auto remote = [](const at::Tensor& t) { return t.defined() && t.device().type() == kRemote; };
+  if (v.isTensor()) return remote(v.toTensor());
+  if (v.isDevice()) return v.toDevice().type() == kRemote;
+  if (v.isStorage()) return v.toStorage().device().type() == kRemote;
+  if (v.isList()) {
+    for (const auto& e : v.toListRef())
+      if (e.isTensor() && remote(e.toTensor())) return true;
+  }
+  return false;
+}
+
+// An op of CPU tensors comes here when its generator is remote: the CPU's kernels refuse
+// that generator, as they refuse CUDA's.
+void check_generator_device(const std::vector<c10::IValue>& inputs) {
+  bool remote_generator = false;
+  for (const auto& v : inputs) {
+    if (names_remote(v)) return;
+    remote_generator |= v.isGenerator() && v.toGenerator().defined() && v.toGenerator().device().type() == kRemote;
+  }
+  TORCH_CHECK(!remote_generator, "Expected a 'cpu' device type for generator but found 'remote'");
+}
+
 void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& schema = op.schema();
   const auto& arguments = schema.arguments();
@@ -699,6 +723,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     stack->push_back(download(inputs[0].toTensor()).item());
     return;
   }
+  check_generator_device(inputs);
   ArgBuilder builder;
   builder.device = device_of(inputs);
   builder.op = name.substr(name.find("::") + 2);
@@ -798,6 +823,14 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
 // Random states live on the host, one per generator: the device's default (id 0) and each
 // `torch.Generator(device="remote")`. This object remembers the seed it passed on.
 struct RemoteGenerator final : c10::GeneratorImpl {
+  static constexpr int64_t kStateBytes = 16;
+
+  static uint64_t little_endian(const uint8_t* bytes) {
+    uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) value = (value << 8) | bytes[i];
+    return value;
+  }
+
   // A new generator starts from c10's default seed, as a new CPU or CUDA generator does.
   explicit RemoteGenerator(c10::DeviceIndex device, uint64_t id)
       : c10::GeneratorImpl(c10::Device(kRemote, device), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)),
@@ -818,21 +851,31 @@ struct RemoteGenerator final : c10::GeneratorImpl {
   }
   void set_offset(uint64_t offset) override { offset_ = offset; }
   uint64_t get_offset() const override { return offset_; }
+  // The state is 16 bytes, the seed and the offset as little-endian uint64s: the layout
+  // `torch.remote.get_rng_state` gives, so either state fits either setter, as on CUDA.
   void set_state(const c10::TensorImpl& state) override {
-    TORCH_CHECK(state.numel() == 2 && state.dtype() == caffe2::TypeMeta::Make<int64_t>(),
-                "remote: a generator state is 2 int64 values (seed, offset)");
-    const auto* values = static_cast<const int64_t*>(state.data());
-    seed_ = static_cast<uint64_t>(values[0]);
-    offset_ = static_cast<uint64_t>(values[1]);
+    TORCH_CHECK_TYPE(state.layout() == c10::kStrided && state.device().is_cpu() &&
+                         state.dtype() == caffe2::TypeMeta::Make<uint8_t>(),
+                     "RNG state must be a torch.ByteTensor");
+    TORCH_CHECK(state.dim() == 1 && state.numel() == kStateBytes, "RNG state is wrong size: a remote random state is ",
+                kStateBytes, " bytes, got ", state.numel());
+    const auto* bytes = static_cast<const uint8_t*>(state.data());
+    uint8_t packed[kStateBytes];
+    for (int64_t i = 0; i < kStateBytes; ++i) packed[i] = bytes[i * state.stride(0)];
+    seed_ = little_endian(packed);
+    offset_ = little_endian(packed + 8);
     tr_generator_seed(device().index(), id_, seed_, offset_);
   }
-  // A `torch.Generator`'s state is read from the host, where its ops advanced it.
+  // A generator's state is read from the host, where its ops advanced it.
   c10::intrusive_ptr<c10::TensorImpl> get_state() const override {
     auto [seed, offset] = std::pair{seed_, offset_};
-    if (id_ != 0) check(tr_generator_state(device().index(), id_, &seed, &offset));
-    auto state = at::empty({2}, at::kLong);
-    state.data_ptr<int64_t>()[0] = static_cast<int64_t>(seed);
-    state.data_ptr<int64_t>()[1] = static_cast<int64_t>(offset);
+    check(tr_generator_state(device().index(), id_, &seed, &offset));
+    auto state = at::empty({kStateBytes}, at::kByte);
+    auto* bytes = state.data_ptr<uint8_t>();
+    for (int i = 0; i < 8; ++i) {
+      bytes[i] = static_cast<uint8_t>(seed >> (8 * i));
+      bytes[8 + i] = static_cast<uint8_t>(offset >> (8 * i));
+    }
     return state.getIntrusivePtr();
   }
   RemoteGenerator* clone_impl() const override {

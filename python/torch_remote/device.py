@@ -137,14 +137,17 @@ def get_rng_state(device: Any = "remote") -> torch.Tensor:
 
 
 def set_rng_state(new_state: torch.Tensor, device: Any = "remote") -> None:
-    """Puts ``device``'s random state back to one ``get_rng_state`` gave: the random ops after
-    it draw what they drew then."""
-    data = bytes(new_state.detach().cpu().to(torch.uint8).tolist())
-    if len(data) != _RNG_STATE.size:
-        raise ValueError(
-            f"set_rng_state: a remote random state is {_RNG_STATE.size} bytes, got {len(data)}"
+    """Puts ``device``'s random state back to one ``get_rng_state`` (or a remote
+    ``Generator.get_state``) gave: the random ops after it draw what they drew then."""
+    is_bytes = isinstance(new_state, torch.Tensor) and new_state.dtype == torch.uint8
+    if not is_bytes or new_state.device.type != "cpu":
+        raise TypeError("RNG state must be a torch.ByteTensor")
+    if new_state.numel() != _RNG_STATE.size:
+        raise RuntimeError(
+            f"RNG state is wrong size: a remote random state is {_RNG_STATE.size} bytes, "
+            f"got {new_state.numel()}"
         )
-    seed, offset = _RNG_STATE.unpack(data)
+    seed, offset = _RNG_STATE.unpack(bytes(new_state.reshape(-1).tolist()))
     _native.set_rng_state(_index(device), seed, offset)
 
 
