@@ -263,3 +263,11 @@ def test_a_factorization_that_succeeds_waits_once_and_a_dry_run_not_at_all():
         assert torch.linalg.cholesky(x).shape == (3, 3)
         assert torch.linalg.cholesky_ex(x, check_errors=True)[0].shape == (3, 3)
         assert torch.linalg.inv(torch.zeros(2, 4, 4, device="remote")).shape == (2, 4, 4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2, torch.uint16])
+def test_a_dtype_remote_lacks_is_named(dtype):
+    with pytest.raises(RuntimeError, match=f"{dtype} is not supported on remote"):
+        torch.zeros(3, dtype=dtype, device="remote")
+    with pytest.raises(RuntimeError, match=f"empty_strided: {dtype} is not supported"):
+        torch.zeros(3).to(dtype).to("remote")

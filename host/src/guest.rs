@@ -97,6 +97,15 @@ fn component() -> Result<&'static Component, GuestError> {
         .map_err(|e| GuestError::Load(e.clone()))
 }
 
+/// `name.overload` as PyTorch writes it: `name` alone for the default overload.
+pub fn op_name(name: &str, overload: &str) -> String {
+    if overload.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}.{overload}")
+    }
+}
+
 /// One instance of the guest with its kernels: runs ops one after another.
 pub struct GuestRuntime<K: Kernels> {
     store: Store<State<K>>,
@@ -183,7 +192,7 @@ impl<K: Kernels> GuestRuntime<K> {
         outcome.map_err(|e| {
             self.recover();
             GuestError::Trap {
-                op: format!("{name}.{overload}"),
+                op: op_name(name, overload),
                 message: format!("{e:#}"),
             }
         })

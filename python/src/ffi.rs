@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use torch_remote_host::guest::{Arg, Output, Scalar, ScalarType, TensorMeta};
+use torch_remote_host::guest::{op_name, Arg, Output, Scalar, ScalarType, TensorMeta};
 
 use crate::core::{self, CoreError, Dispatched};
 use crate::session;
@@ -71,6 +71,30 @@ pub fn dtype_of(code: i32) -> Option<ScalarType> {
     })
 }
 
+/// Why c10::ScalarType `code` cannot cross: the dtype by PyTorch's name, and those that can.
+pub fn unsupported_dtype(code: i32) -> String {
+    let name = match code {
+        8 => "torch.complex32".to_string(),
+        12 => "torch.qint8".to_string(),
+        13 => "torch.quint8".to_string(),
+        14 => "torch.qint32".to_string(),
+        23 => "torch.float8_e5m2".to_string(),
+        24 => "torch.float8_e4m3fn".to_string(),
+        25 => "torch.float8_e5m2fnuz".to_string(),
+        26 => "torch.float8_e4m3fnuz".to_string(),
+        27 => "torch.uint16".to_string(),
+        28 => "torch.uint32".to_string(),
+        29 => "torch.uint64".to_string(),
+        44 => "torch.float8_e8m0fnu".to_string(),
+        45 => "torch.float4_e2m1fn_x2".to_string(),
+        other => format!("dtype code {other}"),
+    };
+    format!(
+        "{name} is not supported on remote (it holds bool, uint8, int8, int16, int32, int64, \
+         float16, bfloat16, float32, float64, complex64 and complex128)"
+    )
+}
+
 fn dtype_code(dtype: ScalarType) -> i32 {
     match dtype {
         ScalarType::Uint8 => 0,
@@ -91,8 +115,7 @@ fn dtype_code(dtype: ScalarType) -> i32 {
 /// # Safety
 /// `meta` points at a valid `TrMeta` whose arrays hold `ndim` entries.
 unsafe fn read_meta(meta: &TrMeta) -> Result<TensorMeta, String> {
-    let dtype = dtype_of(meta.dtype)
-        .ok_or_else(|| format!("dtype code {} is not supported on remote", meta.dtype))?;
+    let dtype = dtype_of(meta.dtype).ok_or_else(|| unsupported_dtype(meta.dtype))?;
     let n = meta.ndim as usize;
     // SAFETY: the shim passes the tensor's own size and stride arrays of `ndim` entries.
     let (sizes, strides) = unsafe {
@@ -264,7 +287,7 @@ pub unsafe extern "C" fn tr_args_dtype(a: *mut c_void, code: i32) {
     let list = unsafe { args(a) };
     match dtype_of(code) {
         Some(dtype) => list.push(Arg::Dtype(dtype)),
-        None => list.error = Some(format!("dtype code {code} is not supported on remote")),
+        None => list.error = Some(unsupported_dtype(code)),
     }
 }
 
@@ -318,7 +341,10 @@ fn run_dispatch(
     default_float: Option<ScalarType>,
 ) -> Result<Dispatched, CoreError> {
     if let Some(error) = list.error {
-        return Err(CoreError::Op(format!("{name}.{overload}: {error}")));
+        return Err(CoreError::Op(format!(
+            "{}: {error}",
+            op_name(name, overload)
+        )));
     }
     let mut guard = session::attached_core()?;
     let core = guard.as_mut().expect("attached_core initialises the core");
@@ -357,7 +383,8 @@ pub unsafe extern "C" fn tr_dispatch(
     let outcome = guarded(
         || {
             Err(CoreError::Guest(format!(
-                "{name}.{overload}: the client core panicked"
+                "{}: the client core panicked",
+                op_name(&name, &overload)
             )))
         },
         || {
@@ -688,9 +715,8 @@ pub unsafe extern "C" fn tr_upload(
 ) -> *mut c_void {
     let run = || -> Result<Dispatched, CoreError> {
         let dst = unsafe { read_meta(&*dst) }.map_err(CoreError::Op)?;
-        let dtype = dtype_of(src_dtype).ok_or_else(|| {
-            CoreError::Op(format!("dtype code {src_dtype} is not supported on remote"))
-        })?;
+        let dtype =
+            dtype_of(src_dtype).ok_or_else(|| CoreError::Op(unsupported_dtype(src_dtype)))?;
         let sizes = unsafe { std::slice::from_raw_parts(src_sizes, ndim as usize) }.to_vec();
         let bytes: &[u8] = if nbytes == 0 {
             &[]
