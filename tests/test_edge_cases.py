@@ -451,3 +451,123 @@ def test_fused_encoder_layer_checks_its_mask_at_the_call(mask_shape, mask_type):
 def test_fused_encoder_layer_takes_each_mask_kind(mask_shape, mask_type):
     call = encoder_layer_call(mask_shape, mask_type)
     torch.testing.assert_close(call("remote").cpu(), call("cpu"))
+
+
+@pytest.mark.parametrize(
+    "mean, std",
+    [
+        (torch.float64, torch.float32),
+        (torch.float16, torch.float32),
+        (torch.float32, torch.int64),
+        (0.5, torch.float16),
+        (torch.float32, 2.0),
+    ],
+)
+def test_normal_takes_the_means_dtype_and_an_out_form(mean, std):
+    """The result has the mean's dtype (the std's for a number mean); `out=` is resized."""
+
+    def draw(device, out=None):
+        def make(d):
+            return torch.ones(2, 3, dtype=d, device=device) if isinstance(d, torch.dtype) else d
+
+        return torch.normal(make(mean), make(std), out=out)
+
+    expected = draw("cpu")
+    remote = draw("remote")
+    assert (remote.dtype, remote.shape) == (expected.dtype, expected.shape)
+    out = torch.empty(0, dtype=torch.float64, device="remote")
+    assert draw("remote", out=out) is out and out.shape == expected.shape
+
+
+def test_normal_refuses_a_negative_or_nan_std_tensor_and_the_host_goes_on():
+    for bad in (-1.0, float("nan")):
+        std = torch.tensor([1.0, bad, 1.0], device="remote")
+        with pytest.raises(RuntimeError, match=r"normal expects all elements of std >= 0.0"):
+            torch.normal(torch.zeros(3, device="remote"), std).sum().item()
+    assert torch.ones(2, device="remote").sum().item() == 2.0
+
+
+@pytest.mark.parametrize("out_dtype", [torch.float32, torch.int64])
+def test_bernoulli_into_an_out_tensor(out_dtype):
+    p = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    out = torch.empty(0, dtype=out_dtype, device="remote")
+    assert torch.bernoulli(p.to("remote"), out=out) is out
+    assert torch.equal(out.cpu(), torch.bernoulli(p, out=torch.empty(0, dtype=out_dtype)))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.normal(torch.zeros(3, dtype=torch.long, device=d), 1.0),
+        lambda d: torch.bernoulli(torch.ones(3, dtype=torch.long, device=d)),
+        lambda d: torch.zeros(3, device=d).index_select(0, torch.tensor([[0], [1]], device=d)),
+        lambda d: torch.zeros(3, device=d).index_fill_(
+            0, torch.tensor([0], dtype=torch.int32, device=d), 1.0
+        ),
+        lambda d: torch.cat(
+            [torch.ones(2, device=d)], out=torch.empty(2, dtype=torch.int32, device=d)
+        ),
+        lambda d: torch.signbit(torch.ones(3, device=d), out=torch.empty(3, device=d)),
+        lambda d: torch.isneginf(torch.ones(3, device=d), out=torch.empty(3, device=d)),
+        lambda d: torch.std(
+            torch.arange(3.0, device=d), 0, out=torch.empty((), dtype=torch.long, device=d)
+        ),
+        lambda d: torch.abs(torch.tensor([True], device=d), out=torch.empty(1, device=d)),
+        lambda d: torch.abs(
+            torch.tensor([3 + 4j], device=d), out=torch.empty(1, dtype=torch.long, device=d)
+        ),
+        lambda d: torch.frac(torch.tensor([3], device=d), out=torch.empty(1, device=d)),
+        lambda d: torch.tensor([True], device=d).clamp(
+            torch.tensor([False], device=d), torch.tensor([True], device=d)
+        ),
+        lambda d: torch.clamp(torch.tensor([1, 5], device=d), 0, out=torch.empty(2, device=d)),
+    ],
+)
+def test_refused_with_the_cpus_exception_and_check_order(call):
+    assert_refused_like_the_cpu(call)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.abs(
+            torch.tensor([3 + 4j, -1j], device=d), out=torch.empty(2, dtype=torch.float64, device=d)
+        ),
+        lambda d: torch.tensor([True, False], device=d).clamp(
+            min=torch.tensor([False, True], device=d)
+        ),
+        lambda d: torch.tensor([True, False], device=d).clamp(
+            max=torch.tensor([False, True], device=d)
+        ),
+        lambda d: torch.clamp(
+            torch.tensor([1, 5, -2], device=d),
+            min=torch.zeros(3, dtype=torch.long, device=d),
+            out=torch.empty(3, device=d),
+        ),
+        lambda d: torch.div(
+            torch.tensor([10, 255], dtype=torch.uint8, device=d),
+            torch.tensor([255, 7], dtype=torch.uint8, device=d),
+            rounding_mode="trunc",
+        ),
+        lambda d: torch.div(
+            torch.tensor(2, dtype=torch.uint8, device=d),
+            torch.tensor([-1.0], dtype=torch.float16, device=d),
+            rounding_mode="trunc",
+        ),
+        lambda d: torch.div(
+            torch.tensor(True, device=d),
+            torch.tensor([-1.0], dtype=torch.bfloat16, device=d),
+            rounding_mode="trunc",
+        ),
+        lambda d: torch.div(
+            torch.tensor([7, 200], dtype=torch.uint8, device=d),
+            torch.tensor(-1, dtype=torch.int8, device=d),
+            rounding_mode="trunc",
+        ),
+    ],
+)
+def test_mixed_dtype_results_are_the_cpus(call):
+    expected = call("cpu")
+    remote = call("remote")
+    assert remote.dtype == expected.dtype
+    torch.testing.assert_close(remote.cpu(), expected)

@@ -42,6 +42,14 @@ impl Error {
         }
     }
 
+    /// An argument of the wrong type: a `TypeError` in Python.
+    pub fn wrong_type(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::WrongType,
+            message: message.into(),
+        }
+    }
+
     pub fn unsupported(message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::NotImplemented,
@@ -123,6 +131,12 @@ macro_rules! ensure_value {
     ($($t:tt)+) => { $crate::error::ensure_kind!(value, $($t)+) };
 }
 pub(crate) use ensure_value;
+
+/// Like `ensure!`, for an argument of the wrong type (`TypeError`).
+macro_rules! ensure_type {
+    ($($t:tt)+) => { $crate::error::ensure_kind!(wrong_type, $($t)+) };
+}
+pub(crate) use ensure_type;
 
 /// Like `ensure!`, for a dtype the op's kernel has no code for: PyTorch's dispatch macros
 /// raise `NotImplementedError` ("\"kernel\" not implemented for 'Long'").

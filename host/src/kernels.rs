@@ -37,7 +37,9 @@ use crate::guest::{
     TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
-use elementwise::{binary_in_place, binary_result, reduce_result, unary_result, writes_self};
+use elementwise::{
+    binary_in_place, binary_result, div_trunc, reduce_result, unary_result, writes_self,
+};
 use plan::Step;
 
 pub type KernelResult = Result<(), String>;
@@ -436,6 +438,17 @@ fn is_one(value: &Scalar) -> bool {
     matches!(*value, Scalar::Integer(1) | Scalar::Boolean(true)) || *value == Scalar::Float(1.0)
 }
 
+/// `target` filled with standard normal samples times `std`, after PyTorch's check of `std`.
+fn scaled_normal(target: &mut Tensor, std: &Tensor) -> Result<(), tch::TchError> {
+    let bad = std.f_lt(0)?.f_logical_or(&std.f_isnan()?)?.f_any()?;
+    if bad.f_int64_value(&[])? != 0 {
+        return Err(tch::TchError::Kind(
+            "normal expects all elements of std >= 0.0".into(),
+        ));
+    }
+    target.f_normal_(0.0, 1.0)?.f_mul_(std).map(drop)
+}
+
 /// `binomial(count, prob)`, NaN where a count is NaN: libtorch's CPU sampler never returns
 /// for one, which would stall this session for good.
 fn binomial(count: &Tensor, prob: &Tensor) -> Result<Tensor, tch::TchError> {
@@ -680,6 +693,10 @@ impl KernelsHost for TchKernels {
                     let prob = params.get(1).ok_or("binomial: no probabilities")?;
                     binomial(param, prob)
                 }
+                SampleOp::Normal => {
+                    let mut target = kernels.view(&out)?;
+                    return scaled_normal(&mut target, param).map_err(err);
+                }
             };
             kernels.write(&out, result.map_err(err)?)
         })
@@ -880,6 +897,10 @@ impl KernelsHost for TchKernels {
                         return Ok(());
                     }
                     result
+                }
+                (BinaryOp::DivTrunc, _, _) => {
+                    let (x, y) = kernels.binary_operands(&a, &b, kind)?;
+                    div_trunc(&x, &y, kind).map_err(err)?
                 }
                 _ => {
                     let (x, y) = kernels.binary_operands(&a, &b, kind)?;

@@ -94,6 +94,7 @@ enum ErrorKind : int32_t {
   kIndex = 3,
   kValue = 4,
   kLinalg = 5,
+  kType = 6,
 };
 
 // A host failure raised at a wait is a RuntimeError, as CUDA's asynchronous failures are.
@@ -102,6 +103,7 @@ enum ErrorKind : int32_t {
   if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
   TORCH_CHECK_INDEX(kind != kIndex, message);
   TORCH_CHECK_VALUE(kind != kValue, message);
+  TORCH_CHECK_TYPE(kind != kType, message);
   TORCH_CHECK(false, message);
 }
 

@@ -40,6 +40,9 @@ pub enum CoreError {
     /// A factorization that failed on the matrix's values (`torch.linalg.LinAlgError`).
     #[error("{0}")]
     Linalg(String),
+    /// An argument of the wrong type (Python's `TypeError`).
+    #[error("{0}")]
+    WrongType(String),
     #[error(transparent)]
     Link(#[from] LinkError),
     #[error("the remote host reported: {}", .0.join("; "))]
@@ -143,6 +146,7 @@ fn op_error(e: OpError) -> CoreError {
         ErrorKind::IndexOutOfRange => CoreError::Index(e.message),
         ErrorKind::InvalidValue => CoreError::Value(e.message),
         ErrorKind::LinalgFailed => CoreError::Linalg(e.message),
+        ErrorKind::WrongType => CoreError::WrongType(e.message),
         _ => CoreError::Op(e.message),
     }
 }

@@ -329,6 +329,7 @@ fn error_kind(e: &CoreError) -> i32 {
         CoreError::Index(_) => 3,
         CoreError::Value(_) => 4,
         CoreError::Linalg(_) => 5,
+        CoreError::WrongType(_) => 6,
         _ => 0,
     }
 }

@@ -9,7 +9,9 @@ mod link;
 mod lowering;
 mod session;
 
-use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -32,6 +34,7 @@ fn to_py(e: CoreError) -> PyErr {
         CoreError::Index(m) => PyIndexError::new_err(m),
         CoreError::Value(m) => PyValueError::new_err(m),
         CoreError::Linalg(m) => LinAlgError::new_err(m),
+        CoreError::WrongType(m) => PyTypeError::new_err(m),
         other => PyRuntimeError::new_err(other.to_string()),
     }
 }

@@ -338,13 +338,14 @@ pub fn clamp(args: &Args, cx: &mut Ctx, form: Form, bounds: Bounds) -> Outputs {
         .iter()
         .flatten()
         .all(|v| matches!(v, Value::Tensor(_)));
-    // PyTorch clamps bools only against one tensor bound (`clamp_min.Tensor`, ...).
-    let kernel = match (bounds, tensor_bounds) {
-        (Bounds::Both, true) => Some("clamp_cpu"),
-        (Bounds::Both, false) => Some("clamp_scalar_cpu"),
-        (Bounds::Min, false) => Some("clamp_min_scalar_cpu"),
-        (Bounds::Max, false) => Some("clamp_max_scalar_cpu"),
-        (_, true) => None,
+    // PyTorch clamps bools only against one tensor bound (`clamp_min.Tensor`, ...), which
+    // `clamp` with one bound comes to.
+    let kernel = match (min.is_some(), max.is_some(), tensor_bounds) {
+        (true, true, true) => Some("clamp_cpu"),
+        (true, true, false) => Some("clamp_scalar_cpu"),
+        (true, false, false) => Some("clamp_min_scalar_cpu"),
+        (false, _, false) => Some("clamp_max_scalar_cpu"),
+        (_, _, true) => None,
     };
     if let Some(kernel) = kernel {
         ensure_kernel!(
@@ -353,7 +354,8 @@ pub fn clamp(args: &Args, cx: &mut Ctx, form: Form, bounds: Bounds) -> Outputs {
         );
     }
     let dest = form.dest(args)?;
-    if let Dest::Out(_, out) = dest {
+    // Numbers bound `clamp.out` to its own dtype; tensor bounds take any the result casts to.
+    if let (Dest::Out(_, out), false) = (dest, tensor_bounds) {
         ensure!(
             out.dtype == common,
             "Found dtype {} but expected {}",

@@ -2,7 +2,7 @@
 //! `logcumsumexp`, `cummax`/`cummin`), `sort`, `topk`, the
 //! order statistics (`kthvalue`, `median`, `nanmedian`, `mode`), and `unfold`'s backward.
 
-use crate::error::{ensure, ensure_index, ensure_kernel, Result};
+use crate::error::{ensure, ensure_index, ensure_kernel, ensure_type, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -80,7 +80,7 @@ pub fn cat(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let dtype = state.result().unwrap_or(ScalarType::Float32);
     let (out, result) = match form.dest(args)? {
         Dest::Out(i, given) => {
-            ensure!(
+            ensure_type!(
                 can_cast(dtype, given.dtype),
                 "torch.cat(): input types can't be cast to the desired output type {}",
                 given.dtype.name()

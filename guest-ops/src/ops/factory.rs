@@ -1,18 +1,18 @@
 //! Factories and in-place fills: `empty`, `empty_strided`, `arange`, `eye`, `fill_`, `zero_`,
 //! `normal_`, `uniform_`, and `normal` with tensor means or deviations.
 
-use crate::error::{ensure, ensure_value, Error, Result};
+use crate::error::{ensure, ensure_kernel, ensure_value, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::out::resize_output;
-use crate::ops::Outputs;
+use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::{checked_number, default_float, one_element_value};
 use crate::rules::layout::{contiguous_strides, strides_for, MemoryFormat};
 use crate::rules::overlap::check_internal;
 use crate::rules::shape::{broadcast_all, fmt_shape, numel};
-use crate::types::{BinaryOp, Operand, Output, RandomOp, Scalar, ScalarType, TensorMeta};
+use crate::types::{BinaryOp, Operand, Output, RandomOp, SampleOp, Scalar, ScalarType, TensorMeta};
 
 /// Checks the `layout` and `device` arguments of a factory: strided tensors on remote only.
 pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> {
@@ -332,56 +332,66 @@ pub fn random(args: &Args, cx: &mut Ctx, op: RandomOp) -> Outputs {
     Ok(vec![Output::Argument(0)])
 }
 
-/// `normal.Tensor_Tensor(mean, std)`, `normal.Tensor_float(mean, std=1)` and
-/// `normal.float_Tensor(mean=0, std)`: as PyTorch computes them, standard normal samples of
-/// the broadcast shape (contiguous), scaled by `std` and shifted by `mean`.
-pub fn normal_tensors(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(3)?;
+/// `normal.Tensor_Tensor(mean, std)`, `normal.Tensor_float(mean, std=1)`,
+/// `normal.float_Tensor(mean=0, std)` and their `out=` forms: as PyTorch computes them,
+/// standard normal samples of the broadcast shape (contiguous, or `out` resized to it),
+/// scaled by `std` and shifted by `mean`, in the mean's dtype (the std's where the mean is a
+/// number) or `out`'s.
+pub fn normal_tensors(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
+    args.at_most(3 + form.out_len())?;
     let (mean, std) = (args.value(0)?, args.value(1)?);
-    let tensors: Vec<&TensorMeta> = [mean, std]
-        .into_iter()
-        .filter_map(|v| match v {
-            Value::Tensor(t) => Some(t),
-            Value::Number(_) => None,
-        })
-        .collect();
+    let tensor = |v| match v {
+        Value::Tensor(t) => Some(t),
+        Value::Number(_) => None,
+    };
+    let tensors: Vec<&TensorMeta> = [mean, std].into_iter().filter_map(tensor).collect();
     let Some(first) = tensors.first() else {
         return Err(Error::invalid(
             "normal expects a tensor mean or a tensor std".to_string(),
         ));
     };
-    let dtype = first.dtype;
-    for t in &tensors {
-        ensure!(
-            t.dtype.is_floating() && t.dtype == dtype,
-            "normal expects floating mean and std of one dtype, but got {}",
-            t.describe()
-        );
-    }
     let shape = broadcast_all(tensors.iter().map(|t| t.sizes.as_slice()))?;
-    let out = cx.empty_contiguous(&shape, dtype)?;
-    let scale = match std {
-        Value::Number(s) => {
-            let s = s.to_f64();
-            let nonnegative = s >= 0.0;
-            ensure!(nonnegative, "normal expects std >= 0.0, but found std {s}");
-            s
-        }
-        Value::Tensor(_) => 1.0,
-    };
-    cx.k.random(RandomOp::Normal, 0.0, scale, &out)
-        .map_err(failed("random"))?;
-    let target = Operand::Tensor(out.clone());
-    for (op, value) in [(BinaryOp::Mul, std), (BinaryOp::Add, mean)] {
-        let operand = match value {
-            Value::Tensor(t) => Operand::Tensor(expand(t, &shape)?),
-            Value::Number(n) if op == BinaryOp::Add && n.to_f64() != 0.0 => Operand::Number(n),
-            Value::Number(_) => continue,
-        };
-        cx.k.binary(op, &target, &operand, None, dtype, &out)
-            .map_err(failed("binary"))?;
+    if let Value::Number(s) = std {
+        let s = s.to_f64();
+        let nonnegative = s >= 0.0;
+        ensure!(nonnegative, "normal expects std >= 0.0, but found std {s}");
     }
-    Ok(vec![Output::Tensor(out)])
+    let dest = form.dest(args)?;
+    let dtype = match dest {
+        Dest::Out(_, out) => out.dtype,
+        _ => first.dtype,
+    };
+    ensure_kernel!(
+        dtype.is_floating() && tensors.iter().all(|t| !t.dtype.is_complex()),
+        "\"normal_kernel_cpu\" not implemented for '{}'",
+        dtype.name()
+    );
+    let (out, result) = match dest {
+        Dest::Out(at, given) => resize_output(cx, at, given, &shape)?,
+        _ => {
+            let t = cx.empty_contiguous(&shape, dtype)?;
+            (t.clone(), Output::Tensor(t))
+        }
+    };
+    match std {
+        Value::Tensor(s) => {
+            cx.k.sample(SampleOp::Normal, &[expand(s, &shape)?], &out)
+                .map_err(failed("sample"))?
+        }
+        Value::Number(s) => {
+            cx.k.random(RandomOp::Normal, 0.0, s.to_f64(), &out)
+                .map_err(failed("random"))?
+        }
+    }
+    let shift = match mean {
+        Value::Tensor(m) => Operand::Tensor(expand(m, &shape)?),
+        Value::Number(n) if n.to_f64() != 0.0 => Operand::Number(n),
+        Value::Number(_) => return Ok(vec![result]),
+    };
+    let target = Operand::Tensor(out.clone());
+    cx.k.binary(BinaryOp::Add, &target, &shift, None, dtype, &out)
+        .map_err(failed("binary"))?;
+    Ok(vec![result])
 }
 
 #[cfg(test)]

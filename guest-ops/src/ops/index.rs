@@ -22,7 +22,7 @@ pub fn index_select(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
     let (x, index) = (args.tensor(0)?, args.tensor(2)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
-    ensure!(
+    ensure_index!(
         index.dim() <= 1,
         "index_select(): Index is supposed to be a vector"
     );

@@ -195,13 +195,9 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let (x, index) = (args.tensor(0)?, args.tensor(2)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
-    ensure!(
-        index.dim() <= 1,
-        "{OP}: Index has to be a vector/scalar, but got a {}-dimensional index",
-        index.dim()
-    );
-    ensure!(
-        is_index(index.dtype) && index.dtype == ScalarType::Int64,
+    ensure!(index.dim() <= 1, "Index has to be a vector/scalar");
+    ensure_index!(
+        index.dtype == ScalarType::Int64,
         "{OP}: Expected dtype int64 for index."
     );
     check_internal(x)?;

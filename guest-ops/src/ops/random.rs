@@ -26,16 +26,35 @@ use crate::types::{
 pub fn bernoulli_tensor(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let (this, p) = (args.tensor(0)?, args.tensor(1)?);
-    ensure!(
-        p.dtype.is_floating(),
-        "expected probabilities tensor to have floating type, got {}",
-        p.dtype.name()
-    );
+    check_probabilities(p)?;
     let p = expand(p, &this.sizes)?;
     check_internal(this)?;
     cx.k.sample(SampleOp::Bernoulli, &[p], this)
         .map_err(failed("sample"))?;
     Ok(vec![Output::Argument(0)])
+}
+
+/// CPU's bernoulli kernels take floating probabilities only.
+fn check_probabilities(p: &TensorMeta) -> Result<()> {
+    ensure_kernel!(
+        p.dtype.is_floating(),
+        "\"bernoulli_tensor_cpu_p_\" not implemented for '{}'",
+        p.dtype.name()
+    );
+    Ok(())
+}
+
+/// `bernoulli.out(self, *, generator=None, out)`: `out`, resized to `self`, is 1 with the
+/// probability at each place of `self`, else 0.
+pub fn bernoulli_out(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(3)?;
+    let (p, given) = (args.tensor(0)?, args.tensor(2)?);
+    check_probabilities(p)?;
+    let (out, result) = resize_output(cx, 2, given, &p.sizes)?;
+    check_internal(&out)?;
+    cx.k.sample(SampleOp::Bernoulli, std::slice::from_ref(p), &out)
+        .map_err(failed("sample"))?;
+    Ok(vec![result])
 }
 
 /// `_standard_gamma_grad(self, output)`: a contiguous tensor of `self`'s sizes and dtype,

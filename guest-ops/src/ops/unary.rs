@@ -81,19 +81,42 @@ fn rule(op: UnaryOp) -> Rule {
     }
 }
 
-/// PyTorch's refusals of input dtypes, with its messages.
-fn check_input(op: UnaryOp, dtype: ScalarType) -> Result<()> {
+/// The refusals PyTorch's meta functions make, before an `out=` tensor's dtype is checked.
+fn check_meta(op: UnaryOp, dtype: ScalarType, dest: Dest) -> Result<()> {
     use UnaryOp::*;
     let bool_in = dtype == ScalarType::Bool;
-    match op {
-        Neg => ensure!(
+    match (op, dest) {
+        (Neg, _) => ensure!(
             !bool_in,
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to \
              invert a mask, use the `~` or `logical_not()` operator instead."
         ),
-        Relu => ensure!(!bool_in, "Boolean inputs not supported for relu"),
-        Abs | Ceil | Floor | Round | Trunc => {
+        (Relu, _) => ensure!(!bool_in, "Boolean inputs not supported for relu"),
+        (Signbit | Isneginf | Isposinf, Dest::Out(_, out)) => ensure!(
+            out.dtype == ScalarType::Bool,
+            "{} does not support non-boolean outputs.",
+            name(op)
+        ),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// PyTorch's kernels' refusals of input dtypes, with their messages.
+fn check_input(op: UnaryOp, dtype: ScalarType) -> Result<()> {
+    use UnaryOp::*;
+    let bool_in = dtype == ScalarType::Bool;
+    match op {
+        Abs | Floor => {
             ensure_kernel!(!bool_in, "\"{}_cpu\" not implemented for 'Bool'", name(op))
+        }
+        // Their CPU kernels are vectorised ones.
+        Ceil | Round | Trunc => {
+            ensure_kernel!(
+                !bool_in,
+                "\"{}_vml_cpu\" not implemented for 'Bool'",
+                name(op)
+            )
         }
         Frac => ensure_kernel!(
             dtype.is_floating(),
@@ -147,6 +170,9 @@ fn name(op: UnaryOp) -> &'static str {
         UnaryOp::Ceil => "ceil",
         UnaryOp::Floor => "floor",
         UnaryOp::Round => "round",
+        UnaryOp::Signbit => "signbit",
+        UnaryOp::Isneginf => "isneginf",
+        UnaryOp::Isposinf => "isposinf",
         _ => "trunc",
     }
 }
@@ -232,7 +258,6 @@ pub fn logit(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 
 fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>) -> Outputs {
     let x = args.tensor(0)?;
-    check_input(op, x.dtype)?;
     let rule = rule(op);
     // The magnitude and the angle of a complex number are real.
     let to_real = x.dtype.is_complex() && matches!(op, UnaryOp::Abs | UnaryOp::Angle);
@@ -243,11 +268,12 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
         Rule::Bool => ScalarType::Bool,
     };
     let dest = form.dest(args)?;
+    check_meta(op, x.dtype, dest)?;
     ensure!(
         !(to_real && matches!(dest, Dest::InPlace(..))),
         "In-place abs is not supported for complex tensors."
     );
-    if let (Rule::Same, Dest::Out(_, out) | Dest::InPlace(_, out)) = (rule, dest) {
+    if let (Rule::Same, false, Dest::Out(_, out) | Dest::InPlace(_, out)) = (rule, to_real, dest) {
         ensure!(
             out.dtype == result,
             "Found dtype {} but expected {}",
@@ -255,8 +281,9 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
             result.name()
         );
     }
+    check_input(op, x.dtype)?;
     let pw = Pointwise::new(vec![Value::Tensor(x)])?;
-    let target = pw.target(cx, dest, result, rule == Rule::Float)?;
+    let target = pw.target(cx, dest, result, rule == Rule::Float || to_real)?;
     let input = pw.expanded(0)?;
     let compute = if rule == Rule::Bool || to_real {
         x.dtype

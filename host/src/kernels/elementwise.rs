@@ -110,9 +110,14 @@ pub fn binary_in_place(
     })
 }
 
-/// Integer `a / b` rounded toward zero, with `INT_MIN / -1` wrapping to `INT_MIN`: libtorch's
-/// CPU kernel divides it as the machine does, which raises SIGFPE and ends the host.
-fn div_trunc_integer(a: &Tensor, b: &Tensor) -> Result<Tensor, tch::TchError> {
+/// `a / b` rounded toward zero in `kind`. For 32- and 64-bit integers `INT_MIN / -1` wraps to
+/// `INT_MIN`: libtorch's CPU kernel divides it as the machine does, which raises SIGFPE and
+/// ends the host (narrower integers divide as `int`, which cannot overflow).
+pub fn div_trunc(a: &Tensor, b: &Tensor, kind: Kind) -> Result<Tensor, tch::TchError> {
+    if !matches!(kind, Kind::Int | Kind::Int64) {
+        return a.f_div_tensor_mode(b, "trunc");
+    }
+    let (a, b) = (a.f_to_kind(kind)?, b.f_to_kind(kind)?);
     let minus_one = b.f_eq(-1)?;
     let divisor = b.f_masked_fill(&minus_one, 1)?;
     let quotient = a.f_div_tensor_mode(&divisor, "trunc")?;
@@ -125,7 +130,6 @@ pub fn binary_result(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor, tch
         BinaryOp::Sub => a.f_sub(b),
         BinaryOp::Mul => a.f_mul(b),
         BinaryOp::Div => a.f_div(b),
-        BinaryOp::DivTrunc if !a.is_floating_point() && !a.is_complex() => div_trunc_integer(a, b),
         BinaryOp::DivTrunc => a.f_div_tensor_mode(b, "trunc"),
         BinaryOp::DivFloor => a.f_div_tensor_mode(b, "floor"),
         BinaryOp::Remainder => a.f_remainder_tensor(b),

@@ -19,7 +19,12 @@ pub(super) const FACTORY: &[Entry] = &[
     e(
         "normal",
         &["Tensor_Tensor", "Tensor_float", "float_Tensor"],
-        factory::normal_tensors,
+        |a, c| factory::normal_tensors(a, c, F),
+    ),
+    e(
+        "normal",
+        &["Tensor_Tensor_out", "Tensor_float_out", "float_Tensor_out"],
+        |a, c| factory::normal_tensors(a, c, Out(3)),
     ),
     e("normal_", &[""], |a, c| {
         factory::random(a, c, RandomOp::Normal)
@@ -290,6 +295,7 @@ pub(super) const DATA: &[Entry] = &[
 
 pub(super) const RANDOM: &[Entry] = &[
     e("bernoulli_", &["float"], random::bernoulli),
+    e("bernoulli", &["out"], random::bernoulli_out),
     e("bernoulli_", &["Tensor"], |a, c| {
         random::bernoulli_tensor(a, c)
     }),
