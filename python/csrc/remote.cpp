@@ -938,6 +938,18 @@ C10_REGISTER_GUARD_IMPL(PrivateUse1, RemoteGuardImpl);
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromBoxedFunction<&fallback>()); }
 
+// Quantized tensors have no remote form: say so, rather than the dispatcher's missing-kernel
+// message for a "Quantizedremote" backend.
+void refuse_quantized(const c10::OperatorHandle& op, torch::jit::Stack*) {
+  TORCH_CHECK_NOT_IMPLEMENTED(false, op.schema().name(),
+                              ": quantized tensors are not supported on remote; dequantize() them first, "
+                              "or keep quantized models on the CPU");
+}
+
+TORCH_LIBRARY_IMPL(_, QuantizedPrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_quantized>());
+}
+
 // `Module.to("remote")` and `param.data = t` swap a tensor into the same Parameter, as they do
 // for CUDA, only where PyTorch deems the two tensors shallow-copy compatible: core PyTorch
 // knows its own dense backends and leaves PrivateUse1 to answer for itself. Strided tensors on
