@@ -571,3 +571,48 @@ def test_mixed_dtype_results_are_the_cpus(call):
     remote = call("remote")
     assert remote.dtype == expected.dtype
     torch.testing.assert_close(remote.cpu(), expected)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [255, 3, -100])
+def test_weighted_nll_loss_ignores_targets_past_the_classes(reduction, ignore_index):
+    """Segmentation labels mark ignored pixels 255, past the classes the weight covers."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 4).log_softmax(1)
+    target = torch.randint(0, 3, (2, 4, 4))
+    target[0, 0] = ignore_index
+    weight = torch.rand(3) + 0.5
+
+    def loss(device):
+        leaf = x.clone().to(device).requires_grad_()
+        value = F.nll_loss(
+            leaf,
+            target.to(device),
+            weight=weight.to(device),
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )
+        value.sum().backward()
+        return value.detach().cpu(), leaf.grad.cpu()
+
+    for r, e in zip(loss("remote"), loss("cpu"), strict=True):
+        torch.testing.assert_close(r, e)
+
+
+@pytest.mark.parametrize("op", [F.mse_loss, F.smooth_l1_loss, F.l1_loss, F.huber_loss])
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (torch.float32, torch.float64),
+        (torch.float16, torch.float32),
+        (torch.float64, torch.float32),
+    ],
+)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_reduced_losses_of_mixed_dtypes_are_the_cpus(op, dtypes, reduction):
+    torch.manual_seed(0)
+    x, y = torch.rand(2, 3).to(dtypes[0]), torch.rand(2, 3).to(dtypes[1])
+    expected = op(x, y, reduction=reduction)
+    remote = op(x.to("remote"), y.to("remote"), reduction=reduction)
+    assert remote.dtype == expected.dtype
+    torch.testing.assert_close(remote.cpu(), expected)

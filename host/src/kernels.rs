@@ -1093,8 +1093,12 @@ impl KernelsHost for TchKernels {
             let target = target.f_flatten(0, -1).map_err(err)?;
             let kept = target.f_ne(ignore_index).map_err(err)?;
             let per_target = match &weight {
-                Some(w) => w
-                    .f_index_select(0, &target.f_clamp_min(0).map_err(err)?)
+                // An ignored target may lie past the classes (255 in segmentation): it
+                // picks class 0, whose weight `kept` then drops.
+                Some(w) => target
+                    .f_mul(&kept)
+                    .and_then(|t| t.f_clamp_min(0))
+                    .and_then(|index| w.f_index_select(0, &index))
                     .map_err(err)?,
                 None => kept.f_to_kind(x.kind()).map_err(err)?,
             };

@@ -131,7 +131,15 @@ pub fn forward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     let run =
         |cx: &mut Ctx, out: &TensorMeta| cx.k.loss(op, x, target, &o, out).map_err(failed("loss"));
     if o.reduction != 0 {
-        let (out, result) = output(cx, dest, &[], x.dtype)?;
+        // MSE and smooth L1 reduce their promoted elementwise loss; the others keep the
+        // input's dtype.
+        let dtype = match op {
+            LossOp::Mse | LossOp::SmoothL1 => {
+                Pointwise::new(vec![Value::Tensor(x), Value::Tensor(target)])?.common_dtype()
+            }
+            _ => x.dtype,
+        };
+        let (out, result) = output(cx, dest, &[], dtype)?;
         run(cx, &out)?;
         return Ok(vec![result]);
     }
