@@ -616,3 +616,16 @@ def test_reduced_losses_of_mixed_dtypes_are_the_cpus(op, dtypes, reduction):
     remote = op(x.to("remote"), y.to("remote"), reduction=reduction)
     assert remote.dtype == expected.dtype
     torch.testing.assert_close(remote.cpu(), expected)
+
+
+def test_a_sparse_gradient_embedding_bag_runs_forward_and_refuses_its_backward():
+    """`sparse=True` asks only for a sparse gradient: the bags are the CPU's; the gradient,
+    a sparse tensor, is refused with a message saying so."""
+    weight, indices, offsets = torch.randn(5, 4), torch.tensor([0, 2, 1, 4]), torch.tensor([0, 2])
+    bag = torch.nn.EmbeddingBag.from_pretrained(weight, freeze=False, sparse=True)
+    expected = bag(indices, offsets)
+    remote = bag.to("remote")
+    got = remote(indices.to("remote"), offsets.to("remote"))
+    torch.testing.assert_close(got.cpu(), expected.detach())
+    with pytest.raises(NotImplementedError, match="sparse=True gradients"):
+        got.sum().backward()

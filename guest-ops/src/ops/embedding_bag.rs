@@ -4,7 +4,7 @@
 //! host's libtorch computes the bags; the host fills the bookkeeping the same way on any
 //! device, since the backward reads it.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
@@ -75,10 +75,6 @@ pub fn embedding_bag(args: &Args, cx: &mut Ctx, forward_only: bool) -> Outputs {
     let mode = args.int_or(4, SUM)?;
     let include_last = args.bool_or(7, false)?;
     check(args, mode, include_last)?;
-    ensure!(
-        !args.bool_or(5, false)?,
-        "embedding_bag with sparse=True gradients is not supported on remote"
-    );
     let padding_idx = args.int_or(8, -1)?;
     let per_sample = args.opt_tensor(6)?;
     let index_dtype = promote(indices.dtype, offsets.dtype);
@@ -128,9 +124,11 @@ pub fn embedding_bag_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         "_embedding_bag_backward: expected a 2-D grad, but got {}",
         fmt_shape(&grad.sizes)
     );
-    ensure!(
+    // `sparse` asks only for a sparse gradient, which remote cannot hold.
+    ensure_kernel!(
         !args.bool_or(9, false)?,
-        "embedding_bag with sparse=True gradients is not supported on remote"
+        "embedding_bag with sparse=True gradients is not supported on remote (it holds no \
+         sparse tensors); use sparse=False"
     );
     let num_weights = args.int(6)?;
     ensure!(
