@@ -22,6 +22,7 @@ mod elementwise_loss;
 mod embedding_bag;
 mod factorize;
 mod factory;
+mod fake_quant;
 mod fractional_pool;
 mod index;
 mod indexed_write;

@@ -75,6 +75,32 @@ pub fn run(
             let length = outs.first().map_or(0, |o| o.sizes[0]);
             Tensor::f_kaiser_window_beta(length, *periodic, *beta, options).map(|t| vec![t])
         }
+        LibraryOp::FakeQuantize((scale, zero_point, quant_min, quant_max)) => pair(
+            input(inputs, 0)?.f_fake_quantize_per_tensor_affine_cachemask(
+                *scale,
+                *zero_point,
+                *quant_min,
+                *quant_max,
+            )?,
+        ),
+        LibraryOp::FakeQuantizeTensorQparams((quant_min, quant_max)) => {
+            let [x, scale, zero_point, enabled] = inputs else {
+                return Err(missing(4));
+            };
+            pair(
+                x.f_internal_fake_quantize_per_tensor_affine_cachemask_tensor_qparams(
+                    scale, zero_point, enabled, *quant_min, *quant_max,
+                )?,
+            )
+        }
+        LibraryOp::FakeQuantizePerChannel((axis, quant_min, quant_max)) => {
+            let [x, scale, zero_point] = inputs else {
+                return Err(missing(3));
+            };
+            pair(x.f_fake_quantize_per_channel_affine_cachemask(
+                scale, zero_point, *axis, *quant_min, *quant_max,
+            )?)
+        }
         LibraryOp::WeightNorm(dim) => pair(Tensor::f_internal_weight_norm_interface(
             input(inputs, 0)?,
             input(inputs, 1)?,
@@ -171,6 +197,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::FusedSgd(_)
         | LibraryOp::FusedAdagrad(_)
         | LibraryOp::Frexp
+        | LibraryOp::FakeQuantize(_)
+        | LibraryOp::FakeQuantizeTensorQparams(_)
+        | LibraryOp::FakeQuantizePerChannel(_)
         | LibraryOp::MultilabelMarginLoss(_)
         | LibraryOp::FractionalMaxPool(_)
         | LibraryOp::KaiserWindow(_)

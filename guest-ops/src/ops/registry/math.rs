@@ -382,6 +382,21 @@ pub(super) const LINALG: &[Entry] = &[
     e("frexp", &["Tensor"], unary::frexp),
     e("_weight_norm_interface", &[""], norm::weight_norm),
     e(
+        "fake_quantize_per_tensor_affine_cachemask",
+        &[""],
+        fake_quant::per_tensor,
+    ),
+    e(
+        "_fake_quantize_per_tensor_affine_cachemask_tensor_qparams",
+        &[""],
+        fake_quant::per_tensor_qparams,
+    ),
+    e(
+        "fake_quantize_per_channel_affine_cachemask",
+        &[""],
+        fake_quant::per_channel,
+    ),
+    e(
         "_weight_norm_interface_backward",
         &[""],
         norm::weight_norm_backward,
