@@ -75,23 +75,31 @@ def test_fake_quantization_refuses_what_the_cpu_refuses(call):
     assert_refused_like_the_cpu(lambda d: call(*(t.to(d) for t in inputs())))
 
 
+FAKE_QUANTIZE = Q.QConfig(
+    activation=Q.FakeQuantize.with_args(
+        observer=Q.MovingAverageMinMaxObserver, quant_min=0, quant_max=127
+    ),
+    weight=Q.FakeQuantize.with_args(
+        observer=Q.MovingAveragePerChannelMinMaxObserver,
+        quant_min=-128,
+        quant_max=127,
+        dtype=torch.qint8,
+        qscheme=torch.per_channel_symmetric,
+    ),
+)
+
+
 @pytest.mark.filterwarnings("ignore:torch.ao.quantization is deprecated")
-def test_qat_with_fake_quantize_modules_trains_as_on_the_cpu():
+@pytest.mark.filterwarnings("ignore:Please use quant_min and quant_max")
+@pytest.mark.parametrize("qconfig", ["fake quantize modules", "x86", "fbgemm"])
+def test_qat_trains_as_on_the_cpu(qconfig):
+    """`FakeQuantize` modules, and the fused observer of the default QAT qconfigs."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(
         torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 5)
     )
-    model.qconfig = Q.QConfig(
-        activation=Q.FakeQuantize.with_args(
-            observer=Q.MovingAverageMinMaxObserver, quant_min=0, quant_max=127
-        ),
-        weight=Q.FakeQuantize.with_args(
-            observer=Q.MovingAveragePerChannelMinMaxObserver,
-            quant_min=-128,
-            quant_max=127,
-            dtype=torch.qint8,
-            qscheme=torch.per_channel_symmetric,
-        ),
+    model.qconfig = (
+        FAKE_QUANTIZE if qconfig == "fake quantize modules" else Q.get_default_qat_qconfig(qconfig)
     )
     prepared = Q.prepare_qat(model.train())
     x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 5, (4,))
@@ -112,3 +120,54 @@ def test_qat_with_fake_quantize_modules_trains_as_on_the_cpu():
     assert remote_losses == pytest.approx(losses, rel=1e-5)
     for name, value in state.items():
         torch.testing.assert_close(remote_state[name], value, msg=name)
+
+
+def fused_observer(device, per_row, symmetric, observe=1, fake_quantize=1):
+    """One step of the fused observer from a fresh state, and the state after it."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 2, 2).permute(0, 2, 3, 1)
+    empty = torch.tensor([]) if per_row else None
+    state = [
+        torch.tensor(float("inf")) if empty is None else empty,
+        torch.tensor(float("-inf")) if empty is None else empty.clone(),
+        torch.tensor([1.0]),
+        torch.tensor([0], dtype=torch.int32),
+    ]
+    state = [t.to(device) for t in state]
+    flags = [torch.tensor([observe], device=device), torch.tensor([fake_quantize], device=device)]
+    qmin, qmax = (-128, 127) if symmetric else (0, 255)
+    out, mask = aten._fused_moving_avg_obs_fq_helper(
+        x.to(device), *flags, *state, 0.01, qmin, qmax, 0, per_row, symmetric
+    )
+    kept = state if fake_quantize else state[:2]
+    return [out, mask, *kept]
+
+
+@pytest.mark.parametrize(
+    "case", [(True, True), (False, False), (True, False), (False, True), (True, True, 1, 0)]
+)
+def test_the_fused_observer_updates_its_state_as_on_the_cpu(case):
+    for r, e in zip(fused_observer("remote", *case), fused_observer("cpu", *case), strict=True):
+        assert (r.shape, r.stride(), r.dtype) == (e.shape, e.stride(), e.dtype)
+        torch.testing.assert_close(r.cpu(), e)
+
+
+def test_the_fused_observer_refuses_a_state_its_kernel_would_misread():
+    """The CPU reads an empty per-tensor range out of bounds (and dies); remote refuses it,
+    and a negative per-row axis, before the host sees them."""
+    x = torch.randn(4, 3, device="remote")
+    flag = torch.ones(1, dtype=torch.long, device="remote")
+    scale, zero_point = (
+        torch.ones(1, device="remote"),
+        torch.zeros(1, dtype=torch.int32, device="remote"),
+    )
+    empty = torch.tensor([], device="remote")
+    with pytest.raises(RuntimeError, match="expected running_min of 1 elements"):
+        aten._fused_moving_avg_obs_fq_helper(
+            x, flag, flag, empty, empty.clone(), scale, zero_point, 0.01, 0, 255, 0, False, False
+        )
+    with pytest.raises(RuntimeError, match="ch_axis must not be negative"):
+        aten._fused_moving_avg_obs_fq_helper(
+            x, flag, flag, empty, empty.clone(), scale, zero_point, 0.01, 0, 255, -1, True, False
+        )
+    assert x.sum().isfinite().item()

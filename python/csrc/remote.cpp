@@ -484,10 +484,15 @@ void warn(const DispatchResult& r) {
 
 void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& inputs,
                   const std::vector<c10::Argument>& returns, const std::string& op, torch::jit::Stack* stack) {
-  TORCH_CHECK(tr_result_len(r.handle) == returns.size(), op, ": the guest returned ", tr_result_len(r.handle),
+  TORCH_CHECK(tr_result_len(r.handle) >= returns.size(), op, ": the guest returned ", tr_result_len(r.handle),
               " outputs where the schema has ", returns.size());
   const auto device = device_of(inputs);
-  for (uint64_t i = 0; i < tr_result_len(r.handle); ++i) {
+  // Past the schema's returns come arguments the op resized without returning them.
+  for (uint64_t i = returns.size(); i < tr_result_len(r.handle); ++i) {
+    TORCH_CHECK(tr_result_kind(r.handle, i) == kUpdated, op, ": the guest returned an extra output that is not an update");
+    update(r, i, inputs, device);
+  }
+  for (uint64_t i = 0; i < returns.size(); ++i) {
     switch (tr_result_kind(r.handle, i)) {
       case kArgument: stack->push_back(inputs.at(tr_result_arg(r.handle, i))); break;
       case kUpdated: stack->push_back(update(r, i, inputs, device)); break;

@@ -3,12 +3,13 @@
 //! host.
 
 use crate::error::{ensure, ensure_kernel, Error, Result};
+use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::shape::{numel, wrap_dim};
-use crate::types::{LibraryOp, ScalarType, TensorMeta};
+use crate::types::{FusedFakeQuantizeParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
 fn check_range(quant_min: i64, quant_max: i64) -> Result<()> {
     // PyTorch's message keeps the indentation of its source line.
@@ -28,8 +29,8 @@ fn check_input(x: &TensorMeta, kernel: &str) -> Result<()> {
     Ok(())
 }
 
-/// The fake-quantized `x` and the mask of its elements inside the grid, both laid out as
-/// `x`, from `op`.
+/// The fake-quantized `x` (the first input) and the mask of its elements inside the grid,
+/// both laid out as `x`, from `op`.
 fn cachemask(cx: &mut Ctx, op: LibraryOp, inputs: &[TensorMeta]) -> Outputs {
     let x = &inputs[0];
     let out = cx.empty_like(x)?;
@@ -121,4 +122,93 @@ pub fn per_channel(args: &Args, cx: &mut Ctx) -> Outputs {
     check_input(x, "fake_quantize_channel_cachemask_cpu_type_handling")?;
     let op = LibraryOp::FakeQuantizePerChannel((axis, quant_min, quant_max));
     cachemask(cx, op, &[x.clone(), scale.clone(), zero_point.clone()])
+}
+
+/// Checks that `t`, the argument `name` of the fused observer, has `dtype` and, unless
+/// `numel` is none, that many elements: libtorch's kernel reads them unchecked.
+fn check_state(t: &TensorMeta, name: &str, dtype: ScalarType, numel_is: Option<i64>) -> Result<()> {
+    ensure!(
+        t.dtype == dtype,
+        "_fused_moving_avg_obs_fq_helper: expected {name} of dtype {}, but got {}",
+        dtype.name(),
+        t.describe()
+    );
+    if let Some(n) = numel_is {
+        ensure!(
+            numel(&t.sizes)? == n,
+            "_fused_moving_avg_obs_fq_helper: expected {name} of {n} elements, but got {}",
+            t.describe()
+        );
+    }
+    Ok(())
+}
+
+/// `_fused_moving_avg_obs_fq_helper(self, observer_on, fake_quant_on, running_min!,
+/// running_max!, scale!, zero_point!, averaging_const, quant_min, quant_max, ch_axis,
+/// per_row_fake_quant=False, symmetric_quant=False)`: the fake-quantized `self` and its
+/// mask. Per row, empty running ranges first become one element per slice of `self` along
+/// `ch_axis` (min +inf, max -inf), with scale and zero point resized to match; those
+/// arguments come back as updates past the two results. The observer's state must be as its
+/// modules make it, which libtorch's kernel reads without checks.
+pub fn fused_observer(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(13)?;
+    let x = args.tensor(0)?;
+    let flags = [args.tensor(1)?, args.tensor(2)?];
+    let state = [3, 4, 5, 6].map(|i| args.tensor(i));
+    let [running_min, running_max, scale, zero_point] = state;
+    let (running_min, running_max, scale, zero_point) =
+        (running_min?, running_max?, scale?, zero_point?);
+    let params = FusedFakeQuantizeParams {
+        averaging_const: args.scalar(7)?.to_f64(),
+        quant_min: args.int(8)?,
+        quant_max: args.int(9)?,
+        ch_axis: args.int(10)?,
+        per_row: args.bool_or(11, false)?,
+        symmetric: args.bool_or(12, false)?,
+    };
+    ensure!(
+        params.ch_axis < x.dim() as i64,
+        "Error in fused_moving_avg_obs_fake_quant_cpu: ch_axis must be < self.dim()"
+    );
+    // libtorch's kernel would index its permutation with a negative axis.
+    ensure!(
+        !params.per_row || params.ch_axis >= 0,
+        "_fused_moving_avg_obs_fq_helper: ch_axis must not be negative, but got {}",
+        params.ch_axis
+    );
+    ensure!(
+        x.dtype == ScalarType::Float32,
+        "expected scalar type Float but found {}",
+        x.dtype.name()
+    );
+    check_range(params.quant_min, params.quant_max)?;
+    for (flag, name) in flags.iter().zip(["observer_on", "fake_quant_on"]) {
+        check_state(flag, name, flag.dtype, Some(1))?;
+    }
+    let channels = match params.per_row {
+        true => x.sizes[wrap_dim(params.ch_axis, x.dim())?],
+        false => 1,
+    };
+    let fresh = params.per_row && numel(&running_min.sizes)? == 0;
+    let state_len = if fresh { None } else { Some(channels) };
+    check_state(running_min, "running_min", ScalarType::Float32, state_len)?;
+    check_state(running_max, "running_max", ScalarType::Float32, state_len)?;
+    check_state(scale, "scale", ScalarType::Float32, state_len)?;
+    check_state(zero_point, "zero_point", ScalarType::Int32, state_len)?;
+    let mut updates = vec![];
+    let mut state = [running_min, running_max, scale, zero_point].map(TensorMeta::clone);
+    if fresh {
+        for (i, t) in state.iter_mut().enumerate() {
+            *t = cx.resize(t, &[channels], vec![1], false)?;
+            updates.push(Output::Updated((3 + i as u32, t.clone())));
+        }
+        for (t, bound) in state[..2].iter().zip([f64::INFINITY, f64::NEG_INFINITY]) {
+            cx.k.fill(t, Scalar::Float(bound)).map_err(failed("fill"))?;
+        }
+    }
+    let mut inputs = vec![x.clone(), flags[0].clone(), flags[1].clone()];
+    inputs.extend(state);
+    let mut outputs = cachemask(cx, LibraryOp::FusedFakeQuantize(params), &inputs)?;
+    outputs.extend(updates);
+    Ok(outputs)
 }

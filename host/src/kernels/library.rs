@@ -101,6 +101,27 @@ pub fn run(
                 scale, zero_point, *axis, *quant_min, *quant_max,
             )?)
         }
+        LibraryOp::FusedFakeQuantize(p) => {
+            let [x, observer_on, fake_quant_on, running_min, running_max, scale, zero_point] =
+                inputs
+            else {
+                return Err(missing(7));
+            };
+            pair(x.f_internal_fused_moving_avg_obs_fq_helper(
+                observer_on,
+                fake_quant_on,
+                running_min,
+                running_max,
+                scale,
+                zero_point,
+                p.averaging_const,
+                p.quant_min,
+                p.quant_max,
+                p.ch_axis,
+                p.per_row,
+                p.symmetric,
+            )?)
+        }
         LibraryOp::WeightNorm(dim) => pair(Tensor::f_internal_weight_norm_interface(
             input(inputs, 0)?,
             input(inputs, 1)?,
@@ -200,6 +221,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::FakeQuantize(_)
         | LibraryOp::FakeQuantizeTensorQparams(_)
         | LibraryOp::FakeQuantizePerChannel(_)
+        | LibraryOp::FusedFakeQuantize(_)
         | LibraryOp::MultilabelMarginLoss(_)
         | LibraryOp::FractionalMaxPool(_)
         | LibraryOp::KaiserWindow(_)

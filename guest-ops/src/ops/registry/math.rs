@@ -397,6 +397,11 @@ pub(super) const LINALG: &[Entry] = &[
         fake_quant::per_channel,
     ),
     e(
+        "_fused_moving_avg_obs_fq_helper",
+        &[""],
+        fake_quant::fused_observer,
+    ),
+    e(
         "_weight_norm_interface_backward",
         &[""],
         norm::weight_norm_backward,
