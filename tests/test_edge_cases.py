@@ -629,3 +629,38 @@ def test_a_sparse_gradient_embedding_bag_runs_forward_and_refuses_its_backward()
     torch.testing.assert_close(got.cpu(), expected.detach())
     with pytest.raises(NotImplementedError, match="sparse=True gradients"):
         got.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: x.roll(1, 0),
+        lambda x: x.roll((1, 2), (0, 3)),
+        lambda x: x.roll(3),
+        lambda x: x.roll(5, 2),
+        lambda x: x[:, :, :0].roll(2, 1),
+        lambda x: x.permute(0, 2, 3, 1).roll(-7, 1),
+    ],
+)
+def test_roll_lays_out_its_result_as_the_cpu(call):
+    """A roll along dims keeps channels-last (the CPU cats two slices), unless a slice is
+    empty; the flattened roll is contiguous; an empty input is cloned as laid out."""
+    x = torch.rand(4, 3, 5, 6).contiguous(memory_format=torch.channels_last)
+    expected = call(x)
+    remote = call(x.to("remote"))
+    assert remote.stride() == expected.stride()
+    assert torch.equal(remote.cpu(), expected)
+
+
+@pytest.mark.parametrize("value", [7.0, torch.tensor(5.0)])
+def test_masked_fill_of_an_expanded_tensor_warns_and_writes_as_the_cpu(value):
+    def fill(device):
+        base = torch.zeros(1, 3, device=device)
+        mask = torch.tensor([[True, False, False], [False, False, True]], device=device)
+        with pytest.warns(UserWarning, match="Use of masked_fill_ on expanded tensors"):
+            base.expand(2, 3).masked_fill_(
+                mask, value.to(device) if torch.is_tensor(value) else value
+            )
+        return base.cpu()
+
+    assert torch.equal(fill("remote"), fill("cpu"))

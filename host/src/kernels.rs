@@ -1274,9 +1274,15 @@ impl KernelsHost for TchKernels {
         out: TensorMeta,
     ) -> KernelResult {
         self.launch(move |kernels| {
-            let (x, mask) = (kernels.view(&x)?, kernels.view(&mask)?);
+            let (mut x_view, mask_view) = (kernels.view(&x)?, kernels.view(&mask)?);
             let value = kernels.tensor_or_number(&value)?;
-            kernels.write(&out, index::masked_fill(&x, &mask, value).map_err(err)?)
+            if x == out {
+                // In place, as libtorch's kernel writes it: also into an expanded tensor,
+                // whose elements share memory (a copy into it is refused).
+                return index::masked_fill_(&mut x_view, &mask_view, value).map_err(err);
+            }
+            let result = index::masked_fill(&x_view, &mask_view, value).map_err(err)?;
+            kernels.write(&out, result)
         })
     }
 

@@ -148,7 +148,10 @@ pub fn triangle(args: &Args, cx: &mut Ctx, form: Form, upper: bool) -> Outputs {
     Ok(vec![outputs])
 }
 
-/// `roll(self, shifts, dims=[])`: a contiguous result.
+/// `roll(self, shifts, dims=[])`. As PyTorch's CPU kernel builds it: an empty `self` is
+/// cloned as it is laid out, a roll along dims is a `cat` of two slices per dim (so it keeps
+/// a channels-last layout while every slice is one), and a roll of the flattened tensor is
+/// contiguous.
 pub fn roll(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let x = args.tensor(0)?;
@@ -169,7 +172,22 @@ pub fn roll(args: &Args, cx: &mut Ctx) -> Outputs {
         .iter()
         .map(|d| wrap_dim(*d, x.dim()).map(|w| w as i64))
         .collect::<Result<Vec<i64>>>()?;
-    let out = cx.empty_contiguous(&x.sizes, x.dtype)?;
+    let strides = if numel(&x.sizes)? == 0 {
+        preserve_strides(x)?
+    } else {
+        // A shift by a multiple of the dim's size cuts an empty slice, which is no longer
+        // channels-last.
+        let sliced = dims.iter().zip(shifts).all(|(&d, &s)| {
+            let size = x.sizes[d as usize];
+            s.rem_euclid(size) != 0
+        });
+        let format = match dims.is_empty() || !sliced {
+            true => MemoryFormat::Contiguous,
+            false => suggested(x),
+        };
+        strides_for(&x.sizes, format)?
+    };
+    let out = cx.empty(&x.sizes, strides, x.dtype)?;
     cx.k.roll(x, shifts, &dims, &out).map_err(failed("roll"))?;
     Ok(vec![Output::Tensor(out)])
 }

@@ -326,7 +326,13 @@ pub fn masked_fill(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
                 fmt_shape(&x.sizes),
                 fmt_shape(&shape)
             );
-            check_internal(x)?;
+            if check_internal(x).is_err() {
+                cx.warn(
+                    "Use of masked_fill_ on expanded tensors is deprecated. Please clone() the \
+                     tensor before performing this operation. This also applies to advanced \
+                     indexing e.g. tensor[mask] = scalar",
+                );
+            }
             (x.clone(), x.clone(), Output::Argument(0))
         }
         _ => {

@@ -54,6 +54,23 @@ pub fn masked_fill(
     }
 }
 
+/// `x.masked_fill_(mask, value)`.
+pub fn masked_fill_(
+    x: &mut Tensor,
+    mask: &Tensor,
+    value: Result<Tensor, Scalar>,
+) -> Result<(), TchError> {
+    match value {
+        Ok(v) => x.f_masked_fill_tensor_(mask, &v),
+        Err(v @ Scalar::Complex(_)) => {
+            let v = super::number(&v, (x.kind(), x.device()))?;
+            x.f_masked_fill_tensor_(mask, &v)
+        }
+        Err(v) => x.f_masked_fill_(mask, scalar(&v)),
+    }
+    .map(drop)
+}
+
 pub fn scan(op: ScanOp, x: &Tensor, dim: i64, kind: tch::Kind) -> Result<Tensor, TchError> {
     match op {
         ScanOp::Cumsum => x.f_cumsum(dim, kind),
