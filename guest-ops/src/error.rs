@@ -73,12 +73,38 @@ impl Error {
         } else {
             format!(" (tensors {tensors} on device remote)")
         };
+        let message = if names_its_op(op, &self.message) {
+            format!("{}{context}", self.message)
+        } else {
+            format!("{op}: {}{context}", self.message)
+        };
         OpError {
             kind: self.kind,
             op: op.to_string(),
-            message: format!("{op}: {}{context}", self.message),
+            message,
         }
     }
+}
+
+/// Whether `message` starts by naming op `op` as PyTorch does (`cat(): ...`, `linalg.cross:
+/// ...`, `linalg.inv: ...` from `_linalg_check_errors`), so that the op's aten name in front
+/// would say it twice.
+fn names_its_op(op: &str, message: &str) -> bool {
+    let base = op.split('.').next().unwrap_or(op);
+    let public = base.trim_start_matches('_');
+    let namespace = public.split('_').next().unwrap_or(public);
+    let named = |name: &str| {
+        message
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(':') || rest.starts_with("():"))
+    };
+    let namespaced = matches!(namespace, "linalg" | "fft" | "special")
+        && message
+            .strip_prefix(namespace)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(name, _)| !name.contains(' '));
+    named(base) || named(&public.replacen('_', ".", 1)) || namespaced
 }
 
 fn describe_tensors(args: &[Arg]) -> String {
@@ -144,3 +170,42 @@ macro_rules! ensure_kernel {
     ($($t:tt)+) => { $crate::error::ensure_kind!(unsupported, $($t)+) };
 }
 pub(crate) use ensure_kernel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_op_is_named_once() {
+        let named = |op, message: &str| Error::invalid(message).into_op_error(op, &[]).message;
+        assert_eq!(
+            named(
+                "_linalg_check_errors",
+                "linalg.inv: The diagonal element 2 is zero"
+            ),
+            "linalg.inv: The diagonal element 2 is zero (on device remote)"
+        );
+        assert_eq!(
+            named(
+                "linalg_cross",
+                "linalg.cross: inputs dimension -1 must have length 3"
+            ),
+            "linalg.cross: inputs dimension -1 must have length 3 (on device remote)"
+        );
+        assert_eq!(
+            named("cat", "cat(): expected a non-empty list of Tensors"),
+            "cat(): expected a non-empty list of Tensors (on device remote)"
+        );
+        assert_eq!(
+            named(
+                "index.Tensor",
+                "index 5 is out of bounds for dimension 0 with size 3"
+            ),
+            "index.Tensor: index 5 is out of bounds for dimension 0 with size 3 (on device remote)"
+        );
+        assert_eq!(
+            named("mm", "self must be a matrix"),
+            "mm: self must be a matrix (on device remote)"
+        );
+    }
+}
