@@ -37,9 +37,7 @@ use crate::guest::{
     TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
-use elementwise::{
-    binary_in_place, binary_result, div_trunc, reduce_result, unary_result, writes_self,
-};
+use elementwise::{binary_in_place, binary_result, reduce_result, unary_result, writes_self};
 use plan::Step;
 
 pub type KernelResult = Result<(), String>;
@@ -898,16 +896,12 @@ impl KernelsHost for TchKernels {
                     }
                     result
                 }
-                (BinaryOp::DivTrunc, _, _) => {
-                    let (x, y) = kernels.binary_operands(&a, &b, kind)?;
-                    div_trunc(&x, &y, kind).map_err(err)?
-                }
                 _ => {
                     let (x, y) = kernels.binary_operands(&a, &b, kind)?;
                     if let Some(done) = in_place.then(|| binary_in_place(op, &x, &y)).flatten() {
                         return done.map(drop).map_err(err);
                     }
-                    binary_result(op, &x, &y).map_err(err)?
+                    binary_result(op, &x, &y, kind).map_err(err)?
                 }
             };
             kernels.write(&out, result)

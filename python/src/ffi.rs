@@ -74,20 +74,24 @@ pub fn dtype_of(code: i32) -> Option<ScalarType> {
 /// Why c10::ScalarType `code` cannot cross: the dtype by PyTorch's name, and those that can.
 pub fn unsupported_dtype(code: i32) -> String {
     let name = match code {
-        8 => "torch.complex32".to_string(),
-        12 => "torch.qint8".to_string(),
-        13 => "torch.quint8".to_string(),
-        14 => "torch.qint32".to_string(),
-        23 => "torch.float8_e5m2".to_string(),
-        24 => "torch.float8_e4m3fn".to_string(),
-        25 => "torch.float8_e5m2fnuz".to_string(),
-        26 => "torch.float8_e4m3fnuz".to_string(),
-        27 => "torch.uint16".to_string(),
-        28 => "torch.uint32".to_string(),
-        29 => "torch.uint64".to_string(),
-        44 => "torch.float8_e8m0fnu".to_string(),
-        45 => "torch.float4_e2m1fn_x2".to_string(),
-        other => format!("dtype code {other}"),
+        8 => "torch.complex32",
+        12 => "torch.qint8",
+        13 => "torch.quint8",
+        14 => "torch.qint32",
+        23 => "torch.float8_e5m2",
+        24 => "torch.float8_e4m3fn",
+        25 => "torch.float8_e5m2fnuz",
+        26 => "torch.float8_e4m3fnuz",
+        27 => "torch.uint16",
+        28 => "torch.uint32",
+        29 => "torch.uint64",
+        44 => "torch.float8_e8m0fnu",
+        45 => "torch.float4_e2m1fn_x2",
+        _ => "",
+    };
+    let name = match name {
+        "" => format!("dtype code {code}"),
+        known => known.to_string(),
     };
     format!(
         "{name} is not supported on remote (it holds bool, uint8, int8, int16, int32, int64, \

@@ -124,23 +124,27 @@ pub fn per_channel(args: &Args, cx: &mut Ctx) -> Outputs {
     cachemask(cx, op, &[x.clone(), scale.clone(), zero_point.clone()])
 }
 
-/// Checks that `t`, the argument `name` of the fused observer, has `dtype` and, unless
-/// `numel` is none, that many elements: libtorch's kernel reads them unchecked.
-fn check_state(t: &TensorMeta, name: &str, dtype: ScalarType, numel_is: Option<i64>) -> Result<()> {
+/// Checks that `t`, the argument `name` of the fused observer, has `n` elements: libtorch's
+/// kernel reads them unchecked.
+fn check_numel(t: &TensorMeta, name: &str, n: i64) -> Result<()> {
+    ensure!(
+        numel(&t.sizes)? == n,
+        "_fused_moving_avg_obs_fq_helper: expected {name} of {n} elements, but got {}",
+        t.describe()
+    );
+    Ok(())
+}
+
+/// Checks that `t`, part of the fused observer's state, has `dtype` and, unless `n` is none,
+/// that many elements.
+fn check_state(t: &TensorMeta, name: &str, dtype: ScalarType, n: Option<i64>) -> Result<()> {
     ensure!(
         t.dtype == dtype,
         "_fused_moving_avg_obs_fq_helper: expected {name} of dtype {}, but got {}",
         dtype.name(),
         t.describe()
     );
-    if let Some(n) = numel_is {
-        ensure!(
-            numel(&t.sizes)? == n,
-            "_fused_moving_avg_obs_fq_helper: expected {name} of {n} elements, but got {}",
-            t.describe()
-        );
-    }
-    Ok(())
+    n.map_or(Ok(()), |n| check_numel(t, name, n))
 }
 
 /// `_fused_moving_avg_obs_fq_helper(self, observer_on, fake_quant_on, running_min!,
@@ -154,10 +158,8 @@ pub fn fused_observer(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(13)?;
     let x = args.tensor(0)?;
     let flags = [args.tensor(1)?, args.tensor(2)?];
-    let state = [3, 4, 5, 6].map(|i| args.tensor(i));
-    let [running_min, running_max, scale, zero_point] = state;
-    let (running_min, running_max, scale, zero_point) =
-        (running_min?, running_max?, scale?, zero_point?);
+    let (running_min, running_max) = (args.tensor(3)?, args.tensor(4)?);
+    let (scale, zero_point) = (args.tensor(5)?, args.tensor(6)?);
     let params = FusedFakeQuantizeParams {
         averaging_const: args.scalar(7)?.to_f64(),
         quant_min: args.int(8)?,
@@ -183,11 +185,12 @@ pub fn fused_observer(args: &Args, cx: &mut Ctx) -> Outputs {
     );
     check_range(params.quant_min, params.quant_max)?;
     for (flag, name) in flags.iter().zip(["observer_on", "fake_quant_on"]) {
-        check_state(flag, name, flag.dtype, Some(1))?;
+        check_numel(flag, name, 1)?;
     }
-    let channels = match params.per_row {
-        true => x.sizes[wrap_dim(params.ch_axis, x.dim())?],
-        false => 1,
+    let channels = if params.per_row {
+        x.sizes[wrap_dim(params.ch_axis, x.dim())?]
+    } else {
+        1
     };
     let fresh = params.per_row && numel(&running_min.sizes)? == 0;
     let state_len = if fresh { None } else { Some(channels) };

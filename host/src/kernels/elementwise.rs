@@ -113,7 +113,7 @@ pub fn binary_in_place(
 /// `a / b` rounded toward zero in `kind`. For 32- and 64-bit integers `INT_MIN / -1` wraps to
 /// `INT_MIN`: libtorch's CPU kernel divides it as the machine does, which raises SIGFPE and
 /// ends the host (narrower integers divide as `int`, which cannot overflow).
-pub fn div_trunc(a: &Tensor, b: &Tensor, kind: Kind) -> Result<Tensor, tch::TchError> {
+fn div_trunc(a: &Tensor, b: &Tensor, kind: Kind) -> Result<Tensor, tch::TchError> {
     if !matches!(kind, Kind::Int | Kind::Int64) {
         return a.f_div_tensor_mode(b, "trunc");
     }
@@ -124,13 +124,19 @@ pub fn div_trunc(a: &Tensor, b: &Tensor, kind: Kind) -> Result<Tensor, tch::TchE
     a.f_neg()?.f_where_self(&minus_one, &quotient)
 }
 
-pub fn binary_result(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor, tch::TchError> {
+/// `a op b` of operands `binary_operands` made, with `kind` the compute dtype.
+pub fn binary_result(
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    kind: Kind,
+) -> Result<Tensor, tch::TchError> {
     match op {
         BinaryOp::Add => a.f_add(b),
         BinaryOp::Sub => a.f_sub(b),
         BinaryOp::Mul => a.f_mul(b),
         BinaryOp::Div => a.f_div(b),
-        BinaryOp::DivTrunc => a.f_div_tensor_mode(b, "trunc"),
+        BinaryOp::DivTrunc => div_trunc(a, b, kind),
         BinaryOp::DivFloor => a.f_div_tensor_mode(b, "floor"),
         BinaryOp::Remainder => a.f_remainder_tensor(b),
         BinaryOp::Pow => a.f_pow(b),
