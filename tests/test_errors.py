@@ -151,6 +151,51 @@ def test_host_failure_is_raised_at_the_next_wait_and_the_host_survives():
     torch.testing.assert_close(kept.cpu(), torch.arange(3.0))
 
 
+def test_a_step_after_a_failed_op_leaves_the_parameters_as_the_cpu_does():
+    # The CPU raises at cross_entropy and the step never happens; here the failure surfaces
+    # at the next read, and what depended on it must not have run on unwritten memory.
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3).to("remote")
+    before = [p.detach().cpu() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    x = torch.randn(5, 4, device="remote")
+    bad_target = torch.tensor([0, 1, 2, 7, 1], device="remote")
+    loss = F.cross_entropy(model(x), bad_target)
+    loss.backward()
+    optimizer.step()
+    independent = torch.arange(3.0, device="remote") * 2
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        loss.item()
+    for got, want in zip(model.parameters(), before, strict=True):
+        torch.testing.assert_close(got.detach().cpu(), want)
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        (loss * 2).item()
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        model.weight.grad.cpu()
+    torch.testing.assert_close(independent.cpu(), torch.arange(3.0) * 2)
+    # The optimizer's momentum came from the failed step: stepping it again fails loudly.
+    good_target = torch.tensor([0, 1, 2, 0, 1], device="remote")
+    optimizer.zero_grad()
+    F.cross_entropy(model(x), good_target).backward()
+    optimizer.step()
+    with pytest.raises(RuntimeError, match="not run: .*out of bounds"):
+        torch.remote.synchronize()
+    # A fresh optimizer trains from the parameters as the CPU left them.
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    optimizer.zero_grad()
+    F.cross_entropy(model(x), good_target).backward()
+    optimizer.step()
+    cpu = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        for p, b in zip(cpu.parameters(), before, strict=True):
+            p.copy_(b)
+    cpu_optimizer = torch.optim.SGD(cpu.parameters(), lr=0.5, momentum=0.9)
+    F.cross_entropy(cpu(x.cpu()), good_target.cpu()).backward()
+    cpu_optimizer.step()
+    for got, want in zip(model.parameters(), cpu.parameters(), strict=True):
+        torch.testing.assert_close(got.detach().cpu(), want.detach())
+
+
 def test_reads_wait_for_values():
     x = torch.tensor([[1.5, -2.0], [0.0, 3.0]]).to("remote")
     assert x.tolist() == [[1.5, -2.0], [0.0, 3.0]]

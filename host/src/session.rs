@@ -1,13 +1,16 @@
 //! One client's session: its storages and guest instance, and the handling of its messages.
 //!
 //! Every failure here is recorded and reported at the client's next wait; none ends the
-//! session or touches another one.
+//! session or touches another one. The storages a failed op should have written hold no
+//! values: an op that reads one is not run (as on the CPU, where the failure would have
+//! stopped the program first), what it would create holds no values either, and a read of
+//! any of them reports the first failure.
 
 use std::collections::HashMap;
 
 use tch::Device;
 
-use crate::guest::{GuestError, GuestRuntime, OpContext, OpError, SizeQuery, TensorMeta};
+use crate::guest::{op_name, GuestError, GuestRuntime, OpContext, OpError, SizeQuery, TensorMeta};
 use crate::hardware;
 use crate::kernels::plan::{Plan, Step};
 use crate::kernels::TchKernels;
@@ -27,8 +30,11 @@ pub struct Session {
     device: Device,
     errors: Vec<String>,
     dropped_errors: u64,
-    /// Storages written by a failed op, with that op's failure.
+    /// Storages that hold no values, with the failure that left them so.
     failed: HashMap<u64, String>,
+    /// Ops not run since the last report because they read a storage in `failed`: the first
+    /// one's name and failure, and how many.
+    skipped: Option<(String, String, u64)>,
     last_seq: u64,
     ops: u64,
     /// Lowerings recorded so far, by op key.
@@ -47,6 +53,7 @@ impl Session {
             errors: Vec::new(),
             dropped_errors: 0,
             failed: HashMap::new(),
+            skipped: None,
             last_seq: 0,
             ops: 0,
             plans: HashMap::new(),
@@ -70,7 +77,7 @@ impl Session {
             }
             ClientMessage::Upload { storage } => {
                 let result = self.storages().upload(storage, payload);
-                self.record(result.map_err(|e| format!("upload of storage {storage}: {e}")));
+                self.record_creation(storage, result.map_err(|e| format!("upload: {e}")));
                 None
             }
             ClientMessage::Replace { storage } => {
@@ -83,7 +90,7 @@ impl Session {
             }
             ClientMessage::Alloc { storage, nbytes } => {
                 let result = self.storages().alloc(storage, nbytes);
-                self.record(result.map_err(|e| format!("allocation of storage {storage}: {e}")));
+                self.record_creation(storage, result);
                 None
             }
             ClientMessage::Free { storages } => {
@@ -124,6 +131,10 @@ impl Session {
     fn run(&mut self, op: Op) {
         self.ops += 1;
         let (key, named) = op_key(&op.name, &op.overload, &op.args, op.default_float);
+        if let Some(failure) = self.failure_among(&named) {
+            self.skip(&op, failure);
+            return;
+        }
         let outcome = match self.plans.get(&key) {
             Some(plan) => plan
                 .replay(self.runtime.kernels(), &named, &op.storages)
@@ -140,12 +151,46 @@ impl Session {
             }),
         };
         self.storages().end_op();
-        if let Err(error) = outcome {
-            for &id in &op.storages {
+        self.record_for(&op.storages, outcome);
+    }
+
+    /// The failure that left one of `storages` without values, if any did.
+    fn failure_among(&self, storages: &[u64]) -> Option<String> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        storages.iter().find_map(|id| self.failed.get(id)).cloned()
+    }
+
+    /// Leaves `op` unrun: it reads a storage that `failure` left without values.
+    fn skip(&mut self, op: &Op, failure: String) {
+        for &id in &op.storages {
+            self.failed.insert(id, failure.clone());
+        }
+        match &mut self.skipped {
+            Some((_, _, count)) => *count += 1,
+            None => self.skipped = Some((op_name(&op.name, &op.overload), failure, 1)),
+        }
+    }
+
+    /// Records `result` of creating `storage`, which then holds no values unless it was
+    /// there before (a client naming an id twice loses nothing).
+    fn record_creation(&mut self, storage: u64, result: Result<(), String>) {
+        if result.is_err() && self.storages().nbytes(storage).is_some() {
+            self.record(result);
+        } else {
+            self.record_for(&[storage], result);
+        }
+    }
+
+    /// Records `result`; on failure, `storages` hold no values.
+    fn record_for(&mut self, storages: &[u64], result: Result<(), String>) {
+        if let Err(error) = &result {
+            for &id in storages {
                 self.failed.insert(id, error.clone());
             }
-            self.record(Err(error));
         }
+        self.record(result);
     }
 
     /// Runs `op` through the guest, recording the steps it took unless they depend on values.
@@ -203,6 +248,10 @@ impl Session {
             errors.push(format!("... and {} more failures", self.dropped_errors));
             self.dropped_errors = 0;
         }
+        if let Some((first, failure, count)) = self.skipped.take() {
+            let reported = errors.contains(&failure);
+            errors.push(skipped_report(first, &failure, count, reported));
+        }
         errors
     }
 
@@ -210,9 +259,11 @@ impl Session {
     fn read_errors(&mut self, meta: &TensorMeta) -> Vec<String> {
         let mut errors = self.take_errors();
         if let Some(failure) = self.failed.get(&meta.storage) {
-            errors.push(format!(
-                "this tensor was to be written by an op that failed: {failure}"
-            ));
+            if !errors.iter().any(|e| e.contains(failure.as_str())) {
+                errors.push(format!(
+                    "this tensor has no values, as an op it depends on failed: {failure}"
+                ));
+            }
         }
         errors
     }
@@ -268,6 +319,20 @@ impl Session {
             peak_bytes: self.storages().peak(),
             rng: self.runtime.kernels().rng_state(),
         }
+    }
+}
+
+/// Says that `first` and `count - 1` later ops were not run for `failure`, which the same
+/// report already gives when `reported`.
+fn skipped_report(first: String, failure: &str, count: u64, reported: bool) -> String {
+    let (ops, depend, were) = match count {
+        1 => (first, "depends", "was"),
+        n => (format!("{first} and {} later ops", n - 1), "depend", "were"),
+    };
+    if reported {
+        format!("{ops}, which {depend} on it, {were} not run")
+    } else {
+        format!("{ops}, which {depend} on an op that failed, {were} not run: {failure}")
     }
 }
 
