@@ -91,3 +91,15 @@ def test_torchscript_runs_a_conv_net_like_cpu(script):
         kinds = {node.kind() for node in compiled.inlined_graph.nodes()}
         assert "aten::_convolution" in kinds
     torch.testing.assert_close(compiled(x.to("remote")).cpu(), net(x), rtol=1e-4, atol=1e-5)
+
+
+# Importing inductor's configuration trips this inside PyTorch itself.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:torch.compile. inductor generates no kernels:UserWarning")
+def test_default_compile_of_a_graph_that_only_makes_remote_tensors():
+    torch._dynamo.reset()
+    x = torch.randn(4, 3)
+    moved = torch.compile(lambda c: (c.to("remote") * 2).sum(0))(x)
+    torch.testing.assert_close(moved.cpu(), (x * 2).sum(0))
+    made = torch.compile(lambda n: torch.arange(n, device="remote", dtype=torch.float32).sin())(5)
+    torch.testing.assert_close(made.cpu(), torch.arange(5.0).sin())

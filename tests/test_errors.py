@@ -316,3 +316,25 @@ def test_a_dtype_remote_lacks_is_named(dtype):
         torch.zeros(3, dtype=dtype, device="remote")
     with pytest.raises(RuntimeError, match=f"empty_strided: {dtype} is not supported"):
         torch.zeros(3).to(dtype).to("remote")
+
+
+def test_an_op_of_another_library_is_not_taken_for_the_aten_op_of_its_name():
+    code = """
+        import warnings, torch, torch_remote
+        @torch.library.custom_op("probe_lib::sin", mutates_args=(), device_types="cpu")
+        def fake_sin(x: torch.Tensor) -> torch.Tensor:
+            return x * 0 + 42
+        x = torch.tensor([0.0, 1.0]).to("remote")
+        try:
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                got = fake_sin(x)
+        except NotImplementedError as e:
+            print(e)
+        else:
+            print(got.device, got.cpu().tolist())
+        """
+    refused = run_python(code)
+    assert "probe_lib::sin has no kernel for the remote device" in refused.stdout, refused
+    on_cpu = run_python(code, env={"TORCH_REMOTE_CPU_FALLBACK": "1"})
+    assert on_cpu.stdout.strip() == "remote:0 [42.0, 42.0]", on_cpu

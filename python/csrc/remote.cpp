@@ -711,6 +711,12 @@ void check_generator_device(const std::vector<c10::IValue>& inputs) {
   TORCH_CHECK(!remote_generator, "Expected a 'cpu' device type for generator but found 'remote'");
 }
 
+// The guest knows aten's ops and this extension's own (`torch_remote::rnn_layer`) by their
+// bare names; an op of another library (`mylib::sin`) is none of them, whatever its name.
+bool served_by_guest(const std::string& name) {
+  return name.rfind("aten::", 0) == 0 || name.rfind("torch_remote::", 0) == 0;
+}
+
 void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& schema = op.schema();
   const auto& arguments = schema.arguments();
@@ -723,6 +729,12 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   }
   std::vector<c10::IValue> inputs(stack->end() - arguments.size(), stack->end());
   torch::jit::drop(*stack, arguments.size());
+  if (!served_by_guest(name)) {
+    if (cpu_fallback_enabled()) return run_on_cpu(op, name, inputs, stack);
+    TORCH_CHECK_NOT_IMPLEMENTED(false, name, " has no kernel for the remote device; register one with ",
+                                "torch.library.register_kernel(..., \"remote\") or set TORCH_REMOTE_CPU_FALLBACK=1 ",
+                                "to run it on the CPU instead");
+  }
   if (copy_into_math_view(name, inputs, stack)) return;
   resolve_read_inputs(arguments, inputs);
   if (transfer(name, inputs, stack)) return;

@@ -21,8 +21,12 @@ _warned = False
 
 
 def _touches_remote(graph: torch.fx.GraphModule, inputs: Iterable[Any]) -> bool:
-    """Whether any input or any value the graph computes is a tensor on ``remote``."""
-    values = list(inputs) + [node.meta.get("val") for node in graph.graph.nodes]
+    """Whether any input or any value the graph computes is a tensor on ``remote``.
+
+    Dynamo's graphs keep each node's fake value as ``example_value``; traced ones as ``val``.
+    """
+    nodes = graph.graph.nodes
+    values = list(inputs) + [node.meta.get("val", node.meta.get("example_value")) for node in nodes]
     return any(
         isinstance(v, torch.Tensor) and v.device.type == _BACKEND for v in tree_leaves(values)
     )
