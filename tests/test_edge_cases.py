@@ -664,3 +664,18 @@ def test_masked_fill_of_an_expanded_tensor_warns_and_writes_as_the_cpu(value):
         return base.cpu()
 
     assert torch.equal(fill("remote"), fill("cpu"))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [torch.dot, torch.vdot, torch.inner, torch.matmul],
+    ids=["dot", "vdot", "inner", "matmul_1d"],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])
+def test_vector_products_are_the_cpus_dot_to_the_bit(call, dtype):
+    # The CPU's dot kernel sums in another order than a 1xn by nx1 product (LBFGS's
+    # directions drift apart within a few steps when it is one).
+    torch.manual_seed(0)
+    x, y = torch.randn(4096, dtype=dtype), torch.randn(4096, dtype=dtype)
+    got = call(x.to("remote"), y.to("remote"))
+    torch.testing.assert_close(got.cpu(), call(x, y), rtol=0, atol=0)

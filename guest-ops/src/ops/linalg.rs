@@ -5,11 +5,12 @@ use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dims::{expand, select};
 use crate::rules::dtype::{check_not_bool, number_for};
-use crate::types::{BinaryOp, Operand, Scalar, ScalarType, TensorMeta, UnaryOp};
+use crate::types::{BinaryOp, LibraryOp, Operand, Scalar, ScalarType, TensorMeta};
 
 fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(
@@ -232,33 +233,13 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form, conjugated: bool) -> Outputs {
     );
     check_not_bool(a.dtype, "dot")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[], a.dtype)?;
-    let cell = TensorMeta {
-        sizes: vec![1, 1],
-        strides: vec![1, 1],
-        ..out.clone()
-    };
-    // `vdot` conjugates its first vector.
-    let conj = if conjugated && a.dtype.is_complex() {
-        let conj = cx.empty_contiguous(&a.sizes, a.dtype)?;
-        cx.k.unary(UnaryOp::Conj, a, a.dtype, &conj)
-            .map_err(failed("unary"))?;
-        Some(conj)
-    } else {
-        None
-    };
-    cx.k.matmul(
-        &as_matrix(conj.as_ref().unwrap_or(a), true),
-        &as_matrix(b, false),
-        None,
-        Scalar::Integer(0),
-        Scalar::Integer(1),
-        &cell,
+    library::run(
+        cx,
+        LibraryOp::Dot(conjugated),
+        &[a.clone(), b.clone()],
+        out,
+        outputs,
     )
-    .map_err(failed("matmul"))?;
-    if let Some(conj) = conj {
-        cx.free(&conj);
-    }
-    Ok(vec![outputs])
 }
 
 /// `baddbmm(self, batch1, batch2, *, beta=1, alpha=1)`, `baddbmm.out` and `baddbmm_`.

@@ -244,6 +244,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             input(inputs, 2)?,
         ),
         LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
+        LibraryOp::Dot(false) => input(inputs, 0)?.f_dot(input(inputs, 1)?),
+        LibraryOp::Dot(true) => input(inputs, 0)?.f_vdot(input(inputs, 1)?),
         LibraryOp::Put(accumulate) => {
             input(inputs, 0)?.f_put(input(inputs, 1)?, input(inputs, 2)?, *accumulate)
         }
