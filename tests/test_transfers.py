@@ -1,6 +1,9 @@
 """Copies between the CPU and remote: a whole storage is replaced by the bytes, anything
 else goes through a copy kernel; downloads land in the destination directly when they can."""
 
+import re
+
+import pytest
 import torch
 import torch_remote  # noqa: F401
 
@@ -63,3 +66,43 @@ def test_non_blocking_copies_and_pinned_memory():
     )
     (batch,) = next(iter(loader))
     assert batch.is_pinned() and torch.equal(batch.to("remote").cpu(), CPU[:2])
+
+
+def _tokens(text: str) -> list[str]:
+    """`text` without the device suffix, split at whitespace (the suffix moves line breaks)."""
+    return re.sub(r",\s*device='remote:0'", "", text).split()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.randn(300, 400),
+        lambda: torch.randn(40, 30, 20).transpose(0, 2),
+        lambda: torch.arange(5000).reshape(2, 2500),
+        lambda: torch.randn(7, 300, dtype=torch.complex64).conj(),
+        lambda: torch.randn(2000).mul(1e6).neg(),
+        lambda: torch.randn(2000) > 0,
+    ],
+    ids=["matrix", "transposed", "int64", "complex_conj", "sci", "bool"],
+)
+@pytest.mark.parametrize("edgeitems", [3, 0, 1])
+def test_printing_a_summarised_tensor_downloads_only_what_it_shows(make, edgeitems):
+    torch.manual_seed(0)
+    cpu = make()
+    remote = cpu.to("remote")
+    torch.remote.synchronize()
+    torch.set_printoptions(edgeitems=edgeitems)
+    try:
+        before = torch.remote.stats()["bytes_down"]
+        printed = repr(remote)
+        downloaded = torch.remote.stats()["bytes_down"] - before
+        assert _tokens(printed) == _tokens(repr(cpu))
+    finally:
+        torch.set_printoptions(profile="default")
+    shown = (2 * edgeitems + 1) ** cpu.dim()
+    assert downloaded <= shown * cpu.element_size(), (downloaded, shown)
+
+
+def test_printing_a_small_tensor_matches_the_cpu():
+    cpu = torch.tensor([[1.5, -2.0, float("nan")], [float("inf"), 0.0, 1e-8]])
+    assert _tokens(repr(cpu.to("remote"))) == _tokens(repr(cpu))

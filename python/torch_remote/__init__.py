@@ -181,14 +181,41 @@ def dry_run() -> Iterator[None]:
 
 
 def _format_on_cpu(original):
-    """Printing reads values: one download, then PyTorch's CPU formatting."""
+    """Printing reads values: one download, then PyTorch's CPU formatting. A tensor PyTorch
+    summarises downloads only the elements the summary shows."""
 
     def tensor_str(self: torch.Tensor, indent: int) -> str:
-        if self.device.type == _BACKEND:
-            self = self.to("cpu")
-        return original(self, indent)
+        if self.device.type != _BACKEND:
+            return original(self, indent)
+        if self.numel() <= torch._tensor_str.PRINT_OPTS.threshold:
+            return original(self.to("cpu"), indent)
+        return _summarised_str(_edges_on_cpu(self), indent)
 
     return tensor_str
+
+
+def _edges_on_cpu(self: torch.Tensor) -> torch.Tensor:
+    """The elements a summary of `self` shows, with one more in the middle of each dim it
+    elides (which the summary skips but needs to print its "..."), on the CPU."""
+    edge = torch._tensor_str.PRINT_OPTS.edgeitems
+    with torch.no_grad():
+        for dim, size in enumerate(self.shape):
+            if size > 2 * edge:
+                kept = [*range(edge + 1), *range(size - edge, size)]
+                self = self.index_select(dim, torch.tensor(kept, device=self.device))
+        return self.to("cpu")
+
+
+def _summarised_str(edges: torch.Tensor, indent: int) -> str:
+    """PyTorch's summarised `_tensor_str` of a tensor whose edges are `edges`' own."""
+    ts = torch._tensor_str
+    if edges.dtype.is_complex:
+        edges = edges.resolve_conj()
+        real = ts._Formatter(ts.get_summarized_data(edges.real))
+        imag = ts._Formatter(ts.get_summarized_data(edges.imag))
+        return ts._tensor_str_with_formatter(edges, indent, True, real, imag)
+    formatter = ts._Formatter(ts.get_summarized_data(edges))
+    return ts._tensor_str_with_formatter(edges, indent, True, formatter)
 
 
 def _register() -> None:
