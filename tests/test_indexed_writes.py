@@ -128,3 +128,15 @@ TAKEN = {
 @pytest.mark.parametrize("case", TAKEN)
 def test_taken_as_on_the_cpu(case):
     torch.testing.assert_close(TAKEN[case]("remote").cpu(), TAKEN[case]("cpu"))
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_into_an_expanded_tensor_warns_and_writes_as_the_cpu(accumulate):
+    def run(device):
+        e = torch.zeros(3, device=device).expand(2, 3)
+        index = (torch.tensor([0, 1], device=device), torch.tensor([1, 2], device=device))
+        with pytest.warns(UserWarning, match="Use of index_put_ on expanded tensors"):
+            e.index_put_(index, torch.tensor([5.0, 6.0], device=device), accumulate=accumulate)
+        return e
+
+    torch.testing.assert_close(run("remote").cpu(), run("cpu"))

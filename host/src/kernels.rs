@@ -1414,9 +1414,18 @@ impl KernelsHost for TchKernels {
         out: TensorMeta,
     ) -> KernelResult {
         self.launch(move |kernels| {
-            let (x, values) = (kernels.view(&x)?, kernels.view(&values)?);
+            let (mut x_view, values) = (kernels.view(&x)?, kernels.view(&values)?);
             let indices = kernels.optional_views(&indices)?;
-            let result = x.f_index_put(&indices, &values, accumulate).map_err(err)?;
+            if x == out {
+                // In place, as libtorch's kernel writes it: also into an expanded tensor.
+                return x_view
+                    .f_index_put_(&indices, &values, accumulate)
+                    .map(drop)
+                    .map_err(err);
+            }
+            let result = x_view
+                .f_index_put(&indices, &values, accumulate)
+                .map_err(err)?;
             kernels.write(&out, result)
         })
     }

@@ -130,9 +130,13 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
         fmt_shape(&values.sizes),
         fmt_shape(&plan.shape)
     );
-    // The CPU writes through an expanded `self` (warning that this is deprecated); the host's
-    // kernel cannot, so it is refused here, at the call.
-    check_internal(x)?;
+    if check_internal(x).is_err() {
+        cx.warn(
+            "Use of index_put_ on expanded tensors is deprecated. Please clone() the tensor \
+             before performing this operation. This also applies to advanced indexing e.g. \
+             tensor[indices] = tensor",
+        );
+    }
     check_none(x, values)?;
     for index in owned.iter().flatten() {
         check_none(x, index)?;
