@@ -140,3 +140,35 @@ def test_index_put_into_an_expanded_tensor_warns_and_writes_as_the_cpu(accumulat
         return e
 
     torch.testing.assert_close(run("remote").cpu(), run("cpu"))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        torch.tensor(0),
+        torch.tensor(0.5, dtype=torch.float64),
+        torch.tensor([7]),
+        torch.tensor(True),
+    ],
+    ids=["int64", "float64", "one_element", "bool"],
+)
+@pytest.mark.parametrize("leading", [0, 1])
+def test_a_cpu_value_through_a_mask_fills_whatever_its_dtype(value, leading):
+    def run(device):
+        x = torch.arange(-6.0, 6.0, device=device).reshape(3, 4)
+        mask = (x < 0) if leading == 0 else (x[0] < -4)
+        if leading == 0:
+            x[mask] = value
+        else:
+            x[:, mask] = value
+        return x
+
+    torch.testing.assert_close(run("remote").cpu(), run("cpu"))
+
+
+def test_a_cpu_value_through_a_mask_of_the_wrong_shape_is_refused_like_the_cpu():
+    assert_refused_like_the_cpu(
+        lambda d: torch.zeros(3, 4, device=d).index_put_(
+            (torch.ones(4, dtype=torch.bool, device=d),), torch.tensor(1)
+        )
+    )

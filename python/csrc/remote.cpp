@@ -591,6 +591,26 @@ bool copy_into_math_view(const std::string& name, const std::vector<c10::IValue>
 }
 
 // Resolves the math bits of the remote tensors `op` only reads.
+// `index_put_` writes a one-element CPU value through one boolean mask on the device as
+// `masked_fill_` with its `item()`, whatever its dtype (`canDispatchToMaskedFill`): such a value
+// goes to the guest as a number, like a Python one, rather than as an upload of its dtype.
+void mask_value_as_number(const std::string& name, std::vector<c10::IValue>& inputs) {
+  if ((name != "aten::index_put_" && name != "aten::_index_put_impl_") || inputs.size() < 4) return;
+  const auto& value = inputs[2].toTensor();
+  if (!value.defined() || !value.is_cpu() || value.numel() != 1 || inputs[3].toBool()) return;
+  int masks = 0;
+  for (const auto& index : inputs[1].toListRef()) {
+    if (index.isNone() || !index.toTensor().defined()) continue;
+    const auto& t = index.toTensor();
+    const bool is_mask = t.scalar_type() == at::kBool || t.scalar_type() == at::kByte;
+    if (!is_mask || t.device().type() != kRemote || ++masks > 1) return;
+  }
+  if (masks != 1) return;
+  auto number = at::scalar_tensor(value.item(), value.options());
+  number.unsafeGetTensorImpl()->set_wrapped_number(true);
+  inputs[2] = number;
+}
+
 void resolve_read_inputs(const std::vector<c10::Argument>& arguments, std::vector<c10::IValue>& inputs) {
   for (size_t i = 0; i < arguments.size(); ++i) {
     if (arguments[i].alias_info() || !inputs[i].isTensor()) continue;
@@ -743,6 +763,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     return;
   }
   check_generator_device(inputs);
+  mask_value_as_number(name, inputs);
   ArgBuilder builder;
   builder.device = device_of(inputs);
   builder.op = name.substr(name.find("::") + 2);

@@ -3,15 +3,16 @@
 
 use crate::error::{ensure, ensure_index, Error, Result};
 use crate::kernels::failed;
-use crate::ops::args::Args;
+use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::data::expand_masks;
-use crate::ops::Outputs;
+use crate::ops::index;
+use crate::ops::{Form, Outputs};
 use crate::rules::dims::{expand, permute};
 use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::propagate::iterator_strides;
 use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
-use crate::types::{Output, ScalarType, TensorMeta};
+use crate::types::{Arg, Output, Scalar, ScalarType, TensorMeta};
 
 /// The result of `x[indices]`: its sizes and the strides TensorIterator gives it.
 struct Plan {
@@ -109,9 +110,22 @@ pub fn index(args: &Args, cx: &mut Ctx) -> Outputs {
 }
 
 /// `index_put_(self, indices, values, accumulate=False)` and `_index_put_impl_(..., unsafe)`.
+/// A one-element CPU value written through one boolean mask arrives as a number, as
+/// `canDispatchToMaskedFill` finds it: the CPU fills with its `item()`.
 pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
     args.at_most(schema_len)?;
-    let (x, values) = (args.tensor(0)?, args.tensor(2)?);
+    let x = args.tensor(0)?;
+    if check_internal(x).is_err() {
+        cx.warn(
+            "Use of index_put_ on expanded tensors is deprecated. Please clone() the tensor \
+             before performing this operation. This also applies to advanced indexing e.g. \
+             tensor[indices] = tensor",
+        );
+    }
+    if let Value::Number(value) = args.value(2)? {
+        return fill_through_mask(x, &args.opt_tensor_list(1)?, value, cx);
+    }
+    let values = args.tensor(2)?;
     let accumulate = args.bool_or(3, false)?;
     ensure!(
         values.dtype == x.dtype,
@@ -130,13 +144,6 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
         fmt_shape(&values.sizes),
         fmt_shape(&plan.shape)
     );
-    if check_internal(x).is_err() {
-        cx.warn(
-            "Use of index_put_ on expanded tensors is deprecated. Please clone() the tensor \
-             before performing this operation. This also applies to advanced indexing e.g. \
-             tensor[indices] = tensor",
-        );
-    }
     check_none(x, values)?;
     for index in owned.iter().flatten() {
         check_none(x, index)?;
@@ -145,6 +152,47 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
         .map_err(failed("index_put"))?;
     temps.iter().for_each(|t| cx.free(t));
     Ok(vec![Output::Argument(0)])
+}
+
+/// `x.masked_fill_(mask, value)` with `mask` the one index, placed among `x`'s dims as the
+/// `None`s before it place it.
+fn fill_through_mask(
+    x: &TensorMeta,
+    indices: &[Option<&TensorMeta>],
+    value: Scalar,
+    cx: &mut Ctx,
+) -> Outputs {
+    let mut masks = indices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.map(|m| (i, m)));
+    let (Some((leading, mask)), None) = (masks.next(), masks.next()) else {
+        return Err(Error::invalid(
+            "index_put_: a number as the value needs one mask among the indices",
+        ));
+    };
+    for (j, &size) in mask.sizes.iter().enumerate() {
+        let at = leading + j;
+        ensure_index!(
+            x.sizes.get(at) == Some(&size),
+            "The shape of the mask {} at index {j} does not match the shape of the indexed \
+             tensor {} at index {at}",
+            fmt_shape(&mask.sizes),
+            fmt_shape(&x.sizes)
+        );
+    }
+    let trailing = x.dim().saturating_sub(leading + mask.dim());
+    let mut sizes = mask.sizes.clone();
+    let mut strides = mask.strides.clone();
+    sizes.extend(std::iter::repeat_n(1, trailing));
+    strides.extend(std::iter::repeat_n(1, trailing));
+    let mask = mask.view(sizes, strides, mask.storage_offset);
+    let fill = [
+        Arg::Tensor(x.clone()),
+        Arg::Tensor(mask),
+        Arg::Scalar(value),
+    ];
+    index::masked_fill(&Args::new(&fill), cx, Form::InPlace)
 }
 
 #[cfg(test)]
