@@ -5,6 +5,7 @@ import os
 import pytest
 import torch
 import torch_remote  # noqa: F401
+from conftest import run_python
 
 
 def test_device_module_answers():
@@ -314,3 +315,25 @@ def test_a_stream_made_without_an_index_is_on_the_current_device():
         total = torch.ones(3, device="remote").sum()
     stream.synchronize()
     assert total.item() == 3.0
+
+
+def test_a_forked_child_cannot_use_remote_and_leaves_the_parents_session_alone():
+    done = run_python(
+        """
+        import os, sys, torch, torch_remote
+        x = torch.ones(3, device="remote")
+        assert x.sum().item() == 3.0 and not torch.remote._is_in_bad_fork()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                torch.arange(4.0, device="remote")
+            except RuntimeError as e:
+                cut_off = "forked subprocess" in str(e) and torch.remote._is_in_bad_fork()
+                sys.exit(0 if cut_off else 2)
+            sys.exit(1)  # a normal exit: the child's atexit hooks run
+        _, status = os.waitpid(pid, 0)
+        fresh = torch.arange(4.0, device="remote").sum().item()
+        print(os.WEXITSTATUS(status), (x + 1).sum().item(), fresh)
+        """
+    )
+    assert done.stdout.split() == ["0", "6.0", "6.0"], done

@@ -2,6 +2,7 @@
 //! streams it to the host in batches; only reads wait for the host.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,12 @@ pub enum CoreError {
     NotConnected,
     #[error("the guest failed: {0}")]
     Guest(String),
+    #[error(
+        "cannot use the remote device in a forked subprocess: its connection to the host \
+         belongs to the parent process. To use remote with multiprocessing, use the 'spawn' \
+         start method"
+    )]
+    Forked,
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;
@@ -105,8 +112,26 @@ static CORE: Mutex<Option<Core>> = Mutex::new(None);
 /// Storages PyTorch released; kept apart from the core so a deleter never waits on it.
 static RELEASED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
+/// Whether this process was forked from one attached to a host: the links and the embedded
+/// host are the parent's, and the child must neither use nor close them.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Called in the child after a `fork`: a child of an attached process is cut off.
+pub fn after_fork_in_child() {
+    if crate::session::was_attached() {
+        FORKED.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn is_forked() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
 /// The core, created on first use.
 pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
+    if is_forked() {
+        return Err(CoreError::Forked);
+    }
     let mut guard = CORE.lock().unwrap_or_else(|p| p.into_inner());
     if guard.is_none() {
         let guest =

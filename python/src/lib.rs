@@ -203,6 +203,18 @@ fn shutdown() {
     session::shutdown();
 }
 
+/// Cuts a forked child of an attached process off the parent's host (`os.register_at_fork`).
+#[pyfunction]
+fn after_fork_in_child() {
+    core::after_fork_in_child();
+}
+
+/// Whether this is a forked child cut off from its parent's host.
+#[pyfunction]
+fn is_forked() -> bool {
+    core::is_forked()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(register, m)?)?;
@@ -219,5 +231,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client_stats, m)?)?;
     m.add_function(wrap_pyfunction!(time_inference, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(is_forked, m)?)?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::core::{core, Core, CoreError, Result};
@@ -42,6 +43,7 @@ static CONFIG: Mutex<Config> = Mutex::new(Config {
     host_program: None,
 });
 static EMBEDDED: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+static ATTACHED: AtomicBool = AtomicBool::new(false);
 
 fn config() -> MutexGuard<'static, Config> {
     CONFIG.lock().unwrap_or_else(|p| p.into_inner())
@@ -96,8 +98,14 @@ pub fn attached_core() -> Result<MutexGuard<'static, Option<Core>>> {
             .map(|endpoint| connect(endpoint, &config))
             .collect::<Result<Vec<_>>>()?;
         core.attach(links);
+        ATTACHED.store(true, Ordering::Relaxed);
     }
     Ok(guard)
+}
+
+/// Whether this process ever attached to a host.
+pub fn was_attached() -> bool {
+    ATTACHED.load(Ordering::Relaxed)
 }
 
 fn session_id() -> u64 {
@@ -166,6 +174,9 @@ fn start_embedded(config: &Config) -> Result<(String, String)> {
 
 /// Stops the embedded hosts this process started.
 pub fn shutdown() {
+    if crate::core::is_forked() {
+        return;
+    }
     let children = std::mem::take(&mut *EMBEDDED.lock().unwrap_or_else(|p| p.into_inner()));
     for mut child in children {
         drop(child.stdin.take());

@@ -164,6 +164,9 @@ def _release_active(keep: list[Provider]) -> None:
 
 
 def _at_exit() -> None:
+    # A forked child's providers are its parent's to stop.
+    if _native.is_forked():
+        return
     for p in _active:
         p.at_exit()
 
@@ -231,6 +234,7 @@ def _register() -> None:
     encoder.__call__ = transformer.padded_not_nested(torch.nn.Module.__call__)
     inductor = torch._TorchCompileInductorWrapper
     inductor.__call__ = compiling.inductor_or_aot_eager(inductor.__call__)
+    os.register_at_fork(after_in_child=_native.after_fork_in_child)
     atexit.register(_native.shutdown)
     atexit.register(_at_exit)
     url = os.environ.get("TORCH_REMOTE_URL") or None

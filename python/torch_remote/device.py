@@ -31,7 +31,8 @@ def is_initialized() -> bool:
 
 
 def _is_in_bad_fork() -> bool:
-    return False
+    """Whether this is a forked child of a process that used remote (which it cannot use)."""
+    return _native.is_forked()
 
 
 def device_count() -> int:
