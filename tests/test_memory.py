@@ -17,3 +17,21 @@ def test_deleting_tensors_frees_host_memory():
     gc.collect()
     torch.remote.synchronize()
     assert torch.remote.memory_allocated() == before
+
+
+def test_memory_freed_within_a_batch_comes_back_in_program_order():
+    # CUDA's allocator has each intermediate back as soon as Python drops it; the host must
+    # too, not at the end of the batch the ops travel in.
+    n = 1 << 20
+    y = torch.ones(n, device="remote")
+    torch.remote.synchronize()
+    torch.remote.reset_peak_memory_stats()
+    before = torch.remote.memory_allocated()
+    for _ in range(40):
+        y = y * 1.0001
+    torch.remote.synchronize()
+    assert torch.remote.max_memory_allocated() - before <= 4 * n
+    want = torch.ones(n)
+    for _ in range(40):
+        want = want * 1.0001
+    torch.testing.assert_close(y.cpu(), want, rtol=0, atol=0)

@@ -12,7 +12,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::guest::{Arg, ScalarType, SizeQuery, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Largest header accepted: op batches are bounded by the client's flush size.
 pub const MAX_HEADER_BYTES: u32 = 64 << 20;
@@ -44,6 +44,10 @@ pub struct Op {
     pub storages: Vec<u64>,
     /// The client's `torch.get_default_dtype()` when it ran the op.
     pub default_float: ScalarType,
+    /// Storages the client released before it issued this op. No op from here on names
+    /// them, so the host frees them first: memory comes back in program order, as CUDA's
+    /// allocator has it back, not at the end of a batch.
+    pub released: Vec<u64>,
 }
 
 /// Messages from the client.
@@ -247,6 +251,7 @@ mod tests {
                 args: vec![Arg::Tensor(meta()), Arg::Float(2.5), Arg::None],
                 storages: vec![9],
                 default_float: ScalarType::Float64,
+                released: vec![4, 5],
             }],
         };
         let mut wire = Vec::new();

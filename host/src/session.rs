@@ -94,10 +94,7 @@ impl Session {
                 None
             }
             ClientMessage::Free { storages } => {
-                for id in storages {
-                    self.failed.remove(&id);
-                    self.storages().free(id);
-                }
+                self.free(&storages);
                 None
             }
             ClientMessage::Seed { seed, offset } => {
@@ -130,6 +127,7 @@ impl Session {
 
     fn run(&mut self, op: Op) {
         self.ops += 1;
+        self.free(&op.released);
         let (key, named) = op_key(&op.name, &op.overload, &op.args, op.default_float);
         if let Some(failure) = self.failure_among(&named) {
             self.skip(&op, failure);
@@ -152,6 +150,13 @@ impl Session {
         };
         self.storages().end_op();
         self.record_for(&op.storages, outcome);
+    }
+
+    fn free(&mut self, storages: &[u64]) {
+        for id in storages {
+            self.failed.remove(id);
+            self.storages().free(*id);
+        }
     }
 
     /// The failure that left one of `storages` without values, if any did.

@@ -123,6 +123,7 @@ fn ops_run_and_failures_wait_for_the_next_read() {
         ],
         storages: vec![],
         default_float: ScalarType::Float32,
+        released: vec![],
     };
     client.send(
         &ClientMessage::Batch {
@@ -144,6 +145,7 @@ fn ops_run_and_failures_wait_for_the_next_read() {
         args: vec![Arg::Tensor(vector(99, 3)), Arg::Tensor(vector(3, 3))],
         storages: vec![],
         default_float: ScalarType::Float32,
+        released: vec![],
     };
     client.send(
         &ClientMessage::Batch {

@@ -295,6 +295,7 @@ impl Core {
                 args,
                 storages: ids,
                 default_float: self.default_float,
+                released: self.take_released(device),
             };
             self.queue(device, op)?;
         }
@@ -414,6 +415,12 @@ impl Core {
                 remote.released.push(id);
             }
         }
+    }
+
+    /// The storages of `remote:{device}` PyTorch released since they were last sent.
+    fn take_released(&mut self, device: usize) -> Vec<u64> {
+        self.sort_released();
+        std::mem::take(&mut self.remotes[device].released)
     }
 
     /// Sends `remote:{device}`'s batch and the storages of it PyTorch released since.
