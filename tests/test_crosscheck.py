@@ -5,7 +5,7 @@ the CPU's."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import torch
@@ -1412,6 +1412,14 @@ class GradSample:
     name: str
     fn: Callable
     inputs: Callable[[], list]
+    tolerance: dict = field(default_factory=dict)
+
+
+# The host runs a recurrent layer as one matmul for every step's input and one per step for
+# the hidden state (host/src/kernels/recurrent_layer.rs), the CPU's composite as a linear per
+# step: a weight's gradient sums the same products in another order, which float32's default
+# tolerance does not always cover where they cancel (5.8e-6 relative seen on one element).
+RECURRENT_LAYER_TOLERANCE = {"rtol": 2e-5, "atol": 1e-5}
 
 
 def leaves(args, device=None):
@@ -1780,11 +1788,13 @@ GRAD_SAMPLES = [
         "lstm_two_layers",
         lambda x, h, c, *w: lstm_summed(x, (h, c), w, True, 2, 0.0, True, False, False),
         LSTM_TWO_LAYERS,
+        tolerance=RECURRENT_LAYER_TOLERANCE,
     ),
     GradSample(
         "lstm_bidirectional_batch_first_unbiased",
         lambda x, h, c, *w: lstm_summed(x, (h, c), w, False, 1, 0.0, True, True, True),
         LSTM_BIDIRECTIONAL,
+        tolerance=RECURRENT_LAYER_TOLERANCE,
     ),
     GradSample(
         "gru_bidirectional",
@@ -1796,11 +1806,13 @@ GRAD_SAMPLES = [
             randn(2, 2, 4),
             *[randn(*s) for s in [(12, 3), (12, 4), (12,), (12,)] * 2],
         ),
+        tolerance=RECURRENT_LAYER_TOLERANCE,
     ),
     GradSample(
         "rnn_relu_two_layers_unbiased",
         lambda x, h, *w: torch.rnn_relu(x, h, w, False, 2, 0.0, True, False, True)[0],
         inputs(randn(2, 6, 4), randn(2, 2, 4), *[randn(4, 4) for _ in range(4)]),
+        tolerance=RECURRENT_LAYER_TOLERANCE,
     ),
     GradSample(
         "gru_cell",
@@ -1938,7 +1950,7 @@ def test_grad_agrees_three_ways(sample):
     for cpu_g, remote_g, dry_g in zip(expected, remote, dry, strict=True):
         assert meta(dry_g) == meta(remote_g), "dry run and host gradient metadata differ"
         assert meta(remote_g) == meta(cpu_g), "remote gradient metadata differs from CPU"
-        torch.testing.assert_close(remote_g.cpu(), cpu_g)
+        torch.testing.assert_close(remote_g.cpu(), cpu_g, **sample.tolerance)
 
 
 @dataclass

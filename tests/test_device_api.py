@@ -278,6 +278,8 @@ def test_accelerator_memory_functions_read_the_host():
     torch.accelerator.reset_peak_memory_stats()
     assert torch.accelerator.max_memory_allocated() == before
     torch.accelerator.empty_cache()
+    free, total = torch.accelerator.get_memory_info()
+    assert total == torch.remote.mem_get_info()[1] and 0 < free <= total
 
 
 def test_memory_stats_and_resets_mirror_torch_cuda():

@@ -679,3 +679,31 @@ def test_vector_products_are_the_cpus_dot_to_the_bit(call, dtype):
     x, y = torch.randn(4096, dtype=dtype), torch.randn(4096, dtype=dtype)
     got = call(x.to("remote"), y.to("remote"))
     torch.testing.assert_close(got.cpu(), call(x, y), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.complex64, torch.int32])
+def test_trace_is_the_cpus_kernel_to_the_bit(dtype):
+    # The CPU adds the diagonal up in order in a wider type; a sum reduction rounds otherwise.
+    torch.manual_seed(0)
+    x = (torch.randn(64, 64) * 100).to(dtype)
+    torch.testing.assert_close(torch.trace(x.to("remote")).cpu(), torch.trace(x), rtol=0, atol=0)
+
+
+def test_trace_of_bools_is_refused_like_the_cpu():
+    assert_refused_like_the_cpu(lambda d: torch.trace(torch.ones(2, 2, dtype=torch.bool, device=d)))
+
+
+def test_window_and_log_sigmoid_gradients_are_the_cpus_to_the_bit():
+    torch.manual_seed(0)
+    x, g = torch.randn(46), torch.randn(10, 10)
+    y, gy = torch.randn(1000), torch.randn(1000)
+
+    def grads(device):
+        a = x.to(device).requires_grad_()
+        a.unfold(0, 10, 4).backward(g.to(device))
+        b = y.to(device).requires_grad_()
+        torch.nn.functional.logsigmoid(b).backward(gy.to(device))
+        return a.grad.cpu(), b.grad.cpu()
+
+    for got, want in zip(grads("remote"), grads("cpu"), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)

@@ -118,3 +118,11 @@ extern "C" int trh_native_group_norm_backward(const at::Tensor* grad, const at::
       },
       error, capacity);
 }
+
+// The buffer `log_sigmoid_forward` saves (`exp(-|x|)` as its vectorised kernel rounds it),
+// which `log_sigmoid_backward` reads: tch binds neither output of the forward.
+extern "C" int trh_log_sigmoid_buffer(const at::Tensor* input, at::Tensor** out, char* error,
+                                      size_t capacity) {
+  return guarded([&] { *out = new at::Tensor(std::get<1>(at::log_sigmoid_forward(*input))); },
+                 error, capacity);
+}

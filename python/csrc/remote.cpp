@@ -75,6 +75,7 @@ void* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_sizes, 
 const char* tr_download(const TrMeta* src, void* out, uint64_t nbytes);
 const char* tr_synchronize(int32_t device);
 const char* tr_memory(int32_t device, uint64_t* current, uint64_t* peak);
+const char* tr_memory_info(int32_t device, uint64_t* free, uint64_t* total);
 const char* tr_reset_peak(int32_t device);
 }
 
@@ -149,6 +150,11 @@ struct RemoteAllocator final : c10::DeviceAllocator {
       all.peak = static_cast<int64_t>(peak);
     }
     return stats;
+  }
+  std::pair<size_t, size_t> getMemoryInfo(c10::DeviceIndex device) override {
+    uint64_t free = 0, total = 0;
+    check(tr_memory_info(device, &free, &total));
+    return {static_cast<size_t>(free), static_cast<size_t>(total)};
   }
   void resetAccumulatedStats(c10::DeviceIndex) override {}
   void resetPeakStats(c10::DeviceIndex device) override { check(tr_reset_peak(device)); }

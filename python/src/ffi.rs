@@ -694,6 +694,29 @@ pub unsafe extern "C" fn tr_memory(
     })
 }
 
+/// Writes the free and total bytes of remote device `device`'s host device. Returns null
+/// or an error.
+///
+/// # Safety
+/// `free` and `total` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn tr_memory_info(
+    device: i32,
+    free: *mut u64,
+    total: *mut u64,
+) -> *const c_char {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
+    on_core("reading memory figures", |core| {
+        let stats = core.host_stats(device).map_err(|e| e.to_string())?;
+        // SAFETY: the caller guarantees both are writable.
+        unsafe {
+            *free = stats.free_memory;
+            *total = stats.total_memory;
+        }
+        Ok(())
+    })
+}
+
 /// Starts counting remote device `device`'s peak bytes again from now. Returns null or an
 /// error.
 #[no_mangle]

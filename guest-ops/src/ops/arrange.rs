@@ -6,6 +6,7 @@ use crate::error::{ensure, ensure_index, ensure_kernel, ensure_type, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims;
@@ -14,9 +15,7 @@ use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::overlap::{check_internal, check_none, check_partial};
 use crate::rules::propagate::{iterator_strides, preserve_strides};
 use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
-use crate::types::{
-    BinaryOp, LibraryOp, Operand, Output, Scalar, ScalarType, ScanOp, SelectOp, TensorMeta,
-};
+use crate::types::{LibraryOp, Output, ScalarType, ScanOp, SelectOp, TensorMeta};
 
 /// `suggest_memory_format` of `t`.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
@@ -193,9 +192,8 @@ pub fn roll(args: &Args, cx: &mut Ctx) -> Outputs {
 }
 
 /// `unfold_backward(grad_in, input_sizes, dim, size, step)`: zeros of `input_sizes` with
-/// `grad_in`'s windows added where `unfold` took them. One add per position in the window:
-/// the elements at one position of every window never overlap, so each add is exact, and
-/// overlapping windows accumulate across the adds.
+/// `unfold_backward(grad_in, input_sizes, dim, size, step)`: `grad_in`'s windows added where
+/// `unfold` took them, by the CPU's kernel (overlapping windows add up in its order).
 pub fn unfold_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(5)?;
     let grad = args.tensor(0)?;
@@ -211,17 +209,8 @@ pub fn unfold_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&windows.sizes),
         fmt_shape(sizes)
     );
-    cx.k.fill(&out, Scalar::Integer(0))
-        .map_err(failed("fill"))?;
-    let last = windows.dim() as i64 - 1;
-    for k in 0..size {
-        let target = dims::select(&windows, last, k)?;
-        let part = Operand::Tensor(dims::select(grad, last, k)?);
-        let sum = Operand::Tensor(target.clone());
-        cx.k.binary(BinaryOp::Add, &sum, &part, None, grad.dtype, &target)
-            .map_err(failed("binary"))?;
-    }
-    Ok(vec![Output::Tensor(out)])
+    let op = LibraryOp::UnfoldBackward((sizes.to_vec(), dim, size, step));
+    library::launch(cx, op, std::slice::from_ref(grad), vec![out])
 }
 
 /// `cumsum`/`cumprod(self, dim, *, dtype=None)`, their in-place and `out=` forms. Integer
@@ -450,7 +439,7 @@ mod tests {
     use crate::types::{Arg, Output, ScalarType};
 
     #[test]
-    fn unfold_backward_adds_each_window_position() {
+    fn unfold_backward_is_the_cpus_kernel_into_a_contiguous_gradient() {
         let grad = f32s(&[4, 2], 1);
         let args = |g: &crate::types::TensorMeta| {
             vec![
@@ -466,7 +455,7 @@ mod tests {
             geometry(&meta(&res.unwrap(), 0)),
             (vec![5], vec![1], 0, ScalarType::Float32)
         );
-        assert_eq!(fake.kernels(), vec!["fill", "binary", "binary"]);
+        assert_eq!(fake.kernels(), vec!["library"]);
         let (res, _) = run("unfold_backward", "", args(&f32s(&[3, 2], 1)));
         assert!(res
             .unwrap_err()

@@ -5,11 +5,14 @@ use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
+use crate::ops::library;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::promote;
+use crate::rules::dtype::{check_not_bool, promote};
 use crate::rules::shape::{reduced_shape, reduction_mask};
-use crate::types::{BinaryOp, Operand, Output, ReduceOp, Scalar, ScalarType, TensorMeta};
+use crate::types::{
+    BinaryOp, LibraryOp, Operand, Output, ReduceOp, Scalar, ScalarType, TensorMeta,
+};
 
 /// The reduced dims for a kernel: wrapped, ascending and always spelled out, since an empty
 /// list means "all" to the kernel but "none" to libtorch's `all`/`any`.
@@ -90,20 +93,14 @@ pub fn trace(args: &Args, cx: &mut Ctx) -> Outputs {
         "trace: expected a matrix, but got tensor with dim {}",
         x.dim()
     );
+    check_not_bool(x.dtype, "trace")?;
     let dtype = if x.dtype.is_integral(true) {
         ScalarType::Int64
     } else {
         x.dtype
     };
-    let diagonal = TensorMeta {
-        sizes: vec![x.sizes[0].min(x.sizes[1])],
-        strides: vec![x.strides[0] + x.strides[1]],
-        ..x.clone()
-    };
     let (out, result) = output(cx, Dest::New, &[], dtype)?;
-    cx.k.reduce(ReduceOp::Sum, &diagonal, &[0], false, dtype, &out)
-        .map_err(failed("reduce"))?;
-    Ok(vec![result])
+    library::run(cx, LibraryOp::Trace, std::slice::from_ref(x), out, result)
 }
 
 fn check_mean(input: ScalarType, requested: Option<ScalarType>) -> Result<()> {

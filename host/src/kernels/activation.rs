@@ -24,7 +24,7 @@ pub fn forward(op: &ActivationOp, x: &Tensor) -> Result<Tensor, TchError> {
         ActivationOp::Sigmoid => x.f_sigmoid(),
         ActivationOp::Tanh => x.f_tanh(),
         ActivationOp::LogSigmoid => x.f_log_sigmoid(),
-        ActivationOp::LogSigmoidBuffer => x.f_abs()?.f_neg()?.f_exp(),
+        ActivationOp::LogSigmoidBuffer => super::aten::log_sigmoid_buffer(x),
         // `x > 0 ? x : x * slope`
         ActivationOp::LeakyRelu(slope) => {
             x.f_where_self(&x.f_gt(0)?, &x.f_mul_scalar(scalar(slope))?)
@@ -75,7 +75,7 @@ pub fn backward(
         ActivationOp::Sigmoid => Tensor::f_sigmoid_backward(&grad, &x),
         ActivationOp::Tanh => Tensor::f_tanh_backward(&grad, &x),
         ActivationOp::LogSigmoid | ActivationOp::LogSigmoidBuffer => {
-            let buffer = x.f_abs()?.f_neg()?.f_exp()?;
+            let buffer = super::aten::log_sigmoid_buffer(&x)?;
             x.f_log_sigmoid_backward(&grad, &buffer)
         }
         ActivationOp::LeakyRelu(slope) => x.f_leaky_relu_backward(&grad, scalar(slope), is_result),

@@ -1,6 +1,6 @@
-//! libtorch backwards that tch does not bind (it skips their `bool[N]` output masks), called
-//! through `host/csrc/backward.cpp`: the very kernels PyTorch's autograd runs for these ops,
-//! with no forward recomputed.
+//! libtorch backwards that tch does not bind (it skips their `bool[N]` output masks), and the
+//! buffer `log_sigmoid`'s backward reads, called through `host/csrc/backward.cpp`: the very
+//! kernels PyTorch's autograd runs for these ops, with no forward recomputed.
 
 use std::ffi::{c_char, c_int, CStr};
 use std::ptr;
@@ -85,6 +85,13 @@ extern "C" {
         align_corners: bool,
         volumetric: bool,
         mask: *const bool,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
+    fn trh_log_sigmoid_buffer(
+        input: *const C_tensor,
         out: *mut *mut C_tensor,
         error: *mut c_char,
         capacity: usize,
@@ -299,4 +306,15 @@ pub fn native_group_norm_backward(
             )
         }
     })
+}
+
+/// The buffer `log_sigmoid_forward` saves for `x`, which `log_sigmoid_backward` reads.
+pub fn log_sigmoid_buffer(x: &Tensor) -> Result<Tensor, TchError> {
+    // SAFETY: `x` outlives the call; the shim writes one result and a NUL-terminated error.
+    let [buffer] = results::<1>(|out, error, capacity| unsafe {
+        trh_log_sigmoid_buffer(x.as_ptr(), out, error, capacity)
+    })?
+    .try_into()
+    .expect("one result");
+    buffer.ok_or_else(|| TchError::Torch("log_sigmoid_forward gave no buffer".into()))
 }

@@ -246,6 +246,10 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::Take => input(inputs, 0)?.f_take(input(inputs, 1)?),
         LibraryOp::Dot(false) => input(inputs, 0)?.f_dot(input(inputs, 1)?),
         LibraryOp::Dot(true) => input(inputs, 0)?.f_vdot(input(inputs, 1)?),
+        LibraryOp::Trace => input(inputs, 0)?.f_trace(),
+        LibraryOp::UnfoldBackward((sizes, dim, size, step)) => {
+            Tensor::f_unfold_backward(input(inputs, 0)?, sizes.as_slice(), *dim, *size, *step)
+        }
         LibraryOp::Put(accumulate) => {
             input(inputs, 0)?.f_put(input(inputs, 1)?, input(inputs, 2)?, *accumulate)
         }
