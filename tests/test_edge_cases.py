@@ -707,3 +707,36 @@ def test_window_and_log_sigmoid_gradients_are_the_cpus_to_the_bit():
 
     for got, want in zip(grads("remote"), grads("cpu"), strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64, torch.bfloat16])
+@pytest.mark.parametrize("scales", [{}, {"beta": 0.6, "alpha": 0.2}], ids=["plain", "scaled"])
+def test_matrix_vector_products_are_the_cpus_gemv_to_the_bit(dtype, scales):
+    torch.manual_seed(0)
+    a, v, b = torch.randn(16, 32, dtype=dtype), torch.randn(32, dtype=dtype), torch.randn(16)
+    b = b.to(dtype)
+
+    def run(device):
+        a_, v_, b_ = a.to(device), v.to(device), b.to(device)
+        return [torch.mv(a_, v_), a_ @ v_, torch.addmv(b_, a_, v_, **scales)]
+
+    for got, want in zip(run("remote"), run("cpu"), strict=True):
+        torch.testing.assert_close(got.cpu(), want, rtol=0, atol=0)
+
+
+def test_relu_backward_of_pooled_channels_last_features_keeps_the_cpus_layout_and_bits():
+    # Global pooling's backward hands the ReLU's backward a contiguous gradient; PyTorch's
+    # iterator for threshold_backward (and leaky_relu_backward) puts `self` first, so the
+    # gradient stays channels-last and batch norm's backward takes the same kernel.
+    torch.manual_seed(0)
+    x0 = torch.randn(2, 8, 6, 6).contiguous(memory_format=torch.channels_last)
+
+    def grads(device):
+        x = x0.to(device).requires_grad_()
+        y = F.batch_norm(x, None, None, training=True)
+        (F.relu(y).mean((2, 3)).sum() + F.leaky_relu(y, 0.1).mean((2, 3)).sum()).backward()
+        return x.grad
+
+    got, want = grads("remote"), grads("cpu")
+    assert got.stride() == want.stride()
+    torch.testing.assert_close(got.cpu(), want, rtol=0, atol=0)

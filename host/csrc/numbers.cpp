@@ -101,6 +101,19 @@ extern "C" int trh_addmm(const at::Tensor* bias, const at::Tensor* a, const at::
       error, capacity);
 }
 
+// `beta * bias + alpha * (mat @ vec)` by the CPU's gemv, or `mat @ vec` without a bias.
+extern "C" int trh_addmv(const at::Tensor* bias, const at::Tensor* mat, const at::Tensor* vec,
+                         const trh_number* beta, const trh_number* alpha, at::Tensor** out,
+                         char* error, size_t capacity) {
+  return guarded(
+      [&] {
+        *out = new at::Tensor(bias == nullptr ? at::mv(*mat, *vec)
+                                              : at::addmv(*bias, *mat, *vec, scalar_of(*beta),
+                                                          scalar_of(*alpha)));
+      },
+      error, capacity);
+}
+
 // `x` with `alpha * source` added at `index` along `dim`.
 extern "C" int trh_index_add(const at::Tensor* x, int64_t dim, const at::Tensor* index,
                              const at::Tensor* source, const trh_number* alpha,

@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{check_same_dtype, checked_number};
+use crate::rules::propagate::preserve_strides;
 use crate::types::{ActivationOp, BinaryOp, Scalar, ScalarType, TernaryOp};
 
 /// Which activation an aten op is, before its parameters are read.
@@ -167,7 +168,11 @@ pub fn log_sigmoid_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         Value::Tensor(buffer),
         Value::Tensor(grad),
     ])?;
-    let target = pw.target(cx, form.dest(args)?, dtype, true)?;
+    let target = match form.dest(args)? {
+        // The CPU's kernel writes into `empty_like(grad_output)`.
+        Dest::New if grad.sizes == pw.shape => pw.fresh(cx, preserve_strides(grad)?, dtype)?,
+        dest => pw.target(cx, dest, dtype, true)?,
+    };
     let (x, grad) = (pw.expanded(0)?, pw.expanded(2)?);
     target.run(cx, "activation_backward", |k, out| {
         k.activation_backward(ActivationOp::LogSigmoid, &grad, &x, false, dtype, out)
@@ -274,7 +279,11 @@ pub fn backward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
              slope, please call out-of-place version instead."
         )));
     }
-    let pw = Pointwise::new(vec![Value::Tensor(grad), Value::Tensor(x)])?;
+    // PyTorch's iterator for `leaky_relu_backward` takes `self` first, so that `self`'s
+    // layout leads the result's; the other backwards take the gradient first.
+    let self_first = kind == Kind::LeakyRelu;
+    let order = if self_first { [x, grad] } else { [grad, x] };
+    let pw = Pointwise::new(order.map(Value::Tensor).to_vec())?;
     let common = pw.common_dtype();
     ensure_kernel!(
         common.is_floating(),
@@ -283,7 +292,12 @@ pub fn backward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
         common.name()
     );
     let target = pw.target(cx, form.dest(args)?, common, true)?;
-    let (grad, x) = (pw.expanded(0)?, pw.expanded(1)?);
+    let (first, second) = (pw.expanded(0)?, pw.expanded(1)?);
+    let (grad, x) = if self_first {
+        (second, first)
+    } else {
+        (first, second)
+    };
     target.run(cx, "activation_backward", |k, out| {
         k.activation_backward(op, &grad, &x, x_is_result, common, out)
     })

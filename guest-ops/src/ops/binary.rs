@@ -301,13 +301,14 @@ fn trivial_power(op: BinaryOp, base: Value, exp: Value) -> Option<bool> {
 /// `threshold_backward(grad_output, self, threshold)` and its `grad_input=` form.
 pub fn threshold_backward(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
+    // PyTorch's iterator takes `self` before `grad`, so `self`'s layout leads the result's.
     let pw = Pointwise::new(vec![
-        Value::Tensor(args.tensor(0)?),
         Value::Tensor(args.tensor(1)?),
+        Value::Tensor(args.tensor(0)?),
     ])?;
     let threshold = args.scalar(2)?;
     let target = pw.target(cx, form.dest(args)?, pw.common_dtype(), true)?;
-    let (grad, x) = (pw.expanded(0)?, pw.expanded(1)?);
+    let (x, grad) = (pw.expanded(0)?, pw.expanded(1)?);
     target.run(cx, "threshold_backward", |k, out| {
         k.threshold_backward(&grad, &x, threshold, out)
     })

@@ -73,6 +73,17 @@ impl<'a> Pointwise<'a> {
 
     /// The output in `dest` for a result of `dtype`. With `safe_cast`, results that cannot be
     /// cast to an `out=`/in-place dtype are errors (`enforce_safe_casting_to_output`).
+    /// A new output of the broadcast shape laid out as `strides`, for kernels that write
+    /// into an `empty_like` of one input rather than what the iterator would allocate.
+    pub fn fresh(&self, cx: &mut Ctx, strides: Vec<i64>, dtype: ScalarType) -> Result<Target> {
+        let out = cx.empty(&self.shape, strides, dtype)?;
+        Ok(Target {
+            output: Output::Tensor(out.clone()),
+            out,
+            cast_to: None,
+        })
+    }
+
     pub fn target(
         &self,
         cx: &mut Ctx,
@@ -81,15 +92,7 @@ impl<'a> Pointwise<'a> {
         safe_cast: bool,
     ) -> Result<Target> {
         let (index, given, in_place) = match dest {
-            Dest::New => {
-                let out = cx.empty(&self.shape, self.strides()?, dtype)?;
-                let output = Output::Tensor(out.clone());
-                return Ok(Target {
-                    out,
-                    cast_to: None,
-                    output,
-                });
-            }
+            Dest::New => return self.fresh(cx, self.strides()?, dtype),
             Dest::InPlace(i, t) => (i, t, true),
             Dest::Out(i, t) => (i, t, false),
         };

@@ -125,30 +125,6 @@ pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     Ok(vec![outputs])
 }
 
-/// `t` (1-d) as the `[n, 1]` column or, with `row`, the `[1, n]` row it is.
-fn as_matrix(t: &TensorMeta, row: bool) -> TensorMeta {
-    let (n, stride) = (t.sizes[0], t.strides[0]);
-    let (sizes, strides) = if row {
-        (vec![1, n], vec![n.max(1) * stride, stride])
-    } else {
-        (vec![n, 1], vec![stride, 1])
-    };
-    TensorMeta {
-        sizes,
-        strides,
-        ..t.clone()
-    }
-}
-
-/// The `[n]` vector `out` (contiguous, from `output`) as its `[n, 1]` column.
-fn column_of(out: &TensorMeta) -> TensorMeta {
-    TensorMeta {
-        sizes: vec![out.sizes[0], 1],
-        strides: vec![1, 1],
-        ..out.clone()
-    }
-}
-
 /// `addmv(self, mat, vec, *, beta=1, alpha=1)`, `addmv.out` and `addmv_`; with `plain`,
 /// `mv(self, vec)` and `mv.out`, which are `addmv` with beta 0.
 pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
@@ -189,20 +165,9 @@ pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
     }
     check_not_bool(vec.dtype, "addmv_impl_cpu")?;
     let (out, outputs) = output(cx, form.dest(args)?, &[n], vec.dtype)?;
-    let bias = bias
-        .map(|b| expand(b, &[n]).map(|b| as_matrix(&b, false)))
-        .transpose()?;
-    let column = column_of(&out);
-    cx.k.matmul(
-        mat,
-        &as_matrix(vec, false),
-        bias.as_ref(),
-        beta,
-        alpha,
-        &column,
-    )
-    .map_err(failed("matmul"))?;
-    Ok(vec![outputs])
+    let mut inputs = vec![mat.clone(), vec.clone()];
+    inputs.extend(bias.map(|b| expand(b, &[n])).transpose()?);
+    library::run(cx, LibraryOp::Addmv((beta, alpha)), &inputs, out, outputs)
 }
 
 /// `dot(self, tensor)` and `dot.out`: a 0-dim product of two vectors.
@@ -469,14 +434,14 @@ mod tests {
     }
 
     #[test]
-    fn vector_products_lower_to_matmul_views() {
+    fn vector_products_lower_to_the_cpus_kernels() {
         let (m, v) = (f32s(&[2, 3], 1), f32s(&[3], 2));
         let (res, fake) = run("mv", "", vec![arg(&m), arg(&v)]);
         assert_eq!(
             geometry(&meta(&res.unwrap(), 0)),
             (vec![2], vec![1], 0, ScalarType::Float32)
         );
-        assert_eq!(fake.kernels(), vec!["matmul"]);
+        assert_eq!(fake.kernels(), vec!["library"]);
         let (res, _) = run("dot", "", vec![arg(&v), arg(&v)]);
         assert!(meta(&res.unwrap(), 0).sizes.is_empty());
         let err = run("dot", "", vec![arg(&v), arg(&f32s(&[4], 3))])

@@ -247,6 +247,12 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::Dot(false) => input(inputs, 0)?.f_dot(input(inputs, 1)?),
         LibraryOp::Dot(true) => input(inputs, 0)?.f_vdot(input(inputs, 1)?),
         LibraryOp::Trace => input(inputs, 0)?.f_trace(),
+        LibraryOp::Addmv((beta, alpha)) => super::numbers::addmv(
+            [input(inputs, 0)?, input(inputs, 1)?],
+            inputs.get(2),
+            beta,
+            alpha,
+        ),
         LibraryOp::UnfoldBackward((sizes, dim, size, step)) => {
             Tensor::f_unfold_backward(input(inputs, 0)?, sizes.as_slice(), *dim, *size, *step)
         }

@@ -86,6 +86,17 @@ extern "C" {
         capacity: usize,
     ) -> c_int;
 
+    fn trh_addmv(
+        bias: *const C_tensor,
+        mat: *const C_tensor,
+        vec: *const C_tensor,
+        beta: *const Number,
+        alpha: *const Number,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
     fn trh_index_add(
         x: *const C_tensor,
         dim: i64,
@@ -196,6 +207,33 @@ pub fn addmm(
                 &beta,
                 &alpha,
                 batched,
+                out,
+                error,
+                capacity,
+            )
+        }
+    })
+}
+
+/// `addmv(bias, mat, vec, beta, alpha)`, or `mv(mat, vec)` without a bias: the CPU's gemv,
+/// whose sums a one-column matrix product does not repeat for complex (or half) tensors.
+pub fn addmv(
+    [mat, vec]: [&Tensor; 2],
+    bias: Option<&Tensor>,
+    beta: &Scalar,
+    alpha: &Scalar,
+) -> Result<Tensor, TchError> {
+    let (beta, alpha) = (Number::from(beta), Number::from(alpha));
+    let bias = bias.map_or(std::ptr::null(), Tensor::as_ptr);
+    one(|out, error, capacity| {
+        // SAFETY: the tensors and both numbers live for the call; a null bias means none.
+        unsafe {
+            trh_addmv(
+                bias,
+                mat.as_ptr(),
+                vec.as_ptr(),
+                &beta,
+                &alpha,
                 out,
                 error,
                 capacity,
