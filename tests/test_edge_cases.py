@@ -740,3 +740,23 @@ def test_relu_backward_of_pooled_channels_last_features_keeps_the_cpus_layout_an
     got, want = grads("remote"), grads("cpu")
     assert got.stride() == want.stride()
     torch.testing.assert_close(got.cpu(), want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("spatial", [False, True])
+def test_weighted_nll_loss_total_weight_and_gradient_are_the_cpus_to_the_bit(reduction, spatial):
+    # The backward divides by the forward's total weight, which libtorch sums in blocks.
+    torch.manual_seed(0)
+    shape, target_shape = ((4, 5, 3, 3), (4, 3, 3)) if spatial else ((100, 5), (100,))
+    x, t, w = torch.randn(shape), torch.randint(0, 5, target_shape), torch.rand(5) + 0.1
+    r = 1 if reduction == "mean" else 2
+    forward = torch.ops.aten.nll_loss2d_forward if spatial else torch.ops.aten.nll_loss_forward
+
+    def run(device):
+        a = x.to(device).requires_grad_()
+        total = forward(a, t.to(device), w.to(device), r, -100)[1]
+        F.nll_loss(a, t.to(device), w.to(device), reduction=reduction).backward()
+        return total, a.grad
+
+    for got, want in zip(run("remote"), run("cpu"), strict=True):
+        torch.testing.assert_close(got.cpu(), want.detach(), rtol=0, atol=0)

@@ -126,3 +126,19 @@ extern "C" int trh_log_sigmoid_buffer(const at::Tensor* input, at::Tensor** out,
   return guarded([&] { *out = new at::Tensor(std::get<1>(at::log_sigmoid_forward(*input))); },
                  error, capacity);
 }
+
+// `nll_loss_forward` (or `nll_loss2d_forward` where `spatial`): the loss and the total weight
+// its backward divides by, which tch's `nll_loss` does not return.
+extern "C" int trh_nll_loss_forward(const at::Tensor* input, const at::Tensor* target,
+                                    const at::Tensor* weight, int64_t reduction,
+                                    int64_t ignore_index, bool spatial, at::Tensor** out,
+                                    char* error, size_t capacity) {
+  return guarded(
+      [&] {
+        const auto w = optional(weight);
+        hand_over(spatial ? at::nll_loss2d_forward(*input, *target, w, reduction, ignore_index)
+                          : at::nll_loss_forward(*input, *target, w, reduction, ignore_index),
+                  out);
+      },
+      error, capacity);
+}

@@ -1074,37 +1074,17 @@ impl KernelsHost for TchKernels {
         self.launch(move |kernels| {
             let (x, target) = (kernels.view(&x)?, kernels.view(&target)?);
             let weight = weight.as_ref().map(|w| kernels.view(w)).transpose()?;
-            let red = reduction(reduction_code)?;
-            let w = weight.as_ref();
-            let loss = if x.dim() == 4 {
-                x.f_nll_loss2d(&target, w, red, ignore_index)
-            } else {
-                x.f_nll_loss(&target, w, red, ignore_index)
-            };
-            let loss = loss.map_err(err)?;
+            let spatial = x.dim() == 4;
+            let (loss, total) = aten::nll_loss_forward(
+                &x,
+                &target,
+                weight.as_ref(),
+                reduction_code,
+                ignore_index,
+                spatial,
+            )
+            .map_err(err)?;
             kernels.write(&out, loss)?;
-            // Spatial targets count like a flat list of targets.
-            let target = target.f_flatten(0, -1).map_err(err)?;
-            let kept = target.f_ne(ignore_index).map_err(err)?;
-            let per_target = match &weight {
-                // An ignored target may lie past the classes (255 in segmentation): it
-                // picks class 0, whose weight `kept` then drops.
-                Some(w) => target
-                    .f_mul(&kept)
-                    .and_then(|t| t.f_clamp_min(0))
-                    .and_then(|index| w.f_index_select(0, &index))
-                    .map_err(err)?,
-                None => kept.f_to_kind(x.kind()).map_err(err)?,
-            };
-            let mut total = per_target
-                .f_mul(&kept)
-                .and_then(|t| t.f_sum(x.kind()))
-                .map_err(err)?;
-            let total = if reduction_code == 0 {
-                total.f_zero_().map_err(err)?
-            } else {
-                total
-            };
             kernels.write(&total_weight, total)
         })
     }

@@ -1,6 +1,7 @@
 //! libtorch backwards that tch does not bind (it skips their `bool[N]` output masks), and the
-//! buffer `log_sigmoid`'s backward reads, called through `host/csrc/backward.cpp`: the very
-//! kernels PyTorch's autograd runs for these ops, with no forward recomputed.
+//! forward results their backwards read that tch does not return (`log_sigmoid`'s buffer,
+//! `nll_loss`'s total weight), called through `host/csrc/backward.cpp`: the very kernels
+//! PyTorch's autograd runs for these ops.
 
 use std::ffi::{c_char, c_int, CStr};
 use std::ptr;
@@ -92,6 +93,18 @@ extern "C" {
 
     fn trh_log_sigmoid_buffer(
         input: *const C_tensor,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
+    fn trh_nll_loss_forward(
+        input: *const C_tensor,
+        target: *const C_tensor,
+        weight: *const C_tensor,
+        reduction: i64,
+        ignore_index: i64,
+        spatial: bool,
         out: *mut *mut C_tensor,
         error: *mut c_char,
         capacity: usize,
@@ -317,4 +330,36 @@ pub fn log_sigmoid_buffer(x: &Tensor) -> Result<Tensor, TchError> {
     .try_into()
     .expect("one result");
     buffer.ok_or_else(|| TchError::Torch("log_sigmoid_forward gave no buffer".into()))
+}
+
+/// `nll_loss_forward` (`nll_loss2d_forward` where `spatial`): the loss and the total weight.
+pub fn nll_loss_forward(
+    x: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    reduction: i64,
+    ignore_index: i64,
+    spatial: bool,
+) -> Result<(Tensor, Tensor), TchError> {
+    // SAFETY: the tensors outlive the call; the shim writes two results and a NUL-terminated
+    // error.
+    let results = results::<2>(|out, error, capacity| unsafe {
+        trh_nll_loss_forward(
+            x.as_ptr(),
+            target.as_ptr(),
+            optional(weight),
+            reduction,
+            ignore_index,
+            spatial,
+            out,
+            error,
+            capacity,
+        )
+    })?;
+    match <[Option<Tensor>; 2]>::try_from(results) {
+        Ok([Some(loss), Some(total)]) => Ok((loss, total)),
+        _ => Err(TchError::Torch(
+            "nll_loss_forward gave no total weight".into(),
+        )),
+    }
 }
