@@ -69,7 +69,12 @@ fn link_libtorch(lib: &str) {
 
 /// The C++ shims in `csrc/`, against the headers next to that libtorch (`lib/../include`).
 fn compile_shims(lib: &str) {
-    let sources = ["csrc/backward.cpp", "csrc/numbers.cpp", "csrc/warnings.cpp"];
+    let sources = [
+        "csrc/backward.cpp",
+        "csrc/numbers.cpp",
+        "csrc/optim.cpp",
+        "csrc/warnings.cpp",
+    ];
     for file in sources.iter().chain(&["csrc/guarded.h"]) {
         println!("cargo:rerun-if-changed={file}");
     }

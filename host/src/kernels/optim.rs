@@ -1,11 +1,66 @@
-//! The fused optimizer steps (`library-op` `fused-adam`, `fused-sgd`, `fused-adagrad`).
-//! tch binds no `_fused_adam_` and the like, so each is composed from libtorch's ops in the
-//! order of PyTorch's fused kernel, in float32 for half-precision parameters as that
-//! kernel's opmath is.
+//! The fused optimizer steps (`library-op` `fused-adam`, `fused-sgd`, `fused-adagrad`):
+//! libtorch's own fused kernels (through `host/csrc/optim.cpp`, as tch binds none), which
+//! update the lists in place and round as PyTorch's `fused=True` does on the CPU or CUDA.
 
-use tch::{Device, Kind, TchError, Tensor};
+use std::ffi::{c_char, c_int, CStr};
+use std::ptr;
+
+use tch::{TchError, Tensor};
+use torch_sys::C_tensor;
 
 use crate::guest::{AdagradParams, AdamParams, SgdParams};
+
+extern "C" {
+    fn trh_fused_adam(
+        state: *const *const C_tensor,
+        n: usize,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+        eps: f64,
+        amsgrad: bool,
+        maximize: bool,
+        decoupled: bool,
+        grad_scale: *const C_tensor,
+        found_inf: *const C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
+    fn trh_fused_sgd(
+        state: *const *const C_tensor,
+        n: usize,
+        lr: f64,
+        weight_decay: f64,
+        momentum: f64,
+        dampening: f64,
+        nesterov: bool,
+        maximize: bool,
+        is_first_step: bool,
+        grad_scale: *const C_tensor,
+        found_inf: *const C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
+    fn trh_fused_adagrad(
+        state: *const *const C_tensor,
+        n: usize,
+        lr: f64,
+        lr_decay: f64,
+        weight_decay: f64,
+        eps: f64,
+        maximize: bool,
+        grad_scale: *const C_tensor,
+        found_inf: *const C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+}
+
+/// Room for libtorch's message; longer ones are cut.
+const ERROR_CAPACITY: usize = 1024;
 
 /// Which optional tensors follow a fused step's lists, in this order, and a float `lr`.
 struct Extras {
@@ -58,11 +113,6 @@ impl<'a> Lists<'a> {
         })
     }
 
-    /// Tensor `i` of list `k`.
-    fn get(&self, k: usize, i: usize) -> &'a Tensor {
-        &self.state[k * self.n + i]
-    }
-
     /// The first `lists` lists, which the step updates: its results.
     fn results(&self, lists: usize) -> Vec<Tensor> {
         self.state[..lists * self.n]
@@ -71,35 +121,41 @@ impl<'a> Lists<'a> {
             .collect()
     }
 
-    /// Whether `found_inf` says the gradients overflowed, so the step changes nothing.
-    fn skipped(&self) -> Result<bool, TchError> {
-        match self.found_inf {
-            Some(found) => Ok(found.f_double_value(&[])? == 1.0),
-            None => Ok(false),
+    /// Runs a shim's step on the lists (as pointers), `n`, the extras (null when absent)
+    /// and an error buffer.
+    fn step(
+        &self,
+        call: impl FnOnce(
+            *const *const C_tensor,
+            usize,
+            *const C_tensor,
+            *const C_tensor,
+            *mut c_char,
+            usize,
+        ) -> c_int,
+    ) -> Result<(), TchError> {
+        let state: Vec<*const C_tensor> = self.state.iter().map(Tensor::as_ptr).collect();
+        let extra = |t: Option<&Tensor>| t.map_or(ptr::null(), Tensor::as_ptr);
+        let mut error = [0 as c_char; ERROR_CAPACITY];
+        let failed = call(
+            state.as_ptr(),
+            self.n,
+            extra(self.grad_scale),
+            extra(self.found_inf),
+            error.as_mut_ptr(),
+            ERROR_CAPACITY,
+        );
+        if failed != 0 {
+            // SAFETY: the shim NUL-terminates what it writes into `error`.
+            let message = unsafe { CStr::from_ptr(error.as_ptr()) };
+            return Err(TchError::Torch(message.to_string_lossy().into_owned()));
         }
-    }
-
-    /// Tensor `i` of the gradients (list 1) in its opmath dtype, unscaled by `grad_scale`
-    /// (which the gradient keeps), negated to maximize, with `weight_decay` times the
-    /// parameter added.
-    fn gradient(&self, i: usize, maximize: bool, weight_decay: f64) -> Result<Tensor, TchError> {
-        let grad = self.get(1, i);
-        let mut g = opmath(grad)?;
-        if let Some(scale) = self.grad_scale {
-            g = g.f_div_(scale)?;
-            store(grad, &g)?;
-        }
-        if maximize {
-            g = g.f_neg()?;
-        }
-        if weight_decay != 0.0 {
-            g = g.f_add(&opmath(self.get(0, i))?.f_mul_scalar(weight_decay)?)?;
-        }
-        Ok(g)
+        Ok(())
     }
 }
 
-/// One Adam step over every parameter, in place; returns the updated lists but the steps.
+/// One Adam (AdamW where `decoupled`) step over every parameter, in place; returns the
+/// updated lists but the steps.
 pub fn fused_adam(inputs: &[Tensor], p: &AdamParams) -> Result<Vec<Tensor>, TchError> {
     let updated = if p.amsgrad { 5 } else { 4 };
     let extras = Extras {
@@ -108,13 +164,27 @@ pub fn fused_adam(inputs: &[Tensor], p: &AdamParams) -> Result<Vec<Tensor>, TchE
         lr: p.lr,
     };
     let lists = Lists::new(inputs, updated + 1, extras)?;
-    if lists.skipped()? {
-        return Ok(lists.results(updated));
-    }
-    let steps = step_values(&lists.state[updated * lists.n..])?;
-    for (i, &step) in steps.iter().enumerate() {
-        adam_update(&lists, i, step, p)?;
-    }
+    lists.step(|state, n, grad_scale, found_inf, error, capacity| {
+        // SAFETY: `state` holds `(updated + 1) * n` live tensors; the extras are live or null.
+        unsafe {
+            trh_fused_adam(
+                state,
+                n,
+                lists.lr,
+                p.beta1,
+                p.beta2,
+                p.weight_decay,
+                p.eps,
+                p.amsgrad,
+                p.maximize,
+                p.decoupled,
+                grad_scale,
+                found_inf,
+                error,
+                capacity,
+            )
+        }
+    })?;
     Ok(lists.results(updated))
 }
 
@@ -127,11 +197,26 @@ pub fn fused_sgd(inputs: &[Tensor], p: &SgdParams) -> Result<Vec<Tensor>, TchErr
         lr: p.lr,
     };
     let lists = Lists::new(inputs, updated, extras)?;
-    if !lists.skipped()? {
-        for i in 0..lists.n {
-            sgd_update(&lists, i, p)?;
+    lists.step(|state, n, grad_scale, found_inf, error, capacity| {
+        // SAFETY: `state` holds `updated * n` live tensors; the extras are live or null.
+        unsafe {
+            trh_fused_sgd(
+                state,
+                n,
+                lists.lr,
+                p.weight_decay,
+                p.momentum,
+                p.dampening,
+                p.nesterov,
+                p.maximize,
+                p.is_first_step,
+                grad_scale,
+                found_inf,
+                error,
+                capacity,
+            )
         }
-    }
+    })?;
     Ok(lists.results(updated))
 }
 
@@ -144,111 +229,23 @@ pub fn fused_adagrad(inputs: &[Tensor], p: &AdagradParams) -> Result<Vec<Tensor>
         lr: p.lr,
     };
     let lists = Lists::new(inputs, 4, extras)?;
-    if lists.skipped()? {
-        return Ok(lists.results(3));
-    }
-    let steps = step_values(&lists.state[3 * lists.n..])?;
-    for (i, &step) in steps.iter().enumerate() {
-        let clr = lists.lr / (1.0 + (step - 1.0) * p.lr_decay);
-        let g = lists.gradient(i, p.maximize, p.weight_decay)?;
-        let (param, sum) = (lists.get(0, i), lists.get(2, i));
-        let mut s = opmath(sum)?;
-        s = s.f_add_(&g.f_mul(&g)?)?;
-        let std = s.f_sqrt()?.f_add_scalar(p.eps)?;
-        let w = opmath(param)?.f_sub_(&g.f_mul_scalar(clr)?.f_div(&std)?)?;
-        store(param, &w)?;
-        store(sum, &s)?;
-    }
+    lists.step(|state, n, grad_scale, found_inf, error, capacity| {
+        // SAFETY: `state` holds `4 * n` live tensors; the extras are live or null.
+        unsafe {
+            trh_fused_adagrad(
+                state,
+                n,
+                lists.lr,
+                p.lr_decay,
+                p.weight_decay,
+                p.eps,
+                p.maximize,
+                grad_scale,
+                found_inf,
+                error,
+                capacity,
+            )
+        }
+    })?;
     Ok(lists.results(3))
-}
-
-/// Every parameter's step count, read in one transfer: on a GPU each read waits for the
-/// device, so one per parameter would stall the step as many times.
-fn step_values(steps: &[Tensor]) -> Result<Vec<f64>, TchError> {
-    let flat: Vec<Tensor> = steps
-        .iter()
-        .map(|s| s.f_reshape([1]))
-        .collect::<Result<_, _>>()?;
-    let all = Tensor::f_cat(&flat, 0)?
-        .f_to_kind(Kind::Double)?
-        .f_to_device(Device::Cpu)?;
-    Vec::<f64>::try_from(&all)
-}
-
-/// `t` in its opmath dtype: float32 for half precision, itself otherwise.
-fn opmath(t: &Tensor) -> Result<Tensor, TchError> {
-    match t.kind() {
-        Kind::Half | Kind::BFloat16 => t.f_to_kind(Kind::Float),
-        _ => Ok(t.shallow_clone()),
-    }
-}
-
-/// `to` given the values of `from`, its opmath copy; a tensor that is its own opmath was
-/// updated in place already.
-fn store(to: &Tensor, from: &Tensor) -> Result<(), TchError> {
-    if to.kind() != from.kind() {
-        to.shallow_clone().f_copy_(from)?;
-    }
-    Ok(())
-}
-
-/// Parameter `i`'s Adam step at `step`.
-fn adam_update(lists: &Lists, i: usize, step: f64, p: &AdamParams) -> Result<(), TchError> {
-    let [param, exp_avg, exp_avg_sq] = [0, 2, 3].map(|k| lists.get(k, i));
-    let bias_correction1 = 1.0 - p.beta1.powf(step);
-    let bias_correction2_sqrt = (1.0 - p.beta2.powf(step)).sqrt();
-    let mut w = opmath(param)?;
-    if p.decoupled && p.weight_decay != 0.0 {
-        w = w.f_mul_scalar_(1.0 - lists.lr * p.weight_decay)?;
-    }
-    let decay = if p.decoupled { 0.0 } else { p.weight_decay };
-    let g = lists.gradient(i, p.maximize, decay)?;
-    let (mut m, mut v) = (opmath(exp_avg)?, opmath(exp_avg_sq)?);
-    m = m.f_lerp_(&g, 1.0 - p.beta1)?;
-    v = v
-        .f_mul_scalar_(p.beta2)?
-        .f_add_(&g.f_mul_scalar(1.0 - p.beta2)?.f_mul(&g)?)?;
-    let second = match p.amsgrad.then(|| lists.get(4, i)) {
-        Some(max_sq) => {
-            let mut top = opmath(max_sq)?;
-            top.f_copy_(&top.f_maximum(&v)?)?;
-            store(max_sq, &top)?;
-            top
-        }
-        None => v.shallow_clone(),
-    };
-    let denom = second
-        .f_sqrt()?
-        .f_div_scalar(bias_correction2_sqrt)?
-        .f_add_scalar(p.eps)?;
-    w = w.f_sub_(&m.f_mul_scalar(lists.lr / bias_correction1)?.f_div(&denom)?)?;
-    for (to, from) in [(param, &w), (exp_avg, &m), (exp_avg_sq, &v)] {
-        store(to, from)?;
-    }
-    Ok(())
-}
-
-/// Parameter `i`'s SGD step; the momentum buffer (list 2) starts as the gradient.
-fn sgd_update(lists: &Lists, i: usize, p: &SgdParams) -> Result<(), TchError> {
-    let mut g = lists.gradient(i, p.maximize, p.weight_decay)?;
-    if p.momentum != 0.0 {
-        let buffer = lists.get(2, i);
-        let mut b = opmath(buffer)?;
-        if p.is_first_step {
-            b.f_copy_(&g)?;
-        } else {
-            b = b
-                .f_mul_scalar_(p.momentum)?
-                .f_add_(&g.f_mul_scalar(1.0 - p.dampening)?)?;
-        }
-        store(buffer, &b)?;
-        g = if p.nesterov {
-            g.f_add(&b.f_mul_scalar(p.momentum)?)?
-        } else {
-            b
-        };
-    }
-    let param = lists.get(0, i);
-    let w = opmath(param)?.f_sub_(&g.f_mul_scalar(lists.lr)?)?;
-    store(param, &w)
 }
