@@ -596,7 +596,6 @@ bool copy_into_math_view(const std::string& name, const std::vector<c10::IValue>
   return true;
 }
 
-// Resolves the math bits of the remote tensors `op` only reads.
 // `index_put_` writes a one-element CPU value through one boolean mask on the device as
 // `masked_fill_` with its `item()`, whatever its dtype (`canDispatchToMaskedFill`): such a value
 // goes to the guest as a number, like a Python one, rather than as an upload of its dtype.
@@ -617,6 +616,7 @@ void mask_value_as_number(const std::string& name, std::vector<c10::IValue>& inp
   inputs[2] = number;
 }
 
+// Resolves the math bits of the remote tensors `op` only reads.
 void resolve_read_inputs(const std::vector<c10::Argument>& arguments, std::vector<c10::IValue>& inputs) {
   for (size_t i = 0; i < arguments.size(); ++i) {
     if (arguments[i].alias_info() || !inputs[i].isTensor()) continue;

@@ -7,6 +7,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use torch_remote_host::guest::{op_name, Arg, Output, Scalar, ScalarType, TensorMeta};
+use torch_remote_host::protocol::HostStats;
 
 use crate::core::{self, CoreError, Dispatched};
 use crate::session;
@@ -682,16 +683,8 @@ pub unsafe extern "C" fn tr_memory(
     current: *mut u64,
     peak: *mut u64,
 ) -> *const c_char {
-    let device = usize::try_from(device).unwrap_or(usize::MAX);
-    on_core("reading memory figures", |core| {
-        let stats = core.host_stats(device).map_err(|e| e.to_string())?;
-        // SAFETY: the caller guarantees both are writable.
-        unsafe {
-            *current = stats.bytes;
-            *peak = stats.peak_bytes;
-        }
-        Ok(())
-    })
+    // SAFETY: the caller guarantees both are writable.
+    unsafe { host_figures(device, [current, peak], |s| [s.bytes, s.peak_bytes]) }
 }
 
 /// Writes the free and total bytes of remote device `device`'s host device. Returns null
@@ -705,13 +698,25 @@ pub unsafe extern "C" fn tr_memory_info(
     free: *mut u64,
     total: *mut u64,
 ) -> *const c_char {
+    // SAFETY: the caller guarantees both are writable.
+    unsafe { host_figures(device, [free, total], |s| [s.free_memory, s.total_memory]) }
+}
+
+/// Writes the two figures `pick` takes from remote device `device`'s host stats into `to`.
+///
+/// # Safety
+/// Both pointers of `to` are writable.
+unsafe fn host_figures(
+    device: i32,
+    to: [*mut u64; 2],
+    pick: fn(&HostStats) -> [u64; 2],
+) -> *const c_char {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
     on_core("reading memory figures", |core| {
         let stats = core.host_stats(device).map_err(|e| e.to_string())?;
-        // SAFETY: the caller guarantees both are writable.
-        unsafe {
-            *free = stats.free_memory;
-            *total = stats.total_memory;
+        for (to, value) in to.into_iter().zip(pick(&stats)) {
+            // SAFETY: the caller guarantees both are writable.
+            unsafe { *to = value };
         }
         Ok(())
     })
