@@ -321,8 +321,13 @@ pub fn native_group_norm_backward(
     })
 }
 
-/// The buffer `log_sigmoid_forward` saves for `x`, which `log_sigmoid_backward` reads.
+/// The buffer `log_sigmoid_forward` saves for `x`, which the CPU's `log_sigmoid_backward`
+/// reads. CUDA's forward saves none (its backward recomputes), so on a GPU the buffer is
+/// `exp(-|x|)` as the CPU's kernel defines it.
 pub fn log_sigmoid_buffer(x: &Tensor) -> Result<Tensor, TchError> {
+    if x.device() != tch::Device::Cpu {
+        return x.f_abs()?.f_neg()?.f_exp();
+    }
     // SAFETY: `x` outlives the call; the shim writes one result and a NUL-terminated error.
     let [buffer] = results::<1>(|out, error, capacity| unsafe {
         trh_log_sigmoid_buffer(x.as_ptr(), out, error, capacity)
