@@ -70,6 +70,7 @@ fn link_libtorch(lib: &str) {
 /// The C++ shims in `csrc/`, against the headers next to that libtorch (`lib/../include`).
 fn compile_shims(lib: &str) {
     let sources = [
+        "csrc/allocator.cpp",
         "csrc/backward.cpp",
         "csrc/numbers.cpp",
         "csrc/optim.cpp",

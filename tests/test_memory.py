@@ -35,3 +35,19 @@ def test_memory_freed_within_a_batch_comes_back_in_program_order():
     for _ in range(40):
         want = want * 1.0001
     torch.testing.assert_close(y.cpu(), want, rtol=0, atol=0)
+
+
+def test_memory_the_host_keeps_for_reuse_holds_each_new_tensors_values():
+    # A CPU host keeps freed blocks of 1 MiB or more and hands them to the next storage of
+    # that size: uploads and results written there must read back as themselves.
+    n = 1 << 20
+    for i in range(6):
+        cpu = torch.randn(n)
+        uploaded = cpu.to("remote")
+        doubled = uploaded * 2
+        torch.testing.assert_close(uploaded.cpu(), cpu, rtol=0, atol=0)
+        torch.testing.assert_close(doubled.cpu(), cpu * 2, rtol=0, atol=0)
+        if i == 3:
+            del uploaded, doubled
+            torch.remote.empty_cache()
+    assert torch.empty(n, device="remote").fill_(i).cpu().eq(i).all()

@@ -80,9 +80,14 @@ fn cpu() -> DeviceInfo {
     let model = field(&cpuinfo, "model name").map(str::to_string);
     DeviceInfo {
         name: model.unwrap_or_else(|| "CPU".into()),
-        total_memory: meminfo_bytes("MemTotal"),
+        total_memory: total_ram(),
         capability: (0, 0),
     }
+}
+
+/// The machine's RAM, in bytes (0 where `/proc` cannot say).
+pub fn total_ram() -> u64 {
+    meminfo_bytes("MemTotal")
 }
 
 /// `/proc/meminfo`'s `key`, in bytes (0 where there is none).

@@ -12,6 +12,8 @@ pub mod hardware;
 #[cfg(feature = "server")]
 pub mod kernels;
 #[cfg(feature = "server")]
+pub mod memory;
+#[cfg(feature = "server")]
 pub mod payload;
 #[cfg(feature = "server")]
 pub mod server;

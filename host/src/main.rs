@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use tch::Device;
+use torch_remote_host::memory;
 use torch_remote_host::server::{serve, ServerConfig};
 
 #[derive(Parser, Debug)]
@@ -35,6 +36,9 @@ struct Cli {
     /// Seconds a session waits for its client to reconnect.
     #[arg(long, default_value_t = 30)]
     resume_grace: u64,
+    /// Bytes of freed CPU tensor memory kept for reuse (0: none); an eighth of RAM if unset.
+    #[arg(long, env = "TORCH_REMOTE_CPU_CACHE_BYTES")]
+    cpu_cache_bytes: Option<u64>,
 }
 
 fn parse_device(spec: &str) -> anyhow::Result<Device> {
@@ -84,6 +88,10 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    memory::cache_cpu_blocks(
+        cli.cpu_cache_bytes
+            .unwrap_or_else(memory::default_cpu_cache_budget),
+    );
     if cli.exit_on_stdin_close {
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());

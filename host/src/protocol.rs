@@ -12,7 +12,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::guest::{Arg, ScalarType, SizeQuery, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Largest header accepted: op batches are bounded by the client's flush size.
 pub const MAX_HEADER_BYTES: u32 = 64 << 20;
@@ -72,6 +72,8 @@ pub enum ClientMessage {
     Generator { id: u64 },
     /// Starts the peak of live bytes again from the bytes live now.
     ResetPeak,
+    /// Frees the memory the host process keeps for reuse (`torch.remote.empty_cache`).
+    EmptyCache,
     /// Asks for the bytes of a tensor, densely packed in its dtype; answered by `Data`.
     Download { tensor: TensorMeta },
     /// Asks for a size that depends on a tensor's values (a data-dependent op's output);

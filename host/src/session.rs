@@ -15,6 +15,7 @@ use crate::hardware;
 use crate::kernels::plan::{Plan, Step};
 use crate::kernels::TchKernels;
 use crate::memo::op_key;
+use crate::memory;
 use crate::payload::Payload;
 use crate::protocol::{ClientMessage, HostMessage, HostStats, Op};
 use crate::storage::Storages;
@@ -107,6 +108,10 @@ impl Session {
             }
             ClientMessage::ResetPeak => {
                 self.storages().reset_peak();
+                None
+            }
+            ClientMessage::EmptyCache => {
+                memory::empty_cpu_cache();
                 None
             }
             ClientMessage::Download { tensor } => Some(self.download(&tensor)),

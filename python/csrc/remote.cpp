@@ -77,6 +77,7 @@ const char* tr_synchronize(int32_t device);
 const char* tr_memory(int32_t device, uint64_t* current, uint64_t* peak);
 const char* tr_memory_info(int32_t device, uint64_t* free, uint64_t* total);
 const char* tr_reset_peak(int32_t device);
+const char* tr_empty_cache(int32_t device);
 }
 
 namespace torch_remote {
@@ -136,8 +137,9 @@ struct RemoteAllocator final : c10::DeviceAllocator {
     TORCH_CHECK(false, "remote storages cannot be copied through raw pointers; use Tensor.copy_");
   }
   bool initialized() override { return true; }
-  // A host frees a storage's memory as soon as PyTorch releases it: nothing is cached.
-  void emptyCache(c10::MempoolId_t) override {}
+  // The host frees a storage's memory when PyTorch releases it, but keeps large CPU blocks
+  // for reuse, for all its clients.
+  void emptyCache(c10::MempoolId_t) override { check(tr_empty_cache(g_current_device.load())); }
   // A device runs its ops in order, so a storage is never reused while an op reads it.
   void recordStream(const c10::DataPtr&, c10::Stream) override {}
   c10::CachingDeviceAllocator::DeviceStats getDeviceStats(c10::DeviceIndex device) override {

@@ -626,6 +626,12 @@ impl Core {
         Ok(stats?.rng)
     }
 
+    /// Has `remote:{device}`'s host free the memory it keeps for reuse.
+    pub fn empty_cache(&mut self, device: usize) -> Result<()> {
+        self.check_device("empty_cache", device)?;
+        self.send_in_order(device, ClientMessage::EmptyCache, &[])
+    }
+
     pub fn reset_peak(&mut self, device: usize) -> Result<()> {
         self.check_device("reset_peak_memory_stats", device)?;
         self.send_in_order(device, ClientMessage::ResetPeak, &[])

@@ -732,6 +732,16 @@ pub extern "C" fn tr_reset_peak(device: i32) -> *const c_char {
     })
 }
 
+/// Has remote device `device`'s host free the memory it keeps for reuse. Returns null or an
+/// error.
+#[no_mangle]
+pub extern "C" fn tr_empty_cache(device: i32) -> *const c_char {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
+    on_core("emptying the cache", |core| {
+        core.empty_cache(device).map_err(|e| e.to_string())
+    })
+}
+
 /// Copies dense CPU data into the remote tensor `dst`: a result (freed with `tr_result_free`)
 /// whose error or warnings (a complex source into a real `dst`) the caller raises.
 ///

@@ -137,6 +137,11 @@ fn set_rng_state(py: Python<'_>, device: usize, seed: u64, offset: u64) -> PyRes
 }
 
 #[pyfunction]
+fn empty_cache(py: Python<'_>, device: usize) -> PyResult<()> {
+    with_core(py, |core| core.empty_cache(device))
+}
+
+#[pyfunction]
 fn reset_peak_memory(py: Python<'_>, device: usize) -> PyResult<()> {
     with_core(py, |core| core.reset_peak(device))
 }
@@ -227,6 +232,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(set_rng_state, m)?)?;
     m.add_function(wrap_pyfunction!(reset_peak_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(host_stats, m)?)?;
     m.add_function(wrap_pyfunction!(client_stats, m)?)?;
     m.add_function(wrap_pyfunction!(time_inference, m)?)?;

@@ -215,7 +215,8 @@ def max_memory_allocated(device: Any = None) -> int:
 
 
 def memory_reserved(device: Any = None) -> int:
-    """The same as ``memory_allocated``: a host keeps no memory for storages that are gone."""
+    """The same as ``memory_allocated``: what the host process keeps for reuse (see
+    ``empty_cache``) is shared by all its clients, so no one client's."""
     return memory_allocated(device)
 
 
@@ -228,7 +229,9 @@ def reset_peak_memory_stats(device: Any = None) -> None:
 
 
 def empty_cache() -> None:
-    """Nothing to do: a host frees a storage's memory as soon as PyTorch releases it."""
+    """Has the current device's host free the memory of released storages that it keeps for
+    reuse (a CPU host keeps large blocks, up to ``--cpu-cache-bytes``)."""
+    _native.empty_cache(_index(None))
 
 
 def memory_stats(device: Any = None) -> dict[str, Any]:
