@@ -153,7 +153,8 @@ impl Session {
                 }
             }),
         };
-        self.storages().end_op();
+        let ended = self.storages().end_op();
+        let outcome = outcome.and(ended.map_err(|e| format!("{}.{}: {e}", op.name, op.overload)));
         self.record_for(&op.storages, outcome);
     }
 

@@ -1,7 +1,7 @@
 //! The storages of one session: flat byte tensors on the compute device, keyed by the
 //! client's ids, and the bounds-checked strided views that kernels read and write.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 
 use tch::{Device, Kind, Tensor};
@@ -59,25 +59,45 @@ pub fn extent_bytes(meta: &TensorMeta) -> Result<u64, String> {
         .ok_or_else(bad)
 }
 
-/// The memory of one storage, kept alive by the tensor that owns it.
+/// The memory of one storage, kept alive by the tensor that owns it. A storage an op creates
+/// gets its memory when a kernel first views it: most become their kernel's result instead
+/// ([`Storages::adopt`]), and an allocation they would not use costs as much as a tiny op.
 struct Stored {
-    _owner: Tensor,
-    base: usize,
+    owner: OnceCell<Tensor>,
     nbytes: u64,
 }
 
 impl Stored {
     fn new(owner: Tensor, nbytes: u64) -> Self {
-        let base = owner.data_ptr() as usize;
         Self {
-            _owner: owner,
-            base,
+            owner: OnceCell::from(owner),
             nbytes,
         }
     }
 
+    fn pending(nbytes: u64) -> Self {
+        Self {
+            owner: OnceCell::new(),
+            nbytes,
+        }
+    }
+
+    /// The start of the storage's memory, allocated on `device` now if it has none yet.
+    fn base(&self, device: Device) -> Result<usize, String> {
+        if let Some(owner) = self.owner.get() {
+            return Ok(owner.data_ptr() as usize);
+        }
+        let nbytes = self.nbytes;
+        let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, device))
+            .map_err(|e| format!("cannot allocate {nbytes} bytes on {device:?}: {e}"))?;
+        Ok(self.owner.get_or_init(|| bytes).data_ptr() as usize)
+    }
+
+    /// Its memory, if it has any yet (none overlaps what it does not have).
     fn span(&self) -> Span {
-        (self.base, self.nbytes)
+        self.owner
+            .get()
+            .map_or((0, 0), |owner| (owner.data_ptr() as usize, self.nbytes))
     }
 }
 
@@ -131,10 +151,23 @@ impl Storages {
         self.scope.touched.get_mut().clear();
     }
 
-    pub fn end_op(&mut self) {
+    /// Ends the op: what it created and left unwritten gets its memory now, so that a
+    /// storage too large to hold fails at the op that made it, as it would on the CPU.
+    pub fn end_op(&mut self) -> Result<(), String> {
         self.scope.active = false;
-        self.scope.created.clear();
         self.scope.touched.get_mut().clear();
+        let mut outcome = Ok(());
+        for id in std::mem::take(&mut self.scope.created) {
+            let Some(stored) = self.map.get(&id) else {
+                continue;
+            };
+            if let Err(e) = stored.base(self.device) {
+                self.bytes -= stored.nbytes;
+                self.map.remove(&id);
+                outcome = outcome.and(Err(e));
+            }
+        }
+        outcome
     }
 
     pub fn device(&self) -> Device {
@@ -168,15 +201,16 @@ impl Storages {
         }
     }
 
-    /// A new uninitialised storage.
+    /// A new uninitialised storage; one an op creates gets its memory when first viewed.
     pub fn alloc(&mut self, id: u64, nbytes: u64) -> Result<(), String> {
         let id = self.resolve(id);
-        let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, self.device))
-            .map_err(|e| format!("cannot allocate {nbytes} bytes on {:?}: {e}", self.device))?;
-        self.insert(id, bytes)?;
-        if self.scope.active {
-            self.scope.created.push(id);
+        if !self.scope.active {
+            let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, self.device))
+                .map_err(|e| format!("cannot allocate {nbytes} bytes on {:?}: {e}", self.device))?;
+            return self.insert(id, Stored::new(bytes, nbytes));
         }
+        self.insert(id, Stored::pending(nbytes))?;
+        self.scope.created.push(id);
         Ok(())
     }
 
@@ -238,17 +272,17 @@ impl Storages {
     /// A new storage holding `data`.
     pub fn upload(&mut self, id: u64, data: Payload) -> Result<(), String> {
         let bytes = data.into_tensor()?.f_to_device(self.device).map_err(err)?;
-        self.insert(id, bytes)
+        let nbytes = bytes.numel() as u64;
+        self.insert(id, Stored::new(bytes, nbytes))
     }
 
-    fn insert(&mut self, id: u64, bytes: Tensor) -> Result<(), String> {
+    fn insert(&mut self, id: u64, stored: Stored) -> Result<(), String> {
         if self.map.contains_key(&id) {
             return Err(format!("storage {id} already exists"));
         }
-        let nbytes = bytes.numel() as u64;
-        self.bytes += nbytes;
+        self.bytes += stored.nbytes;
         self.peak = self.peak.max(self.bytes);
-        self.map.insert(id, Stored::new(bytes, nbytes));
+        self.map.insert(id, stored);
         Ok(())
     }
 
@@ -279,11 +313,11 @@ impl Storages {
                 "view {meta:?} needs {extent} bytes but its storage has {have}"
             ));
         }
+        let base = storage.base(self.device)? as *const u8;
         if self.scope.active {
             self.scope.touched.borrow_mut().push(storage.span());
         }
         let offset = meta.storage_offset as u64 * itemsize(meta.dtype);
-        let base = storage.base as *const u8;
         // SAFETY: the view lies inside the storage (checked above), and the storage's memory
         // outlives every kernel call: the session owns it until a later `Free`, and `adopt`
         // replaces no memory that a view was taken of in the op running.
@@ -401,7 +435,37 @@ mod tests {
             !storages.adopt(&meta(&[6], &[1], 0, 4), &result),
             "storage 3 holds it"
         );
-        storages.end_op();
+        storages.end_op().unwrap();
+    }
+
+    #[test]
+    fn an_ops_storages_get_memory_when_viewed_or_at_its_end() {
+        let mut storages = Storages::new(Device::Cpu);
+        storages.begin_op();
+        storages.alloc(1, 24).unwrap();
+        storages.alloc(2, 24).unwrap();
+        storages.alloc(3, 1 << 62).unwrap();
+        assert_eq!(
+            storages.map[&1].span(),
+            (0, 0),
+            "no memory before a kernel needs it"
+        );
+        let result = Tensor::ones([6], FLOAT);
+        assert!(storages.adopt(&meta(&[6], &[1], 0, 1), &result));
+        assert_eq!(storages.map[&1].span().0, result.data_ptr() as usize);
+        let error = storages.end_op().unwrap_err();
+        assert!(error.contains("cannot allocate"), "{error}");
+        assert_ne!(
+            storages.map[&2].span(),
+            (0, 0),
+            "the unwritten one got memory"
+        );
+        assert_eq!(values(&storages, &meta(&[6], &[1], 0, 1)), vec![1.0; 6]);
+        assert_eq!(
+            storages.usage(),
+            (2, 48),
+            "the one it could not hold is gone"
+        );
     }
 
     #[test]

@@ -22,10 +22,18 @@ fn freed_blocks_are_reused_within_the_budget_and_emptied() {
     let _ = first.fill_(7);
     let address = first.data_ptr();
     drop(first);
-    assert_eq!(cpu_cache_bytes(), 4 << 20, "3 MiB is kept as its 2 MiB-rounded block");
+    assert_eq!(
+        cpu_cache_bytes(),
+        4 << 20,
+        "3 MiB is kept as its 2 MiB-rounded block"
+    );
 
     let mut again = bytes(3 * MIB + 1);
-    assert_eq!(again.data_ptr(), address, "a block of the same rounded size is reused");
+    assert_eq!(
+        again.data_ptr(),
+        address,
+        "a block of the same rounded size is reused"
+    );
     assert_eq!(cpu_cache_bytes(), 0);
     let _ = again.fill_(1);
     assert_eq!(again.sum(Kind::Int64).int64_value(&[]), 3 * MIB + 1);
