@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 namespace {
 
@@ -20,11 +21,6 @@ namespace {
 constexpr size_t kCachedFrom = size_t{1} << 20;
 // Sizes are rounded up to this, so that blocks of nearly the same size are reused.
 constexpr size_t kGranule = size_t{2} << 20;
-
-struct Block {
-  void* ptr;
-  size_t size;
-};
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
@@ -38,8 +34,15 @@ class CachingCpuAllocator final : public c10::Allocator {
     if (ptr == nullptr) {
       ptr = fresh(size);
     }
-    return {ptr, new Block{ptr, size}, &release, c10::Device(c10::DeviceType::CPU)};
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_.emplace(ptr, size);
+    }
+    return {ptr, ptr, &release, c10::Device(c10::DeviceType::CPU)};
   }
+
+  // libtorch's own buffers (`raw_allocate`) come back through this, small ones included.
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
   void copy_data(void* dest, const void* src, size_t count) const override {
     default_copy_data(dest, src, count);
@@ -62,7 +65,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
-  static void release(void* context);
+  static void release(void* ptr);
 
   void* take(size_t size) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -86,19 +89,28 @@ class CachingCpuAllocator final : public c10::Allocator {
     }
   }
 
-  void give_back(Block* block) {
+  // Keeps `ptr` if it is a large block within the budget; frees it otherwise.
+  void give_back(void* ptr) {
+    bool large = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (cached_ + block->size <= budget_) {
-        free_.emplace(block->size, block->ptr);
-        cached_ += block->size;
-        block->ptr = nullptr;
+      auto found = live_.find(ptr);
+      if (found != live_.end()) {
+        large = true;
+        size_t size = found->second;
+        live_.erase(found);
+        if (cached_ + size <= budget_) {
+          free_.emplace(size, ptr);
+          cached_ += size;
+          return;
+        }
       }
     }
-    if (block->ptr != nullptr) {
-      c10::free_cpu(block->ptr);
+    if (large) {
+      c10::free_cpu(ptr);
+    } else {
+      c10::GetDefaultCPUAllocator()->raw_deleter()(ptr);
     }
-    delete block;
   }
 
   void trim_locked(size_t keep) {
@@ -111,6 +123,8 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   std::mutex mutex_;
+  // Large blocks in use, by address, with their rounded sizes.
+  std::unordered_map<void*, size_t> live_;
   std::multimap<size_t, void*> free_;
   size_t cached_ = 0;
   size_t budget_ = 0;
@@ -122,8 +136,8 @@ CachingCpuAllocator& instance() {
   return *allocator;
 }
 
-void CachingCpuAllocator::release(void* context) {
-  instance().give_back(static_cast<Block*>(context));
+void CachingCpuAllocator::release(void* ptr) {
+  instance().give_back(ptr);
 }
 
 }  // namespace
