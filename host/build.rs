@@ -74,7 +74,7 @@ fn compile_shims(lib: &str) {
         "csrc/backward.cpp",
         "csrc/numbers.cpp",
         "csrc/optim.cpp",
-        "csrc/warnings.cpp",
+        "csrc/session_thread.cpp",
     ];
     for file in sources.iter().chain(&["csrc/guarded.h"]) {
         println!("cargo:rerun-if-changed={file}");

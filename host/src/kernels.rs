@@ -43,14 +43,15 @@ use plan::Step;
 pub type KernelResult = Result<(), String>;
 
 extern "C" {
-    fn trh_quiet_warnings();
+    fn trh_enter_session_thread();
 }
 
-/// Drops libtorch's warnings on this thread (`csrc/warnings.cpp`): the client gives each
-/// op's warnings from the guest, where the op was called.
-pub fn quiet_libtorch_warnings() {
-    // SAFETY: installs a handler that lives for the process; no arguments.
-    unsafe { trh_quiet_warnings() }
+/// Sets this thread up to run a session's kernels (`csrc/session_thread.cpp`): autograd off,
+/// as the client sends backward ops itself, and libtorch's warnings dropped, as the client
+/// gives each op's warnings from the guest, where the op was called.
+pub fn enter_session_thread() {
+    // SAFETY: no arguments; what it installs lives as long as the thread.
+    unsafe { trh_enter_session_thread() }
 }
 
 /// c10's `default_rng_seed_val`: the seed of a generator nobody seeded.

@@ -277,7 +277,7 @@ fn spawn_executor(
     std::thread::Builder::new()
         .name("session".into())
         .spawn(move || {
-            crate::kernels::quiet_libtorch_warnings();
+            crate::kernels::enter_session_thread();
             while let Some(job) = jobs.blocking_recv() {
                 let reply = session.handle(job.message, job.payload);
                 *last_seq.lock().unwrap() = session.last_seq();
