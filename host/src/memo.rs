@@ -3,6 +3,8 @@
 //! differ only in which storages they name, so the guest lowers them the same way up to
 //! those names; the client and the host each run the guest once per key, not once per op.
 
+use serde::{Serialize, Serializer};
+
 use crate::guest::{Arg, ScalarType, TensorMeta};
 
 /// The key of one op, and the storages its arguments name in order of first appearance.
@@ -13,7 +15,33 @@ pub fn op_key(
     default_float: ScalarType,
 ) -> (Vec<u8>, Vec<u64>) {
     let mut named = Vec::new();
-    let mut ordinal = |meta: &TensorMeta| {
+    let mut ordinal = |meta| MetaKey::new(meta, &mut named);
+    let keyed: Vec<ArgKey> = args
+        .iter()
+        .map(|arg| match arg {
+            Arg::Tensor(m) => ArgKey::Tensor(ordinal(m)),
+            Arg::OptionalTensor(m) => ArgKey::OptionalTensor(m.as_ref().map(&mut ordinal)),
+            Arg::TensorList(ms) => ArgKey::TensorList(ms.iter().map(&mut ordinal).collect()),
+            Arg::OptionalTensorList(ms) => ArgKey::OptionalTensorList(
+                ms.iter().map(|m| m.as_ref().map(&mut ordinal)).collect(),
+            ),
+            other => ArgKey::Other(other),
+        })
+        .collect();
+    let key = crate::protocol::encode(&(name, overload, keyed, default_float));
+    (key, named)
+}
+
+/// A tensor argument as its key holds it: everything but the storage, which is its slot.
+/// Borrowed, so that keying an op copies none of its sizes and strides.
+struct MetaKey<'a> {
+    meta: &'a TensorMeta,
+    slot: usize,
+}
+
+impl<'a> MetaKey<'a> {
+    /// `meta`'s key, its storage numbered by first appearance in `named`.
+    fn new(meta: &'a TensorMeta, named: &mut Vec<u64>) -> Self {
         let slot = named
             .iter()
             .position(|&id| id == meta.storage)
@@ -21,25 +49,24 @@ pub fn op_key(
                 named.push(meta.storage);
                 named.len() - 1
             });
-        TensorMeta {
-            storage: slot as u64,
-            ..meta.clone()
-        }
-    };
-    let normalized: Vec<Arg> = args
-        .iter()
-        .map(|arg| match arg {
-            Arg::Tensor(m) => Arg::Tensor(ordinal(m)),
-            Arg::OptionalTensor(m) => Arg::OptionalTensor(m.as_ref().map(&mut ordinal)),
-            Arg::TensorList(ms) => Arg::TensorList(ms.iter().map(&mut ordinal).collect()),
-            Arg::OptionalTensorList(ms) => {
-                Arg::OptionalTensorList(ms.iter().map(|m| m.as_ref().map(&mut ordinal)).collect())
-            }
-            other => other.clone(),
-        })
-        .collect();
-    let key = crate::protocol::encode(&(name, overload, normalized, default_float));
-    (key, named)
+        Self { meta, slot }
+    }
+}
+
+impl Serialize for MetaKey<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.meta;
+        (&m.sizes, &m.strides, m.storage_offset, m.dtype, self.slot).serialize(s)
+    }
+}
+
+#[derive(Serialize)]
+enum ArgKey<'a> {
+    Tensor(MetaKey<'a>),
+    OptionalTensor(Option<MetaKey<'a>>),
+    TensorList(Vec<MetaKey<'a>>),
+    OptionalTensorList(Vec<Option<MetaKey<'a>>>),
+    Other(&'a Arg),
 }
 
 /// Maps the storage ids of a recorded op to those of an op with the same key.
