@@ -4,6 +4,8 @@
 //! round trip, and the dry run); the server embeds it with libtorch kernels.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
@@ -92,9 +94,48 @@ fn engine() -> &'static Engine {
 fn component() -> Result<&'static Component, GuestError> {
     static COMPONENT: OnceLock<Result<Component, String>> = OnceLock::new();
     COMPONENT
-        .get_or_init(|| Component::new(engine(), GUEST_WASM).map_err(|e| format!("{e:#}")))
+        .get_or_init(|| load_component(cache_dir().as_deref()).map_err(|e| format!("{e:#}")))
         .as_ref()
         .map_err(|e| GuestError::Load(e.clone()))
+}
+
+/// Where compiled guests are kept between processes: `$XDG_CACHE_HOME/torch-remote`, else
+/// `~/.cache/torch-remote`.
+fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
+    Some(base.join("torch-remote"))
+}
+
+/// The guest compiled for this engine. Compiling it costs each process (client and host)
+/// most of a second, so the result is kept in `dir`, named by a hash of the guest's bytes,
+/// and later processes load it instead; a file this engine cannot load is compiled again.
+fn load_component(dir: Option<&Path>) -> wasmtime::Result<Component> {
+    let Some(dir) = dir else {
+        return Component::new(engine(), GUEST_WASM);
+    };
+    let mut hasher = std::hash::DefaultHasher::new();
+    GUEST_WASM.hash(&mut hasher);
+    let path = dir.join(format!("guest-{:016x}.cwasm", hasher.finish()));
+    // SAFETY: the file is one `Component::serialize` wrote (moved into place whole, below)
+    // for these bytes, in the user's own cache; wasmtime refuses one of another version or
+    // configuration, and that one is compiled again.
+    if let Ok(component) = unsafe { Component::deserialize_file(engine(), &path) } {
+        return Ok(component);
+    }
+    let component = Component::new(engine(), GUEST_WASM)?;
+    if let Ok(compiled) = component.serialize() {
+        // Best effort: a cache that cannot be written costs the next process the compile.
+        let partial = path.with_extension(format!("{}.partial", std::process::id()));
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&partial, compiled))
+            .and_then(|()| std::fs::rename(&partial, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+    }
+    Ok(component)
 }
 
 /// `name.overload` as PyTorch writes it: `name` alone for the default overload.
@@ -233,5 +274,28 @@ impl<K: Kernels> GuestRuntime<K> {
     /// The kernels, for the embedder to prepare or inspect around a run.
     pub fn kernels(&mut self) -> &mut K {
         self.store.data_mut().kernels()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_guests_are_kept_and_a_file_that_is_not_one_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("torch-remote-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        load_component(Some(&dir)).unwrap();
+        let kept: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let compiled = std::fs::read(&kept[0]).unwrap();
+        load_component(Some(&dir)).unwrap();
+        std::fs::write(&kept[0], b"not a compiled guest").unwrap();
+        load_component(Some(&dir)).unwrap();
+        assert_eq!(std::fs::read(&kept[0]).unwrap(), compiled);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
