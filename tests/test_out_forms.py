@@ -118,6 +118,21 @@ def test_out_form_writes_into_the_given_tensor():
     torch.testing.assert_close(out.cpu(), torch.linalg.inv(A))
 
 
+@pytest.mark.parametrize("device", ["cpu", "remote"])
+def test_a_tensor_resized_to_nothing_keeps_its_storage(device):
+    # `t.resize_(0)` is how PyTorch's resize warning says to reuse an out= tensor: the
+    # storage stays, and so do its values and the views of it.
+    t = torch.arange(10.0, device=device)
+    view = t.view(10)
+    t.resize_(0).resize_(10)
+    torch.testing.assert_close(t.cpu(), torch.arange(10.0), rtol=0, atol=0)
+    t.fill_(5)
+    torch.testing.assert_close(view.cpu(), torch.full((10,), 5.0), rtol=0, atol=0)
+    base = torch.zeros(20, device=device)
+    torch.add(torch.ones(4, device=device), 1, out=base[:0])
+    torch.testing.assert_close(base.cpu()[:4], torch.full((4,), 2.0), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     "call",
     [

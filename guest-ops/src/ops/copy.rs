@@ -308,7 +308,7 @@ mod tests {
         let (res, fake) = run("_copy_from_and_resize", "", vec![arg(&src), arg(&dst)]);
         let t = meta(&res.unwrap(), 0);
         assert_eq!((t.sizes, t.storage), (vec![2, 3], 100));
-        assert_eq!(fake.kernels(), vec!["copy"]);
+        assert_eq!(fake.kernels(), vec!["data_size", "copy"]);
         let (res, _) = run("_copy_from", "", vec![arg(&src), arg(&f32s(&[2, 3], 3))]);
         assert_eq!(res.unwrap(), vec![Output::Argument(1)]);
     }

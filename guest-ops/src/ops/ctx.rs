@@ -149,13 +149,10 @@ impl<'k> Ctx<'k> {
 }
 
 impl Ctx<'_> {
-    /// Whether `t`'s storage has room for `elements` of its dtype. Only a view that starts
-    /// past its storage's start or spans elements may sit in a larger storage (a fresh empty
-    /// tensor has none), so only those ask: the answer is the client's, not a value.
+    /// Whether `t`'s storage has room for `elements` of its dtype. Any tensor may sit in a
+    /// larger storage (one resized to no elements keeps all of its own, as does an empty
+    /// slice), so each asks: the answer is the client's, not a value.
     fn storage_holds(&mut self, t: &TensorMeta, elements: i64) -> Result<bool> {
-        if t.storage_offset == 0 && numel(&t.sizes)? == 0 {
-            return Ok(false);
-        }
         let bytes = self
             .k
             .data_size(SizeQuery::StorageBytes, t)

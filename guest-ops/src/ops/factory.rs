@@ -408,7 +408,8 @@ mod tests {
             arg(&out),
         ];
         let (res, fake) = run("arange", "start_out", args);
-        assert_eq!(fake.kernels(), vec!["arange"]);
+        // An `out` of another length asks whether its storage has room already.
+        assert_eq!(fake.kernels().last(), Some(&"arange"));
         let outputs = res.unwrap();
         match outputs[0] {
             Output::Argument(3) => out.sizes,
