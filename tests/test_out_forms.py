@@ -28,6 +28,7 @@ CASES = {
         A.to(d), out=torch.empty(3, 3, device=d).t()
     ),
     "inverse": lambda d: torch.inverse(A.to(d), out=empty(d)),
+    "frexp": lambda d: torch.frexp(A.to(d) * 1e3, out=(empty(d), empty(d, torch.int32))),
     "inv_ex": lambda d: torch.linalg.inv_ex(A.to(d), out=(empty(d), empty(d, torch.int32))),
     "cholesky_ex": lambda d: torch.linalg.cholesky_ex(
         SPD.to(d), out=(empty(d), empty(d, torch.int32))
@@ -137,6 +138,7 @@ def test_a_tensor_resized_to_nothing_keeps_its_storage(device):
     "call",
     [
         lambda d: torch.linalg.inv(A.to(d), out=empty(d, torch.float64)),
+        lambda d: torch.frexp(A.to(d), out=(empty(d), empty(d, torch.int64))),
         lambda d: torch.linalg.qr(A.to(d), out=(empty(d, torch.float64), empty(d))),
         lambda d: torch.cholesky_inverse(A.to(d), out=empty(d, torch.int64)),
         lambda d: torch.nonzero(A.to(d), out=empty(d)),

@@ -162,6 +162,13 @@ pub fn same_dtype_target(
 }
 
 impl Target {
+    /// The tensor a kernel writes and what the op returns, for a target of the dtype the
+    /// kernel computes in (nothing to cast).
+    pub fn direct(self) -> (TensorMeta, Output) {
+        debug_assert!(self.cast_to.is_none());
+        (self.out, self.output)
+    }
+
     /// Runs `kernel` into the target, then casts a temporary into the real output.
     pub fn run(
         self,

@@ -1,10 +1,10 @@
 //! Elementwise ops of one tensor (`exp`, `neg`, `relu`, ...), with PyTorch's dtype rules.
 
 use crate::error::{ensure, ensure_kernel, Result};
+use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
-use crate::ops::library::launch;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
 use crate::types::{ActivationOp, LibraryOp, Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
@@ -208,18 +208,40 @@ pub fn round_decimals(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 
 /// `frexp.Tensor(self)`: mantissas in `self`'s dtype and int32 exponents, both laid out as
 /// an elementwise result of `self`.
-pub fn frexp(args: &Args, cx: &mut Ctx) -> Outputs {
-    args.at_most(1)?;
+pub fn frexp(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
+    args.at_most(if outs { 3 } else { 1 })?;
     let x = args.tensor(0)?;
     ensure!(
         x.dtype.is_floating(),
         "torch.frexp() only supports floating-point dtypes"
     );
+    let (mantissa, exponent) = if outs {
+        let (m, e) = (args.tensor(1)?, args.tensor(2)?);
+        ensure!(
+            m.dtype == x.dtype,
+            "torch.frexp() expects mantissa to have dtype {} but got {}",
+            x.dtype.type_meta_name(),
+            m.dtype.type_meta_name()
+        );
+        ensure!(
+            e.dtype == ScalarType::Int32,
+            "torch.frexp() expects exponent to have int dtype but got {}",
+            e.dtype.type_meta_name()
+        );
+        (Dest::Out(1, m), Dest::Out(2, e))
+    } else {
+        (Dest::New, Dest::New)
+    };
     let pw = Pointwise::new(vec![Value::Tensor(x)])?;
-    let mantissa = pw.target(cx, Dest::New, x.dtype, true)?.out;
-    let exponent = pw.target(cx, Dest::New, ScalarType::Int32, true)?.out;
-    let outs = vec![mantissa, exponent];
-    launch(cx, LibraryOp::Frexp, std::slice::from_ref(x), outs)
+    let (mantissa, m) = pw.target(cx, mantissa, x.dtype, true)?.direct();
+    let (exponent, e) = pw.target(cx, exponent, ScalarType::Int32, true)?.direct();
+    cx.k.library(
+        LibraryOp::Frexp,
+        std::slice::from_ref(x),
+        &[mantissa, exponent],
+    )
+    .map_err(failed("library"))?;
+    Ok(vec![m, e])
 }
 
 /// `polygamma(n, self)`, `polygamma.out` and `polygamma_(self, n)`: the `n`-th derivative of

@@ -379,7 +379,8 @@ pub(super) const LINALG: &[Entry] = &[
         optim::adagrad(a, c, true)
     }),
     e("_ctc_loss", &[""], ctc::forward),
-    e("frexp", &["Tensor"], unary::frexp),
+    e("frexp", &["Tensor"], |a, c| unary::frexp(a, c, false)),
+    e("frexp", &["Tensor_out"], |a, c| unary::frexp(a, c, true)),
     e("_weight_norm_interface", &[""], norm::weight_norm),
     e(
         "fake_quantize_per_tensor_affine_cachemask",
