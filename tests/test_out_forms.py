@@ -148,3 +148,42 @@ def test_a_tensor_resized_to_nothing_keeps_its_storage(device):
 )
 def test_an_out_dtype_the_cpu_refuses_is_refused(call):
     assert_refused_like_the_cpu(call)
+
+
+def _rows(d):
+    return torch.arange(8.0, device=d).reshape(2, 4)
+
+
+def _indices(d, *shape):
+    return torch.empty(*shape, dtype=torch.long, device=d)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: (lambda x: torch.max(x, 0, out=(x[0], _indices(d, 4))))(_rows(d)),
+        lambda d: (lambda x: torch.min(x, 0, out=(x[1], _indices(d, 4))))(_rows(d)),
+        lambda d: (lambda x: torch.aminmax(x, dim=0, out=(x[0], x[1])))(_rows(d)),
+        lambda d: (lambda x: torch.mode(x, 0, out=(x[1], _indices(d, 4))))(_rows(d)),
+        lambda d: (lambda x: torch.kthvalue(x, 1, 0, out=(x[1], _indices(d, 4))))(_rows(d)),
+        lambda d: (lambda x: torch.kthvalue(x, 1, 0, True, out=(x, _indices(d, 1, 4))))(
+            _rows(d)[:1]
+        ),
+    ],
+)
+def test_an_out_sharing_part_of_the_input_is_refused_like_the_cpu(call):
+    assert_refused_like_the_cpu(call)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: (lambda x: torch.max(x, 0, True, out=(x, _indices(d, 1, 4))))(_rows(d)[:1]),
+        lambda d: (lambda x: torch.mode(x, 0, True, out=(x, _indices(d, 1, 4))))(_rows(d)[:1]),
+        lambda d: (lambda x: torch.median(x, 0, out=(x[1], _indices(d, 4))))(_rows(d)),
+    ],
+)
+def test_an_out_the_cpu_lets_share_the_input_gives_its_values(call):
+    cpu, remote = call("cpu"), call("remote")
+    for r, c in zip(remote, cpu, strict=True):
+        torch.testing.assert_close(r.cpu(), c, rtol=0, atol=0)

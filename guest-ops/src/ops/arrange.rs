@@ -415,8 +415,15 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
     let at_out = outs.then_some(3 + at);
     let (values, indices, outputs) =
         value_index_outputs(args, cx, at_out, &shape, strides, x.dtype)?;
-    check_none(&values, x)?;
-    check_none(&indices, x)?;
+    // The CPU's checks differ by op: kthvalue rejects any sharing, mode a partial one, and
+    // median none.
+    let check = match op {
+        SelectOp::Kthvalue => check_none,
+        SelectOp::Mode => check_partial,
+        SelectOp::Median | SelectOp::Nanmedian => |_: &TensorMeta, _: &TensorMeta| Ok(()),
+    };
+    check(&values, x)?;
+    check(&indices, x)?;
     cx.k.select(op, x, k, Some(d as i64), keepdim, &values, Some(&indices))
         .map_err(failed("select"))?;
     Ok(outputs)

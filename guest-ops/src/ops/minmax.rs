@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::reduce::kernel_dims;
 use crate::ops::{Dest, Form, Outputs};
+use crate::rules::overlap::check_partial;
 use crate::rules::shape::{numel, reduced_shape, reduction_mask, wrap_dim};
 use crate::types::{IndexReduceOp, ReduceOp, ScalarType, TensorMeta};
 
@@ -97,6 +98,7 @@ pub fn aminmax(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
             );
         }
         let (out, result) = output(cx, dest, &shape, x.dtype)?;
+        check_partial(&out, x)?;
         cx.k.reduce(op, x, &dims, keepdim, x.dtype, &out)
             .map_err(failed("reduce"))?;
         results.push(result);
@@ -139,6 +141,8 @@ pub fn max_min_dim(args: &Args, cx: &mut Ctx, outs: bool, op: IndexReduceOp) -> 
     };
     let (values, values_out) = output(cx, values_dest, &shape, x.dtype)?;
     let (indices, indices_out) = output(cx, indices_dest, &shape, ScalarType::Int64)?;
+    check_partial(&values, x)?;
+    check_partial(&indices, x)?;
     cx.k.index_reduce(op, x, Some(d as i64), keepdim, Some(&values), &indices)
         .map_err(failed("index_reduce"))?;
     Ok(vec![values_out, indices_out])

@@ -206,8 +206,8 @@ pub fn round_decimals(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     })
 }
 
-/// `frexp.Tensor(self)`: mantissas in `self`'s dtype and int32 exponents, both laid out as
-/// an elementwise result of `self`.
+/// `frexp.Tensor(self)` and `frexp.Tensor_out` (`outs`): mantissas in `self`'s dtype and
+/// int32 exponents, both laid out as an elementwise result of `self`.
 pub fn frexp(args: &Args, cx: &mut Ctx, outs: bool) -> Outputs {
     args.at_most(if outs { 3 } else { 1 })?;
     let x = args.tensor(0)?;
