@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torch_remote
-from conftest import run_python
+from conftest import assert_refused_like_the_cpu, run_python
 from test_crosscheck import Sample, assert_three_ways_agree, inputs, randn, run_three_ways
 
 C64, C128 = torch.complex64, torch.complex128
@@ -336,6 +336,47 @@ def test_ops_without_complex_support_say_so():
     with pytest.raises(RuntimeError, match="In-place abs is not supported for complex tensors"):
         x.abs_()
     torch.testing.assert_close(x.cpu(), torch.ones(3, dtype=C64))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda z: torch.maximum(z, z),
+        lambda z: torch.fmin(z, z),
+        lambda z: torch.sort(z),
+        lambda z: torch.argsort(z),
+        lambda z: torch.topk(z, 1),
+        lambda z: torch.nanmean(z),
+        lambda z: torch.isin(z, z),
+        lambda z: torch.argmax(z),
+        lambda z: torch.max(z, 0),
+        lambda z: torch.amax(z),
+        lambda z: torch.clamp(z, 0),
+        lambda z: torch.relu(z),
+        lambda z: torch.floor(z),
+        lambda z: torch.sign(z),
+        lambda z: z < z,
+        lambda z: z % z,
+        lambda z: torch.cummax(z, 0),
+        lambda z: torch.unique(z),
+        lambda z: torch.isposinf(z),
+        lambda z: F.gelu(z),
+    ],
+)
+def test_ops_the_cpu_refuses_complex_tensors_for_are_refused_like_the_cpu(call):
+    # The fallback's hint would not help: the CPU refuses them too, with its own error.
+    assert_refused_like_the_cpu(lambda d: call(torch.tensor([1 + 2j, 3 - 1j], device=d)))
+
+
+def test_nan_to_num_replaces_both_parts_of_complex_numbers():
+    inf, nan = float("inf"), float("nan")
+    z = torch.complex(torch.tensor([nan, inf, 1.0, -inf]), torch.tensor([1.0, nan, -inf, inf]))
+    for kwargs in ({}, {"nan": 2.0, "posinf": 3.0, "neginf": -4.0}):
+        expected = torch.nan_to_num(z, **kwargs)
+        torch.testing.assert_close(torch.nan_to_num(z.to("remote"), **kwargs).cpu(), expected)
+        in_place = z.to(C128).to("remote")
+        in_place.nan_to_num_(**kwargs)
+        torch.testing.assert_close(in_place.cpu(), torch.nan_to_num(z.to(C128), **kwargs))
 
 
 def test_cpu_fallback_takes_complex_ops():

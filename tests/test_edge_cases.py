@@ -144,6 +144,11 @@ def test_searchsorted_of_a_number(call):
         lambda d: torch.searchsorted(torch.ones(2, 3, device=d), 2.5),
         lambda d: torch.ones(2, device=d) & torch.ones(2, device=d),
         lambda d: torch.ones(2, device=d) ^ torch.ones(2, device=d),
+        lambda d: torch.ones(2, dtype=torch.long, device=d).__iand__(2.5),
+        lambda d: torch.ones(2, dtype=torch.long, device=d).__ilshift__(2.5),
+        lambda d: torch.bitwise_or(
+            torch.ones(2, dtype=torch.long, device=d), 2.5, out=torch.empty(2, device=d).long()
+        ),
         lambda d: torch.ones(2, 2, device=d).mm(torch.ones(2, 2, dtype=torch.double, device=d)),
     ],
 )

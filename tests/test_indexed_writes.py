@@ -90,6 +90,15 @@ REFUSED = {
     "scatter_reduce with an unknown reduce": lambda d: torch.zeros(3, device=d).scatter_reduce(
         0, _index(d, (0,)), torch.ones(1, device=d), "foo"
     ),
+    "masked_scatter_ into an expanded tensor": lambda d: (
+        torch.zeros(4, device=d)
+        .expand(3, 4)
+        .masked_scatter_(torch.ones(3, 4, dtype=torch.bool, device=d), torch.ones(12, device=d))
+    ),
+    "indices that do not broadcast": lambda d: torch.zeros(3, 4, device=d)[[0, 1, 2], [0, 1]],
+    "index_put_ of indices that do not broadcast": lambda d: torch.zeros(3, 4, device=d).index_put_(
+        (_index(d, (0, 1, 2)), _index(d, (0, 1))), torch.tensor(1.0, device=d)
+    ),
     "as_strided past the storage": lambda d: torch.ones(3, device=d).as_strided((6,), (1,)),
     "as_strided past the storage from an offset": lambda d: torch.ones(3, device=d)[1:].as_strided(
         (3,), (1,)

@@ -83,6 +83,7 @@ with warnings.catch_warnings(record=True) as caught:
         torch.tensor([1 + 2j], device=d).to(torch.float32)
         torch.eye(2, device=d).cholesky()
         torch.triangular_solve(torch.ones(2, 1, device=d), torch.eye(2, device=d))
+        torch.where(torch.tensor([1, 0], dtype=torch.uint8, device=d), 1.0, 0.0)
     torch.ones(1, device=d).std().item()
 for w in caught:
     print(repr(str(w.message).split(" (Triggered internally")[0]))
@@ -96,7 +97,7 @@ def test_once_only_warnings_come_once_and_the_host_prints_none():
     remote = run_python(textwrap.dedent(ONCE.format(device="remote")))
     assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
     lines = cpu.stdout.splitlines()
-    assert len(lines) == 8 and remote.stdout.splitlines() == lines
+    assert len(lines) == 9 and remote.stdout.splitlines() == lines
     assert "Warning:" not in remote.stderr
 
 

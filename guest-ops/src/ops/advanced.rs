@@ -50,7 +50,7 @@ fn plan(x: &TensorMeta, indices: &[Option<&TensorMeta>]) -> Result<Plan> {
     let index_shape =
         broadcast_all(defined.iter().map(|(_, t)| t.sizes.as_slice())).map_err(|_| {
             let shapes: Vec<String> = defined.iter().map(|(_, t)| fmt_shape(&t.sizes)).collect();
-            Error::invalid(format!(
+            Error::index(format!(
                 "shape mismatch: indexing tensors could not be broadcast together with shapes {}",
                 shapes.join(", ")
             ))

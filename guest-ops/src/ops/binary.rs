@@ -5,8 +5,8 @@ use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
-use crate::ops::{Form, Outputs};
-use crate::rules::dtype::{check_not_bool, checked_number, default_float, scalar_dtype};
+use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::{can_cast, check_not_bool, checked_number, default_float, scalar_dtype};
 use crate::types::{Arg, BinaryOp, Scalar, ScalarType};
 
 /// How an op's result dtype follows the operands' common dtype.
@@ -262,10 +262,6 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
             target.run(cx, "fill", |k, out| k.fill(out, Scalar::Integer(1)))
         };
     }
-    check_dtypes(op, common)?;
-    if op == BinaryOp::Pow {
-        check_exponent(b, common)?;
-    }
     let rule = rule(op);
     let compute = match rule {
         Rule::Float if common.is_integral(true) => default_float(),
@@ -276,7 +272,22 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
     } else {
         compute
     };
-    let target = pw.target(cx, form.dest(args)?, result, rule != Rule::Bool)?;
+    let dest = form.dest(args)?;
+    // TensorIterator refuses an output the result can't be cast to before the kernel looks
+    // at the dtype (`int_tensor &= 2.5`).
+    if let Dest::InPlace(_, given) | Dest::Out(_, given) = dest {
+        ensure!(
+            rule == Rule::Bool || can_cast(result, given.dtype),
+            "result type {} can't be cast to the desired output type {}",
+            result.name(),
+            given.dtype.name()
+        );
+    }
+    check_dtypes(op, common)?;
+    if op == BinaryOp::Pow {
+        check_exponent(b, common)?;
+    }
+    let target = pw.target(cx, dest, result, rule != Rule::Bool)?;
     let (a, b) = (pw.operand(0)?, pw.operand(1)?);
     target.run(cx, "binary", |k, out| {
         k.binary(op, &a, &b, alpha, compute, out)

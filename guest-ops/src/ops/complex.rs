@@ -113,6 +113,7 @@ const TENSORS: &[&str] = &[
     "equal",
     "isnan",
     "isinf",
+    "nan_to_num",
     "logical_not",
     "logical_and",
     "logical_or",
@@ -207,6 +208,183 @@ const NUMBERS: &[&str] = &[
     "index_fill",
 ];
 
+/// How the CPU refuses complex tensors for an op that has no complex kernel, so the CPU
+/// fallback could not run it either.
+#[derive(Clone, Copy)]
+enum Refusal {
+    /// A `RuntimeError` with this message (`{dtype}`: the tensor's dtype).
+    Runtime(&'static str),
+    /// A `NotImplementedError` with this message.
+    Unsupported(&'static str),
+    /// The dispatch macro's `NotImplementedError`: kernel `"name" not implemented for 'dtype'`.
+    Kernel(&'static str),
+}
+
+/// The CPU's refusals of complex tensors, by op (in [`listed`]'s form).
+const REFUSED: &[(&str, Refusal)] = {
+    use Refusal::{Kernel, Runtime, Unsupported};
+    &[
+        (
+            "maximum",
+            Runtime("maximum not implemented for complex tensors."),
+        ),
+        (
+            "minimum",
+            Runtime("minimum not implemented for complex tensors."),
+        ),
+        ("fmax", Runtime("fmax not implemented for complex tensors.")),
+        ("fmin", Runtime("fmin not implemented for complex tensors.")),
+        (
+            "sort",
+            Runtime("Sort does not support complex dtypes on CPU"),
+        ),
+        (
+            "topk",
+            Runtime("topk does not support complex dtypes on CPU"),
+        ),
+        (
+            "nansum",
+            Runtime("nansum on CPU does not support complex inputs"),
+        ),
+        (
+            "isin",
+            Runtime("Unsupported input type encountered for isin(): {dtype}"),
+        ),
+        (
+            "heaviside",
+            Runtime("heaviside is not yet implemented for complex tensors."),
+        ),
+        (
+            "argmax",
+            Runtime("argmax(): does not support complex input"),
+        ),
+        (
+            "argmin",
+            Runtime("argmin(): does not support complex input"),
+        ),
+        ("max.dim", Runtime("max(): does not support complex input")),
+        (
+            "max.dim_max",
+            Runtime("max(): does not support complex input"),
+        ),
+        ("min.dim", Runtime("min(): does not support complex input")),
+        (
+            "min.dim_min",
+            Runtime("min(): does not support complex input"),
+        ),
+        (
+            "isposinf",
+            Runtime("isposinf does not support complex inputs."),
+        ),
+        (
+            "isneginf",
+            Runtime("isneginf does not support complex inputs."),
+        ),
+        (
+            "clamp",
+            Unsupported("clamp is not supported for complex types"),
+        ),
+        (
+            "clamp_min",
+            Unsupported("clamp is not supported for complex types"),
+        ),
+        (
+            "clamp_max",
+            Unsupported("clamp is not supported for complex types"),
+        ),
+        (
+            "relu",
+            Unsupported("clamp is not supported for complex types"),
+        ),
+        (
+            "hardtanh",
+            Unsupported("clamp is not supported for complex types"),
+        ),
+        (
+            "floor",
+            Unsupported("floor is not supported for complex inputs"),
+        ),
+        (
+            "ceil",
+            Unsupported("ceil is not supported for complex inputs"),
+        ),
+        (
+            "trunc",
+            Unsupported("trunc is not supported for complex inputs"),
+        ),
+        (
+            "signbit",
+            Unsupported("signbit is not implemented for complex tensors."),
+        ),
+        (
+            "sign",
+            Unsupported(
+                "Unlike NumPy, torch.sign is not intended to support complex numbers. Please \
+                 use torch.sgn instead.",
+            ),
+        ),
+        ("max.", Kernel("max_all")),
+        ("min.", Kernel("min_all")),
+        ("amax", Kernel("max_values_cpu")),
+        ("amin", Kernel("min_values_cpu")),
+        ("aminmax", Kernel("aminmax_cpu")),
+        ("histc", Kernel("aminmax_cpu")),
+        ("_cummax_helper", Kernel("cummax_cpu")),
+        ("_cummin_helper", Kernel("cummin_cpu")),
+        ("kthvalue", Kernel("kthvalue_cpu")),
+        ("median.", Kernel("median_cpu")),
+        ("nanmedian.", Kernel("median_cpu")),
+        ("median.dim", Kernel("median_out")),
+        ("mode", Kernel("mode_cpu")),
+        ("lt", Kernel("lt_cpu")),
+        ("le", Kernel("le_cpu")),
+        ("gt", Kernel("gt_cpu")),
+        ("ge", Kernel("ge_cpu")),
+        ("floor_divide", Kernel("div_floor_cpu")),
+        ("remainder", Kernel("remainder_cpu")),
+        ("fmod", Kernel("fmod_cpu")),
+        ("hypot", Kernel("hypot_cpu")),
+        ("atan2", Kernel("atan2_cpu")),
+        ("copysign", Kernel("copysign_cpu")),
+        ("nextafter", Kernel("nextafter_cpu")),
+        ("xlogy", Kernel("xlogy_cpu")),
+        ("searchsorted", Kernel("searchsorted_out_cpu")),
+        ("bucketize", Kernel("searchsorted_out_cpu")),
+        ("_unique2", Kernel("unique")),
+        ("round", Kernel("round_vml_cpu")),
+        ("frac", Kernel("frac_cpu")),
+        ("erf", Kernel("erf_vml_cpu")),
+        ("erfc", Kernel("erfc_vml_cpu")),
+        ("lgamma", Kernel("lgamma_vml_cpu")),
+        ("digamma", Kernel("digamma")),
+        ("i0", Kernel("i0_vml_cpu")),
+        ("logit", Kernel("logit_cpu")),
+        ("gelu", Kernel("GeluKernelImpl")),
+        ("leaky_relu", Kernel("leaky_relu_cpu")),
+        ("elu", Kernel("elu_cpu")),
+        ("softplus", Kernel("softplus_cpu")),
+        ("bitwise_and", Kernel("bitwise_and_cpu")),
+        ("bitwise_or", Kernel("bitwise_or_cpu")),
+        ("bitwise_xor", Kernel("bitwise_xor_cpu")),
+        ("bincount", Kernel("bincount_cpu")),
+    ]
+};
+
+/// The CPU's error for complex `dtype` in op `name.overload`, where the CPU refuses it.
+fn cpu_refusal(name: &str, overload: &str, dtype: ScalarType) -> Option<Error> {
+    let (_, refusal) = REFUSED
+        .iter()
+        .find(|(entry, _)| listed(&[entry], name, overload))?;
+    Some(match *refusal {
+        Refusal::Runtime(message) => Error::invalid(message.replace("{dtype}", dtype.name())),
+        Refusal::Unsupported(message) => Error::unsupported(message),
+        Refusal::Kernel(kernel) => Error::unsupported(format!(
+            "\"{kernel}\" not implemented for '{}'",
+            dtype.name()
+        )),
+    })
+}
+
 fn listed(list: &[&str], name: &str, overload: &str) -> bool {
     let base = name.strip_suffix('_').unwrap_or(name);
     list.iter().any(|&entry| match entry.split_once('.') {
@@ -238,25 +416,31 @@ impl Accepts {
             return Ok(());
         }
         let complex = |t: &&TensorMeta| !self.tensors && t.dtype.is_complex();
-        let tensors = |t: &TensorMeta| format!("{} tensors", t.dtype.name());
         let found = args.iter().find_map(|a| match a {
-            Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if complex(&t) => Some(tensors(t)),
-            Arg::TensorList(list) => list.iter().find(complex).map(tensors),
-            Arg::OptionalTensorList(list) => list.iter().flatten().find(complex).map(tensors),
-            Arg::Dtype(d) if !self.tensors && d.is_complex() => {
-                Some(format!("{} tensors", d.name()))
+            Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if complex(&t) => Some(Some(t.dtype)),
+            Arg::TensorList(list) => list.iter().find(complex).map(|t| Some(t.dtype)),
+            Arg::OptionalTensorList(list) => {
+                list.iter().flatten().find(complex).map(|t| Some(t.dtype))
             }
-            Arg::Scalar(Scalar::Complex(_)) if !self.numbers => Some("complex numbers".to_string()),
+            Arg::Dtype(d) if !self.tensors && d.is_complex() => Some(Some(*d)),
+            Arg::Scalar(Scalar::Complex(_)) if !self.numbers => Some(None),
             _ => None,
         });
-        match found {
-            Some(what) => Err(Error::unsupported(format!(
-                "aten::{} does not support {what} on device remote yet; set \
-                 TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
-                crate::ops::registry::qualified(name, overload),
-            ))),
-            None => Ok(()),
-        }
+        let what = match found {
+            None => return Ok(()),
+            Some(Some(dtype)) => {
+                if let Some(refusal) = cpu_refusal(name, overload, dtype) {
+                    return Err(refusal);
+                }
+                format!("{} tensors", dtype.name())
+            }
+            Some(None) => "complex numbers".to_string(),
+        };
+        Err(Error::unsupported(format!(
+            "aten::{} does not support {what} on device remote yet; set \
+             TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
+            crate::ops::registry::qualified(name, overload),
+        )))
     }
 }
 
@@ -268,15 +452,19 @@ pub fn view_as_real(args: &Args) -> Outputs {
         x.dtype.is_complex(),
         "view_as_real is only supported for complex tensors"
     );
+    Ok(vec![Output::Tensor(real_view(x))])
+}
+
+/// Complex `x`'s parts as real numbers, in a trailing dim of 2.
+pub fn real_view(x: &TensorMeta) -> TensorMeta {
     let mut sizes = x.sizes.clone();
     sizes.push(2);
     let mut strides: Vec<i64> = x.strides.iter().map(|s| s * 2).collect();
     strides.push(1);
-    let view = TensorMeta {
+    TensorMeta {
         dtype: x.dtype.real_part(),
         ..x.view(sizes, strides, x.storage_offset * 2)
-    };
-    Ok(vec![Output::Tensor(view)])
+    }
 }
 
 /// `view_as_complex(self)`: a float or double tensor whose last dim holds (real, imaginary)
@@ -588,12 +776,22 @@ mod tests {
             dtype: ScalarType::Complex64,
             ..f32s(&[2], 1)
         };
+        let (res, _) = run("silu", "", vec![arg(&x)]);
+        let err = res.unwrap_err();
+        assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);
+        assert!(err
+            .message
+            .contains("aten::silu does not support ComplexFloat"));
         let (res, _) = run("relu", "", vec![arg(&x)]);
         let err = res.unwrap_err();
         assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);
         assert!(err
             .message
-            .contains("aten::relu does not support ComplexFloat"));
+            .contains("clamp is not supported for complex types"));
+        let (res, _) = run("maximum", "", vec![arg(&x), arg(&x)]);
+        let err = res.unwrap_err();
+        assert_eq!(err.kind, crate::types::ErrorKind::InvalidArgument);
+        assert!(err.message.contains("maximum not implemented for complex"));
         let (res, _) = run("mul", "Tensor", vec![arg(&x), arg(&x)]);
         assert!(res.is_ok());
     }

@@ -12,7 +12,7 @@ use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::{expand, select, slice};
 use crate::rules::layout::{contiguous_strides, is_contiguous};
-use crate::rules::overlap::check_none;
+use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim_of_dims};
 use crate::types::{LibraryOp, Output, ScalarType, SizeQuery, TensorMeta};
 
@@ -137,6 +137,7 @@ pub fn masked_scatter_(args: &Args, cx: &mut Ctx) -> Outputs {
         x.dtype.name(),
         source.dtype.name()
     );
+    check_internal(x)?;
     let target = at_least_1d(x)?;
     let mask = at_least_1d(&expand(mask, &x.sizes)?)?;
     let rows = nonzero_of(cx, &mask)?;

@@ -130,7 +130,13 @@ pub fn where_(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     // A uint8 condition still works in PyTorch (deprecated): it is read as bool.
     let bool_cond = match cond {
-        Value::Tensor(c) if c.dtype == ScalarType::Uint8 => Some(as_bool(cx, c)?),
+        Value::Tensor(c) if c.dtype == ScalarType::Uint8 => {
+            cx.warn_once(
+                "where received a uint8 condition tensor. This behavior is deprecated and will \
+                 be removed in a future version of PyTorch. Use a boolean condition instead.",
+            );
+            Some(as_bool(cx, c)?)
+        }
         Value::Tensor(c) => {
             ensure!(
                 c.dtype == ScalarType::Bool,

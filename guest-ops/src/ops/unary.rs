@@ -3,11 +3,14 @@
 use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
+use crate::ops::complex::real_view;
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
-use crate::types::{ActivationOp, LibraryOp, Operand, Scalar, ScalarType, TernaryOp, UnaryOp};
+use crate::types::{
+    ActivationOp, LibraryOp, Operand, Scalar, ScalarType, TensorMeta, TernaryOp, UnaryOp,
+};
 
 /// How an op's result dtype follows its input's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,7 +338,8 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
 }
 
 /// `nan_to_num(self, nan=None, posinf=None, neginf=None)`, `nan_to_num_` and `.out`: NaNs,
-/// +inf and -inf replaced (by 0 and the dtype's extremes by default); integers are copied.
+/// +inf and -inf replaced (by 0 and the dtype's extremes by default), in both parts of complex
+/// numbers; integers are copied.
 pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(4 + form.out_len())?;
     let x = args.tensor(0)?;
@@ -351,10 +355,19 @@ pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let pw = Pointwise::new(vec![Value::Tensor(x)])?;
     let target = pw.target(cx, dest, x.dtype, true)?;
     let input = pw.expanded(0)?;
-    if !x.dtype.is_floating() {
+    if !x.dtype.is_floating() && !x.dtype.is_complex() {
         return target.run(cx, "copy", |k, out| k.copy(&input, out));
     }
-    let top = x.dtype.limits().1;
+    // A complex number's real and imaginary parts are replaced alike.
+    let parts = |t: &TensorMeta| {
+        if t.dtype.is_complex() {
+            real_view(t)
+        } else {
+            t.clone()
+        }
+    };
+    let input = parts(&input);
+    let top = input.dtype.limits().1;
     let replacements = [
         (UnaryOp::Isnan, args.opt_float(1)?.unwrap_or(0.0)),
         (UnaryOp::Isposinf, args.opt_float(2)?.unwrap_or(top)),
@@ -362,10 +375,11 @@ pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     ];
     let mask = cx.empty_contiguous(&input.sizes, ScalarType::Bool)?;
     let outputs = target.run(cx, "masked_fill", |k, out| {
+        let out = parts(out);
         let mut from = input.clone();
         for (test, value) in replacements {
-            k.unary(test, &input, x.dtype, &mask)?;
-            k.masked_fill(&from, &mask, &Operand::Number(Scalar::Float(value)), out)?;
+            k.unary(test, &input, input.dtype, &mask)?;
+            k.masked_fill(&from, &mask, &Operand::Number(Scalar::Float(value)), &out)?;
             from = out.clone();
         }
         Ok(())
