@@ -146,6 +146,19 @@ def test_searchsorted_of_a_number(call):
         lambda d: torch.ones(2, device=d) ^ torch.ones(2, device=d),
         lambda d: torch.ones(2, dtype=torch.long, device=d).__iand__(2.5),
         lambda d: torch.ones(2, dtype=torch.long, device=d).__ilshift__(2.5),
+        lambda d: torch.ones(2, dtype=torch.long, device=d).lerp_(
+            torch.ones(2, dtype=torch.long, device=d), torch.tensor(0.5, device=d)
+        ),
+        lambda d: torch.lerp(
+            torch.ones(2, dtype=torch.long, device=d),
+            torch.ones(2, dtype=torch.long, device=d),
+            torch.tensor(1, device=d),
+        ),
+        lambda d: torch.lerp(
+            torch.ones(2, dtype=torch.long, device=d),
+            torch.ones(2, dtype=torch.long, device=d),
+            0.5,
+        ),
         lambda d: torch.bitwise_or(
             torch.ones(2, dtype=torch.long, device=d), 2.5, out=torch.empty(2, device=d).long()
         ),
@@ -765,3 +778,45 @@ def test_weighted_nll_loss_total_weight_and_gradient_are_the_cpus_to_the_bit(red
 
     for got, want in zip(run("remote"), run("cpu"), strict=True):
         torch.testing.assert_close(got.cpu(), want.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("dtypes", [(torch.int32, torch.int64), (torch.int64, torch.int32)])
+def test_embedding_bag_gradient_with_indices_and_offsets_of_two_dtypes(mode, dtypes):
+    torch.manual_seed(0)
+    weight = torch.randn(10, 3)
+    indices, offsets = (
+        torch.tensor([1, 2, 3, 7], dtype=dtypes[0]),
+        torch.tensor([0, 1], dtype=dtypes[1]),
+    )
+    per_sample = torch.rand(4) if mode == "sum" else None
+
+    def grads(device):
+        w = weight.to(device).requires_grad_()
+        p = per_sample.to(device).requires_grad_() if per_sample is not None else None
+        F.embedding_bag(
+            indices.to(device), w, offsets.to(device), mode=mode, per_sample_weights=p
+        ).pow(2).sum().backward()
+        return [w.grad] + ([p.grad] if p is not None else [])
+
+    for got, want in zip(grads("remote"), grads("cpu"), strict=True):
+        torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize(
+    "dtypes",
+    [(torch.float32, torch.float64), (torch.float16, torch.float32), (torch.float32, torch.int64)],
+)
+def test_mse_loss_gradient_against_a_target_of_another_dtype(reduction, dtypes):
+    torch.manual_seed(0)
+    x, target = torch.randn(4, 3).to(dtypes[0]), (torch.randn(4, 3) * 3).to(dtypes[1])
+
+    def grad(device):
+        a = x.to(device).requires_grad_()
+        F.mse_loss(a, target.to(device), reduction=reduction).sum().backward()
+        return a.grad
+
+    got, want = grad("remote"), grad("cpu")
+    assert got.dtype == want.dtype
+    torch.testing.assert_close(got.cpu(), want)

@@ -170,7 +170,8 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     let o = options(args, 3, op)?;
     fits_input(x, &[target, grad])?;
     match op {
-        LossOp::SmoothL1 => {
+        // Their kernels promote the three to a common dtype and cast it to `self`'s.
+        LossOp::SmoothL1 | LossOp::Mse => {
             let inputs = vec![Value::Tensor(x), Value::Tensor(target), Value::Tensor(grad)];
             let common = Pointwise::new(inputs)?.common_dtype();
             ensure!(

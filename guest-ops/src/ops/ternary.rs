@@ -7,7 +7,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{
-    check_not_bool, checked_number, number_for, one_element_value, ResultType,
+    can_cast, check_not_bool, checked_number, number_for, one_element_value, ResultType,
 };
 use crate::types::{Scalar, ScalarType, TensorMeta, TernaryOp};
 
@@ -58,10 +58,33 @@ fn check_lerp(this: &TensorMeta, end: &TensorMeta) -> Result<()> {
         this.dtype.name(),
         end.dtype.name()
     );
+    Ok(())
+}
+
+/// The kernel's dtype check, which comes after TensorIterator's cast check of `dest`. A
+/// number weight is not one of the iterator's operands, so `self`'s dtype picks the kernel.
+fn check_lerp_kernel(
+    dest: Dest,
+    common: ScalarType,
+    this: ScalarType,
+    weight: Value,
+) -> Result<()> {
+    if let Dest::InPlace(_, given) | Dest::Out(_, given) = dest {
+        ensure!(
+            can_cast(common, given.dtype),
+            "result type {} can't be cast to the desired output type {}",
+            common.name(),
+            given.dtype.name()
+        );
+    }
+    let (kernel, dtype) = match weight {
+        Value::Tensor(_) => ("tensor", common),
+        Value::Number(_) => ("scalar", this),
+    };
     ensure_kernel!(
-        this.dtype.is_floating() || this.dtype.is_complex(),
-        "\"lerp_kernel_scalar\" not implemented for '{}'",
-        this.dtype.name()
+        dtype.is_floating() || dtype.is_complex(),
+        "\"lerp_kernel_{kernel}\" not implemented for '{}'",
+        dtype.name()
     );
     Ok(())
 }
@@ -94,7 +117,9 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     let pw = Pointwise::new(vec![Value::Tensor(this), Value::Tensor(end), weight])?;
     let common = pw.common_dtype();
-    let target = pw.target(cx, form.dest(args)?, common, true)?;
+    let dest = form.dest(args)?;
+    check_lerp_kernel(dest, common, this.dtype, weight)?;
+    let target = pw.target(cx, dest, common, true)?;
     let (a, b, c) = (pw.operand(0)?, pw.operand(1)?, pw.operand(2)?);
     target.run(cx, "ternary", |k, out| {
         k.ternary(TernaryOp::Lerp, &a, &b, &c, None, common, out)

@@ -95,6 +95,18 @@ fn full_offset2bag(given: &Tensor, offsets: &Tensor, indices: &Tensor) -> Result
     offset2bag(offsets, n, offsets.size()[0], given.kind())
 }
 
+/// Indices and offsets in one dtype, as PyTorch's backwards take them
+/// (`promoteIndicesAndOffsets`): Int64 where either is.
+fn promoted(indices: &Tensor, offsets: &Tensor) -> Result<(Tensor, Tensor), TchError> {
+    if indices.kind() == offsets.kind() {
+        return Ok((indices.shallow_clone(), offsets.shallow_clone()));
+    }
+    Ok((
+        indices.f_to_kind(Kind::Int64)?,
+        offsets.f_to_kind(Kind::Int64)?,
+    ))
+}
+
 /// The weight's gradient from `[grad, indices, offsets, offset2bag, bag_size, max_indices(,
 /// per_sample_weights)]`.
 pub fn backward(
@@ -105,10 +117,11 @@ pub fn backward(
     let Some([grad, indices, offsets, of_bag, bag_size, max_indices]) = inputs.get(..6) else {
         return Err(bad("the backward expects six inputs"));
     };
-    let of_bag = full_offset2bag(of_bag, offsets, indices)?;
+    let (indices, offsets) = promoted(indices, offsets)?;
+    let of_bag = full_offset2bag(of_bag, &offsets, &indices)?;
     Tensor::f_internal_embedding_bag_dense_backward(
         grad,
-        indices,
+        &indices,
         &of_bag,
         bag_size,
         max_indices,
@@ -128,12 +141,13 @@ pub fn per_sample_weights_backward(
     let Some([grad, weight, indices, offsets, of_bag]) = inputs.get(..5) else {
         return Err(bad("the per-sample weights' backward expects five inputs"));
     };
-    let of_bag = full_offset2bag(of_bag, offsets, indices)?;
+    let (indices, offsets) = promoted(indices, offsets)?;
+    let of_bag = full_offset2bag(of_bag, &offsets, &indices)?;
     Tensor::f_internal_embedding_bag_per_sample_weights_backward(
         grad,
         weight,
-        indices,
-        offsets,
+        &indices,
+        &offsets,
         &of_bag,
         p.mode,
         p.padding_idx,
