@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torch_remote
-from conftest import run_python
+from conftest import assert_refused_like_the_cpu, run_python
 
 
 def test_shape_mismatch_names_op_shapes_and_device():
@@ -338,3 +338,38 @@ def test_an_op_of_another_library_is_not_taken_for_the_aten_op_of_its_name():
     assert "probe_lib::sin has no kernel for the remote device" in refused.stdout, refused
     on_cpu = run_python(code, env={"TORCH_REMOTE_CPU_FALLBACK": "1"})
     assert on_cpu.stdout.strip() == "remote:0 [42.0, 42.0]", on_cpu
+
+
+def _matrix(d, dtype):
+    return (torch.eye(3) * 2 + 0.1).to(dtype).to(d)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int64, torch.bool])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda a: torch.linalg.svd(a),
+        lambda a: torch.linalg.qr(a),
+        lambda a: torch.linalg.eigh(a),
+        lambda a: torch.linalg.cholesky(a),
+        lambda a: torch.linalg.det(a),
+        lambda a: torch.linalg.solve(a, a),
+        lambda a: torch.linalg.lu(a),
+        lambda a: torch.linalg.solve_triangular(a, a, upper=True),
+        lambda a: torch.geqrf(a),
+        lambda a: torch.ormqr(a, a[0], a),
+        lambda a: torch.cholesky_inverse(a),
+        lambda a: torch.cholesky_solve(a, a),
+        lambda a: torch.linalg.ldl_factor(a),
+        lambda a: torch._standard_gamma(a),
+        lambda a: torch._standard_gamma_grad(a, a),
+    ],
+)
+def test_a_dtype_the_cpus_kernel_lacks_is_refused_at_the_call_like_the_cpu(op, dtype):
+    # Refused when issued (not on the host, at the next read), with the CPU's exception.
+    assert_refused_like_the_cpu(lambda d: op(_matrix(d, dtype)))
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
+def test_renorm_of_integers_is_refused_like_the_cpu(dtype):
+    assert_refused_like_the_cpu(lambda d: torch.renorm(_matrix(d, dtype), 2, 0, 1.0))

@@ -367,6 +367,12 @@ const REFUSED: &[(&str, Refusal)] = {
         ("bitwise_or", Kernel("bitwise_or_cpu")),
         ("bitwise_xor", Kernel("bitwise_xor_cpu")),
         ("bincount", Kernel("bincount_cpu")),
+        ("_standard_gamma", Kernel("gamma_cpu")),
+        ("_standard_gamma_grad", Kernel("_standard_gamma_grad_cpu")),
+        (
+            "_cdist_forward",
+            Runtime("cdist only supports floating-point dtypes, X1 got: {dtype}"),
+        ),
     ]
 };
 

@@ -770,9 +770,10 @@ pub fn renorm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "renorm: input needs at least 2 dimensions, got {} dimensions",
         x.dim()
     );
-    ensure_kernel!(
+    // The CPU's renorm takes the norms with `linalg.vector_norm`, whose check this is.
+    ensure!(
         x.dtype.is_floating() || x.dtype.is_complex(),
-        "\"renorm_out\" not implemented for '{}'",
+        "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
         x.dtype.name()
     );
     let dim = wrap_dim(args.int(2)?, x.dim())? as i64;

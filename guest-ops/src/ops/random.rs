@@ -62,8 +62,13 @@ pub fn bernoulli_out(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn standard_gamma_grad(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let (x, samples) = (args.tensor(0)?, args.tensor(1)?);
+    ensure_kernel!(
+        matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
+        "\"_standard_gamma_grad_cpu\" not implemented for '{}'",
+        x.dtype.name()
+    );
     ensure!(
-        x.dtype.is_floating() && samples.dtype == x.dtype,
+        samples.dtype == x.dtype,
         "_standard_gamma_grad: expected two {} floating tensors, got {} and {}",
         x.dtype.name(),
         x.dtype.name(),
@@ -87,7 +92,7 @@ pub fn sample(args: &Args, cx: &mut Ctx, op: SampleOp) -> Outputs {
     let param = args.tensor(0)?;
     let (kernel, half_too) = match op {
         SampleOp::Poisson => ("poisson_cpu", true),
-        SampleOp::StandardGamma => ("gamma_cpu", true),
+        SampleOp::StandardGamma => ("gamma_cpu", false),
         _ => ("dirichlet", false),
     };
     let half = matches!(param.dtype, ScalarType::Float16 | ScalarType::Bfloat16);
