@@ -241,6 +241,9 @@ def test_streams_seeds_and_reserved_memory():
     assert torch.remote.initial_seed() == 123
     torch.remote.seed()
     assert torch.remote.initial_seed() != 123
+    torch.remote.manual_seed_all(7)
+    torch.remote.seed_all()
+    assert torch.remote.initial_seed() != 7
     assert torch.remote.memory_reserved() >= x.nbytes
     assert torch.remote.max_memory_reserved() >= torch.remote.memory_reserved()
 

@@ -124,6 +124,11 @@ def seed() -> None:
     manual_seed(random.getrandbits(64))
 
 
+def seed_all() -> None:
+    """Seeds every remote device with one random number, as ``torch.cuda.seed_all``."""
+    manual_seed_all(random.getrandbits(64))
+
+
 def initial_seed() -> int:
     """The seed the current remote device's random ops were last seeded with."""
     return _native.host_stats(current_device())["rng"][0]
