@@ -413,3 +413,37 @@ def test_two_sided_istft_and_unfold_backward_take_complex_tensors():
         return g
 
     torch.testing.assert_close(grad("remote").cpu(), grad("cpu"))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda s: s[[0, 2]],
+        lambda s: s[s.real > 0],
+        lambda s: s[[0, 2], [1, 3]],
+        torch.tanh,
+        torch.sigmoid,
+        lambda s: F.pad(s.unsqueeze(0), (2, 1), mode="reflect"),
+        lambda s: F.pad(s[None, None], (1, 1, 1, 1), mode="replicate"),
+        lambda s: F.pad(s[None, None], (1, 1, 1, 1), mode="reflect"),
+        lambda s: F.pad(s.reshape(1, 1, 1, 3, 4), (1, 1, 1, 1, 0, 0), mode="replicate"),
+    ],
+)
+def test_complex_gradients_through_indexing_padding_and_activations(op):
+    z = torch.randn(3, 4, dtype=C64, generator=torch.Generator().manual_seed(3))
+
+    def grad(d):
+        x = z.to(d).requires_grad_()
+        op(x).abs().sum().backward()
+        return x.grad
+
+    torch.testing.assert_close(grad("remote").cpu(), grad("cpu"))
+
+
+def test_angle_of_a_transposed_complex_tensor_is_contiguous_like_the_cpus():
+    z = torch.randn(3, 4, dtype=C64).t()
+    for op in (torch.angle, torch.abs):
+        got, want = op(z.to("remote")), op(z)
+        assert got.stride() == want.stride()
+        torch.testing.assert_close(got.cpu(), want)
+    torch.angle(z.to("remote")).view(-1)

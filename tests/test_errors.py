@@ -373,3 +373,35 @@ def test_a_dtype_the_cpus_kernel_lacks_is_refused_at_the_call_like_the_cpu(op, d
 @pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
 def test_renorm_of_integers_is_refused_like_the_cpu(dtype):
     assert_refused_like_the_cpu(lambda d: torch.renorm(_matrix(d, dtype), 2, 0, 1.0))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.arange(3, dtype=torch.bool, device=d),
+        lambda d: torch.linspace(0, 1, 3, dtype=torch.bool, device=d),
+        lambda d: torch.logspace(0, 1, 2, dtype=torch.bool, device=d),
+        lambda d: torch.tril_indices(3, 3, dtype=torch.float32, device=d),
+        lambda d: torch.triu_indices(3, 3, dtype=torch.int8, device=d),
+        lambda d: torch.randperm(3, dtype=torch.bool, device=d),
+        lambda d: torch.randperm(200, dtype=torch.int8, device=d),
+        lambda d: torch.randperm(257, dtype=torch.uint8, device=d),
+        lambda d: torch.randperm(3000, dtype=torch.float16, device=d),
+    ],
+)
+def test_a_factory_dtype_the_cpu_refuses_is_refused_at_the_call(call):
+    assert_refused_like_the_cpu(call)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.linspace(0, 1, 1, dtype=torch.bool, device=d),
+        lambda d: torch.logspace(0, 1, 1, dtype=torch.bool, device=d),
+        lambda d: torch.tril_indices(3, 3, dtype=torch.int32, device=d),
+        lambda d: torch.randperm(128, dtype=torch.int8, device=d).sort().values,
+        lambda d: torch.randperm(2049, dtype=torch.float16, device=d).sort().values,
+    ],
+)
+def test_factory_dtypes_at_the_cpus_limits_are_taken(call):
+    torch.testing.assert_close(call("remote").cpu(), call("cpu"))

@@ -24,9 +24,10 @@ mod recurrent;
 mod recurrent_layer;
 mod resample;
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 
 use tch::{Kind, Reduction, Tensor};
 
@@ -465,10 +466,34 @@ fn reduction(code: i64) -> Result<Reduction, String> {
     }
 }
 
+thread_local! {
+    /// Whether this thread is inside [`guarded`], whose panics become the op's error.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// tch panics where a failed call drops a `Scalar` argument before reading libtorch's error.
+/// [`guarded`] turns such a panic into the op's error, so the default hook's report on the
+/// host's stderr (C++ frames and all) would only repeat it: the hook skips them.
+fn quiet_guarded_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                report(info);
+            }
+        }));
+    });
+}
+
 /// Runs a kernel body so that no libtorch failure, not even a panic, escapes as anything
 /// but an error for the guest.
 fn guarded(body: impl FnOnce() -> KernelResult) -> KernelResult {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+    quiet_guarded_panics();
+    let outer = GUARDED.with(|g| g.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(body));
+    GUARDED.with(|g| g.set(outer));
+    result.unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<String>()
             .cloned()

@@ -285,8 +285,9 @@ pub fn backward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
     let order = if self_first { [x, grad] } else { [grad, x] };
     let pw = Pointwise::new(order.map(Value::Tensor).to_vec())?;
     let common = pw.common_dtype();
+    let complex_too = matches!(kind, Kind::Sigmoid | Kind::Tanh);
     ensure_kernel!(
-        common.is_floating(),
+        common.is_floating() || (complex_too && common.is_complex()),
         "\"{}\" not implemented for '{}'",
         kernel_name(kind, true),
         common.name()

@@ -75,6 +75,10 @@ pub fn arange(args: &Args, cx: &mut Ctx, with_start: bool) -> Outputs {
         (Scalar::Integer(0), args.scalar(0)?, one, 1)
     };
     let out = args.tensor(at)?;
+    ensure_kernel!(
+        out.dtype != ScalarType::Bool,
+        "\"arange_cpu\" not implemented for 'Bool'"
+    );
     let n = arange_len(start, end, step, out.dtype)?;
     sequence_out(cx, at as u32, out, n, true, |cx, target| {
         cx.k.arange(start, end, step, target)
@@ -177,17 +181,17 @@ pub fn spaced(args: &Args, cx: &mut Ctx, log: bool) -> Outputs {
     } else {
         None
     };
-    sequence_out(
-        cx,
-        at as u32,
-        args.tensor(at)?,
-        steps,
-        false,
-        |cx, target| {
-            cx.k.spaced(start, end, base, target)
-                .map_err(failed("spaced"))
-        },
-    )
+    let out = args.tensor(at)?;
+    // One step is a fill, which bool takes; more need the kernel.
+    ensure_kernel!(
+        out.dtype != ScalarType::Bool || steps < 2,
+        "\"{}_cpu\" not implemented for 'Bool'",
+        if log { "logspace" } else { "linspace" }
+    );
+    sequence_out(cx, at as u32, out, steps, false, |cx, target| {
+        cx.k.spaced(start, end, base, target)
+            .map_err(failed("spaced"))
+    })
 }
 
 /// `eye.out(n, *, out)` and, with `with_m`, `eye.m_out(n, m, *, out)`, which every

@@ -703,6 +703,16 @@ pub fn tri_indices(args: &Args, cx: &mut Ctx, upper: bool) -> Outputs {
     check_placement(args, 4, 5)?;
     ensure!(row >= 0, "row must be non-negative, got{row}");
     ensure!(col >= 0, "col must be non-negative, got{col}");
+    ensure_kernel!(
+        matches!(dtype, ScalarType::Int32 | ScalarType::Int64),
+        "\"{}\" not implemented for '{}'",
+        if upper {
+            "triu_indices"
+        } else {
+            "tril_indices"
+        },
+        dtype.name()
+    );
     let count = if upper {
         i128::from(row) * i128::from(col) - tril_size(row, col, i128::from(offset) - 1)
     } else {

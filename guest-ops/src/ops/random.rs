@@ -179,9 +179,49 @@ pub fn randperm(args: &Args, cx: &mut Ctx, with_generator: bool) -> Outputs {
     args.at_most(at + 1)?;
     let n = args.int(0)?;
     ensure!(n >= 0, "n must be non-negative, got {n}");
-    let (out, result) = resize_output(cx, at as u32, args.tensor(at)?, &[n])?;
+    let out = args.tensor(at)?;
+    check_permutable(n, out.dtype)?;
+    let (out, result) = resize_output(cx, at as u32, out, &[n])?;
     cx.k.permutation(&out).map_err(failed("permutation"))?;
     Ok(vec![result])
+}
+
+/// The CPU's randperm checks: a float dtype must hold every integer below `n` exactly, and
+/// an integer dtype `n - 1`.
+fn check_permutable(n: i64, dtype: ScalarType) -> Result<()> {
+    use ScalarType::*;
+    let float_limit = match dtype {
+        Float16 => Some(("2049", 2049)),
+        Float32 => Some(("2^24+1", (1 << 24) + 1)),
+        Float64 => Some(("2^53+1", (1 << 53) + 1)),
+        _ => None,
+    };
+    if let Some((text, limit)) = float_limit {
+        ensure!(
+            n <= limit,
+            "n cannot be greater than {text} for {} type.",
+            dtype.name()
+        );
+    }
+    ensure_kernel!(
+        !matches!(dtype, Bool | Complex64 | Complex128),
+        "\"randperm\" not implemented for '{}'",
+        dtype.name()
+    );
+    let integer_limit = match dtype {
+        Uint8 => Some(("uint8_t", i64::from(u8::MAX))),
+        Int8 => Some(("int8_t", i64::from(i8::MAX))),
+        Int16 => Some(("int16_t", i64::from(i16::MAX))),
+        Int32 => Some(("int", i64::from(i32::MAX))),
+        _ => None,
+    };
+    if let Some((ctype, max)) = integer_limit {
+        ensure!(
+            n - 1 <= max,
+            "value cannot be converted to type {ctype} without overflow"
+        );
+    }
+    Ok(())
 }
 
 /// `bernoulli_.float(self, p=0.5, *, generator=None)`.

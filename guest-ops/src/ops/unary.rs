@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
+use crate::rules::layout::contiguous_strides;
 use crate::types::{
     ActivationOp, LibraryOp, Operand, Scalar, ScalarType, TensorMeta, TernaryOp, UnaryOp,
 };
@@ -308,7 +309,14 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: UnaryOp, clamp: Option<f64>)
     }
     check_input(op, x.dtype)?;
     let pw = Pointwise::new(vec![Value::Tensor(x)])?;
-    let target = pw.target(cx, dest, result, rule == Rule::Float || to_real)?;
+    let target = match dest {
+        // PyTorch's complex `angle` fills an empty tensor it resizes, which comes out
+        // contiguous whatever the input's layout (`abs` starts from `empty_like`).
+        Dest::New if to_real && op == UnaryOp::Angle => {
+            pw.fresh(cx, contiguous_strides(&x.sizes)?, result)?
+        }
+        _ => pw.target(cx, dest, result, rule == Rule::Float || to_real)?,
+    };
     let input = pw.expanded(0)?;
     let compute = if rule == Rule::Bool || to_real {
         x.dtype
