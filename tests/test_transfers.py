@@ -106,3 +106,14 @@ def test_printing_a_summarised_tensor_downloads_only_what_it_shows(make, edgeite
 def test_printing_a_small_tensor_matches_the_cpu():
     cpu = torch.tensor([[1.5, -2.0, float("nan")], [float("inf"), 0.0, 1e-8]])
     assert _tokens(repr(cpu.to("remote"))) == _tokens(repr(cpu))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
+def test_a_cpu_dtype_remote_lacks_uploads_into_one_it_holds(dtype):
+    # numpy's uint16 images, say: the copy converts them on the CPU on the way.
+    values = torch.tensor([0, 1, 65535, 7], dtype=dtype)
+    for target in (torch.float32, torch.int64):
+        torch.testing.assert_close(values.to("remote", target).cpu(), values.to(target))
+        into = torch.zeros(4, dtype=target, device="remote")
+        into.copy_(values)
+        torch.testing.assert_close(into.cpu(), values.to(target))

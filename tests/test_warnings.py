@@ -58,6 +58,7 @@ def test_no_warning_where_the_cpu_gives_none():
         torch.ones(3, device=d).std()
         torch.add(torch.ones(3, device=d), 1, out=torch.empty(0, device=d))
         torch.searchsorted(torch.arange(5.0, device=d), torch.ones(3, device=d))
+        torch.randperm(5, out=torch.empty(2, dtype=torch.long, device=d))
 
     assert _messages(lambda: quiet("remote")) == _messages(lambda: quiet("cpu")) == []
 

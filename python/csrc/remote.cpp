@@ -517,8 +517,23 @@ void push_outputs(const DispatchResult& r, const std::vector<c10::IValue>& input
   }
 }
 
+// Whether remote tensors can hold `dtype` (the WIT's scalar types).
+bool remote_holds(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::kByte: case c10::kChar: case c10::kShort: case c10::kInt: case c10::kLong:
+    case c10::kHalf: case c10::kBFloat16: case c10::kFloat: case c10::kDouble:
+    case c10::kComplexFloat: case c10::kComplexDouble: case c10::kBool:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void upload(const at::Tensor& src, const at::Tensor& dst) {
   auto dense = src.resolve_conj().resolve_neg().contiguous();
+  // A CPU dtype remote lacks (numpy's uint16, say) converts on the CPU into the destination's,
+  // as the copy would convert it anyway.
+  if (!remote_holds(dense.scalar_type())) dense = dense.to(dst.scalar_type());
   auto meta = meta_of(dst);
   const DispatchResult r{tr_upload(&meta, static_cast<int32_t>(dense.scalar_type()), dense.sizes().data(),
                                    dense.dim(), dense.data_ptr(), dense.nbytes())};

@@ -181,7 +181,13 @@ pub fn randperm(args: &Args, cx: &mut Ctx, with_generator: bool) -> Outputs {
     ensure!(n >= 0, "n must be non-negative, got {n}");
     let out = args.tensor(at)?;
     check_permutable(n, out.dtype)?;
-    let (out, result) = resize_output(cx, at as u32, out, &[n])?;
+    // The CPU's `randperm_out` resizes `out` with `resize_`, which gives no warning.
+    let (out, result) = if out.sizes == [n] {
+        (out.clone(), Output::Argument(at as u32))
+    } else {
+        let resized = cx.resize(out, &[n], vec![1], false)?;
+        (resized.clone(), Output::Updated((at as u32, resized)))
+    };
     cx.k.permutation(&out).map_err(failed("permutation"))?;
     Ok(vec![result])
 }
