@@ -70,6 +70,17 @@ def test_generators_and_storage_resize():
     torch.testing.assert_close(t.cpu(), torch.arange(4.0))
 
 
+def test_a_generators_offset_rewinds_its_stream():
+    g = torch.Generator("remote").manual_seed(5)
+    first = torch.rand(3, generator=g, device="remote").cpu()
+    second = torch.rand(3, generator=g, device="remote").cpu()
+    assert g.get_offset() == 2
+    g.set_offset(1)
+    torch.testing.assert_close(torch.rand(3, generator=g, device="remote").cpu(), second)
+    g.set_offset(0)
+    torch.testing.assert_close(torch.rand(3, generator=g, device="remote").cpu(), first)
+
+
 def test_rng_state_round_trips():
     torch.remote.manual_seed(7)
     state = torch.remote.get_rng_state()

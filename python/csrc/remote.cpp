@@ -912,8 +912,17 @@ struct RemoteGenerator final : c10::GeneratorImpl {
     set_current_seed(c10::detail::getNonDeterministicRandom());
     return seed_;
   }
-  void set_offset(uint64_t offset) override { offset_ = offset; }
-  uint64_t get_offset() const override { return offset_; }
+  // The offset counts the random ops since the seed was set (the state's second half), and
+  // lives on the host, where those ops run.
+  void set_offset(uint64_t offset) override {
+    offset_ = offset;
+    tr_generator_seed(device().index(), id_, seed_, offset);
+  }
+  uint64_t get_offset() const override {
+    auto [seed, offset] = std::pair{seed_, offset_};
+    check(tr_generator_state(device().index(), id_, &seed, &offset));
+    return offset;
+  }
   // The state is 16 bytes, the seed and the offset as little-endian uint64s: the layout
   // `torch.remote.get_rng_state` gives, so either state fits either setter, as on CUDA.
   void set_state(const c10::TensorImpl& state) override {
