@@ -820,3 +820,50 @@ def test_mse_loss_gradient_against_a_target_of_another_dtype(reduction, dtypes):
     got, want = grad("remote"), grad("cpu")
     assert got.dtype == want.dtype
     torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("channels_last", ["input", "weight", "neither"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_3d_convolutions_keep_the_cpus_layout(dtype, channels_last, transposed):
+    # Only the CPU's float32 (mkldnn) kernels write channels_last_3d results.
+    torch.manual_seed(0)
+    cl3 = torch.channels_last_3d
+    x = torch.randn(2, 4, 5, 5, 5, dtype=dtype)
+    w = (
+        torch.randn(4, 3, 2, 2, 2, dtype=dtype)
+        if transposed
+        else torch.randn(6, 4, 3, 3, 3, dtype=dtype)
+    )
+    x = x.to(memory_format=cl3) if channels_last == "input" else x
+    w = w.to(memory_format=cl3) if channels_last == "weight" else w
+
+    def run(d):
+        a, b = x.to(d).requires_grad_(), w.to(d).requires_grad_()
+        out = F.conv_transpose3d(a, b, stride=2) if transposed else F.conv3d(a, b, padding=1)
+        out.square().sum().backward()
+        return out, a.grad, b.grad
+
+    for got, want in zip(run("remote"), run("cpu"), strict=True):
+        assert got.stride() == want.stride()
+        torch.testing.assert_close(got.cpu(), want.detach(), rtol=1e-4, atol=1e-4)
+
+
+def test_multi_margin_loss_skips_nan_terms_like_the_cpu():
+    nan = float("nan")
+    x = torch.tensor([[nan, 1.0, 2.0], [0.0, 1.0, 2.0], [0.0, nan, 2.0]])
+    t = torch.tensor([1, 0, 1])
+    for p in (1, 2):
+        for reduction in ("none", "mean", "sum"):
+            want = F.multi_margin_loss(x, t, p=p, reduction=reduction)
+            got = F.multi_margin_loss(x.to("remote"), t.to("remote"), p=p, reduction=reduction)
+            torch.testing.assert_close(got.cpu(), want, equal_nan=True)
+
+
+def test_multi_margin_loss_refuses_a_weight_of_another_dtype_like_the_cpu():
+    x, t = torch.randn(3, 4), torch.tensor([0, 1, 2])
+    assert_refused_like_the_cpu(
+        lambda d: F.multi_margin_loss(
+            x.to(d), t.to(d), weight=torch.rand(4, dtype=torch.float64, device=d)
+        )
+    )

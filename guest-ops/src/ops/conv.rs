@@ -1,5 +1,5 @@
 //! `convolution` and `convolution_backward` (1-d, 2-d and 3-d, plain and transposed, grouped).
-//! 4-d results are channels-last when the input or the weight is (CPU's mkldnn choice).
+//! Results are channels-last when the input or the weight is, as the CPU's kernels write them.
 
 use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
@@ -8,15 +8,20 @@ use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
 use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::shape::{fmt_shape, numel};
-use crate::types::{ConvParams, Output, TensorMeta};
+use crate::types::{ConvParams, Output, ScalarType, TensorMeta};
 
-fn suggests_channels_last(t: &TensorMeta) -> bool {
-    suggest_memory_format(&t.sizes, &t.strides) == MemoryFormat::ChannelsLast
-}
-
-fn format_for(x: &TensorMeta, weight: &TensorMeta) -> MemoryFormat {
-    if suggests_channels_last(x) || suggests_channels_last(weight) {
-        MemoryFormat::ChannelsLast
+/// The layout the CPU's convolutions give: channels-last where the input or the weight is,
+/// for 4-d tensors; for 5-d ones likewise channels-last-3d, which only mkldnn's float32
+/// kernels write (`backward` keeps 5-d gradients contiguous, as the CPU's are).
+fn format_for(x: &TensorMeta, weight: &TensorMeta, backward: bool) -> MemoryFormat {
+    let wanted = match x.dim() {
+        4 => MemoryFormat::ChannelsLast,
+        5 if x.dtype == ScalarType::Float32 && !backward => MemoryFormat::ChannelsLast3d,
+        _ => return MemoryFormat::Contiguous,
+    };
+    let suggested = |t: &TensorMeta| suggest_memory_format(&t.sizes, &t.strides);
+    if suggested(x) == wanted || suggested(weight) == wanted {
+        wanted
     } else {
         MemoryFormat::Contiguous
     }
@@ -183,11 +188,7 @@ pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
             fmt_shape(&b.sizes)
         );
     }
-    let format = if x.dim() == 4 {
-        format_for(x, weight)
-    } else {
-        MemoryFormat::Contiguous
-    };
+    let format = format_for(x, weight, false);
     let out = cx.empty(&shape, strides_for(&shape, format)?, x.dtype)?;
     cx.k.conv(x, weight, bias, &p, &out)
         .map_err(failed("conv"))?;
@@ -209,11 +210,7 @@ pub fn convolution_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&shape),
         fmt_shape(&grad.sizes)
     );
-    let format = if x.dim() == 4 {
-        format_for(x, weight)
-    } else {
-        MemoryFormat::Contiguous
-    };
+    let format = format_for(x, weight, true);
     let mut outputs = Vec::new();
     let mut metas = Vec::new();
     let bias_shape = vec![bias_sizes

@@ -65,6 +65,14 @@ fn check_multi_margin(
         );
     }
     check_dtypes(x, target, "multi_margin_loss_cpu_kernel")?;
+    if let Some(w) = weight {
+        ensure!(
+            w.dtype == x.dtype,
+            "expected scalar type {} but found {}",
+            x.dtype.name(),
+            w.dtype.name()
+        );
+    }
     Ok(frames)
 }
 

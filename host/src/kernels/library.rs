@@ -582,10 +582,10 @@ fn multi_margin_loss(
     let rows = x.f_reshape([-1, classes])?;
     let y = target.f_reshape([-1, 1])?;
     let picked = rows.f_gather(1, &y, false)?;
-    let mut z = rows
-        .f_sub(&picked)?
-        .f_add_scalar(margin)?
-        .f_clamp_min(0.0)?;
+    let z = rows.f_sub(&picked)?.f_add_scalar(margin)?;
+    // The CPU's kernel adds only the terms above zero, so a NaN term is skipped; clamping
+    // would keep it.
+    let mut z = z.f_where_scalarother(&z.f_gt(0.0)?, 0.0)?;
     if p == 2 {
         z = z.f_square()?;
     }
