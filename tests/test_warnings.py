@@ -121,3 +121,25 @@ def test_a_complex_cpu_tensor_copied_into_a_real_remote_one_warns_once():
     assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
     assert len(cpu.stdout.splitlines()) == 3
     assert remote.stdout.splitlines() == cpu.stdout.splitlines()
+
+
+def test_a_complex_tensor_cast_to_bool_gives_no_warning():
+    # `Casting complex values to real ...` is once per process: a fresh one shows it would.
+    done = run_python(
+        """
+        import warnings
+        import torch, torch_remote
+        warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True) as caught:
+            z = torch.tensor([1j, 0], device="remote")
+            into = torch.zeros(2, dtype=torch.bool, device="remote").copy_(z)
+            print(z.bool().cpu().tolist(), into.cpu().tolist())
+            z.float()
+        print([str(w.message).split(" (")[0] for w in caught])
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "[True, False] [True, False]",
+        "['Casting complex values to real discards the imaginary part']",
+    ]
