@@ -405,3 +405,8 @@ def test_a_factory_dtype_the_cpu_refuses_is_refused_at_the_call(call):
 )
 def test_factory_dtypes_at_the_cpus_limits_are_taken(call):
     torch.testing.assert_close(call("remote").cpu(), call("cpu"))
+
+
+@pytest.mark.parametrize("op", [torch.var, torch.std, torch.var_mean, torch.std_mean])
+def test_moments_of_integers_are_refused_with_the_cpus_message(op):
+    assert_refused_like_the_cpu(lambda d: op(torch.tensor([1, -2], dtype=torch.int8, device=d)))

@@ -24,9 +24,16 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
     let mask = mask_of(args, 1, x)?;
     let correction = args.scalar_or(2, Scalar::Integer(1))?;
     let keepdim = args.bool_or(3, false)?;
+    let name = match (op, with_mean) {
+        (MomentOp::Var, false) => "var",
+        (MomentOp::Std, false) => "std",
+        (MomentOp::Var, true) => "var_mean",
+        (MomentOp::Std, true) => "std_mean",
+    };
     ensure!(
         x.dtype.is_floating() || x.dtype.is_complex(),
-        "std and var only support floating point and complex dtypes"
+        "{} only support floating point and complex dtypes",
+        if with_mean { name } else { "std and var" }
     );
     let dest = form.dest(args)?;
     let dtype = match dest {
@@ -50,12 +57,6 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
         numel(&x.sizes)? / outputs
     };
     if reduced as f64 - correction.to_f64() <= 0.0 {
-        let name = match (op, with_mean) {
-            (MomentOp::Var, false) => "var",
-            (MomentOp::Std, false) => "std",
-            (MomentOp::Var, true) => "var_mean",
-            (MomentOp::Std, true) => "std_mean",
-        };
         cx.warn(format!(
             "{name}(): degrees of freedom is <= 0. Correction should be strictly less than the \
              reduction factor (input numel divided by output numel)."
