@@ -159,6 +159,15 @@ def test_searchsorted_of_a_number(call):
             torch.ones(2, dtype=torch.long, device=d),
             0.5,
         ),
+        lambda d: torch.ones(2, dtype=torch.long, device=d).lerp_(
+            torch.ones(2, dtype=torch.long, device=d), 0.5
+        ),
+        lambda d: torch.ones(2, dtype=torch.long, device=d).lerp(
+            torch.ones(2, dtype=torch.long, device=d), 1e30
+        ),
+        lambda d: torch.ones(1, dtype=torch.long, device=d).expand(3).add_(1.5),
+        lambda d: torch.linalg.det(torch.ones(3, dtype=torch.half, device=d)),
+        lambda d: torch.linalg.eigh(torch.ones(2, 3, dtype=torch.long, device=d)),
         lambda d: torch.bitwise_or(
             torch.ones(2, dtype=torch.long, device=d), 2.5, out=torch.empty(2, device=d).long()
         ),
@@ -826,7 +835,7 @@ def test_mse_loss_gradient_against_a_target_of_another_dtype(reduction, dtypes):
 @pytest.mark.parametrize("channels_last", ["input", "weight", "neither"])
 @pytest.mark.parametrize("transposed", [False, True])
 def test_3d_convolutions_keep_the_cpus_layout(dtype, channels_last, transposed):
-    # Only the CPU's float32 (mkldnn) kernels write channels_last_3d results.
+    # Only the CPU's float32 (mkldnn) kernels write channels_last_3d results and gradients.
     torch.manual_seed(0)
     cl3 = torch.channels_last_3d
     x = torch.randn(2, 4, 5, 5, 5, dtype=dtype)
@@ -841,8 +850,8 @@ def test_3d_convolutions_keep_the_cpus_layout(dtype, channels_last, transposed):
     def run(d):
         a, b = x.to(d).requires_grad_(), w.to(d).requires_grad_()
         out = F.conv_transpose3d(a, b, stride=2) if transposed else F.conv3d(a, b, padding=1)
-        out.square().sum().backward()
-        return out, a.grad, b.grad
+        # `autograd.grad`, not `.grad`: accumulation would give the leaves' own strides.
+        return (out, *torch.autograd.grad(out.square().sum(), (a, b)))
 
     for got, want in zip(run("remote"), run("cpu"), strict=True):
         assert got.stride() == want.stride()
@@ -867,3 +876,12 @@ def test_multi_margin_loss_refuses_a_weight_of_another_dtype_like_the_cpu():
             x.to(d), t.to(d), weight=torch.rand(4, dtype=torch.float64, device=d)
         )
     )
+
+
+def test_nan_to_num_in_place_reads_every_mask_before_replacing():
+    inf, nan = float("inf"), float("nan")
+    real = torch.tensor([nan, inf, -inf, 1.0])
+    for x in (real, torch.complex(torch.tensor([nan]), torch.tensor([-inf]))):
+        want = x.clone().nan_to_num_(nan=inf, posinf=5.0, neginf=-inf)
+        got = x.to("remote").nan_to_num_(nan=inf, posinf=5.0, neginf=-inf)
+        torch.testing.assert_close(got.cpu(), want)

@@ -181,6 +181,10 @@ def test_an_out_sharing_part_of_the_input_is_refused_like_the_cpu(call):
         lambda d: (lambda x: torch.max(x, 0, True, out=(x, _indices(d, 1, 4))))(_rows(d)[:1]),
         lambda d: (lambda x: torch.mode(x, 0, True, out=(x, _indices(d, 1, 4))))(_rows(d)[:1]),
         lambda d: (lambda x: torch.median(x, 0, out=(x[1], _indices(d, 4))))(_rows(d)),
+        lambda d: (lambda x: torch.aminmax(x.flatten(), out=(x[0, 0], x[0, 1])))(_rows(d)),
+        lambda d: (lambda x: torch.kthvalue(x, 1, 0, out=(_indices(d, 4), x[1])))(
+            torch.arange(8, device=d).view(2, 4)
+        ),
     ],
 )
 def test_an_out_the_cpu_lets_share_the_input_gives_its_values(call):

@@ -915,8 +915,12 @@ struct RemoteGenerator final : c10::GeneratorImpl {
   // The offset counts the random ops since the seed was set (the state's second half), and
   // lives on the host, where those ops run.
   void set_offset(uint64_t offset) override {
+    // The seed too is the host's: `torch.manual_seed` sets the default generator's there.
+    auto [seed, current] = std::pair{seed_, offset_};
+    check(tr_generator_state(device().index(), id_, &seed, &current));
+    seed_ = seed;
     offset_ = offset;
-    tr_generator_seed(device().index(), id_, seed_, offset);
+    tr_generator_seed(device().index(), id_, seed, offset);
   }
   uint64_t get_offset() const override {
     auto [seed, offset] = std::pair{seed_, offset_};

@@ -415,15 +415,16 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
     let at_out = outs.then_some(3 + at);
     let (values, indices, outputs) =
         value_index_outputs(args, cx, at_out, &shape, strides, x.dtype)?;
-    // The CPU's checks differ by op: kthvalue rejects any sharing, mode a partial one, and
-    // median none.
-    let check = match op {
-        SelectOp::Kthvalue => check_none,
-        SelectOp::Mode => check_partial,
-        SelectOp::Median | SelectOp::Nanmedian => |_: &TensorMeta, _: &TensorMeta| Ok(()),
-    };
-    check(&values, x)?;
-    check(&indices, x)?;
+    // The CPU's checks differ by op: kthvalue rejects values sharing any of the input, mode
+    // values or indices sharing part of it, and median nothing.
+    match op {
+        SelectOp::Kthvalue => check_none(&values, x)?,
+        SelectOp::Mode => {
+            check_partial(&values, x)?;
+            check_partial(&indices, x)?;
+        }
+        SelectOp::Median | SelectOp::Nanmedian => {}
+    }
     cx.k.select(op, x, k, Some(d as i64), keepdim, &values, Some(&indices))
         .map_err(failed("select"))?;
     Ok(outputs)

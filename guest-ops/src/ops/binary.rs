@@ -5,8 +5,8 @@ use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
-use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{can_cast, check_not_bool, checked_number, default_float, scalar_dtype};
+use crate::ops::{Form, Outputs};
+use crate::rules::dtype::{check_not_bool, checked_number, default_float, scalar_dtype};
 use crate::types::{Arg, BinaryOp, Scalar, ScalarType};
 
 /// How an op's result dtype follows the operands' common dtype.
@@ -273,15 +273,8 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
         compute
     };
     let dest = form.dest(args)?;
-    // TensorIterator refuses an output the result can't be cast to before the kernel looks
-    // at the dtype (`int_tensor &= 2.5`).
-    if let Dest::InPlace(_, given) | Dest::Out(_, given) = dest {
-        ensure!(
-            rule == Rule::Bool || can_cast(result, given.dtype),
-            "result type {} can't be cast to the desired output type {}",
-            result.name(),
-            given.dtype.name()
-        );
+    if rule != Rule::Bool {
+        pw.check_dest(dest, result)?;
     }
     check_dtypes(op, common)?;
     if op == BinaryOp::Pow {

@@ -10,13 +10,14 @@ use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{ConvParams, Output, ScalarType, TensorMeta};
 
-/// The layout the CPU's convolutions give: channels-last where the input or the weight is,
-/// for 4-d tensors; for 5-d ones likewise channels-last-3d, which only mkldnn's float32
-/// kernels write (`backward` keeps 5-d gradients contiguous, as the CPU's are).
-fn format_for(x: &TensorMeta, weight: &TensorMeta, backward: bool) -> MemoryFormat {
+/// The layout the CPU's convolutions and their gradients take: channels-last where the
+/// input or the weight is, for 4-d tensors; for 5-d ones likewise channels-last-3d, which
+/// this CPU build writes only through mkldnn's float32 kernels (a CPU with bf16 instructions
+/// would take it for bf16 too).
+fn format_for(x: &TensorMeta, weight: &TensorMeta) -> MemoryFormat {
     let wanted = match x.dim() {
         4 => MemoryFormat::ChannelsLast,
-        5 if x.dtype == ScalarType::Float32 && !backward => MemoryFormat::ChannelsLast3d,
+        5 if x.dtype == ScalarType::Float32 => MemoryFormat::ChannelsLast3d,
         _ => return MemoryFormat::Contiguous,
     };
     let suggested = |t: &TensorMeta| suggest_memory_format(&t.sizes, &t.strides);
@@ -188,7 +189,7 @@ pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
             fmt_shape(&b.sizes)
         );
     }
-    let format = format_for(x, weight, false);
+    let format = format_for(x, weight);
     let out = cx.empty(&shape, strides_for(&shape, format)?, x.dtype)?;
     cx.k.conv(x, weight, bias, &p, &out)
         .map_err(failed("conv"))?;
@@ -210,7 +211,7 @@ pub fn convolution_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&shape),
         fmt_shape(&grad.sizes)
     );
-    let format = format_for(x, weight, true);
+    let format = format_for(x, weight);
     let mut outputs = Vec::new();
     let mut metas = Vec::new();
     let bias_shape = vec![bias_sizes

@@ -126,6 +126,7 @@ pub fn masked_select(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 pub fn masked_scatter_(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let (x, mask, source) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    check_internal(x)?;
     ensure!(
         mask.dtype == ScalarType::Bool,
         "masked_scatter_ only supports boolean masks, but got mask with dtype {}",
@@ -137,7 +138,6 @@ pub fn masked_scatter_(args: &Args, cx: &mut Ctx) -> Outputs {
         x.dtype.name(),
         source.dtype.name()
     );
-    check_internal(x)?;
     let target = at_least_1d(x)?;
     let mask = at_least_1d(&expand(mask, &x.sizes)?)?;
     let rows = nonzero_of(cx, &mask)?;

@@ -61,25 +61,53 @@ fn has_lapack_kernel(dtype: ScalarType) -> bool {
 /// `name`'s checks on `a`: a floating or complex batch of matrices (square ones with
 /// `square`).
 fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
+    check_matrices(name, a)?;
+    if matches!(a.dtype, ScalarType::Float16 | ScalarType::Bfloat16) {
+        return Err(Error::invalid(format!(
+            "{name}: Low precision dtypes not supported. Got {}",
+            a.dtype.name()
+        )));
+    }
+    check_floating_or_complex(name, a)?;
+    check_square(name, a, square)
+}
+
+/// `check_input` for the ops whose CPU kernel `kernel` is what refuses the dtypes LAPACK
+/// lacks, once the op's shape checks pass: with `own_dtype_check` the op refuses integers
+/// itself first, so the kernel refuses only half precision.
+fn check_input_then_kernel(
+    name: &str,
+    a: &TensorMeta,
+    square: bool,
+    kernel: &str,
+    own_dtype_check: bool,
+) -> Result<()> {
+    check_matrices(name, a)?;
+    check_square(name, a, square)?;
+    if own_dtype_check && !matches!(a.dtype, ScalarType::Float16 | ScalarType::Bfloat16) {
+        check_floating_or_complex(name, a)?;
+    }
+    check_kernel_dtype(kernel, a)
+}
+
+fn check_matrices(name: &str, a: &TensorMeta) -> Result<()> {
     ensure!(
         a.dim() >= 2,
         "{name}: The input tensor A must have at least 2 dimensions."
     );
-    match a.dtype {
-        dtype if has_lapack_kernel(dtype) => {}
-        ScalarType::Float16 | ScalarType::Bfloat16 => {
-            return Err(Error::invalid(format!(
-                "{name}: Low precision dtypes not supported. Got {}",
-                a.dtype.name()
-            )))
-        }
-        other => {
-            return Err(Error::invalid(format!(
-                "{name}: Expected a floating point or complex tensor as input. Got {}",
-                other.name()
-            )))
-        }
-    }
+    Ok(())
+}
+
+fn check_floating_or_complex(name: &str, a: &TensorMeta) -> Result<()> {
+    ensure!(
+        a.dtype.is_floating() || a.dtype.is_complex(),
+        "{name}: Expected a floating point or complex tensor as input. Got {}",
+        a.dtype.name()
+    );
+    Ok(())
+}
+
+fn check_square(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     ensure!(
         !square || m == n,
@@ -88,8 +116,8 @@ fn check_input(name: &str, a: &TensorMeta, square: bool) -> Result<()> {
     Ok(())
 }
 
-/// For the ops whose CPU kernel refuses other dtypes before any check of `name`'s own:
-/// `kernel`'s `NotImplementedError` unless `a` is float, double or complex.
+/// The dtype check of a CPU kernel that calls LAPACK: `kernel`'s `NotImplementedError`
+/// unless `a` is float, double or complex.
 fn check_kernel_dtype(kernel: &str, a: &TensorMeta) -> Result<()> {
     ensure_kernel!(
         has_lapack_kernel(a.dtype),
@@ -97,15 +125,6 @@ fn check_kernel_dtype(kernel: &str, a: &TensorMeta) -> Result<()> {
         a.dtype.name()
     );
     Ok(())
-}
-
-/// For the ops whose own check admits half precision, which their CPU kernel then refuses:
-/// `kernel`'s `NotImplementedError` for a Half or BFloat16 `a`.
-fn check_low_precision_kernel(kernel: &str, a: &TensorMeta) -> Result<()> {
-    match a.dtype {
-        ScalarType::Float16 | ScalarType::Bfloat16 => check_kernel_dtype(kernel, a),
-        _ => Ok(()),
-    }
 }
 
 fn batch(a: &TensorMeta) -> Vec<i64> {
@@ -142,8 +161,7 @@ pub fn cholesky(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let a = args.tensor(0)?;
     let upper = args.bool_or(1, false)?;
-    check_low_precision_kernel("cholesky_cpu", a)?;
-    check_input("linalg.cholesky", a, true)?;
+    check_input_then_kernel("linalg.cholesky", a, true, "cholesky_cpu", true)?;
     check_factorization(
         args,
         2,
@@ -163,8 +181,7 @@ pub fn cholesky(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn det(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(1)?;
     let a = args.tensor(0)?;
-    check_low_precision_kernel("lu_cpu", a)?;
-    check_input("linalg.det", a, true)?;
+    check_input_then_kernel("linalg.det", a, true, "lu_cpu", true)?;
     let n = a.sizes[a.dim() - 1];
     let outs = Outs(vec![
         (batch(a), a.dtype, false),
@@ -251,8 +268,13 @@ pub fn solve_triangular(args: &Args, cx: &mut Ctx) -> Outputs {
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
     let upper = args.bool_or(2, false)?;
     let (left, unit) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
-    check_kernel_dtype("triangular_solve_cpu", a)?;
-    check_input("linalg.solve_triangular", a, true)?;
+    check_input_then_kernel(
+        "linalg.solve_triangular",
+        a,
+        true,
+        "triangular_solve_cpu",
+        false,
+    )?;
     let shape = solution_shape("linalg.solve_triangular", a, b, left)?;
     let inputs = [a.clone(), b.clone()];
     let op = LinalgOp::SolveTriangular((upper, left, unit));
@@ -287,8 +309,13 @@ pub fn cholesky_factor(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn cholesky_inverse(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let l = args.tensor(0)?;
-    check_kernel_dtype("cholesky_inverse_out_cpu", l)?;
-    check_input("cholesky_inverse", l, true)?;
+    check_input_then_kernel(
+        "cholesky_inverse",
+        l,
+        true,
+        "cholesky_inverse_out_cpu",
+        false,
+    )?;
     let outs = Outs(vec![(l.sizes.clone(), l.dtype, true)]);
     let op = LinalgOp::CholeskyInverse(args.bool_or(1, false)?);
     lower(cx, op, std::slice::from_ref(l), outs)
@@ -435,8 +462,7 @@ pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
     let left = args.bool_or(2, true)?;
-    check_low_precision_kernel("lu_cpu", a)?;
-    check_input("linalg.solve", a, true)?;
+    check_input_then_kernel("linalg.solve", a, true, "lu_cpu", true)?;
     ensure!(
         a.dtype == b.dtype,
         "linalg.solve: Expected A and B to have the same dtype, but found A of type {} and B of \
@@ -658,8 +684,7 @@ pub fn qr(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let a = args.tensor(0)?;
     let mode = args.opt_str(1)?.unwrap_or("reduced");
-    check_low_precision_kernel("geqrf_cpu", a)?;
-    check_input("linalg.qr", a, false)?;
+    check_input_then_kernel("linalg.qr", a, false, "geqrf_cpu", true)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     let k = m.min(n);
     let (q, r) = match mode {
@@ -695,8 +720,7 @@ pub fn svd(args: &Args, cx: &mut Ctx) -> Outputs {
         "torch.linalg.svd: keyword argument `driver=` is only supported on CUDA inputs with \
          cuSOLVER backend."
     );
-    check_low_precision_kernel("linalg_svd_cpu", a)?;
-    check_input("linalg.svd", a, false)?;
+    check_input_then_kernel("linalg.svd", a, false, "linalg_svd_cpu", true)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     let k = m.min(n);
     let (u, vh) = match (compute_uv, full) {
@@ -728,8 +752,7 @@ pub fn eigh(args: &Args, cx: &mut Ctx) -> Outputs {
         uplo == "L" || uplo == "U",
         "Expected UPLO argument to be 'L' or 'U', but got {uplo}"
     );
-    check_kernel_dtype("linalg_eigh_cpu", a)?;
-    check_input("linalg.eigh", a, true)?;
+    check_input_then_kernel("linalg.eigh", a, true, "linalg_eigh_cpu", false)?;
     let n = a.sizes[a.dim() - 1];
     let vectors = if compute_v {
         (a.sizes.clone(), a.dtype, true)
@@ -749,8 +772,7 @@ pub fn eigh(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn eig(args: &Args, cx: &mut Ctx, vectors: bool) -> Outputs {
     args.at_most(1)?;
     let a = args.tensor(0)?;
-    check_low_precision_kernel("linalg_eig_out_cpu", a)?;
-    check_input("linalg.eig", a, true)?;
+    check_input_then_kernel("linalg.eig", a, true, "linalg_eig_out_cpu", true)?;
     let complex = a
         .dtype
         .complex_of()
@@ -776,8 +798,7 @@ pub fn geqrf(args: &Args, cx: &mut Ctx) -> Outputs {
         a.dim() >= 2,
         "torch.geqrf: input must have at least 2 dimensions."
     );
-    check_kernel_dtype("geqrf_cpu", a)?;
-    check_input("torch.geqrf", a, false)?;
+    check_input_then_kernel("torch.geqrf", a, false, "geqrf_cpu", false)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     let outs = Outs(vec![
         (a.sizes.clone(), a.dtype, true),
@@ -848,11 +869,11 @@ pub fn ormqr(args: &Args, cx: &mut Ctx) -> Outputs {
     let (a, tau, c) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (left, transpose) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
     let name = "torch.ormqr";
-    check_kernel_dtype("ormqr_cpu", a)?;
     ensure!(
         c.dim() >= 2,
         "{name}: other must have at least 2 dimensions."
     );
+    check_kernel_dtype("ormqr_cpu", a)?;
     check_reflectors(name, a, tau)?;
     let side = if left { -2 } else { -1 };
     let c_side = c.sizes[(c.dim() as i64 + side) as usize];
@@ -893,8 +914,13 @@ pub fn ldl_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let a = args.tensor(0)?;
     let hermitian = args.bool_or(1, false)?;
-    check_low_precision_kernel("ldl_factor_kernel_cpu", a)?;
-    check_input("torch.linalg.ldl_factor_ex", a, true)?;
+    check_input_then_kernel(
+        "torch.linalg.ldl_factor_ex",
+        a,
+        true,
+        "ldl_factor_kernel_cpu",
+        true,
+    )?;
     let ldl = Factorization::Ldl(hermitian);
     check_factorization(args, 2, cx, a, "torch.linalg.ldl_factor_ex", ldl)?;
     let n = a.sizes[a.dim() - 1];
@@ -943,8 +969,7 @@ pub fn lu(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let a = args.tensor(0)?;
     let pivot = args.bool_or(1, true)?;
-    check_kernel_dtype("lu_cpu", a)?;
-    check_input("linalg.lu", a, false)?;
+    check_input_then_kernel("linalg.lu", a, false, "lu_cpu", false)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     let k = m.min(n);
     let p = if pivot {

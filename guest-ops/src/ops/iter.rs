@@ -42,6 +42,26 @@ impl<'a> Pointwise<'a> {
         })
     }
 
+    /// TensorIterator's checks of a given output that come before any kernel reads dtypes:
+    /// its overlaps with itself and the inputs, then the cast of `dtype` into it. Ops whose
+    /// kernel refuses a dtype run these first (`int_tensor &= 2.5` is a cast error).
+    pub fn check_dest(&self, dest: Dest, dtype: ScalarType) -> Result<()> {
+        let (Dest::InPlace(_, given) | Dest::Out(_, given)) = dest else {
+            return Ok(());
+        };
+        check_internal(given)?;
+        for input in self.tensors() {
+            check_partial(given, input)?;
+        }
+        ensure!(
+            can_cast(dtype, given.dtype),
+            "result type {} can't be cast to the desired output type {}",
+            dtype.name(),
+            given.dtype.name()
+        );
+        Ok(())
+    }
+
     /// `result_type` of all inputs: PyTorch's common dtype.
     pub fn common_dtype(&self) -> ScalarType {
         let mut state = ResultType::default();

@@ -7,7 +7,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{
-    can_cast, check_not_bool, checked_number, number_for, one_element_value, ResultType,
+    check_not_bool, checked_number, number_for, one_element_value, ResultType,
 };
 use crate::types::{Scalar, ScalarType, TensorMeta, TernaryOp};
 
@@ -51,6 +51,7 @@ pub fn addc(args: &Args, cx: &mut Ctx, form: Form, op: TernaryOp) -> Outputs {
     })
 }
 
+/// `lerp`'s own check: `end` in `self`'s dtype.
 fn check_lerp(this: &TensorMeta, end: &TensorMeta) -> Result<()> {
     ensure!(
         this.dtype == end.dtype,
@@ -61,26 +62,11 @@ fn check_lerp(this: &TensorMeta, end: &TensorMeta) -> Result<()> {
     Ok(())
 }
 
-/// The kernel's dtype check, which comes after TensorIterator's cast check of `dest`. A
-/// number weight is not one of the iterator's operands, so `self`'s dtype picks the kernel.
-fn check_lerp_kernel(
-    dest: Dest,
-    common: ScalarType,
-    this: ScalarType,
-    weight: Value,
-) -> Result<()> {
-    if let Dest::InPlace(_, given) | Dest::Out(_, given) = dest {
-        ensure!(
-            can_cast(common, given.dtype),
-            "result type {} can't be cast to the desired output type {}",
-            common.name(),
-            given.dtype.name()
-        );
-    }
-    let (kernel, dtype) = match weight {
-        Value::Tensor(_) => ("tensor", common),
-        Value::Number(_) => ("scalar", this),
-    };
+/// The kernel's dtype check: after TensorIterator's checks of `dest`, before any number
+/// weight is read. A number weight is not one of the iterator's operands, so the kernel runs
+/// in `self`'s dtype then.
+fn check_lerp_kernel(pw: &Pointwise, dest: Dest, dtype: ScalarType, kernel: &str) -> Result<()> {
+    pw.check_dest(dest, dtype)?;
     ensure_kernel!(
         dtype.is_floating() || dtype.is_complex(),
         "\"lerp_kernel_{kernel}\" not implemented for '{}'",
@@ -94,9 +80,12 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
     let (this, end) = (args.tensor(0)?, args.tensor(1)?);
     check_lerp(this, end)?;
+    let dest = form.dest(args)?;
     let weight = match args.value(2)? {
         // The kernel reads a number weight in its compute type: float for half precision.
         Value::Number(n) => {
+            let operands = Pointwise::new(vec![Value::Tensor(this), Value::Tensor(end)])?;
+            check_lerp_kernel(&operands, dest, this.dtype, "scalar")?;
             let compute = match this.dtype {
                 ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
                 other => other,
@@ -117,8 +106,9 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     }
     let pw = Pointwise::new(vec![Value::Tensor(this), Value::Tensor(end), weight])?;
     let common = pw.common_dtype();
-    let dest = form.dest(args)?;
-    check_lerp_kernel(dest, common, this.dtype, weight)?;
+    if let Value::Tensor(_) = weight {
+        check_lerp_kernel(&pw, dest, common, "tensor")?;
+    }
     let target = pw.target(cx, dest, common, true)?;
     let (a, b, c) = (pw.operand(0)?, pw.operand(1)?, pw.operand(2)?);
     target.run(cx, "ternary", |k, out| {

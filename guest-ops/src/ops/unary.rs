@@ -381,18 +381,27 @@ pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         (UnaryOp::Isposinf, args.opt_float(2)?.unwrap_or(top)),
         (UnaryOp::Isneginf, args.opt_float(3)?.unwrap_or(-top)),
     ];
-    let mask = cx.empty_contiguous(&input.sizes, ScalarType::Bool)?;
+    // Every mask reads the input before any fill: in place, a NaN replaced by +inf must not
+    // then count as +inf.
+    let masks = replacements
+        .iter()
+        .map(|_| cx.empty_contiguous(&input.sizes, ScalarType::Bool))
+        .collect::<Result<Vec<_>>>()?;
     let outputs = target.run(cx, "masked_fill", |k, out| {
         let out = parts(out);
+        for ((test, _), mask) in replacements.iter().zip(&masks) {
+            k.unary(*test, &input, input.dtype, mask)?;
+        }
         let mut from = input.clone();
-        for (test, value) in replacements {
-            k.unary(test, &input, input.dtype, &mask)?;
-            k.masked_fill(&from, &mask, &Operand::Number(Scalar::Float(value)), &out)?;
+        for ((_, value), mask) in replacements.iter().zip(&masks) {
+            k.masked_fill(&from, mask, &Operand::Number(Scalar::Float(*value)), &out)?;
             from = out.clone();
         }
         Ok(())
     })?;
-    cx.free(&mask);
+    for mask in &masks {
+        cx.free(mask);
+    }
     Ok(outputs)
 }
 
