@@ -29,6 +29,35 @@ def test_default_dtype_is_float16_and_autocast_can_be_disabled():
             assert (A.to("remote") @ B.to("remote")).dtype == torch.float32
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("layer", ["attention", "encoder layer"])
+def test_fused_inference_paths_run_in_the_lower_precision(layer, dtype):
+    # Under remote's autocast, as under the CPU's, PyTorch takes these modules' fused path
+    # in inference (`torch.is_autocast_enabled()` asks about CUDA only).
+    torch.manual_seed(0)
+    if layer == "attention":
+        module = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    else:
+        module = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    module.eval()
+    x = torch.randn(2, 5, 8)
+
+    def run(device):
+        on_device = module.to(device)
+        with torch.no_grad(), torch.autocast(device, dtype=dtype):
+            xs = x.to(device)
+            out = (
+                on_device(xs, xs, xs, need_weights=False)[0]
+                if layer == "attention"
+                else on_device(xs)
+            )
+        return out.cpu()
+
+    cpu, remote = run("cpu"), run("remote")
+    assert remote.dtype == cpu.dtype == dtype
+    torch.testing.assert_close(remote.float(), cpu.float(), atol=3e-2, rtol=3e-2)
+
+
 def test_binary_cross_entropy_is_refused_as_cuda_refuses_it():
     probs = torch.rand(3, generator=GEN).to("remote")
     with torch.autocast(device_type="remote", dtype=torch.float16):

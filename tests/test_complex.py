@@ -447,3 +447,30 @@ def test_angle_of_a_transposed_complex_tensor_is_contiguous_like_the_cpus():
         assert got.stride() == want.stride()
         torch.testing.assert_close(got.cpu(), want)
     torch.angle(z.to("remote")).view(-1)
+
+
+def _products_through_conjugate_views(d) -> list:
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(3, 3, dtype=torch.complex64, generator=g).to(d) for _ in range(2))
+    o = torch.zeros(3, 3, dtype=torch.complex64, device=d)
+    returned = torch.mm(a, b, out=o.conj())
+    m = torch.ones(3, 3, dtype=torch.complex64, device=d)
+    m.conj().addmm_(a, b)
+    n = torch.zeros(2, 3, 3, dtype=torch.complex64, device=d)
+    torch.bmm(a.expand(2, 3, 3), b.expand(2, 3, 3), out=n.conj())
+    k = torch.zeros(9, 9, dtype=torch.complex64, device=d)
+    torch.kron(a, b, out=k.conj())
+    values = [t.resolve_conj().cpu() for t in (o, returned, m, n, k)]
+    return [*values, returned.is_conj(), returned.data_ptr() == o.data_ptr()]
+
+
+def test_products_written_through_a_conjugate_view_give_the_cpus_values():
+    # PyTorch hands these ops' conjugate outputs to the backend (the CPU folds the
+    # conjugation into BLAS); remote writes the values through the view.
+    remote, cpu = (
+        _products_through_conjugate_views("remote"),
+        _products_through_conjugate_views("cpu"),
+    )
+    assert remote[-2:] == cpu[-2:]
+    for got, want in zip(remote[:-2], cpu[:-2], strict=True):
+        torch.testing.assert_close(got, want)

@@ -885,3 +885,41 @@ def test_nan_to_num_in_place_reads_every_mask_before_replacing():
         want = x.clone().nan_to_num_(nan=inf, posinf=5.0, neginf=-inf)
         got = x.to("remote").nan_to_num_(nan=inf, posinf=5.0, neginf=-inf)
         torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda a: a.clamp(1, 3),
+        lambda a: a.clamp(min=1),
+        lambda a: torch.lerp(a, a, 0.3),
+        lambda a: a.pow(2),
+        lambda a: torch.float_power(a, 2),
+        lambda a: a * 2.0,
+        lambda a: 2.0**a,
+        lambda a: torch.nan_to_num(a),
+        lambda a: F.hardtanh(a),
+        lambda a: a.exp(),
+    ],
+    ids=[
+        "clamp",
+        "clamp_min",
+        "lerp",
+        "pow",
+        "float_power",
+        "mul",
+        "rpow",
+        "nan_to_num",
+        "hardtanh",
+        "exp",
+    ],
+)
+def test_strides_of_size_one_dims_follow_the_cpus_iterator(op):
+    # A Scalar parameter takes no part in TensorIterator's layout, where a wrapped Python
+    # number does; nan_to_num and hardtanh write into an `empty_like` of the input.
+    def run(device):
+        return op(torch.arange(6.0, device=device).view(3, 1, 2).permute(0, 2, 1))
+
+    got, want = run("remote"), run("cpu")
+    assert got.stride() == want.stride()
+    torch.testing.assert_close(got.cpu(), want)

@@ -138,6 +138,9 @@ def test_unknown_op_is_not_implemented():
     x = torch.ones(3, 3, device="remote")
     with pytest.raises(NotImplementedError, match="histogram.*TORCH_REMOTE_CPU_FALLBACK"):
         torch.histogram(x, bins=4)
+    # A `float[]` argument (no op the guest serves takes one) is refused the same way.
+    with pytest.raises(NotImplementedError, match="range.*TORCH_REMOTE_CPU_FALLBACK"):
+        torch.histogram(x, bins=4, range=(-1.0, 1.0))
 
 
 def test_host_failure_is_raised_at_the_next_wait_and_the_host_survives():
@@ -219,6 +222,9 @@ def test_cpu_fallback_runs_unknown_ops_with_one_warning():
             torch.testing.assert_close(got.cpu(), want)
         torch.testing.assert_close(second.hist.cpu(), first.hist.cpu())
         assert sum("histogram" in str(w.message) for w in caught) == 1, caught
+        ranged = torch.histogram(r, bins=3, range=(0.0, 2.0))
+        for got, want in zip(ranged, torch.histogram(x, bins=3, range=(0.0, 2.0))):
+            torch.testing.assert_close(got.cpu(), want)
         y = torch.tensor([float("nan"), 1.0]).to("remote")
         y.nan_to_num_(nan=7.0)
         assert y.cpu().tolist() == [7.0, 1.0]
@@ -410,3 +416,69 @@ def test_factory_dtypes_at_the_cpus_limits_are_taken(call):
 @pytest.mark.parametrize("op", [torch.var, torch.std, torch.var_mean, torch.std_mean])
 def test_moments_of_integers_are_refused_with_the_cpus_message(op):
     assert_refused_like_the_cpu(lambda d: op(torch.tensor([1, -2], dtype=torch.int8, device=d)))
+
+
+def test_a_cpu_tensor_the_op_writes_is_refused_as_cuda_refuses_it():
+    # A 0-dim CPU tensor is read as a number; one the op would write must be on the device,
+    # or the result would go nowhere.
+    x = torch.tensor([1.0, 2.0], device="remote")
+    out, target = torch.full((), -7.0), torch.tensor(1.0)
+    with pytest.raises(RuntimeError, match="same device.*'out'.*cpu"):
+        torch.sum(x, 0, out=out)
+    with pytest.raises(RuntimeError, match="same device.*'self'.*cpu"):
+        target.add_(x[0])
+    with pytest.raises(RuntimeError, match="same device"):
+        torch.max(x, 0, out=(torch.zeros(()), torch.zeros((), dtype=torch.long)))
+    assert (out.item(), target.item()) == (-7.0, 1.0)
+    torch.testing.assert_close((x * torch.tensor(3.0)).cpu(), torch.tensor([3.0, 6.0]))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.bincount(torch.tensor([1, -1, 2], device=d)),
+        lambda d: torch.histc(torch.tensor([1.0, float("inf")], device=d)).cpu(),
+        lambda d: torch.searchsorted(
+            torch.tensor([1.0, 2, 3], device=d),
+            torch.tensor([2.0], device=d),
+            sorter=torch.tensor([0, 5, 1], device=d),
+        ).cpu(),
+        lambda d: torch.repeat_interleave(torch.tensor([1, -2], device=d)),
+    ],
+)
+def test_a_host_side_refusal_gives_the_cpus_message(call):
+    assert_refused_like_the_cpu(call)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.complex64])
+def test_a_fused_optimizer_step_refuses_a_dtype_as_the_cpus_kernel(dtype):
+    def step(d):
+        params = [torch.ones(3, dtype=dtype, device=d)]
+        torch._fused_sgd_(
+            params,
+            [params[0].clone()],
+            [],
+            weight_decay=0.0,
+            momentum=0.0,
+            lr=0.1,
+            dampening=0.0,
+            nesterov=False,
+            maximize=False,
+            is_first_step=False,
+        )
+
+    assert_refused_like_the_cpu(step)
+
+
+def test_messages_name_the_op_once_and_the_users_tensors():
+    with pytest.raises(torch.linalg.LinAlgError) as caught:
+        torch.linalg.cholesky(torch.tensor([[1.0, 2.0], [2.0, 1.0]], device="remote"))
+    assert "Int" not in str(caught.value)  # not the infos the check reads
+    with pytest.raises(RuntimeError) as caught:
+        torch.kaiser_window(8, dtype=torch.int64, device="remote")
+    assert str(caught.value).startswith("kaiser_window expects floating point dtypes")
+    assert_refused_like_the_cpu(
+        lambda d: torch.view_as_real(torch.randn(2, dtype=torch.complex64, device=d).conj())
+    )
+    with pytest.raises(RuntimeError, match="not supported for conjugate view tensors"):
+        torch.randn(2, dtype=torch.complex64, device="remote").conj().view(torch.float32)

@@ -134,6 +134,33 @@ def test_a_tensor_resized_to_nothing_keeps_its_storage(device):
     torch.testing.assert_close(base.cpu()[:4], torch.full((4,), 2.0), rtol=0, atol=0)
 
 
+def _grown_past_their_storage(d) -> list:
+    """What views and aliases see after tensors grow past the end of their storage."""
+    seen = []
+    a = torch.arange(4.0, device=d)
+    head, alias = a[:2], a.detach()
+    a.resize_(100)
+    a[0] = 7
+    seen += [head.tolist(), alias[:4].tolist(), head.untyped_storage().nbytes()]
+    base = torch.zeros(4, device=d)
+    middle = base[1:3]
+    middle.resize_(50).fill_(1)
+    seen.append(base.tolist())
+    base = torch.zeros(6, device=d)
+    tail = base[4:]
+    with pytest.warns(UserWarning, match="was resized"):
+        torch.add(torch.ones(4, device=d), 1, out=tail)
+    base[5] = 9
+    seen.append(tail.tolist())
+    return seen
+
+
+def test_a_tensor_grown_past_its_storage_grows_the_storage_its_views_share():
+    # PyTorch grows a storage in place: its old bytes stay, and every tensor sharing it
+    # sees the grown tensor's writes.
+    assert _grown_past_their_storage("remote") == _grown_past_their_storage("cpu")
+
+
 @pytest.mark.parametrize(
     "call",
     [

@@ -91,6 +91,10 @@ def test_dlpack_round_trip_shares_the_remote_storage():
         assert torch.equal(back.cpu(), expected)
     from_dlpack(to_dlpack(x[1:])).mul_(10)
     assert x.cpu().tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]
+    # The protocol form, as array libraries call it: the tensor itself, not a capsule.
+    assert x.__dlpack_device__()[1] == 0
+    torch.from_dlpack(x[3:]).add_(1)
+    assert x.cpu().tolist() == [0.0, 10.0, 20.0, 31.0, 41.0]
 
 
 def storage_slice_story(device):

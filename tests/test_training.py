@@ -136,3 +136,24 @@ def test_fused_sgd_and_adagrad_step_as_cpu_fused_to_the_bit(optimizer_factory, d
             torch.testing.assert_close(
                 remote_value.cpu(), cpu_state[name], rtol=0, atol=0, msg=name
             )
+
+
+@pytest.mark.parametrize("lengths_on", ["remote", "cpu"])
+def test_ctc_loss_with_length_tensors_differentiates_under_torch_func(lengths_on):
+    # With a wrapped argument, `ctc_loss` passes its lengths as tensors (the `.Tensor`
+    # overloads of `_ctc_loss` and its backward), read on the CPU as CUDA reads them.
+    torch.manual_seed(0)
+    log_probs = torch.randn(10, 2, 5).log_softmax(-1)
+    targets = torch.randint(1, 5, (2, 4))
+    lengths = (torch.tensor([10, 8]), torch.tensor([4, 3]))
+
+    def gradient(device, lengths_device):
+        def loss(x):
+            moved = [t.to(lengths_device) for t in lengths]
+            # The mean divides by the target lengths, which must then be on the device.
+            return F.ctc_loss(x, targets.to(device), *moved, reduction="sum")
+
+        return torch.func.grad(loss)(log_probs.to(device))
+
+    want = gradient("cpu", "cpu")
+    torch.testing.assert_close(gradient("remote", lengths_on).cpu(), want)

@@ -68,7 +68,11 @@ impl Error {
     /// arguments, so that every error names the op, the shapes, the dtypes and the device.
     pub fn into_op_error(self, op: &str, args: &[Arg]) -> OpError {
         let tensors = describe_tensors(args);
-        let context = if tensors.is_empty() {
+        // `_linalg_check_errors` reads a factorization's infos, not the user's tensors; its
+        // message names the function and the matrix that failed.
+        let context = if op == "_linalg_check_errors" {
+            String::new()
+        } else if tensors.is_empty() {
             " (on device remote)".to_string()
         } else {
             format!(" (tensors {tensors} on device remote)")
@@ -87,16 +91,19 @@ impl Error {
 }
 
 /// Whether `message` starts by naming op `op` as PyTorch does (`cat(): ...`, `linalg.cross:
-/// ...`, `linalg.inv: ...` from `_linalg_check_errors`), so that the op's aten name in front
-/// would say it twice.
+/// ...`, `linalg.inv: ...` from `_linalg_check_errors`, `kaiser_window expects ...`), so that
+/// the op's aten name in front would say it twice.
 fn names_its_op(op: &str, message: &str) -> bool {
     let base = op.split('.').next().unwrap_or(op);
     let public = base.trim_start_matches('_');
     let namespace = public.split('_').next().unwrap_or(public);
+    // A name that is a plain word (`index`) may start a message without naming the op.
     let named = |name: &str| {
-        message
-            .strip_prefix(name)
-            .is_some_and(|rest| rest.starts_with(':') || rest.starts_with("():"))
+        message.strip_prefix(name).is_some_and(|rest| {
+            rest.starts_with(':')
+                || rest.starts_with("():")
+                || (name.contains('_') && rest.starts_with(' '))
+        })
     };
     let namespaced = matches!(namespace, "linalg" | "fft" | "special")
         && message
@@ -183,7 +190,14 @@ mod tests {
                 "_linalg_check_errors",
                 "linalg.inv: The diagonal element 2 is zero"
             ),
-            "linalg.inv: The diagonal element 2 is zero (on device remote)"
+            "linalg.inv: The diagonal element 2 is zero"
+        );
+        assert_eq!(
+            named(
+                "kaiser_window",
+                "kaiser_window expects floating point dtypes"
+            ),
+            "kaiser_window expects floating point dtypes (on device remote)"
         );
         assert_eq!(
             named(

@@ -328,9 +328,13 @@ impl TchKernels {
     }
 }
 
-/// libtorch's message without the C++ backtrace it appends.
+/// libtorch's message (or the host's own) without tch's prefix and the C++ backtrace
+/// libtorch appends: the user sees what the CPU would have said.
 pub fn err(e: tch::TchError) -> String {
-    let text = e.to_string();
+    let text = match e {
+        tch::TchError::Torch(message) | tch::TchError::Kind(message) => message,
+        other => other.to_string(),
+    };
     let message = text
         .split("\nException raised from")
         .next()

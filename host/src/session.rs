@@ -286,12 +286,7 @@ impl Session {
         }
         match self.runtime.kernels().data_size_of(query, meta) {
             Ok(size) => (HostMessage::Size(size), Payload::default()),
-            Err(e) => (
-                HostMessage::Failed {
-                    errors: vec![format!("{query:?} of {:?}: {e}", meta.sizes)],
-                },
-                Payload::default(),
-            ),
+            Err(e) => (HostMessage::Failed { errors: vec![e] }, Payload::default()),
         }
     }
 

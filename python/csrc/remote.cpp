@@ -44,6 +44,7 @@ void tr_storage_release(uint64_t id);
 int32_t tr_device_count();
 int32_t tr_max_devices();
 void* tr_args_new();
+void tr_args_free(void* args);
 void tr_args_tensor(void* args, const TrMeta* meta, int32_t optional);
 void tr_args_list_begin(void* args);
 void tr_args_list_end(void* args);
@@ -273,6 +274,26 @@ struct ArgBuilder {
   c10::DeviceIndex device = 0;  // where CPU scalars and indices are uploaded to
   std::vector<at::Tensor> keep;  // uploads made for 0-dim CPU tensors
 
+  ArgBuilder() = default;
+  ArgBuilder(const ArgBuilder&) = delete;
+  ArgBuilder& operator=(const ArgBuilder&) = delete;
+  // An argument the guest cannot take leaves the list unsent.
+  ~ArgBuilder() {
+    if (handle != nullptr) tr_args_free(handle);
+  }
+
+  // Hands the list to `tr_dispatch`, which frees it.
+  void* release() { return std::exchange(handle, nullptr); }
+
+  // A CPU tensor the op would write: a 0-dim one is read as a scalar and written nowhere, so,
+  // as on CUDA, an output must be on the device.
+  void check_written(const at::Tensor& t, const c10::Argument& arg) const {
+    TORCH_CHECK(!t.defined() || t.device().type() == kRemote,
+                op, ": Expected all tensors to be on the same device, but found at least two devices, remote:",
+                static_cast<int>(device), " and ", t.device().str(), "! (argument '", arg.name(),
+                "', which the op writes, is ", describe(t), ")");
+  }
+
   void tensor(const at::Tensor& t, int32_t optional) {
     if (!t.defined()) return tr_args_tensor(handle, nullptr, optional);
     if (t.device().type() == kRemote) {
@@ -325,7 +346,11 @@ struct ArgBuilder {
     const auto kind = element_kind(arg);
     const bool optional = arg.real_type()->kind() == c10::TypeKind::OptionalType;
     if (v.isNone()) return kind == c10::TypeKind::TensorType ? tensor(at::Tensor(), 1) : tr_args_none(handle);
-    if (v.isTensor()) return tensor(v.toTensor(), optional ? 1 : 0);
+    const bool written = arg.alias_info() && arg.alias_info()->isWrite();
+    if (v.isTensor()) {
+      if (written) check_written(v.toTensor(), arg);
+      return tensor(v.toTensor(), optional ? 1 : 0);
+    }
     // A `Tensor?[]` (advanced indexing): missing elements stay missing.
     const auto list_type = arg.real_type()->cast<c10::ListType>();
     const auto element = list_type ? list_type->getElementType()->cast<c10::OptionalType>() : nullptr;
@@ -346,7 +371,11 @@ struct ArgBuilder {
     if (v.isTensorList() || (v.isList() && kind == c10::TypeKind::ListType &&
                              v.toListRef().size() > 0 && v.toListRef()[0].isTensor())) {
       tr_args_list_begin(handle);
-      for (const auto& e : v.toListRef()) tensor(e.isNone() ? at::Tensor() : e.toTensor(), 0);
+      for (const auto& e : v.toListRef()) {
+        const auto t = e.isNone() ? at::Tensor() : e.toTensor();
+        if (written) check_written(t, arg);
+        tensor(t, 0);
+      }
       return tr_args_list_end(handle);
     }
     if (kind == c10::TypeKind::NumberType) return scalar(v.toScalar());
@@ -356,7 +385,7 @@ struct ArgBuilder {
     if (v.isInt()) return tr_args_int(handle, v.toInt());
     if (v.isSymInt()) return tr_args_int(handle, v.toSymInt().expect_int());
     if (v.isDouble()) return tr_args_float(handle, v.toDouble());
-    if (v.isIntList() || v.isList()) return int_list(v);
+    if (v.isIntList() || v.isBoolList() || (v.isList() && !v.isDoubleList())) return int_list(v);
     if (v.isDevice() || v.isStream()) {
       // A stream stands for its device: every stream of a remote device runs in order.
       auto s = (v.isDevice() ? v.toDevice() : v.toStream().device()).str();
@@ -369,7 +398,8 @@ struct ArgBuilder {
     if (v.isGenerator()) return generator(v.toGenerator());
     if (v.isStorage()) return storage(v.toStorage());
     TORCH_CHECK_NOT_IMPLEMENTED(false, op, ": argument '", arg.name(), "' of type ", arg.type()->str(),
-                                " is not supported on remote");
+                                " is not supported on remote; set TORCH_REMOTE_CPU_FALLBACK=1 to run ", op,
+                                " on the CPU instead");
   }
 };
 
@@ -387,11 +417,13 @@ bool starts_within(const c10::Storage& s, int64_t offset, caffe2::TypeMeta dtype
   return skipped % itemsize == 0 && static_cast<int64_t>(skipped / itemsize) <= offset;
 }
 
+// Output `j` of return `i`; `made` says whether its storage is one the op made.
 at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const std::vector<c10::IValue>& inputs,
-                       c10::DeviceIndex device) {
+                       c10::DeviceIndex device, bool* made = nullptr) {
   TrMeta meta{};
   uint64_t nbytes = 0;
   const bool fresh = tr_result_meta(r.handle, i, j, &meta, &nbytes) != 0;
+  if (made != nullptr) *made = fresh;
   const auto dtype = c10::scalarTypeToTypeMeta(static_cast<c10::ScalarType>(meta.dtype));
   at::Tensor out;
   if (fresh) {
@@ -407,8 +439,9 @@ at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const st
         // The guest counts offsets from the remote storage's start; a slice of an untyped
         // storage starts later.
         meta.offset -= static_cast<int64_t>(place_of(base.storage()).byte_offset / dtype.itemsize());
-        TORCH_CHECK(!base.is_conj() || base.dtype() == dtype, "remote: cannot view a conjugated ",
-                    describe(base), " as ", dtype.name(), "; call .resolve_conj() first");
+        TORCH_CHECK(!base.is_conj() || base.dtype() == dtype,
+                    "torch.Tensor.view is not supported for conjugate view tensors when converting to a different "
+                    "dtype. (a conjugated ", describe(base), " as ", dtype.name(), "; call .resolve_conj() first)");
         out = at::detail::make_tensor<c10::TensorImpl>(c10::TensorImpl::VIEW, c10::Storage(base.storage()),
                                                        base.key_set(), dtype);
         break;
@@ -430,12 +463,22 @@ at::Tensor tensor_from(const DispatchResult& r, uint64_t i, uint64_t j, const st
   return out;
 }
 
-// Applies `updated` outputs: the argument keeps its identity, takes the new metadata.
+// Applies `updated` outputs: the argument keeps its identity, takes the new metadata. A storage
+// the op made that is larger than the argument's is that storage grown (the guest copied its
+// bytes over): as PyTorch grows a storage in place, every tensor sharing it moves along.
 at::Tensor update(const DispatchResult& r, uint64_t i, const std::vector<c10::IValue>& inputs, c10::DeviceIndex device) {
   auto target = inputs.at(tr_result_arg(r.handle, i)).toTensor();
-  auto fresh = tensor_from(r, i, 0, inputs, device);
+  bool made = false;
+  auto fresh = tensor_from(r, i, 0, inputs, device, &made);
   auto* impl = target.unsafeGetTensorImpl();
-  if (!fresh.storage().is_alias_of(target.storage())) impl->set_storage_keep_dtype(fresh.storage());
+  auto* shared = target.storage().unsafeGetStorageImpl();
+  auto* grown = fresh.storage().unsafeGetStorageImpl();
+  if (made && grown->nbytes() > shared->nbytes() && place_of(target.storage()).byte_offset == 0) {
+    shared->set_data_ptr_noswap(grown->set_data_ptr(c10::DataPtr(nullptr, fresh.device())));
+    shared->set_nbytes(grown->nbytes());
+  } else if (!fresh.storage().is_alias_of(target.storage())) {
+    impl->set_storage_keep_dtype(fresh.storage());
+  }
   impl->set_sizes_and_strides(fresh.sizes(), fresh.strides(), fresh.storage_offset());
   return target;
 }
@@ -633,12 +676,54 @@ void mask_value_as_number(const std::string& name, std::vector<c10::IValue>& inp
   inputs[2] = number;
 }
 
-// Resolves the math bits of the remote tensors `op` only reads.
-void resolve_read_inputs(const std::vector<c10::Argument>& arguments, std::vector<c10::IValue>& inputs) {
+// Resolves the math bits of the remote tensors `op` only reads. `_unsafe_view` is a view whose
+// schema does not say so: it keeps its input's bits, as on the CPU.
+void resolve_read_inputs(const std::string& name, const std::vector<c10::Argument>& arguments,
+                         std::vector<c10::IValue>& inputs) {
+  if (name == "aten::_unsafe_view") return;
   for (size_t i = 0; i < arguments.size(); ++i) {
     if (arguments[i].alias_info() || !inputs[i].isTensor()) continue;
     const auto& t = inputs[i].toTensor();
     if (has_math_bits(t) && t.device().type() == kRemote) inputs[i] = resolved(t);
+  }
+}
+
+// The ops PyTorch's conjugate fallback hands straight to the backend although they write values
+// (the CPU's and CUDA's kernels fold the conjugation into BLAS).
+bool writes_through_math_views(const std::string& name) {
+  static const std::unordered_set<std::string> ops = {
+      "aten::mm",     "aten::addmm", "aten::addmm_", "aten::bmm",  "aten::baddbmm", "aten::baddbmm_",
+      "aten::dot",    "aten::vdot",  "aten::linalg_solve_triangular", "aten::linalg_vector_norm"};
+  return ops.count(name) > 0;
+}
+
+// A conjugate or negative view such an op writes (`mm(a, b, out=o.conj())`) is replaced by its
+// resolved values, to be copied back through the view once the op ran. Returns the views.
+std::vector<std::pair<size_t, at::Tensor>> resolve_written_math_views(const std::string& name,
+                                                                      const std::vector<c10::Argument>& arguments,
+                                                                      std::vector<c10::IValue>& inputs) {
+  std::vector<std::pair<size_t, at::Tensor>> views;
+  if (!writes_through_math_views(name)) return views;
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const auto* alias = arguments[i].alias_info();
+    if (alias == nullptr || !alias->isWrite() || !inputs[i].isTensor()) continue;
+    const auto t = inputs[i].toTensor();
+    if (!has_math_bits(t) || t.device().type() != kRemote) continue;
+    views.emplace_back(i, t);
+    inputs[i] = resolved(t);
+  }
+  return views;
+}
+
+// Writes the op's values through the views it was given, which it returns in their place.
+void copy_back_math_views(const std::vector<std::pair<size_t, at::Tensor>>& views,
+                          const std::vector<c10::IValue>& inputs, size_t returns, torch::jit::Stack* stack) {
+  for (const auto& [i, view] : views) {
+    const auto& values = inputs[i].toTensor();
+    view.copy_(values);
+    for (auto it = stack->end() - returns; it != stack->end(); ++it) {
+      if (it->isTensor() && it->toTensor().is_same(values)) *it = view;
+    }
   }
 }
 
@@ -779,7 +864,13 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
                                 "to run it on the CPU instead");
   }
   if (copy_into_math_view(name, inputs, stack)) return;
-  resolve_read_inputs(arguments, inputs);
+  // Conjugation is the client's alone (a math bit), so its refusals are given here.
+  TORCH_CHECK(name != "aten::view_as_real" || !inputs[0].toTensor().is_conj(),
+              "view_as_real doesn't work on unresolved conjugated tensors.  To resolve the conjugate tensor so you "
+              "can view it as real, use self.resolve_conj(); however, be warned that the resulting tensor will NOT "
+              "alias the original.");
+  resolve_read_inputs(name, arguments, inputs);
+  const auto math_views = resolve_written_math_views(name, arguments, inputs);
   if (transfer(name, inputs, stack)) return;
   if (name == "aten::_local_scalar_dense") {
     stack->push_back(download(inputs[0].toTensor()).item());
@@ -798,7 +889,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     throw;
   }
   const auto base = name.substr(name.find("::") + 2);
-  DispatchResult result{tr_dispatch(builder.handle, base.c_str(), schema.overload_name().c_str(),
+  DispatchResult result{tr_dispatch(builder.release(), base.c_str(), schema.overload_name().c_str(),
                                     static_cast<int32_t>(c10::typeMetaToScalarType(c10::get_default_dtype())),
                                     builder.device)};
   int32_t kind = 0;
@@ -808,6 +899,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   }
   warn(result);
   push_outputs(result, inputs, schema.returns(), builder.op, stack);
+  copy_back_math_views(math_views, inputs, schema.returns().size(), stack);
 }
 
 struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
@@ -1035,8 +1127,37 @@ bool shallow_copy_compatible(const at::Tensor& self, const at::Tensor& from) {
   return dense(self) && dense(from);
 }
 
+// `ctc_loss` passes its lengths as tensors where an argument is wrapped (torch.func, a
+// subclass). As the CPU's and CUDA's kernels do, they are read on the CPU (a wait for remote
+// ones) and the int-list op runs, so the guest checks and shapes it as usual.
+std::vector<int64_t> lengths_on_cpu(const at::Tensor& lengths, const char* name) {
+  TORCH_CHECK(at::isIntegralType(lengths.scalar_type(), /*includeBool=*/false), name, " must be integral");
+  const auto values = lengths.to(c10::Device(c10::kCPU), at::kLong).contiguous();
+  const int64_t* first = values.const_data_ptr<int64_t>();
+  return {first, first + values.numel()};
+}
+
+std::tuple<at::Tensor, at::Tensor> ctc_loss_of_length_tensors(const at::Tensor& log_probs, const at::Tensor& targets,
+                                                              const at::Tensor& input_lengths,
+                                                              const at::Tensor& target_lengths, int64_t blank,
+                                                              bool zero_infinity) {
+  return at::_ctc_loss(log_probs, targets, lengths_on_cpu(input_lengths, "input_lengths"),
+                       lengths_on_cpu(target_lengths, "target_lengths"), blank, zero_infinity);
+}
+
+at::Tensor ctc_loss_backward_of_length_tensors(const at::Tensor& grad, const at::Tensor& log_probs,
+                                               const at::Tensor& targets, const at::Tensor& input_lengths,
+                                               const at::Tensor& target_lengths, const at::Tensor& neg_log_likelihood,
+                                               const at::Tensor& log_alpha, int64_t blank, bool zero_infinity) {
+  return at::_ctc_loss_backward(grad, log_probs, targets, lengths_on_cpu(input_lengths, "input_lengths"),
+                                lengths_on_cpu(target_lengths, "target_lengths"), neg_log_likelihood, log_alpha,
+                                blank, zero_infinity);
+}
+
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("_has_compatible_shallow_copy_type", TORCH_FN(shallow_copy_compatible));
+  m.impl("_ctc_loss.Tensor", TORCH_FN(ctc_loss_of_length_tensors));
+  m.impl("_ctc_loss_backward.Tensor", TORCH_FN(ctc_loss_backward_of_length_tensors));
 }
 
 // Copies to and from remote reach `_copy_from`, whose schema does not mark `dst` as written:
@@ -1088,6 +1209,11 @@ TORCH_LIBRARY_IMPL(aten, AutocastPrivateUse1, m) {
 #define TR_PROMOTE(...) KERNEL_PRIVATEUSEONE(__VA_ARGS__, promote)
   AT_FORALL_PROMOTE(TR_PROMOTE)
   m.impl(TORCH_SELECTIVE_NAME("aten::binary_cross_entropy"), TORCH_FN(binary_cross_entropy_banned));
+  // `torch.is_autocast_enabled()` asks about CUDA only, so under remote's autocast, as under the
+  // CPU's, nn.MultiheadAttention and nn.TransformerEncoderLayer take their fused inference path;
+  // the CPU lists the first for lower precision, and the second runs its matmuls in it.
+  KERNEL_PRIVATEUSEONE(_native_multi_head_attention, lower_precision_fp)
+  KERNEL_PRIVATEUSEONE(_transformer_encoder_layer_fwd, lower_precision_fp)
 }
 }  // namespace torch_remote_autocast
 

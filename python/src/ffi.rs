@@ -168,6 +168,16 @@ pub extern "C" fn tr_args_new() -> *mut c_void {
     Box::into_raw(Box::<ArgList>::default()) as *mut c_void
 }
 
+/// Frees a list that will not be dispatched (an argument could not be added).
+///
+/// # Safety
+/// `a` comes from `tr_args_new` and `tr_dispatch` has not consumed it.
+#[no_mangle]
+pub unsafe extern "C" fn tr_args_free(a: *mut c_void) {
+    // SAFETY: guaranteed by the caller.
+    drop(unsafe { Box::from_raw(a as *mut ArgList) });
+}
+
 /// # Safety
 /// `a` is a live argument list; `meta` is null or a valid `TrMeta`.
 #[no_mangle]
@@ -790,10 +800,7 @@ pub unsafe extern "C" fn tr_download(
 ) -> *const c_char {
     on_core("during a download", |core| {
         let src = unsafe { read_meta(&*src) }?;
-        let what = format!(
-            "reading a tensor of shape {:?} and dtype {:?}",
-            src.sizes, src.dtype
-        );
+        let what = format!("reading a tensor of shape {:?}", src.sizes);
         let out: &mut [u8] = if nbytes == 0 {
             &mut []
         } else {

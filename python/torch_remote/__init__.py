@@ -221,6 +221,19 @@ def _summarised_str(edges: torch.Tensor, indent: int) -> str:
     return ts._tensor_str_with_formatter(edges, indent, True, formatter)
 
 
+def _dlpack_device_named(original):
+    """PyTorch gives PrivateUse1 tensors DLPack's extension device only while the backend is
+    called `privateuse1`; once renamed, `from_dlpack(t)` refused them, though `__dlpack__`
+    makes a capsule of that device."""
+
+    def dlpack_device(self: torch.Tensor) -> tuple:
+        if self.device.type != _BACKEND:
+            return original(self)
+        return (torch.utils.dlpack.DLDeviceType.kDLExtDev, self.device.index or 0)
+
+    return dlpack_device
+
+
 def _register() -> None:
     torch.utils.rename_privateuse1_backend(_BACKEND)
     _native.register()
@@ -229,6 +242,7 @@ def _register() -> None:
         for_tensor=True, for_module=True, for_storage=True
     )
     torch._tensor_str._tensor_str = _format_on_cpu(torch._tensor_str._tensor_str)
+    torch.Tensor.__dlpack_device__ = _dlpack_device_named(torch.Tensor.__dlpack_device__)
     torch.nn.Module._apply = modules.keep_ties(torch.nn.Module._apply)
     encoder = torch.nn.TransformerEncoder
     encoder.__call__ = transformer.padded_not_nested(torch.nn.Module.__call__)

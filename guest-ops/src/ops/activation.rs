@@ -217,7 +217,14 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
     if let ActivationOp::Softshrink(lambda) = &op {
         check_shrink_lambda(lambda.to_f64(), x.dtype)?;
     }
-    let (target, input) = same_dtype_target(cx, form.dest(args)?, x, true)?;
+    let (target, input) = match (&op, form.dest(args)?) {
+        // The CPU's hardtanh writes into `empty_like(self)`.
+        (ActivationOp::Hardtanh(_), Dest::New) => {
+            let pw = Pointwise::new(vec![Value::Tensor(x)])?;
+            (pw.fresh(cx, preserve_strides(x)?, x.dtype)?, x.clone())
+        }
+        (_, dest) => same_dtype_target(cx, dest, x, true)?,
+    };
     target.run(cx, "activation", |k, out| k.activation(op, &input, out))
 }
 
@@ -340,7 +347,7 @@ pub fn clamp(args: &Args, cx: &mut Ctx, form: Form, bounds: Bounds) -> Outputs {
         inputs.len() > 1,
         "torch.clamp: At least one of 'min' or 'max' must not be None"
     );
-    let pw = Pointwise::new(inputs)?;
+    let pw = Pointwise::with_parameters(inputs)?;
     let common = pw.common_dtype();
     for bound in [min, max].into_iter().flatten() {
         if let Value::Number(s) = bound {

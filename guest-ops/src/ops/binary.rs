@@ -248,7 +248,12 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
         op != BinaryOp::Heaviside || dtype_of(a) == dtype_of(b),
         "heaviside is not yet implemented for tensors with different dtypes"
     );
-    let pw = Pointwise::new(vec![a, b])?;
+    // A number `pow` takes is a `Scalar` parameter (`Tensor_Scalar`, `Scalar`); other ops'
+    // numbers are wrapped operands.
+    let pw = match op {
+        BinaryOp::Pow => Pointwise::with_parameters,
+        _ => Pointwise::new,
+    }(vec![a, b])?;
     let common = pw.common_dtype();
     if let Some(alpha) = alpha {
         check_add(op, a, b, alpha, common)?;

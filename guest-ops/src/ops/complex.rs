@@ -378,6 +378,10 @@ const REFUSED: &[(&str, Refusal)] = {
         ("arange", Kernel("arange_cpu")),
         ("_standard_gamma", Kernel("gamma_cpu")),
         ("_standard_gamma_grad", Kernel("_standard_gamma_grad_cpu")),
+        ("_fused_sgd_", Kernel("fused_sgd_kernel")),
+        ("_fused_adam_", Kernel("fused_adam_kernel")),
+        ("_fused_adamw_", Kernel("fused_adam_kernel")),
+        ("_fused_adagrad_", Kernel("fused_adagrad_kernel")),
         (
             "_cdist_forward",
             Runtime("cdist only supports floating-point dtypes, X1 got: {dtype}"),

@@ -78,7 +78,6 @@ pub fn copy_from_and_resize(args: &Args, cx: &mut Ctx) -> Outputs {
         dst,
         &src.sizes,
         strides_for(&src.sizes, MemoryFormat::Contiguous)?,
-        false,
     )?;
     copy_into(cx, Value::Tensor(src), &resized)?;
     Ok(vec![Output::Updated((1, resized))])
@@ -124,7 +123,7 @@ pub fn resize_(args: &Args, cx: &mut Ctx) -> Outputs {
         return Ok(vec![Output::Argument(0)]);
     }
     let strides = strides_for(sizes, format.unwrap_or(MemoryFormat::Contiguous))?;
-    let resized = cx.resize(this, sizes, strides, true)?;
+    let resized = cx.resize(this, sizes, strides)?;
     Ok(vec![Output::Updated((0, resized))])
 }
 
@@ -265,9 +264,9 @@ mod tests {
     }
 
     #[test]
-    fn resize_grows_into_a_new_storage_with_the_old_elements() {
+    fn resize_grows_into_a_new_storage_with_the_old_bytes() {
         let x = f32s(&[4], 1);
-        let (res, fake) = run("resize_", "", vec![arg(&x), Arg::IntList(vec![2, 3])]);
+        let (res, fake) = run_sized("resize_", "", vec![arg(&x), Arg::IntList(vec![2, 3])], 20);
         let outputs = res.unwrap();
         let Output::Updated((0, t)) = &outputs[0] else {
             panic!("{outputs:?}")
@@ -277,14 +276,12 @@ mod tests {
             (vec![2, 3], vec![3, 1], 0, ScalarType::Float32)
         );
         assert_eq!((t.storage, fake.allocated.clone()), (100, vec![(100, 24)]));
-        // The fake's storage holds 0 bytes: the tensor moves.
+        // The storage holds 20 bytes, all of which move, past the tensor's own 16 too.
         assert_eq!(fake.kernels(), vec!["data_size", "copy"]);
+        let source = &fake.calls[1].tensors[0];
         assert_eq!(
-            (
-                fake.calls[1].tensors[0].sizes.clone(),
-                fake.calls[1].tensors[0].storage
-            ),
-            (vec![4], 1)
+            (source.sizes.clone(), source.dtype, source.storage),
+            (vec![20], ScalarType::Uint8, 1)
         );
         // A storage with room keeps the tensor, as PyTorch grows a view in place.
         let (res, fake) = run_sized("resize_", "", vec![arg(&x), Arg::IntList(vec![2, 3])], 24);

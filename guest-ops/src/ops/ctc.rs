@@ -1,6 +1,7 @@
 //! The connectionist temporal classification loss: `_ctc_loss` and its backward, with the
 //! checks of PyTorch's CPU kernel. Lengths arrive as int lists (`ctc_loss` reads length
-//! tensors on the CPU first), so every shape is known here; the host's libtorch computes.
+//! tensors on the CPU first, as the extension's kernels of the `.Tensor` overloads do), so
+//! every shape is known here; the host's libtorch computes.
 
 use crate::error::{ensure, ensure_kernel, Result};
 use crate::ops::args::Args;

@@ -110,38 +110,41 @@ impl<'k> Ctx<'k> {
                 fmt_shape(sizes)
             ));
         }
-        self.resize(t, sizes, strides, false)
+        self.resize(t, sizes, strides)
     }
 
     /// `t` with new sizes and strides at the same offset (`resize_`). The storage is kept when
-    /// the elements `t` spans hold the new tensor; the storage's real size is the client's to
-    /// know, so otherwise the tensor moves to a new storage, with the old elements copied
-    /// over when `keep_data` (PyTorch grows the storage in place instead).
+    /// the elements `t` spans hold the new tensor. Otherwise it grows as PyTorch grows it, in
+    /// place: a larger new storage takes all of the old one's bytes, and the client moves
+    /// every tensor sharing the old storage to it (see `output::updated` in the WIT).
     pub fn resize(
         &mut self,
         t: &TensorMeta,
         sizes: &[i64],
         strides: Vec<i64>,
-        keep_data: bool,
     ) -> Result<TensorMeta> {
         numel(sizes)?;
         let needed = extent_from_start(t.storage_offset, sizes, &strides)?;
         let held = extent_from_start(t.storage_offset, &t.sizes, &t.strides)?;
         let mut out = t.view(sizes.to_vec(), strides, t.storage_offset);
-        if needed <= held || self.storage_holds(t, needed)? {
+        if needed <= held {
+            return Ok(out);
+        }
+        let old_bytes = self.storage_bytes(t)?;
+        if nbytes(needed, t.dtype.itemsize())? <= old_bytes {
             return Ok(out);
         }
         out.storage = self.storage(needed, t.dtype)?;
-        if keep_data && held > 0 {
-            let flat = |storage| TensorMeta {
-                sizes: vec![held],
+        if old_bytes > 0 {
+            let bytes = |storage| TensorMeta {
+                sizes: vec![old_bytes as i64],
                 strides: vec![1],
                 storage_offset: 0,
-                dtype: t.dtype,
+                dtype: ScalarType::Uint8,
                 storage,
             };
             self.k
-                .copy(&flat(t.storage), &flat(out.storage))
+                .copy(&bytes(t.storage), &bytes(out.storage))
                 .map_err(failed("copy"))?;
         }
         Ok(out)
@@ -149,15 +152,15 @@ impl<'k> Ctx<'k> {
 }
 
 impl Ctx<'_> {
-    /// Whether `t`'s storage has room for `elements` of its dtype. Any tensor may sit in a
-    /// larger storage (one resized to no elements keeps all of its own, as does an empty
-    /// slice), so each asks: the answer is the client's, not a value.
-    fn storage_holds(&mut self, t: &TensorMeta, elements: i64) -> Result<bool> {
+    /// The bytes of `t`'s storage. Any tensor may sit in a larger storage (one resized to no
+    /// elements keeps all of its own, as does an empty slice), so each asks: the answer is the
+    /// client's, not a value.
+    fn storage_bytes(&mut self, t: &TensorMeta) -> Result<u64> {
         let bytes = self
             .k
             .data_size(SizeQuery::StorageBytes, t)
             .map_err(failed("data_size"))?;
-        Ok(nbytes(elements, t.dtype.itemsize())? <= bytes as u64)
+        Ok(bytes as u64)
     }
 }
 

@@ -107,7 +107,7 @@ fn sequence_out(
                 fmt_shape(&out.sizes)
             ));
         }
-        let resized = cx.resize(out, &[n], vec![1], false)?;
+        let resized = cx.resize(out, &[n], vec![1])?;
         fill(cx, &resized)?;
         return Ok(vec![Output::Updated((at, resized))]);
     }

@@ -202,7 +202,7 @@ pub fn fused_observer(args: &Args, cx: &mut Ctx) -> Outputs {
     let mut state = [running_min, running_max, scale, zero_point].map(TensorMeta::clone);
     if fresh {
         for (i, t) in state.iter_mut().enumerate() {
-            *t = cx.resize(t, &[channels], vec![1], false)?;
+            *t = cx.resize(t, &[channels], vec![1])?;
             updates.push(Output::Updated((3 + i as u32, t.clone())));
         }
         for (t, bound) in state[..2].iter().zip([f64::INFINITY, f64::NEG_INFINITY]) {

@@ -17,6 +17,9 @@ use crate::types::{Operand, Output, ScalarType, TensorMeta};
 pub struct Pointwise<'a> {
     pub shape: Vec<i64>,
     inputs: Vec<Value<'a>>,
+    /// Whether numbers are operands (Python numbers PyTorch wraps into 0-dim tensors) rather
+    /// than the op's `Scalar` parameters, which promote but take no part in the layout.
+    wrapped_numbers: bool,
 }
 
 /// Where the kernel writes (`out`, in the result dtype) and what the op returns.
@@ -32,7 +35,20 @@ impl<'a> Pointwise<'a> {
             Value::Tensor(t) => Some(t.sizes.as_slice()),
             Value::Number(_) => None,
         }))?;
-        Ok(Pointwise { shape, inputs })
+        Ok(Pointwise {
+            shape,
+            inputs,
+            wrapped_numbers: true,
+        })
+    }
+
+    /// Like [`new`](Self::new), where numbers are `Scalar` parameters (`clamp`'s bounds,
+    /// `pow`'s exponent, `lerp`'s weight): PyTorch's iterator sees the tensors alone.
+    pub fn with_parameters(inputs: Vec<Value<'a>>) -> Result<Self> {
+        Ok(Pointwise {
+            wrapped_numbers: false,
+            ..Self::new(inputs)?
+        })
     }
 
     fn tensors(&self) -> impl Iterator<Item = &'a TensorMeta> + '_ {
@@ -155,7 +171,7 @@ impl<'a> Pointwise<'a> {
 
     fn strides(&self) -> Result<Vec<i64>> {
         let tensors: Vec<&TensorMeta> = self.tensors().collect();
-        let numbers = tensors.len() < self.inputs.len();
+        let numbers = self.wrapped_numbers && tensors.len() < self.inputs.len();
         iterator_strides(&self.shape, &tensors, numbers)
     }
 }

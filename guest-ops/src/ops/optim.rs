@@ -3,7 +3,7 @@
 //! parameters and their state, with the checks of PyTorch's kernels. The host's libtorch
 //! computes the update.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -59,14 +59,24 @@ impl<'a> Step<'a> {
         Ok(list)
     }
 
+    /// The CPU kernel, which names itself where it refuses a dtype (AdamW shares Adam's).
+    fn kernel(&self) -> &'static str {
+        match self.op {
+            "_fused_sgd_" => "fused_sgd_kernel",
+            "_fused_adagrad_" => "fused_adagrad_kernel",
+            _ => "fused_adam_kernel",
+        }
+    }
+
     /// Each parameter's state has its shape and dtype; steps are single float32 elements.
     fn check_each(&self) -> Result<()> {
         let op = self.op;
         for (i, param) in self.lists[0].iter().enumerate() {
-            ensure!(
+            ensure_kernel!(
                 param.dtype.is_floating(),
-                "{op}: parameters must be floating point, but parameter {i} is {}",
-                param.describe()
+                "\"{}\" not implemented for '{}'",
+                self.kernel(),
+                param.dtype.name()
             );
             for t in self.lists[1..].iter().map(|list| &list[i]) {
                 ensure!(

@@ -185,7 +185,7 @@ pub fn randperm(args: &Args, cx: &mut Ctx, with_generator: bool) -> Outputs {
     let (out, result) = if out.sizes == [n] {
         (out.clone(), Output::Argument(at as u32))
     } else {
-        let resized = cx.resize(out, &[n], vec![1], false)?;
+        let resized = cx.resize(out, &[n], vec![1])?;
         (resized.clone(), Output::Updated((at as u32, resized)))
     };
     cx.k.permutation(&out).map_err(failed("permutation"))?;

@@ -104,7 +104,7 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             w.dtype.name()
         );
     }
-    let pw = Pointwise::new(vec![Value::Tensor(this), Value::Tensor(end), weight])?;
+    let pw = Pointwise::with_parameters(vec![Value::Tensor(this), Value::Tensor(end), weight])?;
     let common = pw.common_dtype();
     if let Value::Tensor(_) = weight {
         check_lerp_kernel(&pw, dest, common, "tensor")?;

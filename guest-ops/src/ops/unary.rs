@@ -9,6 +9,7 @@ use crate::ops::iter::{same_dtype_target, Pointwise};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::default_float;
 use crate::rules::layout::contiguous_strides;
+use crate::rules::propagate::preserve_strides;
 use crate::types::{
     ActivationOp, LibraryOp, Operand, Scalar, ScalarType, TensorMeta, TernaryOp, UnaryOp,
 };
@@ -361,7 +362,11 @@ pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         );
     }
     let pw = Pointwise::new(vec![Value::Tensor(x)])?;
-    let target = pw.target(cx, dest, x.dtype, true)?;
+    let target = match dest {
+        // The CPU's nan_to_num writes into `empty_like(self)`.
+        Dest::New => pw.fresh(cx, preserve_strides(x)?, x.dtype)?,
+        dest => pw.target(cx, dest, x.dtype, true)?,
+    };
     let input = pw.expanded(0)?;
     if !x.dtype.is_floating() && !x.dtype.is_complex() {
         return target.run(cx, "copy", |k, out| k.copy(&input, out));
