@@ -923,3 +923,14 @@ def test_strides_of_size_one_dims_follow_the_cpus_iterator(op):
     got, want = run("remote"), run("cpu")
     assert got.stride() == want.stride()
     torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.filterwarnings("ignore:Casting complex values to real")
+@pytest.mark.parametrize("b_dtype", [torch.float64, torch.int64, torch.complex64])
+def test_solve_triangular_solves_in_the_dtype_of_a(b_dtype):
+    a = torch.randn(3, 3).triu() + 3 * torch.eye(3)
+    b = (torch.randn(3, 2) * 4).to(b_dtype)
+    want = torch.linalg.solve_triangular(a, b, upper=True)
+    got = torch.linalg.solve_triangular(a.to("remote"), b.to("remote"), upper=True)
+    assert (got.dtype, got.stride()) == (want.dtype, want.stride())
+    torch.testing.assert_close(got.cpu(), want)

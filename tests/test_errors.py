@@ -482,3 +482,24 @@ def test_messages_name_the_op_once_and_the_users_tensors():
     )
     with pytest.raises(RuntimeError, match="not supported for conjugate view tensors"):
         torch.randn(2, dtype=torch.complex64, device="remote").conj().view(torch.float32)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.ormqr(
+            torch.eye(3, device=d), torch.ones(2, device=d), torch.eye(3, device=d)
+        ),
+        lambda d: torch.ormqr(
+            torch.eye(3, device=d), torch.ones(3, device=d), torch.ones(3, 2, device=d), left=False
+        ),
+        lambda d: torch.linalg.householder_product(
+            torch.eye(3, dtype=torch.long, device=d), torch.ones(2, device=d)
+        ),
+        lambda d: torch.linalg.householder_product(
+            torch.eye(3, dtype=torch.long, device=d), torch.ones(2, dtype=torch.long, device=d)
+        ),
+    ],
+)
+def test_reflector_products_check_their_arguments_in_the_cpus_order(call):
+    assert_refused_like_the_cpu(call)

@@ -17,7 +17,7 @@ use crate::types::{Output, ScalarType, TensorMeta};
 
 /// `copy_`'s warning for a complex source whose values go into a real tensor (a bool one
 /// reads both parts: nonzero is true).
-fn warn_if_imaginary_dropped(cx: &mut Ctx, src: &TensorMeta, dtype: ScalarType) -> Result<()> {
+pub fn warn_if_imaginary_dropped(cx: &mut Ctx, src: &TensorMeta, dtype: ScalarType) -> Result<()> {
     let real = !dtype.is_complex() && dtype != ScalarType::Bool;
     if src.dtype.is_complex() && real && numel(&src.sizes)? > 0 {
         cx.warn_once("Casting complex values to real discards the imaginary part");

@@ -10,6 +10,7 @@
 use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
+use crate::ops::copy::warn_if_imaginary_dropped;
 use crate::ops::ctx::Ctx;
 use crate::ops::data::count;
 use crate::ops::library::launch;
@@ -275,10 +276,23 @@ pub fn solve_triangular(args: &Args, cx: &mut Ctx) -> Outputs {
         "triangular_solve_cpu",
         false,
     )?;
-    let shape = solution_shape("linalg.solve_triangular", a, b, left)?;
-    let inputs = [a.clone(), b.clone()];
+    let shape = checked_solution_shape("linalg.solve_triangular", a, b, left, false)?;
+    // The CPU solves in A's dtype, casting B into it.
+    let cast = (b.dtype != a.dtype)
+        .then(|| {
+            warn_if_imaginary_dropped(cx, b, a.dtype)?;
+            let cast = cx.empty_contiguous(&b.sizes, a.dtype)?;
+            cx.k.copy(b, &cast).map_err(failed("copy"))?;
+            Ok::<_, Error>(cast)
+        })
+        .transpose()?;
+    let inputs = [a.clone(), cast.clone().unwrap_or_else(|| b.clone())];
     let op = LinalgOp::SolveTriangular((upper, left, unit));
-    lower(cx, op, &inputs, Outs(vec![(shape, b.dtype, true)]))
+    let outputs = lower(cx, op, &inputs, Outs(vec![(shape, a.dtype, true)]))?;
+    if let Some(cast) = cast {
+        cx.free(&cast);
+    }
+    Ok(outputs)
 }
 
 /// `cholesky(A, upper=False)`, deprecated for `linalg.cholesky`: the factor alone.
@@ -409,6 +423,17 @@ pub fn triangular_solve(args: &Args, cx: &mut Ctx) -> Outputs {
 /// The shape of `X` in `AX = B` (or `XA = B` unless `left`) for square `A`: `B`'s matrix dims
 /// after the broadcast batch.
 fn solution_shape(name: &str, a: &TensorMeta, b: &TensorMeta, left: bool) -> Result<Vec<i64>> {
+    checked_solution_shape(name, a, b, left, true)
+}
+
+/// [`solution_shape`], where `A` and `B` must share a dtype only if `same_dtype`.
+fn checked_solution_shape(
+    name: &str,
+    a: &TensorMeta,
+    b: &TensorMeta,
+    left: bool,
+    same_dtype: bool,
+) -> Result<Vec<i64>> {
     ensure!(
         b.dim() >= 2,
         "{name}: Expected B to have at least 2 dimensions, but got {}",
@@ -416,7 +441,7 @@ fn solution_shape(name: &str, a: &TensorMeta, b: &TensorMeta, left: bool) -> Res
     );
     let a_name = if name == "linalg.lu_solve" { "LU" } else { "A" };
     ensure!(
-        a.dtype == b.dtype,
+        !same_dtype || a.dtype == b.dtype,
         "{name}: Expected {a_name} and B to have the same dtype, but found {a_name} of type {} \
          and B of type {} instead",
         a.dtype.name(),
@@ -814,7 +839,6 @@ fn check_reflectors(name: &str, a: &TensorMeta, tau: &TensorMeta) -> Result<()> 
         a.dim() >= 2,
         "{name}: input must have at least 2 dimensions."
     );
-    check_input(name, a, false)?;
     ensure!(
         a.dim() == tau.dim() + 1,
         "{name}: Expected tau to have one dimension less than input, but got tau.ndim equal to \
@@ -842,7 +866,6 @@ pub fn householder_product(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let (a, tau) = (args.tensor(0)?, args.tensor(1)?);
     let name = "torch.linalg.householder_product";
-    check_kernel_dtype("orgqr_cpu", a)?;
     check_reflectors(name, a, tau)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     ensure!(
@@ -853,6 +876,8 @@ pub fn householder_product(args: &Args, cx: &mut Ctx) -> Outputs {
         n >= tau.sizes[tau.dim() - 1],
         "{name}: input.shape[-1] must be greater than or equal to tau.shape[-1]"
     );
+    // The kernel refuses a dtype only after every argument check.
+    check_kernel_dtype("orgqr_cpu", a)?;
     let outs = Outs(vec![(a.sizes.clone(), a.dtype, true)]);
     lower(
         cx,
@@ -870,10 +895,13 @@ pub fn ormqr(args: &Args, cx: &mut Ctx) -> Outputs {
     let (left, transpose) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
     let name = "torch.ormqr";
     ensure!(
+        a.dim() >= 2,
+        "{name}: input must have at least 2 dimensions."
+    );
+    ensure!(
         c.dim() >= 2,
         "{name}: other must have at least 2 dimensions."
     );
-    check_kernel_dtype("ormqr_cpu", a)?;
     check_reflectors(name, a, tau)?;
     let side = if left { -2 } else { -1 };
     let c_side = c.sizes[(c.dim() as i64 + side) as usize];
@@ -882,8 +910,8 @@ pub fn ormqr(args: &Args, cx: &mut Ctx) -> Outputs {
         "{name}: other.shape[{side}] must be equal to input.shape[-2]"
     );
     ensure!(
-        tau.sizes[tau.dim() - 1] <= a.sizes[a.dim() - 1],
-        "{name}: tau.shape[-1] must be less than or equal to input.shape[-1]"
+        tau.sizes[tau.dim() - 1] == c_side.min(a.sizes[a.dim() - 1]),
+        "{name}: tau.shape[-1] must be equal to min(other.shape[{side}], input.shape[-1])"
     );
     ensure!(
         c.dim() == a.dim(),
@@ -903,6 +931,7 @@ pub fn ormqr(args: &Args, cx: &mut Ctx) -> Outputs {
         c.dtype.name(),
         a.dtype.name()
     );
+    check_kernel_dtype("ormqr_cpu", a)?;
     let outs = Outs(vec![(c.sizes.clone(), c.dtype, true)]);
     let inputs = [a.clone(), tau.clone(), c.clone()];
     lower(cx, LinalgOp::Ormqr((left, transpose)), &inputs, outs)
