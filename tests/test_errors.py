@@ -503,3 +503,23 @@ def test_messages_name_the_op_once_and_the_users_tensors():
 )
 def test_reflector_products_check_their_arguments_in_the_cpus_order(call):
     assert_refused_like_the_cpu(call)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.zeros(2, 0, device=d).amax(-1),
+        lambda d: torch.zeros(0, 2, 0, device=d).amin((-1, 0)),
+        lambda d: torch.linalg.vector_norm(torch.zeros(0, device=d), ord=float("inf")),
+        lambda d: torch.linalg.vector_norm(torch.zeros(2, 0, device=d), ord=-1),
+        lambda d: torch.linalg.vector_norm(torch.zeros(2, 0, device=d), ord=-1, dim=1),
+        lambda d: torch.zeros(3, 4, device=d).masked_fill(
+            torch.ones(3, 3, dtype=torch.bool, device=d), 0.0
+        ),
+        lambda d: torch.zeros(3, 4, device=d).masked_fill_(
+            torch.ones(3, 3, dtype=torch.bool, device=d), 0.0
+        ),
+    ],
+)
+def test_empty_reductions_and_mask_shapes_are_refused_with_the_cpus_message(call):
+    assert_refused_like_the_cpu(call)

@@ -316,7 +316,11 @@ pub fn masked_fill(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             checked_number(n, x.dtype)?;
         }
     }
-    let shape = broadcast(&x.sizes, &mask.sizes)?;
+    // The CPU's out-of-place form expands the mask first, so its message names it first.
+    let shape = match form {
+        Form::InPlace => broadcast(&x.sizes, &mask.sizes)?,
+        _ => broadcast(&mask.sizes, &x.sizes)?,
+    };
     let value = operand(value);
     let (src, out, result) = match form {
         Form::InPlace => {

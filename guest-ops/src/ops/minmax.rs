@@ -12,8 +12,9 @@ use crate::rules::overlap::check_partial;
 use crate::rules::shape::{numel, reduced_shape, reduction_mask, wrap_dim};
 use crate::types::{IndexReduceOp, ReduceOp, ScalarType, TensorMeta};
 
-/// `zero_numel_check_dims`: reducing over an empty dim has no identity for max/min.
-fn check_nonempty(name: &str, x: &TensorMeta, mask: &[bool], all: bool) -> Result<()> {
+/// `zero_numel_check_dims`: reducing over an empty dim has no identity for max/min. Each of
+/// `dims` is named as given (`amax` names -1 where `max.dim` has wrapped it already).
+fn check_nonempty(name: &str, x: &TensorMeta, dims: &[i64], all: bool) -> Result<()> {
     if all {
         ensure!(
             numel(&x.sizes)? != 0,
@@ -21,10 +22,10 @@ fn check_nonempty(name: &str, x: &TensorMeta, mask: &[bool], all: bool) -> Resul
              the reduction dim with the 'dim' argument."
         );
     }
-    for (d, reduced) in mask.iter().enumerate() {
+    for &dim in dims {
         ensure_index!(
-            !*reduced || x.sizes[d] != 0,
-            "{name}(): Expected reduction dim {d} to have non-zero size."
+            x.sizes[wrap_dim(dim, x.dim())?] != 0,
+            "{name}(): Expected reduction dim {dim} to have non-zero size."
         );
     }
     Ok(())
@@ -38,7 +39,7 @@ pub fn amax_amin(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp) -> Outputs
     let keepdim = args.bool_or(2, false)?;
     let name = if op == ReduceOp::Amax { "amax" } else { "amin" };
     let mask = reduction_mask(dims, x.dim())?;
-    check_nonempty(name, x, &mask, dims.is_empty())?;
+    check_nonempty(name, x, dims, dims.is_empty())?;
     let dest = form.dest(args)?;
     if let Dest::Out(_, out) = dest {
         ensure!(
@@ -136,7 +137,7 @@ pub fn max_min_dim(args: &Args, cx: &mut Ctx, outs: bool, op: IndexReduceOp) -> 
         "min"
     };
     let mask = reduction_mask(&[d as i64], x.dim())?;
-    check_nonempty(name, x, &mask, false)?;
+    check_nonempty(name, x, &[d as i64], false)?;
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
     let (values_dest, indices_dest) = if outs {
         (Dest::Out(3, args.tensor(3)?), Dest::Out(4, args.tensor(4)?))
@@ -180,7 +181,7 @@ pub fn argmax_argmin(args: &Args, cx: &mut Ctx, form: Form, op: IndexReduceOp) -
         Some(dim) => {
             let d = wrap_dim(dim, x.dim())?;
             let mask = reduction_mask(&[d as i64], x.dim())?;
-            check_nonempty(name, x, &mask, false)?;
+            check_nonempty(name, x, &[d as i64], false)?;
             (Some(d as i64), reduced_shape(&x.sizes, &mask, keepdim))
         }
     };

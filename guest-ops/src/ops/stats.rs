@@ -158,11 +158,19 @@ pub fn vector_norm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
                     Scalar::Integer(v) => v.to_string(),
                     _ => p.to_string(),
                 };
-                return Err(Error::invalid(format!(
-                    "linalg.vector_norm cannot compute the {shown} norm on the dimension \
-                     {d}because this dimension is empty and the operation does not have an \
-                     identity"
-                )));
+                // Without `dim` the CPU names no dimension.
+                let message = match args.opt_int_list(2)? {
+                    Some(dims) if !dims.is_empty() => format!(
+                        "linalg.vector_norm cannot compute the {shown} norm on the dimension \
+                         {d}because this dimension is empty and the operation does not have an \
+                         identity"
+                    ),
+                    _ => format!(
+                        "linalg.vector_norm cannot compute the {shown} norm on an empty tensor \
+                         because the operation does not have an identity"
+                    ),
+                };
+                return Err(Error::invalid(message));
             }
         }
     }
