@@ -474,3 +474,12 @@ def test_products_written_through_a_conjugate_view_give_the_cpus_values():
     assert remote[-2:] == cpu[-2:]
     for got, want in zip(remote[:-2], cpu[:-2], strict=True):
         torch.testing.assert_close(got, want)
+
+
+def test_a_masked_write_takes_a_complex_cpu_value():
+    def write(d):
+        z = torch.zeros(3, dtype=torch.complex64, device=d)
+        z[torch.tensor([True, False, True], device=d)] = torch.tensor(1 + 2j, dtype=torch.complex64)
+        return z.cpu()
+
+    torch.testing.assert_close(write("remote"), write("cpu"))

@@ -119,3 +119,21 @@ def test_training_on_the_second_device_matches_cpu(two_devices):
     for p, q in zip(cpu.parameters(), remote.parameters(), strict=True):
         assert q.device == torch.device("remote", 1)
         torch.testing.assert_close(q.cpu(), p, rtol=1e-4, atol=1e-5)
+
+
+def test_a_remote_number_fills_a_cpu_tensor_as_a_cuda_one_does():
+    # CUDA's kernels read a 0-dim value on another device; the CPU tensor is written.
+    value = torch.tensor(3.0, device="remote")
+    filled = torch.zeros(3).fill_(value)
+    indexed = torch.zeros(3).index_fill_(0, torch.tensor([1]), value)
+    put, masked = torch.zeros(3), torch.zeros(3)
+    put[torch.tensor([1])] = value
+    masked[torch.tensor([True, False, True])] = value
+    param = torch.nn.Parameter(torch.zeros(2))
+    torch.nn.init.constant_(param, value)
+    assert filled.tolist() == [3.0, 3.0, 3.0]
+    assert indexed.tolist() == put.tolist() == [0.0, 3.0, 0.0]
+    assert masked.tolist() == [3.0, 0.0, 3.0]
+    assert param.device.type == "cpu" and param.tolist() == [3.0, 3.0]
+    with pytest.raises(RuntimeError, match="same device"):
+        torch.zeros(3).add_(value)

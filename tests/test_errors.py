@@ -523,3 +523,25 @@ def test_reflector_products_check_their_arguments_in_the_cpus_order(call):
 )
 def test_empty_reductions_and_mask_shapes_are_refused_with_the_cpus_message(call):
     assert_refused_like_the_cpu(call)
+
+
+def _out_is_an_input(d, op):
+    a = torch.arange(4.0, device=d)
+    return op(a)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: _out_is_an_input(d, lambda a: torch.add(a.expand(3, 4), a, out=a)),
+        lambda d: _out_is_an_input(d, lambda a: torch.mul(a, torch.ones(2, 4, device=d), out=a)),
+        lambda d: _out_is_an_input(
+            d, lambda a: torch.clamp(a, torch.zeros(2, 4, device=d), None, out=a)
+        ),
+        lambda d: torch.zeros(3, 4, device=d).put_(
+            torch.tensor([0, 1], device=d), torch.tensor([3.0], device=d)
+        ),
+    ],
+)
+def test_an_out_that_is_an_input_is_not_resized_as_on_the_cpu(call):
+    assert_refused_like_the_cpu(call)

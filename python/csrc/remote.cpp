@@ -845,6 +845,30 @@ bool served_by_guest(const std::string& name) {
   return name.rfind("aten::", 0) == 0 || name.rfind("torch_remote::", 0) == 0;
 }
 
+// A CPU tensor filled from a remote 0-dim one (`cpu.fill_(remote_scalar)`, `nn.init.constant_`,
+// `cpu[idx] = remote_scalar`): as CUDA's kernels do, the value is read (a wait) and the op runs
+// on the CPU.
+bool fill_cpu_from_remote_number(const c10::OperatorHandle& op, const std::string& name,
+                                 std::vector<c10::IValue>& inputs, torch::jit::Stack* stack) {
+  static const std::unordered_set<std::string> fills = {"aten::fill_", "aten::index_fill_", "aten::index_put_",
+                                                        "aten::_index_put_impl_"};
+  if (fills.count(name) == 0 || !inputs[0].isTensor() || !inputs[0].toTensor().is_cpu()) return false;
+  for (const auto& v : inputs) {
+    if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote &&
+        v.toTensor().dim() != 0)
+      return false;
+    if (v.isList() && names_remote(v)) return false;
+  }
+  torch::jit::Stack cpu_stack;
+  for (const auto& v : inputs) {
+    const bool remote = v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote;
+    cpu_stack.push_back(remote ? c10::IValue(download(v.toTensor())) : v);
+  }
+  op.callBoxed(&cpu_stack);
+  stack->insert(stack->end(), cpu_stack.begin(), cpu_stack.end());
+  return true;
+}
+
 void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& schema = op.schema();
   const auto& arguments = schema.arguments();
@@ -863,6 +887,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
                                 "torch.library.register_kernel(..., \"remote\") or set TORCH_REMOTE_CPU_FALLBACK=1 ",
                                 "to run it on the CPU instead");
   }
+  if (fill_cpu_from_remote_number(op, name, inputs, stack)) return;
   if (copy_into_math_view(name, inputs, stack)) return;
   // Conjugation is the client's alone (a math bit), so its refusals are given here.
   TORCH_CHECK(name != "aten::view_as_real" || !inputs[0].toTensor().is_conj(),

@@ -215,6 +215,9 @@ const NUMBERS: &[&str] = &[
     "addbmm",
     "lerp",
     "index_fill",
+    // `x[mask] = value` with a one-element CPU value arrives as a number (masked_fill's path).
+    "index_put",
+    "_index_put_impl",
 ];
 
 /// How the CPU refuses complex tensors for an op that has no complex kernel, so the CPU

@@ -142,11 +142,14 @@ impl<'a> Pointwise<'a> {
             dtype.name(),
             given.dtype.name()
         );
+        // An `out=` that is one of the inputs is read and written, as an in-place self is:
+        // TensorIterator does not resize it.
+        let read_too = in_place || self.tensors().any(|t| t == given);
         let (dst, output) = if given.sizes == self.shape {
             (given.clone(), Output::Argument(index))
         } else {
             ensure!(
-                !in_place,
+                !read_too,
                 "output with shape {} doesn't match the broadcast shape {}",
                 fmt_shape(&given.sizes),
                 fmt_shape(&self.shape)

@@ -3,7 +3,7 @@
 //! `F.fold`), `max_unpool2d`/`3d`, `tril_indices`/`triu_indices`, `renorm`,
 //! `kaiser_window`. Their checks, shapes and dtypes are here.
 
-use crate::error::{ensure, ensure_kernel, Error, Result};
+use crate::error::{ensure, ensure_index, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
@@ -192,7 +192,7 @@ pub fn put(args: &Args, cx: &mut Ctx) -> Outputs {
         source.dtype.name()
     );
     let (n_index, n_source) = (numel(&index.sizes)?, numel(&source.sizes)?);
-    ensure!(
+    ensure_index!(
         n_index == n_source,
         "put_(): Expected source and index to have the same number of elements, but got \
          source.numel() = {n_source}, index.numel() = {n_index}"

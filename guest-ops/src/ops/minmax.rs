@@ -23,8 +23,10 @@ fn check_nonempty(name: &str, x: &TensorMeta, dims: &[i64], all: bool) -> Result
         );
     }
     for &dim in dims {
+        // A 0-dim tensor's dim 0 or -1 is the tensor itself: one element.
+        let size = x.sizes.get(wrap_dim(dim, x.dim())?).copied().unwrap_or(1);
         ensure_index!(
-            x.sizes[wrap_dim(dim, x.dim())?] != 0,
+            size != 0,
             "{name}(): Expected reduction dim {dim} to have non-zero size."
         );
     }
@@ -244,6 +246,21 @@ mod tests {
             .contains("max(): Expected reduction dim 0 to have non-zero size."));
         let (res, _) = run("amax", "", vec![arg(&empty), dims(&[1])]);
         assert_eq!(meta(&res.unwrap(), 0).sizes, vec![0]);
+        let (res, _) = run("amax", "", vec![arg(&empty), dims(&[-2])]);
+        assert!(res
+            .unwrap_err()
+            .message
+            .contains("amax(): Expected reduction dim -2 to have non-zero size."));
+        // A 0-dim tensor reduces over its dim 0 (or -1): its one element.
+        let scalar = f32s(&[], 6);
+        for (op, overload, dim) in [
+            ("amax", "", dims(&[-1])),
+            ("argmax", "", Arg::Integer(0)),
+            ("max", "dim", Arg::Integer(-1)),
+        ] {
+            let (res, _) = run(op, overload, vec![arg(&scalar), dim]);
+            assert_eq!(meta(&res.unwrap(), 0).sizes, Vec::<i64>::new(), "{op}");
+        }
         let out = tensor(&[3], ScalarType::Float64, 5);
         let (res, _) = run(
             "amax",
