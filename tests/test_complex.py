@@ -460,7 +460,8 @@ def _products_through_conjugate_views(d) -> list:
     torch.bmm(a.expand(2, 3, 3), b.expand(2, 3, 3), out=n.conj())
     k = torch.zeros(9, 9, dtype=torch.complex64, device=d)
     torch.kron(a, b, out=k.conj())
-    values = [t.resolve_conj().cpu() for t in (o, returned, m, n, k)]
+    resized = torch.mm(a, b, out=torch.zeros(0, dtype=torch.complex64, device=d).conj())
+    values = [t.resolve_conj().cpu() for t in (o, returned, m, n, k, resized)]
     return [*values, returned.is_conj(), returned.data_ptr() == o.data_ptr()]
 
 
@@ -483,3 +484,13 @@ def test_a_masked_write_takes_a_complex_cpu_value():
         return z.cpu()
 
     torch.testing.assert_close(write("remote"), write("cpu"))
+
+
+def test_a_complex_number_written_into_bools_is_whether_it_is_nonzero():
+    def write(d):
+        b = torch.zeros(3, dtype=torch.bool, device=d)
+        b[torch.tensor([True, False, True], device=d)] = torch.tensor(1j)
+        c = torch.ones(2, dtype=torch.bool, device=d).fill_(0j)
+        return b.cpu().tolist(), c.cpu().tolist()
+
+    assert write("remote") == write("cpu")

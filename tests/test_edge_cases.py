@@ -934,3 +934,12 @@ def test_solve_triangular_solves_in_the_dtype_of_a(b_dtype):
     got = torch.linalg.solve_triangular(a.to("remote"), b.to("remote"), upper=True)
     assert (got.dtype, got.stride()) == (want.dtype, want.stride())
     torch.testing.assert_close(got.cpu(), want)
+
+
+def test_a_power_of_a_number_is_contiguous_as_on_the_cpu():
+    def run(device):
+        return torch.pow(2, torch.arange(6.0, device=device).view(2, 3).t())
+
+    got, want = run("remote"), run("cpu")
+    assert got.stride() == want.stride()
+    torch.testing.assert_close(got.cpu(), want)

@@ -499,6 +499,16 @@ def test_messages_name_the_op_once_and_the_users_tensors():
         lambda d: torch.linalg.householder_product(
             torch.eye(3, dtype=torch.long, device=d), torch.ones(2, dtype=torch.long, device=d)
         ),
+        lambda d: torch.ormqr(
+            torch.eye(3, device=d),
+            torch.ones(3, dtype=torch.float64, device=d),
+            torch.eye(3, device=d),
+        ),
+        lambda d: torch.ormqr(
+            torch.eye(3, device=d),
+            torch.ones(3, device=d),
+            torch.eye(3, dtype=torch.float64, device=d),
+        ),
     ],
 )
 def test_reflector_products_check_their_arguments_in_the_cpus_order(call):

@@ -95,6 +95,9 @@ def test_dlpack_round_trip_shares_the_remote_storage():
     assert x.__dlpack_device__()[1] == 0
     torch.from_dlpack(x[3:]).add_(1)
     assert x.cpu().tolist() == [0.0, 10.0, 20.0, 31.0, 41.0]
+    # Its storage is borrowed: growing it is refused, as on the CPU.
+    with pytest.raises(RuntimeError, match="not resizable"):
+        torch.from_dlpack(x).resize_(100)
 
 
 def storage_slice_story(device):

@@ -474,6 +474,7 @@ at::Tensor update(const DispatchResult& r, uint64_t i, const std::vector<c10::IV
   auto* shared = target.storage().unsafeGetStorageImpl();
   auto* grown = fresh.storage().unsafeGetStorageImpl();
   if (made && grown->nbytes() > shared->nbytes() && place_of(target.storage()).byte_offset == 0) {
+    TORCH_CHECK(shared->resizable(), "Trying to resize storage that is not resizable");
     shared->set_data_ptr_noswap(grown->set_data_ptr(c10::DataPtr(nullptr, fresh.device())));
     shared->set_nbytes(grown->nbytes());
   } else if (!fresh.storage().is_alias_of(target.storage())) {
@@ -693,7 +694,7 @@ void resolve_read_inputs(const std::string& name, const std::vector<c10::Argumen
 bool writes_through_math_views(const std::string& name) {
   static const std::unordered_set<std::string> ops = {
       "aten::mm",     "aten::addmm", "aten::addmm_", "aten::bmm",  "aten::baddbmm", "aten::baddbmm_",
-      "aten::dot",    "aten::vdot",  "aten::linalg_solve_triangular", "aten::linalg_vector_norm"};
+      "aten::dot",    "aten::vdot",  "aten::linalg_solve_triangular"};
   return ops.count(name) > 0;
 }
 
@@ -720,6 +721,8 @@ void copy_back_math_views(const std::vector<std::pair<size_t, at::Tensor>>& view
                           const std::vector<c10::IValue>& inputs, size_t returns, torch::jit::Stack* stack) {
   for (const auto& [i, view] : views) {
     const auto& values = inputs[i].toTensor();
+    // A resized `out=` view is resized too, as the CPU resizes it.
+    if (!view.sizes().equals(values.sizes())) view.resize_(values.sizes());
     view.copy_(values);
     for (auto it = stack->end() - returns; it != stack->end(); ++it) {
       if (it->isTensor() && it->toTensor().is_same(values)) *it = view;

@@ -5,8 +5,9 @@ use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
-use crate::ops::{Form, Outputs};
+use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{check_not_bool, checked_number, default_float, scalar_dtype};
+use crate::rules::layout::contiguous_strides;
 use crate::types::{Arg, BinaryOp, Scalar, ScalarType};
 
 /// How an op's result dtype follows the operands' common dtype.
@@ -285,7 +286,13 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
     if op == BinaryOp::Pow {
         check_exponent(b, common)?;
     }
-    let target = pw.target(cx, dest, result, rule != Rule::Bool)?;
+    let target = match (op, a, dest) {
+        // `pow.Scalar`'s meta function allocates a contiguous result.
+        (BinaryOp::Pow, Value::Number(_), Dest::New) => {
+            pw.fresh(cx, contiguous_strides(&pw.shape)?, result)?
+        }
+        _ => pw.target(cx, dest, result, rule != Rule::Bool)?,
+    };
     let (a, b) = (pw.operand(0)?, pw.operand(1)?);
     target.run(cx, "binary", |k, out| {
         k.binary(op, &a, &b, alpha, compute, out)

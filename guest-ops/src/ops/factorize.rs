@@ -851,11 +851,26 @@ fn check_reflectors(name: &str, a: &TensorMeta, tau: &TensorMeta) -> Result<()> 
         "{name}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got {}",
         fmt_shape(&tau.sizes[..tau.dim() - 1])
     );
+    if name == "torch.ormqr" {
+        check_same_dtype_as_input(name, a, tau, "tau")?;
+    }
     ensure!(
         tau.dtype == a.dtype,
         "{name}: tau dtype {} does not match input dtype {}",
         tau.dtype.name(),
         a.dtype.name()
+    );
+    Ok(())
+}
+
+/// `ormqr`'s dtype check of `tau` or `other` (named `what`) against the input.
+fn check_same_dtype_as_input(name: &str, a: &TensorMeta, t: &TensorMeta, what: &str) -> Result<()> {
+    ensure!(
+        t.dtype == a.dtype,
+        "{name}: Expected input and {what} to have the same dtype, but input has dtype{} and \
+         {what} has dtype {}",
+        a.dtype.name(),
+        t.dtype.name()
     );
     Ok(())
 }
@@ -925,12 +940,7 @@ pub fn ormqr(args: &Args, cx: &mut Ctx) -> Outputs {
         "{name}: Expected batch dimensions of other to be equal to input.shape[:-2], but got {}",
         fmt_shape(&c.sizes[..c.dim() - 2])
     );
-    ensure!(
-        c.dtype == a.dtype,
-        "{name}: other dtype {} does not match input dtype {}",
-        c.dtype.name(),
-        a.dtype.name()
-    );
+    check_same_dtype_as_input(name, a, c, "other")?;
     check_kernel_dtype("ormqr_cpu", a)?;
     let outs = Outs(vec![(c.sizes.clone(), c.dtype, true)]);
     let inputs = [a.clone(), tau.clone(), c.clone()];

@@ -170,6 +170,10 @@ fn cpp_name(dtype: ScalarType) -> &'static str {
 /// its real part, and only when its imaginary part is 0.
 pub fn number_for(s: Scalar, dtype: ScalarType) -> Result<Scalar> {
     match s {
+        // A bool takes whether the number is nonzero, imaginary part included.
+        Scalar::Complex((re, im)) if dtype == ScalarType::Bool => {
+            Ok(Scalar::Boolean(re != 0.0 || im != 0.0))
+        }
         Scalar::Complex((re, im)) if !dtype.is_complex() => {
             ensure!(
                 im == 0.0,
