@@ -704,12 +704,12 @@ std::vector<std::pair<size_t, at::Tensor>> resolve_written_math_views(const std:
                                                                       const std::vector<c10::Argument>& arguments,
                                                                       std::vector<c10::IValue>& inputs) {
   std::vector<std::pair<size_t, at::Tensor>> views;
-  if (!writes_through_math_views(name)) return views;
   for (size_t i = 0; i < arguments.size(); ++i) {
     const auto* alias = arguments[i].alias_info();
     if (alias == nullptr || !alias->isWrite() || !inputs[i].isTensor()) continue;
     const auto t = inputs[i].toTensor();
-    if (!has_math_bits(t) || t.device().type() != kRemote) continue;
+    // The name is looked up last: nearly every op writes plain tensors.
+    if (!has_math_bits(t) || t.device().type() != kRemote || !writes_through_math_views(name)) continue;
     views.emplace_back(i, t);
     inputs[i] = resolved(t);
   }
@@ -855,7 +855,7 @@ bool fill_cpu_from_remote_number(const c10::OperatorHandle& op, const std::strin
                                  std::vector<c10::IValue>& inputs, torch::jit::Stack* stack) {
   static const std::unordered_set<std::string> fills = {"aten::fill_", "aten::index_fill_", "aten::index_put_",
                                                         "aten::_index_put_impl_"};
-  if (fills.count(name) == 0 || !inputs[0].isTensor() || !inputs[0].toTensor().is_cpu()) return false;
+  if (inputs.empty() || !inputs[0].isTensor() || !inputs[0].toTensor().is_cpu() || fills.count(name) == 0) return false;
   for (const auto& v : inputs) {
     if (v.isTensor() && v.toTensor().defined() && v.toTensor().device().type() == kRemote &&
         v.toTensor().dim() != 0)

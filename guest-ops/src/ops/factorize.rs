@@ -832,8 +832,8 @@ pub fn geqrf(args: &Args, cx: &mut Ctx) -> Outputs {
     lower(cx, LinalgOp::Geqrf, std::slice::from_ref(a), outs)
 }
 
-/// The checks `linalg_householder_product` and `ormqr` share on the reflectors `a` and their
-/// scales `tau`.
+/// The shape checks `linalg_householder_product` and `ormqr` share on the reflectors `a` and
+/// their scales `tau`; each checks `tau`'s dtype after them, in its own words.
 fn check_reflectors(name: &str, a: &TensorMeta, tau: &TensorMeta) -> Result<()> {
     ensure!(
         a.dim() >= 2,
@@ -850,15 +850,6 @@ fn check_reflectors(name: &str, a: &TensorMeta, tau: &TensorMeta) -> Result<()> 
         tau.sizes[..tau.dim() - 1] == a.sizes[..a.dim() - 2],
         "{name}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got {}",
         fmt_shape(&tau.sizes[..tau.dim() - 1])
-    );
-    if name == "torch.ormqr" {
-        check_same_dtype_as_input(name, a, tau, "tau")?;
-    }
-    ensure!(
-        tau.dtype == a.dtype,
-        "{name}: tau dtype {} does not match input dtype {}",
-        tau.dtype.name(),
-        a.dtype.name()
     );
     Ok(())
 }
@@ -882,6 +873,12 @@ pub fn householder_product(args: &Args, cx: &mut Ctx) -> Outputs {
     let (a, tau) = (args.tensor(0)?, args.tensor(1)?);
     let name = "torch.linalg.householder_product";
     check_reflectors(name, a, tau)?;
+    ensure!(
+        tau.dtype == a.dtype,
+        "{name}: tau dtype {} does not match input dtype {}",
+        tau.dtype.name(),
+        a.dtype.name()
+    );
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     ensure!(
         m >= n,
@@ -918,6 +915,7 @@ pub fn ormqr(args: &Args, cx: &mut Ctx) -> Outputs {
         "{name}: other must have at least 2 dimensions."
     );
     check_reflectors(name, a, tau)?;
+    check_same_dtype_as_input(name, a, tau, "tau")?;
     let side = if left { -2 } else { -1 };
     let c_side = c.sizes[(c.dim() as i64 + side) as usize];
     ensure!(
