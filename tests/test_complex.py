@@ -494,3 +494,15 @@ def test_a_complex_number_written_into_bools_is_whether_it_is_nonzero():
         return b.cpu().tolist(), c.cpu().tolist()
 
     assert write("remote") == write("cpu")
+
+
+@pytest.mark.parametrize("exponent", [2, 3, -2, 0.5, 2 + 0j, 2.5 + 0j])
+def test_a_real_exponent_given_as_a_complex_number_takes_the_cpus_exact_paths(exponent):
+    """`float_power` hands `pow` its exponent as a complex number; the CPU's kernel squares
+    (or roots) for one without an imaginary part, bit for bit."""
+    z = torch.tensor([3 + 1j, 2 + 0j, -1.5 - 2j], dtype=torch.complex128)
+    assert torch.equal(
+        torch.float_power(z.to("remote"), exponent).cpu(), torch.float_power(z, exponent)
+    )
+    z64 = z.to(torch.complex64)
+    assert torch.equal(torch.pow(z64.to("remote"), exponent).cpu(), torch.pow(z64, exponent))

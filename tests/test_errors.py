@@ -110,6 +110,11 @@ BAD_CALLS = {
     "hardtanh_of_bytes_below_zero": lambda x: F.hardtanh(x.byte(), -1.0, 1.0),
     "random_bounds_past_bytes": lambda x: x.byte().random_(0, 1000),
     "random_bounds_past_halves": lambda x: x.half().random_(-(2**40), 2),
+    # With several mismatching dims, `infer_size` names the last one.
+    "broadcast_names_the_last_mismatch": lambda x: x[None, None] + x.new_ones(3, 2),
+    "masked_fill_names_the_last_mismatch": lambda x: x.masked_fill(x.new_ones(3, 2).bool(), 1.0),
+    "heaviside_of_two_dtypes": lambda x: torch.heaviside(x, x.double()),
+    "heaviside_into_another_dtype": lambda x: torch.heaviside(x, x, out=x.double()),
 }
 
 
@@ -438,6 +443,7 @@ def test_a_cpu_tensor_the_op_writes_is_refused_as_cuda_refuses_it():
     [
         lambda d: torch.bincount(torch.tensor([1, -1, 2], device=d)),
         lambda d: torch.histc(torch.tensor([1.0, float("inf")], device=d)).cpu(),
+        lambda d: torch.histc(torch.tensor([float("nan"), 1.0], device=d)).cpu(),
         lambda d: torch.searchsorted(
             torch.tensor([1.0, 2, 3], device=d),
             torch.tensor([2.0], device=d),

@@ -434,6 +434,12 @@ fn is_complex(value: &Scalar) -> bool {
     matches!(value, Scalar::Complex(_))
 }
 
+/// Whether `value` has no imaginary part: a real number, or a complex one with an imaginary
+/// part of zero, which PyTorch's kernels compare equal to its real part.
+fn is_real(value: &Scalar) -> bool {
+    !matches!(value, Scalar::Complex((_, im)) if *im != 0.0)
+}
+
 fn is_complex_dtype(dtype: ScalarType) -> bool {
     matches!(dtype, ScalarType::Complex64 | ScalarType::Complex128)
 }
@@ -912,8 +918,9 @@ impl KernelsHost for TchKernels {
             let kind = kind_of(compute);
             let in_place = writes_self(&out, kind, &a, &[&b]);
             let result = match (op, &b, alpha.filter(|alpha| !is_one(alpha))) {
-                (BinaryOp::Pow, Operand::Number(exponent), _) if !is_complex(exponent) => {
+                (BinaryOp::Pow, Operand::Number(exponent), _) if is_real(exponent) => {
                     // `pow.Tensor_Scalar`, whose kernel has its own paths for 2, 0.5, -1...
+                    // also for a complex exponent without an imaginary part (`float_power`).
                     let base = kernels.operand(&a, kind)?;
                     base.f_pow_tensor_scalar(scalar(exponent)).map_err(err)?
                 }

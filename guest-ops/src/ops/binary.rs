@@ -245,10 +245,9 @@ pub fn div_mode(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 
 fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scalar>) -> Outputs {
     let (a, b) = (args.value(0)?, args.value(1)?);
-    ensure!(
-        op != BinaryOp::Heaviside || dtype_of(a) == dtype_of(b),
-        "heaviside is not yet implemented for tensors with different dtypes"
-    );
+    if op == BinaryOp::Heaviside {
+        check_heaviside(a, b, form.dest(args)?)?;
+    }
     // A number `pow` takes is a `Scalar` parameter (`Tensor_Scalar`, `Scalar`); other ops'
     // numbers are wrapped operands.
     let pw = match op {
@@ -297,6 +296,19 @@ fn lower(args: &Args, cx: &mut Ctx, form: Form, op: BinaryOp, alpha: Option<Scal
     target.run(cx, "binary", |k, out| {
         k.binary(op, &a, &b, alpha, compute, out)
     })
+}
+
+/// `heaviside`'s meta function: both operands and any `out=` of one dtype.
+fn check_heaviside(a: Value, b: Value, dest: Dest) -> Result<()> {
+    let written = match dest {
+        Dest::New => None,
+        Dest::InPlace(_, t) | Dest::Out(_, t) => Some(t.dtype),
+    };
+    ensure!(
+        dtype_of(a) == dtype_of(b) && written.is_none_or(|d| d == dtype_of(a)),
+        "heaviside is not yet implemented for tensors with different dtypes."
+    );
+    Ok(())
 }
 
 /// For `tensor ** 0` (false) and `tensor ** 1` (true), which PyTorch fills with ones or

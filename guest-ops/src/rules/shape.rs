@@ -127,7 +127,8 @@ pub fn wrap_dim_of_dims(dim: i64, ndim: usize) -> Result<usize> {
 pub fn broadcast(a: &[i64], b: &[i64]) -> Result<Vec<i64>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
-    for (i, slot) in out.iter_mut().enumerate() {
+    // From the last dim, as `infer_size` goes: with several mismatches it names the last.
+    for (i, slot) in out.iter_mut().enumerate().rev() {
         let offset = n - 1 - i;
         let size_a = pick(a, offset);
         let size_b = pick(b, offset);

@@ -499,6 +499,16 @@ fn grid_sampler_backward(
         .collect()
 }
 
+/// `v` as C++'s `ostream` prints a double that is not finite (`nan`, `-nan`, `inf`), which
+/// PyTorch's messages show.
+fn as_ostream(v: f64) -> String {
+    match v {
+        v if v.is_nan() && v.is_sign_negative() => "-nan".to_string(),
+        v if v.is_nan() => "nan".to_string(),
+        v => v.to_string(),
+    }
+}
+
 /// `histc` over `[min, max]`, or over the data's range when both are 0, widened by 1 each way
 /// when it is a single point. Bins are found as the CPU's kernel finds them, by
 /// `(x - lo) * bins / (hi - lo)` in `x`'s dtype, each step rounded to it: in half precision
@@ -513,7 +523,9 @@ fn histc(x: &Tensor, bins: i64, min: f64, max: f64) -> Result<Tensor, TchError> 
     }
     if !(lo.is_finite() && hi.is_finite()) {
         return Err(TchError::Kind(format!(
-            "torch.histc: range of [{lo}, {hi}] is not finite"
+            "torch.histc: range of [{}, {}] is not finite",
+            as_ostream(lo),
+            as_ostream(hi)
         )));
     }
     if lo == hi {
