@@ -232,6 +232,56 @@ def test_multihead_attention_inference_fast_path_equals_cpu():
                 torch.testing.assert_close(remote_weights.cpu(), weights)
 
 
+ATTENTION_LAYOUTS = {
+    "contiguous": lambda: torch.randn(2, 4, 6, 8),
+    "heads_transposed": lambda: torch.randn(2, 6, 4, 8).transpose(1, 2),
+    "permuted": lambda: torch.randn(6, 2, 4, 8).permute(1, 2, 0, 3),
+    "sliced": lambda: torch.randn(2, 6, 4, 16)[..., :8].transpose(1, 2),
+    "last_dim_strided": lambda: torch.randn(2, 4, 8, 6).transpose(2, 3),
+    "three_dims": lambda: torch.randn(3, 6, 8).transpose(0, 1),
+}
+
+
+@pytest.mark.parametrize("make", list(ATTENTION_LAYOUTS.values()), ids=list(ATTENTION_LAYOUTS))
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_attention_output_is_laid_out_as_the_cpus(make, is_causal):
+    """Where the CPU runs its flash kernel, the output follows the query's layout, so that
+    `y.transpose(1, 2).view(B, T, C)` works; gradients flow as through the CPU's kernel."""
+    torch.manual_seed(0)
+    q = make()
+
+    def run(device):
+        query = q.detach().to(device).requires_grad_()
+        y = F.scaled_dot_product_attention(query, query, query, is_causal=is_causal)
+        (y * weights.to(device)).sum().backward()
+        return y, query.grad
+
+    weights = torch.randn(q.shape)
+    (remote, remote_grad), (cpu, cpu_grad) = run("remote"), run("cpu")
+    assert remote.stride() == cpu.stride()
+    # The CPU's flash kernel sums in another order than the composite remote runs.
+    torch.testing.assert_close(remote.cpu(), cpu, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(remote_grad.cpu(), cpu_grad, rtol=1e-5, atol=1e-5)
+    if q.dim() == 4:
+        merged = remote.transpose(1, 2)
+        assert merged.is_contiguous() == cpu.transpose(1, 2).is_contiguous()
+
+
+def test_attention_with_every_backend_off_is_refused_like_the_cpu():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def call(device):
+        q = torch.randn(2, 4, 6, 8, device=device)
+        with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+            F.scaled_dot_product_attention(q, q, q)
+
+    with pytest.raises(RuntimeError) as cpu:
+        call("cpu")
+    with pytest.raises(RuntimeError) as remote:
+        call("remote")
+    assert str(remote.value) == str(cpu.value)
+
+
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 @pytest.mark.parametrize("padding_idx", [None, 1])
 @pytest.mark.parametrize("include_last_offset", [False, True])
