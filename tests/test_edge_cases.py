@@ -943,3 +943,13 @@ def test_a_power_of_a_number_is_contiguous_as_on_the_cpu():
     got, want = run("remote"), run("cpu")
     assert got.stride() == want.stride()
     torch.testing.assert_close(got.cpu(), want)
+
+
+def test_cat_with_a_legacy_empty_tensor_is_contiguous_as_on_the_cpu():
+    """A 1-d empty tensor is skipped for the shape, but its layout (contiguous) still counts."""
+    x = torch.rand(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
+    for tensors in ([torch.empty(0), x], [x, torch.empty(0)], [x, x]):
+        cpu = torch.cat(tensors)
+        remote = torch.cat([t.to("remote") for t in tensors])
+        assert remote.stride() == cpu.stride()
+        torch.testing.assert_close(remote.cpu(), cpu)

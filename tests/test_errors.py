@@ -115,6 +115,15 @@ BAD_CALLS = {
     "masked_fill_names_the_last_mismatch": lambda x: x.masked_fill(x.new_ones(3, 2).bool(), 1.0),
     "heaviside_of_two_dtypes": lambda x: torch.heaviside(x, x.double()),
     "heaviside_into_another_dtype": lambda x: torch.heaviside(x, x, out=x.double()),
+    "grid_sample_of_bytes": lambda x: F.grid_sample(
+        x[None, None].byte(), x.new_zeros(1, 2, 2, 2), align_corners=False
+    ),
+    "grid_sample_3d_of_bytes": lambda x: F.grid_sample(
+        x[None, None, None].byte(), x.new_zeros(1, 2, 2, 2, 3), align_corners=False
+    ),
+    "grid_sample_grid_of_another_dtype": lambda x: F.grid_sample(
+        x[None, None], x.new_zeros(1, 2, 2, 2, dtype=torch.float64), align_corners=False
+    ),
 }
 
 
@@ -444,6 +453,7 @@ def test_a_cpu_tensor_the_op_writes_is_refused_as_cuda_refuses_it():
         lambda d: torch.bincount(torch.tensor([1, -1, 2], device=d)),
         lambda d: torch.histc(torch.tensor([1.0, float("inf")], device=d)).cpu(),
         lambda d: torch.histc(torch.tensor([float("nan"), 1.0], device=d)).cpu(),
+        lambda d: torch.histc(torch.tensor([0.1, float("inf")], device=d)).cpu(),
         lambda d: torch.searchsorted(
             torch.tensor([1.0, 2, 3], device=d),
             torch.tensor([2.0], device=d),

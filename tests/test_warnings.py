@@ -102,6 +102,29 @@ def test_once_only_warnings_come_once_and_the_host_prints_none():
     assert "Warning:" not in remote.stderr
 
 
+BUCKETIZE = """
+import warnings
+import torch, torch_remote
+d = "{device}"
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    values, boundaries = torch.rand(2, 3, device=d), torch.tensor([0.1, 0.5, 0.7, 0.9], device=d)
+    print(torch.bucketize(values.t(), boundaries).cpu().tolist())
+    print(torch.bucketize(values, boundaries[::2]).cpu().tolist())
+for w in caught:
+    print(repr(str(w.message).split(" (Triggered internally")[0]))
+"""
+
+
+def test_bucketize_of_non_contiguous_tensors_warns_as_the_cpu():
+    cpu = run_python(textwrap.dedent(BUCKETIZE.format(device="cpu")))
+    remote = run_python(textwrap.dedent(BUCKETIZE.format(device="remote")))
+    assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
+    cpu_warnings = [line for line in cpu.stdout.splitlines() if "non-contiguous" in line]
+    assert len(cpu_warnings) == 2
+    assert [line for line in remote.stdout.splitlines() if "non-contiguous" in line] == cpu_warnings
+
+
 UPLOAD = """
 import warnings
 import torch, torch_remote

@@ -23,7 +23,7 @@ fn suggested(t: &TensorMeta) -> MemoryFormat {
 }
 
 /// `cat(tensors, dim=0)` and `cat.out`. 1-d empty tensors are skipped (legacy behavior); the
-/// result is channels-last only when every other input is.
+/// result is channels-last only when every input is.
 pub fn cat(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(2 + form.out_len())?;
     let xs = args.tensor_list(0)?;
@@ -61,6 +61,9 @@ pub fn cat(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
             );
         }
         shape[d] = shape[d].saturating_add(t.sizes[d]);
+    }
+    // Skipped tensors have a say in the layout too: a 1-d one makes it contiguous.
+    for t in xs {
         let f = suggested(t);
         format = match format {
             None => Some(f),

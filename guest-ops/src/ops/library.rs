@@ -341,21 +341,14 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
         );
     }
     check_searchable(seq, values)?;
-    let inputs = [
-        ("input value", Some(values)),
-        ("boundary", Some(seq)),
-        ("sorter", sorter),
-    ];
-    for (what, t) in inputs {
-        if t.is_some_and(|t| !is_contiguous(&t.sizes, &t.strides)) {
-            cx.warn_once(format!(
-                "torch.searchsorted(): {what} tensor is non-contiguous, this will lower the \
-                 performance due to extra data copy when converting non-contiguous tensor to \
-                 contiguous, please use contiguous {what} tensor if possible. This message \
-                 will only appear once per program."
-            ));
-        }
-    }
+    warn_non_contiguous(
+        cx,
+        [
+            ("input value", Some(values)),
+            ("boundary", Some(seq)),
+            ("sorter", sorter),
+        ],
+    );
     let (out, result) = output(cx, form.dest(args)?, &values.sizes, index_dtype(out_int32))?;
     let mut inputs = vec![seq.clone(), values.clone()];
     inputs.extend(sorter.cloned());
@@ -366,6 +359,21 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
         out,
         result,
     )
+}
+
+/// The warnings `searchsorted` and `bucketize` give for the inputs they copy to make them
+/// contiguous.
+fn warn_non_contiguous<const N: usize>(cx: &mut Ctx, inputs: [(&str, Option<&TensorMeta>); N]) {
+    for (what, t) in inputs {
+        if t.is_some_and(|t| !is_contiguous(&t.sizes, &t.strides)) {
+            cx.warn_once(format!(
+                "torch.searchsorted(): {what} tensor is non-contiguous, this will lower the \
+                 performance due to extra data copy when converting non-contiguous tensor to \
+                 contiguous, please use contiguous {what} tensor if possible. This message \
+                 will only appear once per program."
+            ));
+        }
+    }
 }
 
 /// `bucketize.Tensor(self, boundaries, *, out_int32=False, right=False)` and `.Tensor_out`.
@@ -397,6 +405,13 @@ fn bucket(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
         boundaries.dim()
     );
     check_searchable(boundaries, values)?;
+    warn_non_contiguous(
+        cx,
+        [
+            ("input value", Some(values)),
+            ("boundary", Some(boundaries)),
+        ],
+    );
     let (out, result) = output(cx, form.dest(args)?, &values.sizes, index_dtype(out_int32))?;
     let inputs = [values.clone(), boundaries.clone()];
     run(

@@ -204,16 +204,13 @@ pub fn cross(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 }
 
 /// The checks of `grid_sampler_{2,3}d(input, grid, interpolation_mode, padding_mode,
-/// align_corners)` for `dims` spatial dims.
-fn check_grid<'a>(args: &Args<'a>, dims: usize) -> Result<(&'a TensorMeta, &'a TensorMeta)> {
+/// align_corners)` for `dims` spatial dims, then those of its CPU `kernel`.
+fn check_grid<'a>(
+    args: &Args<'a>,
+    dims: usize,
+    kernel: &str,
+) -> Result<(&'a TensorMeta, &'a TensorMeta)> {
     let (x, grid) = (args.tensor(0)?, args.tensor(1)?);
-    ensure!(
-        x.dtype == grid.dtype,
-        "grid_sampler(): expected input and grid to have same dtype, but input has {} and grid \
-         has {}",
-        x.dtype.name(),
-        grid.dtype.name()
-    );
     ensure!(
         x.dim() == dims + 2 && grid.dim() == dims + 2,
         "grid_sampler(): expected {}D input and grid with same number of dimensions, but got \
@@ -254,8 +251,14 @@ fn check_grid<'a>(args: &Args<'a>, dims: usize) -> Result<(&'a TensorMeta, &'a T
     );
     ensure_kernel!(
         x.dtype.is_floating(),
-        "\"grid_sampler_{dims}d_cpu\" not implemented for '{}'",
+        "\"{kernel}\" not implemented for '{}'",
         x.dtype.name()
+    );
+    ensure!(
+        x.dtype == grid.dtype,
+        "expected scalar type {} but found {}",
+        x.dtype.name(),
+        grid.dtype.name()
     );
     Ok((x, grid))
 }
@@ -273,7 +276,11 @@ fn grid_params(args: &Args, dims: usize) -> Result<GridSampleParams> {
 /// `[N, C, *grid's spatial sizes]`, contiguous.
 pub fn grid_sampler(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs {
     args.at_most(5)?;
-    let (x, grid) = check_grid(args, dims)?;
+    let kernel = match dims {
+        2 => "grid_sampler_2d_cpu_kernel_impl",
+        _ => "grid_sampler3d_cpu",
+    };
+    let (x, grid) = check_grid(args, dims, kernel)?;
     let mut shape = vec![x.sizes[0], x.sizes[1]];
     shape.extend_from_slice(&grid.sizes[1..=dims]);
     let out = cx.empty_contiguous(&shape, x.dtype)?;
@@ -293,7 +300,11 @@ pub fn grid_sampler_backward(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs 
     args.at_most(7)?;
     let grad = args.tensor(0)?;
     let rest = Args::new(&args.raw()[1..]);
-    let (x, grid) = check_grid(&rest, dims)?;
+    let kernel = match dims {
+        2 => "grid_sampler_2d_backward_cpu_kernel_impl",
+        _ => "grid_sampler_3d_backward_cpu",
+    };
+    let (x, grid) = check_grid(&rest, dims, kernel)?;
     let mut shape = vec![x.sizes[0], x.sizes[1]];
     shape.extend_from_slice(&grid.sizes[1..=dims]);
     ensure!(

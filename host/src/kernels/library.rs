@@ -499,13 +499,28 @@ fn grid_sampler_backward(
         .collect()
 }
 
-/// `v` as C++'s `ostream` prints a double that is not finite (`nan`, `-nan`, `inf`), which
-/// PyTorch's messages show.
+/// `v` as C++'s `ostream` prints it in PyTorch's messages: `%g` with 6 significant digits,
+/// and `nan`, `-nan`, `inf` for the others.
 fn as_ostream(v: f64) -> String {
-    match v {
-        v if v.is_nan() && v.is_sign_negative() => "-nan".to_string(),
-        v if v.is_nan() => "nan".to_string(),
-        v => v.to_string(),
+    if v.is_nan() {
+        return if v.is_sign_negative() { "-nan" } else { "nan" }.to_string();
+    }
+    if v.is_infinite() || v == 0.0 {
+        return format!("{v}");
+    }
+    let scientific = format!("{v:.5e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let trim = |s: &str| s.trim_end_matches('0').trim_end_matches('.').to_string();
+    if !(-4..6).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{}e{sign}{:02}", trim(mantissa), exponent.abs());
+    }
+    let fixed = format!("{v:.*}", (5 - exponent) as usize);
+    if fixed.contains('.') {
+        trim(&fixed)
+    } else {
+        fixed
     }
 }
 
@@ -651,4 +666,29 @@ fn multilabel_margin_loss(inputs: &[Tensor], reduction: i64) -> Result<Vec<Tenso
         .f_clamp_max(1)?
         .f_reshape(target.size().as_slice())?;
     Ok(vec![loss, is_target])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_ostream;
+
+    #[test]
+    fn numbers_print_as_cpp_streams_print_them() {
+        let cases = [
+            (0.1f32 as f64, "0.1"),
+            (1e-7, "1e-07"),
+            (123_456_789.0, "1.23457e+08"),
+            (1.0, "1"),
+            (-2.5, "-2.5"),
+            (100_000.0, "100000"),
+            (1e6, "1e+06"),
+            (0.0001, "0.0001"),
+            (f64::NAN, "nan"),
+            (-f64::NAN, "-nan"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (v, printed) in cases {
+            assert_eq!(as_ostream(v), printed, "{v:e}");
+        }
+    }
 }
