@@ -953,3 +953,20 @@ def test_cat_with_a_legacy_empty_tensor_is_contiguous_as_on_the_cpu():
         remote = torch.cat([t.to("remote") for t in tensors])
         assert remote.stride() == cpu.stride()
         torch.testing.assert_close(remote.cpu(), cpu)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+def test_scatter_reduce_takes_an_int32_index_as_the_cpu_does(reduce):
+    index = torch.tensor([[0, 0, 1], [2, 1, 1]], dtype=torch.int32)
+    src = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+
+    def run(device):
+        x = torch.ones(2, 3, device=device)
+        s = src.to(device).requires_grad_()
+        y = x.scatter_reduce(1, index.to(device), s, reduce)
+        y.sum().backward()
+        x.scatter_reduce_(1, index.to(device), src.to(device), reduce, include_self=False)
+        return y, s.grad, x
+
+    for remote, cpu in zip(run("remote"), run("cpu"), strict=True):
+        torch.testing.assert_close(remote.cpu(), cpu)

@@ -115,6 +115,39 @@ BAD_CALLS = {
     "masked_fill_names_the_last_mismatch": lambda x: x.masked_fill(x.new_ones(3, 2).bool(), 1.0),
     "heaviside_of_two_dtypes": lambda x: torch.heaviside(x, x.double()),
     "heaviside_into_another_dtype": lambda x: torch.heaviside(x, x, out=x.double()),
+    "interpolate_to_an_empty_size": lambda x: F.interpolate(
+        x[None, None], size=(0, 3), mode="bilinear"
+    ),
+    "interpolate_1d_to_an_empty_size": lambda x: F.interpolate(x[None], size=0),
+    "adaptive_avg_pool_of_channels_last_bytes": lambda x: F.adaptive_avg_pool2d(
+        x[None, None].byte().contiguous(memory_format=torch.channels_last), 1
+    ),
+    "adaptive_max_pool_of_channels_last_longs": lambda x: F.adaptive_max_pool2d(
+        x[None, :, None].long().contiguous(memory_format=torch.channels_last), 1
+    ),
+    "adaptive_max_pool3d_of_longs": lambda x: F.adaptive_max_pool3d(x[None, None].long(), 1),
+    # The scatter family's shared checks say `scatter()`, whichever op ran them.
+    "scatter_add_of_another_dtype": lambda x: x.scatter_add(0, x.long(), x.double()),
+    "scatter_add_with_a_float_index": lambda x: x.scatter_add(0, x, x),
+    "scatter_reduce_of_another_dtype": lambda x: x.scatter_reduce(0, x.long(), x.double(), "sum"),
+    "scatter_reduce_with_a_float_index": lambda x: x.scatter_reduce(0, x, x, "amax"),
+    "searchsorted_sorter_of_another_size": lambda x: torch.searchsorted(
+        x[0], x[0], sorter=x[0, :2].long()
+    ),
+    "searchsorted_sorter_of_ints": lambda x: torch.searchsorted(x[0], x[0], sorter=x[0].int()),
+    "searchsorted_out_of_the_wrong_dtype": lambda x: torch.searchsorted(
+        x[0], x[0], out_int32=True, out=x[0].long()
+    ),
+    "bucketize_out_of_the_wrong_dtype": lambda x: torch.bucketize(x, x[0], out=x.int()),
+    "solve_of_incompatible_shapes": lambda x: torch.linalg.solve(x[:, :2], x.t()),
+    "solve_of_an_incompatible_vector": lambda x: torch.linalg.solve(x[:, :2], x[0]),
+    "solve_right_of_incompatible_shapes": lambda x: torch.linalg.solve(x[:, :2], x, left=False),
+    "solve_triangular_of_incompatible_shapes": lambda x: torch.linalg.solve_triangular(
+        x[:, :2], x.t(), upper=True
+    ),
+    "lu_solve_of_incompatible_shapes": lambda x: torch.linalg.lu_solve(
+        *torch.linalg.lu_factor(x[:, :2] + 2 * torch.eye(2, device=x.device)), x.t()
+    ),
     "grid_sample_of_bytes": lambda x: F.grid_sample(
         x[None, None].byte(), x.new_zeros(1, 2, 2, 2), align_corners=False
     ),

@@ -422,6 +422,12 @@ pub fn triangular_solve(args: &Args, cx: &mut Ctx) -> Outputs {
 
 /// The shape of `X` in `AX = B` (or `XA = B` unless `left`) for square `A`: `B`'s matrix dims
 /// after the broadcast batch.
+/// The sizes of a batch's matrices as the solvers' messages give them: `4x4`.
+fn matrix_dims(sizes: &[i64]) -> String {
+    let from_end = |k: usize| sizes.len().checked_sub(k).map_or(1, |i| sizes[i]);
+    format!("{}x{}", from_end(2), from_end(1))
+}
+
 fn solution_shape(name: &str, a: &TensorMeta, b: &TensorMeta, left: bool) -> Result<Vec<i64>> {
     checked_solution_shape(name, a, b, left, true)
 }
@@ -451,10 +457,10 @@ fn checked_solution_shape(
     let (rows, cols) = (b.sizes[b.dim() - 2], b.sizes[b.dim() - 1]);
     ensure!(
         (if left { rows } else { cols }) == n,
-        "{name}: Incompatible shapes of A and B for the equation {}: A {} and B {}",
+        "{name}: Incompatible shapes of A and B for the equation {} ({} and {})",
         if left { "AX = B" } else { "XA = B" },
-        fmt_shape(&a.sizes),
-        fmt_shape(&b.sizes)
+        matrix_dims(&a.sizes),
+        matrix_dims(&b.sizes)
     );
     Ok(with(broadcast(&batch(a), &batch(b))?, &[rows, cols]))
 }
@@ -517,8 +523,8 @@ pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
         fits,
         "linalg.solve: Incompatible shapes of A and B for the equation {} ({} and {})",
         if left { "AX = B" } else { "XA = B" },
-        fmt_shape(&a.sizes),
-        fmt_shape(&b.sizes)
+        matrix_dims(&a.sizes),
+        matrix_dims(&b_matrix)
     );
     check_factorization(
         args,

@@ -124,20 +124,15 @@ fn scatter_with(args: &Args, cx: &mut Ctx, form: Form, op: ScatterOp) -> Outputs
     let (x, index) = (args.tensor(0)?, args.tensor(2)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
     let src = args.value(3)?;
-    let name = if op == ScatterOp::Add {
-        "scatter_add"
-    } else {
-        "scatter"
-    };
     // As on PyTorch's CPU, an empty index may have any dtype (gather's backward passes one).
     ensure!(
         is_index(index.dtype) || numel(&index.sizes)? == 0,
-        "{name}(): Expected dtype int64 for index"
+        "scatter(): Expected dtype int32/int64 for index"
     );
     match src {
         Value::Tensor(s) => ensure!(
             s.dtype == x.dtype,
-            "{name}(): Expected self.dtype to be equal to src.dtype"
+            "scatter(): Expected self.dtype to be equal to src.dtype"
         ),
         Value::Number(value) => {
             checked_number(value, x.dtype)?;

@@ -61,7 +61,6 @@ fn write(
 /// `scatter_reduce.two(self, dim, index, src, reduce, *, include_self=True)`, in place and
 /// `.two_out`.
 pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
-    const OP: &str = "scatter_reduce()";
     args.at_most(6 + form.out_len())?;
     let (x, index, src) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
@@ -81,13 +80,14 @@ pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let reduce = reduction(name, &all, || {
         format!("reduce argument must be either sum, prod, mean, amax or amin, got {name}")
     })?;
+    // The scatter family's shared checks, named as `scatter`'s.
     ensure!(
-        index.dtype == ScalarType::Int64,
-        "{OP}: Expected dtype int64 for index"
+        is_index(index.dtype),
+        "scatter(): Expected dtype int32/int64 for index"
     );
     ensure!(
         src.dtype == x.dtype,
-        "{OP}: Expected self.dtype to be equal to src.dtype"
+        "scatter(): Expected self.dtype to be equal to src.dtype"
     );
     check_scatter_shapes(x, d, index, Value::Tensor(src))?;
     ensure_kernel!(

@@ -280,6 +280,21 @@ fn search_right(side: Option<&str>, right: bool) -> Result<bool> {
 }
 
 /// The CPU searches any dtypes but two bool ones.
+/// `searchsorted`'s check of an `out=` tensor's dtype, which `out_int32` picks.
+fn check_index_out(dest: Dest, out_int32: bool) -> Result<()> {
+    if let Dest::Out(_, out) = dest {
+        ensure!(
+            out.dtype == index_dtype(out_int32),
+            "torch.searchsorted(): output tensor's dtype is wrong, it can only be Int(int32) or \
+             Long(int64) depending on whether out_int32 flag is True, but we got output \
+             tensor's dtype {} and out_int32 flag is {}",
+            out.dtype.name(),
+            if out_int32 { "True" } else { "False" }
+        );
+    }
+    Ok(())
+}
+
 fn check_searchable(seq: &TensorMeta, values: &TensorMeta) -> Result<()> {
     ensure_kernel!(
         seq.dtype != ScalarType::Bool || values.dtype != ScalarType::Bool,
@@ -322,6 +337,21 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
     let out_int32 = args.bool_or(2, false)?;
     let right = search_right(args.opt_str(4)?, args.bool_or(3, false)?)?;
     let sorter = args.opt_tensor(5)?;
+    if let Some(sorter) = sorter {
+        // The CPU's message lacks the space before "and".
+        ensure!(
+            sorter.sizes == seq.sizes,
+            "torch.searchsorted(): boundary and sorter must have the same size, but got \
+             boundary tensor {}and got sorter tensor {}",
+            fmt_shape(&seq.sizes),
+            fmt_shape(&sorter.sizes)
+        );
+        ensure!(
+            sorter.dtype == ScalarType::Int64,
+            "torch.searchsorted(): sorter must be a tensor of long dtype but got dtype {}",
+            sorter.dtype.name()
+        );
+    }
     let leading = |t: &TensorMeta| t.sizes[..t.dim().saturating_sub(1)].to_vec();
     ensure!(
         seq.dim() == 1 || (seq.dim() == values.dim() && leading(seq) == leading(values)),
@@ -331,15 +361,7 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
         fmt_shape(&seq.sizes),
         fmt_shape(&values.sizes)
     );
-    if let Some(sorter) = sorter {
-        ensure!(
-            sorter.sizes == seq.sizes && sorter.dtype == ScalarType::Int64,
-            "torch.searchsorted(): sorter must be a Long tensor of the boundaries' shape {}, \
-             but got {}",
-            fmt_shape(&seq.sizes),
-            sorter.describe()
-        );
-    }
+    check_index_out(form.dest(args)?, out_int32)?;
     check_searchable(seq, values)?;
     warn_non_contiguous(
         cx,
@@ -404,6 +426,7 @@ fn bucket(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
         "boundaries tensor must be 1 dimension, but got dim({})",
         boundaries.dim()
     );
+    check_index_out(form.dest(args)?, out_int32)?;
     check_searchable(boundaries, values)?;
     warn_non_contiguous(
         cx,

@@ -10,7 +10,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::check_not_bool;
-use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format};
+use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{Output, PoolOp, PoolParams, ScalarType, TensorMeta};
@@ -304,9 +304,14 @@ fn adaptive_shape(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(Vec<
         n + 2,
         fmt_shape(&x.sizes)
     );
+    let kernel = match (n, suggest_memory_format(&x.sizes, &x.strides)) {
+        (2, MemoryFormat::ChannelsLast) => format!("{name}_channels_last"),
+        (2, _) => name.clone(),
+        _ => format!("{name}_cpu"),
+    };
     ensure_kernel!(
         x.dtype.is_floating(),
-        "\"{name}\" not implemented for '{}'",
+        "\"{kernel}\" not implemented for '{}'",
         x.dtype.name()
     );
     let mut shape = x.sizes[..x.dim() - n].to_vec();

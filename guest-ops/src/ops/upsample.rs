@@ -91,12 +91,24 @@ impl Resample {
         let spatial = &input[2..];
         ensure!(
             spatial.iter().all(|&s| s > 0) && output.iter().all(|&s| s > 0),
-            "Input and output sizes should be greater than 0, but got input {} output {}",
-            fmt_shape(spatial),
-            fmt_shape(output)
+            "Input and output sizes should be greater than 0, but got input {}{} output {}",
+            named_sizes(spatial),
+            if self.dims == 1 { " and" } else { "" },
+            named_sizes(output)
         );
         Ok(())
     }
+}
+
+/// Spatial sizes as the upsampling checks name them: `(D: 2, H: 4, W: 5)`.
+fn named_sizes(sizes: &[i64]) -> String {
+    let names = ["D", "H", "W"];
+    let named: Vec<String> = names[names.len().saturating_sub(sizes.len())..]
+        .iter()
+        .zip(sizes)
+        .map(|(name, size)| format!("{name}: {size}"))
+        .collect();
+    format!("({})", named.join(", "))
 }
 
 /// `upsample_*(self, output_size, [align_corners,] scales...)` and its `.out`.
