@@ -506,3 +506,31 @@ def test_a_real_exponent_given_as_a_complex_number_takes_the_cpus_exact_paths(ex
     )
     z64 = z.to(torch.complex64)
     assert torch.equal(torch.pow(z64.to("remote"), exponent).cpu(), torch.pow(z64, exponent))
+
+
+@pytest.mark.parametrize(
+    "op", ["maximum", "fmin", "atan2", "remainder", "hypot", "xlogy", "lt", "logaddexp"]
+)
+def test_a_complex_out_takes_the_real_result_of_a_binary_op_as_on_the_cpu(op):
+    a, b = torch.tensor([3.0, -2.0, 0.5]), torch.tensor([1.0, 4.0, -0.5])
+    out = torch.full((3,), 7 + 7j)
+    remote_out = out.to("remote")
+    getattr(torch, op)(a.to("remote"), b.to("remote"), out=remote_out)
+    getattr(torch, op)(a, b, out=out)
+    torch.testing.assert_close(remote_out.cpu(), out, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: x.atan2_(x.to(torch.complex64)),
+        lambda x: x.remainder_(x[0].to(torch.complex64)),
+        lambda x: x.remainder_(1j),
+        lambda x: x.long().bitwise_and_(x.to(torch.complex64)),
+        lambda x: x.clamp_min_(x.to(torch.complex64)),
+        lambda x: x.double().fmod_(x.to(torch.complex64)),
+        lambda x: x.lt_(x.to(torch.complex64)),
+    ],
+)
+def test_an_in_place_op_on_real_self_with_a_complex_operand_is_refused_like_the_cpu(call):
+    assert_refused_like_the_cpu(lambda d: call(torch.tensor([1.0, 2.0], device=d)))

@@ -8,6 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::library::launch;
 use crate::ops::{Form, Outputs};
+use crate::rules::dtype::ResultType;
 use crate::rules::shape::wrap_dim_of_dims;
 use crate::types::{
     Arg, FftKind, FftParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta, UnaryOp,
@@ -220,6 +221,43 @@ const NUMBERS: &[&str] = &[
     "_index_put_impl",
 ];
 
+/// Binary ops whose CPU kernels lack complex numbers but whose iterator casts a real result
+/// into any `out=` dtype, complex included, and refuses a complex result for a real `self` of
+/// an in-place form before any kernel looks at the dtype.
+const CASTING_BINARY: &[&str] = &[
+    "maximum",
+    "minimum",
+    "fmax",
+    "fmin",
+    "atan2",
+    "fmod",
+    "remainder",
+    "floor_divide",
+    "copysign",
+    "hypot",
+    "xlogy",
+    "nextafter",
+    "igamma",
+    "igammac",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
+    "gcd",
+    "lcm",
+    "logaddexp",
+    "logaddexp2",
+    "clamp",
+    "clamp_min",
+    "clamp_max",
+    // Comparisons cast into `out=` too, but compare a complex `other` of an in-place form.
+    "lt",
+    "le",
+    "gt",
+    "ge",
+];
+
 /// How the CPU refuses complex tensors for an op that has no complex kernel, so the CPU
 /// fallback could not run it either.
 #[derive(Clone, Copy)]
@@ -415,6 +453,40 @@ fn listed(list: &[&str], name: &str, overload: &str) -> bool {
     })
 }
 
+fn is_out(overload: &str) -> bool {
+    overload == "out" || overload.ends_with("_out") || overload.starts_with("Out")
+}
+
+/// An in-place form of a casting op on a real `self` with a complex operand: the CPU's
+/// iterator refuses to cast the complex result into `self` (comparisons excepted).
+fn check_in_place_cast(name: &str, args: &[Arg]) -> Result<()> {
+    let comparison = matches!(name, "lt_" | "le_" | "gt_" | "ge_");
+    let Some((Arg::Tensor(x), rest)) = args.split_first() else {
+        return Ok(());
+    };
+    if !name.ends_with('_') || comparison || x.dtype.is_complex() {
+        return Ok(());
+    }
+    let mut state = ResultType::default();
+    state.tensor(x.dtype, x.dim());
+    for arg in rest {
+        match arg {
+            Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) => state.tensor(t.dtype, t.dim()),
+            // `clamp`'s meta function refuses a complex bound before any iterator.
+            Arg::Scalar(s) if !name.starts_with("clamp") => state.number(*s),
+            _ => {}
+        }
+    }
+    match state.result() {
+        Some(result) if result.is_complex() => Err(Error::invalid(format!(
+            "result type {} can't be cast to the desired output type {}",
+            result.name(),
+            x.dtype.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Which complex arguments op `name.overload` takes.
 #[derive(Debug, Clone, Copy)]
 pub struct Accepts {
@@ -437,8 +509,17 @@ impl Accepts {
         if self.tensors && self.numbers {
             return Ok(());
         }
+        let casting = listed(CASTING_BINARY, name, overload);
+        if casting {
+            check_in_place_cast(name, args)?;
+        }
+        // A complex `out=` of a casting op takes the real result.
+        let inputs = match args.split_last() {
+            Some((Arg::Tensor(_), inputs)) if casting && is_out(overload) => inputs,
+            _ => args,
+        };
         let complex = |t: &&TensorMeta| !self.tensors && t.dtype.is_complex();
-        let found = args.iter().find_map(|a| match a {
+        let found = inputs.iter().find_map(|a| match a {
             Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) if complex(&t) => Some(Some(t.dtype)),
             Arg::TensorList(list) => list.iter().find(complex).map(|t| Some(t.dtype)),
             Arg::OptionalTensorList(list) => {
