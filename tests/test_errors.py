@@ -604,3 +604,17 @@ def _out_is_an_input(d, op):
 )
 def test_an_out_that_is_an_input_is_not_resized_as_on_the_cpu(call):
     assert_refused_like_the_cpu(call)
+
+
+def test_sparse_tensors_are_refused_with_a_message_that_names_them():
+    weight = torch.randn(10, 3)
+    w = weight.to("remote").requires_grad_()
+    y = F.embedding(torch.tensor([1, 2, 2], device="remote"), w, sparse=True)
+    with pytest.raises(NotImplementedError, match="sparse tensors are not supported on remote"):
+        y.sum().backward()
+    with pytest.raises(NotImplementedError, match="sparse tensors are not supported on remote"):
+        torch.randn(3, 3).to_sparse().to("remote")
+    # Nothing was lost: the weight still reads, and dense gradients work.
+    torch.testing.assert_close(w.detach().cpu(), weight)
+    F.embedding(torch.tensor([1, 2, 2], device="remote"), w).sum().backward()
+    assert w.grad.cpu()[2].eq(2).all()

@@ -1147,6 +1147,17 @@ TORCH_LIBRARY_IMPL(_, QuantizedPrivateUse1, m) {
   m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_quantized>());
 }
 
+// Sparse tensors have no remote form either; the usual way in is a sparse gradient.
+void refuse_sparse(const c10::OperatorHandle& op, torch::jit::Stack*) {
+  TORCH_CHECK_NOT_IMPLEMENTED(false, op.schema().name(),
+                              ": sparse tensors are not supported on remote; keep them on the CPU, or use "
+                              "dense gradients (nn.Embedding(..., sparse=False) and a dense optimizer)");
+}
+
+TORCH_LIBRARY_IMPL(_, SparsePrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_sparse>());
+}
+
 // `Module.to("remote")` and `param.data = t` swap a tensor into the same Parameter, as they do
 // for CUDA, only where PyTorch deems the two tensors shallow-copy compatible: core PyTorch
 // knows its own dense backends and leaves PrivateUse1 to answer for itself. Strided tensors on
