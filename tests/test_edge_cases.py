@@ -970,3 +970,11 @@ def test_scatter_reduce_takes_an_int32_index_as_the_cpu_does(reduce):
 
     for remote, cpu in zip(run("remote"), run("cpu"), strict=True):
         torch.testing.assert_close(remote.cpu(), cpu)
+
+
+def test_scatter_reduce_of_an_empty_index_of_any_dtype_is_the_input():
+    x = torch.rand(2, 3)
+    remote = x.to("remote").scatter_reduce(
+        0, torch.empty(0, 3, device="remote"), x.to("remote"), "sum"
+    )
+    torch.testing.assert_close(remote.cpu(), x.scatter_reduce(0, torch.empty(0, 3), x, "sum"))

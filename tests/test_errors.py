@@ -140,6 +140,15 @@ BAD_CALLS = {
     ),
     "bucketize_out_of_the_wrong_dtype": lambda x: torch.bucketize(x, x[0], out=x.int()),
     "solve_of_incompatible_shapes": lambda x: torch.linalg.solve(x[:, :2], x.t()),
+    "solve_of_incompatible_batches": lambda x: torch.linalg.solve(
+        torch.eye(2, device=x.device).expand(2, 3, 2, 2), x.new_ones(3, 2, 2, 1)
+    ),
+    "solve_triangular_of_incompatible_batches": lambda x: torch.linalg.solve_triangular(
+        torch.eye(2, device=x.device).expand(2, 3, 2, 2), x.new_ones(3, 2, 2, 1), upper=True
+    ),
+    "scatter_reduce_checks_the_index_before_the_reduction": lambda x: x.scatter_reduce(
+        0, x, x, "foo"
+    ),
     "solve_of_an_incompatible_vector": lambda x: torch.linalg.solve(x[:, :2], x[0]),
     "solve_right_of_incompatible_shapes": lambda x: torch.linalg.solve(x[:, :2], x, left=False),
     "solve_triangular_of_incompatible_shapes": lambda x: torch.linalg.solve_triangular(
@@ -614,6 +623,11 @@ def test_sparse_tensors_are_refused_with_a_message_that_names_them():
         y.sum().backward()
     with pytest.raises(NotImplementedError, match="sparse tensors are not supported on remote"):
         torch.randn(3, 3).to_sparse().to("remote")
+    with pytest.warns(UserWarning, match="Sparse CSR tensor support is in beta"):
+        csr = torch.randn(3, 3).to_sparse_csr()
+    # A compressed tensor uploads as its dense parts; what it is used for is refused.
+    with pytest.raises(NotImplementedError, match="sparse tensors are not supported on remote"):
+        csr.to("remote").to_dense()
     # Nothing was lost: the weight still reads, and dense gradients work.
     torch.testing.assert_close(w.detach().cpu(), weight)
     F.embedding(torch.tensor([1, 2, 2], device="remote"), w).sum().backward()

@@ -262,9 +262,6 @@ def test_attention_output_is_laid_out_as_the_cpus(make, is_causal):
     # The CPU's flash kernel sums in another order than the composite remote runs.
     torch.testing.assert_close(remote.cpu(), cpu, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(remote_grad.cpu(), cpu_grad, rtol=1e-5, atol=1e-5)
-    if q.dim() == 4:
-        merged = remote.transpose(1, 2)
-        assert merged.is_contiguous() == cpu.transpose(1, 2).is_contiguous()
 
 
 def test_attention_with_every_backend_off_is_refused_like_the_cpu():

@@ -1157,6 +1157,9 @@ void refuse_sparse(const c10::OperatorHandle& op, torch::jit::Stack*) {
 TORCH_LIBRARY_IMPL(_, SparsePrivateUse1, m) {
   m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_sparse>());
 }
+TORCH_LIBRARY_IMPL(_, SparseCsrPrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_sparse>());
+}
 
 // `Module.to("remote")` and `param.data = t` swap a tensor into the same Parameter, as they do
 // for CUDA, only where PyTorch deems the two tensors shallow-copy compatible: core PyTorch

@@ -221,9 +221,9 @@ const NUMBERS: &[&str] = &[
     "_index_put_impl",
 ];
 
-/// Binary ops whose CPU kernels lack complex numbers but whose iterator casts a real result
-/// into any `out=` dtype, complex included, and refuses a complex result for a real `self` of
-/// an in-place form before any kernel looks at the dtype.
+/// Ops of two operands that remote runs for real numbers only, whose CPU iterator casts a real
+/// result into any `out=` dtype, complex included, and refuses a complex result for a real
+/// `self` of an in-place form before any kernel looks at the dtype.
 const CASTING_BINARY: &[&str] = &[
     "maximum",
     "minimum",
@@ -472,7 +472,7 @@ fn check_in_place_cast(name: &str, args: &[Arg]) -> Result<()> {
     for arg in rest {
         match arg {
             Arg::Tensor(t) | Arg::OptionalTensor(Some(t)) => state.tensor(t.dtype, t.dim()),
-            // `clamp`'s meta function refuses a complex bound before any iterator.
+            // A complex number as `clamp`'s bound fails converting it, before any iterator.
             Arg::Scalar(s) if !name.starts_with("clamp") => state.number(*s),
             _ => {}
         }

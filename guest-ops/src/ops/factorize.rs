@@ -420,14 +420,14 @@ pub fn triangular_solve(args: &Args, cx: &mut Ctx) -> Outputs {
     lower(cx, LinalgOp::TriangularSolve(flags), &inputs, outs)
 }
 
-/// The shape of `X` in `AX = B` (or `XA = B` unless `left`) for square `A`: `B`'s matrix dims
-/// after the broadcast batch.
 /// The sizes of a batch's matrices as the solvers' messages give them: `4x4`.
 fn matrix_dims(sizes: &[i64]) -> String {
     let from_end = |k: usize| sizes.len().checked_sub(k).map_or(1, |i| sizes[i]);
     format!("{}x{}", from_end(2), from_end(1))
 }
 
+/// The shape of `X` in `AX = B` (or `XA = B` unless `left`) for square `A`: `B`'s matrix dims
+/// after the broadcast batch.
 fn solution_shape(name: &str, a: &TensorMeta, b: &TensorMeta, left: bool) -> Result<Vec<i64>> {
     checked_solution_shape(name, a, b, left, true)
 }
@@ -462,7 +462,8 @@ fn checked_solution_shape(
         matrix_dims(&a.sizes),
         matrix_dims(&b.sizes)
     );
-    Ok(with(broadcast(&batch(a), &batch(b))?, &[rows, cols]))
+    // The CPU broadcasts B's batch against A's, which orders a mismatch's sizes.
+    Ok(with(broadcast(&batch(b), &batch(a))?, &[rows, cols]))
 }
 
 /// `linalg_lu_solve(LU, pivots, B, *, left=True, adjoint=False)`: the solution from the LU
@@ -535,7 +536,7 @@ pub fn solve(args: &Args, cx: &mut Ctx) -> Outputs {
         Factorization::Lu(true),
     )?;
     let b_batch = &b_matrix[..b_matrix.len() - 2];
-    let shared = broadcast_all([&a.sizes[..a.dim() - 2], b_batch])?;
+    let shared = broadcast_all([b_batch, &a.sizes[..a.dim() - 2]])?;
     // LAPACK solves in column-major order; XA = B is solved transposed, so row-major.
     let result = if vector {
         let shape = with(shared, &[rows]);

@@ -64,6 +64,17 @@ pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(6 + form.out_len())?;
     let (x, index, src) = (args.tensor(0)?, args.tensor(2)?, args.tensor(3)?);
     let d = wrap_dim(args.int(1)?, x.dim())?;
+    // The scatter family's shared checks, named as `scatter`'s; an empty index may have any
+    // dtype, as in `scatter`.
+    ensure!(
+        is_index(index.dtype) || numel(&index.sizes)? == 0,
+        "scatter(): Expected dtype int32/int64 for index"
+    );
+    ensure!(
+        src.dtype == x.dtype,
+        "scatter(): Expected self.dtype to be equal to src.dtype"
+    );
+    check_scatter_shapes(x, d, index, Value::Tensor(src))?;
     let all = [
         Reduction::Sum,
         Reduction::Prod,
@@ -80,16 +91,6 @@ pub fn scatter_reduce(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let reduce = reduction(name, &all, || {
         format!("reduce argument must be either sum, prod, mean, amax or amin, got {name}")
     })?;
-    // The scatter family's shared checks, named as `scatter`'s.
-    ensure!(
-        is_index(index.dtype),
-        "scatter(): Expected dtype int32/int64 for index"
-    );
-    ensure!(
-        src.dtype == x.dtype,
-        "scatter(): Expected self.dtype to be equal to src.dtype"
-    );
-    check_scatter_shapes(x, d, index, Value::Tensor(src))?;
     ensure_kernel!(
         reduce != Reduction::Mean || x.dtype != ScalarType::Bool,
         "\"scatter_gather_tensor_cpu_reduce_mean\" not implemented for 'Bool'"

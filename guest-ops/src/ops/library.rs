@@ -279,7 +279,6 @@ fn search_right(side: Option<&str>, right: bool) -> Result<bool> {
     Ok(right || side == Some("right"))
 }
 
-/// The CPU searches any dtypes but two bool ones.
 /// `searchsorted`'s check of an `out=` tensor's dtype, which `out_int32` picks.
 fn check_index_out(dest: Dest, out_int32: bool) -> Result<()> {
     if let Dest::Out(_, out) = dest {
@@ -295,6 +294,7 @@ fn check_index_out(dest: Dest, out_int32: bool) -> Result<()> {
     Ok(())
 }
 
+/// The CPU searches any dtypes but two bool ones.
 fn check_searchable(seq: &TensorMeta, values: &TensorMeta) -> Result<()> {
     ensure_kernel!(
         seq.dtype != ScalarType::Bool || values.dtype != ScalarType::Bool,
@@ -365,6 +365,7 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
     check_searchable(seq, values)?;
     warn_non_contiguous(
         cx,
+        values,
         [
             ("input value", Some(values)),
             ("boundary", Some(seq)),
@@ -385,7 +386,15 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
 
 /// The warnings `searchsorted` and `bucketize` give for the inputs they copy to make them
 /// contiguous.
-fn warn_non_contiguous<const N: usize>(cx: &mut Ctx, inputs: [(&str, Option<&TensorMeta>); N]) {
+fn warn_non_contiguous<const N: usize>(
+    cx: &mut Ctx,
+    values: &TensorMeta,
+    inputs: [(&str, Option<&TensorMeta>); N],
+) {
+    // The CPU returns before it copies anything when there are no values to search.
+    if values.sizes.contains(&0) {
+        return;
+    }
     for (what, t) in inputs {
         if t.is_some_and(|t| !is_contiguous(&t.sizes, &t.strides)) {
             cx.warn_once(format!(
@@ -430,6 +439,7 @@ fn bucket(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
     check_searchable(boundaries, values)?;
     warn_non_contiguous(
         cx,
+        values,
         [
             ("input value", Some(values)),
             ("boundary", Some(boundaries)),
