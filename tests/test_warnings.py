@@ -69,6 +69,14 @@ def test_a_memoised_op_warns_each_time():
     assert len(_messages(lambda: [x.std() for _ in range(3)])) == 3
 
 
+def run_on_cpu_and_remote(script: str):
+    """`script` (with `{device}`) run in a fresh interpreter on each device; both succeed."""
+    cpu = run_python(textwrap.dedent(script.format(device="cpu")))
+    remote = run_python(textwrap.dedent(script.format(device="remote")))
+    assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
+    return cpu, remote
+
+
 ONCE = """
 import warnings
 import torch, torch_remote
@@ -94,9 +102,7 @@ for w in caught:
 def test_once_only_warnings_come_once_and_the_host_prints_none():
     """`TORCH_WARN_ONCE` warnings come once per process; the host's session thread drops
     libtorch's copies, which printed on the terminal of whoever started it."""
-    cpu = run_python(textwrap.dedent(ONCE.format(device="cpu")))
-    remote = run_python(textwrap.dedent(ONCE.format(device="remote")))
-    assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
+    cpu, remote = run_on_cpu_and_remote(ONCE)
     lines = cpu.stdout.splitlines()
     assert len(lines) == 9 and remote.stdout.splitlines() == lines
     assert "Warning:" not in remote.stderr
@@ -118,9 +124,7 @@ for w in caught:
 
 
 def test_bucketize_of_non_contiguous_tensors_warns_as_the_cpu():
-    cpu = run_python(textwrap.dedent(BUCKETIZE.format(device="cpu")))
-    remote = run_python(textwrap.dedent(BUCKETIZE.format(device="remote")))
-    assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
+    cpu, remote = run_on_cpu_and_remote(BUCKETIZE)
     cpu_warnings = [line for line in cpu.stdout.splitlines() if "non-contiguous" in line]
     assert len(cpu_warnings) == 2
     assert [line for line in remote.stdout.splitlines() if "non-contiguous" in line] == cpu_warnings
@@ -140,9 +144,7 @@ for w in caught:
 
 
 def test_a_complex_cpu_tensor_copied_into_a_real_remote_one_warns_once():
-    cpu = run_python(textwrap.dedent(UPLOAD.format(device="cpu")))
-    remote = run_python(textwrap.dedent(UPLOAD.format(device="remote")))
-    assert cpu.returncode == 0 and remote.returncode == 0, remote.stderr
+    cpu, remote = run_on_cpu_and_remote(UPLOAD)
     assert len(cpu.stdout.splitlines()) == 3
     assert remote.stdout.splitlines() == cpu.stdout.splitlines()
 
