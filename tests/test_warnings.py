@@ -115,8 +115,9 @@ d = "{device}"
 warnings.simplefilter("always")
 with warnings.catch_warnings(record=True) as caught:
     values, boundaries = torch.rand(2, 3, device=d), torch.tensor([0.1, 0.5, 0.7, 0.9], device=d)
-    print(torch.bucketize(values.t(), boundaries).cpu().tolist())
+    # No values to search: no warning, so the boundary's comes after the input value's.
     print(torch.bucketize(values[:, :0], boundaries[::2]).cpu().tolist())
+    print(torch.bucketize(values.t(), boundaries).cpu().tolist())
     print(torch.bucketize(values, boundaries[::2]).cpu().tolist())
 for w in caught:
     print(repr(str(w.message).split(" (Triggered internally")[0]))

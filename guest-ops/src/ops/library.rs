@@ -366,7 +366,7 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
     warn_non_contiguous(
         cx,
         values,
-        [
+        &[
             ("input value", Some(values)),
             ("boundary", Some(seq)),
             ("sorter", sorter),
@@ -386,16 +386,12 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
 
 /// The warnings `searchsorted` and `bucketize` give for the inputs they copy to make them
 /// contiguous.
-fn warn_non_contiguous<const N: usize>(
-    cx: &mut Ctx,
-    values: &TensorMeta,
-    inputs: [(&str, Option<&TensorMeta>); N],
-) {
+fn warn_non_contiguous(cx: &mut Ctx, values: &TensorMeta, inputs: &[(&str, Option<&TensorMeta>)]) {
     // The CPU returns before it copies anything when there are no values to search.
     if values.sizes.contains(&0) {
         return;
     }
-    for (what, t) in inputs {
+    for &(what, t) in inputs {
         if t.is_some_and(|t| !is_contiguous(&t.sizes, &t.strides)) {
             cx.warn_once(format!(
                 "torch.searchsorted(): {what} tensor is non-contiguous, this will lower the \
@@ -440,7 +436,7 @@ fn bucket(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
     warn_non_contiguous(
         cx,
         values,
-        [
+        &[
             ("input value", Some(values)),
             ("boundary", Some(boundaries)),
         ],
