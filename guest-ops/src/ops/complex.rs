@@ -492,6 +492,10 @@ fn check_in_place_cast(name: &str, args: &[Arg]) -> Result<()> {
 pub struct Accepts {
     pub tensors: bool,
     pub numbers: bool,
+    /// A binary op whose iterator casts its result (see [`CASTING_BINARY`]).
+    casting: bool,
+    /// An `out=` overload, whose last argument takes the result.
+    out: bool,
 }
 
 impl Accepts {
@@ -500,6 +504,8 @@ impl Accepts {
         Accepts {
             tensors: numbers || listed(TENSORS, name, overload),
             numbers,
+            casting: listed(CASTING_BINARY, name, overload),
+            out: is_out(overload),
         }
     }
 
@@ -509,13 +515,12 @@ impl Accepts {
         if self.tensors && self.numbers {
             return Ok(());
         }
-        let casting = listed(CASTING_BINARY, name, overload);
-        if casting {
+        if self.casting {
             check_in_place_cast(name, args)?;
         }
         // A complex `out=` of a casting op takes the real result.
         let inputs = match args.split_last() {
-            Some((Arg::Tensor(_), inputs)) if casting && is_out(overload) => inputs,
+            Some((Arg::Tensor(_), inputs)) if self.casting && self.out => inputs,
             _ => args,
         };
         let complex = |t: &&TensorMeta| !self.tensors && t.dtype.is_complex();
