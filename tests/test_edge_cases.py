@@ -978,3 +978,48 @@ def test_scatter_reduce_of_an_empty_index_of_any_dtype_is_the_input():
         0, torch.empty(0, 3, device="remote"), x.to("remote"), "sum"
     )
     torch.testing.assert_close(remote.cpu(), x.scatter_reduce(0, torch.empty(0, 3), x, "sum"))
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("include_last_offset", [False, True])
+def test_embedding_bag_with_no_bags_is_empty_and_gives_no_gradient(mode, include_last_offset):
+    # The CPU's own kernels crash here (max forward, mean and max backward) or read past the
+    # empty gradient (sum), so the expected result is the definition: no bags, no rows, and a
+    # loss that does not depend on the weight.
+    weight = torch.randn(10, 3)
+    offsets = [0] if include_last_offset else []
+    w = weight.to("remote").requires_grad_()
+    per_sample = torch.rand(2, device="remote", requires_grad=True) if mode == "sum" else None
+    bags = F.embedding_bag(
+        torch.tensor([1, 2], device="remote"),
+        w,
+        torch.tensor(offsets, dtype=torch.long, device="remote"),
+        mode=mode,
+        per_sample_weights=per_sample,
+        include_last_offset=include_last_offset,
+    )
+    assert bags.shape == (0, 3)
+    bags.sum().backward()
+    torch.testing.assert_close(w.grad.cpu(), torch.zeros(10, 3))
+    if per_sample is not None:
+        torch.testing.assert_close(per_sample.grad.cpu(), torch.zeros(2))
+    torch.testing.assert_close(w.detach().cpu(), weight)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.complex64])
+@pytest.mark.parametrize(
+    "replacements",
+    [
+        {"posinf": 1e300},
+        {"nan": 1e6},
+        {"neginf": -65510.0},
+        {"posinf": 65519.0},
+        {"posinf": 65520.0},
+        {"nan": 3.3961e38, "posinf": 3.3962e38},
+        {"nan": -1e39},
+    ],
+)
+def test_nan_to_num_with_replacements_past_the_dtype_casts_them_as_the_cpu(dtype, replacements):
+    x = torch.tensor([float("nan"), float("inf"), -float("inf"), 1.5]).to(dtype)
+    got = torch.nan_to_num(x.to("remote"), **replacements)
+    torch.testing.assert_close(got.cpu(), torch.nan_to_num(x, **replacements), equal_nan=True)

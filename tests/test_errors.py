@@ -166,6 +166,80 @@ BAD_CALLS = {
     "grid_sample_grid_of_another_dtype": lambda x: F.grid_sample(
         x[None, None], x.new_zeros(1, 2, 2, 2, dtype=torch.float64), align_corners=False
     ),
+    "expand_to_fewer_dims": lambda x: x[0].expand(()),
+    # Transposed convolutions check groups and output padding when called, as the CPU does.
+    "conv_transpose_groups_not_dividing_the_weight": lambda x: F.conv_transpose2d(
+        x[None, None].expand(1, 4, 2, 3), x.new_ones(4, 1, 1, 1), groups=3
+    ),
+    "conv_transpose2d_fewer_filters_than_groups": lambda x: F.conv_transpose2d(
+        x[None, :2], x.new_ones(2, 2, 1, 1), groups=3
+    ),
+    "conv_transpose_fewer_filters_than_groups": lambda x: F.conv_transpose3d(
+        x[None, :2, None], x.new_ones(2, 2, 1, 1, 1), groups=3
+    ),
+    "conv_divisibility_names_the_weight_in_double_brackets": lambda x: F.conv2d(
+        x[None, None].expand(1, 4, 2, 3), x.new_ones(4, 1, 1, 1), groups=3
+    ),
+    "conv_transpose_output_padding_past_the_stride": lambda x: F.conv_transpose2d(
+        x[None, None], x.new_ones(1, 1, 2, 2), stride=2, output_padding=2
+    ),
+    "conv_transpose1d_output_padding_past_the_stride": lambda x: F.conv_transpose1d(
+        x[None], x.new_ones(2, 1, 2), output_padding=1
+    ),
+    "conv_transpose3d_output_padding_past_the_stride": lambda x: F.conv_transpose3d(
+        x[None, None, None], x.new_ones(1, 1, 1, 2, 2), stride=(1, 2, 2), output_padding=(0, 1, 2)
+    ),
+    "conv_transpose_bias_of_the_wrong_size": lambda x: F.conv_transpose2d(
+        x[None, None], x.new_ones(1, 2, 2, 2), x.new_ones(3)
+    ),
+    "select_of_a_0_dim_tensor": lambda x: x[0, 0].select(0, 0),
+    "slice_of_a_0_dim_tensor": lambda x: torch.ops.aten.slice(x[0, 0], 0, 0, 1),
+    # PyTorch's `TensorArg` checks name the argument and its legacy type.
+    "embedding_bag_float_indices": lambda x: F.embedding_bag(x[0], x, x[0, :2].long()),
+    "embedding_bag_float_offsets": lambda x: F.embedding_bag(x[0].long(), x, x[0, :2]),
+    "embedding_bag_long_weight": lambda x: F.embedding_bag(x[0].long(), x.long(), x[0, :2].long()),
+    "embedding_bag_mode_out_of_range": lambda x: torch.ops.aten._embedding_bag(
+        x, x[0].long(), x[0, :2].long(), False, 3
+    ),
+    "embedding_bag_per_sample_weights_with_a_mean": lambda x: F.embedding_bag(
+        x[0].long(), x, x[0, :2].long(), mode="mean", per_sample_weights=x[0]
+    ),
+    "embedding_bag_per_sample_weights_of_another_dtype": lambda x: F.embedding_bag(
+        x[0].long(), x, x[0, :2].long(), per_sample_weights=x[0].double()
+    ),
+    "embedding_bag_per_sample_weights_of_another_length": lambda x: torch.ops.aten._embedding_bag(
+        x, x[0].long(), x[0, :2].long(), False, 0, False, x[0, :2]
+    ),
+    "embedding_renorm_float_indices": lambda x: torch.embedding_renorm_(x, x[0], 1.0, 2.0),
+    "embedding_renorm_1d_weight": lambda x: torch.embedding_renorm_(x[0], x[0].long(), 1.0, 2.0),
+    "embedding_renorm_long_weight": lambda x: torch.embedding_renorm_(
+        x.long(), x[0].long(), 1.0, 2.0
+    ),
+    "embedding_backward_float_indices": lambda x: torch.ops.aten.embedding_dense_backward(
+        x, x[0], 4, -1, False
+    ),
+    "ctc_loss_float_targets": lambda x: torch._ctc_loss(
+        x[None].log_softmax(2), x[:, :1], [1, 1], [1, 1]
+    ),
+    "ctc_loss_input_lengths_past_the_input": lambda x: F.ctc_loss(
+        x[None].log_softmax(2), x[:, :1].long() + 1, [2, 1], [1, 1]
+    ),
+    "ctc_loss_2d_log_probs": lambda x: torch._ctc_loss(x.log_softmax(1), x.long(), [1], [1]),
+    "mv_of_two_dtypes": lambda x: torch.mv(x.double(), x[0]),
+    "mv_into_another_dtype": lambda x: torch.mv(x.t(), x[:, 0], out=x[0].double()),
+    "addmv_of_another_dtype": lambda x: torch.addmv(x[:, 0].double(), x, x[0]),
+    "baddbmm_input_of_another_dtype": lambda x: torch.baddbmm(
+        x[None, :, :2].double(), x[None], x.t()[None, :, :2]
+    ),
+    "baddbmm_expands_the_input_before_checking_dtypes": lambda x: torch.baddbmm(
+        x[None].double(), x[None], x.t()[None, :, :2]
+    ),
+    "baddbmm_batch1_of_two_dims": lambda x: torch.baddbmm(x[None, :, :2], x, x.t()[None, :, :2]),
+    "baddbmm_batch2_of_two_dims": lambda x: torch.baddbmm(x[None, :, :2], x[None], x.t()),
+    "baddbmm_batch2_of_another_dtype": lambda x: torch.baddbmm(
+        x[None], x[None, :, :2], x[None, :2].double()
+    ),
+    "baddbmm_batch2_of_bools": lambda x: torch.baddbmm(x[None], x[None, :, :2], x[None, :2].bool()),
 }
 
 
@@ -372,12 +446,15 @@ def test_a_factorization_that_succeeds_waits_once_and_a_dry_run_not_at_all():
         assert torch.linalg.inv(torch.zeros(2, 4, 4, device="remote")).shape == (2, 4, 4)
 
 
-@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2, torch.uint16])
+@pytest.mark.parametrize(
+    "dtype",
+    [torch.float8_e4m3fn, torch.float8_e5m2, torch.uint16, torch.bits8, torch.uint3, torch.int4],
+)
 def test_a_dtype_remote_lacks_is_named(dtype):
     with pytest.raises(RuntimeError, match=f"{dtype} is not supported on remote"):
         torch.zeros(3, dtype=dtype, device="remote")
     with pytest.raises(RuntimeError, match=f"empty_strided: {dtype} is not supported"):
-        torch.zeros(3).to(dtype).to("remote")
+        torch.empty(3, dtype=dtype).to("remote")
 
 
 def test_an_op_of_another_library_is_not_taken_for_the_aten_op_of_its_name():
@@ -632,3 +709,16 @@ def test_sparse_tensors_are_refused_with_a_message_that_names_them():
     torch.testing.assert_close(w.detach().cpu(), weight)
     F.embedding(torch.tensor([1, 2, 2], device="remote"), w).sum().backward()
     assert w.grad.cpu()[2].eq(2).all()
+
+
+def test_strided_nested_tensors_are_refused_with_a_message_that_names_them():
+    parts = [torch.randn(2, 4), torch.randn(3, 4)]
+    with pytest.warns(UserWarning, match="nested tensors is in prototype stage"):
+        nested = torch.nested.nested_tensor(parts, device="remote")
+    for use in (lambda: nested.cpu(), lambda: nested + nested, lambda: nested.unbind()):
+        with pytest.raises(NotImplementedError, match="strided nested tensors are not supported"):
+            use()
+    # The jagged layout is plain tensors underneath, and works.
+    jagged = torch.nested.nested_tensor(parts, layout=torch.jagged, device="remote")
+    for got, want in zip((jagged * 2).unbind(), parts, strict=True):
+        torch.testing.assert_close(got.cpu(), want * 2)

@@ -1161,6 +1161,18 @@ TORCH_LIBRARY_IMPL(_, SparseCsrPrivateUse1, m) {
   m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_sparse>());
 }
 
+// Nor strided nested tensors, which `.to("remote")` of a CPU one makes; the jagged layout is a
+// Python subclass over plain tensors and works.
+void refuse_nested(const c10::OperatorHandle& op, torch::jit::Stack*) {
+  TORCH_CHECK_NOT_IMPLEMENTED(false, op.schema().name(),
+                              ": strided nested tensors are not supported on remote; keep them on the CPU, "
+                              "or use layout=torch.jagged");
+}
+
+TORCH_LIBRARY_IMPL(_, NestedTensorPrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_nested>());
+}
+
 // `Module.to("remote")` and `param.data = t` swap a tensor into the same Parameter, as they do
 // for CUDA, only where PyTorch deems the two tensors shallow-copy compatible: core PyTorch
 // knows its own dense backends and leaves PrivateUse1 to answer for itself. Strided tensors on

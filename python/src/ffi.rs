@@ -72,27 +72,43 @@ pub fn dtype_of(code: i32) -> Option<ScalarType> {
     })
 }
 
+/// The c10::ScalarType codes remote cannot hold, by PyTorch's names (besides the sub-byte
+/// `uint1`..`uint7` and `int1`..`int7`).
+const UNSUPPORTED_DTYPES: &[(i32, &str)] = &[
+    (8, "complex32"),
+    (12, "qint8"),
+    (13, "quint8"),
+    (14, "qint32"),
+    (16, "quint4x2"),
+    (17, "quint2x4"),
+    (18, "bits1x8"),
+    (19, "bits2x4"),
+    (20, "bits4x2"),
+    (21, "bits8"),
+    (22, "bits16"),
+    (23, "float8_e5m2"),
+    (24, "float8_e4m3fn"),
+    (25, "float8_e5m2fnuz"),
+    (26, "float8_e4m3fnuz"),
+    (27, "uint16"),
+    (28, "uint32"),
+    (29, "uint64"),
+    (44, "float8_e8m0fnu"),
+    (45, "float4_e2m1fn_x2"),
+];
+
 /// Why c10::ScalarType `code` cannot cross: the dtype by PyTorch's name, and those that can.
 pub fn unsupported_dtype(code: i32) -> String {
     let name = match code {
-        8 => "torch.complex32",
-        12 => "torch.qint8",
-        13 => "torch.quint8",
-        14 => "torch.qint32",
-        23 => "torch.float8_e5m2",
-        24 => "torch.float8_e4m3fn",
-        25 => "torch.float8_e5m2fnuz",
-        26 => "torch.float8_e4m3fnuz",
-        27 => "torch.uint16",
-        28 => "torch.uint32",
-        29 => "torch.uint64",
-        44 => "torch.float8_e8m0fnu",
-        45 => "torch.float4_e2m1fn_x2",
-        _ => "",
-    };
-    let name = match name {
-        "" => format!("dtype code {code}"),
-        known => known.to_string(),
+        30..=36 => format!("torch.uint{}", code - 29),
+        37..=43 => format!("torch.int{}", code - 36),
+        _ => UNSUPPORTED_DTYPES
+            .iter()
+            .find(|&&(c, _)| c == code)
+            .map_or_else(
+                || format!("dtype code {code}"),
+                |(_, n)| format!("torch.{n}"),
+            ),
     };
     format!(
         "{name} is not supported on remote (it holds bool, uint8, int8, int16, int32, int64, \

@@ -41,6 +41,40 @@ fn expand_list(list: &[i64], n: usize, what: &str) -> Result<Vec<i64>> {
     }
 }
 
+/// The CPU's transposed kernels' check that each output padding is below its stride or its
+/// dilation; they name 1-d convolutions' dims as 2-d ones with a height of one.
+fn check_output_padding(output_padding: &[i64], stride: &[i64], dilation: &[i64]) -> Result<()> {
+    let fits =
+        (0..stride.len()).all(|d| output_padding[d] < stride[d] || output_padding[d] < dilation[d]);
+    if fits {
+        return Ok(());
+    }
+    let names: &[&str] = match stride.len() {
+        3 => &["depth", "height", "width"],
+        _ => &["height", "width"],
+    };
+    // A 1-d convolution runs as a 2-d one over a height of one.
+    let padded = |list: &[i64], fill: i64| {
+        let mut all = vec![fill; names.len() - list.len()];
+        all.extend_from_slice(list);
+        all
+    };
+    let listed = |what: &str, list: Vec<i64>| {
+        let parts: Vec<String> = names
+            .iter()
+            .zip(list)
+            .map(|(name, v)| format!("{what}_{name}: {v}"))
+            .collect();
+        parts.join(" ")
+    };
+    Err(Error::invalid(format!(
+        "output padding must be smaller than either stride or dilation, but got {} {} {}",
+        listed("output_padding", padded(output_padding, 0)),
+        listed("stride", padded(stride, 1)),
+        listed("dilation", padded(dilation, 1))
+    )))
+}
+
 /// Reads `stride, padding, dilation, transposed, output_padding, groups` from `at` and checks
 /// them against `x` and `weight`; returns the parameters and the output's sizes.
 fn params(
@@ -84,18 +118,20 @@ fn params(
         "negative output_padding is not supported"
     );
     ensure!(groups > 0, "non-positive groups is not supported");
-    ensure!(
-        x.dtype == weight.dtype,
-        "expected scalar type {} but found {}",
-        x.dtype.name(),
-        weight.dtype.name()
-    );
-    ensure_kernel!(
-        x.dtype.is_floating(),
-        "\"convolution\" not implemented for '{}'",
-        x.dtype.name()
-    );
     let channels = x.sizes[1];
+    ensure!(
+        weight.sizes[0] >= groups,
+        "Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got \
+         weight of size {} instead",
+        fmt_shape(&weight.sizes)
+    );
+    // PyTorch prints this one's sizes in brackets of its own.
+    ensure!(
+        weight.sizes[0] % groups == 0,
+        "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but \
+         got weight of size [{}] instead",
+        fmt_shape(&weight.sizes)
+    );
     let out_channels = if transposed {
         ensure!(
             channels == weight.sizes[0],
@@ -105,20 +141,9 @@ fn params(
             fmt_shape(&x.sizes),
             weight.sizes[0]
         );
+        check_output_padding(&output_padding, &stride, &dilation)?;
         weight.sizes[1] * groups
     } else {
-        ensure!(
-            weight.sizes[0] >= groups,
-            "Given groups={groups}, expected weight to be at least {groups} at dimension 0, but \
-             got weight of size {} instead",
-            fmt_shape(&weight.sizes)
-        );
-        ensure!(
-            weight.sizes[0] % groups == 0,
-            "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, \
-             but got weight of size {} instead",
-            fmt_shape(&weight.sizes)
-        );
         ensure!(
             channels == weight.sizes[1] * groups,
             "Given groups={groups}, weight of size {}, expected input{} to have {} channels, but \
@@ -160,6 +185,17 @@ fn params(
         fmt_shape(&x.sizes[2..]),
         fmt_shape(&shape[2..])
     );
+    ensure!(
+        x.dtype == weight.dtype,
+        "expected scalar type {} but found {}",
+        x.dtype.name(),
+        weight.dtype.name()
+    );
+    ensure_kernel!(
+        x.dtype.is_floating(),
+        "\"convolution\" not implemented for '{}'",
+        x.dtype.name()
+    );
     let p = ConvParams {
         stride,
         padding,
@@ -182,8 +218,9 @@ pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
     if let Some(b) = bias {
         ensure!(
             b.dim() == 1 && b.sizes[0] == shape[1],
-            "Given weight of size {}, expected bias to be 1-dimensional with {} elements, but \
+            "Given {}weight of size {}, expected bias to be 1-dimensional with {} elements, but \
              got bias of size {} instead",
+            if p.transposed { "transposed=1, " } else { "" },
             fmt_shape(&weight.sizes),
             shape[1],
             fmt_shape(&b.sizes)

@@ -7,10 +7,14 @@ use crate::error::{ensure, ensure_kernel, Result};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
+use crate::ops::tensor_arg::{check_dim, check_scalar_types, TensorArg};
 use crate::ops::Outputs;
 use crate::types::{CtcParams, LibraryOp, ScalarType, TensorMeta};
 
+/// The CPU kernel, as dtype refusals name it.
 const OP: &str = "ctc_loss_cpu";
+/// Where the CPU checks the arguments, as argument errors name it.
+const CHECKED: &str = "ctc_loss_allocate_outputs";
 
 /// Where an op's CTC arguments are: the input lengths (the target lengths follow them), the
 /// blank and `zero_infinity`.
@@ -33,22 +37,16 @@ fn params(
         "\"{OP}\" not implemented for '{}'",
         log_probs.dtype.name()
     );
-    ensure!(
-        matches!(targets.dtype, ScalarType::Int64 | ScalarType::Int32),
-        "Expected tensor for argument #2 'targets' to have one of the following scalar types: \
-         Long, Int; but got {} instead (while checking arguments for {OP})",
-        targets.describe()
-    );
-    ensure!(
-        log_probs.dim() == 3,
-        "Expected 3-dimensional tensor, but got {}-dimensional tensor for argument #1 'log_probs' \
-         (while checking arguments for {OP})",
-        log_probs.dim()
-    );
+    // The CPU runs its long kernel for long targets and its int kernel for any other.
+    if targets.dtype != ScalarType::Int64 {
+        let arg = TensorArg::new(targets, "targets", 2);
+        check_scalar_types(CHECKED, arg, &[ScalarType::Int32])?;
+    }
+    check_dim(CHECKED, TensorArg::new(log_probs, "log_probs", 1), 3)?;
     ensure!(
         (1..=2).contains(&targets.dim()),
         "Expected 1 to 2 dimensions, but got {}-dimensional tensor for argument #2 'targets' \
-         (while checking arguments for {OP})",
+         (while checking arguments for {CHECKED})",
         targets.dim()
     );
     let (max_input, batch, labels) = (log_probs.sizes[0], log_probs.sizes[1], log_probs.sizes[2]);
@@ -65,7 +63,7 @@ fn params(
         "target_lengths must be of size batch_size"
     );
     let negative = |what: &str, v: i64| {
-        format!("Expected {what} to have value at least 0, but got value {v} (while checking arguments for {OP})")
+        format!("Expected {what} to have value at least 0, but got value {v} (while checking arguments for {CHECKED})")
     };
     for &len in &target_lengths {
         ensure!(len >= 0, "{}", negative("target_lengths", len));
@@ -76,20 +74,20 @@ fn params(
         ensure!(
             targets.sizes[0] == total,
             "Expected tensor to have size {total} at dimension 0, but got size {} for argument #2 \
-             'targets' (while checking arguments for {OP})",
+             'targets' (while checking arguments for {CHECKED})",
             targets.sizes[0]
         );
     } else {
         ensure!(
             targets.sizes[0] == batch,
             "Expected tensor to have size {batch} at dimension 0, but got size {} for argument #2 \
-             'targets' (while checking arguments for {OP})",
+             'targets' (while checking arguments for {CHECKED})",
             targets.sizes[0]
         );
         ensure!(
             targets.sizes[1] >= max_target,
             "Expected tensor to have size at least {max_target} at dimension 1, but got size {} \
-             for argument #2 'targets' (while checking arguments for {OP})",
+             for argument #2 'targets' (while checking arguments for {CHECKED})",
             targets.sizes[1]
         );
     }
@@ -98,7 +96,7 @@ fn params(
         ensure!(
             len <= max_input,
             "Expected input_lengths to have value at most {max_input}, but got value {len} \
-             (while checking arguments for {OP})"
+             (while checking arguments for {CHECKED})"
         );
     }
     let zero_infinity = args.bool_or(at.zero_infinity, false)?;

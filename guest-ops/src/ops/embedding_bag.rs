@@ -8,60 +8,74 @@ use crate::error::{ensure, ensure_kernel, Result};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
+use crate::ops::tensor_arg::{check_same_type, check_scalar_types, TensorArg};
 use crate::ops::Outputs;
 use crate::rules::dtype::promote;
-use crate::rules::shape::fmt_shape;
-use crate::types::{EmbeddingBagParams, LibraryOp, ScalarType, TensorMeta};
+use crate::rules::shape::{fmt_shape, numel};
+use crate::types::{EmbeddingBagParams, LibraryOp, ScalarType};
 
 const SUM: i64 = 0;
 const MAX: i64 = 2;
 
-fn check_index(t: &TensorMeta, what: &str) -> Result<()> {
-    ensure!(
-        t.dim() == 1,
-        "embedding_bag: expected 1-dimensional {what}, but got a tensor of shape {}",
-        fmt_shape(&t.sizes)
-    );
-    ensure!(
-        matches!(t.dtype, ScalarType::Int64 | ScalarType::Int32),
-        "embedding_bag: expected {what} to be Long or Int, but got {}",
-        t.dtype.name()
-    );
-    Ok(())
-}
-
-/// `check_arguments` of PyTorch's embedding bag.
+/// `check_arguments` of PyTorch's embedding bag, after its kernel's checks of the weight's
+/// and the offsets' dims, in the CPU's order.
 fn check(args: &Args, mode: i64, include_last: bool) -> Result<()> {
+    const OP: &str = "embedding_bag";
     let (weight, indices, offsets) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    check_index(indices, "indices")?;
-    check_index(offsets, "offsets")?;
     ensure!(
-        weight.dim() == 2 && weight.dtype.is_floating(),
-        "embedding_bag: expected a 2-dimensional floating weight, but got {}",
-        weight.describe()
+        weight.dim() == 2,
+        "weight has to be a 2D Tensor, but got Tensor of dimension {}",
+        weight.dim()
+    );
+    ensure!(
+        offsets.dim() == 1,
+        "offsets has to be a 1D Tensor, but got Tensor of dimension {}",
+        offsets.dim()
+    );
+    let index_types = [ScalarType::Int64, ScalarType::Int32];
+    check_scalar_types(OP, TensorArg::new(indices, "indices", 1), &index_types)?;
+    // PyTorch names the offsets "indices" too.
+    check_scalar_types(OP, TensorArg::new(offsets, "indices", 1), &index_types)?;
+    let weight_arg = TensorArg::new(weight, "weight", 1);
+    let floating = [
+        ScalarType::Float16,
+        ScalarType::Bfloat16,
+        ScalarType::Float32,
+        ScalarType::Float64,
+    ];
+    check_scalar_types(OP, weight_arg, &floating)?;
+    ensure!(
+        indices.dim() == 1,
+        "embedding_bag: expected 1-dimensional indices, but got a tensor of shape {}",
+        fmt_shape(&indices.sizes)
     );
     ensure!(
         (0..=MAX).contains(&mode),
-        "embedding_bag: unknown mode {mode}"
-    );
-    ensure!(
-        !include_last || !offsets.sizes.is_empty() && offsets.sizes[0] >= 1,
-        "include_last_offset: number of offset should be at least 1"
+        "`mode` must be sum, mean, or max."
     );
     if let Some(w) = args.opt_tensor(6)? {
         ensure!(
             mode == SUM,
-            "embedding_bag: per_sample_weights was not None. per_sample_weights is only \
-             supported for mode='sum' (got mode={mode}). Please open a feature request on GitHub."
+            "embedding_bag: per_sample_weights only supported with mode='sum'"
+        );
+        check_same_type(OP, weight_arg, TensorArg::new(w, "per_sample_weights", 1))?;
+        ensure!(
+            w.dim() == 1,
+            "Expected per_sample_weights.value().dim() == 1 to be true, but got false.  \
+             (Could this error message be improved?  If so, please report an enhancement \
+             request to PyTorch.)"
         );
         ensure!(
-            w.dtype == weight.dtype && w.sizes == indices.sizes,
-            "embedding_bag: expected per_sample_weights {} to be 1-D with the indices' length \
-             and the weight's dtype {}",
-            w.describe(),
-            weight.dtype.name()
+            numel(&w.sizes)? == numel(&indices.sizes)?,
+            "Expected per_sample_weights.value().numel() == indices.numel() to be true, but got \
+             false.  (Could this error message be improved?  If so, please report an \
+             enhancement request to PyTorch.)"
         );
     }
+    ensure!(
+        !include_last || offsets.sizes[0] >= 1,
+        "include_last_offset: number of offset should be at least 1"
+    );
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
+use crate::ops::tensor_arg::{check_scalar_types, TensorArg};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::checked_number;
@@ -352,12 +353,9 @@ pub fn embedding_dense_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     let (grad, indices) = (args.tensor(0)?, args.tensor(1)?);
     let (num_weights, padding_idx) = (args.int(2)?, args.int(3)?);
     let scale = args.bool_or(4, false)?;
-    ensure!(
-        is_index(indices.dtype),
-        "Expected tensor for argument #2 'indices' to have one of the following scalar types: \
-         Long, Int; but got {} instead (while checking arguments for embedding_backward)",
-        indices.dtype.name()
-    );
+    let index_types = [ScalarType::Int64, ScalarType::Int32];
+    let arg = TensorArg::new(indices, "indices", 2);
+    check_scalar_types("embedding_backward", arg, &index_types)?;
     ensure!(grad.dim() > 0, "embedding_backward: grad must have a dim");
     ensure!(num_weights >= 0, "num_weights must be non-negative");
     let shape = [num_weights, grad.sizes[grad.dim() - 1]];

@@ -8,6 +8,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::index::{check_index_source, check_scatter_shapes, check_write_apart, is_index};
 use crate::ops::out::output;
+use crate::ops::tensor_arg::{check_dim, check_scalar_types, TensorArg};
 use crate::ops::{Form, Outputs};
 use crate::rules::dtype::{check_not_bool, checked_number};
 use crate::rules::overlap::{check_internal, check_partial};
@@ -228,18 +229,17 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
 /// `embedding_renorm_(self, indices, max_norm, norm_type)`: the rows of the 2-d `self` at
 /// `indices` whose `norm_type`-norm exceeds `max_norm` are scaled down to it, in place.
 pub fn embedding_renorm(args: &Args, cx: &mut Ctx) -> Outputs {
-    const OP: &str = "embedding_renorm_()";
+    const OP: &str = "embedding_renorm_";
     args.at_most(4)?;
     let (x, indices) = (args.tensor(0)?, args.tensor(1)?);
+    check_dim(OP, TensorArg::new(x, "self", 1), 2)?;
+    let index_types = [ScalarType::Int64, ScalarType::Int32];
+    check_scalar_types(OP, TensorArg::new(indices, "indices", 2), &index_types)?;
+    // The norm of each row refuses what is not floating (the CPU's kernel takes any).
     ensure!(
-        x.dim() == 2 && x.dtype.is_floating(),
-        "{OP}: expected a 2-D floating weight, but got {}",
-        x.describe()
-    );
-    ensure!(
-        is_index(indices.dtype),
-        "{OP}: expected Long or Int indices, but got {}",
-        indices.describe()
+        x.dtype.is_floating() || x.dtype.is_complex(),
+        "norm(): input dtype should be either floating point or complex. Got {} instead.",
+        x.dtype.name()
     );
     check_internal(x)?;
     let op = LibraryOp::EmbeddingRenorm((args.float_or(2, 1.0)?, args.float_or(3, 2.0)?));

@@ -1,15 +1,16 @@
 //! Matrix products: `mm`, `addmm`, `bmm`, `baddbmm`, `mv`, `addmv`, `dot`, lowered to the
 //! `matmul` kernel (vectors as one-column or one-row views).
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library;
 use crate::ops::out::output;
-use crate::ops::{Form, Outputs};
+use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::{expand, select};
 use crate::rules::dtype::{check_not_bool, number_for};
+use crate::rules::shape::wrap_dim;
 use crate::types::{BinaryOp, LibraryOp, Operand, Scalar, ScalarType, TensorMeta};
 
 fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
@@ -155,16 +156,22 @@ pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
         mat.sizes[1],
         vec.sizes[0]
     );
-    for t in [Some(mat), bias].into_iter().flatten() {
-        ensure!(
-            t.dtype == vec.dtype,
-            "expected scalar type {} but found {}",
-            vec.dtype.name(),
-            t.dtype.name()
-        );
-    }
+    let dest = form.dest(args)?;
+    // `mv` is `addmv` into its result: the `out=` tensor, or a new one of `vec`'s dtype.
+    let first = match (bias, &dest) {
+        (Some(b), _) => b.dtype,
+        (None, Dest::Out(_, out)) => out.dtype,
+        (None, _) => vec.dtype,
+    };
+    ensure!(
+        first == mat.dtype && mat.dtype == vec.dtype,
+        "addmv input tensors must have the same dtype, but got {}, {}, and {}",
+        first.name(),
+        mat.dtype.name(),
+        vec.dtype.name()
+    );
     check_not_bool(vec.dtype, "addmv_impl_cpu")?;
-    let (out, outputs) = output(cx, form.dest(args)?, &[n], vec.dtype)?;
+    let (out, outputs) = output(cx, dest, &[n], vec.dtype)?;
     let mut inputs = vec![mat.clone(), vec.clone()];
     inputs.extend(bias.map(|b| expand(b, &[n])).transpose()?);
     library::run(cx, LibraryOp::Addmv((beta, alpha)), &inputs, out, outputs)
@@ -212,19 +219,32 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(5 + form.out_len())?;
     let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (beta, alpha) = scales(args, b.dtype)?;
-    check_batches(a, b)?;
-    for t in [a, bias] {
-        ensure!(
-            t.dtype == b.dtype,
-            "expected scalar type {} but found {}",
-            b.dtype.name(),
-            t.dtype.name()
-        );
-    }
-    let shape = [a.sizes[0], a.sizes[1], b.sizes[2]];
+    // As on the CPU, `self` expands to the result's shape before any other check.
+    let size = |t: &TensorMeta, d: i64| match t.sizes.get(wrap_dim(d, t.dim())?) {
+        Some(&size) => Ok(size),
+        None => Err(Error::index(format!(
+            "Dimension specified as {d} but tensor has no dimensions"
+        ))),
+    };
+    let shape = [size(a, 0)?, size(a, 1)?, size(b, 2)?];
     let bias = expand(bias, &shape)?;
-    check_not_bool(b.dtype, "baddbmm")?;
+    ensure!(
+        bias.dtype == a.dtype,
+        "Input dtypes must be the same, got: input {}, batch1: {}, batch2: {}",
+        bias.dtype.type_meta_name(),
+        a.dtype.type_meta_name(),
+        b.dtype.type_meta_name()
+    );
+    check_batches(a, b)?;
+    // The result takes batch2's dtype; the kernel then refuses batch1's if it differs.
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
+    ensure!(
+        a.dtype == b.dtype,
+        "expected scalar type {} but found {}",
+        a.dtype.name(),
+        b.dtype.name()
+    );
+    check_not_bool(b.dtype, "baddbmm")?;
     cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
         .map_err(failed("matmul"))?;
     Ok(vec![outputs])

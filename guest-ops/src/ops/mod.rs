@@ -43,6 +43,7 @@ mod reduce;
 mod softmax;
 mod spatial;
 mod stats;
+mod tensor_arg;
 mod ternary;
 mod transformer;
 mod unary;

@@ -381,10 +381,15 @@ pub fn nan_to_num(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     };
     let input = parts(&input);
     let top = input.dtype.limits().1;
+    // The CPU casts each replacement to the dtype: one out of range becomes an infinity.
+    let replacement = |at: usize, default: f64| -> Result<f64> {
+        let value = args.opt_float(at)?.unwrap_or(default);
+        Ok(input.dtype.cast_float(value))
+    };
     let replacements = [
-        (UnaryOp::Isnan, args.opt_float(1)?.unwrap_or(0.0)),
-        (UnaryOp::Isposinf, args.opt_float(2)?.unwrap_or(top)),
-        (UnaryOp::Isneginf, args.opt_float(3)?.unwrap_or(-top)),
+        (UnaryOp::Isnan, replacement(1, 0.0)?),
+        (UnaryOp::Isposinf, replacement(2, top)?),
+        (UnaryOp::Isneginf, replacement(3, -top)?),
     ];
     // Every mask reads the input before any fill: in place, a NaN replaced by +inf must not
     // then count as +inf.

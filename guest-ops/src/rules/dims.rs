@@ -14,9 +14,10 @@ pub fn expand(t: &TensorMeta, target: &[i64]) -> Result<TensorMeta> {
     let ndim = target.len();
     ensure!(
         ndim >= t.dim(),
-        "expand({}, size={}): the number of sizes provided ({ndim}) must be greater or equal to \
-         the number of dimensions in the tensor ({})",
-        t.describe(),
+        "expand({}{{{}}}, size={}): the number of sizes provided ({ndim}) must be greater or \
+         equal to the number of dimensions in the tensor ({})",
+        t.dtype.legacy_type(),
+        fmt_shape(&t.sizes),
         fmt_shape(target),
         t.dim()
     );
@@ -97,7 +98,7 @@ pub fn permute(t: &TensorMeta, dims: &[i64]) -> Result<TensorMeta> {
 }
 
 pub fn select(t: &TensorMeta, dim: i64, index: i64) -> Result<TensorMeta> {
-    ensure!(t.dim() > 0, "select() cannot be applied to a 0-dim tensor.");
+    ensure_index!(t.dim() > 0, "select() cannot be applied to a 0-dim tensor.");
     let d = wrap_dim(dim, t.dim())?;
     let size = t.sizes[d];
     ensure_index!(
@@ -123,7 +124,7 @@ pub fn slice(
     end: Option<i64>,
     step: i64,
 ) -> Result<TensorMeta> {
-    ensure!(t.dim() > 0, "slice() cannot be applied to a 0-dim tensor.");
+    ensure_index!(t.dim() > 0, "slice() cannot be applied to a 0-dim tensor.");
     let d = wrap_dim(dim, t.dim())?;
     ensure!(step > 0, "slice step must be positive");
     let size = t.sizes[d];

@@ -71,6 +71,38 @@ impl ScalarType {
         (lowest, max)
     }
 
+    /// `value` as C++'s `static_cast` to this floating dtype (or a complex one's parts) bounds
+    /// it: past the largest finite value it rounds to that value or to an infinity, as
+    /// rounding to nearest does. Within range it is left to the kernel's own rounding.
+    pub fn cast_float(self, value: f64) -> f64 {
+        let real = self.real_part();
+        if real == ScalarType::Float64 || !value.is_finite() {
+            return value;
+        }
+        // Half and bfloat16 convert through float, as c10's do.
+        let value = f64::from(value as f32);
+        let max = self.limits().1;
+        // Half of the last finite value's ulp: nearer than that to `max`, it rounds to `max`.
+        let half_ulp = match real {
+            ScalarType::Float16 => 16.0,
+            ScalarType::Bfloat16 => 2f64.powi(119),
+            _ => return value,
+        };
+        if value.abs() <= max {
+            value
+        } else if value.abs() < max + half_ulp {
+            max.copysign(value)
+        } else {
+            f64::INFINITY.copysign(value)
+        }
+    }
+
+    /// The legacy type of a CPU tensor of this dtype (`torch.FloatTensor`), as PyTorch's
+    /// messages name a tensor's type.
+    pub fn legacy_type(self) -> String {
+        format!("torch.{}Tensor", self.name())
+    }
+
     /// The real dtype of a complex one's parts (c10's `toRealValueType`); others are their own.
     pub fn real_part(self) -> ScalarType {
         match self {

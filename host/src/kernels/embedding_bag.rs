@@ -43,6 +43,15 @@ pub fn forward(
             "expected weight, indices and offsets, and four outputs",
         ));
     };
+    let device = weight.device();
+    if offsets.size()[0] - i64::from(p.include_last_offset) <= 0 {
+        // No bags: libtorch's CPU max kernel crashes on this, and the outputs are empty.
+        return outs
+            .iter()
+            .take(4)
+            .map(|meta| Tensor::f_zeros(meta.sizes.as_slice(), (kind_of(meta.dtype), device)))
+            .collect();
+    }
     let (values, _, _, maxima) = Tensor::f_internal_embedding_bag_forward_only(
         weight,
         indices,
@@ -55,7 +64,6 @@ pub fn forward(
         p.padding_idx,
     )?;
     let kind = kind_of(o2b.dtype);
-    let device = weight.device();
     let n = indices.size()[0];
     let bags = values.size()[0];
     let of_bag = offset2bag(offsets, n, bags, kind)?;
@@ -117,6 +125,11 @@ pub fn backward(
     let Some([grad, indices, offsets, of_bag, bag_size, max_indices]) = inputs.get(..6) else {
         return Err(bad("the backward expects six inputs"));
     };
+    if grad.size()[0] == 0 {
+        // No bags, no gradient: libtorch's CPU kernels read past the empty `grad`.
+        let rows = [num_weights, grad.size()[1]];
+        return Tensor::f_zeros(rows, (grad.kind(), grad.device()));
+    }
     let (indices, offsets) = promoted(indices, offsets)?;
     let of_bag = full_offset2bag(of_bag, &offsets, &indices)?;
     Tensor::f_internal_embedding_bag_dense_backward(
@@ -141,6 +154,9 @@ pub fn per_sample_weights_backward(
     let Some([grad, weight, indices, offsets, of_bag]) = inputs.get(..5) else {
         return Err(bad("the per-sample weights' backward expects five inputs"));
     };
+    if grad.size()[0] == 0 {
+        return Tensor::f_zeros(indices.size(), (grad.kind(), grad.device()));
+    }
     let (indices, offsets) = promoted(indices, offsets)?;
     let of_bag = full_offset2bag(of_bag, &offsets, &indices)?;
     Tensor::f_internal_embedding_bag_per_sample_weights_backward(

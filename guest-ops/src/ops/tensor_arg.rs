@@ -1,0 +1,67 @@
+//! PyTorch's `TensorArg` checks (`checkScalarTypes`, `checkDim`, `checkSameType`) with the
+//! messages they give: each names the argument by position and name, the legacy tensor type
+//! it has, and the op whose arguments were being checked.
+
+use crate::error::{ensure, Result};
+use crate::types::{ScalarType, TensorMeta};
+
+/// A tensor argument as a check names it: `argument #1 'indices'`.
+#[derive(Clone, Copy)]
+pub struct TensorArg<'a> {
+    pub tensor: &'a TensorMeta,
+    pub name: &'static str,
+    pub pos: u32,
+}
+
+impl<'a> TensorArg<'a> {
+    pub fn new(tensor: &'a TensorMeta, name: &'static str, pos: u32) -> Self {
+        TensorArg { tensor, name, pos }
+    }
+
+    fn label(&self) -> String {
+        format!("argument #{} '{}'", self.pos, self.name)
+    }
+}
+
+/// `checkScalarTypes` (`checkScalarType` for one dtype): `arg` has one of `allowed`.
+pub fn check_scalar_types(op: &str, arg: TensorArg, allowed: &[ScalarType]) -> Result<()> {
+    let names: Vec<&str> = allowed.iter().map(|t| t.name()).collect();
+    let expected = match names.as_slice() {
+        [one] => format!("scalar type {one}"),
+        all => format!("one of the following scalar types: {}", all.join(", ")),
+    };
+    ensure!(
+        allowed.contains(&arg.tensor.dtype),
+        "Expected tensor for {} to have {expected}; but got {} instead (while checking \
+         arguments for {op})",
+        arg.label(),
+        arg.tensor.dtype.legacy_type()
+    );
+    Ok(())
+}
+
+/// `checkDim`: `arg` has `dim` dims.
+pub fn check_dim(op: &str, arg: TensorArg, dim: usize) -> Result<()> {
+    ensure!(
+        arg.tensor.dim() == dim,
+        "Expected {dim}-dimensional tensor, but got {}-dimensional tensor for {} (while \
+         checking arguments for {op})",
+        arg.tensor.dim(),
+        arg.label()
+    );
+    Ok(())
+}
+
+/// `checkSameType`: `a` and `b` have one dtype.
+pub fn check_same_type(op: &str, a: TensorArg, b: TensorArg) -> Result<()> {
+    ensure!(
+        a.tensor.dtype == b.tensor.dtype,
+        "Expected tensor for {} to have the same type as tensor for {}; but type {} does not \
+         equal {} (while checking arguments for {op})",
+        a.label(),
+        b.label(),
+        a.tensor.dtype.legacy_type(),
+        b.tensor.dtype.legacy_type()
+    );
+    Ok(())
+}
