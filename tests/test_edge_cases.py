@@ -1023,3 +1023,34 @@ def test_nan_to_num_with_replacements_past_the_dtype_casts_them_as_the_cpu(dtype
     x = torch.tensor([float("nan"), float("inf"), -float("inf"), 1.5]).to(dtype)
     got = torch.nan_to_num(x.to("remote"), **replacements)
     torch.testing.assert_close(got.cpu(), torch.nan_to_num(x, **replacements), equal_nan=True)
+
+
+EMPTY_SHAPES = [((0, 3), (3, 2)), ((2, 0), (0, 3)), ((2, 3), (3, 0))]
+
+
+@pytest.mark.parametrize(
+    ("product", "shapes"),
+    [(lambda a, b: torch.mm(a, b), shapes) for shapes in EMPTY_SHAPES]
+    + [(lambda a, b: torch.matmul(a[None], b[None]), shapes) for shapes in EMPTY_SHAPES]
+    + [(lambda a, b: torch.einsum("ij,jk->ik", a, b), shapes) for shapes in EMPTY_SHAPES]
+    + [(lambda a, b: torch.tensordot(a, b, dims=1), shapes) for shapes in EMPTY_SHAPES]
+    + [(lambda a, b: torch.mv(a, b[:, 0]), shapes) for shapes in EMPTY_SHAPES[:2]],
+)
+def test_an_empty_product_of_bools_is_all_false_as_on_the_cpu(product, shapes):
+    a, b = (torch.zeros(*s, dtype=torch.bool) for s in shapes)
+    want = product(a, b)
+    got = product(a.to("remote"), b.to("remote"))
+    assert got.dtype == torch.bool
+    torch.testing.assert_close(got.cpu(), want)
+
+
+def test_flip_lays_out_its_result_as_empty_like_on_the_cpu():
+    for make in (
+        lambda d: torch.arange(4.0, device=d).reshape(2, 1, 1, 2).permute(2, 3, 1, 0),
+        lambda d: torch.arange(3.0, device=d).reshape(1, 3).t(),
+        lambda d: torch.arange(12.0, device=d).reshape(3, 4)[:, ::2],
+    ):
+        want, got = make("cpu"), make("remote")
+        assert got.flip(0).stride() == want.flip(0).stride()
+        assert torch.rot90(got).stride() == torch.rot90(want).stride()
+        torch.testing.assert_close(got.flip(0).cpu(), want.flip(0))

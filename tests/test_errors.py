@@ -167,6 +167,7 @@ BAD_CALLS = {
         x[None, None], x.new_zeros(1, 2, 2, 2, dtype=torch.float64), align_corners=False
     ),
     "expand_to_fewer_dims": lambda x: x[0].expand(()),
+    "trace_of_a_bool_vector": lambda x: torch.trace(x[0].bool()),
     # Transposed convolutions check groups and output padding when called, as the CPU does.
     "conv_transpose_groups_not_dividing_the_weight": lambda x: F.conv_transpose2d(
         x[None, None].expand(1, 4, 2, 3), x.new_ones(4, 1, 1, 1), groups=3

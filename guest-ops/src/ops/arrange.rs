@@ -13,7 +13,7 @@ use crate::rules::dims;
 use crate::rules::dtype::{can_cast, check_not_bool, ResultType};
 use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::overlap::{check_internal, check_none, check_partial};
-use crate::rules::propagate::{iterator_strides, preserve_strides};
+use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{dim_mask, fmt_shape, numel, wrap_dim};
 use crate::types::{LibraryOp, Output, ScalarType, ScanOp, SelectOp, TensorMeta};
 
@@ -109,7 +109,7 @@ pub fn cat(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     Ok(vec![result])
 }
 
-/// `flip(self, dims)`: the input's layout, like any elementwise op.
+/// `flip(self, dims)`: laid out as `empty_like(self)`.
 pub fn flip(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let x = args.tensor(0)?;
@@ -118,7 +118,8 @@ pub fn flip(args: &Args, cx: &mut Ctx) -> Outputs {
         .filter(|d| mask[*d])
         .map(|d| d as i64)
         .collect();
-    let strides = iterator_strides(&x.sizes, &[x], false)?;
+    // The CPU flips into `empty_like(self)`.
+    let strides = preserve_strides(x)?;
     let out = cx.empty(&x.sizes, strides, x.dtype)?;
     cx.k.flip(x, &dims, &out).map_err(failed("flip"))?;
     Ok(vec![Output::Tensor(out)])

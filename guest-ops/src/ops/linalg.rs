@@ -10,7 +10,7 @@ use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::{expand, select};
 use crate::rules::dtype::{check_not_bool, number_for};
-use crate::rules::shape::wrap_dim;
+use crate::rules::shape::{numel, wrap_dim};
 use crate::types::{BinaryOp, LibraryOp, Operand, Scalar, ScalarType, TensorMeta};
 
 fn check_multipliable(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
@@ -40,6 +40,35 @@ fn check_batches(a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     Ok(())
 }
 
+/// Whether a plain product of `dtype` into `result` summing `k` terms is bools that the CPU
+/// leaves all false: its kernels return before their dtype dispatch when the result is empty
+/// or nothing is summed. Any other bool product is refused as `kernel`.
+fn false_bool_product(dtype: ScalarType, result: &[i64], k: i64, kernel: &str) -> Result<bool> {
+    if dtype == ScalarType::Bool && (numel(result)? == 0 || k == 0) {
+        return Ok(true);
+    }
+    check_not_bool(dtype, kernel)?;
+    Ok(false)
+}
+
+/// Writes the product into `out`: all false when `all_false`, by `matmul` otherwise.
+fn product(
+    cx: &mut Ctx,
+    a: &TensorMeta,
+    b: &TensorMeta,
+    out: &TensorMeta,
+    all_false: bool,
+) -> Result<()> {
+    if all_false {
+        return cx
+            .k
+            .fill(out, Scalar::Boolean(false))
+            .map_err(failed("fill"));
+    }
+    cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), out)
+        .map_err(failed("matmul"))
+}
+
 /// `mm(self, mat2)` and `mm.out`.
 pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(2 + form.out_len())?;
@@ -53,10 +82,10 @@ pub fn mm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dtype.type_meta_name(),
         b.dtype.type_meta_name()
     );
-    check_not_bool(a.dtype, "addmm_impl_cpu_")?;
-    let (out, outputs) = output(cx, form.dest(args)?, &[a.sizes[0], b.sizes[1]], a.dtype)?;
-    cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), &out)
-        .map_err(failed("matmul"))?;
+    let shape = [a.sizes[0], b.sizes[1]];
+    let all_false = false_bool_product(a.dtype, &shape, a.sizes[1], "addmm_impl_cpu_")?;
+    let (out, outputs) = output(cx, form.dest(args)?, &shape, a.dtype)?;
+    product(cx, a, b, &out, all_false)?;
     Ok(vec![outputs])
 }
 
@@ -114,15 +143,10 @@ pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         a.dtype.name(),
         b.dtype.name()
     );
-    check_not_bool(a.dtype, "bmm")?;
-    let (out, outputs) = output(
-        cx,
-        form.dest(args)?,
-        &[a.sizes[0], a.sizes[1], b.sizes[2]],
-        a.dtype,
-    )?;
-    cx.k.matmul(a, b, None, Scalar::Integer(0), Scalar::Integer(1), &out)
-        .map_err(failed("matmul"))?;
+    let shape = [a.sizes[0], a.sizes[1], b.sizes[2]];
+    let all_false = false_bool_product(a.dtype, &shape, a.sizes[2], "bmm")?;
+    let (out, outputs) = output(cx, form.dest(args)?, &shape, a.dtype)?;
+    product(cx, a, b, &out, all_false)?;
     Ok(vec![outputs])
 }
 
@@ -170,8 +194,18 @@ pub fn addmv(args: &Args, cx: &mut Ctx, form: Form, plain: bool) -> Outputs {
         mat.dtype.name(),
         vec.dtype.name()
     );
-    check_not_bool(vec.dtype, "addmv_impl_cpu")?;
+    let all_false = if plain {
+        false_bool_product(vec.dtype, &[n], vec.sizes[0], "addmv_impl_cpu")?
+    } else {
+        check_not_bool(vec.dtype, "addmv_impl_cpu")?;
+        false
+    };
     let (out, outputs) = output(cx, dest, &[n], vec.dtype)?;
+    if all_false {
+        cx.k.fill(&out, Scalar::Boolean(false))
+            .map_err(failed("fill"))?;
+        return Ok(vec![outputs]);
+    }
     let mut inputs = vec![mat.clone(), vec.clone()];
     inputs.extend(bias.map(|b| expand(b, &[n])).transpose()?);
     library::run(cx, LibraryOp::Addmv((beta, alpha)), &inputs, out, outputs)

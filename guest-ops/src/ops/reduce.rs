@@ -88,12 +88,13 @@ pub fn count_nonzero(args: &Args, cx: &mut Ctx, list: bool) -> Outputs {
 pub fn trace(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(1)?;
     let x = args.tensor(0)?;
+    // The CPU's dtype dispatch comes first.
+    check_not_bool(x.dtype, "trace")?;
     ensure!(
         x.dim() == 2,
         "trace: expected a matrix, but got tensor with dim {}",
         x.dim()
     );
-    check_not_bool(x.dtype, "trace")?;
     let dtype = if x.dtype.is_integral(true) {
         ScalarType::Int64
     } else {
