@@ -1054,3 +1054,23 @@ def test_flip_lays_out_its_result_as_empty_like_on_the_cpu():
         assert got.flip(0).stride() == want.flip(0).stride()
         assert torch.rot90(got).stride() == torch.rot90(want).stride()
         torch.testing.assert_close(got.flip(0).cpu(), want.flip(0))
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        lambda x, w: F.conv2d(x, w),
+        lambda x, w: F.conv2d(x, w, torch.ones(w.shape[0], device=x.device)),
+        lambda x, w: F.conv2d(x, w, stride=2, padding=1),
+        lambda x, w: F.conv2d(x, w.repeat(2, 1, 1, 1), groups=2),
+        lambda x, w: F.conv1d(x[..., 0], w[..., 0]),
+    ],
+)
+def test_a_convolution_of_no_input_channels_has_no_output_channels_as_on_the_cpu(conv):
+    x, w = torch.ones(2, 0, 5, 5), torch.ones(3, 0, 3, 3)
+    want = conv(x, w)
+    got = conv(x.to("remote"), w.to("remote"))
+    assert got.shape == want.shape and got.stride() == want.stride()
+    torch.testing.assert_close(got.cpu(), want)
+    # The host agreed on the shape: nothing failed behind the call.
+    torch.remote.synchronize()

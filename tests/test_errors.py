@@ -168,6 +168,41 @@ BAD_CALLS = {
     ),
     "expand_to_fewer_dims": lambda x: x[0].expand(()),
     "trace_of_a_bool_vector": lambda x: torch.trace(x[0].bool()),
+    "adaptive_max_pool2d_of_an_empty_height": lambda x: F.adaptive_max_pool2d(x[None, None, :0], 2),
+    "adaptive_max_pool2d_of_no_channels": lambda x: F.adaptive_max_pool2d(x[None, None][:, :0], 2),
+    "adaptive_max_pool2d_of_a_matrix": lambda x: F.adaptive_max_pool2d(x, 2),
+    "adaptive_avg_pool2d_of_an_empty_width": lambda x: F.adaptive_avg_pool2d(x[None, :, :0], 2),
+    "adaptive_avg_pool2d_of_a_matrix": lambda x: F.adaptive_avg_pool2d(x, 2),
+    "adaptive_max_pool3d_of_a_3d_tensor": lambda x: F.adaptive_max_pool3d(x[None], 2),
+    "adaptive_avg_pool3d_of_an_empty_depth": lambda x: F.adaptive_avg_pool3d(x[None, :0, None], 2),
+    "conv_weight_of_another_rank": lambda x: F.conv2d(x[None, None], x.new_ones(1, 1, 1)),
+    "conv_transpose_output_too_small": lambda x: F.conv_transpose2d(
+        x[None, None], x.new_ones(1, 1, 1, 1), padding=1
+    ),
+    "conv_transpose1d_output_too_small": lambda x: F.conv_transpose1d(
+        x[None, :1, :2], x.new_ones(1, 1, 1), padding=1
+    ),
+    # The first given parameter decides whether a norm runs mixed: then all must be float.
+    "batch_norm_float_input_double_weight": lambda x: F.batch_norm(
+        x[None], None, None, weight=x[:, 0].double(), training=True
+    ),
+    "batch_norm_double_input_float_weight": lambda x: F.batch_norm(
+        x[None].double(), None, None, weight=x[:, 0], training=True
+    ),
+    "batch_norm_half_input_float_weight_half_stats": lambda x: F.batch_norm(
+        x[None].half(), x[:, 0].half(), x[:, 0].half(), weight=x[:, 0], training=False
+    ),
+    "batch_norm_float_weight_double_stats": lambda x: F.batch_norm(
+        x.new_ones(2, 2, 3, 3),
+        x.new_zeros(2, dtype=torch.float64),
+        x.new_ones(2),
+        weight=x.new_ones(2),
+        training=False,
+    ),
+    "layer_norm_float_weight_double_bias": lambda x: F.layer_norm(x, [3], x[0], x[0].double()),
+    "instance_norm_float_input_double_weight": lambda x: F.instance_norm(
+        x[None], weight=x[:, 0].double()
+    ),
     # Transposed convolutions check groups and output padding when called, as the CPU does.
     "conv_transpose_groups_not_dividing_the_weight": lambda x: F.conv_transpose2d(
         x[None, None].expand(1, 4, 2, 3), x.new_ones(4, 1, 1, 1), groups=3

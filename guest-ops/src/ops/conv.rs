@@ -33,9 +33,9 @@ fn expand_list(list: &[i64], n: usize, what: &str) -> Result<Vec<i64>> {
     match list.len() {
         1 => Ok(vec![list[0]; n]),
         len if len == n => Ok(list.to_vec()),
-        len => Err(Error::invalid(format!(
+        _ => Err(Error::invalid(format!(
             "expected {what} to be a single integer value or a list of {n} values to match the \
-             convolution dimensions, but got {what}={} ({len} values)",
+             convolution dimensions, but got {what}={}",
             fmt_shape(list)
         ))),
     }
@@ -87,14 +87,8 @@ fn params(
         weight.dim() >= 3,
         "weight should have at least three dimensions"
     );
-    ensure!(
-        (3..=5).contains(&x.dim()) && weight.dim() == x.dim(),
-        "convolution: expected a 3-d, 4-d or 5-d input and a weight of the same rank, but got \
-         input of size {} and weight of size {}",
-        fmt_shape(&x.sizes),
-        fmt_shape(&weight.sizes)
-    );
-    let n = x.dim() - 2;
+    // The lists take their length from the weight, as the CPU's checks do.
+    let n = weight.dim() - 2;
     let stride = expand_list(args.int_list(at)?, n, "stride")?;
     let padding = expand_list(args.int_list(at + 1)?, n, "padding")?;
     let dilation = expand_list(args.int_list(at + 2)?, n, "dilation")?;
@@ -118,6 +112,21 @@ fn params(
         "negative output_padding is not supported"
     );
     ensure!(groups > 0, "non-positive groups is not supported");
+    ensure!(
+        x.dim() == weight.dim(),
+        "Expected {}-dimensional input for {}-dimensional weight {}, but got {}-dimensional \
+         input of size {} instead",
+        weight.dim(),
+        weight.dim(),
+        fmt_shape(&weight.sizes),
+        x.dim(),
+        fmt_shape(&x.sizes)
+    );
+    ensure_kernel!(
+        x.dim() <= 5,
+        "convolution: remote convolves 1-d, 2-d and 3-d inputs, but got input of size {}",
+        fmt_shape(&x.sizes)
+    );
     let channels = x.sizes[1];
     ensure!(
         weight.sizes[0] >= groups,
@@ -152,7 +161,12 @@ fn params(
             fmt_shape(&x.sizes),
             weight.sizes[1] * groups
         );
-        weight.sizes[0]
+        // Without input channels the CPU's empty backend gives no output channels either.
+        if channels == 0 {
+            0
+        } else {
+            weight.sizes[0]
+        }
     };
     let mut shape = vec![x.sizes[0], out_channels];
     let mut padded = Vec::new();
@@ -169,8 +183,8 @@ fn params(
         };
         shape.push(o);
     }
+    let join = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(" x ");
     if !transposed && padded.iter().zip(&kernel).any(|(p, k)| p < k) {
-        let join = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(" x ");
         return Err(Error::invalid(format!(
             "Calculated padded input size per channel: ({}). Kernel size: ({}). Kernel size \
              can't be greater than actual input size",
@@ -178,12 +192,17 @@ fn params(
             join(&kernel)
         )));
     }
+    // The transposed kernels run a 1-d convolution as a 2-d one over a height of one.
+    let per_channel = |sizes: &[i64]| match sizes {
+        [one] => join(&[1, *one]),
+        all => join(all),
+    };
     ensure!(
         shape[2..].iter().all(|o| *o > 0),
-        "Given input size per channel: {}. Calculated output size per channel: {}. Output size \
-         is too small",
-        fmt_shape(&x.sizes[2..]),
-        fmt_shape(&shape[2..])
+        "Given input size per channel: ({}). Calculated output size per channel: ({}). Output \
+         size is too small",
+        per_channel(&x.sizes[2..]),
+        per_channel(&shape[2..])
     );
     ensure!(
         x.dtype == weight.dtype,
@@ -216,13 +235,18 @@ pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
     let (x, weight, bias) = (args.tensor(0)?, args.tensor(1)?, args.opt_tensor(2)?);
     let (p, shape) = params(args, 3, x, weight)?;
     if let Some(b) = bias {
+        // The filters, which the output has unless the input has no channels.
+        let filters = if p.transposed {
+            weight.sizes[1] * p.groups
+        } else {
+            weight.sizes[0]
+        };
         ensure!(
-            b.dim() == 1 && b.sizes[0] == shape[1],
-            "Given {}weight of size {}, expected bias to be 1-dimensional with {} elements, but \
-             got bias of size {} instead",
+            b.dim() == 1 && b.sizes[0] == filters,
+            "Given {}weight of size {}, expected bias to be 1-dimensional with {filters} \
+             elements, but got bias of size {} instead",
             if p.transposed { "transposed=1, " } else { "" },
             fmt_shape(&weight.sizes),
-            shape[1],
             fmt_shape(&b.sizes)
         );
     }

@@ -19,26 +19,36 @@ fn suggested(t: &TensorMeta) -> MemoryFormat {
     suggest_memory_format(&t.sizes, &t.strides)
 }
 
-/// The statistics' dtype: float for a half/bfloat16 input with float parameters.
+/// The statistics' dtype: float for a half/bfloat16 input with float parameters. As on the
+/// CPU, the first given parameter decides: of the input's dtype, every parameter must be;
+/// of another, every parameter must be float and the input half or bfloat16.
 fn stats_dtype(name: &str, x: &TensorMeta, params: &[Option<&TensorMeta>]) -> Result<ScalarType> {
     ensure_kernel!(
         x.dtype.is_floating(),
         "\"{name}\" not implemented for '{}'",
         x.dtype.name()
     );
-    let reduced = matches!(x.dtype, ScalarType::Float16 | ScalarType::Bfloat16);
-    let mut mixed = false;
-    for p in params.iter().flatten() {
-        if p.dtype == x.dtype {
-            continue;
+    let mut given = params.iter().flatten();
+    let mixed = given.clone().next().is_some_and(|p| p.dtype != x.dtype);
+    if !mixed {
+        if let Some(p) = given.find(|p| p.dtype != x.dtype) {
+            return Err(Error::invalid(format!(
+                "expected scalar type {} but found {}",
+                x.dtype.name(),
+                p.dtype.name()
+            )));
         }
-        ensure!(
-            reduced && p.dtype == ScalarType::Float32,
-            "mixed dtype (CPU): all inputs must share same datatype."
-        );
-        mixed = true;
+        return Ok(x.dtype);
     }
-    Ok(if mixed { ScalarType::Float32 } else { x.dtype })
+    ensure!(
+        given.all(|p| p.dtype == ScalarType::Float32),
+        "mixed dtype (CPU): expect parameter to have scalar type of Float"
+    );
+    ensure!(
+        matches!(x.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+        "mixed dtype (CPU): all inputs must share same datatype."
+    );
+    Ok(ScalarType::Float32)
 }
 
 /// A requested gradient (`want`) of `sizes`, or none.

@@ -297,13 +297,22 @@ fn adaptive_shape(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(Vec<
         ensure!(size.len() == n, "{name}: output_size must be {n}");
     }
     ensure!(
-        (x.dim() == n + 1 || x.dim() == n + 2) && x.sizes[x.dim() - n..].iter().all(|s| *s > 0),
-        "{name}(): Expected {}D or {}D tensor, with non-zero sizes for non-batch dimensions, but \
-         input has sizes {}",
+        x.dim() == n + 1 || x.dim() == n + 2,
+        "{name}(): Expected {}D or {}D tensor, but got{} {}",
         n + 1,
         n + 2,
+        if max { ":" } else { "" },
         fmt_shape(&x.sizes)
     );
+    // Max pooling checks every dim past the first; average pooling the pooled ones.
+    let first = if max { 1 } else { x.dim() - n };
+    if let Some(empty) = (first..x.dim()).find(|&d| x.sizes[d] == 0) {
+        return Err(Error::invalid(format!(
+            "{name}(): Expected input to have non-zero size for non-batch dimensions, but input \
+             has sizes {} with dimension {empty} being empty",
+            fmt_shape(&x.sizes)
+        )));
+    }
     let kernel = match (n, suggest_memory_format(&x.sizes, &x.strides)) {
         (2, MemoryFormat::ChannelsLast) => format!("{name}_channels_last"),
         (2, _) => name.clone(),
