@@ -1074,3 +1074,10 @@ def test_a_convolution_of_no_input_channels_has_no_output_channels_as_on_the_cpu
     torch.testing.assert_close(got.cpu(), want)
     # The host agreed on the shape: nothing failed behind the call.
     torch.remote.synchronize()
+
+
+def test_logsumexp_over_no_dims_keeping_them_reduces_every_dim_as_on_the_cpu():
+    x = torch.randn(2, 3)
+    got = torch.logsumexp(x.to("remote"), (), keepdim=True)
+    assert got.shape == (1, 1)
+    torch.testing.assert_close(got.cpu(), torch.logsumexp(x, (), keepdim=True))

@@ -168,6 +168,11 @@ BAD_CALLS = {
     ),
     "expand_to_fewer_dims": lambda x: x[0].expand(()),
     "trace_of_a_bool_vector": lambda x: torch.trace(x[0].bool()),
+    "logsumexp_over_no_dims_without_keepdim": lambda x: torch.logsumexp(x, ()),
+    "scatter_add_of_a_0_dim_src": lambda x: x.scatter_add(
+        1, x.new_zeros(2, 1, dtype=torch.long), x[0, 0]
+    ),
+    "scatter_of_a_0_dim_src": lambda x: x.scatter(1, x.new_zeros(2, 1, dtype=torch.long), x[0, 0]),
     "adaptive_max_pool2d_of_an_empty_height": lambda x: F.adaptive_max_pool2d(x[None, None, :0], 2),
     "adaptive_max_pool2d_of_no_channels": lambda x: F.adaptive_max_pool2d(x[None, None][:, :0], 2),
     "adaptive_max_pool2d_of_a_matrix": lambda x: F.adaptive_max_pool2d(x, 2),

@@ -188,7 +188,13 @@ pub fn check_scatter_shapes(
         }
         Ok(true)
     };
-    if !(within(x, Some(d))? && src.map_or(Ok(true), |s| within(s, None))?) {
+    let wrong_shape = !(within(x, Some(d))? && src.map_or(Ok(true), |s| within(s, None))?);
+    // The CPU compares the sizes first, then checks the source's dims, then reports.
+    ensure!(
+        src.is_none_or(|s| index.dim().max(1) == s.dim().max(1)),
+        "Index tensor must have the same number of dimensions as src tensor"
+    );
+    if wrong_shape {
         let tail = src.map_or(String::new(), |s| {
             format!(" and to be no larger size than src {}", fmt_shape(&s.sizes))
         });
@@ -198,10 +204,6 @@ pub fn check_scatter_shapes(
             fmt_shape(&x.sizes)
         )));
     }
-    ensure!(
-        src.is_none_or(|s| index.dim().max(1) == s.dim().max(1)),
-        "Index tensor must have the same number of dimensions as src tensor"
-    );
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::ops::out::output;
 use crate::ops::reduce::kernel_dims;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{can_cast, default_float, promote};
-use crate::rules::shape::{numel, reduced_shape, reduction_mask};
+use crate::rules::shape::{fmt_shape, numel, reduced_shape, reduction_mask};
 use crate::types::{Arg, MomentOp, Output, ReduceOp, Scalar, TensorMeta};
 
 fn mask_of(args: &Args, i: usize, x: &TensorMeta) -> Result<Vec<bool>> {
@@ -187,12 +187,15 @@ pub fn logsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(3 + form.out_len())?;
     let x = args.tensor(0)?;
     let dims = args.int_list(1)?;
+    let keepdim = args.bool_or(2, false)?;
+    // With no dims the CPU reduces every dim, then adds the maxima it kept to a sum it did not
+    // keep: that fails unless the dims are kept.
     ensure!(
-        !dims.is_empty() || x.dim() == 0,
-        "logsumexp: reducing over no dims is not supported on remote"
+        !dims.is_empty() || keepdim || x.dim() == 0,
+        "output with shape [] doesn't match the broadcast shape {}",
+        fmt_shape(&vec![1; x.dim()])
     );
     let mask = reduction_mask(dims, x.dim())?;
-    let keepdim = args.bool_or(2, false)?;
     let dest = form.dest(args)?;
     let dtype = match dest {
         Dest::Out(_, out) => {
