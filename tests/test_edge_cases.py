@@ -1081,3 +1081,40 @@ def test_logsumexp_over_no_dims_keeping_them_reduces_every_dim_as_on_the_cpu():
     got = torch.logsumexp(x.to("remote"), (), keepdim=True)
     assert got.shape == (1, 1)
     torch.testing.assert_close(got.cpu(), torch.logsumexp(x, (), keepdim=True))
+
+
+def test_an_embedding_bag_of_no_bags_still_checks_its_offsets_values():
+    weight, indices = torch.randn(5, 3), torch.tensor([1, 2])
+    offsets = torch.tensor([7])
+    with pytest.raises(RuntimeError, match=r"offsets\[0\] has to be 0.*However, got 7"):
+        torch.ops.aten._embedding_bag(weight, indices, offsets, False, 0, False, None, True)
+    bags = torch.ops.aten._embedding_bag(
+        weight.to("remote"), indices.to("remote"), offsets.to("remote"), False, 0, False, None, True
+    )[0]
+    with pytest.raises(RuntimeError, match=r"offsets\[0\] has to be 0.*However, got 7"):
+        bags.cpu()
+
+
+def test_embedding_bag_promotes_indices_and_offsets_before_checking_them_as_the_cpu():
+    weight, indices, offsets = torch.randn(5, 3), torch.tensor([1, 2, 4]), torch.tensor([0, 2])
+    for dtype in (torch.int8, torch.uint8, torch.int16):
+        want = F.embedding_bag(indices.to(dtype), weight, offsets)
+        got = F.embedding_bag(
+            indices.to(dtype).to("remote"), weight.to("remote"), offsets.to("remote")
+        )
+        torch.testing.assert_close(got.cpu(), want)
+
+
+def test_a_transposed_convolution_of_no_batch_takes_any_output_padding_as_on_the_cpu():
+    x, w = torch.randn(0, 6, 2), torch.randn(6, 4, 3)
+    call = lambda x, w: torch.convolution(x, w, None, [1], [0], [1], True, [2], 1)  # noqa: E731
+    want = call(x, w)
+    got = call(x.to("remote"), w.to("remote"))
+    assert got.shape == want.shape == (0, 4, 6)
+    torch.remote.synchronize()
+
+
+def test_logsumexp_of_an_empty_tensor_over_no_dims_is_minus_infinity_as_on_the_cpu():
+    x = torch.randn(0, 3)
+    got = torch.logsumexp(x.to("remote"), ())
+    torch.testing.assert_close(got.cpu(), torch.logsumexp(x, ()))

@@ -168,6 +168,26 @@ BAD_CALLS = {
     ),
     "expand_to_fewer_dims": lambda x: x[0].expand(()),
     "trace_of_a_bool_vector": lambda x: torch.trace(x[0].bool()),
+    "expand_names_a_bool_tensors_type": lambda x: x[0].bool().expand(()),
+    "baddbmm_of_a_0_dim_batch2": lambda x: torch.baddbmm(x[None], x[None, :, :2], x[0, 0]),
+    "embedding_bag_mode_out_of_range_with_per_sample_weights": lambda x: (
+        torch.ops.aten._embedding_bag(x, x[0].long(), x[0, :2].long(), False, 3, False, x[0])
+    ),
+    "adaptive_avg_pool3d_of_no_channels": lambda x: F.adaptive_avg_pool3d(
+        x[None, None, None][:, :0], 2
+    ),
+    "adaptive_avg_pool3d_checks_empty_dims_before_the_rank": lambda x: F.adaptive_avg_pool3d(
+        x[:, :0], 2
+    ),
+    "adaptive_max_pool3d_checks_the_rank_before_the_size": lambda x: F.adaptive_max_pool3d(
+        x[None], (2, 2)
+    ),
+    "conv_checks_the_bias_before_the_kernel_size": lambda x: F.conv1d(
+        x[None], x.new_ones(4, 2, 5), x.new_ones(3)
+    ),
+    "conv_checks_groups_before_padding": lambda x: torch.convolution(
+        x[None, None], x.new_ones(1, 1, 1, 1), None, [1, 1], [-1, -1], [1, 1], False, [0, 0], 0
+    ),
     "logsumexp_over_no_dims_without_keepdim": lambda x: torch.logsumexp(x, ()),
     "scatter_add_of_a_0_dim_src": lambda x: x.scatter_add(
         1, x.new_zeros(2, 1, dtype=torch.long), x[0, 0]

@@ -118,7 +118,6 @@ pub fn flip(args: &Args, cx: &mut Ctx) -> Outputs {
         .filter(|d| mask[*d])
         .map(|d| d as i64)
         .collect();
-    // The CPU flips into `empty_like(self)`.
     let strides = preserve_strides(x)?;
     let out = cx.empty(&x.sizes, strides, x.dtype)?;
     cx.k.flip(x, &dims, &out).map_err(failed("flip"))?;

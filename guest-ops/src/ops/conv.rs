@@ -6,6 +6,7 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
+use crate::rules::dtype::check_scalar_type;
 use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{ConvParams, Output, ScalarType, TensorMeta};
@@ -39,6 +40,28 @@ fn expand_list(list: &[i64], n: usize, what: &str) -> Result<Vec<i64>> {
             fmt_shape(list)
         ))),
     }
+}
+
+/// The bias holds one value per filter (`filters`), which the output has unless the input
+/// has no channels.
+fn check_bias(
+    bias: Option<&TensorMeta>,
+    weight: &TensorMeta,
+    transposed: bool,
+    filters: i64,
+) -> Result<()> {
+    let Some(b) = bias else {
+        return Ok(());
+    };
+    ensure!(
+        b.dim() == 1 && b.sizes[0] == filters,
+        "Given {}weight of size {}, expected bias to be 1-dimensional with {filters} elements, \
+         but got bias of size {} instead",
+        if transposed { "transposed=1, " } else { "" },
+        fmt_shape(&weight.sizes),
+        fmt_shape(&b.sizes)
+    );
+    Ok(())
 }
 
 /// The CPU's transposed kernels' check that each output padding is below its stride or its
@@ -82,6 +105,7 @@ fn params(
     at: usize,
     x: &TensorMeta,
     weight: &TensorMeta,
+    bias: Option<&TensorMeta>,
 ) -> Result<(ConvParams, Vec<i64>)> {
     ensure!(
         weight.dim() >= 3,
@@ -95,9 +119,14 @@ fn params(
     let transposed = args.bool_or(at + 3, false)?;
     let output_padding = expand_list(args.int_list(at + 4)?, n, "output_padding")?;
     let groups = args.int(at + 5)?;
+    ensure!(groups > 0, "non-positive groups is not supported");
     ensure!(
         padding.iter().all(|p| *p >= 0),
         "negative padding is not supported"
+    );
+    ensure!(
+        output_padding.iter().all(|p| *p >= 0),
+        "negative output_padding is not supported"
     );
     ensure!(
         stride.iter().all(|s| *s > 0),
@@ -107,11 +136,6 @@ fn params(
         dilation.iter().all(|d| *d > 0),
         "dilation should be greater than zero"
     );
-    ensure!(
-        output_padding.iter().all(|p| *p >= 0),
-        "negative output_padding is not supported"
-    );
-    ensure!(groups > 0, "non-positive groups is not supported");
     ensure!(
         x.dim() == weight.dim(),
         "Expected {}-dimensional input for {}-dimensional weight {}, but got {}-dimensional \
@@ -150,7 +174,12 @@ fn params(
             fmt_shape(&x.sizes),
             weight.sizes[0]
         );
-        check_output_padding(&output_padding, &stride, &dilation)?;
+        check_bias(bias, weight, transposed, weight.sizes[1] * groups)?;
+        // The CPU's empty backend, which takes an input without a batch or channels, does not
+        // check it.
+        if x.sizes[0] != 0 && channels != 0 {
+            check_output_padding(&output_padding, &stride, &dilation)?;
+        }
         weight.sizes[1] * groups
     } else {
         ensure!(
@@ -161,6 +190,7 @@ fn params(
             fmt_shape(&x.sizes),
             weight.sizes[1] * groups
         );
+        check_bias(bias, weight, transposed, weight.sizes[0])?;
         // Without input channels the CPU's empty backend gives no output channels either.
         if channels == 0 {
             0
@@ -204,12 +234,7 @@ fn params(
         per_channel(&x.sizes[2..]),
         per_channel(&shape[2..])
     );
-    ensure!(
-        x.dtype == weight.dtype,
-        "expected scalar type {} but found {}",
-        x.dtype.name(),
-        weight.dtype.name()
-    );
+    check_scalar_type(x.dtype, weight.dtype)?;
     ensure_kernel!(
         x.dtype.is_floating(),
         "\"convolution\" not implemented for '{}'",
@@ -233,23 +258,7 @@ fn params(
 pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(13)?;
     let (x, weight, bias) = (args.tensor(0)?, args.tensor(1)?, args.opt_tensor(2)?);
-    let (p, shape) = params(args, 3, x, weight)?;
-    if let Some(b) = bias {
-        // The filters, which the output has unless the input has no channels.
-        let filters = if p.transposed {
-            weight.sizes[1] * p.groups
-        } else {
-            weight.sizes[0]
-        };
-        ensure!(
-            b.dim() == 1 && b.sizes[0] == filters,
-            "Given {}weight of size {}, expected bias to be 1-dimensional with {filters} \
-             elements, but got bias of size {} instead",
-            if p.transposed { "transposed=1, " } else { "" },
-            fmt_shape(&weight.sizes),
-            fmt_shape(&b.sizes)
-        );
-    }
+    let (p, shape) = params(args, 3, x, weight, bias)?;
     let format = format_for(x, weight);
     let out = cx.empty(&shape, strides_for(&shape, format)?, x.dtype)?;
     cx.k.conv(x, weight, bias, &p, &out)
@@ -263,7 +272,7 @@ pub fn convolution_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(11)?;
     let (grad, x, weight) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let bias_sizes = args.opt_int_list(3)?;
-    let (p, shape) = params(args, 4, x, weight)?;
+    let (p, shape) = params(args, 4, x, weight, None)?;
     let mask = args.int_list(10)?;
     ensure!(mask.len() == 3, "output_mask must have 3 entries");
     ensure!(

@@ -8,17 +8,18 @@ use crate::error::{ensure, ensure_kernel, Result};
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
-use crate::ops::tensor_arg::{check_same_type, check_scalar_types, TensorArg};
+use crate::ops::tensor_arg::{check_same_type, check_scalar_types, TensorArg, INDEX_TYPES};
 use crate::ops::Outputs;
 use crate::rules::dtype::promote;
 use crate::rules::shape::{fmt_shape, numel};
-use crate::types::{EmbeddingBagParams, LibraryOp, ScalarType};
+use crate::types::{EmbeddingBagParams, LibraryOp, ScalarType, TensorMeta};
 
 const SUM: i64 = 0;
 const MAX: i64 = 2;
 
 /// `check_arguments` of PyTorch's embedding bag, after its kernel's checks of the weight's
-/// and the offsets' dims, in the CPU's order.
+/// and the offsets' dims, in the CPU's order. Indices must be 1-d here (the CPU reads
+/// others as flat).
 fn check(args: &Args, mode: i64, include_last: bool) -> Result<()> {
     const OP: &str = "embedding_bag";
     let (weight, indices, offsets) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
@@ -32,10 +33,12 @@ fn check(args: &Args, mode: i64, include_last: bool) -> Result<()> {
         "offsets has to be a 1D Tensor, but got Tensor of dimension {}",
         offsets.dim()
     );
-    let index_types = [ScalarType::Int64, ScalarType::Int32];
-    check_scalar_types(OP, TensorArg::new(indices, "indices", 1), &index_types)?;
-    // PyTorch names the offsets "indices" too.
-    check_scalar_types(OP, TensorArg::new(offsets, "indices", 1), &index_types)?;
+    // The CPU checks the indices and the offsets promoted to one dtype, both as "indices".
+    let promoted = TensorMeta {
+        dtype: promote(indices.dtype, offsets.dtype),
+        ..indices.clone()
+    };
+    check_scalar_types(OP, TensorArg::new(&promoted, "indices", 1), &INDEX_TYPES)?;
     let weight_arg = TensorArg::new(weight, "weight", 1);
     let floating = [
         ScalarType::Float16,
@@ -48,10 +51,6 @@ fn check(args: &Args, mode: i64, include_last: bool) -> Result<()> {
         indices.dim() == 1,
         "embedding_bag: expected 1-dimensional indices, but got a tensor of shape {}",
         fmt_shape(&indices.sizes)
-    );
-    ensure!(
-        (0..=MAX).contains(&mode),
-        "`mode` must be sum, mean, or max."
     );
     if let Some(w) = args.opt_tensor(6)? {
         ensure!(
@@ -75,6 +74,10 @@ fn check(args: &Args, mode: i64, include_last: bool) -> Result<()> {
     ensure!(
         !include_last || offsets.sizes[0] >= 1,
         "include_last_offset: number of offset should be at least 1"
+    );
+    ensure!(
+        (0..=MAX).contains(&mode),
+        "`mode` must be sum, mean, or max."
     );
     Ok(())
 }
@@ -169,6 +172,11 @@ pub fn embedding_bag_backward(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn per_sample_weights_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(7)?;
     let (grad, indices) = (args.tensor(0)?, args.tensor(2)?);
+    ensure!(
+        grad.dim() == 2,
+        "_embedding_bag_per_sample_weights_backward: expected a 2-D grad, but got {}",
+        fmt_shape(&grad.sizes)
+    );
     let mode = args.int(5)?;
     ensure!(
         mode == SUM,

@@ -8,7 +8,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::index::{check_index_source, check_scatter_shapes, check_write_apart, is_index};
 use crate::ops::out::output;
-use crate::ops::tensor_arg::{check_dim, check_scalar_types, TensorArg};
+use crate::ops::tensor_arg::{check_dim, check_scalar_types, TensorArg, INDEX_TYPES};
 use crate::ops::{Form, Outputs};
 use crate::rules::dtype::{check_not_bool, checked_number};
 use crate::rules::overlap::{check_internal, check_partial};
@@ -233,8 +233,7 @@ pub fn embedding_renorm(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let (x, indices) = (args.tensor(0)?, args.tensor(1)?);
     check_dim(OP, TensorArg::new(x, "self", 1), 2)?;
-    let index_types = [ScalarType::Int64, ScalarType::Int32];
-    check_scalar_types(OP, TensorArg::new(indices, "indices", 2), &index_types)?;
+    check_scalar_types(OP, TensorArg::new(indices, "indices", 2), &INDEX_TYPES)?;
     // The norm of each row refuses what is not floating (the CPU's kernel takes any).
     ensure!(
         x.dtype.is_floating() || x.dtype.is_complex(),

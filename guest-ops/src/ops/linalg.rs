@@ -9,7 +9,7 @@ use crate::ops::library;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::{expand, select};
-use crate::rules::dtype::{check_not_bool, number_for};
+use crate::rules::dtype::{check_not_bool, check_scalar_type, number_for};
 use crate::rules::shape::{numel, wrap_dim};
 use crate::types::{BinaryOp, LibraryOp, Operand, Scalar, ScalarType, TensorMeta};
 
@@ -137,12 +137,7 @@ pub fn bmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(2 + form.out_len())?;
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
     check_batches(a, b)?;
-    ensure!(
-        a.dtype == b.dtype,
-        "expected scalar type {} but found {}",
-        a.dtype.name(),
-        b.dtype.name()
-    );
+    check_scalar_type(a.dtype, b.dtype)?;
     let shape = [a.sizes[0], a.sizes[1], b.sizes[2]];
     let all_false = false_bool_product(a.dtype, &shape, a.sizes[2], "bmm")?;
     let (out, outputs) = output(cx, form.dest(args)?, &shape, a.dtype)?;
@@ -254,11 +249,13 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let (bias, a, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (beta, alpha) = scales(args, b.dtype)?;
     // As on the CPU, `self` expands to the result's shape before any other check.
-    let size = |t: &TensorMeta, d: i64| match t.sizes.get(wrap_dim(d, t.dim())?) {
-        Some(&size) => Ok(size),
-        None => Err(Error::index(format!(
-            "Dimension specified as {d} but tensor has no dimensions"
-        ))),
+    let size = |t: &TensorMeta, d: i64| -> Result<i64> {
+        if t.dim() == 0 {
+            return Err(Error::index(format!(
+                "Dimension specified as {d} but tensor has no dimensions"
+            )));
+        }
+        Ok(t.sizes[wrap_dim(d, t.dim())?])
     };
     let shape = [size(a, 0)?, size(a, 1)?, size(b, 2)?];
     let bias = expand(bias, &shape)?;
@@ -272,12 +269,7 @@ pub fn baddbmm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     check_batches(a, b)?;
     // The result takes batch2's dtype; the kernel then refuses batch1's if it differs.
     let (out, outputs) = output(cx, form.dest(args)?, &shape, b.dtype)?;
-    ensure!(
-        a.dtype == b.dtype,
-        "expected scalar type {} but found {}",
-        a.dtype.name(),
-        b.dtype.name()
-    );
+    check_scalar_type(a.dtype, b.dtype)?;
     check_not_bool(b.dtype, "baddbmm")?;
     cx.k.matmul(a, b, Some(&bias), beta, alpha, &out)
         .map_err(failed("matmul"))?;

@@ -7,6 +7,7 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
+use crate::rules::dtype::check_scalar_type;
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{ScalarType, TensorMeta};
 
@@ -99,12 +100,7 @@ impl<'a> Nll<'a> {
                  but got weight tensor of shape: {}",
                 fmt_shape(&w.sizes)
             );
-            ensure!(
-                w.dtype == x.dtype,
-                "expected scalar type {} but found {}",
-                x.dtype.name(),
-                w.dtype.name()
-            );
+            check_scalar_type(x.dtype, w.dtype)?;
         }
         ensure!(
             matches!(target.dtype, ScalarType::Int64 | ScalarType::Uint8),

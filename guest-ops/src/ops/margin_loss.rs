@@ -8,6 +8,7 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::run;
 use crate::ops::Outputs;
+use crate::rules::dtype::check_scalar_type;
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
@@ -66,12 +67,7 @@ fn check_multi_margin(
     }
     check_dtypes(x, target, "multi_margin_loss_cpu_kernel")?;
     if let Some(w) = weight {
-        ensure!(
-            w.dtype == x.dtype,
-            "expected scalar type {} but found {}",
-            x.dtype.name(),
-            w.dtype.name()
-        );
+        check_scalar_type(x.dtype, w.dtype)?;
     }
     Ok(frames)
 }

@@ -8,6 +8,7 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::Outputs;
+use crate::rules::dtype::check_scalar_type;
 use crate::rules::layout::is_contiguous;
 use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::shape::wrap_dim;
@@ -31,12 +32,8 @@ fn stats_dtype(name: &str, x: &TensorMeta, params: &[Option<&TensorMeta>]) -> Re
     let mut given = params.iter().flatten();
     let mixed = given.clone().next().is_some_and(|p| p.dtype != x.dtype);
     if !mixed {
-        if let Some(p) = given.find(|p| p.dtype != x.dtype) {
-            return Err(Error::invalid(format!(
-                "expected scalar type {} but found {}",
-                x.dtype.name(),
-                p.dtype.name()
-            )));
+        for p in given {
+            check_scalar_type(x.dtype, p.dtype)?;
         }
         return Ok(x.dtype);
     }
@@ -550,12 +547,7 @@ pub fn weight_norm(args: &Args, cx: &mut Ctx) -> Outputs {
         "\"weight_norm_fwd_first_dim_kernel\" not implemented for '{}'",
         v.dtype.name()
     );
-    ensure!(
-        v.dtype == g.dtype,
-        "expected scalar type {} but found {}",
-        v.dtype.name(),
-        g.dtype.name()
-    );
+    check_scalar_type(v.dtype, g.dtype)?;
     let w = cx.empty_contiguous(&v.sizes, v.dtype)?;
     let norm_dtype = match g.dtype {
         ScalarType::Bfloat16 | ScalarType::Float16 => ScalarType::Float32,

@@ -288,30 +288,41 @@ fn adaptive_shape(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(Vec<
     let (n, name) = (pooling.dims, pooling.name());
     let max = pooling.op == PoolOp::AdaptiveMax;
     let size = args.int_list(1)?;
+    let empty_dim = |first: usize| match (first..x.dim()).find(|&d| x.sizes[d] == 0) {
+        Some(empty) => Err(Error::invalid(format!(
+            "{name}(): Expected input to have non-zero size for non-batch dimensions, but input \
+             has sizes {} with dimension {empty} being empty",
+            fmt_shape(&x.sizes)
+        ))),
+        None => Ok(()),
+    };
+    let ndim_ok = x.dim() == n + 1 || x.dim() == n + 2;
+    let wrong_ndim = || {
+        format!(
+            "{name}(): Expected {}D or {}D tensor, but got{} {}",
+            n + 1,
+            n + 2,
+            if max { ":" } else { "" },
+            fmt_shape(&x.sizes)
+        )
+    };
+    // The CPU's kernels differ in order and in which dims must not be empty: max pooling
+    // checks every dim past the first after the rank; 3-d average pooling the same dims
+    // before it; 2-d average pooling only the pooled dims.
     if max {
+        ensure!(ndim_ok, "{}", wrong_ndim());
         ensure!(
             size.len() == n,
             "{name}(): internal error: output_size.size() must be {n}"
         );
+        empty_dim(1)?;
     } else {
         ensure!(size.len() == n, "{name}: output_size must be {n}");
-    }
-    ensure!(
-        x.dim() == n + 1 || x.dim() == n + 2,
-        "{name}(): Expected {}D or {}D tensor, but got{} {}",
-        n + 1,
-        n + 2,
-        if max { ":" } else { "" },
-        fmt_shape(&x.sizes)
-    );
-    // Max pooling checks every dim past the first; average pooling the pooled ones.
-    let first = if max { 1 } else { x.dim() - n };
-    if let Some(empty) = (first..x.dim()).find(|&d| x.sizes[d] == 0) {
-        return Err(Error::invalid(format!(
-            "{name}(): Expected input to have non-zero size for non-batch dimensions, but input \
-             has sizes {} with dimension {empty} being empty",
-            fmt_shape(&x.sizes)
-        )));
+        if n == 3 {
+            empty_dim(1)?;
+        }
+        ensure!(ndim_ok, "{}", wrong_ndim());
+        empty_dim(x.dim() - n)?;
     }
     let kernel = match (n, suggest_memory_format(&x.sizes, &x.strides)) {
         (2, MemoryFormat::ChannelsLast) => format!("{name}_channels_last"),

@@ -12,7 +12,7 @@ use crate::ops::library::launch;
 use crate::ops::out::{output, resize_output};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
-use crate::rules::dtype::can_cast;
+use crate::rules::dtype::{can_cast, check_scalar_type};
 use crate::rules::overlap::check_internal;
 use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{broadcast, fmt_shape};
@@ -343,12 +343,7 @@ pub fn rrelu_with_noise(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     );
     let (out, returned) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
     if training {
-        ensure!(
-            noise.dtype == x.dtype,
-            "expected scalar type {} but found {}",
-            x.dtype.name(),
-            noise.dtype.name()
-        );
+        check_scalar_type(x.dtype, noise.dtype)?;
         random_slopes(cx, x, noise, (lower, upper), &out)?;
     } else {
         let slope = Scalar::Float((lower + upper) / 2.0);

@@ -10,7 +10,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
-use crate::rules::dtype::check_not_bool;
+use crate::rules::dtype::{check_not_bool, check_scalar_type};
 use crate::rules::layout::{is_contiguous, strides_for, suggest_memory_format};
 use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
 use crate::types::{GridSampleParams, LibraryOp, Output, ScalarType, TensorMeta};
@@ -254,12 +254,7 @@ fn check_grid<'a>(
         "\"{kernel}\" not implemented for '{}'",
         x.dtype.name()
     );
-    ensure!(
-        x.dtype == grid.dtype,
-        "expected scalar type {} but found {}",
-        x.dtype.name(),
-        grid.dtype.name()
-    );
+    check_scalar_type(x.dtype, grid.dtype)?;
     Ok((x, grid))
 }
 

@@ -189,9 +189,9 @@ pub fn logsumexp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let dims = args.int_list(1)?;
     let keepdim = args.bool_or(2, false)?;
     // With no dims the CPU reduces every dim, then adds the maxima it kept to a sum it did not
-    // keep: that fails unless the dims are kept.
+    // keep: that fails unless the dims are kept (or the input is empty: it sums no maxima).
     ensure!(
-        !dims.is_empty() || keepdim || x.dim() == 0,
+        !dims.is_empty() || keepdim || x.dim() == 0 || numel(&x.sizes)? == 0,
         "output with shape [] doesn't match the broadcast shape {}",
         fmt_shape(&vec![1; x.dim()])
     );

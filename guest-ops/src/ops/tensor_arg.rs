@@ -5,6 +5,9 @@
 use crate::error::{ensure, Result};
 use crate::types::{ScalarType, TensorMeta};
 
+/// The dtypes an index takes (`kLong, kInt`).
+pub const INDEX_TYPES: [ScalarType; 2] = [ScalarType::Int64, ScalarType::Int32];
+
 /// A tensor argument as a check names it: `argument #1 'indices'`.
 #[derive(Clone, Copy)]
 pub struct TensorArg<'a> {

@@ -73,7 +73,8 @@ impl ScalarType {
 
     /// `value` as C++'s `static_cast` to this floating dtype (or a complex one's parts) bounds
     /// it: past the largest finite value it rounds to that value or to an infinity, as
-    /// rounding to nearest does. Within range it is left to the kernel's own rounding.
+    /// rounding to nearest does. A value within range is rounded to float (for the types
+    /// below float) and left to the kernel to round further.
     pub fn cast_float(self, value: f64) -> f64 {
         let real = self.real_part();
         if real == ScalarType::Float64 || !value.is_finite() {
@@ -98,9 +99,15 @@ impl ScalarType {
     }
 
     /// The legacy type of a CPU tensor of this dtype (`torch.FloatTensor`), as PyTorch's
-    /// messages name a tensor's type.
+    /// messages name a tensor's type; dtypes younger than those types are `CPUBoolType`.
     pub fn legacy_type(self) -> String {
-        format!("torch.{}Tensor", self.name())
+        match self {
+            ScalarType::Bool
+            | ScalarType::Bfloat16
+            | ScalarType::Complex64
+            | ScalarType::Complex128 => format!("CPU{}Type", self.name()),
+            _ => format!("torch.{}Tensor", self.name()),
+        }
     }
 
     /// The real dtype of a complex one's parts (c10's `toRealValueType`); others are their own.
@@ -350,6 +357,16 @@ pub fn can_cast(from: ScalarType, to: ScalarType) -> bool {
         return false;
     }
     !(from != ScalarType::Bool && to == ScalarType::Bool)
+}
+/// The check of a kernel that reads a tensor as the dtype it expects (`data_ptr<T>`).
+pub fn check_scalar_type(expected: ScalarType, found: ScalarType) -> Result<()> {
+    ensure!(
+        expected == found,
+        "expected scalar type {} but found {}",
+        expected.name(),
+        found.name()
+    );
+    Ok(())
 }
 
 /// Checks that every tensor of a fused layer op (`op`) has the first's dtype, a floating one.

@@ -30,6 +30,31 @@ fn offset2bag(offsets: &Tensor, n: i64, bags: i64, kind: Kind) -> Result<Tensor,
         .f_cumsum(0, kind)
 }
 
+/// The CPU's checks of the offsets' values: the first bag starts at 0, the last within
+/// the indices.
+fn check_offsets(offsets: &Tensor, n: i64) -> Result<(), TchError> {
+    let Some(&count) = offsets.size().first() else {
+        return Ok(());
+    };
+    if count == 0 {
+        return Ok(());
+    }
+    let first = offsets.f_int64_value(&[0])?;
+    if first != 0 {
+        return Err(TchError::Kind(format!(
+            "offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start \
+             from position 0. However, got {first}"
+        )));
+    }
+    let last = offsets.f_int64_value(&[count - 1])?;
+    if last > n {
+        return Err(TchError::Kind(format!(
+            "offsets[-1] can not be greater than input's length {n} but got offsets[-1] of {last}"
+        )));
+    }
+    Ok(())
+}
+
 /// `[bags, offset2bag, bag_size, max_indices]` shaped as `outs`.
 pub fn forward(
     inputs: &[Tensor],
@@ -45,7 +70,9 @@ pub fn forward(
     };
     let device = weight.device();
     if offsets.size()[0] - i64::from(p.include_last_offset) <= 0 {
-        // No bags: libtorch's CPU max kernel crashes on this, and the outputs are empty.
+        // No bags: libtorch's CPU max kernel crashes on this, and the outputs are empty. Its
+        // checks of the offsets' values still hold.
+        check_offsets(offsets, indices.size()[0])?;
         return outs
             .iter()
             .take(4)
@@ -125,7 +152,7 @@ pub fn backward(
     let Some([grad, indices, offsets, of_bag, bag_size, max_indices]) = inputs.get(..6) else {
         return Err(bad("the backward expects six inputs"));
     };
-    if grad.size()[0] == 0 {
+    if grad.size().first() == Some(&0) {
         // No bags, no gradient: libtorch's CPU kernels read past the empty `grad`.
         let rows = [num_weights, grad.size()[1]];
         return Tensor::f_zeros(rows, (grad.kind(), grad.device()));
@@ -154,7 +181,7 @@ pub fn per_sample_weights_backward(
     let Some([grad, weight, indices, offsets, of_bag]) = inputs.get(..5) else {
         return Err(bad("the per-sample weights' backward expects five inputs"));
     };
-    if grad.size()[0] == 0 {
+    if grad.size().first() == Some(&0) {
         return Tensor::f_zeros(indices.size(), (grad.kind(), grad.device()));
     }
     let (indices, offsets) = promoted(indices, offsets)?;
