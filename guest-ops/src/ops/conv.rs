@@ -98,20 +98,13 @@ fn check_output_padding(output_padding: &[i64], stride: &[i64], dilation: &[i64]
     )))
 }
 
-/// Reads `stride, padding, dilation, transposed, output_padding, groups` from `at` and checks
-/// them against `x` and `weight`; returns the parameters and the output's sizes.
-fn params(
-    args: &Args,
-    at: usize,
-    x: &TensorMeta,
-    weight: &TensorMeta,
-    bias: Option<&TensorMeta>,
-) -> Result<(ConvParams, Vec<i64>)> {
+/// Reads `stride, padding, dilation, transposed, output_padding, groups` from `at`, each list
+/// as long as the weight's spatial dims, and checks their values in the CPU's order.
+fn read_params(args: &Args, at: usize, weight: &TensorMeta) -> Result<ConvParams> {
     ensure!(
         weight.dim() >= 3,
         "weight should have at least three dimensions"
     );
-    // The lists take their length from the weight, as the CPU's checks do.
     let n = weight.dim() - 2;
     let stride = expand_list(args.int_list(at)?, n, "stride")?;
     let padding = expand_list(args.int_list(at + 1)?, n, "padding")?;
@@ -136,6 +129,24 @@ fn params(
         dilation.iter().all(|d| *d > 0),
         "dilation should be greater than zero"
     );
+    Ok(ConvParams {
+        stride,
+        padding,
+        dilation,
+        transposed,
+        output_padding,
+        groups,
+    })
+}
+
+/// `check_shape_forward`'s checks of the ranks, the groups, the channels and the bias; returns
+/// the output's channels.
+fn out_channels(
+    x: &TensorMeta,
+    weight: &TensorMeta,
+    bias: Option<&TensorMeta>,
+    p: &ConvParams,
+) -> Result<i64> {
     ensure!(
         x.dim() == weight.dim(),
         "Expected {}-dimensional input for {}-dimensional weight {}, but got {}-dimensional \
@@ -151,7 +162,7 @@ fn params(
         "convolution: remote convolves 1-d, 2-d and 3-d inputs, but got input of size {}",
         fmt_shape(&x.sizes)
     );
-    let channels = x.sizes[1];
+    let (channels, groups) = (x.sizes[1], p.groups);
     ensure!(
         weight.sizes[0] >= groups,
         "Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got \
@@ -165,7 +176,7 @@ fn params(
          got weight of size [{}] instead",
         fmt_shape(&weight.sizes)
     );
-    let out_channels = if transposed {
+    if p.transposed {
         ensure!(
             channels == weight.sizes[0],
             "Given transposed=1, weight of size {}, expected input{} to have {} channels, but \
@@ -174,47 +185,46 @@ fn params(
             fmt_shape(&x.sizes),
             weight.sizes[0]
         );
-        check_bias(bias, weight, transposed, weight.sizes[1] * groups)?;
+        check_bias(bias, weight, true, weight.sizes[1] * groups)?;
         // The CPU's empty backend, which takes an input without a batch or channels, does not
         // check it.
         if x.sizes[0] != 0 && channels != 0 {
-            check_output_padding(&output_padding, &stride, &dilation)?;
+            check_output_padding(&p.output_padding, &p.stride, &p.dilation)?;
         }
+        return Ok(weight.sizes[1] * groups);
+    }
+    ensure!(
+        channels == weight.sizes[1] * groups,
+        "Given groups={groups}, weight of size {}, expected input{} to have {} channels, but got \
+         {channels} channels instead",
+        fmt_shape(&weight.sizes),
+        fmt_shape(&x.sizes),
         weight.sizes[1] * groups
-    } else {
-        ensure!(
-            channels == weight.sizes[1] * groups,
-            "Given groups={groups}, weight of size {}, expected input{} to have {} channels, but \
-             got {channels} channels instead",
-            fmt_shape(&weight.sizes),
-            fmt_shape(&x.sizes),
-            weight.sizes[1] * groups
-        );
-        check_bias(bias, weight, transposed, weight.sizes[0])?;
-        // Without input channels the CPU's empty backend gives no output channels either.
-        if channels == 0 {
-            0
-        } else {
-            weight.sizes[0]
-        }
-    };
-    let mut shape = vec![x.sizes[0], out_channels];
+    );
+    check_bias(bias, weight, false, weight.sizes[0])?;
+    // Without input channels the CPU's empty backend gives no output channels either.
+    Ok(if channels == 0 { 0 } else { weight.sizes[0] })
+}
+
+/// The output's spatial sizes, checked as the CPU checks them.
+fn spatial_sizes(x: &TensorMeta, weight: &TensorMeta, p: &ConvParams) -> Result<Vec<i64>> {
+    let mut sizes = Vec::new();
     let mut padded = Vec::new();
     let mut kernel = Vec::new();
-    for d in 0..n {
+    for d in 0..p.stride.len() {
         let (i, k) = (x.sizes[d + 2], weight.sizes[d + 2]);
-        let span = dilation[d] * (k - 1) + 1;
-        let o = if transposed {
-            (i - 1) * stride[d] - 2 * padding[d] + span + output_padding[d]
+        let span = p.dilation[d] * (k - 1) + 1;
+        let o = if p.transposed {
+            (i - 1) * p.stride[d] - 2 * p.padding[d] + span + p.output_padding[d]
         } else {
-            padded.push(i + 2 * padding[d]);
+            padded.push(i + 2 * p.padding[d]);
             kernel.push(span);
-            (i + 2 * padding[d] - span).div_euclid(stride[d]) + 1
+            (i + 2 * p.padding[d] - span).div_euclid(p.stride[d]) + 1
         };
-        shape.push(o);
+        sizes.push(o);
     }
     let join = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(" x ");
-    if !transposed && padded.iter().zip(&kernel).any(|(p, k)| p < k) {
+    if !p.transposed && padded.iter().zip(&kernel).any(|(p, k)| p < k) {
         return Err(Error::invalid(format!(
             "Calculated padded input size per channel: ({}). Kernel size: ({}). Kernel size \
              can't be greater than actual input size",
@@ -228,26 +238,34 @@ fn params(
         all => join(all),
     };
     ensure!(
-        shape[2..].iter().all(|o| *o > 0),
+        sizes.iter().all(|o| *o > 0),
         "Given input size per channel: ({}). Calculated output size per channel: ({}). Output \
          size is too small",
         per_channel(&x.sizes[2..]),
-        per_channel(&shape[2..])
+        per_channel(&sizes)
     );
+    Ok(sizes)
+}
+
+/// Reads the convolution's parameters from `at` and checks them, with `x`, `weight` and `bias`,
+/// as the CPU does; returns the parameters and the output's sizes.
+fn params(
+    args: &Args,
+    at: usize,
+    x: &TensorMeta,
+    weight: &TensorMeta,
+    bias: Option<&TensorMeta>,
+) -> Result<(ConvParams, Vec<i64>)> {
+    let p = read_params(args, at, weight)?;
+    let channels = out_channels(x, weight, bias, &p)?;
+    let mut shape = vec![x.sizes[0], channels];
+    shape.extend(spatial_sizes(x, weight, &p)?);
     check_scalar_type(x.dtype, weight.dtype)?;
     ensure_kernel!(
         x.dtype.is_floating(),
         "\"convolution\" not implemented for '{}'",
         x.dtype.name()
     );
-    let p = ConvParams {
-        stride,
-        padding,
-        dilation,
-        transposed,
-        output_padding,
-        groups,
-    };
     Ok((p, shape))
 }
 
