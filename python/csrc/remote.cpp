@@ -1135,42 +1135,36 @@ C10_REGISTER_GUARD_IMPL(PrivateUse1, RemoteGuardImpl);
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromBoxedFunction<&fallback>()); }
 
-// Quantized tensors have no remote form: say so, rather than the dispatcher's missing-kernel
-// message for a "Quantizedremote" backend.
-void refuse_quantized(const c10::OperatorHandle& op, torch::jit::Stack*) {
-  TORCH_CHECK_NOT_IMPLEMENTED(false, op.schema().name(),
-                              ": quantized tensors are not supported on remote; dequantize() them first, "
-                              "or keep quantized models on the CPU");
+// Layouts with no remote form: say so, naming the way around, rather than the dispatcher's
+// missing-kernel message for a "Quantizedremote" (or "Sparseremote", ...) backend.
+template <const char* Why>
+void refuse_layout(const c10::OperatorHandle& op, torch::jit::Stack*) {
+  TORCH_CHECK_NOT_IMPLEMENTED(false, op.schema().name(), Why);
 }
+
+constexpr char kQuantized[] =
+    ": quantized tensors are not supported on remote; dequantize() them first, or keep quantized models on "
+    "the CPU";
+// The usual way in is a sparse gradient.
+constexpr char kSparse[] =
+    ": sparse tensors are not supported on remote; keep them on the CPU, or use dense gradients "
+    "(nn.Embedding(..., sparse=False) and a dense optimizer)";
+// `.to("remote")` of a CPU one makes them; the jagged layout is a Python subclass over plain
+// tensors and works.
+constexpr char kNested[] =
+    ": strided nested tensors are not supported on remote; keep them on the CPU, or use layout=torch.jagged";
 
 TORCH_LIBRARY_IMPL(_, QuantizedPrivateUse1, m) {
-  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_quantized>());
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_layout<kQuantized>>());
 }
-
-// Sparse tensors have no remote form either; the usual way in is a sparse gradient.
-void refuse_sparse(const c10::OperatorHandle& op, torch::jit::Stack*) {
-  TORCH_CHECK_NOT_IMPLEMENTED(false, op.schema().name(),
-                              ": sparse tensors are not supported on remote; keep them on the CPU, or use "
-                              "dense gradients (nn.Embedding(..., sparse=False) and a dense optimizer)");
-}
-
 TORCH_LIBRARY_IMPL(_, SparsePrivateUse1, m) {
-  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_sparse>());
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_layout<kSparse>>());
 }
 TORCH_LIBRARY_IMPL(_, SparseCsrPrivateUse1, m) {
-  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_sparse>());
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_layout<kSparse>>());
 }
-
-// Nor strided nested tensors, which `.to("remote")` of a CPU one makes; the jagged layout is a
-// Python subclass over plain tensors and works.
-void refuse_nested(const c10::OperatorHandle& op, torch::jit::Stack*) {
-  TORCH_CHECK_NOT_IMPLEMENTED(false, op.schema().name(),
-                              ": strided nested tensors are not supported on remote; keep them on the CPU, "
-                              "or use layout=torch.jagged");
-}
-
 TORCH_LIBRARY_IMPL(_, NestedTensorPrivateUse1, m) {
-  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_nested>());
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&refuse_layout<kNested>>());
 }
 
 // `Module.to("remote")` and `param.data = t` swap a tensor into the same Parameter, as they do
