@@ -1118,3 +1118,95 @@ def test_logsumexp_of_an_empty_tensor_over_no_dims_is_minus_infinity_as_on_the_c
     x = torch.randn(0, 3)
     got = torch.logsumexp(x.to("remote"), ())
     torch.testing.assert_close(got.cpu(), torch.logsumexp(x, ()))
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 4, 5), (2, 3, 1, 1), (2, 3, 4, 5)])
+def test_batch_norm_of_a_channels_last_input_is_laid_out_as_on_the_cpu(shape):
+    """A channels-last tensor with size-1 dims may also be contiguous; the CPU's batch norm then
+    gives a contiguous result (`suggest_memory_format_contig`)."""
+    x = torch.randn(shape).to(memory_format=torch.channels_last)
+    grad = torch.randn(shape)
+    channels = shape[1]
+
+    def run(d):
+        xr = x.clone().to(d).requires_grad_()
+        y = F.batch_norm(xr, None, None, torch.ones(channels, device=d), training=True)
+        y.backward(grad.to(d))
+        z = F.batch_norm(x.to(d), torch.zeros(channels, device=d), torch.ones(channels, device=d))
+        return y, xr.grad, z
+
+    for want, got in zip(run("cpu"), run("remote"), strict=True):
+        assert got.stride() == want.stride()
+        torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.parametrize(
+    "reduce",
+    [
+        lambda x, out: torch.var(x, 1, out=out),
+        lambda x, out: torch.std(x, 1, out=out),
+        lambda x, out: torch.mean(x, 1, out=out),
+    ],
+)
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (torch.bfloat16, torch.float32),
+        (torch.float32, torch.float64),
+        (torch.float64, torch.float32),
+        (torch.float32, torch.float16),
+        (torch.float16, torch.bfloat16),
+    ],
+)
+def test_a_reduction_into_an_out_of_another_dtype_computes_as_the_cpu(reduce, dtypes):
+    """var and std compute in the out tensor's dtype; mean into half types sums in float."""
+    source, target = dtypes
+    x = (torch.randn(3, 8, generator=torch.Generator().manual_seed(0)) * 3).to(source)
+    want = reduce(x, torch.empty(0, dtype=target))
+    got = reduce(x.to("remote"), torch.empty(0, dtype=target, device="remote"))
+    torch.testing.assert_close(got.cpu(), want, rtol=0, atol=0)
+
+
+def test_mean_with_a_half_dtype_sums_in_float_as_on_the_cpu():
+    x = torch.randn(3, 8, generator=torch.Generator().manual_seed(1)) * 3
+    for dtype in (torch.float16, torch.bfloat16):
+        want = torch.mean(x, 1, dtype=dtype, keepdim=True)
+        got = torch.mean(x.to("remote"), 1, dtype=dtype, keepdim=True)
+        torch.testing.assert_close(got.cpu(), want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda o: torch.cdist(o(0, 3), o(4, 3)),
+        lambda o: torch.ops.aten._cdist_forward(o(2, 0), o(4, 0), 1.0, None),
+        lambda o: torch.ops.aten._cdist_forward(o(0, 2, 3), o(4, 3), 1.0, None),
+        lambda o: torch.ops.aten._cdist_backward(o(0, 4), o(0, 3), o(4, 3), 2.0, o(0, 4)),
+        lambda o: torch.ops.aten._cdist_backward(o(5, 4), o(1, 0, 3), o(2, 4, 3), 2.0, o(5, 4)),
+        lambda o: torch.pdist(o(1, 3)),
+        lambda o: torch.ops.aten._pdist_forward(o(3, 0), 2.0),
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_distances_without_rows_or_columns_skip_the_kernels_as_on_the_cpu(call, dtype):
+    """The CPU returns empty or zero distances (and zero gradients of `x1`'s shape) before its
+    dtype dispatch, which has no half kernels."""
+    want = call(lambda *s: torch.ones(*s, dtype=dtype))
+    got = call(lambda *s: torch.ones(*s, dtype=dtype, device="remote"))
+    assert got.dtype == want.dtype and got.shape == want.shape
+    torch.testing.assert_close(got.cpu(), want)
+    torch.remote.synchronize()
+
+
+def test_complex_silu_and_addcmul_with_a_complex_value_run_as_on_the_cpu():
+    c = torch.tensor([[1 + 2j, 3 - 1j], [0.5j, -2 + 0j]])
+    for call in (
+        lambda c: F.silu(c),
+        lambda c: F.silu(c.to(torch.complex128).conj()),
+        lambda c: torch.addcmul(c, c, c + 1, value=1j),
+        lambda c: torch.addcdiv(c, c, c + 1, value=2 - 1j),
+        lambda c: c.clone().addcmul_(c, c, value=0.5j),
+    ):
+        torch.testing.assert_close(call(c.to("remote")).cpu(), call(c))
+    with pytest.raises(RuntimeError, match="silu does not support automatic differentiation"):
+        F.silu(c.to("remote").requires_grad_())

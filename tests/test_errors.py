@@ -301,6 +301,73 @@ BAD_CALLS = {
         x[None], x[None, :, :2], x[None, :2].double()
     ),
     "baddbmm_batch2_of_bools": lambda x: torch.baddbmm(x[None], x[None, :, :2], x[None, :2].bool()),
+    "nll_loss2d_target_of_other_spatial_sizes": lambda x: F.cross_entropy(
+        x[None, :, :, None].expand(1, 2, 3, 4),
+        torch.zeros(1, 3, 5, dtype=torch.long, device=x.device),
+    ),
+    "nll_loss2d_weight_for_other_classes": lambda x: F.cross_entropy(
+        x[None, :, :, None], torch.zeros(1, 3, 1, dtype=torch.long, device=x.device), weight=x[0]
+    ),
+    "nll_loss2d_int_target_before_the_weight_dtype": lambda x: torch._C._nn.nll_loss2d(
+        x[None, :, :, None],
+        torch.zeros(1, 3, 1, dtype=torch.int32, device=x.device),
+        x[:, 0].double(),
+    ),
+    "nll_loss2d_kernel_of_integers": lambda x: torch._C._nn.nll_loss2d(
+        x[None, :, :, None].long(), torch.zeros(1, 3, 1, dtype=torch.long, device=x.device)
+    ),
+    "grid_sample_grid_size_before_the_rank": lambda x: F.grid_sample(
+        x[None, None, :, :, None].expand(2, 3, 2, 3, 4),
+        x[None, :, :, None].expand(2, 2, 3, 2),
+        align_corners=False,
+    ),
+    "grid_sampler_3d_input_of_three_dims": lambda x: torch.grid_sampler(
+        x[None].expand(2, 2, 3), x[None, :, :2].expand(2, 2, 2), 0, 0, False
+    ),
+    "dot_out_of_another_dtype_before_the_shapes": lambda x: torch.dot(
+        x[0], x[1, :2], out=torch.empty((), dtype=torch.float64, device=x.device)
+    ),
+    "vdot_out_of_another_dtype": lambda x: torch.vdot(
+        x[0], x[1], out=torch.empty((), dtype=torch.float64, device=x.device)
+    ),
+    "softmax_out_dtype_before_the_kernel": lambda x: torch._softmax(
+        x.long(), 0, False, out=torch.empty(2, 3, device=x.device)
+    ),
+    "kthvalue_values_of_another_dtype": lambda x: torch.kthvalue(
+        x, 2, out=(x.new_empty(0, dtype=torch.float64), x.new_empty(0, dtype=torch.long))
+    ),
+    "kthvalue_int_indices": lambda x: torch.kthvalue(
+        x, 2, out=(x.new_empty(0), x.new_empty(0, dtype=torch.int32))
+    ),
+    "median_values_of_another_dtype": lambda x: torch.median(
+        x, 1, out=(x.new_empty(0, dtype=torch.float64), x.new_empty(0, dtype=torch.long))
+    ),
+    "nanmedian_indices_before_values": lambda x: torch.nanmedian(
+        x, 1, out=(x.new_empty(0, dtype=torch.float64), x.new_empty(0, dtype=torch.int32))
+    ),
+    "mode_out_dtypes_before_the_dim": lambda x: torch.mode(
+        x, 5, out=(x.new_empty(0, dtype=torch.float64), x.new_empty(0, dtype=torch.long))
+    ),
+    "mode_int_indices": lambda x: torch.mode(
+        x, 1, out=(x.new_empty(0), x.new_empty(0, dtype=torch.int32))
+    ),
+    "solve_triangular_out_of_another_dtype": lambda x: torch.linalg.solve_triangular(
+        x[:, :2] + 2, x.t(), upper=True, out=x.new_empty(0, dtype=torch.float64)
+    ),
+    "cdist_names_the_1d_input": lambda x: torch.ops.aten._cdist_forward(x, x[0], 2.0, None),
+    "cdist_names_the_integer_input": lambda x: torch.cdist(x, x.long()),
+    "cdist_compute_mode_out_of_range": lambda x: torch.ops.aten._cdist_forward(x, x, 1.0, 3),
+    "cdist_backward_of_halves": lambda x: torch.ops.aten._cdist_backward(
+        x.half(), x.half(), x[:3].half(), 2.0, x.half()
+    ),
+    "pdist_backward_of_halves": lambda x: torch.ops.aten._pdist_backward(
+        x[0, :1].half(), x.half(), 2.0, x[0, :1].half()
+    ),
+    "addcmul_complex_value_on_floats": lambda x: torch.addcmul(x, x, x, value=1j),
+    "addcdiv_complex_value_on_halves": lambda x: torch.addcdiv(
+        x.half(), x.half(), x.half(), value=1j
+    ),
+    "addcmul_value_past_float": lambda x: torch.addcmul(x, x, x, value=1e300),
 }
 
 

@@ -207,8 +207,10 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, kind: Kind) -> Outputs {
         checked_number(threshold, x.dtype)?;
         checked_number(value, x.dtype)?;
     } else {
+        // Of these, only silu's CPU kernel takes complex numbers.
+        let complex_too = kind == Kind::Silu;
         ensure_kernel!(
-            x.dtype.is_floating(),
+            x.dtype.is_floating() || (complex_too && x.dtype.is_complex()),
             "\"{}\" not implemented for '{}'",
             kernel_name(kind, false),
             x.dtype.name()

@@ -8,6 +8,7 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library;
 use crate::ops::out::output;
+use crate::ops::tensor_arg::{check_same_type, check_scalar_types, TensorArg};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims;
 use crate::rules::dtype::{can_cast, check_not_bool, ResultType};
@@ -381,6 +382,14 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
     let at = usize::from(op == SelectOp::Kthvalue);
     args.at_most(3 + at + 2 * usize::from(outs))?;
     let x = args.tensor(0)?;
+    let given = if outs {
+        Some((args.tensor(3 + at)?, args.tensor(4 + at)?))
+    } else {
+        None
+    };
+    if let (SelectOp::Mode, Some(given)) = (op, given) {
+        check_select_outs(op, x, given)?;
+    }
     let k = if at == 1 { args.int(1)? } else { 0 };
     let d = wrap_dim(args.int_or(1 + at, -1)?, x.dim())?;
     let keepdim = args.bool_or(2 + at, false)?;
@@ -398,6 +407,13 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
         op != SelectOp::Kthvalue || (k >= 1 && k <= size),
         "kthvalue(): selected number k out of range for dimension {d}"
     );
+    if let (SelectOp::Kthvalue | SelectOp::Median | SelectOp::Nanmedian, Some(given)) = (op, given)
+    {
+        if op == SelectOp::Kthvalue {
+            check_none(given.0, x)?;
+        }
+        check_select_outs(op, x, given)?;
+    }
     let mut shape = x.sizes.clone();
     if x.dim() > 0 {
         if keepdim {
@@ -431,6 +447,47 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
     cx.k.select(op, x, k, Some(d as i64), keepdim, &values, Some(&indices))
         .map_err(failed("select"))?;
     Ok(outputs)
+}
+
+/// The dtypes of `select`'s `values=` and `indices=` tensors, with each op's CPU message.
+fn check_select_outs(
+    op: SelectOp,
+    x: &TensorMeta,
+    (values, indices): (&TensorMeta, &TensorMeta),
+) -> Result<()> {
+    let long = ScalarType::Int64;
+    match op {
+        SelectOp::Kthvalue => {
+            ensure!(
+                values.dtype == x.dtype,
+                "output values must be of same type as input"
+            );
+            ensure!(
+                indices.dtype == long,
+                "output indices must be of scalar type Long"
+            );
+        }
+        SelectOp::Median | SelectOp::Nanmedian => {
+            let indices = TensorArg::new(indices, "indices", 1);
+            check_scalar_types("median", indices, &[long])?;
+            let (values, x) = (
+                TensorArg::new(values, "values", 0),
+                TensorArg::new(x, "self", 2),
+            );
+            check_same_type("median", values, x)?;
+        }
+        SelectOp::Mode => {
+            for (what, out, expected) in [("values", values, x.dtype), ("indices", indices, long)] {
+                ensure!(
+                    out.dtype == expected,
+                    "expected scalar type '{}' but got '{}' for {what} output",
+                    expected.name(),
+                    out.dtype.name()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `median(self)` and `nanmedian(self)`: the lower median of every element, 0-dim.

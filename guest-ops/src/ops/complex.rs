@@ -118,8 +118,7 @@ const TENSORS: &[&str] = &[
     "abs",
     "angle",
     "sgn",
-    "addcmul",
-    "addcdiv",
+    "silu",
     "equal",
     "isnan",
     "isinf",
@@ -215,6 +214,8 @@ const NUMBERS: &[&str] = &[
     "baddbmm",
     "addbmm",
     "lerp",
+    "addcmul",
+    "addcdiv",
     "index_fill",
     // `x[mask] = value` with a one-element CPU value arrives as a number (masked_fill's path).
     "index_put",
@@ -884,12 +885,12 @@ mod tests {
             dtype: ScalarType::Complex64,
             ..f32s(&[2], 1)
         };
-        let (res, _) = run("silu", "", vec![arg(&x)]);
+        let (res, _) = run("mish", "", vec![arg(&x)]);
         let err = res.unwrap_err();
         assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);
         assert!(err
             .message
-            .contains("aten::silu does not support ComplexFloat"));
+            .contains("aten::mish does not support ComplexFloat"));
         let (res, _) = run("relu", "", vec![arg(&x)]);
         let err = res.unwrap_err();
         assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);

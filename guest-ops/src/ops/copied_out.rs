@@ -7,7 +7,7 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
-use crate::rules::dtype::can_cast;
+use crate::rules::dtype::{can_cast, check_scalar_type};
 use crate::rules::layout::contiguous_strides;
 use crate::rules::overlap::check_internal;
 use crate::types::{Output, TensorMeta};
@@ -20,6 +20,9 @@ enum Rule {
     /// Structured kernels: the result's dtype exactly; a resized tensor takes the result's
     /// strides (LAPACK's column-major ones).
     Exact,
+    /// A kernel that writes into the out tensor through a typed pointer: the result's dtype
+    /// exactly, with `data_ptr`'s message.
+    Typed,
     /// `api`'s own checks: any dtype the result safely casts to. A resized tensor is
     /// contiguous, but where a `direct` kernel writes into one of the result's dtype: that
     /// takes the result's strides.
@@ -29,6 +32,11 @@ enum Rule {
 /// A structured op's `out=` form: its last `outs` arguments are the outputs.
 pub fn exact(args: &Args, cx: &mut Ctx, outs: usize, functional: Functional) -> Outputs {
     into_outs(args, cx, outs, Rule::Exact, functional)
+}
+
+/// An `out=` form whose CPU kernel writes into the out tensor as the result's dtype.
+pub fn typed(args: &Args, cx: &mut Ctx, functional: Functional) -> Outputs {
+    into_outs(args, cx, 1, Rule::Typed, functional)
 }
 
 /// The `out=` form of `api`, which casts its one result into the out tensor (writing into
@@ -94,6 +102,10 @@ fn place(
                 result.dtype.type_meta_name(),
                 out.dtype.type_meta_name()
             );
+            result.strides.clone()
+        }
+        Rule::Typed => {
+            check_scalar_type(result.dtype, out.dtype)?;
             result.strides.clone()
         }
         Rule::Castable { api, direct } => {

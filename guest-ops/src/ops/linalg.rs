@@ -211,6 +211,16 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form, conjugated: bool) -> Outputs {
     args.at_most(2 + form.out_len())?;
     let (a, b) = (args.tensor(0)?, args.tensor(1)?);
     let name = if conjugated { "vdot" } else { "dot" };
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) = dest {
+        // `dot_out` checks its result's dtype before the product's own checks.
+        ensure!(
+            out.dtype == a.dtype,
+            "result dtype {} does not match input dtype {}",
+            out.dtype.name(),
+            a.dtype.name()
+        );
+    }
     ensure!(
         a.dim() == 1 && b.dim() == 1,
         "1D tensors expected, but got {}D and {}D tensors",
@@ -233,7 +243,7 @@ pub fn dot(args: &Args, cx: &mut Ctx, form: Form, conjugated: bool) -> Outputs {
         b.sizes[0]
     );
     check_not_bool(a.dtype, "dot")?;
-    let (out, outputs) = output(cx, form.dest(args)?, &[], a.dtype)?;
+    let (out, outputs) = output(cx, dest, &[], a.dtype)?;
     library::run(
         cx,
         LibraryOp::Dot(conjugated),

@@ -19,6 +19,8 @@ struct Nll<'a> {
     reduction: i64,
     ignore_index: i64,
     spatial: bool,
+    /// Read for `nll_loss*_backward`, whose arguments start after the grad.
+    backward: bool,
 }
 
 impl<'a> Nll<'a> {
@@ -26,6 +28,7 @@ impl<'a> Nll<'a> {
     fn parse(args: &Args<'a>, at: usize, spatial: bool) -> Result<Self> {
         let nll = Nll {
             spatial,
+            backward: at > 0,
             x: args.tensor(at)?,
             target: args.tensor(at + 1)?,
             weight: args.opt_tensor(at + 2)?,
@@ -36,14 +39,20 @@ impl<'a> Nll<'a> {
         Ok(nll)
     }
 
+    /// The CPU kernel that names an unsupported dtype.
+    fn kernel(&self) -> &'static str {
+        match (self.spatial, self.backward) {
+            (false, false) => "nll_loss_out_frame",
+            (false, true) => "nll_loss_backward_out_frame",
+            (true, false) => "nll_loss2d_forward_out_frame",
+            (true, true) => "nll_loss2d_backward_out_frame",
+        }
+    }
+
+    /// `check_inputs_nll_loss2d`: the ranks, the weight by its element count alone, then
+    /// the sizes (the CPU's message, unclosed parenthesis included).
     fn check_spatial(&self) -> Result<()> {
         let (x, target) = (self.x, self.target);
-        ensure!(
-            x.dim() == 4,
-            "only batches of spatial inputs supported (4D tensors), but got input of \
-             dimension: {}",
-            x.dim()
-        );
         ensure!(
             target.dim() == 3,
             "only batches of spatial targets supported (3D tensors) but got targets of \
@@ -51,10 +60,21 @@ impl<'a> Nll<'a> {
             target.dim()
         );
         ensure!(
+            x.dim() == 4,
+            "only batches of spatial inputs supported (4D tensors), but got input of \
+             dimension: {}",
+            x.dim()
+        );
+        ensure!(
+            self.weight
+                .is_none_or(|w| numel(&w.sizes).is_ok_and(|n| n == x.sizes[1])),
+            "weight tensor should be defined either for all or no classes"
+        );
+        ensure!(
             x.sizes[0] == target.sizes[0] && x.sizes[2..] == target.sizes[1..],
-            "input and target batch or spatial sizes don't match: target {}, input {}",
-            fmt_shape(&target.sizes),
-            fmt_shape(&x.sizes)
+            "size mismatch (got input: {} , target: {}",
+            fmt_shape(&x.sizes),
+            fmt_shape(&target.sizes)
         );
         Ok(())
     }
@@ -95,12 +115,11 @@ impl<'a> Nll<'a> {
         let target = self.target;
         if let Some(w) = self.weight {
             ensure!(
-                w.dim() == 1 && w.sizes[0] == classes,
+                self.spatial || (w.dim() == 1 && w.sizes[0] == classes),
                 "weight tensor should be defined either for all {classes} classes or no classes \
                  but got weight tensor of shape: {}",
                 fmt_shape(&w.sizes)
             );
-            check_scalar_type(x.dtype, w.dtype)?;
         }
         ensure!(
             matches!(target.dtype, ScalarType::Int64 | ScalarType::Uint8),
@@ -109,9 +128,13 @@ impl<'a> Nll<'a> {
         );
         ensure_kernel!(
             x.dtype.is_floating(),
-            "\"nll_loss_out_frame\" not implemented for '{}'",
+            "\"{}\" not implemented for '{}'",
+            self.kernel(),
             x.dtype.name()
         );
+        if let Some(w) = self.weight {
+            check_scalar_type(x.dtype, w.dtype)?;
+        }
         ensure!(
             (0..=2).contains(&self.reduction),
             "reduction must be 0 (none), 1 (mean) or 2 (sum), but got {}",

@@ -10,7 +10,9 @@ use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::dtype::check_scalar_type;
 use crate::rules::layout::is_contiguous;
-use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format, MemoryFormat};
+use crate::rules::layout::{
+    contiguous_strides, is_contiguous_in, strides_for, suggest_memory_format, MemoryFormat,
+};
 use crate::rules::shape::wrap_dim;
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
@@ -18,6 +20,33 @@ use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
 /// `suggest_memory_format` of `t`.
 fn suggested(t: &TensorMeta) -> MemoryFormat {
     suggest_memory_format(&t.sizes, &t.strides)
+}
+
+/// Whether `t` is dense in one of the memory formats (Normalization.cpp's `is_contiguous`).
+fn dense_in_a_format(t: &TensorMeta) -> bool {
+    [
+        MemoryFormat::Contiguous,
+        MemoryFormat::ChannelsLast,
+        MemoryFormat::ChannelsLast3d,
+    ]
+    .into_iter()
+    .any(|f| is_contiguous_in(&t.sizes, &t.strides, f))
+}
+
+/// The layout of batch norm's output (or grad input) on the CPU: for a `dense` input, the
+/// format it is dense in, contiguous first (`suggest_memory_format_contig`; `suggest_memory_format`
+/// reads a channels-last tensor with size-1 dims as channels-last even where it is also
+/// contiguous); otherwise the suggested one.
+fn batch_norm_format(x: &TensorMeta, dense: bool) -> MemoryFormat {
+    if !dense {
+        suggested(x)
+    } else if is_contiguous(&x.sizes, &x.strides) {
+        MemoryFormat::Contiguous
+    } else if is_contiguous_in(&x.sizes, &x.strides, MemoryFormat::ChannelsLast3d) {
+        MemoryFormat::ChannelsLast3d
+    } else {
+        MemoryFormat::ChannelsLast
+    }
 }
 
 /// The statistics' dtype: float for a half/bfloat16 input with float parameters. As on the
@@ -276,7 +305,14 @@ impl<'a> BatchNorm<'a> {
             "running_mean and running_var must be defined in evaluation mode"
         );
         let stats = stats_dtype("batch_norm", x, &[weight, bias, running_mean, running_var])?;
-        let out = cx.empty(&x.sizes, strides_for(&x.sizes, suggested(x))?, x.dtype)?;
+        let params = [weight, bias, running_mean, running_var];
+        let dense = dense_in_a_format(x)
+            && params
+                .iter()
+                .flatten()
+                .all(|p| is_contiguous(&p.sizes, &p.strides));
+        let format = batch_norm_format(x, dense);
+        let out = cx.empty(&x.sizes, strides_for(&x.sizes, format)?, x.dtype)?;
         let saved = if self.training { c } else { 0 };
         let save_mean = cx.empty_contiguous(&[saved], stats)?;
         let save_invstd = cx.empty_contiguous(&[saved], stats)?;
@@ -387,7 +423,8 @@ pub fn batch_norm_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         "batch_norm_backward: the statistics of the forward pass are missing"
     );
     let param = weight.map_or(x.dtype, |w| w.dtype);
-    let strides = strides_for(&x.sizes, suggested(x))?;
+    let dense = dense_in_a_format(x) && dense_in_a_format(grad) && suggested(x) == suggested(grad);
+    let strides = strides_for(&x.sizes, batch_norm_format(x, dense))?;
     let (gi, o0) = maybe(cx, m[0], &x.sizes, strides, x.dtype)?;
     let (gw, o1) = maybe(cx, m[1], &[c], vec![1], param)?;
     let (gb, o2) = maybe(cx, m[2], &[c], vec![1], param)?;

@@ -51,8 +51,19 @@ pub fn sum_like(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool)
     let mask = reduction_mask(dims, x.dim())?;
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
     let (out, outputs) = output(cx, dest, &shape, dtype)?;
-    cx.k.reduce(op, x, &kernel_dims(&mask), keepdim, dtype, &out)
-        .map_err(failed("reduce"))?;
+    let dims = kernel_dims(&mask);
+    let half = matches!(dtype, ScalarType::Float16 | ScalarType::Bfloat16);
+    if op == ReduceOp::Mean && half && x.dtype != dtype {
+        // The CPU's mean into half or bfloat16 sums in float, divides, then casts.
+        let float = cx.empty_contiguous(&shape, ScalarType::Float32)?;
+        cx.k.reduce(op, x, &dims, keepdim, ScalarType::Float32, &float)
+            .map_err(failed("reduce"))?;
+        cx.k.copy(&float, &out).map_err(failed("copy"))?;
+        cx.free(&float);
+    } else {
+        cx.k.reduce(op, x, &dims, keepdim, dtype, &out)
+            .map_err(failed("reduce"))?;
+    }
     Ok(vec![outputs])
 }
 

@@ -18,6 +18,9 @@ pub fn softmax(args: &Args, cx: &mut Ctx, form: Form, log: bool) -> Outputs {
         !args.bool_or(2, false)?,
         "softmax with half to float conversion is not supported on CPU"
     );
+    // The structured kernel's meta function places the output before the kernel's dtype
+    // dispatch.
+    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
     // The CPU has one kernel for the last dim and one for the others.
     let last = dim + 1 >= x.dim() as i64;
     ensure_kernel!(
@@ -27,7 +30,6 @@ pub fn softmax(args: &Args, cx: &mut Ctx, form: Form, log: bool) -> Outputs {
         if last { "_lastdim" } else { "" },
         x.dtype.name()
     );
-    let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
     cx.k.softmax(x, dim, log, &out).map_err(failed("softmax"))?;
     Ok(vec![outputs])
 }

@@ -12,8 +12,9 @@ use crate::ops::out::output;
 use crate::ops::{Form, Outputs};
 use crate::rules::dtype::{check_not_bool, check_scalar_type};
 use crate::rules::layout::{is_contiguous, strides_for, suggest_memory_format};
+use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
-use crate::types::{GridSampleParams, LibraryOp, Output, ScalarType, TensorMeta};
+use crate::types::{GridSampleParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
 fn check_same_dtype(op: &str, a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(
@@ -27,29 +28,37 @@ fn check_same_dtype(op: &str, a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     Ok(())
 }
 
-/// The batch shape of `cdist` on `x1 [..., P, M]` and `x2 [..., R, M]`, checked.
-fn cdist_batch(x1: &TensorMeta, x2: &TensorMeta, p: f64) -> Result<Vec<i64>> {
-    ensure!(
-        x1.dim() >= 2 && x2.dim() >= 2,
-        "cdist only supports at least 2D tensors, X1 got: {}D, X2 got: {}D",
-        x1.dim(),
-        x2.dim()
-    );
+/// `_cdist_forward`'s first checks of `x1 [..., P, M]` and `x2 [..., R, M]`, each named.
+fn check_cdist_dims(x1: &TensorMeta, x2: &TensorMeta) -> Result<()> {
+    for (t, name) in [(x1, "X1"), (x2, "X2")] {
+        ensure!(
+            t.dim() >= 2,
+            "cdist only supports at least 2D tensors, {name} got: {}D",
+            t.dim()
+        );
+    }
     let (m1, m2) = (x1.sizes[x1.dim() - 1], x2.sizes[x2.dim() - 1]);
     ensure!(
         m1 == m2,
         "X1 and X2 must have the same number of columns. X1: {m1} X2: {m2}"
     );
-    ensure!(
-        x1.dtype.is_floating() && x2.dtype.is_floating(),
-        "cdist only supports floating-point dtypes, X1 got: {}, X2 got: {}",
-        x1.dtype.name(),
-        x2.dtype.name()
-    );
-    check_same_dtype("cdist", x1, x2)?;
+    Ok(())
+}
+
+/// The broadcast batch dims of `x1` and `x2`, and whether the CPU returns early: no rows, no
+/// batch, or (`columns_too`) no columns.
+fn cdist_batch(x1: &TensorMeta, x2: &TensorMeta, columns_too: bool) -> Result<(Vec<i64>, bool)> {
+    let batch = broadcast(&x1.sizes[..x1.dim() - 2], &x2.sizes[..x2.dim() - 2])?;
+    let rows = [x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]];
+    let columns = x1.sizes[x1.dim() - 1];
+    let empty = rows.contains(&0) || batch.contains(&0) || (columns_too && columns == 0);
+    Ok((batch, empty))
+}
+
+fn check_cdist_p(p: f64) -> Result<()> {
     let nonnegative = p >= 0.0;
     ensure!(nonnegative, "cdist only supports non-negative p values");
-    broadcast(&x1.sizes[..x1.dim() - 2], &x2.sizes[..x2.dim() - 2])
+    Ok(())
 }
 
 /// `_cdist_forward(x1, x2, p, compute_mode)`: the `p`-norm distances `[..., P, R]`,
@@ -59,23 +68,35 @@ pub fn cdist(args: &Args, cx: &mut Ctx) -> Outputs {
     let (x1, x2) = (args.tensor(0)?, args.tensor(1)?);
     let p = args.float_or(2, 2.0)?;
     let mode = args.opt_int(3)?;
+    check_cdist_dims(x1, x2)?;
+    for (t, name) in [(x1, "X1"), (x2, "X2")] {
+        ensure!(
+            t.dtype.is_floating(),
+            "cdist only supports floating-point dtypes, {name} got: {}",
+            t.dtype.name()
+        );
+    }
+    check_same_dtype("cdist", x1, x2)?;
+    check_cdist_p(p)?;
+    let mode_code = mode.unwrap_or(0);
     ensure!(
-        matches!(mode, None | Some(0..=2)),
-        "{} is not a valid value for compute_mode",
-        mode.unwrap_or_default()
+        (0..=2).contains(&mode_code),
+        "possible modes: 0, 1, 2, but was: {mode_code}"
     );
-    let mut shape = cdist_batch(x1, x2, p)?;
+    let (mut shape, _) = cdist_batch(x1, x2, false)?;
     let (rows1, rows2) = (x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]);
     // Euclidean distances go through a matrix product, which takes half types, when
     // `compute_mode` asks for one or by default past 25 rows; the direct kernel does not.
+    // Without rows, batch or columns the CPU returns before either.
+    let (_, early) = cdist_batch(x1, x2, true)?;
     let by_product = p == 2.0
-        && match mode {
-            Some(1) => true,
-            Some(2) => false,
+        && match mode_code {
+            1 => true,
+            2 => false,
             _ => rows1 > 25 || rows2 > 25,
         };
     ensure_kernel!(
-        by_product || !matches!(x1.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+        early || by_product || !matches!(x1.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
         "\"cdist\" not implemented for '{}'",
         x1.dtype.name()
     );
@@ -92,8 +113,10 @@ pub fn pdist(args: &Args, cx: &mut Ctx) -> Outputs {
     let x = args.tensor(0)?;
     let p = args.float_or(1, 2.0)?;
     check_pdist_input(x, p, "_pdist_forward requires contiguous input")?;
+    // Without pairs or columns the CPU returns before its dtype dispatch.
+    let early = x.sizes[0] <= 1 || x.sizes[1] == 0;
     ensure_kernel!(
-        !matches!(x.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+        early || !matches!(x.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
         "\"pdist\" not implemented for '{}'",
         x.dtype.name()
     );
@@ -111,6 +134,11 @@ pub fn pdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     ensure!(
         is_contiguous(&dist.sizes, &dist.strides),
         "_pdist_backward requires pdist to be contiguous"
+    );
+    ensure_kernel!(
+        matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
+        "\"pdist_backward\" not implemented for '{}'",
+        x.dtype.name()
     );
     ensure!(
         grad.sizes == dist.sizes,
@@ -143,12 +171,27 @@ fn check_pdist_input(x: &TensorMeta, p: f64, not_contiguous: &str) -> Result<()>
 }
 
 /// `_cdist_backward(grad, x1, x2, p, cdist)`: the gradient of `x1` expanded to the batch
-/// shape (autograd sums the broadcast away), contiguous.
+/// shape (autograd sums the broadcast away), contiguous; `zeros_like(x1)` without rows,
+/// columns or batch.
 pub fn cdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(5)?;
     let (grad, x1, x2) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (p, dist) = (args.float_or(3, 2.0)?, args.tensor(4)?);
-    let mut shape = cdist_batch(x1, x2, p)?;
+    check_cdist_dims(x1, x2)?;
+    let (mut shape, empty) = cdist_batch(x1, x2, true)?;
+    if empty {
+        let out = cx.empty(&x1.sizes, preserve_strides(x1)?, x1.dtype)?;
+        cx.k.fill(&out, Scalar::Integer(0))
+            .map_err(failed("fill"))?;
+        return Ok(vec![Output::Tensor(out)]);
+    }
+    ensure_kernel!(
+        matches!(x1.dtype, ScalarType::Float32 | ScalarType::Float64),
+        "\"cdist_backward\" not implemented for '{}'",
+        x1.dtype.name()
+    );
+    check_same_dtype("cdist", x1, x2)?;
+    check_cdist_p(p)?;
     let expected: Vec<i64> = shape
         .iter()
         .copied()
@@ -156,10 +199,11 @@ pub fn cdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         .collect();
     for (t, what) in [(grad, "grad"), (dist, "cdist")] {
         ensure!(
-            t.sizes == expected,
-            "_cdist_backward: expected {what} of shape {}, but got {}",
+            t.sizes == expected && t.dtype == x1.dtype,
+            "_cdist_backward: expected {what} of shape {} and dtype {}, but got {}",
             fmt_shape(&expected),
-            fmt_shape(&t.sizes)
+            x1.dtype.name(),
+            t.describe()
         );
     }
     shape.extend_from_slice(&x1.sizes[x1.dim() - 2..]);
@@ -211,6 +255,9 @@ fn check_grid<'a>(
     kernel: &str,
 ) -> Result<(&'a TensorMeta, &'a TensorMeta)> {
     let (x, grid) = (args.tensor(0)?, args.tensor(1)?);
+    if x.dim() > 0 && grid.dim() > 0 {
+        check_grid_common(x, grid)?;
+    }
     ensure!(
         x.dim() == dims + 2 && grid.dim() == dims + 2,
         "grid_sampler(): expected {}D input and grid with same number of dimensions, but got \
@@ -219,27 +266,6 @@ fn check_grid<'a>(
         fmt_shape(&x.sizes),
         fmt_shape(&grid.sizes)
     );
-    ensure!(
-        x.sizes[0] == grid.sizes[0],
-        "grid_sampler(): expected grid and input to have same batch size, but got input with \
-         sizes {} and grid with sizes {}",
-        fmt_shape(&x.sizes),
-        fmt_shape(&grid.sizes)
-    );
-    ensure!(
-        grid.sizes[dims + 1] == dims as i64,
-        "grid_sampler(): expected grid to have size {dims} in last dimension, but got grid with \
-         sizes {}",
-        fmt_shape(&grid.sizes)
-    );
-    for d in 2..x.dim() {
-        ensure!(
-            x.sizes[d] > 0,
-            "grid_sampler(): expected input to have non-empty spatial dimensions, but input has \
-             sizes {} with dimension {d} being empty",
-            fmt_shape(&x.sizes)
-        );
-    }
     let (interpolation, padding) = (args.int(2)?, args.int(3)?);
     ensure!(
         (0..=2).contains(&interpolation) && (0..=2).contains(&padding),
@@ -256,6 +282,34 @@ fn check_grid<'a>(
     );
     check_scalar_type(x.dtype, grid.dtype)?;
     Ok((x, grid))
+}
+
+/// `check_grid_sampler_common`, which the CPU runs before the rank check: the batch, the
+/// grid's last dim against the input's rank, then non-empty spatial dims.
+fn check_grid_common(x: &TensorMeta, grid: &TensorMeta) -> Result<()> {
+    ensure!(
+        x.sizes[0] == grid.sizes[0],
+        "grid_sampler(): expected grid and input to have same batch size, but got input with \
+         sizes {} and grid with sizes {}",
+        fmt_shape(&x.sizes),
+        fmt_shape(&grid.sizes)
+    );
+    let dims = x.dim() as i64 - 2;
+    ensure!(
+        grid.sizes[grid.dim() - 1] == dims,
+        "grid_sampler(): expected grid to have size {dims} in last dimension, but got grid with \
+         sizes {}",
+        fmt_shape(&grid.sizes)
+    );
+    for d in 2..x.dim() {
+        ensure!(
+            x.sizes[d] > 0,
+            "grid_sampler(): expected input to have non-empty spatial dimensions, but input has \
+             sizes {} with dimension {d} being empty",
+            fmt_shape(&x.sizes)
+        );
+    }
+    Ok(())
 }
 
 fn grid_params(args: &Args, dims: usize) -> Result<GridSampleParams> {

@@ -67,9 +67,22 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
     } else {
         None
     };
+    // The CPU reduces in the out= tensor's dtype (`make_reduction` casts the input to it).
+    let widened = if x.dtype.is_floating() && dtype.is_floating() && dtype != x.dtype && !with_mean
+    {
+        let wide = cx.empty_contiguous(&x.sizes, dtype)?;
+        cx.k.copy(x, &wide).map_err(failed("copy"))?;
+        Some(wide)
+    } else {
+        None
+    };
+    let source = widened.as_ref().unwrap_or(x);
     let dims = kernel_dims(&mask);
-    cx.k.moments(op, x, &dims, correction, keepdim, &out, mean.as_ref())
+    cx.k.moments(op, source, &dims, correction, keepdim, &out, mean.as_ref())
         .map_err(failed("moments"))?;
+    if let Some(wide) = &widened {
+        cx.free(wide);
+    }
     let mut outputs = vec![result];
     outputs.extend(mean.map(crate::types::Output::Tensor));
     Ok(outputs)

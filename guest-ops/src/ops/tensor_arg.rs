@@ -21,8 +21,12 @@ impl<'a> TensorArg<'a> {
         TensorArg { tensor, name, pos }
     }
 
+    /// An output (position 0) is named without a position.
     fn label(&self) -> String {
-        format!("argument #{} '{}'", self.pos, self.name)
+        match self.pos {
+            0 => format!("'{}'", self.name),
+            pos => format!("argument #{pos} '{}'", self.name),
+        }
     }
 }
 

@@ -36,8 +36,13 @@ pub fn addc(args: &Args, cx: &mut Ctx, form: Form, op: TernaryOp) -> Outputs {
     };
     check_not_bool(common, kernel)?;
     let value = args.scalar_or(3, Scalar::Integer(1))?;
-    if common.is_integral(false) {
-        checked_number(value, common)?;
+    if !common.is_complex() {
+        // The kernel converts `value` to its compute type, checked: float for half types.
+        let compute = match common {
+            ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
+            other => other,
+        };
+        checked_number(value, compute)?;
     }
     let value = match value {
         // PyTorch reads `value` as the compute type: a float truncates for integer tensors.

@@ -86,9 +86,15 @@ pub fn is_contiguous(sizes: &[i64], strides: &[i64]) -> bool {
     dense_in_order(sizes, strides, (0..sizes.len()).rev())
 }
 
-/// `is_contiguous(ChannelsLast)`, defined for 4-d tensors only.
-pub fn is_channels_last(sizes: &[i64], strides: &[i64]) -> bool {
-    sizes.len() == 4 && dense_in_order(sizes, strides, [1, 3, 2, 0])
+/// `is_contiguous(format)`: channels-last is defined for 4-d tensors only, channels-last-3d
+/// for 5-d ones.
+pub fn is_contiguous_in(sizes: &[i64], strides: &[i64], format: MemoryFormat) -> bool {
+    match (format, sizes.len()) {
+        (MemoryFormat::ChannelsLast, 4) => dense_in_order(sizes, strides, [1, 3, 2, 0]),
+        (MemoryFormat::ChannelsLast3d, 5) => dense_in_order(sizes, strides, [1, 4, 3, 2, 0]),
+        (MemoryFormat::Contiguous, _) => is_contiguous(sizes, strides),
+        _ => false,
+    }
 }
 
 /// `suggest_memory_format`: channels-last (3d) for a 4-d (5-d) tensor whose strides are
@@ -216,7 +222,15 @@ mod tests {
         assert!(!is_contiguous(&[2, 3], &[1, 2]));
         assert!(is_contiguous(&[2, 1, 3], &[3, 99, 1]));
         assert!(is_contiguous(&[2, 0], &[7, 7]));
-        assert!(is_channels_last(&[2, 3, 4, 5], &[60, 1, 15, 3]));
+        let cl = MemoryFormat::ChannelsLast;
+        assert!(is_contiguous_in(&[2, 3, 4, 5], &[60, 1, 15, 3], cl));
+        assert!(!is_contiguous_in(&[2, 3, 4, 5], &[60, 20, 5, 1], cl));
+        assert!(is_contiguous_in(
+            &[2, 3, 1, 4, 5],
+            &[60, 1, 60, 15, 3],
+            MemoryFormat::ChannelsLast3d
+        ));
+        assert!(!is_contiguous_in(&[2, 3, 4], &[12, 1, 3], cl));
         assert!(is_non_overlapping_and_dense(&[3, 4], &[1, 3]));
         assert!(!is_non_overlapping_and_dense(&[4, 3], &[6, 2]));
         assert!(!is_non_overlapping_and_dense(&[2, 3], &[0, 1]));

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::rules::layout::{
-    contiguous_strides, is_channels_last, is_contiguous, is_non_overlapping_and_dense, strides_for,
+    contiguous_strides, is_contiguous, is_contiguous_in, is_non_overlapping_and_dense, strides_for,
     MemoryFormat,
 };
 use crate::rules::shape::fmt_shape;
@@ -47,8 +47,12 @@ fn fast_setup(inputs: &[&TensorMeta], numbers: bool) -> Result<Option<Vec<i64>>>
     if all(is_contiguous) {
         return contiguous_strides(&last.sizes).map(Some);
     }
-    if all(is_channels_last) {
-        return strides_for(&last.sizes, MemoryFormat::ChannelsLast).map(Some);
+    let channels_last = MemoryFormat::ChannelsLast;
+    if inputs
+        .iter()
+        .all(|t| is_contiguous_in(&t.sizes, &t.strides, channels_last))
+    {
+        return strides_for(&last.sizes, channels_last).map(Some);
     }
     if all(is_non_overlapping_and_dense) && inputs.iter().all(|t| t.strides == last.strides) {
         return Ok(Some(last.strides.clone()));

@@ -328,7 +328,7 @@ pub(super) const LINALG: &[Entry] = &[
         copied_out::exact(a, c, 2, factorize::qr)
     }),
     e("linalg_solve_triangular", &["out"], |a, c| {
-        copied_out::exact(a, c, 1, factorize::solve_triangular)
+        copied_out::typed(a, c, factorize::solve_triangular)
     }),
     e("triangular_solve", &["X"], |a, c| {
         copied_out::exact(a, c, 2, factorize::triangular_solve)
