@@ -1198,7 +1198,7 @@ def test_distances_without_rows_or_columns_skip_the_kernels_as_on_the_cpu(call, 
     torch.remote.synchronize()
 
 
-def test_complex_silu_and_addcmul_with_a_complex_value_run_as_on_the_cpu():
+def test_complex_silu_and_complex_values_of_addcmul_index_add_scatter_run_as_on_the_cpu():
     c = torch.tensor([[1 + 2j, 3 - 1j], [0.5j, -2 + 0j]])
     for call in (
         lambda c: F.silu(c),
@@ -1206,6 +1206,11 @@ def test_complex_silu_and_addcmul_with_a_complex_value_run_as_on_the_cpu():
         lambda c: torch.addcmul(c, c, c + 1, value=1j),
         lambda c: torch.addcdiv(c, c, c + 1, value=2 - 1j),
         lambda c: c.clone().addcmul_(c, c, value=0.5j),
+        lambda c: torch.zeros_like(c).index_add(
+            0, torch.tensor([1, 1], device=c.device), c, alpha=1j
+        ),
+        lambda c: torch.zeros_like(c).scatter(1, torch.tensor([[1], [0]], device=c.device), 2j),
+        lambda c: c.scatter(1, torch.tensor([[1, 1], [0, 0]], device=c.device), 2j, reduce="add"),
     ):
         torch.testing.assert_close(call(c.to("remote")).cpu(), call(c))
     with pytest.raises(RuntimeError, match="silu does not support automatic differentiation"):

@@ -368,6 +368,22 @@ BAD_CALLS = {
         x.half(), x.half(), x.half(), value=1j
     ),
     "addcmul_value_past_float": lambda x: torch.addcmul(x, x, x, value=1e300),
+    "vector_norm_real_dtype_for_complex_input": lambda x: torch.linalg.vector_norm(
+        x.cfloat(), dtype=torch.float64
+    ),
+    "vector_norm_complex_dtype_for_real_input": lambda x: torch.linalg.vector_norm(
+        x, dtype=torch.complex128
+    ),
+    "index_add_alpha_past_float": lambda x: x.index_add(0, x.new_ones(2).long(), x, alpha=1e300),
+    "index_add_alpha_past_complex64": lambda x: x.cfloat().index_add(
+        0, x.new_ones(2).long(), x.cfloat(), alpha=1e300
+    ),
+    "index_add_complex_alpha_on_halves": lambda x: x.half().index_add(
+        0, x.new_ones(2).long(), x.half(), alpha=1j
+    ),
+    "scatter_complex_value_on_floats": lambda x: x.scatter(0, x.new_zeros(1, 1).long(), 1j),
+    "lerp_end_named_as_a_cpp_type": lambda x: torch.lerp(x, x.double(), 0.5),
+    "lerp_weight_named_as_a_cpp_type": lambda x: torch.lerp(x.half(), x.half(), x.bfloat16()),
 }
 
 

@@ -170,3 +170,24 @@ def test_a_complex_tensor_cast_to_bool_gives_no_warning():
         "[True, False] [True, False]",
         "['Casting complex values to real discards the imaginary part']",
     ]
+
+
+REDUCED_TO_REAL = """
+import warnings
+import torch, torch_remote
+warnings.simplefilter("always")
+c = torch.tensor([1 + 2j, 3 - 1j], device="{device}")
+with warnings.catch_warnings(record=True) as caught:
+    print(c.{reduction}.cpu().tolist())
+print([str(w.message).split(" (Triggered internally")[0] for w in caught])
+"""
+
+
+@pytest.mark.parametrize(
+    "reduction",
+    ["sum(dtype=torch.float32)", "prod(dtype=torch.float64)", "cumsum(0, dtype=torch.float32)"],
+)
+def test_a_complex_reduction_into_a_real_dtype_warns_as_the_cpu(reduction):
+    cpu, remote = run_on_cpu_and_remote(REDUCED_TO_REAL.replace("{reduction}", reduction))
+    assert "discards the imaginary part" in cpu.stdout
+    assert remote.stdout.splitlines() == cpu.stdout.splitlines()

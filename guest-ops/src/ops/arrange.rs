@@ -5,6 +5,7 @@
 use crate::error::{ensure, ensure_index, ensure_kernel, ensure_type, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
+use crate::ops::copy::warn_if_imaginary_dropped;
 use crate::ops::ctx::Ctx;
 use crate::ops::library;
 use crate::ops::out::output;
@@ -238,6 +239,7 @@ pub fn scan(args: &Args, cx: &mut Ctx, form: Form, op: ScanOp) -> Outputs {
     check_not_bool(dtype, &format!("{kernel}_out_cpu"))?;
     let (out, outputs) = output(cx, dest, &x.sizes, dtype)?;
     check_partial(&out, x)?;
+    warn_if_imaginary_dropped(cx, x, dtype)?;
     cx.k.scan(op, x, d as i64, dtype, &out)
         .map_err(failed("scan"))?;
     Ok(vec![outputs])

@@ -57,9 +57,7 @@ const TENSORS: &[&str] = &[
     "index_select",
     "index_copy",
     "gather",
-    "scatter",
     "scatter_add",
-    "index_add",
     "masked_select",
     "take",
     "nonzero",
@@ -217,6 +215,8 @@ const NUMBERS: &[&str] = &[
     "addcmul",
     "addcdiv",
     "index_fill",
+    "index_add",
+    "scatter",
     // `x[mask] = value` with a one-element CPU value arrives as a number (masked_fill's path).
     "index_put",
     "_index_put_impl",

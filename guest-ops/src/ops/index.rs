@@ -221,6 +221,8 @@ pub fn index_add(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let d = wrap_dim(args.int(1)?, x.dim())?;
     let alpha = args.scalar_or(4, Scalar::Integer(1))?;
     check_index_source("index_add_()", x, d, index, source)?;
+    // The kernel reads `alpha` as `self`'s dtype, checked.
+    let alpha = checked_number(alpha, x.dtype)?;
     let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
     check_write_apart(&out, &[index, source])?;
     check_partial(&out, x)?;

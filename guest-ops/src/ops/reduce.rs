@@ -4,6 +4,7 @@
 use crate::error::{ensure, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
+use crate::ops::copy::warn_if_imaginary_dropped;
 use crate::ops::ctx::Ctx;
 use crate::ops::library;
 use crate::ops::out::output;
@@ -51,6 +52,7 @@ pub fn sum_like(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool)
     let mask = reduction_mask(dims, x.dim())?;
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
     let (out, outputs) = output(cx, dest, &shape, dtype)?;
+    warn_if_imaginary_dropped(cx, x, dtype)?;
     let dims = kernel_dims(&mask);
     let half = matches!(dtype, ScalarType::Float16 | ScalarType::Bfloat16);
     if op == ReduceOp::Mean && half && x.dtype != dtype {

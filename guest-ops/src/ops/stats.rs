@@ -152,6 +152,16 @@ pub fn vector_norm(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
                 "linalg.vector_norm: dtype should be floating point or complex, but got {}",
                 d.name()
             );
+            let kind = if x.dtype.is_complex() {
+                "complex"
+            } else {
+                "real"
+            };
+            ensure!(
+                x.dtype.is_complex() == d.is_complex(),
+                "linalg.vector_norm: dtype should be {kind} for {kind} inputs, but got {}",
+                d.name()
+            );
             ensure!(
                 promote(x.dtype, d) == d,
                 "linalg.vector_norm: the dtype of the input ({}) should be convertible without \

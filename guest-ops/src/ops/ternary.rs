@@ -61,8 +61,8 @@ fn check_lerp(this: &TensorMeta, end: &TensorMeta) -> Result<()> {
     ensure!(
         this.dtype == end.dtype,
         "expected dtype {} for `end` but got dtype {}",
-        this.dtype.name(),
-        end.dtype.name()
+        this.dtype.type_meta_name(),
+        end.dtype.type_meta_name()
     );
     Ok(())
 }
@@ -105,8 +105,8 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         ensure!(
             w.dtype == this.dtype || w.dim() == 0,
             "expected dtype {} for `weight` but got dtype {}",
-            this.dtype.name(),
-            w.dtype.name()
+            this.dtype.type_meta_name(),
+            w.dtype.type_meta_name()
         );
     }
     let pw = Pointwise::with_parameters(vec![Value::Tensor(this), Value::Tensor(end), weight])?;
@@ -250,12 +250,12 @@ mod tests {
         assert!(res
             .unwrap_err()
             .message
-            .contains("expected dtype Float for `end` but got dtype Double"));
+            .contains("expected dtype float for `end` but got dtype double"));
         let (res, _) = run("lerp", "Tensor", vec![arg(&a), arg(&b), arg(&d)]);
         assert!(res
             .unwrap_err()
             .message
-            .contains("expected dtype Float for `weight` but got dtype Double"));
+            .contains("expected dtype float for `weight` but got dtype double"));
         let (res, _) = run(
             "lerp",
             "Tensor",
