@@ -384,6 +384,21 @@ BAD_CALLS = {
     "scatter_complex_value_on_floats": lambda x: x.scatter(0, x.new_zeros(1, 1).long(), 1j),
     "lerp_end_named_as_a_cpp_type": lambda x: torch.lerp(x, x.double(), 0.5),
     "lerp_weight_named_as_a_cpp_type": lambda x: torch.lerp(x.half(), x.half(), x.bfloat16()),
+    "searchsorted_in_0_dim_boundaries": lambda x: torch.searchsorted(x[0, 0], x[0]),
+    "searchsorted_of_a_0_dim_value_in_0_dim_boundaries": lambda x: torch.searchsorted(
+        x[0, 0], x[0, 1]
+    ),
+    "lu_of_a_vector": lambda x: torch.linalg.lu(x[0]),
+    "lu_factor_of_a_vector": lambda x: torch.linalg.lu_factor(x[0]),
+    "lu_unpack_float_pivots": lambda x: torch.lu_unpack(x[:, :2], x[0, :2]),
+    "lu_solve_vector_b": lambda x: torch.linalg.lu_solve(x[:, :2], x[0, :2].int(), x[0, :2]),
+    "lu_solve_long_pivots": lambda x: torch.linalg.lu_solve(x[:, :2], x[0, :2].long(), x[:, :2]),
+    "lu_solve_pivots_of_another_batch": lambda x: torch.linalg.lu_solve(
+        x[:, :2].expand(2, 2, 2), x.new_ones(3, 2).int(), x[:, :2]
+    ),
+    "lu_solve_half_kernel": lambda x: torch.linalg.lu_solve(
+        x[:, :2].half(), x.new_ones(2).int(), x[:, :2].half()
+    ),
 }
 
 

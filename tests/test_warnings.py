@@ -59,6 +59,8 @@ def test_no_warning_where_the_cpu_gives_none():
         torch.add(torch.ones(3, device=d), 1, out=torch.empty(0, device=d))
         torch.searchsorted(torch.arange(5.0, device=d), torch.ones(3, device=d))
         torch.randperm(5, out=torch.empty(2, dtype=torch.long, device=d))
+        torch.eye(3, out=torch.empty(1, device=d))
+        torch.eye(3, 2, out=torch.empty(2, 2, device=d))
 
     assert _messages(lambda: quiet("remote")) == _messages(lambda: quiet("cpu")) == []
 

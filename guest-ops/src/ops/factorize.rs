@@ -99,6 +99,16 @@ fn check_matrices(name: &str, a: &TensorMeta) -> Result<()> {
     Ok(())
 }
 
+/// The LU functions' own rank check, before any other.
+fn check_lu_rank(name: &str, a: &TensorMeta) -> Result<()> {
+    ensure!(
+        a.dim() >= 2,
+        "{name}: Expected tensor with 2 or more dimensions. Got size: {} instead",
+        fmt_shape(&a.sizes)
+    );
+    Ok(())
+}
+
 fn check_floating_or_complex(name: &str, a: &TensorMeta) -> Result<()> {
     ensure!(
         a.dtype.is_floating() || a.dtype.is_complex(),
@@ -213,6 +223,7 @@ pub fn slogdet(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn lu_factor(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(3)?;
     let a = args.tensor(0)?;
+    check_lu_rank("torch.lu_factor", a)?;
     check_kernel_dtype("lu_cpu", a)?;
     check_input("torch.lu_factor", a, false)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
@@ -233,15 +244,18 @@ pub fn lu_unpack(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let (lu, pivots) = (args.tensor(0)?, args.tensor(1)?);
     let (data, perm) = (args.bool_or(2, true)?, args.bool_or(3, true)?);
-    ensure!(
-        lu.dim() >= 2,
-        "torch.lu_unpack: Expected tensor with 2 or more dimensions. Got size: {} instead",
-        fmt_shape(&lu.sizes)
-    );
+    check_lu_rank("torch.lu_unpack", lu)?;
     let (m, n) = (lu.sizes[lu.dim() - 2], lu.sizes[lu.dim() - 1]);
     let k = m.min(n);
     ensure!(
-        pivots.dtype == ScalarType::Int32 && pivots.sizes == with(batch(lu), &[k]),
+        !perm || pivots.dtype == ScalarType::Int32,
+        "torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of torch.int32 dtype.\n\
+         Note: this function is intended to be used with the output produced by \
+         torch.linalg.lu_factor"
+    );
+    // The CPU reads the pivots it unpacks without checking their shape.
+    ensure!(
+        !perm || pivots.sizes == with(batch(lu), &[k]),
         "torch.lu_unpack: expected Int pivots of shape {}, but got {}",
         fmt_shape(&with(batch(lu), &[k])),
         pivots.describe()
@@ -442,8 +456,7 @@ fn checked_solution_shape(
 ) -> Result<Vec<i64>> {
     ensure!(
         b.dim() >= 2,
-        "{name}: Expected B to have at least 2 dimensions, but got {}",
-        fmt_shape(&b.sizes)
+        "{name}: The input tensor B must have at least 2 dimensions."
     );
     let a_name = if name == "linalg.lu_solve" { "LU" } else { "A" };
     ensure!(
@@ -472,15 +485,34 @@ pub fn lu_solve(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(5)?;
     let (lu, pivots, b) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (left, adjoint) = (args.bool_or(3, true)?, args.bool_or(4, false)?);
-    check_input("linalg.lu_solve", lu, true)?;
+    // The CPU's meta function, in its order.
+    check_floating_or_complex("torch.linalg.lu_solve", lu)?;
+    ensure!(
+        lu.dtype == b.dtype,
+        "linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type {} and \
+         B of type {} instead",
+        lu.dtype.name(),
+        b.dtype.name()
+    );
+    ensure!(
+        pivots.dtype == ScalarType::Int32,
+        "linalg.lu_solve: pivots should be a Tensor of scalar type torch.int32"
+    );
+    check_matrices("torch.linalg.lu_solve", lu)?;
+    check_square("torch.linalg.lu_solve", lu, true)?;
+    let shape = solution_shape("linalg.lu_solve", lu, b, left)?;
     let n = lu.sizes[lu.dim() - 1];
     ensure!(
-        pivots.dtype == ScalarType::Int32 && pivots.sizes == with(batch(lu), &[n]),
-        "linalg.lu_solve: expected Int pivots of shape {}, but got {}",
-        fmt_shape(&with(batch(lu), &[n])),
-        pivots.describe()
+        pivots.sizes.last() == Some(&n),
+        "linalg.lu_solve: Number of pivots per batch should be same as the dimension of the matrix"
     );
-    let shape = solution_shape("linalg.lu_solve", lu, b, left)?;
+    ensure!(
+        pivots.sizes[..] == lu.sizes[..lu.dim() - 1],
+        "linalg.lu_solve: Expected LU.shape[:-1] and pivots.shape to be the same, but got pivots \
+         with shape {} instead",
+        fmt_shape(&pivots.sizes)
+    );
+    check_kernel_dtype("linalg.lu_solve_cpu", lu)?;
     // `left=False` solves the transposed system: its solution is the transpose of a
     // column-major one, so row-major.
     let outs = Outs(vec![(shape, b.dtype, left)]);
@@ -1013,6 +1045,7 @@ pub fn lu(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;
     let a = args.tensor(0)?;
     let pivot = args.bool_or(1, true)?;
+    check_lu_rank("linalg.lu", a)?;
     check_input_then_kernel("linalg.lu", a, false, "lu_cpu", false)?;
     let (m, n) = (a.sizes[a.dim() - 2], a.sizes[a.dim() - 1]);
     let k = m.min(n);

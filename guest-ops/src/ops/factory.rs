@@ -203,7 +203,14 @@ pub fn eye(args: &Args, cx: &mut Ctx, with_m: bool) -> Outputs {
     let m = if with_m { args.int(1)? } else { n };
     ensure!(n >= 0, "n must be greater or equal to 0, got {n}");
     ensure!(m >= 0, "m must be greater or equal to 0, got {m}");
-    let (out, result) = resize_output(cx, at as u32, args.tensor(at)?, &[n, m])?;
+    // `eye_out` resizes its result with `resize_`: without `resize_output`'s warning.
+    let given = args.tensor(at)?;
+    let (out, result) = if given.sizes == [n, m] {
+        (given.clone(), Output::Argument(at as u32))
+    } else {
+        let resized = cx.resize(given, &[n, m], contiguous_strides(&[n, m])?)?;
+        (resized.clone(), Output::Updated((at as u32, resized)))
+    };
     fill_with(cx, &out, Scalar::Integer(0))?;
     let diagonal = TensorMeta {
         sizes: vec![n.min(m)],

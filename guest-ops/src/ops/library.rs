@@ -314,14 +314,6 @@ pub fn searchsorted(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 /// of one number, 0-dim; PyTorch wraps the number in a tensor of its own dtype.
 pub fn searchsorted_scalar(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     args.at_most(6 + form.out_len())?;
-    let seq = args.tensor(0)?;
-    ensure!(
-        seq.dim() == 1,
-        "torch.searchsorted(): input value can be a scalar only when boundaries tensor \
-         dimension is 1, but we got boundaries tensor dim({}) and input value's dim(0) \
-         numel(1)",
-        seq.dim()
-    );
     let value = args.scalar(1)?;
     let number = cx.empty_contiguous(&[], scalar_dtype(value))?;
     cx.k.fill(&number, value).map_err(failed("fill"))?;
@@ -352,6 +344,18 @@ fn search(args: &Args, cx: &mut Ctx, form: Form, values: &TensorMeta) -> Outputs
             sorter.dtype.name()
         );
     }
+    ensure!(
+        values.dim() > 0 || seq.dim() == 1,
+        "torch.searchsorted(): input value can be a scalar only when boundaries tensor \
+         dimension is 1, but we got boundaries tensor dim({}) and input value's dim(0) \
+         numel(1)",
+        seq.dim()
+    );
+    ensure!(
+        seq.dim() != 0,
+        "torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 \
+         dimension"
+    );
     let leading = |t: &TensorMeta| t.sizes[..t.dim().saturating_sub(1)].to_vec();
     ensure!(
         seq.dim() == 1 || (seq.dim() == values.dim() && leading(seq) == leading(values)),
