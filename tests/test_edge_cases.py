@@ -1215,3 +1215,36 @@ def test_complex_silu_and_complex_values_of_addcmul_index_add_scatter_run_as_on_
         torch.testing.assert_close(call(c.to("remote")).cpu(), call(c))
     with pytest.raises(RuntimeError, match="silu does not support automatic differentiation"):
         F.silu(c.to("remote").requires_grad_())
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.ones(2, 2, device=d).index_add(
+            0, torch.tensor([], dtype=torch.long, device=d), torch.ones(0, 2, device=d), alpha=1e39
+        ),
+        lambda d: torch.ones(2, 0, device=d).index_add(
+            0, torch.tensor([1], device=d), torch.ones(1, 0, device=d), alpha=1j
+        ),
+        lambda d: torch.cdist(
+            torch.ones(0, 3, device=d), torch.ones(4, 3, dtype=torch.float64, device=d)
+        ),
+        lambda d: torch._softmax(torch.ones(0, 3, dtype=torch.long, device=d), 0, False),
+        lambda d: torch.linalg.lu_solve(
+            torch.ones(0, 0, dtype=torch.half, device=d),
+            torch.ones(0, dtype=torch.int32, device=d),
+            torch.ones(0, 2, dtype=torch.half, device=d),
+        ),
+        lambda d: torch.var(
+            torch.ones(1, 4, device=d), 1, out=torch.empty(0, dtype=torch.complex64, device=d)
+        ),
+    ],
+)
+def test_calls_the_cpu_returns_from_before_its_checks_run_on_remote_too(call):
+    """Empty inputs and single outputs take the CPU's early paths, which skip the dtype and
+    value checks a full computation makes."""
+    want = call("cpu")
+    got = call("remote")
+    assert got.dtype == want.dtype and got.shape == want.shape
+    torch.testing.assert_close(got.cpu(), want)
+    torch.remote.synchronize()

@@ -396,6 +396,30 @@ BAD_CALLS = {
     "lu_solve_pivots_of_another_batch": lambda x: torch.linalg.lu_solve(
         x[:, :2].expand(2, 2, 2), x.new_ones(3, 2).int(), x[:, :2]
     ),
+    "index_add_out_dtype_before_alpha": lambda x: torch.index_add(
+        x, 0, x.new_ones(2).long(), x, alpha=1e39, out=x.new_empty(0, dtype=torch.float64)
+    ),
+    "addcmul_value_past_complex64": lambda x: torch.addcmul(
+        x.cfloat(), x.cfloat(), x.cfloat(), value=1e300
+    ),
+    "cdist_p_before_mixed_dtypes": lambda x: torch.cdist(x, x.double(), p=-1.0),
+    "nll_loss2d_byte_target": lambda x: torch._C._nn.nll_loss2d(
+        x[None, :, :, None], torch.zeros(1, 3, 1, dtype=torch.uint8, device=x.device)
+    ),
+    "grid_sampler_backward_grad_of_another_dtype": lambda x: (
+        torch.ops.aten.grid_sampler_2d_backward(
+            x.new_zeros(1, 1, 2, 2).double(),
+            x.new_zeros(1, 1, 3, 3),
+            x.new_zeros(1, 2, 2, 2),
+            0,
+            0,
+            False,
+            [True, True],
+        )
+    ),
+    "var_of_reals_into_complex": lambda x: torch.var(
+        x, 1, out=x.new_empty(0, dtype=torch.complex64)
+    ),
     "lu_solve_half_kernel": lambda x: torch.linalg.lu_solve(
         x[:, :2].half(), x.new_ones(2).int(), x[:, :2].half()
     ),

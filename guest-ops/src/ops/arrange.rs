@@ -389,6 +389,7 @@ pub fn select(args: &Args, cx: &mut Ctx, op: SelectOp, outs: bool) -> Outputs {
     } else {
         None
     };
+    // `mode_out` checks its outputs' dtypes before it wraps the dim.
     if let (SelectOp::Mode, Some(given)) = (op, given) {
         check_select_outs(op, x, given)?;
     }

@@ -221,11 +221,17 @@ pub fn index_add(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let d = wrap_dim(args.int(1)?, x.dim())?;
     let alpha = args.scalar_or(4, Scalar::Integer(1))?;
     check_index_source("index_add_()", x, d, index, source)?;
-    // The kernel reads `alpha` as `self`'s dtype, checked.
-    let alpha = checked_number(alpha, x.dtype)?;
     let (out, outputs) = output(cx, form.dest(args)?, &x.sizes, x.dtype)?;
     check_write_apart(&out, &[index, source])?;
     check_partial(&out, x)?;
+    // The kernel reads `alpha` as `self`'s dtype, checked, unless it returns first: a
+    // `self` of more than one dim with nothing to add.
+    let nothing = x.dim() > 1 && (numel(&index.sizes)? == 0 || numel(&x.sizes)? == 0);
+    let alpha = if nothing {
+        alpha
+    } else {
+        checked_number(alpha, x.dtype)?
+    };
     let src = Operand::Tensor(source.clone());
     cx.k.scatter(ScatterOp::IndexAdd, x, d as i64, index, &src, alpha, &out)
         .map_err(failed("scatter"))?;

@@ -19,16 +19,17 @@ struct Nll<'a> {
     reduction: i64,
     ignore_index: i64,
     spatial: bool,
-    /// Read for `nll_loss*_backward`, whose arguments start after the grad.
+    /// For `nll_loss*_backward`.
     backward: bool,
 }
 
 impl<'a> Nll<'a> {
-    /// Reads the shared arguments starting at position `at`, with `nll_loss`'s checks.
-    fn parse(args: &Args<'a>, at: usize, spatial: bool) -> Result<Self> {
+    /// Reads the shared arguments, with `nll_loss`'s checks; a backward's start after its grad.
+    fn parse(args: &Args<'a>, spatial: bool, backward: bool) -> Result<Self> {
+        let at = usize::from(backward);
         let nll = Nll {
             spatial,
-            backward: at > 0,
+            backward,
             x: args.tensor(at)?,
             target: args.tensor(at + 1)?,
             weight: args.opt_tensor(at + 2)?,
@@ -135,6 +136,10 @@ impl<'a> Nll<'a> {
         if let Some(w) = self.weight {
             check_scalar_type(x.dtype, w.dtype)?;
         }
+        if self.spatial {
+            // The spatial kernels read the target as int64 alone.
+            check_scalar_type(ScalarType::Int64, target.dtype)?;
+        }
         ensure!(
             (0..=2).contains(&self.reduction),
             "reduction must be 0 (none), 1 (mean) or 2 (sum), but got {}",
@@ -159,7 +164,7 @@ impl<'a> Nll<'a> {
 pub fn forward(args: &Args, cx: &mut Ctx, form: Form, spatial: bool) -> Outputs {
     let outs = matches!(form, Form::Out(_));
     args.at_most(if outs { 7 } else { 5 })?;
-    let nll = Nll::parse(args, 0, spatial)?;
+    let nll = Nll::parse(args, spatial, false)?;
     let shape = nll.unreduced().unwrap_or_default();
     let (loss_dest, weight_dest) = if outs {
         (Dest::Out(5, args.tensor(5)?), Dest::Out(6, args.tensor(6)?))
@@ -186,7 +191,7 @@ pub fn forward(args: &Args, cx: &mut Ctx, form: Form, spatial: bool) -> Outputs 
 pub fn backward(args: &Args, cx: &mut Ctx, form: Form, spatial: bool) -> Outputs {
     args.at_most(7 + form.out_len())?;
     let grad = args.tensor(0)?;
-    let nll = Nll::parse(args, 1, spatial)?;
+    let nll = Nll::parse(args, spatial, true)?;
     let total = args.tensor(6)?;
     let total_numel = numel(&total.sizes)?;
     ensure!(

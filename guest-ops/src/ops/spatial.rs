@@ -16,6 +16,7 @@ use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{broadcast, fmt_shape, wrap_dim};
 use crate::types::{GridSampleParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
 
+/// The kernels' typed reads of `b` as `a`'s dtype.
 fn check_same_dtype(op: &str, a: &TensorMeta, b: &TensorMeta) -> Result<()> {
     ensure!(
         a.dtype == b.dtype,
@@ -45,17 +46,20 @@ fn check_cdist_dims(x1: &TensorMeta, x2: &TensorMeta) -> Result<()> {
     Ok(())
 }
 
-/// The broadcast batch dims of `x1` and `x2`, and whether the CPU returns early: no rows, no
-/// batch, or (`columns_too`) no columns.
-fn cdist_batch(x1: &TensorMeta, x2: &TensorMeta, columns_too: bool) -> Result<(Vec<i64>, bool)> {
+/// The broadcast batch dims of `x1` and `x2`, and whether the CPU returns before its kernels:
+/// no rows, no columns or no batch.
+fn cdist_batch(x1: &TensorMeta, x2: &TensorMeta) -> Result<(Vec<i64>, bool)> {
     let batch = broadcast(&x1.sizes[..x1.dim() - 2], &x2.sizes[..x2.dim() - 2])?;
     let rows = [x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]];
     let columns = x1.sizes[x1.dim() - 1];
-    let empty = rows.contains(&0) || batch.contains(&0) || (columns_too && columns == 0);
+    let empty = rows.contains(&0) || batch.contains(&0) || columns == 0;
     Ok((batch, empty))
 }
 
+/// `cdist_impl`'s check of `p` (its backward reuses it: the host's kernel is not run on a
+/// negative `p`).
 fn check_cdist_p(p: f64) -> Result<()> {
+    // Named, as `ensure!` negates its condition: a NaN `p` fails it, as on the CPU.
     let nonnegative = p >= 0.0;
     ensure!(nonnegative, "cdist only supports non-negative p values");
     Ok(())
@@ -76,19 +80,21 @@ pub fn cdist(args: &Args, cx: &mut Ctx) -> Outputs {
             t.dtype.name()
         );
     }
-    check_same_dtype("cdist", x1, x2)?;
     check_cdist_p(p)?;
     let mode_code = mode.unwrap_or(0);
     ensure!(
         (0..=2).contains(&mode_code),
         "possible modes: 0, 1, 2, but was: {mode_code}"
     );
-    let (mut shape, _) = cdist_batch(x1, x2, false)?;
+    let (mut shape, early) = cdist_batch(x1, x2)?;
+    // Without rows, batch or columns the CPU returns before its kernels, which are what
+    // require one dtype.
+    if !early {
+        check_same_dtype("cdist", x1, x2)?;
+    }
     let (rows1, rows2) = (x1.sizes[x1.dim() - 2], x2.sizes[x2.dim() - 2]);
     // Euclidean distances go through a matrix product, which takes half types, when
     // `compute_mode` asks for one or by default past 25 rows; the direct kernel does not.
-    // Without rows, batch or columns the CPU returns before either.
-    let (_, early) = cdist_batch(x1, x2, true)?;
     let by_product = p == 2.0
         && match mode_code {
             1 => true,
@@ -130,7 +136,8 @@ pub fn pdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let (grad, x) = (args.tensor(0)?, args.tensor(1)?);
     let (p, dist) = (args.float_or(2, 2.0)?, args.tensor(3)?);
-    check_pdist_input(x, p, "_pdist_backward requires self to be contiguous")?;
+    let self_contiguous = "_pdist_backward requires self to be contiguous";
+    ensure!(is_contiguous(&x.sizes, &x.strides), "{self_contiguous}");
     ensure!(
         is_contiguous(&dist.sizes, &dist.strides),
         "_pdist_backward requires pdist to be contiguous"
@@ -140,6 +147,8 @@ pub fn pdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         "\"pdist_backward\" not implemented for '{}'",
         x.dtype.name()
     );
+    // Past the CPU's own checks, those of the forward: the host's kernel reads a matrix.
+    check_pdist_input(x, p, self_contiguous)?;
     ensure!(
         grad.sizes == dist.sizes,
         "_pdist_backward: expected grad of shape {}, but got {}",
@@ -178,7 +187,7 @@ pub fn cdist_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     let (grad, x1, x2) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let (p, dist) = (args.float_or(3, 2.0)?, args.tensor(4)?);
     check_cdist_dims(x1, x2)?;
-    let (mut shape, empty) = cdist_batch(x1, x2, true)?;
+    let (mut shape, empty) = cdist_batch(x1, x2)?;
     if empty {
         let out = cx.empty(&x1.sizes, preserve_strides(x1)?, x1.dtype)?;
         cx.k.fill(&out, Scalar::Integer(0))
@@ -354,6 +363,7 @@ pub fn grid_sampler_backward(args: &Args, cx: &mut Ctx, dims: usize) -> Outputs 
         _ => "grid_sampler_3d_backward_cpu",
     };
     let (x, grid) = check_grid(&rest, dims, kernel)?;
+    check_scalar_type(x.dtype, grad.dtype)?;
     let mut shape = vec![x.sizes[0], x.sizes[1]];
     shape.extend_from_slice(&grid.sizes[1..=dims]);
     ensure!(

@@ -1,7 +1,7 @@
 //! Statistical reductions: `var`/`std` (and `var_mean`/`std_mean`) with a correction,
 //! `linalg_vector_norm` and `logsumexp`. Results are contiguous, like every reduction's.
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -51,6 +51,13 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
     let (out, result) = output(cx, dest, &shape, dtype)?;
     let outputs = numel(&shape)?;
+    // A real input reduced into complex runs the CPU's complex kernel, which it lacks, unless
+    // the one-output or empty-input paths take it first.
+    ensure_kernel!(
+        x.dtype.is_complex() || !dtype.is_complex() || outputs == 1 || numel(&x.sizes)? == 0,
+        "\"std_cpu\" not implemented for '{}'",
+        dtype.name()
+    );
     let reduced = if outputs == 0 {
         0
     } else {

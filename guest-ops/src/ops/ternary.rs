@@ -36,14 +36,12 @@ pub fn addc(args: &Args, cx: &mut Ctx, form: Form, op: TernaryOp) -> Outputs {
     };
     check_not_bool(common, kernel)?;
     let value = args.scalar_or(3, Scalar::Integer(1))?;
-    if !common.is_complex() {
-        // The kernel converts `value` to its compute type, checked: float for half types.
-        let compute = match common {
-            ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
-            other => other,
-        };
-        checked_number(value, compute)?;
-    }
+    // The kernel converts `value` to its compute type, checked: float for half types.
+    let compute = match common {
+        ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
+        other => other,
+    };
+    checked_number(value, compute)?;
     let value = match value {
         // PyTorch reads `value` as the compute type: a float truncates for integer tensors.
         Scalar::Float(v) if common.is_integral(false) => Scalar::Integer(v as i64),
