@@ -1248,3 +1248,35 @@ def test_calls_the_cpu_returns_from_before_its_checks_run_on_remote_too(call):
     assert got.dtype == want.dtype and got.shape == want.shape
     torch.testing.assert_close(got.cpu(), want)
     torch.remote.synchronize()
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        lambda x: F.avg_pool3d(x, 2),
+        lambda x: F.max_pool3d(x, 2),
+        lambda x: F.adaptive_avg_pool3d(x, 2),
+        lambda x: F.adaptive_max_pool3d(x, 2),
+    ],
+)
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda t: t.contiguous(memory_format=torch.channels_last_3d),
+        lambda t: t.mT.contiguous().mT,
+        lambda t: t.transpose(1, 2).contiguous().transpose(1, 2),
+    ],
+)
+def test_3d_pooling_gradients_are_laid_out_as_on_the_cpu(pool, layout):
+    """The CPU lays a 3-d pooling's gradient out as its output: channels-last-3d for max
+    pooling of such an input, contiguous otherwise."""
+    base = torch.randn(2, 3, 4, 4, 4)
+
+    def run(d):
+        x = layout(base.to(d)).requires_grad_()
+        (grad,) = torch.autograd.grad(pool(x).sum(), x)
+        return grad
+
+    want, got = run("cpu"), run("remote")
+    assert got.stride() == want.stride()
+    torch.testing.assert_close(got.cpu(), want)

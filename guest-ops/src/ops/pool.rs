@@ -11,7 +11,6 @@ use crate::ops::out::output;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::check_not_bool;
 use crate::rules::layout::{contiguous_strides, strides_for, suggest_memory_format, MemoryFormat};
-use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{fmt_shape, numel};
 use crate::types::{Output, PoolOp, PoolParams, ScalarType, TensorMeta};
 
@@ -408,8 +407,7 @@ fn adaptive_params(size: &[i64]) -> PoolParams {
     }
 }
 
-/// The gradient with respect to `x` of `grad`, which must have the pooled shape: laid out
-/// like `x` in 3-d, as the pooled output in 2-d.
+/// The gradient with respect to `x` of `grad`, which must have the pooled shape.
 fn backward_into(
     cx: &mut Ctx,
     (form, args): (Form, &Args),
@@ -431,25 +429,8 @@ fn backward_into(
         x.dtype.name(),
         grad.dtype.name()
     );
-    let (out, o0) = match form.dest(args)? {
-        Dest::New if pooling.dims == 3 => {
-            let t = cx.empty(&x.sizes, preserve_strides(x)?, x.dtype)?;
-            (t.clone(), Output::Tensor(t))
-        }
-        dest => pooled(
-            cx,
-            dest,
-            (
-                Pooling {
-                    op: PoolOp::Max,
-                    dims: 2,
-                },
-                x,
-            ),
-            &x.sizes,
-            x.dtype,
-        )?,
-    };
+    // The CPU lays the gradient out as it lays out the pooled output.
+    let (out, o0) = pooled(cx, form.dest(args)?, (pooling, x), &x.sizes, x.dtype)?;
     cx.k.pool_backward(pooling.op, grad, x, &params, indices, &out)
         .map_err(failed("pool_backward"))?;
     Ok(vec![o0])
