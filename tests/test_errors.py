@@ -420,6 +420,9 @@ BAD_CALLS = {
     "var_of_reals_into_complex": lambda x: torch.var(
         x, 1, out=x.new_empty(0, dtype=torch.complex64)
     ),
+    "add_complex_alpha_to_integers_named_as_not_integral": lambda x: torch.add(
+        x.long(), 1, alpha=1j
+    ),
     "lu_solve_half_kernel": lambda x: torch.linalg.lu_solve(
         x[:, :2].half(), x.new_ones(2).int(), x[:, :2].half()
     ),

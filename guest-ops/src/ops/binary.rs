@@ -95,7 +95,9 @@ fn check_add(op: BinaryOp, a: Value, b: Value, alpha: Scalar, common: ScalarType
         "Boolean alpha only supported for Boolean results."
     );
     ensure!(
-        common.is_floating() || common.is_complex() || !matches!(alpha, Scalar::Float(_)),
+        common.is_floating()
+            || common.is_complex()
+            || matches!(alpha, Scalar::Integer(_) | Scalar::Boolean(_)),
         "For integral input tensors, argument alpha must not be a floating point number."
     );
     ensure!(
