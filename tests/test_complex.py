@@ -316,10 +316,11 @@ def test_complex_tensors_print_like_the_cpu():
 
 def test_ops_without_complex_support_say_so():
     x = torch.ones(3, dtype=C64, device="remote")
+    index = torch.zeros(3, dtype=torch.long, device="remote")
     with pytest.raises(
-        NotImplementedError, match=r"aten::mish.*ComplexFloat.*TORCH_REMOTE_CPU_FALLBACK"
+        NotImplementedError, match=r"aten::scatter_reduce.*ComplexFloat.*TORCH_REMOTE_CPU_FALLBACK"
     ):
-        F.mish(x)
+        x.scatter_reduce(0, index, x, "sum")
     with pytest.raises(NotImplementedError, match=r"aten::clamp.*complex numbers"):
         torch.clamp(torch.ones(2, device="remote"), max=1j)
     with pytest.raises(RuntimeError, match="value cannot be converted to type float"):
@@ -329,8 +330,8 @@ def test_ops_without_complex_support_say_so():
     with pytest.raises(RuntimeError, match="alpha must not be a complex number"):
         torch.add(torch.ones(2, device="remote"), 1, alpha=1j)
     with torch_remote.dry_run():
-        with pytest.raises(NotImplementedError, match="aten::mish"):
-            F.mish(torch.ones(2, dtype=C64, device="remote"))
+        with pytest.raises(NotImplementedError, match="aten::scatter_reduce"):
+            x.scatter_reduce(0, index, x, "sum")
     with pytest.raises(RuntimeError, match="last dimension of size 2"):
         torch.view_as_complex(torch.ones(3, 3, device="remote"))
     with pytest.raises(RuntimeError, match="In-place abs is not supported for complex tensors"):

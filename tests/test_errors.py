@@ -423,6 +423,12 @@ BAD_CALLS = {
     "add_complex_alpha_to_integers_named_as_not_integral": lambda x: torch.add(
         x.long(), 1, alpha=1j
     ),
+    "frexp_of_complex": lambda x: torch.frexp(x.cfloat()),
+    "embedding_bag_of_a_complex_weight": lambda x: F.embedding_bag(
+        x.new_zeros(2).long(), x.cfloat(), x.new_zeros(1).long()
+    ),
+    "unique_consecutive_of_complex": lambda x: torch.unique_consecutive(x.cfloat()),
+    "mish_of_complex": lambda x: F.mish(x.cfloat()),
     "lu_solve_half_kernel": lambda x: torch.linalg.lu_solve(
         x[:, :2].half(), x.new_ones(2).int(), x[:, :2].half()
     ),

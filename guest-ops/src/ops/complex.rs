@@ -271,6 +271,11 @@ enum Refusal {
     Kernel(&'static str),
 }
 
+/// `embedding_bag`'s check of its weight's dtype (a `TensorArg` check).
+const EMBEDDING_BAG_WEIGHT: &str = "Expected tensor for argument #1 'weight' to have one of the \
+     following scalar types: Half, BFloat16, Float, Double; but got CPU{dtype}Type instead (while \
+     checking arguments for embedding_bag)";
+
 /// The CPU's refusals of complex tensors, by op (in [`listed`]'s form).
 const REFUSED: &[(&str, Refusal)] = {
     use Refusal::{Kernel, Runtime, Unsupported};
@@ -402,6 +407,14 @@ const REFUSED: &[(&str, Refusal)] = {
         ("searchsorted", Kernel("searchsorted_out_cpu")),
         ("bucketize", Kernel("searchsorted_out_cpu")),
         ("_unique2", Kernel("unique")),
+        ("unique_consecutive", Kernel("unique")),
+        ("mish", Kernel("mish_cpu")),
+        (
+            "frexp",
+            Runtime("torch.frexp() only supports floating-point dtypes"),
+        ),
+        ("_embedding_bag", Runtime(EMBEDDING_BAG_WEIGHT)),
+        ("_embedding_bag_forward_only", Runtime(EMBEDDING_BAG_WEIGHT)),
         ("round.", Kernel("round_vml_cpu")),
         ("frac", Kernel("frac_cpu")),
         ("erf", Kernel("erf_vml_cpu")),
@@ -890,7 +903,22 @@ mod tests {
         assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);
         assert!(err
             .message
-            .contains("aten::mish does not support ComplexFloat"));
+            .contains("\"mish_cpu\" not implemented for 'ComplexFloat'"));
+        // An op the CPU runs for complex numbers and remote does not says so.
+        let index = crate::ops::testing::tensor(&[2], ScalarType::Int64, 2);
+        let args = vec![
+            arg(&x),
+            Arg::Integer(0),
+            arg(&index),
+            arg(&x),
+            Arg::Str("sum".into()),
+        ];
+        let (res, _) = run("scatter_reduce", "two", args);
+        let err = res.unwrap_err();
+        assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);
+        assert!(err
+            .message
+            .contains("aten::scatter_reduce.two does not support ComplexFloat"));
         let (res, _) = run("relu", "", vec![arg(&x)]);
         let err = res.unwrap_err();
         assert_eq!(err.kind, crate::types::ErrorKind::NotImplemented);
