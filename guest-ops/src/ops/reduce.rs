@@ -54,11 +54,11 @@ pub fn sum_like(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool)
     let (out, outputs) = output(cx, dest, &shape, dtype)?;
     warn_if_imaginary_dropped(cx, x, dtype)?;
     let dims = kernel_dims(&mask);
-    let half = matches!(dtype, ScalarType::Float16 | ScalarType::Bfloat16);
-    if op == ReduceOp::Mean && half && x.dtype != dtype {
+    let compute = dtype.op_math();
+    if op == ReduceOp::Mean && compute != dtype && x.dtype != dtype {
         // The CPU's mean into half or bfloat16 sums in float, divides, then casts.
-        let float = cx.empty_contiguous(&shape, ScalarType::Float32)?;
-        cx.k.reduce(op, x, &dims, keepdim, ScalarType::Float32, &float)
+        let float = cx.empty_contiguous(&shape, compute)?;
+        cx.k.reduce(op, x, &dims, keepdim, compute, &float)
             .map_err(failed("reduce"))?;
         cx.k.copy(&float, &out).map_err(failed("copy"))?;
         cx.free(&float);

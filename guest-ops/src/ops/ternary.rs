@@ -36,12 +36,8 @@ pub fn addc(args: &Args, cx: &mut Ctx, form: Form, op: TernaryOp) -> Outputs {
     };
     check_not_bool(common, kernel)?;
     let value = args.scalar_or(3, Scalar::Integer(1))?;
-    // The kernel converts `value` to its compute type, checked: float for half types.
-    let compute = match common {
-        ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
-        other => other,
-    };
-    checked_number(value, compute)?;
+    // The kernel converts `value` to its compute type, checked.
+    checked_number(value, common.op_math())?;
     let value = match value {
         // PyTorch reads `value` as the compute type: a float truncates for integer tensors.
         Scalar::Float(v) if common.is_integral(false) => Scalar::Integer(v as i64),
@@ -89,11 +85,7 @@ pub fn lerp(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         Value::Number(n) => {
             let operands = Pointwise::new(vec![Value::Tensor(this), Value::Tensor(end)])?;
             check_lerp_kernel(&operands, dest, this.dtype, "scalar")?;
-            let compute = match this.dtype {
-                ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
-                other => other,
-            };
-            checked_number(n, compute)?;
+            checked_number(n, this.dtype.op_math())?;
             Value::Number(number_for(n, this.dtype)?)
         }
         tensor => tensor,

@@ -48,6 +48,14 @@ impl ScalarType {
         matches!(self, ScalarType::Complex64 | ScalarType::Complex128)
     }
 
+    /// c10's `opmath_type`: the dtype a kernel computes in, float for the half types.
+    pub fn op_math(self) -> ScalarType {
+        match self {
+            ScalarType::Float16 | ScalarType::Bfloat16 => ScalarType::Float32,
+            other => other,
+        }
+    }
+
     /// The lowest and the largest finite value (`std::numeric_limits`' `lowest` and `max`) of
     /// a real dtype, or of a complex one's parts.
     pub fn limits(self) -> (f64, f64) {
