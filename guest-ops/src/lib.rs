@@ -28,7 +28,7 @@ impl Guest for Component {
 
     fn run(op: u32, args: Vec<Arg>, context: OpContext) -> Result<OpOutcome, OpError> {
         #[cfg(target_arch = "wasm32")]
-        let _arena = arena::OpScope::begin();
+        arena::begin_op();
         let mut host = kernels::Host::new(context.launch_kernels);
         let (outputs, warnings) = ops::run(op, &args, context.default_float, &mut host)?;
         Ok(OpOutcome {
