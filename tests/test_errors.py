@@ -432,6 +432,12 @@ BAD_CALLS = {
     "lu_solve_half_kernel": lambda x: torch.linalg.lu_solve(
         x[:, :2].half(), x.new_ones(2).int(), x[:, :2].half()
     ),
+    "stft_of_half_signals_past_mkl": lambda x: torch.stft(
+        x.new_ones(64).half(), 16, window=x.new_ones(16).half(), return_complex=True
+    ),
+    "fft_r2c_of_integers": lambda x: torch._fft_r2c(x.long(), [0], 0, True),
+    "fft_c2c_of_reals": lambda x: torch._fft_c2c(x, [0], 0, True),
+    "fft_c2r_of_bfloat16": lambda x: torch._fft_c2r(x.bfloat16(), [0], 0, 3),
 }
 
 

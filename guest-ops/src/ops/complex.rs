@@ -767,19 +767,25 @@ fn wrapped_dims(dims: &[i64], ndim: usize) -> Result<Vec<usize>> {
     Ok(wrapped)
 }
 
+/// The CPU's checks of an FFT kernel's input: the kind's dtypes, then what MKL takes.
 fn check_fft_input(x: &TensorMeta, kind: FftKind) -> Result<()> {
     match kind {
         FftKind::RealToComplex => ensure!(
-            matches!(x.dtype, ScalarType::Float32 | ScalarType::Float64),
-            "Unsupported dtype {}",
+            x.dtype.is_floating(),
+            "Only supports floating-point dtypes, but found: {}",
             x.dtype.name()
         ),
         _ => ensure!(
             x.dtype.is_complex(),
-            "expected a complex input tensor, but got {}",
+            "Only supports complex dtypes, but found: {}",
             x.dtype.name()
         ),
     }
+    ensure!(
+        !matches!(x.dtype, ScalarType::Float16 | ScalarType::Bfloat16),
+        "MKL FFT doesn't support tensors of type: {}",
+        x.dtype.name()
+    );
     Ok(())
 }
 
