@@ -324,15 +324,44 @@ class TiedLanguageModel(nn.Module):
 def test_tied_weights_stay_tied_on_remote_and_back():
     torch.manual_seed(0)
     model = TiedLanguageModel()
-    model.register_buffer("shared", torch.ones(3))
-    model.norm.register_buffer("shared", model.shared)
     model.to("remote")
     assert model.head.weight is model.embed.weight
-    assert model.norm.shared is model.shared
     assert len(list(model.parameters())) == 3
     model.to("cpu", torch.float64)
     assert model.head.weight is model.embed.weight and model.embed.weight.device.type == "cpu"
-    assert model.norm.shared is model.shared
+
+
+def _ties(device: str, convert) -> tuple[bool, bool]:
+    """Whether a tied weight and a shared buffer are still shared after `convert`."""
+    with torch.device("meta" if convert is None else "cpu"):
+        model = TiedLanguageModel()
+    model.register_buffer("shared", torch.zeros(3))
+    model.norm.register_buffer("shared", model.shared)
+    if convert is None:
+        model = model.to_empty(device=device)
+    else:
+        convert(model.to(device))
+    return model.head.weight is model.embed.weight, model.norm.shared is model.shared
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [lambda m: m.double(), lambda m: m.half().float(), None],
+    ids=["double", "half_then_float", "to_empty_from_meta"],
+)
+def test_ties_after_a_conversion_are_the_cpus(convert):
+    """`_apply` converts a shared buffer once per module that holds it, so it ends up as
+    separate copies; a tied weight stays tied, except when made from meta (`to_empty`)."""
+    assert _ties("remote", convert) == _ties("cpu", convert)
+
+
+def test_overwriting_params_on_conversion_unties_weights_as_on_cpu():
+    torch.__future__.set_overwrite_module_params_on_conversion(True)
+    try:
+        ties = {device: _ties(device, lambda m: m.double()) for device in ("cpu", "remote")}
+    finally:
+        torch.__future__.set_overwrite_module_params_on_conversion(False)
+    assert ties["remote"] == ties["cpu"] == (False, False)
 
 
 def test_tied_language_model_trains_like_cpu():
