@@ -1280,3 +1280,42 @@ def test_3d_pooling_gradients_are_laid_out_as_on_the_cpu(pool, layout):
     want, got = run("cpu"), run("remote")
     assert got.stride() == want.stride()
     torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss_of_one_unbatched_input_with_a_one_element_target(reduction, weighted):
+    """The forward takes a `[1]` target for a 1-d input (its backward does not)."""
+    torch.manual_seed(0)
+    x, target, weight = torch.randn(5).log_softmax(0), torch.tensor([2]), torch.rand(5)
+    results = []
+    for device in ["cpu", "remote"]:
+        w = weight.to(device) if weighted else None
+        results.append(F.nll_loss(x.to(device), target.to(device), w, reduction=reduction))
+    assert results[1].shape == results[0].shape == ()
+    torch.testing.assert_close(results[1].cpu(), results[0])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.ops.aten.nll_loss_backward(
+            torch.tensor(1.0, device=d),
+            torch.zeros(5, device=d),
+            torch.tensor([1, 2], device=d),
+            None,
+            1,
+            -100,
+            torch.tensor(1.0, device=d),
+        ),
+        lambda d: torch.ops.aten.nll_loss_forward(
+            torch.zeros(3, 5, device=d), torch.tensor(1, device=d), None, 1, -100
+        ),
+        lambda d: F.cross_entropy(
+            torch.zeros(5, device=d), torch.tensor([2], device=d), label_smoothing=0.1
+        ),
+    ],
+    ids=["backward_of_two_targets", "batched_input_with_a_0dim_target", "label_smoothing"],
+)
+def test_nll_loss_target_shapes_refused_like_the_cpu(call):
+    assert_refused_like_the_cpu(call)

@@ -435,6 +435,18 @@ BAD_CALLS = {
     "stft_of_half_signals_past_mkl": lambda x: torch.stft(
         x.new_ones(64).half(), 16, window=x.new_ones(16).half(), return_complex=True
     ),
+    "avg_pool3d_window_past_a_padded_input": lambda x: F.avg_pool3d(
+        x.new_zeros(1, 1, 6, 7, 9), 8, padding=4, ceil_mode=True
+    ),
+    "avg_pool3d_two_kernel_sizes": lambda x: F.avg_pool3d(x.new_zeros(1, 1, 4, 4, 4), (2, 2)),
+    "avg_pool3d_zero_stride": lambda x: F.avg_pool3d(x.new_zeros(1, 1, 4, 4, 4), 2, stride=0),
+    "max_pool3d_zero_dilation": lambda x: F.max_pool3d(x.new_zeros(1, 1, 4, 4, 4), 2, dilation=0),
+    "max_pool2d_negative_kernel": lambda x: torch.ops.aten.max_pool2d_with_indices(
+        x.new_zeros(1, 1, 6, 6), [-1], [1]
+    ),
+    "max_pool2d_dilated_padding_past_half_the_kernel": lambda x: F.max_pool2d(
+        x.new_zeros(1, 1, 6, 6), 2, stride=1, padding=2, dilation=3
+    ),
     "fft_r2c_of_integers": lambda x: torch._fft_r2c(x.long(), [0], 0, True),
     "fft_c2c_of_reals": lambda x: torch._fft_c2c(x, [0], 0, True),
     "fft_c2r_of_bfloat16": lambda x: torch._fft_c2r(x.bfloat16(), [0], 0, 3),

@@ -1,7 +1,7 @@
 //! `nll_loss_forward` and `nll_loss_backward`, and their spatial forms `nll_loss2d_*`
 //! (`[N, C, H, W]` scores, `[N, H, W]` targets).
 
-use crate::error::{ensure, ensure_kernel, ensure_value, Result};
+use crate::error::{ensure, ensure_index, ensure_kernel, ensure_value, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -90,14 +90,25 @@ impl<'a> Nll<'a> {
             target.dim() <= 1,
             "0D or 1D target tensor expected, multi-target not supported"
         );
-        ensure_value!(
-            !(x.dim() == 1 && target.dim() == 1) || target.sizes[0] == 1,
-            "For 1D input, 1D target must have size 1, but got target size: {}",
-            target.sizes[0]
+        // The forward takes one target for an unbatched input; the backward does not.
+        if !self.backward && x.dim() == 1 && target.dim() == 1 {
+            ensure_value!(
+                target.sizes[0] == 1,
+                "For 1D input, 1D target must have size 1, but got target size: {}",
+                target.sizes[0]
+            );
+            return Ok(());
+        }
+        if x.dim() == 1 && target.dim() == 0 {
+            return Ok(());
+        }
+        // `target.size(0)` of a 0-d target.
+        ensure_index!(
+            target.dim() == 1,
+            "Dimension specified as 0 but tensor has no dimensions"
         );
-        let no_batch_dim = x.dim() == 1 && target.dim() == 0;
         ensure!(
-            no_batch_dim || (target.dim() == 1 && x.sizes[0] == target.sizes[0]),
+            x.sizes[0] == target.sizes[0],
             "size mismatch (got input: {}, target: {})",
             fmt_shape(&x.sizes),
             fmt_shape(&target.sizes)

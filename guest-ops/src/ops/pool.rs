@@ -43,21 +43,40 @@ impl Pooling {
 }
 
 /// A 1- or `n`-element int list as `n` values; `empty` stands for a missing one.
-fn spatial(
-    list: &[i64],
-    n: usize,
-    what: &str,
-    name: &str,
-    empty: Option<&[i64]>,
-) -> Result<Vec<i64>> {
+fn spatial(list: &[i64], pooling: Pooling, what: &str, empty: Option<&[i64]>) -> Result<Vec<i64>> {
+    let n = pooling.dims;
     match (list, empty) {
         ([], Some(default)) => Ok(default.to_vec()),
         ([v], _) => Ok(vec![*v; n]),
         (l, _) if l.len() == n => Ok(l.to_vec()),
-        _ => Err(Error::invalid(format!(
-            "{name}: {what} must either be a single int, or a tuple of {n} ints"
-        ))),
+        _ => Err(Error::invalid(list_message(pooling, what))),
     }
+}
+
+/// The CPU's message for a window list of the wrong length, whose wording each op has its own.
+fn list_message(pooling: Pooling, what: &str) -> String {
+    let count = if pooling.dims == 2 { "two" } else { "three" };
+    let must = match (what, pooling.op, pooling.dims) {
+        ("dilation", _, _) => "must be either",
+        (_, PoolOp::Avg, 3) => "must be",
+        _ => "must either be",
+    };
+    let omitted = if what == "stride" { "omitted, " } else { "" };
+    format!(
+        "{}: {what} {must} {omitted}a single int, or a tuple of {count} ints",
+        pooling.name()
+    )
+}
+
+/// `values` labelled per spatial dim as the CPU's shape checks print them (`kT: 2 kH: 2`).
+fn labelled(prefix: &str, values: &[i64]) -> String {
+    let axes = &["T", "H", "W"][3 - values.len()..];
+    let parts: Vec<String> = axes
+        .iter()
+        .zip(values)
+        .map(|(axis, v)| format!("{prefix}{axis}: {v}"))
+        .collect();
+    parts.join(" ")
 }
 
 /// The input's rank, checked before the window parameters as the CPU does.
@@ -110,28 +129,25 @@ fn out_size(input: i64, kernel: i64, pad: i64, stride: i64, dilation: i64, ceil:
 
 /// The window parameters of a max/avg pooling, read from `args` at 1.
 fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
-    let (n, name) = (pooling.dims, pooling.name());
-    let kernel = spatial(args.int_list(1)?, n, "kernel_size", &name, None)?;
+    let n = pooling.dims;
+    let kernel = spatial(args.int_list(1)?, pooling, "kernel_size", None)?;
     let stride = spatial(
         args.opt_int_list(2)?.unwrap_or(&[]),
-        n,
+        pooling,
         "stride",
-        &name,
         Some(&kernel),
     )?;
     let padding = spatial(
         args.opt_int_list(3)?.unwrap_or(&[0]),
-        n,
+        pooling,
         "padding",
-        &name,
         None,
     )?;
     let (dilation, ceil_mode, count_include_pad, divisor) = if pooling.op == PoolOp::Max {
         let d = spatial(
             args.opt_int_list(4)?.unwrap_or(&[1]),
-            n,
+            pooling,
             "dilation",
-            &name,
             None,
         )?;
         (d, args.bool_or(5, false)?, true, None)
@@ -145,12 +161,9 @@ fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
             divisor,
         )
     };
+    // `pooling_output_shape`, dim by dim, then the shape check's signs.
     for i in 0..n {
-        ensure!(
-            kernel[i] > 0 && stride[i] > 0 && dilation[i] > 0,
-            "{name}: kernel size, stride and dilation should be greater than zero, but got \
-             kernel {kernel:?}, stride {stride:?}, dilation {dilation:?}"
-        );
+        ensure!(stride[i] != 0, "stride should not be zero");
         ensure!(
             padding[i] >= 0,
             "pad must be non-negative, but got pad: {}",
@@ -166,6 +179,17 @@ fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
             dilation[i]
         );
     }
+    for (what, prefix, values) in [
+        ("kernel size", "k", &kernel),
+        ("stride", "d", &stride),
+        ("dilation", "dilation", &dilation),
+    ] {
+        ensure!(
+            values.iter().all(|v| *v > 0),
+            "{what} should be greater than zero, but got {}",
+            labelled(prefix, values)
+        );
+    }
     Ok(PoolParams {
         kernel,
         stride,
@@ -177,6 +201,45 @@ fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
     })
 }
 
+/// The shape check's window tests before the output's size: an average pooling's 3-d window
+/// within the input, padding within half the window.
+fn check_window_fits(input: &[i64], p: &PoolParams, pooling: Pooling) -> Result<()> {
+    let (kernel, padding) = (&p.kernel, &p.padding);
+    if pooling.op == PoolOp::Avg && pooling.dims == 3 {
+        ensure!(
+            input.iter().zip(kernel).all(|(i, k)| i >= k),
+            "input image ({}) smaller than kernel size ({})",
+            labelled("", input),
+            labelled("k", kernel)
+        );
+    }
+    let fits = kernel.iter().zip(padding).all(|(k, pad)| k / 2 >= *pad);
+    if pooling.dims == 2 {
+        ensure!(
+            fits,
+            "pad should be smaller than or equal to half of kernel size, but got padW = {}, \
+             padH = {}, kW = {}, kH = {}",
+            padding[1],
+            padding[0],
+            kernel[1],
+            kernel[0]
+        );
+    } else {
+        ensure!(
+            fits,
+            "pad should be smaller than or equal to half of kernel size, but got kT: {} kW: {} \
+             kH: {} padT: {} padW: {} padH: {}",
+            kernel[0],
+            kernel[2],
+            kernel[1],
+            padding[0],
+            padding[2],
+            padding[1]
+        );
+    }
+    Ok(())
+}
+
 /// The window parameters and output shape of a max/avg pooling of `x`.
 fn window(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(PoolParams, Vec<i64>)> {
     check_rank(x, pooling.dims)?;
@@ -184,6 +247,7 @@ fn window(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(PoolParams, 
     check_nonempty(x, pooling)?;
     let first = x.dim() - pooling.dims;
     let input = &x.sizes[first..];
+    check_window_fits(input, &p, pooling)?;
     let out: Vec<i64> = (0..pooling.dims)
         .map(|i| {
             out_size(
