@@ -447,6 +447,9 @@ BAD_CALLS = {
     "max_pool2d_dilated_padding_past_half_the_kernel": lambda x: F.max_pool2d(
         x.new_zeros(1, 1, 6, 6), 2, stride=1, padding=2, dilation=3
     ),
+    "multinomial_out_dtype_before_the_sample_count": lambda x: torch.multinomial(
+        x[0], 0, out=x.new_empty(3)
+    ),
     "fft_r2c_of_integers": lambda x: torch._fft_r2c(x.long(), [0], 0, True),
     "fft_c2c_of_reals": lambda x: torch._fft_c2c(x, [0], 0, True),
     "fft_c2r_of_bfloat16": lambda x: torch._fft_c2r(x.bfloat16(), [0], 0, 3),

@@ -61,6 +61,10 @@ def test_no_warning_where_the_cpu_gives_none():
         torch.randperm(5, out=torch.empty(2, dtype=torch.long, device=d))
         torch.eye(3, out=torch.empty(1, device=d))
         torch.eye(3, 2, out=torch.empty(2, 2, device=d))
+        for samples, replacement in [(2, False), (1, True), (5, True)]:
+            out = torch.empty(3, dtype=torch.long, device=d)
+            torch.multinomial(torch.ones(2, 4, device=d), samples, replacement, out=out)
+            assert out.shape == (2, samples)
 
     assert _messages(lambda: quiet("remote")) == _messages(lambda: quiet("cpu")) == []
 

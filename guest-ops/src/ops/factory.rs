@@ -5,7 +5,7 @@ use crate::error::{ensure, ensure_kernel, ensure_value, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::out::resize_output;
+use crate::ops::out::{resize_output, resize_quietly};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::{checked_number, default_float, one_element_value};
@@ -204,13 +204,7 @@ pub fn eye(args: &Args, cx: &mut Ctx, with_m: bool) -> Outputs {
     ensure!(n >= 0, "n must be greater or equal to 0, got {n}");
     ensure!(m >= 0, "m must be greater or equal to 0, got {m}");
     // `eye_out` resizes its result with `resize_`: without `resize_output`'s warning.
-    let given = args.tensor(at)?;
-    let (out, result) = if given.sizes == [n, m] {
-        (given.clone(), Output::Argument(at as u32))
-    } else {
-        let resized = cx.resize(given, &[n, m], contiguous_strides(&[n, m])?)?;
-        (resized.clone(), Output::Updated((at as u32, resized)))
-    };
+    let (out, result) = resize_quietly(cx, at as u32, args.tensor(at)?, &[n, m])?;
     fill_with(cx, &out, Scalar::Integer(0))?;
     let diagonal = TensorMeta {
         sizes: vec![n.min(m)],

@@ -88,3 +88,18 @@ pub fn resize_output(
     let resized = cx.resize_out(t, sizes, contiguous_strides(sizes)?)?;
     Ok((resized.clone(), Output::Updated((index, resized))))
 }
+
+/// `resize_` of an `out=` tensor, as kernels that call it themselves do: contiguous with
+/// `sizes` where those differ, without `resize_output`'s warning.
+pub fn resize_quietly(
+    cx: &mut Ctx,
+    index: u32,
+    t: &TensorMeta,
+    sizes: &[i64],
+) -> Result<(TensorMeta, Output)> {
+    if t.sizes == sizes {
+        return Ok((t.clone(), Output::Argument(index)));
+    }
+    let resized = cx.resize(t, sizes, contiguous_strides(sizes)?)?;
+    Ok((resized.clone(), Output::Updated((index, resized))))
+}

@@ -9,7 +9,7 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::Pointwise;
 use crate::ops::library::launch;
-use crate::ops::out::{output, resize_output};
+use crate::ops::out::{output, resize_output, resize_quietly};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dims::expand;
 use crate::rules::dtype::{can_cast, check_scalar_type};
@@ -151,22 +151,31 @@ pub fn multinomial(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
         "multinomial only supports floating-point dtypes for input, got: {}",
         probs.dtype.name()
     );
-    ensure!(samples > 0, "cannot sample n_sample <= 0 samples");
-    let categories = probs.sizes[probs.dim() - 1];
-    ensure!(
-        replacement || samples <= categories,
-        "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
-    );
-    let mut shape = probs.sizes.clone();
-    *shape.last_mut().expect("1 or 2 dims") = samples;
-    if let Dest::Out(_, out) = form.dest(args)? {
+    let dest = form.dest(args)?;
+    if let Dest::Out(_, out) = dest {
         ensure!(
             out.dtype == ScalarType::Int64,
             "multinomial expects Long tensor out, got: {}",
             out.dtype.name()
         );
     }
-    let (out, result) = output(cx, form.dest(args)?, &shape, ScalarType::Int64)?;
+    ensure!(samples > 0, "cannot sample n_sample <= 0 samples");
+    let categories = probs.sizes[probs.dim() - 1];
+    ensure!(
+        replacement || samples <= categories,
+        "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+    );
+    ensure!(
+        categories <= 1 << 24,
+        "number of categories cannot exceed 2^24"
+    );
+    let mut shape = probs.sizes.clone();
+    *shape.last_mut().expect("1 or 2 dims") = samples;
+    // `multinomial_out` resizes its result with `resize_`: without `resize_output`'s warning.
+    let (out, result) = match dest {
+        Dest::Out(at, out) => resize_quietly(cx, at, out, &shape)?,
+        dest => output(cx, dest, &shape, ScalarType::Int64)?,
+    };
     cx.k.multinomial(probs, samples, replacement, &out)
         .map_err(failed("multinomial"))?;
     Ok(vec![result])
@@ -182,12 +191,7 @@ pub fn randperm(args: &Args, cx: &mut Ctx, with_generator: bool) -> Outputs {
     let out = args.tensor(at)?;
     check_permutable(n, out.dtype)?;
     // The CPU's `randperm_out` resizes `out` with `resize_`, which gives no warning.
-    let (out, result) = if out.sizes == [n] {
-        (out.clone(), Output::Argument(at as u32))
-    } else {
-        let resized = cx.resize(out, &[n], vec![1])?;
-        (resized.clone(), Output::Updated((at as u32, resized)))
-    };
+    let (out, result) = resize_quietly(cx, at as u32, out, &[n])?;
     cx.k.permutation(&out).map_err(failed("permutation"))?;
     Ok(vec![result])
 }
