@@ -450,6 +450,25 @@ BAD_CALLS = {
     "multinomial_out_dtype_before_the_sample_count": lambda x: torch.multinomial(
         x[0], 0, out=x.new_empty(3)
     ),
+    "unfold_of_a_5d_input": lambda x: F.unfold(x.new_zeros(1, 1, 4, 4, 4), 2),
+    "fold_of_an_empty_plane": lambda x: F.fold(x.new_zeros(1, 0, 4), (3, 3), 2),
+    "fold_of_channels_not_divisible_by_the_kernel": lambda x: F.fold(
+        x.new_zeros(1, 5, 4), (3, 3), 2
+    ),
+    "max_pool2d_kernel_list_before_the_rank": lambda x: torch.ops.aten.max_pool2d_with_indices(
+        x, [1, 2, 3]
+    ),
+    "trilinear_backward_grad_of_another_shape": lambda x: (
+        torch.ops.aten.upsample_trilinear3d_backward(
+            x.new_zeros(1, 1, 8, 8, 8), [8, 8, 9], [1, 1, 4, 4, 4], False, None, None, None
+        )
+    ),
+    "nearest2d_backward_grad_of_another_rank": lambda x: torch.ops.aten.upsample_nearest2d_backward(
+        x.new_zeros(1, 1, 8), [8, 9], [1, 1, 4, 4], None, None
+    ),
+    "linear1d_backward_grad_of_another_rank": lambda x: torch.ops.aten.upsample_linear1d_backward(
+        x.new_zeros(1, 8), [9], [1, 1, 4], False, None
+    ),
     "fft_r2c_of_integers": lambda x: torch._fft_r2c(x.long(), [0], 0, True),
     "fft_c2c_of_reals": lambda x: torch._fft_c2c(x, [0], 0, True),
     "fft_c2r_of_bfloat16": lambda x: torch._fft_c2r(x.bfloat16(), [0], 0, 3),

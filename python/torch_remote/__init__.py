@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import _native, compiling, device, gpus, modules, providers, transformer
+from . import _native, compiling, device, gpus, providers, transformer
 from .gpus import device_for
 from .providers import Endpoint, Provider
 
@@ -243,7 +243,6 @@ def _register() -> None:
     )
     torch._tensor_str._tensor_str = _format_on_cpu(torch._tensor_str._tensor_str)
     torch.Tensor.__dlpack_device__ = _dlpack_device_named(torch.Tensor.__dlpack_device__)
-    torch.nn.Module._apply = modules.keep_ties(torch.nn.Module._apply)
     encoder = torch.nn.TransformerEncoder
     encoder.__call__ = transformer.padded_not_nested(torch.nn.Module.__call__)
     inductor = torch._TorchCompileInductorWrapper

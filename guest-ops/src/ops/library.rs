@@ -671,7 +671,7 @@ pub fn im2col(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let dims_ok = (x.dim() == 3 || x.dim() == 4) && x.sizes[x.dim() - 3..].iter().all(|&s| s > 0);
     ensure!(
         dims_ok,
-        "Expected 3D or 4D (batch mode) tensor input with possible 0 batch size and non-zero \
+        "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero \
          dimensions for input, but got: {}",
         fmt_shape(&x.sizes)
     );
@@ -712,8 +712,8 @@ pub fn col2im(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     let dims_ok = (x.dim() == 2 || x.dim() == 3) && x.sizes[x.dim() - 2..].iter().all(|&s| s > 0);
     ensure!(
         dims_ok,
-        "Expected 2D or 3D (batch mode) tensor for input with possible 0 batch size and non-zero \
-         dimensions, but got: {}",
+        "Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero \
+         dimensions for input, but got: {}",
         fmt_shape(&x.sizes)
     );
     let (planes, blocks) = (x.sizes[x.dim() - 2], x.sizes[x.dim() - 1]);
@@ -721,7 +721,7 @@ pub fn col2im(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
     ensure!(
         planes % per_plane == 0,
         "Expected size of input's dimension 1 to be divisible by the product of kernel_size, but \
-         got input.size(1)={planes} and kernel_size=({}, {})",
+         got input.size(1)={planes} and kernel_size=({}, {}).",
         w.kernel[0],
         w.kernel[1]
     );

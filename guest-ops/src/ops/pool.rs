@@ -79,7 +79,7 @@ fn labelled(prefix: &str, values: &[i64]) -> String {
     parts.join(" ")
 }
 
-/// The input's rank, checked before the window parameters as the CPU does.
+/// The input's rank, checked after the window lists' lengths as the CPU does.
 fn check_rank(x: &TensorMeta, dims: usize) -> Result<()> {
     ensure!(
         x.dim() == dims + 1 || x.dim() == dims + 2,
@@ -161,8 +161,21 @@ fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
             divisor,
         )
     };
-    // `pooling_output_shape`, dim by dim, then the shape check's signs.
-    for i in 0..n {
+    Ok(PoolParams {
+        kernel,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        count_include_pad,
+        divisor_override: divisor,
+    })
+}
+
+/// `pooling_output_shape`'s checks, dim by dim, then the shape check's signs.
+fn check_params(p: &PoolParams) -> Result<()> {
+    let (kernel, stride, padding, dilation) = (&p.kernel, &p.stride, &p.padding, &p.dilation);
+    for i in 0..kernel.len() {
         ensure!(stride[i] != 0, "stride should not be zero");
         ensure!(
             padding[i] >= 0,
@@ -190,15 +203,7 @@ fn params(args: &Args, pooling: Pooling) -> Result<PoolParams> {
             labelled(prefix, values)
         );
     }
-    Ok(PoolParams {
-        kernel,
-        stride,
-        padding,
-        dilation,
-        ceil_mode,
-        count_include_pad,
-        divisor_override: divisor,
-    })
+    Ok(())
 }
 
 /// The shape check's window tests before the output's size: an average pooling's 3-d window
@@ -242,8 +247,9 @@ fn check_window_fits(input: &[i64], p: &PoolParams, pooling: Pooling) -> Result<
 
 /// The window parameters and output shape of a max/avg pooling of `x`.
 fn window(args: &Args, x: &TensorMeta, pooling: Pooling) -> Result<(PoolParams, Vec<i64>)> {
-    check_rank(x, pooling.dims)?;
     let p = params(args, pooling)?;
+    check_rank(x, pooling.dims)?;
+    check_params(&p)?;
     check_nonempty(x, pooling)?;
     let first = x.dim() - pooling.dims;
     let input = &x.sizes[first..];

@@ -2,14 +2,14 @@
 //! nearest-exact, linear, bilinear, bicubic, trilinear, and the antialiased bilinear and
 //! bicubic) and their backwards.
 
-use crate::error::{ensure, ensure_kernel, Result};
+use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output_like;
 use crate::ops::{Form, Outputs};
 use crate::rules::shape::fmt_shape;
-use crate::types::{ScalarType, UpsampleMode};
+use crate::types::{ScalarType, TensorMeta, UpsampleMode};
 
 /// One `upsample_*` op: how it resamples and over how many trailing dims.
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +135,37 @@ pub fn upsample(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
     Ok(vec![returned])
 }
 
+/// The CPU's check of a resampling gradient against the output's shape: 1-d resamplings with
+/// `check_dim_size`, the others by rank and then dim by dim.
+fn check_grad_shape(grad: &TensorMeta, expected: &[i64]) -> Result<()> {
+    let n = expected.len();
+    let mismatch = (0..n).find(|&i| grad.dim() != n || grad.sizes[i] != expected[i]);
+    let Some(i) = mismatch else {
+        return Ok(());
+    };
+    let got = |i: usize| grad.sizes.get(i).map_or("none".to_string(), i64::to_string);
+    if n == 3 {
+        return Err(Error::invalid(format!(
+            "Expected a tensor of dimension 3 and tensor.size[{i}] == {} but got: dimension {} \
+             and tensor.size[{i}] = {}",
+            expected[i],
+            grad.dim(),
+            got(i)
+        )));
+    }
+    ensure!(
+        grad.dim() == n,
+        "Expected grad_output to be a tensor of dimension {n} but got: dimension {}",
+        grad.dim()
+    );
+    Err(Error::invalid(format!(
+        "Expected grad_output to have the same shape as output; output.size({i}) = {} but got \
+         grad_output.size({i}) = {}",
+        expected[i],
+        got(i)
+    )))
+}
+
 /// `upsample_*_backward(grad_output, output_size, input_size, [align_corners,] scales...)`
 /// and its `.grad_input`.
 pub fn upsample_backward(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
@@ -145,13 +176,7 @@ pub fn upsample_backward(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> 
     op.check_sizes(input_size, output_size)?;
     let mut expected = input_size[..2].to_vec();
     expected.extend(output_size);
-    ensure!(
-        grad.sizes == expected,
-        "Expected grad_output to have the same shape as output; output.size = {} but got \
-         grad_output.size = {}",
-        fmt_shape(&expected),
-        fmt_shape(&grad.sizes)
-    );
+    check_grad_shape(grad, &expected)?;
     let (align, scales) = op.options(args, 3)?;
     let (out, returned) = output_like(args, cx, form, input_size, grad)?;
     cx.k.upsample_backward(op.mode, grad, output_size, input_size, align, &scales, &out)
