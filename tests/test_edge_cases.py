@@ -1319,3 +1319,53 @@ def test_nll_loss_of_one_unbatched_input_with_a_one_element_target(reduction, we
 )
 def test_nll_loss_target_shapes_refused_like_the_cpu(call):
     assert_refused_like_the_cpu(call)
+
+
+RESAMPLING_BACKWARDS = {
+    "bicubic2d": lambda g: torch.ops.aten.upsample_bicubic2d_backward(
+        g, [8, 8], [1, 3, 4, 4], False, None, None
+    ),
+    "bicubic2d_antialiased": lambda g: torch.ops.aten._upsample_bicubic2d_aa_backward(
+        g, [8, 8], [1, 3, 4, 4], False, None, None
+    ),
+    "bilinear2d": lambda g: torch.ops.aten.upsample_bilinear2d_backward(
+        g, [8, 8], [1, 3, 4, 4], False, None, None
+    ),
+    "nearest3d": lambda g: torch.ops.aten.upsample_nearest3d_backward(
+        g.unsqueeze(-1).expand(1, 3, 8, 8, 8).contiguous(memory_format=torch.channels_last_3d),
+        [8, 8, 8],
+        [1, 3, 4, 4, 4],
+        None,
+        None,
+        None,
+    ),
+    "nearest_exact3d": lambda g: torch.ops.aten._upsample_nearest_exact3d_backward(
+        g.unsqueeze(-1).expand(1, 3, 8, 8, 8).contiguous(memory_format=torch.channels_last_3d),
+        [8, 8, 8],
+        [1, 3, 4, 4, 4],
+        None,
+        None,
+        None,
+    ),
+    "trilinear": lambda g: torch.ops.aten.upsample_trilinear3d_backward(
+        g.unsqueeze(-1).expand(1, 3, 8, 8, 8).contiguous(memory_format=torch.channels_last_3d),
+        [8, 8, 8],
+        [1, 3, 4, 4, 4],
+        False,
+        None,
+        None,
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("op", RESAMPLING_BACKWARDS)
+def test_resampling_gradients_of_channels_last_grads_keep_the_cpus_layout(op):
+    """Cubic and 3-d nearest backwards give a contiguous gradient; the others keep the
+    incoming gradient's layout."""
+    torch.manual_seed(0)
+    grad = torch.randn(1, 3, 8, 8).contiguous(memory_format=torch.channels_last)
+    expected = RESAMPLING_BACKWARDS[op](grad)
+    got = RESAMPLING_BACKWARDS[op](grad.to("remote"))
+    assert got.stride() == expected.stride()
+    torch.testing.assert_close(got.cpu(), expected)

@@ -9,6 +9,11 @@
 //! its results and this op's arguments) is dead by then, while this op's arena still holds
 //! the next op's arguments. The op table, the one thing that lives on, is built before the
 //! first arena opens.
+//!
+//! wasi-libc frees with its own `free` what a WASI import returns through `cabi_realloc`
+//! (random bytes, environment variables), which must then not come from an arena: the guest
+//! calls no such import once an arena is open (HashMap's random keys are drawn while the op
+//! table is built).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;

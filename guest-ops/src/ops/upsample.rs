@@ -8,6 +8,7 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output_like;
 use crate::ops::{Form, Outputs};
+use crate::rules::layout::contiguous_strides;
 use crate::rules::shape::fmt_shape;
 use crate::types::{ScalarType, TensorMeta, UpsampleMode};
 
@@ -48,6 +49,16 @@ impl Resample {
         } else {
             Form::Functional
         }
+    }
+
+    /// Whether the CPU's backward lays the gradient out as the incoming one: not for cubic
+    /// resampling nor 3-d nearest, whose kernels give a contiguous one.
+    fn keeps_grad_layout(self) -> bool {
+        use UpsampleMode::*;
+        !matches!(
+            (self.mode, self.dims),
+            (Cubic | CubicAntialias, _) | (Nearest | NearestExact, 3)
+        )
     }
 
     /// Arguments after the sizes: `align_corners` if any, then one scale per dim.
@@ -178,7 +189,12 @@ pub fn upsample_backward(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> 
     expected.extend(output_size);
     check_grad_shape(grad, &expected)?;
     let (align, scales) = op.options(args, 3)?;
-    let (out, returned) = output_like(args, cx, form, input_size, grad)?;
+    let like = if op.keeps_grad_layout() {
+        grad.clone()
+    } else {
+        grad.view(grad.sizes.clone(), contiguous_strides(&grad.sizes)?, 0)
+    };
+    let (out, returned) = output_like(args, cx, form, input_size, &like)?;
     cx.k.upsample_backward(op.mode, grad, output_size, input_size, align, &scales, &out)
         .map_err(failed("upsample_backward"))?;
     Ok(vec![returned])
