@@ -103,3 +103,59 @@ def test_default_compile_of_a_graph_that_only_makes_remote_tensors():
     torch.testing.assert_close(moved.cpu(), (x * 2).sum(0))
     made = torch.compile(lambda n: torch.arange(n, device="remote", dtype=torch.float32).sin())(5)
     torch.testing.assert_close(made.cpu(), torch.arange(5.0).sin())
+
+
+def _channels_last_cnn() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 4, 3),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 5),
+    ).to(memory_format=torch.channels_last)
+
+
+def test_compiled_channels_last_cnn_trains_as_eager_cpu_does():
+    """Tracing lays a remote convolution's fake output out as the guest will (channels-last
+    here), so the flatten after it is not traced as a view of a contiguous tensor."""
+    torch._dynamo.reset()
+    x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
+    cpu, remote = _channels_last_cnn(), _channels_last_cnn().to("remote")
+    want = cpu(x)
+    want.sum().backward()
+    got = torch.compile(remote, backend="aot_eager")(x.to("remote"))
+    got.sum().backward()
+    torch.testing.assert_close(got.detach().cpu(), want.detach())
+    torch.testing.assert_close(remote[0].weight.grad.cpu(), cpu[0].weight.grad)
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        lambda d: torch.conv2d(
+            torch.randn(2, 3, 8, 8, device=d).to(memory_format=torch.channels_last),
+            torch.randn(4, 3, 3, 3, device=d),
+        ),
+        lambda d: torch.conv2d(
+            torch.randn(2, 3, 8, 8, device=d),
+            torch.randn(4, 3, 3, 3, device=d).to(memory_format=torch.channels_last),
+        ),
+        lambda d: torch.nn.functional.conv_transpose2d(
+            torch.randn(2, 3, 8, 8, device=d).to(memory_format=torch.channels_last),
+            torch.randn(3, 2, 3, 3, device=d),
+        ),
+        lambda d: torch.conv3d(
+            torch.randn(1, 2, 3, 4, 4, device=d).to(memory_format=torch.channels_last_3d),
+            torch.randn(3, 2, 2, 2, 2, device=d),
+        ),
+    ],
+    ids=["channels_last_input", "channels_last_weight", "transposed", "3d"],
+)
+def test_fake_convolutions_on_remote_take_the_real_layout(conv):
+    from torch._subclasses.fake_utils import CrossRefFakeMode
+
+    torch.manual_seed(0)
+    with CrossRefFakeMode():
+        conv("remote")

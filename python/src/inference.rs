@@ -1,16 +1,16 @@
-//! Times the guest's shape inference for the benchmark: one op lowered again and again
-//! through wasmtime, and through the client's memoised lowerings.
+//! The guest's shape inference asked from Python without running an op: timed for the
+//! benchmark (one op lowered again and again through wasmtime, and through the client's
+//! memoised lowerings), and the output layouts torch.compile's fake tensors take.
 
 use std::time::Instant;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use torch_remote_host::guest::{Arg, ScalarType};
+use torch_remote_host::guest::{Arg, Output, ScalarType, TensorMeta};
 use torch_remote_host::memo::op_key;
 
 use crate::core::{contiguous_strides, Core};
 use crate::lowering::{Lowering, Lowerings};
-use torch_remote_host::guest::TensorMeta;
 
 /// Seconds per lowering: through the guest each time, and from the memo after the first.
 pub struct InferenceCost {
@@ -18,27 +18,46 @@ pub struct InferenceCost {
     pub memoised: f64,
 }
 
-/// One benchmark argument: `(sizes, "float32")` is a contiguous tensor; ints, floats, bools,
-/// int lists and None stand for themselves.
+/// The dtype PyTorch names `name` (`torch.float32` without `torch.`).
+fn dtype_named(name: &str) -> PyResult<ScalarType> {
+    Ok(match name {
+        "uint8" => ScalarType::Uint8,
+        "int8" => ScalarType::Int8,
+        "int16" => ScalarType::Int16,
+        "int32" => ScalarType::Int32,
+        "int64" => ScalarType::Int64,
+        "float16" => ScalarType::Float16,
+        "float32" => ScalarType::Float32,
+        "float64" => ScalarType::Float64,
+        "bool" => ScalarType::Bool,
+        "bfloat16" => ScalarType::Bfloat16,
+        "complex64" => ScalarType::Complex64,
+        "complex128" => ScalarType::Complex128,
+        other => return Err(PyValueError::new_err(format!("dtype {other}"))),
+    })
+}
+
+/// One argument: `(sizes, "float32")` is a contiguous tensor and `(sizes, strides, "float32")`
+/// a strided one; ints, floats, bools, int lists and None stand for themselves.
 fn arg(value: &Bound<'_, PyAny>, storage: u64) -> PyResult<Arg> {
     if value.is_none() {
         return Ok(Arg::None);
     }
-    if let Ok((sizes, dtype)) = value.extract::<(Vec<i64>, String)>() {
-        let dtype = match dtype.as_str() {
-            "float32" => ScalarType::Float32,
-            "float64" => ScalarType::Float64,
-            "int64" => ScalarType::Int64,
-            other => return Err(PyValueError::new_err(format!("dtype {other}"))),
-        };
-        let strides = contiguous_strides(&sizes);
-        return Ok(Arg::Tensor(TensorMeta {
+    let tensor = |sizes: Vec<i64>, strides: Vec<i64>, dtype: &str| {
+        Ok(Arg::Tensor(TensorMeta {
             sizes,
             strides,
             storage_offset: 0,
-            dtype,
+            dtype: dtype_named(dtype)?,
             storage,
-        }));
+        }))
+    };
+    if let Ok((sizes, dtype)) = value.extract::<(Vec<i64>, String)>() {
+        let strides = contiguous_strides(&sizes);
+        return tensor(sizes, strides, &dtype);
+    }
+    if let Ok((sizes, strides, dtype)) = value.extract::<(Vec<i64>, Vec<i64>, String)>() {
+        return tensor(sizes, strides, &dtype);
     }
     if let Ok(b) = value.extract::<bool>() {
         return Ok(Arg::Boolean(b));
@@ -60,7 +79,28 @@ pub fn args(values: &[Bound<'_, PyAny>]) -> PyResult<Vec<Arg>> {
         .collect()
 }
 
+/// The sizes and strides of each output an op returns (none for one without a tensor).
+pub type Layouts = Vec<Option<(Vec<i64>, Vec<i64>)>>;
+
 impl Core {
+    /// The layouts the guest gives the outputs of `name.overload` on `args`.
+    pub fn layouts(
+        &mut self,
+        name: &str,
+        overload: &str,
+        args: &[Arg],
+    ) -> crate::core::Result<Layouts> {
+        let lowering = self.lower(0, name, overload, args)?;
+        Ok(lowering
+            .outputs
+            .into_iter()
+            .map(|output| match output {
+                Output::Tensor(m) => Some((m.sizes, m.strides)),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Lowers `name.overload` on `args` `repeat` times each way.
     pub fn time_inference(
         &mut self,

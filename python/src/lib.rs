@@ -202,6 +202,24 @@ fn time_inference(
     Ok((cost.guest, cost.memoised))
 }
 
+/// The sizes and strides the guest gives each output of `name.overload` on `args` (see
+/// `inference::arg`), without running the op: the layouts torch.compile's fake tensors take.
+#[pyfunction]
+fn infer_layouts(
+    py: Python<'_>,
+    name: String,
+    overload: String,
+    args: Vec<Bound<'_, PyAny>>,
+) -> PyResult<inference::Layouts> {
+    let args = inference::args(&args)?;
+    py.detach(|| {
+        let mut guard = core::core()?;
+        let core = guard.as_mut().expect("core() initialises the core");
+        core.layouts(&name, &overload, &args)
+    })
+    .map_err(to_py)
+}
+
 /// Stops the embedded host, if one was started.
 #[pyfunction]
 fn shutdown() {
@@ -236,6 +254,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(host_stats, m)?)?;
     m.add_function(wrap_pyfunction!(client_stats, m)?)?;
     m.add_function(wrap_pyfunction!(time_inference, m)?)?;
+    m.add_function(wrap_pyfunction!(infer_layouts, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(is_forked, m)?)?;

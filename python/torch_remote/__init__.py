@@ -247,6 +247,7 @@ def _register() -> None:
     encoder.__call__ = transformer.padded_not_nested(torch.nn.Module.__call__)
     inductor = torch._TorchCompileInductorWrapper
     inductor.__call__ = compiling.inductor_or_aot_eager(inductor.__call__)
+    compiling.lay_out_fake_convolutions()
     os.register_at_fork(after_in_child=_native.after_fork_in_child)
     atexit.register(_native.shutdown)
     atexit.register(_at_exit)
