@@ -1321,6 +1321,11 @@ def test_nll_loss_target_shapes_refused_like_the_cpu(call):
     assert_refused_like_the_cpu(call)
 
 
+def _volume(grad: torch.Tensor) -> torch.Tensor:
+    """A channels-last-3d gradient made from a channels-last 2-d one."""
+    return grad.unsqueeze(-1).expand(1, 3, 8, 8, 8).contiguous(memory_format=torch.channels_last_3d)
+
+
 RESAMPLING_BACKWARDS = {
     "bicubic2d": lambda g: torch.ops.aten.upsample_bicubic2d_backward(
         g, [8, 8], [1, 3, 4, 4], False, None, None
@@ -1332,29 +1337,13 @@ RESAMPLING_BACKWARDS = {
         g, [8, 8], [1, 3, 4, 4], False, None, None
     ),
     "nearest3d": lambda g: torch.ops.aten.upsample_nearest3d_backward(
-        g.unsqueeze(-1).expand(1, 3, 8, 8, 8).contiguous(memory_format=torch.channels_last_3d),
-        [8, 8, 8],
-        [1, 3, 4, 4, 4],
-        None,
-        None,
-        None,
+        _volume(g), [8, 8, 8], [1, 3, 4, 4, 4], None, None, None
     ),
     "nearest_exact3d": lambda g: torch.ops.aten._upsample_nearest_exact3d_backward(
-        g.unsqueeze(-1).expand(1, 3, 8, 8, 8).contiguous(memory_format=torch.channels_last_3d),
-        [8, 8, 8],
-        [1, 3, 4, 4, 4],
-        None,
-        None,
-        None,
+        _volume(g), [8, 8, 8], [1, 3, 4, 4, 4], None, None, None
     ),
     "trilinear": lambda g: torch.ops.aten.upsample_trilinear3d_backward(
-        g.unsqueeze(-1).expand(1, 3, 8, 8, 8).contiguous(memory_format=torch.channels_last_3d),
-        [8, 8, 8],
-        [1, 3, 4, 4, 4],
-        False,
-        None,
-        None,
-        None,
+        _volume(g), [8, 8, 8], [1, 3, 4, 4, 4], False, None, None, None
     ),
 }
 

@@ -81,25 +81,37 @@ pub fn resize_output(
     t: &TensorMeta,
     sizes: &[i64],
 ) -> Result<(TensorMeta, Output)> {
-    if t.sizes == sizes {
-        check_internal(t)?;
-        return Ok((t.clone(), Output::Argument(index)));
-    }
-    let resized = cx.resize_out(t, sizes, contiguous_strides(sizes)?)?;
-    Ok((resized.clone(), Output::Updated((index, resized))))
+    resized(cx, (index, t), sizes, true)
 }
 
 /// `resize_` of an `out=` tensor, as kernels that call it themselves do: contiguous with
-/// `sizes` where those differ, without `resize_output`'s warning.
+/// `sizes` where those differ, without `resize_output`'s warning or overlap check.
 pub fn resize_quietly(
     cx: &mut Ctx,
     index: u32,
     t: &TensorMeta,
     sizes: &[i64],
 ) -> Result<(TensorMeta, Output)> {
+    resized(cx, (index, t), sizes, false)
+}
+
+fn resized(
+    cx: &mut Ctx,
+    (index, t): (u32, &TensorMeta),
+    sizes: &[i64],
+    structured: bool,
+) -> Result<(TensorMeta, Output)> {
     if t.sizes == sizes {
+        if structured {
+            check_internal(t)?;
+        }
         return Ok((t.clone(), Output::Argument(index)));
     }
-    let resized = cx.resize(t, sizes, contiguous_strides(sizes)?)?;
+    let strides = contiguous_strides(sizes)?;
+    let resized = if structured {
+        cx.resize_out(t, sizes, strides)?
+    } else {
+        cx.resize(t, sizes, strides)?
+    };
     Ok((resized.clone(), Output::Updated((index, resized))))
 }
