@@ -117,17 +117,20 @@ def _channels_last_cnn() -> torch.nn.Module:
     ).to(memory_format=torch.channels_last)
 
 
-def test_compiled_channels_last_cnn_trains_as_eager_cpu_does():
+@pytest.mark.parametrize("dynamic", [False, None, True])
+def test_compiled_channels_last_cnn_trains_as_eager_cpu_does(dynamic):
     """Tracing lays a remote convolution's fake output out as the guest will (channels-last
-    here), so the flatten after it is not traced as a view of a contiguous tensor."""
+    here), so the flatten after it is not traced as a view of a contiguous tensor; with
+    symbolic batch sizes too (`dynamic=None` recompiles with them when the batch changes)."""
     torch._dynamo.reset()
-    x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
     cpu, remote = _channels_last_cnn(), _channels_last_cnn().to("remote")
-    want = cpu(x)
-    want.sum().backward()
-    got = torch.compile(remote, backend="aot_eager")(x.to("remote"))
-    got.sum().backward()
-    torch.testing.assert_close(got.detach().cpu(), want.detach())
+    compiled = torch.compile(remote, backend="aot_eager", dynamic=dynamic)
+    for n in (2, 3):
+        x = torch.randn(n, 3, 8, 8).to(memory_format=torch.channels_last)
+        want, got = cpu(x), compiled(x.to("remote"))
+        want.sum().backward()
+        got.sum().backward()
+        torch.testing.assert_close(got.detach().cpu(), want.detach())
     torch.testing.assert_close(remote[0].weight.grad.cpu(), cpu[0].weight.grad)
 
 

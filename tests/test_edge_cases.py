@@ -1358,3 +1358,34 @@ def test_resampling_gradients_of_channels_last_grads_keep_the_cpus_layout(op):
     got = RESAMPLING_BACKWARDS[op](grad.to("remote"))
     assert got.stride() == expected.stride()
     torch.testing.assert_close(got.cpu(), expected)
+
+
+RESIZED_OUTS = {
+    "reflection_pad2d": lambda x, o: torch.ops.aten.reflection_pad2d.out(x, [1, 1, 1, 1], out=o),
+    "upsample_nearest2d": lambda x, o: torch.ops.aten.upsample_nearest2d.out(
+        x, [8, 8], None, None, out=o
+    ),
+    "upsample_bicubic2d": lambda x, o: torch.ops.aten.upsample_bicubic2d.out(
+        x, [8, 8], False, None, None, out=o
+    ),
+    "upsample_bilinear2d_backward": lambda x, o: (
+        torch.ops.aten.upsample_bilinear2d_backward.grad_input(
+            x, [4, 4], [2, 3, 2, 2], False, None, None, grad_input=o
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("op", RESIZED_OUTS)
+def test_a_resized_out_takes_the_layout_of_the_input(op):
+    """Structured kernels resize an empty out= into the layout their meta function gives:
+    a channels-last input's here."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    outs = []
+    for device in ["cpu", "remote"]:
+        out = torch.empty(0, device=device)
+        RESIZED_OUTS[op](x.to(device), out)
+        outs.append(out)
+    assert outs[1].stride() == outs[0].stride()
+    torch.testing.assert_close(outs[1].cpu(), outs[0])

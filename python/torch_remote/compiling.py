@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from torch._subclasses import fake_impls
+from torch.fx.experimental.symbolic_shapes import has_guarding_hint, optimization_hint
 from torch.fx.operator_schemas import normalize_function
 from torch.utils._pytree import tree_leaves
 
@@ -74,26 +75,37 @@ _CONVOLUTIONS = (
 )
 
 
+class _NoHint(Exception):
+    """A symbolic size without an example value (data-dependent): PyTorch's layout stays."""
+
+
+def _hinted(value: Any) -> Any:
+    """A size as the trace's example has it (a symbolic one's hint, without a guard)."""
+    if not isinstance(value, torch.SymInt):
+        return value
+    if not has_guarding_hint(value):
+        raise _NoHint
+    return optimization_hint(value)
+
+
 def _described(value: Any) -> Any:
-    """An argument as ``_native.infer_layouts`` takes it: a tensor as (sizes, strides, dtype)."""
+    """An argument as ``_native.infer_layouts`` takes it: a tensor as (sizes, strides, dtype),
+    symbolic sizes by their hints."""
     if isinstance(value, torch.Tensor):
-        return (list(value.shape), list(value.stride()), str(value.dtype).removeprefix("torch."))
+        sizes = [_hinted(s) for s in value.shape]
+        strides = [_hinted(s) for s in value.stride()]
+        return (sizes, strides, str(value.dtype).removeprefix("torch."))
     if isinstance(value, (list, tuple)):
-        return [int(v) if isinstance(v, bool) else v for v in value]
-    return value
-
-
-def _concrete(value: Any) -> bool:
-    """Whether an argument holds no symbolic size (dynamic shapes keep PyTorch's layout)."""
-    leaves = tree_leaves(value)
-    return all(not isinstance(v, (torch.SymInt, torch.SymFloat, torch.SymBool)) for v in leaves)
+        return [int(v) if isinstance(v, bool) else _hinted(v) for v in value]
+    return _hinted(value)
 
 
 def _guest_layouts(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> list | None:
-    """The layouts the guest gives `func`'s outputs, if it takes these arguments."""
+    """The layouts the guest gives `func`'s outputs on the example's sizes, if it takes them."""
     _, named = normalize_function(func, args, kwargs, normalize_to_only_use_kwargs=True)
-    values = [_described(named.get(a.name, a.default_value)) for a in func._schema.arguments]
-    if not _concrete(values):
+    try:
+        values = [_described(named.get(a.name, a.default_value)) for a in func._schema.arguments]
+    except _NoHint:
         return None
     name = func._schema.name.split("::")[1]
     overload = "" if func._overloadname == "default" else func._overloadname
@@ -107,12 +119,30 @@ def _guest_layouts(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> li
         return None
 
 
+#: The channels-last format of each rank that has one.
+_CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
+def _memory_format(sizes: list[int], strides: list[int]) -> torch.memory_format | None:
+    """The memory format whose strides for `sizes` are `strides`, if one is."""
+    formats = [torch.contiguous_format]
+    if len(sizes) in _CHANNELS_LAST:
+        formats.append(_CHANNELS_LAST[len(sizes)])
+    for fmt in formats:
+        if torch.empty(sizes, device="meta", memory_format=fmt).stride() == tuple(strides):
+            return fmt
+    return None
+
+
 def _restrided(fake_mode, t: torch.Tensor | None, layout) -> torch.Tensor | None:
-    if t is None or layout is None or tuple(t.stride()) == tuple(layout[1]):
+    """`t` in the memory format of the guest's `layout`, on `t`'s own (maybe symbolic) sizes."""
+    if t is None or layout is None:
         return t
-    sizes, strides = layout
+    fmt = _memory_format(*layout)
+    if fmt is None:
+        return t
     with fake_mode:
-        return torch.empty_strided(sizes, strides, dtype=t.dtype, device=t.device)
+        return torch.empty_like(t, memory_format=fmt)
 
 
 def guest_laid_out(impl: Callable) -> Callable:

@@ -67,7 +67,9 @@ pub fn output_like(
             like.dtype.type_meta_name(),
             out.dtype.type_meta_name()
         );
-        return resize_output(cx, at, out, sizes);
+        // Resized as the CPU's structured kernels resize an out=: in the layout `like` gives.
+        let format = suggest_memory_format(&like.sizes, &like.strides);
+        return resized(cx, (at, out), (sizes, strides_for(sizes, format)?), true);
     }
     let format = suggest_memory_format(&like.sizes, &like.strides);
     let t = cx.empty(sizes, strides_for(sizes, format)?, like.dtype)?;
@@ -81,7 +83,7 @@ pub fn resize_output(
     t: &TensorMeta,
     sizes: &[i64],
 ) -> Result<(TensorMeta, Output)> {
-    resized(cx, (index, t), sizes, true)
+    resized(cx, (index, t), (sizes, contiguous_strides(sizes)?), true)
 }
 
 /// `resize_` of an `out=` tensor, as kernels that call it themselves do: contiguous with
@@ -92,13 +94,15 @@ pub fn resize_quietly(
     t: &TensorMeta,
     sizes: &[i64],
 ) -> Result<(TensorMeta, Output)> {
-    resized(cx, (index, t), sizes, false)
+    resized(cx, (index, t), (sizes, contiguous_strides(sizes)?), false)
 }
 
+/// `t` as given if it has `sizes`, else resized to `sizes` with `strides`; `structured` for
+/// `resize_output` (its overlap check and warning), not for a plain `resize_`.
 fn resized(
     cx: &mut Ctx,
     (index, t): (u32, &TensorMeta),
-    sizes: &[i64],
+    (sizes, strides): (&[i64], Vec<i64>),
     structured: bool,
 ) -> Result<(TensorMeta, Output)> {
     if t.sizes == sizes {
@@ -107,7 +111,6 @@ fn resized(
         }
         return Ok((t.clone(), Output::Argument(index)));
     }
-    let strides = contiguous_strides(sizes)?;
     let resized = if structured {
         cx.resize_out(t, sizes, strides)?
     } else {
