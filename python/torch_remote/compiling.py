@@ -154,9 +154,7 @@ def guest_laid_out(impl: Callable) -> Callable:
         if not any(t is not None and t.device.type == _BACKEND for t in outputs):
             return out
         layouts = _guest_layouts(func, args, kwargs)
-        if layouts is None:
-            return out
-        if len(layouts) != len(outputs):
+        if layouts is None or len(layouts) != len(outputs):
             return out
         pairs = zip(outputs, layouts, strict=True)
         laid_out = tuple(_restrided(fake_mode, t, lay) for t, lay in pairs)

@@ -6,6 +6,7 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
+use crate::ops::tensor_arg::check_dim_size;
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::check_scalar_type;
 use crate::rules::shape::{fmt_shape, numel};
@@ -211,16 +212,7 @@ pub fn backward(args: &Args, cx: &mut Ctx, form: Form, spatial: bool) -> Outputs
         fmt_shape(&total.sizes)
     );
     match nll.unreduced() {
-        Some(shape) if !nll.spatial => ensure!(
-            grad.dim() == 1 && grad.sizes[0] == shape[0],
-            "Expected a tensor of dimension 1 and tensor.size[0] == {} but got: dimension {} \
-             and tensor.size[0] = {}",
-            shape[0],
-            grad.dim(),
-            grad.sizes
-                .first()
-                .map_or("none".to_string(), i64::to_string)
-        ),
+        Some(shape) if !nll.spatial => check_dim_size(grad, 1, 0, shape[0])?,
         Some(shape) => ensure!(
             grad.sizes == shape,
             "grad_output must have the shape of the unreduced loss {}, but got {}",

@@ -1,6 +1,7 @@
 //! PyTorch's `TensorArg` checks (`checkScalarTypes`, `checkDim`, `checkSameType`) with the
 //! messages they give: each names the argument by position and name, the legacy tensor type
-//! it has, and the op whose arguments were being checked.
+//! it has, and the op whose arguments were being checked. Also `check_dim_size`, their
+//! unnamed cousin from the same file.
 
 use crate::error::{ensure, Result};
 use crate::types::{ScalarType, TensorMeta};
@@ -69,6 +70,20 @@ pub fn check_same_type(op: &str, a: TensorArg, b: TensorArg) -> Result<()> {
         b.label(),
         a.tensor.dtype.legacy_type(),
         b.tensor.dtype.legacy_type()
+    );
+    Ok(())
+}
+
+/// `check_dim_size`: `t` has `dim` dims and `size` elements along `index`.
+pub fn check_dim_size(t: &TensorMeta, dim: usize, index: usize, size: i64) -> Result<()> {
+    ensure!(
+        t.dim() == dim && t.sizes.get(index) == Some(&size),
+        "Expected a tensor of dimension {dim} and tensor.size[{index}] == {size} but got: \
+         dimension {} and tensor.size[{index}] = {}",
+        t.dim(),
+        t.sizes
+            .get(index)
+            .map_or("none".to_string(), i64::to_string)
     );
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::out::output_like;
+use crate::ops::tensor_arg::check_dim_size;
 use crate::ops::{Form, Outputs};
 use crate::rules::layout::contiguous_strides;
 use crate::rules::shape::fmt_shape;
@@ -150,31 +151,22 @@ pub fn upsample(args: &Args, cx: &mut Ctx, out: bool, op: Resample) -> Outputs {
 /// `check_dim_size`, the others by rank and then dim by dim.
 fn check_grad_shape(grad: &TensorMeta, expected: &[i64]) -> Result<()> {
     let n = expected.len();
-    let mismatch = (0..n).find(|&i| grad.dim() != n || grad.sizes[i] != expected[i]);
-    let Some(i) = mismatch else {
-        return Ok(());
-    };
-    let got = |i: usize| grad.sizes.get(i).map_or("none".to_string(), i64::to_string);
     if n == 3 {
-        return Err(Error::invalid(format!(
-            "Expected a tensor of dimension 3 and tensor.size[{i}] == {} but got: dimension {} \
-             and tensor.size[{i}] = {}",
-            expected[i],
-            grad.dim(),
-            got(i)
-        )));
+        return (0..n).try_for_each(|i| check_dim_size(grad, n, i, expected[i]));
     }
     ensure!(
         grad.dim() == n,
         "Expected grad_output to be a tensor of dimension {n} but got: dimension {}",
         grad.dim()
     );
-    Err(Error::invalid(format!(
-        "Expected grad_output to have the same shape as output; output.size({i}) = {} but got \
-         grad_output.size({i}) = {}",
-        expected[i],
-        got(i)
-    )))
+    match (0..n).find(|&i| grad.sizes[i] != expected[i]) {
+        Some(i) => Err(Error::invalid(format!(
+            "Expected grad_output to have the same shape as output; output.size({i}) = {} but \
+             got grad_output.size({i}) = {}",
+            expected[i], grad.sizes[i]
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `upsample_*_backward(grad_output, output_size, input_size, [align_corners,] scales...)`
