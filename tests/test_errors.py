@@ -286,6 +286,21 @@ BAD_CALLS = {
         x[None].log_softmax(2), x[:, :1].long() + 1, [2, 1], [1, 1]
     ),
     "ctc_loss_2d_log_probs": lambda x: torch._ctc_loss(x.log_softmax(1), x.long(), [1], [1]),
+    "amp_update_scale_of_a_long_tracker": lambda x: torch._amp_update_scale_(
+        x[0, :1], x[0, :1].long(), x[0, :1].double(), 2.0, 0.5, 2
+    ),
+    "amp_update_scale_of_two_scales": lambda x: torch._amp_update_scale_(
+        x[0, :2], x[0, :1].int(), x[0, :2], 2.0, 0.5, 2
+    ),
+    "amp_unscale_of_double_states": lambda x: torch._amp_foreach_non_finite_check_and_unscale_(
+        [x], x[0, :1].double(), x[0, :1].double()
+    ),
+    "amp_unscale_of_two_element_states": lambda x: torch._amp_foreach_non_finite_check_and_unscale_(
+        [x], x[0, :2], x[0, :2]
+    ),
+    "ctc_loss_of_no_time_steps": lambda x: F.ctc_loss(
+        x[None, :, :0].transpose(0, 2), x.long(), [0, 0], [0, 0], reduction="none"
+    ),
     "mv_of_two_dtypes": lambda x: torch.mv(x.double(), x[0]),
     "mv_into_another_dtype": lambda x: torch.mv(x.t(), x[:, 0], out=x[0].double()),
     "addmv_of_another_dtype": lambda x: torch.addmv(x[:, 0].double(), x, x[0]),

@@ -93,6 +93,29 @@ CASES = {
         0, 1, 4, out=torch.empty(2, device=d)
     ),
     "logspace into a 2-d out": lambda d: torch.logspace(0, 1, 4, out=torch.empty(2, 2, device=d)),
+    "mse_loss mean into a double": lambda d: torch._C._nn.mse_loss(
+        A.to(d), B[:, :1].to(d), 1, out=empty(d, torch.float64)
+    ),
+    "mse_loss sum into a half": lambda d: torch._C._nn.mse_loss(
+        A.to(d), A.t().to(d), 2, out=empty(d, torch.half)
+    ),
+    "mse_loss of doubles into a float": lambda d: torch._C._nn.mse_loss(
+        A.double().to(d), A.t().to(d), 1, out=torch.empty(3, 3, device=d)
+    ),
+    "smooth_l1_loss into a double": lambda d: torch._C._nn.smooth_l1_loss(
+        A.to(d), A.t().to(d), 1, 0.5, out=empty(d, torch.float64)
+    ),
+    "huber_loss into a double": lambda d: torch._C._nn.huber_loss(
+        A.to(d), A.t().to(d), 2, 0.5, out=empty(d, torch.float64)
+    ),
+    "mse_loss_backward into a double": lambda d: torch.ops.aten.mse_loss_backward.grad_input(
+        A.to(d), A.to(d), A.t().to(d), 1, grad_input=empty(d, torch.float64)
+    ),
+    "smooth_l1_loss_backward into a double": lambda d: (
+        torch.ops.aten.smooth_l1_loss_backward.grad_input(
+            A.to(d), A.to(d), A.t().to(d), 0, 0.5, grad_input=empty(d, torch.float64)
+        )
+    ),
 }
 
 
@@ -171,6 +194,28 @@ def test_a_tensor_grown_past_its_storage_grows_the_storage_its_views_share():
         lambda d: torch.nonzero(A.to(d), out=empty(d)),
         lambda d: torch.histc(A.to(d), out=empty(d, torch.float64)),
         lambda d: torch.linalg.householder_product(A.to(d), TAUS.to(d), out=empty(d, torch.int64)),
+        lambda d: torch._C._nn.mse_loss(A.to(d), A.t().to(d), 1, out=empty(d, torch.int64)),
+        lambda d: torch._C._nn.huber_loss(A.to(d), A.to(d), 0, 1.0, out=empty(d, torch.bool)),
+        lambda d: torch.ops.aten.smooth_l1_loss_backward.grad_input(
+            A.to(d), A.to(d), A.t().to(d), 0, 0.5, grad_input=empty(d, torch.int64)
+        ),
+        lambda d: torch.ops.aten.huber_loss_backward.out(
+            A.to(d), A.to(d), A.t().to(d), 0, 0.5, grad_input=empty(d, torch.float64)
+        ),
+        lambda d: torch._C._nn.binary_cross_entropy(
+            A.sigmoid().to(d), A.t().sigmoid().to(d), None, 0, out=empty(d, torch.float64)
+        ),
+        lambda d: torch._C._nn.binary_cross_entropy(
+            A.sigmoid().to(d), A.t().sigmoid().to(d), None, 1, out=empty(d, torch.float64)
+        ),
+        lambda d: torch.ops.aten.binary_cross_entropy_backward.grad_input(
+            A.to(d),
+            A.sigmoid().to(d),
+            A.t().sigmoid().to(d),
+            None,
+            0,
+            grad_input=empty(d, torch.half),
+        ),
     ],
 )
 def test_an_out_dtype_the_cpu_refuses_is_refused(call):

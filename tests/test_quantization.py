@@ -75,6 +75,136 @@ def test_fake_quantization_refuses_what_the_cpu_refuses(call):
     assert_refused_like_the_cpu(lambda d: call(*(t.to(d) for t in inputs())))
 
 
+def learnable_inputs():
+    """An input with a channels-last layout, its incoming gradient, and one scale and zero
+    point in all and per channel (a zero point past the range, one halfway)."""
+    torch.manual_seed(0)
+    x = (torch.randn(2, 3, 4, 5) * 3).to(memory_format=torch.channels_last)
+    grad = torch.randn(2, 3, 4, 5)
+    qparams = torch.tensor([0.1]), torch.tensor([3.5])
+    channel_qparams = torch.tensor([0.1, 0.2, 0.3]), torch.tensor([1.0, 2.5, 300.0])
+    return x, grad, qparams, channel_qparams
+
+
+LEARNABLE = {
+    "per tensor": lambda x, g, q, c: aten._fake_quantize_learnable_per_tensor_affine(x, *q, 0, 255),
+    "per tensor half": lambda x, g, q, c: aten._fake_quantize_learnable_per_tensor_affine(
+        x.half(), *q, 0, 15
+    ),
+    "per tensor backward": lambda x, g, q, c: (
+        aten._fake_quantize_learnable_per_tensor_affine_backward(g, x, *q, 0, 255, 0.5)
+    ),
+    "per tensor backward of an empty input": lambda x, g, q, c: (
+        aten._fake_quantize_learnable_per_tensor_affine_backward(g[:0], x[:0], *q, 0, 255)
+    ),
+    "per channel": lambda x, g, q, c: aten._fake_quantize_learnable_per_channel_affine(
+        x, *c, 1, 0, 255
+    ),
+    "per channel int zero points": lambda x, g, q, c: (
+        aten._fake_quantize_learnable_per_channel_affine(x, c[0], c[1].int(), 1, 0, 255)
+    ),
+    "per channel backward": lambda x, g, q, c: (
+        aten._fake_quantize_learnable_per_channel_affine_backward(g, x, *c, 1, 0, 255, 2.0)
+    ),
+}
+
+
+@pytest.mark.parametrize("call", LEARNABLE)
+def test_learnable_fake_quantization_is_the_cpus(call):
+    x, grad, qparams, channel_qparams = learnable_inputs()
+    expected = _outputs(LEARNABLE[call](x, grad, qparams, channel_qparams))
+    on = lambda ts: tuple(t.to("remote") for t in ts)  # noqa: E731
+    remote = _outputs(
+        LEARNABLE[call](x.to("remote"), grad.to("remote"), on(qparams), on(channel_qparams))
+    )
+    for r, e in zip(remote, expected, strict=True):
+        assert (r.shape, r.stride(), r.dtype) == (e.shape, e.stride(), e.dtype)
+        torch.testing.assert_close(r.cpu(), e)
+
+
+def _outputs(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+LEARNABLE_REFUSALS = [
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine(x, s[0], z[:1], 0, 255),
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine(x, s[:0], z[:1], 0, 255),
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine(x, s[:1], z[:1], 9, 2),
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine(x.long(), s, z, 0, 255),
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine_backward(
+        x.double(), x, s[:1], z[:1].float(), 0, 255
+    ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine_backward(
+        x, x, s[:1], z[:1], 0, 255
+    ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine_backward(
+        x[0], x, s[:1], z[:1].float(), 0, 255
+    ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_tensor_affine_backward(
+        x, x, s[:1], z[:1].float(), 2, 255
+    ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine(x, s, z, 3, 0, 255),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine(x[0, 0, 0], s, z, 0, 0, 9),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine(x, s, z.bool(), 1, 0, 9),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine(x, s.double(), z, 1, 0, 9),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine_backward(
+        x, x, s, z.float(), 1, 1, 255
+    ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine_backward(
+        x, x, s[:2], z.float(), 1, 0, 255
+    ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine_backward(
+        x, x, s, z.float(), -2, 0, 255
+    ),
+]
+
+
+@pytest.mark.parametrize("call", LEARNABLE_REFUSALS)
+def test_learnable_fake_quantization_refuses_what_the_cpu_refuses(call):
+    assert_refused_like_the_cpu(lambda d: call(*(t.to(d) for t in inputs())))
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_learnable_fake_quantize_modules_train_as_on_the_cpu(per_channel):
+    """`_LearnableFakeQuantize` (LSQ): the scale and zero point learn with the weights."""
+    from torch.ao.quantization._learnable_fake_quantize import _LearnableFakeQuantize
+
+    def train(device):
+        torch.manual_seed(1)
+        observer = (
+            Q.MovingAveragePerChannelMinMaxObserver
+            if per_channel
+            else Q.MovingAverageMinMaxObserver
+        )
+        channels = {"ch_axis": 1, "channel_len": 4} if per_channel else {}
+        quantize = _LearnableFakeQuantize(
+            observer, quant_min=0, quant_max=255, use_grad_scaling=True, **channels
+        ).to(device)
+        linear = torch.nn.Linear(3, 4).to(device)
+        params = [*quantize.parameters(), *linear.parameters()]
+        optimizer = torch.optim.SGD(params, lr=0.1)
+        x = torch.randn(8, 3).to(device)
+        for _ in range(3):
+            optimizer.zero_grad()
+            y = quantize(linear(x))
+            y.pow(2).sum().backward()
+            optimizer.step()
+        return [y, quantize.scale, quantize.zero_point, linear.weight]
+
+    for r, e in zip(train("remote"), train("cpu"), strict=True):
+        torch.testing.assert_close(r.detach().cpu(), e.detach())
+
+
+def test_dequantize_of_a_tensor_that_is_not_quantized_is_its_float_value():
+    x = torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last)
+    remote = x.to("remote")
+    assert remote.dequantize() is remote
+    for t in (x.double(), x.half(), (x * 10).long()):
+        r, e = t.to("remote").dequantize(), t.dequantize()
+        assert (r.dtype, r.stride()) == (e.dtype, e.stride())
+        torch.testing.assert_close(r.cpu(), e)
+
+
 FAKE_QUANTIZE = Q.QConfig(
     activation=Q.FakeQuantize.with_args(
         observer=Q.MovingAverageMinMaxObserver, quant_min=0, quant_max=127

@@ -43,6 +43,13 @@ CASES = {
     "fftfreq into an out= of another element count": lambda d: torch.fft.fftfreq(
         6, out=torch.empty(2, device=d)
     ),
+    # The CPU computes the elementwise loss in the out= first, then reduces it there.
+    "mean squared error into a 0-d out=": lambda d: torch._C._nn.mse_loss(
+        torch.ones(2, 3, device=d), torch.zeros(3, device=d), 1, out=torch.empty((), device=d)
+    ),
+    "huber loss into a 1-d out=": lambda d: torch._C._nn.huber_loss(
+        torch.ones(2, 3, device=d), torch.zeros(2, 3, device=d), 2, 1.0, out=torch.ones(2, device=d)
+    ),
 }
 
 
@@ -61,6 +68,9 @@ def test_no_warning_where_the_cpu_gives_none():
         torch.randperm(5, out=torch.empty(2, dtype=torch.long, device=d))
         torch.eye(3, out=torch.empty(1, device=d))
         torch.eye(3, 2, out=torch.empty(2, 2, device=d))
+        torch._C._nn.mse_loss(
+            torch.ones(2, 3, device=d), torch.zeros(3, device=d), 1, out=torch.empty(2, 3, device=d)
+        )
         for samples, replacement in [(2, False), (1, True), (5, True)]:
             out = torch.empty(3, dtype=torch.long, device=d)
             torch.multinomial(torch.ones(2, 4, device=d), samples, replacement, out=out)

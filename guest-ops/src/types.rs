@@ -4,10 +4,11 @@ pub use crate::bindings::exports::torch_remote::ops::dispatch::Warning;
 pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams,
     EmbeddingBagParams, EncoderLayerParams, Factorization, FftKind, FftParams,
-    FusedFakeQuantizeParams, GatherOp, GridSampleParams, IndexReduceOp, IsinParams, LibraryOp,
-    LinalgOp, LossOp, LossOptions, LstmLayerParams, LstsqDriver, MomentOp, Operand, PadMode,
-    PoolOp, PoolParams, RandomOp, ReduceOp, Reduction, RnnLayerParams, RnnMode, SampleOp, ScanOp,
-    ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    FusedFakeQuantizeParams, GatherOp, GridSampleParams, IndexReduceOp, IsinParams,
+    LearnableFakeQuantizeParams, LibraryOp, LinalgOp, LossOp, LossOptions, LstmLayerParams,
+    LstsqDriver, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction,
+    RnnLayerParams, RnnMode, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery,
+    TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -10,18 +10,15 @@ use crate::ops::Outputs;
 use crate::rules::shape::numel;
 use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
 
-/// `t` holds exactly one element of dtype `dtype`, as the scaler's state tensors must.
-fn check_state(t: &TensorMeta, name: &str, dtype: ScalarType, kind: &str) -> Result<()> {
-    ensure!(
-        numel(&t.sizes)? == 1,
-        "{name} must be a 1-element tensor, but got {}",
-        t.describe()
-    );
-    ensure!(
-        t.dtype == dtype,
-        "{name} must be {kind} tensor, but got {}",
-        t.describe()
-    );
+/// Each of the scaler's state tensors holds exactly one element, then each has its dtype:
+/// (tensor, name, dtype, "a float"/"an int"), checked in the CPU kernel's order and words.
+fn check_states(states: &[(&TensorMeta, &str, ScalarType, &str)]) -> Result<()> {
+    for (t, name, _, _) in states {
+        ensure!(numel(&t.sizes)? == 1, "{name} must be a 1-element tensor.");
+    }
+    for (t, name, dtype, kind) in states {
+        ensure!(t.dtype == *dtype, "{name} must be {kind} tensor.");
+    }
     Ok(())
 }
 
@@ -32,8 +29,10 @@ pub fn unscale(args: &Args, cx: &mut Ctx) -> Outputs {
     const OP: &str = "_amp_foreach_non_finite_check_and_unscale_";
     args.at_most(3)?;
     let (grads, found_inf, inv_scale) = (args.tensor_list(0)?, args.tensor(1)?, args.tensor(2)?);
-    check_state(inv_scale, "inv_scale", ScalarType::Float32, "a float")?;
-    check_state(found_inf, "found_inf", ScalarType::Float32, "a float")?;
+    check_states(&[
+        (inv_scale, "inv_scale", ScalarType::Float32, "a float"),
+        (found_inf, "found_inf", ScalarType::Float32, "a float"),
+    ])?;
     if grads.is_empty() {
         return Ok(vec![]);
     }
@@ -58,9 +57,11 @@ pub fn unscale(args: &Args, cx: &mut Ctx) -> Outputs {
 pub fn update_scale(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(6)?;
     let (scale, tracker, found_inf) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
-    check_state(scale, "current_scale", ScalarType::Float32, "a float")?;
-    check_state(tracker, "growth_tracker", ScalarType::Int32, "an int")?;
-    check_state(found_inf, "found_inf", ScalarType::Float32, "a float")?;
+    check_states(&[
+        (tracker, "growth_tracker", ScalarType::Int32, "an int"),
+        (scale, "current_scale", ScalarType::Float32, "a float"),
+        (found_inf, "found_inf", ScalarType::Float32, "a float"),
+    ])?;
     let op =
         LibraryOp::AmpUpdateScale((args.float_or(3, 2.0)?, args.float_or(4, 0.5)?, args.int(5)?));
     let inputs = [scale.clone(), tracker.clone(), found_inf.clone()];

@@ -105,6 +105,17 @@ pub fn to_copy(args: &Args, cx: &mut Ctx) -> Outputs {
     copy_as(cx, src, dtype, format)
 }
 
+/// `dequantize.self` of a tensor that is not quantized (remote holds none): `self.to(float)`,
+/// as the CPU and CUDA kernels give it, so `self` itself when it is float32.
+pub fn dequantize(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(1)?;
+    let src = args.tensor(0)?;
+    if src.dtype == ScalarType::Float32 {
+        return Ok(vec![Output::Argument(0)]);
+    }
+    copy_as(cx, src, ScalarType::Float32, MemoryFormat::Preserve)
+}
+
 /// `clone(self, *, memory_format)`
 pub fn clone(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(2)?;

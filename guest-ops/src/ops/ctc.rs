@@ -9,6 +9,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::tensor_arg::{check_dim, check_scalar_types, TensorArg};
 use crate::ops::Outputs;
+use crate::rules::shape::numel;
 use crate::types::{CtcParams, LibraryOp, ScalarType, TensorMeta};
 
 /// The CPU kernel, as dtype refusals name it.
@@ -24,6 +25,16 @@ struct Positions {
     zero_infinity: usize,
 }
 
+/// The CPU kernels' dtype dispatch, their first check.
+fn check_dtype(log_probs: &TensorMeta) -> Result<()> {
+    ensure_kernel!(
+        matches!(log_probs.dtype, ScalarType::Float32 | ScalarType::Float64),
+        "\"{OP}\" not implemented for '{}'",
+        log_probs.dtype.name()
+    );
+    Ok(())
+}
+
 /// The lengths, blank and `zero_infinity` of a `_ctc_loss` or its backward, checked against
 /// the tensors as PyTorch's CPU kernel checks them. Returns them with the longest target.
 fn params(
@@ -32,11 +43,6 @@ fn params(
     log_probs: &TensorMeta,
     targets: &TensorMeta,
 ) -> Result<(CtcParams, i64)> {
-    ensure_kernel!(
-        matches!(log_probs.dtype, ScalarType::Float32 | ScalarType::Float64),
-        "\"{OP}\" not implemented for '{}'",
-        log_probs.dtype.name()
-    );
     // The CPU runs its long kernel for long targets and its int kernel for any other.
     if targets.dtype != ScalarType::Int64 {
         let arg = TensorArg::new(targets, "targets", 2);
@@ -120,6 +126,11 @@ pub fn forward(args: &Args, cx: &mut Ctx) -> Outputs {
         blank: 4,
         zero_infinity: 5,
     };
+    check_dtype(log_probs)?;
+    ensure!(
+        numel(&log_probs.sizes)? > 0,
+        "log_probs tensor must not be empty"
+    );
     let (params, max_target) = params(args, at, log_probs, targets)?;
     let (time, batch) = (log_probs.sizes[0], log_probs.sizes[1]);
     let nll = cx.empty_contiguous(&[batch], log_probs.dtype)?;
@@ -145,6 +156,7 @@ pub fn backward(args: &Args, cx: &mut Ctx) -> Outputs {
         blank: 7,
         zero_infinity: 8,
     };
+    check_dtype(log_probs)?;
     let (params, _) = params(args, at, log_probs, targets)?;
     let batch = log_probs.sizes[1];
     ensure!(

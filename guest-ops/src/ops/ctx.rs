@@ -99,6 +99,12 @@ impl<'k> Ctx<'k> {
         sizes: &[i64],
         strides: Vec<i64>,
     ) -> Result<TensorMeta> {
+        self.warn_resized(t, sizes)?;
+        self.resize(t, sizes, strides)
+    }
+
+    /// `resize_output`'s warning, for an `out=` `t` with elements resized to `sizes`.
+    pub fn warn_resized(&mut self, t: &TensorMeta, sizes: &[i64]) -> Result<()> {
         if numel(&t.sizes)? != 0 {
             self.warn(format!(
                 "An output with one or more elements was resized since it had shape {}, which \
@@ -110,7 +116,7 @@ impl<'k> Ctx<'k> {
                 fmt_shape(sizes)
             ));
         }
-        self.resize(t, sizes, strides)
+        Ok(())
     }
 
     /// `t` with new sizes and strides at the same offset (`resize_`). The storage is kept when

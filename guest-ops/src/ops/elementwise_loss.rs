@@ -6,8 +6,7 @@ use crate::error::{ensure, ensure_kernel, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::iter::Pointwise;
-use crate::ops::out::output;
+use crate::ops::iter::{Pointwise, Target};
 use crate::ops::{Dest, Form, Outputs};
 use crate::rules::dtype::{can_cast, check_same_dtype};
 use crate::rules::shape::fmt_shape;
@@ -128,6 +127,9 @@ pub fn forward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     let o = options(args, 2, op)?;
     check_forward(op, x, target, &o)?;
     let dest = form.dest(args)?;
+    if let (LossOp::BinaryCrossEntropy, Dest::Out(_, out)) = (op, dest) {
+        check_same_dtype(x.dtype, &[out])?;
+    }
     let run =
         |cx: &mut Ctx, out: &TensorMeta| cx.k.loss(op, x, target, &o, out).map_err(failed("loss"));
     if o.reduction != 0 {
@@ -139,9 +141,16 @@ pub fn forward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
             }
             _ => x.dtype,
         };
-        let (out, result) = output(cx, dest, &[], dtype)?;
-        run(cx, &out)?;
-        return Ok(vec![result]);
+        // The CPU writes the elementwise loss into an out= first, resized to it (with
+        // `resize_output`'s warning), then reduces it there, resizing it again quietly.
+        if let Dest::Out(_, given) = dest {
+            let shape = Pointwise::new(vec![Value::Tensor(x), Value::Tensor(target)])?.shape;
+            if given.sizes != shape {
+                cx.warn_resized(given, &shape)?;
+            }
+        }
+        let target_out = Target::cast_into(cx, dest, (&[], dtype), true)?;
+        return target_out.run(cx, "loss", |k, out| k.loss(op, x, target, &o, out));
     }
     let like_input = matches!(op, LossOp::Huber | LossOp::BinaryCrossEntropy);
     if like_input && matches!(dest, Dest::New) {
@@ -169,19 +178,30 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     let (grad, x, target) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let o = options(args, 3, op)?;
     fits_input(x, &[target, grad])?;
+    let dest = form.dest(args)?;
     match op {
-        // Their kernels promote the three to a common dtype and cast it to `self`'s.
+        // Their kernels promote the three to a common dtype and cast it to the gradient's:
+        // `self`'s, or an out='s.
         LossOp::SmoothL1 | LossOp::Mse => {
             let inputs = vec![Value::Tensor(x), Value::Tensor(target), Value::Tensor(grad)];
             let common = Pointwise::new(inputs)?.common_dtype();
+            let written = match dest {
+                Dest::Out(_, out) => out.dtype,
+                _ => x.dtype,
+            };
             ensure!(
-                can_cast(common, x.dtype),
+                can_cast(common, written),
                 "result type {} can't be cast to the desired output type {}",
                 common.name(),
-                x.dtype.name()
+                written.name()
             );
         }
-        _ => check_same_dtype(x.dtype, &[target, grad])?,
+        _ => {
+            check_same_dtype(x.dtype, &[target, grad])?;
+            if let Dest::Out(_, out) = dest {
+                check_same_dtype(x.dtype, &[out])?;
+            }
+        }
     }
     ensure_kernel!(
         x.dtype.is_floating(),
@@ -192,16 +212,13 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     if let Some(w) = &o.weight {
         fits_input(x, &[w])?;
     }
-    let (out, result) = match (op, form) {
-        (LossOp::BinaryCrossEntropy, Form::Functional) => {
-            let out = cx.empty_like(x)?;
-            (out.clone(), Output::Tensor(out))
-        }
-        _ => output(cx, form.dest(args)?, &x.sizes, x.dtype)?,
+    let target_out = match (op, dest) {
+        (LossOp::BinaryCrossEntropy, Dest::New) => Target::new_tensor(cx.empty_like(x)?),
+        _ => Target::cast_into(cx, dest, (&x.sizes, x.dtype), false)?,
     };
-    cx.k.loss_backward(op, grad, x, target, &o, &out)
-        .map_err(failed("loss_backward"))?;
-    Ok(vec![result])
+    target_out.run(cx, "loss_backward", |k, out| {
+        k.loss_backward(op, grad, x, target, &o, out)
+    })
 }
 
 #[cfg(test)]

@@ -8,8 +8,12 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::Outputs;
-use crate::rules::shape::{numel, wrap_dim};
-use crate::types::{FusedFakeQuantizeParams, LibraryOp, Output, Scalar, ScalarType, TensorMeta};
+use crate::rules::dims::select;
+use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim, wrap_dim_of_dims};
+use crate::types::{
+    FusedFakeQuantizeParams, LearnableFakeQuantizeParams, LibraryOp, Output, Scalar, ScalarType,
+    TensorMeta,
+};
 
 fn check_range(quant_min: i64, quant_max: i64) -> Result<()> {
     // PyTorch's message keeps the indentation of its source line.
@@ -90,6 +94,19 @@ pub fn per_channel(args: &Args, cx: &mut Ctx) -> Outputs {
     let (x, scale, zero_point) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let axis = args.int(3)?;
     let (quant_min, quant_max) = (args.int(4)?, args.int(5)?);
+    check_per_channel(x, scale, zero_point, axis, (quant_min, quant_max))?;
+    let op = LibraryOp::FakeQuantizePerChannel((axis, quant_min, quant_max));
+    cachemask(cx, op, &[x.clone(), scale.clone(), zero_point.clone()])
+}
+
+/// The per-channel fake quantization's checks, in PyTorch's order.
+fn check_per_channel(
+    x: &TensorMeta,
+    scale: &TensorMeta,
+    zero_point: &TensorMeta,
+    axis: i64,
+    (quant_min, quant_max): (i64, i64),
+) -> Result<()> {
     ensure!(
         matches!(scale.dtype, ScalarType::Float32 | ScalarType::Bfloat16),
         "Scale must be Float or BFloat16, found {}",
@@ -109,19 +126,198 @@ pub fn per_channel(args: &Args, cx: &mut Ctx) -> Outputs {
         scale.sizes == zero_point.sizes,
         "scale and zero-point need to have the same dimensions"
     );
-    let channels = x.sizes[wrap_dim(axis, x.dim())?];
+    check_channels(x, scale, axis)?;
+    check_range(quant_min, quant_max)?;
+    check_axis(x, axis)?;
+    check_input(x, "fake_quantize_channel_cachemask_cpu_type_handling")
+}
+
+/// One scale per slice of `x` along `axis` (`x.size(axis)`, an IndexError for a bad axis).
+fn check_channels(x: &TensorMeta, scale: &TensorMeta, axis: i64) -> Result<()> {
+    let channels = x.sizes[wrap_dim_of_dims(axis, x.dim())?];
     ensure!(
-        scale.sizes[0] == channels,
+        numel(&scale.sizes)? == channels,
         "dimensions of scale and zero-point are not consistent with input tensor"
     );
-    check_range(quant_min, quant_max)?;
+    Ok(())
+}
+
+fn check_axis(x: &TensorMeta, axis: i64) -> Result<()> {
     ensure!(
         axis >= 0 && axis <= x.dim() as i64,
         "`axis` must be between 0 and number of dimensions of input"
     );
-    check_input(x, "fake_quantize_channel_cachemask_cpu_type_handling")?;
-    let op = LibraryOp::FakeQuantizePerChannel((axis, quant_min, quant_max));
-    cachemask(cx, op, &[x.clone(), scale.clone(), zero_point.clone()])
+    Ok(())
+}
+
+/// The learnable ops' integer arguments, from `at` on, and their `grad_factor`.
+fn learnable_params(
+    args: &Args,
+    at: usize,
+    axis: Option<i64>,
+) -> Result<LearnableFakeQuantizeParams> {
+    Ok(LearnableFakeQuantizeParams {
+        axis,
+        quant_min: args.int(at)?,
+        quant_max: args.int(at + 1)?,
+        grad_factor: args.float_or(at + 2, 1.0)?,
+    })
+}
+
+/// `scale[0]` and `zero_point[0]`, which the per-tensor learnable ops read first.
+fn check_first_elements(scale: &TensorMeta, zero_point: &TensorMeta) -> Result<()> {
+    select(scale, 0, 0)?;
+    select(zero_point, 0, 0)?;
+    Ok(())
+}
+
+/// `_fake_quantize_learnable_per_tensor_affine(self, scale, zero_point, quant_min, quant_max,
+/// grad_factor=1.)`: `fake_quantize_per_tensor_affine` with the first scale and the first
+/// zero point, rounded and clamped into the range, laid out as `self`.
+pub fn learnable_per_tensor(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(6)?;
+    let (x, scale, zero_point) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    check_first_elements(scale, zero_point)?;
+    let params = learnable_params(args, 3, None)?;
+    check_range(params.quant_min, params.quant_max)?;
+    check_input(x, "fake_quantize_tensor_cachemask_kernel_type_handling")?;
+    learnable(cx, params, [x, scale, zero_point])
+}
+
+/// `_fake_quantize_learnable_per_channel_affine(self, scale, zero_point, axis, quant_min,
+/// quant_max, grad_factor=1.)`: `fake_quantize_per_channel_affine` with the zero points
+/// rounded, clamped into the range and made int32.
+pub fn learnable_per_channel(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(7)?;
+    let (x, scale, zero_point) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
+    let axis = args.int(3)?;
+    let params = learnable_params(args, 4, Some(axis))?;
+    ensure_kernel!(
+        zero_point.dtype != ScalarType::Bool && !zero_point.dtype.is_complex(),
+        "\"round_vml_cpu\" not implemented for '{}'",
+        zero_point.dtype.name()
+    );
+    let rounded = TensorMeta {
+        dtype: ScalarType::Int32,
+        ..zero_point.clone()
+    };
+    let range = (params.quant_min, params.quant_max);
+    check_per_channel(x, scale, &rounded, axis, range)?;
+    learnable(cx, params, [x, scale, zero_point])
+}
+
+fn learnable(
+    cx: &mut Ctx,
+    params: LearnableFakeQuantizeParams,
+    inputs: [&TensorMeta; 3],
+) -> Outputs {
+    let out = cx.empty_like(inputs[0])?;
+    let op = LibraryOp::FakeQuantizeLearnable(params);
+    launch(cx, op, &inputs.map(TensorMeta::clone), vec![out])
+}
+
+/// The learnable backwards' dtype checks, which PyTorch words as bare conditions.
+fn check_float(tensors: [(&TensorMeta, &str); 4]) -> Result<()> {
+    for (t, name) in tensors {
+        ensure!(
+            t.dtype == ScalarType::Float32,
+            "Expected {name}.scalar_type() == ScalarType::Float to be true, but got false.  \
+             (Could this error message be improved?  If so, please report an enhancement \
+             request to PyTorch.)"
+        );
+    }
+    Ok(())
+}
+
+/// `_fake_quantize_learnable_per_tensor_affine_backward(grad, self, scale, zero_point,
+/// quant_min, quant_max, grad_factor=1.)`: the gradients of `self` (laid out as it), of the
+/// scale and of the zero point (one element each).
+pub fn learnable_per_tensor_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(7)?;
+    let [grad, x, scale, zero_point] = [0, 1, 2, 3].map(|i| args.tensor(i));
+    let (grad, x, scale, zero_point) = (grad?, x?, scale?, zero_point?);
+    check_first_elements(scale, zero_point)?;
+    let params = learnable_params(args, 4, None)?;
+    check_float([
+        (grad, "dY_"),
+        (x, "X_"),
+        (scale, "scale_"),
+        (zero_point, "zero_point_"),
+    ])?;
+    ensure!(
+        numel(&x.sizes)? == numel(&grad.sizes)?,
+        "`X` and `dY` are not the same size"
+    );
+    ensure!(
+        params.quant_min <= 0 && params.quant_max >= 0,
+        "`quant_min` should be less than or         equal to `quant_max`, and the quantization \
+         range should include 0."
+    );
+    learnable_backward(cx, params, [grad, x, scale, zero_point], 1)
+}
+
+/// `_fake_quantize_learnable_per_channel_affine_backward(grad, self, scale, zero_point, axis,
+/// quant_min, quant_max, grad_factor=1.)`: the gradients of `self` (laid out as it), of the
+/// scales and of the zero points (one per channel).
+pub fn learnable_per_channel_backward(args: &Args, cx: &mut Ctx) -> Outputs {
+    args.at_most(8)?;
+    let [grad, x, scale, zero_point] = [0, 1, 2, 3].map(|i| args.tensor(i));
+    let (grad, x, scale, zero_point) = (grad?, x?, scale?, zero_point?);
+    let axis = args.int(4)?;
+    let params = learnable_params(args, 5, Some(axis))?;
+    check_float([
+        (grad, "dY_"),
+        (x, "X_"),
+        (scale, "scale_"),
+        (zero_point, "zero_point_"),
+    ])?;
+    ensure!(x.sizes == grad.sizes, "`X` and `dY` are not the same size");
+    ensure!(
+        params.quant_min <= 0 && params.quant_max >= 0,
+        "Expecting `quant_min` <= 0 and `quant_max` >= 0"
+    );
+    ensure!(scale.dim() == 1, "scale should be a 1-D tensor");
+    ensure!(zero_point.dim() == 1, "zero point should be a 1-D tensor");
+    ensure!(
+        numel(&scale.sizes)? == numel(&zero_point.sizes)?,
+        "scale and zero-point need to have the same dimensions"
+    );
+    check_channels(x, scale, axis)?;
+    ensure!(
+        axis >= 0 && axis < x.dim() as i64,
+        "`axis` must be between 0 and number of dimensions of input"
+    );
+    let channels = numel(&scale.sizes)?;
+    learnable_backward(cx, params, [grad, x, scale, zero_point], channels)
+}
+
+/// The gradients of a learnable fake quantization, `params_len` of the scale and zero point
+/// each. Of an empty `x` PyTorch gives back `x`, the scale and the zero point themselves.
+fn learnable_backward(
+    cx: &mut Ctx,
+    params: LearnableFakeQuantizeParams,
+    [grad, x, scale, zero_point]: [&TensorMeta; 4],
+    params_len: i64,
+) -> Outputs {
+    if numel(&x.sizes)? == 0 {
+        return Ok([x, scale, zero_point]
+            .map(|t| Output::Tensor(t.clone()))
+            .to_vec());
+    }
+    if grad.sizes != x.sizes {
+        let shape = broadcast(&x.sizes, &grad.sizes)?;
+        return Err(Error::invalid(format!(
+            "output with shape {} doesn't match the broadcast shape {}",
+            fmt_shape(&x.sizes),
+            fmt_shape(&shape)
+        )));
+    }
+    let dx = cx.empty_like(x)?;
+    let dscale = cx.empty_contiguous(&[params_len], ScalarType::Float32)?;
+    let dzero_point = cx.empty_contiguous(&[params_len], ScalarType::Float32)?;
+    let inputs = [grad, x, scale, zero_point].map(TensorMeta::clone);
+    let op = LibraryOp::FakeQuantizeLearnableBackward(params);
+    launch(cx, op, &inputs, vec![dx, dscale, dzero_point])
 }
 
 /// Checks that `t`, the argument `name` of the fused observer, has `n` elements: libtorch's

@@ -5,6 +5,7 @@ use crate::error::{ensure, Error, Result};
 use crate::kernels::{failed, KernelResult, Kernels};
 use crate::ops::args::Value;
 use crate::ops::ctx::Ctx;
+use crate::ops::out::{output, resize_output, resize_quietly};
 use crate::ops::Dest;
 use crate::rules::dims::expand;
 use crate::rules::dtype::{can_cast, ResultType};
@@ -201,6 +202,60 @@ pub fn same_dtype_target(
 }
 
 impl Target {
+    /// `out`, a new tensor the kernel writes and the op returns.
+    pub fn new_tensor(out: TensorMeta) -> Target {
+        let output = Output::Tensor(out.clone());
+        Target {
+            out,
+            cast_to: None,
+            output,
+        }
+    }
+
+    /// A result of `sizes` that a kernel computes in `dtype`, in `dest`: an `out=` is resized
+    /// to `sizes` (`quietly`: without `resize_output`'s warning) and may have any dtype
+    /// `dtype` safely casts to, as the outputs of ops that cast their common dtype to their
+    /// outputs may.
+    pub fn cast_into(
+        cx: &mut Ctx,
+        dest: Dest,
+        (sizes, dtype): (&[i64], ScalarType),
+        quietly: bool,
+    ) -> Result<Target> {
+        let Dest::Out(index, given) = dest else {
+            let (out, output) = output(cx, dest, sizes, dtype)?;
+            return Ok(Target {
+                out,
+                cast_to: None,
+                output,
+            });
+        };
+        ensure!(
+            can_cast(dtype, given.dtype),
+            "result type {} can't be cast to the desired output type {}",
+            dtype.name(),
+            given.dtype.name()
+        );
+        let (dst, output) = if quietly {
+            resize_quietly(cx, index, given, sizes)?
+        } else {
+            resize_output(cx, index, given, sizes)?
+        };
+        if dst.dtype == dtype {
+            return Ok(Target {
+                out: dst,
+                cast_to: None,
+                output,
+            });
+        }
+        let temp = cx.empty_contiguous(sizes, dtype)?;
+        Ok(Target {
+            out: temp,
+            cast_to: Some(dst),
+            output,
+        })
+    }
+
     /// The tensor a kernel writes and what the op returns, for a target of the dtype the
     /// kernel computes in (nothing to cast).
     pub fn direct(self) -> (TensorMeta, Output) {

@@ -122,6 +122,31 @@ pub fn run(
                 p.symmetric,
             )?)
         }
+        LibraryOp::FakeQuantizeLearnableBackward(p) => {
+            let [grad, x, scale, zero_point] = inputs else {
+                return Err(missing(4));
+            };
+            let (dx, dscale, dzero_point) = match p.axis {
+                None => x.f_internal_fake_quantize_learnable_per_tensor_affine_backward(
+                    grad,
+                    scale,
+                    zero_point,
+                    p.quant_min,
+                    p.quant_max,
+                    p.grad_factor,
+                )?,
+                Some(axis) => x.f_internal_fake_quantize_learnable_per_channel_affine_backward(
+                    grad,
+                    scale,
+                    zero_point,
+                    axis,
+                    p.quant_min,
+                    p.quant_max,
+                    p.grad_factor,
+                )?,
+            };
+            Ok(vec![dx, dscale, dzero_point])
+        }
         LibraryOp::WeightNorm(dim) => pair(Tensor::f_internal_weight_norm_interface(
             input(inputs, 0)?,
             input(inputs, 1)?,
@@ -197,6 +222,20 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
             input(inputs, 0)?.f_internal_standard_gamma_grad(input(inputs, 1)?)
         }
         LibraryOp::Complex => Tensor::f_complex(input(inputs, 0)?, input(inputs, 1)?),
+        LibraryOp::FakeQuantizeLearnable(p) => {
+            let [x, scale, zero_point] = inputs else {
+                return Err(missing(3));
+            };
+            let (min, max, factor) = (p.quant_min, p.quant_max, p.grad_factor);
+            match p.axis {
+                None => x.f_internal_fake_quantize_learnable_per_tensor_affine(
+                    scale, zero_point, min, max, factor,
+                ),
+                Some(axis) => x.f_internal_fake_quantize_learnable_per_channel_affine(
+                    scale, zero_point, axis, min, max, factor,
+                ),
+            }
+        }
         LibraryOp::PreluBackward
         | LibraryOp::LstmCell
         | LibraryOp::LstmCellBackward(_)
@@ -222,6 +261,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::FakeQuantizeTensorQparams(_)
         | LibraryOp::FakeQuantizePerChannel(_)
         | LibraryOp::FusedFakeQuantize(_)
+        | LibraryOp::FakeQuantizeLearnableBackward(_)
         | LibraryOp::MultilabelMarginLoss(_)
         | LibraryOp::FractionalMaxPool(_)
         | LibraryOp::KaiserWindow(_)

@@ -403,6 +403,26 @@ pub(super) const LINALG: &[Entry] = &[
         fake_quant::fused_observer,
     ),
     e(
+        "_fake_quantize_learnable_per_tensor_affine",
+        &[""],
+        fake_quant::learnable_per_tensor,
+    ),
+    e(
+        "_fake_quantize_learnable_per_tensor_affine_backward",
+        &[""],
+        fake_quant::learnable_per_tensor_backward,
+    ),
+    e(
+        "_fake_quantize_learnable_per_channel_affine",
+        &[""],
+        fake_quant::learnable_per_channel,
+    ),
+    e(
+        "_fake_quantize_learnable_per_channel_affine_backward",
+        &[""],
+        fake_quant::learnable_per_channel_backward,
+    ),
+    e(
         "_weight_norm_interface_backward",
         &[""],
         norm::weight_norm_backward,

@@ -51,6 +51,7 @@ pub(super) const COPY: &[Entry] = &[
     e("_copy_from", &[""], copy::copy_from),
     e("_copy_from_and_resize", &[""], copy::copy_from_and_resize),
     e("_to_copy", &[""], copy::to_copy),
+    e("dequantize", &["self"], copy::dequantize),
     e("clone", &[""], copy::clone),
     e("resize_", &[""], copy::resize_),
     e("set_", &[""], copy::set_empty),
