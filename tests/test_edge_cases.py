@@ -1389,3 +1389,13 @@ def test_a_resized_out_takes_the_layout_of_the_input(op):
         outs.append(out)
     assert outs[1].stride() == outs[0].stride()
     torch.testing.assert_close(outs[1].cpu(), outs[0])
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("padding", [(-5, 0, 0, 0), (-3, -2, 1, 1), (0, 0, -2, -3)])
+def test_a_2d_padding_may_take_one_dim_down_to_nothing_as_on_the_cpu(mode, padding):
+    x = torch.randn(2, 3, 5, 5)
+    expected = F.pad(x, padding, mode=mode)
+    remote = F.pad(x.to("remote"), padding, mode=mode)
+    assert remote.shape == expected.shape
+    torch.testing.assert_close(remote.cpu(), expected)

@@ -286,6 +286,23 @@ BAD_CALLS = {
         x[None].log_softmax(2), x[:, :1].long() + 1, [2, 1], [1, 1]
     ),
     "ctc_loss_2d_log_probs": lambda x: torch._ctc_loss(x.log_softmax(1), x.long(), [1], [1]),
+    "replication_pad_of_an_empty_plane": lambda x: F.pad(
+        x[None, None, :0], (1, 1, 1, 1), mode="replicate"
+    ),
+    "reflection_pad_of_an_empty_channel_dim": lambda x: F.pad(x[:, :0], (1, 1), mode="reflect"),
+    "reflection_pad_of_an_empty_4d_input": lambda x: F.pad(
+        x[None, None, :0], (1, 1, 1, 1), mode="reflect"
+    ),
+    "replication_pad_1d_to_nothing": lambda x: F.pad(x[None], (-3, 0), mode="replicate"),
+    "replication_pad_2d_to_nothing": lambda x: F.pad(x[None], (-3, 0, -2, 0), mode="replicate"),
+    "reflection_pad_3d_to_nothing": lambda x: F.pad(
+        x[None, None].expand(1, 2, 3, 2, 3), (-3, 0, -2, 0, -1, -2), mode="reflect"
+    ),
+    "replication_pad_2d_past_nothing": lambda x: F.pad(x[None], (-4, 0), mode="replicate"),
+    "reflection_pad_2d_past_nothing": lambda x: F.pad(x[None], (-4, 0), mode="reflect"),
+    "replication_pad_of_a_short_padding": lambda x: torch.ops.aten.replication_pad2d(
+        x[None], [1, 1, 1]
+    ),
     "amp_update_scale_of_a_long_tracker": lambda x: torch._amp_update_scale_(
         x[0, :1], x[0, :1].long(), x[0, :1].double(), 2.0, 0.5, 2
     ),

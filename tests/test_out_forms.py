@@ -263,3 +263,22 @@ def test_an_out_the_cpu_lets_share_the_input_gives_its_values(call):
     cpu, remote = call("cpu"), call("remote")
     for r, c in zip(remote, cpu, strict=True):
         torch.testing.assert_close(r.cpu(), c, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("reduction", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.half, torch.bfloat16])
+@pytest.mark.parametrize("loss", ["mse_loss", "smooth_l1_loss", "huber_loss"])
+def test_a_reduced_loss_into_another_dtype_reduces_as_the_cpu(loss, dtype, reduction):
+    """mse and huber reduce in the out='s dtype; smooth L1 (a structured kernel) in its own,
+    then casts."""
+    torch.manual_seed(0)
+    a, b = torch.randn(4, 5), torch.randn(4, 5)
+    extra = () if loss == "mse_loss" else (0.5,)
+
+    def run(d):
+        out = torch.empty(0, dtype=dtype, device=d)
+        return getattr(torch._C._nn, loss)(a.to(d), b.to(d), reduction, *extra, out=out)
+
+    remote, cpu = run("remote"), run("cpu")
+    assert (remote.shape, remote.dtype) == (cpu.shape, cpu.dtype)
+    assert torch.equal(remote.cpu(), cpu)

@@ -106,6 +106,21 @@ LEARNABLE = {
     "per channel backward": lambda x, g, q, c: (
         aten._fake_quantize_learnable_per_channel_affine_backward(g, x, *c, 1, 0, 255, 2.0)
     ),
+    "per channel backward of a 1-d input": lambda x, g, q, c: (
+        aten._fake_quantize_learnable_per_channel_affine_backward(
+            g[0, 0, 0, :3], x[0, 0, 0, :3], *c, 0, 0, 255
+        )
+    ),
+    "per tensor backward of bfloat16": lambda x, g, q, c: (
+        aten._fake_quantize_learnable_per_tensor_affine_backward(
+            g.double(), x.bfloat16(), *(t.bfloat16() for t in q), 0, 255
+        )
+    ),
+    "per channel backward of bfloat16": lambda x, g, q, c: (
+        aten._fake_quantize_learnable_per_channel_affine_backward(
+            g.bfloat16(), x.bfloat16(), c[0], c[1].bfloat16(), 1, 0, 255
+        )
+    ),
 }
 
 
@@ -156,7 +171,22 @@ LEARNABLE_REFUSALS = [
     lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine_backward(
         x, x, s, z.float(), -2, 0, 255
     ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine_backward(
+        x.double(), x, s, z.bool(), 1, 0, 255
+    ),
+    lambda x, s, z: aten._fake_quantize_learnable_per_channel_affine_backward(
+        x[:0], x[:0], s[:0], z[:0].float(), 0, 0, 255
+    ),
 ]
+
+
+def test_learnable_backward_of_an_empty_input_gives_back_its_arguments():
+    x = torch.empty(0, 3, device="remote")
+    scale, zero_point = torch.ones(1, device="remote"), torch.zeros(1, device="remote")
+    results = aten._fake_quantize_learnable_per_tensor_affine_backward(
+        x, x, scale, zero_point, 0, 255
+    )
+    assert [r is a for r, a in zip(results, (x, scale, zero_point), strict=True)] == [True] * 3
 
 
 @pytest.mark.parametrize("call", LEARNABLE_REFUSALS)

@@ -218,3 +218,23 @@ def test_rnn_layer_op_refuses_malformed_calls():
     output, hy, workspace = layer(x, w_ih, w_hh, b, b, hx, 3, True)
     assert workspace.shape == (STEPS, BATCH, 4 * HIDDEN)
     torch.testing.assert_close(hy.cpu(), output[0].cpu())
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+@pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu"])
+def test_forward_mode_ad_runs_the_per_step_ops_and_equals_cpu(kind):
+    """Dual inputs take PyTorch's per-step composite (the layer op has no forward derivative);
+    RNN cells have one, as on the CPU. GRU and LSTM reach the fused cells a GPU's composite
+    uses, which have none on any device, and say so."""
+    import torch.autograd.forward_ad as fwAD
+
+    def run(device):
+        torch.manual_seed(0)
+        m = MODULES[kind](3, 4, num_layers=2, bidirectional=True).double().to(device)
+        x = torch.randn(5, 2, 3, dtype=torch.float64).to(device)
+        with fwAD.dual_level():
+            primal, tangent = fwAD.unpack_dual(m(fwAD.make_dual(x, torch.ones_like(x)))[0])
+            return primal.cpu(), tangent.cpu()
+
+    for r, c in zip(run("remote"), run("cpu"), strict=True):
+        torch.testing.assert_close(r, c)

@@ -18,6 +18,7 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -136,14 +137,21 @@ struct Stack {
   int64_t per_direction() const { return has_biases ? 4 : 2; }
 
   // The plain case (no projections; one state per layer and direction) on real remote
-  // tensors, outside autocast (whose casts PyTorch lists for the per-step ops).
-  bool runs_by_layer(const at::Tensor& input, const at::Tensor& hx) const {
+  // tensors, outside autocast (whose casts PyTorch lists for the per-step ops) and forward-mode
+  // AD (the layer ops have no forward derivative; the per-step ops do).
+  bool runs_by_layer(const at::Tensor& input, at::TensorList states) const {
     const auto wrapped = c10::DispatchKeySet({c10::DispatchKey::Python, c10::DispatchKey::FuncTorchGradWrapper,
                                               c10::DispatchKey::FuncTorchBatched});
+    const auto& hx = states[0];
     return !at::autocast::is_autocast_enabled(at::kPrivateUse1) && !input.key_set().has_any(wrapped) &&
            input.dim() == 3 && input.numel() > 0 && hx.dim() == 3 && hx.size(0) == num_layers * directions() &&
-           static_cast<int64_t>(params.size()) == num_layers * directions() * per_direction();
+           static_cast<int64_t>(params.size()) == num_layers * directions() * per_direction() &&
+           !has_tangent(input) && std::none_of(states.begin(), states.end(), has_tangent) &&
+           std::none_of(params.begin(), params.end(), has_tangent);
   }
+
+  // Whether `t` is a dual tensor of forward-mode AD (whose one public level is 0).
+  static bool has_tangent(const at::Tensor& t) { return t.defined() && t._fw_grad(/*level=*/0).defined(); }
 
   // One layer and direction: its output, and its final states (an LSTM's two, else one).
   std::pair<at::Tensor, std::vector<at::Tensor>> layer(const at::Tensor& input, at::TensorList w,
@@ -194,7 +202,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at:
                                                     double dropout, bool train, bool bidirectional,
                                                     bool batch_first) {
   const Stack stack{kLstm, params, has_biases, num_layers, dropout, train, bidirectional};
-  if (hx.size() != 2 || hx[0].sizes() != hx[1].sizes() || !stack.runs_by_layer(input, hx[0])) {
+  if (hx.size() != 2 || hx[0].sizes() != hx[1].sizes() || !stack.runs_by_layer(input, hx)) {
     return at::compositeimplicitautograd::lstm(input, hx, params, has_biases, num_layers, dropout, train,
                                                bidirectional, batch_first);
   }
@@ -207,7 +215,7 @@ std::tuple<at::Tensor, at::Tensor> rnn(const at::Tensor& input, const at::Tensor
                                        bool has_biases, int64_t num_layers, double dropout, bool train,
                                        bool bidirectional, bool batch_first) {
   const Stack stack{M, params, has_biases, num_layers, dropout, train, bidirectional};
-  if (!stack.runs_by_layer(input, hx)) {
+  if (!stack.runs_by_layer(input, {hx})) {
     return composite(M)(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first);
   }
   auto [output, states] = stack.run(input, {hx}, batch_first);

@@ -29,13 +29,14 @@ pub fn unscale(args: &Args, cx: &mut Ctx) -> Outputs {
     const OP: &str = "_amp_foreach_non_finite_check_and_unscale_";
     args.at_most(3)?;
     let (grads, found_inf, inv_scale) = (args.tensor_list(0)?, args.tensor(1)?, args.tensor(2)?);
+    // The CPU kernel returns before its checks when there is nothing to unscale.
+    if grads.is_empty() {
+        return Ok(vec![]);
+    }
     check_states(&[
         (inv_scale, "inv_scale", ScalarType::Float32, "a float"),
         (found_inf, "found_inf", ScalarType::Float32, "a float"),
     ])?;
-    if grads.is_empty() {
-        return Ok(vec![]);
-    }
     for g in grads {
         ensure_kernel!(
             g.dtype.is_floating(),

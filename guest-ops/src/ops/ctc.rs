@@ -12,8 +12,6 @@ use crate::ops::Outputs;
 use crate::rules::shape::numel;
 use crate::types::{CtcParams, LibraryOp, ScalarType, TensorMeta};
 
-/// The CPU kernel, as dtype refusals name it.
-const OP: &str = "ctc_loss_cpu";
 /// Where the CPU checks the arguments, as argument errors name it.
 const CHECKED: &str = "ctc_loss_allocate_outputs";
 
@@ -25,11 +23,11 @@ struct Positions {
     zero_infinity: usize,
 }
 
-/// The CPU kernels' dtype dispatch, their first check.
-fn check_dtype(log_probs: &TensorMeta) -> Result<()> {
+/// The dtype dispatch of the CPU kernel named `kernel`, its first check.
+fn check_dtype(log_probs: &TensorMeta, kernel: &str) -> Result<()> {
     ensure_kernel!(
         matches!(log_probs.dtype, ScalarType::Float32 | ScalarType::Float64),
-        "\"{OP}\" not implemented for '{}'",
+        "\"{kernel}\" not implemented for '{}'",
         log_probs.dtype.name()
     );
     Ok(())
@@ -126,7 +124,7 @@ pub fn forward(args: &Args, cx: &mut Ctx) -> Outputs {
         blank: 4,
         zero_infinity: 5,
     };
-    check_dtype(log_probs)?;
+    check_dtype(log_probs, "ctc_loss_cpu")?;
     ensure!(
         numel(&log_probs.sizes)? > 0,
         "log_probs tensor must not be empty"
@@ -156,7 +154,7 @@ pub fn backward(args: &Args, cx: &mut Ctx) -> Outputs {
         blank: 7,
         zero_infinity: 8,
     };
-    check_dtype(log_probs)?;
+    check_dtype(log_probs, "ctc_loss_backward_cpu")?;
     let (params, _) = params(args, at, log_probs, targets)?;
     let batch = log_probs.sizes[1];
     ensure!(

@@ -7,10 +7,11 @@ use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{Pointwise, Target};
+use crate::ops::out::{output, resize_quietly};
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{can_cast, check_same_dtype};
+use crate::rules::dtype::{can_cast, check_same_dtype, promote};
 use crate::rules::shape::fmt_shape;
-use crate::types::{LossOp, LossOptions, Output, TensorMeta};
+use crate::types::{LossOp, LossOptions, Output, ReduceOp, TensorMeta};
 
 /// What follows `self, target` in the schemas of `op` and its backward.
 fn tail_len(op: LossOp) -> usize {
@@ -78,8 +79,15 @@ fn fits_input(x: &TensorMeta, others: &[&TensorMeta]) -> Result<()> {
 }
 
 /// The dtype checks of the forward: floating inputs, and for binary cross entropy one dtype
-/// and a weight that broadcasts to the input.
-fn check_forward(op: LossOp, x: &TensorMeta, target: &TensorMeta, o: &LossOptions) -> Result<()> {
+/// (its `out=`'s first, as TensorIterator checks outputs before inputs) and a weight that
+/// broadcasts to the input.
+fn check_forward(
+    op: LossOp,
+    x: &TensorMeta,
+    target: &TensorMeta,
+    o: &LossOptions,
+    dest: Dest,
+) -> Result<()> {
     let pointwise = Pointwise::new(vec![Value::Tensor(x), Value::Tensor(target)])?;
     let common = pointwise.common_dtype();
     ensure_kernel!(
@@ -90,6 +98,9 @@ fn check_forward(op: LossOp, x: &TensorMeta, target: &TensorMeta, o: &LossOption
     );
     match op {
         LossOp::BinaryCrossEntropy => {
+            if let Dest::Out(_, out) = dest {
+                check_same_dtype(x.dtype, &[out])?;
+            }
             check_same_dtype(x.dtype, &[target])?;
             fits_input(x, &[target])?;
             if let Some(w) = &o.weight {
@@ -125,32 +136,12 @@ pub fn forward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     args.at_most(2 + tail_len(op) + form.out_len())?;
     let (x, target) = (args.tensor(0)?, args.tensor(1)?);
     let o = options(args, 2, op)?;
-    check_forward(op, x, target, &o)?;
     let dest = form.dest(args)?;
-    if let (LossOp::BinaryCrossEntropy, Dest::Out(_, out)) = (op, dest) {
-        check_same_dtype(x.dtype, &[out])?;
-    }
+    check_forward(op, x, target, &o, dest)?;
     let run =
         |cx: &mut Ctx, out: &TensorMeta| cx.k.loss(op, x, target, &o, out).map_err(failed("loss"));
     if o.reduction != 0 {
-        // MSE and smooth L1 reduce their promoted elementwise loss; the others keep the
-        // input's dtype.
-        let dtype = match op {
-            LossOp::Mse | LossOp::SmoothL1 => {
-                Pointwise::new(vec![Value::Tensor(x), Value::Tensor(target)])?.common_dtype()
-            }
-            _ => x.dtype,
-        };
-        // The CPU writes the elementwise loss into an out= first, resized to it (with
-        // `resize_output`'s warning), then reduces it there, resizing it again quietly.
-        if let Dest::Out(_, given) = dest {
-            let shape = Pointwise::new(vec![Value::Tensor(x), Value::Tensor(target)])?.shape;
-            if given.sizes != shape {
-                cx.warn_resized(given, &shape)?;
-            }
-        }
-        let target_out = Target::cast_into(cx, dest, (&[], dtype), true)?;
-        return target_out.run(cx, "loss", |k, out| k.loss(op, x, target, &o, out));
+        return reduced(cx, op, [x, target], &o, dest);
     }
     let like_input = matches!(op, LossOp::Huber | LossOp::BinaryCrossEntropy);
     if like_input && matches!(dest, Dest::New) {
@@ -167,6 +158,69 @@ pub fn forward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     };
     let target_out = pointwise.target(cx, dest, dtype, true)?;
     target_out.run(cx, "loss", |k, out| k.loss(op, x, target, &o, out))
+}
+
+/// A reduced loss. MSE and smooth L1 reduce their promoted elementwise loss, the others keep
+/// the input's dtype. The CPU computes the elementwise loss in an `out=` (resized to it, with
+/// `resize_output`'s warning) or beside it, then reduces it into the `out=` (resized quietly)
+/// in the out='s dtype; smooth L1 in the wider of its own and the out='s.
+fn reduced(
+    cx: &mut Ctx,
+    op: LossOp,
+    [x, target]: [&TensorMeta; 2],
+    o: &LossOptions,
+    dest: Dest,
+) -> Outputs {
+    let pointwise = Pointwise::new(vec![Value::Tensor(x), Value::Tensor(target)])?;
+    let dtype = match op {
+        LossOp::Mse | LossOp::SmoothL1 => pointwise.common_dtype(),
+        _ => x.dtype,
+    };
+    let (out, result) = match dest {
+        Dest::Out(index, given) => {
+            ensure!(
+                can_cast(dtype, given.dtype),
+                "result type {} can't be cast to the desired output type {}",
+                dtype.name(),
+                given.dtype.name()
+            );
+            if given.sizes != pointwise.shape {
+                cx.warn_resized(given, &pointwise.shape)?;
+            }
+            resize_quietly(cx, index, given, &[])?
+        }
+        _ => output(cx, dest, &[], dtype)?,
+    };
+    if out.dtype == dtype {
+        cx.k.loss(op, x, target, o, &out).map_err(failed("loss"))?;
+        return Ok(vec![result]);
+    }
+    if op == LossOp::SmoothL1 && promote(dtype, out.dtype) != out.dtype {
+        // Its kernel reduces in the wider of its dtype and the out='s, then casts.
+        let proxy = cx.empty_contiguous(&[], dtype)?;
+        cx.k.loss(op, x, target, o, &proxy)
+            .map_err(failed("loss"))?;
+        cx.k.copy(&proxy, &out).map_err(failed("copy"))?;
+        cx.free(&proxy);
+        return Ok(vec![result]);
+    }
+    let elementwise = cx.empty_contiguous(&pointwise.shape, dtype)?;
+    let unreduced = LossOptions {
+        reduction: 0,
+        ..o.clone()
+    };
+    cx.k.loss(op, x, target, &unreduced, &elementwise)
+        .map_err(failed("loss"))?;
+    let reduce = if o.reduction == 1 {
+        ReduceOp::Mean
+    } else {
+        ReduceOp::Sum
+    };
+    let dims: Vec<i64> = (0..pointwise.shape.len() as i64).collect();
+    cx.k.reduce(reduce, &elementwise, &dims, false, out.dtype, &out)
+        .map_err(failed("reduce"))?;
+    cx.free(&elementwise);
+    Ok(vec![result])
 }
 
 /// `op_backward(grad_output, self, target, ...)`, and with `out` its `.grad_input` form: a
@@ -196,11 +250,19 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
                 written.name()
             );
         }
+        // TensorIterator checks the out= first, then the inputs, against its first input:
+        // the gradient for binary cross entropy, `self` for Huber.
         _ => {
-            check_same_dtype(x.dtype, &[target, grad])?;
-            if let Dest::Out(_, out) = dest {
-                check_same_dtype(x.dtype, &[out])?;
-            }
+            let (first, rest) = match op {
+                LossOp::BinaryCrossEntropy => (grad, [x, target]),
+                _ => (x, [target, grad]),
+            };
+            let mut checked: Vec<&TensorMeta> = match dest {
+                Dest::Out(_, out) => vec![out],
+                _ => vec![],
+            };
+            checked.extend(rest);
+            check_same_dtype(first.dtype, &checked)?;
         }
     }
     ensure_kernel!(
@@ -214,7 +276,7 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
     }
     let target_out = match (op, dest) {
         (LossOp::BinaryCrossEntropy, Dest::New) => Target::new_tensor(cx.empty_like(x)?),
-        _ => Target::cast_into(cx, dest, (&x.sizes, x.dtype), false)?,
+        _ => Target::cast_into(cx, dest, &x.sizes, x.dtype)?,
     };
     target_out.run(cx, "loss_backward", |k, out| {
         k.loss_backward(op, grad, x, target, &o, out)

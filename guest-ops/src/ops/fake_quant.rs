@@ -9,7 +9,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::dims::select;
-use crate::rules::shape::{broadcast, fmt_shape, numel, wrap_dim, wrap_dim_of_dims};
+use crate::rules::shape::{broadcast, numel, wrap_dim, wrap_dim_of_dims};
 use crate::types::{
     FusedFakeQuantizeParams, LearnableFakeQuantizeParams, LibraryOp, Output, Scalar, ScalarType,
     TensorMeta,
@@ -192,11 +192,7 @@ pub fn learnable_per_channel(args: &Args, cx: &mut Ctx) -> Outputs {
     let (x, scale, zero_point) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let axis = args.int(3)?;
     let params = learnable_params(args, 4, Some(axis))?;
-    ensure_kernel!(
-        zero_point.dtype != ScalarType::Bool && !zero_point.dtype.is_complex(),
-        "\"round_vml_cpu\" not implemented for '{}'",
-        zero_point.dtype.name()
-    );
+    check_roundable(zero_point)?;
     let rounded = TensorMeta {
         dtype: ScalarType::Int32,
         ..zero_point.clone()
@@ -204,6 +200,16 @@ pub fn learnable_per_channel(args: &Args, cx: &mut Ctx) -> Outputs {
     let range = (params.quant_min, params.quant_max);
     check_per_channel(x, scale, &rounded, axis, range)?;
     learnable(cx, params, [x, scale, zero_point])
+}
+
+/// The per-channel learnable ops round their zero points first.
+fn check_roundable(zero_point: &TensorMeta) -> Result<()> {
+    ensure_kernel!(
+        zero_point.dtype != ScalarType::Bool,
+        "\"round_vml_cpu\" not implemented for '{}'",
+        zero_point.dtype.name()
+    );
+    Ok(())
 }
 
 fn learnable(
@@ -216,9 +222,23 @@ fn learnable(
     launch(cx, op, &inputs.map(TensorMeta::clone), vec![out])
 }
 
-/// The learnable backwards' dtype checks, which PyTorch words as bare conditions.
-fn check_float(tensors: [(&TensorMeta, &str); 4]) -> Result<()> {
-    for (t, name) in tensors {
+/// A learnable backward's tensors: `(grad, self, scale, zero_point)`.
+fn backward_inputs<'a>(args: &Args<'a>) -> Result<[&'a TensorMeta; 4]> {
+    Ok([
+        args.tensor(0)?,
+        args.tensor(1)?,
+        args.tensor(2)?,
+        args.tensor(3)?,
+    ])
+}
+
+/// The learnable backwards' dtype checks of their four tensors, which PyTorch words as bare
+/// conditions. A bfloat16 `self` has all four made float32 first, so nothing fails.
+fn check_float(tensors: [&TensorMeta; 4]) -> Result<()> {
+    if tensors[1].dtype == ScalarType::Bfloat16 {
+        return Ok(());
+    }
+    for (t, name) in tensors.iter().zip(["dY_", "X_", "scale_", "zero_point_"]) {
         ensure!(
             t.dtype == ScalarType::Float32,
             "Expected {name}.scalar_type() == ScalarType::Float to be true, but got false.  \
@@ -234,16 +254,11 @@ fn check_float(tensors: [(&TensorMeta, &str); 4]) -> Result<()> {
 /// scale and of the zero point (one element each).
 pub fn learnable_per_tensor_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(7)?;
-    let [grad, x, scale, zero_point] = [0, 1, 2, 3].map(|i| args.tensor(i));
-    let (grad, x, scale, zero_point) = (grad?, x?, scale?, zero_point?);
+    let inputs = backward_inputs(args)?;
+    let [grad, x, scale, zero_point] = inputs;
     check_first_elements(scale, zero_point)?;
     let params = learnable_params(args, 4, None)?;
-    check_float([
-        (grad, "dY_"),
-        (x, "X_"),
-        (scale, "scale_"),
-        (zero_point, "zero_point_"),
-    ])?;
+    check_float(inputs)?;
     ensure!(
         numel(&x.sizes)? == numel(&grad.sizes)?,
         "`X` and `dY` are not the same size"
@@ -253,7 +268,7 @@ pub fn learnable_per_tensor_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         "`quant_min` should be less than or         equal to `quant_max`, and the quantization \
          range should include 0."
     );
-    learnable_backward(cx, params, [grad, x, scale, zero_point], 1)
+    learnable_backward(cx, params, inputs, &[1])
 }
 
 /// `_fake_quantize_learnable_per_channel_affine_backward(grad, self, scale, zero_point, axis,
@@ -261,16 +276,12 @@ pub fn learnable_per_tensor_backward(args: &Args, cx: &mut Ctx) -> Outputs {
 /// scales and of the zero points (one per channel).
 pub fn learnable_per_channel_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(8)?;
-    let [grad, x, scale, zero_point] = [0, 1, 2, 3].map(|i| args.tensor(i));
-    let (grad, x, scale, zero_point) = (grad?, x?, scale?, zero_point?);
+    let inputs = backward_inputs(args)?;
+    let [grad, x, scale, zero_point] = inputs;
     let axis = args.int(4)?;
     let params = learnable_params(args, 5, Some(axis))?;
-    check_float([
-        (grad, "dY_"),
-        (x, "X_"),
-        (scale, "scale_"),
-        (zero_point, "zero_point_"),
-    ])?;
+    check_roundable(zero_point)?;
+    check_float(inputs)?;
     ensure!(x.sizes == grad.sizes, "`X` and `dY` are not the same size");
     ensure!(
         params.quant_min <= 0 && params.quant_max >= 0,
@@ -283,38 +294,53 @@ pub fn learnable_per_channel_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         "scale and zero-point need to have the same dimensions"
     );
     check_channels(x, scale, axis)?;
+    // The range check takes the rounded zero points' min(), of all of them.
+    ensure!(
+        numel(&zero_point.sizes)? > 0,
+        "min(): Expected reduction dim to be specified for input.numel() == 0. Specify the \
+         reduction dim with the 'dim' argument."
+    );
     ensure!(
         axis >= 0 && axis < x.dim() as i64,
         "`axis` must be between 0 and number of dimensions of input"
     );
-    let channels = numel(&scale.sizes)?;
-    learnable_backward(cx, params, [grad, x, scale, zero_point], channels)
+    // One gradient per channel, summed over the other dims: over all of a 1-d `self`'s.
+    let params_shape = if x.dim() == 1 {
+        vec![]
+    } else {
+        scale.sizes.clone()
+    };
+    learnable_backward(cx, params, inputs, &params_shape)
 }
 
-/// The gradients of a learnable fake quantization, `params_len` of the scale and zero point
-/// each. Of an empty `x` PyTorch gives back `x`, the scale and the zero point themselves.
+/// The gradients of a learnable fake quantization, float32, those of the scale and zero point
+/// shaped `params_shape`. Of an empty `self` PyTorch gives back `self`, the scale and the zero
+/// point themselves. A `grad` of another shape (with as many elements) resizes the outputs to
+/// the shape both broadcast to, as TensorIterator does, with its warning for each.
 fn learnable_backward(
     cx: &mut Ctx,
     params: LearnableFakeQuantizeParams,
     [grad, x, scale, zero_point]: [&TensorMeta; 4],
-    params_len: i64,
+    params_shape: &[i64],
 ) -> Outputs {
     if numel(&x.sizes)? == 0 {
-        return Ok([x, scale, zero_point]
-            .map(|t| Output::Tensor(t.clone()))
-            .to_vec());
+        return Ok((1..=3).map(Output::Argument).collect());
     }
-    if grad.sizes != x.sizes {
+    let float = TensorMeta {
+        dtype: ScalarType::Float32,
+        ..x.clone()
+    };
+    let dx = if grad.sizes == x.sizes {
+        cx.empty_like(&float)?
+    } else {
         let shape = broadcast(&x.sizes, &grad.sizes)?;
-        return Err(Error::invalid(format!(
-            "output with shape {} doesn't match the broadcast shape {}",
-            fmt_shape(&x.sizes),
-            fmt_shape(&shape)
-        )));
-    }
-    let dx = cx.empty_like(x)?;
-    let dscale = cx.empty_contiguous(&[params_len], ScalarType::Float32)?;
-    let dzero_point = cx.empty_contiguous(&[params_len], ScalarType::Float32)?;
+        for _ in 0..3 {
+            cx.warn_resized(x, &shape)?;
+        }
+        cx.empty_contiguous(&shape, ScalarType::Float32)?
+    };
+    let dscale = cx.empty_contiguous(params_shape, ScalarType::Float32)?;
+    let dzero_point = cx.empty_contiguous(params_shape, ScalarType::Float32)?;
     let inputs = [grad, x, scale, zero_point].map(TensorMeta::clone);
     let op = LibraryOp::FakeQuantizeLearnableBackward(params);
     launch(cx, op, &inputs, vec![dx, dscale, dzero_point])

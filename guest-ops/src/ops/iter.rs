@@ -5,7 +5,7 @@ use crate::error::{ensure, Error, Result};
 use crate::kernels::{failed, KernelResult, Kernels};
 use crate::ops::args::Value;
 use crate::ops::ctx::Ctx;
-use crate::ops::out::{output, resize_output, resize_quietly};
+use crate::ops::out::{output, resize_output};
 use crate::ops::Dest;
 use crate::rules::dims::expand;
 use crate::rules::dtype::{can_cast, ResultType};
@@ -158,19 +158,7 @@ impl<'a> Pointwise<'a> {
             let resized = cx.resize_out(given, &self.shape, self.strides()?)?;
             (resized.clone(), Output::Updated((index, resized)))
         };
-        if dst.dtype == dtype {
-            return Ok(Target {
-                out: dst,
-                cast_to: None,
-                output,
-            });
-        }
-        let temp = cx.empty_contiguous(&self.shape, dtype)?;
-        Ok(Target {
-            out: temp,
-            cast_to: Some(dst),
-            output,
-        })
+        Target::computed_in(cx, (dst, output), dtype)
     }
 
     fn strides(&self) -> Result<Vec<i64>> {
@@ -205,6 +193,10 @@ impl Target {
     /// `out`, a new tensor the kernel writes and the op returns.
     pub fn new_tensor(out: TensorMeta) -> Target {
         let output = Output::Tensor(out.clone());
+        Target::new_tensor_as(out, output)
+    }
+
+    fn new_tensor_as(out: TensorMeta, output: Output) -> Target {
         Target {
             out,
             cast_to: None,
@@ -213,22 +205,12 @@ impl Target {
     }
 
     /// A result of `sizes` that a kernel computes in `dtype`, in `dest`: an `out=` is resized
-    /// to `sizes` (`quietly`: without `resize_output`'s warning) and may have any dtype
-    /// `dtype` safely casts to, as the outputs of ops that cast their common dtype to their
-    /// outputs may.
-    pub fn cast_into(
-        cx: &mut Ctx,
-        dest: Dest,
-        (sizes, dtype): (&[i64], ScalarType),
-        quietly: bool,
-    ) -> Result<Target> {
+    /// to `sizes` and may have any dtype `dtype` safely casts to, as the outputs of ops that
+    /// cast their common dtype to their outputs may.
+    pub fn cast_into(cx: &mut Ctx, dest: Dest, sizes: &[i64], dtype: ScalarType) -> Result<Target> {
         let Dest::Out(index, given) = dest else {
             let (out, output) = output(cx, dest, sizes, dtype)?;
-            return Ok(Target {
-                out,
-                cast_to: None,
-                output,
-            });
+            return Ok(Target::new_tensor_as(out, output));
         };
         ensure!(
             can_cast(dtype, given.dtype),
@@ -236,11 +218,17 @@ impl Target {
             dtype.name(),
             given.dtype.name()
         );
-        let (dst, output) = if quietly {
-            resize_quietly(cx, index, given, sizes)?
-        } else {
-            resize_output(cx, index, given, sizes)?
-        };
+        let (dst, output) = resize_output(cx, index, given, sizes)?;
+        Target::computed_in(cx, (dst, output), dtype)
+    }
+
+    /// The target for a kernel computing in `dtype` whose result goes to `dst`: `dst` itself,
+    /// or a temporary cast into it.
+    fn computed_in(
+        cx: &mut Ctx,
+        (dst, output): (TensorMeta, Output),
+        dtype: ScalarType,
+    ) -> Result<Target> {
         if dst.dtype == dtype {
             return Ok(Target {
                 out: dst,
@@ -248,7 +236,7 @@ impl Target {
                 output,
             });
         }
-        let temp = cx.empty_contiguous(sizes, dtype)?;
+        let temp = cx.empty_contiguous(&dst.sizes, dtype)?;
         Ok(Target {
             out: temp,
             cast_to: Some(dst),

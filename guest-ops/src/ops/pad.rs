@@ -1,7 +1,7 @@
 //! Reflection and replication padding (`reflection_pad{1,2,3}d`, `replication_pad{1,2,3}d`)
 //! and their backwards, which `F.pad` lowers to for `mode="reflect"` and `"replicate"`.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
@@ -19,43 +19,106 @@ pub struct Padding {
 }
 
 impl Padding {
-    /// The padded sizes of `x`, with PyTorch's checks.
+    /// The padded sizes of `x`, with the checks of PyTorch's forward kernels: the padding's
+    /// length, an input of k+1 or k+2 dims none empty but the batch, reflection's padding
+    /// within the input, and an output with some padded dim left and none negative.
     fn padded(self, x: &TensorMeta, padding: &[i64]) -> Result<Vec<i64>> {
         let k = self.dims;
+        self.check_padding_len(padding)?;
+        let batched = x.dim() == k + 2;
+        let first_kept = usize::from(batched);
+        let valid = (batched || x.dim() == k + 1) && x.sizes[first_kept..].iter().all(|&s| s != 0);
         ensure!(
-            padding.len() == 2 * k,
-            "padding size is expected to be {}, but got: {}",
-            2 * k,
-            padding.len()
-        );
-        ensure!(
-            x.dim() == k + 1 || x.dim() == k + 2,
-            "Expected {}D or {}D (batch mode) tensor for padding, but got: {}",
+            valid,
+            "Expected {}D or {}D (batch mode) tensor with possibly 0 batch size and other \
+             non-zero dimensions for input, but got: {}",
             k + 1,
             k + 2,
             fmt_shape(&x.sizes)
         );
-        let mut sizes = x.sizes.clone();
-        for i in 0..k {
-            let d = x.dim() - 1 - i;
-            let (left, right) = (padding[2 * i], padding[2 * i + 1]);
-            let size = x.sizes[d];
-            if self.mode == PadMode::Reflect {
+        if self.mode == PadMode::Reflect {
+            for i in 0..k {
+                let d = x.dim() - 1 - i;
+                let (left, right) = (padding[2 * i], padding[2 * i + 1]);
                 ensure!(
-                    left < size && right < size,
-                    "Argument #4: Padding size should be less than the corresponding input \
+                    left < x.sizes[d] && right < x.sizes[d],
+                    "Argument #{}: Padding size should be less than the corresponding input \
                      dimension, but got: padding ({left}, {right}) at dimension {d} of input {}",
+                    4 + 2 * i,
                     fmt_shape(&x.sizes)
                 );
             }
-            sizes[d] = size.saturating_add(left).saturating_add(right);
-            ensure!(
-                sizes[d] >= 1,
-                "input (size {size} at dimension {d}) is too small. Calculated output size: {}",
-                sizes[d]
-            );
+        }
+        let sizes = self.sizes_of(x, padding);
+        let padded = &sizes[x.dim() - k..];
+        ensure!(
+            padded.iter().any(|&s| s >= 1),
+            "{}",
+            self.too_small(&x.sizes[x.dim() - k..], padded)
+        );
+        if let Some(negative) = sizes.iter().find(|&&s| s < 0) {
+            return Err(Error::invalid(if self.mode == PadMode::Reflect && k == 2 {
+                "numel: integer multiplication overflow".to_string()
+            } else {
+                format!(
+                    "Trying to create tensor with negative dimension {negative}: {}",
+                    fmt_shape(&sizes)
+                )
+            }));
         }
         Ok(sizes)
+    }
+
+    fn check_padding_len(self, padding: &[i64]) -> Result<()> {
+        let expected = 2 * self.dims;
+        match self.mode {
+            PadMode::Reflect => ensure!(
+                padding.len() == expected,
+                "padding size is expected to be {expected}, but got: {}",
+                padding.len()
+            ),
+            _ => ensure!(
+                padding.len() == expected,
+                "padding size is expected to be {expected}"
+            ),
+        }
+        Ok(())
+    }
+
+    /// `x`'s sizes with each of its last k dims padded.
+    fn sizes_of(self, x: &TensorMeta, padding: &[i64]) -> Vec<i64> {
+        let mut sizes = x.sizes.clone();
+        for i in 0..self.dims {
+            let d = x.dim() - 1 - i;
+            sizes[d] = sizes[d]
+                .saturating_add(padding[2 * i])
+                .saturating_add(padding[2 * i + 1]);
+        }
+        sizes
+    }
+
+    /// The CPU kernel's message for an output with no padded dim left: `input` and `output`
+    /// are the padded dims' sizes, (D,) (H,) W.
+    fn too_small(self, input: &[i64], output: &[i64]) -> String {
+        match (input, output) {
+            ([w], [ow]) => format!("input (W: {w}) is too small. Calculated output W: {ow}"),
+            ([h, w], [oh, ow]) => {
+                // The CPU's replication message has a space before its parenthesis.
+                let space = if self.mode == PadMode::Reflect {
+                    ""
+                } else {
+                    " "
+                };
+                format!(
+                    "input (H: {h}, W: {w}{space}) is too small. Calculated output H: {oh} W: {ow}"
+                )
+            }
+            ([d, h, w], [od, oh, ow]) => format!(
+                "input (D: {d} H: {h}, W: {w}) is too small. Calculated output D: {od} H: {oh} \
+                 W: {ow}"
+            ),
+            _ => format!("input {} is too small", fmt_shape(input)),
+        }
     }
 
     fn form(self, out: bool, at: u32) -> Form {
@@ -90,7 +153,15 @@ pub fn pad_backward(args: &Args, cx: &mut Ctx, out: bool, op: Padding) -> Output
     let form = op.form(out, 3);
     args.at_most(3 + form.out_len())?;
     let (grad, x, padding) = (args.tensor(0)?, args.tensor(1)?, args.int_list(2)?);
-    let sizes = op.padded(x, padding)?;
+    // The backwards check the gradient's shape against the padded one, not the input.
+    op.check_padding_len(padding)?;
+    ensure!(
+        x.dim() >= op.dims,
+        "Expected at least {}D input for padding, but got: {}",
+        op.dims,
+        fmt_shape(&x.sizes)
+    );
+    let sizes = op.sizes_of(x, padding);
     ensure!(
         grad.sizes == sizes,
         "grad_output of shape {} does not match the padded input {}",
