@@ -986,3 +986,25 @@ def test_strided_nested_tensors_are_refused_with_a_message_that_names_them():
     jagged = torch.nested.nested_tensor(parts, layout=torch.jagged, device="remote")
     for got, want in zip((jagged * 2).unbind(), parts, strict=True):
         torch.testing.assert_close(got.cpu(), want * 2)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: torch.ops.aten.reflection_pad2d_backward(
+            torch.randn(2, 2, 6, device=d), torch.randn(2, 0, 4, device=d), [1, 1, 1, 1]
+        ),
+        lambda d: torch.ops.aten.reflection_pad2d_backward(
+            torch.randn(1, 3, 203, device=d), torch.randn(1, 3, 3, device=d), [200, 0, 0, 0]
+        ),
+        lambda d: torch.ops.aten.reflection_pad3d_backward(
+            torch.randn(1, 1, 2, 5, 5, device=d), torch.randn(1, 1, 0, 3, 3, device=d), [1] * 6
+        ),
+    ],
+)
+def test_a_padding_backward_its_forward_refuses_is_refused_and_the_host_lives(call):
+    """libtorch's reflection backwards check less than their forwards and write out of
+    bounds (the CPU crashes on these); remote refuses them with the forward's checks."""
+    with pytest.raises(RuntimeError, match="Padding size should be less|with possibly 0 batch"):
+        call("remote")
+    assert torch.ones(3, device="remote").sum().item() == 3

@@ -269,10 +269,10 @@ def test_an_out_the_cpu_lets_share_the_input_gives_its_values(call):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.half, torch.bfloat16])
 @pytest.mark.parametrize("loss", ["mse_loss", "smooth_l1_loss", "huber_loss"])
 def test_a_reduced_loss_into_another_dtype_reduces_as_the_cpu(loss, dtype, reduction):
-    """mse and huber reduce in the out='s dtype; smooth L1 (a structured kernel) in its own,
-    then casts."""
-    torch.manual_seed(0)
-    a, b = torch.randn(4, 5), torch.randn(4, 5)
+    """The CPU reduces the elementwise loss into the out= as `sum_out`/`mean_out` do: a sum in
+    the out='s dtype, a mean into half or bfloat16 in float, then cast."""
+    torch.manual_seed(6)
+    a, b = torch.randn(8, 9) * 3, torch.randn(8, 9) * 3
     extra = () if loss == "mse_loss" else (0.5,)
 
     def run(d):

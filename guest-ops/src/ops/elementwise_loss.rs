@@ -8,8 +8,9 @@ use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
 use crate::ops::iter::{Pointwise, Target};
 use crate::ops::out::{output, resize_quietly};
+use crate::ops::reduce::reduce_into;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{can_cast, check_same_dtype, promote};
+use crate::rules::dtype::{can_cast, check_same_dtype};
 use crate::rules::shape::fmt_shape;
 use crate::types::{LossOp, LossOptions, Output, ReduceOp, TensorMeta};
 
@@ -163,7 +164,7 @@ pub fn forward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
 /// A reduced loss. MSE and smooth L1 reduce their promoted elementwise loss, the others keep
 /// the input's dtype. The CPU computes the elementwise loss in an `out=` (resized to it, with
 /// `resize_output`'s warning) or beside it, then reduces it into the `out=` (resized quietly)
-/// in the out='s dtype; smooth L1 in the wider of its own and the out='s.
+/// as `sum_out`/`mean_out` do.
 fn reduced(
     cx: &mut Ctx,
     op: LossOp,
@@ -195,15 +196,6 @@ fn reduced(
         cx.k.loss(op, x, target, o, &out).map_err(failed("loss"))?;
         return Ok(vec![result]);
     }
-    if op == LossOp::SmoothL1 && promote(dtype, out.dtype) != out.dtype {
-        // Its kernel reduces in the wider of its dtype and the out='s, then casts.
-        let proxy = cx.empty_contiguous(&[], dtype)?;
-        cx.k.loss(op, x, target, o, &proxy)
-            .map_err(failed("loss"))?;
-        cx.k.copy(&proxy, &out).map_err(failed("copy"))?;
-        cx.free(&proxy);
-        return Ok(vec![result]);
-    }
     let elementwise = cx.empty_contiguous(&pointwise.shape, dtype)?;
     let unreduced = LossOptions {
         reduction: 0,
@@ -216,9 +208,8 @@ fn reduced(
     } else {
         ReduceOp::Sum
     };
-    let dims: Vec<i64> = (0..pointwise.shape.len() as i64).collect();
-    cx.k.reduce(reduce, &elementwise, &dims, false, out.dtype, &out)
-        .map_err(failed("reduce"))?;
+    let all: Vec<i64> = (0..pointwise.shape.len() as i64).collect();
+    reduce_into(cx, reduce, &elementwise, (&all, false), &out)?;
     cx.free(&elementwise);
     Ok(vec![result])
 }

@@ -53,20 +53,30 @@ pub fn sum_like(args: &Args, cx: &mut Ctx, form: Form, op: ReduceOp, full: bool)
     let shape = reduced_shape(&x.sizes, &mask, keepdim);
     let (out, outputs) = output(cx, dest, &shape, dtype)?;
     warn_if_imaginary_dropped(cx, x, dtype)?;
-    let dims = kernel_dims(&mask);
-    let compute = dtype.op_math();
-    if op == ReduceOp::Mean && compute != dtype && x.dtype != dtype {
-        // The CPU's mean into half or bfloat16 sums in float, divides, then casts.
-        let float = cx.empty_contiguous(&shape, compute)?;
-        cx.k.reduce(op, x, &dims, keepdim, compute, &float)
-            .map_err(failed("reduce"))?;
-        cx.k.copy(&float, &out).map_err(failed("copy"))?;
-        cx.free(&float);
-    } else {
-        cx.k.reduce(op, x, &dims, keepdim, dtype, &out)
-            .map_err(failed("reduce"))?;
-    }
+    reduce_into(cx, op, x, (&kernel_dims(&mask), keepdim), &out)?;
     Ok(vec![outputs])
+}
+
+/// `op` of `x` over `dims` into `out`, in `out`'s dtype as `sum_out`/`mean_out` compute.
+pub fn reduce_into(
+    cx: &mut Ctx,
+    op: ReduceOp,
+    x: &TensorMeta,
+    (dims, keepdim): (&[i64], bool),
+    out: &TensorMeta,
+) -> Result<()> {
+    let compute = out.dtype.op_math();
+    if op == ReduceOp::Mean && compute != out.dtype && x.dtype != out.dtype {
+        // The CPU's mean into half or bfloat16 sums in float, divides, then casts.
+        let float = cx.empty_contiguous(&out.sizes, compute)?;
+        cx.k.reduce(op, x, dims, keepdim, compute, &float)
+            .map_err(failed("reduce"))?;
+        cx.k.copy(&float, out).map_err(failed("copy"))?;
+        cx.free(&float);
+        return Ok(());
+    }
+    cx.k.reduce(op, x, dims, keepdim, out.dtype, out)
+        .map_err(failed("reduce"))
 }
 
 /// `count_nonzero.dim_IntList(self, dim)` and `count_nonzero(self, dim=None)`: Long counts
