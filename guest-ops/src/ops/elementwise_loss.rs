@@ -10,7 +10,7 @@ use crate::ops::iter::{Pointwise, Target};
 use crate::ops::out::{output, resize_quietly};
 use crate::ops::reduce::reduce_into;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{can_cast, check_same_dtype};
+use crate::rules::dtype::{check_can_cast, check_same_dtype};
 use crate::rules::shape::fmt_shape;
 use crate::types::{LossOp, LossOptions, Output, ReduceOp, TensorMeta};
 
@@ -110,12 +110,7 @@ fn check_forward(
         }
         LossOp::Huber => {
             fits_input(x, &[target])?;
-            ensure!(
-                can_cast(common, x.dtype),
-                "result type {} can't be cast to the desired output type {}",
-                common.name(),
-                x.dtype.name()
-            );
+            check_can_cast(common, x.dtype)?;
         }
         LossOp::Mse | LossOp::SmoothL1 => {}
     }
@@ -179,12 +174,7 @@ fn reduced(
     };
     let (out, result) = match dest {
         Dest::Out(index, given) => {
-            ensure!(
-                can_cast(dtype, given.dtype),
-                "result type {} can't be cast to the desired output type {}",
-                dtype.name(),
-                given.dtype.name()
-            );
+            check_can_cast(dtype, given.dtype)?;
             if given.sizes != pointwise.shape {
                 cx.warn_resized(given, &pointwise.shape)?;
             }
@@ -234,12 +224,7 @@ pub fn backward(args: &Args, cx: &mut Ctx, out: bool, op: LossOp) -> Outputs {
                 Dest::Out(_, out) => out.dtype,
                 _ => x.dtype,
             };
-            ensure!(
-                can_cast(common, written),
-                "result type {} can't be cast to the desired output type {}",
-                common.name(),
-                written.name()
-            );
+            check_can_cast(common, written)?;
         }
         // TensorIterator checks the out= first, then the inputs, against its first input:
         // the gradient for binary cross entropy, `self` for Huber.

@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::{output, resize_output};
 use crate::ops::Dest;
 use crate::rules::dims::expand;
-use crate::rules::dtype::{can_cast, ResultType};
+use crate::rules::dtype::{check_can_cast, ResultType};
 use crate::rules::overlap::{check_internal, check_partial};
 use crate::rules::propagate::iterator_strides;
 use crate::rules::shape::{broadcast_all, fmt_shape};
@@ -70,12 +70,7 @@ impl<'a> Pointwise<'a> {
         for input in self.tensors() {
             check_partial(given, input)?;
         }
-        ensure!(
-            can_cast(dtype, given.dtype),
-            "result type {} can't be cast to the desired output type {}",
-            dtype.name(),
-            given.dtype.name()
-        );
+        check_can_cast(dtype, given.dtype)?;
         Ok(())
     }
 
@@ -137,12 +132,9 @@ impl<'a> Pointwise<'a> {
         for input in self.tensors() {
             check_partial(given, input)?;
         }
-        ensure!(
-            !safe_cast || can_cast(dtype, given.dtype),
-            "result type {} can't be cast to the desired output type {}",
-            dtype.name(),
-            given.dtype.name()
-        );
+        if safe_cast {
+            check_can_cast(dtype, given.dtype)?;
+        }
         // An `out=` that is one of the inputs is read and written, as an in-place self is:
         // TensorIterator does not resize it.
         let read_too = in_place || self.tensors().any(|t| t == given);
@@ -193,10 +185,11 @@ impl Target {
     /// `out`, a new tensor the kernel writes and the op returns.
     pub fn new_tensor(out: TensorMeta) -> Target {
         let output = Output::Tensor(out.clone());
-        Target::new_tensor_as(out, output)
+        Target::written(out, output)
     }
 
-    fn new_tensor_as(out: TensorMeta, output: Output) -> Target {
+    /// A target the kernel writes directly, `output` being what the op returns for it.
+    fn written(out: TensorMeta, output: Output) -> Target {
         Target {
             out,
             cast_to: None,
@@ -210,14 +203,9 @@ impl Target {
     pub fn cast_into(cx: &mut Ctx, dest: Dest, sizes: &[i64], dtype: ScalarType) -> Result<Target> {
         let Dest::Out(index, given) = dest else {
             let (out, output) = output(cx, dest, sizes, dtype)?;
-            return Ok(Target::new_tensor_as(out, output));
+            return Ok(Target::written(out, output));
         };
-        ensure!(
-            can_cast(dtype, given.dtype),
-            "result type {} can't be cast to the desired output type {}",
-            dtype.name(),
-            given.dtype.name()
-        );
+        check_can_cast(dtype, given.dtype)?;
         let (dst, output) = resize_output(cx, index, given, sizes)?;
         Target::computed_in(cx, (dst, output), dtype)
     }
@@ -230,11 +218,7 @@ impl Target {
         dtype: ScalarType,
     ) -> Result<Target> {
         if dst.dtype == dtype {
-            return Ok(Target {
-                out: dst,
-                cast_to: None,
-                output,
-            });
+            return Ok(Target::written(dst, output));
         }
         let temp = cx.empty_contiguous(&dst.sizes, dtype)?;
         Ok(Target {

@@ -8,7 +8,7 @@ use crate::ops::ctx::Ctx;
 use crate::ops::out::output;
 use crate::ops::reduce::kernel_dims;
 use crate::ops::{Dest, Form, Outputs};
-use crate::rules::dtype::{can_cast, default_float, promote};
+use crate::rules::dtype::{check_can_cast, default_float, promote};
 use crate::rules::shape::{fmt_shape, numel, reduced_shape, reduction_mask};
 use crate::types::{Arg, MomentOp, Output, ReduceOp, Scalar, TensorMeta};
 
@@ -38,12 +38,7 @@ pub fn moments(args: &Args, cx: &mut Ctx, form: Form, op: MomentOp, with_mean: b
     let dest = form.dest(args)?;
     let dtype = match dest {
         Dest::Out(_, out) => {
-            ensure!(
-                can_cast(x.dtype.real_part(), out.dtype),
-                "result type {} can't be cast to the desired output type {}",
-                x.dtype.real_part().name(),
-                out.dtype.name()
-            );
+            check_can_cast(x.dtype.real_part(), out.dtype)?;
             out.dtype
         }
         _ => x.dtype.real_part(),

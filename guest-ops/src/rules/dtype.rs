@@ -21,6 +21,18 @@ pub fn set_default_float(dtype: ScalarType) {
 }
 
 /// TensorIterator's check where every operand must have one dtype, `expected`.
+/// The CPU's refusal of an output of dtype `to` for a result of dtype `from` it cannot be
+/// safely cast to.
+pub fn check_can_cast(from: ScalarType, to: ScalarType) -> Result<()> {
+    ensure!(
+        can_cast(from, to),
+        "result type {} can't be cast to the desired output type {}",
+        from.name(),
+        to.name()
+    );
+    Ok(())
+}
+
 pub fn check_same_dtype(expected: ScalarType, tensors: &[&TensorMeta]) -> Result<()> {
     for t in tensors {
         ensure!(
