@@ -353,3 +353,32 @@ def test_a_forked_child_cannot_use_remote_and_leaves_the_parents_session_alone()
         """
     )
     assert done.stdout.split() == ["0", "6.0", "6.0"], done
+
+
+def test_the_default_generator_starts_from_a_random_seed_as_the_cpus_and_cudas():
+    code = """
+        import torch, torch_remote
+        seed = torch.remote.initial_seed()
+        first = torch.rand(3, device="remote").cpu()
+        torch.remote.manual_seed(seed)
+        assert torch.equal(torch.rand(3, device="remote").cpu(), first)
+        print(seed)
+        """
+    runs = [run_python(code) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert runs[0].stdout != runs[1].stdout
+
+
+def test_finalizers_at_exit_still_read_remote_tensors_as_on_cuda():
+    # Python runs `weakref.finalize` callbacks as it exits, after its `atexit` callbacks.
+    result = run_python(
+        """
+        import weakref, torch, torch_remote
+        class Owner:
+            pass
+        owner, kept = Owner(), torch.ones(3, device="remote")
+        weakref.finalize(owner, lambda: print("finalized", (kept * 2).cpu().tolist()))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "finalized [2.0, 2.0, 2.0]" in result.stdout

@@ -2,6 +2,7 @@
 are, copies between devices pass through the client, and mixing devices in one op is an
 error that names the op, the shape and both devices."""
 
+import concurrent.futures
 import gc
 
 import pytest
@@ -44,8 +45,8 @@ def test_mixing_devices_names_the_op_shape_and_devices(two_devices):
     y = torch.ones(3, 3, device="remote:1")
     with pytest.raises(
         RuntimeError,
-        match=r"add\.Tensor: expected all tensors on remote:0, but found a tensor of shape "
-        r"\[3, 3\] on remote:1",
+        match=r"add\.Tensor: Expected all tensors to be on the same device, but found at least "
+        r"two devices, remote:0 and remote:1! \(a tensor of shape \[3, 3\] on remote:1",
     ):
         x + y
     torch.testing.assert_close(x.cpu(), torch.ones(3, 3))  # nothing lost
@@ -98,6 +99,20 @@ def test_current_device_and_seeds(two_devices):
     again = [torch.randn(6, device=f"remote:{i}").cpu() for i in range(2)]
     torch.testing.assert_close(again[0], first[0])
     assert not torch.equal(again[1], first[1])
+
+
+def test_the_current_device_is_each_threads_own_as_cudas(two_devices):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(torch.remote.set_device, 1).result()
+        assert pool.submit(torch.remote.current_device).result() == 1
+        assert torch.remote.current_device() == 0
+        assert pool.submit(lambda: torch.ones(1, device="remote").device.index).result() == 1
+    # A backward on remote:1 from another thread runs on autograd's thread for remote:1.
+    x = torch.ones(3, device="remote:1", requires_grad=True)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: (x * 2).sum().backward()).result()
+    torch.testing.assert_close(x.grad.cpu(), torch.full((3,), 2.0))
+    assert torch.zeros(1, device="remote").device == torch.device("remote", 0)
 
 
 def test_training_on_the_second_device_matches_cpu(two_devices):

@@ -1008,3 +1008,19 @@ def test_a_padding_backward_its_forward_refuses_is_refused_and_the_host_lives(ca
     with pytest.raises(RuntimeError, match="Padding size should be less|with possibly 0 batch"):
         call("remote")
     assert torch.ones(3, device="remote").sum().item() == 3
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.empty(2, device="remote", pin_memory=True),
+        lambda: torch.zeros(2, 3, device="remote", pin_memory=True),
+        lambda: torch.randn(2, device="remote", pin_memory=True),
+        lambda: torch.empty_strided((2,), (1,), device="remote", pin_memory=True),
+        lambda: torch.tril_indices(3, 3, device="remote", pin_memory=True),
+    ],
+)
+def test_factories_refuse_pinned_memory_as_cudas_do(make):
+    # Pinned memory is page-locked host memory; only CPU tensors have it.
+    with pytest.raises(RuntimeError, match="Only dense CPU tensors can be pinned"):
+        make()

@@ -1,6 +1,8 @@
 """A small MLP trains on `remote` exactly as on the CPU."""
 
+import concurrent.futures
 import copy
+import threading
 
 import pytest
 import torch
@@ -157,3 +159,23 @@ def test_ctc_loss_with_length_tensors_differentiates_under_torch_func(lengths_on
 
     want = gradient("cpu", "cpu")
     torch.testing.assert_close(gradient("remote", lengths_on).cpu(), want)
+
+
+def _grad_and_hook_thread() -> tuple[torch.Tensor, int]:
+    x = torch.ones(3, device="remote", requires_grad=True)
+    seen = []
+    x.register_hook(lambda grad: seen.append(threading.get_ident()))
+    (x * torch.arange(3.0, device="remote")).sum().backward()
+    return x.grad.cpu(), seen[0]
+
+
+def test_backward_runs_on_the_thread_that_asks_as_on_the_cpu():
+    grad, hook_thread = _grad_and_hook_thread()
+    torch.testing.assert_close(grad, torch.arange(3.0))
+    assert hook_thread == threading.get_ident()
+
+
+def test_backward_from_another_thread_gives_the_same_gradient():
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        grad, _ = pool.submit(_grad_and_hook_thread).result(timeout=60)
+    torch.testing.assert_close(grad, torch.arange(3.0))

@@ -30,7 +30,7 @@ impl Guest for Component {
         #[cfg(target_arch = "wasm32")]
         arena::begin_op();
         let mut host = kernels::Host::new(context.launch_kernels);
-        let (outputs, warnings) = ops::run(op, &args, context.default_float, &mut host)?;
+        let (outputs, warnings) = ops::run(op, &args, context.settings, &mut host)?;
         Ok(OpOutcome {
             outputs,
             launches: host.launched,

@@ -22,7 +22,9 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::torch_remote::ops::dispatch::{OpContext, OpOutcome, Warning};
+pub use bindings::exports::torch_remote::ops::dispatch::{
+    Determinism, OpContext, OpOutcome, OpSettings, Warning,
+};
 pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams,
     EmbeddingBagParams, EncoderLayerParams, Factorization, FftKind, FftParams, GatherOp,
@@ -33,6 +35,13 @@ pub use bindings::torch_remote::ops::kernels::{
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,
+};
+
+/// PyTorch's settings in a new process: float32 by default, deterministic algorithms off.
+pub const DEFAULT_SETTINGS: OpSettings = OpSettings {
+    default_float: ScalarType::Float32,
+    determinism: Determinism::Off,
+    fill_uninitialized_memory: false,
 };
 
 /// The component, compiled once per process.

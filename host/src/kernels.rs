@@ -58,6 +58,13 @@ pub fn enter_session_thread() {
 /// c10's `default_rng_seed_val`: the seed of a generator nobody seeded.
 const DEFAULT_SEED: u64 = 67_280_421_310_721;
 
+/// A seed nobody can predict, for a session's default generator: the CPU's and each CUDA
+/// device's default generators start from one.
+fn random_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
 /// The most generator states one session keeps.
 const MAX_GENERATORS: usize = 4096;
 
@@ -86,7 +93,7 @@ impl TchKernels {
             storages,
             pending: VecDeque::new(),
             fault: None,
-            seed: 0,
+            seed: random_seed(),
             random_ops: 0,
             generator: 0,
             generators: HashMap::new(),
@@ -175,8 +182,7 @@ impl TchKernels {
         }
         self.generators
             .insert(self.generator, (self.seed, self.random_ops));
-        let fresh = if id == 0 { (0, 0) } else { (DEFAULT_SEED, 0) };
-        (self.seed, self.random_ops) = self.generators.remove(&id).unwrap_or(fresh);
+        (self.seed, self.random_ops) = self.generators.remove(&id).unwrap_or((DEFAULT_SEED, 0));
         self.generator = id;
     }
 

@@ -1,18 +1,18 @@
-//! Op keys for memoised lowerings: an op's name, overload, arguments and default float dtype
+//! Op keys for memoised lowerings: an op's name, overload, arguments and the client's settings
 //! with every storage id replaced by its order of first appearance. Two ops with one key
 //! differ only in which storages they name, so the guest lowers them the same way up to
 //! those names; the client and the host each run the guest once per key, not once per op.
 
 use serde::{Serialize, Serializer};
 
-use crate::guest::{Arg, ScalarType, TensorMeta};
+use crate::guest::{Arg, OpSettings, TensorMeta};
 
 /// The key of one op, and the storages its arguments name in order of first appearance.
 pub fn op_key(
     name: &str,
     overload: &str,
     args: &[Arg],
-    default_float: ScalarType,
+    settings: &OpSettings,
 ) -> (Vec<u8>, Vec<u64>) {
     let mut named = Vec::new();
     let mut ordinal = |meta| MetaKey::new(meta, &mut named);
@@ -28,7 +28,7 @@ pub fn op_key(
             other => ArgKey::Other(other),
         })
         .collect();
-    let key = crate::protocol::encode(&(name, overload, keyed, default_float));
+    let key = crate::protocol::encode(&(name, overload, keyed, settings));
     (key, named)
 }
 
@@ -99,6 +99,7 @@ impl StorageMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guest::{Determinism, ScalarType, DEFAULT_SETTINGS};
 
     fn meta(storage: u64, offset: i64) -> TensorMeta {
         TensorMeta {
@@ -117,7 +118,7 @@ mod tests {
                 "add",
                 "Tensor",
                 &[Arg::Tensor(meta(a, 0)), Arg::Tensor(meta(b, offset))],
-                ScalarType::Float32,
+                &DEFAULT_SETTINGS,
             )
         };
         let (k1, named) = key(7, 9, 0);
@@ -126,6 +127,17 @@ mod tests {
         assert_ne!(key(3, 3, 0).0, k1, "aliasing arguments change the lowering");
         assert_eq!(key(3, 3, 0).1, vec![3]);
         assert_ne!(key(3, 4, 1).0, k1);
+    }
+
+    #[test]
+    fn keys_hold_the_settings() {
+        let key = |settings| op_key("empty", "memory_format", &[], &settings).0;
+        let filled = OpSettings {
+            determinism: Determinism::Required,
+            fill_uninitialized_memory: true,
+            ..DEFAULT_SETTINGS
+        };
+        assert_ne!(key(filled), key(DEFAULT_SETTINGS));
     }
 
     #[test]

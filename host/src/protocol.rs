@@ -9,10 +9,10 @@ use std::io::{self, Read, Write};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::guest::{Arg, ScalarType, SizeQuery, TensorMeta};
+use crate::guest::{Arg, OpSettings, SizeQuery, TensorMeta};
 
 /// Bumped on any incompatible change of the messages below.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// Largest header accepted: op batches are bounded by the client's flush size.
 pub const MAX_HEADER_BYTES: u32 = 64 << 20;
@@ -42,8 +42,9 @@ pub struct Op {
     pub args: Vec<Arg>,
     /// The storage ids the client's guest received from `new-storage`, in call order.
     pub storages: Vec<u64>,
-    /// The client's `torch.get_default_dtype()` when it ran the op.
-    pub default_float: ScalarType,
+    /// The client's settings (`torch.get_default_dtype()`, deterministic algorithms) when it
+    /// ran the op.
+    pub settings: OpSettings,
     /// Storages the client released before it issued this op. No op from here on names
     /// them, so the host frees them first: memory comes back in program order, as CUDA's
     /// allocator has it back, not at the end of a batch.
@@ -232,6 +233,7 @@ pub fn read_header<R: Read, M: DeserializeOwned>(r: &mut R) -> Result<(M, u64), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guest::{Determinism, ScalarType};
 
     fn meta() -> TensorMeta {
         TensorMeta {
@@ -252,7 +254,11 @@ mod tests {
                 overload: "out".into(),
                 args: vec![Arg::Tensor(meta()), Arg::Float(2.5), Arg::None],
                 storages: vec![9],
-                default_float: ScalarType::Float64,
+                settings: OpSettings {
+                    default_float: ScalarType::Float64,
+                    determinism: Determinism::WarnOnly,
+                    fill_uninitialized_memory: true,
+                },
                 released: vec![4, 5],
             }],
         };

@@ -133,7 +133,7 @@ impl Session {
     fn run(&mut self, op: Op) {
         self.ops += 1;
         self.free(&op.released);
-        let (key, named) = op_key(&op.name, &op.overload, &op.args, op.default_float);
+        let (key, named) = op_key(&op.name, &op.overload, &op.args, &op.settings);
         if let Some(failure) = self.failure_among(&named) {
             self.skip(&op, failure);
             return;
@@ -210,7 +210,7 @@ impl Session {
         kernels.begin_op(&op.storages);
         kernels.record();
         let context = OpContext {
-            default_float: op.default_float,
+            settings: op.settings,
             launch_kernels: true,
         };
         let outcome = match self.runtime.run(&op.name, &op.overload, &op.args, context) {

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use tch::Device;
-use torch_remote_host::guest::{Arg, Scalar, ScalarType, TensorMeta};
+use torch_remote_host::guest::{Arg, Scalar, ScalarType, TensorMeta, DEFAULT_SETTINGS};
 use torch_remote_host::protocol::{self, ClientMessage, Hello, HostMessage, Op, PROTOCOL_VERSION};
 use torch_remote_host::server::{serve, ServerConfig};
 
@@ -122,7 +122,7 @@ fn ops_run_and_failures_wait_for_the_next_read() {
             Arg::Tensor(vector(3, 3)),
         ],
         storages: vec![],
-        default_float: ScalarType::Float32,
+        settings: DEFAULT_SETTINGS,
         released: vec![],
     };
     client.send(
@@ -144,7 +144,7 @@ fn ops_run_and_failures_wait_for_the_next_read() {
         overload: "out".into(),
         args: vec![Arg::Tensor(vector(99, 3)), Arg::Tensor(vector(3, 3))],
         storages: vec![],
-        default_float: ScalarType::Float32,
+        settings: DEFAULT_SETTINGS,
         released: vec![],
     };
     client.send(

@@ -64,7 +64,8 @@ void tr_args_dtype(void* args, int32_t dtype);
 void tr_args_none(void* args);
 void tr_args_generator(void* args, uint64_t id);
 void tr_args_str(void* args, const char* value, uint64_t len);
-void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype, int32_t device);
+void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype, int32_t determinism,
+                  int32_t device);
 const char* tr_result_error(const void* result, int32_t* kind);
 uint64_t tr_result_len(const void* result);
 int32_t tr_result_kind(const void* result, uint64_t i);
@@ -88,7 +89,9 @@ namespace torch_remote {
 namespace {
 
 constexpr auto kRemote = c10::DeviceType::PrivateUse1;
-std::atomic<c10::DeviceIndex> g_current_device{0};
+// Each thread's own, as CUDA's current device is: a thread (autograd's for a device among
+// them) that makes another device current leaves the rest alone.
+thread_local c10::DeviceIndex g_current_device = 0;
 
 // The result kinds of tr_result_kind, in the order of the WIT `output` variant.
 enum OutputKind : int32_t { kArgument = 0, kUpdated = 1, kTensor = 2, kTensorList = 3, kNone = 4 };
@@ -130,7 +133,7 @@ c10::DataPtr data_ptr_for(uint64_t id, c10::DeviceIndex device) {
 // host's: bytes held by this process's storages, now and at most.
 struct RemoteAllocator final : c10::DeviceAllocator {
   c10::DataPtr allocate(size_t nbytes) override {
-    const auto device = g_current_device.load();
+    const auto device = g_current_device;
     const uint64_t id = tr_storage_alloc(nbytes, device);
     TORCH_CHECK(id != 0, "remote: cannot allocate ", nbytes, " bytes on remote:", static_cast<int>(device), ": ",
                 tr_last_error());
@@ -143,7 +146,7 @@ struct RemoteAllocator final : c10::DeviceAllocator {
   bool initialized() override { return true; }
   // The host frees a storage's memory when PyTorch releases it, but keeps large CPU blocks
   // for reuse, for all its clients.
-  void emptyCache(c10::MempoolId_t) override { check(tr_empty_cache(g_current_device.load())); }
+  void emptyCache(c10::MempoolId_t) override { check(tr_empty_cache(g_current_device)); }
   // A device runs its ops in order, so a storage is never reused while an op reads it.
   void recordStream(const c10::DataPtr&, c10::Stream) override {}
   c10::CachingDeviceAllocator::DeviceStats getDeviceStats(c10::DeviceIndex device) override {
@@ -265,8 +268,9 @@ at::Tensor on_remote(const at::Tensor& t, const std::string& op, c10::DeviceInde
   if (t.dim() == 0 && t.device().is_cpu()) {
     return t.to(c10::Device(kRemote, device));
   }
-  TORCH_CHECK(false, op, ": expected all tensors on the remote device, but found a tensor ", describe(t),
-              "; move it with .to(\"remote\") first");
+  TORCH_CHECK(false, op, ": Expected all tensors to be on the same device, but found at least two devices, remote:",
+              static_cast<int>(device), " and ", t.device().str(), "! (a tensor ", describe(t),
+              "; move it with .to(\"remote\") first)");
 }
 
 uint64_t generator_id(const at::Generator& g);
@@ -503,7 +507,7 @@ c10::DeviceIndex device_of(const std::vector<c10::IValue>& inputs) {
       }
     }
   }
-  return g_current_device.load();
+  return g_current_device;
 }
 
 at::Tensor download(const at::Tensor& src);
@@ -834,6 +838,15 @@ bool names_remote(const c10::IValue& v) {
   return false;
 }
 
+// `torch.use_deterministic_algorithms` as the flags `tr_dispatch` takes: 1 on, 2 warn only,
+// 4 fill uninitialised memory.
+int32_t determinism() {
+  const auto& context = at::globalContext();
+  if (!context.deterministicAlgorithms()) return 0;
+  return 1 | (context.deterministicAlgorithmsWarnOnly() ? 2 : 0) |
+         (context.deterministicFillUninitializedMemory() ? 4 : 0);
+}
+
 // An op of CPU tensors comes here when its generator is remote: the CPU's kernels refuse
 // that generator, as they refuse CUDA's.
 void check_generator_device(const std::vector<c10::IValue>& inputs) {
@@ -922,7 +935,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto base = name.substr(name.find("::") + 2);
   DispatchResult result{tr_dispatch(builder.release(), base.c_str(), schema.overload_name().c_str(),
                                     static_cast<int32_t>(c10::typeMetaToScalarType(c10::get_default_dtype())),
-                                    builder.device)};
+                                    determinism(), builder.device)};
   int32_t kind = 0;
   if (const char* error = tr_result_error(result.handle, &kind)) {
     if (kind == kNotImplemented && cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);
@@ -940,15 +953,15 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
     setDevice(d);
     return old;
   }
-  c10::Device getDevice() const override { return c10::Device(kRemote, g_current_device.load()); }
+  c10::Device getDevice() const override { return c10::Device(kRemote, g_current_device); }
   void setDevice(c10::Device d) const override {
     TORCH_CHECK(d.type() == kRemote, "remote: cannot make ", d, " the current remote device");
     TORCH_CHECK(d.index() < tr_device_count(), "remote: device ", d, " does not exist (", tr_device_count(),
                 " remote devices)");
-    if (d.index() >= 0) g_current_device.store(d.index());
+    if (d.index() >= 0) g_current_device = d.index();
   }
   void uncheckedSetDevice(c10::Device d) const noexcept override {
-    if (d.index() >= 0) g_current_device.store(d.index());
+    if (d.index() >= 0) g_current_device = d.index();
   }
   // A device runs its ops in the order they were sent, whatever stream PyTorch has them on:
   // streams are names, the current one kept per thread as CUDA keeps it, and waiting on the
@@ -1017,11 +1030,12 @@ struct RemoteGenerator final : c10::GeneratorImpl {
     return value;
   }
 
-  // A new generator starts from c10's default seed, as a new CPU or CUDA generator does.
+  // A new generator starts from c10's default seed, as a new CPU or CUDA generator does (the
+  // host knows better for a device's default one: see `current_seed`).
   explicit RemoteGenerator(c10::DeviceIndex device, uint64_t id)
       : c10::GeneratorImpl(c10::Device(kRemote, device), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)),
         id_(id),
-        seed_(id == 0 ? 0 : c10::default_rng_seed_val) {}
+        seed_(c10::default_rng_seed_val) {}
 
   uint64_t id() const { return id_; }
 
@@ -1030,7 +1044,13 @@ struct RemoteGenerator final : c10::GeneratorImpl {
     offset_ = 0;
     tr_generator_seed(device().index(), id_, seed, 0);
   }
-  uint64_t current_seed() const override { return seed_; }
+  // Read from the host, where a device's default generator starts from a seed of its own
+  // choosing, as the CPU's and CUDA's start from a random one.
+  uint64_t current_seed() const override {
+    auto [seed, offset] = std::pair{seed_, offset_};
+    check(tr_generator_state(device().index(), id_, &seed, &offset));
+    return seed;
+  }
   uint64_t seed() override {
     set_current_seed(c10::detail::getNonDeterministicRandom());
     return seed_;
@@ -1102,7 +1122,7 @@ struct RemoteHooks final : at::PrivateUse1HooksInterface {
   const at::Generator& getDefaultGenerator(c10::DeviceIndex device) const override {
     static std::mutex lock;
     static std::vector<std::unique_ptr<at::Generator>> generators(tr_max_devices());
-    const auto index = device < 0 ? g_current_device.load() : device;
+    const auto index = device < 0 ? g_current_device : device;
     std::lock_guard<std::mutex> guard(lock);
     auto& slot = generators.at(index);
     if (!slot) slot = std::make_unique<at::Generator>(at::make_generator<RemoteGenerator>(index, 0));
@@ -1124,9 +1144,9 @@ struct RemoteHooks final : at::PrivateUse1HooksInterface {
   bool isAvailable() const override { return true; }
   bool hasPrimaryContext(c10::DeviceIndex) const override { return true; }
   c10::DeviceIndex deviceCount() const override { return static_cast<c10::DeviceIndex>(tr_device_count()); }
-  c10::DeviceIndex getCurrentDevice() const override { return g_current_device.load(); }
-  void setCurrentDevice(c10::DeviceIndex d) const override { g_current_device.store(d); }
-  at::Device getDeviceFromPtr(void*) const override { return c10::Device(kRemote, g_current_device.load()); }
+  c10::DeviceIndex getCurrentDevice() const override { return g_current_device; }
+  void setCurrentDevice(c10::DeviceIndex d) const override { g_current_device = d; }
+  at::Device getDeviceFromPtr(void*) const override { return c10::Device(kRemote, g_current_device); }
   bool isPinnedPtr(const void* data) const override { return PinnedAllocator::holds(data); }
   at::Allocator* getPinnedMemoryAllocator() const override { return &g_pinned; }
 };
@@ -1335,10 +1355,10 @@ void register_direct_kernels(const char* const* names, uint64_t count) {
 // Called once from Rust at import with every `name.overload` the guest runs. The static
 // registrations above live in this translation unit, and referencing it keeps the linker
 // from dropping them.
-extern "C" int32_t tr_current_device() { return torch_remote::g_current_device.load(); }
+extern "C" int32_t tr_current_device() { return torch_remote::g_current_device; }
 
 extern "C" void tr_set_current_device(int32_t device) {
-  torch_remote::g_current_device.store(static_cast<c10::DeviceIndex>(device));
+  torch_remote::g_current_device = static_cast<c10::DeviceIndex>(device);
 }
 
 namespace torch_remote {

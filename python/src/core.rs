@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use torch_remote_host::guest::{
-    Arg, GuestRuntime, OpContext, OpError, Output, ScalarType, SizeQuery, TensorMeta, Warning,
+    Arg, GuestRuntime, OpContext, OpError, OpSettings, Output, ScalarType, SizeQuery, TensorMeta,
+    Warning, DEFAULT_SETTINGS,
 };
 use torch_remote_host::memo::op_key;
 use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
@@ -104,7 +105,7 @@ pub struct Core {
     /// Bytes of live storages, for the dry run's memory figures.
     live: HashMap<u64, u64>,
     pub stats: ClientStats,
-    default_float: ScalarType,
+    settings: OpSettings,
     lowerings: Lowerings,
 }
 
@@ -142,7 +143,7 @@ pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
             dry_run: false,
             live: HashMap::new(),
             stats: ClientStats::default(),
-            default_float: ScalarType::Float32,
+            settings: DEFAULT_SETTINGS,
             lowerings: Lowerings::default(),
         });
     }
@@ -198,16 +199,17 @@ fn wrong_device(op: &str, device: usize, args: &[Arg]) -> CoreError {
         .into_iter()
         .find(|m| device_of(m.storage) != device)
         .map(|m| {
+            let other = device_of(m.storage);
             format!(
-                "a tensor of shape {:?} on remote:{}",
-                m.sizes,
-                device_of(m.storage)
+                " and remote:{other}! (a tensor of shape {:?} on remote:{other}",
+                m.sizes
             )
         })
-        .unwrap_or_else(|| "a tensor elsewhere".into());
+        .unwrap_or_else(|| "! (a tensor elsewhere".into());
+    // CUDA's words first: code may look for them.
     CoreError::Op(format!(
-        "{op}: expected all tensors on remote:{device}, but found {found}; move it with \
-         .to(\"remote:{device}\") first"
+        "{op}: Expected all tensors to be on the same device, but found at least two devices, \
+         remote:{device}{found}; move it with .to(\"remote:{device}\") first)"
     ))
 }
 
@@ -247,9 +249,10 @@ impl Core {
         self.dry_run = on;
     }
 
-    /// Follows `torch.set_default_dtype` (the shim passes it with every op).
-    pub fn set_default_float(&mut self, dtype: ScalarType) {
-        self.default_float = dtype;
+    /// Follows `torch.set_default_dtype` and `torch.use_deterministic_algorithms` (the shim
+    /// passes them with every op).
+    pub fn set_settings(&mut self, settings: OpSettings) {
+        self.settings = settings;
     }
 
     /// Lowers one op on `remote:{device}` (through the local guest, unless an op with its
@@ -262,7 +265,7 @@ impl Core {
         overload: &str,
         args: Vec<Arg>,
     ) -> Result<Dispatched> {
-        let (key, named) = op_key(name, overload, &args, self.default_float);
+        let (key, named) = op_key(name, overload, &args, &self.settings);
         if named.iter().any(|&id| device_of(id) != device) || device >= self.remotes.len() {
             let op = format!(
                 "{name}{}{overload}",
@@ -294,7 +297,7 @@ impl Core {
                 overload: overload.into(),
                 args,
                 storages: ids,
-                default_float: self.default_float,
+                settings: self.settings,
                 released: self.take_released(device),
             };
             self.queue(device, op)?;
@@ -322,7 +325,7 @@ impl Core {
             recorder.answers = answers;
             *self.guest.kernels() = recorder;
             let context = OpContext {
-                default_float: self.default_float,
+                settings: self.settings,
                 launch_kernels: false,
             };
             let outputs = self

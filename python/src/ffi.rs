@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use torch_remote_host::guest::{op_name, Arg, Output, Scalar, ScalarType, TensorMeta};
+use torch_remote_host::guest::{
+    op_name, Arg, Determinism, OpSettings, Output, Scalar, ScalarType, TensorMeta,
+};
 use torch_remote_host::protocol::HostStats;
 
 use crate::core::{self, CoreError, Dispatched};
@@ -370,7 +372,7 @@ fn run_dispatch(
     device: usize,
     name: &str,
     overload: &str,
-    default_float: Option<ScalarType>,
+    settings: Option<OpSettings>,
 ) -> Result<Dispatched, CoreError> {
     if let Some(error) = list.error {
         return Err(CoreError::Op(format!(
@@ -380,8 +382,8 @@ fn run_dispatch(
     }
     let mut guard = session::attached_core()?;
     let core = guard.as_mut().expect("attached_core initialises the core");
-    if let Some(dtype) = default_float {
-        core.set_default_float(dtype);
+    if let Some(settings) = settings {
+        core.set_settings(settings);
     }
     let Some(generator) = list.generator else {
         return core.dispatch(device, name, overload, list.args);
@@ -402,6 +404,7 @@ pub unsafe extern "C" fn tr_dispatch(
     name: *const c_char,
     overload: *const c_char,
     default_dtype: i32,
+    determinism: i32,
     device: i32,
 ) -> *mut c_void {
     // SAFETY: guaranteed by the caller.
@@ -421,10 +424,26 @@ pub unsafe extern "C" fn tr_dispatch(
         },
         || {
             let device = usize::try_from(device).unwrap_or(usize::MAX);
-            run_dispatch(list, device, &name, &overload, dtype_of(default_dtype))
+            let settings = settings_of(default_dtype, determinism);
+            run_dispatch(list, device, &name, &overload, settings)
         },
     );
     result_handle(outcome)
+}
+
+/// The settings the shim passes with each op: `torch.get_default_dtype()` as a c10 code, and
+/// the deterministic-algorithm flags (1: on, 2: warn only, 4: fill uninitialised memory).
+fn settings_of(default_dtype: i32, determinism: i32) -> Option<OpSettings> {
+    let on = determinism & 1 != 0;
+    Some(OpSettings {
+        default_float: dtype_of(default_dtype)?,
+        determinism: match (on, determinism & 2 != 0) {
+            (false, _) => Determinism::Off,
+            (true, false) => Determinism::Required,
+            (true, true) => Determinism::WarnOnly,
+        },
+        fill_uninitialized_memory: on && determinism & 4 != 0,
+    })
 }
 
 /// `outcome` as the handle the `tr_result_*` functions read.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use torch_remote_host::guest::{Arg, Output, ScalarType, TensorMeta};
+use torch_remote_host::guest::{Arg, Output, ScalarType, TensorMeta, DEFAULT_SETTINGS};
 use torch_remote_host::memo::op_key;
 
 use crate::core::{contiguous_strides, Core};
@@ -116,11 +116,11 @@ impl Core {
         }
         let guest = start.elapsed().as_secs_f64() / f64::from(repeat);
         let mut memo = Lowerings::default();
-        let (key, named) = op_key(name, overload, args, ScalarType::Float32);
+        let (key, named) = op_key(name, overload, args, &DEFAULT_SETTINGS);
         memo.insert(key, named, last.expect("repeat > 0"));
         let start = Instant::now();
         for _ in 0..repeat {
-            let (key, named) = op_key(name, overload, args, ScalarType::Float32);
+            let (key, named) = op_key(name, overload, args, &DEFAULT_SETTINGS);
             let lowering: Option<Lowering> = memo.get(&key, &named, 0);
             std::hint::black_box(lowering);
         }

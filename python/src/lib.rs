@@ -24,6 +24,16 @@ extern "C" {
     /// The device guard's current remote device.
     fn tr_current_device() -> i32;
     fn tr_set_current_device(device: i32);
+    /// The C library's: `f` runs as the process exits, after the interpreter has finished
+    /// (its `atexit` callbacks, `weakref.finalize`, module teardown), all of which may still
+    /// use remote tensors.
+    fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+}
+
+/// Stops the embedded hosts as the process exits.
+extern "C" fn shutdown_at_exit() {
+    // A panic must not cross into the C library.
+    let _ = std::panic::catch_unwind(session::shutdown);
 }
 
 pyo3::import_exception!(torch.linalg, LinAlgError);
@@ -64,6 +74,8 @@ fn register() -> PyResult<()> {
     // SAFETY: the pointers outlive the call; registration only touches PyTorch's
     // registries, once per process.
     unsafe { tr_register(pointers.as_ptr(), pointers.len() as u64) };
+    // SAFETY: `shutdown_at_exit` is a plain function of this module, which is never unloaded.
+    unsafe { atexit(shutdown_at_exit) };
     Ok(())
 }
 
@@ -220,12 +232,6 @@ fn infer_layouts(
     .map_err(to_py)
 }
 
-/// Stops the embedded host, if one was started.
-#[pyfunction]
-fn shutdown() {
-    session::shutdown();
-}
-
 /// Cuts a forked child of an attached process off the parent's host (`os.register_at_fork`).
 #[pyfunction]
 fn after_fork_in_child() {
@@ -255,7 +261,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client_stats, m)?)?;
     m.add_function(wrap_pyfunction!(time_inference, m)?)?;
     m.add_function(wrap_pyfunction!(infer_layouts, m)?)?;
-    m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(is_forked, m)?)?;
     Ok(())

@@ -248,8 +248,12 @@ def _register() -> None:
     inductor = torch._TorchCompileInductorWrapper
     inductor.__call__ = compiling.inductor_or_aot_eager(inductor.__call__)
     compiling.lay_out_fake_convolutions()
+    # A remote graph's backward runs on the thread that asks for it, as a CPU graph's does,
+    # not on the engine's thread for the device: handing every node over to that thread and
+    # waiting for it costs each MLP training step about 0.1 ms on the client (issue #4).
+    # The setting is this thread's own; backward from other threads uses the device thread.
+    torch.autograd.set_multithreading_enabled(False)
     os.register_at_fork(after_in_child=_native.after_fork_in_child)
-    atexit.register(_native.shutdown)
     atexit.register(_at_exit)
     url = os.environ.get("TORCH_REMOTE_URL") or None
     token = os.environ.get("TORCH_REMOTE_TOKEN") or None

@@ -679,7 +679,7 @@ mod tests {
         };
         let args = vec![arg(&a), arg(&a), alpha()];
         let err = crate::ops::find("add", "Tensor")
-            .and_then(|id| crate::ops::run(id, &args, ScalarType::Float32, &mut fake))
+            .and_then(|id| crate::ops::run(id, &args, crate::ops::testing::settings(), &mut fake))
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::KernelFailed);
         assert_eq!(

@@ -1,26 +1,71 @@
-//! `Ctx`: what a handler works with. It holds the kernels, remembers the storages the op
-//! allocated, so that an op that fails gives all of them back, and collects its warnings.
+//! `Ctx`: what a handler works with. It holds the kernels and the client's settings,
+//! remembers the storages the op allocated, so that an op that fails gives all of them back,
+//! and collects its warnings.
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, Error, Result};
 use crate::kernels::{failed, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{extent, fmt_shape, nbytes, numel};
-use crate::types::{ScalarType, SizeQuery, StorageId, TensorMeta, Warning};
+use crate::types::{
+    Determinism, OpSettings, Scalar, ScalarType, SizeQuery, StorageId, TensorMeta, Warning,
+};
 
 pub struct Ctx<'k> {
     pub k: &'k mut dyn Kernels,
+    settings: OpSettings,
     fresh: Vec<StorageId>,
     pub warnings: Vec<Warning>,
 }
 
 impl<'k> Ctx<'k> {
-    pub fn new(k: &'k mut dyn Kernels) -> Self {
+    pub fn new(k: &'k mut dyn Kernels, settings: OpSettings) -> Self {
         Ctx {
             k,
+            settings,
             fresh: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// `alertNotDeterministic(caller)`: under `torch.use_deterministic_algorithms(True)` an op
+    /// without a deterministic implementation fails, or with `warn_only=True` warns.
+    pub fn alert_not_deterministic(&mut self, caller: &str) -> Result<()> {
+        const ISSUES: &str = "file an issue at https://github.com/pytorch/pytorch/issues to help \
+                              us prioritize adding deterministic support for this operation.";
+        let unsupported = format!("{caller} does not have a deterministic implementation");
+        match self.settings.determinism {
+            Determinism::Off => Ok(()),
+            Determinism::WarnOnly => {
+                self.warn(format!(
+                    "{unsupported}, but you set 'torch.use_deterministic_algorithms(True, \
+                     warn_only=True)'. You can {ISSUES}"
+                ));
+                Ok(())
+            }
+            Determinism::Required => Err(Error::invalid(format!(
+                "{unsupported}, but you set 'torch.use_deterministic_algorithms(True)'. You can \
+                 turn off determinism just for this operation, or you can use the \
+                 'warn_only=True' option, if that's acceptable for your application. You can \
+                 also {ISSUES}"
+            ))),
+        }
+    }
+
+    /// `fill_empty_deterministic_`: when the client asked for uninitialised memory to be
+    /// filled, `t` (memory an op leaves uninitialised) holds NaN, or its integer type's largest
+    /// value.
+    pub fn fill_uninitialized(&mut self, t: &TensorMeta) -> Result<()> {
+        if !self.settings.fill_uninitialized_memory || numel(&t.sizes)? == 0 {
+            return Ok(());
+        }
+        let value = match t.dtype {
+            ScalarType::Bool => Scalar::Boolean(true),
+            ScalarType::Int64 => Scalar::Integer(i64::MAX),
+            d if d.is_integral(false) => Scalar::Integer(d.limits().1 as i64),
+            _ => Scalar::Float(f64::NAN),
+        };
+        self.k.fill(t, value).map_err(failed("fill"))
     }
 
     /// `TORCH_WARN(message)`.
@@ -153,6 +198,10 @@ impl<'k> Ctx<'k> {
                 .copy(&bytes(t.storage), &bytes(out.storage))
                 .map_err(failed("copy"))?;
         }
+        // The elements past the old storage's whole ones, as `fill_resize_deterministic_`.
+        let kept = old_bytes as i64 / t.dtype.itemsize();
+        let added = out.view(vec![needed - kept], vec![1], kept);
+        self.fill_uninitialized(&added)?;
         Ok(out)
     }
 }

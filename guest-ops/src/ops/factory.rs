@@ -14,7 +14,8 @@ use crate::rules::overlap::check_internal;
 use crate::rules::shape::{broadcast_all, fmt_shape, numel};
 use crate::types::{BinaryOp, Operand, Output, RandomOp, SampleOp, Scalar, ScalarType, TensorMeta};
 
-/// Checks the `layout` and `device` arguments of a factory: strided tensors on remote only.
+/// Checks the `layout`, `device` and `pin_memory` arguments of a factory: strided tensors on
+/// remote only.
 pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> {
     let strided = args.opt_int(layout)?.is_none_or(|l| l == 0);
     ensure!(strided, "only the strided layout is supported on remote");
@@ -25,6 +26,11 @@ pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> 
             )));
         }
     }
+    // `pin_memory` follows `device` in every factory's schema; CUDA's factories refuse it.
+    ensure!(
+        !args.bool_or(device + 1, false)?,
+        "Only dense CPU tensors can be pinned"
+    );
     Ok(())
 }
 
@@ -36,6 +42,7 @@ pub fn empty(args: &Args, cx: &mut Ctx) -> Outputs {
     check_placement(args, 2, 3)?;
     let format = args.memory_format(5)?.unwrap_or(MemoryFormat::Contiguous);
     let t = cx.empty(sizes, strides_for(sizes, format)?, dtype)?;
+    cx.fill_uninitialized(&t)?;
     Ok(vec![Output::Tensor(t)])
 }
 
@@ -60,6 +67,7 @@ pub fn empty_strided(args: &Args, cx: &mut Ctx) -> Outputs {
     let dtype = args.opt_dtype(2)?.unwrap_or_else(default_float);
     check_placement(args, 3, 4)?;
     let t = cx.empty(sizes, strides.to_vec(), dtype)?;
+    cx.fill_uninitialized(&t)?;
     Ok(vec![Output::Tensor(t)])
 }
 

@@ -179,6 +179,10 @@ pub fn put(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(4)?;
     let (x, index, source) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let accumulate = args.bool_or(3, false)?;
+    // Duplicate indices leave any one of their values: the CPU alerts, before any check.
+    if !accumulate {
+        cx.alert_not_deterministic("put_")?;
+    }
     ensure!(
         index.dtype == ScalarType::Int64,
         "put_(): Expected a long tensor for index, but got {}",
@@ -497,6 +501,8 @@ pub fn max_unpool(args: &Args, cx: &mut Ctx, form: Form, dims: usize) -> Outputs
     let three = dims == 3;
     args.at_most(if three { 5 } else { 3 } + form.out_len())?;
     let (x, indices) = (args.tensor(0)?, args.tensor(1)?);
+    // Duplicate indices leave any one of their values, on every device.
+    cx.alert_not_deterministic(&format!("{op}_forward_out"))?;
     ensure!(
         indices.dtype == ScalarType::Int64,
         "elements in indices should be type int64 but got: {}",

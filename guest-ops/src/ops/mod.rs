@@ -55,7 +55,7 @@ mod testing;
 
 use crate::error::Result;
 use crate::kernels::Kernels;
-use crate::types::{Arg, OpError, Output, ScalarType, TensorMeta, Warning};
+use crate::types::{Arg, OpError, OpSettings, Output, TensorMeta, Warning};
 use args::Args;
 use ctx::Ctx;
 
@@ -99,17 +99,16 @@ pub fn find(name: &str, overload: &str) -> core::result::Result<u32, OpError> {
         .map_err(|e| e.into_op_error(&registry::qualified(name, overload), &[]))
 }
 
-/// Runs op `id` (from [`find`]) under `torch.get_default_dtype()` `default_float`: its
-/// outputs and warnings. On failure every storage it allocated is given back.
+/// Runs op `id` (from [`find`]) under the client's `settings`: its outputs and warnings. On failure every storage it allocated is given back.
 pub fn run(
     id: u32,
     list: &[Arg],
-    default_float: ScalarType,
+    settings: OpSettings,
     k: &mut dyn Kernels,
 ) -> core::result::Result<(Vec<Output>, Vec<Warning>), OpError> {
-    crate::rules::dtype::set_default_float(default_float);
+    crate::rules::dtype::set_default_float(settings.default_float);
     let args = Args::new(list);
-    let mut cx = Ctx::new(k);
+    let mut cx = Ctx::new(k, settings);
     match registry::dispatch(id, &args, &mut cx) {
         Ok(outputs) => Ok((outputs, cx.warnings)),
         Err(e) => {

@@ -3,10 +3,10 @@
 use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
-    ActivationOp, Arg, BinaryOp, ConvParams, GatherOp, IndexReduceOp, LibraryOp, LinalgOp, LossOp,
-    LossOptions, MomentOp, OpError, Operand, Output, PadMode, PoolOp, PoolParams, RandomOp,
-    ReduceOp, SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId,
-    TensorMeta, TernaryOp, UnaryOp, UpsampleMode, Warning,
+    ActivationOp, Arg, BinaryOp, ConvParams, Determinism, GatherOp, IndexReduceOp, LibraryOp,
+    LinalgOp, LossOp, LossOptions, MomentOp, OpError, OpSettings, Operand, Output, PadMode, PoolOp,
+    PoolParams, RandomOp, ReduceOp, SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp,
+    SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode, Warning,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -949,6 +949,15 @@ pub fn arg(t: &TensorMeta) -> Arg {
     Arg::Tensor(t.clone())
 }
 
+/// PyTorch's defaults: float32, deterministic algorithms off.
+pub fn settings() -> OpSettings {
+    OpSettings {
+        default_float: ScalarType::Float32,
+        determinism: Determinism::Off,
+        fill_uninitialized_memory: false,
+    }
+}
+
 /// Runs `name.overload` against a fresh fake.
 pub fn run(name: &str, overload: &str, args: Vec<Arg>) -> (Result<Vec<Output>, OpError>, Fake) {
     run_sized(name, overload, args, 0)
@@ -966,7 +975,7 @@ pub fn run_sized(
         ..Fake::default()
     };
     let result = super::find(name, overload)
-        .and_then(|id| super::run(id, &args, ScalarType::Float32, &mut fake))
+        .and_then(|id| super::run(id, &args, settings(), &mut fake))
         .map(|(outputs, warnings)| {
             fake.warnings = warnings;
             outputs
