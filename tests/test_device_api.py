@@ -382,3 +382,31 @@ def test_finalizers_at_exit_still_read_remote_tensors_as_on_cuda():
     )
     assert result.returncode == 0, result.stderr
     assert "finalized [2.0, 2.0, 2.0]" in result.stdout
+
+
+def test_streams_and_events_are_classes_as_cudas():
+    event = torch.remote.Event(enable_timing=True)
+    assert isinstance(event, torch.remote.Event) and isinstance(event, torch.Event)
+    assert not isinstance(torch.Event("cpu"), torch.remote.Event)
+    current = torch.remote.current_stream()
+    assert isinstance(current, torch.remote.Stream) and isinstance(current, torch.Stream)
+    assert current == torch.remote.default_stream()
+    side = torch.remote.Stream()
+    with torch.remote.stream(side):
+        assert torch.remote.current_stream() == side
+        x = torch.ones(3, device="remote") * 3
+        event.record()
+    event.synchronize()
+    assert event.device == torch.device("remote", 0)
+    torch.testing.assert_close(x.cpu(), torch.full((3,), 3.0))
+
+
+def test_the_legacy_profiler_times_remote_ops():
+    x = torch.ones(64, 64, device="remote")
+    with torch.autograd.profiler.profile(use_device="remote") as profile:
+        with torch.autograd.profiler.record_function("block"):
+            (x @ x).sum().cpu()
+    times = {e.key: e for e in profile.key_averages()}
+    assert {"block", "aten::mm"} <= times.keys()
+    assert times["block"].cpu_time_total > 0
+    assert times["aten::mm"].device_time_total >= 0

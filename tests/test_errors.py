@@ -54,6 +54,24 @@ BAD_CALLS = {
     "conv_fewer_filters_than_groups": lambda x: F.conv1d(x[None], x.new_ones(1, 1, 1), groups=2),
     "conv_weight_without_channels": lambda x: F.conv1d(x[None], x.new_ones(1, 2)),
     "masked_scatter_float_mask": lambda x: x.masked_scatter(x, x),
+    "masked_scatter_short_source": lambda x: x.masked_scatter(
+        torch.ones_like(x, dtype=torch.bool), x[0]
+    ),
+    "index_put_index_dtype_before_value_dtype": lambda x: x.index_put_(
+        (torch.tensor([0], dtype=torch.int16, device=x.device),), x[0].double()
+    ),
+    "index_put_value_shape_before_its_dtype": lambda x: x.index_put_(
+        (torch.tensor([0], device=x.device),), x.new_ones(5, dtype=torch.float64)
+    ),
+    "index_fill_index_dtype_before_its_rank": lambda x: x.index_fill_(
+        1, torch.tensor([[2]], dtype=torch.int32, device=x.device), 1.0
+    ),
+    "index_fill_complex_number_before_the_dim": lambda x: x.index_fill_(
+        5, torch.tensor([0], device=x.device), 1j
+    ),
+    "index_fill_value_rank_first": lambda x: x.index_fill_(
+        5, torch.tensor([0.5], device=x.device), x[0]
+    ),
     "masked_fill_byte_mask": lambda x: x.masked_fill(x.byte(), 1.0),
     "multinomial_float_out": lambda x: torch.multinomial(x, 2, out=x.double()),
     "adaptive_max_pool_negative_size": lambda x: F.adaptive_max_pool2d(x[None], (2, -1)),

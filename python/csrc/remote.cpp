@@ -14,6 +14,8 @@
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/core/impl/alloc_cpu.h>
+#include <c10/util/ApproximateClock.h>
+#include <torch/csrc/profiler/stubs/base.h>
 #include <torch/library.h>
 
 #include <atomic>
@@ -1019,6 +1021,36 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
   c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(tr_max_devices()); }
 };
 
+// Device timings for the autograd profiler's `use_device="remote"`: an event is the time its
+// device had run every op sent before it, as `torch.remote.Event` records it, so an op's
+// device time is the host's time for it plus a round trip.
+struct RemoteProfilerStubs final : torch::profiler::impl::ProfilerStubs {
+  using Clock = std::chrono::steady_clock;
+
+  void record(c10::DeviceIndex* device, torch::profiler::impl::ProfilerVoidEventStub* event,
+              int64_t* cpu_ns) const override {
+    if (device != nullptr) *device = g_current_device;
+    check(tr_synchronize(g_current_device));
+    if (cpu_ns != nullptr) *cpu_ns = c10::getTime();
+    *event = std::shared_ptr<void>(new Clock::time_point(Clock::now()),
+                                   [](void* p) { delete static_cast<Clock::time_point*>(p); });
+  }
+  // In microseconds, as CUDA's stubs give it.
+  float elapsed(const torch::profiler::impl::ProfilerVoidEventStub* start,
+                const torch::profiler::impl::ProfilerVoidEventStub* end) const override {
+    const auto span = *static_cast<Clock::time_point*>(end->get()) - *static_cast<Clock::time_point*>(start->get());
+    return std::chrono::duration<float, std::micro>(span).count();
+  }
+  void mark(const char*) const override {}
+  void rangePush(const char*) const override {}
+  void rangePop() const override {}
+  bool enabled() const override { return true; }
+  void onEachDevice(std::function<void(int)> op) const override {
+    for (int32_t device = 0; device < tr_device_count(); ++device) op(device);
+  }
+  void synchronize() const override { check(tr_synchronize(g_current_device)); }
+};
+
 // Random states live on the host, one per generator: the device's default (id 0) and each
 // `torch.Generator(device="remote")`. This object remembers the seed it passed on.
 struct RemoteGenerator final : c10::GeneratorImpl {
@@ -1371,4 +1403,6 @@ extern "C" void tr_register(const char* const* names, uint64_t count) {
   c10::SetAllocator(c10::DeviceType::PrivateUse1, &torch_remote::g_allocator);
   torch_remote::register_direct_kernels(names, count);
   torch_remote::register_recurrent();
+  static torch_remote::RemoteProfilerStubs profiler_stubs;
+  torch::profiler::impl::registerPrivateUse1Methods(&profiler_stubs);
 }

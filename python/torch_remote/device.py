@@ -264,9 +264,28 @@ def is_bf16_supported() -> bool:
     return True
 
 
+class _OnRemote(type):
+    """``isinstance(x, torch.remote.Stream)``: ``x`` is a ``torch.Stream`` (or ``torch.Event``)
+    on a remote device. The objects themselves are PyTorch's own, whose methods take no
+    subclass of them."""
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, cls.base) and obj.device.type == "remote"
+
+
+class Stream(metaclass=_OnRemote):
+    """A new stream on ``device`` (None: the current remote device), as ``torch.cuda.Stream``
+    is on CUDA. Its ops still run in order with all others: a remote device runs every op in
+    the order it was sent, and streams only name them."""
+
+    base = torch.Stream
+
+    def __new__(cls, device: Any = None, priority: int = 0) -> torch.Stream:
+        return torch.Stream(torch.device("remote", _index(device)), priority=priority)
+
+
 def current_stream(device: Any = None) -> torch.Stream:
-    """This thread's current stream on ``device``. A remote device runs its ops in the order
-    they were sent, whatever their stream: streams only name them."""
+    """This thread's current stream on ``device``."""
     return torch.accelerator.current_stream(torch.device("remote", _index(device)))
 
 
@@ -275,11 +294,6 @@ def default_stream(device: Any = None) -> torch.Stream:
     return torch.Stream(
         stream_id=0, device_index=index, device_type=current_stream(index).device_type
     )
-
-
-def Stream(device: Any = None, priority: int = 0) -> torch.Stream:  # noqa: N802
-    """A new stream on ``device``: the ops on it still run in order with all others."""
-    return torch.Stream(torch.device("remote", _index(device)), priority=priority)
 
 
 @contextlib.contextmanager
@@ -301,13 +315,22 @@ def set_stream(s: torch.Stream) -> None:
     torch.accelerator.set_stream(s)
 
 
-def Event(enable_timing: bool = False, blocking: bool = False) -> torch.Event:  # noqa: N802
-    """A ``torch.Event`` on the current remote device. ``record()`` waits for the ops sent
-    before it, so ``elapsed_time`` is the host's time for the ops between two events plus a
-    round trip."""
-    return torch.Event(
-        torch.device("remote", current_device()), enable_timing=enable_timing, blocking=blocking
-    )
+class Event(metaclass=_OnRemote):
+    """A ``torch.Event`` on the current remote device, as ``torch.cuda.Event`` is on CUDA.
+    ``record()`` waits for the ops sent before it, so ``elapsed_time`` is the host's time for
+    the ops between two events plus a round trip."""
+
+    base = torch.Event
+
+    def __new__(
+        cls, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False
+    ) -> torch.Event:
+        return torch.Event(
+            torch.device("remote", current_device()),
+            enable_timing=enable_timing,
+            blocking=blocking,
+            interprocess=interprocess,
+        )
 
 
 def stats() -> dict[str, int]:

@@ -127,13 +127,7 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
     }
     let values = args.tensor(2)?;
     let accumulate = args.bool_or(3, false)?;
-    ensure!(
-        values.dtype == x.dtype,
-        "Index put requires the source and destination dtypes match, got {} for the destination \
-         and {} for the source.",
-        x.dtype.name(),
-        values.dtype.name()
-    );
+    // The indices first, then the value's shape and dtype, as `make_index_put_iterator`.
     let (owned, temps) = expand_masks(cx, x, &args.opt_tensor_list(1)?)?;
     let plan = plan(x, &refs(&owned))?;
     let fits = broadcast(&plan.shape, &values.sizes).is_ok_and(|s| s == plan.shape);
@@ -143,6 +137,13 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
          shape {}",
         fmt_shape(&values.sizes),
         fmt_shape(&plan.shape)
+    );
+    ensure!(
+        values.dtype == x.dtype,
+        "Index put requires the source and destination dtypes match, got {} for the destination \
+         and {} for the source.",
+        x.dtype.name(),
+        values.dtype.name()
     );
     check_none(x, values)?;
     for index in owned.iter().flatten() {

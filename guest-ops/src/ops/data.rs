@@ -145,7 +145,8 @@ pub fn masked_scatter_(args: &Args, cx: &mut Ctx) -> Outputs {
     let available = numel(&source.sizes)?;
     ensure!(
         n <= available,
-        "masked_scatter_: the mask selects {n} elements but source {} has only {available}",
+        "Number of elements of source < number of ones in mask (the mask has {n}, source {} \
+         has {available} elements)",
         source.describe()
     );
     let flat = if is_contiguous(&source.sizes, &source.strides) {

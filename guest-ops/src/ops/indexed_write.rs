@@ -195,31 +195,36 @@ pub fn index_copy(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
     const OP: &str = "index_fill_()";
     args.at_most(4)?;
-    let (x, index) = (args.tensor(0)?, args.tensor(2)?);
-    let d = wrap_dim(args.int(1)?, x.dim())?;
-    ensure!(index.dim() <= 1, "Index has to be a vector/scalar");
+    let (x, index, value) = (args.tensor(0)?, args.tensor(2)?, args.value(3)?);
+    // In the CPU's order: the value tensor's rank, then the index, then the number.
+    if let Value::Tensor(value) = value {
+        ensure!(
+            value.dim() == 0,
+            "index_fill_ only supports a 0-dimensional value tensor, but got tensor with {} \
+             dimension(s).",
+            value.dim()
+        );
+    }
     ensure_index!(
         index.dtype == ScalarType::Int64,
         "{OP}: Expected dtype int64 for index."
     );
+    if let Value::Number(value) = value {
+        ensure!(
+            !matches!(value, Scalar::Complex(_)) || x.dtype.is_complex(),
+            "{OP}: Converting complex Scalar to non-complex type is not supported"
+        );
+    }
+    let d = wrap_dim(args.int(1)?, x.dim())?;
+    ensure!(index.dim() <= 1, "Index has to be a vector/scalar");
     check_internal(x)?;
-    match args.value(3)? {
+    match value {
         Value::Number(value) => {
-            ensure!(
-                !matches!(value, Scalar::Complex(_)) || x.dtype.is_complex(),
-                "{OP}: Converting complex Scalar to non-complex type is not supported"
-            );
             checked_number(value, x.dtype)?;
             let op = LibraryOp::IndexFill((d as i64, Some(value)));
             write(args, cx, Form::InPlace, op, (&[index], 1))
         }
         Value::Tensor(value) => {
-            ensure!(
-                value.dim() == 0,
-                "index_fill_ only supports a 0-dimensional value tensor, but got tensor with {} \
-                 dimension(s).",
-                value.dim()
-            );
             let op = LibraryOp::IndexFill((d as i64, None));
             write(args, cx, Form::InPlace, op, (&[index, value], 1))
         }
