@@ -57,7 +57,7 @@ def test_uninitialised_memory_is_filled_as_on_the_cpu(deterministic, make, dtype
 
 NONDETERMINISTIC = {
     "put_": lambda d: torch.zeros(3, device=d).put_(
-        torch.tensor([0, 0], device=d), torch.tensor([1.0, 2.0], device=d)
+        torch.tensor([0, 2], device=d), torch.tensor([1.0, 2.0], device=d)
     ),
     "put": lambda d: torch.zeros(3, device=d).put(
         torch.tensor([0], device=d), torch.tensor([1.0], device=d)

@@ -370,7 +370,8 @@ def test_the_default_generator_starts_from_a_random_seed_as_the_cpus_and_cudas()
 
 
 def test_finalizers_at_exit_still_read_remote_tensors_as_on_cuda():
-    # Python runs `weakref.finalize` callbacks as it exits, after its `atexit` callbacks.
+    # `weakref.finalize`'s exit hook is an atexit callback that torch registers at its import,
+    # so it runs after torch_remote's own.
     result = run_python(
         """
         import weakref, torch, torch_remote
@@ -409,4 +410,4 @@ def test_the_legacy_profiler_times_remote_ops():
     times = {e.key: e for e in profile.key_averages()}
     assert {"block", "aten::mm"} <= times.keys()
     assert times["block"].cpu_time_total > 0
-    assert times["aten::mm"].device_time_total >= 0
+    assert times["aten::mm"].device_time_total > 0

@@ -35,3 +35,13 @@ def test_dry_run_context_keeps_the_host_tensors():
         y = x.sum(1, keepdim=True)
         assert y.shape == (3, 1)
     torch.testing.assert_close(kept.cpu(), torch.arange(6.0))
+
+
+def test_a_dry_run_keeps_the_seeds_it_was_given():
+    import torch
+    import torch_remote
+
+    with torch_remote.dry_run():
+        generator = torch.Generator(device="remote")
+        generator.manual_seed(5)
+        assert generator.initial_seed() == 5

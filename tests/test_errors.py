@@ -69,6 +69,9 @@ BAD_CALLS = {
     "index_fill_complex_number_before_the_dim": lambda x: x.index_fill_(
         5, torch.tensor([0], device=x.device), 1j
     ),
+    "index_fill_complex_value_tensor": lambda x: x.index_fill_(
+        0, torch.tensor([0], device=x.device), torch.tensor(1j, device=x.device)
+    ),
     "index_fill_value_rank_first": lambda x: x.index_fill_(
         5, torch.tensor([0.5], device=x.device), x[0]
     ),
@@ -1042,3 +1045,56 @@ def test_factories_refuse_pinned_memory_as_cudas_do(make):
     # Pinned memory is page-locked host memory; only CPU tensors have it.
     with pytest.raises(RuntimeError, match="Only dense CPU tensors can be pinned"):
         make()
+
+
+def test_to_copy_ignores_pin_memory_as_the_cpu_does():
+    x = torch.arange(3.0)
+    got = torch.ops.aten._to_copy(x.to("remote"), pin_memory=True)
+    torch.testing.assert_close(got.cpu(), torch.ops.aten._to_copy(x, pin_memory=True))
+
+
+def test_the_cpu_fallback_keeps_the_memory_arguments_share():
+    done = run_python(
+        """
+        import warnings
+        warnings.simplefilter("ignore")
+        import torch, torch_remote
+
+        @torch.library.custom_op("probe::scale_all", mutates_args=("xs",), device_types="cpu")
+        def scale_all(xs: list[torch.Tensor], s: float) -> None:
+            for x in xs:
+                x.mul_(s)
+
+        @torch.library.custom_op("probe::add_twice", mutates_args=("x",), device_types="cpu")
+        def add_twice(x: torch.Tensor, y: torch.Tensor) -> None:
+            x.add_(y)
+            x.add_(y)
+
+        lib = torch.library.Library("probe", "FRAGMENT")
+        lib.define("flat(Tensor(a) x) -> Tensor(a)")
+        lib.impl("flat", lambda x: x.view(-1), "CPU")
+
+        def run(d):
+            xs = [torch.ones(2, device=d), torch.arange(3.0, device=d)]
+            scale_all(xs, 3.0)
+            same = torch.ones(3, device=d)
+            add_twice(same, same)
+            grid = torch.zeros(2, 2, device=d)
+            torch.ops.probe.flat(grid)[1] = 7.0
+            base = torch.arange(4.0, device=d)
+            try:
+                add_twice(base[1:], base[:3])
+                overlap = "ran"
+            except RuntimeError as e:
+                overlap = str(e).split(" (")[0]
+            return [t.cpu() for t in (*xs, same, grid, base)], overlap
+
+        (cpu, cpu_overlap), (remote, remote_overlap) = run("cpu"), run("remote")
+        for got, want in zip(remote, cpu, strict=True):
+            torch.testing.assert_close(got, want)
+        assert remote_overlap == cpu_overlap, (remote_overlap, cpu_overlap)
+        print("shared-ok")
+        """,
+        env={"TORCH_REMOTE_CPU_FALLBACK": "1"},
+    )
+    assert "shared-ok" in done.stdout, done.stderr

@@ -2,6 +2,7 @@
 
 import gc
 
+import pytest
 import torch
 import torch_remote  # noqa: F401
 
@@ -51,3 +52,29 @@ def test_memory_the_host_keeps_for_reuse_holds_each_new_tensors_values():
             del uploaded, doubled
             torch.remote.empty_cache()
     assert torch.empty(n, device="remote").fill_(i).cpu().eq(i).all()
+
+
+def test_host_memory_running_out_is_an_out_of_memory_error_as_on_cuda():
+    kept = torch.ones(10, device="remote")
+    torch.remote.synchronize()
+    peak = torch.remote.max_memory_allocated()
+    with pytest.raises(torch.OutOfMemoryError, match="cannot allocate 17592186044416 bytes"):
+        torch.empty(2**42, device="remote")  # 16 TiB: more than any host has
+        torch.remote.synchronize()
+    assert torch.remote.max_memory_allocated() == peak  # as CUDA, a failed one never counts
+    torch.testing.assert_close(kept.cpu(), torch.ones(10))
+
+
+def test_freed_generators_leave_the_others_states_alone():
+    # The host forgets each freed generator's state, so a live one outlasts any number of
+    # short-lived ones.
+    kept = torch.Generator(device="remote").manual_seed(5)
+    first = torch.rand(3, device="remote", generator=kept).cpu()
+    for _ in range(4200):
+        torch.rand(1, device="remote", generator=torch.Generator(device="remote"))
+    again = torch.Generator(device="remote").manual_seed(5)
+    torch.rand(3, device="remote", generator=again)
+    expected = torch.rand(3, device="remote", generator=again).cpu()
+    assert kept.initial_seed() == 5
+    torch.testing.assert_close(torch.rand(3, device="remote", generator=kept).cpu(), expected)
+    assert not torch.equal(expected, first)

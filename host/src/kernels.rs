@@ -32,10 +32,10 @@ use std::sync::{Mutex, Once};
 use tch::{Kind, Reduction, Tensor};
 
 use crate::guest::{
-    ActivationOp, BinaryOp, ConvParams, GatherOp, IndexReduceOp, KernelsHost, LibraryOp, LinalgOp,
-    LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp,
-    SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta,
-    TernaryOp, TypesHost, UnaryOp, UpsampleMode,
+    ActivationOp, BinaryOp, ConvParams, Determinism, GatherOp, IndexReduceOp, KernelsHost,
+    LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp, Operand, PadMode, PoolOp, PoolParams,
+    RandomOp, ReduceOp, SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp, SizeQuery,
+    StorageId, TensorMeta, TernaryOp, TypesHost, UnaryOp, UpsampleMode,
 };
 use crate::storage::{kind_of, Storages};
 use elementwise::{binary_in_place, binary_result, reduce_result, unary_result, writes_self};
@@ -45,6 +45,18 @@ pub type KernelResult = Result<(), String>;
 
 extern "C" {
     fn trh_enter_session_thread();
+    fn trh_set_determinism(mode: i32);
+}
+
+/// Makes libtorch's deterministic-algorithms setting the one the client ran the op under.
+pub fn set_determinism(determinism: Determinism) {
+    let mode = match determinism {
+        Determinism::Off => 0,
+        Determinism::Required => 1,
+        Determinism::WarnOnly => 2,
+    };
+    // SAFETY: a plain value; libtorch's context is process-wide and takes it at any time.
+    unsafe { trh_set_determinism(mode) }
 }
 
 /// Sets this thread up to run a session's kernels (`csrc/session_thread.cpp`): autograd off,
@@ -168,6 +180,16 @@ impl TchKernels {
 
     pub fn rng_state(&self) -> (u64, u64) {
         (self.seed, self.random_ops)
+    }
+
+    /// Forgets the states of generators the client freed (never the default's, nor the one
+    /// in use).
+    pub fn drop_generators(&mut self, ids: &[u64]) {
+        for id in ids {
+            if *id != 0 && *id != self.generator {
+                self.generators.remove(id);
+            }
+        }
     }
 
     /// Makes generator `id`'s state the one random ops use; a generator not seen before

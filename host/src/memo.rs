@@ -130,14 +130,25 @@ mod tests {
     }
 
     #[test]
-    fn keys_hold_the_settings() {
+    fn keys_hold_each_setting() {
         let key = |settings| op_key("empty", "memory_format", &[], &settings).0;
-        let filled = OpSettings {
-            determinism: Determinism::Required,
-            fill_uninitialized_memory: true,
-            ..DEFAULT_SETTINGS
-        };
-        assert_ne!(key(filled), key(DEFAULT_SETTINGS));
+        let changed = [
+            OpSettings {
+                default_float: ScalarType::Float64,
+                ..DEFAULT_SETTINGS
+            },
+            OpSettings {
+                determinism: Determinism::WarnOnly,
+                ..DEFAULT_SETTINGS
+            },
+            OpSettings {
+                fill_uninitialized_memory: true,
+                ..DEFAULT_SETTINGS
+            },
+        ];
+        for settings in changed {
+            assert_ne!(key(settings), key(DEFAULT_SETTINGS), "{settings:?}");
+        }
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub enum ClientMessage {
     /// The random state that later ops, `Seed` and `Stats` use: 0 for the device's default
     /// generator, another id for one of the client's `torch.Generator`s.
     Generator { id: u64 },
+    /// Generators the client freed: the host forgets their random states.
+    DropGenerators { ids: Vec<u64> },
     /// Starts the peak of live bytes again from the bytes live now.
     ResetPeak,
     /// Frees the memory the host process keeps for reuse (`torch.remote.empty_cache`).

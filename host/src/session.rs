@@ -106,6 +106,10 @@ impl Session {
                 self.runtime.kernels().select_generator(id);
                 None
             }
+            ClientMessage::DropGenerators { ids } => {
+                self.runtime.kernels().drop_generators(&ids);
+                None
+            }
             ClientMessage::ResetPeak => {
                 self.storages().reset_peak();
                 None
@@ -138,6 +142,7 @@ impl Session {
             self.skip(&op, failure);
             return;
         }
+        crate::kernels::set_determinism(op.settings.determinism);
         let outcome = match self.plans.get(&key) {
             Some(plan) => plan
                 .replay(self.runtime.kernels(), &named, &op.storages)

@@ -118,6 +118,9 @@ struct OpScope {
     /// Memory the op has viewed or taken as a storage; a result overlapping it aliases
     /// something that lives on.
     touched: RefCell<Vec<Span>>,
+    /// The peak before the op: a storage that could not be had never counts toward it, as
+    /// CUDA's allocator counts no failed allocation.
+    peak_before: u64,
 }
 
 /// Live storages of a session.
@@ -149,6 +152,7 @@ impl Storages {
         self.scope.active = true;
         self.scope.created.clear();
         self.scope.touched.get_mut().clear();
+        self.scope.peak_before = self.peak;
     }
 
     /// Ends the op: what it created and left unwritten gets its memory now, so that a
@@ -166,6 +170,9 @@ impl Storages {
                 self.map.remove(&id);
                 outcome = outcome.and(Err(e));
             }
+        }
+        if outcome.is_err() {
+            self.peak = self.scope.peak_before.max(self.bytes);
         }
         outcome
     }
@@ -353,6 +360,16 @@ mod tests {
             dtype: ScalarType::Float32,
             storage,
         }
+    }
+
+    #[test]
+    fn a_storage_that_cannot_be_had_leaves_the_peak_alone() {
+        let mut storages = Storages::new(Device::Cpu);
+        storages.alloc(1, 64).unwrap();
+        storages.begin_op();
+        storages.alloc(2, 1 << 60).unwrap();
+        assert!(storages.end_op().is_err());
+        assert_eq!((storages.usage(), storages.peak()), ((1, 64), 64));
     }
 
     #[test]

@@ -26,6 +26,7 @@
 #include <set>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -46,6 +47,8 @@ uint64_t tr_storage_resize(uint64_t id, uint64_t old_nbytes, uint64_t new_nbytes
 void tr_generator_seed(int32_t device, uint64_t generator, uint64_t seed, uint64_t offset);
 const char* tr_generator_state(int32_t device, uint64_t generator, uint64_t* seed, uint64_t* offset);
 void tr_storage_release(uint64_t id);
+void tr_generator_release(int32_t device, uint64_t id);
+bool tr_out_of_memory(const char* message);
 int32_t tr_device_count();
 int32_t tr_max_devices();
 void* tr_args_new();
@@ -81,6 +84,7 @@ void* tr_upload(const TrMeta* dst, int32_t src_dtype, const int64_t* src_sizes, 
                 uint64_t nbytes);
 const char* tr_download(const TrMeta* src, void* out, uint64_t nbytes);
 const char* tr_synchronize(int32_t device);
+const char* tr_wait(int32_t device);
 const char* tr_memory(int32_t device, uint64_t* current, uint64_t* peak);
 const char* tr_memory_info(int32_t device, uint64_t* free, uint64_t* total);
 const char* tr_reset_peak(int32_t device);
@@ -108,13 +112,15 @@ enum ErrorKind : int32_t {
   kType = 6,
 };
 
-// A host failure raised at a wait is a RuntimeError, as CUDA's asynchronous failures are.
+// A host failure raised at a wait is a RuntimeError, as CUDA's asynchronous failures are;
+// running out of memory is `torch.OutOfMemoryError`, as on CUDA.
 [[noreturn]] void raise(const std::string& message, int32_t kind) {
   TORCH_CHECK_LINALG(kind != kLinalg, message);
   if (kind == kNotImplemented) TORCH_CHECK_NOT_IMPLEMENTED(false, message);
   TORCH_CHECK_INDEX(kind != kIndex, message);
   TORCH_CHECK_VALUE(kind != kValue, message);
   TORCH_CHECK_TYPE(kind != kType, message);
+  TORCH_CHECK_WITH(OutOfMemoryError, !tr_out_of_memory(message.c_str()), message);
   TORCH_CHECK(false, message);
 }
 
@@ -766,14 +772,112 @@ c10::IValue on_device(const c10::IValue& v, c10::Device device) {
   return v;
 }
 
-// Writes a CPU result into the remote tensor the op was to mutate.
-void write_back(const c10::IValue& remote, const c10::IValue& cpu) {
-  if (!remote.isTensor() || !cpu.isTensor()) return;
-  auto target = remote.toTensor();
-  const auto& result = cpu.toTensor();
-  if (!target.sizes().equals(result.sizes())) target.resize_(result.sizes());
-  target.copy_(result);
+// `like`'s geometry and dtype over `storage`, on `device`.
+at::Tensor view_on(const c10::Storage& storage, const at::Tensor& like, c10::Device device) {
+  return at::empty({0}, like.options().device(device)).set_(storage, like.storage_offset(), like.sizes(), like.strides());
 }
+
+// The CPU copies of the remote storages an op on the CPU fallback reads: each storage comes
+// down whole, once, and each tensor becomes the same view of its copy, so arguments that
+// share memory share it on the CPU too (a tensor passed twice, overlapping views), and a
+// result that views an argument views it on remote.
+class CpuMirror {
+ public:
+  c10::IValue to_cpu(const c10::IValue& v) {
+    if (v.isTensor()) return to_cpu(v.toTensor());
+    if (v.isTensorList()) {
+      c10::List<at::Tensor> list;
+      for (const at::Tensor& t : v.toTensorList()) list.push_back(to_cpu(t));
+      return list;
+    }
+    if (v.isOptionalTensorList()) {
+      c10::List<std::optional<at::Tensor>> list;
+      for (const std::optional<at::Tensor>& t : v.toOptionalTensorList()) {
+        list.push_back(t.has_value() ? std::optional<at::Tensor>(to_cpu(*t)) : std::nullopt);
+      }
+      return list;
+    }
+    return on_device(v, c10::Device(c10::kCPU));
+  }
+
+  // What the op wrote into `cpu` (its copy of argument `remote`) goes back: the storage
+  // whole where `cpu` still views its copy, else (an `out=` the op resized) the values.
+  void written(const c10::IValue& remote, const c10::IValue& cpu) {
+    if (remote.isTensor() && cpu.isTensor()) return written(remote.toTensor(), cpu.toTensor());
+    if (remote.isTensorList() && cpu.isTensorList()) {
+      const auto targets = remote.toTensorList();
+      const auto results = cpu.toTensorList();
+      for (size_t i = 0; i < targets.size() && i < results.size(); ++i) written(targets[i], results[i]);
+    }
+  }
+
+  // Puts every copy something was written into back on remote.
+  void write_back() {
+    for (auto& entry : copies_) {
+      const auto& copy = entry.second;
+      if (copy.dirty) bytes_of(copy.remote, copy.remote.device()).copy_(copy.cpu);
+    }
+  }
+
+  // A result: a view of an argument's copy becomes that view of the argument's storage.
+  c10::IValue to_remote(const c10::IValue& v, c10::Device remote) {
+    if (v.isTensor()) return to_remote(v.toTensor(), remote);
+    if (v.isTensorList()) {
+      c10::List<at::Tensor> list;
+      for (const at::Tensor& t : v.toTensorList()) list.push_back(to_remote(t, remote));
+      return list;
+    }
+    return on_device(v, remote);
+  }
+
+ private:
+  struct Copy {
+    c10::Storage remote;
+    at::Tensor cpu;  // the storage's bytes
+    bool dirty = false;
+  };
+
+  static at::Tensor bytes_of(const c10::Storage& storage, c10::Device device) {
+    return at::empty({0}, at::TensorOptions().dtype(at::kByte).device(device))
+        .set_(storage, 0, {static_cast<int64_t>(storage.nbytes())}, {1});
+  }
+
+  at::Tensor to_cpu(const at::Tensor& t) {
+    if (!t.defined() || t.device().type() != kRemote) return t;
+    // A lazily conjugated or negated view reads other values than its memory holds.
+    if (t.is_conj() || t.is_neg()) return t.to(c10::kCPU);
+    auto* impl = t.storage().unsafeGetStorageImpl();
+    auto it = copies_.find(impl);
+    if (it == copies_.end()) {
+      it = copies_.emplace(impl, Copy{t.storage(), bytes_of(t.storage(), t.device()).cpu()}).first;
+    }
+    return view_on(it->second.cpu.storage(), t, c10::Device(c10::kCPU));
+  }
+
+  void written(const at::Tensor& remote, const at::Tensor& cpu) {
+    if (!remote.defined() || !cpu.defined() || remote.device().type() != kRemote) return;
+    auto it = copies_.find(remote.storage().unsafeGetStorageImpl());
+    if (it != copies_.end() && cpu.storage().is_alias_of(it->second.cpu.storage()) &&
+        cpu.sizes().equals(remote.sizes())) {
+      it->second.dirty = true;
+      return;
+    }
+    auto target = remote;
+    if (!target.sizes().equals(cpu.sizes())) target.resize_(cpu.sizes());
+    target.copy_(cpu);
+  }
+
+  at::Tensor to_remote(const at::Tensor& t, c10::Device remote) {
+    if (!t.defined() || t.device().type() == kRemote) return t;
+    for (const auto& entry : copies_) {
+      const auto& copy = entry.second;
+      if (t.storage().is_alias_of(copy.cpu.storage())) return view_on(copy.remote, t, remote);
+    }
+    return t.to(remote);
+  }
+
+  std::unordered_map<const c10::StorageImpl*, Copy> copies_;
+};
 
 bool same_alias(const c10::Argument& a, const c10::Argument& b) {
   return a.alias_info() && b.alias_info() && a.alias_info()->isWrite() &&
@@ -796,21 +900,23 @@ void run_on_cpu(const c10::OperatorHandle& op, const std::string& label, const s
   const auto& schema = op.schema();
   const c10::Device cpu(c10::kCPU);
   const c10::Device remote(kRemote, device_of(inputs));
+  CpuMirror mirror;
   std::vector<c10::IValue> cpu_inputs;
-  for (const auto& v : inputs) cpu_inputs.push_back(on_device(v, cpu));
+  for (const auto& v : inputs) cpu_inputs.push_back(mirror.to_cpu(v));
   torch::jit::Stack cpu_stack(cpu_inputs.begin(), cpu_inputs.end());
   op.callBoxed(&cpu_stack);
   const auto& arguments = schema.arguments();
   for (size_t i = 0; i < arguments.size(); ++i) {
-    if (arguments[i].alias_info() && arguments[i].alias_info()->isWrite()) write_back(inputs[i], cpu_inputs[i]);
+    if (arguments[i].alias_info() && arguments[i].alias_info()->isWrite()) mirror.written(inputs[i], cpu_inputs[i]);
   }
+  mirror.write_back();
   const auto& returns = schema.returns();
   for (size_t j = 0; j < returns.size(); ++j) {
     size_t aliased = arguments.size();
     for (size_t i = 0; i < arguments.size(); ++i) {
       if (same_alias(returns[j], arguments[i])) aliased = i;
     }
-    stack->push_back(aliased < arguments.size() ? inputs[aliased] : on_device(cpu_stack[j], remote));
+    stack->push_back(aliased < arguments.size() ? inputs[aliased] : mirror.to_remote(cpu_stack[j], remote));
   }
 }
 
@@ -1023,14 +1129,16 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
 
 // Device timings for the autograd profiler's `use_device="remote"`: an event is the time its
 // device had run every op sent before it, as `torch.remote.Event` records it, so an op's
-// device time is the host's time for it plus a round trip.
+// device time is the host's time for it plus a round trip. The waits leave what failed on
+// the host to the next synchronize: profiler callbacks cannot raise (PyTorch logs and drops
+// their exceptions), and a lost link shows at the next op.
 struct RemoteProfilerStubs final : torch::profiler::impl::ProfilerStubs {
   using Clock = std::chrono::steady_clock;
 
   void record(c10::DeviceIndex* device, torch::profiler::impl::ProfilerVoidEventStub* event,
               int64_t* cpu_ns) const override {
     if (device != nullptr) *device = g_current_device;
-    check(tr_synchronize(g_current_device));
+    tr_wait(g_current_device);
     if (cpu_ns != nullptr) *cpu_ns = c10::getTime();
     *event = std::shared_ptr<void>(new Clock::time_point(Clock::now()),
                                    [](void* p) { delete static_cast<Clock::time_point*>(p); });
@@ -1045,10 +1153,18 @@ struct RemoteProfilerStubs final : torch::profiler::impl::ProfilerStubs {
   void rangePush(const char*) const override {}
   void rangePop() const override {}
   bool enabled() const override { return true; }
+  // Each device current in turn, as CUDA's stubs make it.
   void onEachDevice(std::function<void(int)> op) const override {
-    for (int32_t device = 0; device < tr_device_count(); ++device) op(device);
+    struct Restore {
+      c10::DeviceIndex device;
+      ~Restore() { g_current_device = device; }
+    } restore{g_current_device};
+    for (int32_t device = 0; device < tr_device_count(); ++device) {
+      g_current_device = static_cast<c10::DeviceIndex>(device);
+      op(device);
+    }
   }
-  void synchronize() const override { check(tr_synchronize(g_current_device)); }
+  void synchronize() const override { tr_wait(g_current_device); }
 };
 
 // Random states live on the host, one per generator: the device's default (id 0) and each
@@ -1068,6 +1184,11 @@ struct RemoteGenerator final : c10::GeneratorImpl {
       : c10::GeneratorImpl(c10::Device(kRemote, device), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)),
         id_(id),
         seed_(c10::default_rng_seed_val) {}
+
+  // The host keeps a generator's random state until the generator is gone.
+  ~RemoteGenerator() override {
+    if (id_ != 0) tr_generator_release(device().index(), id_);
+  }
 
   uint64_t id() const { return id_; }
 
@@ -1384,9 +1505,7 @@ void register_direct_kernels(const char* const* names, uint64_t count) {
 }  // namespace
 }  // namespace torch_remote
 
-// Called once from Rust at import with every `name.overload` the guest runs. The static
-// registrations above live in this translation unit, and referencing it keeps the linker
-// from dropping them.
+// This thread's current remote device.
 extern "C" int32_t tr_current_device() { return torch_remote::g_current_device; }
 
 extern "C" void tr_set_current_device(int32_t device) {
@@ -1397,12 +1516,15 @@ namespace torch_remote {
 void register_recurrent();  // csrc/recurrent.cpp
 }  // namespace torch_remote
 
+// Called once from Rust at import with every `name.overload` the guest runs. The static
+// registrations above live in this translation unit, and referencing it keeps the linker
+// from dropping them.
 extern "C" void tr_register(const char* const* names, uint64_t count) {
   static torch_remote::RemoteHooks hooks;
   at::RegisterPrivateUse1HooksInterface(&hooks);
   c10::SetAllocator(c10::DeviceType::PrivateUse1, &torch_remote::g_allocator);
   torch_remote::register_direct_kernels(names, count);
   torch_remote::register_recurrent();
-  static torch_remote::RemoteProfilerStubs profiler_stubs;
-  torch::profiler::impl::registerPrivateUse1Methods(&profiler_stubs);
+  // Never freed: PyTorch may call them until the process ends.
+  torch::profiler::impl::registerPrivateUse1Methods(new torch_remote::RemoteProfilerStubs());
 }

@@ -95,6 +95,9 @@ struct Remote {
     seq: u64,
     /// Storages PyTorch released that this host has not been told of yet.
     released: Vec<u64>,
+    /// What failed on the host that a wait which could not raise took: the next
+    /// `synchronize` raises it.
+    unraised: Vec<String>,
 }
 
 pub struct Core {
@@ -112,6 +115,27 @@ pub struct Core {
 static CORE: Mutex<Option<Core>> = Mutex::new(None);
 /// Storages PyTorch released; kept apart from the core so a deleter never waits on it.
 static RELEASED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// The remote `torch.Generator`s PyTorch freed, by device, kept apart as `RELEASED` is.
+static RELEASED_GENERATORS: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
+
+/// Generator `id` of `remote:{device}` is gone: its host forgets its state after the ops
+/// already queued.
+pub fn release_generator(device: usize, id: u64) {
+    RELEASED_GENERATORS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((device, id));
+}
+
+/// The generators of `remote:{device}` released since this was last asked.
+fn take_released_generators(device: usize) -> Vec<u64> {
+    let mut all = RELEASED_GENERATORS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let (mine, others): (Vec<_>, Vec<_>) = all.drain(..).partition(|&(d, _)| d == device);
+    *all = others;
+    mine.into_iter().map(|(_, id)| id).collect()
+}
 
 /// Whether this process was forked from one attached to a host: the links and the embedded
 /// host are the parent's, and the child must neither use nor close them.
@@ -211,6 +235,21 @@ fn wrong_device(op: &str, device: usize, args: &[Arg]) -> CoreError {
         "{op}: Expected all tensors to be on the same device, but found at least two devices, \
          remote:{device}{found}; move it with .to(\"remote:{device}\") first)"
     ))
+}
+
+impl CoreError {
+    /// Whether this is memory a host could not have: `torch.OutOfMemoryError`, as on CUDA.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, CoreError::Host(errors) if errors.iter().any(|e| out_of_memory(e)))
+    }
+}
+
+/// Whether a host's failure is running out of memory: a storage it could not allocate, or
+/// libtorch's words for CUDA's allocator and the CPU's.
+pub fn out_of_memory(message: &str) -> bool {
+    ["cannot allocate", "out of memory", "not enough memory"]
+        .iter()
+        .any(|words| message.contains(words))
 }
 
 impl Core {
@@ -433,6 +472,10 @@ impl Core {
             for remote in &mut self.remotes {
                 remote.released.clear();
             }
+            RELEASED_GENERATORS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
             return Ok(());
         }
         let remote = &mut self.remotes[device];
@@ -447,6 +490,10 @@ impl Core {
                 ops: batch,
             };
             self.link(device)?.send(&message, &[])?;
+        }
+        let generators = take_released_generators(device);
+        if let (false, Some(link)) = (generators.is_empty(), &mut self.remotes[device].link) {
+            link.send(&ClientMessage::DropGenerators { ids: generators }, &[])?;
         }
         if !released.is_empty() {
             self.link(device)?
@@ -590,13 +637,27 @@ impl Core {
     /// Waits for every op sent so far to `remote:{device}`; raises what failed on its host
     /// since the last wait.
     pub fn synchronize(&mut self, device: usize) -> Result<()> {
+        self.wait_keeping_errors(device)?;
+        let errors = std::mem::take(&mut self.remotes[device].unraised);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(CoreError::Host(errors))
+        }
+    }
+
+    /// Waits for every op sent so far to `remote:{device}`, keeping what failed on its host
+    /// for the next `synchronize` (for callers that cannot raise, as the profiler's events).
+    pub fn wait_keeping_errors(&mut self, device: usize) -> Result<()> {
         self.check_device("synchronize", device)?;
         if self.dry_run {
             return Ok(());
         }
         match self.request(device, &ClientMessage::Sync)? {
-            (HostMessage::Synced { errors }, _) if errors.is_empty() => Ok(()),
-            (HostMessage::Synced { errors }, _) => Err(CoreError::Host(errors)),
+            (HostMessage::Synced { errors }, _) => {
+                self.remotes[device].unraised.extend(errors);
+                Ok(())
+            }
             (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
         }
     }
@@ -621,18 +682,27 @@ impl Core {
         self.select_generator(device, 0)
     }
 
-    /// Generator `id`'s state on `remote:{device}`: its seed and the random ops it ran since.
-    pub fn generator_state(&mut self, device: usize, id: u64) -> Result<(u64, u64)> {
+    /// Generator `id`'s state on `remote:{device}`: its seed and the random ops it ran since;
+    /// none in a dry run, where no host keeps it.
+    pub fn generator_state(&mut self, device: usize, id: u64) -> Result<Option<(u64, u64)>> {
+        if self.dry_run {
+            return Ok(None);
+        }
         self.select_generator(device, id)?;
         let stats = self.host_stats(device);
         self.select_generator(device, 0)?;
-        Ok(stats?.rng)
+        Ok(Some(stats?.rng))
     }
 
     /// Has `remote:{device}`'s host free the memory it keeps for reuse.
     pub fn empty_cache(&mut self, device: usize) -> Result<()> {
         self.check_device("empty_cache", device)?;
-        self.send_in_order(device, ClientMessage::EmptyCache, &[])
+        self.send_in_order(device, ClientMessage::EmptyCache, &[])?;
+        // Now, not with the next batch: the caller wants the memory back while it waits.
+        match &mut self.remotes[device].link {
+            Some(link) if !self.dry_run => Ok(link.flush()?),
+            _ => Ok(()),
+        }
     }
 
     pub fn reset_peak(&mut self, device: usize) -> Result<()> {

@@ -664,8 +664,8 @@ pub extern "C" fn tr_generator_seed(device: i32, generator: u64, seed: u64, offs
     )
 }
 
-/// Generator `generator`'s state on remote device `device` into `seed` and `offset`; null,
-/// or the error.
+/// Generator `generator`'s state on remote device `device` into `seed` and `offset` (left as
+/// they are in a dry run, where the client's own stand); null, or the error.
 ///
 /// # Safety
 /// `seed` and `offset` are writable.
@@ -679,16 +679,33 @@ pub unsafe extern "C" fn tr_generator_state(
     let device = usize::try_from(device).unwrap_or(usize::MAX);
     on_core("reading a generator's state", |core| {
         let state = core.generator_state(device, generator);
-        let (s, o) = state.map_err(|e| e.to_string())?;
-        // SAFETY: guaranteed by the caller.
-        unsafe { (*seed, *offset) = (s, o) };
+        if let Some((s, o)) = state.map_err(|e| e.to_string())? {
+            // SAFETY: guaranteed by the caller.
+            unsafe { (*seed, *offset) = (s, o) };
+        }
         Ok(())
     })
+}
+
+/// Whether `message` (a C string) says a host ran out of memory.
+///
+/// # Safety
+/// `message` is a C string.
+#[no_mangle]
+pub unsafe extern "C" fn tr_out_of_memory(message: *const c_char) -> bool {
+    // SAFETY: guaranteed by the caller.
+    core::out_of_memory(&unsafe { CStr::from_ptr(message) }.to_string_lossy())
 }
 
 #[no_mangle]
 pub extern "C" fn tr_storage_release(id: u64) {
     core::release(id);
+}
+
+/// Remote generator `id` of device `device` is freed.
+#[no_mangle]
+pub extern "C" fn tr_generator_release(device: i32, id: u64) {
+    core::release_generator(usize::try_from(device).unwrap_or(usize::MAX), id);
 }
 
 #[no_mangle]
@@ -714,6 +731,16 @@ pub extern "C" fn tr_synchronize(device: i32) -> *const c_char {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
     on_core("while synchronizing", |core| {
         core.synchronize(device).map_err(|e| e.to_string())
+    })
+}
+
+/// Waits for remote device `device` as `tr_synchronize` does, but leaves what failed on its
+/// host for the next synchronize. Returns null, or why the wait itself failed.
+#[no_mangle]
+pub extern "C" fn tr_wait(device: i32) -> *const c_char {
+    let device = usize::try_from(device).unwrap_or(usize::MAX);
+    on_core("while waiting", |core| {
+        core.wait_keeping_errors(device).map_err(|e| e.to_string())
     })
 }
 

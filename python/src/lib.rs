@@ -37,8 +37,12 @@ extern "C" fn shutdown_at_exit() {
 }
 
 pyo3::import_exception!(torch.linalg, LinAlgError);
+pyo3::import_exception!(torch, OutOfMemoryError);
 
 fn to_py(e: CoreError) -> PyErr {
+    if e.is_out_of_memory() {
+        return OutOfMemoryError::new_err(e.to_string());
+    }
     match e {
         CoreError::NotImplemented(m) => PyNotImplementedError::new_err(m),
         CoreError::Index(m) => PyIndexError::new_err(m),
@@ -121,17 +125,18 @@ fn device_count() -> i32 {
     session::device_count()
 }
 
+/// This thread's current remote device.
 #[pyfunction]
 fn current_device() -> i32 {
-    // SAFETY: reads an atomic in the shim.
+    // SAFETY: reads a thread-local in the shim.
     unsafe { tr_current_device() }
 }
 
-/// Makes `remote:{device}` the one that ops without a device index go to; the caller has
-/// checked the index.
+/// Makes `remote:{device}` the one that this thread's ops without a device index go to; the
+/// caller has checked the index.
 #[pyfunction]
 fn set_device(device: i32) {
-    // SAFETY: writes an atomic in the shim.
+    // SAFETY: writes a thread-local in the shim.
     unsafe { tr_set_current_device(device) }
 }
 

@@ -61,7 +61,8 @@ def _index(device: Any = None) -> int:
 
 
 def set_device(device: int | str | torch.device) -> None:
-    """Makes ``device`` the one that ``device="remote"`` (without an index) means."""
+    """Makes ``device`` the one that ``device="remote"`` (without an index) means in this
+    thread, as ``torch.cuda.set_device`` does in CUDA's."""
     _native.set_device(_index(device))
 
 

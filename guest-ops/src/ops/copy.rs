@@ -217,8 +217,25 @@ pub fn set_storage(args: &Args, with_geometry: bool) -> Outputs {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::testing::{arg, f32s, geometry, meta, run, run_sized, tensor};
+    use crate::ops::testing::{
+        arg, deterministic, f32s, geometry, meta, run, run_sized, run_under, tensor,
+    };
     use crate::types::{Arg, Output, ScalarType};
+
+    #[test]
+    fn a_deterministic_resize_fills_what_follows_the_old_storages_whole_elements() {
+        // A 7-byte storage holds 3 whole half elements; grown to 8, the last 5 are filled.
+        let x = tensor(&[3], ScalarType::Float16, 1);
+        let args = vec![arg(&x), Arg::IntList(vec![8])];
+        let (res, fake) = run_under("resize_", "", args, 7, deterministic());
+        assert!(res.is_ok());
+        assert_eq!(fake.kernels(), vec!["data_size", "copy", "fill"]);
+        assert_eq!(
+            geometry(&fake.calls[2].tensors[0]),
+            (vec![5], vec![1], 3, ScalarType::Float16)
+        );
+        assert_eq!(fake.calls[2].detail, "Scalar::Float(NaN)");
+    }
 
     #[test]
     fn copy_broadcasts_src_and_checks_shapes() {

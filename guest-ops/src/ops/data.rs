@@ -396,7 +396,7 @@ mod tests {
         assert!(res
             .unwrap_err()
             .message
-            .contains("selects 2 elements but source [1] Float"));
+            .contains("source < number of ones in mask (the mask has 2, source [1] Float"));
     }
 
     #[test]

@@ -14,8 +14,7 @@ use crate::rules::overlap::check_internal;
 use crate::rules::shape::{broadcast_all, fmt_shape, numel};
 use crate::types::{BinaryOp, Operand, Output, RandomOp, SampleOp, Scalar, ScalarType, TensorMeta};
 
-/// Checks the `layout`, `device` and `pin_memory` arguments of a factory: strided tensors on
-/// remote only.
+/// Checks the `layout` and `device` arguments: strided tensors on remote only.
 pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> {
     let strided = args.opt_int(layout)?.is_none_or(|l| l == 0);
     ensure!(strided, "only the strided layout is supported on remote");
@@ -26,7 +25,13 @@ pub fn check_placement(args: &Args, layout: usize, device: usize) -> Result<()> 
             )));
         }
     }
-    // `pin_memory` follows `device` in every factory's schema; CUDA's factories refuse it.
+    Ok(())
+}
+
+/// A factory's `layout`, `device` and `pin_memory`, which follows `device` in every factory's
+/// schema: CUDA's factories refuse pinned memory (`_to_copy` ignores it, as the CPU does).
+pub fn check_factory_placement(args: &Args, layout: usize, device: usize) -> Result<()> {
+    check_placement(args, layout, device)?;
     ensure!(
         !args.bool_or(device + 1, false)?,
         "Only dense CPU tensors can be pinned"
@@ -39,7 +44,7 @@ pub fn empty(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(6)?;
     let sizes = args.int_list(0)?;
     let dtype = args.opt_dtype(1)?.unwrap_or_else(default_float);
-    check_placement(args, 2, 3)?;
+    check_factory_placement(args, 2, 3)?;
     let format = args.memory_format(5)?.unwrap_or(MemoryFormat::Contiguous);
     let t = cx.empty(sizes, strides_for(sizes, format)?, dtype)?;
     cx.fill_uninitialized(&t)?;
@@ -53,7 +58,7 @@ pub fn zero_tensor(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(5)?;
     let sizes = args.int_list(0)?;
     let dtype = args.opt_dtype(1)?.unwrap_or_else(default_float);
-    check_placement(args, 2, 3)?;
+    check_factory_placement(args, 2, 3)?;
     let t = cx.empty_contiguous(sizes, dtype)?;
     fill_with(cx, &t, Scalar::Integer(0))?;
     Ok(vec![Output::Tensor(t)])
@@ -65,7 +70,7 @@ pub fn empty_strided(args: &Args, cx: &mut Ctx) -> Outputs {
     let sizes = args.int_list(0)?;
     let strides = args.int_list(1)?;
     let dtype = args.opt_dtype(2)?.unwrap_or_else(default_float);
-    check_placement(args, 3, 4)?;
+    check_factory_placement(args, 3, 4)?;
     let t = cx.empty(sizes, strides.to_vec(), dtype)?;
     cx.fill_uninitialized(&t)?;
     Ok(vec![Output::Tensor(t)])
@@ -409,8 +414,28 @@ pub fn normal_tensors(args: &Args, cx: &mut Ctx, form: Form) -> Outputs {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::testing::{arg, f32s, geometry, meta, run, tensor};
+    use crate::ops::testing::{arg, deterministic, f32s, geometry, meta, run, run_under, tensor};
     use crate::types::{Arg, Output, Scalar, ScalarType};
+
+    #[test]
+    fn deterministic_empties_hold_nan_or_the_largest_integer() {
+        let empty = |dtype| {
+            let args = vec![Arg::IntList(vec![2]), Arg::Dtype(dtype)];
+            let (res, fake) = run_under("empty", "memory_format", args, 0, deterministic());
+            assert!(res.is_ok());
+            fake.calls
+                .iter()
+                .map(|c| c.detail.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(empty(ScalarType::Float32), vec!["Scalar::Float(NaN)"]);
+        assert_eq!(empty(ScalarType::Int8), vec!["Scalar::Integer(127)"]);
+        let largest = format!("Scalar::Integer({})", i64::MAX);
+        assert_eq!(empty(ScalarType::Int64), vec![largest]);
+        assert_eq!(empty(ScalarType::Bool), vec!["Scalar::Boolean(true)"]);
+        let (_, fake) = run("empty", "memory_format", vec![Arg::IntList(vec![2])]);
+        assert!(fake.calls.is_empty(), "filled only when asked");
+    }
 
     fn arange_len(start: Scalar, end: Scalar, step: Scalar, dtype: ScalarType) -> Vec<i64> {
         let out = tensor(&[0], dtype, 1);

@@ -209,12 +209,15 @@ pub fn index_fill(args: &Args, cx: &mut Ctx) -> Outputs {
         index.dtype == ScalarType::Int64,
         "{OP}: Expected dtype int64 for index."
     );
-    if let Value::Number(value) = value {
-        ensure!(
-            !matches!(value, Scalar::Complex(_)) || x.dtype.is_complex(),
-            "{OP}: Converting complex Scalar to non-complex type is not supported"
-        );
-    }
+    // A value tensor comes to the CPU's check as its `item()`.
+    let complex = match value {
+        Value::Number(value) => matches!(value, Scalar::Complex(_)),
+        Value::Tensor(value) => value.dtype.is_complex(),
+    };
+    ensure!(
+        !complex || x.dtype.is_complex(),
+        "{OP}: Converting complex Scalar to non-complex type is not supported"
+    );
     let d = wrap_dim(args.int(1)?, x.dim())?;
     ensure!(index.dim() <= 1, "Index has to be a vector/scalar");
     check_internal(x)?;

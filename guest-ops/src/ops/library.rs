@@ -7,7 +7,7 @@ use crate::error::{ensure, ensure_index, ensure_kernel, Error, Result};
 use crate::kernels::failed;
 use crate::ops::args::{Args, Value};
 use crate::ops::ctx::Ctx;
-use crate::ops::factory::check_placement;
+use crate::ops::factory::check_factory_placement;
 use crate::ops::iter::Pointwise;
 use crate::ops::out::{output, output_like};
 use crate::ops::{Dest, Form, Outputs};
@@ -754,7 +754,7 @@ pub fn tri_indices(args: &Args, cx: &mut Ctx, upper: bool) -> Outputs {
     let (row, col) = (args.int(0)?, args.int(1)?);
     let offset = args.int_or(2, 0)?;
     let dtype = args.opt_dtype(3)?.unwrap_or(ScalarType::Int64);
-    check_placement(args, 4, 5)?;
+    check_factory_placement(args, 4, 5)?;
     ensure!(row >= 0, "row must be non-negative, got{row}");
     ensure!(col >= 0, "col must be non-negative, got{col}");
     ensure_kernel!(
@@ -863,7 +863,7 @@ pub fn kaiser_window(args: &Args, cx: &mut Ctx, params: usize) -> Outputs {
         12.0
     };
     let dtype = args.opt_dtype(params)?.unwrap_or_else(default_float);
-    check_placement(args, params + 1, params + 2)?;
+    check_factory_placement(args, params + 1, params + 2)?;
     ensure!(
         length >= 0,
         "kaiser_window requires non-negative window_length, got window_length={length}"

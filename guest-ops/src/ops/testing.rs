@@ -970,12 +970,32 @@ pub fn run_sized(
     args: Vec<Arg>,
     size: i64,
 ) -> (Result<Vec<Output>, OpError>, Fake) {
+    run_under(name, overload, args, size, settings())
+}
+
+/// PyTorch's defaults with deterministic algorithms, which fill uninitialised memory.
+pub fn deterministic() -> OpSettings {
+    OpSettings {
+        determinism: Determinism::Required,
+        fill_uninitialized_memory: true,
+        ..settings()
+    }
+}
+
+/// [`run_sized`] under the client's `settings`.
+pub fn run_under(
+    name: &str,
+    overload: &str,
+    args: Vec<Arg>,
+    size: i64,
+    settings: OpSettings,
+) -> (Result<Vec<Output>, OpError>, Fake) {
     let mut fake = Fake {
         data_size: size,
         ..Fake::default()
     };
     let result = super::find(name, overload)
-        .and_then(|id| super::run(id, &args, settings(), &mut fake))
+        .and_then(|id| super::run(id, &args, settings, &mut fake))
         .map(|(outputs, warnings)| {
             fake.warnings = warnings;
             outputs
