@@ -753,8 +753,9 @@ bool cpu_fallback_enabled() {
   return enabled;
 }
 
-c10::IValue on_device(const c10::IValue& v, c10::Device device) {
-  auto move = [&](const at::Tensor& t) { return t.defined() && t.device() != device ? t.to(device) : t; };
+// `v` with `move` applied to each tensor it is or holds, and a device argument made `device`.
+template <typename Move>
+c10::IValue moved(const c10::IValue& v, c10::Device device, Move move) {
   if (v.isTensor()) return move(v.toTensor());
   if (v.isTensorList()) {
     c10::List<at::Tensor> list;
@@ -772,6 +773,10 @@ c10::IValue on_device(const c10::IValue& v, c10::Device device) {
   return v;
 }
 
+c10::IValue on_device(const c10::IValue& v, c10::Device device) {
+  return moved(v, device, [&](const at::Tensor& t) { return t.defined() && t.device() != device ? t.to(device) : t; });
+}
+
 // `like`'s geometry and dtype over `storage`, on `device`.
 at::Tensor view_on(const c10::Storage& storage, const at::Tensor& like, c10::Device device) {
   return at::empty({0}, like.options().device(device)).set_(storage, like.storage_offset(), like.sizes(), like.strides());
@@ -784,20 +789,7 @@ at::Tensor view_on(const c10::Storage& storage, const at::Tensor& like, c10::Dev
 class CpuMirror {
  public:
   c10::IValue to_cpu(const c10::IValue& v) {
-    if (v.isTensor()) return to_cpu(v.toTensor());
-    if (v.isTensorList()) {
-      c10::List<at::Tensor> list;
-      for (const at::Tensor& t : v.toTensorList()) list.push_back(to_cpu(t));
-      return list;
-    }
-    if (v.isOptionalTensorList()) {
-      c10::List<std::optional<at::Tensor>> list;
-      for (const std::optional<at::Tensor>& t : v.toOptionalTensorList()) {
-        list.push_back(t.has_value() ? std::optional<at::Tensor>(to_cpu(*t)) : std::nullopt);
-      }
-      return list;
-    }
-    return on_device(v, c10::Device(c10::kCPU));
+    return moved(v, c10::Device(c10::kCPU), [this](const at::Tensor& t) { return to_cpu(t); });
   }
 
   // What the op wrote into `cpu` (its copy of argument `remote`) goes back: the storage
@@ -821,13 +813,7 @@ class CpuMirror {
 
   // A result: a view of an argument's copy becomes that view of the argument's storage.
   c10::IValue to_remote(const c10::IValue& v, c10::Device remote) {
-    if (v.isTensor()) return to_remote(v.toTensor(), remote);
-    if (v.isTensorList()) {
-      c10::List<at::Tensor> list;
-      for (const at::Tensor& t : v.toTensorList()) list.push_back(to_remote(t, remote));
-      return list;
-    }
-    return on_device(v, remote);
+    return moved(v, remote, [&](const at::Tensor& t) { return to_remote(t, remote); });
   }
 
  private:
