@@ -55,6 +55,21 @@ def test_uninitialised_memory_is_filled_as_on_the_cpu(deterministic, make, dtype
     torch.testing.assert_close(got.cpu(), expected, equal_nan=True, rtol=0, atol=0)
 
 
+def test_without_fill_uninitialized_memory_nothing_is_filled(deterministic):
+    # The memory holds what it held (here sevens, or a fresh page's zeros): never NaN.
+    import torch.utils.deterministic as settings
+
+    settings.fill_uninitialized_memory = False
+    try:
+        for _ in range(3):
+            torch.full((1 << 20,), 7.0, device="remote")
+            assert not torch.empty(1 << 20, device="remote").isnan().any()
+            grown = torch.full((4,), 7.0, device="remote").resize_(1 << 20)
+            assert not grown.isnan().any()
+    finally:
+        settings.fill_uninitialized_memory = True
+
+
 NONDETERMINISTIC = {
     "put_": lambda d: torch.zeros(3, device=d).put_(
         torch.tensor([0, 2], device=d), torch.tensor([1.0, 2.0], device=d)

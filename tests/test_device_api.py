@@ -341,6 +341,8 @@ def test_a_forked_child_cannot_use_remote_and_leaves_the_parents_session_alone()
         assert x.sum().item() == 3.0 and not torch.remote._is_in_bad_fork()
         pid = os.fork()
         if pid == 0:
+            torch.remote.manual_seed_all(0)  # as CUDA's, seeding is no use here, not an error
+            torch.remote.seed()
             try:
                 torch.arange(4.0, device="remote")
             except RuntimeError as e:

@@ -1093,6 +1093,11 @@ def test_the_cpu_fallback_keeps_the_memory_arguments_share():
         for got, want in zip(remote, cpu, strict=True):
             torch.testing.assert_close(got, want)
         assert remote_overlap == cpu_overlap, (remote_overlap, cpu_overlap)
+        big = torch.zeros(1000, 1000, device="remote")
+        before = torch.remote.stats()["bytes_down"]
+        scale_all([big[3, :10]], 2.0)
+        moved = torch.remote.stats()["bytes_down"] - before
+        assert moved < 1000, moved  # the 40 bytes the view spans, not the 4 MB storage
         print("shared-ok")
         """,
         env={"TORCH_REMOTE_CPU_FALLBACK": "1"},

@@ -26,15 +26,15 @@ const int kCublasWorkspace = setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
 
 }  // namespace
 
-// `torch.use_deterministic_algorithms` as the client had it for the op (0 off, 1 on, 2 warn
-// only): a GPU's kernels choose their algorithms by it. It is the process's setting, so each
-// op sets it when it differs; the guest has already refused what has no deterministic kernel.
-extern "C" void trh_set_determinism(int32_t mode) {
+// Whether the client ran the op under `torch.use_deterministic_algorithms`: a GPU's kernels
+// choose deterministic algorithms by it. Only warnings (which go nowhere) where a kernel has
+// none: the guest refuses what the CPU refuses, at the call, and a GPU host must not fail
+// later where the CPU runs. It is the process's setting, shared by its sessions, so each op
+// sets it when it differs.
+extern "C" void trh_set_determinism(bool on) {
   auto& context = at::globalContext();
-  const bool on = mode != 0;
-  const bool warn_only = mode == 2;
-  if (context.deterministicAlgorithms() != on || context.deterministicAlgorithmsWarnOnly() != warn_only) {
-    context.setDeterministicAlgorithms(on, warn_only);
+  if (context.deterministicAlgorithms() != on || !context.deterministicAlgorithmsWarnOnly()) {
+    context.setDeterministicAlgorithms(on, /*warn_only=*/true);
   }
 }
 
@@ -44,4 +44,8 @@ extern "C" void trh_enter_session_thread() {
   thread_local c10::InferenceMode no_autograd;
   static Quiet quiet;
   c10::WarningUtils::set_warning_handler(&quiet);
+  // The guest fills what a client asks filled; libtorch filling its own new memory too, under
+  // deterministic algorithms, would cost every kernel's temporaries a pass, and fill what a
+  // client with `fill_uninitialized_memory = False` wants left alone.
+  at::globalContext().setDeterministicFillUninitializedMemory(false);
 }

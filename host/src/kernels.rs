@@ -45,18 +45,14 @@ pub type KernelResult = Result<(), String>;
 
 extern "C" {
     fn trh_enter_session_thread();
-    fn trh_set_determinism(mode: i32);
+    fn trh_set_determinism(on: bool);
 }
 
-/// Makes libtorch's deterministic-algorithms setting the one the client ran the op under.
+/// Has libtorch choose deterministic kernels when the client ran the op under deterministic
+/// algorithms (`csrc/session_thread.cpp`).
 pub fn set_determinism(determinism: Determinism) {
-    let mode = match determinism {
-        Determinism::Off => 0,
-        Determinism::Required => 1,
-        Determinism::WarnOnly => 2,
-    };
     // SAFETY: a plain value; libtorch's context is process-wide and takes it at any time.
-    unsafe { trh_set_determinism(mode) }
+    unsafe { trh_set_determinism(determinism != Determinism::Off) }
 }
 
 /// Sets this thread up to run a session's kernels (`csrc/session_thread.cpp`): autograd off,

@@ -777,23 +777,22 @@ c10::IValue on_device(const c10::IValue& v, c10::Device device) {
   return moved(v, device, [&](const at::Tensor& t) { return t.defined() && t.device() != device ? t.to(device) : t; });
 }
 
-// `like`'s geometry and dtype over `storage`, on `device`.
-at::Tensor view_on(const c10::Storage& storage, const at::Tensor& like, c10::Device device) {
-  return at::empty({0}, like.options().device(device)).set_(storage, like.storage_offset(), like.sizes(), like.strides());
-}
-
-// The CPU copies of the remote storages an op on the CPU fallback reads: each storage comes
-// down whole, once, and each tensor becomes the same view of its copy, so arguments that
-// share memory share it on the CPU too (a tensor passed twice, overlapping views), and a
-// result that views an argument views it on remote.
+// The CPU copies of the remote storages an op on the CPU fallback reads: of each storage the
+// bytes its arguments span come down, once, and each tensor becomes the same view of that
+// copy, so arguments that share memory share it on the CPU too (a tensor passed twice,
+// overlapping views), and a result that views an argument views it on remote.
 class CpuMirror {
  public:
+  explicit CpuMirror(const std::vector<c10::IValue>& inputs) {
+    for (const auto& v : inputs) moved(v, c10::Device(c10::kCPU), [this](const at::Tensor& t) { return cover(t); });
+  }
+
   c10::IValue to_cpu(const c10::IValue& v) {
     return moved(v, c10::Device(c10::kCPU), [this](const at::Tensor& t) { return to_cpu(t); });
   }
 
-  // What the op wrote into `cpu` (its copy of argument `remote`) goes back: the storage
-  // whole where `cpu` still views its copy, else (an `out=` the op resized) the values.
+  // What the op wrote into `cpu`, its copy of argument `remote`: the span goes back where
+  // `cpu` still views its copy, else (an `out=` the op resized) its values, last.
   void written(const c10::IValue& remote, const c10::IValue& cpu) {
     if (remote.isTensor() && cpu.isTensor()) return written(remote.toTensor(), cpu.toTensor());
     if (remote.isTensorList() && cpu.isTensorList()) {
@@ -803,11 +802,15 @@ class CpuMirror {
     }
   }
 
-  // Puts every copy something was written into back on remote.
+  // Puts back on remote every span the op wrote into, then every resized `out=`.
   void write_back() {
     for (auto& entry : copies_) {
       const auto& copy = entry.second;
-      if (copy.dirty) bytes_of(copy.remote, copy.remote.device()).copy_(copy.cpu);
+      if (copy.dirty) span_of(copy, copy.remote.device()).copy_(copy.cpu);
+    }
+    for (auto& [remote, cpu] : resized_) {
+      remote.resize_(cpu.sizes());
+      remote.copy_(cpu);
     }
   }
 
@@ -817,52 +820,82 @@ class CpuMirror {
   }
 
  private:
+  // The bytes [begin, end) of `remote` that arguments view, and their CPU copy.
   struct Copy {
     c10::Storage remote;
-    at::Tensor cpu;  // the storage's bytes
+    int64_t begin = 0;
+    int64_t end = 0;
+    at::Tensor cpu;
     bool dirty = false;
   };
 
-  static at::Tensor bytes_of(const c10::Storage& storage, c10::Device device) {
+  // Copies start 16-byte aligned, so each argument's elements stay whole in them.
+  static constexpr int64_t kAlign = 16;
+
+  static at::Tensor span_of(const Copy& copy, c10::Device device) {
     return at::empty({0}, at::TensorOptions().dtype(at::kByte).device(device))
-        .set_(storage, 0, {static_cast<int64_t>(storage.nbytes())}, {1});
+        .set_(copy.remote, copy.begin, {copy.end - copy.begin}, {1});
+  }
+
+  // The storage's elements (of `t`'s dtype) before `t`'s first in `copy`.
+  static int64_t offset_in(const Copy& copy, const at::Tensor& t) {
+    return t.storage_offset() - copy.begin / static_cast<int64_t>(t.element_size());
+  }
+
+  at::Tensor cover(const at::Tensor& t) {
+    if (!t.defined() || t.device().type() != kRemote || t.is_conj() || t.is_neg()) return t;
+    const int64_t item = static_cast<int64_t>(t.element_size());
+    int64_t last = 0;
+    for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+    const int64_t begin = t.storage_offset() * item;
+    const int64_t end = t.numel() == 0 ? begin : begin + (last + 1) * item;
+    auto [it, fresh] = copies_.try_emplace(t.storage().unsafeGetStorageImpl());
+    auto& copy = it->second;
+    if (fresh) {
+      copy.remote = t.storage();
+      copy.begin = begin - begin % kAlign;
+      copy.end = end;
+    }
+    copy.begin = std::min(copy.begin, begin - begin % kAlign);
+    copy.end = std::max(copy.end, end);
+    return t;
   }
 
   at::Tensor to_cpu(const at::Tensor& t) {
     if (!t.defined() || t.device().type() != kRemote) return t;
     // A lazily conjugated or negated view reads other values than its memory holds.
     if (t.is_conj() || t.is_neg()) return t.to(c10::kCPU);
-    auto* impl = t.storage().unsafeGetStorageImpl();
-    auto it = copies_.find(impl);
-    if (it == copies_.end()) {
-      it = copies_.emplace(impl, Copy{t.storage(), bytes_of(t.storage(), t.device()).cpu()}).first;
-    }
-    return view_on(it->second.cpu.storage(), t, c10::Device(c10::kCPU));
+    auto& copy = copies_.at(t.storage().unsafeGetStorageImpl());
+    if (!copy.cpu.defined()) copy.cpu = span_of(copy, t.device()).cpu();
+    return at::empty({0}, t.options().device(c10::kCPU))
+        .set_(copy.cpu.storage(), offset_in(copy, t), t.sizes(), t.strides());
   }
 
   void written(const at::Tensor& remote, const at::Tensor& cpu) {
     if (!remote.defined() || !cpu.defined() || remote.device().type() != kRemote) return;
     auto it = copies_.find(remote.storage().unsafeGetStorageImpl());
-    if (it != copies_.end() && cpu.storage().is_alias_of(it->second.cpu.storage()) &&
+    if (it != copies_.end() && it->second.cpu.defined() && cpu.storage().is_alias_of(it->second.cpu.storage()) &&
         cpu.sizes().equals(remote.sizes())) {
       it->second.dirty = true;
       return;
     }
-    auto target = remote;
-    if (!target.sizes().equals(cpu.sizes())) target.resize_(cpu.sizes());
-    target.copy_(cpu);
+    resized_.emplace_back(remote, cpu);
   }
 
   at::Tensor to_remote(const at::Tensor& t, c10::Device remote) {
     if (!t.defined() || t.device().type() == kRemote) return t;
     for (const auto& entry : copies_) {
       const auto& copy = entry.second;
-      if (t.storage().is_alias_of(copy.cpu.storage())) return view_on(copy.remote, t, remote);
+      if (copy.cpu.defined() && t.storage().is_alias_of(copy.cpu.storage())) {
+        const int64_t offset = t.storage_offset() + copy.begin / static_cast<int64_t>(t.element_size());
+        return at::empty({0}, t.options().device(remote)).set_(copy.remote, offset, t.sizes(), t.strides());
+      }
     }
     return t.to(remote);
   }
 
   std::unordered_map<const c10::StorageImpl*, Copy> copies_;
+  std::vector<std::pair<at::Tensor, at::Tensor>> resized_;
 };
 
 bool same_alias(const c10::Argument& a, const c10::Argument& b) {
@@ -886,7 +919,7 @@ void run_on_cpu(const c10::OperatorHandle& op, const std::string& label, const s
   const auto& schema = op.schema();
   const c10::Device cpu(c10::kCPU);
   const c10::Device remote(kRemote, device_of(inputs));
-  CpuMirror mirror;
+  CpuMirror mirror(inputs);
   std::vector<c10::IValue> cpu_inputs;
   for (const auto& v : inputs) cpu_inputs.push_back(mirror.to_cpu(v));
   torch::jit::Stack cpu_stack(cpu_inputs.begin(), cpu_inputs.end());
@@ -1116,8 +1149,8 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
 // Device timings for the autograd profiler's `use_device="remote"`: an event is the time its
 // device had run every op sent before it, as `torch.remote.Event` records it, so an op's
 // device time is the host's time for it plus a round trip. The waits leave what failed on
-// the host to the next synchronize: profiler callbacks cannot raise (PyTorch logs and drops
-// their exceptions), and a lost link shows at the next op.
+// the host to the next wait that raises: profiler callbacks cannot raise (PyTorch logs and
+// drops their exceptions), and a lost link shows at the next op.
 struct RemoteProfilerStubs final : torch::profiler::impl::ProfilerStubs {
   using Clock = std::chrono::steady_clock;
 

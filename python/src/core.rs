@@ -13,7 +13,7 @@ use torch_remote_host::guest::{
 use torch_remote_host::memo::op_key;
 use torch_remote_host::protocol::{ClientMessage, HostMessage, HostStats, Op};
 
-use crate::kernels::{device_of, new_storage_id, Recorder, MAX_DEVICES};
+use crate::kernels::{device_of, made_before, new_storage_id, storage_mark, Recorder, MAX_DEVICES};
 use crate::link::{Link, LinkError};
 use crate::lowering::{Lowering, Lowerings};
 
@@ -95,9 +95,6 @@ struct Remote {
     seq: u64,
     /// Storages PyTorch released that this host has not been told of yet.
     released: Vec<u64>,
-    /// What failed on the host that a wait which could not raise took: the next
-    /// `synchronize` raises it.
-    unraised: Vec<String>,
 }
 
 pub struct Core {
@@ -105,6 +102,8 @@ pub struct Core {
     /// `remote:0`, `remote:1`, ... in order.
     remotes: Vec<Remote>,
     dry_run: bool,
+    /// The first storage id (its [`storage_mark`]) of the dry run under way.
+    dry_run_from: u64,
     /// Bytes of live storages, for the dry run's memory figures.
     live: HashMap<u64, u64>,
     pub stats: ClientStats,
@@ -165,6 +164,7 @@ pub fn core() -> Result<MutexGuard<'static, Option<Core>>> {
             guest,
             remotes: vec![Remote::default()],
             dry_run: false,
+            dry_run_from: 0,
             live: HashMap::new(),
             stats: ClientStats::default(),
             settings: DEFAULT_SETTINGS,
@@ -285,6 +285,9 @@ impl Core {
 
     /// In a dry run nothing goes to the host; the link, if any, stays for afterwards.
     pub fn set_dry_run(&mut self, on: bool) {
+        if on && !self.dry_run {
+            self.dry_run_from = storage_mark();
+        }
         self.dry_run = on;
     }
 
@@ -469,13 +472,12 @@ impl Core {
     fn send_batch(&mut self, device: usize) -> Result<()> {
         self.sort_released();
         if self.dry_run {
+            // Storages a host holds are freed there once the dry run is over; the run's own
+            // never reached one. Freed generators wait likewise.
+            let from = self.dry_run_from;
             for remote in &mut self.remotes {
-                remote.released.clear();
+                remote.released.retain(|&id| made_before(id, from));
             }
-            RELEASED_GENERATORS
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
             return Ok(());
         }
         let remote = &mut self.remotes[device];
@@ -637,29 +639,22 @@ impl Core {
     /// Waits for every op sent so far to `remote:{device}`; raises what failed on its host
     /// since the last wait.
     pub fn synchronize(&mut self, device: usize) -> Result<()> {
-        self.wait_keeping_errors(device)?;
-        let errors = std::mem::take(&mut self.remotes[device].unraised);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(CoreError::Host(errors))
-        }
-    }
-
-    /// Waits for every op sent so far to `remote:{device}`, keeping what failed on its host
-    /// for the next `synchronize` (for callers that cannot raise, as the profiler's events).
-    pub fn wait_keeping_errors(&mut self, device: usize) -> Result<()> {
         self.check_device("synchronize", device)?;
         if self.dry_run {
             return Ok(());
         }
         match self.request(device, &ClientMessage::Sync)? {
-            (HostMessage::Synced { errors }, _) => {
-                self.remotes[device].unraised.extend(errors);
-                Ok(())
-            }
+            (HostMessage::Synced { errors }, _) if errors.is_empty() => Ok(()),
+            (HostMessage::Synced { errors }, _) => Err(CoreError::Host(errors)),
             (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
         }
+    }
+
+    /// Waits for every op sent so far to `remote:{device}`, leaving what failed on its host
+    /// to the next wait that raises (for callers that cannot raise, as the profiler's
+    /// events): the host answers a figures request after the ops before it.
+    pub fn wait_quietly(&mut self, device: usize) -> Result<()> {
+        self.host_stats(device).map(drop)
     }
 
     /// Sets `remote:{device}`'s random state: a seed, and the random ops run since it was set.

@@ -735,12 +735,12 @@ pub extern "C" fn tr_synchronize(device: i32) -> *const c_char {
 }
 
 /// Waits for remote device `device` as `tr_synchronize` does, but leaves what failed on its
-/// host for the next synchronize. Returns null, or why the wait itself failed.
+/// host to the next wait that raises. Returns null, or why the wait itself failed.
 #[no_mangle]
 pub extern "C" fn tr_wait(device: i32) -> *const c_char {
     let device = usize::try_from(device).unwrap_or(usize::MAX);
     on_core("while waiting", |core| {
-        core.wait_keeping_errors(device).map_err(|e| e.to_string())
+        core.wait_quietly(device).map_err(|e| e.to_string())
     })
 }
 

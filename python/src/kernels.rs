@@ -27,6 +27,17 @@ pub fn new_storage_id(device: usize) -> u64 {
     NEXT_STORAGE.fetch_add(1, Ordering::Relaxed) | ((device as u64) << DEVICE_SHIFT)
 }
 
+/// Whether storage `id` was made before `new_storage_id` handed out `mark` (an earlier
+/// return of [`storage_mark`]).
+pub fn made_before(id: u64, mark: u64) -> bool {
+    id & ((1 << DEVICE_SHIFT) - 1) < mark
+}
+
+/// Where the storage ids handed out so far end.
+pub fn storage_mark() -> u64 {
+    NEXT_STORAGE.load(Ordering::Relaxed)
+}
+
 /// The remote device holding storage `id`.
 pub fn device_of(id: u64) -> usize {
     (id >> DEVICE_SHIFT) as usize

@@ -110,12 +110,17 @@ _initialized = True
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds the random ops of the current remote device."""
-    _native.set_rng_state(current_device(), int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+    """Seeds the random ops of the current remote device. In a forked child, which cannot
+    use the device, nothing: CUDA's seeding queues the call there, and a DataLoader's
+    ``worker_init_fn`` may seed every device."""
+    if not _native.is_forked():
+        _native.set_rng_state(current_device(), int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
 def manual_seed_all(seed: int) -> None:
-    """Seeds the random ops of every remote device."""
+    """Seeds the random ops of every remote device (in a forked child, nothing)."""
+    if _native.is_forked():
+        return
     for index in range(device_count()):
         _native.set_rng_state(index, int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
 
