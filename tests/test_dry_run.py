@@ -45,3 +45,19 @@ def test_a_dry_run_keeps_the_seeds_it_was_given():
         generator = torch.Generator(device="remote")
         generator.manual_seed(5)
         assert generator.initial_seed() == 5
+
+
+def test_a_tensor_freed_in_a_dry_run_is_freed_on_the_host_after_it():
+    import torch
+    import torch_remote
+
+    torch.remote.synchronize()
+    before = torch.remote.memory_allocated()
+    doomed = torch.ones(1 << 18, device="remote")
+    torch.remote.synchronize()
+    assert torch.remote.memory_allocated() == before + (1 << 20)
+    with torch_remote.dry_run():
+        del doomed
+        (torch.ones(3, device="remote") * 2).sum()
+    torch.remote.synchronize()
+    assert torch.remote.memory_allocated() == before

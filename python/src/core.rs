@@ -340,7 +340,11 @@ impl Core {
                 args,
                 storages: ids,
                 settings: self.settings,
-                released: self.take_released(device),
+                released: if self.dry_run {
+                    Vec::new()
+                } else {
+                    self.take_released(device)
+                },
             };
             self.queue(device, op)?;
         }
@@ -452,10 +456,15 @@ impl Core {
     }
 
     /// Hands the storages PyTorch released to the devices holding them.
+    /// A dry run's own storages never reached a host; those made before it are freed there
+    /// once it is over.
     fn sort_released(&mut self) {
         let released = std::mem::take(&mut *RELEASED.lock().unwrap_or_else(|p| p.into_inner()));
         for id in released {
             self.live.remove(&id);
+            if self.dry_run && !made_before(id, self.dry_run_from) {
+                continue;
+            }
             if let Some(remote) = self.remotes.get_mut(device_of(id)) {
                 remote.released.push(id);
             }
@@ -472,12 +481,6 @@ impl Core {
     fn send_batch(&mut self, device: usize) -> Result<()> {
         self.sort_released();
         if self.dry_run {
-            // Storages a host holds are freed there once the dry run is over; the run's own
-            // never reached one. Freed generators wait likewise.
-            let from = self.dry_run_from;
-            for remote in &mut self.remotes {
-                remote.released.retain(|&id| made_before(id, from));
-            }
             return Ok(());
         }
         let remote = &mut self.remotes[device];
