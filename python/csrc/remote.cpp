@@ -847,17 +847,14 @@ class CpuMirror {
     const int64_t item = static_cast<int64_t>(t.element_size());
     int64_t last = 0;
     for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
-    const int64_t begin = t.storage_offset() * item;
-    const int64_t end = t.numel() == 0 ? begin : begin + (last + 1) * item;
-    auto [it, fresh] = copies_.try_emplace(t.storage().unsafeGetStorageImpl());
-    auto& copy = it->second;
-    if (fresh) {
-      copy.remote = t.storage();
-      copy.begin = begin - begin % kAlign;
-      copy.end = end;
+    const int64_t first = t.storage_offset() * item;
+    const int64_t begin = first - first % kAlign;
+    const int64_t end = t.numel() == 0 ? first : first + (last + 1) * item;
+    auto [it, fresh] = copies_.try_emplace(t.storage().unsafeGetStorageImpl(), Copy{t.storage(), begin, end});
+    if (!fresh) {
+      it->second.begin = std::min(it->second.begin, begin);
+      it->second.end = std::max(it->second.end, end);
     }
-    copy.begin = std::min(copy.begin, begin - begin % kAlign);
-    copy.end = std::max(copy.end, end);
     return t;
   }
 
