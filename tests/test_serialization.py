@@ -3,6 +3,7 @@ client, and loading onto `remote` rebuilds each tensor on its own storage, views
 
 import io
 import pickle
+from multiprocessing.reduction import ForkingPickler
 
 import pytest
 import torch
@@ -74,6 +75,50 @@ def test_pickle_round_trips_tensors_views_and_modules():
     copy = pickle.loads(pickle.dumps(model))
     assert copy.weight.device.type == "remote"
     assert torch.equal(copy.weight.cpu(), model.weight.cpu())
+
+
+def forked_pickle_round_trip(obj):
+    """What a `multiprocessing` queue does to `obj`, received in this same process."""
+    return pickle.loads(ForkingPickler.dumps(obj))
+
+
+def test_queues_carry_remote_tensors_by_value():
+    x = torch.arange(12.0).reshape(3, 4)
+    remote = x.to("remote")
+    for original, expected in [(remote, x), (remote.t()[1:], x.t()[1:])]:
+        copy = forked_pickle_round_trip(original)
+        assert copy.device == original.device
+        # A view arrives as a tensor of its own, laid out as `clone()` lays it out.
+        assert copy.stride() == expected.clone().stride()
+        torch.testing.assert_close(copy.cpu(), expected)
+    weight = nn.Parameter(x.to("remote"))
+    copy = forked_pickle_round_trip(weight)
+    assert isinstance(copy, nn.Parameter) and copy.requires_grad
+    torch.testing.assert_close(copy.cpu(), x)
+    frozen = forked_pickle_round_trip(nn.Parameter(remote, requires_grad=False))
+    assert not frozen.requires_grad
+
+
+def test_queues_refuse_non_leaf_tensors_as_on_the_cpu():
+    def refusal(device):
+        y = torch.ones(2, device=device, requires_grad=True) * 2
+        with pytest.raises(RuntimeError) as e:
+            ForkingPickler.dumps(y)
+        return str(e.value)
+
+    assert refusal("remote") == refusal("cpu")
+
+
+def test_spawned_data_loader_workers_send_remote_batches():
+    x = torch.arange(8.0).reshape(4, 2)
+    # The dataset's tensors go to the worker by value, its batches come back the same way.
+    dataset = torch.utils.data.TensorDataset(x.to("remote"))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=2, num_workers=1, multiprocessing_context="spawn", timeout=120
+    )
+    batches = [batch for (batch,) in loader]
+    assert [b.device.type for b in batches] == ["remote", "remote"]
+    torch.testing.assert_close(torch.cat([b.cpu() for b in batches]), x)
 
 
 def test_legacy_save_reads_the_remote_bytes():

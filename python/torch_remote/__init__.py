@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import _native, compiling, device, gpus, providers, transformer
+from . import _native, compiling, device, gpus, providers, sharing, transformer
 from .gpus import device_for
 from .providers import Endpoint, Provider
 
@@ -248,6 +248,7 @@ def _register() -> None:
     inductor = torch._TorchCompileInductorWrapper
     inductor.__call__ = compiling.inductor_or_aot_eager(inductor.__call__)
     compiling.lay_out_fake_convolutions()
+    sharing.register()
     # A remote graph's backward runs on the thread that asks for it, as a CPU graph's does,
     # not on the engine's thread for the device: handing every node over to that thread and
     # waiting for it costs each MLP training step about 0.1 ms on the client (issue #4).
