@@ -19,6 +19,8 @@ use crate::session::{Reply, Session};
 
 /// How long a new connection may take to present its token.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the listener waits after a failed accept before it tries again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Settings of a server.
 #[derive(Debug, Clone)]
@@ -79,7 +81,16 @@ pub async fn serve(listener: TcpListener, config: ServerConfig) -> anyhow::Resul
             },
             None => listener.accept().await,
         };
-        let (stream, peer) = accepted?;
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, say, with idle connections still to time out:
+                // the sessions being served go on, and accepting resumes once some close.
+                tracing::warn!("cannot accept a connection: {e}");
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         shared.activity.send_replace(());

@@ -87,9 +87,7 @@ impl Stored {
         if let Some(owner) = self.owner.get() {
             return Ok(owner.data_ptr() as usize);
         }
-        let nbytes = self.nbytes;
-        let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, device))
-            .map_err(|e| format!("cannot allocate {nbytes} bytes on {device:?}: {e}"))?;
+        let bytes = zeroed(self.nbytes, device)?;
         Ok(self.owner.get_or_init(|| bytes).data_ptr() as usize)
     }
 
@@ -99,6 +97,15 @@ impl Stored {
             .get()
             .map_or((0, 0), |owner| (owner.data_ptr() as usize, self.nbytes))
     }
+}
+
+/// Memory for a storage whose bytes no kernel has written. Zeroed: the allocators' caches
+/// (libtorch's CUDA one, the host's CPU one) are the process's, shared by every session, so
+/// an uninitialised block may hold bytes another client freed; a CPU `torch.empty` in another
+/// process, or CUDA's in another process, never shows them.
+fn zeroed(nbytes: u64, device: Device) -> Result<Tensor, String> {
+    Tensor::f_zeros([nbytes as i64], (Kind::Uint8, device))
+        .map_err(|e| format!("cannot allocate {nbytes} bytes on {device:?}: {}", err(e)))
 }
 
 /// Start address and length of a storage's memory.
@@ -208,12 +215,12 @@ impl Storages {
         }
     }
 
-    /// A new uninitialised storage; one an op creates gets its memory when first viewed.
+    /// A new storage the client takes as uninitialised; one an op creates gets its memory
+    /// when first viewed.
     pub fn alloc(&mut self, id: u64, nbytes: u64) -> Result<(), String> {
         let id = self.resolve(id);
         if !self.scope.active {
-            let bytes = Tensor::f_empty([nbytes as i64], (Kind::Uint8, self.device))
-                .map_err(|e| format!("cannot allocate {nbytes} bytes on {:?}: {e}", self.device))?;
+            let bytes = zeroed(nbytes, self.device)?;
             return self.insert(id, Stored::new(bytes, nbytes));
         }
         self.insert(id, Stored::pending(nbytes))?;
