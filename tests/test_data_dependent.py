@@ -4,7 +4,7 @@ each asks the host for its size once, then matches the CPU in metadata and value
 import pytest
 import torch
 import torch_remote
-from conftest import meta
+from conftest import assert_refused_like_the_cpu, meta
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.randn(4, 5, generator=GEN)
@@ -100,6 +100,62 @@ def test_one_round_trip_per_data_dependent_op():
     assert torch.remote.stats()["round_trips"] - before == 1
     torch.nonzero(x > 0)
     assert torch.remote.stats()["round_trips"] - before == 2, "sizes are asked again each time"
+
+
+def round_trips_of(fn):
+    torch.remote.synchronize()
+    before = torch.remote.stats()["round_trips"]
+    fn()
+    return torch.remote.stats()["round_trips"] - before
+
+
+ONE_ELEMENT_WRITES = {
+    # Python makes the value on the tensor's device (on the CPU for CUDA only).
+    "python_number": lambda x: x.__setitem__(x > 0, 0.0),
+    "after_a_slice": lambda x: x.__setitem__((slice(None), x[0] > 0), float("-inf")),
+    "one_element_tensor_of_another_dtype": lambda x: x.index_put_(
+        (x > 0,), torch.tensor([2], device=x.device)
+    ),
+    "integer_tensor_float_value": lambda x: x.long().index_put_(
+        (x > 0,), torch.tensor(2.5, device=x.device)
+    ),
+}
+
+
+@pytest.mark.parametrize("write", list(ONE_ELEMENT_WRITES), ids=list(ONE_ELEMENT_WRITES))
+def test_one_element_written_through_a_mask_is_a_fill_without_a_round_trip(write):
+    cpu, remote = X.clone(), X.to("remote")
+    ONE_ELEMENT_WRITES[write](cpu)
+    assert round_trips_of(lambda: ONE_ELEMENT_WRITES[write](remote)) == 0
+    agree(remote, cpu)
+
+
+def test_a_byte_mask_with_one_element_is_refused_as_a_fill_like_the_cpu():
+    def write(device):
+        x = X.to(device)
+        x[torch.tensor([1, 0, 1, 0], dtype=torch.uint8, device=device)] = 7.0
+
+    assert_refused_like_the_cpu(write)
+
+
+def test_masked_scatter_waits_for_nothing_and_a_short_source_fails_at_the_next_read():
+    mask = X > 0
+    source = torch.arange(20.0)
+    want = X.masked_scatter(mask, source)
+    x = X.to("remote")
+    got = []
+    assert (
+        round_trips_of(lambda: got.append(x.masked_scatter(mask.to("remote"), source.to("remote"))))
+        == 0
+    )
+    agree(got[0], want)
+    with pytest.raises(RuntimeError) as cpu:
+        X.masked_scatter(torch.ones_like(mask), source[:3])
+    short = x.masked_scatter(torch.ones_like(mask).to("remote"), source[:3].to("remote"))
+    with pytest.raises(RuntimeError) as remote:
+        short.cpu()
+    assert str(cpu.value) in str(remote.value)
+    agree(x, X)
 
 
 def test_dry_run_names_the_data_dependent_op():

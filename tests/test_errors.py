@@ -54,9 +54,6 @@ BAD_CALLS = {
     "conv_fewer_filters_than_groups": lambda x: F.conv1d(x[None], x.new_ones(1, 1, 1), groups=2),
     "conv_weight_without_channels": lambda x: F.conv1d(x[None], x.new_ones(1, 2)),
     "masked_scatter_float_mask": lambda x: x.masked_scatter(x, x),
-    "masked_scatter_short_source": lambda x: x.masked_scatter(
-        torch.ones_like(x, dtype=torch.bool), x[0]
-    ),
     "index_put_index_dtype_before_value_dtype": lambda x: x.index_put_(
         (torch.tensor([0], dtype=torch.int16, device=x.device),), x[0].double()
     ),

@@ -11,8 +11,8 @@ use crate::ops::{Form, Outputs};
 use crate::rules::dims::{expand, permute};
 use crate::rules::overlap::{check_internal, check_none};
 use crate::rules::propagate::iterator_strides;
-use crate::rules::shape::{broadcast, broadcast_all, fmt_shape};
-use crate::types::{Arg, Output, Scalar, ScalarType, TensorMeta};
+use crate::rules::shape::{broadcast, broadcast_all, fmt_shape, numel};
+use crate::types::{Arg, Output, ScalarType, TensorMeta};
 
 /// The result of `x[indices]`: its sizes and the strides TensorIterator gives it.
 struct Plan {
@@ -110,8 +110,10 @@ pub fn index(args: &Args, cx: &mut Ctx) -> Outputs {
 }
 
 /// `index_put_(self, indices, values, accumulate=False)` and `_index_put_impl_(..., unsafe)`.
-/// A one-element CPU value written through one boolean mask arrives as a number, as
-/// `canDispatchToMaskedFill` finds it: the CPU fills with its `item()`.
+/// One element written through one mask is `masked_fill_`, as `canDispatchToMaskedFill`
+/// finds it, and needs no count of the mask's elements: a one-element CPU value arrives as a
+/// number (the CPU fills with its `item()`), and a remote one is the fill's value tensor
+/// (Python's `x[mask] = 0.0` makes the value on the tensor's device, unless that is CUDA).
 pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
     args.at_most(schema_len)?;
     let x = args.tensor(0)?;
@@ -122,13 +124,18 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
              tensor[indices] = tensor",
         );
     }
-    if let Value::Number(value) = args.value(2)? {
-        return fill_through_mask(x, &args.opt_tensor_list(1)?, value, cx);
-    }
-    let values = args.tensor(2)?;
+    let indices = args.opt_tensor_list(1)?;
+    let values = match args.value(2)? {
+        Value::Number(value) => return fill_through_mask(x, &indices, Arg::Scalar(value), cx),
+        Value::Tensor(values) => values,
+    };
     let accumulate = args.bool_or(3, false)?;
+    if !accumulate && numel(&values.sizes)? == 1 && one_mask(&indices) {
+        let value = values.view(Vec::new(), Vec::new(), values.storage_offset);
+        return fill_through_mask(x, &indices, Arg::Tensor(value), cx);
+    }
     // The indices first, then the value's shape and dtype, as `make_index_put_iterator`.
-    let (owned, temps) = expand_masks(cx, x, &args.opt_tensor_list(1)?)?;
+    let (owned, temps) = expand_masks(cx, x, &indices)?;
     let plan = plan(x, &refs(&owned))?;
     let fits = broadcast(&plan.shape, &values.sizes).is_ok_and(|s| s == plan.shape);
     ensure!(
@@ -155,12 +162,19 @@ pub fn index_put(args: &Args, cx: &mut Ctx, schema_len: usize) -> Outputs {
     Ok(vec![Output::Argument(0)])
 }
 
+/// Whether the one index given is a mask, the others none.
+fn one_mask(indices: &[Option<&TensorMeta>]) -> bool {
+    let mut given = indices.iter().flatten();
+    let is_mask = |t: &TensorMeta| matches!(t.dtype, ScalarType::Bool | ScalarType::Uint8);
+    matches!((given.next(), given.next()), (Some(t), None) if is_mask(t))
+}
+
 /// `x.masked_fill_(mask, value)` with `mask` the one index, placed among `x`'s dims as the
-/// `None`s before it place it.
+/// `None`s before it place it and unsqueezed for the dims after all the indices.
 fn fill_through_mask(
     x: &TensorMeta,
     indices: &[Option<&TensorMeta>],
-    value: Scalar,
+    value: Arg,
     cx: &mut Ctx,
 ) -> Outputs {
     let mut masks = indices
@@ -182,17 +196,13 @@ fn fill_through_mask(
             fmt_shape(&x.sizes)
         );
     }
-    let trailing = x.dim().saturating_sub(leading + mask.dim());
+    let trailing = x.dim().saturating_sub(indices.len() - 1 + mask.dim());
     let mut sizes = mask.sizes.clone();
     let mut strides = mask.strides.clone();
     sizes.extend(std::iter::repeat_n(1, trailing));
     strides.extend(std::iter::repeat_n(1, trailing));
     let mask = mask.view(sizes, strides, mask.storage_offset);
-    let fill = [
-        Arg::Tensor(x.clone()),
-        Arg::Tensor(mask),
-        Arg::Scalar(value),
-    ];
+    let fill = [Arg::Tensor(x.clone()), Arg::Tensor(mask), value];
     index::masked_fill(&Args::new(&fill), cx, Form::InPlace)
 }
 
@@ -314,5 +324,31 @@ mod tests {
             .unwrap_err()
             .message
             .contains("Index put requires the source and destination dtypes match"));
+    }
+
+    #[test]
+    fn one_element_through_one_mask_is_a_fill() {
+        let a = f32s(&[3, 4, 5], 1);
+        let mask = || Some(tensor(&[4], ScalarType::Bool, 2));
+        // `a[:, mask] = v` with a one-element double `v`: no size asked, no dtype check.
+        let one = tensor(&[1], ScalarType::Float64, 3);
+        let list = Arg::OptionalTensorList(vec![None, mask()]);
+        let (res, fake) = run("index_put_", "", vec![arg(&a), list, arg(&one)]);
+        assert_eq!(res.unwrap(), vec![Output::Argument(0)]);
+        assert_eq!(fake.kernels(), vec!["masked_fill"]);
+        // The mask broadcast over the dims before and after it.
+        let fill_mask = &fake.calls[0].tensors[1];
+        assert_eq!(
+            (fill_mask.sizes.clone(), fill_mask.strides.clone()),
+            (vec![3, 4, 5], vec![0, 1, 0])
+        );
+        // Accumulating, or a mask beside another index, takes the indexing path.
+        let list = Arg::OptionalTensorList(vec![None, mask()]);
+        let summed = vec![arg(&a), list, arg(&f32s(&[1], 3)), Arg::Boolean(true)];
+        let (_, fake) = run("index_put_", "", summed);
+        assert_ne!(fake.kernels(), vec!["masked_fill"]);
+        let list = Arg::OptionalTensorList(vec![idx(&[1], 4), mask()]);
+        let (_, fake) = run("index_put_", "", vec![arg(&a), list, arg(&f32s(&[], 3))]);
+        assert_ne!(fake.kernels(), vec!["masked_fill"]);
     }
 }

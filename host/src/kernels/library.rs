@@ -299,6 +299,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::Put(accumulate) => {
             input(inputs, 0)?.f_put(input(inputs, 1)?, input(inputs, 2)?, *accumulate)
         }
+        LibraryOp::MaskedScatter => {
+            input(inputs, 0)?.f_masked_scatter(input(inputs, 1)?, input(inputs, 2)?)
+        }
         LibraryOp::Searchsorted((out_int32, right)) => {
             let side = if *right { "right" } else { "left" };
             let (seq, values) = (input(inputs, 0)?, input(inputs, 1)?);
