@@ -7,17 +7,52 @@ import torch
 import torch_remote  # noqa: F401
 
 
+def host_bytes() -> int:
+    """The bytes the host holds for this client, asked of it (after the ops sent)."""
+    return torch.remote.memory_stats()["allocated_bytes.all.current"]
+
+
 def test_deleting_tensors_frees_host_memory():
     gc.collect()
     torch.remote.synchronize()
-    before = torch.remote.memory_allocated()
+    before = host_bytes()
     tensors = [torch.empty(1 << 20, device="remote") for _ in range(100)]
-    during = torch.remote.memory_allocated()
+    during = host_bytes()
     assert during - before >= 100 * 4 * (1 << 20)
     del tensors
     gc.collect()
     torch.remote.synchronize()
-    assert torch.remote.memory_allocated() == before
+    assert host_bytes() == before
+
+
+def test_memory_allocated_is_the_hosts_count_without_a_round_trip():
+    def rounds(read):
+        before = torch.remote.stats()["round_trips"]
+        value = read()
+        return value, torch.remote.stats()["round_trips"] - before
+
+    x = torch.randn(300, 300).to("remote")
+    steps = [
+        lambda: None,
+        lambda: x.__setitem__(x > 0, 0.0),
+        lambda: x.resize_(400, 400),
+        lambda: torch.unique(x.round()),
+        lambda: x.t().contiguous().sum(),
+        lambda: x[10:20].clone(),
+    ]
+    for step in steps:
+        kept = step()
+        counted, trips = rounds(torch.remote.memory_allocated)
+        assert trips == 0
+        assert counted == host_bytes()
+        del kept
+    assert rounds(torch.remote.memory_reserved) == (host_bytes(), 0)
+    torch.remote.get_device_name()
+    names, trips = rounds(
+        lambda: (torch.remote.get_device_name(), torch.remote.get_device_properties())
+    )
+    assert trips == 0
+    assert names[1].name == names[0] == torch.remote._native.host_stats(0)["device_name"]
 
 
 def test_memory_freed_within_a_batch_comes_back_in_program_order():

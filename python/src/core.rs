@@ -95,6 +95,8 @@ struct Remote {
     seq: u64,
     /// Storages PyTorch released that this host has not been told of yet.
     released: Vec<u64>,
+    /// The host's first figures, whose device, name, memory and capability never change.
+    hardware: Option<HostStats>,
 }
 
 pub struct Core {
@@ -713,10 +715,9 @@ impl Core {
         self.check_device("host stats", device)?;
         if self.dry_run {
             self.send_batch(device)?;
-            let live = || self.live.iter().filter(|(&id, _)| device_of(id) == device);
             return Ok(HostStats {
-                storages: live().count() as u64,
-                bytes: live().map(|(_, &n)| n).sum(),
+                storages: self.live_on(device).count() as u64,
+                bytes: self.live_bytes(device)?,
                 device: "dry-run".into(),
                 device_name: "dry run (no host)".into(),
                 ..HostStats::default()
@@ -726,5 +727,34 @@ impl Core {
             (HostMessage::Stats(stats), _) => Ok(stats),
             (other, _) => Err(LinkError::Unexpected(Box::new(other)).into()),
         }
+    }
+
+    fn live_on(&self, device: usize) -> impl Iterator<Item = (&u64, &u64)> {
+        self.live
+            .iter()
+            .filter(move |(&id, _)| device_of(id) == device)
+    }
+
+    /// Bytes of the storages on `remote:{device}` that PyTorch holds: what its host holds
+    /// for this client once it has run the ops sent, known here without asking.
+    pub fn live_bytes(&mut self, device: usize) -> Result<u64> {
+        self.check_device("memory_allocated", device)?;
+        self.sort_released();
+        Ok(self.live_on(device).map(|(_, &n)| n).sum())
+    }
+
+    /// The figures of `remote:{device}`'s host that never change (what it computes on, its
+    /// name, memory and capability): asked once per host, as CUDA reads a GPU's properties
+    /// once, so code that reads them every step waits for nothing.
+    pub fn hardware(&mut self, device: usize) -> Result<HostStats> {
+        self.check_device("host stats", device)?;
+        if let Some(known) = &self.remotes[device].hardware {
+            return Ok(known.clone());
+        }
+        let stats = self.host_stats(device)?;
+        if !self.dry_run {
+            self.remotes[device].hardware = Some(stats.clone());
+        }
+        Ok(stats)
     }
 }

@@ -181,6 +181,25 @@ fn host_stats<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict
     Ok(dict)
 }
 
+/// What `remote:{device}`'s host computes on: `device`, `device_name`, `total_memory` and
+/// `capability`, asked of the host once.
+#[pyfunction]
+fn hardware<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict>> {
+    let stats = with_core(py, |core| core.hardware(device))?;
+    let dict = PyDict::new(py);
+    dict.set_item("device", stats.device)?;
+    dict.set_item("device_name", stats.device_name)?;
+    dict.set_item("total_memory", stats.total_memory)?;
+    dict.set_item("capability", stats.capability)?;
+    Ok(dict)
+}
+
+/// Bytes of the storages on `remote:{device}` that PyTorch holds, without asking the host.
+#[pyfunction]
+fn memory_allocated(py: Python<'_>, device: usize) -> PyResult<u64> {
+    with_core(py, |core| core.live_bytes(device))
+}
+
 /// The client's counters: ops, batches, round trips and bytes each way.
 #[pyfunction]
 fn client_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -263,6 +282,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reset_peak_memory, m)?)?;
     m.add_function(wrap_pyfunction!(empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(host_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(hardware, m)?)?;
+    m.add_function(wrap_pyfunction!(memory_allocated, m)?)?;
     m.add_function(wrap_pyfunction!(client_stats, m)?)?;
     m.add_function(wrap_pyfunction!(time_inference, m)?)?;
     m.add_function(wrap_pyfunction!(infer_layouts, m)?)?;

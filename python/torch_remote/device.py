@@ -187,7 +187,7 @@ class DeviceProperties:
 
 
 def get_device_properties(device: Any = None) -> DeviceProperties:
-    stats = _native.host_stats(_index(device))
+    stats = _native.hardware(_index(device))
     major, minor = stats["capability"]
     return DeviceProperties(
         name=stats["device_name"],
@@ -207,21 +207,23 @@ def mem_get_info(device: Any = None) -> tuple[int, int]:
 
 def get_device_name(device: Any = None) -> str:
     """The name of what the host computes on, as the host reports it."""
-    return _native.host_stats(_index(device))["device_name"]
+    return _native.hardware(_index(device))["device_name"]
 
 
 def get_device_capability(device: Any = None) -> tuple[int, int]:
-    return tuple(_native.host_stats(_index(device))["capability"])
+    return tuple(_native.hardware(_index(device))["capability"])
 
 
 def memory_allocated(device: Any = None) -> int:
-    """Bytes held by this process's storages on ``device``, as its host counts them."""
-    return _native.host_stats(_index(device))["bytes"]
+    """Bytes held by this process's storages on ``device``, as its host counts them once it
+    has run the ops sent: known on the client, so reading it waits for nothing."""
+    return _native.memory_allocated(_index(device))
 
 
 def max_memory_allocated(device: Any = None) -> int:
     """The most bytes this process's storages on ``device`` held at once, since the session
-    began or the last ``reset_peak_memory_stats``."""
+    began or the last ``reset_peak_memory_stats``, as the host counts them: with the
+    temporaries inside ops, as CUDA's allocator counts them. Waits for the ops before it."""
     return _native.host_stats(_index(device))["peak_bytes"]
 
 
