@@ -259,9 +259,54 @@ def test_attention_output_is_laid_out_as_the_cpus(make, is_causal):
     weights = torch.randn(q.shape)
     (remote, remote_grad), (cpu, cpu_grad) = run("remote"), run("cpu")
     assert remote.stride() == cpu.stride()
-    # The CPU's flash kernel sums in another order than the composite remote runs.
-    torch.testing.assert_close(remote.cpu(), cpu, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(remote_grad.cpu(), cpu_grad, rtol=1e-5, atol=1e-5)
+    assert type(remote.grad_fn) is type(cpu.grad_fn)
+    # The kernel the CPU chooses runs on the host, so the values are the CPU's own.
+    torch.testing.assert_close(remote.cpu(), cpu, rtol=0, atol=0)
+    torch.testing.assert_close(remote_grad.cpu(), cpu_grad, rtol=0, atol=0)
+
+
+ATTENTION_OPTIONS = {
+    "plain": {},
+    "causal_and_scaled": {"is_causal": True, "scale": 0.3},
+    "float_mask": {"attn_mask": torch.randn(5, 6)},
+    "bool_mask": {"attn_mask": torch.rand(2, 1, 5, 6) > 0.3},
+    "grouped_query_heads": {"enable_gqa": True, "heads": 2},
+    "double": {"dtype": torch.float64},
+    "bfloat16": {"dtype": torch.bfloat16},
+}
+
+
+@pytest.mark.parametrize("options", list(ATTENTION_OPTIONS.values()), ids=list(ATTENTION_OPTIONS))
+def test_attention_is_one_op_each_way_with_the_cpus_kernel_and_values(options):
+    options = dict(options)
+    dtype, kv_heads = options.pop("dtype", torch.float32), options.pop("heads", 4)
+    torch.manual_seed(0)
+    q = torch.randn(2, 4, 5, 8, dtype=dtype)
+    k, v = torch.randn(2, 2, kv_heads, 6, 8, dtype=dtype).unbind(0)
+    grad = torch.randn(2, 4, 5, 8, dtype=dtype)
+
+    def run(device):
+        inputs = [t.detach().to(device).requires_grad_() for t in (q, k, v)]
+        kwargs = {n: o.to(device) if torch.is_tensor(o) else o for n, o in options.items()}
+        torch.remote.synchronize()
+        ops = torch.remote.stats()["ops"]
+        y = F.scaled_dot_product_attention(*inputs, **kwargs)
+        forward_ops = torch.remote.stats()["ops"] - ops
+        y.backward(grad.to(device))
+        return forward_ops, y, *(t.grad for t in inputs)
+
+    cpu, remote = run("cpu"), run("remote")
+    assert torch._fused_sdp_choice(q.to("remote"), k.to("remote"), v.to("remote")) == (
+        torch._fused_sdp_choice(q, k, v)
+    )
+    # A boolean mask becomes a float one first (a few ops), as on the CPU.
+    mask = options.get("attn_mask")
+    if mask is None or mask.dtype != torch.bool:
+        assert remote[0] == 1
+    assert type(remote[1].grad_fn) is type(cpu[1].grad_fn)
+    for got, want in zip(remote[1:], cpu[1:], strict=True):
+        assert got.stride() == want.stride()
+        torch.testing.assert_close(got.cpu(), want, rtol=0, atol=0)
 
 
 def test_attention_with_every_backend_off_is_refused_like_the_cpu():

@@ -8,6 +8,7 @@
 
 mod activation;
 mod aten;
+mod attention;
 mod conv;
 mod data;
 mod elementwise;

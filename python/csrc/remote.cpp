@@ -9,7 +9,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <ATen/ops/_fused_sdp_choice_native.h>
-#include <ATen/ops/scaled_dot_product_attention_native.h>
+#include <ATen/native/transformers/attention.h>
 #include <c10/core/Allocator.h>
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
@@ -1394,35 +1394,26 @@ at::Tensor ctc_loss_backward_of_length_tensors(const at::Tensor& grad, const at:
                                 blank, zero_infinity);
 }
 
-// `scaled_dot_product_attention` runs PyTorch's own composite (the math path, for a device
-// without fused kernels), laid out as on the CPU: where the CPU would choose its flash kernel,
-// that kernel writes into `empty_like(query)`, and code such as `y.transpose(1, 2).view(B, T,
-// C)` relies on it. The CPU's own choice function picks (and refuses what it refuses).
-at::Tensor attention_laid_out_like_the_cpu(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                                           const std::optional<at::Tensor>& attn_mask, double dropout_p,
-                                           bool is_causal, std::optional<double> scale, bool enable_gqa) {
-  const auto choice =
-      at::native::_fused_sdp_choice_cpp(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa);
-  auto out = at::native::scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale,
-                                                      enable_gqa);
-  if (choice != static_cast<int64_t>(at::SDPBackend::flash_attention) || !out.sizes().equals(query.sizes())) {
-    return out;
-  }
-  auto laid_out = at::empty_like(query, out.options());
-  if (laid_out.strides().equals(out.strides())) return out;
-  return laid_out.copy_(out);
-}
+}  // namespace
+}  // namespace torch_remote
+
+// `scaled_dot_product_attention` (PyTorch's composite) asks a device's `_fused_sdp_choice_stub`
+// which kernel to run, and takes the math path (a dozen ops each way) for a device without
+// one. Remote answers as the CPU does: where the CPU runs its fused kernel
+// (`_scaled_dot_product_flash_attention_for_cpu`, its values and its layouts), so does remote,
+// as one op each way.
+namespace at::native {
+REGISTER_PRIVATEUSE1_DISPATCH(_fused_sdp_choice_stub, &_fused_sdp_choice_cpp)
+}  // namespace at::native
+
+namespace torch_remote {
+namespace {
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("_has_compatible_shallow_copy_type", TORCH_FN(shallow_copy_compatible));
   m.impl("_ctc_loss.Tensor", TORCH_FN(ctc_loss_of_length_tensors));
   m.impl("_ctc_loss_backward.Tensor", TORCH_FN(ctc_loss_backward_of_length_tensors));
-  m.impl("scaled_dot_product_attention", TORCH_FN(attention_laid_out_like_the_cpu));
-}
-
-// The same for autograd: the composite's ops record the graph as they would.
-TORCH_LIBRARY_IMPL(aten, AutogradPrivateUse1, m) {
-  m.impl("scaled_dot_product_attention", TORCH_FN(attention_laid_out_like_the_cpu));
+  m.impl("_fused_sdp_choice", TORCH_FN(at::native::_fused_sdp_choice_cpp));
 }
 
 // Copies to and from remote reach `_copy_from`, whose schema does not mark `dst` as written:

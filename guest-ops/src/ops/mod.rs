@@ -23,6 +23,7 @@ mod embedding_bag;
 mod factorize;
 mod factory;
 mod fake_quant;
+mod flash_attention;
 mod fractional_pool;
 mod index;
 mod indexed_write;

@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{aten, embedding_bag, optim, recurrent, recurrent_layer};
+use super::{aten, attention, embedding_bag, optim, recurrent, recurrent_layer};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
     LibraryOp, Reduction, TensorMeta,
@@ -55,6 +55,8 @@ pub fn run(
         LibraryOp::Cummin(dim) => pair(input(inputs, 0)?.f_cummin(*dim)?),
         LibraryOp::GruCellBackward(has_bias) => recurrent::gru_cell_backward(inputs, *has_bias),
         LibraryOp::MultiHeadAttention(params) => multi_head_attention(inputs, params),
+        LibraryOp::FlashAttention(params) => attention::forward(inputs, *params),
+        LibraryOp::FlashAttentionBackward(params) => attention::backward(inputs, *params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
         LibraryOp::AmpUnscale => amp_unscale(inputs),
         LibraryOp::FusedAdam(params) => optim::fused_adam(inputs, params),
@@ -252,6 +254,8 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::EmbeddingBagBackward(_)
         | LibraryOp::EmbeddingBagPerSampleWeightsBackward(_)
         | LibraryOp::MultiHeadAttention(_)
+        | LibraryOp::FlashAttention(_)
+        | LibraryOp::FlashAttentionBackward(_)
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::FusedSgd(_)

@@ -165,6 +165,16 @@ pub(super) const LAYER: &[Entry] = &[
     }),
     e("channel_shuffle", &[""], spatial::channel_shuffle),
     e(
+        "_scaled_dot_product_flash_attention_for_cpu",
+        &[""],
+        flash_attention::forward,
+    ),
+    e(
+        "_scaled_dot_product_flash_attention_for_cpu_backward",
+        &[""],
+        flash_attention::backward,
+    ),
+    e(
         "_native_multi_head_attention",
         &[""],
         transformer::multi_head_attention,
