@@ -4,7 +4,7 @@ import gc
 
 import pytest
 import torch
-import torch_remote  # noqa: F401
+import torch_remote
 
 
 def host_bytes() -> int:
@@ -47,6 +47,14 @@ def test_memory_allocated_is_the_hosts_count_without_a_round_trip():
         assert counted == host_bytes()
         del kept
     assert rounds(torch.remote.memory_reserved) == (host_bytes(), 0)
+    # A dry run's storages count while it lasts, never on the host.
+    before = torch.remote.memory_allocated()
+    with torch_remote.dry_run():
+        dry = torch.ones(1000, device="remote")
+        assert torch.remote.memory_allocated() == before + 4000
+        assert torch.remote.get_device_name() == "dry run (no host)"
+    assert torch.remote.memory_allocated() == before == host_bytes()
+    del dry
     torch.remote.get_device_name()
     names, trips = rounds(
         lambda: (torch.remote.get_device_name(), torch.remote.get_device_properties())

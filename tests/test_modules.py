@@ -5,6 +5,7 @@ an attention key bias): Adam would scale rounding noise in it up to full steps, 
 devices alike."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -273,6 +274,12 @@ ATTENTION_OPTIONS = {
     "grouped_query_heads": {"enable_gqa": True, "heads": 2},
     "double": {"dtype": torch.float64},
     "bfloat16": {"dtype": torch.bfloat16},
+    # A float32 mask serves any query dtype; a mask of any stride, as on the CPU.
+    "float_mask_bfloat16_query": {"dtype": torch.bfloat16, "attn_mask": torch.randn(5, 6)},
+    "transposed_mask": {"attn_mask": torch.randn(6, 5).t()},
+    "fully_masked_row": {
+        "attn_mask": torch.zeros(5, 6).index_fill(0, torch.tensor([1]), -math.inf)
+    },
 }
 
 
@@ -296,9 +303,9 @@ def test_attention_is_one_op_each_way_with_the_cpus_kernel_and_values(options):
         return forward_ops, y, *(t.grad for t in inputs)
 
     cpu, remote = run("cpu"), run("remote")
-    assert torch._fused_sdp_choice(q.to("remote"), k.to("remote"), v.to("remote")) == (
-        torch._fused_sdp_choice(q, k, v)
-    )
+    on_remote = {n: o.to("remote") if torch.is_tensor(o) else o for n, o in options.items()}
+    choice = torch._fused_sdp_choice(q.to("remote"), k.to("remote"), v.to("remote"), **on_remote)
+    assert choice == torch._fused_sdp_choice(q, k, v, **options)
     # A boolean mask becomes a float one first (a few ops), as on the CPU.
     mask = options.get("attn_mask")
     if mask is None or mask.dtype != torch.bool:

@@ -99,6 +99,21 @@ def test_queues_carry_remote_tensors_by_value():
     assert not frozen.requires_grad
 
 
+class Tagged(torch.Tensor):
+    pass
+
+
+def test_queues_carry_remote_storages_and_tensor_subclasses_by_value():
+    x = torch.arange(6.0)
+    remote = x.to("remote")
+    tagged = forked_pickle_round_trip(remote.as_subclass(Tagged))
+    assert type(tagged) is Tagged and tagged.device == remote.device
+    torch.testing.assert_close(tagged.cpu().as_subclass(torch.Tensor), x)
+    storage = forked_pickle_round_trip(remote.untyped_storage())
+    assert storage.device == remote.device
+    assert bytes(storage.cpu()) == bytes(x.untyped_storage())
+
+
 def test_queues_refuse_non_leaf_tensors_as_on_the_cpu():
     def refusal(device):
         y = torch.ones(2, device=device, requires_grad=True) * 2

@@ -1394,6 +1394,30 @@ at::Tensor ctc_loss_backward_of_length_tensors(const at::Tensor& grad, const at:
                                 blank, zero_infinity);
 }
 
+// `t` as a CPU tensor of the same sizes, strides, dtype and `requires_grad`, over memory that
+// is never read.
+at::Tensor unread_on_cpu(const at::Tensor& t) {
+  static char never_read;
+  auto cpu = at::from_blob(&never_read, t.sizes(), t.strides(), [](void*) {}, t.options().device(at::kCPU));
+  return cpu.requires_grad_(t.requires_grad());
+}
+
+// The CPU's choice of attention kernel for these tensors. `_fused_sdp_choice_cpp` takes some
+// layouts (a mask's last stride) only from CPU tensors, so it is shown them as CPU tensors;
+// it reads their metadata only.
+int64_t sdp_choice_as_on_the_cpu(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                                 const std::optional<at::Tensor>& attn_mask, double dropout_p, bool is_causal,
+                                 std::optional<double> scale, bool enable_gqa) {
+  const bool nested = query.is_nested() || key.is_nested() || value.is_nested();
+  if (nested) {
+    return at::native::_fused_sdp_choice_cpp(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa);
+  }
+  std::optional<at::Tensor> mask;
+  if (attn_mask.has_value() && attn_mask->defined()) mask = unread_on_cpu(*attn_mask);
+  return at::native::_fused_sdp_choice_cpp(unread_on_cpu(query), unread_on_cpu(key), unread_on_cpu(value), mask,
+                                           dropout_p, is_causal, scale, enable_gqa);
+}
+
 }  // namespace
 }  // namespace torch_remote
 
@@ -1403,7 +1427,7 @@ at::Tensor ctc_loss_backward_of_length_tensors(const at::Tensor& grad, const at:
 // (`_scaled_dot_product_flash_attention_for_cpu`, its values and its layouts), so does remote,
 // as one op each way.
 namespace at::native {
-REGISTER_PRIVATEUSE1_DISPATCH(_fused_sdp_choice_stub, &_fused_sdp_choice_cpp)
+REGISTER_PRIVATEUSE1_DISPATCH(_fused_sdp_choice_stub, &torch_remote::sdp_choice_as_on_the_cpu)
 }  // namespace at::native
 
 namespace torch_remote {
@@ -1413,7 +1437,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("_has_compatible_shallow_copy_type", TORCH_FN(shallow_copy_compatible));
   m.impl("_ctc_loss.Tensor", TORCH_FN(ctc_loss_of_length_tensors));
   m.impl("_ctc_loss_backward.Tensor", TORCH_FN(ctc_loss_backward_of_length_tensors));
-  m.impl("_fused_sdp_choice", TORCH_FN(at::native::_fused_sdp_choice_cpp));
+  m.impl("_fused_sdp_choice", TORCH_FN(sdp_choice_as_on_the_cpu));
 }
 
 // Copies to and from remote reach `_copy_from`, whose schema does not mark `dst` as written:

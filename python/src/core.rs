@@ -261,6 +261,8 @@ impl Core {
         self.remotes = (0..devices.clamp(1, MAX_DEVICES))
             .map(|_| Remote::default())
             .collect();
+        // The storages of the hosts left behind hold nothing on the ones to come.
+        self.live.clear();
     }
 
     /// Whether every remote device has its link.
@@ -289,6 +291,11 @@ impl Core {
     pub fn set_dry_run(&mut self, on: bool) {
         if on && !self.dry_run {
             self.dry_run_from = storage_mark();
+        }
+        if !on && self.dry_run {
+            // The run's own storages never reached a host: they hold no memory there.
+            let from = self.dry_run_from;
+            self.live.retain(|&id, _| made_before(id, from));
         }
         self.dry_run = on;
     }
@@ -729,6 +736,7 @@ impl Core {
         }
     }
 
+    /// The live storages on `remote:{device}`, with their bytes.
     fn live_on(&self, device: usize) -> impl Iterator<Item = (&u64, &u64)> {
         self.live
             .iter()
@@ -748,13 +756,14 @@ impl Core {
     /// once, so code that reads them every step waits for nothing.
     pub fn hardware(&mut self, device: usize) -> Result<HostStats> {
         self.check_device("host stats", device)?;
+        if self.dry_run {
+            return self.host_stats(device);
+        }
         if let Some(known) = &self.remotes[device].hardware {
             return Ok(known.clone());
         }
         let stats = self.host_stats(device)?;
-        if !self.dry_run {
-            self.remotes[device].hardware = Some(stats.clone());
-        }
+        self.remotes[device].hardware = Some(stats.clone());
         Ok(stats)
     }
 }

@@ -248,8 +248,9 @@ def empty_cache() -> None:
 
 
 def memory_stats(device: Any = None) -> dict[str, Any]:
-    """The client allocator's statistics for ``device``, under ``torch.cuda.memory_stats``'
-    keys (``allocated_bytes.all.current``, ...)."""
+    """The host's figures for this client's storages on ``device`` (current and peak bytes),
+    under ``torch.cuda.memory_stats``' keys (``allocated_bytes.all.current``, ...). Waits for
+    the ops before it."""
     return torch.accelerator.memory_stats(torch.device("remote", _index(device)))
 
 

@@ -41,7 +41,22 @@ def _reduce(tensor: torch.Tensor):
     return _rebuild, (saved.getvalue(), str(tensor.device), parameter, tensor.requires_grad)
 
 
+def _rebuild_storage(saved: bytes, device: str) -> torch.UntypedStorage:
+    values = torch.load(io.BytesIO(saved), weights_only=True).untyped_storage()
+    return torch.UntypedStorage(values.nbytes(), device=device).copy_(values)
+
+
+def _reduce_storage(storage: torch.UntypedStorage):
+    """A storage, as a tensor subclass or a `TypedStorage` sends its own: by value too."""
+    if storage.device.type != "remote":
+        return reductions.reduce_storage(storage)
+    saved = io.BytesIO()
+    torch.save(torch.empty(0, dtype=torch.uint8).set_(storage.cpu()), saved)
+    return _rebuild_storage, (saved.getvalue(), str(storage.device))
+
+
 def register() -> None:
-    """Puts `_reduce` where PyTorch's `init_reductions` put its tensor reducer."""
+    """Puts the reducers where PyTorch's `init_reductions` put its own."""
     ForkingPickler.register(torch.Tensor, _reduce)
     ForkingPickler.register(Parameter, _reduce)
+    ForkingPickler.register(torch.UntypedStorage, _reduce_storage)

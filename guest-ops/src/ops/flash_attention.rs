@@ -58,10 +58,10 @@ fn check_inputs(q: &TensorMeta, k: &TensorMeta, v: &TensorMeta, dropout_p: f64) 
     Ok(())
 }
 
-/// A mask of query's dtype, 2-D or 4-D, that broadcasts over `[B, H, L, S]`.
+/// A mask of query's dtype (or float32), 2-D or 4-D, that broadcasts over `[B, H, L, S]`.
 fn check_mask(mask: &TensorMeta, q: &TensorMeta, k: &TensorMeta) -> Result<()> {
     ensure!(
-        mask.dtype == q.dtype,
+        mask.dtype == q.dtype || mask.dtype == ScalarType::Float32,
         "{OP}: Attention mask is the same data type as query"
     );
     ensure!(

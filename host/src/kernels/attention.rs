@@ -115,10 +115,18 @@ fn math_forward(
 ) -> Result<(Tensor, Tensor), TchError> {
     let w = widen(q, k, v, scale)?;
     let scores = w.scores(mask, causal)?;
+    // A row whose every score is masked has the log-sum-exp 0 and weights 0, as the CPU
+    // kernel gives them, rather than -inf and NaN.
     let lse = scores.f_logsumexp(-1, false)?;
-    let weights = scores.f_sub(&lse.f_unsqueeze(-1)?)?.f_exp()?;
+    let lse = lse.f_masked_fill(&lse.f_isneginf()?, 0.0)?;
+    let weights = weights(&scores, &lse)?;
     let out = weights.f_matmul(&w.v)?.f_to_kind(q.kind())?;
     Ok((out, lse))
+}
+
+/// `exp(scores - lse)`: each row's softmax.
+fn weights(scores: &Tensor, lse: &Tensor) -> Result<Tensor, TchError> {
+    scores.f_sub(&lse.f_unsqueeze(-1)?)?.f_exp()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -133,10 +141,7 @@ fn math_backward(
     (causal, scale): Params,
 ) -> Result<(Tensor, Tensor, Tensor), TchError> {
     let w = widen(q, k, v, scale)?;
-    let weights = w
-        .scores(mask, causal)?
-        .f_sub(&lse.f_to_kind(w.kind)?.f_unsqueeze(-1)?)?
-        .f_exp()?;
+    let weights = weights(&w.scores(mask, causal)?, &lse.f_to_kind(w.kind)?)?;
     let grad = grad.f_to_kind(w.kind)?;
     let dv = weights.f_transpose(-2, -1)?.f_matmul(&grad)?;
     let dweights = grad.f_matmul(&w.v.f_transpose(-2, -1)?)?;
@@ -176,10 +181,14 @@ mod tests {
         let v = Tensor::randn([2, 2, 6, 8], opts);
         let grad = Tensor::randn([2, 4, 5, 8], opts);
         let mask = Tensor::randn([5, 6], opts);
+        // The second query row sees no key at all.
+        let blind = mask.copy();
+        let _ = blind.get(1).fill_(f64::NEG_INFINITY);
         for (mask, causal, scale) in [
             (None, false, None),
             (Some(&mask), false, Some(0.3)),
             (None, true, None),
+            (Some(&blind), true, None),
         ] {
             let params = (causal, scale);
             let (out, lse) = Tensor::internal_scaled_dot_product_flash_attention_for_cpu(

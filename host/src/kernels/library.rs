@@ -303,9 +303,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         LibraryOp::Put(accumulate) => {
             input(inputs, 0)?.f_put(input(inputs, 1)?, input(inputs, 2)?, *accumulate)
         }
-        LibraryOp::MaskedScatter => {
-            input(inputs, 0)?.f_masked_scatter(input(inputs, 1)?, input(inputs, 2)?)
-        }
+        LibraryOp::MaskedScatter => masked_scatter(inputs),
         LibraryOp::Searchsorted((out_int32, right)) => {
             let side = if *right { "right" } else { "left" };
             let (seq, values) = (input(inputs, 0)?, input(inputs, 1)?);
@@ -453,6 +451,25 @@ fn amp_unscale(inputs: &[Tensor]) -> Result<Vec<Tensor>, TchError> {
     }
     results.push(found);
     Ok(results)
+}
+
+/// `masked_scatter(x, mask, source)`, with the length of `source` checked here: CUDA's
+/// kernel checks it with a device-side assert, which would break the device for every
+/// session of the host.
+fn masked_scatter(inputs: &[Tensor]) -> Result<Tensor, TchError> {
+    let [x, mask, source] = inputs else {
+        return Err(missing(3));
+    };
+    let ones = mask
+        .f_expand_as(x)?
+        .f_sum(Kind::Int64)?
+        .f_int64_value(&[])?;
+    if ones > source.numel() as i64 {
+        return Err(TchError::Kind(
+            "Number of elements of source < number of ones in mask".into(),
+        ));
+    }
+    x.f_masked_scatter(mask, source)
 }
 
 /// `[output(, weights)]` of `_native_multi_head_attention`.
