@@ -3,7 +3,9 @@ comparison of their metadata and values."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import subprocess
 import sys
 import textwrap
@@ -57,23 +59,35 @@ def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
-@pytest.fixture
-def host_process():
-    """A separate `torch-remote-host` on a free port with a known token."""
+@contextlib.contextmanager
+def started_host(open_files: int | None = None):
+    """A separate `torch-remote-host` on a free port with a known token (and at most
+    `open_files` file descriptors): its address, token and process."""
     token = "test-token-0123456789"
+    limit = None
+    if open_files is not None:
+        limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))  # noqa: E731
     proc = subprocess.Popen(
         [torch_remote.host_program(), "--listen", "127.0.0.1:0", "--exit-on-stdin-close"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, "TORCH_REMOTE_TOKEN": token},
         text=True,
+        preexec_fn=limit,
     )
-    address = proc.stdout.readline().split()[3]
-    yield address, token, proc
-    proc.kill()
-    proc.wait()
-    proc.stdin.close()
-    proc.stdout.close()
+    try:
+        yield proc.stdout.readline().split()[3], token, proc
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+@pytest.fixture
+def host_process():
+    with started_host() as started:
+        yield started
 
 
 def pytest_terminal_summary(terminalreporter):

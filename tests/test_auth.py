@@ -1,13 +1,9 @@
 """A connection without the right token gets nothing; no input crashes the host."""
 
-import os
-import resource
 import socket
 import struct
-import subprocess
 
-import torch_remote
-from conftest import run_python
+from conftest import run_python, started_host
 
 CLIENT = """
 import torch, torch_remote
@@ -48,34 +44,18 @@ def test_garbage_does_not_crash_the_host(host_process):
 
 
 def test_running_out_of_file_descriptors_does_not_stop_the_host():
-    token = "test-token-0123456789"
     limit = 64
-    proc = subprocess.Popen(
-        [torch_remote.host_program(), "--listen", "127.0.0.1:0", "--exit-on-stdin-close"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "TORCH_REMOTE_TOKEN": token},
-        text=True,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)),
-    )
-    try:
-        address = proc.stdout.readline().split()[3]
+    with started_host(open_files=limit) as (address, token, proc):
         host, port = address.rsplit(":", 1)
         # Connections that never present a token hold the host's descriptors until it
         # closes them; past its limit, accepting fails.
         idle = [socket.create_connection((host, int(port))) for _ in range(2 * limit)]
-        right = CLIENT.format(address=address, token=token)
         assert proc.poll() is None
         for s in idle:
             s.close()
-        served = run_python(right)
+        served = run_python(CLIENT.format(address=address, token=token))
         assert "tensor([1., 1., 1.])" in served.stdout, served.stderr
         assert proc.poll() is None
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdin.close()
-        proc.stdout.close()
 
 
 def test_new_memory_never_shows_another_clients_bytes(host_process):
