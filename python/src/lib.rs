@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::core::CoreError;
+use torch_remote_host::protocol::HostStats;
 
 extern "C" {
     /// Registers the allocator, hooks, device guard, fallback and a direct kernel for each
@@ -167,15 +168,11 @@ fn reset_peak_memory(py: Python<'_>, device: usize) -> PyResult<()> {
 #[pyfunction]
 fn host_stats<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict>> {
     let stats = with_core(py, |core| core.host_stats(device))?;
-    let dict = PyDict::new(py);
+    let dict = hardware_dict(py, &stats)?;
     dict.set_item("storages", stats.storages)?;
     dict.set_item("bytes", stats.bytes)?;
     dict.set_item("ops", stats.ops)?;
-    dict.set_item("device", stats.device)?;
-    dict.set_item("device_name", stats.device_name)?;
-    dict.set_item("total_memory", stats.total_memory)?;
     dict.set_item("free_memory", stats.free_memory)?;
-    dict.set_item("capability", stats.capability)?;
     dict.set_item("peak_bytes", stats.peak_bytes)?;
     dict.set_item("rng", stats.rng)?;
     Ok(dict)
@@ -186,9 +183,13 @@ fn host_stats<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict
 #[pyfunction]
 fn hardware<'py>(py: Python<'py>, device: usize) -> PyResult<Bound<'py, PyDict>> {
     let stats = with_core(py, |core| core.hardware(device))?;
+    hardware_dict(py, &stats)
+}
+
+fn hardware_dict<'py>(py: Python<'py>, stats: &HostStats) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item("device", stats.device)?;
-    dict.set_item("device_name", stats.device_name)?;
+    dict.set_item("device", &stats.device)?;
+    dict.set_item("device_name", &stats.device_name)?;
     dict.set_item("total_memory", stats.total_memory)?;
     dict.set_item("capability", stats.capability)?;
     Ok(dict)
