@@ -30,6 +30,16 @@ def test_mixing_cpu_and_remote_names_both_devices():
     assert "remote" in message and "cpu" in message
 
 
+def test_a_cpu_tensor_indexed_on_remote_gets_pytorchs_indexing_message():
+    # Diffusion schedules often leave their table on the CPU and index it by device steps.
+    table, steps = torch.rand(50), torch.tensor([3, 7], device="remote")
+    message = "indices should be either on cpu or on the same device as the indexed tensor (cpu)"
+    with pytest.raises(RuntimeError) as info:
+        table[steps]
+    assert str(info.value).startswith(message)
+    torch.testing.assert_close(table[steps.cpu()], table[[3, 7]])
+
+
 BAD_CALLS = {
     "sum_dim_out_of_range": lambda x: x.sum(5),
     "transpose_dim_out_of_range": lambda x: x.transpose(0, 4),

@@ -316,6 +316,45 @@ def test_attention_is_one_op_each_way_with_the_cpus_kernel_and_values(options):
         torch.testing.assert_close(got.cpu(), want, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("expanded", [(2, 3, 1, 8), (2, 1, 4, 8)])
+def test_attention_output_of_an_expanded_query_is_laid_out_as_the_cpus(expanded):
+    def run(device):
+        torch.manual_seed(0)
+        q = torch.randn(*expanded).to(device).expand(2, 3, 4, 8)
+        k = torch.randn(2, 3, 5, 8).to(device)
+        return F.scaled_dot_product_attention(q, k, k)
+
+    remote, cpu = run("remote"), run("cpu")
+    assert remote.stride() == cpu.stride()
+    torch.testing.assert_close(remote.cpu(), cpu, rtol=0, atol=0)
+
+
+def test_attention_given_no_gradient_gives_none_as_the_cpu():
+    class FirstInputOnly(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, None
+
+    def run(device):
+        torch.manual_seed(0)
+        q, k, v, w = (torch.randn(1, 2, 3, 8, device=device, requires_grad=True) for _ in range(4))
+        FirstInputOnly.apply(w, F.scaled_dot_product_attention(q, k, v)).sum().backward()
+        return q.grad, w.grad
+
+    (q_grad, w_grad), (cpu_q_grad, cpu_w_grad) = run("remote"), run("cpu")
+    assert q_grad is None and cpu_q_grad is None
+    torch.testing.assert_close(w_grad.cpu(), cpu_w_grad)
+    inputs = [
+        torch.randn(1, 2, 3, 4, dtype=torch.float64, device="remote", requires_grad=True)
+        for _ in range(3)
+    ]
+    assert torch.autograd.gradcheck(F.scaled_dot_product_attention, inputs)
+
+
 def test_attention_with_every_backend_off_is_refused_like_the_cpu():
     from torch.nn.attention import SDPBackend, sdpa_kernel
 

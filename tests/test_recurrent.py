@@ -238,3 +238,31 @@ def test_forward_mode_ad_runs_the_per_step_ops_and_equals_cpu(kind):
 
     for r, c in zip(run("remote"), run("cpu"), strict=True):
         torch.testing.assert_close(r, c)
+
+
+class FirstInputOnly(torch.autograd.Function):
+    """Passes its gradient to its first input only: the second gets an undefined one."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+@pytest.mark.parametrize("kind", ["GRU", "RNN", "LSTM"])
+def test_a_layer_given_no_gradient_gives_none_as_the_cpu(kind):
+    def run(device):
+        torch.manual_seed(0)
+        layer = getattr(nn, kind)(4, 5).to(device)
+        x = torch.randn(3, 2, 4, device=device, requires_grad=True)
+        other = torch.zeros(3, 2, 5, device=device, requires_grad=True)
+        FirstInputOnly.apply(other, layer(x)[0]).sum().backward()
+        return x.grad, layer.weight_ih_l0.grad, other.grad
+
+    (x_grad, w_grad, other_grad), cpu = run("remote"), run("cpu")
+    assert x_grad is None and w_grad is None
+    assert cpu[0] is None and cpu[1] is None
+    torch.testing.assert_close(other_grad.cpu(), cpu[2])

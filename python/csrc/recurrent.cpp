@@ -106,12 +106,16 @@ struct RnnLayer : torch::autograd::Function<RnnLayer> {
     ctx->saved_data["mode"] = mode;
     ctx->saved_data["reverse"] = reverse;
     ctx->mark_non_differentiable({workspace});
+    // Undefined gradients stay undefined (zeros would give the inputs zero gradients where
+    // PyTorch's composite layer gives them none).
+    ctx->set_materialize_grads(false);
     return {output, hy, workspace};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     static const auto op = remote_op<RnnLayerBackwardOp>("torch_remote::rnn_layer_backward");
+    if (!grads[0].defined() && !grads[1].defined()) return torch::autograd::variable_list(8);
     const auto saved = ctx->get_saved_variables();
     const int64_t mode = ctx->saved_data["mode"].toInt();
     const bool reverse = ctx->saved_data["reverse"].toBool();

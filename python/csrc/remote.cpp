@@ -276,6 +276,10 @@ at::Tensor on_remote(const at::Tensor& t, const std::string& op, c10::DeviceInde
   if (t.dim() == 0 && t.device().is_cpu()) {
     return t.to(c10::Device(kRemote, device));
   }
+  // A CPU tensor indexed by remote indices (a schedule's table left on the CPU): PyTorch's
+  // own words for it, which users search for.
+  TORCH_CHECK(op != "index.Tensor", "indices should be either on cpu or on the same device as the indexed tensor (",
+              t.device().str(), ")");
   TORCH_CHECK(false, op, ": Expected all tensors to be on the same device, but found at least two devices, remote:",
               static_cast<int>(device), " and ", t.device().str(), "! (a tensor ", describe(t),
               "; move it with .to(\"remote\") first)");

@@ -10,7 +10,7 @@ use crate::ops::library::launch;
 use crate::ops::Outputs;
 use crate::rules::dims::{expand, transpose};
 use crate::rules::shape::fmt_shape;
-use crate::types::{LibraryOp, ScalarType, TensorMeta};
+use crate::types::{LibraryOp, Output, ScalarType, TensorMeta};
 
 const OP: &str = "scaled_dot_product_attention_flash_attention";
 
@@ -97,9 +97,7 @@ pub fn forward(args: &Args, cx: &mut Ctx) -> Outputs {
     if let Some(mask) = mask {
         check_mask(mask, q, k)?;
     }
-    // The output is laid out as `empty_like(query.transpose(1, 2)).transpose(1, 2)`.
-    let turned = cx.empty_like(&transpose(q, 1, 2)?)?;
-    let out = transpose(&turned, 1, 2)?;
+    let out = cx.empty_like(q)?;
     let (b, h, l) = (q.sizes[0], q.sizes[1], q.sizes[2]);
     let lse = transpose(&cx.empty_contiguous(&[b, l, h], q.dtype.op_math())?, 1, 2)?;
     let mut inputs = vec![q.clone(), k.clone(), v.clone()];
@@ -116,12 +114,11 @@ pub fn forward(args: &Args, cx: &mut Ctx) -> Outputs {
 /// logsumexp, dropout_p, is_causal, *, attn_mask, scale) -> (grad_query, grad_key, grad_value)`.
 pub fn backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(10)?;
-    let (grad, q, k, v) = (
-        args.tensor(0)?,
-        args.tensor(1)?,
-        args.tensor(2)?,
-        args.tensor(3)?,
-    );
+    // An undefined gradient of the output (autograd passes one on) gives undefined ones.
+    let Some(grad) = args.opt_tensor(0)? else {
+        return Ok(vec![Output::None, Output::None, Output::None]);
+    };
+    let (q, k, v) = (args.tensor(1)?, args.tensor(2)?, args.tensor(3)?);
     let (out, lse) = (args.tensor(4)?, args.tensor(5)?);
     check_inputs(q, k, v, args.float_or(6, 0.0)?)?;
     let mask = args.opt_tensor(8)?;
