@@ -236,6 +236,27 @@ def test_events_time_the_ops_between_them():
     torch.testing.assert_close(y.cpu(), expected)
 
 
+def test_an_event_without_timing_waits_only_when_asked():
+    # Prefetchers record events to order streams: on CUDA that costs no wait.
+    def rounds(step):
+        before = torch.remote.stats()["round_trips"]
+        step()
+        return torch.remote.stats()["round_trips"] - before
+
+    x = torch.randn(64, 64).to("remote")
+    torch.remote.synchronize()
+    event, other = torch.remote.Event(), torch.remote.Event()
+    y = x @ x
+    assert rounds(event.record) == 0
+    assert rounds(lambda: torch.remote.current_stream().record_event(other)) == 0
+    assert rounds(event.synchronize) == 1
+    assert rounds(event.synchronize) + rounds(event.query) == 0
+    assert rounds(other.query) == 1 and other.query()
+    with pytest.raises(ValueError, match="enable_timing=True"):
+        event.elapsed_time(other)
+    torch.testing.assert_close(y.cpu(), x.cpu() @ x.cpu())
+
+
 def test_streams_seeds_and_reserved_memory():
     default = torch.remote.current_stream()
     assert default.device == torch.device("remote", 0) and default == torch.remote.default_stream()

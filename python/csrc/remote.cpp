@@ -1120,26 +1120,44 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
     synchronizeStream(s);
     return true;
   }
-  // An event is the time its device had run every op sent before it was recorded: recording
-  // waits for them, so the time between two events is the host's time for the ops between
-  // them plus one round trip.
-  void record(void** event, const c10::Stream& stream, const c10::DeviceIndex, const c10::EventFlag) const override {
-    synchronizeStream(stream);
-    if (*event == nullptr) *event = new std::chrono::steady_clock::time_point();
-    *static_cast<std::chrono::steady_clock::time_point*>(*event) = std::chrono::steady_clock::now();
+  // A device runs its ops in order, so an event only marks a place among them. A timing
+  // event is the time its device had run every op sent before it: recording waits for them,
+  // so the time between two events is the host's time for the ops between them plus one
+  // round trip. Any other event waits only when asked whether those ops are done.
+  struct Marker {
+    c10::DeviceIndex device = 0;
+    bool timed = false;
+    bool done = false;
+    std::chrono::steady_clock::time_point at;
+  };
+  static void wait_for(Marker& marker) {
+    if (!marker.done) check(tr_synchronize(marker.device));
+    marker.done = true;
+  }
+  void record(void** event, const c10::Stream& stream, const c10::DeviceIndex, const c10::EventFlag flag) const override {
+    if (*event == nullptr) *event = new Marker();
+    auto& marker = *static_cast<Marker*>(*event);
+    marker = Marker{stream.device_index(), flag == c10::EventFlag::BACKEND_DEFAULT};
+    if (marker.timed) {
+      wait_for(marker);
+      marker.at = std::chrono::steady_clock::now();
+    }
   }
   void block(void*, const c10::Stream&) const override {}
-  bool queryEvent(void*) const override { return true; }
-  void synchronizeEvent(void*) const override {}
-  void destroyEvent(void* event, const c10::DeviceIndex) const noexcept override {
-    delete static_cast<std::chrono::steady_clock::time_point*>(event);
+  bool queryEvent(void* event) const override {
+    if (event != nullptr) wait_for(*static_cast<Marker*>(event));
+    return true;
   }
+  void synchronizeEvent(void* event) const override {
+    if (event != nullptr) wait_for(*static_cast<Marker*>(event));
+  }
+  void destroyEvent(void* event, const c10::DeviceIndex) const noexcept override { delete static_cast<Marker*>(event); }
   double elapsedTime(void* start, void* end, const c10::DeviceIndex) const override {
     TORCH_CHECK(start != nullptr && end != nullptr,
                 "remote: both events must be recorded before calculating elapsed time");
-    using Clock = std::chrono::steady_clock;
-    const auto span = *static_cast<Clock::time_point*>(end) - *static_cast<Clock::time_point*>(start);
-    return std::chrono::duration<double, std::milli>(span).count();
+    const auto& [from, to] = std::tie(*static_cast<Marker*>(start), *static_cast<Marker*>(end));
+    TORCH_CHECK(from.timed && to.timed, "Both events must be created with argument 'enable_timing=True'.");
+    return std::chrono::duration<double, std::milli>(to.at - from.at).count();
   }
   // The most devices there can be, not how many there are now: the autograd engine sizes its
   // per-device queues by this once, at the first backward, and `connect` may add devices

@@ -326,8 +326,9 @@ def set_stream(s: torch.Stream) -> None:
 
 class Event(metaclass=_OnRemote):
     """A ``torch.Event`` on the current remote device, as ``torch.cuda.Event`` is on CUDA.
-    ``record()`` waits for the ops sent before it, so ``elapsed_time`` is the host's time for
-    the ops between two events plus a round trip."""
+    With ``enable_timing=True``, ``record()`` waits for the ops sent before it, so
+    ``elapsed_time`` is the host's time for the ops between two events plus a round trip;
+    other events wait only in ``synchronize()`` or ``query()``."""
 
     base = torch.Event
 
