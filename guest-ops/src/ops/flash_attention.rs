@@ -114,11 +114,11 @@ pub fn forward(args: &Args, cx: &mut Ctx) -> Outputs {
 /// logsumexp, dropout_p, is_causal, *, attn_mask, scale) -> (grad_query, grad_key, grad_value)`.
 pub fn backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(10)?;
+    let (q, k, v) = (args.tensor(1)?, args.tensor(2)?, args.tensor(3)?);
     // An undefined gradient of the output (autograd passes one on) gives undefined ones.
     let Some(grad) = args.opt_tensor(0)? else {
         return Ok(vec![Output::None, Output::None, Output::None]);
     };
-    let (q, k, v) = (args.tensor(1)?, args.tensor(2)?, args.tensor(3)?);
     let (out, lse) = (args.tensor(4)?, args.tensor(5)?);
     check_inputs(q, k, v, args.float_or(6, 0.0)?)?;
     let mask = args.opt_tensor(8)?;
