@@ -70,6 +70,26 @@ def test_dynamic_shapes_follow_the_batch():
     _compare({"backend": "aot_eager", "dynamic": True}, [4, 6, 3])
 
 
+def test_compiled_attention_keeps_its_lengths_symbolic():
+    graphs = []
+
+    def count(gm, example_inputs):
+        graphs.append(gm)
+        return gm
+
+    torch._dynamo.reset()
+    attend = torch.compile(
+        lambda q: torch.nn.functional.scaled_dot_product_attention(q, q, q),
+        backend=count,
+        dynamic=True,
+    )
+    for length in (5, 7, 9):
+        q = torch.randn(2, 3, length, 8)
+        torch.testing.assert_close(attend(q.to("remote")).cpu(), attend(q))
+    # One graph for remote's lengths, one for the CPU's.
+    assert len(graphs) == 2
+
+
 # TorchScript is deprecated in PyTorch 2.13, but models saved with it still run.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("script", [False, True])

@@ -236,6 +236,19 @@ def test_events_time_the_ops_between_them():
     torch.testing.assert_close(y.cpu(), expected)
 
 
+def test_a_timing_event_whose_record_failed_keeps_its_earlier_time():
+    start, end = (torch.remote.Event(enable_timing=True) for _ in range(2))
+    start.record()
+    x = torch.zeros(4, device="remote")
+    x.masked_scatter_(
+        torch.ones(4, dtype=torch.bool, device="remote"), torch.ones(2, device="remote")
+    )
+    with pytest.raises(RuntimeError, match="number of ones in mask"):
+        start.record()
+    end.record()
+    assert 0 <= start.elapsed_time(end) < 60_000
+
+
 def test_an_event_without_timing_waits_only_when_asked():
     # Prefetchers record events to order streams: on CUDA that costs no wait.
     def rounds(step):

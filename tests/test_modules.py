@@ -355,6 +355,18 @@ def test_attention_given_no_gradient_gives_none_as_the_cpu():
     assert torch.autograd.gradcheck(F.scaled_dot_product_attention, inputs)
 
 
+def test_fused_attention_without_positions_leaves_the_host_running():
+    # The CPU kernel divides by both lengths: called directly without keys, it dies of
+    # SIGFPE. Remote refuses that, and has nothing to compute without queries.
+    fused = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    q, k = torch.randn(2, 3, 0, 4, device="remote"), torch.randn(2, 3, 5, 4, device="remote")
+    out, lse = fused(q, k, k)
+    assert (out.shape, lse.shape) == ((2, 3, 0, 4), (2, 3, 0))
+    with pytest.raises(RuntimeError, match="no positions"):
+        fused(k, q, q)
+    torch.testing.assert_close(torch.ones(3, device="remote").sum().cpu(), torch.tensor(3.0))
+
+
 def test_attention_with_every_backend_off_is_refused_like_the_cpu():
     from torch.nn.attention import SDPBackend, sdpa_kernel
 

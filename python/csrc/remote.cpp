@@ -1135,13 +1135,15 @@ struct RemoteGuardImpl final : c10::impl::DeviceGuardImplInterface {
     marker.done = true;
   }
   void record(void** event, const c10::Stream& stream, const c10::DeviceIndex, const c10::EventFlag flag) const override {
-    if (*event == nullptr) *event = new Marker();
-    auto& marker = *static_cast<Marker*>(*event);
-    marker = Marker{stream.device_index(), flag == c10::EventFlag::BACKEND_DEFAULT};
+    const auto device = stream.device_index() < 0 ? g_current_device : stream.device_index();
+    Marker marker{device, flag == c10::EventFlag::BACKEND_DEFAULT};
     if (marker.timed) {
+      // A failed wait leaves the event as it was: PyTorch still counts its earlier record.
       wait_for(marker);
       marker.at = std::chrono::steady_clock::now();
     }
+    if (*event == nullptr) *event = new Marker();
+    *static_cast<Marker*>(*event) = marker;
   }
   void block(void*, const c10::Stream&) const override {}
   bool queryEvent(void* event) const override {
@@ -1430,8 +1432,12 @@ at::Tensor unread_on_cpu(const at::Tensor& t) {
 int64_t sdp_choice_as_on_the_cpu(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
                                  const std::optional<at::Tensor>& attn_mask, double dropout_p, bool is_causal,
                                  std::optional<double> scale, bool enable_gqa) {
+  // Nested tensors have no strides to show, and torch.compile's symbolic sizes must stay
+  // symbolic (reading them would fix each as a constant and recompile for every shape).
   const bool nested = query.is_nested() || key.is_nested() || value.is_nested();
-  if (nested) {
+  const auto symbolic = [](const at::Tensor& t) { return t.unsafeGetTensorImpl()->has_symbolic_sizes_strides(); };
+  const bool mask_symbolic = attn_mask.has_value() && attn_mask->defined() && symbolic(*attn_mask);
+  if (nested || symbolic(query) || symbolic(key) || symbolic(value) || mask_symbolic) {
     return at::native::_fused_sdp_choice_cpp(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa);
   }
   std::optional<at::Tensor> mask;

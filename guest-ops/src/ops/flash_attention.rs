@@ -97,9 +97,20 @@ pub fn forward(args: &Args, cx: &mut Ctx) -> Outputs {
     if let Some(mask) = mask {
         check_mask(mask, q, k)?;
     }
+    // The CPU kernel divides by both lengths (SIGFPE, which would end the host): no keys is
+    // refused, no queries has nothing to compute.
+    ensure!(
+        k.sizes[2] > 0 || q.sizes[2] == 0,
+        "{OP}: key {} has no positions for query {} to attend to",
+        fmt_shape(&k.sizes),
+        fmt_shape(&q.sizes)
+    );
     let out = cx.empty_like(q)?;
     let (b, h, l) = (q.sizes[0], q.sizes[1], q.sizes[2]);
     let lse = transpose(&cx.empty_contiguous(&[b, l, h], q.dtype.op_math())?, 1, 2)?;
+    if l == 0 {
+        return Ok(vec![Output::Tensor(out), Output::Tensor(lse)]);
+    }
     let mut inputs = vec![q.clone(), k.clone(), v.clone()];
     inputs.extend(mask.cloned());
     launch(
