@@ -47,6 +47,18 @@ def assert_refused_like_the_cpu(call) -> None:
     assert str(cpu.value) in str(remote.value)
 
 
+class FirstInputOnly(torch.autograd.Function):
+    """`a + b` that passes its gradient to `a` only: `b`'s graph gets an undefined one."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
 def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter (for settings read at import)."""
     full_env = {**os.environ, **(env or {})}

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torch_remote  # noqa: F401
+from conftest import FirstInputOnly
 from torch import nn
 
 OPTIMIZERS = {
@@ -330,15 +331,6 @@ def test_attention_output_of_an_expanded_query_is_laid_out_as_the_cpus(expanded)
 
 
 def test_attention_given_no_gradient_gives_none_as_the_cpu():
-    class FirstInputOnly(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a, b):
-            return a + b
-
-        @staticmethod
-        def backward(ctx, grad):
-            return grad, None
-
     def run(device):
         torch.manual_seed(0)
         q, k, v, w = (torch.randn(1, 2, 3, 8, device=device, requires_grad=True) for _ in range(4))

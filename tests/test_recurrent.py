@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torch_remote  # noqa: F401
+from conftest import FirstInputOnly
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -238,18 +239,6 @@ def test_forward_mode_ad_runs_the_per_step_ops_and_equals_cpu(kind):
 
     for r, c in zip(run("remote"), run("cpu"), strict=True):
         torch.testing.assert_close(r, c)
-
-
-class FirstInputOnly(torch.autograd.Function):
-    """Passes its gradient to its first input only: the second gets an undefined one."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        return a + b
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad, None
 
 
 @pytest.mark.parametrize("kind", ["GRU", "RNN", "LSTM"])
