@@ -47,6 +47,17 @@ def assert_refused_like_the_cpu(call) -> None:
     assert str(cpu.value) in str(remote.value)
 
 
+def with_round_trips(fn):
+    """What `fn()` returns, and the round trips it made."""
+    before = torch.remote.stats()["round_trips"]
+    value = fn()
+    return value, torch.remote.stats()["round_trips"] - before
+
+
+def round_trips(fn) -> int:
+    return with_round_trips(fn)[1]
+
+
 class FirstInputOnly(torch.autograd.Function):
     """`a + b` that passes its gradient to `a` only: `b`'s graph gets an undefined one."""
 

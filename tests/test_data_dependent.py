@@ -4,7 +4,7 @@ each asks the host for its size once, then matches the CPU in metadata and value
 import pytest
 import torch
 import torch_remote
-from conftest import assert_refused_like_the_cpu, meta
+from conftest import assert_refused_like_the_cpu, meta, round_trips
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.randn(4, 5, generator=GEN)
@@ -102,13 +102,6 @@ def test_one_round_trip_per_data_dependent_op():
     assert torch.remote.stats()["round_trips"] - before == 2, "sizes are asked again each time"
 
 
-def round_trips_of(fn):
-    torch.remote.synchronize()
-    before = torch.remote.stats()["round_trips"]
-    fn()
-    return torch.remote.stats()["round_trips"] - before
-
-
 ONE_ELEMENT_WRITES = {
     # Python makes the value on the tensor's device (on the CPU for CUDA only).
     "python_number": lambda x: x.__setitem__(x > 0, 0.0),
@@ -126,7 +119,8 @@ ONE_ELEMENT_WRITES = {
 def test_one_element_written_through_a_mask_is_a_fill_without_a_round_trip(write):
     cpu, remote = X.clone(), X.to("remote")
     ONE_ELEMENT_WRITES[write](cpu)
-    assert round_trips_of(lambda: ONE_ELEMENT_WRITES[write](remote)) == 0
+    torch.remote.synchronize()
+    assert round_trips(lambda: ONE_ELEMENT_WRITES[write](remote)) == 0
     agree(remote, cpu)
 
 
@@ -144,8 +138,9 @@ def test_masked_scatter_waits_for_nothing_and_a_short_source_fails_at_the_next_r
     want = X.masked_scatter(mask, source)
     x = X.to("remote")
     got = []
+    torch.remote.synchronize()
     assert (
-        round_trips_of(lambda: got.append(x.masked_scatter(mask.to("remote"), source.to("remote"))))
+        round_trips(lambda: got.append(x.masked_scatter(mask.to("remote"), source.to("remote"))))
         == 0
     )
     agree(got[0], want)

@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 import torch_remote  # noqa: F401
-from conftest import run_python
+from conftest import round_trips, run_python
 
 
 def test_device_module_answers():
@@ -251,20 +251,15 @@ def test_a_timing_event_whose_record_failed_keeps_its_earlier_time():
 
 def test_an_event_without_timing_waits_only_when_asked():
     # Prefetchers record events to order streams: on CUDA that costs no wait.
-    def rounds(step):
-        before = torch.remote.stats()["round_trips"]
-        step()
-        return torch.remote.stats()["round_trips"] - before
-
     x = torch.randn(64, 64).to("remote")
     torch.remote.synchronize()
     event, other = torch.remote.Event(), torch.remote.Event()
     y = x @ x
-    assert rounds(event.record) == 0
-    assert rounds(lambda: torch.remote.current_stream().record_event(other)) == 0
-    assert rounds(event.synchronize) == 1
-    assert rounds(event.synchronize) + rounds(event.query) == 0
-    assert rounds(other.query) == 1 and other.query()
+    assert round_trips(event.record) == 0
+    assert round_trips(lambda: torch.remote.current_stream().record_event(other)) == 0
+    assert round_trips(event.synchronize) == 1
+    assert round_trips(event.synchronize) + round_trips(event.query) == 0
+    assert round_trips(other.query) == 1 and other.query()
     with pytest.raises(ValueError, match="enable_timing=True"):
         event.elapsed_time(other)
     torch.testing.assert_close(y.cpu(), x.cpu() @ x.cpu())

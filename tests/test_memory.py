@@ -5,6 +5,7 @@ import gc
 import pytest
 import torch
 import torch_remote
+from conftest import with_round_trips
 
 
 def host_bytes() -> int:
@@ -26,11 +27,6 @@ def test_deleting_tensors_frees_host_memory():
 
 
 def test_memory_allocated_is_the_hosts_count_without_a_round_trip():
-    def rounds(read):
-        before = torch.remote.stats()["round_trips"]
-        value = read()
-        return value, torch.remote.stats()["round_trips"] - before
-
     x = torch.randn(300, 300).to("remote")
     steps = [
         lambda: None,
@@ -42,11 +38,11 @@ def test_memory_allocated_is_the_hosts_count_without_a_round_trip():
     ]
     for step in steps:
         kept = step()
-        counted, trips = rounds(torch.remote.memory_allocated)
+        counted, trips = with_round_trips(torch.remote.memory_allocated)
         assert trips == 0
         assert counted == host_bytes()
         del kept
-    assert rounds(torch.remote.memory_reserved) == (host_bytes(), 0)
+    assert with_round_trips(torch.remote.memory_reserved) == (host_bytes(), 0)
     # A dry run's storages count while it lasts, never on the host.
     before = torch.remote.memory_allocated()
     with torch_remote.dry_run():
@@ -56,7 +52,7 @@ def test_memory_allocated_is_the_hosts_count_without_a_round_trip():
     assert torch.remote.memory_allocated() == before == host_bytes()
     del dry
     torch.remote.get_device_name()
-    names, trips = rounds(
+    names, trips = with_round_trips(
         lambda: (torch.remote.get_device_name(), torch.remote.get_device_properties())
     )
     assert trips == 0
