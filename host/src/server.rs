@@ -21,6 +21,11 @@ use crate::session::{Reply, Session};
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the listener waits after a failed accept before it tries again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// Replies a connection may owe before the host stops reading its requests. The client
+/// waits for each answer before it asks again; one that never reads would otherwise have the
+/// host make every reply it asks for and hold them all (a download of an expanded view
+/// materialises its dense bytes).
+const OWED_REPLIES: usize = 4;
 
 /// Settings of a server.
 #[derive(Debug, Clone)]
@@ -178,7 +183,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) -> anyhow::Result<()
     );
     write_frame(&mut writer, welcome).await?;
 
-    let (pending_tx, mut pending_rx) = mpsc::unbounded_channel::<oneshot::Receiver<Reply>>();
+    let (pending_tx, mut pending_rx) = mpsc::channel::<oneshot::Receiver<Reply>>(OWED_REPLIES);
     let replies = tokio::spawn(async move {
         while let Some(pending) = pending_rx.recv().await {
             let Ok(reply) = pending.await else { break };
@@ -198,7 +203,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) -> anyhow::Result<()
 async fn pump<R: AsyncRead + Unpin>(
     reader: &mut R,
     jobs: &mpsc::Sender<Job>,
-    pending: &mpsc::UnboundedSender<oneshot::Receiver<Reply>>,
+    pending: &mpsc::Sender<oneshot::Receiver<Reply>>,
     shared: &Shared,
 ) -> anyhow::Result<()> {
     loop {
@@ -217,11 +222,13 @@ async fn pump<R: AsyncRead + Unpin>(
                 | ClientMessage::Sync
                 | ClientMessage::Stats
         );
-        let reply = waits.then(|| {
+        let reply = if waits {
             let (tx, rx) = oneshot::channel();
-            let _ = pending.send(rx);
-            tx
-        });
+            let _ = pending.send(rx).await;
+            Some(tx)
+        } else {
+            None
+        };
         jobs.send(Job {
             message,
             payload,

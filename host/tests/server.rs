@@ -1,5 +1,6 @@
 //! The host end to end over loopback: authentication, uploads, an op batch run by the guest
-//! and libtorch, downloads, failures reported at the next wait, and freed memory.
+//! and libtorch, downloads, failures reported at the next wait, freed memory, and a client
+//! that does not read its replies.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -200,4 +201,42 @@ fn views_outside_a_storage_are_refused_on_download() {
         tensor: vector(1, 2),
     });
     assert_eq!((reply, floats(&bytes)), (HostMessage::Data, vec![1.0, 2.0]));
+}
+
+/// Resident bytes of this process, which the hosts of these tests run in.
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[test]
+fn a_client_that_does_not_read_is_owed_few_replies() {
+    let address = start_host();
+    let (mut client, _) = Client::connect(&address, TOKEN).unwrap();
+    upload(&mut client, 1, &[7.0]);
+    client.request(&ClientMessage::Sync);
+    let before = resident_bytes();
+    // One float seen as 32 MiB: the host materialises each download of it.
+    let expanded = TensorMeta {
+        sizes: vec![8 << 20],
+        strides: vec![0],
+        ..vector(1, 1)
+    };
+    let asks = 48;
+    for _ in 0..asks {
+        let message = ClientMessage::Download {
+            tensor: expanded.clone(),
+        };
+        client.send(&message, &[]);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let grown = resident_bytes().saturating_sub(before);
+    assert!(grown < 512 << 20, "unread replies hold {} MiB", grown >> 20);
+    for _ in 0..asks {
+        let (reply, bytes) = client.receive().unwrap();
+        assert_eq!(reply, HostMessage::Data);
+        assert_eq!(bytes.len(), 32 << 20);
+        assert!(floats(&bytes).iter().all(|&v| v == 7.0));
+    }
 }
