@@ -6,9 +6,9 @@ pub use crate::bindings::torch_remote::ops::kernels::{
     EmbeddingBagParams, EncoderLayerParams, Factorization, FftKind, FftParams,
     FusedFakeQuantizeParams, GatherOp, GridSampleParams, IndexReduceOp, IsinParams,
     LearnableFakeQuantizeParams, LibraryOp, LinalgOp, LossOp, LossOptions, LstmLayerParams,
-    LstsqDriver, MomentOp, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, Reduction,
-    RnnLayerParams, RnnMode, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery,
-    TernaryOp, UnaryOp, UpsampleMode,
+    LstsqDriver, MomentOp, NmsQuery, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp,
+    Reduction, RnnLayerParams, RnnMode, RoiAlignParams, SampleOp, ScanOp, ScatterOp, SelectOp,
+    SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

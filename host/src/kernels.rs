@@ -24,6 +24,7 @@ mod pool;
 mod recurrent;
 mod recurrent_layer;
 mod resample;
+pub(crate) mod vision;
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -165,6 +166,18 @@ impl TchKernels {
             return bytes
                 .map(|n| n as i64)
                 .ok_or_else(|| format!("storage {} does not exist", x.storage));
+        }
+        if let SizeQuery::Nms(q) = query {
+            let scores = TensorMeta {
+                sizes: vec![x.sizes.first().copied().unwrap_or(0)],
+                strides: vec![q.scores_stride],
+                storage_offset: q.scores_offset,
+                dtype: x.dtype,
+                storage: q.scores,
+            };
+            let (dets, scores) = (self.view(x)?, self.view(&scores)?);
+            let kept = vision::kept(&dets, &scores, q.iou_threshold).map_err(err)?;
+            return Ok(kept.len() as i64);
         }
         data::size(query, &self.view(x)?).map_err(err)
     }

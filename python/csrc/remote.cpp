@@ -986,10 +986,12 @@ void check_generator_device(const std::vector<c10::IValue>& inputs) {
   TORCH_CHECK(!remote_generator, "Expected a 'cpu' device type for generator but found 'remote'");
 }
 
-// The guest knows aten's ops and this extension's own (`torch_remote::rnn_layer`) by their
-// bare names; an op of another library (`mylib::sin`) is none of them, whatever its name.
+// The guest knows aten's ops, this extension's own (`torch_remote::rnn_layer`) and
+// torchvision's (`torchvision::nms`; those it lacks it refuses, or the CPU fallback runs) by
+// their bare names; an op of another library (`mylib::sin`) is none of them, whatever its name.
 bool served_by_guest(const std::string& name) {
-  return name.rfind("aten::", 0) == 0 || name.rfind("torch_remote::", 0) == 0;
+  return name.rfind("aten::", 0) == 0 || name.rfind("torch_remote::", 0) == 0 ||
+         name.rfind("torchvision::", 0) == 0;
 }
 
 // A CPU tensor filled from a remote 0-dim one (`cpu.fill_(remote_scalar)`, `nn.init.constant_`,
@@ -1522,6 +1524,30 @@ TORCH_LIBRARY_IMPL(aten, AutocastPrivateUse1, m) {
   // the CPU lists the first for lower precision, and the second runs its matmuls in it.
   KERNEL_PRIVATEUSEONE(_native_multi_head_attention, lower_precision_fp)
   KERNEL_PRIVATEUSEONE(_transformer_encoder_layer_fwd, lower_precision_fp)
+}
+
+// Under autocast, torchvision's compiled ops run in float32 and give floating results back in
+// their first input's dtype, as torchvision's own autocast kernels for the CPU and CUDA do
+// (it has none for other devices). By name: torchvision may be imported later, or never.
+void float32_then_back(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastPrivateUse1);
+  std::optional<ScalarType> first;
+  for (auto it = stack->end() - op.schema().arguments().size(); it != stack->end(); ++it) {
+    if (!it->isTensor()) continue;
+    const Tensor t = it->toTensor();
+    if (!first) first = t.scalar_type();
+    if (t.is_floating_point()) *it = t.to(at::kFloat);
+  }
+  op.callBoxed(stack);
+  for (auto it = stack->end() - op.schema().returns().size(); it != stack->end(); ++it) {
+    if (first && it->isTensor() && it->toTensor().is_floating_point()) *it = it->toTensor().to(*first);
+  }
+}
+
+TORCH_LIBRARY_IMPL(torchvision, AutocastPrivateUse1, m) {
+  for (const char* name : {"nms", "roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool", "deform_conv2d"}) {
+    m.impl(name, torch::CppFunction::makeFromBoxedFunction<&float32_then_back>());
+  }
 }
 }  // namespace torch_remote_autocast
 

@@ -187,7 +187,8 @@ fn unique_of(
         | SizeQuery::StorageBytes
         | SizeQuery::LstsqRank(_)
         | SizeQuery::FirstNonzero(_)
-        | SizeQuery::Element(_) => None,
+        | SizeQuery::Element(_)
+        | SizeQuery::Nms(_) => None,
     };
     let (values, inverse_shape) = match dim {
         None => (cx.empty_contiguous(&[n], x.dtype)?, x.sizes.clone()),

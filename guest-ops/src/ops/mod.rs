@@ -50,6 +50,7 @@ mod transformer;
 mod unary;
 mod upsample;
 mod view;
+mod vision;
 
 #[cfg(test)]
 mod testing;

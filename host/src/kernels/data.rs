@@ -72,6 +72,9 @@ pub fn size(query: SizeQuery, x: &Tensor) -> Result<i64, TchError> {
         SizeQuery::StorageBytes => Err(TchError::Kind(
             "a storage's size is the storage table's to tell".into(),
         )),
+        SizeQuery::Nms(_) => Err(TchError::Kind(
+            "nms counts its boxes with their scores, in the vision kernels".into(),
+        )),
     }
 }
 
@@ -110,8 +113,7 @@ pub fn unique(
         | SizeQuery::LstsqRank(_)
         | SizeQuery::FirstNonzero(_)
         | SizeQuery::Element(_)
-        | SizeQuery::StorageBytes => {
-            Err(TchError::Shape(format!("unique was asked for {query:?}")))
-        }
+        | SizeQuery::StorageBytes
+        | SizeQuery::Nms(_) => Err(TchError::Shape(format!("unique was asked for {query:?}"))),
     }
 }

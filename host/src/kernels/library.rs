@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{aten, attention, embedding_bag, optim, recurrent, recurrent_layer};
+use super::{aten, attention, embedding_bag, optim, recurrent, recurrent_layer, vision};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
     LibraryOp, Reduction, TensorMeta,
@@ -14,6 +14,11 @@ fn input(inputs: &[Tensor], i: usize) -> Result<&Tensor, TchError> {
     inputs
         .get(i)
         .ok_or_else(|| TchError::Kind(format!("library op: input {i} is missing")))
+}
+
+fn out(outs: &[TensorMeta], i: usize) -> Result<&TensorMeta, TchError> {
+    outs.get(i)
+        .ok_or_else(|| TchError::Kind(format!("library op: output {i} is missing")))
 }
 
 /// The results of `op` on `inputs`, in the order the WIT variant documents them; factories
@@ -56,6 +61,13 @@ pub fn run(
         LibraryOp::GruCellBackward(has_bias) => recurrent::gru_cell_backward(inputs, *has_bias),
         LibraryOp::MultiHeadAttention(params) => multi_head_attention(inputs, params),
         LibraryOp::FlashAttention(params) => attention::forward(inputs, *params),
+        LibraryOp::Nms(iou_threshold) => vision::nms(inputs, *iou_threshold).map(|t| vec![t]),
+        LibraryOp::RoiAlign(params) => {
+            vision::roi_align(inputs, params, out(outs, 0)?).map(|t| vec![t])
+        }
+        LibraryOp::RoiAlignBackward(params) => {
+            vision::roi_align_backward(inputs, params, out(outs, 0)?).map(|t| vec![t])
+        }
         LibraryOp::FlashAttentionBackward(params) => attention::backward(inputs, *params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
         LibraryOp::AmpUnscale => amp_unscale(inputs),
@@ -256,6 +268,9 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::MultiHeadAttention(_)
         | LibraryOp::FlashAttention(_)
         | LibraryOp::FlashAttentionBackward(_)
+        | LibraryOp::Nms(_)
+        | LibraryOp::RoiAlign(_)
+        | LibraryOp::RoiAlignBackward(_)
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::FusedSgd(_)

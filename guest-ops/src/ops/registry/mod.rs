@@ -3,7 +3,8 @@
 //! The table is data: one `Entry` per handler, grouped by family in the submodules
 //! (`tensors`, `elementwise`, `math`, `nn`), which take this module's imports. `dispatch` looks
 //! ops up in it and `supported` lists it, so the two never disagree. Every `(name, overload)`
-//! in it is an aten schema of PyTorch 2.13.
+//! in it is an aten schema of PyTorch 2.13, but for remote's own `rnn_layer` and torchvision's
+//! ops (`nms`, `roi_align`).
 
 mod elementwise;
 mod math;
@@ -27,7 +28,7 @@ use crate::ops::{
     advanced, amp, arrange, complex, conv, copied_out, counting, ctc, data, elementwise_loss,
     embedding_bag, factorize, fake_quant, flash_attention, fractional_pool, index, indexed_write,
     library, margin_loss, norm, optim, pool, recurrent, recurrent_layer, spatial, stats,
-    transformer,
+    transformer, vision,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,

@@ -138,6 +138,9 @@ pub(super) const LAYER: &[Entry] = &[
         embedding_bag::per_sample_weights_backward,
     ),
     e("bincount", &[""], counting::bincount),
+    e("nms", &[""], vision::nms),
+    e("roi_align", &[""], vision::roi_align),
+    e("_roi_align_backward", &[""], vision::roi_align_backward),
     e("histc", &[""], counting::histc),
     e("histc", &["out"], counting::histc_out),
     e(

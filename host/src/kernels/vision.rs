@@ -1,0 +1,410 @@
+//! torchvision's `nms`, `roi_align` and `_roi_align_backward`, which libtorch lacks: computed
+//! on the host's CPU in the order torchvision's CPU kernels compute them, so that float32 and
+//! float64 results agree with those kernels bit for bit (half precision is computed in float32,
+//! as CUDA's kernels do). A GPU host copies the boxes and features to the CPU and the result
+//! back. Boxes that name an image outside the batch are refused: the CPU kernel reads past
+//! its input there.
+
+use std::cmp::Ordering;
+use std::ops::{Add, AddAssign, Div, Mul, Sub};
+
+use tch::{Device, Kind, TchError, Tensor};
+
+use crate::guest::{RoiAlignParams, TensorMeta};
+
+/// The float types the kernels compute in.
+trait Real:
+    Copy
+    + PartialOrd
+    + Add<Output = Self>
+    + AddAssign
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + tch::kind::Element
+{
+    fn of(v: f64) -> Self;
+    fn of_int(v: i64) -> Self;
+    fn to_double(self) -> f64;
+    /// C's conversion to int: toward zero.
+    fn trunc_int(self) -> i64;
+    fn is_nan(self) -> bool;
+}
+
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            fn of(v: f64) -> Self {
+                v as $t
+            }
+            fn of_int(v: i64) -> Self {
+                v as $t
+            }
+            fn to_double(self) -> f64 {
+                self as f64
+            }
+            fn trunc_int(self) -> i64 {
+                self as i64
+            }
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+        }
+    };
+}
+real!(f32);
+real!(f64);
+
+/// `std::max`: `b` only where `a < b`.
+fn max<T: Real>(a: T, b: T) -> T {
+    if a < b {
+        b
+    } else {
+        a
+    }
+}
+
+/// `std::min`: `b` only where `b < a`.
+fn min<T: Real>(a: T, b: T) -> T {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
+/// The values of `t` in row-major order, as `T`.
+fn values<T: Real>(t: &Tensor, kind: Kind) -> Result<Vec<T>, TchError> {
+    let flat = t
+        .f_to_device(Device::Cpu)?
+        .f_to_kind(kind)?
+        .f_contiguous()?
+        .f_view([-1])?;
+    Vec::<T>::try_from(&flat)
+}
+
+/// `values` of `sizes` as a tensor of `like`'s dtype and device.
+fn tensor_of<T: Real>(values: &[T], sizes: &[i64], like: &Tensor) -> Result<Tensor, TchError> {
+    Tensor::f_from_slice(values)?
+        .f_view(sizes)?
+        .f_to_kind(like.kind())?
+        .f_to_device(like.device())
+}
+
+/// `nms(dets, scores)`: the kept boxes' indices, best first.
+pub fn nms(inputs: &[Tensor], iou_threshold: f64) -> Result<Tensor, TchError> {
+    let [dets, scores] = inputs else {
+        return Err(TchError::Kind("nms: boxes and scores expected".into()));
+    };
+    let keep = kept(dets, scores, iou_threshold)?;
+    Tensor::f_from_slice(&keep)?.f_to_device(dets.device())
+}
+
+/// The indices of the boxes `nms` keeps.
+pub fn kept(dets: &Tensor, scores: &Tensor, iou_threshold: f64) -> Result<Vec<i64>, TchError> {
+    match dets.kind() {
+        Kind::Double => keep::<f64>(dets, scores, iou_threshold, Kind::Double),
+        _ => keep::<f32>(dets, scores, iou_threshold, Kind::Float),
+    }
+}
+
+/// Greedy suppression over the boxes in descending score order (stable, NaN first, as
+/// `sort(stable=True, descending=True)` orders them).
+fn keep<T: Real>(
+    dets: &Tensor,
+    scores: &Tensor,
+    iou_threshold: f64,
+    kind: Kind,
+) -> Result<Vec<i64>, TchError> {
+    let (boxes, scores) = (values::<T>(dets, kind)?, values::<T>(scores, kind)?);
+    let corner = |i: usize, k: usize| boxes[4 * i + k];
+    let area = |i: usize| (corner(i, 2) - corner(i, 0)) * (corner(i, 3) - corner(i, 1));
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| match (scores[a].is_nan(), scores[b].is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => scores[b].partial_cmp(&scores[a]).unwrap_or(Ordering::Equal),
+    });
+    let mut suppressed = vec![false; scores.len()];
+    let mut keep = Vec::new();
+    for (at, &i) in order.iter().enumerate() {
+        if suppressed[i] {
+            continue;
+        }
+        keep.push(i as i64);
+        let iarea = area(i);
+        for &j in &order[at + 1..] {
+            if suppressed[j] {
+                continue;
+            }
+            let w = max(
+                T::ZERO,
+                min(corner(i, 2), corner(j, 2)) - max(corner(i, 0), corner(j, 0)),
+            );
+            let h = max(
+                T::ZERO,
+                min(corner(i, 3), corner(j, 3)) - max(corner(i, 1), corner(j, 1)),
+            );
+            let inter = w * h;
+            let ovr = inter / (iarea + area(j) - inter);
+            if ovr.to_double() > iou_threshold {
+                suppressed[j] = true;
+            }
+        }
+    }
+    Ok(keep)
+}
+
+/// The most sampling points one box's bins may take together; more is refused rather than
+/// planned (a box of absurd size asks for billions).
+const MAX_SAMPLES: i64 = 1 << 26;
+
+/// One box in feature-map coordinates: where its bins start, their size, and how many
+/// points each samples along each axis.
+struct Roi<T> {
+    batch: usize,
+    start: [T; 2],
+    bin: [T; 2],
+    grid: [i64; 2],
+    count: T,
+}
+
+impl<T: Real> Roi<T> {
+    fn new(roi: &[T], p: &RoiAlignParams, batch: i64, at: usize) -> Result<Self, TchError> {
+        let scale = T::of(p.spatial_scale);
+        let offset = T::of(if p.aligned { 0.5 } else { 0.0 });
+        let start = [roi[2] * scale - offset, roi[1] * scale - offset];
+        let end = [roi[4] * scale - offset, roi[3] * scale - offset];
+        let mut size = [end[0] - start[0], end[1] - start[1]];
+        if !p.aligned {
+            size = [max(size[0], T::of(1.0)), max(size[1], T::of(1.0))];
+        }
+        let pooled = [p.pooled_height, p.pooled_width];
+        let bin = [
+            size[0] / T::of_int(pooled[0]),
+            size[1] / T::of_int(pooled[1]),
+        ];
+        let grid = [0, 1].map(|d| match p.sampling_ratio {
+            r if r > 0 => r,
+            _ => (size[d] / T::of_int(pooled[d])).to_double().ceil() as i64,
+        });
+        let samples = grid[0].saturating_mul(grid[1]);
+        let planned = samples.saturating_mul(pooled[0] * pooled[1]);
+        if planned > MAX_SAMPLES {
+            return Err(TchError::Kind(format!(
+                "roi_align: box {at} would sample {planned} points (at most {MAX_SAMPLES})"
+            )));
+        }
+        let index = roi[0].trunc_int();
+        if !(0..batch).contains(&index) {
+            return Err(TchError::Kind(format!(
+                "roi_align: box {at} names image {index} of a batch of {batch}"
+            )));
+        }
+        Ok(Roi {
+            batch: index as usize,
+            start,
+            bin,
+            grid,
+            count: T::of_int(samples.max(1)),
+        })
+    }
+
+    /// The sampling point `(iy, ix)` of bin `(ph, pw)`.
+    fn point(&self, (ph, pw): (i64, i64), (iy, ix): (i64, i64)) -> (T, T) {
+        let along = |d: usize, p: i64, i: i64| {
+            self.start[d]
+                + T::of_int(p) * self.bin[d]
+                + T::of(i as f64 + 0.5) * self.bin[d] / T::of_int(self.grid[d])
+        };
+        (along(0, ph, iy), along(1, pw, ix))
+    }
+}
+
+/// The four neighbours of a point and their bilinear weights, or none outside the map.
+struct Bilinear<T> {
+    at: [usize; 4],
+    w: [T; 4],
+}
+
+fn bilinear<T: Real>(height: i64, width: i64, mut y: T, mut x: T) -> Option<Bilinear<T>> {
+    if y.to_double() < -1.0 || y > T::of_int(height) || x.to_double() < -1.0 || x > T::of_int(width)
+    {
+        return None;
+    }
+    if y <= T::ZERO {
+        y = T::ZERO;
+    }
+    if x <= T::ZERO {
+        x = T::ZERO;
+    }
+    let corner = |v: &mut T, len: i64| {
+        let low = v.trunc_int();
+        if low >= len - 1 {
+            *v = T::of_int(len - 1);
+            (len - 1, len - 1)
+        } else {
+            (low, low + 1)
+        }
+    };
+    let (y_low, y_high) = corner(&mut y, height);
+    let (x_low, x_high) = corner(&mut x, width);
+    let ly = y - T::of_int(y_low);
+    let lx = x - T::of_int(x_low);
+    let (hy, hx) = (T::of(1.0) - ly, T::of(1.0) - lx);
+    let at = |yy: i64, xx: i64| (yy * width + xx) as usize;
+    Some(Bilinear {
+        at: [
+            at(y_low, x_low),
+            at(y_low, x_high),
+            at(y_high, x_low),
+            at(y_high, x_high),
+        ],
+        w: [hy * hx, hy * lx, ly * hx, ly * lx],
+    })
+}
+
+/// The kind a kernel computes `kind` in, and whether that is double.
+fn compute_kind(kind: Kind) -> Kind {
+    match kind {
+        Kind::Double => Kind::Double,
+        _ => Kind::Float,
+    }
+}
+
+/// `roi_align(input, rois)` into the shape of `out`.
+pub fn roi_align(
+    inputs: &[Tensor],
+    p: &RoiAlignParams,
+    out: &TensorMeta,
+) -> Result<Tensor, TchError> {
+    let [input, rois] = inputs else {
+        return Err(TchError::Kind("roi_align: input and rois expected".into()));
+    };
+    match compute_kind(input.kind()) {
+        Kind::Double => roi_align_as::<f64>(input, rois, p, &out.sizes),
+        _ => roi_align_as::<f32>(input, rois, p, &out.sizes),
+    }
+}
+
+fn roi_align_as<T: Real>(
+    input: &Tensor,
+    rois: &Tensor,
+    p: &RoiAlignParams,
+    sizes: &[i64],
+) -> Result<Tensor, TchError> {
+    let numel: i64 = sizes.iter().product();
+    let mut output = vec![T::ZERO; numel as usize];
+    if numel > 0 {
+        let kind = compute_kind(input.kind());
+        let (x, boxes) = (values::<T>(input, kind)?, values::<T>(rois, kind)?);
+        let [batch, channels, height, width] = input.size()[..] else {
+            return Err(TchError::Shape("roi_align: input is not 4-d".into()));
+        };
+        let plane = (height * width) as usize;
+        let bins = (p.pooled_height * p.pooled_width) as usize;
+        for (n, roi) in boxes.chunks(5).enumerate() {
+            let roi = Roi::new(roi, p, batch, n)?;
+            let points = sample_points(&roi, p, height, width);
+            for c in 0..channels as usize {
+                let image = &x[(roi.batch * channels as usize + c) * plane..][..plane];
+                let pooled = &mut output[(n * channels as usize + c) * bins..][..bins];
+                for (bin, points) in pooled.iter_mut().zip(points.chunks(per_bin(&points, bins))) {
+                    let mut sum = T::ZERO;
+                    for b in points {
+                        // A point outside the map counts as weight 0 on the first pixel, as
+                        // the CPU kernel has it (a NaN there makes the bin NaN).
+                        let (at, w) = b.as_ref().map_or(([0; 4], [T::ZERO; 4]), |b| (b.at, b.w));
+                        sum += w[0] * image[at[0]]
+                            + w[1] * image[at[1]]
+                            + w[2] * image[at[2]]
+                            + w[3] * image[at[3]];
+                    }
+                    *bin = sum / roi.count;
+                }
+            }
+        }
+    }
+    tensor_of(&output, sizes, input)
+}
+
+/// Every bin's sampling points in bin order, the same number for each bin.
+fn sample_points<T: Real>(
+    roi: &Roi<T>,
+    p: &RoiAlignParams,
+    height: i64,
+    width: i64,
+) -> Vec<Option<Bilinear<T>>> {
+    let (grid_h, grid_w) = (roi.grid[0].max(0), roi.grid[1].max(0));
+    let mut points = Vec::new();
+    for ph in 0..p.pooled_height {
+        for pw in 0..p.pooled_width {
+            for iy in 0..grid_h {
+                for ix in 0..grid_w {
+                    let (y, x) = roi.point((ph, pw), (iy, ix));
+                    points.push(bilinear(height, width, y, x));
+                }
+            }
+        }
+    }
+    points
+}
+
+/// How many of `points` each of `bins` takes; a box without points leaves every bin 0.
+fn per_bin<T>(points: &[T], bins: usize) -> usize {
+    (points.len() / bins).max(1)
+}
+
+/// `_roi_align_backward(grad, rois)` into the shape of `out` (the input's).
+pub fn roi_align_backward(
+    inputs: &[Tensor],
+    p: &RoiAlignParams,
+    out: &TensorMeta,
+) -> Result<Tensor, TchError> {
+    let [grad, rois] = inputs else {
+        return Err(TchError::Kind(
+            "roi_align_backward: grad and rois expected".into(),
+        ));
+    };
+    match compute_kind(grad.kind()) {
+        Kind::Double => roi_align_backward_as::<f64>(grad, rois, p, &out.sizes),
+        _ => roi_align_backward_as::<f32>(grad, rois, p, &out.sizes),
+    }
+}
+
+fn roi_align_backward_as<T: Real>(
+    grad: &Tensor,
+    rois: &Tensor,
+    p: &RoiAlignParams,
+    sizes: &[i64],
+) -> Result<Tensor, TchError> {
+    let &[batch, channels, height, width] = sizes else {
+        return Err(TchError::Shape(
+            "roi_align_backward: input is not 4-d".into(),
+        ));
+    };
+    let mut grad_input = vec![T::ZERO; sizes.iter().product::<i64>() as usize];
+    if grad.numel() > 0 {
+        let kind = compute_kind(grad.kind());
+        let (g, boxes) = (values::<T>(grad, kind)?, values::<T>(rois, kind)?);
+        let plane = (height * width) as usize;
+        let bins = (p.pooled_height * p.pooled_width) as usize;
+        for (n, roi) in boxes.chunks(5).enumerate() {
+            let roi = Roi::new(roi, p, batch, n)?;
+            let points = sample_points(&roi, p, height, width);
+            for c in 0..channels as usize {
+                let image = &mut grad_input[(roi.batch * channels as usize + c) * plane..][..plane];
+                let pooled = &g[(n * channels as usize + c) * bins..][..bins];
+                for (&gb, points) in pooled.iter().zip(points.chunks(per_bin(&points, bins))) {
+                    for b in points.iter().flatten() {
+                        for k in 0..4 {
+                            image[b.at[k]] += gb * b.w[k] / roi.count;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    tensor_of(&grad_input, sizes, grad)
+}
