@@ -7,10 +7,9 @@ import copy
 import pytest
 import torch
 import torch_remote  # noqa: F401
+import torchvision.ops as ops
 from conftest import assert_refused_like_the_cpu, with_round_trips
-
-ops = pytest.importorskip("torchvision.ops")
-detection = pytest.importorskip("torchvision.models.detection")
+from torchvision.models import detection
 
 
 def boxes_and_scores(n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
