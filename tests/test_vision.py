@@ -45,6 +45,14 @@ def test_batched_nms_and_strided_scores():
     )
 
 
+def test_nms_with_nan_scores_or_threshold():
+    boxes, scores = boxes_and_scores(60, torch.float32)
+    scores[[4, 9]] = float("nan")  # a NaN scores highest, as the CPU's sort has it
+    for iou in [0.5, float("nan")]:
+        on_cpu = ops.nms(boxes, scores, iou)
+        assert torch.equal(ops.nms(boxes.to("remote"), scores.to("remote"), iou).cpu(), on_cpu)
+
+
 def test_nms_of_no_boxes_and_refusals():
     empty = ops.nms(torch.zeros(0, 4, device="remote"), torch.zeros(0, device="remote"), 0.5)
     assert empty.shape == (0,) and empty.dtype == torch.int64
@@ -93,6 +101,33 @@ def test_roi_align_of_a_box_outside_the_batch_is_refused():
     assert torch.equal(x.cpu()[0], x[0].cpu())
 
 
+def test_roi_align_of_nan_or_endless_boxes_is_the_cpus():
+    rois = torch.tensor(
+        [[0, float("nan"), 0, 2, 2], [0, 1, 1, float("inf"), 3], [0, -float("inf"), 0, 2, 2]],
+        dtype=torch.float64,
+    )
+    grad = torch.ones(3, 2, 2, 2, dtype=torch.float64)
+    backward = torch.ops.torchvision._roi_align_backward
+    for sampling_ratio in [2, -1]:
+        args = (1.0, 2, 2, 1, 2, 6, 6, sampling_ratio, False)
+        on_cpu = backward(grad, rois, *args)
+        on_remote = backward(grad.to("remote"), rois.to("remote"), *args)
+        assert torch.equal(on_remote.cpu(), on_cpu)
+
+
+def test_roi_align_beyond_memory_or_pixels_is_refused_and_the_host_goes_on():
+    x = torch.randn(1, 1, 4, 4, device="remote")
+    rois = torch.tensor([[0.0, 0, 0, 2, 2]], device="remote")
+    huge = torch.ops.torchvision._roi_align_backward(
+        torch.ones(1, 1, 1, 1, device="remote"), rois, 1.0, 1, 1, 1, 1, 1 << 20, 1 << 20, 0, False
+    )
+    with pytest.raises(torch.OutOfMemoryError, match=r"out of memory for a result of \[1, 1, "):
+        huge[0, 0, 0, 0].item()
+    with pytest.raises(RuntimeError, match=r"has no pixels to pool 1 boxes from"):
+        ops.roi_align(torch.randn(1, 1, 0, 4, device="remote"), rois, 2, aligned=True)
+    assert torch.equal(ops.roi_align(x, rois, 1).cpu(), ops.roi_align(x.cpu(), rois.cpu(), 1))
+
+
 def test_roi_align_refusals_are_the_cpus():
     x, rois = torch.randn(1, 2, 8, 8), torch.tensor([[0.0, 0, 0, 4, 4]])
     roi_align = torch.ops.torchvision.roi_align
@@ -111,6 +146,9 @@ def test_autocast_runs_them_in_float32():
     with torch.autocast("remote", dtype=torch.float16):
         pooled = ops.roi_align(x.half().to("remote"), rois.to("remote"), 2, 1.0, 2)
         kept = ops.nms(boxes.half().to("remote"), scores.to("remote"), 0.5)
+        wide = ops.roi_align(x.double().to("remote"), rois.double().to("remote"), 2, 1.0, 2)
+    assert wide.dtype == torch.float64
+    assert torch.equal(wide.cpu(), ops.roi_align(x.double(), rois.double(), 2, 1.0, 2))
     assert pooled.dtype == torch.float16
     expected = ops.roi_align(x.half().float(), rois, 2, 1.0, 2).half()
     assert torch.equal(pooled.cpu(), expected)

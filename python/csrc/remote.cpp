@@ -1536,7 +1536,7 @@ void float32_then_back(const c10::OperatorHandle& op, torch::jit::Stack* stack) 
     if (!it->isTensor()) continue;
     const Tensor t = it->toTensor();
     if (!first) first = t.scalar_type();
-    if (t.is_floating_point()) *it = t.to(at::kFloat);
+    if (t.is_floating_point() && t.scalar_type() != at::kDouble) *it = t.to(at::kFloat);
   }
   op.callBoxed(stack);
   for (auto it = stack->end() - op.schema().returns().size(); it != stack->end(); ++it) {

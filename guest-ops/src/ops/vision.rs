@@ -11,6 +11,7 @@ use crate::ops::data::count;
 use crate::ops::library::launch;
 use crate::ops::tensor_arg::{check_same_type, TensorArg};
 use crate::ops::Outputs;
+use crate::rules::shape::fmt_shape;
 use crate::types::{
     LibraryOp, NmsQuery, Output, RoiAlignParams, ScalarType, SizeQuery, TensorMeta,
 };
@@ -46,24 +47,29 @@ pub fn nms(args: &Args, cx: &mut Ctx) -> Outputs {
         dets.dtype == scores.dtype,
         "dets should have the same type as scores"
     );
+    ensure_kernel!(
+        matches!(dets.dtype, ScalarType::Float32 | ScalarType::Float64),
+        "\"nms_kernel\" not implemented for '{}'",
+        dets.dtype.name()
+    );
     let boxes = dets.sizes[0];
     if boxes == 0 {
         return Ok(vec![Output::Tensor(
             cx.empty_contiguous(&[0], ScalarType::Int64)?,
         )]);
     }
-    ensure_kernel!(
-        matches!(dets.dtype, ScalarType::Float32 | ScalarType::Float64),
-        "\"nms_kernel\" not implemented for '{}'",
-        dets.dtype.name()
-    );
-    let query = SizeQuery::Nms(NmsQuery {
-        iou_threshold,
-        scores: scores.storage,
-        scores_offset: scores.storage_offset,
-        scores_stride: scores.strides[0],
-    });
-    let kept = count(cx, query, dets)?;
+    // No overlap exceeds a NaN threshold: every box is kept, without asking.
+    let kept = if iou_threshold.is_nan() {
+        boxes
+    } else {
+        let query = SizeQuery::Nms(NmsQuery {
+            iou_threshold,
+            scores: scores.storage,
+            scores_offset: scores.storage_offset,
+            scores_stride: scores.strides[0],
+        });
+        count(cx, query, dets)?
+    };
     let out = cx.empty_contiguous(&[kept], ScalarType::Int64)?;
     launch(
         cx,
@@ -85,13 +91,25 @@ fn roi_align_params(args: &Args, from: usize, skip: usize) -> Result<RoiAlignPar
     })
 }
 
-/// The checks both directions make of the tensor they read (`name`) and the boxes.
-fn check_rois(op: &str, x: TensorArg, rois: &TensorMeta) -> Result<()> {
+/// The checks both directions make of the tensor they read (`x`), the boxes, and the
+/// feature map (`map`, `[batch, channels, height, width]`) of the input, for pooled bins
+/// `[rois, channels, pooled height, pooled width]`.
+fn check_rois(op: &str, x: TensorArg, rois: &TensorMeta, map: &[i64], bins: &[i64]) -> Result<()> {
     ensure!(
         rois.dim() == 2 && rois.sizes[1] == 5,
         "rois must have shape as Tensor[K, 5]"
     );
     check_same_type(op, x, TensorArg::new(rois, "rois", 2))?;
+    if bins.iter().any(|&n| n <= 0) {
+        // Nothing to compute: the CPU kernel returns its zeros before it looks further.
+        return Ok(());
+    }
+    ensure!(
+        map[2] > 0 && map[3] > 0,
+        "{op}: the input {} has no pixels to pool {} boxes from",
+        fmt_shape(map),
+        rois.sizes[0]
+    );
     ensure_kernel!(
         matches!(
             x.tensor.dtype,
@@ -115,17 +133,19 @@ pub fn roi_align(args: &Args, cx: &mut Ctx) -> Outputs {
         "roi_align: input must be [batch, channels, height, width], got {}",
         input.describe()
     );
-    check_rois(
-        "roi_align_forward_kernel",
-        TensorArg::new(input, "input", 1),
-        rois,
-    )?;
     let sizes = [
-        rois.sizes[0],
+        rois.sizes.first().copied().unwrap_or(0),
         input.sizes[1],
         params.pooled_height,
         params.pooled_width,
     ];
+    check_rois(
+        "roi_align_forward_kernel",
+        TensorArg::new(input, "input", 1),
+        rois,
+        &input.sizes,
+        &sizes,
+    )?;
     let out = cx.empty_contiguous(&sizes, input.dtype)?;
     launch(
         cx,
@@ -146,6 +166,8 @@ pub fn roi_align_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         "roi_align_backward_kernel",
         TensorArg::new(grad, "grad", 1),
         rois,
+        &input_sizes,
+        &grad.sizes,
     )?;
     let expected = [
         rois.sizes[0],

@@ -83,6 +83,21 @@ fn values<T: Real>(t: &Tensor, kind: Kind) -> Result<Vec<T>, TchError> {
     Vec::<T>::try_from(&flat)
 }
 
+/// `len` zeros, or an error where the memory is not there (a `Vec` that cannot allocate
+/// aborts the process).
+fn zeros<T: Real>(sizes: &[i64]) -> Result<Vec<T>, TchError> {
+    let len = sizes
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
+    let mut v = Vec::new();
+    len.and_then(|len| v.try_reserve_exact(len).ok().map(|()| len))
+        .map(|len| {
+            v.resize(len, T::ZERO);
+            v
+        })
+        .ok_or_else(|| TchError::Kind(format!("out of memory for a result of {sizes:?}")))
+}
+
 /// `values` of `sizes` as a tensor of `like`'s dtype and device.
 fn tensor_of<T: Real>(values: &[T], sizes: &[i64], like: &Tensor) -> Result<Tensor, TchError> {
     Tensor::f_from_slice(values)?
@@ -102,6 +117,13 @@ pub fn nms(inputs: &[Tensor], iou_threshold: f64) -> Result<Tensor, TchError> {
 
 /// The indices of the boxes `nms` keeps.
 pub fn kept(dets: &Tensor, scores: &Tensor, iou_threshold: f64) -> Result<Vec<i64>, TchError> {
+    // A size query comes straight from the client: nothing has checked these shapes.
+    let (boxes, scored) = (dets.size(), scores.size());
+    if boxes.len() != 2 || boxes[1] != 4 || scored != [boxes[0]] {
+        return Err(TchError::Shape(format!(
+            "nms: boxes {boxes:?} and scores {scored:?} are not [N, 4] and [N]"
+        )));
+    }
     match dets.kind() {
         Kind::Double => keep::<f64>(dets, scores, iou_threshold, Kind::Double),
         _ => keep::<f32>(dets, scores, iou_threshold, Kind::Float),
@@ -157,8 +179,19 @@ fn keep<T: Real>(
 }
 
 /// The most sampling points one box's bins may take together; more is refused rather than
-/// planned (a box of absurd size asks for billions).
-const MAX_SAMPLES: i64 = 1 << 26;
+/// planned (a box of absurd size asks for billions). A 7x7 box head adapting to an 800-pixel
+/// box plans about 650,000.
+const MAX_SAMPLES: i64 = 1 << 22;
+
+/// C's conversion of a double to int on x86-64: out of range or NaN is `INT_MIN`, which
+/// leaves a box without sampling points.
+fn c_int(v: f64) -> i32 {
+    if v.is_finite() && v > f64::from(i32::MIN) - 1.0 && v < f64::from(i32::MAX) + 1.0 {
+        v as i32
+    } else {
+        i32::MIN
+    }
+}
 
 /// One box in feature-map coordinates: where its bins start, their size, and how many
 /// points each samples along each axis.
@@ -186,11 +219,15 @@ impl<T: Real> Roi<T> {
             size[1] / T::of_int(pooled[1]),
         ];
         let grid = [0, 1].map(|d| match p.sampling_ratio {
-            r if r > 0 => r,
-            _ => (size[d] / T::of_int(pooled[d])).to_double().ceil() as i64,
+            r if r > 0 => r as i32,
+            _ => c_int((size[d] / T::of_int(pooled[d])).to_double().ceil()),
         });
-        let samples = grid[0].saturating_mul(grid[1]);
-        let planned = samples.saturating_mul(pooled[0] * pooled[1]);
+        let planned = [0, 1]
+            .map(|d| i64::from(grid[d].max(0)))
+            .into_iter()
+            .chain(pooled)
+            .try_fold(1i64, i64::checked_mul)
+            .unwrap_or(i64::MAX);
         if planned > MAX_SAMPLES {
             return Err(TchError::Kind(format!(
                 "roi_align: box {at} would sample {planned} points (at most {MAX_SAMPLES})"
@@ -206,8 +243,8 @@ impl<T: Real> Roi<T> {
             batch: index as usize,
             start,
             bin,
-            grid,
-            count: T::of_int(samples.max(1)),
+            grid: grid.map(|g| i64::from(g.max(0))),
+            count: T::of_int(i64::from(grid[0].wrapping_mul(grid[1]).max(1))),
         })
     }
 
@@ -229,6 +266,10 @@ struct Bilinear<T> {
 }
 
 fn bilinear<T: Real>(height: i64, width: i64, mut y: T, mut x: T) -> Option<Bilinear<T>> {
+    // The CPU kernel reads outside the map for a NaN point; it contributes nothing here.
+    if y.is_nan() || x.is_nan() {
+        return None;
+    }
     if y.to_double() < -1.0 || y > T::of_int(height) || x.to_double() < -1.0 || x > T::of_int(width)
     {
         return None;
@@ -294,9 +335,8 @@ fn roi_align_as<T: Real>(
     p: &RoiAlignParams,
     sizes: &[i64],
 ) -> Result<Tensor, TchError> {
-    let numel: i64 = sizes.iter().product();
-    let mut output = vec![T::ZERO; numel as usize];
-    if numel > 0 {
+    let mut output = zeros::<T>(sizes)?;
+    if !output.is_empty() {
         let kind = compute_kind(input.kind());
         let (x, boxes) = (values::<T>(input, kind)?, values::<T>(rois, kind)?);
         let [batch, channels, height, width] = input.size()[..] else {
@@ -384,7 +424,7 @@ fn roi_align_backward_as<T: Real>(
             "roi_align_backward: input is not 4-d".into(),
         ));
     };
-    let mut grad_input = vec![T::ZERO; sizes.iter().product::<i64>() as usize];
+    let mut grad_input = zeros::<T>(sizes)?;
     if grad.numel() > 0 {
         let kind = compute_kind(grad.kind());
         let (g, boxes) = (values::<T>(grad, kind)?, values::<T>(rois, kind)?);
