@@ -20,6 +20,15 @@ def test_group_norm_backward_on_an_empty_batch():
     torch.testing.assert_close(remote_w, cpu_w)
 
 
+def test_group_norm_takes_a_contiguous_tensor_whatever_its_size_one_strides():
+    # MobileViTv2 unfolds one patch into this: contiguous, the last dim's stride 2.
+    x = torch.randn(2, 128, 4, 2)
+    on_cpu = F.group_norm(x.as_strided((2, 128, 4, 1), (512, 4, 1, 2)), 1)
+    on_remote = F.group_norm(x.to("remote").as_strided((2, 128, 4, 1), (512, 4, 1, 2)), 1)
+    assert on_remote.stride() == on_cpu.stride()
+    assert torch.equal(on_remote.cpu(), on_cpu)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 def test_norm_backwards_are_the_cpus_to_the_bit(dtype):
     """The host runs libtorch's own backward kernels from the forward's saved statistics:

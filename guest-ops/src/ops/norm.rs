@@ -497,7 +497,7 @@ pub fn group_norm(args: &Args, cx: &mut Ctx) -> Outputs {
     }
     let format = suggested(x);
     ensure!(
-        x.strides == strides_for(&x.sizes, format)? || numel(&x.sizes)? <= 1,
+        is_contiguous_in(&x.sizes, &x.strides, format) || numel(&x.sizes)? <= 1,
         "Expected X.is_contiguous(memory_format) to be true, but got false.  (Could this error \
          message be improved?  If so, please report an enhancement request to PyTorch.)"
     );
