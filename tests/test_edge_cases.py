@@ -29,6 +29,27 @@ def test_group_norm_takes_a_contiguous_tensor_whatever_its_size_one_strides():
     assert torch.equal(on_remote.cpu(), on_cpu)
 
 
+def test_group_norm_reads_expanded_weights_and_gradients_whole():
+    # The CPU kernel reads them as dense (past their storage); remote computes their values.
+    x, weight = torch.randn(2, 4, 3), torch.tensor([1.5])
+    mean, rstd = torch.randn(2, 2), torch.rand(2, 2) + 0.5
+    expected = F.group_norm(x, 2, weight.expand(4).contiguous())
+    assert torch.equal(
+        F.group_norm(x.to("remote"), 2, weight.to("remote").expand(4)).cpu(), expected
+    )
+    backward = torch.ops.aten.native_group_norm_backward
+    grad = torch.tensor([0.5])
+    args = (weight.expand(4).contiguous(), 2, 4, 3, 2, [True, True, True])
+    expected = backward(grad.expand(2, 4, 3).contiguous(), x, mean, rstd, *args)
+    found = backward(
+        grad.to("remote").expand(2, 4, 3),
+        *[t.to("remote") for t in (x, mean, rstd, args[0])],
+        *args[1:],
+    )
+    for f, e in zip(found, expected, strict=True):
+        assert torch.equal(f.cpu(), e)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 def test_norm_backwards_are_the_cpus_to_the_bit(dtype):
     """The host runs libtorch's own backward kernels from the forward's saved statistics:

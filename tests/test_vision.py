@@ -62,6 +62,7 @@ def test_nms_of_no_boxes_and_refusals():
     assert_refused_like_the_cpu(lambda d: nms(boxes[:, :3].to(d), scores.to(d), 0.5))
     assert_refused_like_the_cpu(lambda d: nms(boxes.to(d), scores.double().to(d), 0.5))
     assert_refused_like_the_cpu(lambda d: nms(boxes.half().to(d), scores.half().to(d), 0.5))
+    assert_refused_like_the_cpu(lambda d: nms(boxes.half().to(d), scores.to(d), 0.5))
 
 
 ROIS = torch.tensor(
@@ -128,9 +129,31 @@ def test_roi_align_beyond_memory_or_pixels_is_refused_and_the_host_goes_on():
     assert torch.equal(ops.roi_align(x, rois, 1).cpu(), ops.roi_align(x.cpu(), rois.cpu(), 1))
 
 
+def test_roi_align_takes_its_sampling_ratio_as_an_int():
+    x, rois = torch.randn(1, 2, 8, 8), torch.tensor([[0.0, 0.5, 0.5, 6, 7]])
+    for ratio in [(1 << 32) - 1, -(1 << 32) + 2]:
+        on_cpu = torch.ops.torchvision.roi_align(x, rois, 1.0, 2, 2, ratio, False)
+        on_remote = torch.ops.torchvision.roi_align(
+            x.to("remote"), rois.to("remote"), 1.0, 2, 2, ratio, False
+        )
+        assert torch.equal(on_remote.cpu(), on_cpu)
+
+
+def test_roi_align_of_a_nan_batch_index_is_refused():
+    x = torch.randn(2, 1, 4, 4, device="remote")
+    out = ops.roi_align(x, torch.tensor([[float("nan"), 0, 0, 2, 2]], device="remote"), 1)
+    with pytest.raises(RuntimeError, match="box 0 names image -2147483648 of a batch of 2"):
+        out.cpu()
+
+
 def test_roi_align_refusals_are_the_cpus():
     x, rois = torch.randn(1, 2, 8, 8), torch.tensor([[0.0, 0, 0, 4, 4]])
     roi_align = torch.ops.torchvision.roi_align
+    assert_refused_like_the_cpu(
+        lambda d: roi_align(
+            torch.zeros(1, 1, 0, 3, dtype=torch.long, device=d), rois.to(d), 1.0, 2, 2, 2, False
+        )
+    )
     assert_refused_like_the_cpu(
         lambda d: roi_align(x.to(d), rois[:, :4].to(d), 1.0, 2, 2, 2, False)
     )

@@ -111,8 +111,13 @@ extern "C" int trh_native_group_norm_backward(const at::Tensor* grad, const at::
                                               at::Tensor** out, char* error, size_t capacity) {
   return guarded(
       [&] {
-        hand_over(at::native_group_norm_backward(*grad, *input, mean->contiguous(),
-                                                 rstd->contiguous(), optional(weight), n, c, hxw,
+        // The CPU kernel reads its tensors as dense in the input's format: autograd hands it
+        // such, but a client may send views (an expanded gradient) it would read past.
+        const auto format = input->suggest_memory_format();
+        auto w = optional(weight);
+        if (w) w = w->contiguous();
+        hand_over(at::native_group_norm_backward(grad->contiguous(format), input->contiguous(format),
+                                                 mean->contiguous(), rstd->contiguous(), w, n, c, hxw,
                                                  groups, {mask[0], mask[1], mask[2]}),
                   out);
       },

@@ -1645,9 +1645,11 @@ impl KernelsHost for TchKernels {
     ) -> KernelResult {
         self.launch(move |kernels| {
             let x = kernels.view(&x)?;
+            // The CPU kernel reads weight and bias as dense; a client may send other views.
+            let dense = |t: Option<Tensor>| t.map(|t| t.contiguous());
             let (w, b) = (
-                kernels.optional_view(&weight)?,
-                kernels.optional_view(&bias)?,
+                dense(kernels.optional_view(&weight)?),
+                dense(kernels.optional_view(&bias)?),
             );
             let (y, m, r) = x
                 .f_native_group_norm(w.as_ref(), b.as_ref(), n, c, hxw, groups, eps)

@@ -43,14 +43,14 @@ pub fn nms(args: &Args, cx: &mut Ctx) -> Outputs {
         dets.sizes[0],
         scores.sizes[0]
     );
-    ensure!(
-        dets.dtype == scores.dtype,
-        "dets should have the same type as scores"
-    );
     ensure_kernel!(
         matches!(dets.dtype, ScalarType::Float32 | ScalarType::Float64),
         "\"nms_kernel\" not implemented for '{}'",
         dets.dtype.name()
+    );
+    ensure!(
+        dets.dtype == scores.dtype,
+        "dets should have the same type as scores"
     );
     let boxes = dets.sizes[0];
     if boxes == 0 {
@@ -104,12 +104,6 @@ fn check_rois(op: &str, x: TensorArg, rois: &TensorMeta, map: &[i64], bins: &[i6
         // Nothing to compute: the CPU kernel returns its zeros before it looks further.
         return Ok(());
     }
-    ensure!(
-        map[2] > 0 && map[3] > 0,
-        "{op}: the input {} has no pixels to pool {} boxes from",
-        fmt_shape(map),
-        rois.sizes[0]
-    );
     ensure_kernel!(
         matches!(
             x.tensor.dtype,
@@ -117,6 +111,12 @@ fn check_rois(op: &str, x: TensorArg, rois: &TensorMeta, map: &[i64], bins: &[i6
         ),
         "\"{op}\" not implemented for '{}'",
         x.tensor.dtype.name()
+    );
+    ensure!(
+        map[2] > 0 && map[3] > 0,
+        "{op}: the input {} has no pixels to pool {} boxes from",
+        fmt_shape(map),
+        rois.sizes[0]
     );
     Ok(())
 }

@@ -21,6 +21,7 @@ trait Real:
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Div<Output = Self>
+    + Default
     + tch::kind::Element
 {
     fn of(v: f64) -> Self;
@@ -75,24 +76,26 @@ fn min<T: Real>(a: T, b: T) -> T {
 
 /// The values of `t` in row-major order, as `T`.
 fn values<T: Real>(t: &Tensor, kind: Kind) -> Result<Vec<T>, TchError> {
-    let flat = t
+    let dense = t
         .f_to_device(Device::Cpu)?
         .f_to_kind(kind)?
-        .f_contiguous()?
-        .f_view([-1])?;
-    Vec::<T>::try_from(&flat)
+        .f_contiguous()?;
+    let len = dense.numel();
+    let mut values = zeros::<T>(&[len as i64])?;
+    dense.f_copy_data(&mut values, len)?;
+    Ok(values)
 }
 
 /// `len` zeros, or an error where the memory is not there (a `Vec` that cannot allocate
 /// aborts the process).
-fn zeros<T: Real>(sizes: &[i64]) -> Result<Vec<T>, TchError> {
+fn zeros<T: Clone + Default>(sizes: &[i64]) -> Result<Vec<T>, TchError> {
     let len = sizes
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
     let mut v = Vec::new();
     len.and_then(|len| v.try_reserve_exact(len).ok().map(|()| len))
         .map(|len| {
-            v.resize(len, T::ZERO);
+            v.resize(len, T::default());
             v
         })
         .ok_or_else(|| TchError::Kind(format!("out of memory for a result of {sizes:?}")))
@@ -141,14 +144,15 @@ fn keep<T: Real>(
     let (boxes, scores) = (values::<T>(dets, kind)?, values::<T>(scores, kind)?);
     let corner = |i: usize, k: usize| boxes[4 * i + k];
     let area = |i: usize| (corner(i, 2) - corner(i, 0)) * (corner(i, 3) - corner(i, 1));
-    let mut order: Vec<usize> = (0..scores.len()).collect();
+    let mut order = zeros::<usize>(&[scores.len() as i64])?;
+    order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
     order.sort_by(|&a, &b| match (scores[a].is_nan(), scores[b].is_nan()) {
         (true, true) => Ordering::Equal,
         (true, false) => Ordering::Less,
         (false, true) => Ordering::Greater,
         _ => scores[b].partial_cmp(&scores[a]).unwrap_or(Ordering::Equal),
     });
-    let mut suppressed = vec![false; scores.len()];
+    let mut suppressed = zeros::<bool>(&[scores.len() as i64])?;
     let mut keep = Vec::new();
     for (at, &i) in order.iter().enumerate() {
         if suppressed[i] {
@@ -218,8 +222,9 @@ impl<T: Real> Roi<T> {
             size[0] / T::of_int(pooled[0]),
             size[1] / T::of_int(pooled[1]),
         ];
-        let grid = [0, 1].map(|d| match p.sampling_ratio {
-            r if r > 0 => r as i32,
+        // The CPU kernel takes the ratio as an int before it asks whether it is positive.
+        let grid = [0, 1].map(|d| match p.sampling_ratio as i32 {
+            r if r > 0 => r,
             _ => c_int((size[d] / T::of_int(pooled[d])).to_double().ceil()),
         });
         let planned = [0, 1]
@@ -233,7 +238,7 @@ impl<T: Real> Roi<T> {
                 "roi_align: box {at} would sample {planned} points (at most {MAX_SAMPLES})"
             )));
         }
-        let index = roi[0].trunc_int();
+        let index = i64::from(c_int(roi[0].to_double()));
         if !(0..batch).contains(&index) {
             return Err(TchError::Kind(format!(
                 "roi_align: box {at} names image {index} of a batch of {batch}"
