@@ -63,10 +63,10 @@ pub fn run(
         LibraryOp::FlashAttention(params) => attention::forward(inputs, *params),
         LibraryOp::Nms(iou_threshold) => vision::nms(inputs, *iou_threshold).map(|t| vec![t]),
         LibraryOp::RoiAlign(params) => {
-            vision::roi_align(inputs, params, out(outs, 0)?).map(|t| vec![t])
+            vision::roi_align(inputs, params, out(outs, 0)?, false).map(|t| vec![t])
         }
         LibraryOp::RoiAlignBackward(params) => {
-            vision::roi_align_backward(inputs, params, out(outs, 0)?).map(|t| vec![t])
+            vision::roi_align(inputs, params, out(outs, 0)?, true).map(|t| vec![t])
         }
         LibraryOp::FlashAttentionBackward(params) => attention::backward(inputs, *params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),

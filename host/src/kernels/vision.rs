@@ -319,22 +319,79 @@ fn compute_kind(kind: Kind) -> Kind {
     }
 }
 
-/// `roi_align(input, rois)` into the shape of `out`.
+/// `roi_align(input, rois)`, or its backward `_roi_align_backward(grad, rois)`, into the
+/// shape of `out`.
 pub fn roi_align(
     inputs: &[Tensor],
     p: &RoiAlignParams,
     out: &TensorMeta,
+    backward: bool,
 ) -> Result<Tensor, TchError> {
-    let [input, rois] = inputs else {
-        return Err(TchError::Kind("roi_align: input and rois expected".into()));
+    let [x, rois] = inputs else {
+        return Err(TchError::Kind(
+            "roi_align: a tensor and rois expected".into(),
+        ));
     };
-    match compute_kind(input.kind()) {
-        Kind::Double => roi_align_as::<f64>(input, rois, p, &out.sizes),
-        _ => roi_align_as::<f32>(input, rois, p, &out.sizes),
+    let run = match (compute_kind(x.kind()), backward) {
+        (Kind::Double, false) => pool::<f64>,
+        (_, false) => pool::<f32>,
+        (Kind::Double, true) => unpool::<f64>,
+        (_, true) => unpool::<f32>,
+    };
+    run(x, rois, p, &out.sizes)
+}
+
+/// The feature map's planes, one per image and channel: `[batch, channels, height, width]`.
+struct Planes {
+    batch: i64,
+    channels: usize,
+    height: i64,
+    width: i64,
+}
+
+impl Planes {
+    fn of(sizes: &[i64]) -> Result<Self, TchError> {
+        let &[batch, channels, height, width] = sizes else {
+            return Err(TchError::Shape(format!("roi_align: {sizes:?} is not 4-d")));
+        };
+        Ok(Planes {
+            batch,
+            channels: channels as usize,
+            height,
+            width,
+        })
+    }
+
+    /// Calls `visit(roi, map plane, pooled plane, points)` for each box and channel, in the
+    /// CPU kernels' order, with each bin's sampling points in bin order.
+    fn walk<T: Real>(
+        &self,
+        boxes: &[T],
+        p: &RoiAlignParams,
+        mut visit: impl FnMut(&Roi<T>, usize, usize, &[Option<Bilinear<T>>]),
+    ) -> Result<(), TchError> {
+        for (n, roi) in boxes.chunks(5).enumerate() {
+            let roi = Roi::new(roi, p, self.batch, n)?;
+            let points = sample_points(&roi, p, self.height, self.width);
+            for c in 0..self.channels {
+                visit(
+                    &roi,
+                    roi.batch * self.channels + c,
+                    n * self.channels + c,
+                    &points,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn plane(&self) -> usize {
+        (self.height * self.width) as usize
     }
 }
 
-fn roi_align_as<T: Real>(
+/// The forward: each bin the mean of its points.
+fn pool<T: Real>(
     input: &Tensor,
     rois: &Tensor,
     p: &RoiAlignParams,
@@ -344,34 +401,59 @@ fn roi_align_as<T: Real>(
     if !output.is_empty() {
         let kind = compute_kind(input.kind());
         let (x, boxes) = (values::<T>(input, kind)?, values::<T>(rois, kind)?);
-        let [batch, channels, height, width] = input.size()[..] else {
-            return Err(TchError::Shape("roi_align: input is not 4-d".into()));
-        };
-        let plane = (height * width) as usize;
-        let bins = (p.pooled_height * p.pooled_width) as usize;
-        for (n, roi) in boxes.chunks(5).enumerate() {
-            let roi = Roi::new(roi, p, batch, n)?;
-            let points = sample_points(&roi, p, height, width);
-            for c in 0..channels as usize {
-                let image = &x[(roi.batch * channels as usize + c) * plane..][..plane];
-                let pooled = &mut output[(n * channels as usize + c) * bins..][..bins];
-                for (bin, points) in pooled.iter_mut().zip(points.chunks(per_bin(&points, bins))) {
-                    let mut sum = T::ZERO;
-                    for b in points {
-                        // A point outside the map counts as weight 0 on the first pixel, as
-                        // the CPU kernel has it (a NaN there makes the bin NaN).
-                        let (at, w) = b.as_ref().map_or(([0; 4], [T::ZERO; 4]), |b| (b.at, b.w));
-                        sum += w[0] * image[at[0]]
-                            + w[1] * image[at[1]]
-                            + w[2] * image[at[2]]
-                            + w[3] * image[at[3]];
-                    }
-                    *bin = sum / roi.count;
+        let planes = Planes::of(&input.size())?;
+        let (plane, bins) = (planes.plane(), bins(p));
+        planes.walk(&boxes, p, |roi, from, to, points| {
+            let image = &x[from * plane..][..plane];
+            let pooled = &mut output[to * bins..][..bins];
+            for (bin, points) in pooled.iter_mut().zip(points.chunks(per_bin(points, bins))) {
+                let mut sum = T::ZERO;
+                for b in points {
+                    // A point outside the map counts as weight 0 on the first pixel, as the
+                    // CPU kernel has it (a NaN there makes the bin NaN).
+                    let (at, w) = b.as_ref().map_or(([0; 4], [T::ZERO; 4]), |b| (b.at, b.w));
+                    sum += w[0] * image[at[0]]
+                        + w[1] * image[at[1]]
+                        + w[2] * image[at[2]]
+                        + w[3] * image[at[3]];
                 }
+                *bin = sum / roi.count;
             }
-        }
+        })?;
     }
     tensor_of(&output, sizes, input)
+}
+
+/// The backward: each bin's gradient spread over its points' pixels.
+fn unpool<T: Real>(
+    grad: &Tensor,
+    rois: &Tensor,
+    p: &RoiAlignParams,
+    sizes: &[i64],
+) -> Result<Tensor, TchError> {
+    let planes = Planes::of(sizes)?;
+    let mut grad_input = zeros::<T>(sizes)?;
+    if grad.numel() > 0 {
+        let kind = compute_kind(grad.kind());
+        let (g, boxes) = (values::<T>(grad, kind)?, values::<T>(rois, kind)?);
+        let (plane, bins) = (planes.plane(), bins(p));
+        planes.walk(&boxes, p, |roi, to, from, points| {
+            let image = &mut grad_input[to * plane..][..plane];
+            let pooled = &g[from * bins..][..bins];
+            for (&gb, points) in pooled.iter().zip(points.chunks(per_bin(points, bins))) {
+                for b in points.iter().flatten() {
+                    for k in 0..4 {
+                        image[b.at[k]] += gb * b.w[k] / roi.count;
+                    }
+                }
+            }
+        })?;
+    }
+    tensor_of(&grad_input, sizes, grad)
+}
+
+fn bins(p: &RoiAlignParams) -> usize {
+    (p.pooled_height * p.pooled_width) as usize
 }
 
 /// Every bin's sampling points in bin order, the same number for each bin.
@@ -399,57 +481,4 @@ fn sample_points<T: Real>(
 /// How many of `points` each of `bins` takes; a box without points leaves every bin 0.
 fn per_bin<T>(points: &[T], bins: usize) -> usize {
     (points.len() / bins).max(1)
-}
-
-/// `_roi_align_backward(grad, rois)` into the shape of `out` (the input's).
-pub fn roi_align_backward(
-    inputs: &[Tensor],
-    p: &RoiAlignParams,
-    out: &TensorMeta,
-) -> Result<Tensor, TchError> {
-    let [grad, rois] = inputs else {
-        return Err(TchError::Kind(
-            "roi_align_backward: grad and rois expected".into(),
-        ));
-    };
-    match compute_kind(grad.kind()) {
-        Kind::Double => roi_align_backward_as::<f64>(grad, rois, p, &out.sizes),
-        _ => roi_align_backward_as::<f32>(grad, rois, p, &out.sizes),
-    }
-}
-
-fn roi_align_backward_as<T: Real>(
-    grad: &Tensor,
-    rois: &Tensor,
-    p: &RoiAlignParams,
-    sizes: &[i64],
-) -> Result<Tensor, TchError> {
-    let &[batch, channels, height, width] = sizes else {
-        return Err(TchError::Shape(
-            "roi_align_backward: input is not 4-d".into(),
-        ));
-    };
-    let mut grad_input = zeros::<T>(sizes)?;
-    if grad.numel() > 0 {
-        let kind = compute_kind(grad.kind());
-        let (g, boxes) = (values::<T>(grad, kind)?, values::<T>(rois, kind)?);
-        let plane = (height * width) as usize;
-        let bins = (p.pooled_height * p.pooled_width) as usize;
-        for (n, roi) in boxes.chunks(5).enumerate() {
-            let roi = Roi::new(roi, p, batch, n)?;
-            let points = sample_points(&roi, p, height, width);
-            for c in 0..channels as usize {
-                let image = &mut grad_input[(roi.batch * channels as usize + c) * plane..][..plane];
-                let pooled = &g[(n * channels as usize + c) * bins..][..bins];
-                for (&gb, points) in pooled.iter().zip(points.chunks(per_bin(&points, bins))) {
-                    for b in points.iter().flatten() {
-                        for k in 0..4 {
-                            image[b.at[k]] += gb * b.w[k] / roi.count;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    tensor_of(&grad_input, sizes, grad)
 }
