@@ -75,10 +75,10 @@ fn min<T: Real>(a: T, b: T) -> T {
 }
 
 /// The values of `t` in row-major order, as `T`.
-fn values<T: Real>(t: &Tensor, kind: Kind) -> Result<Vec<T>, TchError> {
+fn values<T: Real>(t: &Tensor) -> Result<Vec<T>, TchError> {
     let dense = t
         .f_to_device(Device::Cpu)?
-        .f_to_kind(kind)?
+        .f_to_kind(T::KIND)?
         .f_contiguous()?;
     let len = dense.numel();
     let mut values = zeros::<T>(&[len as i64])?;
@@ -86,19 +86,22 @@ fn values<T: Real>(t: &Tensor, kind: Kind) -> Result<Vec<T>, TchError> {
     Ok(values)
 }
 
-/// `len` zeros, or an error where the memory is not there (a `Vec` that cannot allocate
-/// aborts the process).
+/// Zeros for a tensor of `sizes`, or an error where the memory is not there (a `Vec` that
+/// cannot allocate aborts the process).
 fn zeros<T: Clone + Default>(sizes: &[i64]) -> Result<Vec<T>, TchError> {
     let len = sizes
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
     let mut v = Vec::new();
-    len.and_then(|len| v.try_reserve_exact(len).ok().map(|()| len))
-        .map(|len| {
+    match len {
+        Some(len) if v.try_reserve_exact(len).is_ok() => {
             v.resize(len, T::default());
-            v
-        })
-        .ok_or_else(|| TchError::Kind(format!("out of memory for a result of {sizes:?}")))
+            Ok(v)
+        }
+        _ => Err(TchError::Kind(format!(
+            "out of memory for a result of {sizes:?}"
+        ))),
+    }
 }
 
 /// `values` of `sizes` as a tensor of `like`'s dtype and device.
@@ -128,20 +131,15 @@ pub fn kept(dets: &Tensor, scores: &Tensor, iou_threshold: f64) -> Result<Vec<i6
         )));
     }
     match dets.kind() {
-        Kind::Double => keep::<f64>(dets, scores, iou_threshold, Kind::Double),
-        _ => keep::<f32>(dets, scores, iou_threshold, Kind::Float),
+        Kind::Double => keep::<f64>(dets, scores, iou_threshold),
+        _ => keep::<f32>(dets, scores, iou_threshold),
     }
 }
 
 /// Greedy suppression over the boxes in descending score order (stable, NaN first, as
 /// `sort(stable=True, descending=True)` orders them).
-fn keep<T: Real>(
-    dets: &Tensor,
-    scores: &Tensor,
-    iou_threshold: f64,
-    kind: Kind,
-) -> Result<Vec<i64>, TchError> {
-    let (boxes, scores) = (values::<T>(dets, kind)?, values::<T>(scores, kind)?);
+fn keep<T: Real>(dets: &Tensor, scores: &Tensor, iou_threshold: f64) -> Result<Vec<i64>, TchError> {
+    let (boxes, scores) = (values::<T>(dets)?, values::<T>(scores)?);
     let corner = |i: usize, k: usize| boxes[4 * i + k];
     let area = |i: usize| (corner(i, 2) - corner(i, 0)) * (corner(i, 3) - corner(i, 1));
     let mut order = zeros::<usize>(&[scores.len() as i64])?;
@@ -311,7 +309,7 @@ fn bilinear<T: Real>(height: i64, width: i64, mut y: T, mut x: T) -> Option<Bili
     })
 }
 
-/// The kind a kernel computes `kind` in, and whether that is double.
+/// The kind a kernel computes `kind` in: double, else float.
 fn compute_kind(kind: Kind) -> Kind {
     match kind {
         Kind::Double => Kind::Double,
@@ -399,8 +397,7 @@ fn pool<T: Real>(
 ) -> Result<Tensor, TchError> {
     let mut output = zeros::<T>(sizes)?;
     if !output.is_empty() {
-        let kind = compute_kind(input.kind());
-        let (x, boxes) = (values::<T>(input, kind)?, values::<T>(rois, kind)?);
+        let (x, boxes) = (values::<T>(input)?, values::<T>(rois)?);
         let planes = Planes::of(&input.size())?;
         let (plane, bins) = (planes.plane(), bins(p));
         planes.walk(&boxes, p, |roi, from, to, points| {
@@ -434,8 +431,7 @@ fn unpool<T: Real>(
     let planes = Planes::of(sizes)?;
     let mut grad_input = zeros::<T>(sizes)?;
     if grad.numel() > 0 {
-        let kind = compute_kind(grad.kind());
-        let (g, boxes) = (values::<T>(grad, kind)?, values::<T>(rois, kind)?);
+        let (g, boxes) = (values::<T>(grad)?, values::<T>(rois)?);
         let (plane, bins) = (planes.plane(), bins(p));
         planes.walk(&boxes, p, |roi, to, from, points| {
             let image = &mut grad_input[to * plane..][..plane];
