@@ -227,5 +227,5 @@ def test_a_detection_model_detects_and_trains_as_on_the_cpu():
 
 def test_a_torchvision_op_remote_lacks_is_refused_by_name():
     x, rois = torch.randn(1, 2, 8, 8, device="remote"), torch.tensor([[0.0, 0, 0, 4, 4]])
-    with pytest.raises(NotImplementedError, match="roi_pool"):
+    with pytest.raises(NotImplementedError, match="torchvision::roi_pool is not supported"):
         ops.roi_pool(x, rois.to("remote"), 2)

@@ -1054,7 +1054,9 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   mask_value_as_number(name, inputs);
   ArgBuilder builder;
   builder.device = device_of(inputs);
-  builder.op = name.substr(name.find("::") + 2);
+  // The guest knows aten's ops by their bare names, other libraries' by their full ones.
+  const auto base = name.rfind("aten::", 0) == 0 ? name.substr(6) : name;
+  builder.op = base;
   if (!schema.overload_name().empty()) builder.op += "." + schema.overload_name();
   try {
     for (size_t i = 0; i < arguments.size(); ++i) builder.add(inputs[i], arguments[i]);
@@ -1062,7 +1064,6 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     if (cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);
     throw;
   }
-  const auto base = name.substr(name.find("::") + 2);
   DispatchResult result{tr_dispatch(builder.release(), base.c_str(), schema.overload_name().c_str(),
                                     static_cast<int32_t>(c10::typeMetaToScalarType(c10::get_default_dtype())),
                                     determinism(), builder.device)};

@@ -187,6 +187,10 @@ const TENSORS: &[&str] = &[
     "linalg_ldl_factor_ex",
     "linalg_ldl_solve",
     "linalg_matrix_exp",
+    // torchvision's refuse other dtypes with their kernels' own messages.
+    "torchvision::nms",
+    "torchvision::roi_align",
+    "torchvision::_roi_align_backward",
 ];
 
 /// The ops that take complex tensors and complex Python numbers too: their kernels take
@@ -559,9 +563,9 @@ impl Accepts {
             Some(None) => "complex numbers".to_string(),
         };
         Err(Error::unsupported(format!(
-            "aten::{} does not support {what} on device remote yet; set \
+            "{} does not support {what} on device remote yet; set \
              TORCH_REMOTE_CPU_FALLBACK=1 to run it on the CPU instead",
-            crate::ops::registry::qualified(name, overload),
+            crate::ops::registry::in_library(name, overload),
         )))
     }
 }

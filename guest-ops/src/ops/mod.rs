@@ -95,10 +95,14 @@ impl Form {
 
 pub type Outputs = Result<Vec<Output>>;
 
-/// The id `run` takes for aten op `name.overload`, or why this guest does not run it.
+/// The id `run` takes for op `name.overload`, or why this guest does not run it (a refusal
+/// that names the op with its library, and the device, already).
 pub fn find(name: &str, overload: &str) -> core::result::Result<u32, OpError> {
-    registry::find(name, overload)
-        .map_err(|e| e.into_op_error(&registry::qualified(name, overload), &[]))
+    registry::find(name, overload).map_err(|e| OpError {
+        kind: e.kind,
+        op: registry::qualified(name, overload),
+        message: e.message,
+    })
 }
 
 /// Runs op `id` (from [`find`]) under the client's `settings`: its outputs and warnings. On failure every storage it allocated is given back.

@@ -460,18 +460,26 @@ mod tests {
 
     #[test]
     fn rnn_shapes_the_workspace_by_mode_and_checks_the_weights() {
-        let outputs = run("rnn_layer", "", rnn_args(3, 3)).0.unwrap();
+        let outputs = run("torch_remote::rnn_layer", "", rnn_args(3, 3))
+            .0
+            .unwrap();
         assert_eq!(meta(&outputs, 0).sizes, vec![6, 3, 4]);
         assert_eq!(meta(&outputs, 2).sizes, vec![6, 3, 16]);
-        let outputs = run("rnn_layer", "", rnn_args(1, 1)).0.unwrap();
+        let outputs = run("torch_remote::rnn_layer", "", rnn_args(1, 1))
+            .0
+            .unwrap();
         assert_eq!(meta(&outputs, 2).sizes, vec![6, 3, 0]);
-        let err = run("rnn_layer", "", rnn_args(0, 3)).0.unwrap_err();
+        let err = run("torch_remote::rnn_layer", "", rnn_args(0, 3))
+            .0
+            .unwrap_err();
         assert!(
             err.message.contains("expected w_ih of shape [4, 5]"),
             "{}",
             err.message
         );
-        let err = run("rnn_layer", "", rnn_args(2, 4)).0.unwrap_err();
+        let err = run("torch_remote::rnn_layer", "", rnn_args(2, 4))
+            .0
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidValue);
     }
 
@@ -483,12 +491,14 @@ mod tests {
         args.push(forward[5].clone());
         args.extend([arg(&f32s(&[6, 3, 4], 8)), arg(&f32s(&[6, 3, 16], 9))]);
         args.extend([Arg::Integer(3), Arg::Boolean(false), Arg::Boolean(false)]);
-        let outputs = run("rnn_layer_backward", "", args.clone()).0.unwrap();
+        let outputs = run("torch_remote::rnn_layer_backward", "", args.clone())
+            .0
+            .unwrap();
         assert_eq!(meta(&outputs, 1).sizes, vec![12, 5]);
         assert_eq!(outputs[3..5], [Output::None, Output::None]);
         assert_eq!(meta(&outputs, 5).sizes, vec![3, 4]);
         args[1] = Arg::OptionalTensor(None);
-        let outputs = run("rnn_layer_backward", "", args).0.unwrap();
+        let outputs = run("torch_remote::rnn_layer_backward", "", args).0.unwrap();
         assert_eq!(outputs, vec![Output::None; 6]);
     }
 }

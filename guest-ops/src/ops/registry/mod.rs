@@ -3,8 +3,8 @@
 //! The table is data: one `Entry` per handler, grouped by family in the submodules
 //! (`tensors`, `elementwise`, `math`, `nn`), which take this module's imports. `dispatch` looks
 //! ops up in it and `supported` lists it, so the two never disagree. Every `(name, overload)`
-//! in it is an aten schema of PyTorch 2.13, but for remote's own `rnn_layer` and torchvision's
-//! ops (`nms`, `roi_align`).
+//! in it is an aten schema of PyTorch 2.13, but for those named with their library: remote's own
+//! `torch_remote::rnn_layer` and torchvision's ops (`torchvision::nms`, `torchvision::roi_align`).
 
 mod elementwise;
 mod math;
@@ -41,7 +41,8 @@ use crate::types::{
 /// A handler: runs one op on its arguments.
 type Handler = fn(&Args, &mut Ctx) -> Outputs;
 
-/// The handler of aten op `name` for each of `overloads` (`""` is the default overload).
+/// The handler of op `name` (aten's when it names no library) for each of `overloads` (`""`
+/// is the default overload).
 pub struct Entry {
     pub name: &'static str,
     pub overloads: &'static [&'static str],
@@ -135,11 +136,21 @@ pub fn find(name: &str, overload: &str) -> Result<u32> {
         })
         .ok_or_else(|| {
             Error::unsupported(format!(
-                "aten::{} is not supported on device remote; set TORCH_REMOTE_CPU_FALLBACK=1 \
-                 to run it on the CPU instead",
-                qualified(name, overload)
+                "{} is not supported on device remote; set TORCH_REMOTE_CPU_FALLBACK=1 to run \
+                 it on the CPU instead",
+                in_library(name, overload)
             ))
         })
+}
+
+/// `library::name.overload`, as PyTorch's dispatcher names an op: `aten::` for a bare name.
+pub fn in_library(name: &str, overload: &str) -> String {
+    let qualified = qualified(name, overload);
+    if name.contains("::") {
+        qualified
+    } else {
+        format!("aten::{qualified}")
+    }
 }
 
 /// `name.overload`, or `name` for the default overload, as errors name an op.
@@ -151,10 +162,12 @@ pub fn qualified(name: &str, overload: &str) -> String {
     }
 }
 
-/// The `name.overload` of op `id`, if there is one.
+/// The `name.overload` of op `id` without its library, as the op's messages name it, if
+/// there is one.
 pub fn name_of(id: u32) -> Option<String> {
     let op = table().ops.get(id as usize)?;
-    Some(qualified(op.name, op.overload))
+    let name = op.name.rsplit("::").next().unwrap_or(op.name);
+    Some(qualified(name, op.overload))
 }
 
 /// Runs the handler of op `id` (from [`find`]).
@@ -270,6 +283,31 @@ mod tests {
                 e.message
             );
         }
+    }
+
+    #[test]
+    fn refusals_name_the_op_with_its_library() {
+        for (name, expected) in [
+            ("cummax", "aten::cummax is not supported"),
+            (
+                "torchvision::roi_pool",
+                "torchvision::roi_pool is not supported",
+            ),
+            ("roi_align", "aten::roi_align is not supported"),
+        ] {
+            let e = run(name, "", vec![]).0.unwrap_err();
+            assert!(e.message.starts_with(expected), "{}", e.message);
+        }
+        let boxes = tensor(&[2, 4], ScalarType::Complex64, 1);
+        let scores = tensor(&[2], ScalarType::Complex64, 2);
+        let args = vec![arg(&boxes), arg(&scores), Arg::Scalar(Scalar::Float(0.5))];
+        let e = run("torchvision::nms", "", args).0.unwrap_err();
+        assert!(
+            e.message
+                .contains("\"nms_kernel\" not implemented for 'ComplexFloat'"),
+            "{}",
+            e.message
+        );
     }
 
     fn odd_tensors() -> Vec<TensorMeta> {

@@ -113,8 +113,12 @@ pub(super) const LAYER: &[Entry] = &[
         &[""],
         recurrent_layer::lstm_backward,
     ),
-    e("rnn_layer", &[""], recurrent_layer::rnn),
-    e("rnn_layer_backward", &[""], recurrent_layer::rnn_backward),
+    e("torch_remote::rnn_layer", &[""], recurrent_layer::rnn),
+    e(
+        "torch_remote::rnn_layer_backward",
+        &[""],
+        recurrent_layer::rnn_backward,
+    ),
     e("_thnn_fused_gru_cell", &[""], recurrent::gru_cell),
     e(
         "_thnn_fused_gru_cell_backward",
@@ -138,9 +142,13 @@ pub(super) const LAYER: &[Entry] = &[
         embedding_bag::per_sample_weights_backward,
     ),
     e("bincount", &[""], counting::bincount),
-    e("nms", &[""], vision::nms),
-    e("roi_align", &[""], vision::roi_align),
-    e("_roi_align_backward", &[""], vision::roi_align_backward),
+    e("torchvision::nms", &[""], vision::nms),
+    e("torchvision::roi_align", &[""], vision::roi_align),
+    e(
+        "torchvision::_roi_align_backward",
+        &[""],
+        vision::roi_align_backward,
+    ),
     e("histc", &[""], counting::histc),
     e("histc", &["out"], counting::histc_out),
     e(
