@@ -1,6 +1,7 @@
-"""torchvision's compiled ops (`nms`, `roi_align` and its backward) on remote, against
-torchvision's CPU kernels: the host computes them in the CPU kernels' order, so float32 and
-float64 results are the CPU's bit for bit; and a detection model that calls them."""
+"""torchvision's compiled ops (`nms`, and `roi_align`, `roi_pool`, `ps_roi_align`, `ps_roi_pool`
+with their backwards) on remote, against torchvision's CPU kernels: the host computes them in
+the CPU kernels' order, so float32 and float64 results are the CPU's bit for bit; and a
+detection model that calls them."""
 
 import copy
 
@@ -176,6 +177,11 @@ def test_autocast_runs_them_in_float32():
     expected = ops.roi_align(x.half().float(), rois, 2, 1.0, 2).half()
     assert torch.equal(pooled.cpu(), expected)
     assert torch.equal(kept.cpu(), ops.nms(boxes.half().float(), scores, 0.5))
+    with torch.autocast("remote", dtype=torch.float16):
+        pooled = ops.ps_roi_align(x.half().to("remote"), rois.to("remote"), 2, 1.0, 2)
+    assert pooled.dtype == torch.float16
+    expected = ops.ps_roi_align(x.half().float(), rois, 2, 1.0, 2).half()
+    assert torch.equal(pooled.cpu(), expected)
 
 
 def test_a_detection_model_detects_and_trains_as_on_the_cpu():
@@ -226,6 +232,90 @@ def test_a_detection_model_detects_and_trains_as_on_the_cpu():
 
 
 def test_a_torchvision_op_remote_lacks_is_refused_by_name():
-    x, rois = torch.randn(1, 2, 8, 8, device="remote"), torch.tensor([[0.0, 0, 0, 4, 4]])
-    with pytest.raises(NotImplementedError, match="torchvision::roi_pool is not supported"):
-        ops.roi_pool(x, rois.to("remote"), 2)
+    x, offset = torch.randn(1, 2, 8, 8, device="remote"), torch.zeros(1, 18, 6, 6)
+    with pytest.raises(NotImplementedError, match="torchvision::deform_conv2d is not supported"):
+        ops.deform_conv2d(x, offset.to("remote"), torch.randn(3, 2, 3, 3, device="remote"))
+
+
+POOLS = {
+    "roi_pool": lambda x, rois: torch.ops.torchvision.roi_pool(x, rois, 0.5, 3, 2),
+    "ps_roi_pool": lambda x, rois: torch.ops.torchvision.ps_roi_pool(x, rois, 0.5, 3, 2),
+    "ps_roi_align": lambda x, rois: torch.ops.torchvision.ps_roi_align(x, rois, 0.5, 3, 2, -1),
+    "ps_roi_align, 2 points": lambda x, rois: torch.ops.torchvision.ps_roi_align(
+        x, rois, 0.5, 3, 2, 2
+    ),
+}
+# A box with no height: ps_roi_align samples no points and divides by none (NaN bins).
+FLAT = torch.tensor([[0, 3.2, 3.3, 3.4, 3.1]])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("op", POOLS)
+def test_box_pooling_its_indices_and_its_gradient_are_the_cpus(dtype, op):
+    x = torch.randn(2, 12, 20, 24, dtype=dtype)
+    rois = torch.cat([ROIS, FLAT]).to(dtype)
+    results = {}
+    for device in ["cpu", "remote"]:
+        xd = x.to(device, copy=True).requires_grad_()
+        out, indices = POOLS[op](xd, rois.to(device))
+        out.backward(torch.arange(out.numel(), dtype=dtype).view_as(out).to(device))
+        results[device] = (out.cpu(), indices.cpu(), xd.grad.cpu())
+    for found, expected in zip(results["remote"], results["cpu"], strict=True):
+        assert found.dtype == expected.dtype and found.shape == expected.shape
+        assert torch.equal(found.nan_to_num(7.0), expected.nan_to_num(7.0))
+    assert results["cpu"][0].isnan().any() == (op == "ps_roi_align")
+
+
+def test_roi_pool_module_and_half_precision():
+    x, rois = torch.randn(1, 3, 10, 10), torch.tensor([[0, 1.0, 1.0, 8.0, 7.0]])
+    pool = ops.RoIPool((2, 3), 1.0)
+    assert torch.equal(pool(x.to("remote"), rois.to("remote")).cpu(), pool(x, rois))
+    half = ops.roi_pool(x.half().to("remote"), rois.half().to("remote"), 2)
+    assert half.dtype == torch.float16
+    assert torch.equal(half.cpu(), ops.roi_pool(x.half(), rois.half(), 2))
+
+
+def test_box_pooling_backwards_refuse_indices_outside_the_input_and_the_host_goes_on():
+    rois = torch.tensor([[0.0, 0, 0, 4, 4]], device="remote")
+    grad = torch.ones(1, 2, 2, 2, device="remote")
+    far = torch.full((1, 2, 2, 2), 64, dtype=torch.int32, device="remote")
+    backward = torch.ops.torchvision._roi_pool_backward(grad, rois, far, 1.0, 2, 2, 1, 2, 8, 8)
+    with pytest.raises(
+        RuntimeError, match=r"index 64 of bin 0 is outside the input \[1, 2, 8, 8\]"
+    ):
+        backward.cpu()
+    channel = torch.ops.torchvision._ps_roi_align_backward(
+        grad, rois, far, 1.0, 2, 2, 2, 1, 8, 8, 8
+    )
+    with pytest.raises(RuntimeError, match=r"channel 64 of bin 0 is outside the input"):
+        channel.cpu()
+    outside = ops.ps_roi_pool(
+        torch.randn(1, 8, 8, 8, device="remote"),
+        torch.tensor([[3.0, 0, 0, 4, 4]], device="remote"),
+        2,
+    )
+    with pytest.raises(RuntimeError, match="box 0 names image 3 of a batch of 1"):
+        outside.cpu()
+    x = torch.randn(1, 8, 8, 8)
+    assert torch.equal(
+        ops.ps_roi_pool(x.to("remote"), rois, 2).cpu(), ops.ps_roi_pool(x, rois.cpu(), 2)
+    )
+
+
+def test_box_pooling_refusals_are_the_cpus():
+    x, rois = torch.randn(1, 5, 8, 8), torch.tensor([[0.0, 0, 0, 4, 4]])
+    tv = torch.ops.torchvision
+    for call in [
+        lambda d: tv.roi_pool(x.int().to(d), rois.int().to(d), 1.0, 2, 2),
+        lambda d: tv.roi_pool(x.to(d), rois.double().to(d), 1.0, 2, 2),
+        lambda d: tv.ps_roi_pool(x.to(d), rois.to(d), 1.0, 2, 2),
+        lambda d: tv.ps_roi_align(x[:, :4].to(d), rois[:, :4].to(d), 1.0, 2, 2, 2),
+        lambda d: tv.ps_roi_align(x[:, :4].int().to(d), rois.int().to(d), 1.0, 2, 2, 2),
+        lambda d: tv._roi_pool_backward(
+            torch.ones(1, 5, 2, 2, device=d),
+            rois.to(d),
+            torch.zeros(1, 5, 2, 2, dtype=torch.long, device=d),
+            *(1.0, 2, 2, 1, 5, 8, 8),
+        ),
+    ]:
+        assert_refused_like_the_cpu(call)

@@ -30,8 +30,9 @@ pub use bindings::torch_remote::ops::kernels::{
     EmbeddingBagParams, EncoderLayerParams, Factorization, FftKind, FftParams, GatherOp,
     GridSampleParams, Host as KernelsHost, IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp,
     LossOptions, LstmLayerParams, LstsqDriver, MomentOp, NmsQuery, Operand, PadMode, PoolOp,
-    PoolParams, RandomOp, ReduceOp, Reduction, RnnLayerParams, RnnMode, RoiAlignParams, SampleOp,
-    ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    PoolParams, RandomOp, ReduceOp, Reduction, RnnLayerParams, RnnMode, RoiAlignParams,
+    RoiPoolParams, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp,
+    UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -191,6 +191,12 @@ const TENSORS: &[&str] = &[
     "torchvision::nms",
     "torchvision::roi_align",
     "torchvision::_roi_align_backward",
+    "torchvision::roi_pool",
+    "torchvision::_roi_pool_backward",
+    "torchvision::ps_roi_align",
+    "torchvision::_ps_roi_align_backward",
+    "torchvision::ps_roi_pool",
+    "torchvision::_ps_roi_pool_backward",
 ];
 
 /// The ops that take complex tensors and complex Python numbers too: their kernels take

@@ -4,6 +4,7 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
+use super::vision::pool::Pooling;
 use super::{aten, attention, embedding_bag, optim, recurrent, recurrent_layer, vision};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
@@ -67,6 +68,21 @@ pub fn run(
         }
         LibraryOp::RoiAlignBackward(params) => {
             vision::roi_align(inputs, params, out(outs, 0)?, true).map(|t| vec![t])
+        }
+        LibraryOp::RoiPool(params) => vision::pool::pool(inputs, params, outs, Pooling::Max),
+        LibraryOp::RoiPoolBackward(params) => {
+            vision::pool::unpool(inputs, params, out(outs, 0)?, Pooling::Max).map(|t| vec![t])
+        }
+        LibraryOp::PsRoiPool(params) => {
+            vision::pool::pool(inputs, params, outs, Pooling::PositionSensitive)
+        }
+        LibraryOp::PsRoiPoolBackward(params) => {
+            let out = out(outs, 0)?;
+            vision::pool::unpool(inputs, params, out, Pooling::PositionSensitive).map(|t| vec![t])
+        }
+        LibraryOp::PsRoiAlign(params) => vision::ps_roi_align(inputs, params, outs),
+        LibraryOp::PsRoiAlignBackward(params) => {
+            vision::ps_roi_align_backward(inputs, params, out(outs, 0)?).map(|t| vec![t])
         }
         LibraryOp::FlashAttentionBackward(params) => attention::backward(inputs, *params),
         LibraryOp::EncoderLayer(params) => encoder_layer(inputs, params).map(|t| vec![t]),
@@ -271,6 +287,12 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::Nms(_)
         | LibraryOp::RoiAlign(_)
         | LibraryOp::RoiAlignBackward(_)
+        | LibraryOp::RoiPool(_)
+        | LibraryOp::RoiPoolBackward(_)
+        | LibraryOp::PsRoiAlign(_)
+        | LibraryOp::PsRoiAlignBackward(_)
+        | LibraryOp::PsRoiPool(_)
+        | LibraryOp::PsRoiPoolBackward(_)
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::FusedSgd(_)

@@ -1,4 +1,5 @@
-//! torchvision's `nms`, `roi_align` and `_roi_align_backward`, which libtorch lacks: computed
+//! torchvision's `nms`, `roi_align` and `ps_roi_align` with their backwards (and, in `pool`,
+//! `roi_pool` and `ps_roi_pool`), which libtorch lacks: computed
 //! on the host's CPU in the order torchvision's CPU kernels compute them, so that float32 and
 //! float64 results agree with those kernels bit for bit (half precision is computed in float32,
 //! as CUDA's kernels do). A GPU host copies the boxes and features to the CPU and the result
@@ -11,6 +12,8 @@ use std::ops::{Add, AddAssign, Div, Mul, Sub};
 use tch::{Device, Kind, TchError, Tensor};
 
 use crate::guest::{RoiAlignParams, TensorMeta};
+
+pub mod pool;
 
 /// The float types the kernels compute in.
 trait Real:
@@ -75,7 +78,7 @@ fn min<T: Real>(a: T, b: T) -> T {
 }
 
 /// The values of `t` in row-major order, as `T`.
-fn values<T: Real>(t: &Tensor) -> Result<Vec<T>, TchError> {
+fn values<T: tch::kind::Element + Copy + Default>(t: &Tensor) -> Result<Vec<T>, TchError> {
     let dense = t
         .f_to_device(Device::Cpu)?
         .f_to_kind(T::KIND)?
@@ -202,7 +205,10 @@ struct Roi<T> {
     start: [T; 2],
     bin: [T; 2],
     grid: [i64; 2],
+    /// The points per bin, at least 1 (`roi_align` divides by it).
     count: T,
+    /// The points per bin (`ps_roi_align` divides by it: NaN bins for a box without points).
+    points: T,
 }
 
 impl<T: Real> Roi<T> {
@@ -248,6 +254,7 @@ impl<T: Real> Roi<T> {
             bin,
             grid: grid.map(|g| i64::from(g.max(0))),
             count: T::of_int(i64::from(grid[0].wrapping_mul(grid[1]).max(1))),
+            points: T::of_int(i64::from(grid[0].wrapping_mul(grid[1]))),
         })
     }
 
@@ -477,4 +484,139 @@ fn sample_points<T: Real>(
 /// How many of `points` each of `bins` takes; a box without points leaves every bin 0.
 fn per_bin<T>(points: &[T], bins: usize) -> usize {
     (points.len() / bins).max(1)
+}
+
+/// `ps_roi_align(input, rois)`: the bins (of `outs[0]`'s shape) and the input channel each
+/// read, as int32.
+pub fn ps_roi_align(
+    inputs: &[Tensor],
+    p: &RoiAlignParams,
+    outs: &[TensorMeta],
+) -> Result<Vec<Tensor>, TchError> {
+    let ([input, rois], [out, _]) = (inputs, outs) else {
+        return Err(TchError::Kind(
+            "ps_roi_align: a tensor and rois, and two results, expected".into(),
+        ));
+    };
+    let values = match compute_kind(input.kind()) {
+        Kind::Double => ps_pool::<f64>(input, rois, p, &out.sizes)?,
+        _ => ps_pool::<f32>(input, rois, p, &out.sizes)?,
+    };
+    let mapping = channel_mapping(&out.sizes)?;
+    let mapping = Tensor::f_from_slice(&mapping)?
+        .f_view(out.sizes.as_slice())?
+        .f_to_device(input.device())?;
+    Ok(vec![values, mapping])
+}
+
+/// The input channel each bin of `[rois, channels, pooled height, pooled width]` reads.
+fn channel_mapping(sizes: &[i64]) -> Result<Vec<i32>, TchError> {
+    let mut mapping = zeros::<i32>(sizes)?;
+    let per_roi = (sizes[1] * sizes[2] * sizes[3]).max(1) as usize;
+    for (i, m) in mapping.iter_mut().enumerate() {
+        *m = (i % per_roi) as i32;
+    }
+    Ok(mapping)
+}
+
+/// The bins of box `n` in its points' order: each bin's own points.
+fn bin_points<T>(
+    points: &[Option<Bilinear<T>>],
+    bins: usize,
+) -> impl Iterator<Item = &[Option<Bilinear<T>>]> {
+    let per = points.len() / bins;
+    (0..bins).map(move |b| &points[b * per..][..per])
+}
+
+fn ps_pool<T: Real>(
+    input: &Tensor,
+    rois: &Tensor,
+    p: &RoiAlignParams,
+    sizes: &[i64],
+) -> Result<Tensor, TchError> {
+    let mut output = zeros::<T>(sizes)?;
+    if !output.is_empty() {
+        let (x, boxes) = (values::<T>(input)?, values::<T>(rois)?);
+        let map = Planes::of(&input.size())?;
+        let (plane, bins, channels) = (map.plane(), bins(p), sizes[1] as usize);
+        for (n, roi) in boxes.chunks(5).enumerate() {
+            let roi = Roi::new(roi, p, map.batch, n)?;
+            let points = sample_points(&roi, p, map.height, map.width);
+            for c in 0..channels {
+                for (bin, points) in bin_points(&points, bins).enumerate() {
+                    let from = roi.batch * map.channels + c * bins + bin;
+                    let image = &x[from * plane..][..plane];
+                    let mut sum = T::ZERO;
+                    for b in points {
+                        sum += b.as_ref().map_or(T::ZERO, |b| {
+                            b.w[0] * image[b.at[0]]
+                                + b.w[1] * image[b.at[1]]
+                                + b.w[2] * image[b.at[2]]
+                                + b.w[3] * image[b.at[3]]
+                        });
+                    }
+                    output[(n * channels + c) * bins + bin] = sum / roi.points;
+                }
+            }
+        }
+    }
+    tensor_of(&output, sizes, input)
+}
+
+/// `_ps_roi_align_backward(grad, rois, channel_mapping)` into the input's shape (`out`'s).
+pub fn ps_roi_align_backward(
+    inputs: &[Tensor],
+    p: &RoiAlignParams,
+    out: &TensorMeta,
+) -> Result<Tensor, TchError> {
+    let [grad, rois, mapping] = inputs else {
+        return Err(TchError::Kind(
+            "ps_roi_align_backward: grad, rois and channel_mapping expected".into(),
+        ));
+    };
+    match compute_kind(grad.kind()) {
+        Kind::Double => ps_unpool::<f64>([grad, rois, mapping], p, &out.sizes),
+        _ => ps_unpool::<f32>([grad, rois, mapping], p, &out.sizes),
+    }
+}
+
+fn ps_unpool<T: Real>(
+    [grad, rois, mapping]: [&Tensor; 3],
+    p: &RoiAlignParams,
+    sizes: &[i64],
+) -> Result<Tensor, TchError> {
+    let map = Planes::of(sizes)?;
+    let mut grad_input = zeros::<T>(sizes)?;
+    if grad.numel() > 0 {
+        let (g, boxes) = (values::<T>(grad)?, values::<T>(rois)?);
+        let mapping = values::<i32>(mapping)?;
+        let (plane, bins, channels) = (map.plane(), bins(p), grad.size()[1] as usize);
+        for (n, roi) in boxes.chunks(5).enumerate() {
+            let roi = Roi::new(roi, p, map.batch, n)?;
+            let points = sample_points(&roi, p, map.height, map.width);
+            for c in 0..channels {
+                for (bin, points) in bin_points(&points, bins).enumerate() {
+                    let at = (n * channels + c) * bins + bin;
+                    let channel = usize::try_from(mapping[at])
+                        .ok()
+                        .filter(|&m| m < map.channels)
+                        .ok_or_else(|| {
+                            TchError::Kind(format!(
+                                "ps_roi_align_backward: channel {} of bin {at} is outside the \
+                                 input {sizes:?}",
+                                mapping[at]
+                            ))
+                        })?;
+                    let image =
+                        &mut grad_input[(roi.batch * map.channels + channel) * plane..][..plane];
+                    for b in points.iter().flatten() {
+                        for k in 0..4 {
+                            image[b.at[k]] += g[at] * b.w[k] / roi.points;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    tensor_of(&grad_input, sizes, grad)
 }

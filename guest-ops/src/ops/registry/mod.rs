@@ -290,8 +290,8 @@ mod tests {
         for (name, expected) in [
             ("cummax", "aten::cummax is not supported"),
             (
-                "torchvision::roi_pool",
-                "torchvision::roi_pool is not supported",
+                "torchvision::deform_conv2d",
+                "torchvision::deform_conv2d is not supported",
             ),
             ("roi_align", "aten::roi_align is not supported"),
         ] {

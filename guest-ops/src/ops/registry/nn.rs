@@ -149,6 +149,24 @@ pub(super) const LAYER: &[Entry] = &[
         &[""],
         vision::roi_align_backward,
     ),
+    e("torchvision::roi_pool", &[""], vision::roi_pool),
+    e(
+        "torchvision::_roi_pool_backward",
+        &[""],
+        vision::roi_pool_backward,
+    ),
+    e("torchvision::ps_roi_align", &[""], vision::ps_roi_align),
+    e(
+        "torchvision::_ps_roi_align_backward",
+        &[""],
+        vision::ps_roi_align_backward,
+    ),
+    e("torchvision::ps_roi_pool", &[""], vision::ps_roi_pool),
+    e(
+        "torchvision::_ps_roi_pool_backward",
+        &[""],
+        vision::ps_roi_pool_backward,
+    ),
     e("histc", &[""], counting::histc),
     e("histc", &["out"], counting::histc_out),
     e(
