@@ -369,6 +369,35 @@ def test_ops_the_cpu_refuses_complex_tensors_for_are_refused_like_the_cpu(call):
     assert_refused_like_the_cpu(lambda d: call(torch.tensor([1 + 2j, 3 - 1j], device=d)))
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda z: z.softmax(-1),
+        lambda z: z.softmax(0),
+        lambda z: F.log_softmax(z, 1),
+        lambda z: F.cross_entropy(z[:, :, 0], torch.zeros(2, dtype=torch.long, device=z.device)),
+        lambda z: F.layer_norm(z, (4,)),
+        lambda z: F.group_norm(z, 1),
+        lambda z: F.batch_norm(z, None, None, training=True),
+        lambda z: F.hardswish(z),
+        lambda z: F.logsigmoid(z),
+        lambda z: F.glu(z),
+        lambda z: F.avg_pool1d(z, 2),
+        lambda z: F.adaptive_max_pool1d(z, 2),
+        lambda z: F.interpolate(z, scale_factor=2),
+        lambda z: F.interpolate(z, scale_factor=2, mode="linear"),
+        lambda z: F.mse_loss(z, z),
+        lambda z: F.smooth_l1_loss(z, z),
+        lambda z: F.kl_div(z, z),
+        lambda z: torch.erfinv(z),
+        lambda z: F.threshold(z, 0.5, 0.0),
+    ],
+)
+def test_nn_functions_the_cpu_refuses_complex_tensors_for_are_refused_like_the_cpu(call):
+    z = torch.randn(2, 3, 4, dtype=C64)
+    assert_refused_like_the_cpu(lambda d: call(z.to(d)))
+
+
 def test_nan_to_num_replaces_both_parts_of_complex_numbers():
     inf, nan = float("inf"), float("nan")
     z = torch.complex(torch.tensor([nan, inf, 1.0, -inf]), torch.tensor([1.0, nan, -inf, inf]))

@@ -8,7 +8,7 @@ pub use crate::bindings::torch_remote::ops::kernels::{
     LearnableFakeQuantizeParams, LibraryOp, LinalgOp, LossOp, LossOptions, LstmLayerParams,
     LstsqDriver, MomentOp, NmsQuery, Operand, PadMode, PoolOp, PoolParams, RandomOp, ReduceOp,
     Reduction, RnnLayerParams, RnnMode, RoiAlignParams, RoiPoolParams, SampleOp, ScanOp, ScatterOp,
-    SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
+    SegmentReduceParams, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use crate::bindings::torch_remote::ops::types::{
     Arg, ErrorKind, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -1,7 +1,8 @@
 // aten calls with Python numbers as PyTorch's own Python binding passes them, which tch
 // cannot make: a number as a wrapped-number tensor, and the number parameters tch's
 // bindings drop (`alpha` of add/sub and index_add, `value` of addcmul/addcdiv, `beta` and
-// `alpha` of addmm/baddbmm, those of elu, softplus and softshrink). The kernels then take the number whole (in float for bfloat16 and half
+// `alpha` of addmm/baddbmm, those of elu, softplus and softshrink), and the optional ones tch
+// cannot leave out (`initial` of segment_reduce). The kernels then take the number whole (in float for bfloat16 and half
 // tensors), as on PyTorch's CPU and CUDA, instead of rounded to the tensors' dtype first.
 // Called from `host/src/kernels/numbers.rs`. Tensors cross as `at::Tensor*` (tch's own
 // representation): inputs are borrowed, the result is a new heap tensor the caller owns.
@@ -142,6 +143,36 @@ extern "C" int trh_activation(int32_t op, const at::Tensor* x, const trh_number*
           default:
             TORCH_CHECK(false, "activation ", op, " is not one of elu, softplus, softshrink");
         }
+      },
+      error, capacity);
+}
+
+// `segment_reduce` over `bounds` (offsets where `offsets`, else lengths), starting each
+// segment from `initial` when it is not null: tch cannot leave the optional number out.
+extern "C" int trh_segment_reduce(const at::Tensor* data, const char* reduce, const at::Tensor* bounds,
+                                  bool offsets, int64_t axis, bool unchecked, const trh_number* initial,
+                                  at::Tensor** out, char* error, size_t capacity) {
+  return guarded(
+      [&] {
+        const auto start = initial ? std::optional<c10::Scalar>(scalar_of(*initial)) : std::nullopt;
+        const auto lengths = offsets ? std::nullopt : std::optional<at::Tensor>(*bounds);
+        const auto starts = offsets ? std::optional<at::Tensor>(*bounds) : std::nullopt;
+        *out = new at::Tensor(at::segment_reduce(*data, reduce, lengths, std::nullopt, starts, axis, unchecked, start));
+      },
+      error, capacity);
+}
+
+// `_segment_reduce_backward` of `segment_reduce` above.
+extern "C" int trh_segment_reduce_backward(const at::Tensor* grad, const at::Tensor* output, const at::Tensor* data,
+                                           const char* reduce, const at::Tensor* bounds, bool offsets, int64_t axis,
+                                           const trh_number* initial, at::Tensor** out, char* error,
+                                           size_t capacity) {
+  return guarded(
+      [&] {
+        const auto start = initial ? std::optional<c10::Scalar>(scalar_of(*initial)) : std::nullopt;
+        const auto lengths = offsets ? std::nullopt : std::optional<at::Tensor>(*bounds);
+        const auto starts = offsets ? std::optional<at::Tensor>(*bounds) : std::nullopt;
+        *out = new at::Tensor(at::_segment_reduce_backward(*grad, *output, *data, reduce, lengths, starts, axis, start));
       },
       error, capacity);
 }

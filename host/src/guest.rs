@@ -31,8 +31,8 @@ pub use bindings::torch_remote::ops::kernels::{
     GridSampleParams, Host as KernelsHost, IndexReduceOp, IsinParams, LibraryOp, LinalgOp, LossOp,
     LossOptions, LstmLayerParams, LstsqDriver, MomentOp, NmsQuery, Operand, PadMode, PoolOp,
     PoolParams, RandomOp, ReduceOp, Reduction, RnnLayerParams, RnnMode, RoiAlignParams,
-    RoiPoolParams, SampleOp, ScanOp, ScatterOp, SelectOp, SgdParams, SizeQuery, TernaryOp, UnaryOp,
-    UpsampleMode,
+    RoiPoolParams, SampleOp, ScanOp, ScatterOp, SegmentReduceParams, SelectOp, SgdParams,
+    SizeQuery, TernaryOp, UnaryOp, UpsampleMode,
 };
 pub use bindings::torch_remote::ops::types::{
     Arg, ErrorKind, Host as TypesHost, OpError, Output, Scalar, ScalarType, StorageId, TensorMeta,

@@ -24,6 +24,7 @@ mod pool;
 mod recurrent;
 mod recurrent_layer;
 mod resample;
+mod segment;
 pub(crate) mod vision;
 
 use std::cell::Cell;

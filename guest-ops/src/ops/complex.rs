@@ -187,10 +187,15 @@ const TENSORS: &[&str] = &[
     "linalg_ldl_factor_ex",
     "linalg_ldl_solve",
     "linalg_matrix_exp",
-    // torchvision's refuse other dtypes with their kernels' own messages.
+    // torchvision's refuse other dtypes with their kernels' own messages...
     "torchvision::nms",
     "torchvision::roi_align",
     "torchvision::_roi_align_backward",
+    // And these their dtypes' own messages, as their CPU kernels dispatch them.
+    "segment_reduce",
+    "_segment_reduce_backward",
+    "_convert_indices_from_coo_to_csr",
+    "_convert_indices_from_csr_to_coo",
     "torchvision::roi_pool",
     "torchvision::_roi_pool_backward",
     "torchvision::ps_roi_align",
@@ -279,6 +284,9 @@ enum Refusal {
     Unsupported(&'static str),
     /// The dispatch macro's `NotImplementedError`: kernel `"name" not implemented for 'dtype'`.
     Kernel(&'static str),
+    /// [`Refusal::Kernel`] of softmax's kernels, `{name}_lastdim_kernel_impl` along the last
+    /// dim and `{name}_kernel_impl` along another.
+    Softmax(&'static str),
 }
 
 /// `embedding_bag`'s check of its weight's dtype (a `TensorArg` check).
@@ -288,7 +296,7 @@ const EMBEDDING_BAG_WEIGHT: &str = "Expected tensor for argument #1 'weight' to 
 
 /// The CPU's refusals of complex tensors, by op (in [`listed`]'s form).
 const REFUSED: &[(&str, Refusal)] = {
-    use Refusal::{Kernel, Runtime, Unsupported};
+    use Refusal::{Kernel, Runtime, Softmax, Unsupported};
     &[
         (
             "maximum",
@@ -451,21 +459,105 @@ const REFUSED: &[(&str, Refusal)] = {
             "_cdist_forward",
             Runtime("cdist only supports floating-point dtypes, X1 got: {dtype}"),
         ),
+        ("_softmax", Softmax("softmax")),
+        ("_log_softmax", Softmax("log_softmax")),
+        ("native_layer_norm", Kernel("LayerNormKernelImpl")),
+        ("native_group_norm", Kernel("GroupNormKernelImpl")),
+        ("native_batch_norm", Kernel("batch_norm")),
+        ("_native_batch_norm_legit", Kernel("batch_norm")),
+        ("hardswish", Kernel("hardswish_cpu")),
+        ("hardsigmoid", Kernel("hardsigmoid_cpu")),
+        ("log_sigmoid_forward", Kernel("log_sigmoid_cpu")),
+        ("hardshrink", Kernel("hardshrink_cpu")),
+        ("softshrink", Kernel("softshrink_check")),
+        ("_prelu_kernel", Kernel("prelu_cpu")),
+        ("glu", Kernel("glu_cpu")),
+        ("max_pool2d_with_indices", Kernel("max_pool2d")),
+        ("max_pool3d_with_indices", Kernel("max_pool3d")),
+        ("avg_pool2d", Kernel("avg_pool2d")),
+        ("avg_pool3d", Kernel("avg_pool3d_out_frame")),
+        ("_adaptive_avg_pool2d", Kernel("adaptive_avg_pool2d")),
+        ("_adaptive_avg_pool3d", Kernel("adaptive_avg_pool3d_cpu")),
+        ("adaptive_max_pool2d", Kernel("adaptive_max_pool2d")),
+        ("adaptive_max_pool3d", Kernel("adaptive_max_pool3d_cpu")),
+        (
+            "upsample_nearest1d",
+            Kernel("compute_indices_weights_nearest"),
+        ),
+        (
+            "upsample_nearest3d",
+            Kernel("compute_indices_weights_nearest"),
+        ),
+        (
+            "_upsample_nearest_exact1d",
+            Kernel("compute_indices_weights_nearest"),
+        ),
+        (
+            "_upsample_nearest_exact3d",
+            Kernel("compute_indices_weights_nearest"),
+        ),
+        (
+            "upsample_linear1d",
+            Kernel("compute_indices_weights_linear"),
+        ),
+        (
+            "upsample_trilinear3d",
+            Kernel("compute_indices_weights_linear"),
+        ),
+        (
+            "upsample_bicubic2d",
+            Kernel("compute_indices_weights_cubic"),
+        ),
+        ("mse_loss", Kernel("mse_cpu")),
+        ("smooth_l1_loss", Kernel("smooth_l1_cpu")),
+        ("huber_loss", Kernel("huber_cpu")),
+        ("binary_cross_entropy", Kernel("binary_cross_entropy")),
+        ("nll_loss_forward", Kernel("nll_loss_out_frame")),
+        ("erfinv", Kernel("erfinv_vml_cpu")),
+        ("rrelu_with_noise", Kernel("leaky_relu_cpu")),
+        ("threshold", Kernel("threshold_cpu")),
+        ("grid_sampler_2d", Kernel("grid_sampler_2d_cpu_kernel_impl")),
+        ("grid_sampler_3d", Kernel("grid_sampler3d_cpu")),
+        ("_ctc_loss", Kernel("ctc_loss_cpu")),
+        ("_pdist_forward", Kernel("pdist")),
+        (
+            "multilabel_margin_loss_forward",
+            Kernel("multilabel_margin_loss_forward_out_frame"),
+        ),
+        ("multi_margin_loss", Kernel("multi_margin_loss_cpu_kernel")),
+        ("max_unpool2d", Kernel("max_unpool2d")),
+        ("_weight_norm_interface", Kernel("weight_norm_kernel")),
+        ("kl_div", Runtime("kl_div: Complex inputs not supported.")),
     ]
 };
 
-/// The CPU's error for complex `dtype` in op `name.overload`, where the CPU refuses it.
-fn cpu_refusal(name: &str, overload: &str, dtype: ScalarType) -> Option<Error> {
+/// The CPU's error for complex `dtype` in op `name.overload` on `args`, where the CPU
+/// refuses it.
+fn cpu_refusal(name: &str, overload: &str, dtype: ScalarType, args: &[Arg]) -> Option<Error> {
     let (_, refusal) = REFUSED
         .iter()
         .find(|(entry, _)| listed(&[entry], name, overload))?;
+    let kernel = |kernel: &str| {
+        Error::unsupported(format!(
+            "\"{kernel}\" not implemented for '{}'",
+            dtype.name()
+        ))
+    };
     Some(match *refusal {
         Refusal::Runtime(message) => Error::invalid(message.replace("{dtype}", dtype.name())),
         Refusal::Unsupported(message) => Error::unsupported(message),
-        Refusal::Kernel(kernel) => Error::unsupported(format!(
-            "\"{kernel}\" not implemented for '{}'",
-            dtype.name()
-        )),
+        Refusal::Kernel(name) => kernel(name),
+        Refusal::Softmax(name) => {
+            let last = match args {
+                [Arg::Tensor(x), Arg::Integer(dim), ..] => {
+                    let n = x.dim().max(1) as i64;
+                    *dim == -1 || *dim == n - 1
+                }
+                _ => true,
+            };
+            let along = if last { "_lastdim" } else { "" };
+            kernel(&format!("{name}{along}_kernel_impl"))
+        }
     })
 }
 
@@ -561,7 +653,7 @@ impl Accepts {
         let what = match found {
             None => return Ok(()),
             Some(Some(dtype)) => {
-                if let Some(refusal) = cpu_refusal(name, overload, dtype) {
+                if let Some(refusal) = cpu_refusal(name, overload, dtype, args) {
                     return Err(refusal);
                 }
                 format!("{} tensors", dtype.name())

@@ -41,6 +41,7 @@ mod random;
 mod recurrent;
 mod recurrent_layer;
 mod reduce;
+mod segment;
 mod softmax;
 mod spatial;
 mod stats;

@@ -5,7 +5,7 @@
 use tch::{Device, Kind, TchError, Tensor};
 
 use super::vision::pool::Pooling;
-use super::{aten, attention, embedding_bag, optim, recurrent, recurrent_layer, vision};
+use super::{aten, attention, embedding_bag, optim, recurrent, recurrent_layer, segment, vision};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
     LibraryOp, Reduction, TensorMeta,
@@ -81,6 +81,18 @@ pub fn run(
             vision::pool::unpool(inputs, params, out, Pooling::PositionSensitive).map(|t| vec![t])
         }
         LibraryOp::PsRoiAlign(params) => vision::ps_roi_align(inputs, params, outs),
+        LibraryOp::SegmentReduce(params) => {
+            segment::segment_reduce(inputs, params).map(|t| vec![t])
+        }
+        LibraryOp::SegmentReduceBackward(params) => {
+            segment::segment_reduce_backward(inputs, params).map(|t| vec![t])
+        }
+        LibraryOp::CooToCsr((size, out_int32)) => {
+            segment::coo_to_csr(input(inputs, 0)?, *size, *out_int32).map(|t| vec![t])
+        }
+        LibraryOp::CsrToCoo((out_int32, transpose)) => {
+            segment::csr_to_coo(inputs, *out_int32, *transpose).map(|t| vec![t])
+        }
         LibraryOp::PsRoiAlignBackward(params) => {
             vision::ps_roi_align_backward(inputs, params, out(outs, 0)?).map(|t| vec![t])
         }
@@ -293,6 +305,10 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::PsRoiAlignBackward(_)
         | LibraryOp::PsRoiPool(_)
         | LibraryOp::PsRoiPoolBackward(_)
+        | LibraryOp::SegmentReduce(_)
+        | LibraryOp::SegmentReduceBackward(_)
+        | LibraryOp::CooToCsr(_)
+        | LibraryOp::CsrToCoo(_)
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::FusedSgd(_)

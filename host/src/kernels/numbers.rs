@@ -1,6 +1,7 @@
 //! aten calls that take Python numbers whole, through `host/csrc/numbers.cpp`: a number as
-//! the wrapped-number tensor PyTorch's Python binding makes of it, and the number parameters
-//! tch's bindings drop. A kernel then computes with the number itself (in float for
+//! the wrapped-number tensor PyTorch's Python binding makes of it, the number parameters
+//! tch's bindings drop, and the optional ones they cannot leave out (`segment_reduce`'s
+//! `initial`). A kernel then computes with the number itself (in float for
 //! bfloat16 and half tensors), as PyTorch's CPU and CUDA kernels do, where a number first
 //! rounded to the tensors' dtype would move the result by an ulp or more.
 
@@ -8,8 +9,9 @@ use tch::{TchError, Tensor};
 use torch_sys::C_tensor;
 
 use super::aten::results;
-use crate::guest::Scalar;
-use std::ffi::{c_char, c_int};
+use crate::guest::{Reduction, Scalar, SegmentReduceParams};
+use std::ffi::{c_char, c_int, CStr};
+use std::ptr;
 
 /// `trh_number`: a Python number; `kind` says which field holds it.
 #[repr(C)]
@@ -44,6 +46,33 @@ const SOFTPLUS: i32 = 1;
 const SOFTSHRINK: i32 = 2;
 
 extern "C" {
+    fn trh_segment_reduce(
+        data: *const C_tensor,
+        reduce: *const c_char,
+        bounds: *const C_tensor,
+        offsets: bool,
+        axis: i64,
+        unchecked: bool,
+        initial: *const Number,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
+    fn trh_segment_reduce_backward(
+        grad: *const C_tensor,
+        output: *const C_tensor,
+        data: *const C_tensor,
+        reduce: *const c_char,
+        bounds: *const C_tensor,
+        offsets: bool,
+        axis: i64,
+        initial: *const Number,
+        out: *mut *mut C_tensor,
+        error: *mut c_char,
+        capacity: usize,
+    ) -> c_int;
+
     fn trh_wrapped_number(
         n: *const Number,
         out: *mut *mut C_tensor,
@@ -281,5 +310,71 @@ fn activation(code: i32, x: &Tensor, params: [&Scalar; 3]) -> Result<Tensor, Tch
     one(|out, error, capacity| {
         // SAFETY: `x` and the three parameters live for the call.
         unsafe { trh_activation(code, x.as_ptr(), params.as_ptr(), out, error, capacity) }
+    })
+}
+
+/// `segment_reduce`'s `reduce` as its kernels name it.
+fn reduce_name(reduce: Reduction) -> &'static CStr {
+    match reduce {
+        Reduction::Sum => c"sum",
+        Reduction::Prod => c"prod",
+        Reduction::Mean => c"mean",
+        Reduction::Amax => c"max",
+        Reduction::Amin => c"min",
+    }
+}
+
+/// `segment_reduce(data, bounds)`: the bounds are lengths or offsets as `p` says, and stay
+/// inside `data` (the caller checked them).
+pub fn segment_reduce(
+    data: &Tensor,
+    bounds: &Tensor,
+    p: &SegmentReduceParams,
+) -> Result<Tensor, TchError> {
+    let initial = p.initial.as_ref().map(Number::from);
+    let initial = initial.as_ref().map_or(ptr::null(), |n| n as *const Number);
+    one(|out, error, capacity| {
+        // SAFETY: the tensors, the name and `initial` live for the call.
+        unsafe {
+            trh_segment_reduce(
+                data.as_ptr(),
+                reduce_name(p.reduce).as_ptr(),
+                bounds.as_ptr(),
+                p.offsets,
+                p.axis,
+                p.unchecked,
+                initial,
+                out,
+                error,
+                capacity,
+            )
+        }
+    })
+}
+
+/// `_segment_reduce_backward(grad, output, data, bounds)`, as `segment_reduce` above.
+pub fn segment_reduce_backward(
+    [grad, output, data, bounds]: [&Tensor; 4],
+    p: &SegmentReduceParams,
+) -> Result<Tensor, TchError> {
+    let initial = p.initial.as_ref().map(Number::from);
+    let initial = initial.as_ref().map_or(ptr::null(), |n| n as *const Number);
+    one(|out, error, capacity| {
+        // SAFETY: the tensors, the name and `initial` live for the call.
+        unsafe {
+            trh_segment_reduce_backward(
+                grad.as_ptr(),
+                output.as_ptr(),
+                data.as_ptr(),
+                reduce_name(p.reduce).as_ptr(),
+                bounds.as_ptr(),
+                p.offsets,
+                p.axis,
+                initial,
+                out,
+                error,
+                capacity,
+            )
+        }
     })
 }

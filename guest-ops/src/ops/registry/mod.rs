@@ -27,7 +27,7 @@ use crate::ops::Outputs;
 use crate::ops::{
     advanced, amp, arrange, complex, conv, copied_out, counting, ctc, data, elementwise_loss,
     embedding_bag, factorize, fake_quant, flash_attention, fractional_pool, index, indexed_write,
-    library, margin_loss, norm, optim, pool, recurrent, recurrent_layer, spatial, stats,
+    library, margin_loss, norm, optim, pool, recurrent, recurrent_layer, segment, spatial, stats,
     transformer, vision,
 };
 use crate::ops::{

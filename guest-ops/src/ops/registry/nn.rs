@@ -142,6 +142,22 @@ pub(super) const LAYER: &[Entry] = &[
         embedding_bag::per_sample_weights_backward,
     ),
     e("bincount", &[""], counting::bincount),
+    e("segment_reduce", &[""], segment::segment_reduce),
+    e(
+        "_segment_reduce_backward",
+        &[""],
+        segment::segment_reduce_backward,
+    ),
+    e(
+        "_convert_indices_from_coo_to_csr",
+        &[""],
+        segment::coo_to_csr,
+    ),
+    e(
+        "_convert_indices_from_csr_to_coo",
+        &[""],
+        segment::csr_to_coo,
+    ),
     e("torchvision::nms", &[""], vision::nms),
     e("torchvision::roi_align", &[""], vision::roi_align),
     e(
