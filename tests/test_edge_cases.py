@@ -888,6 +888,41 @@ def test_3d_convolutions_keep_the_cpus_layout(dtype, channels_last, transposed):
         torch.testing.assert_close(got.cpu(), want.detach(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.fixture(params=[2, 1], ids=["threads", "one thread"])
+def intra_op_threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("kernel", [1, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_convolutions_lay_out_results_as_the_cpu_kernel_it_would_choose(
+    dims, batch, kernel, dtype, intra_op_threads
+):
+    """mkldnn (reduced precision where the CPU has the instructions; float32 but for 1x1 filters
+    on one thread and small unbatched inputs) allocates channels-last results; the native
+    kernels give contiguous 3-d ones and keep a 1x1 filter's own strides."""
+    conv = torch.ops.aten.convolution
+    fmt = torch.channels_last if dims == 2 else torch.channels_last_3d
+    x = torch.randn(batch, 4, *[5] * dims).to(dtype).contiguous(memory_format=fmt)
+    w = torch.randn(6, 4, *[kernel] * dims).to(dtype)
+    args = ([1] * dims, [0] * dims, [1] * dims, False, [0] * dims, 1)
+    for xd, wd in [(x, w), (x.contiguous(), w.contiguous(memory_format=fmt))]:
+        results = {}
+        for device in ["cpu", "remote"]:
+            a, b = xd.to(device), wd.to(device)
+            out = conv(a, b, None, *args)
+            grads = torch.ops.aten.convolution_backward(
+                torch.ones_like(out), a, b, [6], *args, [True, True, True]
+            )
+            results[device] = [t.stride() for t in (out, *grads)]
+        assert results["remote"] == results["cpu"]
+
+
 def test_multi_margin_loss_skips_nan_terms_like_the_cpu():
     nan = float("nan")
     x = torch.tensor([[nan, 1.0, 2.0], [0.0, 1.0, 2.0], [0.0, nan, 2.0]])

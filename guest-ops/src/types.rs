@@ -1,6 +1,8 @@
 //! Short paths to the generated WIT types, and the small helpers every module uses on them.
 
-pub use crate::bindings::exports::torch_remote::ops::dispatch::{Determinism, OpSettings, Warning};
+pub use crate::bindings::exports::torch_remote::ops::dispatch::{
+    CpuConvolutions, Determinism, OpSettings, Warning,
+};
 pub use crate::bindings::torch_remote::ops::kernels::{
     ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams, CtcParams,
     EmbeddingBagParams, EncoderLayerParams, Factorization, FftKind, FftParams,

@@ -23,7 +23,7 @@ pub mod bindings {
 }
 
 pub use bindings::exports::torch_remote::ops::dispatch::{
-    Determinism, OpContext, OpOutcome, OpSettings, Warning,
+    CpuConvolutions, Determinism, OpContext, OpOutcome, OpSettings, Warning,
 };
 pub use bindings::torch_remote::ops::kernels::{
     ActivationOp, AdagradParams, AdamParams, AttentionParams, BinaryOp, ConvParams,
@@ -43,6 +43,12 @@ pub const DEFAULT_SETTINGS: OpSettings = OpSettings {
     default_float: ScalarType::Float32,
     determinism: Determinism::Off,
     fill_uninitialized_memory: false,
+    convolutions: CpuConvolutions {
+        mkldnn: true,
+        mkldnn_bfloat16: false,
+        mkldnn_float16: false,
+        single_threaded: false,
+    },
 };
 
 /// The component, compiled once per process.

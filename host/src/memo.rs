@@ -99,7 +99,7 @@ impl StorageMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guest::{Determinism, ScalarType, DEFAULT_SETTINGS};
+    use crate::guest::{CpuConvolutions, Determinism, ScalarType, DEFAULT_SETTINGS};
 
     fn meta(storage: u64, offset: i64) -> TensorMeta {
         TensorMeta {
@@ -143,6 +143,13 @@ mod tests {
             },
             OpSettings {
                 fill_uninitialized_memory: true,
+                ..DEFAULT_SETTINGS
+            },
+            OpSettings {
+                convolutions: CpuConvolutions {
+                    single_threaded: true,
+                    ..DEFAULT_SETTINGS.convolutions
+                },
                 ..DEFAULT_SETTINGS
             },
         ];

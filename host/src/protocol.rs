@@ -235,7 +235,7 @@ pub fn read_header<R: Read, M: DeserializeOwned>(r: &mut R) -> Result<(M, u64), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guest::{Determinism, ScalarType};
+    use crate::guest::{CpuConvolutions, Determinism, ScalarType};
 
     fn meta() -> TensorMeta {
         TensorMeta {
@@ -260,6 +260,12 @@ mod tests {
                     default_float: ScalarType::Float64,
                     determinism: Determinism::WarnOnly,
                     fill_uninitialized_memory: true,
+                    convolutions: CpuConvolutions {
+                        mkldnn: true,
+                        mkldnn_bfloat16: true,
+                        mkldnn_float16: false,
+                        single_threaded: true,
+                    },
                 },
                 released: vec![4, 5],
             }],

@@ -4,6 +4,7 @@
 // PyTorch values into the core's arguments and the core's answers into tensors.
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/SDPBackend.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -966,12 +967,27 @@ bool names_remote(const c10::IValue& v) {
   return false;
 }
 
+// Whether this CPU's mkldnn takes bfloat16 (16) and float16 (32), which its instructions say.
+int32_t mkldnn_reduced_precision() {
+  static const int32_t flags = [] {
+    const auto ask = [](const char* name) {
+      const auto op = c10::Dispatcher::singleton().findSchema({name, ""});
+      return op && op->typed<bool()>().call();
+    };
+    return (ask("mkldnn::_is_mkldnn_bf16_supported") ? 16 : 0) | (ask("mkldnn::_is_mkldnn_fp16_supported") ? 32 : 0);
+  }();
+  return flags;
+}
+
 // `torch.use_deterministic_algorithms` as the flags `tr_dispatch` takes: 1 on, 2 warn only,
-// 4 fill uninitialised memory.
+// 4 fill uninitialised memory; and what the CPU's convolutions choose their kernels by: 8 one
+// intra-op thread, 64 mkldnn enabled, with 16 and 32 from `mkldnn_reduced_precision`.
 int32_t determinism() {
   const auto& context = at::globalContext();
-  if (!context.deterministicAlgorithms()) return 0;
-  return 1 | (context.deterministicAlgorithmsWarnOnly() ? 2 : 0) |
+  const int32_t mkldnn = context.userEnabledMkldnn() ? 64 | mkldnn_reduced_precision() : 0;
+  const int32_t convolutions = (at::get_num_threads() == 1 ? 8 : 0) | mkldnn;
+  if (!context.deterministicAlgorithms()) return convolutions;
+  return convolutions | 1 | (context.deterministicAlgorithmsWarnOnly() ? 2 : 0) |
          (context.deterministicFillUninitializedMemory() ? 4 : 0);
 }
 

@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use torch_remote_host::guest::{
-    op_name, Arg, Determinism, OpSettings, Output, Scalar, ScalarType, TensorMeta,
+    op_name, Arg, CpuConvolutions, Determinism, OpSettings, Output, Scalar, ScalarType, TensorMeta,
 };
 use torch_remote_host::protocol::HostStats;
 
@@ -432,7 +432,9 @@ pub unsafe extern "C" fn tr_dispatch(
 }
 
 /// The settings the shim passes with each op: `torch.get_default_dtype()` as a c10 code, and
-/// the deterministic-algorithm flags (1: on, 2: warn only, 4: fill uninitialised memory).
+/// the deterministic-algorithm flags (1: on, 2: warn only, 4: fill uninitialised memory) with
+/// what the CPU's convolutions choose their kernels by (8: one thread; mkldnn 64: enabled,
+/// 16: for bfloat16, 32: for float16).
 fn settings_of(default_dtype: i32, determinism: i32) -> Option<OpSettings> {
     let on = determinism & 1 != 0;
     Some(OpSettings {
@@ -443,6 +445,12 @@ fn settings_of(default_dtype: i32, determinism: i32) -> Option<OpSettings> {
             (true, true) => Determinism::WarnOnly,
         },
         fill_uninitialized_memory: on && determinism & 4 != 0,
+        convolutions: CpuConvolutions {
+            single_threaded: determinism & 8 != 0,
+            mkldnn_bfloat16: determinism & 16 != 0,
+            mkldnn_float16: determinism & 32 != 0,
+            mkldnn: determinism & 64 != 0,
+        },
     })
 }
 

@@ -1,5 +1,6 @@
 //! `convolution` and `convolution_backward` (1-d, 2-d and 3-d, plain and transposed, grouped).
-//! Results are channels-last when the input or the weight is, as the CPU's kernels write them.
+//! Results are laid out as the CPU's kernels lay them out: channels-last when the input or the
+//! weight is, unless the native 3-d kernels (not mkldnn's) compute them.
 
 use crate::error::{ensure, ensure_kernel, Error, Result};
 use crate::kernels::failed;
@@ -7,25 +8,80 @@ use crate::ops::args::Args;
 use crate::ops::ctx::Ctx;
 use crate::ops::Outputs;
 use crate::rules::dtype::check_scalar_type;
-use crate::rules::layout::{strides_for, suggest_memory_format, MemoryFormat};
+use crate::rules::layout::{is_contiguous_in, strides_for, suggest_memory_format, MemoryFormat};
 use crate::rules::shape::{fmt_shape, numel};
-use crate::types::{ConvParams, Output, ScalarType, TensorMeta};
+use crate::types::{ConvParams, CpuConvolutions, Output, ScalarType, TensorMeta};
 
-/// The layout the CPU's convolutions and their gradients take: channels-last where the
-/// input or the weight is, for 4-d tensors; for 5-d ones likewise channels-last-3d, which
-/// this CPU build writes only through mkldnn's float32 kernels (a CPU with bf16 instructions
-/// would take it for bf16 too).
-fn format_for(x: &TensorMeta, weight: &TensorMeta) -> MemoryFormat {
-    let wanted = match x.dim() {
-        4 => MemoryFormat::ChannelsLast,
-        5 if x.dtype == ScalarType::Float32 => MemoryFormat::ChannelsLast3d,
-        _ => return MemoryFormat::Contiguous,
-    };
-    let suggested = |t: &TensorMeta| suggest_memory_format(&t.sizes, &t.strides);
-    if suggested(x) == wanted || suggested(weight) == wanted {
-        wanted
-    } else {
-        MemoryFormat::Contiguous
+/// Whether the CPU's `use_mkldnn` takes a convolution to mkldnn rather than to its native
+/// kernels: bfloat16 and float16 where the CPU's instructions let it, and float32 but for 1x1
+/// filters on one thread and small unbatched ungrouped inputs, where the native kernels are
+/// faster.
+fn uses_mkldnn(x: &TensorMeta, weight: &TensorMeta, p: &ConvParams, cpu: CpuConvolutions) -> bool {
+    let padding_big = p.output_padding.iter().zip(&p.stride).any(|(o, s)| o >= s);
+    if !cpu.mkldnn || x.dim() < 4 || (p.transposed && padding_big) {
+        return false;
+    }
+    match x.dtype {
+        ScalarType::Bfloat16 => return cpu.mkldnn_bfloat16,
+        ScalarType::Float16 => return cpu.mkldnn_float16,
+        ScalarType::Float32 => {}
+        _ => return false,
+    }
+    let kernel = |from_end: usize| weight.sizes[weight.dim() - from_end];
+    let batch = x.sizes[0];
+    let strided = p.stride.iter().any(|&s| s != 1);
+    let dilated = p.dilation.iter().any(|&d| d != 1);
+    let one_by_one = kernel(1) == 1 && kernel(2) == 1;
+    let elements = x.sizes[..4].iter().fold(1i64, |n, &d| n.saturating_mul(d));
+    (strided || dilated || batch >= 16 || !one_by_one || !cpu.single_threaded)
+        && (p.groups > 1 || (kernel(1) > 3 && kernel(2) > 3) || batch > 1 || elements > 20480)
+}
+
+/// How the CPU lays out a convolution's output and its input's and weight's gradients.
+struct Layout {
+    format: MemoryFormat,
+    /// The native 2-d kernels compute the gradients into tensors like their inputs made
+    /// contiguous in `format`, which keeps the strides of an input that already is (a 1x1
+    /// filter's size-1 dims take any stride); mkldnn allocates them in `format`.
+    like_inputs: bool,
+}
+
+impl Layout {
+    /// Channels-last (channels-last-3d for 5-d tensors) where the input or the weight is,
+    /// but contiguous where the native 3-d kernels compute (not mkldnn's).
+    fn of(x: &TensorMeta, weight: &TensorMeta, p: &ConvParams, cpu: CpuConvolutions) -> Self {
+        let wanted = match x.dim() {
+            4 => MemoryFormat::ChannelsLast,
+            5 => MemoryFormat::ChannelsLast3d,
+            _ => MemoryFormat::Contiguous,
+        };
+        let native = !uses_mkldnn(x, weight, p, cpu);
+        let suggested = |t: &TensorMeta| suggest_memory_format(&t.sizes, &t.strides);
+        let format = if (x.dim() == 5 && native)
+            || (suggested(x) != wanted && suggested(weight) != wanted)
+        {
+            MemoryFormat::Contiguous
+        } else {
+            wanted
+        };
+        Layout {
+            format,
+            like_inputs: native && x.dim() == 4,
+        }
+    }
+
+    /// The output's strides, for `sizes`.
+    fn output(&self, sizes: &[i64]) -> Result<Vec<i64>> {
+        strides_for(sizes, self.format)
+    }
+
+    /// The strides of the gradient of `input`.
+    fn gradient(&self, input: &TensorMeta) -> Result<Vec<i64>> {
+        if self.like_inputs && is_contiguous_in(&input.sizes, &input.strides, self.format) {
+            Ok(input.strides.clone())
+        } else {
+            strides_for(&input.sizes, self.format)
+        }
     }
 }
 
@@ -277,8 +333,8 @@ pub fn convolution(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(13)?;
     let (x, weight, bias) = (args.tensor(0)?, args.tensor(1)?, args.opt_tensor(2)?);
     let (p, shape) = params(args, 3, x, weight, bias)?;
-    let format = format_for(x, weight);
-    let out = cx.empty(&shape, strides_for(&shape, format)?, x.dtype)?;
+    let layout = Layout::of(x, weight, &p, cx.convolutions());
+    let out = cx.empty(&shape, layout.output(&shape)?, x.dtype)?;
     cx.k.conv(x, weight, bias, &p, &out)
         .map_err(failed("conv"))?;
     Ok(vec![Output::Tensor(out)])
@@ -299,7 +355,7 @@ pub fn convolution_backward(args: &Args, cx: &mut Ctx) -> Outputs {
         fmt_shape(&shape),
         fmt_shape(&grad.sizes)
     );
-    let format = format_for(x, weight);
+    let layout = Layout::of(x, weight, &p, cx.convolutions());
     let mut outputs = Vec::new();
     let mut metas = Vec::new();
     let bias_shape = vec![bias_sizes
@@ -315,10 +371,10 @@ pub fn convolution_backward(args: &Args, cx: &mut Ctx) -> Outputs {
             continue;
         }
         numel(sizes)?;
-        let strides = if i == 2 {
-            strides_for(sizes, MemoryFormat::Contiguous)?
-        } else {
-            strides_for(sizes, format)?
+        let strides = match i {
+            0 => layout.gradient(x)?,
+            1 => layout.gradient(weight)?,
+            _ => strides_for(sizes, MemoryFormat::Contiguous)?,
         };
         let t = cx.empty(sizes, strides, x.dtype)?;
         outputs.push(Output::Tensor(t.clone()));

@@ -8,7 +8,8 @@ use crate::rules::layout::contiguous_strides;
 use crate::rules::propagate::preserve_strides;
 use crate::rules::shape::{extent, fmt_shape, nbytes, numel};
 use crate::types::{
-    Determinism, OpSettings, Scalar, ScalarType, SizeQuery, StorageId, TensorMeta, Warning,
+    CpuConvolutions, Determinism, OpSettings, Scalar, ScalarType, SizeQuery, StorageId, TensorMeta,
+    Warning,
 };
 
 pub struct Ctx<'k> {
@@ -26,6 +27,11 @@ impl<'k> Ctx<'k> {
             fresh: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// What the client's CPU convolutions choose their kernels by.
+    pub fn convolutions(&self) -> CpuConvolutions {
+        self.settings.convolutions
     }
 
     /// `alertNotDeterministic(caller)`: under `torch.use_deterministic_algorithms(True)` an op

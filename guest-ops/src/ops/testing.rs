@@ -3,10 +3,11 @@
 use crate::kernels::{KernelResult, Kernels};
 use crate::rules::layout::contiguous_strides;
 use crate::types::{
-    ActivationOp, Arg, BinaryOp, ConvParams, Determinism, GatherOp, IndexReduceOp, LibraryOp,
-    LinalgOp, LossOp, LossOptions, MomentOp, OpError, OpSettings, Operand, Output, PadMode, PoolOp,
-    PoolParams, RandomOp, ReduceOp, SampleOp, Scalar, ScalarType, ScanOp, ScatterOp, SelectOp,
-    SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode, Warning,
+    ActivationOp, Arg, BinaryOp, ConvParams, CpuConvolutions, Determinism, GatherOp, IndexReduceOp,
+    LibraryOp, LinalgOp, LossOp, LossOptions, MomentOp, OpError, OpSettings, Operand, Output,
+    PadMode, PoolOp, PoolParams, RandomOp, ReduceOp, SampleOp, Scalar, ScalarType, ScanOp,
+    ScatterOp, SelectOp, SizeQuery, StorageId, TensorMeta, TernaryOp, UnaryOp, UpsampleMode,
+    Warning,
 };
 
 /// One kernel call: its name, the tensors it got (inputs, then outputs), the rest in Debug form.
@@ -955,6 +956,12 @@ pub fn settings() -> OpSettings {
         default_float: ScalarType::Float32,
         determinism: Determinism::Off,
         fill_uninitialized_memory: false,
+        convolutions: CpuConvolutions {
+            mkldnn: true,
+            mkldnn_bfloat16: false,
+            mkldnn_float16: false,
+            single_threaded: false,
+        },
     }
 }
 
