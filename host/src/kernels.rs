@@ -9,8 +9,10 @@
 mod activation;
 mod aten;
 mod attention;
+mod audio;
 mod conv;
 mod data;
+mod elements;
 mod elementwise;
 mod embedding_bag;
 mod index;

@@ -1002,12 +1002,15 @@ void check_generator_device(const std::vector<c10::IValue>& inputs) {
   TORCH_CHECK(!remote_generator, "Expected a 'cpu' device type for generator but found 'remote'");
 }
 
-// The guest knows aten's ops, this extension's own (`torch_remote::rnn_layer`) and
-// torchvision's (`torchvision::nms`; those it lacks it refuses, or the CPU fallback runs) by
-// their bare names; an op of another library (`mylib::sin`) is none of them, whatever its name.
+// The guest knows aten's ops, this extension's own (`torch_remote::rnn_layer`), torchvision's
+// (`torchvision::nms`) and torchaudio's (`torchaudio::_lfilter_core_loop`); those of these
+// libraries it lacks it refuses, or the CPU fallback runs. An op of another library
+// (`mylib::sin`) is none of them, whatever its name.
 bool served_by_guest(const std::string& name) {
-  return name.rfind("aten::", 0) == 0 || name.rfind("torch_remote::", 0) == 0 ||
-         name.rfind("torchvision::", 0) == 0;
+  for (const char* library : {"aten::", "torch_remote::", "torchvision::", "torchaudio::"}) {
+    if (name.rfind(library, 0) == 0) return true;
+  }
+  return false;
 }
 
 // A CPU tensor filled from a remote 0-dim one (`cpu.fill_(remote_scalar)`, `nn.init.constant_`,
@@ -1366,6 +1369,13 @@ struct RemoteHooks final : at::PrivateUse1HooksInterface {
 C10_REGISTER_GUARD_IMPL(PrivateUse1, RemoteGuardImpl);
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromBoxedFunction<&fallback>()); }
+
+// torchaudio's filter recursion has a composite kernel (three ops a sample) that would take
+// remote tensors before the fallback could; remote's kernel is the guest's op. The dispatcher
+// keeps the registration until torchaudio, if ever, defines the op.
+TORCH_LIBRARY_IMPL(torchaudio, PrivateUse1, m) {
+  m.impl("_lfilter_core_loop", torch::CppFunction::makeFromBoxedFunction<&fallback>());
+}
 
 // Layouts with no remote form: say so, naming the way around, rather than the dispatcher's
 // missing-kernel message for a "Quantizedremote" (or "Sparseremote", ...) backend.

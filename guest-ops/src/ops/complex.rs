@@ -196,6 +196,7 @@ const TENSORS: &[&str] = &[
     "_segment_reduce_backward",
     "_convert_indices_from_coo_to_csr",
     "_convert_indices_from_csr_to_coo",
+    "torchaudio::_lfilter_core_loop",
     "torchvision::roi_pool",
     "torchvision::_roi_pool_backward",
     "torchvision::ps_roi_align",

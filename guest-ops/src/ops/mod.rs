@@ -10,6 +10,7 @@ mod activation;
 mod advanced;
 mod amp;
 mod arrange;
+mod audio;
 mod binary;
 mod complex;
 mod conv;

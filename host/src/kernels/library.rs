@@ -5,7 +5,9 @@
 use tch::{Device, Kind, TchError, Tensor};
 
 use super::vision::pool::Pooling;
-use super::{aten, attention, embedding_bag, optim, recurrent, recurrent_layer, segment, vision};
+use super::{
+    aten, attention, audio, embedding_bag, optim, recurrent, recurrent_layer, segment, vision,
+};
 use crate::guest::{
     AttentionParams, EncoderLayerParams, FftKind, FftParams, GridSampleParams, IsinParams,
     LibraryOp, Reduction, TensorMeta,
@@ -90,6 +92,7 @@ pub fn run(
         LibraryOp::CooToCsr((size, out_int32)) => {
             segment::coo_to_csr(input(inputs, 0)?, *size, *out_int32).map(|t| vec![t])
         }
+        LibraryOp::LfilterCoreLoop => audio::lfilter_core_loop(inputs).map(|t| vec![t]),
         LibraryOp::CsrToCoo((out_int32, transpose)) => {
             segment::csr_to_coo(inputs, *out_int32, *transpose).map(|t| vec![t])
         }
@@ -309,6 +312,7 @@ fn one(op: &LibraryOp, inputs: &[Tensor], options: (Kind, Device)) -> Result<Ten
         | LibraryOp::SegmentReduceBackward(_)
         | LibraryOp::CooToCsr(_)
         | LibraryOp::CsrToCoo(_)
+        | LibraryOp::LfilterCoreLoop
         | LibraryOp::AmpUnscale
         | LibraryOp::FusedAdam(_)
         | LibraryOp::FusedSgd(_)

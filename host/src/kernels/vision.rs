@@ -9,8 +9,9 @@
 use std::cmp::Ordering;
 use std::ops::{Add, AddAssign, Div, Mul, Sub};
 
-use tch::{Device, Kind, TchError, Tensor};
+use tch::{Kind, TchError, Tensor};
 
+use super::elements::{tensor_of, values, zeros};
 use crate::guest::{RoiAlignParams, TensorMeta};
 
 pub mod pool;
@@ -75,44 +76,6 @@ fn min<T: Real>(a: T, b: T) -> T {
     } else {
         a
     }
-}
-
-/// The values of `t` in row-major order, as `T`.
-fn values<T: tch::kind::Element + Copy + Default>(t: &Tensor) -> Result<Vec<T>, TchError> {
-    let dense = t
-        .f_to_device(Device::Cpu)?
-        .f_to_kind(T::KIND)?
-        .f_contiguous()?;
-    let len = dense.numel();
-    let mut values = zeros::<T>(&[len as i64])?;
-    dense.f_copy_data(&mut values, len)?;
-    Ok(values)
-}
-
-/// Zeros for a tensor of `sizes`, or an error where the memory is not there (a `Vec` that
-/// cannot allocate aborts the process).
-fn zeros<T: Clone + Default>(sizes: &[i64]) -> Result<Vec<T>, TchError> {
-    let len = sizes
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
-    let mut v = Vec::new();
-    match len {
-        Some(len) if v.try_reserve_exact(len).is_ok() => {
-            v.resize(len, T::default());
-            Ok(v)
-        }
-        _ => Err(TchError::Kind(format!(
-            "out of memory for a result of {sizes:?}"
-        ))),
-    }
-}
-
-/// `values` of `sizes` as a tensor of `like`'s dtype and device.
-fn tensor_of<T: Real>(values: &[T], sizes: &[i64], like: &Tensor) -> Result<Tensor, TchError> {
-    Tensor::f_from_slice(values)?
-        .f_view(sizes)?
-        .f_to_kind(like.kind())?
-        .f_to_device(like.device())
 }
 
 /// `nms(dets, scores)`: the kept boxes' indices, best first.

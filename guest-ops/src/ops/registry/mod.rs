@@ -25,10 +25,10 @@ use crate::ops::upsample::{self, Resample};
 use crate::ops::Form::{Functional as F, InPlace as I, Out};
 use crate::ops::Outputs;
 use crate::ops::{
-    advanced, amp, arrange, complex, conv, copied_out, counting, ctc, data, elementwise_loss,
-    embedding_bag, factorize, fake_quant, flash_attention, fractional_pool, index, indexed_write,
-    library, margin_loss, norm, optim, pool, recurrent, recurrent_layer, segment, spatial, stats,
-    transformer, vision,
+    advanced, amp, arrange, audio, complex, conv, copied_out, counting, ctc, data,
+    elementwise_loss, embedding_bag, factorize, fake_quant, flash_attention, fractional_pool,
+    index, indexed_write, library, margin_loss, norm, optim, pool, recurrent, recurrent_layer,
+    segment, spatial, stats, transformer, vision,
 };
 use crate::ops::{
     binary, copy, factory, linalg, loss, minmax, reduce, softmax, ternary, unary, view,

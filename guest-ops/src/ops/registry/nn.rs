@@ -142,6 +142,11 @@ pub(super) const LAYER: &[Entry] = &[
         embedding_bag::per_sample_weights_backward,
     ),
     e("bincount", &[""], counting::bincount),
+    e(
+        "torchaudio::_lfilter_core_loop",
+        &[""],
+        audio::lfilter_core_loop,
+    ),
     e("segment_reduce", &[""], segment::segment_reduce),
     e(
         "_segment_reduce_backward",

@@ -4,8 +4,9 @@
 
 use tch::{Kind, TchError, Tensor};
 
-use super::{c_int, compute_kind, tensor_of, values, zeros, Planes, Real};
+use super::{c_int, compute_kind, Planes, Real};
 use crate::guest::{RoiPoolParams, TensorMeta};
+use crate::kernels::elements::{tensor_of, values, zeros};
 
 /// Which of the two ops: they round their boxes and clip their bins differently.
 #[derive(Clone, Copy, PartialEq)]
