@@ -146,6 +146,11 @@ def test_indices_outside_the_result_are_refused_and_the_host_goes_on():
     )
     with pytest.raises(RuntimeError, match=r"row pointer 5 is outside \[0, 3\]"):
         csr.cpu()
+    down = torch._convert_indices_from_csr_to_coo(
+        torch.tensor([0, 3, 0, 3], device="remote"), torch.tensor([0, 1, 2], device="remote")
+    )
+    with pytest.raises(RuntimeError, match="row pointers 3 then 0 go down"):
+        down.cpu()
     rows = torch.tensor([0, 0, 2])
     assert torch.equal(
         torch._convert_indices_from_coo_to_csr(rows.to("remote"), 3).cpu(),

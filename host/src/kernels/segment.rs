@@ -98,7 +98,8 @@ pub fn coo_to_csr(indices: &Tensor, size: i64, out_int32: bool) -> Result<Tensor
 }
 
 /// `_convert_indices_from_csr_to_coo(crow_indices, col_indices, out_int32, transpose)`:
-/// every row pointer in `[0, nnz]` (the kernel writes the rows between them).
+/// every row pointer in `[0, nnz]` and none below the one before (the kernel writes the rows
+/// between them).
 pub fn csr_to_coo(inputs: &[Tensor], out_int32: bool, transpose: bool) -> Result<Tensor, TchError> {
     let [crow, col] = inputs else {
         return Err(TchError::Kind(
@@ -106,9 +107,17 @@ pub fn csr_to_coo(inputs: &[Tensor], out_int32: bool, transpose: bool) -> Result
         ));
     };
     let nnz = col.numel() as i64;
-    if let Some(v) = integers(crow)?.into_iter().find(|v| !(0..=nnz).contains(v)) {
+    let pointers = integers(crow)?;
+    if let Some(v) = pointers.iter().find(|v| !(0..=nnz).contains(*v)) {
         return Err(TchError::Kind(format!(
             "_convert_indices_from_csr_to_coo: row pointer {v} is outside [0, {nnz}]"
+        )));
+    }
+    // The kernel fills each row's range up to its end pointer: one below its start runs on.
+    if let Some(pair) = pointers.windows(2).find(|pair| pair[1] < pair[0]) {
+        return Err(TchError::Kind(format!(
+            "_convert_indices_from_csr_to_coo: row pointers {} then {} go down",
+            pair[0], pair[1]
         )));
     }
     Tensor::f_internal_convert_indices_from_csr_to_coo(crow, col, out_int32, transpose)
