@@ -70,7 +70,7 @@ void tr_args_dtype(void* args, int32_t dtype);
 void tr_args_none(void* args);
 void tr_args_generator(void* args, uint64_t id);
 void tr_args_str(void* args, const char* value, uint64_t len);
-void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype, int32_t determinism,
+void* tr_dispatch(void* args, const char* name, const char* overload, int32_t default_dtype, int32_t flags,
                   int32_t device);
 const char* tr_result_error(const void* result, int32_t* kind);
 uint64_t tr_result_len(const void* result);
@@ -982,7 +982,7 @@ int32_t mkldnn_reduced_precision() {
 // `torch.use_deterministic_algorithms` as the flags `tr_dispatch` takes: 1 on, 2 warn only,
 // 4 fill uninitialised memory; and what the CPU's convolutions choose their kernels by: 8 one
 // intra-op thread, 64 mkldnn enabled, with 16 and 32 from `mkldnn_reduced_precision`.
-int32_t determinism() {
+int32_t op_flags() {
   const auto& context = at::globalContext();
   const int32_t mkldnn = context.userEnabledMkldnn() ? 64 | mkldnn_reduced_precision() : 0;
   const int32_t convolutions = (at::get_num_threads() == 1 ? 8 : 0) | mkldnn;
@@ -1085,7 +1085,7 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   }
   DispatchResult result{tr_dispatch(builder.release(), base.c_str(), schema.overload_name().c_str(),
                                     static_cast<int32_t>(c10::typeMetaToScalarType(c10::get_default_dtype())),
-                                    determinism(), builder.device)};
+                                    op_flags(), builder.device)};
   int32_t kind = 0;
   if (const char* error = tr_result_error(result.handle, &kind)) {
     if (kind == kNotImplemented && cpu_fallback_enabled()) return run_on_cpu(op, builder.op, inputs, stack);

@@ -404,7 +404,7 @@ pub unsafe extern "C" fn tr_dispatch(
     name: *const c_char,
     overload: *const c_char,
     default_dtype: i32,
-    determinism: i32,
+    flags: i32,
     device: i32,
 ) -> *mut c_void {
     // SAFETY: guaranteed by the caller.
@@ -424,7 +424,7 @@ pub unsafe extern "C" fn tr_dispatch(
         },
         || {
             let device = usize::try_from(device).unwrap_or(usize::MAX);
-            let settings = settings_of(default_dtype, determinism);
+            let settings = settings_of(default_dtype, flags);
             run_dispatch(list, device, &name, &overload, settings)
         },
     );
@@ -435,21 +435,21 @@ pub unsafe extern "C" fn tr_dispatch(
 /// the deterministic-algorithm flags (1: on, 2: warn only, 4: fill uninitialised memory) with
 /// what the CPU's convolutions choose their kernels by (8: one thread; mkldnn 64: enabled,
 /// 16: for bfloat16, 32: for float16).
-fn settings_of(default_dtype: i32, determinism: i32) -> Option<OpSettings> {
-    let on = determinism & 1 != 0;
+fn settings_of(default_dtype: i32, flags: i32) -> Option<OpSettings> {
+    let on = flags & 1 != 0;
     Some(OpSettings {
         default_float: dtype_of(default_dtype)?,
-        determinism: match (on, determinism & 2 != 0) {
+        determinism: match (on, flags & 2 != 0) {
             (false, _) => Determinism::Off,
             (true, false) => Determinism::Required,
             (true, true) => Determinism::WarnOnly,
         },
-        fill_uninitialized_memory: on && determinism & 4 != 0,
+        fill_uninitialized_memory: on && flags & 4 != 0,
         convolutions: CpuConvolutions {
-            single_threaded: determinism & 8 != 0,
-            mkldnn_bfloat16: determinism & 16 != 0,
-            mkldnn_float16: determinism & 32 != 0,
-            mkldnn: determinism & 64 != 0,
+            single_threaded: flags & 8 != 0,
+            mkldnn_bfloat16: flags & 16 != 0,
+            mkldnn_float16: flags & 32 != 0,
+            mkldnn: flags & 64 != 0,
         },
     })
 }

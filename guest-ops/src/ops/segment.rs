@@ -52,6 +52,40 @@ struct Segments<'a> {
     sizes: Vec<i64>,
 }
 
+impl Segments<'_> {
+    /// `"offsets"` or `"lengths"`, as the kernels' names and messages say.
+    fn what(&self) -> &'static str {
+        if self.params.offsets {
+            "offsets"
+        } else {
+            "lengths"
+        }
+    }
+
+    /// The dispatch checks, bounds (of an index type, in the kernel `kernel(what)` names)
+    /// before data (floating).
+    fn check_dtypes(&self, data: ScalarType, kernel: impl Fn(&str) -> String) -> Result<()> {
+        ensure_kernel!(
+            is_index_type(self.bounds.dtype),
+            "\"{}\" not implemented for '{}'",
+            kernel(self.what()),
+            self.bounds.dtype.name()
+        );
+        ensure_kernel!(
+            matches!(
+                data,
+                ScalarType::Float32
+                    | ScalarType::Float64
+                    | ScalarType::Float16
+                    | ScalarType::Bfloat16
+            ),
+            "\"_segment_reduce_cpu\" not implemented for '{}'",
+            data.name()
+        );
+        Ok(())
+    }
+}
+
 /// The checks both directions make, in the CPU kernels' order: `lengths` at `lengths`,
 /// `offsets` at `offsets`, and the other arguments (reduce name at `reduce`, axis, unsafe,
 /// initial at `rest`, where `unsafe` is absent from the backward).
@@ -125,20 +159,9 @@ pub fn segment_reduce(args: &Args, cx: &mut Ctx) -> Outputs {
         "segment_reduce(): indices based reduction is not supported yet."
     );
     let segments = segments("segment_reduce", args, data, (1, 2, 4), (5, Some(6), 7))?;
-    let kernel = format!(
-        "_segment_reduce_{}_cpu_kernel1",
-        if segments.params.offsets {
-            "offsets"
-        } else {
-            "lengths"
-        }
-    );
-    ensure_kernel!(
-        is_index_type(segments.bounds.dtype),
-        "\"{kernel}\" not implemented for '{}'",
-        segments.bounds.dtype.name()
-    );
-    check_data_dtype(data.dtype)?;
+    segments.check_dtypes(data.dtype, |what| {
+        format!("_segment_reduce_{what}_cpu_kernel1")
+    })?;
     let out = cx.empty_contiguous(&segments.sizes, data.dtype)?;
     launch(
         cx,
@@ -148,38 +171,15 @@ pub fn segment_reduce(args: &Args, cx: &mut Ctx) -> Outputs {
     )
 }
 
-fn check_data_dtype(dtype: ScalarType) -> Result<()> {
-    ensure_kernel!(
-        matches!(
-            dtype,
-            ScalarType::Float32 | ScalarType::Float64 | ScalarType::Float16 | ScalarType::Bfloat16
-        ),
-        "\"_segment_reduce_cpu\" not implemented for '{}'",
-        dtype.name()
-    );
-    Ok(())
-}
-
 /// `_segment_reduce_backward(grad, output, data, reduce, *, lengths, offsets, axis,
 /// initial)`: the gradient of `data`, in its shape and `grad`'s dtype.
 pub fn segment_reduce_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     args.at_most(8)?;
     let (grad, output, data) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let segments = segments("segment_reduce", args, data, (3, 4, 5), (6, None, 7))?;
-    let kernel = format!(
-        "_segment_reduce_cpu_{}_backward_kernel1",
-        if segments.params.offsets {
-            "offsets"
-        } else {
-            "lengths"
-        }
-    );
-    ensure_kernel!(
-        is_index_type(segments.bounds.dtype),
-        "\"{kernel}\" not implemented for '{}'",
-        segments.bounds.dtype.name()
-    );
-    check_data_dtype(grad.dtype)?;
+    segments.check_dtypes(grad.dtype, |what| {
+        format!("_segment_reduce_cpu_{what}_backward_kernel1")
+    })?;
     for t in [output, data] {
         ensure!(
             t.dtype == grad.dtype,

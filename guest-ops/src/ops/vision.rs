@@ -382,24 +382,25 @@ fn ps_forward(
     Ok(sizes)
 }
 
-/// The checks of a position-sensitive backward, whose input has `input_sizes`.
+/// A position-sensitive backward `(grad, rois, channel_mapping, ...)` into an input of
+/// `input_sizes`: its checks, then `library` on the three tensors.
 fn ps_backward(
-    kernel: Kernel,
-    op: &str,
+    (kernel, op): (Kernel, &str),
     args: &Args,
+    cx: &mut Ctx,
+    library: LibraryOp,
     pooled: [i64; 2],
     input_sizes: &[i64; 4],
-) -> Result<()> {
+) -> Outputs {
     let (grad, rois, mapping) = (args.tensor(0)?, args.tensor(1)?, args.tensor(2)?);
     let g = TensorArg::new(grad, "grad", 1);
     check_rois(kernel, g, rois, input_sizes, &grad.sizes)?;
     let channels = ps_channels(op, input_sizes[1], pooled)?;
-    check_grad(
-        op,
-        grad,
-        Some(mapping),
-        [rois.sizes[0], channels, pooled[0], pooled[1]],
-    )
+    let expected = [rois.sizes[0], channels, pooled[0], pooled[1]];
+    check_grad(op, grad, Some(mapping), expected)?;
+    let out = cx.empty_contiguous(input_sizes, grad.dtype)?;
+    let inputs = [grad.clone(), rois.clone(), mapping.clone()];
+    launch(cx, library, &inputs, vec![out])
 }
 
 /// `ps_roi_align(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio)`:
@@ -441,25 +442,9 @@ pub fn ps_roi_align_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     let params = ps_roi_align_params(args, 3, 6)?;
     let input_sizes = input_sizes(args, 7)?;
     let pooled = [params.pooled_height, params.pooled_width];
-    ps_backward(
-        PS_ROI_ALIGN_BACKWARD,
-        "ps_roi_align_backward",
-        args,
-        pooled,
-        &input_sizes,
-    )?;
-    let grad = args.tensor(0)?;
-    let out = cx.empty_contiguous(&input_sizes, grad.dtype)?;
-    launch(
-        cx,
-        LibraryOp::PsRoiAlignBackward(params),
-        &[
-            grad.clone(),
-            args.tensor(1)?.clone(),
-            args.tensor(2)?.clone(),
-        ],
-        vec![out],
-    )
+    let kernel = (PS_ROI_ALIGN_BACKWARD, "ps_roi_align_backward");
+    let library = LibraryOp::PsRoiAlignBackward(params);
+    ps_backward(kernel, args, cx, library, pooled, &input_sizes)
 }
 
 /// `ps_roi_pool(input, rois, spatial_scale, pooled_height, pooled_width)`: each bin the mean
@@ -486,23 +471,7 @@ pub fn ps_roi_pool_backward(args: &Args, cx: &mut Ctx) -> Outputs {
     let params = roi_pool_params(args, 3)?;
     let input_sizes = input_sizes(args, 6)?;
     let pooled = [params.pooled_height, params.pooled_width];
-    ps_backward(
-        PS_ROI_POOL_BACKWARD,
-        "ps_roi_pool_backward",
-        args,
-        pooled,
-        &input_sizes,
-    )?;
-    let grad = args.tensor(0)?;
-    let out = cx.empty_contiguous(&input_sizes, grad.dtype)?;
-    launch(
-        cx,
-        LibraryOp::PsRoiPoolBackward(params),
-        &[
-            grad.clone(),
-            args.tensor(1)?.clone(),
-            args.tensor(2)?.clone(),
-        ],
-        vec![out],
-    )
+    let kernel = (PS_ROI_POOL_BACKWARD, "ps_roi_pool_backward");
+    let library = LibraryOp::PsRoiPoolBackward(params);
+    ps_backward(kernel, args, cx, library, pooled, &input_sizes)
 }
